@@ -1,0 +1,1 @@
+"""Orders: accounts, orders, payment and the order status that follows supervision."""

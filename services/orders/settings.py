@@ -1,0 +1,11 @@
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from shared.platform.settings import ServiceSettings
+
+
+class OrdersSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="ORDERS_", extra="ignore", frozen=True)
+
+    service_name: str = "orders"
+    http_port: int = Field(8001, ge=1, le=65535)

@@ -1,0 +1,33 @@
+"""Errors with a delivery meaning."""
+
+
+class PermanentError(Exception):
+    """Processing this message can never succeed (bad data, unknown reference): dead-letter it at once."""
+
+
+class DomainError(Exception):
+    """A rule refused an operation. `code` is stable for clients; `status` is the HTTP status to answer."""
+
+    status = 409
+    code = "conflict"
+    transient = False  # True: the same input may succeed on a retry (a lost optimistic-concurrency race)
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+
+
+class Forbidden(DomainError):
+    status = 403
+    code = "forbidden"
+
+
+class InvalidInput(DomainError):
+    status = 422
+    code = "invalid"

@@ -1,0 +1,79 @@
+"""Broker construction and explicit, idempotent topic creation (auto-creation is off on our brokers)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.specification import AsyncAPI
+
+from shared.platform.deadletter import DeadLetterPolicy
+from shared.platform.settings import ServiceSettings
+from shared.schemas import TOPICS, dead_letter
+
+log = logging.getLogger("kafka")
+
+
+def make_broker(settings: ServiceSettings) -> tuple[KafkaBroker, DeadLetterPolicy]:
+    policy = DeadLetterPolicy(settings)
+    broker = KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        client_id=settings.service_name,
+        # acks=all + idempotence: an acknowledged publish survives and a producer retry never duplicates it.
+        acks="all",
+        enable_idempotence=True,
+        middlewares=[policy.middleware],
+        graceful_timeout=15.0,
+        logger=logging.getLogger(f"{settings.service_name}.broker"),
+    )
+    policy.broker = broker
+    return broker, policy
+
+
+def subscriber(broker: KafkaBroker, settings: ServiceSettings, topic: str, description: str) -> Any:
+    """Every subscriber the same way: the service's consumer group, commit only after the handler (and its
+    dead-letter fallback) finished, and a new group starts from the earliest retained event so nothing
+    produced before a first deployment is skipped."""
+    return broker.subscriber(
+        settings.topic(topic),
+        group_id=settings.group_id,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        auto_offset_reset="earliest",
+        title=f"{settings.service_name}:{topic}",
+        description=description,
+    )
+
+
+def all_topic_names(settings: ServiceSettings) -> list[str]:
+    names = [settings.topic(t) for t in TOPICS]
+    return names + [dead_letter(n) for n in names]
+
+
+async def ensure_topics(settings: ServiceSettings) -> list[str]:
+    """Create every topic and its dead-letter twin if missing; existing topics are left as they are."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers,
+                                client_id=f"{settings.service_name}-admin")
+    await admin.start()
+    created: list[str] = []
+    try:
+        existing = set(await admin.list_topics())
+        missing = [n for n in all_topic_names(settings) if n not in existing]
+        for name in missing:
+            try:
+                await admin.create_topics([NewTopic(name, settings.topic_partitions, settings.topic_replication)])
+                created.append(name)
+            except TopicAlreadyExistsError:  # another service created it meanwhile
+                pass
+    finally:
+        await admin.close()
+    if created:
+        log.info("created topics: %s", ", ".join(created))
+    return created
+
+
+def asyncapi(broker: KafkaBroker, title: str, description: str) -> AsyncAPI:
+    return AsyncAPI(broker, title=title, version="1.0.0", description=description)

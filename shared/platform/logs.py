@@ -1,0 +1,52 @@
+"""JSON logs with the fields we search by, and contact data masked before anything is written."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+_EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
+_PHONE = re.compile(r"\+?\d[\d -]{6,}(\d{2})")
+FIELDS = ("event_id", "event_type", "correlation_id", "order_id", "topic", "offset", "reason", "attempts",
+          "service", "delivery_id", "channel")
+
+
+def mask(text: str) -> str:
+    """`alice@example.com` -> `a***@example.com`, `+8613800001234` -> `***34`."""
+    return _PHONE.sub(lambda m: "***" + m.group(1), _EMAIL.sub(r"\1***@\2", text))
+
+
+class JsonFormatter(logging.Formatter):
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self.service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "service": self.service,
+            "logger": record.name,
+            "msg": mask(record.getMessage()),
+        }
+        for key in FIELDS:
+            value = getattr(record, key, None)
+            if value is not None:
+                out[key] = mask(str(value))
+        if record.exc_info:
+            out["exc"] = mask(self.formatException(record.exc_info))
+        return json.dumps(out, ensure_ascii=False)
+
+
+def configure(service: str, level: str) -> None:
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonFormatter(service))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("aiokafka", "pymongo", "uvicorn.access", "httpx", "twilio"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

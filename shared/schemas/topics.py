@@ -1,0 +1,19 @@
+"""Topic names. Every topic has a dead-letter twin `<topic>.dlt` that receives what a consumer gave up on."""
+
+from enum import StrEnum
+
+
+class Topic(StrEnum):
+    ACCOUNT_REGISTERED = "account.registered"
+    ORDER_PAID = "order.paid"
+    MILESTONE_CONFIRMED = "milestone.confirmed"
+    APPEAL_RAISED = "appeal.raised"
+    APPEAL_RESOLVED = "appeal.resolved"
+    ACCEPTANCE_DONE = "acceptance.done"
+
+
+TOPICS: tuple[Topic, ...] = tuple(Topic)
+
+
+def dead_letter(topic: str) -> str:
+    return f"{topic}.dlt"
