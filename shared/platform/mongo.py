@@ -31,7 +31,7 @@ U = TypeVar("U", bound="UnitOfWork")
 
 OUTBOX = "outbox"
 INBOX = "processed_events"
-_seq = itertools.count()
+_last_seq = 0
 
 
 def connect(uri: str) -> AsyncMongoClient[Doc]:
@@ -47,7 +47,9 @@ def next_seq() -> int:
     check), so ordering them by this number keeps their causal order; clock skew between replicas only
     matters for the same order written by two replicas within the skew.
     """
-    return time.time_ns() * 1000 + next(_seq) % 1000
+    global _last_seq
+    _last_seq = max(_last_seq + 1, time.time_ns())  # fits BSON's int64 until the year 2262
+    return _last_seq
 
 
 def outbox_document(event: Event) -> Doc:

@@ -18,8 +18,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from shared.platform import logs
 from shared.platform.deadletter import DeadLetterPolicy
 from shared.platform.http import install_error_handlers
-from shared.platform.kafka import asyncapi, ensure_topics
-from shared.platform.mongo import Doc, connect, ensure_platform_indexes, ping
+from shared.platform.kafka import asyncapi, ensure_topics, make_broker
+from shared.platform.mongo import Doc, U, UnitOfWorkFactory, connect, ensure_platform_indexes, ping
 from shared.platform.relay import OutboxRelay
 from shared.platform.settings import ServiceSettings
 
@@ -35,12 +35,38 @@ class Runtime:
     db: AsyncDatabase[Doc]
     relay: OutboxRelay
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    stop_hooks: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
         self.tasks.append(asyncio.create_task(coro, name=name))
 
+    app: FastAPI | None = None
+
+    def on_stop(self, hook: Callable[[], Awaitable[Any]]) -> None:
+        self.stop_hooks.append(hook)
+
+    def provide(self, name: str, obj: Any) -> None:
+        """Make `obj` available to Kafka handlers (`Context(name)`) and HTTP routes (`app.state.<name>`)."""
+        self.broker.context.set_global(name, obj)
+        if self.app is not None:
+            setattr(self.app.state, name, obj)
+
+    def uow_factory(self, make: Callable[..., Callable[[], U]]) -> UnitOfWorkFactory[U]:
+        """Units of work of this service's database; a commit with events wakes the outbox relay."""
+        return UnitOfWorkFactory(make(self.client, self.db, self.relay.nudge))
+
 
 Wire = Callable[[Runtime], Awaitable[None]]
+Register = Callable[[KafkaBroker, ServiceSettings], None]
+
+
+def build_service(settings: ServiceSettings, *, title: str, description: str, register: Register,
+                  routers: list[APIRouter], wire: Wire) -> FastAPI:
+    """A service's app: its broker with the shared delivery policy, its subscribers, its routes."""
+    broker, policy = make_broker(settings)
+    register(broker, settings)
+    return service_app(settings, broker, policy, title=title, description=description, routers=routers,
+                       wire=wire)
 
 
 def service_app(settings: ServiceSettings, broker: KafkaBroker, policy: DeadLetterPolicy, *, title: str,
@@ -60,7 +86,7 @@ def service_app(settings: ServiceSettings, broker: KafkaBroker, policy: DeadLett
         await ensure_platform_indexes(db)
         if settings.create_topics:
             await ensure_topics(settings)
-        rt = Runtime(settings, broker, policy, client, db, OutboxRelay(db, broker, settings))
+        rt = Runtime(settings, broker, policy, client, db, OutboxRelay(db, broker, settings), app=app)
         app.state.runtime = rt
         await wire(rt)
         await broker.start()
@@ -80,6 +106,9 @@ def service_app(settings: ServiceSettings, broker: KafkaBroker, policy: DeadLett
             for task in rt.tasks:
                 task.cancel()
             await asyncio.gather(*rt.tasks, return_exceptions=True)
+            for hook in rt.stop_hooks:
+                with contextlib.suppress(Exception):
+                    await hook()
             await broker.stop()
             await client.close()
             log.info("%s stopped", settings.service_name)

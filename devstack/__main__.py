@@ -1,0 +1,54 @@
+"""`python -m devstack run` starts everything and prints where to look; `demo` drives one order through."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+
+from devstack.stack import REPO, Stack, wait_forever
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="devstack")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("run", help="start Kafka, the database, the sinks and the four services")
+    sub.add_parser("jars", help="resolve the Kafka jars only")
+    demo = sub.add_parser("demo", help="drive one order through the story against a running stack")
+    demo.add_argument("--base", default="http://127.0.0.1")
+    args = parser.parse_args()
+    state = REPO / ".devstack"
+
+    if args.cmd == "jars":
+        from devstack.kafka import ensure_jars
+
+        ensure_jars(state / "cache")
+        return 0
+    if args.cmd == "demo":
+        from devstack.demo import run_demo
+
+        return run_demo(args.base)
+
+    stack = Stack(state)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        print("starting Kafka and SecantusDB ...", flush=True)
+        stack.start_infra()
+        print("starting the mail and SMS sinks ...", flush=True)
+        stack.start_sinks()
+        print("starting orders, supervision, notification, partner ...", flush=True)
+        stack.start_services()
+        print("\nThe stack is up:\n" + stack.summary() + "\n\nRun `make demo` in another terminal. "
+              "Ctrl-C stops everything.", flush=True)
+        wait_forever(stack)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("stopping ...", flush=True)
+        stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,194 @@
+"""The HTTP side: a Twilio-compatible Messages resource, the stores as JSON, fault control, an index page."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import html
+import logging
+import math
+import re
+import secrets
+from datetime import datetime
+from email.utils import format_datetime
+from typing import Any, Literal
+
+import httpx
+from fastapi import BackgroundTasks, FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel, Field
+from twilio.request_validator import RequestValidator
+
+from devstack.sinks.store import Row, SinkStore, utc_now
+
+log = logging.getLogger("devstack.sinks")
+
+API = "/2010-04-01/Accounts/{account_sid}"
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+GSM7_BASIC = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENDED = set("\f^{}\\[~]|€")  # each takes an escape plus the character: two septets
+ERROR_TEXT = {400: "Bad Request", 401: "Authenticate", 404: "Not Found", 429: "Too Many Requests",
+              500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
+              504: "Gateway Timeout"}
+
+
+def num_segments(body: str) -> int:
+    """GSM-7 fits 160 septets in one SMS, 153 per part when split; otherwise UCS-2: 70, or 67 per part."""
+    if all(c in GSM7_BASIC or c in GSM7_EXTENDED for c in body):
+        units, single, multi = sum(2 if c in GSM7_EXTENDED else 1 for c in body), 160, 153
+    else:
+        units, single, multi = len(body.encode("utf-16-le")) // 2, 70, 67
+    return 1 if units <= single else math.ceil(units / multi)
+
+
+def twilio_error(status: int, code: int, message: str) -> JSONResponse:
+    body = {"code": code, "message": message, "status": status,
+            "more_info": f"https://www.twilio.com/docs/errors/{code}"}
+    return JSONResponse(body, status_code=status)
+
+
+def message_resource(row: Row, status: str) -> dict[str, Any]:
+    date = format_datetime(datetime.fromisoformat(row["received_at"]))
+    return {
+        "sid": row["id"], "account_sid": row["account_sid"], "to": row["to"], "from": row["from"],
+        "body": row["body"], "status": status, "num_segments": str(row["num_segments"]), "num_media": "0",
+        "direction": "outbound-api", "api_version": "2010-04-01", "date_created": date,
+        "date_updated": date, "date_sent": date, "price": None, "price_unit": "USD", "error_code": None,
+        "error_message": None, "messaging_service_sid": row.get("messaging_service_sid"),
+        "uri": f"/2010-04-01/Accounts/{row['account_sid']}/Messages/{row['id']}.json",
+        "subresource_uris": {},
+    }
+
+
+def basic_auth_user(request: Request) -> tuple[str, str] | None:
+    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        user, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return user, password
+
+
+async def report_status(store: SinkStore, row: Row, auth_token: str) -> None:
+    """Advance the message like Twilio does, POSTing each status to StatusCallback when one was given."""
+    url: str | None = row.get("status_callback")
+    async with httpx.AsyncClient(timeout=5.0) as client:
+        for status in ("sent", "delivered"):
+            await asyncio.sleep(0.05)
+            store.sms_status[row["id"]] = status
+            if not url:
+                continue
+            form = {"MessageSid": row["id"], "SmsSid": row["id"], "MessageStatus": status,
+                    "SmsStatus": status, "AccountSid": row["account_sid"], "To": row["to"],
+                    "From": row["from"], "ApiVersion": "2010-04-01"}
+            signature = RequestValidator(auth_token).compute_signature(url, form)
+            try:
+                await client.post(url, data=form, headers={"X-Twilio-Signature": signature})
+            except httpx.HTTPError as exc:
+                log.warning("status callback %s for %s failed: %r", url, row["id"], exc)
+
+
+class FaultControl(BaseModel):
+    fail_next: int | None = Field(None, ge=0)
+    failing: bool | None = None
+    status: int = 503
+
+
+def create_app(store: SinkStore) -> FastAPI:
+    app = FastAPI(title="devstack sinks")
+
+    @app.post(API + "/Messages.json", status_code=201)
+    async def create_message(account_sid: str, request: Request, tasks: BackgroundTasks) -> Any:
+        auth = basic_auth_user(request)
+        if auth is None or auth[0] != account_sid:
+            return twilio_error(401, 20003, "Authentication Error - invalid username")
+        fault = store.sms_fault
+        if fault.take():
+            return twilio_error(fault.status, 20000 + fault.status, ERROR_TEXT.get(fault.status, "Error"))
+        form = await request.form()
+        to, body = str(form.get("To") or ""), str(form.get("Body") or "")
+        sender, service = form.get("From"), form.get("MessagingServiceSid")
+        if not E164.match(to):
+            return twilio_error(400, 21211, f"Invalid 'To' Phone Number: {to}")
+        if not body:
+            return twilio_error(400, 21602, "Message body is required.")
+        if not sender and not service:
+            return twilio_error(400, 21603, "A 'From' phone number is required.")
+        row: Row = {
+            "id": "SM" + secrets.token_hex(16), "received_at": utc_now().isoformat(),
+            "account_sid": account_sid, "to": to, "from": str(sender or ""), "body": body,
+            "num_segments": num_segments(body), "status_callback": form.get("StatusCallback") or None,
+            "messaging_service_sid": service or None,
+        }
+        store.sms.append(row)
+        store.sms_status[row["id"]] = "queued"
+        tasks.add_task(report_status, store, row, auth[1])
+        return message_resource(row, "queued")
+
+    @app.get(API + "/Messages/{sid}.json")
+    async def fetch_message(account_sid: str, sid: str) -> Any:
+        row = store.find_sms(sid)
+        if row is None or row["account_sid"] != account_sid:
+            return twilio_error(404, 20404, f"The requested resource /2010-04-01/Accounts/{account_sid}"
+                                            f"/Messages/{sid}.json was not found")
+        return message_resource(row, store.sms_status.get(sid, "delivered"))
+
+    @app.get("/mail")
+    async def list_mail(to: str | None = None) -> list[Row]:
+        wanted = to.lower() if to else None
+        return [r for r in store.mail.rows if wanted is None or wanted in (a.lower() for a in r["rcpt_tos"])]
+
+    @app.get("/sms")
+    async def list_sms(to: str | None = None) -> list[Row]:
+        wanted = to.strip().replace(" ", "+") if to else None  # an unencoded '+' arrives as a space
+        return [r for r in store.sms.rows if wanted is None or r["to"] == wanted]
+
+    @app.delete("/mail", status_code=204)
+    async def clear_mail() -> None:
+        store.clear_mail()
+
+    @app.delete("/sms", status_code=204)
+    async def clear_sms() -> None:
+        store.sms.clear()
+        store.sms_status.clear()
+
+    @app.post("/_control/reset")
+    async def reset_faults() -> dict[str, Any]:
+        store.reset_faults()
+        return {"smtp": vars(store.smtp_fault), "sms": vars(store.sms_fault)}
+
+    @app.post("/_control/{channel}")
+    async def control(channel: Literal["sms", "smtp"], spec: FaultControl) -> Any:
+        if channel == "sms" and not (spec.status == 429 or 500 <= spec.status <= 599):
+            return JSONResponse({"detail": "status must be 429 or 5xx"}, status_code=422)
+        fault = store.sms_fault if channel == "sms" else store.smtp_fault
+        if spec.fail_next is not None:
+            fault.fail_next = spec.fail_next
+        if spec.failing is not None:
+            fault.failing = spec.failing
+        fault.status = spec.status
+        return vars(fault)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/", response_class=HTMLResponse)
+    async def index() -> str:
+        def row(*cells: str) -> str:
+            return "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>"
+
+        mail = "".join(row(r["received_at"], ", ".join(r["rcpt_tos"]), r["subject"])
+                       for r in reversed(store.mail.rows))
+        sms = "".join(row(r["received_at"], r["to"], r["body"]) for r in reversed(store.sms.rows))
+        return ("<!doctype html><meta charset=utf-8><title>sinks</title>"
+                f"<h1>Mail ({len(store.mail.rows)})</h1><table>{mail}</table>"
+                f"<h1>SMS ({len(store.sms.rows)})</h1><table>{sms}</table>")
+
+    return app

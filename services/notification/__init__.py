@@ -1,0 +1,1 @@
+"""Notification: message centre, in-site inbox, email and SMS deliveries that are never lost or doubled."""

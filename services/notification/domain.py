@@ -1,0 +1,152 @@
+"""Who receives a message, on which channel, and why: pure rules plus the delivery's retry state machine.
+
+Recipient resolution follows the marketplace's message centre (dossier §6.1, §6.2): the account's verified
+recipients subscribed to the message's category; with none, the phone and email bound to the account.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, Field
+
+from services.notification.catalogue import Channel, MessageType, Rendered
+from shared.schemas import AccountRole
+
+
+class Contact(BaseModel):
+    """The account's bound contact data, built from account.registered events."""
+
+    account_id: str
+    role: AccountRole
+    display_name: str
+    bound_email: str
+    bound_phone: str
+    locale: Literal["zh-CN", "en-US"] = "zh-CN"
+
+
+class Recipient(BaseModel):
+    recipient_id: str
+    account_id: str
+    name: str
+    email: str
+    phone: str
+    categories: list[str] = Field(default_factory=list)
+    email_verified: bool = False
+    phone_verified: bool = False
+
+    @property
+    def active(self) -> bool:
+        """Active only once both the email and the phone are verified (dossier §6.2)."""
+        return self.email_verified and self.phone_verified
+
+
+class Target(BaseModel):
+    channel: Channel
+    address: str
+    why: str
+
+
+def resolve(contact: Contact, recipients: list[Recipient], message: MessageType) -> tuple[list[Target], list[str]]:
+    """The targets of one message for one account, and the trace of how they were chosen."""
+    trace: list[str] = []
+    chosen: list[Recipient] = []
+    for r in recipients:
+        if not r.active:
+            trace.append(f"recipient {r.name} skipped: not verified yet")
+        elif message.category not in r.categories:
+            trace.append(f"recipient {r.name} skipped: not subscribed to {message.category}")
+        else:
+            chosen.append(r)
+    targets: list[Target] = []
+    if Channel.IN_SITE in message.channels:
+        targets.append(Target(channel=Channel.IN_SITE, address=contact.account_id,
+                              why="in-site messages go to the account's inbox"))
+    if chosen:
+        for r in chosen:
+            why = f"recipient {r.name} is verified and subscribed to {message.category}"
+            targets += _contact_targets(message, r.email, r.phone, why)
+    else:
+        trace.append(f"no active recipient subscribed to {message.category}: "
+                     "fell back to the account's bound email and phone")
+        targets += _contact_targets(message, contact.bound_email, contact.bound_phone,
+                                    "bound contact of the account (no recipient configured)")
+    return _dedupe(targets), trace
+
+
+def _contact_targets(message: MessageType, email: str, phone: str, why: str) -> list[Target]:
+    out = []
+    if Channel.EMAIL in message.channels:
+        out.append(Target(channel=Channel.EMAIL, address=email, why=why))
+    if Channel.SMS in message.channels:
+        out.append(Target(channel=Channel.SMS, address=phone, why=why))
+    return out
+
+
+def _dedupe(targets: list[Target]) -> list[Target]:
+    seen: set[tuple[Channel, str]] = set()
+    out = []
+    for t in targets:
+        if (t.channel, t.address.lower()) not in seen:
+            seen.add((t.channel, t.address.lower()))
+            out.append(t)
+    return out
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"  # permanent refusal (bad address): not retried
+    DEAD = "dead"  # attempts exhausted: visible, replayable by an operator
+
+
+class Delivery(BaseModel):
+    delivery_id: str
+    event_id: str
+    event_type: str
+    order_id: str | None
+    account_id: str
+    message_type: str
+    category: str
+    channel: Channel
+    address: str
+    title: str
+    body: str
+    html: str | None = None
+    status: DeliveryStatus = DeliveryStatus.PENDING
+    attempts: int = 0
+    next_attempt_at: AwareDatetime
+    last_error: str | None = None
+    provider_ref: str | None = None
+    trace: list[str] = Field(default_factory=list)
+    created_at: AwareDatetime
+    sent_at: AwareDatetime | None = None
+    version: int = 0
+
+    @staticmethod
+    def key(event_id: str, channel: Channel, address: str) -> str:
+        """Idempotency key (event, recipient address, channel): a redelivered event maps to the same rows."""
+        return hashlib.sha256(f"{event_id}|{channel.value}|{address.lower()}".encode()).hexdigest()[:32]
+
+    @classmethod
+    def plan(cls, *, event_id: str, event_type: str, order_id: str | None, account_id: str,
+             message: MessageType, target: Target, text: Rendered, trace: list[str], now: datetime) -> Delivery:
+        body = text.sms if target.channel is Channel.SMS else text.body
+        done = target.channel is Channel.IN_SITE  # written to the inbox in the same transaction
+        return cls(delivery_id=cls.key(event_id, target.channel, target.address), event_id=event_id,
+                   event_type=event_type, order_id=order_id, account_id=account_id, message_type=message.key,
+                   category=message.category, channel=target.channel, address=target.address, title=text.title,
+                   body=body, html=text.html if target.channel is Channel.EMAIL else None,
+                   status=DeliveryStatus.SENT if done else DeliveryStatus.PENDING, next_attempt_at=now,
+                   trace=[*trace, target.why], created_at=now, sent_at=now if done else None)
+
+
+def next_attempt(attempts: int, now: datetime, base: float, cap: float) -> datetime:
+    """Exponential backoff with full jitter in [delay/2, delay]."""
+    delay = min(cap, base * 2 ** max(0, attempts - 1))
+    return now + timedelta(seconds=delay * random.uniform(0.5, 1.0))

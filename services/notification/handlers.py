@@ -1,0 +1,60 @@
+"""Kafka subscribers: every event type the catalogue speaks about, plus account registrations."""
+
+from __future__ import annotations
+
+import logging
+
+from faststream import Context
+from faststream.kafka import KafkaBroker
+
+from services.notification.services import NotificationService
+from shared.platform.kafka import subscriber
+from shared.platform.settings import ServiceSettings
+from shared.schemas import (
+    AcceptanceDone,
+    AccountRegistered,
+    AppealRaised,
+    AppealResolved,
+    Event,
+    MilestoneConfirmed,
+    OrderPaid,
+    Topic,
+)
+
+log = logging.getLogger("notification.handlers")
+SVC = Context("notification")
+
+
+def _logged(event: Event, planned: bool) -> None:
+    log.info("messages planned" if planned else "duplicate event ignored",
+             extra={"event_id": event.event_id, "event_type": event.event_type, "order_id": event.order_id,
+                    "correlation_id": event.correlation_id})
+
+
+def register(broker: KafkaBroker, settings: ServiceSettings) -> None:
+    def sub(topic: Topic, what: str) -> object:
+        return subscriber(broker, settings, topic, what)
+
+    @sub(Topic.ACCOUNT_REGISTERED, "Keep each account's bound email, phone and locale.")
+    async def on_account(event: AccountRegistered, svc: NotificationService = SVC) -> None:
+        _logged(event, await svc.on_account_registered(event))
+
+    @sub(Topic.ORDER_PAID, "Tell the buyer the payment arrived and the merchant a paid order is waiting.")
+    async def on_paid(event: OrderPaid, svc: NotificationService = SVC) -> None:
+        _logged(event, await svc.on_event(event))
+
+    @sub(Topic.MILESTONE_CONFIRMED, "Tell the buyer the merchant confirmed a step.")
+    async def on_milestone(event: MilestoneConfirmed, svc: NotificationService = SVC) -> None:
+        _logged(event, await svc.on_event(event))
+
+    @sub(Topic.APPEAL_RAISED, "Tell both parties an appeal froze the service order.")
+    async def on_appeal(event: AppealRaised, svc: NotificationService = SVC) -> None:
+        _logged(event, await svc.on_event(event))
+
+    @sub(Topic.APPEAL_RESOLVED, "Tell both parties how the appeal was resolved.")
+    async def on_resolved(event: AppealResolved, svc: NotificationService = SVC) -> None:
+        _logged(event, await svc.on_event(event))
+
+    @sub(Topic.ACCEPTANCE_DONE, "Tell the merchant the delivery was accepted and the buyer the order completed.")
+    async def on_accepted(event: AcceptanceDone, svc: NotificationService = SVC) -> None:
+        _logged(event, await svc.on_event(event))

@@ -1,0 +1,68 @@
+"""Test layers follow the folders (unit, service, integration, e2e); the real-infrastructure layers start what
+they need: Kafka from the pinned jars and SecantusDB, unless KAFKA_BOOTSTRAP_SERVERS / MONGODB_URI point at an
+existing cluster, or TESTCONTAINERS=1 asks for containers on a Docker engine."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+LAYERS = ("unit", "service", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        layer = Path(str(item.fspath)).relative_to(REPO / "tests").parts[0]
+        if layer in LAYERS:
+            item.add_marker(getattr(pytest.mark, layer))
+
+
+@dataclass(frozen=True)
+class Infra:
+    bootstrap: str
+    mongo_uri: str
+    state: Path
+
+
+def _docker_available() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    return subprocess.run(["docker", "info"], capture_output=True, check=False).returncode == 0
+
+
+@pytest.fixture(scope="session")
+def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
+    state = tmp_path_factory.mktemp("stack")
+    if os.environ.get("TESTCONTAINERS") == "1" and _docker_available():
+        from testcontainers.kafka import KafkaContainer
+        from testcontainers.mongodb import MongoDbContainer
+
+        with KafkaContainer().with_kraft() as kafka, MongoDbContainer("mongo:8.0").with_command(
+                "--replSet rs0 --bind_ip_all") as mongo:
+            mongo.exec(["mongosh", "--quiet", "--eval", "rs.initiate()"])
+            yield Infra(kafka.get_bootstrap_server(),
+                        mongo.get_connection_url() + "/?directConnection=true", state)
+        return
+    from devstack.stack import Ports, Stack
+
+    # Jars are cached in the repo's .devstack so every run after the first resolves nothing.
+    stack = Stack(state, Ports.free())
+    stack.start_infra_with_cache(REPO / ".devstack" / "cache")
+    try:
+        yield Infra(stack.bootstrap, stack.mongo_uri, state)
+    finally:
+        stack.stop()
+
+
+@pytest.fixture
+def namespace() -> str:
+    """A fresh topic namespace and database prefix: tests on one broker never see each other's events."""
+    return f"t{uuid.uuid4().hex[:10]}"

@@ -1,0 +1,355 @@
+"""The mail/SMS sinks as a real process, driven by the real channel adapters (aiosmtplib, Twilio SDK)."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import re
+import secrets
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiosmtplib
+import httpx
+import pytest
+from aiohttp import web
+from twilio.base.exceptions import TwilioRestException
+from twilio.request_validator import RequestValidator
+
+from devstack.procs import Proc, free_port, port_open, spawn, wait_until
+from services.notification.channels import (
+    EmailMessage,
+    PermanentSendError,
+    SmsMessage,
+    SmtpSender,
+    TransientSendError,
+    TwilioSender,
+)
+
+pytestmark = pytest.mark.integration
+
+ACCOUNT_SID = "AC" + "0" * 32
+AUTH_TOKEN = "dev-token"
+FROM_NUMBER = "+15005550006"
+SENDER = "KooGallery 通知 <notify@koo-suite.local>"
+
+
+@dataclass
+class Sinks:
+    proc: Proc
+    smtp_port: int
+    http_port: int
+    data_dir: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+
+def start_sinks(data_dir: Path, log_dir: Path, name: str = "sinks") -> Sinks:
+    smtp_port, http_port = free_port(), free_port()
+    argv = [sys.executable, "-m", "devstack.sinks", "--smtp-port", str(smtp_port),
+            "--http-port", str(http_port), "--data-dir", str(data_dir)]
+    proc = spawn(name, argv, log_dir)
+    wait_until(lambda: "sinks ready" in proc.output(), 30, name, proc)
+    assert port_open(smtp_port)
+    assert port_open(http_port)
+    return Sinks(proc, smtp_port, http_port, data_dir)
+
+
+@pytest.fixture(scope="module")
+def sinks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sinks]:
+    root = tmp_path_factory.mktemp("sinks")
+    running = start_sinks(root / "data", root / "logs")
+    yield running
+    running.proc.stop()
+
+
+@pytest.fixture
+async def api(sinks: Sinks) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=sinks.url, timeout=5.0) as client:
+        yield client
+        (await client.post("/_control/reset")).raise_for_status()
+
+
+@pytest.fixture
+def smtp(sinks: Sinks) -> SmtpSender:
+    return SmtpSender("127.0.0.1", sinks.smtp_port, SENDER, timeout=5.0)
+
+
+@pytest.fixture
+async def twilio(sinks: Sinks) -> AsyncIterator[TwilioSender]:
+    sender = TwilioSender(ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, api_base_url=sinks.url, timeout=5.0)
+    yield sender
+    await sender.close()
+
+
+async def eventually(fetch: Callable[[], Awaitable[Any]], ok: Callable[[Any], bool],
+                     within: float = 5.0) -> Any:
+    """Poll `fetch` until `ok(result)`; return the last result either way (the caller asserts on it)."""
+    deadline = time.monotonic() + within
+    while True:
+        result = await fetch()
+        if ok(result) or time.monotonic() > deadline:
+            return result
+        await asyncio.sleep(0.05)
+
+
+def mailbox() -> str:
+    return f"buyer-{uuid.uuid4().hex[:10]}@example.com"
+
+
+def phone() -> str:
+    return "+86138" + "".join(secrets.choice("0123456789") for _ in range(8))
+
+
+def email_for(to: str, subject: str = "订单 KG-1001 已支付", html: str | None = "<p>您的订单<b>已支付</b></p>"
+              ) -> EmailMessage:
+    return EmailMessage(to=to, subject=subject, text="您好，订单已支付。\nThanks.", html=html,
+                        message_id=f"<{uuid.uuid4().hex}@koo-suite.local>")
+
+
+async def mail_to(api: httpx.AsyncClient, to: str) -> list[dict[str, Any]]:
+    response = await api.get("/mail", params={"to": to})
+    response.raise_for_status()
+    rows: list[dict[str, Any]] = response.json()
+    return rows
+
+
+async def sms_to(api: httpx.AsyncClient, to: str) -> list[dict[str, Any]]:
+    response = await api.get("/sms", params={"to": to})
+    response.raise_for_status()
+    rows: list[dict[str, Any]] = response.json()
+    return rows
+
+
+# --- email ---------------------------------------------------------------------------------------------
+
+async def test_email_arrives_with_chinese_subject_text_html_and_message_id(
+        sinks: Sinks, api: httpx.AsyncClient, smtp: SmtpSender) -> None:
+    to = mailbox()
+    msg = email_for(to)
+    reply = await smtp.send(msg)
+    assert reply.startswith("2.0.0 OK queued as ")
+
+    rows = await eventually(lambda: mail_to(api, to), lambda rows: len(rows) == 1)
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["subject"] == "订单 KG-1001 已支付"
+    assert row["message_id"] == msg.message_id
+    assert row["text"] == "您好，订单已支付。\nThanks.\n"
+    assert row["html"] == "<p>您的订单<b>已支付</b></p>\n"
+    assert row["rcpt_tos"] == [to]
+    assert row["mail_from"] == "notify@koo-suite.local"
+    assert reply.endswith(row["id"])
+
+    # The raw .eml on disk is the real multipart/alternative message with the display-name sender.
+    raw = (sinks.data_dir / "mail" / f"{row['id']}.eml").read_bytes()
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert parsed.get_content_type() == "multipart/alternative"
+    assert parsed["From"] == SENDER
+    assert parsed["Date"] is not None
+
+
+async def test_text_only_email_has_no_html(api: httpx.AsyncClient, smtp: SmtpSender) -> None:
+    to = mailbox()
+    await smtp.send(email_for(to, subject="Plain ASCII subject", html=None))
+    rows = await eventually(lambda: mail_to(api, to), lambda rows: len(rows) == 1)
+    assert [(r["subject"], r["html"]) for r in rows] == [("Plain ASCII subject", None)]
+    assert "Thanks." in rows[0]["text"]
+
+
+async def test_smtp_failing_is_transient_stores_nothing_and_recovers_after_reset(
+        api: httpx.AsyncClient, smtp: SmtpSender) -> None:
+    to = mailbox()
+    msg = email_for(to)
+    (await api.post("/_control/smtp", json={"failing": True})).raise_for_status()
+    for _ in range(2):
+        with pytest.raises(TransientSendError) as caught:
+            await smtp.send(msg)
+        assert isinstance(caught.value.__cause__, aiosmtplib.SMTPResponseException)
+        assert caught.value.__cause__.code == 451
+    assert await mail_to(api, to) == []
+
+    (await api.post("/_control/reset")).raise_for_status()
+    await smtp.send(msg)  # the resend keeps the delivery's Message-ID
+    rows = await eventually(lambda: mail_to(api, to), lambda rows: len(rows) == 1)
+    assert [r["message_id"] for r in rows] == [msg.message_id]
+
+
+async def test_smtp_fail_next_refuses_exactly_n_messages(api: httpx.AsyncClient, smtp: SmtpSender) -> None:
+    to = mailbox()
+    (await api.post("/_control/smtp", json={"fail_next": 2})).raise_for_status()
+    outcomes = []
+    for _ in range(3):
+        try:
+            await smtp.send(email_for(to))
+            outcomes.append("sent")
+        except TransientSendError:
+            outcomes.append("transient")
+    assert outcomes == ["transient", "transient", "sent"]
+    assert len(await mail_to(api, to)) == 1
+
+
+async def test_smtp_refused_recipient_is_permanent(api: httpx.AsyncClient, smtp: SmtpSender) -> None:
+    to = f"nobody-{uuid.uuid4().hex[:8]}@mailbox.invalid"
+    with pytest.raises(PermanentSendError) as caught:
+        await smtp.send(email_for(to))
+    assert isinstance(caught.value.__cause__, aiosmtplib.SMTPRecipientsRefused)
+    assert await mail_to(api, to) == []
+
+
+# --- SMS -----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("body", "segments"), [
+    ("您的订单 KG-1001 已支付，感谢使用。", 1),
+    ("订单" * 35, 1),            # 70 UCS-2 characters: one SMS
+    ("订单" * 35 + "。", 2),      # 71: split into 67-character parts
+    ("x" * 160, 1),              # GSM-7
+    ("x" * 161, 2),
+    ("{x}" * 60, 2),             # braces are GSM-7 extension characters and count twice: 240 septets
+])
+async def test_sms_arrives_with_segments_and_sid(api: httpx.AsyncClient, twilio: TwilioSender,
+                                                  body: str, segments: int) -> None:
+    to = phone()
+    sid = await twilio.send(SmsMessage(to=to, body=body))
+    assert re.fullmatch(r"SM[0-9a-f]{32}", sid)
+
+    rows = await eventually(lambda: sms_to(api, to), lambda rows: len(rows) == 1)
+    assert [(r["id"], r["to"], r["from"], r["body"], r["num_segments"]) for r in rows] == [
+        (sid, to, FROM_NUMBER, body, segments)]
+    assert rows[0]["account_sid"] == ACCOUNT_SID
+
+    fetched = await api.get(f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/{sid}.json",
+                            auth=(ACCOUNT_SID, AUTH_TOKEN))
+    assert fetched.status_code == 200
+    assert fetched.json()["num_segments"] == str(segments)
+
+
+@pytest.mark.parametrize("status", [503, 429])
+async def test_sms_fault_is_transient_then_recovers(api: httpx.AsyncClient, twilio: TwilioSender,
+                                                    status: int) -> None:
+    to = phone()
+    (await api.post("/_control/sms", json={"fail_next": 1, "status": status})).raise_for_status()
+    with pytest.raises(TransientSendError) as caught:
+        await twilio.send(SmsMessage(to=to, body="支付成功"))
+    assert isinstance(caught.value.__cause__, TwilioRestException)
+    assert caught.value.__cause__.status == status
+    assert await sms_to(api, to) == []
+
+    sid = await twilio.send(SmsMessage(to=to, body="支付成功"))
+    assert [r["id"] for r in await sms_to(api, to)] == [sid]
+
+
+async def test_sms_bad_to_is_permanent(api: httpx.AsyncClient, twilio: TwilioSender) -> None:
+    with pytest.raises(PermanentSendError) as caught:
+        await twilio.send(SmsMessage(to="13800138000", body="no country code"))
+    cause = caught.value.__cause__
+    assert isinstance(cause, TwilioRestException)
+    assert (cause.status, cause.code) == (400, 21211)
+    assert await sms_to(api, "13800138000") == []
+
+
+async def test_messages_api_rejects_missing_auth_and_empty_body(api: httpx.AsyncClient) -> None:
+    url = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
+    form = {"To": phone(), "From": FROM_NUMBER, "Body": "hi"}
+    no_auth = await api.post(url, data=form)
+    wrong_account = await api.post(url, data=form, auth=("AC" + "1" * 32, AUTH_TOKEN))
+    empty = await api.post(url, data={**form, "Body": ""}, auth=(ACCOUNT_SID, AUTH_TOKEN))
+    assert (no_auth.status_code, no_auth.json()["code"]) == (401, 20003)
+    assert wrong_account.status_code == 401
+    assert (empty.status_code, empty.json()["code"]) == (400, 21602)
+    assert set(empty.json()) == {"code", "message", "more_info", "status"}
+    unknown = await api.get(f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/SM{'0' * 32}.json")
+    assert unknown.status_code == 404
+    assert unknown.json()["code"] == 20404
+
+
+async def test_status_callback_reports_sent_then_delivered(api: httpx.AsyncClient,
+                                                           twilio: TwilioSender) -> None:
+    received: list[tuple[dict[str, str], str]] = []
+
+    async def callback(request: web.Request) -> web.Response:
+        form = await request.post()
+        received.append(({k: str(v) for k, v in form.items()}, request.headers.get("X-Twilio-Signature", "")))
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/twilio/status", callback)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    url = f"http://127.0.0.1:{port}/twilio/status"
+    try:
+        to = phone()
+        sid = await twilio.send(SmsMessage(to=to, body="已发货", status_callback=url))
+
+        async def statuses() -> list[str]:
+            return [form["MessageStatus"] for form, _ in received]
+
+        assert await eventually(statuses, lambda s: "delivered" in s) == ["sent", "delivered"]
+    finally:
+        await runner.cleanup()
+
+    validator = RequestValidator(AUTH_TOKEN)
+    for form, signature in received:
+        assert (form["MessageSid"], form["AccountSid"], form["To"], form["From"]) == (
+            sid, ACCOUNT_SID, to, FROM_NUMBER)
+        assert validator.validate(url, form, signature)
+    fetched = await api.get(f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/{sid}.json",
+                            auth=(ACCOUNT_SID, AUTH_TOKEN))
+    assert fetched.json()["status"] == "delivered"
+    assert (await sms_to(api, to))[0]["status_callback"] == url
+
+
+# --- both ----------------------------------------------------------------------------------------------
+
+async def test_connection_refused_is_transient_for_both_senders() -> None:
+    port = free_port()  # nothing listens here
+    assert not port_open(port)
+    with pytest.raises(TransientSendError):
+        await SmtpSender("127.0.0.1", port, SENDER, timeout=3.0).send(email_for(mailbox()))
+    twilio = TwilioSender(ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, api_base_url=f"http://127.0.0.1:{port}",
+                          timeout=3.0)
+    try:
+        with pytest.raises(TransientSendError) as caught:
+            await twilio.send(SmsMessage(to=phone(), body="hi"))
+        assert isinstance(caught.value.__cause__, OSError)
+    finally:
+        await twilio.close()
+
+
+async def test_listings_clear_and_index_page_escapes(api: httpx.AsyncClient, smtp: SmtpSender,
+                                                     twilio: TwilioSender) -> None:
+    to = mailbox()
+    await smtp.send(email_for(to, subject="<script>alert(1)</script>"))
+    await twilio.send(SmsMessage(to=phone(), body="a < b & c"))
+    page = (await eventually(lambda: api.get("/"), lambda r: "&lt;script&gt;" in r.text)).text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<script>" not in page
+    assert "a &lt; b &amp; c" in page
+
+    assert (await api.delete("/mail")).status_code == 204
+    assert (await api.delete("/sms")).status_code == 204
+    assert (await api.get("/mail")).json() == []
+    assert (await api.get("/sms")).json() == []
+    assert (await api.get("/healthz")).json() == {"status": "ok"}
+
+
+async def test_sinks_process_exits_cleanly_on_sigterm(tmp_path: Path) -> None:
+    own = start_sinks(tmp_path / "data", tmp_path / "logs", name="sinks-sigterm")
+    try:
+        await SmtpSender("127.0.0.1", own.smtp_port, SENDER, timeout=3.0).send(email_for(mailbox()))
+    finally:
+        code = own.proc.stop(timeout=10)
+    assert code == 0, own.proc.tail()
+    assert not port_open(own.smtp_port)
+    assert not port_open(own.http_port)
+    assert len((tmp_path / "data" / "mail.jsonl").read_text("utf-8").splitlines()) == 1
