@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-from pathlib import Path
 
 from devstack.stack import REPO, Stack, wait_forever
 
@@ -28,7 +27,7 @@ def main() -> int:
     if args.cmd == "demo":
         from devstack.demo import run_demo
 
-        return run_demo(args.base)
+        return int(run_demo(args.base))
 
     stack = Stack(state)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

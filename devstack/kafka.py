@@ -95,7 +95,8 @@ class KafkaNode:
             cluster_id_file.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))
         subprocess.run(
             [*self._java(libs), "kafka.tools.StorageTool", "format", "--standalone", "--ignore-formatted",
-             "-t", cluster_id_file.read_text().strip(), "-c", str(config)],
+             # `=` form: a random id may start with "-", which argparse would take for an option.
+             f"--cluster-id={cluster_id_file.read_text().strip()}", "-c", str(config)],
             check=True, stdout=subprocess.DEVNULL,
         )
         return config

@@ -5,12 +5,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI
+
+from devstack.procs import Proc, free_port, port_open, spawn, wait_until
 
 T = TypeVar("T")
 
@@ -64,3 +69,26 @@ async def produce(bootstrap: str, topic: str, value: bytes | dict[str, Any], key
                                      headers=[("content-type", b"application/json")])
     finally:
         await producer.stop()
+
+
+@dataclass
+class Sinks:
+    proc: Proc
+    smtp_port: int
+    http_port: int
+    data_dir: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+
+def start_sinks(data_dir: Path, log_dir: Path, name: str = "sinks") -> Sinks:
+    smtp_port, http_port = free_port(), free_port()
+    argv = [sys.executable, "-m", "devstack.sinks", "--smtp-port", str(smtp_port),
+            "--http-port", str(http_port), "--data-dir", str(data_dir)]
+    proc = spawn(name, argv, log_dir)
+    wait_until(lambda: "sinks ready" in proc.output(), 30, name, proc)
+    assert port_open(smtp_port)
+    assert port_open(http_port)
+    return Sinks(proc, smtp_port, http_port, data_dir)

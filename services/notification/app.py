@@ -27,6 +27,7 @@ def _wire(settings: NotificationSettings):  # type: ignore[no-untyped-def]
         rt.provide("queries", Queries(rt.db))
         rt.provide("notification", NotificationService(rt.uow_factory(mongo_uow), dispatcher.nudge))
         rt.spawn(dispatcher.run(), "dispatcher")
+        rt.on_stop(dispatcher.drain)
         rt.on_stop(sms.close)
 
     return wire

@@ -125,6 +125,7 @@ class Dispatcher:
         log.warning("delivery %s failed (attempt %d): %s -> %s", d.delivery_id, d.attempts, exc, status.value,
                     extra={"delivery_id": d.delivery_id, "channel": d.channel.value})
 
-    async def drain(self, timeout: float) -> None:
+    async def drain(self, within: float = 10.0) -> None:
+        """Let sends already handed to a provider finish before the clients close (shutdown)."""
         if self._inflight:
-            await asyncio.wait(self._inflight, timeout=timeout)
+            await asyncio.wait(self._inflight, timeout=within)

@@ -129,16 +129,19 @@ class Delivery(BaseModel):
     version: int = 0
 
     @staticmethod
-    def key(event_id: str, channel: Channel, address: str) -> str:
-        """Idempotency key (event, recipient address, channel): a redelivered event maps to the same rows."""
-        return hashlib.sha256(f"{event_id}|{channel.value}|{address.lower()}".encode()).hexdigest()[:32]
+    def key(event_id: str, account_id: str, message_type: str, channel: Channel, address: str) -> str:
+        """Idempotency key: (event, recipient, channel), where the recipient is the address of one account's
+        message. A redelivered event maps to the same rows; two accounts sharing a phone still get theirs."""
+        raw = f"{event_id}|{account_id}|{message_type}|{channel.value}|{address.lower()}"
+        return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
     @classmethod
     def plan(cls, *, event_id: str, event_type: str, order_id: str | None, account_id: str,
              message: MessageType, target: Target, text: Rendered, trace: list[str], now: datetime) -> Delivery:
         body = text.sms if target.channel is Channel.SMS else text.body
         done = target.channel is Channel.IN_SITE  # written to the inbox in the same transaction
-        return cls(delivery_id=cls.key(event_id, target.channel, target.address), event_id=event_id,
+        key = cls.key(event_id, account_id, message.key, target.channel, target.address)
+        return cls(delivery_id=key, event_id=event_id,
                    event_type=event_type, order_id=order_id, account_id=account_id, message_type=message.key,
                    category=message.category, channel=target.channel, address=target.address, title=text.title,
                    body=body, html=text.html if target.channel is Channel.EMAIL else None,

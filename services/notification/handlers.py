@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from faststream import Context
 from faststream.kafka import KafkaBroker
@@ -22,6 +23,7 @@ from shared.schemas import (
 )
 
 log = logging.getLogger("notification.handlers")
+Handler = Callable[..., Awaitable[None]]
 SVC = Context("notification")
 
 
@@ -32,7 +34,7 @@ def _logged(event: Event, planned: bool) -> None:
 
 
 def register(broker: KafkaBroker, settings: ServiceSettings) -> None:
-    def sub(topic: Topic, what: str) -> object:
+    def sub(topic: Topic, what: str) -> Callable[[Handler], Handler]:
         return subscriber(broker, settings, topic, what)
 
     @sub(Topic.ACCOUNT_REGISTERED, "Keep each account's bound email, phone and locale.")

@@ -62,8 +62,7 @@ class NotificationService:
             if not await uow.claim(CONSUMER, event):
                 return False
             contact = Contact(**event.payload.model_dump())
-            await uow.store.save_contact(contact)
-            for parked in await uow.store.unpark(contact.account_id):
+            for parked in await uow.store.save_contact_and_unpark(contact):
                 await self._notify(uow, parked, only_account=contact.account_id)
             await uow.commit()
             return True

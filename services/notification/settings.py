@@ -19,7 +19,7 @@ class NotificationSettings(ServiceSettings):
     smtp_start_tls: bool | None = None  # None: upgrade when the server offers STARTTLS
 
     twilio_account_sid: str = "AC00000000000000000000000000000000"
-    twilio_auth_token: str = "dev-token"
+    twilio_auth_token: str = "dev-token"  # noqa: S105 - the local sink's; production sets a secret
     twilio_from_number: str = "+15005550006"
     twilio_api_base_url: str | None = Field(None, description="Empty: the real Twilio API")
 

@@ -29,14 +29,25 @@ class InboxMessage(BaseModel):
 
 
 class Port(Protocol):
+    """Contacts and the events parked for them share one document per account (`contacts/<account>`).
+
+    An event for an account whose registration has not arrived is parked on that document; the registration
+    writes the same document and takes what was parked. Both transactions write one document, so when they
+    run concurrently the database reports a write conflict and one of them reruns: an event is either sent
+    with the contact or parked where the registration finds it, never lost in between.
+    """
+
     async def contact(self, account_id: str) -> Contact | None: ...
-    async def save_contact(self, contact: Contact) -> None: ...
+    async def save_contact_and_unpark(self, contact: Contact) -> list[Event]: ...
+    async def park(self, account_id: str, event: Event) -> None: ...
     async def recipients(self, account_id: str) -> list[Recipient]: ...
+    async def add_recipient(self, recipient: Recipient) -> None: ...
     async def add_inbox(self, message: InboxMessage) -> None: ...
     async def add_deliveries(self, deliveries: list[Delivery]) -> None: ...
-    async def add_recipient(self, recipient: Recipient) -> None: ...
-    async def park(self, account_id: str, event: Event) -> None: ...
-    async def unpark(self, account_id: str) -> list[Event]: ...
+
+
+def _events(parked: list[dict[str, str]]) -> list[Event]:
+    return [EVENT_TYPES[p["event_type"]].model_validate_json(p["body"]) for p in parked]
 
 
 class NotificationUnitOfWork(UnitOfWork):
@@ -49,11 +60,19 @@ class _MongoPort:
 
     async def contact(self, account_id: str) -> Contact | None:
         doc = await self.db["contacts"].find_one({"_id": account_id}, session=self.s)
-        return None if doc is None else Contact.model_validate(doc)
+        return None if doc is None or not doc.get("contact") else Contact.model_validate(doc["contact"])
 
-    async def save_contact(self, contact: Contact) -> None:
-        await self.db["contacts"].replace_one({"_id": contact.account_id}, contact.model_dump(), upsert=True,
-                                              session=self.s)
+    async def save_contact_and_unpark(self, contact: Contact) -> list[Event]:
+        before = await self.db["contacts"].find_one_and_update(
+            {"_id": contact.account_id}, {"$set": {"contact": contact.model_dump(), "parked": []}}, upsert=True,
+            session=self.s)
+        return _events((before or {}).get("parked", []))
+
+    async def park(self, account_id: str, event: Event) -> None:
+        await self.db["contacts"].update_one(
+            {"_id": account_id},
+            {"$push": {"parked": {"event_type": event.event_type, "body": event.model_dump_json()}}},
+            upsert=True, session=self.s)
 
     async def recipients(self, account_id: str) -> list[Recipient]:
         docs = await self.db["recipients"].find({"account_id": account_id}, session=self.s).to_list(None)
@@ -72,17 +91,6 @@ class _MongoPort:
         await self.db["recipients"].insert_one({"_id": recipient.recipient_id, **recipient.model_dump()},
                                                session=self.s)
 
-    async def park(self, account_id: str, event: Event) -> None:
-        await self.db["parked"].update_one(
-            {"_id": f"{account_id}:{event.event_id}"},
-            {"$setOnInsert": {"account_id": account_id, "event_type": event.event_type,
-                              "body": event.model_dump_json()}}, upsert=True, session=self.s)
-
-    async def unpark(self, account_id: str) -> list[Event]:
-        docs = await self.db["parked"].find({"account_id": account_id}, session=self.s).to_list(None)
-        await self.db["parked"].delete_many({"account_id": account_id}, session=self.s)
-        return [EVENT_TYPES[d["event_type"]].model_validate_json(d["body"]) for d in docs]
-
 
 class MongoNotificationUnitOfWork(MongoUnitOfWork, NotificationUnitOfWork):
     async def __aenter__(self) -> MongoNotificationUnitOfWork:
@@ -96,11 +104,17 @@ class _FakePort:
         self.t = uow.table
 
     async def contact(self, account_id: str) -> Contact | None:
-        row = self.t("contacts").get(account_id)
-        return None if row is None else Contact.model_validate(row)
+        row = self.t("contacts").get(account_id, {})
+        return Contact.model_validate(row["contact"]) if row.get("contact") else None
 
-    async def save_contact(self, contact: Contact) -> None:
-        self.t("contacts")[contact.account_id] = contact.model_dump()
+    async def save_contact_and_unpark(self, contact: Contact) -> list[Event]:
+        row = self.t("contacts").setdefault(contact.account_id, {})
+        parked, row["parked"], row["contact"] = row.get("parked", []), [], contact.model_dump()
+        return _events(parked)
+
+    async def park(self, account_id: str, event: Event) -> None:
+        row = self.t("contacts").setdefault(account_id, {})
+        row.setdefault("parked", []).append({"event_type": event.event_type, "body": event.model_dump_json()})
 
     async def recipients(self, account_id: str) -> list[Recipient]:
         return [Recipient.model_validate(r) for r in self.t("recipients").values() if r["account_id"] == account_id]
@@ -118,14 +132,6 @@ class _FakePort:
 
     async def add_recipient(self, recipient: Recipient) -> None:
         self.t("recipients")[recipient.recipient_id] = recipient.model_dump()
-
-    async def park(self, account_id: str, event: Event) -> None:
-        self.t("parked")[f"{account_id}:{event.event_id}"] = (account_id, event)
-
-    async def unpark(self, account_id: str) -> list[Event]:
-        rows = self.t("parked")
-        keys = [k for k, (acc, _) in rows.items() if acc == account_id]
-        return [rows.pop(k)[1] for k in keys]
 
 
 class FakeNotificationUnitOfWork(FakeUnitOfWork, NotificationUnitOfWork):

@@ -54,7 +54,10 @@ def commission(base: Decimal, ratio: Decimal) -> Decimal:
 
 
 def accrue(order: BoundOrder, now: datetime) -> LedgerEntry:
-    assert order.ready_to_accrue() and order.provider_id and order.amount is not None and order.share_ratio
+    assert order.ready_to_accrue()
+    assert order.provider_id is not None
+    assert order.amount is not None
+    assert order.share_ratio is not None
     order.accrued = True
     return LedgerEntry(entry_id=f"commission:{order.order_id}", provider_id=order.provider_id,
                        order_id=order.order_id, kind="commission", base=order.amount, ratio=order.share_ratio,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TypeVar, cast
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -34,18 +35,27 @@ def make_broker(settings: ServiceSettings) -> tuple[KafkaBroker, DeadLetterPolic
     return broker, policy
 
 
-def subscriber(broker: KafkaBroker, settings: ServiceSettings, topic: str, description: str) -> Any:
-    """Every subscriber the same way: the service's consumer group, commit only after the handler (and its
-    dead-letter fallback) finished, and a new group starts from the earliest retained event so nothing
-    produced before a first deployment is skipped."""
-    return broker.subscriber(
+H = TypeVar("H", bound=Callable[..., Awaitable[None]])
+
+
+def subscriber(broker: KafkaBroker, settings: ServiceSettings, topic: str, description: str) -> Callable[[H], H]:
+    """Every subscriber the same way:
+
+    - its own consumer group, `<service>.<topic>`: replicas of the service share each topic's partitions, and
+      a subscriber joining or leaving never forces the service's other subscribers to rebalance;
+    - the offset is committed only after the handler (or its dead-letter fallback) finished, never first;
+    - a new group starts from the earliest retained event, so nothing published before a first deployment
+      is skipped.
+    """
+    decorator = broker.subscriber(
         settings.topic(topic),
-        group_id=settings.group_id,
+        group_id=f"{settings.group_id}.{topic}",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
         title=f"{settings.service_name}:{topic}",
         description=description,
     )
+    return cast(Callable[[H], H], decorator)
 
 
 def all_topic_names(settings: ServiceSettings) -> list[str]:

@@ -71,7 +71,7 @@ class OutboxRelay:
                     while await self.drain_once() == BATCH:
                         pass
                     await self._cleanup()
-            except (PyMongoError, OSError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, PyMongoError, OSError) as exc:
                 log.warning("outbox relay round failed, will retry: %s", exc)
             except Exception:
                 log.exception("outbox relay round failed, will retry")

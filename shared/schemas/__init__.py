@@ -4,6 +4,14 @@ Consumers read tolerantly (unknown fields are ignored); producers change additiv
 new `schema_version` or a new topic.
 """
 
+from shared.schemas.enums import (
+    AccountRole,
+    AppealOutcome,
+    BillingMode,
+    DeliveryType,
+    PartyRole,
+    SaleMode,
+)
 from shared.schemas.envelope import Event, Money
 from shared.schemas.events import (
     EVENT_TYPES,
@@ -21,14 +29,6 @@ from shared.schemas.events import (
     OrderPaidPayload,
     Parties,
     ProductSnapshot,
-)
-from shared.schemas.enums import (
-    AccountRole,
-    AppealOutcome,
-    BillingMode,
-    DeliveryType,
-    PartyRole,
-    SaleMode,
 )
 from shared.schemas.topics import TOPICS, Topic, dead_letter
 

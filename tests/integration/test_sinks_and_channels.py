@@ -7,11 +7,9 @@ import email
 import email.policy
 import re
 import secrets
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +20,7 @@ from aiohttp import web
 from twilio.base.exceptions import TwilioRestException
 from twilio.request_validator import RequestValidator
 
-from devstack.procs import Proc, free_port, port_open, spawn, wait_until
+from devstack.procs import free_port, port_open
 from services.notification.channels import (
     EmailMessage,
     PermanentSendError,
@@ -31,6 +29,7 @@ from services.notification.channels import (
     TransientSendError,
     TwilioSender,
 )
+from tests.helpers import Sinks, start_sinks
 
 pytestmark = pytest.mark.integration
 
@@ -38,29 +37,6 @@ ACCOUNT_SID = "AC" + "0" * 32
 AUTH_TOKEN = "dev-token"
 FROM_NUMBER = "+15005550006"
 SENDER = "KooGallery 通知 <notify@koo-suite.local>"
-
-
-@dataclass
-class Sinks:
-    proc: Proc
-    smtp_port: int
-    http_port: int
-    data_dir: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
-
-
-def start_sinks(data_dir: Path, log_dir: Path, name: str = "sinks") -> Sinks:
-    smtp_port, http_port = free_port(), free_port()
-    argv = [sys.executable, "-m", "devstack.sinks", "--smtp-port", str(smtp_port),
-            "--http-port", str(http_port), "--data-dir", str(data_dir)]
-    proc = spawn(name, argv, log_dir)
-    wait_until(lambda: "sinks ready" in proc.output(), 30, name, proc)
-    assert port_open(smtp_port)
-    assert port_open(http_port)
-    return Sinks(proc, smtp_port, http_port, data_dir)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,134 @@
+"""Delivery guarantees on the real broker and database: dead letters, redelivery, exactly-once effects."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from services.notification.app import create_app as notification_app
+from services.notification.settings import NotificationSettings
+from services.orders.app import create_app as orders_app
+from services.orders.settings import OrdersSettings
+from services.partner.app import create_app as partner_app
+from services.partner.settings import PartnerSettings
+from shared.schemas import AccountRole, Event, Topic, dead_letter
+from tests import factories as f
+from tests.conftest import Infra
+from tests.helpers import Sinks, eventually, produce, read_topic, running, start_sinks
+
+
+@pytest.fixture(scope="module")
+def sinks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sinks]:
+    root = tmp_path_factory.mktemp("delivery-sinks")
+    s = start_sinks(root / "data", root / "logs")
+    yield s
+    s.proc.stop()
+
+
+async def publish(infra: Infra, namespace: str, event: Event, key: str | None = None) -> None:
+    """Publish like a service would; `key` overrides the partition key so a later marker event lands on the
+    same partition as earlier ones, and is consumed only after them."""
+    await produce(infra.bootstrap, f"{namespace}.{event.topic}", event.model_dump_json().encode(),
+                  key=key or event.partition_key)
+
+
+async def test_malformed_events_are_dead_lettered_and_the_next_good_one_is_processed(infra: Infra,
+                                                                                   namespace: str) -> None:
+    settings = f.settings(OrdersSettings, infra.bootstrap, infra.mongo_uri, namespace)
+    async with running(orders_app(settings)) as orders:
+        buyer = (await orders.post("/accounts", json={"role": "buyer", "display_name": "b", "bound_email": "b@example.com",
+                                                       "bound_phone": "+8613800001234"})).json()["account_id"]
+        merchant = (await orders.post("/accounts", json={"role": "merchant", "display_name": "m",
+                                                          "bound_email": "m@example.com",
+                                                          "bound_phone": "+8613800005678"})).json()["account_id"]
+        order = (await orders.post("/orders", headers={"X-Account-Id": buyer}, json={
+            "merchant_account_id": merchant, "amount": "10.00",
+            "product": {"product_id": "p", "name": "n", "delivery_type": "manual_service"}})).json()
+        await orders.post(f"/orders/{order['order_id']}/pay", headers={"X-Account-Id": buyer})
+        topic = f"{namespace}.{Topic.ACCEPTANCE_DONE}"
+        key = order["order_id"]  # same key, same partition: the bad records sit right before the good one
+        p = f.Parties(buyer_account_id=buyer, merchant_account_id=merchant)
+        await produce(infra.bootstrap, topic, b"{not json", key=key)
+        await produce(infra.bootstrap, topic, {"event_type": "acceptance.done", "producer": "x"}, key=key)
+        unknown = f.acceptance_done(p, "CS-does-not-exist")
+        await produce(infra.bootstrap, topic, unknown.model_dump_json().encode(), key=key)
+        await publish(infra, namespace, f.acceptance_done(p, key))
+
+        async def completed() -> bool:
+            r = await orders.get(f"/orders/{key}", headers={"X-Account-Id": buyer})
+            return bool(r.json()["status"] == "completed")
+
+        await eventually(completed, what="the good event after three bad ones")
+        dlt = await read_topic(infra.bootstrap, dead_letter(topic), at_least=3)
+        reasons = [dict(r.headers)["x-reason"].decode() for r in dlt]
+        assert len(dlt) == 3, reasons
+        assert "JSONDecodeError" in reasons[0] or "invalid" in reasons[0]
+        assert "payload" in reasons[1]
+        assert "Field required" in reasons[1]
+        assert "CS-does-not-exist" in reasons[2]
+        assert {dict(r.headers)["x-original-topic"].decode() for r in dlt} == {topic}
+        assert all(r.key == key.encode() for r in dlt)
+
+
+async def test_redelivered_events_send_nothing_twice(infra: Infra, namespace: str, sinks: Sinks) -> None:
+    settings = f.settings(NotificationSettings, infra.bootstrap, infra.mongo_uri, namespace,
+                          smtp_port=sinks.smtp_port, twilio_api_base_url=sinks.url)
+    p = f.parties()
+    buyer_email = f"{p.buyer_account_id}@example.com"
+    async with running(notification_app(settings)) as notification, httpx.AsyncClient(base_url=sinks.url) as sink:
+        await publish(infra, namespace, f.account_registered(p.buyer_account_id, AccountRole.BUYER))
+        await publish(infra, namespace, f.account_registered(p.merchant_account_id, AccountRole.MERCHANT))
+        paid = f.order_paid(p)
+        await publish(infra, namespace, paid)
+
+        async def mails(to: str) -> list[dict[str, object]]:
+            return list((await sink.get("/mail", params={"to": to})).json())
+
+        async def sent(order_id: str) -> bool:
+            deliveries = []
+            for account in (p.buyer_account_id, p.merchant_account_id):
+                deliveries += (await notification.get(f"/accounts/{account}/deliveries", params={"order_id": order_id},
+                                                       headers={"X-Account-Id": account})).json()
+            return len(deliveries) == 6 and all(d["status"] == "sent" for d in deliveries)
+
+        await eventually(lambda: sent(paid.order_id), what="first order's six deliveries sent")
+        await publish(infra, namespace, paid)  # the same event again (same event id): a redelivery
+        await publish(infra, namespace, paid)
+        marker = f.order_paid(p)  # a later event on the same partition: once it is done, so are the repeats
+        await publish(infra, namespace, marker, key=paid.order_id)
+        await eventually(lambda: sent(marker.order_id), what="the marker's deliveries sent")
+        subjects = [str(m["subject"]) for m in await mails(buyer_email)]
+        assert sum(paid.order_id in s for s in subjects) == 1, subjects
+        sms = (await sink.get("/sms", params={"to": "+8613800001234"})).json()
+        assert sum(paid.order_id in s["body"] for s in sms) == 2  # one to the buyer, one to the merchant
+        inbox = (await notification.get(f"/accounts/{p.buyer_account_id}/inbox",
+                                         headers={"X-Account-Id": p.buyer_account_id})).json()
+        assert sum(paid.order_id in m["title"] for m in inbox["items"]) == 1
+        assert inbox["unread"] == 2
+
+
+async def test_commission_accrues_once_whichever_event_comes_first(infra: Infra, namespace: str) -> None:
+    settings = f.settings(PartnerSettings, infra.bootstrap, infra.mongo_uri, namespace)
+    provider = f.rid("csp")
+    async with running(partner_app(settings)) as partner:
+        first, second = f.parties(provider), f.parties(provider)
+        paid1, paid2 = f.order_paid(first, amount="1234.56", ratio="0.15"), f.order_paid(second, amount="99.99")
+        # order 1: paid then accepted, each delivered twice; order 2: accepted before its payment arrives
+        accepted1 = f.acceptance_done(first, paid1.order_id)
+        # Everything on order 1's partitions, so order 2's events are consumed after order 1's repeats.
+        for event in (paid1, paid1, accepted1, accepted1, accepted1,
+                      f.acceptance_done(second, paid2.order_id), paid2):
+            await publish(infra, namespace, event, key=paid1.order_id)
+
+        async def ledger() -> dict[str, object] | None:
+            body = (await partner.get(f"/providers/{provider}/ledger", headers={"X-Account-Id": provider})).json()
+            return body if len(body["entries"]) >= 2 else None
+
+        body = await eventually(ledger, what="two ledger entries")
+        amounts = sorted(e["amount"] for e in body["entries"])
+        assert amounts == ["10.00", "185.18"]  # 1234.56 × 0.15 = 185.184 → 185.18; 99.99 × 0.10 = 9.999 → 10.00
+        assert body["total"] == "195.18"
+        forbidden = await partner.get(f"/providers/{provider}/ledger", headers={"X-Account-Id": "someone-else"})
+        assert forbidden.status_code == 403
