@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 
+from devstack.procs import stop_recorded
 from devstack.stack import REPO, Stack, wait_forever
 
 
@@ -14,6 +16,7 @@ def main() -> int:
     sub = parser.add_subparsers(dest="cmd", required=True)
     sub.add_parser("run", help="start Kafka, the database, the sinks and the four services")
     sub.add_parser("jars", help="resolve the Kafka jars only")
+    sub.add_parser("stop", help="stop whatever an earlier `run` left running")
     demo = sub.add_parser("demo", help="drive one order through the story against a running stack")
     demo.add_argument("--base", default="http://127.0.0.1")
     args = parser.parse_args()
@@ -24,12 +27,20 @@ def main() -> int:
 
         ensure_jars(state / "cache")
         return 0
+    if args.cmd == "stop":
+        print("stopped: " + (", ".join(stop_recorded(state / "pids")) or "nothing was running"))
+        return 0
     if args.cmd == "demo":
         from devstack.demo import run_demo
 
         return int(run_demo(args.base))
 
+    leftovers = stop_recorded(state / "pids")
+    if leftovers:
+        print(f"stopped what an earlier run left behind: {', '.join(leftovers)}", flush=True)
     stack = Stack(state)
+    (state / "pids").mkdir(parents=True, exist_ok=True)
+    (state / "pids" / "devstack.pid").write_text(str(os.getpid()))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         print("starting Kafka and SecantusDB ...", flush=True)
@@ -46,6 +57,7 @@ def main() -> int:
     finally:
         print("stopping ...", flush=True)
         stack.stop()
+        (state / "pids" / "devstack.pid").unlink(missing_ok=True)
     return 0
 
 

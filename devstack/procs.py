@@ -67,6 +67,7 @@ class Proc:
 
     def stop(self, timeout: float = 20.0, sig: int = signal.SIGTERM) -> int | None:
         """Signal the whole process group, wait, then SIGKILL what is left."""
+        (self.log_path.parent.parent / "pids" / f"{self.name}.pid").unlink(missing_ok=True)
         if self.popen.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.popen.pid, sig)
@@ -83,6 +84,26 @@ class Proc:
         self.stop(timeout=10, sig=signal.SIGKILL)
 
 
+def stop_recorded(pid_dir: Path) -> list[str]:
+    """Stop process groups a previous run recorded but did not stop (it was killed, or its parent was)."""
+    stopped = []
+    files = sorted(pid_dir.glob("*.pid")) if pid_dir.exists() else []
+    # The supervisor of an earlier `run` first: it stops its own children in order.
+    for pid_file in sorted(files, key=lambda f: f.stem != "devstack"):
+        with contextlib.suppress(ValueError, ProcessLookupError, PermissionError, FileNotFoundError):
+            pid = int(pid_file.read_text())
+            # Children lead their own process group; the supervisor itself may not.
+            kill = os.killpg if os.getpgid(pid) == pid else os.kill
+            kill(pid, signal.SIGTERM)
+            for _ in range(300):
+                kill(pid, 0)  # raises ProcessLookupError once it is gone
+                time.sleep(0.1)
+            kill(pid, signal.SIGKILL)
+        stopped.append(pid_file.stem)
+        pid_file.unlink(missing_ok=True)
+    return stopped
+
+
 def spawn(name: str, argv: Sequence[str], log_dir: Path, env: Mapping[str, str] | None = None,
           cwd: Path | None = None) -> Proc:
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -93,4 +114,8 @@ def spawn(name: str, argv: Sequence[str], log_dir: Path, env: Mapping[str, str] 
     popen = subprocess.Popen(list(argv), stdout=log, stderr=subprocess.STDOUT, env=full_env,
                              cwd=str(cwd) if cwd else None, start_new_session=True)
     log.close()
+    # Each process leads its own group; the pid file lets a later run stop what an unclean exit left.
+    pid_dir = log_dir.parent / "pids"
+    pid_dir.mkdir(parents=True, exist_ok=True)
+    (pid_dir / f"{name}.pid").write_text(str(popen.pid))
     return Proc(name=name, popen=popen, log_path=log_path, log_offset=offset)

@@ -55,8 +55,8 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
 
     # Jars are cached in the repo's .devstack so every run after the first resolves nothing.
     stack = Stack(state, Ports.free())
-    stack.start_infra_with_cache(REPO / ".devstack" / "cache")
     try:
+        stack.start_infra_with_cache(REPO / ".devstack" / "cache")
         yield Infra(stack.bootstrap, stack.mongo_uri, state)
     finally:
         stack.stop()

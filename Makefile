@@ -1,0 +1,61 @@
+# The one front door. `make run` and `make test` install whatever is missing first.
+SHELL := /bin/bash
+PY_SYSTEM ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: help install run stop demo test test-fast lint contracts bench clean
+
+help:
+	@echo "make run        start Kafka, SecantusDB, the mail/SMS sinks and the four services; print where to look"
+	@echo "make stop       stop what an interrupted make run left behind"
+	@echo "make demo       drive one order through the story against the running stack"
+	@echo "make test       lint, type-check and run every test layer (unit, service, integration, e2e)"
+	@echo "make bench      measure acceptance-to-completion latency and notification throughput"
+	@echo "make contracts  regenerate the committed AsyncAPI and OpenAPI documents"
+
+# Java 17 and Maven run the broker from its Maven jars; install them from the distribution if missing.
+.devstack/system.ok:
+	@command -v java >/dev/null && command -v mvn >/dev/null || { \
+	  echo "installing Java 17 and Maven ..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless maven; }
+	@command -v $(PY_SYSTEM) >/dev/null || { echo "$(PY_SYSTEM) is required"; exit 1; }
+	@mkdir -p .devstack && touch $@
+
+$(STAMP): pyproject.toml .devstack/system.ok
+	@test -x $(PY) || $(PY_SYSTEM) -m venv $(VENV)
+	@$(PY) -m pip install -q --upgrade pip
+	@$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+install: $(STAMP)
+	@$(PY) -m devstack jars
+
+run: install
+	@$(PY) -m devstack run
+
+stop: install
+	@$(PY) -m devstack stop
+
+demo: install
+	@$(PY) -m devstack demo
+
+lint: install
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/mypy services shared devstack
+
+test: install lint
+	@$(PY) -m pytest -p no:cacheprovider
+
+test-fast: install
+	@$(PY) -m pytest -p no:cacheprovider tests/unit tests/service
+
+contracts: install
+	@$(PY) -m devstack contracts
+
+bench: install
+	@$(PY) -m bench
+
+clean:
+	rm -rf .devstack/kafka .devstack/secantus .devstack/sinks .devstack/logs

@@ -1,0 +1,87 @@
+"""Message texts: both locales, HTML escaping, and SMS that fit one segment."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from jinja2 import UndefinedError
+
+from services.notification.catalogue import _TEXTS, CATALOGUE, render
+from services.orders.domain import Order
+
+ORDER_ID = Order.new_id(datetime(2026, 3, 1, tzinfo=UTC))  # a real-shaped order number: CS + 16 characters
+
+
+def context(**extra: Any) -> dict[str, Any]:
+    return {"order_id": ORDER_ID, "amount": "120.50", "currency": "CNY", "product": "Data migration service",
+            "node": "confirm_request", "next_node": "deliver", "raised_by": "buyer", "reason": "no answer",
+            "outcome": "resume", **extra}
+
+
+def has_chinese(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+def test_every_message_the_catalogue_names_has_a_text_in_both_locales() -> None:
+    named = {rule.message.key for rules in CATALOGUE.values() for rule in rules}
+    assert named <= set(_TEXTS["en-US"])
+    assert named <= set(_TEXTS["zh-CN"])
+
+
+def test_english_text() -> None:
+    r = render("order_paid", "en-US", context())
+    assert r.title == f"Payment received for order {ORDER_ID}"
+    assert "120.50 CNY" in r.body
+    assert "Data migration service" in r.body
+    assert not has_chinese(r.title + r.body)
+
+
+def test_chinese_text() -> None:
+    r = render("order_paid", "zh-CN", context())
+    assert r.title == f"订单 {ORDER_ID} 支付成功"
+    assert "120.50 CNY" in r.body
+    assert has_chinese(r.body)
+    assert "消息中心" in r.html
+
+
+def test_an_unknown_locale_falls_back_to_chinese() -> None:
+    assert render("order_paid", "fr-FR", context()) == render("order_paid", "zh-CN", context())
+
+
+def test_milestone_without_a_next_node_says_done() -> None:
+    assert "Next: done." in render("milestone_confirmed", "en-US", context(next_node=None)).body
+    assert "下一步:完成" in render("milestone_confirmed", "zh-CN", context(next_node=None)).body
+
+
+@pytest.mark.parametrize("locale", ["en-US", "zh-CN"])
+def test_html_escapes_what_the_plain_text_keeps(locale: str) -> None:
+    reason = '<script>alert("x")</script> & more'
+
+    r = render("appeal_raised", locale, context(reason=reason))
+
+    assert reason in r.body
+    assert "<script>" not in r.html
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; more" in r.html
+
+
+def test_a_missing_placeholder_fails_loudly() -> None:
+    with pytest.raises(UndefinedError, match="order_id"):
+        render("order_paid", "en-US", {})
+
+
+@pytest.mark.parametrize("message_type", sorted(_TEXTS["zh-CN"]))
+def test_chinese_sms_fits_one_ucs2_segment(message_type: str) -> None:
+    sms = render(message_type, "zh-CN", context()).sms
+    assert ORDER_ID in sms
+    assert sms.startswith("[KooGallery] ")
+    assert len(sms) <= 70
+
+
+@pytest.mark.parametrize("message_type", sorted(_TEXTS["en-US"]))
+def test_english_sms_fits_one_gsm_segment_and_leaves_the_body_out(message_type: str) -> None:
+    sms = render(message_type, "en-US", context(reason="a long private reason")).sms
+    assert ORDER_ID in sms
+    assert len(sms) <= 160
+    assert "private" not in sms
