@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,6 +31,7 @@ class Infra:
     bootstrap: str
     mongo_uri: str
     state: Path
+    stack: Any = None  # the devstack Stack when this run started the broker itself (restart tests use it)
 
 
 def _docker_available() -> bool:
@@ -57,7 +59,7 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
     stack = Stack(state, Ports.free())
     try:
         stack.start_infra_with_cache(REPO / ".devstack" / "cache")
-        yield Infra(stack.bootstrap, stack.mongo_uri, state)
+        yield Infra(stack.bootstrap, stack.mongo_uri, state, stack)
     finally:
         stack.stop()
 

@@ -70,14 +70,14 @@ class Order(BaseModel):
     created_at: AwareDatetime
     paid_at: AwareDatetime | None = None
     completed_at: AwareDatetime | None = None
-    validity_starts_at: datetime | None = None
+    validity_starts_at: AwareDatetime | None = None
     history: list[StatusChange] = Field(default_factory=list)
     version: int = 0
 
     @staticmethod
     def new_id(now: datetime) -> str:
         """Marketplace order numbers start with "CS" (dossier §3.2, acceptance element 1)."""
-        return f"CS{now:%y%m%d%H%M}{secrets.token_hex(3).upper()}"
+        return f"CS{now:%y%m%d%H%M%S}{secrets.token_hex(4).upper()}"
 
     @property
     def parties(self) -> Parties:

@@ -12,6 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from pydantic import AwareDatetime, BaseModel
 
+from shared.platform.errors import DomainError
 from shared.schemas import Money
 
 CENT = Decimal("0.01")
@@ -21,7 +22,8 @@ class BoundOrder(BaseModel):
     """What the partner service knows of an order: its provider binding, and whether it was accepted.
 
     order.paid and acceptance.done travel on different topics, so either can arrive first; the earning
-    accrues when both are known, exactly once."""
+    accrues when both are known, exactly once. An unsupervised order (image, API, instant-use SaaS) has no
+    acceptance: its supervision status is "not applicable" and it counts as accepted when paid (§4.3)."""
 
     order_id: str
     provider_id: str | None = None
@@ -53,11 +55,13 @@ def commission(base: Decimal, ratio: Decimal) -> Decimal:
     return (base * ratio).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+class NotReady(DomainError):
+    code = "not_ready_to_accrue"
+
+
 def accrue(order: BoundOrder, now: datetime) -> LedgerEntry:
-    assert order.ready_to_accrue()
-    assert order.provider_id is not None
-    assert order.amount is not None
-    assert order.share_ratio is not None
+    if not order.ready_to_accrue() or order.provider_id is None or order.amount is None or order.share_ratio is None:
+        raise NotReady(f"order {order.order_id} has no earning to accrue (already accrued, or facts missing)")
     order.accrued = True
     return LedgerEntry(entry_id=f"commission:{order.order_id}", provider_id=order.provider_id,
                        order_id=order.order_id, kind="commission", base=order.amount, ratio=order.share_ratio,

@@ -34,6 +34,8 @@ class PartnerService:
         def learn(order: BoundOrder) -> None:
             order.provider_id, order.amount, order.currency = p.parties.provider_id, p.amount, p.currency
             order.share_ratio = p.product.provider_share_ratio
+            if not p.product.delivery_type.supervised:
+                order.accepted_at = p.paid_at
 
         if p.parties.provider_id is None:
             return None  # no provider bound: nothing will ever accrue for this order

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -64,6 +64,8 @@ class TimelineEntry(BaseModel):
 
     def digest(self) -> str:
         body = self.model_dump(mode="json", exclude={"hash"})
+        # The instant in UTC at millisecond precision: what BSON keeps, however the time zone is spelled.
+        body["at"] = self.at.astimezone(UTC).isoformat(timespec="milliseconds")
         return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
@@ -88,7 +90,7 @@ class ServiceOrder(BaseModel):
     status: Status = Status.ACTIVE
     open_appeal: Appeal | None = None
     evidence: list[Evidence] = Field(default_factory=list)
-    actual_activation_time: datetime | None = None
+    actual_activation_time: AwareDatetime | None = None
     created_at: AwareDatetime
     completed_at: AwareDatetime | None = None
     timeline: list[TimelineEntry] = Field(default_factory=list)
@@ -133,7 +135,7 @@ class ServiceOrder(BaseModel):
             raise DomainError(f"service order {self.service_order_id} is already completed")
 
     def act(self, account_id: str, action: str, now: datetime, correlation_id: str, *,
-            evidence: list[Evidence] | None = None, activation_time: datetime | None = None,
+            evidence: list[Evidence] | None = None, activation_time: AwareDatetime | None = None,
             note: str = "") -> list[Event]:
         role = self.role_of(account_id)
         self._guard_operable()

@@ -6,7 +6,7 @@ import logging
 import uuid
 from datetime import UTC, datetime
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from services.supervision.domain import Evidence, ServiceOrder
 from services.supervision.flows import template_for
@@ -22,7 +22,7 @@ log = logging.getLogger("supervision.services")
 class ActionRequest(BaseModel):
     note: str = Field("", max_length=2000)
     evidence: list[Evidence] = Field(default_factory=list, max_length=20)
-    actual_activation_time: datetime | None = Field(
+    actual_activation_time: AwareDatetime | None = Field(
         None, description="When the service really started (deliver only); the order's validity starts here")
 
 
@@ -41,6 +41,8 @@ class SupervisionService:
         p = event.payload
         if not p.product.delivery_type.supervised:
             return None  # image, API, instant-use SaaS: no service order (dossier §1.2)
+        if p.order_type != "new":
+            return None  # a renewal of a supervised order creates no new supervision flow (dossier §1.6)
         template = template_for(p.product.delivery_type)
         if template is None:
             raise PermanentError(f"no flow template for delivery type {p.product.delivery_type.value}")

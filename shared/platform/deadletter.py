@@ -57,6 +57,11 @@ class DeadLetterPolicy:
         self.broker: KafkaBroker | None = None
         self.dead_lettered = 0
 
+    def group_of(self, topic: str) -> str:
+        """The consumer group that gave up: one group per (service, base topic), see kafka.subscriber."""
+        ns = f"{self.settings.topic_namespace}." if self.settings.topic_namespace else ""
+        return f"{self.settings.group_id}.{topic.removeprefix(ns)}"
+
     def backoff(self, attempt: int) -> float:
         base = self.settings.consumer_backoff_seconds * 2 ** (attempt - 1)
         return float(min(self.settings.consumer_backoff_max_seconds, base) * random.uniform(0.5, 1.0))
@@ -70,7 +75,7 @@ class DeadLetterPolicy:
             "x-original-topic": record.topic,
             "x-original-partition": str(record.partition),
             "x-original-offset": str(record.offset),
-            "x-consumer-group": self.settings.group_id,
+            "x-consumer-group": self.group_of(record.topic),
             "x-exception": type(exc).__name__,
             "x-reason": _reason(exc),
             "x-attempts": str(attempts),

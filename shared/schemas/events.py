@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -150,7 +149,7 @@ class AcceptanceDonePayload(_Payload):
     order_id: str
     accepted_by: PartyRole  # buyer, or system for automatic acceptance
     accepted_at: AwareDatetime
-    actual_activation_time: datetime | None = None
+    actual_activation_time: AwareDatetime | None = None
     parties: Parties
 
 

@@ -88,8 +88,16 @@ async def test_acceptance_for_an_unknown_order_is_dead_lettered_at_once(orders_r
     assert dead.headers["x-exception"] == "NotFound"
     assert unknown in dead.headers["x-reason"]
     assert dead.headers["x-original-topic"] == "svc.acceptance.done"
-    assert dead.headers["x-consumer-group"] == "orders"
     assert rig.state.processed == set()
+
+
+async def test_the_dead_letter_names_the_consumer_group_that_gave_up(orders_rig: Rig) -> None:
+    event = acceptance_done(Parties(buyer_account_id=rid("b"), merchant_account_id=rid("m")), rid("CS"))
+    async with orders_rig.running() as rig:
+        await rig.publish(event)
+
+    [dead] = rig.dead
+    assert dead.headers["x-consumer-group"] == "orders.acceptance.done"
 
 
 async def test_an_invalid_payload_is_dead_lettered_naming_the_bad_field(orders_rig: Rig) -> None:

@@ -95,9 +95,6 @@ async def test_a_transient_failure_is_retried_and_the_service_order_opened_once(
     assert rig.dead == []
 
 
-@pytest.mark.xfail(strict=True, reason="on_order_paid opens a service order for any supervised order.paid, though its "
-                                       "docstring (and dossier fact 5) limit supervision to new purchases: renewals "
-                                       "and unsubscribes open a flow (supervision/services.py:40)")
 @pytest.mark.parametrize("order_type", ["renewal", "unsubscribe"])
 async def test_only_a_new_purchase_opens_a_service_order(supervision_rig: Rig, order_type: str) -> None:
     event = order_paid(parties())

@@ -179,9 +179,6 @@ def test_every_topic_has_a_dead_letter_twin(topic: str, dlt: str) -> None:
     assert dead_letter(topic) == dlt
 
 
-@pytest.mark.xfail(strict=True, reason="acceptance.done's actual_activation_time is a plain datetime: a naive time "
-                                       "is accepted, stored as if UTC, and the order's validity start shifts by the "
-                                       "merchant's offset (events.py:153; also supervision services.py:25)")
 def test_a_naive_actual_activation_time_is_refused() -> None:
     body = json.loads(samples()["acceptance.done"].model_dump_json())
     body["payload"]["actual_activation_time"] = "2026-11-01T08:00:00"

@@ -293,8 +293,6 @@ def test_a_forged_entry_rehashed_on_its_own_is_caught_by_its_successor() -> None
     assert verify_timeline(tampered) == so.timeline[2].seq
 
 
-@pytest.mark.xfail(strict=True, reason="BSON datetimes keep milliseconds; the timeline hash covers microseconds, so "
-                                       "a service order loaded from MongoDB no longer verifies (domain.py _record)")
 def test_the_timeline_still_verifies_after_a_bson_round_trip() -> None:
     so = completed_service_order()
     for i, entry in enumerate(so.timeline):  # real clocks have microseconds; the fixed test clock does not
