@@ -17,6 +17,7 @@ def main() -> int:
     sub.add_parser("run", help="start Kafka, the database, the sinks and the four services")
     sub.add_parser("jars", help="resolve the Kafka jars only")
     sub.add_parser("stop", help="stop whatever an earlier `run` left running")
+    sub.add_parser("contracts", help="regenerate docs/contracts (AsyncAPI and OpenAPI of every service)")
     demo = sub.add_parser("demo", help="drive one order through the story against a running stack")
     demo.add_argument("--base", default="http://127.0.0.1")
     args = parser.parse_args()
@@ -26,6 +27,12 @@ def main() -> int:
         from devstack.kafka import ensure_jars
 
         ensure_jars(state / "cache")
+        return 0
+    if args.cmd == "contracts":
+        from devstack.contracts import write
+
+        changed = write()
+        print("\n".join(f"updated {p.relative_to(REPO)}" for p in changed) or "contracts are up to date")
         return 0
     if args.cmd == "stop":
         print("stopped: " + (", ".join(stop_recorded(state / "pids")) or "nothing was running"))

@@ -26,6 +26,24 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(getattr(pytest.mark, layer))
 
 
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Counts per layer, so a run shows at a glance that the real-infrastructure layers ran."""
+    counts: dict[str, dict[str, int]] = {layer: {} for layer in LAYERS}
+    for outcome in ("passed", "failed", "skipped", "error", "xfailed", "xpassed"):
+        for report in terminalreporter.stats.get(outcome, []):
+            if getattr(report, "when", "call") not in ("call", "setup") or not hasattr(report, "nodeid"):
+                continue
+            if outcome == "passed" and report.when != "call":
+                continue
+            parts = report.nodeid.split("/")
+            if len(parts) > 1 and parts[0] == "tests" and parts[1] in counts:
+                counts[parts[1]][outcome] = counts[parts[1]].get(outcome, 0) + 1
+    terminalreporter.section("tests per layer")
+    for layer, by_outcome in counts.items():
+        summary = ", ".join(f"{n} {o}" for o, n in sorted(by_outcome.items())) or "none collected"
+        terminalreporter.write_line(f"{layer:<12} {summary}")
+
+
 @dataclass(frozen=True)
 class Infra:
     bootstrap: str

@@ -8,14 +8,16 @@ from faststream import Context
 from faststream.kafka import KafkaBroker
 
 from services.orders.services import OrdersService
-from shared.platform.kafka import subscriber
+from shared.platform.kafka import declare_publishers, subscriber
 from shared.platform.settings import ServiceSettings
-from shared.schemas import AcceptanceDone, Topic
+from shared.schemas import AcceptanceDone, AccountRegistered, OrderPaid, Topic
 
 log = logging.getLogger("orders.handlers")
 
 
 def register(broker: KafkaBroker, settings: ServiceSettings) -> None:
+    declare_publishers(broker, settings, AccountRegistered, OrderPaid)
+
     @subscriber(broker, settings, Topic.ACCEPTANCE_DONE, "Complete the order once its service order is accepted.")
     async def on_acceptance_done(event: AcceptanceDone, orders: OrdersService = Context("orders")) -> None:
         applied = await orders.on_acceptance_done(event)

@@ -8,14 +8,16 @@ from faststream import Context
 from faststream.kafka import KafkaBroker
 
 from services.supervision.services import SupervisionService
-from shared.platform.kafka import subscriber
+from shared.platform.kafka import declare_publishers, subscriber
 from shared.platform.settings import ServiceSettings
-from shared.schemas import OrderPaid, Topic
+from shared.schemas import AcceptanceDone, AppealRaised, MilestoneConfirmed, OrderPaid, Topic
 
 log = logging.getLogger("supervision.handlers")
 
 
 def register(broker: KafkaBroker, settings: ServiceSettings) -> None:
+    declare_publishers(broker, settings, MilestoneConfirmed, AppealRaised, AcceptanceDone)
+
     @subscriber(broker, settings, Topic.ORDER_PAID, "Open the service order of a paid supervised order.")
     async def on_order_paid(event: OrderPaid, supervision: SupervisionService = Context("supervision")) -> None:
         so = await supervision.on_order_paid(event)

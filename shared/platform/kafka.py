@@ -14,7 +14,7 @@ from faststream.specification import AsyncAPI
 
 from shared.platform.deadletter import DeadLetterPolicy
 from shared.platform.settings import ServiceSettings
-from shared.schemas import TOPICS, dead_letter
+from shared.schemas import TOPICS, Event, dead_letter
 
 log = logging.getLogger("kafka")
 
@@ -56,6 +56,13 @@ def subscriber(broker: KafkaBroker, settings: ServiceSettings, topic: str, descr
         description=description,
     )
     return cast(Callable[[H], H], decorator)
+
+
+def declare_publishers(broker: KafkaBroker, settings: ServiceSettings, *events: type[Event]) -> None:
+    """Name what the service publishes, for its AsyncAPI document. The outbox relay does the publishing."""
+    for event in events:
+        broker.publisher(settings.topic(event.topic), title=f"{settings.service_name}:{event.topic}",
+                         schema=event, description=(event.__doc__ or event.__name__).strip())
 
 
 def all_topic_names(settings: ServiceSettings) -> list[str]:
