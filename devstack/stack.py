@@ -91,9 +91,24 @@ class Stack:
         return f"http://127.0.0.1:{self.ports.sinks_http}"
 
     # --- services -----------------------------------------------------------------------------------
+    def link_keys(self) -> tuple[str, str]:
+        """The private-link key pair of this stack (kept in its state folder, so restarts keep links valid)."""
+        from shared.schemas.links import new_keypair
+
+        folder = self.state / "keys"
+        if not (folder / "private-link.pem").exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            private, public = new_keypair()
+            (folder / "private-link.pem").write_text(private)
+            (folder / "private-link.pub.pem").write_text(public)
+        return (folder / "private-link.pem").read_text(), (folder / "private-link.pub.pem").read_text()
+
     def env_for(self, name: str) -> dict[str, str]:
         prefix = name.upper()
+        private, public = self.link_keys()
         env = {
+            "ORDERS_PRIVATE_LINK_PUBLIC_KEY": public,
+            "PARTNER_PRIVATE_LINK_PRIVATE_KEY": private,
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
             "MONGODB_URI": self.mongo_uri,
             "TOPIC_NAMESPACE": self.namespace,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 from decimal import Decimal
-from enum import StrEnum
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
@@ -23,19 +22,12 @@ from shared.schemas import (
     Money,
     OrderPaid,
     OrderPaidPayload,
+    OrderStatus,
     Parties,
     ProductSnapshot,
 )
 
 PRODUCER = "orders"
-
-
-class OrderStatus(StrEnum):
-    PENDING_PAYMENT = "pending_payment"  # 待付款
-    PROCESSING = "processing"  # 处理中
-    COMPLETED = "completed"  # 已完成
-    CANCELLED = "cancelled"  # 已取消
-    REFUNDED = "refunded"
 
 
 class Account(BaseModel):

@@ -9,3 +9,5 @@ class OrdersSettings(ServiceSettings):
 
     service_name: str = "orders"
     http_port: int = Field(8001, ge=1, le=65535)
+    # Ed25519 public key (PEM) that verifies providers' private links (shared/schemas/links.py).
+    private_link_public_key: str | None = None

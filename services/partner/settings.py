@@ -9,3 +9,5 @@ class PartnerSettings(ServiceSettings):
 
     service_name: str = "partner"
     http_port: int = Field(8004, ge=1, le=65535)
+    # Ed25519 private key (PEM) that signs providers' private links; orders holds the public half.
+    private_link_private_key: str | None = None

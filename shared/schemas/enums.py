@@ -56,6 +56,36 @@ class BillingMode(StrEnum):
     PER_USE = "per_use"  # 按次
 
 
+class BuyerTrack(StrEnum):
+    """Sales track (赛道) of the buyer; decides the joint-operation acceptance rule (dossier §3.1)."""
+
+    EMPOWERMENT_CLOUD = "empowerment_cloud"  # 赋能云
+    BASE_CLOUD = "base_cloud"  # 基地云
+
+
+class CouponKind(StrEnum):
+    EMPOWERMENT_CLOUD_CASH = "empowerment_cloud_cash"  # 赋能云现金券
+    BASE_CLOUD_VOUCHER = "base_cloud_voucher"  # 基地云提货券
+    OTHER = "other"
+
+
+class OrderStatus(StrEnum):
+    """Purchase-order statuses (dossier §1.3) plus refunded (negotiated refund, §1.4)."""
+
+    PENDING_PAYMENT = "pending_payment"  # 待付款
+    PROCESSING = "processing"  # 处理中
+    COMPLETED = "completed"  # 已完成
+    CANCELLED = "cancelled"  # 已取消
+    REFUNDED = "refunded"
+
+
+class DeadlineKind(StrEnum):
+    AUTO_ACCEPTANCE = "auto_acceptance"  # the system accepts when it passes
+    APPEAL_SLA = "appeal_sla"  # the operator must resolve the appeal by then (3 working days)
+    IDLE = "idle"  # a party's step has waited too long (>5 days makes an appeal possible)
+    LONG_RUNNING = "long_running"  # 180 days without acceptance: remind the BD and the merchant
+
+
 class AppealOutcome(StrEnum):
     RESUME = "resume"  # back to the node the flow was frozen at
     COMPLETE = "complete"

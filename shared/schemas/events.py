@@ -6,7 +6,18 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from shared.schemas.enums import AccountRole, AppealOutcome, BillingMode, DeliveryType, PartyRole, SaleMode
+from shared.schemas.enums import (
+    AccountRole,
+    AppealOutcome,
+    BillingMode,
+    BuyerTrack,
+    CouponKind,
+    DeadlineKind,
+    DeliveryType,
+    OrderStatus,
+    PartyRole,
+    SaleMode,
+)
 from shared.schemas.envelope import Event, Money
 from shared.schemas.topics import Topic
 
@@ -58,16 +69,54 @@ class ProductSnapshot(_Payload):
     billing_mode: BillingMode = BillingMode.ONE_TIME
     flow_template: str | None = None
     provider_share_ratio: Annotated[Money, Field(ge=0, le=1)] | None = None
+    spec_id: str | None = None
+    spec_name: str | None = None  # checked against the acceptance document (dossier §3.2, element 3)
+    period_months: int | None = Field(default=None, ge=1)  # periodic billing: the length of one period
+    promised_delivery_days: int | None = Field(default=None, ge=1)
+    acceptance_standard: str | None = None
+    merchant_name: str | None = None
+
+
+class Coupon(_Payload):
+    kind: CouponKind
+    amount: Money
+
+
+class DeliveryContact(_Payload):
+    """Where hardware goes; the phone decides whether courier sign-off can be tracked (dossier §2.4)."""
+
+    name: str
+    phone: str
+    address: str
+
+
+class Milestone(_Payload):
+    """One stage of a milestone offer (dossier §4.2): its share of the whole order."""
+
+    milestone_id: str
+    title: str
+    proportion: Annotated[Money, Field(gt=0, le=1)]
+
+
+OrderType = Literal["new", "renewal", "upgrade", "unsubscribe"]
 
 
 class OrderPaidPayload(_Payload):
     order_id: str
-    order_type: Literal["new", "renewal", "upgrade", "unsubscribe"] = "new"
+    order_type: OrderType = "new"
+    original_order_id: str | None = None  # the order a renewal / upgrade / unsubscribe order refers to
     parties: Parties
     product: ProductSnapshot
     amount: Money
     currency: str = "CNY"
     paid_at: AwareDatetime
+    buyer_company: str | None = None  # full company name (acceptance element 2)
+    buyer_track: BuyerTrack | None = None
+    coupons: list[Coupon] = Field(default_factory=list)
+    delivery_contact: DeliveryContact | None = None
+    milestones: list[Milestone] = Field(default_factory=list)
+    offer_id: str | None = None  # an exclusive / private offer the order was placed with
+    private_link_id: str | None = None  # the provider's private link the order came through
 
 
 class OrderPaid(Event):
@@ -159,8 +208,149 @@ class AcceptanceDone(Event):
     payload: AcceptanceDonePayload
 
 
+# --- order.status_changed ------------------------------------------------------------------------
+
+
+class OrderStatusChangedPayload(_Payload):
+    """Every change of a purchase order's status, with the reason; the order's history is these in order."""
+
+    order_id: str
+    order_type: OrderType = "new"
+    from_status: OrderStatus | None
+    to_status: OrderStatus
+    reason: str
+    parties: Parties
+    amount: Money
+    currency: str = "CNY"
+    validity_starts_at: AwareDatetime | None = None
+    validity_ends_at: AwareDatetime | None = None
+    changed_at: AwareDatetime
+
+
+class OrderStatusChanged(Event):
+    topic: ClassVar[str] = Topic.ORDER_STATUS_CHANGED
+    event_type: Literal["order.status_changed"] = "order.status_changed"
+    payload: OrderStatusChangedPayload
+
+
+# --- refund.requested / refund.decided ----------------------------------------------------------
+
+
+class RefundRequestedPayload(_Payload):
+    """The buyer asks for a negotiated refund in the guarantee period (dossier §1.4), e.g. from the
+    purchased-services page of the orders service; supervision owns the merchant's decision."""
+
+    refund_id: str
+    order_id: str
+    amount: Money
+    reason: str
+    parties: Parties
+    requested_at: AwareDatetime
+
+
+class RefundRequested(Event):
+    topic: ClassVar[str] = Topic.REFUND_REQUESTED
+    event_type: Literal["refund.requested"] = "refund.requested"
+    payload: RefundRequestedPayload
+
+
+class RefundDecidedPayload(_Payload):
+    """A refund was approved (by the merchant, or by the operator resolving an appeal, or by the platform
+    after a failed provisioning) or rejected. Approved: the order is refunded and earnings on it reverse."""
+
+    refund_id: str
+    order_id: str
+    service_order_id: str | None = None
+    approved: bool
+    amount: Money
+    currency: str = "CNY"
+    reason: str
+    opinion: str = ""
+    decided_by_role: PartyRole
+    decided_by_account_id: str | None = None
+    parties: Parties
+    decided_at: AwareDatetime
+
+
+class RefundDecided(Event):
+    topic: ClassVar[str] = Topic.REFUND_DECIDED
+    event_type: Literal["refund.decided"] = "refund.decided"
+    payload: RefundDecidedPayload
+
+
+# --- deadline.scheduled / deadline.cleared ------------------------------------------------------
+
+
+class DeadlineScheduledPayload(_Payload):
+    """Something happens at `due_at` unless `party` acts first; notification escalates reminders toward it."""
+
+    deadline_id: str
+    kind: DeadlineKind
+    service_order_id: str
+    order_id: str
+    node: str | None = None
+    party: PartyRole  # who is expected to act before the deadline
+    due_at: AwareDatetime
+    consequence: str  # what happens when it passes, in words ("the system accepts the delivery")
+    parties: Parties
+
+
+class DeadlineScheduled(Event):
+    topic: ClassVar[str] = Topic.DEADLINE_SCHEDULED
+    event_type: Literal["deadline.scheduled"] = "deadline.scheduled"
+    payload: DeadlineScheduledPayload
+
+
+class DeadlineClearedPayload(_Payload):
+    deadline_id: str
+    kind: DeadlineKind
+    service_order_id: str
+    order_id: str
+    reason: Literal["acted", "expired", "paused", "cancelled"]
+    remaining_seconds: float | None = None  # paused: what is left when it resumes
+    parties: Parties
+    cleared_at: AwareDatetime
+
+
+class DeadlineCleared(Event):
+    topic: ClassVar[str] = Topic.DEADLINE_CLEARED
+    event_type: Literal["deadline.cleared"] = "deadline.cleared"
+    payload: DeadlineClearedPayload
+
+
+# --- merchant_call.failed -----------------------------------------------------------------------
+
+
+class MerchantCallFailedPayload(_Payload):
+    """A call to a merchant's production endpoint failed (dossier §8); the merchant is told by SMS and email.
+    `final` with consequence "refund" means a new purchase is given up and must be refunded (§8.2.2)."""
+
+    call_id: str
+    merchant_account_id: str
+    endpoint: str  # e.g. tenantSync, applicationSync, authSync, singleOrgSync, allOrgSync, newInstance ...
+    order_id: str | None = None
+    attempt: int = Field(ge=1)
+    final: bool
+    consequence: Literal["refund", "none"] = "none"
+    error: str
+    failed_at: AwareDatetime
+    parties: Parties | None = None
+
+
+class MerchantCallFailed(Event):
+    topic: ClassVar[str] = Topic.MERCHANT_CALL_FAILED
+    event_type: Literal["merchant_call.failed"] = "merchant_call.failed"
+    payload: MerchantCallFailedPayload
+
+    @property
+    def partition_key(self) -> str:
+        return self.order_id or self.payload.merchant_account_id
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.topic: cls
-    for cls in (AccountRegistered, OrderPaid, MilestoneConfirmed, AppealRaised, AppealResolved, AcceptanceDone)
+    for cls in (AccountRegistered, OrderPaid, MilestoneConfirmed, AppealRaised, AppealResolved, AcceptanceDone,
+                OrderStatusChanged, RefundRequested, RefundDecided, DeadlineScheduled, DeadlineCleared,
+                MerchantCallFailed)
 }
 

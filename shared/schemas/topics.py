@@ -10,6 +10,12 @@ class Topic(StrEnum):
     APPEAL_RAISED = "appeal.raised"
     APPEAL_RESOLVED = "appeal.resolved"
     ACCEPTANCE_DONE = "acceptance.done"
+    ORDER_STATUS_CHANGED = "order.status_changed"
+    REFUND_REQUESTED = "refund.requested"
+    REFUND_DECIDED = "refund.decided"
+    DEADLINE_SCHEDULED = "deadline.scheduled"
+    DEADLINE_CLEARED = "deadline.cleared"
+    MERCHANT_CALL_FAILED = "merchant_call.failed"
 
 
 TOPICS: tuple[Topic, ...] = tuple(Topic)

@@ -19,11 +19,25 @@ from shared.schemas import (
     AppealRaisedPayload,
     AppealResolved,
     AppealResolvedPayload,
+    DeadlineCleared,
+    DeadlineClearedPayload,
+    DeadlineKind,
+    DeadlineScheduled,
+    DeadlineScheduledPayload,
     Event,
+    MerchantCallFailed,
+    MerchantCallFailedPayload,
     MilestoneConfirmed,
     MilestoneConfirmedPayload,
     OrderPaid,
+    OrderStatus,
+    OrderStatusChanged,
+    OrderStatusChangedPayload,
     PartyRole,
+    RefundDecided,
+    RefundDecidedPayload,
+    RefundRequested,
+    RefundRequestedPayload,
     Topic,
     dead_letter,
 )
@@ -51,6 +65,26 @@ def samples() -> dict[str, Event]:
             appeal_id=rid("AP"), service_order_id=so_id, order_id=order_id, outcome=AppealOutcome.RESUME,
             resumed_node="deliver", resolved_by_account_id=rid("op"), parties=p, resolved_at=NOW)),
         "acceptance.done": acceptance_done(p, order_id),
+        "order.status_changed": OrderStatusChanged(**env, payload=OrderStatusChangedPayload(
+            order_id=order_id, from_status=OrderStatus.PROCESSING, to_status=OrderStatus.COMPLETED,
+            reason="service order accepted", parties=p, amount=Decimal("120.50"), changed_at=NOW)),
+        "refund.requested": RefundRequested(**env, payload=RefundRequestedPayload(
+            refund_id=rid("RF"), order_id=order_id, amount=Decimal("20.00"), reason="scope cut", parties=p,
+            requested_at=NOW)),
+        "refund.decided": RefundDecided(**env, payload=RefundDecidedPayload(
+            refund_id=rid("RF"), order_id=order_id, service_order_id=so_id, approved=True, amount=Decimal("20.00"),
+            reason="scope cut", opinion="agreed by phone", decided_by_role=PartyRole.MERCHANT,
+            decided_by_account_id=p.merchant_account_id, parties=p, decided_at=NOW)),
+        "deadline.scheduled": DeadlineScheduled(**env, payload=DeadlineScheduledPayload(
+            deadline_id=rid("DL"), kind=DeadlineKind.AUTO_ACCEPTANCE, service_order_id=so_id, order_id=order_id,
+            node="accept", party=PartyRole.BUYER, due_at=NOW, consequence="the system accepts the delivery",
+            parties=p)),
+        "deadline.cleared": DeadlineCleared(**env, payload=DeadlineClearedPayload(
+            deadline_id=rid("DL"), kind=DeadlineKind.APPEAL_SLA, service_order_id=so_id, order_id=order_id,
+            reason="paused", remaining_seconds=3600.0, parties=p, cleared_at=NOW)),
+        "merchant_call.failed": MerchantCallFailed(**env, payload=MerchantCallFailedPayload(
+            call_id=rid("call"), merchant_account_id=p.merchant_account_id, endpoint="tenantSync",
+            order_id=order_id, attempt=1, final=False, error="HTTP 503", failed_at=NOW, parties=p)),
     }
 
 
