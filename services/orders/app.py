@@ -4,19 +4,28 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.orders import api, handlers
+from services.orders import api, buyer_api, handlers
 from services.orders.services import OrdersService
 from services.orders.settings import OrdersSettings
 from services.orders.store import ensure_indexes, mongo_uow
+from services.orders.sweeper import UnpaidSweeper
+from shared.platform.relay import Lease
 from shared.platform.runtime import Runtime, build_service
 
 
-async def wire(rt: Runtime) -> None:
-    await ensure_indexes(rt.db)
-    rt.provide("orders", OrdersService(rt.uow_factory(mongo_uow)))
-
-
 def create_app(settings: OrdersSettings | None = None) -> FastAPI:
-    return build_service(settings or OrdersSettings(), title="orders",
-                         description="Accounts, orders, payment, and order status that follows supervision.",
-                         register=handlers.register, routers=[api.router], wire=wire)
+    settings = settings or OrdersSettings()
+
+    async def wire(rt: Runtime) -> None:
+        await ensure_indexes(rt.db)
+        orders = OrdersService(rt.uow_factory(mongo_uow), settings)
+        rt.provide("orders", orders)
+        sweeper = UnpaidSweeper(orders, Lease(rt.db, "orders:unpaid-sweeper", settings.sweeper_lease_seconds),
+                                settings.sweeper_poll_seconds)
+        rt.spawn(sweeper.run(), "unpaid-sweeper")
+        rt.on_stop(sweeper.stop)
+
+    return build_service(settings, title="orders",
+                         description="Catalogue and publishing, accounts, orders and their lifecycle, the buyer's "
+                                     "purchased services and favourites, billing eligibility.",
+                         register=handlers.register, routers=[api.router, api.catalogue, buyer_api.router], wire=wire)

@@ -2,7 +2,8 @@
 
 Order statuses follow the marketplace's purchase-order statuses (dossier §1.3): 待付款 pending payment,
 处理中 processing (paid, supervision not finished), 已完成 completed, 已取消 cancelled; refunded is ours for a
-negotiated refund in the guarantee period (§1.4).
+negotiated refund in the guarantee period (§1.4). Every change is one `StatusChange` in the order's history and
+one `order.status_changed` event with the same content, creation included (None → pending_payment).
 """
 
 from __future__ import annotations
@@ -10,41 +11,36 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
+from services.orders.accounts import Account
+from services.orders.progress import Progress, Rating, RefundRequest, add_months
 from shared.platform.errors import DomainError, Forbidden
 from shared.schemas import (
-    AccountRegistered,
-    AccountRegisteredPayload,
-    AccountRole,
+    BillingMode,
+    BuyerTrack,
+    Coupon,
+    DeliveryContact,
+    Milestone,
     Money,
     OrderPaid,
     OrderPaidPayload,
     OrderStatus,
+    OrderStatusChanged,
+    OrderStatusChangedPayload,
     Parties,
     ProductSnapshot,
 )
+from shared.schemas.events import OrderType
 
 PRODUCER = "orders"
-
-
-class Account(BaseModel):
-    account_id: str
-    role: AccountRole
-    display_name: str
-    bound_email: str
-    bound_phone: str
-    locale: Literal["zh-CN", "en-US"] = "zh-CN"
-    created_at: AwareDatetime
-
-    def registered(self, correlation_id: str) -> AccountRegistered:
-        return AccountRegistered(producer=PRODUCER, correlation_id=correlation_id,
-                                 payload=AccountRegisteredPayload(**self.model_dump(exclude={"created_at"})))
+__all__ = ["PRODUCER", "Account", "Order", "OrderStatus", "StatusChange"]
+PERIODIC = {BillingMode.PERIODIC_YEARLY, BillingMode.PERIODIC_MONTHLY}
 
 
 class StatusChange(BaseModel):
+    from_status: OrderStatus | None = None
     status: OrderStatus
     at: AwareDatetime
     reason: str
@@ -52,6 +48,8 @@ class StatusChange(BaseModel):
 
 class Order(BaseModel):
     order_id: str
+    order_type: OrderType = "new"
+    original_order_id: str | None = None
     buyer_account_id: str
     merchant_account_id: str
     provider_id: str | None = None
@@ -60,9 +58,23 @@ class Order(BaseModel):
     currency: str = "CNY"
     status: OrderStatus = OrderStatus.PENDING_PAYMENT
     created_at: AwareDatetime
+    pay_by: AwareDatetime | None = None  # unpaid past this: cancelled by the sweeper
     paid_at: AwareDatetime | None = None
     completed_at: AwareDatetime | None = None
     validity_starts_at: AwareDatetime | None = None
+    validity_ends_at: AwareDatetime | None = None
+    buyer_company: str | None = None
+    buyer_track: BuyerTrack | None = None
+    coupons: list[Coupon] = Field(default_factory=list)
+    delivery_contact: DeliveryContact | None = None
+    milestones: list[Milestone] = Field(default_factory=list)
+    offer_id: str | None = None
+    private_link_id: str | None = None
+    credit_used: bool = False  # paid with credit / a credit coupon (信控, dossier §4.3)
+    credit_repaid_at: AwareDatetime | None = None
+    progress: Progress = Field(default_factory=Progress)
+    refund: RefundRequest | None = None
+    rating: Rating | None = None
     history: list[StatusChange] = Field(default_factory=list)
     version: int = 0
 
@@ -76,40 +88,118 @@ class Order(BaseModel):
         return Parties(buyer_account_id=self.buyer_account_id, merchant_account_id=self.merchant_account_id,
                        provider_id=self.provider_id)
 
+    @property
+    def supervised(self) -> bool:
+        """A service order exists only for a supervised new purchase; a renewal creates none (dossier §1.6).
+        [I] An upgrade changes the specification of a delivered order, so it opens none either."""
+        return self.product.delivery_type.supervised and self.order_type == "new"
+
+    @property
+    def credit_repaid(self) -> bool:
+        return not self.credit_used or self.credit_repaid_at is not None
+
     def visible_to(self, account_id: str) -> None:
         if account_id not in {self.buyer_account_id, self.merchant_account_id}:
             raise Forbidden(f"account {account_id} is not a party of order {self.order_id}")
 
-    def _move(self, status: OrderStatus, at: datetime, reason: str) -> None:
-        self.status = status
-        self.history.append(StatusChange(status=status, at=at, reason=reason))
+    def owned_by(self, account_id: str) -> None:
+        """Buyers see and act on only their own purchased services."""
+        if account_id != self.buyer_account_id:
+            raise Forbidden(f"order {self.order_id} is not one of account {account_id}'s purchases")
 
-    def pay(self, payer: str, now: datetime, correlation_id: str) -> list[OrderPaid]:
+    def _move(self, status: OrderStatus, at: datetime, reason: str, correlation_id: str,
+              initial: bool = False) -> OrderStatusChanged:
+        before = None if initial else self.status
+        self.status = status
+        self.history.append(StatusChange(from_status=before, status=status, at=at, reason=reason))
+        return OrderStatusChanged(
+            producer=PRODUCER, correlation_id=correlation_id, order_id=self.order_id,
+            payload=OrderStatusChangedPayload(
+                order_id=self.order_id, order_type=self.order_type, from_status=before, to_status=status,
+                reason=reason, parties=self.parties, amount=self.amount, currency=self.currency,
+                validity_starts_at=self.validity_starts_at, validity_ends_at=self.validity_ends_at,
+                changed_at=at))
+
+    def placed(self, correlation_id: str) -> list[OrderStatusChanged]:
+        """The creation is a status change too: None → pending_payment."""
+        return [self._move(OrderStatus.PENDING_PAYMENT, self.created_at, f"{self.order_type} order placed",
+                           correlation_id, initial=True)]
+
+    def _validity(self, start: datetime) -> None:
+        """Validity starts at `start`; periodic products end after their period (dossier §10)."""
+        self.validity_starts_at = start
+        months = self.product.period_months
+        if self.product.billing_mode in PERIODIC and months:
+            self.validity_ends_at = add_months(start, months)
+
+    def pay(self, payer: str, now: datetime, correlation_id: str, *, credit: bool = False,
+            renewal_starts: datetime | None = None) -> list[OrderPaid | OrderStatusChanged]:
         if payer != self.buyer_account_id:
             raise Forbidden("only the buyer can pay for the order")
         if self.status is not OrderStatus.PENDING_PAYMENT:
             raise DomainError(f"order {self.order_id} is {self.status.value}; only a pending order can be paid",
                               field="status")
-        self.paid_at = now
-        if self.product.delivery_type.supervised:
+        if self.pay_by is not None and now > self.pay_by:
+            raise DomainError(f"order {self.order_id} was not paid by {self.pay_by.isoformat()}; it is being "
+                              "cancelled", field="status")
+        self.paid_at, self.credit_used = now, credit
+        if self.supervised:
             # Paid and supervised: 处理中 until supervision completes (dossier §1.3).
-            self._move(OrderStatus.PROCESSING, now, "paid; waiting for the service order to complete")
+            moved = self._move(OrderStatus.PROCESSING, now, "paid; waiting for the service order to complete",
+                               correlation_id)
         else:
-            self._move(OrderStatus.COMPLETED, now, "paid; the product is not supervised")
+            # Unsupervised, or a renewal (no new service order, dossier §1.6): effective on payment; a renewal
+            # continues from the original's expiry (§1.6, renewal in the grace period).
+            self._validity(renewal_starts if renewal_starts and renewal_starts > now else now)
             self.completed_at = now
-        payload = OrderPaidPayload(order_id=self.order_id, parties=self.parties, product=self.product,
-                                   amount=self.amount, currency=self.currency, paid_at=now)
+            why = "paid; the product is not supervised" if self.order_type == "new" else \
+                f"{self.order_type} paid; no new service order"
+            moved = self._move(OrderStatus.COMPLETED, now, why, correlation_id)
+        payload = OrderPaidPayload(
+            order_id=self.order_id, order_type=self.order_type, original_order_id=self.original_order_id,
+            parties=self.parties, product=self.product, amount=self.amount, currency=self.currency, paid_at=now,
+            buyer_company=self.buyer_company, buyer_track=self.buyer_track, coupons=self.coupons,
+            delivery_contact=self.delivery_contact, milestones=self.milestones, offer_id=self.offer_id,
+            private_link_id=self.private_link_id)
         return [OrderPaid(producer=PRODUCER, correlation_id=correlation_id, order_id=self.order_id,
-                          payload=payload)]
+                          payload=payload), moved]
 
-    def complete_after_acceptance(self, accepted_at: datetime, activation: datetime | None) -> None:
+    def complete_after_acceptance(self, accepted_at: datetime, activation: datetime | None,
+                                  correlation_id: str = "") -> list[OrderStatusChanged]:
         """Supervision finished: the order is 已完成 (the marketplace allows 3 h; we do it on the event).
 
         Validity starts at the merchant's actual activation time, else at acceptance (dossier §10)."""
+        self.progress = self.progress.accepted(accepted_at)
         if self.status is OrderStatus.COMPLETED:
-            return
+            return []
         if self.status is not OrderStatus.PROCESSING:
             raise DomainError(f"order {self.order_id} is {self.status.value}; cannot complete it")
         self.completed_at = accepted_at
-        self.validity_starts_at = activation or accepted_at
-        self._move(OrderStatus.COMPLETED, accepted_at, "service order accepted")
+        self._validity(activation or accepted_at)
+        return [self._move(OrderStatus.COMPLETED, accepted_at, "service order accepted", correlation_id)]
+
+    def cancel_unpaid(self, now: datetime, window_minutes: float, correlation_id: str) -> list[OrderStatusChanged]:
+        """待付款 → 已取消 by the system when unpaid past the window (dossier §1.3); no-op once paid."""
+        if self.status is not OrderStatus.PENDING_PAYMENT or self.pay_by is None or now < self.pay_by:
+            return []
+        return [self._move(OrderStatus.CANCELLED, now, f"not paid within {window_minutes:g} minutes",
+                           correlation_id)]
+
+    def cancel_by_buyer(self, buyer: str, now: datetime, correlation_id: str) -> list[OrderStatusChanged]:
+        """The user may cancel an unpaid order (dossier §1.3)."""
+        self.owned_by(buyer)
+        if self.status is not OrderStatus.PENDING_PAYMENT:
+            raise DomainError(f"order {self.order_id} is {self.status.value}; only an unpaid order can be "
+                              "cancelled", field="status")
+        return [self._move(OrderStatus.CANCELLED, now, "cancelled by the buyer", correlation_id)]
+
+    def refunded(self, now: datetime, reason: str, correlation_id: str) -> list[OrderStatusChanged]:
+        """An approved refund (merchant, appeal resolution, failed provisioning): idempotent once refunded."""
+        if self.status is OrderStatus.REFUNDED:
+            return []
+        if self.status not in {OrderStatus.PROCESSING, OrderStatus.COMPLETED}:
+            raise DomainError(f"order {self.order_id} is {self.status.value}; only a paid order can be refunded",
+                              field="status")
+        if self.refund is not None:
+            self.refund = self.refund.model_copy(update={"state": "approved", "decided_at": now})
+        return [self._move(OrderStatus.REFUNDED, now, reason, correlation_id)]

@@ -1,57 +1,40 @@
-"""Use cases: load, decide (domain), save state and outgoing events in one unit of work."""
+"""Use cases of the order lifecycle: load, decide (domain), save state and outgoing events in one unit of work.
+
+`OrdersService` gathers every group of use cases (catalogue, buyer side, events, billing) in one object that
+the handlers and routes share.
+"""
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
-from decimal import Decimal
-from typing import Literal
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
-from pydantic import BaseModel, EmailStr, Field
-
+from services.orders.base import correlation
+from services.orders.billing import Eligibility, Period, eligibility
+from services.orders.buyer_cases import BuyerCases
+from services.orders.catalogue import milestones_problem
+from services.orders.catalogue_cases import CatalogueCases
+from services.orders.commands import PayOrder, PlaceOrder, RegisterAccount
 from services.orders.domain import Account, Order
+from services.orders.event_cases import EventCases
 from services.orders.store import OrdersUnitOfWork
-from shared.platform.errors import InvalidInput, NotFound
-from shared.platform.mongo import UnitOfWorkFactory
-from shared.platform.validation import E164Phone
-from shared.schemas import AcceptanceDone, AccountRole, ProductSnapshot
+from shared.platform.errors import Forbidden, InvalidInput, NotFound
+from shared.schemas import AccountRole, DeliveryType, Milestone, OrderStatus, ProductSnapshot
+from shared.schemas.links import LinkClaims, LinkError, verify
 
-CONSUMER = "orders"
-
-
-class RegisterAccount(BaseModel):
-    account_id: str = Field(default_factory=lambda: f"acc-{uuid.uuid4().hex[:12]}", min_length=3, max_length=64)
-    role: AccountRole
-    display_name: str = Field(min_length=1, max_length=128)
-    bound_email: EmailStr
-    bound_phone: E164Phone = Field(description="International number, stored as E.164 (+8613800001234)")
-    locale: Literal["zh-CN", "en-US"] = "zh-CN"
+__all__ = ["OrdersService", "PayOrder", "PlaceOrder", "RegisterAccount"]
+CENT = Decimal("0.01")
 
 
-class PlaceOrder(BaseModel):
-    merchant_account_id: str = Field(min_length=1, max_length=64)
-    provider_id: str | None = Field(default=None, max_length=64)
-    product: ProductSnapshot
-    amount: Decimal = Field(gt=Decimal(0), max_digits=14, decimal_places=2)
-    currency: str = Field("CNY", pattern=r"^[A-Z]{3}$")
-
-
-def _correlation() -> str:
-    return uuid.uuid4().hex
-
-
-class OrdersService:
-    def __init__(self, uow: UnitOfWorkFactory[OrdersUnitOfWork]) -> None:
-        self.uow = uow
-
+class OrdersService(CatalogueCases, BuyerCases, EventCases):
     async def register_account(self, cmd: RegisterAccount) -> Account:
-        account = Account(**cmd.model_dump(), created_at=datetime.now(UTC))
+        account = Account(**cmd.model_dump(), created_at=self.clock())
 
         async def work(uow: OrdersUnitOfWork) -> Account:
             if await uow.accounts.get(account.account_id) is not None:
                 raise InvalidInput(f"account {account.account_id} already exists", field="account_id")
             await uow.accounts.add(account)
-            uow.emit(account.registered(_correlation()))
+            uow.emit(account.registered(correlation()))
             await uow.commit()
             return account
 
@@ -66,24 +49,92 @@ class OrdersService:
 
     async def place_order(self, buyer: str, cmd: PlaceOrder) -> Order:
         async def work(uow: OrdersUnitOfWork) -> Order:
-            for field, account_id, role in (("X-Account-Id", buyer, AccountRole.BUYER),
-                                            ("merchant_account_id", cmd.merchant_account_id, AccountRole.MERCHANT)):
-                account = await uow.accounts.get(account_id)
-                if account is None or account.role is not role:
-                    raise InvalidInput(f"{account_id} is not a registered {role.value} account", field=field)
-            now = datetime.now(UTC)
-            order = Order(order_id=Order.new_id(now), buyer_account_id=buyer, created_at=now,
-                          **cmd.model_dump(exclude={"product"}), product=cmd.product)
+            await self._role(uow, buyer, AccountRole.BUYER)
+            snapshot, merchant_id, amount, milestones = await self._what_is_sold(uow, cmd)
+            provider_id, link_id, offer_id = cmd.provider_id, None, None
+            if cmd.private_link is not None:
+                claims = self._verify_link(cmd.private_link, buyer, snapshot.product_id)
+                provider_id, link_id, offer_id = claims.provider_id, claims.link_id, claims.offer_id
+                if claims.discount is not None:
+                    amount = (amount * (Decimal(1) - claims.discount)).quantize(CENT, ROUND_HALF_UP)
+            problem = milestones_problem(milestones, snapshot.billing_mode, cmd.order_type, snapshot.delivery_type)
+            if problem:
+                raise InvalidInput(problem, field="milestones")
+            if snapshot.delivery_type is DeliveryType.HARDWARE and cmd.delivery_contact is None:
+                raise InvalidInput("hardware is shipped: give the recipient's name, phone and address "
+                                   "(dossier §2.4)", field="delivery_contact")
+            if cmd.order_type == "upgrade":
+                await self._check_upgrade(uow, buyer, cmd.original_order_id, snapshot.product_id)
+            now = self.clock()
+            order = Order(order_id=Order.new_id(now), order_type=cmd.order_type,
+                          original_order_id=cmd.original_order_id, buyer_account_id=buyer,
+                          merchant_account_id=merchant_id,
+                          provider_id=provider_id, product=snapshot, amount=amount, currency=cmd.currency,
+                          created_at=now, pay_by=now + timedelta(minutes=self.settings.unpaid_cancel_minutes),
+                          buyer_company=cmd.buyer_company, buyer_track=cmd.buyer_track, coupons=cmd.coupons,
+                          delivery_contact=cmd.delivery_contact, milestones=milestones, offer_id=offer_id,
+                          private_link_id=link_id)
+            uow.emit(*order.placed(correlation()))
             await uow.orders.add(order)
             await uow.commit()
             return order
 
         return await self.uow.run(work)
 
-    async def pay(self, order_id: str, payer: str) -> Order:
+    async def _what_is_sold(self, uow: OrdersUnitOfWork,
+                            cmd: PlaceOrder) -> tuple[ProductSnapshot, str, Decimal, list[Milestone]]:
+        if cmd.product_id is not None:  # from the catalogue: the listed product and the chosen specification
+            product = await uow.products.get(cmd.product_id)
+            if product is None or product.status != "listed":
+                raise InvalidInput(f"product {cmd.product_id} is not listed", field="product_id")
+            spec = product.spec(cmd.spec_id)
+            return product.snapshot(spec), product.merchant_account_id, spec.price, spec.milestones or cmd.milestones
+        assert cmd.product is not None
+        assert cmd.amount is not None
+        assert cmd.merchant_account_id is not None
+        # An ad-hoc, unlisted product given inline (kept for existing callers).
+        merchant = await self._role(uow, cmd.merchant_account_id, AccountRole.MERCHANT, "merchant_account_id")
+        snapshot = cmd.product if cmd.product.merchant_name else \
+            cmd.product.model_copy(update={"merchant_name": merchant.display_name})
+        return snapshot, merchant.account_id, cmd.amount, cmd.milestones
+
+    async def _check_upgrade(self, uow: OrdersUnitOfWork, buyer: str, original_id: str | None,
+                             product_id: str) -> None:
+        """An upgrade (升级, dossier §8.2.6) changes the specification of the buyer's own completed order."""
+        if original_id is None:
+            raise InvalidInput("an upgrade names the order it upgrades", field="original_order_id")
+        original = await uow.orders.get(original_id)
+        if original is None or original.buyer_account_id != buyer:
+            raise InvalidInput(f"order {original_id} is not one of your orders", field="original_order_id")
+        if original.status is not OrderStatus.COMPLETED or original.product.product_id != product_id:
+            raise InvalidInput(f"order {original_id} is not a completed order of product {product_id}",
+                               field="original_order_id")
+
+    def _verify_link(self, token: str, buyer: str, product_id: str) -> LinkClaims:
+        """A provider's private link (dossier §7.5): signed, unexpired, for this product and customer."""
+        key = self.settings.private_link_public_key
+        if not key:
+            raise InvalidInput("private links are not accepted here (no verification key)", field="private_link")
+        try:
+            claims = verify(token, key)
+        except (LinkError, ValueError) as exc:
+            raise InvalidInput(f"invalid private link: {exc}", field="private_link") from exc
+        if claims.product_id is not None and claims.product_id != product_id:
+            raise InvalidInput(f"the private link is for product {claims.product_id}, not {product_id}",
+                               field="private_link")
+        if claims.customer_account_id is not None and claims.customer_account_id != buyer:
+            raise InvalidInput("the private link is for another customer", field="private_link")
+        return claims
+
+    async def pay(self, order_id: str, payer: str, cmd: PayOrder | None = None) -> Order:
         async def work(uow: OrdersUnitOfWork) -> Order:
             order = await self._load(uow, order_id)
-            uow.emit(*order.pay(payer, datetime.now(UTC), _correlation()))
+            starts = None
+            if order.order_type == "renewal" and order.original_order_id:
+                original = await uow.orders.get(order.original_order_id)
+                starts = original.validity_ends_at if original else None
+            uow.emit(*order.pay(payer, self.clock(), correlation(), credit=bool(cmd and cmd.credit),
+                                renewal_starts=starts))
             await uow.orders.save(order)
             await uow.commit()
             return order
@@ -96,23 +147,45 @@ class OrdersService:
         order.visible_to(viewer)
         return order
 
-    async def on_acceptance_done(self, event: AcceptanceDone) -> bool:
-        """Complete the order; False when this event was already processed."""
-
-        async def work(uow: OrdersUnitOfWork) -> bool:
-            if not await uow.claim(CONSUMER, event):
-                return False
-            order = await self._load(uow, event.payload.order_id)
-            order.complete_after_acceptance(event.payload.accepted_at, event.payload.actual_activation_time)
+    async def cancel(self, order_id: str, buyer: str) -> Order:
+        async def work(uow: OrdersUnitOfWork) -> Order:
+            order = await self._load(uow, order_id)
+            uow.emit(*order.cancel_by_buyer(buyer, self.clock(), correlation()))
             await uow.orders.save(order)
             await uow.commit()
-            return True
+            return order
 
         return await self.uow.run(work)
 
-    @staticmethod
-    async def _load(uow: OrdersUnitOfWork, order_id: str) -> Order:
-        order = await uow.orders.get(order_id)
-        if order is None:
-            raise NotFound(f"order {order_id} does not exist", field="order_id")
-        return order
+    async def billing_eligibility(self, viewer: str, period_text: str) -> list[Eligibility]:
+        """Operators see every order; a merchant sees its own (dossier §4.3)."""
+        period = Period.parse(period_text)
+        async with self.uow() as uow:
+            account = await uow.accounts.get(viewer)
+            if account is None or account.role not in {AccountRole.OPERATOR, AccountRole.MERCHANT}:
+                raise Forbidden("only operators and merchants can read billing eligibility")
+            query: dict[str, object] = {"created_at": {"$lt": period.cut.astimezone(UTC)}}
+            if account.role is AccountRole.MERCHANT:
+                query["merchant_account_id"] = viewer
+            orders = await uow.orders.find(query, limit=10_000, sort="created_at")
+        return [eligibility(o, period) for o in orders]
+
+    async def cancel_overdue(self, now: datetime | None = None, batch: int = 100) -> int:
+        """One sweep: cancel unpaid orders past their due time, each in its own unit of work."""
+        now = now or self.clock()
+        async with self.uow() as uow:
+            due = await uow.orders.find({"status": "pending_payment", "pay_by": {"$lte": now}}, limit=batch)
+        cancelled = 0
+        for order in due:
+            async def work(uow: OrdersUnitOfWork, order_id: str = order.order_id) -> int:
+                current = await self._load(uow, order_id)
+                events = current.cancel_unpaid(now, self.settings.unpaid_cancel_minutes, correlation())
+                if not events:
+                    return 0  # paid meanwhile
+                uow.emit(*events)
+                await uow.orders.save(current)
+                await uow.commit()
+                return 1
+
+            cancelled += await self.uow.run(work)
+        return cancelled

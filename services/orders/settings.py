@@ -11,3 +11,8 @@ class OrdersSettings(ServiceSettings):
     http_port: int = Field(8001, ge=1, le=65535)
     # Ed25519 public key (PEM) that verifies providers' private links (shared/schemas/links.py).
     private_link_public_key: str | None = None
+    # Unpaid orders are cancelled after this window (dossier §1.3 "automatically by the system"; [?] the
+    # dossier gives no duration, so 30 minutes, a common marketplace default; tests shrink it to seconds).
+    unpaid_cancel_minutes: float = Field(30.0, gt=0)
+    sweeper_poll_seconds: float = Field(5.0, gt=0)
+    sweeper_lease_seconds: float = Field(30.0, gt=1)

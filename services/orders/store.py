@@ -3,34 +3,132 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Generic, Protocol, TypeVar
 
-from pymongo import AsyncMongoClient
+from pydantic import AwareDatetime, BaseModel
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.orders.catalogue import Asset, Certification, Product
 from services.orders.domain import Account, Order
 from shared.platform.fakes import FakeState, FakeUnitOfWork
 from shared.platform.mongo import Doc, MongoUnitOfWork, UnitOfWork
 from shared.platform.repository import FakeRepository, MongoRepository, Repository
 
+M = TypeVar("M", bound=BaseModel)
+
+
+class Favourite(BaseModel):
+    """我的收藏 (dossier §9.2): one product a buyer keeps for later."""
+
+    favourite_id: str  # "<buyer>:<product>"
+    buyer_account_id: str
+    product_id: str
+    added_at: AwareDatetime
+    version: int = 0
+
+
+class RefundQuota(BaseModel):
+    """No-reason refunds an account used in one natural year (dossier §1.4)."""
+
+    quota_id: str  # "<buyer>:<year>"
+    used: int = 0
+    version: int = 0
+
+
+class Finder(Protocol[M]):
+    """Queries with Mongo's filter syntax (equality, $lte, $gte, $lt, $in, $ne on top-level fields); `sort` is a
+    field name, "-field" for descending."""
+
+    async def find(self, query: Doc, limit: int = 500, sort: str | None = None) -> list[M]: ...
+    async def remove(self, key: str) -> None: ...
+
+
+class MongoFinder(MongoRepository[M], Generic[M]):
+    def __init__(self, collection: AsyncCollection[Doc], model: type[M], id_field: str,
+                 session: AsyncClientSession) -> None:
+        super().__init__(collection, model, id_field, session)
+
+    async def find(self, query: Doc, limit: int = 500, sort: str | None = None) -> list[M]:
+        cursor = self.collection.find(query, session=self.session)
+        if sort:
+            cursor = cursor.sort(sort.lstrip("-"), DESCENDING if sort.startswith("-") else ASCENDING)
+        docs = await cursor.to_list(limit)
+        return [self.model.model_validate({k: v for k, v in d.items() if k != "_id"}) for d in docs]
+
+    async def remove(self, key: str) -> None:
+        await self.collection.delete_one({"_id": key}, session=self.session)
+
+
+def _holds(value: Any, op: str, arg: Any) -> bool:
+    if op == "$in":
+        return value in arg
+    if op == "$ne":
+        return bool(value != arg)
+    if value is None:
+        return False
+    return bool({"$lte": value <= arg, "$gte": value >= arg, "$lt": value < arg}[op])
+
+
+def _matches(row: dict[str, Any], query: Doc) -> bool:
+    for field, cond in query.items():
+        value = row.get(field)
+        if not isinstance(cond, dict):
+            if value != cond:
+                return False
+        elif not all(_holds(value, op, arg) for op, arg in cond.items()):
+            return False
+    return True
+
+
+class FakeFinder(FakeRepository[M], Generic[M]):
+    async def find(self, query: Doc, limit: int = 500, sort: str | None = None) -> list[M]:
+        rows = [r for r in self.rows.values() if _matches(r, query)]
+        if sort:
+            field = sort.lstrip("-")
+            rows.sort(key=lambda r: r.get(field) or datetime.min.replace(tzinfo=UTC), reverse=sort.startswith("-"))
+        return [self.model.model_validate(r) for r in rows[:limit]]
+
+    async def remove(self, key: str) -> None:
+        self.rows.pop(key, None)
+
+
+class Store(Repository[M], Finder[M], Protocol[M]):
+    pass
+
 
 class OrdersUnitOfWork(UnitOfWork):
-    orders: Repository[Order]
+    orders: Store[Order]
     accounts: Repository[Account]
+    products: Store[Product]
+    assets: Repository[Asset]
+    certifications: Repository[Certification]
+    favourites: Store[Favourite]
+    quotas: Repository[RefundQuota]
+
+
+TABLES: tuple[tuple[str, type[BaseModel], str], ...] = (
+    ("orders", Order, "order_id"), ("accounts", Account, "account_id"), ("products", Product, "product_id"),
+    ("assets", Asset, "asset_id"), ("certifications", Certification, "certification_id"),
+    ("favourites", Favourite, "favourite_id"), ("quotas", RefundQuota, "quota_id"))
 
 
 class MongoOrdersUnitOfWork(MongoUnitOfWork, OrdersUnitOfWork):
     async def __aenter__(self) -> MongoOrdersUnitOfWork:
         await super().__aenter__()
-        self.orders = MongoRepository(self.db["orders"], Order, "order_id", self.session)
-        self.accounts = MongoRepository(self.db["accounts"], Account, "account_id", self.session)
+        for name, model, key in TABLES:
+            setattr(self, name, MongoFinder(self.db[name], model, key, self.session))
         return self
 
 
 class FakeOrdersUnitOfWork(FakeUnitOfWork, OrdersUnitOfWork):
     async def __aenter__(self) -> FakeOrdersUnitOfWork:
         await super().__aenter__()
-        self.orders = FakeRepository(self.table("orders"), Order, "order_id")
-        self.accounts = FakeRepository(self.table("accounts"), Account, "account_id")
+        for name, model, key in TABLES:
+            setattr(self, name, FakeFinder(self.table(name), model, key))
         return self
 
 
@@ -45,3 +143,7 @@ def fake_uow(state: FakeState) -> Callable[[], OrdersUnitOfWork]:
 
 async def ensure_indexes(db: AsyncDatabase[Doc]) -> None:
     await db["orders"].create_index([("buyer_account_id", 1), ("created_at", -1)])
+    await db["orders"].create_index([("status", 1), ("pay_by", 1)])  # the unpaid-order sweeper's due times
+    await db["orders"].create_index([("merchant_account_id", 1)])
+    await db["products"].create_index([("status", 1)])
+    await db["favourites"].create_index([("buyer_account_id", 1)])

@@ -67,4 +67,4 @@ async def test_paid_order_completes_through_supervision(infra: Infra, namespace:
 
         order = await eventually(completed, what="order completed from acceptance.done")
         assert order["validity_starts_at"].startswith("2026-11-01T00:00:00")  # the activation time, in UTC
-        assert [h["status"] for h in order["history"]] == ["processing", "completed"]
+        assert [h["status"] for h in order["history"]] == ["pending_payment", "processing", "completed"]

@@ -10,7 +10,21 @@ import pytest
 
 from services.orders.domain import Order, OrderStatus
 from services.orders.services import OrdersService, PlaceOrder, RegisterAccount
-from shared.schemas import AcceptanceDone, AccountRole, DeliveryType, Parties, ProductSnapshot
+from shared.schemas import (
+    AcceptanceDone,
+    AccountRole,
+    DeliveryType,
+    MerchantCallFailed,
+    MerchantCallFailedPayload,
+    MilestoneConfirmed,
+    MilestoneConfirmedPayload,
+    OrderStatusChanged,
+    Parties,
+    PartyRole,
+    ProductSnapshot,
+    RefundDecided,
+    RefundDecidedPayload,
+)
 from tests.factories import acceptance_done, rid
 from tests.service.rig import Rig, flaky
 
@@ -52,8 +66,14 @@ async def test_acceptance_completes_the_order_and_starts_its_validity(orders_rig
     assert done.status is OrderStatus.COMPLETED
     assert done.completed_at == event.payload.accepted_at
     assert done.validity_starts_at == ACTIVATED
-    assert [h.status for h in done.history] == [OrderStatus.PROCESSING, OrderStatus.COMPLETED]
+    assert [h.status for h in done.history] == [OrderStatus.PENDING_PAYMENT, OrderStatus.PROCESSING,
+                                                OrderStatus.COMPLETED]
     assert f"orders:{event.event_id}" in rig.state.processed
+    [changed] = [e for e in rig.state.outbox if isinstance(e, OrderStatusChanged)
+                 and e.payload.to_status is OrderStatus.COMPLETED]
+    assert changed.payload.from_status is OrderStatus.PROCESSING
+    assert changed.payload.validity_starts_at == ACTIVATED
+    assert changed.correlation_id == event.correlation_id
     assert rig.dead == []
 
 
@@ -157,3 +177,79 @@ async def test_a_failure_that_never_clears_is_dead_lettered_after_the_last_attem
     assert f"transient failure #{attempts}" in dead.headers["x-reason"]
     assert stored(rig, order.order_id).status is OrderStatus.PROCESSING
     assert rig.policy.dead_lettered == 1
+
+
+# --- the other subscriptions: progress, refund decisions, final provisioning failures -------------
+
+
+def _refund_decided(p: Parties, order_id: str, approved: bool = True) -> RefundDecided:
+    return RefundDecided(producer="tests", correlation_id=rid("corr"), order_id=order_id, payload=RefundDecidedPayload(
+        refund_id=rid("RF"), order_id=order_id, approved=approved, amount=Decimal("100.00"), reason="not needed",
+        decided_by_role=PartyRole.MERCHANT, parties=p, decided_at=datetime.now(UTC)))
+
+
+async def test_an_approved_refund_refunds_the_order_once(orders_rig: Rig) -> None:
+    async with orders_rig.running() as rig:
+        order, p = await paid_order(rig.service)
+        event = _refund_decided(p, order.order_id)
+        await rig.publish(event)
+        await rig.publish(event)
+
+    refunded = stored(rig, order.order_id)
+    assert refunded.status is OrderStatus.REFUNDED
+    assert [h.status for h in refunded.history][-1] is OrderStatus.REFUNDED
+    changes = [e for e in rig.state.outbox if isinstance(e, OrderStatusChanged)
+               and e.payload.to_status is OrderStatus.REFUNDED]
+    assert len(changes) == 1
+    assert "approved by the merchant" in changes[0].payload.reason
+    assert rig.dead == []
+
+
+async def test_a_rejected_refund_keeps_the_order_processing(orders_rig: Rig) -> None:
+    async with orders_rig.running() as rig:
+        order, p = await paid_order(rig.service)
+        await rig.publish(_refund_decided(p, order.order_id, approved=False))
+
+    assert stored(rig, order.order_id).status is OrderStatus.PROCESSING
+    assert rig.dead == []
+
+
+def _call_failed(p: Parties, order_id: str, final: bool) -> MerchantCallFailed:
+    return MerchantCallFailed(producer="tests", correlation_id=rid("corr"), order_id=order_id,
+                              payload=MerchantCallFailedPayload(
+                                  call_id=rid("call"), merchant_account_id=p.merchant_account_id,
+                                  endpoint="newInstance", order_id=order_id, attempt=9, final=final,
+                                  consequence="refund", error="HTTP 500", failed_at=datetime.now(UTC), parties=p))
+
+
+async def test_a_final_provisioning_failure_refunds_the_order_and_an_intermediate_one_does_not(
+        orders_rig: Rig) -> None:
+    async with orders_rig.running() as rig:
+        order, p = await paid_order(rig.service)
+        await rig.publish(_call_failed(p, order.order_id, final=False))
+        assert stored(rig, order.order_id).status is OrderStatus.PROCESSING
+
+        await rig.publish(_call_failed(p, order.order_id, final=True))
+
+    done = stored(rig, order.order_id)
+    assert done.status is OrderStatus.REFUNDED
+    assert "§8.2.2" in done.history[-1].reason
+    assert rig.dead == []
+
+
+async def test_milestone_confirmations_and_acceptance_move_the_orders_progress(orders_rig: Rig) -> None:
+    async with orders_rig.running() as rig:
+        order, p = await paid_order(rig.service)
+        for node, nxt in (("submit_request", "confirm_request"), ("confirm_request", "deliver")):
+            await rig.publish(MilestoneConfirmed(
+                producer="tests", correlation_id=rid("c"), order_id=order.order_id,
+                payload=MilestoneConfirmedPayload(service_order_id="SO-1", order_id=order.order_id, node=node,
+                                                  next_node=nxt, actor_role=PartyRole.BUYER, actor_account_id=None,
+                                                  parties=p, confirmed_at=datetime.now(UTC))))
+        mid = stored(rig, order.order_id).progress
+        await rig.publish(accepted(p, order.order_id))
+
+    assert (mid.service_order_id, mid.current_node) == ("SO-1", "deliver")
+    assert mid.confirmed_nodes == ["submit_request", "confirm_request"]
+    assert stored(rig, order.order_id).progress.current_node == "service_complete"
+    assert rig.dead == []

@@ -9,8 +9,9 @@ from decimal import Decimal
 import pytest
 
 from services.orders.domain import Order, OrderStatus
+from services.orders.progress import add_months
 from shared.platform.errors import DomainError, Forbidden
-from shared.schemas import DeliveryType, OrderPaid, ProductSnapshot
+from shared.schemas import BillingMode, DeliveryType, OrderPaid, OrderStatusChanged, ProductSnapshot
 from tests.factories import parties, rid
 
 NOW = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
@@ -56,7 +57,11 @@ def test_paying_a_supervised_order_moves_it_to_processing_and_emits_order_paid()
     assert o.paid_at == NOW
     assert o.completed_at is None
     assert [h.status for h in o.history] == [OrderStatus.PROCESSING]
-    [paid] = events
+    paid, changed = events
+    assert isinstance(changed, OrderStatusChanged)
+    assert (changed.payload.from_status, changed.payload.to_status) == (OrderStatus.PENDING_PAYMENT,
+                                                                          OrderStatus.PROCESSING)
+    assert changed.order_id == o.order_id
     assert isinstance(paid, OrderPaid)
     assert paid.order_id == o.order_id
     assert paid.partition_key == o.order_id
@@ -75,8 +80,10 @@ def test_paying_a_supervised_order_moves_it_to_processing_and_emits_order_paid()
 def test_paying_an_unsupervised_product_completes_the_order_at_once(delivery_type: DeliveryType) -> None:
     o = order(delivery_type)
 
-    [paid] = o.pay(o.buyer_account_id, NOW, "corr")
+    paid, changed = o.pay(o.buyer_account_id, NOW, "corr")
 
+    assert isinstance(changed, OrderStatusChanged)
+    assert changed.payload.to_status is OrderStatus.COMPLETED
     assert o.status is OrderStatus.COMPLETED
     assert o.completed_at == NOW
     assert [h.status for h in o.history] == [OrderStatus.COMPLETED]
@@ -150,3 +157,148 @@ def test_buyer_and_merchant_can_see_the_order_nobody_else() -> None:
     o.visible_to(o.merchant_account_id)
     with pytest.raises(Forbidden):
         o.visible_to(rid("buyer"))
+
+
+# --- every status change: history and order.status_changed, the same entries -----------------------
+
+
+def test_placing_an_order_records_the_creation_as_a_status_change() -> None:
+    o = order()
+
+    [created] = o.placed("corr")
+
+    assert created.payload.from_status is None
+    assert created.payload.to_status is OrderStatus.PENDING_PAYMENT
+    assert created.partition_key == o.order_id
+    assert [(h.from_status, h.status) for h in o.history] == [(None, OrderStatus.PENDING_PAYMENT)]
+
+
+def test_history_and_published_changes_carry_the_same_entries_through_the_lifecycle() -> None:
+    o = order()
+    events = list(o.placed("c"))
+    events += [e for e in o.pay(o.buyer_account_id, NOW, "c") if isinstance(e, OrderStatusChanged)]
+    events += o.complete_after_acceptance(NOW + timedelta(days=3), None, "c")
+
+    published = [(e.payload.from_status, e.payload.to_status, e.payload.reason, e.payload.changed_at)
+                 for e in events]
+    assert published == [(h.from_status, h.status, h.reason, h.at) for h in o.history]
+    assert [h.status for h in o.history] == [OrderStatus.PENDING_PAYMENT, OrderStatus.PROCESSING,
+                                             OrderStatus.COMPLETED]
+    assert events[-1].payload.validity_starts_at == NOW + timedelta(days=3)
+
+
+# --- unpaid auto-cancel --------------------------------------------------------------------------
+
+
+def unpaid(window: timedelta = timedelta(minutes=30)) -> Order:
+    o = order()
+    o.pay_by = o.created_at + window
+    o.placed("c")
+    return o
+
+
+def test_an_unpaid_order_past_its_due_time_is_cancelled_with_the_window_as_reason() -> None:
+    o = unpaid()
+
+    [cancelled] = o.cancel_unpaid(o.created_at + timedelta(minutes=30), 30, "c")
+
+    assert o.status is OrderStatus.CANCELLED
+    assert cancelled.payload.from_status is OrderStatus.PENDING_PAYMENT
+    assert cancelled.payload.to_status is OrderStatus.CANCELLED
+    assert cancelled.payload.reason == "not paid within 30 minutes"
+
+
+def test_an_unpaid_order_before_its_due_time_stays_pending() -> None:
+    o = unpaid()
+    assert o.cancel_unpaid(o.created_at + timedelta(minutes=29), 30, "c") == []
+    assert o.status is OrderStatus.PENDING_PAYMENT
+
+
+def test_a_paid_order_is_never_cancelled_by_the_sweeper() -> None:
+    o = unpaid()
+    o.pay(o.buyer_account_id, o.created_at + timedelta(minutes=1), "c")
+    assert o.cancel_unpaid(o.created_at + timedelta(hours=2), 30, "c") == []
+    assert o.status is OrderStatus.PROCESSING
+
+
+def test_paying_after_the_due_time_is_refused() -> None:
+    o = unpaid()
+    with pytest.raises(DomainError, match="not paid by"):
+        o.pay(o.buyer_account_id, o.created_at + timedelta(minutes=31), "c")
+    assert o.status is OrderStatus.PENDING_PAYMENT
+
+
+def test_the_buyer_may_cancel_an_unpaid_order_but_not_a_paid_one() -> None:
+    o = unpaid()
+    with pytest.raises(Forbidden):
+        o.cancel_by_buyer(o.merchant_account_id, NOW, "c")
+    [cancelled] = o.cancel_by_buyer(o.buyer_account_id, NOW, "c")
+    assert cancelled.payload.reason == "cancelled by the buyer"
+    paid = paid_order()
+    with pytest.raises(DomainError, match="only an unpaid order"):
+        paid.cancel_by_buyer(paid.buyer_account_id, NOW, "c")
+
+
+# --- refunds -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("completed", [False, True])
+def test_an_approved_refund_refunds_a_paid_order_once(completed: bool) -> None:
+    o = paid_order()
+    if completed:
+        o.complete_after_acceptance(NOW, None)
+
+    [refunded] = o.refunded(NOW + timedelta(days=1), "approved by the merchant", "c")
+
+    assert o.status is OrderStatus.REFUNDED
+    assert refunded.payload.to_status is OrderStatus.REFUNDED
+    assert refunded.payload.reason == "approved by the merchant"
+    assert o.refunded(NOW + timedelta(days=2), "again", "c") == []
+    assert o.history[-1].status is OrderStatus.REFUNDED
+
+
+@pytest.mark.parametrize("status", [OrderStatus.PENDING_PAYMENT, OrderStatus.CANCELLED])
+def test_an_unpaid_order_cannot_be_refunded(status: OrderStatus) -> None:
+    o = order(status=status)
+    with pytest.raises(DomainError, match="only a paid order"):
+        o.refunded(NOW, "x", "c")
+
+
+# --- renewal and validity ------------------------------------------------------------------------
+
+
+def periodic(order_type: str = "new", months: int = 12) -> Order:
+    o = order()
+    product = o.product.model_copy(update={"billing_mode": BillingMode.PERIODIC_YEARLY, "period_months": months})
+    return o.model_copy(update={"product": product, "order_type": order_type})
+
+
+def test_a_periodic_product_is_valid_for_its_period_from_the_activation_time() -> None:
+    o = periodic()
+    o.pay(o.buyer_account_id, NOW, "c")
+    activated = datetime(2026, 1, 31, tzinfo=UTC)
+
+    o.complete_after_acceptance(NOW + timedelta(days=40), activated)
+
+    assert o.validity_starts_at == activated
+    assert o.validity_ends_at == datetime(2027, 1, 31, tzinfo=UTC)
+
+
+def test_a_renewal_completes_on_payment_without_a_service_order_and_continues_the_original_period() -> None:
+    o = periodic("renewal", months=1)
+    original_ends = NOW + timedelta(days=10)
+
+    paid, changed = o.pay(o.buyer_account_id, NOW, "c", renewal_starts=original_ends)
+
+    assert not o.supervised
+    assert o.status is OrderStatus.COMPLETED
+    assert isinstance(paid, OrderPaid)
+    assert paid.payload.order_type == "renewal"
+    assert changed.payload.reason == "renewal paid; no new service order"
+    assert o.validity_starts_at == original_ends
+    assert o.validity_ends_at == original_ends.replace(month=4)
+
+
+def test_add_months_clamps_to_the_last_day_of_the_month() -> None:
+    assert add_months(datetime(2026, 1, 31, tzinfo=UTC), 1) == datetime(2026, 2, 28, tzinfo=UTC)
+    assert add_months(datetime(2026, 11, 15, tzinfo=UTC), 3) == datetime(2027, 2, 15, tzinfo=UTC)
