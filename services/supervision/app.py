@@ -5,18 +5,30 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.supervision import api, handlers
+from services.supervision.evidence import Limits
 from services.supervision.services import SupervisionService
 from services.supervision.settings import SupervisionSettings
 from services.supervision.store import ensure_indexes, mongo_uow
+from services.supervision.worker import TimerWorker
+from shared.platform.relay import Lease
 from shared.platform.runtime import Runtime, build_service
 
 
-async def wire(rt: Runtime) -> None:
-    await ensure_indexes(rt.db)
-    rt.provide("supervision", SupervisionService(rt.uow_factory(mongo_uow)))
-
-
 def create_app(settings: SupervisionSettings | None = None) -> FastAPI:
-    return build_service(settings or SupervisionSettings(), title="supervision",
-                         description="Service orders: flows per delivery type, evidence, acceptance, appeals.",
+    settings = settings or SupervisionSettings()
+
+    async def wire(rt: Runtime) -> None:
+        await ensure_indexes(rt.db)
+        service = SupervisionService(rt.uow_factory(mongo_uow), settings.policy(),
+                                     limits=Limits(settings.evidence_max_bytes,
+                                                   frozenset(settings.evidence_content_types)))
+        rt.provide("supervision", service)
+        worker = TimerWorker(service, Lease(rt.db, "supervision-timers", settings.timer_lease_seconds),
+                             settings.timer_poll_seconds)
+        rt.spawn(worker.run(), "timer-worker")
+        rt.on_stop(worker.stop)
+
+    return build_service(settings, title="supervision",
+                         description="Service orders: flows per delivery type, acceptance rules, evidence, "
+                                     "appeals, deadlines and refunds.",
                          register=handlers.register, routers=[api.router], wire=wire)

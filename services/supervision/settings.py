@@ -1,7 +1,15 @@
+"""Settings of the supervision service (env prefix SUPERVISION_). Durations are configurable so tests can shrink
+them; the defaults are the marketplace's (dossier §2.4, §5.1, §5.3, §1.5)."""
+
+from datetime import date, timedelta
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from services.supervision.rules import BusinessCalendar, Policy
 from shared.platform.settings import ServiceSettings
+
+DAY = 86400.0
 
 
 class SupervisionSettings(ServiceSettings):
@@ -9,3 +17,28 @@ class SupervisionSettings(ServiceSettings):
 
     service_name: str = "supervision"
     http_port: int = Field(8002, ge=1, le=65535)
+
+    hardware_auto_accept_seconds: float = Field(10 * DAY, gt=0, description="After the courier's sign-off")
+    idle_seconds: float = Field(5 * DAY, gt=0, description="A party's step waiting this long allows an appeal")
+    long_running_seconds: float = Field(180 * DAY, gt=0, description="Not accepted this long after payment")
+    appeal_sla_business_days: int = Field(3, ge=1)
+    appeal_sla_seconds: float | None = Field(None, gt=0, description="Tests only: an SLA in seconds instead")
+    # Public holidays of the appeal SLA's business-day calendar (Beijing dates), as a JSON list, e.g.
+    # SUPERVISION_HOLIDAYS='["2026-10-01","2026-10-02"]'. Weekends are never working days.
+    holidays: list[date] = Field(default_factory=list)
+    timer_poll_seconds: float = Field(1.0, gt=0)
+    timer_lease_seconds: float = Field(10.0, gt=1)
+    evidence_max_bytes: int = Field(8 * 1024 * 1024, ge=1, le=15 * 1024 * 1024)  # one BSON document each
+    evidence_content_types: list[str] = Field(default_factory=lambda: [
+        "application/pdf", "image/png", "image/jpeg", "text/plain", "application/zip",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"])
+
+    def policy(self) -> Policy:
+        return Policy(hardware_auto_accept=timedelta(seconds=self.hardware_auto_accept_seconds),
+                      idle=timedelta(seconds=self.idle_seconds),
+                      long_running=timedelta(seconds=self.long_running_seconds),
+                      appeal_sla_business_days=self.appeal_sla_business_days,
+                      appeal_sla_override=timedelta(seconds=self.appeal_sla_seconds) if self.appeal_sla_seconds
+                      else None,
+                      calendar=BusinessCalendar(frozenset(self.holidays)))

@@ -6,8 +6,11 @@ import copy
 
 import pytest
 
+from services.supervision import templates
 from services.supervision.domain import ServiceOrder, Status
-from shared.schemas import DeliveryType
+from services.supervision.services import NotSupervised
+from shared.platform.errors import Forbidden
+from shared.schemas import DeadlineScheduled, DeliveryType
 from tests.factories import order_paid, parties
 from tests.service.rig import Rig, flaky
 
@@ -28,7 +31,11 @@ async def test_a_paid_manual_service_opens_its_service_order(supervision_rig: Ri
     assert so.template.template_id == "manual_service.standard"
     assert [e.action for e in so.timeline] == ["open"]
     assert rig.state.processed == {f"supervision:{event.event_id}"}
-    assert rig.state.outbox == []  # opening is silent; the first event is the first milestone
+    # Opening starts two clocks: the 180-day reminder (dossier §1.5) and the buyer's idle deadline at the first node.
+    assert sorted((e.payload.kind.value, e.payload.party.value) for e in rig.state.outbox
+                  if isinstance(e, DeadlineScheduled)) == [("idle", "buyer"), ("long_running", "merchant")]
+    assert len(rig.state.outbox) == 2
+    assert {r["kind"] for r in rig.state.tables["timers"].values()} == {"idle", "long_running"}
     assert rig.dead == []
 
 
@@ -47,14 +54,24 @@ async def test_a_redelivered_order_paid_changes_nothing(supervision_rig: Rig) ->
 
 @pytest.mark.parametrize("delivery_type", [DeliveryType.IMAGE, DeliveryType.API, DeliveryType.SAAS_INSTANT])
 async def test_unsupervised_products_open_nothing(supervision_rig: Rig, delivery_type: DeliveryType) -> None:
+    event = order_paid(parties(), delivery_type=delivery_type)
+    order_id, buyer = event.order_id, event.payload.parties.buyer_account_id
     async with supervision_rig.running() as rig:
-        await rig.publish(order_paid(parties(), delivery_type=delivery_type))
+        await rig.publish(event)
 
     assert rig.state.tables.get("service_orders", {}) == {}
     assert rig.dead == []
+    with pytest.raises(NotSupervised, match=r"not supervised \(dossier §1\.2\)") as refused:
+        await rig.service.get_by_order(order_id, buyer)
+    assert refused.value.code == "not_supervised"
+    assert refused.value.status == 404
+    with pytest.raises(Forbidden):
+        await rig.service.get_by_order(order_id, "stranger")
 
 
-async def test_a_supervised_type_without_a_template_is_dead_lettered(supervision_rig: Rig) -> None:
+async def test_a_supervised_type_without_a_template_is_dead_lettered(supervision_rig: Rig,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(templates.TEMPLATES, DeliveryType.HARDWARE)
     event = order_paid(parties(), delivery_type=DeliveryType.HARDWARE)
     async with supervision_rig.running() as rig:
         await rig.publish(event)

@@ -1,0 +1,360 @@
+"""Deadlines (auto-acceptance, idle, 180 days, appeal SLA) with pause and resume; appeals and their resolution;
+negotiated refunds in the guarantee period; milestones."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from services.supervision import templates
+from services.supervision.disputes import CodeClaimed
+from services.supervision.domain import Evidence, Frozen, ServiceOrder, Status
+from services.supervision.records import RefundStatus
+from services.supervision.rules import AcceptanceRule, Policy
+from shared.platform.errors import DomainError, Forbidden, InvalidInput, NotFound
+from shared.schemas import (
+    AcceptanceDone,
+    AppealOutcome,
+    AppealRaised,
+    AppealResolved,
+    DeadlineCleared,
+    DeadlineKind,
+    DeadlineScheduled,
+    DeliveryContact,
+    DeliveryType,
+    Event,
+    Milestone,
+    MilestoneConfirmed,
+    PartyRole,
+    RefundDecided,
+)
+from tests.factories import order_paid, parties
+
+T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+PHONE = "+8613811110001"
+POLICY = Policy()
+DAY = timedelta(days=1)
+
+
+def open_so(delivery_type: DeliveryType = DeliveryType.MANUAL_SERVICE, **payload: Any) -> ServiceOrder:
+    event = order_paid(parties(), delivery_type=delivery_type)
+    p = event.payload.model_copy(update={
+        "delivery_contact": DeliveryContact(name="Li", phone=PHONE, address="Shenzhen"), "paid_at": T0, **payload})
+    template = templates.template_for(delivery_type)
+    assert template is not None
+    so, events = ServiceOrder.from_order_paid(p, template, AcceptanceRule.MERCHANT_CUSTOM, T0, "corr", POLICY)
+    assert {e.payload.kind for e in events if isinstance(e, DeadlineScheduled)} == {DeadlineKind.LONG_RUNNING,
+                                                                                    DeadlineKind.IDLE}
+    return so
+
+
+def of(events: list[Event], kind: type) -> list[Any]:
+    return [e for e in events if isinstance(e, kind)]
+
+
+def deadline(so: ServiceOrder, kind: DeadlineKind) -> Any:
+    [d] = [d for d in so.deadlines if d.kind is kind]
+    return d
+
+
+def shipped_and_signed(phone: str = PHONE) -> tuple[ServiceOrder, list[Event]]:
+    so = open_so(DeliveryType.HARDWARE)
+    so.act(so.parties.merchant_account_id, "ship", T0, "corr", evidence=[Evidence(kind="logistics", name="sf.pdf")])
+    return so, so.act(so.parties.merchant_account_id, "courier_signed", T0 + DAY, "corr", recipient_phone=phone)
+
+
+B = "buyer"
+
+
+def buyer(so: ServiceOrder) -> str:
+    return so.parties.buyer_account_id
+
+
+def merchant(so: ServiceOrder) -> str:
+    return so.parties.merchant_account_id
+
+
+# --- hardware auto-acceptance ----------------------------------------------------------------------
+
+
+def test_the_courier_sign_off_starts_a_ten_day_auto_acceptance() -> None:
+    so, events = shipped_and_signed()
+    [scheduled] = [e for e in of(events, DeadlineScheduled) if e.payload.kind is DeadlineKind.AUTO_ACCEPTANCE]
+    assert scheduled.payload.due_at == T0 + DAY + timedelta(days=10)
+    assert scheduled.payload.party is PartyRole.BUYER
+    assert scheduled.payload.consequence == "the system accepts the delivery"
+    auto = deadline(so, DeadlineKind.AUTO_ACCEPTANCE)
+
+    assert so.fire(auto.deadline_id, T0 + 10 * DAY, "corr") == []  # not yet due: nothing happens
+    events = so.fire(auto.deadline_id, T0 + 11 * DAY, "corr")
+
+    [done] = of(events, AcceptanceDone)
+    assert done.payload.accepted_by is PartyRole.SYSTEM
+    assert so.status is Status.COMPLETED
+    assert "auto_accept" in [e.action for e in so.timeline]
+    assert so.deadlines == []
+    assert any(e.payload.reason == "expired" for e in of(events, DeadlineCleared))
+    assert so.fire(auto.deadline_id, T0 + 12 * DAY, "corr") == []  # fired twice: nothing more
+
+
+def test_no_auto_acceptance_when_the_courier_phone_differs() -> None:
+    so, _ = shipped_and_signed("+8613900000000")
+    assert not [d for d in so.deadlines if d.kind is DeadlineKind.AUTO_ACCEPTANCE]
+    assert so.timeline[-1].details["recipient_phone_matches"] is False
+    assert "merchant must remind the buyer" in so.timeline[-1].details["auto_acceptance"]
+
+
+def test_the_buyer_accepting_first_clears_the_auto_acceptance() -> None:
+    so, _ = shipped_and_signed()
+    events = so.act(buyer(so), "accept", T0 + 2 * DAY, "corr")
+    cleared = {(e.payload.kind, e.payload.reason) for e in of(events, DeadlineCleared)}
+    assert (DeadlineKind.AUTO_ACCEPTANCE, "acted") in cleared
+    assert of(events, AcceptanceDone)[0].payload.accepted_by is PartyRole.BUYER
+
+
+# --- appeals pause and resume the clocks ---------------------------------------------------------
+
+
+def test_an_appeal_pauses_the_auto_acceptance_and_resume_restores_the_time_left() -> None:
+    so, _ = shipped_and_signed()
+    so.rejections = 4  # hardware appeals need a documented trigger (dossier §2.4)
+    auto = deadline(so, DeadlineKind.AUTO_ACCEPTANCE)
+    raised_at = T0 + 3 * DAY
+
+    events = so.raise_appeal(buyer(so), "goods damaged", "replace", [], raised_at, "corr")
+
+    [paused] = [e for e in of(events, DeadlineCleared) if e.payload.kind is DeadlineKind.AUTO_ACCEPTANCE]
+    assert paused.payload.reason == "paused"
+    assert paused.payload.remaining_seconds == (8 * DAY).total_seconds()
+    [sla] = [e for e in of(events, DeadlineScheduled) if e.payload.kind is DeadlineKind.APPEAL_SLA]
+    assert sla.payload.party is PartyRole.OPERATOR
+    [raised] = of(events, AppealRaised)
+    assert raised.payload.respond_by == sla.payload.due_at
+    assert so.fire(auto.deadline_id, T0 + 20 * DAY, "corr") == []  # paused: never fires
+
+    resumed_at = T0 + 5 * DAY
+    assert so.open_appeal is not None
+    events = so.resolve_appeal("op", so.open_appeal.appeal_id, AppealOutcome.RESUME, resumed_at, "corr",
+                               operator=True)
+
+    [resolved] = of(events, AppealResolved)
+    assert resolved.payload.outcome is AppealOutcome.RESUME
+    assert resolved.payload.resumed_node == "accept"
+    [again] = [e for e in of(events, DeadlineScheduled) if e.payload.kind is DeadlineKind.AUTO_ACCEPTANCE]
+    assert again.payload.due_at == resumed_at + 8 * DAY
+    assert so.status is Status.ACTIVE
+    assert of(so.fire(auto.deadline_id, resumed_at + 8 * DAY, "corr"), AcceptanceDone)
+
+
+def test_resuming_at_another_node_cancels_the_paused_clocks() -> None:
+    so, _ = shipped_and_signed()
+    so.rejections = 4
+    so.raise_appeal(buyer(so), "never arrived", "resend", [], T0 + 2 * DAY, "corr")
+    assert so.open_appeal is not None
+    events = so.resolve_appeal("op", so.open_appeal.appeal_id, AppealOutcome.RESUME, T0 + 3 * DAY, "corr",
+                               operator=True, node="ship")
+    assert so.node == "ship"
+    assert {e.payload.kind for e in of(events, DeadlineCleared) if e.payload.reason == "cancelled"} >= {
+        DeadlineKind.AUTO_ACCEPTANCE}
+    assert [d.kind for d in so.deadlines if d.kind is not DeadlineKind.LONG_RUNNING] == [DeadlineKind.IDLE]
+
+
+@pytest.mark.parametrize(("outcome", "status", "emitted"), [
+    (AppealOutcome.COMPLETE, Status.COMPLETED, AcceptanceDone),
+    (AppealOutcome.REFUND, Status.REFUNDED, RefundDecided),
+])
+def test_the_operator_can_complete_or_refund(outcome: AppealOutcome, status: Status, emitted: type) -> None:
+    so = open_so()
+    so.raise_appeal(merchant(so), "buyer unreachable", "close", ["proof.pdf"], T0, "corr")
+    assert so.open_appeal is not None
+    events = so.resolve_appeal("op", so.open_appeal.appeal_id, outcome, T0 + DAY, "corr", operator=True)
+    assert so.status is status
+    assert so.deadlines == []
+    [event] = of(events, emitted)
+    if isinstance(event, RefundDecided):
+        assert event.payload.approved is True
+        assert event.payload.amount == so.amount
+        assert event.payload.decided_by_role is PartyRole.OPERATOR
+    else:
+        assert event.payload.accepted_by is PartyRole.OPERATOR
+    with pytest.raises(DomainError):
+        so.act(buyer(so), "submit", T0 + 2 * DAY, "corr")
+
+
+def test_only_an_operator_resolves_and_only_the_open_appeal() -> None:
+    so = open_so()
+    so.raise_appeal(buyer(so), "slow", "hurry", [], T0, "corr")
+    assert so.open_appeal is not None
+    for account in (buyer(so), merchant(so)):
+        with pytest.raises(Forbidden):
+            so.resolve_appeal(account, so.open_appeal.appeal_id, AppealOutcome.RESUME, T0, "corr", operator=False)
+    with pytest.raises(NotFound):
+        so.resolve_appeal("op", "AP-other", AppealOutcome.RESUME, T0, "corr", operator=True)
+    with pytest.raises(InvalidInput):
+        so.resolve_appeal("op", so.open_appeal.appeal_id, AppealOutcome.RESUME, T0, "corr", operator=True,
+                          node="nowhere")
+    assert so.status is Status.FROZEN
+
+
+def test_an_overdue_appeal_is_escalated() -> None:
+    so = open_so()
+    so.raise_appeal(buyer(so), "slow", "hurry", [], T0, "corr")  # Monday 16:00 Beijing → Thursday
+    sla = deadline(so, DeadlineKind.APPEAL_SLA)
+    assert sla.due_at == T0 + 3 * DAY
+    events = so.fire(sla.deadline_id, T0 + 3 * DAY, "corr")
+    assert so.open_appeal is not None
+    assert so.open_appeal.escalated_at == T0 + 3 * DAY
+    assert so.timeline[-1].action == "appeal_sla_due"
+    assert [e.payload.reason for e in of(events, DeadlineCleared)] == ["expired"]
+    assert so.status is Status.FROZEN  # still the operator's to resolve
+
+
+def test_a_merchant_appeal_while_the_buyer_has_not_accepted_needs_the_delivery_proof() -> None:
+    so = open_so()
+    so.act(buyer(so), "submit", T0, "corr")
+    so.act(merchant(so), "confirm", T0, "corr")
+    so.act(merchant(so), "deliver", T0, "corr", evidence=[Evidence(kind="sow", name="s"),
+                                                         Evidence(kind="acceptance_document", name="a")])
+    with pytest.raises(InvalidInput) as refused:
+        so.raise_appeal(merchant(so), "buyer never accepts", "complete", [], T0, "corr")
+    assert refused.value.field == "attachments"
+    assert so.status is Status.ACTIVE
+    so.raise_appeal(merchant(so), "buyer never accepts", "complete", ["delivery-proof.pdf"], T0, "corr")
+    assert so.status is Status.FROZEN
+
+
+def test_hardware_appeals_need_idle_over_five_days_or_more_than_three_rejections() -> None:
+    so = open_so(DeliveryType.HARDWARE)  # the merchant must ship
+    with pytest.raises(DomainError, match="idle for more than 5 days"):
+        so.raise_appeal(buyer(so), "nothing shipped", "refund", [], T0 + DAY, "corr")
+    idle = deadline(so, DeadlineKind.IDLE)
+    assert idle.party is PartyRole.MERCHANT
+    assert idle.due_at == T0 + 5 * DAY
+    so.fire(idle.deadline_id, T0 + 5 * DAY, "corr")
+    assert so.idle_expired
+    with pytest.raises(DomainError):  # the idle party itself cannot use its own silence
+        so.raise_appeal(merchant(so), "x", "y", [], T0 + 6 * DAY, "corr")
+    so.raise_appeal(buyer(so), "nothing shipped", "refund", [], T0 + 6 * DAY, "corr")
+    assert so.status is Status.FROZEN
+
+
+def test_hardware_appeals_open_after_the_fourth_rejection() -> None:
+    so = open_so(DeliveryType.HARDWARE)
+    for i in range(4):
+        with pytest.raises(DomainError):
+            so.raise_appeal(merchant(so), "keeps rejecting", "complete", ["proof"], T0, "corr")
+        so.act(merchant(so), "ship", T0, "corr", evidence=[Evidence(kind="logistics", name=f"l{i}")])
+        so.act(buyer(so), "reject", T0, "corr")
+    assert so.rejections == 4
+    so.raise_appeal(merchant(so), "keeps rejecting", "complete", ["proof"], T0, "corr")
+    assert so.status is Status.FROZEN
+
+
+def test_the_180_day_reminder_is_recorded_and_not_paused_by_appeals() -> None:
+    so = open_so()
+    long_running = deadline(so, DeadlineKind.LONG_RUNNING)
+    assert long_running.due_at == T0 + 180 * DAY
+    so.raise_appeal(buyer(so), "slow", "hurry", [], T0 + 179 * DAY, "corr")
+    assert deadline(so, DeadlineKind.LONG_RUNNING).running
+    so.fire(long_running.deadline_id, T0 + 180 * DAY, "corr")
+    assert so.timeline[-1].action == "long_running_due"
+
+
+# --- refunds --------------------------------------------------------------------------------------
+
+
+def test_a_refund_approved_by_the_merchant_refunds_the_order() -> None:
+    so = open_so(amount=Decimal("300.00"))
+    assert so.request_refund(buyer(so), "RF-1", Decimal("120.50"), "changed plans", T0) is True
+    assert so.request_refund(buyer(so), "RF-1", Decimal("120.50"), "changed plans", T0) is False  # redelivered
+    events = so.decide_refund(merchant(so), "RF-1", True, "agreed by phone", T0 + DAY, "corr")
+    [decided] = of(events, RefundDecided)
+    assert decided.payload.approved is True
+    assert decided.payload.amount == Decimal("120.50")
+    assert decided.payload.opinion == "agreed by phone"
+    assert decided.payload.decided_by_role is PartyRole.MERCHANT
+    assert so.status is Status.REFUNDED
+    assert so.deadlines == []
+    with pytest.raises(DomainError, match="refunded"):
+        so.act(buyer(so), "submit", T0, "corr")
+
+
+def test_a_rejected_refund_leaves_the_flow_running() -> None:
+    so = open_so()
+    so.request_refund(buyer(so), "RF-1", Decimal("10"), "why not", T0)
+    [decided] = of(so.decide_refund(merchant(so), "RF-1", False, "work is half done", T0, "corr"), RefundDecided)
+    assert decided.payload.approved is False
+    assert so.refunds[0].status is RefundStatus.REJECTED
+    assert so.status is Status.ACTIVE
+    so.act(buyer(so), "submit", T0, "corr")
+
+
+@pytest.mark.parametrize(("setup", "amount", "error", "words"), [
+    ("none", "100.01", InvalidInput, "at most the paid"),
+    ("none", "0", InvalidInput, "more than 0"),
+    ("completed", "10", DomainError, "guarantee period"),
+    ("pending", "10", DomainError, "already waiting"),
+    ("frozen", "10", Frozen, "frozen"),
+    ("merchant", "10", Forbidden, "only the buyer"),
+])
+def test_refund_requests_are_refused_outside_the_rules(setup: str, amount: str, error: type[Exception],
+                                                       words: str) -> None:
+    so = open_so()
+    account = buyer(so)
+    if setup == "completed":
+        so.raise_appeal(buyer(so), "x", "y", [], T0, "corr")
+        assert so.open_appeal is not None
+        so.resolve_appeal("op", so.open_appeal.appeal_id, AppealOutcome.COMPLETE, T0, "corr", operator=True)
+    elif setup == "pending":
+        so.request_refund(buyer(so), "RF-0", Decimal("1"), "first", T0)
+    elif setup == "frozen":
+        so.raise_appeal(buyer(so), "x", "y", [], T0, "corr")
+    elif setup == "merchant":
+        account = merchant(so)
+    with pytest.raises(error, match=words):
+        so.request_refund(account, "RF-1", Decimal(amount), "reason", T0)
+
+
+def test_license_2_refuses_a_refund_once_the_code_is_claimed() -> None:
+    so = open_so(DeliveryType.LICENSE_CODE)
+    so.act(merchant(so), "implement", T0, "corr")
+    assert so.request_refund(buyer(so), "RF-1", Decimal("5"), "before claiming", T0)
+    so.decide_refund(merchant(so), "RF-1", False, "no", T0, "corr")
+    so.act(buyer(so), "claim", T0, "corr")
+    with pytest.raises(CodeClaimed, match=r"dossier §1\.4") as refused:
+        so.request_refund(buyer(so), "RF-2", Decimal("5"), "after claiming", T0)
+    assert refused.value.code == "code_claimed"
+
+
+def test_only_the_merchant_decides_a_refund() -> None:
+    so = open_so()
+    so.request_refund(buyer(so), "RF-1", Decimal("5"), "r", T0)
+    with pytest.raises(Forbidden):
+        so.decide_refund(buyer(so), "RF-1", True, "", T0, "corr")
+    with pytest.raises(NotFound):
+        so.decide_refund(merchant(so), "RF-9", True, "", T0, "corr")
+
+
+# --- milestones -----------------------------------------------------------------------------------
+
+
+def test_each_accepted_milestone_is_confirmed_and_the_last_completes_the_order() -> None:
+    stages = [Milestone(milestone_id=f"m{i}", title=f"stage {i}", proportion=Decimal(p))
+              for i, p in enumerate(("0.2", "0.3", "0.5"), start=1)]
+    so = open_so(milestones=stages)
+    so.act(buyer(so), "submit", T0, "corr")
+    so.act(merchant(so), "confirm", T0, "corr")
+    delivered = [Evidence(kind="sow", name="s"), Evidence(kind="acceptance_document", name="a")]
+    confirmed: list[str | None] = []
+    for i in range(3):
+        so.act(merchant(so), "deliver", T0, "corr", evidence=delivered)
+        events = so.act(buyer(so), "accept", T0 + i * DAY, "corr")
+        confirmed += [e.payload.milestone_id for e in of(events, MilestoneConfirmed)]
+        assert bool(of(events, AcceptanceDone)) is (i == 2)
+        assert so.node == (None if i == 2 else "deliver")
+    assert confirmed == ["m1", "m2", "m3"]
+    assert so.status is Status.COMPLETED
+    assert all(m.accepted_at is not None for m in so.milestones)
