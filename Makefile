@@ -43,7 +43,7 @@ demo: install
 
 lint: install
 	@$(VENV)/bin/ruff check .
-	@$(VENV)/bin/mypy services shared devstack
+	@$(VENV)/bin/mypy services shared devstack bench
 
 test: install lint
 	@$(PY) -m pytest -p no:cacheprovider
