@@ -117,6 +117,8 @@ class Stack:
             "NOTIFICATION_SMTP_HOST": "127.0.0.1",
             "NOTIFICATION_SMTP_PORT": str(self.ports.smtp),
             "NOTIFICATION_TWILIO_API_BASE_URL": self.sinks_url,
+            # Where Twilio (here the sink) posts SMS status callbacks: the notification service itself.
+            "NOTIFICATION_PUBLIC_BASE_URL": self.url("notification"),
             "PYTHONUNBUFFERED": "1",
         }
         return {**env, **self.service_env}

@@ -1,18 +1,28 @@
-"""What each event tells whom: message types, their category, channels, and the texts (Jinja2, zh-CN / en-US).
+"""What each event tells whom: message types, their category, default channels, mandatory or not.
 
 Categories follow the marketplace's message types (dossier §6.3): product creation/activation (101),
 supervision, appeal, O&M reminder (501), billing, other (901).
+
+Choices where events overlap (documented so nobody is told twice):
+- `order.status_changed` is told only for `cancelled`. `completed` is what `acceptance.done` already says (and
+  an unsupervised order completes with its payment, which `order.paid` already announced); `refunded` is what an
+  approved `refund.decided` already says; `processing` is the payment itself.
+- `deadline.scheduled` / `deadline.cleared` are not catalogue messages: they drive the escalating reminders
+  (see reminders.py).
+- `merchant_call.failed` reaches the merchant by SMS and e-mail (and in-site), mandatory (dossier §6.3 "O&M
+  reminder (501)", §8.2.2: interface-call failures are notified by email, SMS and in-site message).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
-from jinja2 import DictLoader, Environment, StrictUndefined, select_autoescape
+from services.notification.templates import _TEXTS, Rendered, render
+from shared.schemas import AccountRole, Event, OrderStatus
 
-from shared.schemas import AccountRole
+__all__ = ["CATALOGUE", "CATEGORIES", "_TEXTS", "Channel", "MessageType", "Rendered", "Rule", "render", "rules_for"]
 
 
 class Channel(StrEnum):
@@ -22,6 +32,9 @@ class Channel(StrEnum):
 
 
 ALL_CHANNELS = (Channel.IN_SITE, Channel.EMAIL, Channel.SMS)
+# Category key -> the marketplace's code where the dossier names one (§6.3); [I] for the others.
+CATEGORIES = {"creation_activation": "101", "supervision": "supervision", "appeal": "appeal",
+              "om_reminder": "501", "billing": "billing", "other": "901", "account": "account"}
 
 
 @dataclass(frozen=True)
@@ -29,91 +42,67 @@ class MessageType:
     key: str
     category: str
     channels: tuple[Channel, ...] = ALL_CHANNELS
-    mandatory: bool = True  # a mandatory message cannot be opted out of
+    # Mandatory: with no subscribed recipient it falls back to the bound email and phone. Optional: with no
+    # subscribed recipient it goes to the inbox only (the account opted out of e-mail/SMS by subscribing none).
+    mandatory: bool = True
 
 
 @dataclass(frozen=True)
 class Rule:
-    """For one event type: which party (by role) gets which message type."""
+    """For one event type: which party (by role) gets which message type, when `when` holds."""
 
     role: AccountRole
     message: MessageType
+    when: Callable[[Event], bool] | None = None
+
+    def applies(self, event: Event) -> bool:
+        return self.when is None or self.when(event)
 
 
 ORDER_PAID_BUYER = MessageType("order_paid", "creation_activation")
 ORDER_NEW_MERCHANT = MessageType("order_received", "creation_activation")
+ORDER_PROVIDER = MessageType("order_provider", "billing", (Channel.IN_SITE, Channel.EMAIL), mandatory=False)
 MILESTONE = MessageType("milestone_confirmed", "supervision")
 APPEAL_RAISED = MessageType("appeal_raised", "appeal")
+APPEAL_TO_REVIEW = MessageType("appeal_to_review", "appeal", (Channel.IN_SITE, Channel.EMAIL))
 APPEAL_RESOLVED = MessageType("appeal_resolved", "appeal")
 ACCEPTED_MERCHANT = MessageType("acceptance_done", "supervision")
 COMPLETED_BUYER = MessageType("order_completed", "supervision")
+CANCELLED = MessageType("order_cancelled", "creation_activation", mandatory=False)
+REFUND_REQUESTED = MessageType("refund_requested", "billing")
+REFUND_DECIDED = MessageType("refund_decided", "billing")
+MERCHANT_CALL_FAILED = MessageType("merchant_call_failed", "om_reminder")
+DEADLINE_REMINDER = MessageType("deadline_reminder", "supervision")
+VERIFY_EMAIL = MessageType("verify_email", "account", (Channel.EMAIL,))
+VERIFY_PHONE = MessageType("verify_phone", "account", (Channel.SMS,))
 
+
+def _cancelled(e: Event) -> bool:
+    return bool(e.payload.to_status == OrderStatus.CANCELLED)
+
+
+def _cancelled_after_payment(e: Event) -> bool:
+    """The merchant hears of a cancellation only if it had a paid order to deliver [I]."""
+    return _cancelled(e) and e.payload.from_status not in (None, OrderStatus.PENDING_PAYMENT)
+
+
+def _not_by_merchant(e: Event) -> bool:
+    return str(e.payload.decided_by_role) != "merchant"
+
+
+B, M, P, OP = AccountRole.BUYER, AccountRole.MERCHANT, AccountRole.PROVIDER, AccountRole.OPERATOR
 CATALOGUE: dict[str, tuple[Rule, ...]] = {
-    "order.paid": (Rule(AccountRole.BUYER, ORDER_PAID_BUYER), Rule(AccountRole.MERCHANT, ORDER_NEW_MERCHANT)),
-    "milestone.confirmed": (Rule(AccountRole.BUYER, MILESTONE),),
-    "appeal.raised": (Rule(AccountRole.BUYER, APPEAL_RAISED), Rule(AccountRole.MERCHANT, APPEAL_RAISED)),
-    "appeal.resolved": (Rule(AccountRole.BUYER, APPEAL_RESOLVED), Rule(AccountRole.MERCHANT, APPEAL_RESOLVED)),
-    "acceptance.done": (Rule(AccountRole.MERCHANT, ACCEPTED_MERCHANT), Rule(AccountRole.BUYER, COMPLETED_BUYER)),
+    "order.paid": (Rule(B, ORDER_PAID_BUYER), Rule(M, ORDER_NEW_MERCHANT), Rule(P, ORDER_PROVIDER)),
+    "milestone.confirmed": (Rule(B, MILESTONE),),
+    "appeal.raised": (Rule(B, APPEAL_RAISED), Rule(M, APPEAL_RAISED), Rule(OP, APPEAL_TO_REVIEW)),
+    "appeal.resolved": (Rule(B, APPEAL_RESOLVED), Rule(M, APPEAL_RESOLVED)),
+    "acceptance.done": (Rule(M, ACCEPTED_MERCHANT), Rule(B, COMPLETED_BUYER)),
+    "order.status_changed": (Rule(B, CANCELLED, _cancelled), Rule(M, CANCELLED, _cancelled_after_payment)),
+    "refund.requested": (Rule(M, REFUND_REQUESTED),),
+    "refund.decided": (Rule(B, REFUND_DECIDED), Rule(M, REFUND_DECIDED, _not_by_merchant)),
+    "merchant_call.failed": (Rule(M, MERCHANT_CALL_FAILED),),
 }
 
-# Each message type has a title line and a body, per locale; the SMS is the title plus the order number so it
-# stays within one or two segments.
-_TEXTS: dict[str, dict[str, tuple[str, str]]] = {
-    "en-US": {
-        "order_paid": ("Payment received for order {{ order_id }}",
-                       "Thank you, we received {{ amount }} {{ currency }} for {{ product }}. The merchant will "
-                       "deliver under service supervision."),
-        "order_received": ("New paid order {{ order_id }}",
-                           "A buyer paid for {{ product }}. Follow the service order in the seller centre."),
-        "milestone_confirmed": ("Order {{ order_id }}: step '{{ node }}' confirmed",
-                                "The merchant confirmed '{{ node }}'. Next: {{ next_node or 'done' }}."),
-        "appeal_raised": ("Appeal raised on order {{ order_id }}",
-                          "An appeal was raised by the {{ raised_by }}: {{ reason }}. The service order is frozen "
-                          "until the platform resolves it."),
-        "appeal_resolved": ("Appeal on order {{ order_id }} resolved",
-                            "The platform resolved the appeal: {{ outcome }}."),
-        "acceptance_done": ("Order {{ order_id }} accepted",
-                            "The delivery was accepted; the order is complete and enters the next settlement."),
-        "order_completed": ("Order {{ order_id }} completed",
-                            "You accepted the delivery; the order is complete."),
-    },
-    "zh-CN": {
-        "order_paid": ("订单 {{ order_id }} 支付成功",
-                       "您已支付 {{ amount }} {{ currency }} 购买 {{ product }},商家将在服务监管下交付。"),
-        "order_received": ("新订单 {{ order_id }} 已支付", "用户已购买 {{ product }},请在卖家中心服务监管中跟进。"),
-        "milestone_confirmed": ("订单 {{ order_id }}:节点「{{ node }}」已确认",
-                                "商家已确认「{{ node }}」,下一步:{{ next_node or '完成' }}。"),
-        "appeal_raised": ("订单 {{ order_id }} 发起申诉",
-                          "{{ raised_by }}发起了申诉:{{ reason }}。服务监管流程已冻结,等待平台处理。"),
-        "appeal_resolved": ("订单 {{ order_id }} 申诉已处理", "平台已处理申诉:{{ outcome }}。"),
-        "acceptance_done": ("订单 {{ order_id }} 已验收", "用户已确认验收,订单已完成,将进入下期结算。"),
-        "order_completed": ("订单 {{ order_id }} 已完成", "您已确认验收,订单已完成。"),
-    },
-}
 
-_HTML = """<html><body><h2>{{ title }}</h2><p>{{ body }}</p>
-<p style="color:#888">{{ footer }}</p></body></html>"""
-_FOOTER = {"en-US": "Manage who receives these messages in the message centre.",
-           "zh-CN": "可在消息中心设置消息接收人。"}
-
-_env = Environment(loader=DictLoader({"mail.html": _HTML}), undefined=StrictUndefined,
-                   autoescape=select_autoescape(default=True, default_for_string=True))
-_text_env = Environment(undefined=StrictUndefined, autoescape=False)  # noqa: S701 - plain text, never HTML
-
-
-@dataclass(frozen=True)
-class Rendered:
-    title: str
-    body: str
-    html: str
-    sms: str
-
-
-def render(message_type: str, locale: str, context: dict[str, Any]) -> Rendered:
-    texts = _TEXTS.get(locale, _TEXTS["zh-CN"])
-    title_t, body_t = texts[message_type]
-    title = _text_env.from_string(title_t).render(context)
-    body = _text_env.from_string(body_t).render(context)
-    html = _env.get_template("mail.html").render(title=title, body=body,
-                                                 footer=_FOOTER.get(locale, _FOOTER["zh-CN"]))
-    return Rendered(title=title, body=body, html=html, sms=f"[KooGallery] {title}")
+def rules_for(event: Event) -> list[Rule]:
+    return [r for r in CATALOGUE.get(event.event_type, ()) if r.applies(event)]

@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, Field
 
 from services.notification.catalogue import Channel, MessageType, Rendered
+from services.notification.centre import Recipient
 from shared.schemas import AccountRole
 
 
@@ -27,22 +28,6 @@ class Contact(BaseModel):
     bound_email: str
     bound_phone: str
     locale: Literal["zh-CN", "en-US"] = "zh-CN"
-
-
-class Recipient(BaseModel):
-    recipient_id: str
-    account_id: str
-    name: str
-    email: str
-    phone: str
-    categories: list[str] = Field(default_factory=list)
-    email_verified: bool = False
-    phone_verified: bool = False
-
-    @property
-    def active(self) -> bool:
-        """Active only once both the email and the phone are verified (dossier §6.2)."""
-        return self.email_verified and self.phone_verified
 
 
 class Target(BaseModel):
@@ -58,8 +43,8 @@ def resolve(contact: Contact, recipients: list[Recipient], message: MessageType)
     for r in recipients:
         if not r.active:
             trace.append(f"recipient {r.name} skipped: not verified yet")
-        elif message.category not in r.categories:
-            trace.append(f"recipient {r.name} skipped: not subscribed to {message.category}")
+        elif message.category not in r.categories and message.key not in r.categories:
+            trace.append(f"recipient {r.name} skipped: subscribed to neither {message.category} nor {message.key}")
         else:
             chosen.append(r)
     targets: list[Target] = []
@@ -67,9 +52,14 @@ def resolve(contact: Contact, recipients: list[Recipient], message: MessageType)
         targets.append(Target(channel=Channel.IN_SITE, address=contact.account_id,
                               why="in-site messages go to the account's inbox"))
     if chosen:
+        trace.append(f"{len(chosen)} active recipient(s) subscribed to {message.category}: "
+                     "the bound contact is not used")
         for r in chosen:
             why = f"recipient {r.name} is verified and subscribed to {message.category}"
             targets += _contact_targets(message, r.email, r.phone, why)
+    elif not message.mandatory:
+        trace.append(f"no active recipient subscribed to {message.category}, and {message.key} is optional: "
+                     "in-site message only")
     else:
         trace.append(f"no active recipient subscribed to {message.category}: "
                      "fell back to the account's bound email and phone")
@@ -123,6 +113,9 @@ class Delivery(BaseModel):
     next_attempt_at: AwareDatetime
     last_error: str | None = None
     provider_ref: str | None = None
+    provider: str | None = None  # which provider took it: primary / secondary (failover)
+    provider_status: str | None = None  # the SMS provider's status callbacks: sent, delivered, failed ...
+    replays: int = 0  # how often an operator replayed it after it died
     trace: list[str] = Field(default_factory=list)
     created_at: AwareDatetime
     sent_at: AwareDatetime | None = None
@@ -146,7 +139,8 @@ class Delivery(BaseModel):
                    category=message.category, channel=target.channel, address=target.address, title=text.title,
                    body=body, html=text.html if target.channel is Channel.EMAIL else None,
                    status=DeliveryStatus.SENT if done else DeliveryStatus.PENDING, next_attempt_at=now,
-                   trace=[*trace, target.why], created_at=now, sent_at=now if done else None)
+                   trace=[*trace, f"channel {target.channel.value}: a default channel of {message.key}",
+                          target.why], created_at=now, sent_at=now if done else None)
 
 
 def next_attempt(attempts: int, now: datetime, base: float, cap: float) -> datetime:

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from faststream import Context
 from faststream.kafka import KafkaBroker
 
+from services.notification.reminder_service import ReminderService
 from services.notification.services import NotificationService
 from shared.platform.kafka import subscriber
 from shared.platform.settings import ServiceSettings
@@ -16,15 +17,22 @@ from shared.schemas import (
     AccountRegistered,
     AppealRaised,
     AppealResolved,
+    DeadlineCleared,
+    DeadlineScheduled,
     Event,
+    MerchantCallFailed,
     MilestoneConfirmed,
     OrderPaid,
+    OrderStatusChanged,
+    RefundDecided,
+    RefundRequested,
     Topic,
 )
 
 log = logging.getLogger("notification.handlers")
 Handler = Callable[..., Awaitable[None]]
 SVC = Context("notification")
+REMINDERS = Context("reminders")
 
 
 def _logged(event: Event, planned: bool) -> None:
@@ -56,6 +64,32 @@ def register(broker: KafkaBroker, settings: ServiceSettings) -> None:
     @sub(Topic.APPEAL_RESOLVED, "Tell both parties how the appeal was resolved.")
     async def on_resolved(event: AppealResolved, svc: NotificationService = SVC) -> None:
         _logged(event, await svc.on_event(event))
+
+    @sub(Topic.ORDER_STATUS_CHANGED, "Tell buyer and merchant an order was cancelled (other statuses are told "
+                                     "by the events that caused them).")
+    async def on_status(event: OrderStatusChanged, svc: NotificationService = SVC) -> None:
+        _logged(event, await svc.on_event(event))
+
+    @sub(Topic.REFUND_REQUESTED, "Tell the merchant a refund awaits its decision.")
+    async def on_refund_requested(event: RefundRequested, svc: NotificationService = SVC) -> None:
+        _logged(event, await svc.on_event(event))
+
+    @sub(Topic.REFUND_DECIDED, "Tell the buyer (and the merchant, unless it decided) how a refund was decided.")
+    async def on_refund_decided(event: RefundDecided, svc: NotificationService = SVC) -> None:
+        _logged(event, await svc.on_event(event))
+
+    @sub(Topic.MERCHANT_CALL_FAILED, "Tell the merchant by SMS and e-mail that a call to its interface failed "
+                                     "(O&M reminder 501, mandatory).")
+    async def on_call_failed(event: MerchantCallFailed, svc: NotificationService = SVC) -> None:
+        _logged(event, await svc.on_event(event))
+
+    @sub(Topic.DEADLINE_SCHEDULED, "Start escalating reminders toward the deadline for the party that must act.")
+    async def on_deadline(event: DeadlineScheduled, reminders: ReminderService = REMINDERS) -> None:
+        _logged(event, await reminders.on_scheduled(event))
+
+    @sub(Topic.DEADLINE_CLEARED, "Stop the deadline's reminders (the party acted, or it was paused or cancelled).")
+    async def on_deadline_cleared(event: DeadlineCleared, reminders: ReminderService = REMINDERS) -> None:
+        _logged(event, await reminders.on_cleared(event))
 
     @sub(Topic.ACCEPTANCE_DONE, "Tell the merchant the delivery was accepted and the buyer the order completed.")
     async def on_accepted(event: AcceptanceDone, svc: NotificationService = SVC) -> None:

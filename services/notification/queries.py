@@ -7,7 +7,9 @@ from typing import Any
 from pydantic import BaseModel
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.notification.domain import Delivery, Recipient
+from services.notification.centre import Recipient, RecipientView
+from services.notification.domain import Delivery
+from services.notification.reminders import Series
 from services.notification.store import InboxMessage
 from shared.platform.errors import NotFound
 from shared.platform.mongo import Doc
@@ -47,13 +49,39 @@ class Queries:
         result = await self.db["inbox"].update_many(query, {"$set": {"read": True}})
         return result.modified_count
 
-    async def recipients(self, account_id: str) -> list[Recipient]:
-        docs = await self.db["recipients"].find({"account_id": account_id}).to_list(None)
-        return [Recipient.model_validate(d) for d in docs]
+    async def recipients(self, account_id: str) -> list[RecipientView]:
+        docs = await self.db["recipients"].find({"account_id": account_id}).sort("_id", 1).to_list(None)
+        return [Recipient.model_validate(d).view() for d in docs]
+
+    async def delivery(self, account_id: str, delivery_id: str) -> Delivery:
+        doc = await self.db["deliveries"].find_one({"_id": delivery_id, "account_id": account_id})
+        if doc is None:
+            raise NotFound(f"delivery {delivery_id} not found")
+        return _redacted(Delivery.model_validate(doc))
+
+    async def reminders(self, account_id: str, order_id: str | None) -> list[Series]:
+        query: dict[str, Any] = {"$or": [{"party": "buyer", "parties.buyer_account_id": account_id},
+                                         {"party": "merchant", "parties.merchant_account_id": account_id}]}
+        if order_id:
+            query["order_id"] = order_id
+        docs = await self.db["reminders"].find(query).sort("due_at", -1).limit(100).to_list(None)
+        return [Series.model_validate(d) for d in docs]
+
+    async def delete_message(self, account_id: str, message_id: str) -> None:
+        result = await self.db["inbox"].delete_one({"_id": message_id, "account_id": account_id})
+        if result.deleted_count == 0:
+            raise NotFound(f"message {message_id} is not in this inbox")
 
     async def deliveries(self, account_id: str, order_id: str | None, limit: int) -> list[Delivery]:
         query: dict[str, Any] = {"account_id": account_id}
         if order_id:
             query["order_id"] = order_id
         docs = await self.db["deliveries"].find(query).sort("created_at", -1).limit(limit).to_list(None)
-        return [Delivery.model_validate(d) for d in docs]
+        return [_redacted(Delivery.model_validate(d)) for d in docs]
+
+
+def _redacted(d: Delivery) -> Delivery:
+    """A verification message's secret is for the recipient's mailbox or phone, not for the account's API."""
+    if d.event_type != "recipient.verification":
+        return d
+    return d.model_copy(update={"body": "(verification secret withheld)", "html": None})

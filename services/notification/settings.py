@@ -31,3 +31,37 @@ class NotificationSettings(ServiceSettings):
     delivery_concurrency: int = Field(8, ge=1, le=128)
     dispatch_poll_seconds: float = Field(0.5, gt=0)
     delivery_lease_seconds: float = Field(60.0, gt=1)
+
+    # Public base URL of this service, for links in messages (e-mail verification) and the SMS StatusCallback.
+    public_base_url: str = "http://127.0.0.1:8003"
+    sms_status_callbacks: bool = True
+
+    # Message centre (dossier §6.2)
+    recipient_daily_limit: int = Field(40, ge=1)
+    verification_valid_hours: float = Field(24.0, gt=0)
+
+    # Secondary providers (failover) and the circuit breaker in front of each primary.
+    smtp2_host: str | None = None
+    smtp2_port: int = Field(1025, ge=1, le=65535)
+    smtp2_username: str | None = None
+    smtp2_password: str | None = None
+    smtp2_use_tls: bool = False
+    smtp2_start_tls: bool | None = None
+    twilio2_api_base_url: str | None = None
+    twilio2_account_sid: str | None = None
+    twilio2_auth_token: str | None = None
+    twilio2_from_number: str | None = None
+    breaker_failures: int = Field(3, ge=1)
+    breaker_cooldown_seconds: float = Field(30.0, gt=0)
+
+    # Per-address rate limit: at most N messages per channel per address per window; the excess is deferred
+    # (never dropped). 0 turns it off, the default here because the dev stack, the stories and `make bench`
+    # send many messages to one address; production sets e.g. NOTIFICATION_RATE_LIMIT_SMS=5.
+    rate_limit_sms: int = Field(0, ge=0)
+    rate_limit_email: int = Field(0, ge=0)
+    rate_limit_window_seconds: float = Field(60.0, gt=0)
+
+    # Deadline-aware reminders: at these fractions of the time left when the deadline was scheduled, the
+    # party is reminded in-site, then by e-mail, then by SMS. `time_scale` shrinks nothing but the test clock.
+    reminder_fractions: tuple[float, float, float] = (0.5, 0.25, 0.1)
+    reminder_poll_seconds: float = Field(1.0, gt=0)

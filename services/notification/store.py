@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Protocol
 
 from pydantic import AwareDatetime, BaseModel
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.notification.domain import Contact, Delivery, Recipient
+from services.notification.centre import Recipient
+from services.notification.domain import Contact, Delivery
+from services.notification.reminders import Series
 from shared.platform.fakes import FakeState, FakeUnitOfWork
 from shared.platform.mongo import Doc, MongoUnitOfWork, UnitOfWork
 from shared.schemas import EVENT_TYPES, Event
@@ -41,7 +44,17 @@ class Port(Protocol):
     async def save_contact_and_unpark(self, contact: Contact) -> list[Event]: ...
     async def park(self, account_id: str, event: Event) -> None: ...
     async def recipients(self, account_id: str) -> list[Recipient]: ...
-    async def add_recipient(self, recipient: Recipient) -> None: ...
+    async def recipient(self, recipient_id: str) -> Recipient | None: ...
+    async def save_recipient(self, recipient: Recipient) -> None: ...
+    async def delete_recipient(self, recipient_id: str) -> None: ...
+    async def changes(self, account_id: str, day: str, add: int = 0) -> int:
+        """Recipient changes counted for `day` after adding `add` (the daily limit's counter)."""
+    async def operators(self) -> list[str]:
+        """Accounts registered with the operator role (they review appeals)."""
+    async def save_series(self, series: Series) -> None: ...
+    async def active_series(self, deadline_id: str) -> list[Series]: ...
+    async def series(self, series_id: str) -> Series | None: ...
+    async def due_series(self, now: datetime, limit: int) -> list[str]: ...
     async def add_inbox(self, message: InboxMessage) -> None: ...
     async def add_deliveries(self, deliveries: list[Delivery]) -> None: ...
 
@@ -86,10 +99,47 @@ class _MongoPort:
             await self.db["deliveries"].insert_many(
                 [{"_id": d.delivery_id, **d.model_dump()} for d in deliveries], session=self.s)
 
+    async def recipient(self, recipient_id: str) -> Recipient | None:
+        doc = await self.db["recipients"].find_one({"_id": recipient_id}, session=self.s)
+        return None if doc is None else Recipient.model_validate(doc)
 
-    async def add_recipient(self, recipient: Recipient) -> None:
-        await self.db["recipients"].insert_one({"_id": recipient.recipient_id, **recipient.model_dump()},
-                                               session=self.s)
+    async def save_recipient(self, recipient: Recipient) -> None:
+        await self.db["recipients"].replace_one({"_id": recipient.recipient_id},
+                                                {"_id": recipient.recipient_id, **recipient.model_dump()},
+                                                upsert=True, session=self.s)
+
+    async def delete_recipient(self, recipient_id: str) -> None:
+        await self.db["recipients"].delete_one({"_id": recipient_id}, session=self.s)
+
+    async def changes(self, account_id: str, day: str, add: int = 0) -> int:
+        doc = await self.db["recipient_changes"].find_one_and_update(
+            {"_id": f"{account_id}|{day}"}, {"$inc": {"count": add}}, upsert=True,
+            return_document=ReturnDocument.AFTER, session=self.s)
+        return int(doc["count"]) if doc else add
+
+    async def operators(self) -> list[str]:
+        docs = await self.db["contacts"].find({"contact.role": "operator"}, {"_id": 1},
+                                              session=self.s).to_list(None)
+        return sorted(str(d["_id"]) for d in docs)
+
+    async def save_series(self, series: Series) -> None:
+        await self.db["reminders"].replace_one({"_id": series.series_id},
+                                               {"_id": series.series_id, **series.model_dump()},
+                                               upsert=True, session=self.s)
+
+    async def active_series(self, deadline_id: str) -> list[Series]:
+        docs = await self.db["reminders"].find({"deadline_id": deadline_id, "status": "active"},
+                                               session=self.s).to_list(None)
+        return [Series.model_validate(d) for d in docs]
+
+    async def series(self, series_id: str) -> Series | None:
+        doc = await self.db["reminders"].find_one({"_id": series_id}, session=self.s)
+        return None if doc is None else Series.model_validate(doc)
+
+    async def due_series(self, now: datetime, limit: int) -> list[str]:
+        docs = await self.db["reminders"].find({"status": "active", "next_at": {"$lte": now}}, {"_id": 1},
+                                               session=self.s).sort("next_at", 1).limit(limit).to_list(None)
+        return [str(d["_id"]) for d in docs]
 
 
 class MongoNotificationUnitOfWork(MongoUnitOfWork, NotificationUnitOfWork):
@@ -129,9 +179,39 @@ class _FakePort:
                 raise ValueError(f"duplicate delivery {d.delivery_id}")
             rows[d.delivery_id] = d.model_dump()
 
+    async def recipient(self, recipient_id: str) -> Recipient | None:
+        row = self.t("recipients").get(recipient_id)
+        return None if row is None else Recipient.model_validate(row)
 
-    async def add_recipient(self, recipient: Recipient) -> None:
+    async def save_recipient(self, recipient: Recipient) -> None:
         self.t("recipients")[recipient.recipient_id] = recipient.model_dump()
+
+    async def delete_recipient(self, recipient_id: str) -> None:
+        self.t("recipients").pop(recipient_id, None)
+
+    async def changes(self, account_id: str, day: str, add: int = 0) -> int:
+        rows = self.t("recipient_changes")
+        rows[f"{account_id}|{day}"] = rows.get(f"{account_id}|{day}", 0) + add
+        return int(rows[f"{account_id}|{day}"])
+
+    async def operators(self) -> list[str]:
+        return sorted(k for k, row in self.t("contacts").items()
+                      if row.get("contact", {}).get("role") == "operator")
+
+    async def save_series(self, series: Series) -> None:
+        self.t("reminders")[series.series_id] = series.model_dump()
+
+    async def active_series(self, deadline_id: str) -> list[Series]:
+        return [Series.model_validate(r) for r in self.t("reminders").values()
+                if r["deadline_id"] == deadline_id and r["status"] == "active"]
+
+    async def series(self, series_id: str) -> Series | None:
+        row = self.t("reminders").get(series_id)
+        return None if row is None else Series.model_validate(row)
+
+    async def due_series(self, now: datetime, limit: int) -> list[str]:
+        rows = [r for r in self.t("reminders").values() if r["status"] == "active" and r["next_at"] <= now]
+        return [r["series_id"] for r in sorted(rows, key=lambda r: r["next_at"])][:limit]
 
 
 class FakeNotificationUnitOfWork(FakeUnitOfWork, NotificationUnitOfWork):
@@ -154,4 +234,8 @@ async def ensure_indexes(db: AsyncDatabase[Doc]) -> None:
     await db["recipients"].create_index("account_id")
     await db["inbox"].create_index([("account_id", 1), ("created_at", -1)])
     await db["deliveries"].create_index([("status", 1), ("next_attempt_at", 1)])
+    await db["deliveries"].create_index([("status", 1), ("lease_until", 1)])
     await db["deliveries"].create_index("order_id")
+    await db["reminders"].create_index([("status", 1), ("next_at", 1)])
+    await db["reminders"].create_index("deadline_id")
+    await db["contacts"].create_index("contact.role")

@@ -41,7 +41,7 @@ def request_unsubscribe(order: Order, buyer: str, amount: Decimal | None, reason
     self_service_refund_allowed(order.paid_at, now, refunds_used_this_year)
     # The no-reason refund is always the full amount (dossier §1.4 "5-day no-reason full refund").
     order.refund = refund.model_copy(update={"amount": order.amount})
-    return list(order.refunded(now, "5-day no-reason full refund (dossier §1.4)", correlation_id))
+    return order.refunded_by_platform(now, "5-day no-reason full refund (dossier §1.4)", correlation_id)
 
 
 def refund_decided(order: Order, approved: bool, opinion: str, reason: str, now: datetime,

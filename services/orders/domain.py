@@ -22,6 +22,7 @@ from shared.schemas import (
     BuyerTrack,
     Coupon,
     DeliveryContact,
+    Event,
     Milestone,
     Money,
     OrderPaid,
@@ -30,7 +31,10 @@ from shared.schemas import (
     OrderStatusChanged,
     OrderStatusChangedPayload,
     Parties,
+    PartyRole,
     ProductSnapshot,
+    RefundDecided,
+    RefundDecidedPayload,
 )
 from shared.schemas.events import OrderType
 
@@ -203,3 +207,19 @@ class Order(BaseModel):
         if self.refund is not None:
             self.refund = self.refund.model_copy(update={"state": "approved", "decided_at": now})
         return [self._move(OrderStatus.REFUNDED, now, reason, correlation_id)]
+
+    def refunded_by_platform(self, now: datetime, reason: str, correlation_id: str) -> list[Event]:
+        """A refund the platform decides on its own (the 5-day no-reason refund, a provisioning given up).
+
+        Besides the status change it publishes refund.decided, the one event every refund travels as, so the
+        provider's earning on the order is reversed and both parties are told (as after a merchant's approval).
+        """
+        if self.status is OrderStatus.REFUNDED:
+            return []
+        changed: list[Event] = [*self.refunded(now, reason, correlation_id)]
+        refund_id = self.refund.refund_id if self.refund is not None else f"RF-{self.order_id}"
+        return [*changed, RefundDecided(
+            producer=PRODUCER, correlation_id=correlation_id, order_id=self.order_id,
+            payload=RefundDecidedPayload(refund_id=refund_id, order_id=self.order_id, approved=True,
+                                         amount=self.amount, currency=self.currency, reason=reason,
+                                         decided_by_role=PartyRole.SYSTEM, parties=self.parties, decided_at=now))]

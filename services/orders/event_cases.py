@@ -56,5 +56,5 @@ class EventCases(Base):
         if not (p.final and p.consequence == "refund" and p.order_id):
             return False
         reason = f"provisioning failed ({p.endpoint}: {p.error}); refunded (dossier §8.2.2)"
-        return await self._apply(event, p.order_id, lambda o: list(o.refunded(p.failed_at, reason,
-                                                                                event.correlation_id)))
+        return await self._apply(event, p.order_id, lambda o: o.refunded_by_platform(p.failed_at, reason,
+                                                                                   event.correlation_id))

@@ -33,7 +33,8 @@ def _logged(event: Event, applied: bool) -> None:
 
 
 def register(broker: KafkaBroker, settings: ServiceSettings) -> None:
-    declare_publishers(broker, settings, AccountRegistered, OrderPaid, OrderStatusChanged, RefundRequested)
+    declare_publishers(broker, settings, AccountRegistered, OrderPaid, OrderStatusChanged, RefundRequested,
+                       RefundDecided)
 
     @subscriber(broker, settings, Topic.ACCEPTANCE_DONE, "Complete the order once its service order is accepted.")
     async def on_acceptance_done(event: AcceptanceDone, orders: OrdersService = Context("orders")) -> None:

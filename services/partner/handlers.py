@@ -9,25 +9,49 @@ from faststream.kafka import KafkaBroker
 
 from services.partner.domain import LedgerEntry
 from services.partner.services import PartnerService
-from shared.platform.kafka import subscriber
+from shared.platform.kafka import declare_publishers, subscriber
 from shared.platform.settings import ServiceSettings
-from shared.schemas import AcceptanceDone, Event, OrderPaid, Topic
+from shared.schemas import (
+    AcceptanceDone,
+    AccountRegistered,
+    Event,
+    MerchantCallFailed,
+    OrderPaid,
+    OrderStatusChanged,
+    RefundDecided,
+    Topic,
+)
 
 log = logging.getLogger("partner.handlers")
 SVC = Context("partner")
 
 
 def _logged(event: Event, entry: LedgerEntry | None) -> None:
-    log.info(f"commission {entry.amount} accrued to {entry.provider_id}" if entry else "no earning accrued",
+    log.info(f"{entry.kind} {entry.amount} for {entry.provider_id}" if entry else "no ledger entry",
              extra={"event_id": event.event_id, "event_type": event.event_type, "order_id": event.order_id,
                     "correlation_id": event.correlation_id})
 
 
 def register(broker: KafkaBroker, settings: ServiceSettings) -> None:
-    @subscriber(broker, settings, Topic.ORDER_PAID, "Learn the order's provider binding, amount and share ratio.")
+    declare_publishers(broker, settings, MerchantCallFailed)
+
+    @subscriber(broker, settings, Topic.ORDER_PAID,
+                "Learn the provider binding, amount and share ratio; close joint-selling demands; start SaaS calls.")
     async def on_paid(event: OrderPaid, svc: PartnerService = SVC) -> None:
         _logged(event, await svc.on_order_paid(event))
 
     @subscriber(broker, settings, Topic.ACCEPTANCE_DONE, "Accrue the provider's earning on acceptance.")
     async def on_accepted(event: AcceptanceDone, svc: PartnerService = SVC) -> None:
         _logged(event, await svc.on_acceptance_done(event))
+
+    @subscriber(broker, settings, Topic.REFUND_DECIDED, "An approved refund reverses the provider's earning.")
+    async def on_refund(event: RefundDecided, svc: PartnerService = SVC) -> None:
+        _logged(event, await svc.on_refund_decided(event))
+
+    @subscriber(broker, settings, Topic.ORDER_STATUS_CHANGED, "An order cancelled before acceptance never earns.")
+    async def on_status(event: OrderStatusChanged, svc: PartnerService = SVC) -> None:
+        await svc.on_status_changed(event)
+
+    @subscriber(broker, settings, Topic.ACCOUNT_REGISTERED, "Know providers, merchants and operators by role.")
+    async def on_account(event: AccountRegistered, svc: PartnerService = SVC) -> None:
+        await svc.on_account_registered(event)

@@ -1,20 +1,37 @@
-"""Use cases: learn each order's provider binding and acceptance; accrue the earning once both are known."""
+"""Use cases driven by events: learn each order's provider binding and acceptance, accrue the earning once both
+are known, reverse it on a refund, close joint-selling demands, and start the SaaS lifecycle calls."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import TypeVar
 
 from pydantic import BaseModel
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.partner.domain import BoundOrder, LedgerEntry, accrue
+from services.partner.calls import LIFECYCLE, Sale
+from services.partner.domain import BoundOrder, LedgerEntry, accrue, refund
+from services.partner.incentives import scenario_for
+from services.partner.merchant import expiry_call, lifecycle_call
+from services.partner.programme import Account
 from services.partner.store import PartnerUnitOfWork
 from shared.platform.mongo import Doc, UnitOfWorkFactory
-from shared.schemas import AcceptanceDone, Money, OrderPaid
+from shared.schemas import (
+    AcceptanceDone,
+    AccountRegistered,
+    Event,
+    Money,
+    OrderPaid,
+    OrderStatus,
+    OrderStatusChanged,
+    RefundDecided,
+)
 
 CONSUMER = "partner"
+T = TypeVar("T")
+Clock = Callable[[], datetime]
 
 
 class ProviderLedger(BaseModel):
@@ -24,46 +41,148 @@ class ProviderLedger(BaseModel):
     entries: list[LedgerEntry]
 
 
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
 class PartnerService:
-    def __init__(self, uow: UnitOfWorkFactory[PartnerUnitOfWork]) -> None:
-        self.uow = uow
+    def __init__(self, uow: UnitOfWorkFactory[PartnerUnitOfWork], clock: Clock = _now) -> None:
+        self.uow, self.clock = uow, clock
 
     async def on_order_paid(self, event: OrderPaid) -> LedgerEntry | None:
         p = event.payload
+        saas = p.product.delivery_type in {"saas_supervised", "saas_instant"}
+        if p.parties.provider_id is None and not saas and p.offer_id is None:
+            return None  # no provider, no offer, no merchant call: nothing to do for this order
 
-        def learn(order: BoundOrder) -> None:
-            order.provider_id, order.amount, order.currency = p.parties.provider_id, p.amount, p.currency
-            order.share_ratio = p.product.provider_share_ratio
-            if not p.product.delivery_type.supervised:
-                order.accepted_at = p.paid_at
-
-        if p.parties.provider_id is None:
-            return None  # no provider bound: nothing will ever accrue for this order
-        return await self._apply(event, p.order_id, learn)
-
-    async def on_acceptance_done(self, event: AcceptanceDone) -> LedgerEntry | None:
-        def learn(order: BoundOrder) -> None:
-            order.accepted_at = event.payload.accepted_at
-
-        if event.payload.parties.provider_id is None:
-            return None
-        return await self._apply(event, event.payload.order_id, learn)
-
-    async def _apply(self, event: OrderPaid | AcceptanceDone, order_id: str,
-                     learn: Callable[[BoundOrder], None]) -> LedgerEntry | None:
         async def work(uow: PartnerUnitOfWork) -> LedgerEntry | None:
             if not await uow.claim(CONSUMER, event):
                 return None
-            order = await uow.order(order_id)
-            learn(order)
-            entry = accrue(order, datetime.now(UTC)) if order.ready_to_accrue() else None
+            provider = p.parties.provider_id
+            if p.offer_id is not None and (offer := await uow.offers.get(p.offer_id)) is not None:
+                provider = provider or offer.provider_id  # a merchant's private offer from joint selling
+                demand = await uow.demands.get(offer.demand_id) if offer.demand_id else None
+                usable = offer.usable(p.parties.buyer_account_id, p.product.product_id, p.paid_at)
+                if demand is not None and usable and demand.win(p.order_id):  # §7.5 step 3: 需求成交
+                    await uow.demands.save(demand)
+            if saas and await uow.sales.get(p.order_id) is None:
+                sale = Sale(order_id=p.order_id, buyer_id=p.parties.buyer_account_id,
+                            merchant_id=p.parties.merchant_account_id, product_id=p.product.product_id,
+                            delivery_type=p.product.delivery_type, sale_mode=p.product.sale_mode,
+                            original_order_id=p.original_order_id)
+                await uow.sales.add(sale)
+                if p.order_type in LIFECYCLE:
+                    await lifecycle_call(uow, sale, p.order_type, p.original_order_id, self.clock())
+            if provider is None:
+                await uow.commit()
+                return None
+            terms = await uow.terms.get(p.product.product_id)
+
+            def learn(order: BoundOrder) -> None:
+                order.provider_id, order.amount, order.currency = provider, p.amount, p.currency
+                order.customer_id, order.product_id = p.parties.buyer_account_id, p.product.product_id
+                order.share_ratio = p.product.provider_share_ratio
+                if order.share_ratio is None and terms is not None:
+                    order.share_ratio = terms.share_ratio
+                if terms is not None:
+                    order.floor_price = terms.floor_price
+                    order.vat_rate = terms.vat_rate if terms.vat_rate is not None else order.vat_rate
+                    order.fee_tax_rate = (terms.service_fee_tax_rate if terms.service_fee_tax_rate is not None
+                                          else order.fee_tax_rate)
+                if not p.product.delivery_type.supervised:
+                    order.accepted_at = p.paid_at  # §4.3: supervision "not applicable" counts as complete
+
+            return await self._learn(uow, p.order_id, learn)
+
+        return await self.uow.run(work)
+
+    async def on_acceptance_done(self, event: AcceptanceDone) -> LedgerEntry | None:
+        payload = event.payload
+
+        def learn(order: BoundOrder) -> None:
+            order.accepted_at = payload.accepted_at
+            order.customer_id = order.customer_id or payload.parties.buyer_account_id
+
+        async def work(uow: PartnerUnitOfWork) -> LedgerEntry | None:
+            if payload.parties.provider_id is None and await uow.orders.get(payload.order_id) is None:
+                return None  # no provider on the order, and none bound by an offer (order.paid came first)
+            if not await uow.claim(CONSUMER, event):
+                return None
+            return await self._learn(uow, payload.order_id, learn)
+
+        return await self.uow.run(work)
+
+    async def on_refund_decided(self, event: RefundDecided) -> LedgerEntry | None:
+        p = event.payload
+
+        async def reverse(uow: PartnerUnitOfWork) -> LedgerEntry | None:
+            order = await uow.orders.get(p.order_id)
+            if order is None and p.parties.provider_id is None:
+                await uow.commit()
+                return None
+            order = order or await uow.order(p.order_id)
+            entry = refund(order, p.refund_id, p.amount, self.clock())
             if entry is not None:
                 await uow.ledger.add(entry)
             await uow.orders.save(order)
             await uow.commit()
             return entry
 
-        return await self.uow.run(work)
+        if not p.approved:
+            return None
+        return await self._claimed(event, reverse)
+
+    async def on_status_changed(self, event: OrderStatusChanged) -> None:
+        """An order cancelled before acceptance never earns (its acceptance cannot come any more); a SaaS
+        order's validity end schedules the instance's expiry call (§8.2.4) — a renewal moves it."""
+        p = event.payload
+        cancelled = p.to_status == OrderStatus.CANCELLED and p.parties.provider_id is not None
+        if not cancelled and p.validity_ends_at is None:
+            return
+
+        async def cancel(uow: PartnerUnitOfWork) -> None:
+            if cancelled:
+                order = await uow.order(p.order_id)
+                if not order.accrued:
+                    order.cancelled = True
+                    await uow.orders.save(order)
+            sale = await uow.sales.get(p.order_id) if p.validity_ends_at is not None else None
+            if sale is not None and p.validity_ends_at is not None:
+                await expiry_call(uow, sale, p.validity_ends_at)
+            await uow.commit()
+
+        await self._claimed(event, cancel)
+
+    async def on_account_registered(self, event: AccountRegistered) -> None:
+        async def remember(uow: PartnerUnitOfWork) -> None:
+            account = Account(account_id=event.payload.account_id, role=event.payload.role)
+            await uow.upsert(uow.accounts, account)
+            await uow.commit()
+
+        await self._claimed(event, remember)
+
+    async def _claimed(self, event: Event, work: Callable[[PartnerUnitOfWork], Awaitable[T | None]]) -> T | None:
+        async def run(uow: PartnerUnitOfWork) -> T | None:
+            if not await uow.claim(CONSUMER, event):
+                return None
+            return await work(uow)
+
+        return await self.uow.run(run)
+
+    async def _learn(self, uow: PartnerUnitOfWork, order_id: str,
+                     learn: Callable[[BoundOrder], None]) -> LedgerEntry | None:
+        order = await uow.order(order_id)
+        learn(order)
+        entry = None
+        if order.ready_to_accrue() and order.provider_id is not None:
+            assoc = await uow.customers.get(order.customer_id) if order.customer_id else None
+            order.scenario = scenario_for(order.provider_id, assoc.reseller_id if assoc else None,
+                                          assoc.registration_column if assoc else None)
+            entry = accrue(order, self.clock())
+            await uow.ledger.add(entry)
+        await uow.orders.save(order)
+        await uow.commit()
+        return entry
 
 
 async def ledger(db: AsyncDatabase[Doc], provider_id: str) -> ProviderLedger:

@@ -3,23 +3,60 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
+from pydantic import BaseModel
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.partner.billing import Bill
+from services.partner.calls import MerchantCall, MerchantEndpoint, Sale
 from services.partner.domain import BoundOrder, LedgerEntry
+from services.partner.programme import (
+    Account,
+    Application,
+    CustomerAssociation,
+    Demand,
+    Offer,
+    ProductTerms,
+    Provider,
+)
 from shared.platform.fakes import FakeState, FakeUnitOfWork
 from shared.platform.mongo import Doc, MongoUnitOfWork, UnitOfWork
 from shared.platform.repository import FakeRepository, MongoRepository, Repository
 
+# attribute → (collection, model, id field)
+REPOS: dict[str, tuple[str, type[BaseModel], str]] = {
+    "orders": ("bound_orders", BoundOrder, "order_id"), "accounts": ("accounts", Account, "account_id"),
+    "applications": ("applications", Application, "application_id"),
+    "providers": ("providers", Provider, "provider_id"),
+    "customers": ("customers", CustomerAssociation, "customer_id"),
+    "terms": ("product_terms", ProductTerms, "product_id"), "offers": ("offers", Offer, "offer_id"),
+    "demands": ("demands", Demand, "demand_id"), "bills": ("bills", Bill, "bill_id"),
+    "endpoints": ("merchant_endpoints", MerchantEndpoint, "merchant_id"),
+    "calls": ("merchant_calls", MerchantCall, "call_id"), "sales": ("sales", Sale, "order_id"),
+}
+
 
 class Ledger(Protocol):
     async def add(self, entry: LedgerEntry) -> None: ...
+    async def of(self, provider_id: str) -> list[LedgerEntry]: ...
+    async def mark_billed(self, entry_ids: list[str], bill_id: str) -> None: ...
 
 
 class PartnerUnitOfWork(UnitOfWork):
     orders: Repository[BoundOrder]
+    accounts: Repository[Account]
+    applications: Repository[Application]
+    providers: Repository[Provider]
+    customers: Repository[CustomerAssociation]
+    terms: Repository[ProductTerms]
+    offers: Repository[Offer]
+    demands: Repository[Demand]
+    bills: Repository[Bill]
+    endpoints: Repository[MerchantEndpoint]
+    calls: Repository[MerchantCall]
+    sales: Repository[Sale]
     ledger: Ledger
 
     async def order(self, order_id: str) -> BoundOrder:
@@ -30,6 +67,16 @@ class PartnerUnitOfWork(UnitOfWork):
             await self.orders.add(found)
         return found
 
+    async def upsert(self, repo: Repository[Any], item: Any) -> None:
+        """Add or save, for records an API replaces as a whole."""
+        if await repo.get(str(getattr(item, REPOS_ID[type(item)]))) is None:
+            await repo.add(item)
+        else:
+            await repo.save(item)
+
+
+REPOS_ID = {model: id_field for _, model, id_field in REPOS.values()}
+
 
 class _MongoLedger:
     def __init__(self, uow: MongoUnitOfWork) -> None:
@@ -38,11 +85,19 @@ class _MongoLedger:
     async def add(self, entry: LedgerEntry) -> None:
         await self.col.insert_one({"_id": entry.entry_id, **entry.model_dump()}, session=self.s)
 
+    async def of(self, provider_id: str) -> list[LedgerEntry]:
+        docs = await self.col.find({"provider_id": provider_id}, session=self.s).sort("at", 1).to_list(None)
+        return [LedgerEntry.model_validate(d) for d in docs]
+
+    async def mark_billed(self, entry_ids: list[str], bill_id: str) -> None:
+        await self.col.update_many({"_id": {"$in": entry_ids}}, {"$set": {"bill_id": bill_id}}, session=self.s)
+
 
 class MongoPartnerUnitOfWork(MongoUnitOfWork, PartnerUnitOfWork):
     async def __aenter__(self) -> MongoPartnerUnitOfWork:
         await super().__aenter__()
-        self.orders = MongoRepository(self.db["bound_orders"], BoundOrder, "order_id", self.session)
+        for attr, (col, model, id_field) in REPOS.items():
+            setattr(self, attr, MongoRepository(self.db[col], model, id_field, self.session))
         self.ledger = _MongoLedger(self)
         return self
 
@@ -55,11 +110,20 @@ class _FakeLedger:
         assert entry.entry_id not in self.rows, "duplicate ledger entry"
         self.rows[entry.entry_id] = entry.model_dump()
 
+    async def of(self, provider_id: str) -> list[LedgerEntry]:
+        entries = [LedgerEntry.model_validate(r) for r in self.rows.values() if r["provider_id"] == provider_id]
+        return sorted(entries, key=lambda e: e.at)
+
+    async def mark_billed(self, entry_ids: list[str], bill_id: str) -> None:
+        for i in entry_ids:
+            self.rows[i] = {**self.rows[i], "bill_id": bill_id}
+
 
 class FakePartnerUnitOfWork(FakeUnitOfWork, PartnerUnitOfWork):
     async def __aenter__(self) -> FakePartnerUnitOfWork:
         await super().__aenter__()
-        self.orders = FakeRepository(self.table("bound_orders"), BoundOrder, "order_id")
+        for attr, (col, model, id_field) in REPOS.items():
+            setattr(self, attr, FakeRepository(self.table(col), model, id_field))
         self.ledger = _FakeLedger(self)
         return self
 
@@ -75,3 +139,6 @@ def fake_uow(state: FakeState) -> Callable[[], PartnerUnitOfWork]:
 
 async def ensure_indexes(db: AsyncDatabase[Doc]) -> None:
     await db["ledger"].create_index([("provider_id", 1), ("at", -1)])
+    await db["merchant_calls"].create_index([("status", 1), ("due_at", 1)])
+    await db["merchant_calls"].create_index([("merchant_id", 1), ("created_at", -1)])
+    await db["demands"].create_index([("offer_id", 1)])

@@ -61,7 +61,8 @@ def subscriber(broker: KafkaBroker, settings: ServiceSettings, topic: str, descr
 def declare_publishers(broker: KafkaBroker, settings: ServiceSettings, *events: type[Event]) -> None:
     """Name what the service publishes, for its AsyncAPI document. The outbox relay does the publishing."""
     for event in events:
-        broker.publisher(settings.topic(event.topic), title=f"{settings.service_name}:{event.topic}",
+        # ":out" keeps a published channel apart from a subscribed one when a service does both on a topic.
+        broker.publisher(settings.topic(event.topic), title=f"{settings.service_name}:{event.topic}:out",
                          schema=event, description=(event.__doc__ or event.__name__).strip())
 
 

@@ -11,7 +11,9 @@ The unit of work is the only way a use case writes. It gives three guarantees th
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import random
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -128,22 +130,32 @@ class MongoUnitOfWork(UnitOfWork):
 
 
 class UnitOfWorkFactory(Generic[U]):
-    """Opens units of work and reruns a use case on transient transaction errors."""
+    """Opens units of work and reruns a use case on transient transaction errors.
 
-    def __init__(self, make: Callable[[], U], attempts: int = 5) -> None:
-        self._make, self._attempts = make, attempts
+    Reruns pause with jittered exponential backoff (concurrent writers of one document fall out of lockstep)
+    and keep going for `patience` seconds. The budget is longer than the database's transaction lifetime
+    (60 s in mongod and SecantusDB) on purpose: a replica killed in the middle of a transaction leaves its
+    writes locked until the server reaps that transaction, and giving up sooner would dead-letter an event
+    that succeeds a minute later. `attempts` caps the reruns instead (tests).
+    """
+
+    def __init__(self, make: Callable[[], U], attempts: int | None = None, patience: float = 75.0) -> None:
+        self._make, self._attempts, self._patience = make, attempts, patience
 
     def __call__(self) -> U:
         return self._make()
 
     async def run(self, work: Callable[[U], Awaitable[T]]) -> T:
+        deadline = time.monotonic() + self._patience
         for attempt in itertools.count(1):
             try:
                 async with self._make() as uow:
                     return await work(uow)
             except (PyMongoError, DomainError) as exc:
-                if not _transient(exc) or attempt >= self._attempts:
+                spent = attempt >= self._attempts if self._attempts is not None else time.monotonic() > deadline
+                if not _transient(exc) or spent:
                     raise
+            await asyncio.sleep(random.uniform(0.005, min(2.0, 0.01 * 2 ** attempt)))
         raise AssertionError("unreachable")
 
 

@@ -21,8 +21,9 @@ def test_committed_contract_matches_the_code(path: Path) -> None:
 def test_every_event_a_service_publishes_or_consumes_is_in_its_asyncapi() -> None:
     channels = {name.split(".asyncapi")[0]: set(json.loads(text)["channels"])
                 for name, text in ((p.name, t) for p, t in DOCS.items()) if ".asyncapi" in name}
-    assert {"orders:acceptance.done", "orders:order.paid", "orders:account.registered"} <= channels["orders"]
-    assert {"supervision:order.paid", "supervision:acceptance.done", "supervision:appeal.raised"} <= channels["supervision"]
+    assert {"orders:acceptance.done", "orders:order.paid:out", "orders:account.registered:out"} <= channels["orders"]
+    assert {"supervision:order.paid", "supervision:acceptance.done:out",
+            "supervision:appeal.raised:out"} <= channels["supervision"]
     assert {f"notification:{t}" for t in ("account.registered", "order.paid", "milestone.confirmed", "appeal.raised",
                                           "appeal.resolved", "acceptance.done")} <= channels["notification"]
     assert {"partner:order.paid", "partner:acceptance.done"} <= channels["partner"]

@@ -9,6 +9,7 @@ import pytest
 from jinja2 import UndefinedError
 
 from services.notification.catalogue import _TEXTS, CATALOGUE, render
+from services.notification.templates import segments
 from services.orders.domain import Order
 
 ORDER_ID = Order.new_id(datetime(2026, 3, 1, tzinfo=UTC))  # a real-shaped order number: CS + 16 characters
@@ -17,7 +18,10 @@ ORDER_ID = Order.new_id(datetime(2026, 3, 1, tzinfo=UTC))  # a real-shaped order
 def context(**extra: Any) -> dict[str, Any]:
     return {"order_id": ORDER_ID, "amount": "120.50", "currency": "CNY", "product": "Data migration service",
             "node": "confirm_request", "next_node": "deliver", "raised_by": "buyer", "reason": "no answer",
-            "outcome": "resume", **extra}
+            "outcome": "resume", "approved": True, "opinion": "ok", "endpoint": "newInstance", "attempt": 2,
+            "final": True, "consequence": "refund", "error": "HTTP 500", "due": "2026-03-05 10:00 UTC",
+            "kind": "auto_acceptance", "name": "Ops", "link": "http://n/verify/email?token=x", "code": "123456",
+            "valid_hours": "24", **extra}
 
 
 def has_chinese(text: str) -> bool:
@@ -72,16 +76,54 @@ def test_a_missing_placeholder_fails_loudly() -> None:
 
 
 @pytest.mark.parametrize("message_type", sorted(_TEXTS["zh-CN"]))
-def test_chinese_sms_fits_one_ucs2_segment(message_type: str) -> None:
+def test_chinese_sms_fits_two_ucs2_segments(message_type: str) -> None:
     sms = render(message_type, "zh-CN", context()).sms
-    assert ORDER_ID in sms
     assert sms.startswith("[KooGallery] ")
-    assert len(sms) <= 70
+    assert segments(sms) <= 2
+    if message_type not in {"merchant_call_failed", "verify_email", "verify_phone"}:
+        assert ORDER_ID in sms
 
 
 @pytest.mark.parametrize("message_type", sorted(_TEXTS["en-US"]))
 def test_english_sms_fits_one_gsm_segment_and_leaves_the_body_out(message_type: str) -> None:
     sms = render(message_type, "en-US", context(reason="a long private reason")).sms
-    assert ORDER_ID in sms
+    assert segments(sms) == 1
     assert len(sms) <= 160
     assert "private" not in sms
+
+
+def test_an_overlong_sms_is_cut_to_two_segments() -> None:
+    sms = render("merchant_call_failed", "zh-CN", context(endpoint="接口" * 200)).sms
+    assert segments(sms) == 2
+    assert sms.endswith("…")
+
+
+@pytest.mark.parametrize("message_type", sorted(_TEXTS["zh-CN"]))
+def test_chinese_texts_never_show_english_roles_or_node_keys(message_type: str) -> None:
+    r = render(message_type, "zh-CN", context(node="deliver", next_node="accept", raised_by="merchant",
+                                              outcome="refund", reason="原因"))
+    text = r.title + r.body + r.sms
+    for word in ("buyer", "merchant", "operator", "provider", "deliver", "accept", "confirm_request", "refund"):
+        assert word not in text.lower()
+
+
+def test_unknown_node_keys_are_not_shown_in_chinese() -> None:
+    r = render("milestone_confirmed", "zh-CN", context(node="some_new_node", next_node=None))
+    assert "some_new_node" not in r.title + r.body
+    assert "当前节点" in r.title
+
+
+def test_the_role_of_an_appellant_is_translated() -> None:
+    assert "商家发起了申诉" in render("appeal_raised", "zh-CN", context(raised_by="merchant")).body
+    assert "raised by the merchant" in render("appeal_raised", "en-US", context(raised_by="merchant")).body
+
+
+def test_every_event_the_brief_names_has_a_rule() -> None:
+    wanted = {"order.paid", "order.status_changed", "milestone.confirmed", "appeal.raised", "appeal.resolved",
+              "acceptance.done", "refund.requested", "refund.decided", "merchant_call.failed"}
+    assert wanted <= set(CATALOGUE)
+    [rule] = CATALOGUE["merchant_call.failed"]
+    assert rule.message.category == "om_reminder"
+    assert rule.message.mandatory
+    assert {"email", "sms"} <= {c.value for c in rule.message.channels}
+    assert any(r.role.value == "operator" for r in CATALOGUE["appeal.raised"])

@@ -73,7 +73,17 @@ def test_a_recipient_not_subscribed_to_the_category_is_skipped() -> None:
     targets, trace = resolve(c, [r], MILESTONE)
 
     assert r.email not in [t.address for t in targets]
-    assert trace[0] == "recipient finance skipped: not subscribed to supervision"
+    assert trace[0] == "recipient finance skipped: subscribed to neither supervision nor milestone_confirmed"
+
+
+def test_a_recipient_may_subscribe_to_a_single_message_type() -> None:
+    c = contact()
+    r = recipient(c, "pm", categories=("milestone_confirmed",))
+
+    targets, _ = resolve(c, [r], MILESTONE)
+
+    assert r.email in [t.address for t in targets]
+    assert c.bound_email not in [t.address for t in targets]
 
 
 def test_verified_subscribed_recipients_replace_the_bound_contact() -> None:
@@ -88,7 +98,8 @@ def test_verified_subscribed_recipients_replace_the_bound_contact() -> None:
                                   (Channel.EMAIL, ops.email), (Channel.SMS, ops.phone),
                                   (Channel.EMAIL, pm.email), (Channel.SMS, pm.phone)]
     assert c.bound_email not in [t.address for t in targets]
-    assert trace == ["recipient intern skipped: not verified yet"]
+    assert trace == ["recipient intern skipped: not verified yet",
+                     "2 active recipient(s) subscribed to supervision: the bound contact is not used"]
     assert targets[1].why == "recipient ops is verified and subscribed to supervision"
 
 
@@ -156,7 +167,7 @@ def test_plan_sends_in_site_at_once_and_queues_email_and_sms(channel: Channel, s
     assert (d.sent_at == NOW) is sent
     assert (d.html is not None) is html
     assert d.body == getattr(text, body)
-    assert d.trace == ["t1", "because"]
+    assert d.trace == ["t1", f"channel {channel.value}: a default channel of order_paid", "because"]
     assert d.delivery_id == Delivery.key("ev", "acc", "order_paid", channel, "addr")
     assert d.next_attempt_at == NOW
     assert d.category == "creation_activation"

@@ -11,7 +11,15 @@ from services.orders.aftersales import credit_repaid, rate, refund_decided, requ
 from services.orders.domain import Order
 from services.orders.progress import Progress, Rating
 from shared.platform.errors import DomainError, Forbidden, InvalidInput
-from shared.schemas import DeliveryType, OrderStatus, OrderStatusChanged, ProductSnapshot, RefundRequested
+from shared.schemas import (
+    DeliveryType,
+    OrderStatus,
+    OrderStatusChanged,
+    PartyRole,
+    ProductSnapshot,
+    RefundDecided,
+    RefundRequested,
+)
 
 NOW = datetime(2026, 11, 10, tzinfo=UTC)
 
@@ -53,11 +61,23 @@ def test_only_the_buyer_unsubscribes_and_never_more_than_paid() -> None:
 @pytest.mark.parametrize("delivery", [DeliveryType.IMAGE, DeliveryType.API, DeliveryType.SAAS_INSTANT])
 def test_an_unsupervised_product_is_refunded_in_full_within_five_days(delivery: DeliveryType) -> None:
     o = paid(delivery)
-    [event] = request_unsubscribe(o, "b", Decimal("1"), "changed my mind", NOW + timedelta(days=5), 3, "c")
+    [event, decided] = request_unsubscribe(o, "b", Decimal("1"), "changed my mind", NOW + timedelta(days=5), 3, "c")
     assert isinstance(event, OrderStatusChanged)
     assert event.payload.to_status is OrderStatus.REFUNDED
     assert o.refund is not None
     assert o.refund.amount == Decimal("100.00")
+    # the refund travels as refund.decided too, so the provider's earning on the order is reversed
+    assert isinstance(decided, RefundDecided)
+    assert decided.payload.approved
+    assert decided.payload.amount == Decimal("100.00")
+    assert decided.payload.refund_id == o.refund.refund_id
+    assert decided.payload.decided_by_role is PartyRole.SYSTEM
+
+
+def test_a_platform_refund_is_published_once() -> None:
+    o = paid(DeliveryType.IMAGE)
+    assert len(o.refunded_by_platform(NOW, "provisioning given up", "c")) == 2
+    assert o.refunded_by_platform(NOW, "provisioning given up", "c") == []
 
 
 def test_an_unsupervised_product_after_five_days_gets_no_refund() -> None:

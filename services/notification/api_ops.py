@@ -1,0 +1,64 @@
+"""Provider callbacks (Twilio status callbacks, signature-checked) and the operator's dead-letter desk."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from twilio.request_validator import RequestValidator
+
+from services.notification.dispatcher import Dispatcher
+from services.notification.ops import Ops
+from services.notification.providers import auth_tokens
+from services.notification.settings import NotificationSettings
+from shared.platform.errors import Forbidden
+from shared.platform.http import AccountId
+
+router = APIRouter()
+
+
+def _ops(request: Request) -> Ops:
+    ops: Ops = request.app.state.ops
+    return ops
+
+
+@router.post("/callbacks/sms/{delivery_id}", tags=["callbacks"], status_code=204)
+async def sms_status_callback(delivery_id: str, request: Request) -> Response:
+    """Twilio StatusCallback: validated with X-Twilio-Signature, then recorded on the delivery."""
+    settings: NotificationSettings = request.app.state.notification_settings
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    # The signature covers the URL the provider was given, i.e. our public base URL, not the one we see.
+    url = f"{settings.public_base_url.rstrip('/')}{request.url.path}"
+    if request.url.query:
+        url += f"?{request.url.query}"
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not any(RequestValidator(t).validate(url, form, signature) for t in auth_tokens(settings)):
+        raise Forbidden("invalid X-Twilio-Signature")
+    await _ops(request).sms_status(delivery_id, form.get("MessageSid", ""), form.get("MessageStatus", ""))
+    return Response(status_code=204)
+
+
+@router.get("/operator/deliveries/dead", tags=["operator"])
+async def dead_deliveries(caller: AccountId, request: Request, order_id: str | None = None,
+                          limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[dict[str, Any]]:
+    """Dead-lettered and refused deliveries (operators only); addresses are left out."""
+    await _ops(request).require_operator(caller)
+    return await _ops(request).dead(order_id, limit)
+
+
+@router.post("/operator/deliveries/{delivery_id}/replay", tags=["operator"])
+async def replay(delivery_id: str, caller: AccountId, request: Request) -> dict[str, str]:
+    """Put a dead delivery back in the queue (operators only)."""
+    await _ops(request).require_operator(caller)
+    return {"delivery_id": delivery_id, "status": await _ops(request).replay(caller, delivery_id)}
+
+
+@router.get("/operator/providers", tags=["operator"])
+async def provider_health(caller: AccountId, request: Request) -> dict[str, dict[str, Any]]:
+    """Each channel's circuit breaker in this replica: closed, open (on the secondary) or half-open."""
+    await _ops(request).require_operator(caller)
+    dispatcher: Dispatcher = request.app.state.dispatcher
+    return {name: {"state": f.breaker.state.value, "consecutive_failures": f.breaker.consecutive,
+                   "secondary_configured": f.secondary is not None}
+            for name, f in (("email", dispatcher.email), ("sms", dispatcher.sms))}

@@ -1,0 +1,42 @@
+"""Per-address rate limit (flood protection): at most `limit` messages per channel and address per window.
+
+One document per (channel, address) holds the send times inside the window. A slot is reserved atomically
+(the conditional `$push` matches only while fewer than `limit` stamps remain), so concurrent dispatchers and
+replicas cannot overshoot. A message over the limit is deferred to when the oldest stamp leaves the window;
+it is never dropped. A reserved slot counts even if the provider then fails: the limit protects the person
+holding the phone, and a failed attempt may still have reached them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from shared.platform.mongo import Doc
+
+
+class RateLimiter:
+    def __init__(self, db: AsyncDatabase[Doc], window_seconds: float) -> None:
+        self.col, self.window = db["rate_limits"], timedelta(seconds=window_seconds)
+
+    async def reserve(self, channel: str, address: str, limit: int, now: datetime) -> datetime | None:
+        """None: a slot is reserved, send now. Otherwise: when to try again."""
+        if limit <= 0:
+            return None
+        key = f"{channel}|{address.lower()}"
+        await self.col.update_one({"_id": key}, {"$pull": {"stamps": {"$lte": now - self.window}}})
+        stamps: list[datetime] = []
+        for _ in range(3):  # a duplicate key can also mean two first upserts raced: then simply try again
+            try:
+                await self.col.update_one({"_id": key, f"stamps.{limit - 1}": {"$exists": False}},
+                                          {"$push": {"stamps": now}}, upsert=True)
+                return None
+            except DuplicateKeyError:  # the document exists and is full: no upsert possible, no slot
+                doc = await self.col.find_one({"_id": key})
+                stamps = sorted(s.replace(tzinfo=UTC) for s in (doc or {}).get("stamps", []))
+                if len(stamps) >= limit:
+                    break
+        free_at: datetime = (stamps[0] if stamps else now) + self.window
+        return free_at

@@ -1,0 +1,77 @@
+"""Deadline-aware reminders: escalate toward a business deadline, in-site first, then e-mail, then SMS. Pure.
+
+A `deadline.scheduled` (automatic acceptance, an appeal's SLA, an idle node; dossier §3.6, §5.3) starts a series
+for the party expected to act. Its steps sit at fractions of the time that was left when it was scheduled (by
+default half, a quarter and a tenth of it remain), so the same rule fits a 10-day acceptance window and a
+6-second test. `deadline.cleared` (acted / paused / cancelled / expired) stops every series of that deadline; a
+re-scheduled deadline (resumed after an appeal) starts a new series with its own idempotency keys.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel
+
+from services.notification.catalogue import Channel
+from shared.schemas import DeadlineScheduled, Parties, PartyRole
+
+LADDER = (Channel.IN_SITE, Channel.EMAIL, Channel.SMS)
+
+
+class Step(BaseModel):
+    at: AwareDatetime
+    channel: Channel
+    state: Literal["waiting", "sent", "skipped"] = "waiting"
+
+
+class Series(BaseModel):
+    series_id: str  # the scheduling event's id: a redelivered event finds its series, a new schedule is new
+    deadline_id: str
+    kind: str
+    order_id: str
+    node: str | None
+    party: PartyRole
+    due_at: AwareDatetime
+    consequence: str
+    parties: Parties
+    steps: list[Step]
+    status: Literal["active", "stopped", "finished"] = "active"
+    stopped_reason: str | None = None
+    next_at: AwareDatetime | None
+
+    @classmethod
+    def plan(cls, event: DeadlineScheduled, fractions: tuple[float, ...], now: datetime) -> Series:
+        p = event.payload
+        span = max(timedelta(0), p.due_at - now)
+        steps = [Step(at=p.due_at - span * f, channel=ch) for f, ch in zip(sorted(fractions, reverse=True), LADDER,
+                                                                            strict=False)]
+        active = p.party is not PartyRole.SYSTEM and span > timedelta(0)
+        return cls(series_id=str(event.event_id), deadline_id=p.deadline_id, kind=p.kind.value,
+                   order_id=p.order_id, node=p.node, party=p.party, due_at=p.due_at, consequence=p.consequence,
+                   parties=p.parties, steps=steps, status="active" if active else "finished",
+                   stopped_reason=None if active else "nobody to remind or already due",
+                   next_at=steps[0].at if active and steps else None)
+
+    def take_due(self, now: datetime) -> tuple[Series, Step | None]:
+        """The step to send now (the most escalated one that is due; earlier ones missed are skipped)."""
+        if self.status != "active":
+            return self, None
+        if now >= self.due_at:
+            return self.model_copy(update={"status": "finished", "next_at": None,
+                                           "stopped_reason": "deadline passed"}), None
+        due = [i for i, s in enumerate(self.steps) if s.state == "waiting" and s.at <= now]
+        if not due:
+            return self, None
+        steps = [s.model_copy(update={"state": "skipped"}) if i in due[:-1] else s for i, s in enumerate(self.steps)]
+        steps[due[-1]] = steps[due[-1]].model_copy(update={"state": "sent"})
+        waiting = [s.at for s in steps if s.state == "waiting"]
+        return self.model_copy(update={"steps": steps, "next_at": min(waiting) if waiting else None,
+                                       "status": "active" if waiting else "finished"}), steps[due[-1]]
+
+    def stop(self, reason: str) -> Series:
+        """The party acted (or the deadline was paused / cancelled / expired): no further reminder."""
+        if self.status != "active":
+            return self
+        return self.model_copy(update={"status": "stopped", "stopped_reason": reason, "next_at": None})

@@ -1,0 +1,93 @@
+"""Message texts per message type and locale (Jinja2), the e-mail HTML, and SMS segment measurement.
+
+The account's locale picks the language (zh-CN by default, the marketplace's own). Chinese texts never show
+English role names or flow node keys: both are mapped to the marketplace's Chinese terms (dossier §2.1 glossary).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from jinja2 import DictLoader, Environment, StrictUndefined, select_autoescape
+
+from services.notification.texts import TEXTS
+
+_TEXTS = TEXTS  # kept for the tests and callers that list what exists
+
+ROLE_ZH = {"buyer": "用户", "merchant": "商家", "provider": "客户服务商", "operator": "运营经理", "system": "系统"}
+# Node keys of the flow templates (dossier §2); an unknown key is never shown raw in Chinese text.
+NODE_ZH = {"submit_request": "用户提交需求", "confirm_request": "商家确认需求", "deliver": "商家实施服务",
+           "accept": "用户确认验收", "activate": "商家开通", "authorize": "商家授权", "ship": "商家发货",
+           "sign": "用户签收", "deploy": "部署", "upload": "商家上传文件", "download": "用户下载"}
+OUTCOME_ZH = {"resume": "恢复流程", "complete": "完成订单", "refund": "退款"}
+DEADLINE_ZH = {"auto_acceptance": "到期后系统将自动验收", "appeal_sla": "到期前需处理申诉",
+               "idle": "节点等待过久,对方可发起申诉", "long_running": "订单长期未验收"}
+
+_HTML = """<html><body><h2>{{ title }}</h2><p>{{ body }}</p>
+{% if link %}<p><a href="{{ link }}">{{ link }}</a></p>{% endif %}
+<p style="color:#888">{{ footer }}</p></body></html>"""
+_FOOTER = {"en-US": "Manage who receives these messages in the message centre.",
+           "zh-CN": "可在消息中心设置消息接收人。"}
+SMS_PREFIX = "[KooGallery] "
+SMS_MAX_SEGMENTS = 2
+
+_html_env = Environment(loader=DictLoader({"mail.html": _HTML}), undefined=StrictUndefined,
+                        autoescape=select_autoescape(default=True, default_for_string=True))
+
+
+def _text_env(locale: str) -> Environment:
+    env = Environment(undefined=StrictUndefined, autoescape=False)  # noqa: S701 - plain text, never HTML
+    zh = locale == "zh-CN"
+    env.filters["role"] = lambda v: ROLE_ZH.get(str(v), "相关方") if zh else str(v)
+    env.filters["node"] = lambda v: NODE_ZH.get(str(v), "当前节点") if zh else str(v)
+    env.filters["outcome"] = lambda v: OUTCOME_ZH.get(str(v), "已处理") if zh else str(v)
+    env.filters["deadline"] = lambda v: DEADLINE_ZH.get(str(v), "请及时处理") if zh else str(v)
+    return env
+
+
+_ENVS = {loc: _text_env(loc) for loc in TEXTS}
+
+
+@dataclass(frozen=True)
+class Rendered:
+    title: str
+    body: str
+    html: str
+    sms: str
+
+
+GSM7 = set("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+           "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà")
+GSM7_EXT = set("\f^{}\\[~]|€")
+
+
+def segments(text: str) -> int:
+    """SMS parts: GSM-7 fits 160 septets (153 per part when split), otherwise UCS-2 70 (67 per part)."""
+    if all(c in GSM7 or c in GSM7_EXT for c in text):
+        units, single, multi = sum(2 if c in GSM7_EXT else 1 for c in text), 160, 153
+    else:
+        units, single, multi = len(text.encode("utf-16-le")) // 2, 70, 67
+    return 1 if units <= single else math.ceil(units / multi)
+
+
+def fit_sms(text: str, max_segments: int = SMS_MAX_SEGMENTS) -> str:
+    """Shorten a text until it fits `max_segments` parts (an ellipsis marks the cut)."""
+    while segments(text) > max_segments:
+        text = text[:-2].rstrip() + "…"
+    return text
+
+
+def render(message_type: str, locale: str, context: dict[str, Any]) -> Rendered:
+    locale = locale if locale in TEXTS else "zh-CN"
+    env = _ENVS[locale]
+    title_t, body_t, *sms_t = TEXTS[locale][message_type]
+    title = env.from_string(title_t).render(context)
+    body = env.from_string(body_t).render(context)
+    link = context.get("link")
+    html = _html_env.get_template("mail.html").render(title=title, body=body, link=link,
+                                                      footer=_FOOTER[locale])
+    # The SMS is the title (no private body text) unless the type has its own SMS text (a code, a due time).
+    sms = env.from_string(sms_t[0]).render(context) if sms_t else title
+    return Rendered(title=title, body=body, html=html, sms=fit_sms(SMS_PREFIX + sms))

@@ -1,0 +1,107 @@
+"""Bills, statements and invoices of providers (dossier §7.6, §4.3): pure.
+
+- Basic-incentive bill: monthly, for the previous natural month plus anything earlier never billed.
+- Performance-assessment incentive bill: quarterly, over the previous natural quarter ([I] the incentive is the
+  configured performance rate × the quarter's net earnings; the real policy is yearly and not in the dossier).
+- Separate bills per tax rate (the service-fee tax rate the provider invoices with).
+Only completed service orders are billed: ledger entries exist only for accepted (or unsupervised, paid)
+orders, so every entry is billable; a reversal is billed in the bill of the month it happened in (§7.6).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from pydantic import AwareDatetime, BaseModel
+
+from services.partner.domain import LedgerEntry
+from services.partner.incentives import cents
+from shared.platform.errors import DomainError, InvalidInput
+from shared.schemas import Money
+
+
+class Invoice(BaseModel):
+    invoice_no: str
+    amount: Money
+    issued_at: AwareDatetime
+
+
+class Bill(BaseModel):
+    bill_id: str
+    kind: str  # basic | performance
+    provider_id: str
+    period: str  # 202611 (month) or 2026Q4
+    fee_tax_rate: Money
+    entry_ids: list[str]
+    net_earnings: Money
+    amount: Money
+    currency: str = "CNY"
+    created_at: AwareDatetime
+    invoice: Invoice | None = None
+    version: int = 0
+
+
+def month_bounds(period: str) -> tuple[datetime, datetime]:
+    try:
+        year, month = int(period[:4]), int(period[4:])
+        start = datetime(year, month, 1, tzinfo=UTC)
+    except ValueError as exc:
+        raise InvalidInput("a month is written yyyymm, e.g. 202611", field="period") from exc
+    end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+    return start, end
+
+
+def quarter_bounds(period: str) -> tuple[datetime, datetime]:
+    if len(period) != 6 or period[4] != "Q" or period[5] not in "1234" or not period[:4].isdigit():
+        raise InvalidInput("a quarter is written yyyyQn, e.g. 2026Q4", field="period")
+    year, q = int(period[:4]), int(period[5])
+    start = datetime(year, 3 * q - 2, 1, tzinfo=UTC)
+    return start, month_bounds(f"{year}{3 * q:02d}")[1]
+
+
+def _by_rate(entries: list[LedgerEntry]) -> dict[Decimal, list[LedgerEntry]]:
+    groups: dict[Decimal, list[LedgerEntry]] = defaultdict(list)
+    for e in entries:
+        groups[e.fee_tax_rate].append(e)
+    return groups
+
+
+def basic_bills(provider_id: str, period: str, entries: list[LedgerEntry], now: datetime) -> list[Bill]:
+    """Unbilled entries up to the end of the month, one bill per tax rate."""
+    _, end = month_bounds(period)
+    due = [e for e in entries if e.bill_id is None and e.at < end and e.provider_id == provider_id]
+    bills = []
+    for rate, group in sorted(_by_rate(due).items()):
+        net = sum((e.amount for e in group), Decimal("0.00"))
+        bill = Bill(bill_id=f"basic:{provider_id}:{period}:{rate}", kind="basic", provider_id=provider_id,
+                    period=period, fee_tax_rate=rate, entry_ids=[e.entry_id for e in group], net_earnings=net,
+                    amount=net, currency=group[0].currency, created_at=now)
+        for e in group:
+            e.bill_id = bill.bill_id
+        bills.append(bill)
+    return bills
+
+
+def performance_bills(provider_id: str, period: str, entries: list[LedgerEntry], rate: Decimal,
+                      now: datetime) -> list[Bill]:
+    start, end = quarter_bounds(period)
+    due = [e for e in entries if start <= e.at < end and e.provider_id == provider_id]
+    bills = []
+    for tax, group in sorted(_by_rate(due).items()):
+        net = sum((e.amount for e in group), Decimal("0.00"))
+        bills.append(Bill(bill_id=f"performance:{provider_id}:{period}:{tax}", kind="performance",
+                          provider_id=provider_id, period=period, fee_tax_rate=tax,
+                          entry_ids=[e.entry_id for e in group], net_earnings=net, amount=cents(net * rate),
+                          currency=group[0].currency, created_at=now))
+    return bills
+
+
+def record_invoice(bill: Bill, invoice_no: str, amount: Decimal, now: datetime) -> None:
+    """§7.6: the provider invoices the bill's amount once it is sent; one invoice per bill."""
+    if bill.invoice is not None:
+        raise DomainError(f"bill {bill.bill_id} already has invoice {bill.invoice.invoice_no}")
+    if cents(amount) != bill.amount:
+        raise InvalidInput(f"the invoice must be for the bill's amount {bill.amount}", field="amount")
+    bill.invoice = Invoice(invoice_no=invoice_no, amount=cents(amount), issued_at=now)

@@ -1,0 +1,131 @@
+"""Calls to merchants' production endpoints (dossier §8.1 Kit, §8.2 SaaS lifecycle): pure models and policy.
+
+A call is a durable document: built once (body fixed, client secret already encrypted), attempted by the call
+worker when due, and after a failure either rescheduled by its retry policy or given up (final):
+- "long": new purchase and upgrade — hourly for 3 hours (§8.2.2, §8.2.6); a new purchase given up is refunded;
+- "short": renewal, expiry and release — for 1 hour (§8.2.3–8.2.5); [I] every 10 minutes (no interval given);
+- "manual": the Kit syncs — one attempt; the buyer or admin chooses whether to retry (§8.1 table).
+Every failed attempt is published as merchant_call.failed so the merchant is told by SMS and email.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, Field
+
+from shared.platform.errors import DomainError
+
+Policy = Literal["long", "short", "manual"]
+KIT_PATHS = {"tenantSync": "/produceAPI/v2/tenantSync", "applicationSync": "/produceAPI/v2/applicationSync",
+             "authSync": "/produceAPI/v2/authSync", "singleOrgSync": "/produceAPI/v2/singleOrgSync",
+             "allOrgSync": "/produceAPI/v2/allOrgSync"}
+SAAS_PATH = "/saas/v2/instance"  # [I] V2 names the basic interfaces, not their sub-paths: one path, by activity
+# order_type → (activity, policy); §8.2.2 new purchase, §8.2.3 renewal, §8.2.6 upgrade, §8.2.5 release
+LIFECYCLE: dict[str, tuple[str, Policy]] = {"new": ("newInstance", "long"), "renewal": ("refreshInstance", "short"),
+                                            "upgrade": ("upgrade", "long"), "unsubscribe": ("releaseInstance", "short"),
+                                            "expiry": ("expireInstance", "short")}
+_UTC8 = timezone(timedelta(hours=8))
+MAX_USERS_PER_SYNC = 500  # §8.1 user-auth sync
+OK_CODES = {"000000", "000004"}  # success, and "processing" (async creation) for a new purchase
+
+
+class MerchantEndpoint(BaseModel):
+    merchant_id: str
+    production_url: str
+    access_key: str
+    public_key_pem: str
+    version: int = 0
+
+
+class Attempt(BaseModel):
+    at: AwareDatetime
+    ok: bool
+    status_code: int | None = None
+    error: str = ""
+    replay: bool = False
+
+
+class RetryTimes(BaseModel):
+    long_interval: float
+    long_window: float
+    short_interval: float
+    short_window: float
+
+
+class MerchantCall(BaseModel):
+    call_id: str
+    merchant_id: str
+    endpoint: str  # tenantSync … allOrgSync, newInstance, refreshInstance, upgrade, releaseInstance, …
+    kind: Literal["kit", "saas"]
+    path: str
+    body: dict[str, Any]
+    order_id: str | None = None
+    buyer_id: str | None = None
+    policy: Policy
+    status: Literal["pending", "succeeded", "failed"] = "pending"
+    created_at: AwareDatetime
+    due_at: AwareDatetime | None = None
+    attempts: list[Attempt] = Field(default_factory=list)
+    replays: int = 0
+    result: dict[str, Any] = Field(default_factory=dict)
+    version: int = 0
+
+    @property
+    def consequence(self) -> Literal["refund", "none"]:
+        return "refund" if self.endpoint == "newInstance" else "none"
+
+    def succeeded(self, now: datetime, status_code: int, result: dict[str, Any], replay: bool) -> None:
+        self.attempts.append(Attempt(at=now, ok=True, status_code=status_code, replay=replay))
+        self.status, self.due_at, self.result = "succeeded", None, result
+
+    def failed(self, now: datetime, error: str, status_code: int | None, replay: bool, times: RetryTimes) -> bool:
+        """Record a failed attempt; True when it is final (the policy gives up)."""
+        self.attempts.append(Attempt(at=now, ok=False, status_code=status_code, error=error[:500], replay=replay))
+        interval, window = {"long": (times.long_interval, times.long_window),
+                            "short": (times.short_interval, times.short_window)}.get(self.policy, (0.0, 0.0))
+        # Due times count from the first attempt (0, 1, 2, 3 hours), so a slow round never loses the last try.
+        nxt = max(now, self.created_at + timedelta(seconds=interval * len(self.attempts)))
+        planned = self.created_at + timedelta(seconds=interval * len(self.attempts))
+        if self.policy == "manual" or replay or planned > self.created_at + timedelta(seconds=window + 0.001):
+            self.status, self.due_at = "failed", None
+            return True
+        self.due_at = nxt
+        return False
+
+    def replay(self, now: datetime) -> None:
+        """Merchant console "重新启动" / buyer retry: one more attempt of a given-up call, never of a pending or
+        succeeded one, so a replay is delivered exactly once."""
+        if self.status != "failed":
+            raise DomainError(f"call {self.call_id} is {self.status}; only a failed call can be replayed")
+        self.status, self.due_at, self.replays = "pending", now, self.replays + 1
+
+
+class Sale(BaseModel):
+    """A SaaS or joint-operation order, as far as the merchant calls need it."""
+
+    order_id: str
+    buyer_id: str
+    merchant_id: str
+    product_id: str
+    delivery_type: str
+    sale_mode: str
+    original_order_id: str | None = None  # a renewal / upgrade / unsubscribe: the order it changes
+    instance_id: str | None = None
+    version: int = 0
+
+    @property
+    def root_order_id(self) -> str:
+        return self.original_order_id or self.order_id
+
+
+def timestamp_utc8(now: datetime) -> str:
+    """§8.1 `timeStamp`: UTC+8, yyyyMMddHHmmssSSS."""
+    local = now.astimezone(_UTC8)
+    return local.strftime("%Y%m%d%H%M%S") + f"{local.microsecond // 1000:03d}"
+
+
+def user_batches(users: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    return [users[i:i + MAX_USERS_PER_SYNC] for i in range(0, len(users), MAX_USERS_PER_SYNC)] or [[]]
+

@@ -1,0 +1,198 @@
+"""Use cases of the merchant calls: build a call (durable, in the caller's unit of work), attempt it when due
+(HTTP outside any transaction, then the outcome + merchant_call.failed in one unit of work), replay it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from services.partner import signing
+from services.partner.calls import KIT_PATHS, LIFECYCLE, SAAS_PATH, MerchantCall, RetryTimes, Sale, timestamp_utc8
+from services.partner.store import PartnerUnitOfWork
+from shared.platform.errors import NotFound
+from shared.platform.mongo import UnitOfWorkFactory
+from shared.schemas import MerchantCallFailed, MerchantCallFailedPayload, Parties
+
+log = logging.getLogger("partner.merchant")
+# (url, headers, query params, body) → (status, response headers, response body)
+Sender = Callable[[str, dict[str, str], dict[str, str], bytes], Awaitable[tuple[int, dict[str, str], bytes]]]
+
+
+def httpx_sender(timeout: float) -> Sender:
+    """The real transport: one POST, JSON, with the §8.2.1 5-second timeout."""
+    async def send(url: str, headers: dict[str, str], params: dict[str, str], body: bytes
+                   ) -> tuple[int, dict[str, str], bytes]:
+        async with httpx.AsyncClient(timeout=timeout) as client:
+            resp = await client.post(url, headers={**headers, "content-type": "application/json"},
+                                     params=params, content=body)
+            return resp.status_code, {k.lower(): v for k, v in resp.headers.items()}, resp.content
+    return send
+
+
+async def lifecycle_call(uow: PartnerUnitOfWork, sale: Sale, order_type: str, original_order_id: str | None,
+                         now: datetime) -> MerchantCall:
+    """§8.2: the SaaS instance call an order causes; the call id is the idempotency key (one per order)."""
+    activity, policy = LIFECYCLE[order_type]
+    instance = None
+    if original_order_id and (first := await uow.sales.get(original_order_id)) is not None:
+        instance = first.instance_id
+    body: dict[str, Any] = {"activity": activity, "orderId": sale.order_id, "orderLineId": f"{sale.order_id}-1",
+                            "businessId": uuid.uuid4().hex, "productId": sale.product_id, "testFlag": "0",
+                            "buyerInfo": {"customerId": sale.buyer_id}, "timeStamp": timestamp_utc8(now)}
+    if order_type != "new":
+        body["instanceId"] = instance or original_order_id or sale.order_id
+        if order_type == "renewal":
+            body["scene"] = "RENEWAL"
+    call = MerchantCall(call_id=f"{activity}:{sale.order_id}", merchant_id=sale.merchant_id, endpoint=activity,
+                        kind="saas", path=SAAS_PATH, body=body, order_id=sale.order_id, buyer_id=sale.buyer_id,
+                        policy=policy, created_at=now, due_at=now)
+    await uow.calls.add(call)
+    return call
+
+
+async def expiry_call(uow: PartnerUnitOfWork, sale: Sale, ends_at: datetime) -> MerchantCall:
+    """§8.2.4: the expiry call of the sale's instance, due when its validity ends. A durable timer: the call
+    document waits with a future due time; a later validity end (a renewal) moves a still-pending one."""
+    root = await uow.sales.get(sale.root_order_id) or sale
+    call_id = f"expireInstance:{root.order_id}"
+    existing = await uow.calls.get(call_id)
+    if existing is not None and existing.status == "pending" and not existing.attempts:
+        existing.created_at = existing.due_at = ends_at
+        existing.body["timeStamp"] = timestamp_utc8(ends_at)
+        await uow.calls.save(existing)
+        return existing
+    if existing is not None:
+        call_id = f"{call_id}:{int(ends_at.timestamp())}"
+        if (again := await uow.calls.get(call_id)) is not None:
+            return again
+    body: dict[str, Any] = {"activity": "expireInstance", "instanceId": root.instance_id or root.order_id,
+                            "orderId": sale.order_id, "testFlag": "0", "timeStamp": timestamp_utc8(ends_at)}
+    call = MerchantCall(call_id=call_id, merchant_id=sale.merchant_id, endpoint="expireInstance", kind="saas",
+                        path=SAAS_PATH, body=body, order_id=root.order_id, buyer_id=sale.buyer_id, policy="short",
+                        created_at=ends_at, due_at=ends_at)
+    await uow.calls.add(call)
+    return call
+
+
+def kit_call(endpoint: str, sale: Sale, body: dict[str, Any], now: datetime) -> MerchantCall:
+    """§8.1: a Kit sync; the buyer or admin decides about retries, so the policy is manual."""
+    body = {"instanceId": sale.instance_id or sale.order_id, **body, "testFlag": 0, "timeStamp": timestamp_utc8(now)}
+    return MerchantCall(call_id=f"{endpoint}:{uuid.uuid4().hex[:16]}", merchant_id=sale.merchant_id,
+                        endpoint=endpoint, kind="kit", path=KIT_PATHS[endpoint], body=body, order_id=sale.order_id,
+                        buyer_id=sale.buyer_id, policy="manual", created_at=now, due_at=now)
+
+
+class CallRunner:
+    def __init__(self, uow: UnitOfWorkFactory[PartnerUnitOfWork], send: Sender, times: RetryTimes,
+                 clock: Callable[[], datetime], window_s: int = 60) -> None:
+        self.uow, self.send, self.times, self.clock, self.window_s = uow, send, times, clock, window_s
+
+    async def attempt(self, call_id: str) -> MerchantCall:
+        async def load(uow: PartnerUnitOfWork) -> tuple[MerchantCall | None, Any]:
+            call = await uow.calls.get(call_id)
+            endpoint = await uow.endpoints.get(call.merchant_id) if call else None
+            if call is not None and call.endpoint != "newInstance" and call.order_id:
+                # The instance id the merchant returned may have arrived after the call was queued.
+                sale = await uow.sales.get(call.order_id)
+                root = await uow.sales.get(sale.root_order_id) if sale else None
+                if root is not None and root.instance_id:
+                    call.body["instanceId"] = root.instance_id
+            return call, endpoint
+
+        call, endpoint = await self.uow.run(load)
+        if call is None:
+            raise NotFound(f"no call {call_id}")
+        if call.status != "pending":
+            return call
+        tried, replay = len(call.attempts), call.replays > 0
+        ok, code, error = False, None, ""
+        result: dict[str, Any] = {}
+        if endpoint is None:
+            error = "the merchant has not configured its production endpoint"
+        else:
+            payload = json.dumps(call.body, separators=(",", ":"), ensure_ascii=False).encode()
+            signed = signing.sign_headers(endpoint.access_key, payload)
+            headers, params = (signed, {}) if call.kind == "kit" else (
+                {}, {"signature": signed["x-sign"], "timestamp": signed["x-timestamp"], "nonce": signed["x-nonce"]})
+            try:
+                code, rheaders, rbody = await self.send(endpoint.production_url.rstrip("/") + call.path, headers,
+                                                        params, payload)
+                signing.verify(endpoint.access_key, rheaders, rbody, window_s=self.window_s)
+                result = json.loads(rbody) if rbody else {}
+                ok = code == 200 and str(result.get("resultCode")) in {"000000", "000004"}
+                error = "" if ok else f"HTTP {code}: {result.get('resultCode')} {result.get('resultMsg', '')}"
+            except signing.BadSignature as exc:
+                error = f"response rejected: {exc}"
+            except (httpx.HTTPError, OSError, ValueError) as exc:
+                error = f"{type(exc).__name__}: {exc}"
+
+        async def record(uow: PartnerUnitOfWork) -> MerchantCall:
+            fresh = await uow.calls.get(call_id)
+            assert fresh is not None
+            if fresh.status != "pending" or len(fresh.attempts) != tried:
+                return fresh  # someone else recorded this attempt
+            now = self.clock()
+            if ok:
+                fresh.succeeded(now, code or 200, result, replay)
+                if fresh.endpoint == "newInstance" and fresh.order_id and result.get("instanceId"):
+                    sale = await uow.sales.get(fresh.order_id)
+                    if sale is not None:
+                        sale.instance_id = str(result["instanceId"])
+                        await uow.sales.save(sale)
+            else:
+                final = fresh.failed(now, error, code, replay, self.times)
+                uow.emit(failed_event(fresh, final, error, now))
+            await uow.calls.save(fresh)
+            await uow.commit()
+            return fresh
+
+        done = await self.uow.run(record)
+        log.info("merchant call %s %s", call_id, "succeeded" if ok else f"failed: {error}",
+                 extra={"order_id": call.order_id})
+        return done
+
+
+def failed_event(call: MerchantCall, final: bool, error: str, now: datetime) -> MerchantCallFailed:
+    parties = (Parties(buyer_account_id=call.buyer_id, merchant_account_id=call.merchant_id)
+               if call.buyer_id else None)
+    return MerchantCallFailed(
+        producer="partner", correlation_id=call.call_id, order_id=call.order_id,
+        payload=MerchantCallFailedPayload(
+            call_id=call.call_id, merchant_account_id=call.merchant_id, endpoint=call.endpoint,
+            order_id=call.order_id, attempt=len(call.attempts), final=final,
+            consequence=call.consequence if final and not call.replays else "none", error=error or "failed",
+            failed_at=now,
+            parties=parties))
+
+
+class CallWorker:
+    """Attempts due calls; one replica at a time (a lease), due times in Mongo so restarts lose nothing."""
+
+    def __init__(self, runner: CallRunner, due: Callable[[datetime], Awaitable[list[str]]],
+                 lease: Any, poll_s: float) -> None:
+        self.runner, self.due, self.lease, self.poll_s = runner, due, lease, poll_s
+        self.wake = asyncio.Event()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                if await self.lease.acquire():
+                    for call_id in await self.due(self.runner.clock()):
+                        # Renew before each call (each may take the 5-second timeout): a replica that lost the
+                        # lease stops, so no call is sent by two replicas at once.
+                        if not await self.lease.acquire():
+                            break
+                        await self.runner.attempt(call_id)
+            except Exception:
+                log.exception("merchant call round failed, will retry")
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), self.poll_s)
+            self.wake.clear()

@@ -1,0 +1,159 @@
+"""Partner stories on the four running services and the real broker (issue 6, "Done when")."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from devstack.stack import Stack
+from shared.schemas import PartyRole, RefundDecided, RefundDecidedPayload, Topic
+from tests.e2e.journey import Journey
+from tests.helpers import eventually, produce, read_topic
+from tests.integration.test_partner_receiver import Receiver, serving
+
+
+async def active_provider(j: Journey) -> str:
+    operator = await j.register("operator", "+8613811110009")
+    app = await j.call("POST", "partner", "/programme/applications", j.provider, expect=201,
+                       json={"company": "ACME Services", "certifications": ["Service"]})
+
+    async def reviewed() -> Any:  # 403 until partner has the operator's account.registered
+        resp = await j.http.post(j.url("partner", f"/programme/applications/{app['application_id']}/review"),
+                                 headers={"X-Account-Id": operator}, json={"approve": True})
+        return resp.json() if resp.status_code == 200 else None
+
+    assert (await eventually(reviewed, what="operator review"))["status"] == "approved"
+    return operator
+
+
+async def ledger(j: Journey, entries: int) -> dict[str, Any] | None:
+    body: dict[str, Any] = await j.call("GET", "partner", f"/providers/{j.provider}/ledger", j.provider)
+    return body if len(body["entries"]) == entries else None
+
+
+async def test_an_order_through_a_private_link_earns_on_acceptance_and_a_refund_reverses_it(
+        e2e: Stack, http: httpx.AsyncClient) -> None:
+    j = await Journey(e2e, http).setup()
+    await active_provider(j)
+    link = await j.call("POST", "partner", f"/providers/{j.provider}/private-links", j.provider, expect=201,
+                        json={"product_id": "p-migration", "customer_account_id": j.buyer})
+    order = await j.call("POST", "orders", "/orders", j.buyer, expect=201, json={
+        "merchant_account_id": j.merchant, "amount": "1288.00", "private_link": link["token"],
+        "product": {"product_id": "p-migration", "name": "Database migration", "delivery_type": "manual_service",
+                    "provider_share_ratio": "0.12"}})
+    j.order_id = order["order_id"]
+    await j.call("POST", "orders", f"/orders/{j.order_id}/pay", j.buyer)
+    await j.service_order()
+    await j.walk_to_acceptance()
+
+    earned = await eventually(lambda: ledger(j, 1), what="the provider's earning")
+    assert earned["entries"][0]["order_id"] == j.order_id  # bound to the provider by the link alone
+    assert earned["total"] == "154.56"  # 1288.00 × 0.12 (VAT and service-fee tax at 6 % cancel out)
+
+    # Supervision refuses negotiated refunds once accepted, so the refund decision (e.g. a platform refund in
+    # the guarantee period) is put on the broker directly, as the orders / supervision side would publish it.
+    refund = RefundDecided(producer="e2e", correlation_id=j.order_id, order_id=j.order_id,
+                           payload=RefundDecidedPayload(
+                               refund_id="RF-e2e", order_id=j.order_id, approved=True, amount=Decimal("1288.00"),
+                               reason="refund in the guarantee period", decided_by_role=PartyRole.OPERATOR,
+                               parties={"buyer_account_id": j.buyer, "merchant_account_id": j.merchant,
+                                        "provider_id": j.provider}, decided_at=datetime.now(UTC)))
+    await produce(e2e.bootstrap, f"{e2e.namespace}.{Topic.REFUND_DECIDED}", refund.model_dump_json().encode(),
+                  key=j.order_id)
+    reversed_ = await eventually(lambda: ledger(j, 2), what="the reversal")
+    assert reversed_["total"] == "0.00"
+    assert sorted(e["amount"] for e in reversed_["entries"]) == ["-154.56", "154.56"]
+
+
+async def test_a_joint_selling_demand_closes_as_won_when_the_customer_orders_with_the_private_offer(
+        e2e: Stack, http: httpx.AsyncClient) -> None:
+    j = await Journey(e2e, http).setup()
+    await active_provider(j)
+    demand = await j.call("POST", "partner", "/demands", j.provider, expect=201, json={
+        "merchant_account_id": j.merchant, "customer_account_id": j.buyer, "product_id": "p-migration",
+        "description": "migrate 3 databases"})
+    now = datetime.now(UTC)
+    answered = await j.call("POST", "partner", f"/demands/{demand['demand_id']}/offer", j.merchant, json={
+        "name": "自拓优惠-迁移-9折", "customer_account_id": j.buyer, "product_ids": ["p-migration"], "discount": "0.1",
+        "valid_from": (now - timedelta(minutes=1)).isoformat(), "valid_until": (now + timedelta(days=7)).isoformat()})
+    offer_id = answered["offer"]["offer_id"]
+    link = await j.call("POST", "partner", f"/providers/{j.provider}/private-links", j.provider, expect=201,
+                        json={"product_id": "p-migration", "customer_account_id": j.buyer, "offer_id": offer_id})
+    order = await j.call("POST", "orders", "/orders", j.buyer, expect=201, json={
+        "merchant_account_id": j.merchant, "amount": "900.00", "private_link": link["token"],
+        "product": {"product_id": "p-migration", "name": "Database migration", "delivery_type": "manual_service",
+                    "provider_share_ratio": "0.10"}})
+    await j.call("POST", "orders", f"/orders/{order['order_id']}/pay", j.buyer)
+
+    async def won() -> Any:
+        d = await j.call("GET", "partner", f"/demands/{demand['demand_id']}", j.provider)
+        return d if d["status"] == "won" else None
+
+    closed = await eventually(won, what="demand closed as won")
+    assert closed["won_order_id"] == order["order_id"]
+    assert closed["offer_id"] == offer_id
+
+
+async def test_a_failed_kit_sync_notifies_and_a_replay_succeeds_exactly_once(e2e: Stack, http: httpx.AsyncClient) -> None:
+    j = await Journey(e2e, http).setup(provider=False)
+    with serving(Receiver()) as r:
+        await j.call("PUT", "partner", f"/merchants/{j.merchant}/endpoint", j.merchant,
+                     json={"production_url": r.url, "access_key": r.access_key, "public_key_pem": r.public_pem})
+        order = await j.call("POST", "orders", "/orders", j.buyer, expect=201, json={
+            "merchant_account_id": j.merchant, "amount": "99.00",
+            "product": {"product_id": "p-crm", "name": "CRM", "delivery_type": "saas_instant",
+                        "sale_mode": "joint_operation"}})
+        j.order_id = order["order_id"]
+        await j.call("POST", "orders", f"/orders/{j.order_id}/pay", j.buyer)
+
+        async def instance_recorded() -> bool:  # the merchant answered and partner recorded the instance id
+            console = await j.call("GET", "partner", f"/merchants/{j.merchant}/console", j.merchant)
+            return bool(console["endpoints"].get("newInstance", {}).get("success_rate") == 1.0)
+
+        await eventually(instance_recorded, timeout=30, what="the SaaS instance")
+        assert list(r.instances) == [j.order_id]
+
+        r.failing = True
+        calls = await j.call("POST", "partner", f"/orders/{j.order_id}/kit/bind", j.buyer, expect=202, json={
+            "tenant": {"tenantId": "t1", "tenantCode": "acme", "name": "ACME", "domainName": "acme.example"},
+            "app": {"appId": "a1", "clientId": "c1", "clientSecret": "s3cret"}, "orgs": []})
+        tenant_call = next(c["call_id"] for c in calls if c["endpoint"] == "tenantSync")
+
+        async def failures() -> list[dict[str, Any]]:
+            records = await read_topic(e2e.bootstrap, f"{e2e.namespace}.{Topic.MERCHANT_CALL_FAILED}", at_least=1,
+                                       timeout=2)
+            found = [json.loads(x.value)["payload"] for x in records]
+            return [p for p in found if p["call_id"] == tenant_call]
+
+        [failed] = await eventually(failures, timeout=30, what="merchant_call.failed for the tenant sync")
+        assert failed["merchant_account_id"] == j.merchant
+        assert failed["final"] is True
+        assert failed["endpoint"] == "tenantSync"
+        assert failed["order_id"] == j.order_id
+
+
+        async def merchant_mailed() -> list[Any]:  # the notification service tells the merchant (SMS + email)
+            resp = await j.http.get(e2e.sinks_url + "/mail", params={"to": f"{j.merchant}@example.com"})
+            return [m for m in resp.json() if "tenantSync" in m["subject"]]
+
+        assert await eventually(merchant_mailed, timeout=30, what="the merchant's failure mail")
+        assert await eventually(lambda: j.sms("+8613811110002"), timeout=30, what="the merchant's failure SMS")
+
+        r.failing = False
+        await j.call("POST", "partner", f"/merchant-calls/{tenant_call}/replay", j.merchant, expect=202)
+        await j.call("POST", "partner", f"/merchant-calls/{tenant_call}/replay", j.merchant, expect=409)
+        await eventually(lambda: _true(r.count("tenantSync") == 1), timeout=30, what="the replayed tenant sync")
+        await j.call("POST", "partner", f"/merchant-calls/{tenant_call}/replay", j.merchant, expect=409)
+        console = await j.call("GET", "partner", f"/merchants/{j.merchant}/console", j.merchant)
+        assert console["endpoints"]["tenantSync"]["failures"] == 1
+        assert console["endpoints"]["tenantSync"]["success_rate"] == 0.5
+        assert r.count("tenantSync") == 1
+        assert r.tenants[(r.instances[j.order_id], "t1")]["name"] == "ACME"
+
+
+async def _true(value: object) -> bool:
+    return bool(value)

@@ -1,0 +1,359 @@
+"""notification on the real broker and database with two sink processes (primary and secondary providers):
+verification, fallback, traces, outages with recovery, failover, status callbacks, reminders."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+import uvicorn
+
+from devstack.procs import free_port
+from services.notification.app import create_app
+from services.notification.settings import NotificationSettings
+from shared.schemas import (
+    AccountRole,
+    DeadlineCleared,
+    DeadlineClearedPayload,
+    DeadlineKind,
+    DeadlineScheduled,
+    DeadlineScheduledPayload,
+    Event,
+    Parties,
+    PartyRole,
+)
+from tests import factories as f
+from tests.conftest import Infra
+from tests.helpers import Sinks, eventually, produce, running, start_sinks
+
+
+@pytest.fixture(scope="module")
+def primary(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sinks]:
+    root = tmp_path_factory.mktemp("notif-primary")
+    s = start_sinks(root / "data", root / "logs", name="sinks-primary")
+    yield s
+    s.proc.stop()
+
+
+@pytest.fixture(scope="module")
+def secondary(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sinks]:
+    root = tmp_path_factory.mktemp("notif-secondary")
+    s = start_sinks(root / "data", root / "logs", name="sinks-secondary")
+    yield s
+    s.proc.stop()
+
+
+@pytest.fixture
+async def sink(primary: Sinks) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=primary.url, timeout=5) as c:
+        await c.post("/_control/reset")
+        yield c
+        await c.post("/_control/reset")
+
+
+def settings(infra: Infra, namespace: str, primary: Sinks, port: int, **extra: Any) -> NotificationSettings:
+    fast: dict[str, Any] = {"delivery_backoff_seconds": 0.2, "delivery_backoff_max_seconds": 1.0,
+                            "dispatch_poll_seconds": 0.1, "breaker_cooldown_seconds": 1.0,
+                            "reminder_poll_seconds": 0.2}
+    return f.settings(NotificationSettings, infra.bootstrap, infra.mongo_uri, namespace,
+                      smtp_port=primary.smtp_port, twilio_api_base_url=primary.url,
+                      public_base_url=f"http://127.0.0.1:{port}", **(fast | extra))
+
+
+@contextlib.asynccontextmanager
+async def service(s: NotificationSettings, port: int) -> AsyncIterator[httpx.AsyncClient]:
+    """The app's lifespan in-process, and its routes also on a real port (the sinks POST status callbacks)."""
+    app = create_app(s)
+    async with running(app) as client:
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning"))
+        task = asyncio.create_task(server.serve())
+        try:
+            yield client
+        finally:
+            server.should_exit = True
+            await task
+
+
+async def publish(infra: Infra, namespace: str, event: Event) -> None:
+    await produce(infra.bootstrap, f"{namespace}.{event.topic}", event.model_dump_json().encode(),
+                  key=event.partition_key)
+
+
+async def register(infra: Infra, namespace: str, p: Parties, phone: str, locale: str = "en-US") -> None:
+    await publish(infra, namespace, f.account_registered(p.buyer_account_id, AccountRole.BUYER, phone=phone,
+                                                         locale=locale))
+    await publish(infra, namespace, f.account_registered(p.merchant_account_id, AccountRole.MERCHANT, phone=phone,
+                                                         locale="zh-CN"))
+
+
+def phone() -> str:
+    return "+86139" + f"{abs(hash(f.rid('p'))) % 10**8:08d}"
+
+
+async def rows(sink: httpx.AsyncClient, kind: str, to: str) -> list[dict[str, Any]]:
+    return list((await sink.get(f"/{kind}", params={"to": to})).json())
+
+
+async def deliveries(client: httpx.AsyncClient, account: str, order_id: str | None = None) -> list[dict[str, Any]]:
+    params = {"order_id": order_id} if order_id else {}
+    r = await client.get(f"/accounts/{account}/deliveries", params=params, headers={"X-Account-Id": account})
+    return list(r.json())
+
+
+async def test_verification_then_the_recipient_replaces_the_bound_contact(
+        infra: Infra, namespace: str, primary: Sinks, sink: httpx.AsyncClient) -> None:
+    port = free_port()
+    p, bound_phone, rcpt_phone = f.parties(), phone(), phone()
+    rcpt_email = f"{f.rid('ops')}@example.com"
+    buyer = {"X-Account-Id": p.buyer_account_id}
+    async with service(settings(infra, namespace, primary, port), port) as client:
+        await register(infra, namespace, p, bound_phone)
+        added = await client.post(f"/accounts/{p.buyer_account_id}/recipients", headers=buyer, json={"recipients": [
+            {"name": "ops", "email": rcpt_email, "phone": rcpt_phone, "categories": ["creation_activation"]}]})
+        assert added.status_code == 201, added.text
+        [r] = added.json()
+        assert r["active"] is False
+        stranger = await client.get(f"/accounts/{p.buyer_account_id}/recipients", headers={"X-Account-Id": "x"})
+        assert stranger.status_code == 403
+
+        [mail] = await eventually(lambda: rows(sink, "mail", rcpt_email), what="verification e-mail")
+        [sms] = await eventually(lambda: rows(sink, "sms", rcpt_phone), what="verification SMS")
+        match = re.search(r"http\S+/verify/email\?token=[\w.-]+", mail["text"])
+        assert match, mail["text"]
+        link = match.group(0)
+        assert mail["html"] is not None  # multipart: text and HTML
+        assert str(mail["message_id"]).endswith("@koo-suite.local>")
+        code = "".join(ch for ch in sms["body"] if ch.isdigit())[:6]
+        wrong = await client.post(f"/accounts/{p.buyer_account_id}/recipients/{r['recipient_id']}/verify-phone",
+                                  params={"code": "000000" if code != "000000" else "111111"}, headers=buyer)
+        assert wrong.status_code == 422
+        url = urlsplit(link)
+        assert (await client.get(f"{url.path}?{url.query}")).json() == {"email_verified": True, "active": False}
+        ok = await client.post(f"/accounts/{p.buyer_account_id}/recipients/{r['recipient_id']}/verify-phone",
+                               params={"code": code}, headers=buyer)
+        assert ok.json()["active"] is True
+
+        paid = f.order_paid(p)
+        await publish(infra, namespace, paid)
+
+        async def sent() -> list[dict[str, Any]]:
+            ds = await deliveries(client, p.buyer_account_id, paid.order_id)
+            return ds if len(ds) == 3 and all(d["status"] == "sent" for d in ds) else []
+
+        ds = {d["channel"]: d for d in await eventually(sent, what="the buyer's deliveries")}
+        assert ds["email"]["address"] == rcpt_email
+        assert ds["sms"]["address"] == rcpt_phone
+        assert any("recipient ops is verified and subscribed" in line for line in ds["email"]["trace"])
+        # the merchant has no recipient: its bound contact, and the trace says so
+        merchant = await eventually(lambda: deliveries(client, p.merchant_account_id, paid.order_id))
+        trace = (await client.get(f"/accounts/{p.merchant_account_id}/deliveries/{merchant[0]['delivery_id']}",
+                                  headers={"X-Account-Id": p.merchant_account_id})).json()["trace"]
+        assert any("fell back to the account's bound email and phone" in line for line in trace)
+        # both locales: the buyer reads English, the merchant Chinese
+        assert any(m["subject"] == f"Payment received for order {paid.order_id}"
+                   for m in await rows(sink, "mail", rcpt_email))
+        zh = await eventually(lambda: rows(sink, "mail", f"{p.merchant_account_id}@example.com"))
+        assert zh[0]["subject"] == f"新订单 {paid.order_id} 已支付"
+        async def merchant_sms() -> list[dict[str, Any]]:
+            return [m for m in await rows(sink, "sms", bound_phone) if paid.order_id in m["body"]]
+
+        zh_sms = await eventually(merchant_sms, what="the merchant's SMS")
+        assert zh_sms[0]["body"] == f"[KooGallery] 新订单 {paid.order_id} 已支付"
+        assert int(zh_sms[0]["num_segments"]) <= 2  # as the provider counts them (UCS-2)
+
+
+async def test_forty_recipient_changes_a_day(infra: Infra, namespace: str, primary: Sinks,
+                                             sink: httpx.AsyncClient) -> None:
+    port, account = free_port(), f.rid("acc")
+    headers = {"X-Account-Id": account}
+
+    def batch(n: int) -> dict[str, Any]:
+        return {"recipients": [{"name": f"r{i}", "email": f"{f.rid('r')}@example.com", "phone": phone()}
+                               for i in range(n)]}
+
+    async with service(settings(infra, namespace, primary, port, sms_status_callbacks=False), port) as client:
+        too_many = await client.post(f"/accounts/{account}/recipients", headers=headers, json=batch(11))
+        assert too_many.status_code == 422
+        for _ in range(4):
+            assert (await client.post(f"/accounts/{account}/recipients", headers=headers,
+                                      json=batch(10))).status_code == 201
+        refused = await client.post(f"/accounts/{account}/recipients", headers=headers, json=batch(1))
+        assert refused.status_code == 429
+        assert "at most 40 recipient additions or changes per account per day" in refused.text
+        listed = (await client.get(f"/accounts/{account}/recipients", headers=headers)).json()
+        assert len(listed) == 40
+        assert all(not r["active"] for r in listed)
+        assert "email_token_hash" not in listed[0]
+
+
+async def test_an_smtp_outage_during_a_burst_delivers_every_email_exactly_once(
+        infra: Infra, namespace: str, primary: Sinks, sink: httpx.AsyncClient) -> None:
+    port = free_port()
+    p = f.parties()
+    buyer_mail = f"{p.buyer_account_id}@example.com"
+    s = settings(infra, namespace, primary, port, sms_status_callbacks=False, delivery_max_attempts=30)
+    async with service(s, port) as client:
+        await register(infra, namespace, p, phone())
+        await sink.post("/_control/smtp", json={"failing": True})
+        burst = [f.order_paid(p) for _ in range(8)]
+        for event in burst:
+            await publish(infra, namespace, event)
+        await publish(infra, namespace, burst[0])  # and a redelivery in the middle of it
+
+        async def retrying() -> bool:
+            ds = [d for d in await deliveries(client, p.buyer_account_id) if d["channel"] == "email"]
+            # each one tried and refused (451), or held back by the open circuit breaker: none lost, none sent
+            return len(ds) == 8 and all(d["last_error"] and d["status"] == "pending" for d in ds) and \
+                any("451" in d["last_error"] for d in ds) and any("circuit" in d["last_error"] for d in ds)
+
+        await eventually(retrying, what="every e-mail failing or held back during the outage")
+        await sink.post("/_control/smtp", json={"failing": False})
+
+        async def all_sent() -> bool:
+            ds = [d for d in await deliveries(client, p.buyer_account_id) if d["channel"] == "email"]
+            return len(ds) == 8 and all(d["status"] == "sent" for d in ds)
+
+        await eventually(all_sent, timeout=30, what="every e-mail sent after the outage")
+        subjects = [m["subject"] for m in await rows(sink, "mail", buyer_mail)]
+        for event in burst:
+            assert sum(event.order_id in s for s in subjects) == 1, subjects
+        assert len(subjects) == 8
+
+
+async def test_sms_5xx_then_recovery_and_status_callbacks(infra: Infra, namespace: str, primary: Sinks,
+                                                         sink: httpx.AsyncClient) -> None:
+    port = free_port()
+    p, number = f.parties(), phone()
+    async with service(settings(infra, namespace, primary, port), port) as client:
+        await register(infra, namespace, p, number)
+        await sink.post("/_control/sms", json={"fail_next": 4, "status": 503})
+        paid = f.order_paid(p)
+        await publish(infra, namespace, paid)
+
+        async def delivered() -> list[dict[str, Any]]:
+            ds = [d for d in await deliveries(client, p.buyer_account_id, paid.order_id) if d["channel"] == "sms"]
+            return ds if ds and ds[0]["provider_status"] == "delivered" else []
+
+        [sms] = await eventually(delivered, timeout=30, what="the SMS delivered, status from the callback")
+        assert sms["status"] == "sent"
+        assert any("provider status delivered" in line for line in sms["trace"])  # signature accepted
+        texts = [m["body"] for m in await rows(sink, "sms", number)]
+        assert sum(paid.order_id in t for t in texts) == 2  # buyer and merchant share the number: once each
+        forged = await client.post(f"/callbacks/sms/{sms['delivery_id']}", headers={"X-Twilio-Signature": "x"},
+                                   data={"MessageSid": "SMx", "MessageStatus": "failed"})
+        assert forged.status_code == 403
+
+
+async def test_failover_to_the_secondary_providers(infra: Infra, namespace: str, primary: Sinks, secondary: Sinks,
+                                                   sink: httpx.AsyncClient) -> None:
+    port = free_port()
+    p, number = f.parties(), phone()
+    s = settings(infra, namespace, primary, port, smtp2_host="127.0.0.1", smtp2_port=secondary.smtp_port,
+                 twilio2_api_base_url=secondary.url, sms_status_callbacks=False)
+    async with service(s, port) as client, httpx.AsyncClient(base_url=secondary.url) as backup:
+        await register(infra, namespace, p, number)
+        await sink.post("/_control/sms", json={"failing": True, "status": 500})
+        await sink.post("/_control/smtp", json={"failing": True})
+        paid = f.order_paid(p)
+        await publish(infra, namespace, paid)
+
+        async def sent() -> list[dict[str, Any]]:
+            ds = [d for d in await deliveries(client, p.buyer_account_id, paid.order_id) if d["channel"] != "in_site"]
+            return ds if len(ds) == 2 and all(d["status"] == "sent" for d in ds) else []
+
+        ds = await eventually(sent, what="e-mail and SMS sent through the secondaries")
+        assert {d["provider"] for d in ds} == {"secondary"}
+        operator = f.rid("op")
+        await publish(infra, namespace, f.account_registered(operator, AccountRole.OPERATOR))
+
+        async def health() -> dict[str, Any]:
+            r = await client.get("/operator/providers", headers={"X-Account-Id": operator})
+            return dict(r.json()) if r.status_code == 200 else {}
+
+        breakers = await eventually(health, what="the operator's view of the providers")
+        assert breakers["sms"]["secondary_configured"] is True
+        assert breakers["sms"]["consecutive_failures"] >= 1
+        assert [m["subject"] for m in await rows(backup, "mail", f"{p.buyer_account_id}@example.com")] == [
+            f"Payment received for order {paid.order_id}"]
+        assert any(paid.order_id in m["body"] for m in await rows(backup, "sms", number))
+        assert await rows(sink, "mail", f"{p.buyer_account_id}@example.com") == []
+
+
+def deadline_events(p: Parties, due_in: float) -> tuple[DeadlineScheduled, DeadlineCleared]:
+    oid, dl, now = f.rid("CS"), f.rid("dl"), datetime.now(UTC)
+    scheduled = DeadlineScheduled(producer="t", correlation_id="c", order_id=oid, payload=DeadlineScheduledPayload(
+        deadline_id=dl, kind=DeadlineKind.AUTO_ACCEPTANCE, service_order_id="SO", order_id=oid, node="accept",
+        party=PartyRole.BUYER, due_at=now + timedelta(seconds=due_in), consequence="the system accepts",
+        parties=p))
+    cleared = DeadlineCleared(producer="t", correlation_id="c", order_id=oid, payload=DeadlineClearedPayload(
+        deadline_id=dl, kind=DeadlineKind.AUTO_ACCEPTANCE, service_order_id="SO", order_id=oid, reason="acted",
+        parties=p, cleared_at=now))
+    return scheduled, cleared
+
+
+async def test_reminders_escalate_then_stop_when_the_party_acts(infra: Infra, namespace: str, primary: Sinks,
+                                                               sink: httpx.AsyncClient) -> None:
+    port = free_port()
+    p = f.parties()
+    buyer = {"X-Account-Id": p.buyer_account_id}
+    # The deadline is 15 s away: in-site after 3 s, e-mail after 6 s, SMS only after 12 s.
+    s = settings(infra, namespace, primary, port, reminder_fractions=(0.8, 0.6, 0.2), sms_status_callbacks=False)
+    async with service(s, port) as client:
+        await register(infra, namespace, p, phone())
+        scheduled, cleared = deadline_events(p, 15.0)
+        await publish(infra, namespace, scheduled)
+
+        async def reminded(channel: str) -> list[dict[str, Any]]:
+            ds = await deliveries(client, p.buyer_account_id, scheduled.order_id)
+            return [d for d in ds if d["channel"] == channel and d["status"] == "sent"]
+
+        [in_site] = await eventually(lambda: reminded("in_site"), what="the in-site reminder")
+        [email] = await eventually(lambda: reminded("email"), what="the e-mail reminder")
+        assert "needs you by" in email["title"]
+        await publish(infra, namespace, cleared)  # the buyer accepted
+
+        async def stopped() -> list[dict[str, Any]]:
+            series = (await client.get(f"/accounts/{p.buyer_account_id}/reminders",
+                                       params={"order_id": scheduled.order_id}, headers=buyer)).json()
+            return series if series and series[0]["status"] == "stopped" else []
+
+        [series] = await eventually(stopped, what="the series stopped")
+        assert series["stopped_reason"] == "acted"
+        assert [st["state"] for st in series["steps"]] == ["sent", "sent", "waiting"]
+        assert await reminded("sms") == []
+        assert in_site["message_type"] == "deadline_reminder"
+
+
+async def test_the_per_address_rate_limit_defers_and_never_drops(infra: Infra, namespace: str, primary: Sinks,
+                                                                 sink: httpx.AsyncClient) -> None:
+    port = free_port()
+    p, number = f.parties(), phone()
+    s = settings(infra, namespace, primary, port, rate_limit_sms=2, rate_limit_window_seconds=3.0,
+                 sms_status_callbacks=False)
+    async with service(s, port) as client:
+        await publish(infra, namespace, f.account_registered(p.buyer_account_id, AccountRole.BUYER, phone=number))
+        await publish(infra, namespace, f.account_registered(p.merchant_account_id, AccountRole.MERCHANT,
+                                                             phone=phone()))
+        burst = [f.order_paid(p) for _ in range(3)]
+        for event in burst:
+            await publish(infra, namespace, event)
+
+        async def three_sent() -> list[dict[str, Any]]:
+            texts = await rows(sink, "sms", number)
+            return texts if len(texts) == 3 else []
+
+        texts = await eventually(three_sent, what="all three SMS, the third after the window")
+        received = sorted(datetime.fromisoformat(t["received_at"]) for t in texts)
+        assert (received[2] - received[0]).total_seconds() >= 2.9  # the third waited for the window
+        sms_rows = [d for e in burst for d in await deliveries(client, p.buyer_account_id, e.order_id)
+                    if d["channel"] == "sms" and d["last_error"] is None]
+        assert len(sms_rows) == 3  # sent ones clear their error; none dead, none dropped
+        assert {m["channel"] for e in burst for m in await deliveries(client, p.buyer_account_id, e.order_id)
+                if m["status"] == "sent"} == {"in_site", "email", "sms"}

@@ -1,0 +1,127 @@
+"""Message-centre use cases on fakes: verification through the delivery queue, limits, ownership."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from services.notification.centre import DailyLimitReached
+from services.notification.centre_service import AddRecipients, CentreService, EditRecipient
+from services.notification.domain import Delivery
+from services.notification.settings import NotificationSettings
+from services.notification.store import fake_uow
+from shared.platform.errors import InvalidInput, NotFound
+from shared.platform.fakes import FakeState
+from shared.platform.mongo import UnitOfWorkFactory
+from tests.factories import rid
+from tests.service.rig import FAST, Counter
+
+
+def service(state: FakeState, **extra: Any) -> CentreService:
+    settings = NotificationSettings(**FAST, public_base_url="http://notify.test", **extra)
+    return CentreService(UnitOfWorkFactory(fake_uow(state)), settings, Counter(),
+                         clock=lambda: datetime(2026, 3, 1, 10, tzinfo=UTC))
+
+
+def body(n: int = 1) -> AddRecipients:
+    return AddRecipients.model_validate({"recipients": [
+        {"name": f"ops{i}", "email": f"ops{i}@example.com", "phone": f"+86 139 0000 {i:04d}"} for i in range(n)]})
+
+
+def queued(state: FakeState, recipient_id: str) -> list[Delivery]:
+    return [Delivery.model_validate(r) for r in state.table("deliveries").values()
+            if r["event_id"].startswith(f"verify:{recipient_id}:")]
+
+
+def secrets_sent(state: FakeState, recipient_id: str) -> tuple[str, str]:
+    mails = [d for d in queued(state, recipient_id) if d.channel.value == "email"]
+    sms = [d for d in queued(state, recipient_id) if d.channel.value == "sms"]
+    token = mails[-1].body.split("token=")[1].split()[0]
+    code = "".join(ch for ch in sms[-1].body if ch.isdigit())[:6]
+    return token, code
+
+
+async def test_a_recipient_becomes_active_after_both_verifications() -> None:
+    state, account = FakeState(), rid("acc")
+    svc = service(state)
+    [r] = await svc.add(account, body())
+    assert r.phone == "+8613900000000"  # normalised to E.164
+    assert not r.active
+    planned = queued(state, r.recipient_id)
+    assert sorted(d.channel.value for d in planned) == ["email", "sms"]
+    assert all(d.status.value == "pending" for d in planned)  # through the ordinary delivery queue
+    token, code = secrets_sent(state, r.recipient_id)
+    assert token.startswith(r.recipient_id)
+
+    assert (await svc.verify_email(token)).email_verified
+    with pytest.raises(InvalidInput, match="wrong verification code"):
+        await svc.verify_phone(account, r.recipient_id, "999999" if code != "999999" else "111111")
+    assert (await svc.verify_phone(account, r.recipient_id, code)).active
+    stored = state.table("recipients")[r.recipient_id]
+    assert stored["code_attempts"] == 1  # the wrong code was counted
+    assert code not in str(stored)  # only hashes are stored
+
+
+async def test_resend_invalidates_the_old_secrets() -> None:
+    state, account = FakeState(), rid("acc")
+    svc = service(state)
+    [r] = await svc.add(account, body())
+    old_token, _ = secrets_sent(state, r.recipient_id)
+    await svc.resend(account, r.recipient_id)
+    new_token, _ = secrets_sent(state, r.recipient_id)
+    assert len(queued(state, r.recipient_id)) == 4
+    with pytest.raises(InvalidInput):
+        await svc.verify_email(old_token)
+    assert (await svc.verify_email(new_token)).email_verified
+
+
+def test_at_most_ten_recipients_per_request() -> None:
+    body(10)
+    with pytest.raises(ValidationError, match="at most 10"):
+        body(11)
+
+
+def test_addresses_are_validated() -> None:
+    with pytest.raises(ValidationError, match="email"):
+        AddRecipients.model_validate({"recipients": [{"name": "x", "email": "not-an-email", "phone": "+8613900000001"}]})
+    with pytest.raises(ValidationError, match="phone"):
+        AddRecipients.model_validate({"recipients": [{"name": "x", "email": "a@example.com", "phone": "12"}]})
+
+
+async def test_forty_additions_or_changes_a_day() -> None:
+    state, account = FakeState(), rid("acc")
+    svc = service(state)
+    added = []
+    for _ in range(3):
+        added += await svc.add(account, body(10))
+    await svc.edit(account, added[0].recipient_id, EditRecipient(name="renamed"))
+    with pytest.raises(DailyLimitReached, match="at most 40") as refused:
+        await svc.add(account, body(10))
+    assert refused.value.status == 429
+    for r in added[1:10]:
+        await svc.edit(account, r.recipient_id, EditRecipient(categories=["appeal"]))
+    with pytest.raises(DailyLimitReached):
+        await svc.edit(account, added[0].recipient_id, EditRecipient(name="again"))
+    await svc.delete(account, added[0].recipient_id)  # deleting is always allowed
+    assert len(state.table("recipients")) == 29
+    assert len(await service(state).add(rid("other"), body(10))) == 10  # the limit is per account
+
+
+async def test_a_changed_phone_is_verified_again_and_a_stranger_sees_nothing() -> None:
+    state, account = FakeState(), rid("acc")
+    svc = service(state)
+    [r] = await svc.add(account, body())
+    token, code = secrets_sent(state, r.recipient_id)
+    await svc.verify_email(token)
+    await svc.verify_phone(account, r.recipient_id, code)
+    edited = await svc.edit(account, r.recipient_id, EditRecipient(phone="+8613900009999"))
+    assert edited.email_verified
+    assert not edited.phone_verified
+    assert [d.channel.value for d in queued(state, r.recipient_id)][-1] == "sms"  # only the phone again
+    with pytest.raises(NotFound):
+        await svc.edit(rid("stranger"), r.recipient_id, EditRecipient(name="mine"))
+    with pytest.raises(InvalidInput, match="unknown message categories"):
+        await svc.edit(account, r.recipient_id, EditRecipient(categories=["spam"]))
