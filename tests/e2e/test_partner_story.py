@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import httpx
 
 from devstack.stack import Stack
-from shared.schemas import PartyRole, RefundDecided, RefundDecidedPayload, Topic
+from shared.schemas import Topic
 from tests.e2e.journey import Journey
-from tests.helpers import eventually, produce, read_topic
+from tests.helpers import eventually, read_topic
 from tests.integration.test_partner_receiver import Receiver, serving
 
 
@@ -35,7 +34,7 @@ async def ledger(j: Journey, entries: int) -> dict[str, Any] | None:
     return body if len(body["entries"]) == entries else None
 
 
-async def test_an_order_through_a_private_link_earns_on_acceptance_and_a_refund_reverses_it(
+async def test_orders_through_private_links_earn_and_a_refund_reverses_the_earning(
         e2e: Stack, http: httpx.AsyncClient) -> None:
     j = await Journey(e2e, http).setup()
     await active_provider(j)
@@ -54,19 +53,27 @@ async def test_an_order_through_a_private_link_earns_on_acceptance_and_a_refund_
     assert earned["entries"][0]["order_id"] == j.order_id  # bound to the provider by the link alone
     assert earned["total"] == "154.56"  # 1288.00 × 0.12 (VAT and service-fee tax at 6 % cancel out)
 
-    # Supervision refuses negotiated refunds once accepted, so the refund decision (e.g. a platform refund in
-    # the guarantee period) is put on the broker directly, as the orders / supervision side would publish it.
-    refund = RefundDecided(producer="e2e", correlation_id=j.order_id, order_id=j.order_id,
-                           payload=RefundDecidedPayload(
-                               refund_id="RF-e2e", order_id=j.order_id, approved=True, amount=Decimal("1288.00"),
-                               reason="refund in the guarantee period", decided_by_role=PartyRole.OPERATOR,
-                               parties={"buyer_account_id": j.buyer, "merchant_account_id": j.merchant,
-                                        "provider_id": j.provider}, decided_at=datetime.now(UTC)))
-    await produce(e2e.bootstrap, f"{e2e.namespace}.{Topic.REFUND_DECIDED}", refund.model_dump_json().encode(),
-                  key=j.order_id)
-    reversed_ = await eventually(lambda: ledger(j, 2), what="the reversal")
-    assert reversed_["total"] == "0.00"
-    assert sorted(e["amount"] for e in reversed_["entries"]) == ["-154.56", "154.56"]
+    # A supervised order can only be refunded within its guarantee period, before acceptance (dossier §1.4).
+    # An order whose supervision is "not applicable" counts as accepted when paid and can still take the 5-day
+    # no-reason refund: that is the real path on which an accepted, earning order is refunded afterwards.
+    image = await j.call("POST", "partner", f"/providers/{j.provider}/private-links", j.provider, expect=201,
+                         json={"product_id": "p-image", "customer_account_id": j.buyer})
+    second = await j.call("POST", "orders", "/orders", j.buyer, expect=201, json={
+        "merchant_account_id": j.merchant, "amount": "500.00", "private_link": image["token"],
+        "product": {"product_id": "p-image", "name": "Hardened OS image", "delivery_type": "image",
+                    "provider_share_ratio": "0.10"}})
+    await j.call("POST", "orders", f"/orders/{second['order_id']}/pay", j.buyer)
+    both = await eventually(lambda: ledger(j, 2), what="the image order's earning at payment")
+    assert both["total"] == "204.56"  # 154.56 + 500.00 × 0.10
+
+    await j.call("POST", "orders", f"/purchased-services/{second['order_id']}/unsubscribe", j.buyer,
+                 json={"reason": "wrong edition"})
+    reversed_ = await eventually(lambda: ledger(j, 3), what="the reversal after the refund")
+    assert reversed_["total"] == "154.56"
+    image_entries = sorted(e["amount"] for e in reversed_["entries"] if e["order_id"] == second["order_id"])
+    assert image_entries == ["-50.00", "50.00"]
+    refunded = await j.call("GET", "orders", f"/orders/{second['order_id']}", j.buyer)
+    assert refunded["status"] == "refunded"
 
 
 async def test_a_joint_selling_demand_closes_as_won_when_the_customer_orders_with_the_private_offer(
