@@ -7,7 +7,6 @@ import base64
 import binascii
 import html
 import logging
-import math
 import re
 import secrets
 from datetime import datetime
@@ -21,28 +20,15 @@ from pydantic import BaseModel, Field
 from twilio.request_validator import RequestValidator
 
 from devstack.sinks.store import Row, SinkStore, utc_now
+from shared.platform.sms import segments
 
 log = logging.getLogger("devstack.sinks")
 
 API = "/2010-04-01/Accounts/{account_sid}"
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
-GSM7_BASIC = set(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-GSM7_EXTENDED = set("\f^{}\\[~]|€")  # each takes an escape plus the character: two septets
 ERROR_TEXT = {400: "Bad Request", 401: "Authenticate", 404: "Not Found", 429: "Too Many Requests",
               500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
               504: "Gateway Timeout"}
-
-
-def num_segments(body: str) -> int:
-    """GSM-7 fits 160 septets in one SMS, 153 per part when split; otherwise UCS-2: 70, or 67 per part."""
-    if all(c in GSM7_BASIC or c in GSM7_EXTENDED for c in body):
-        units, single, multi = sum(2 if c in GSM7_EXTENDED else 1 for c in body), 160, 153
-    else:
-        units, single, multi = len(body.encode("utf-16-le")) // 2, 70, 67
-    return 1 if units <= single else math.ceil(units / multi)
 
 
 def twilio_error(status: int, code: int, message: str) -> JSONResponse:
@@ -123,7 +109,7 @@ def create_app(store: SinkStore) -> FastAPI:
         row: Row = {
             "id": "SM" + secrets.token_hex(16), "received_at": utc_now().isoformat(),
             "account_sid": account_sid, "to": to, "from": str(sender or ""), "body": body,
-            "num_segments": num_segments(body), "status_callback": form.get("StatusCallback") or None,
+            "num_segments": segments(body), "status_callback": form.get("StatusCallback") or None,
             "messaging_service_sid": service or None,
         }
         store.sms.append(row)

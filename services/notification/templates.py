@@ -6,13 +6,13 @@ English role names or flow node keys: both are mapped to the marketplace's Chine
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
 from jinja2 import DictLoader, Environment, StrictUndefined, select_autoescape
 
 from services.notification.texts import TEXTS
+from shared.platform.sms import segments
 
 _TEXTS = TEXTS  # kept for the tests and callers that list what exists
 
@@ -56,20 +56,6 @@ class Rendered:
     body: str
     html: str
     sms: str
-
-
-GSM7 = set("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-           "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà")
-GSM7_EXT = set("\f^{}\\[~]|€")
-
-
-def segments(text: str) -> int:
-    """SMS parts: GSM-7 fits 160 septets (153 per part when split), otherwise UCS-2 70 (67 per part)."""
-    if all(c in GSM7 or c in GSM7_EXT for c in text):
-        units, single, multi = sum(2 if c in GSM7_EXT else 1 for c in text), 160, 153
-    else:
-        units, single, multi = len(text.encode("utf-16-le")) // 2, 70, 67
-    return 1 if units <= single else math.ceil(units / multi)
 
 
 def fit_sms(text: str, max_segments: int = SMS_MAX_SEGMENTS) -> str:
