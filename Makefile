@@ -46,7 +46,7 @@ lint: install
 	@$(VENV)/bin/mypy services shared devstack bench
 
 test: install lint
-	@$(PY) -m pytest -p no:cacheprovider
+	@$(PY) -m pytest -p no:cacheprovider --durations=15
 
 test-fast: install
 	@$(PY) -m pytest -p no:cacheprovider tests/unit tests/service

@@ -78,7 +78,9 @@ VERIFY_PHONE = MessageType("verify_phone", "account", (Channel.SMS,))
 
 
 def _cancelled(e: Event) -> bool:
-    return bool(e.payload.to_status == OrderStatus.CANCELLED)
+    """A purchase that was cancelled. An unsubscribe order that ends cancelled is a rejected refund, which
+    refund.decided already tells; saying "order cancelled" about it would only confuse the buyer."""
+    return bool(e.payload.to_status == OrderStatus.CANCELLED and e.payload.order_type != "unsubscribe")
 
 
 def _cancelled_after_payment(e: Event) -> bool:

@@ -80,6 +80,8 @@ def effective_at(order: Order) -> datetime | None:
 def _ready_at(order: Order) -> tuple[datetime | None, list[str]]:
     """When every condition first held, or the reasons that still block it."""
     blockers: list[str] = []
+    if order.order_type == "unsubscribe":  # a refund of another order, nothing is sold (dossier §1.3)
+        return None, [f"an unsubscribe order (a refund of order {order.original_order_id}), not billable"]
     if order.paid_at is None or order.status in {OrderStatus.PENDING_PAYMENT, OrderStatus.CANCELLED}:
         blockers.append("not paid")
     if order.status is OrderStatus.REFUNDED:

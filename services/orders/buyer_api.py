@@ -75,7 +75,10 @@ async def renew(order_id: str, buyer: AccountId, request: Request, body: Renew |
 
 @router.post("/purchased-services/{order_id}/unsubscribe")
 async def unsubscribe(order_id: str, body: RequestUnsubscribe, buyer: AccountId, request: Request) -> Order:
-    """Request an unsubscribe: supervised → the merchant decides; unsupervised → 5-day no-reason refund."""
+    """Request an unsubscribe: supervised → the merchant decides; unsupervised → 5-day no-reason refund.
+
+    Answers the purchased order; its `unsubscribe_order_id` is the unsubscribe order opened for the request
+    (processing while the refund is decided, completed when approved, cancelled when rejected)."""
     return await _svc(request).unsubscribe(buyer, order_id, body)
 
 

@@ -13,6 +13,7 @@ from services.orders.commands import BuyFavourite, PlaceOrder, Rate, Renew, Requ
 from services.orders.domain import PERIODIC, Order
 from services.orders.progress import Progress
 from services.orders.store import Favourite, OrdersUnitOfWork, RefundQuota
+from services.orders.unsubscribe import not_an_unsubscribe, unsubscribe_requested
 from shared.platform.errors import DomainError, Forbidden, InvalidInput, NotFound
 from shared.schemas import AccountRole, OrderStatus
 
@@ -77,11 +78,11 @@ class BuyerCases(Base):
     async def purchased(self, buyer: str, status: OrderStatus | None = None, delivery_type: str | None = None,
                         order_type: str | None = None, product_id: str | None = None,
                         name: str | None = None) -> list[Order]:
-        """已购买的服务: paid orders by default (not the unpaid or cancelled ones), newest first."""
+        """已购买的服务: paid orders by default (not the unpaid or cancelled ones), newest first. Unsubscribe
+        orders are refunds, not purchases: listed only when asked for with order_type=unsubscribe."""
         query: dict[str, object] = {"buyer_account_id": buyer}
         query["status"] = status.value if status else {"$in": ["processing", "completed", "refunded"]}
-        if order_type:
-            query["order_type"] = order_type
+        query["order_type"] = order_type if order_type else {"$ne": "unsubscribe"}
         async with self.uow() as uow:
             orders = await uow.orders.find(query, limit=1000, sort="-created_at")
         orders = [o for o in orders if (delivery_type is None or o.product.delivery_type == delivery_type)
@@ -106,6 +107,7 @@ class BuyerCases(Base):
         async def work(uow: OrdersUnitOfWork) -> Order:
             original = await self._load(uow, order_id)
             original.owned_by(buyer)
+            not_an_unsubscribe(original, "renewed")
             if original.status is not OrderStatus.COMPLETED:
                 raise DomainError(f"order {order_id} is {original.status.value}; renew it once it is completed "
                                   "(dossier §1.6)", field="status")
@@ -132,13 +134,22 @@ class BuyerCases(Base):
         return await self.uow.run(work)
 
     async def unsubscribe(self, buyer: str, order_id: str, cmd: RequestUnsubscribe) -> Order:
+        """The refund is recorded on the purchased order (which stays the one supervision and partner know) and
+        an unsubscribe order is opened for it; the answer is the purchased order, whose
+        `unsubscribe_order_id` names the new unsubscribe order."""
+
         async def work(uow: OrdersUnitOfWork) -> Order:
             order = await self._load(uow, order_id)
+            not_an_unsubscribe(order, "unsubscribed")
             now = self.clock()
             quota_key = f"{buyer}:{now.year}"
             quota = await uow.quotas.get(quota_key)
             used = quota.used if quota else 0
-            uow.emit(*request_unsubscribe(order, buyer, cmd.amount, cmd.reason, now, used, correlation()))
+            cid = correlation()
+            uow.emit(*request_unsubscribe(order, buyer, cmd.amount, cmd.reason, now, used, cid))
+            unsubscribe_order, opened = unsubscribe_requested(order, now, cid)
+            uow.emit(*opened)
+            await uow.orders.add(unsubscribe_order)
             if order.status is OrderStatus.REFUNDED:  # a self-service refund used one of the year's quota
                 if quota is None:
                     await uow.quotas.add(RefundQuota(quota_id=quota_key, used=1))

@@ -2,8 +2,10 @@
 
 Order statuses follow the marketplace's purchase-order statuses (dossier §1.3): 待付款 pending payment,
 处理中 processing (paid, supervision not finished), 已完成 completed, 已取消 cancelled; refunded is ours for a
-negotiated refund in the guarantee period (§1.4). Every change is one `StatusChange` in the order's history and
-one `order.status_changed` event with the same content, creation included (None → pending_payment).
+negotiated refund in the guarantee period (§1.4). Order types: new, renewal, upgrade and unsubscribe (§1.3);
+an unsubscribe order is opened by a refund request (services/orders/unsubscribe.py) and is never paid.
+Every change is one `StatusChange` in the order's history and one `order.status_changed` event with the same
+content, creation included (None → pending_payment; None → processing for an unsubscribe order).
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ class Order(BaseModel):
     credit_repaid_at: AwareDatetime | None = None
     progress: Progress = Field(default_factory=Progress)
     refund: RefundRequest | None = None
+    unsubscribe_order_id: str | None = None  # the latest unsubscribe order opened for this order
     rating: Rating | None = None
     history: list[StatusChange] = Field(default_factory=list)
     version: int = 0

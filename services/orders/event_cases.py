@@ -9,12 +9,14 @@ from services.orders.aftersales import refund_decided
 from services.orders.base import CONSUMER, Base
 from services.orders.domain import Order
 from services.orders.store import OrdersUnitOfWork
+from services.orders.unsubscribe import settle_unsubscribe
 from shared.schemas import AcceptanceDone, Event, MerchantCallFailed, MilestoneConfirmed, RefundDecided
 
 
 class EventCases(Base):
     async def _apply(self, event: Event, order_id: str, change: Callable[[Order], list[Event]]) -> bool:
-        """Claim, load, change, save + emit; False when this event was already processed."""
+        """Claim, load, change, save + emit; False when this event was already processed. A decided refund
+        also settles its unsubscribe order in the same unit of work (see services.orders.unsubscribe)."""
 
         async def work(uow: OrdersUnitOfWork) -> bool:
             if not await uow.claim(CONSUMER, event):
@@ -22,10 +24,26 @@ class EventCases(Base):
             order = await self._load(uow, order_id)
             uow.emit(*change(order))
             await uow.orders.save(order)
+            await self._settle_unsubscribe(uow, order, event)
             await uow.commit()
             return True
 
         return await self.uow.run(work)
+
+    async def _settle_unsubscribe(self, uow: OrdersUnitOfWork, order: Order, event: Event) -> None:
+        """The unsubscribe order follows its refund: approved → completed, rejected → cancelled (no-op when
+        already settled, so a redelivered or repeated decision changes nothing)."""
+        refund = order.refund
+        if refund is None or refund.unsubscribe_order_id is None or refund.state == "requested":
+            return
+        unsubscribe = await uow.orders.get(refund.unsubscribe_order_id)
+        if unsubscribe is None:
+            return  # [I] opened in the same unit of work as the request, so this only happens on lost data
+        at = refund.decided_at or self.clock()
+        changed = settle_unsubscribe(unsubscribe, refund, at, event.correlation_id)
+        if changed:
+            uow.emit(*changed)
+            await uow.orders.save(unsubscribe)
 
     async def on_acceptance_done(self, event: AcceptanceDone) -> bool:
         """Complete the order; validity from the actual activation time, else acceptance (dossier §10)."""

@@ -53,6 +53,7 @@ class RefundRequest(BaseModel):
     state: Literal["requested", "approved", "rejected"] = "requested"
     decided_at: AwareDatetime | None = None
     opinion: str = ""
+    unsubscribe_order_id: str | None = None  # the unsubscribe order this request opened
 
 
 class Rating(BaseModel):

@@ -106,7 +106,8 @@ class OrdersService(CatalogueCases, BuyerCases, EventCases):
         original = await uow.orders.get(original_id)
         if original is None or original.buyer_account_id != buyer:
             raise InvalidInput(f"order {original_id} is not one of your orders", field="original_order_id")
-        if original.status is not OrderStatus.COMPLETED or original.product.product_id != product_id:
+        if original.order_type == "unsubscribe" or original.status is not OrderStatus.COMPLETED \
+                or original.product.product_id != product_id:
             raise InvalidInput(f"order {original_id} is not a completed order of product {product_id}",
                                field="original_order_id")
 

@@ -116,6 +116,11 @@ class PartnerService:
         p = event.payload
 
         async def reverse(uow: PartnerUnitOfWork) -> LedgerEntry | None:
+            sale = await uow.sales.get(p.order_id)
+            if sale is not None and await uow.calls.get(f"releaseInstance:{sale.order_id}") is None:
+                # A successful unsubscribe releases the SaaS instance (dossier §8.2.5); the unsubscribe order
+                # itself publishes no order.paid, so the approved refund is what tells us.
+                await lifecycle_call(uow, sale, "unsubscribe", sale.order_id, self.clock())
             order = await uow.orders.get(p.order_id)
             if order is None and p.parties.provider_id is None:
                 await uow.commit()

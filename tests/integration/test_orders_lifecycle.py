@@ -84,6 +84,12 @@ async def test_an_approved_refund_decision_refunds_the_paid_order(infra: Infra, 
             return bool(body["status"] == "refunded" and body["refund"]["state"] == "approved")
 
         await eventually(refunded, what="the order refunded from refund.decided")
+        unsubscribe_id = requested.json()["unsubscribe_order_id"]
+        unsubscribe = (await orders.get(f"/orders/{unsubscribe_id}", headers={"X-Account-Id": merchant})).json()
+        assert (unsubscribe["order_type"], unsubscribe["status"], unsubscribe["original_order_id"]) == (
+            "unsubscribe", "completed", order_id)
+        assert [c[1] for c in await _changes(infra, namespace, unsubscribe_id, at_least=5)] == [
+            "processing", "completed"]
         requests = await read_topic(infra.bootstrap, f"{namespace}.{Topic.REFUND_REQUESTED}")
         assert [json.loads(r.value)["payload"]["refund_id"] for r in requests] == [refund_id]
         assert [c[1] for c in await _changes(infra, namespace, order_id, at_least=3)] == [

@@ -123,6 +123,18 @@ async def test_an_unpaid_cancellation_is_not_told_to_the_merchant(notification_r
     assert deliveries(rig, p.merchant_account_id) == []
 
 
+async def test_a_rejected_unsubscribe_order_is_not_told_as_a_cancellation(notification_rig: Rig) -> None:
+    p = parties()
+    rejected = status_changed(p, OrderStatus.CANCELLED)
+    rejected = rejected.model_copy(update={"payload": rejected.payload.model_copy(update={"order_type": "unsubscribe"})})
+    async with notification_rig.running() as rig:
+        await register(rig, p)
+        await rig.publish(rejected)
+
+    assert deliveries(rig, p.buyer_account_id) == []
+    assert deliveries(rig, p.merchant_account_id) == []
+
+
 async def test_a_refund_decided_by_the_merchant_is_told_to_the_buyer_only(notification_rig: Rig) -> None:
     p = parties()
     oid = rid("CS")

@@ -230,3 +230,28 @@ async def test_an_order_outside_the_offer_window_does_not_win_the_demand(partner
         await rig.publish(paid)
 
     assert Demand.model_validate(rig.state.tables["demands"]["D1"]).status == "offered"
+
+
+async def test_an_approved_refund_of_a_saas_order_releases_its_instance_once(partner_rig: Rig) -> None:
+    p = parties()
+    paid = order_paid(p, delivery_type=DeliveryType.SAAS_INSTANT)
+    refund = refund_decided(paid, "100.00")
+    async with partner_rig.running() as rig:
+        for event in (paid, refund, refund_decided(paid, "100.00")):  # a second approval must not call again
+            await rig.publish(event)
+
+    calls = [MerchantCall.model_validate(r) for r in rig.state.tables["merchant_calls"].values()]
+    assert sorted(c.endpoint for c in calls) == ["newInstance", "releaseInstance"]
+    release = next(c for c in calls if c.endpoint == "releaseInstance")
+    assert release.body["activity"] == "releaseInstance"
+    assert release.body["instanceId"] == paid.order_id  # no instance id known yet: the order identifies it
+    assert release.policy == "short"  # §8.2.5: retried for 1 hour
+
+
+async def test_a_rejected_refund_releases_nothing(partner_rig: Rig) -> None:
+    paid = order_paid(parties(), delivery_type=DeliveryType.SAAS_INSTANT)
+    async with partner_rig.running() as rig:
+        for event in (paid, refund_decided(paid, "100.00", approved=False)):
+            await rig.publish(event)
+
+    assert [r["endpoint"] for r in rig.state.tables["merchant_calls"].values()] == ["newInstance"]
