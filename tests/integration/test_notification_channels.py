@@ -244,6 +244,12 @@ async def test_sms_5xx_then_recovery_and_status_callbacks(infra: Infra, namespac
         [sms] = await eventually(delivered, timeout=30, what="the SMS delivered, status from the callback")
         assert sms["status"] == "sent"
         assert any("provider status delivered" in line for line in sms["trace"])  # signature accepted
+
+        async def both_sent() -> bool:  # the merchant's SMS may still be in its backoff after the 503s
+            merchant = await deliveries(client, p.merchant_account_id, paid.order_id)
+            return any(d["channel"] == "sms" and d["status"] == "sent" for d in merchant)
+
+        await eventually(both_sent, timeout=30, what="the merchant's SMS sent too")
         texts = [m["body"] for m in await rows(sink, "sms", number)]
         assert sum(paid.order_id in t for t in texts) == 2  # buyer and merchant share the number: once each
         forged = await client.post(f"/callbacks/sms/{sms['delivery_id']}", headers={"X-Twilio-Signature": "x"},
