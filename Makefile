@@ -5,13 +5,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help install run stop demo test test-fast lint contracts bench clean
+.PHONY: help install run stop demo test test-fast fuzz fuzz-quick lint contracts bench clean
 
 help:
 	@echo "make run        start Kafka, SecantusDB, the mail/SMS sinks and the four services; print where to look"
 	@echo "make stop       stop what an interrupted make run left behind"
 	@echo "make demo       drive one order through the story against the running stack"
 	@echo "make test       lint, type-check and run every test layer (unit, service, integration, e2e)"
+	@echo "make fuzz       schemathesis over the four services as each role (make fuzz-quick: fewer examples)"
 	@echo "make bench      measure acceptance-to-completion latency and notification throughput"
 	@echo "make contracts  regenerate the committed AsyncAPI and OpenAPI documents"
 
@@ -50,6 +51,12 @@ test: install lint
 
 test-fast: install
 	@$(PY) -m pytest -p no:cacheprovider tests/unit tests/service
+
+fuzz: install
+	@$(PY) -m devstack fuzz
+
+fuzz-quick: install
+	@$(PY) -m devstack fuzz --quick
 
 contracts: install
 	@$(PY) -m devstack contracts

@@ -6,25 +6,22 @@ import asyncio
 import random
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
-from devstack.stack import Stack
+from devstack.identity import KeycloakAdmin, User, payment_system
+from devstack.marketplace import EVIDENCE as _EVIDENCE
+from devstack.marketplace import Suite, Unexpected
+from devstack.stack import SERVICES, Stack
 
-EVIDENCE = {"evidence": [{"kind": "sow", "name": "SOW.pdf"}, {"kind": "acceptance_document", "name": "acc.pdf"}],
-            "actual_activation_time": "2026-11-20T09:00:00+08:00"}
-PRODUCT = {"product_id": "p-bench", "name": "Database migration", "delivery_type": "manual_service",
-           "provider_share_ratio": "0.10"}
+EVIDENCE = _EVIDENCE
+PRICE = "1288.00"
 
 
 class BenchError(RuntimeError):
     """A measurement could not complete (an unexpected answer or a timeout), as opposed to a target miss."""
-
-
-def rid(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
 def random_phone() -> str:
@@ -33,63 +30,86 @@ def random_phone() -> str:
 
 @dataclass(frozen=True)
 class Party:
-    account_id: str
+    login: User
     email: str
     phone: str
+
+    @property
+    def account_id(self) -> str:
+        return self.login.account_id
 
 
 @dataclass
 class Api:
+    """The bench's people are made in the stack's Keycloak and call with their own tokens."""
+
     stack: Stack
     http: httpx.AsyncClient
+    products: dict[str, str] = field(default_factory=dict)  # merchant account id -> its listed product
+    _operator: User | None = None
 
-    async def call(self, method: str, service: str, path: str, account: str, expect: int = 200,
+    def __post_init__(self) -> None:
+        assert self.stack.keycloak is not None, "the bench starts its own identity provider"
+        self.admin = KeycloakAdmin(self.stack.keycloak.url, self.stack.keycloak.admin_password)
+        self.payment = payment_system(self.stack.issuer)
+        self.suite = Suite({s: self.stack.url(s) for s in SERVICES}, self.http)
+
+    async def call(self, method: str, service: str, path: str, who: Party | User, expect: int = 200,
                    **kw: Any) -> Any:
-        resp = await self.http.request(method, self.stack.url(service) + path,
-                                       headers={"X-Account-Id": account}, **kw)
-        if resp.status_code != expect:
-            raise BenchError(f"{method} {service}{path}: {resp.status_code} {resp.text[:300]}")
-        return resp.json()
+        caller = who.login if isinstance(who, Party) else who
+        try:
+            return await self.suite.call(method, service, path, caller, expect=expect, **kw)
+        except Unexpected as exc:
+            raise BenchError(str(exc)) from exc
 
     async def register(self, role: str) -> Party:
-        account_id = rid(f"bench-{role}")
-        party = Party(account_id, f"{account_id}@example.com", random_phone())
-        await self.call("POST", "orders", "/accounts", account_id, expect=201, json={
-            "account_id": account_id, "role": role, "display_name": account_id, "locale": "en-US",
-            "bound_email": party.email, "bound_phone": party.phone})
+        user = await self.admin.user(role, name=f"bench-{role}-{uuid.uuid4().hex[:8]}")
+        party = Party(user, user.email, random_phone())
+        await self.suite.profile(user, party.phone)
         return party
 
     async def pair(self) -> tuple[Party, Party]:
-        return await self.register("buyer"), await self.register("merchant")
+        """A buyer, and a merchant with a listed product (an operator reviewed it)."""
+        if self._operator is None:
+            self._operator = await self.admin.user("operator")
+        buyer, merchant = await self.register("buyer"), await self.register("merchant")
+        listed = await self.suite.list_product(merchant.login, self._operator, name="Database migration",
+                                               provider_share_ratio="0.10", specifications=[
+                                                   {"spec_id": "std", "name": "Standard", "price": PRICE}])
+        self.products[merchant.account_id] = listed["product_id"]
+        return buyer, merchant
 
     async def place(self, buyer: Party, merchant: Party) -> str:
-        order = await self.call("POST", "orders", "/orders", buyer.account_id, expect=201, json={
-            "merchant_account_id": merchant.account_id, "amount": "1288.00", "product": PRODUCT})
+        order = await self.call("POST", "orders", "/orders", buyer, expect=201,
+                                json={"product_id": self.products[merchant.account_id]})
         return str(order["order_id"])
 
     async def pay(self, buyer: Party, order_id: str) -> None:
-        await self.call("POST", "orders", f"/orders/{order_id}/pay", buyer.account_id)
+        """The payment system confirms the payment (the buyer's own token could not)."""
+        try:
+            await self.suite.pay(self.payment, {"order_id": order_id, "amount": PRICE})
+        except Unexpected as exc:
+            raise BenchError(str(exc)) from exc
 
     async def order_status(self, buyer: Party, order_id: str) -> str:
-        order = await self.call("GET", "orders", f"/orders/{order_id}", buyer.account_id)
+        order = await self.call("GET", "orders", f"/orders/{order_id}", buyer)
         return str(order["status"])
 
     async def service_order(self, buyer: Party, order_id: str, within: float = 30) -> str:
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             resp = await self.http.get(self.stack.url("supervision") + f"/service-orders/by-order/{order_id}",
-                                       headers={"X-Account-Id": buyer.account_id})
+                                       headers=await buyer.login.headers())
             if resp.status_code == 200:
                 return str(resp.json()["service_order_id"])
             await asyncio.sleep(0.05)
         raise BenchError(f"no service order for {order_id} within {within:.0f}s")
 
     async def act(self, so_id: str, actor: Party, action: str, body: dict[str, Any] | None = None) -> None:
-        await self.call("POST", "supervision", f"/service-orders/{so_id}/actions/{action}", actor.account_id,
-                        json=body or {})
+        await self.call("POST", "supervision", f"/service-orders/{so_id}/actions/{action}", actor, json=body or {})
 
     async def inbox(self, account: Party) -> list[dict[str, Any]]:
-        page = await self.call("GET", "notification", f"/accounts/{account.account_id}/inbox", account.account_id,
+        page = await self.call("GET", "notification", f"/accounts/{account.account_id}/inbox", account,
                                params={"limit": 100})
         items: list[dict[str, Any]] = page["items"]
         return items

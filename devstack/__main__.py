@@ -8,25 +8,38 @@ import signal
 import sys
 
 from devstack.procs import stop_recorded
-from devstack.stack import REPO, Stack, wait_forever
+from devstack.stack import REPO, Stack, read_issuer, wait_forever, write_issuer
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="devstack")
     sub = parser.add_subparsers(dest="cmd", required=True)
     sub.add_parser("run", help="start Kafka, the database, the sinks and the four services")
-    sub.add_parser("jars", help="resolve the Kafka jars only")
+    sub.add_parser("jars", help="fetch what the stack runs: the Kafka jars and the Keycloak distribution")
     sub.add_parser("stop", help="stop whatever an earlier `run` left running")
     sub.add_parser("contracts", help="regenerate docs/contracts (AsyncAPI and OpenAPI of every service)")
     demo = sub.add_parser("demo", help="drive one order through the story against a running stack")
     demo.add_argument("--base", default="http://127.0.0.1")
+    sub.add_parser("fuzz", help="schemathesis over the four services as each role (--quick: fewer examples)",
+                   add_help=False)
+    token = sub.add_parser("token", help="print an access token from the running stack's identity provider")
+    token.add_argument("user", help="a demo user of the realm (buyer1, merchant1, provider1, operator1, ...), "
+                                    "or `payment` for the payment system's service account")
+    token.add_argument("--password", help="for a user that is not in the realm file")
+    token.add_argument("--issuer", help="default: the running stack's (or OIDC_ISSUER_URL)")
+    if sys.argv[1:2] == ["fuzz"]:
+        from devstack.fuzz import main as fuzz
+
+        return fuzz(sys.argv[2:])
     args = parser.parse_args()
     state = REPO / ".devstack"
 
     if args.cmd == "jars":
         from devstack.kafka import ensure_jars
+        from devstack.keycloak import distribution
 
         ensure_jars(state / "cache")
+        distribution()
         return 0
     if args.cmd == "contracts":
         from devstack.contracts import write
@@ -40,7 +53,12 @@ def main() -> int:
     if args.cmd == "demo":
         from devstack.demo import run_demo
 
-        return int(run_demo(args.base))
+        return int(run_demo(args.base, os.environ.get("OIDC_ISSUER_URL") or read_issuer(state)))
+    if args.cmd == "token":
+        from devstack.accounts import print_token
+
+        return print_token(args.user, args.password, args.issuer or os.environ.get("OIDC_ISSUER_URL")
+                           or read_issuer(state))
 
     leftovers = stop_recorded(state / "pids")
     if leftovers:
@@ -56,8 +74,11 @@ def main() -> int:
         stack.start_sinks()
         print("starting orders, supervision, notification, partner ...", flush=True)
         stack.start_services()
-        print("\nThe stack is up:\n" + stack.summary() + "\n\nRun `make demo` in another terminal. "
-              "Ctrl-C stops everything.", flush=True)
+        write_issuer(state, stack.issuer)
+        from devstack.accounts import how_to_log_in
+
+        print("\nThe stack is up:\n" + stack.summary() + "\n\n" + how_to_log_in(stack) +
+              "\n\nRun `make demo` in another terminal. Ctrl-C stops everything.", flush=True)
         wait_forever(stack)
     except KeyboardInterrupt:
         pass

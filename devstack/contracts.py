@@ -9,6 +9,7 @@ from pathlib import Path
 from devstack.stack import REPO, SERVICES
 
 OUT = REPO / "docs" / "contracts"
+ISSUER = "https://id.example.com/realms/koogallery"  # fixed: the documents must not depend on the machine
 
 
 def _dump(doc: object) -> str:
@@ -23,7 +24,8 @@ def render() -> dict[Path, str]:
         settings_module = importlib.import_module(f"services.{name}.settings")
         settings_cls = next(v for k, v in vars(settings_module).items()
                             if k.endswith("Settings") and k != "ServiceSettings")
-        app = app_module.create_app(settings_cls(kafka_bootstrap_servers="kafka:9092", mongodb_uri="mongodb://mongo"))
+        app = app_module.create_app(settings_cls(kafka_bootstrap_servers="kafka:9092", mongodb_uri="mongodb://mongo",
+                                                 environment="dev", oidc_issuer_url=ISSUER))
         asyncapi = app.state.asyncapi.to_specification().to_jsonable()
         docs[OUT / f"{name}.asyncapi.json"] = _dump(asyncapi)
         docs[OUT / f"{name}.openapi.json"] = _dump(app.openapi())

@@ -1,104 +1,111 @@
-"""Drive one order through the whole story against a running stack and print what happened."""
+"""`make demo`: one order through the whole story against the running stack, as the realm's demo users.
+
+Every call carries a token the identity provider issued to the person (or machine) making it: the merchant
+lists a product, an operator reviews it and approves the provider, the provider sends the buyer a private
+link, the buyer orders through it, the payment system confirms the payment, the parties walk the service
+order to acceptance, and the order completes, the provider earns, everyone is told.
+"""
 
 from __future__ import annotations
 
-import time
-import uuid
+import asyncio
 from typing import Any
 
 import httpx
 
+from devstack.identity import Login, payment_system, person
+from devstack.keycloak import demo_users
+from devstack.marketplace import EVIDENCE, Suite, eventually
 from devstack.stack import Ports
 
-
-class Demo:
-    def __init__(self, base: str) -> None:
-        ports = Ports()
-        self.urls = {name: f"{base}:{port}" for name, port in ports.services.items()}
-        self.sinks = f"{base}:{ports.sinks_http}"
-        self.http = httpx.Client(timeout=10)
-
-    def call(self, method: str, service: str, path: str, account: str | None = None, **kw: Any) -> Any:
-        headers = {"X-Account-Id": account} if account else {}
-        resp = self.http.request(method, self.urls[service] + path, headers=headers, **kw)
-        if resp.status_code >= 400:
-            raise SystemExit(f"{method} {service}{path} -> {resp.status_code}: {resp.text}")
-        return resp.json()
-
-    def find(self, service: str, path: str, account: str) -> Any:
-        """The resource, or None while it does not exist yet."""
-        resp = self.http.get(self.urls[service] + path, headers={"X-Account-Id": account})
-        return resp.json() if resp.status_code == 200 else None
-
-    def wait(self, what: str, probe: Any, timeout: float = 30) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = probe()
-            if value:
-                return value
-            time.sleep(0.2)
-        raise SystemExit(f"timed out waiting for {what}")
+PHONES = {"buyer1": "+8613800000001", "merchant1": "+8613800000002", "provider1": "+8613800000003",
+          "operator1": "+8613800000009"}
 
 
 def say(text: str) -> None:
     print(f"  - {text}", flush=True)
 
 
-def run_demo(base: str) -> int:
-    d = Demo(base)
-    tag = uuid.uuid4().hex[:6]
-    print("Accounts")
-    accounts = {}
-    for role, name, phone in (("buyer", "Buyer Co", "+8613800000001"), ("merchant", "Merchant Ltd", "+8613800000002"),
-                              ("provider", "Reseller Inc", "+8613800000003")):
-        acc = d.call("POST", "orders", "/accounts", json={
-            "account_id": f"{role}-{tag}", "role": role, "display_name": name, "locale": "en-US",
-            "bound_email": f"{role}-{tag}@example.com", "bound_phone": phone})
-        accounts[role] = acc["account_id"]
-        say(f"{role}: {acc['account_id']} ({acc['bound_email']}, {acc['bound_phone']})")
-    buyer, merchant, provider = accounts["buyer"], accounts["merchant"], accounts["provider"]
+async def _provider(suite: Suite, provider: Login, operator: Login, provider_id: str) -> None:
+    """provider1 joins the customer service provider programme once (dossier §7.2); later demos find it."""
+    current = await suite.find("partner", f"/providers/{provider_id}", provider)
+    if current and current.get("status") == "active":
+        say(f"provider1 is an active customer service provider ({provider_id})")
+        return
+    app = await suite.call("POST", "partner", "/programme/applications", provider, expect=201,
+                           json={"company": "Reseller Inc", "certifications": ["Service"]})
+    await suite.call("POST", "partner", f"/programme/applications/{app['application_id']}/review", operator,
+                     json={"approve": True})
+    say("provider1 applied to the provider programme with a Service certification; operator1 approved it")
 
-    print("Order")
-    order = d.call("POST", "orders", "/orders", buyer, json={
-        "merchant_account_id": merchant, "provider_id": provider, "amount": "1288.00",
-        "product": {"product_id": "p-migration", "name": "Database migration service",
-                    "delivery_type": "manual_service", "billing_mode": "one_time", "provider_share_ratio": "0.12"}})
-    order_id = order["order_id"]
-    say(f"placed {order_id}: {order['status']}")
-    say(f"paid: {d.call('POST', 'orders', f'/orders/{order_id}/pay', buyer)['status']}")
 
-    print("Supervision")
-    so = d.wait("the service order", lambda: d.find("supervision", f"/service-orders/by-order/{order_id}", buyer))
-    so_id = so["service_order_id"]
-    say(f"service order {so_id} opened at node {so['node']}")
-    evidence = [{"kind": "sow", "name": "SOW.pdf"}, {"kind": "acceptance_document", "name": "Acceptance.pdf"}]
-    deliver = {"evidence": evidence, "actual_activation_time": "2026-11-20T09:00:00+08:00",
-               "note": "migrated 3 databases"}
-    for actor, action, body in ((buyer, "submit", {}), (merchant, "confirm", {}), (merchant, "deliver", deliver),
-                                (buyer, "accept", {})):
-        so = d.call("POST", "supervision", f"/service-orders/{so_id}/actions/{action}", actor, json=body)
-        say(f"{action} -> {so['node'] or 'completed'}")
+async def demo(base: str, issuer: str) -> int:
+    ports = Ports()
+    users = {u["username"]: u for u in demo_users()}
+    login = {name: person(issuer, name, str(u["password"])) for name, u in users.items()}
+    buyer, merchant, provider, operator = (login[n] for n in ("buyer1", "merchant1", "provider1", "operator1"))
+    ids = {name: str(u["account_id"]) for name, u in users.items()}
+    async with httpx.AsyncClient(timeout=15) as http:
+        suite = Suite({name: f"{base}:{port}" for name, port in ports.services.items()}, http)
+        sinks = f"{base}:{ports.sinks_http}"
+        print("Accounts (profiles registered from each person's own token)")
+        for name in ("buyer1", "merchant1", "provider1", "operator1"):
+            acc = await suite.profile(login[name], PHONES[name], name=name.title())
+            say(f"{name}: {acc['role']} {acc['account_id']} ({acc['bound_email']}, {acc['bound_phone']})")
+        await _provider(suite, provider, operator, ids["provider1"])
 
-    print("Outcome")
-    def completed() -> Any:
-        o = d.call("GET", "orders", f"/orders/{order_id}", buyer)
-        return o if o["status"] == "completed" else None
+        print("Catalogue")
+        product = await suite.list_product(merchant, operator, provider_share_ratio="0.12")
+        say(f"merchant1 listed {product['product_id']} after operator1's review: {product['status']}")
 
-    def earned() -> Any:
-        lg = d.call("GET", "partner", f"/providers/{provider}/ledger", provider)
-        return lg if lg["entries"] else None
+        print("Order")
+        link = await suite.call("POST", "partner", f"/providers/{ids['provider1']}/private-links", provider,
+                                expect=201, json={"product_id": product["product_id"],
+                                                  "customer_account_id": ids["buyer1"]})
+        order = await suite.order(buyer, product["product_id"], private_link=link["token"])
+        order_id = order["order_id"]
+        say(f"buyer1 placed {order_id} through provider1's private link: {order['amount']} {order['currency']}")
+        paid = await suite.pay(payment_system(issuer), order)
+        say(f"the payment system confirmed the payment: {paid['status']}")
 
-    done = d.wait("the order to complete", completed)
-    say(f"order {order_id} is {done['status']}; validity starts {done['validity_starts_at']}")
-    ledger = d.wait("the provider's commission", earned)
-    say(f"provider {provider} earned {ledger['entries'][0]['amount']} (ledger total {ledger['total']})")
-    buyer_mail = f"buyer-{tag}@example.com"
-    d.wait("emails", lambda: len(d.http.get(f"{d.sinks}/mail", params={"to": buyer_mail}).json()) >= 4)
-    inbox = d.call("GET", "notification", f"/accounts/{buyer}/inbox", buyer)
-    say(f"buyer's inbox: {inbox['total']} messages, {inbox['unread']} unread; latest: {inbox['items'][0]['title']}")
-    mails = d.http.get(f"{d.sinks}/mail", params={"to": buyer_mail}).json()
-    say(f"emails to the buyer at the SMTP sink: {[m['subject'] for m in mails]}")
-    sms = d.http.get(f"{d.sinks}/sms", params={"to": "+8613800000002"}).json()
-    say(f"SMS to the merchant at the Twilio-compatible sink: {[s['body'] for s in sms if order_id in s['body']]}")
-    print(f"\nSee everything at {d.sinks}/ and {d.urls['orders']}/docs")
+        print("Supervision")
+        so = await suite.service_order(buyer, order_id)
+        so_id = so["service_order_id"]
+        say(f"service order {so_id} opened at node {so['node']}")
+        deliver = {**EVIDENCE, "note": "migrated 3 databases"}
+        for actor, action, body in ((buyer, "submit", {}), (merchant, "confirm", {}), (merchant, "deliver", deliver),
+                                    (buyer, "accept", {})):
+            so = await suite.act(actor, so_id, action, body)
+            say(f"{action} -> {so['node'] or 'completed'}")
+
+        print("Outcome")
+        done = await suite.completed(buyer, order_id)
+        say(f"order {order_id} is {done['status']}; validity starts {done['validity_starts_at']}")
+
+        async def earned() -> Any:
+            lg = await suite.call("GET", "partner", f"/providers/{ids['provider1']}/ledger", provider)
+            mine = [e for e in lg["entries"] if e["order_id"] == order_id]
+            return (mine, lg["total"]) if mine else None
+
+        entries, total = await eventually(earned, what="the provider's commission")
+        say(f"provider1 earned {entries[0]['amount']} on {order_id} (ledger total {total})")
+        mail_to = str(users["buyer1"]["email"])
+
+        async def mails() -> Any:
+            found = [m for m in (await http.get(f"{sinks}/mail", params={"to": mail_to})).json()
+                     if order_id in m["subject"]]
+            return found if len(found) >= 4 else None
+
+        subjects = [m["subject"] for m in await eventually(mails, what="four emails to buyer1")]
+        inbox = await suite.call("GET", "notification", f"/accounts/{ids['buyer1']}/inbox", buyer)
+        latest = inbox["items"][0]["title"]
+        say(f"buyer1's inbox: {inbox['total']} messages, {inbox['unread']} unread; latest: {latest}")
+        say(f"emails to buyer1 at the SMTP sink: {subjects}")
+        sms = (await http.get(f"{sinks}/sms", params={"to": PHONES["merchant1"]})).json()
+        say(f"SMS to merchant1 at the Twilio-compatible sink: {[s['body'] for s in sms if order_id in s['body']]}")
+        print(f"\nSee everything at {sinks}/ and {suite.urls['orders']}/docs")
     return 0
+
+
+def run_demo(base: str, issuer: str) -> int:
+    return asyncio.run(demo(base, issuer))

@@ -8,6 +8,7 @@ so a broker restart keeps its topics, offsets and committed consumer positions.
 from __future__ import annotations
 
 import base64
+import secrets
 import shutil
 import subprocess
 import uuid
@@ -44,16 +45,38 @@ def ensure_jars(cache: Path) -> Path:
     return libs
 
 
-def _server_properties(data: Path, port: int, controller_port: int) -> str:
+def _server_properties(data: Path, port: int, controller_port: int, admin_password: str) -> str:
+    """One combined node with authentication and authorization on:
+
+    - clients (and the broker itself, inter-broker) use SASL/SCRAM-SHA-512 on the client listener; the SCRAM
+      credentials live in the cluster metadata, the admin's bootstrapped at format time;
+    - the controller listener uses SASL/PLAIN with the admin only (KRaft controllers cannot use SCRAM, whose
+      credentials they themselves serve), so nothing reaches the controller anonymously;
+    - KRaft's StandardAuthorizer: only the admin is a super user, everything else needs an ACL and nothing is
+      allowed when no ACL matches. The admin creates topics and ACLs; a service can do only what its ACLs say.
+    """
+    plain = ('org.apache.kafka.common.security.plain.PlainLoginModule required '
+             f'username="admin" password="{admin_password}" user_admin="{admin_password}";')
+    scram = ('org.apache.kafka.common.security.scram.ScramLoginModule required '
+             f'username="admin" password="{admin_password}";')
     return f"""\
 process.roles=broker,controller
 node.id=1
 controller.quorum.bootstrap.servers=127.0.0.1:{controller_port}
-listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
-advertised.listeners=PLAINTEXT://127.0.0.1:{port}
+listeners=CLIENT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
+advertised.listeners=CLIENT://127.0.0.1:{port}
 controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+inter.broker.listener.name=CLIENT
+listener.security.protocol.map=CONTROLLER:SASL_PLAINTEXT,CLIENT:SASL_PLAINTEXT
+sasl.mechanism.controller.protocol=PLAIN
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.controller.sasl.enabled.mechanisms=PLAIN
+listener.name.controller.plain.sasl.jaas.config={plain}
+listener.name.client.sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.client.scram-sha-512.sasl.jaas.config={scram}
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:admin
+allow.everyone.if.no.acl.found=false
 log.dirs={data / "logs"}
 num.partitions=6
 default.replication.factor=1
@@ -79,6 +102,16 @@ class KafkaNode:
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    @property
+    def admin_password(self) -> str:
+        """The broker admin's password: made once per data directory, kept beside it (not in the clone)."""
+        secret = self.data / "admin.secret"
+        if not secret.exists():
+            self.data.mkdir(parents=True, exist_ok=True)
+            secret.write_text(secrets.token_urlsafe(24))
+            secret.chmod(0o600)
+        return secret.read_text().strip()
+
     def _java(self, libs: Path) -> list[str]:
         return ["java", "-cp", f"{libs}/*", f"-Dlog4j2.configurationFile={LOG4J}"]
 
@@ -86,7 +119,8 @@ class KafkaNode:
         libs = ensure_jars(self.cache)
         self.data.mkdir(parents=True, exist_ok=True)
         config = self.data / "server.properties"
-        config.write_text(_server_properties(self.data, self.port, self.controller_port))
+        config.write_text(_server_properties(self.data, self.port, self.controller_port, self.admin_password))
+        config.chmod(0o600)
         if (self.data / "logs" / "meta.properties").exists():
             return config
         cluster_id_file = self.data / "cluster.id"
@@ -96,7 +130,9 @@ class KafkaNode:
         subprocess.run(
             [*self._java(libs), "kafka.tools.StorageTool", "format", "--standalone", "--ignore-formatted",
              # `=` form: a random id may start with "-", which argparse would take for an option.
-             f"--cluster-id={cluster_id_file.read_text().strip()}", "-c", str(config)],
+             f"--cluster-id={cluster_id_file.read_text().strip()}", "-c", str(config),
+             # The admin's SCRAM credential must exist before the broker starts: it is the inter-broker user.
+             "--add-scram", f"SCRAM-SHA-512=[name=admin,password={self.admin_password}]"],
             check=True, stdout=subprocess.DEVNULL,
         )
         return config

@@ -1,7 +1,9 @@
 """The whole local stack: Kafka, SecantusDB, the mail/SMS sinks and the four services as separate processes.
 
-`KAFKA_BOOTSTRAP_SERVERS` / `MONGODB_URI` in the environment point at an existing cluster instead, and then
-devstack starts neither.
+`KAFKA_BOOTSTRAP_SERVERS` / `MONGODB_URI` / `OIDC_ISSUER_URL` in the environment point at an existing broker,
+database or identity provider instead, and then devstack does not start that part. An existing broker is used
+as it is configured (`KAFKA_SECURITY_PROTOCOL` and the services' `<SERVICE>_KAFKA_PASSWORD`); with
+`KAFKA_ADMIN_PASSWORD` set, devstack also creates its topics and ACLs there.
 """
 
 from __future__ import annotations
@@ -9,12 +11,16 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from devstack.kafka import KafkaNode
+from devstack.kafka_admin import BrokerAdmin
+from devstack.keycloak import KeycloakNode
 from devstack.mongo import SecantusNode
 from devstack.procs import Proc, free_port, port_open, spawn, wait_until
 
@@ -31,11 +37,13 @@ class Ports:
     sinks_http: int = 8025
     services: dict[str, int] = field(default_factory=lambda: {
         "orders": 8001, "supervision": 8002, "notification": 8003, "partner": 8004})
+    keycloak: int = 8080
+    keycloak_management: int = 9000
 
     @classmethod
     def free(cls) -> Ports:
         return cls(free_port(), free_port(), free_port(), free_port(), free_port(),
-                   {s: free_port() for s in SERVICES})
+                   {s: free_port() for s in SERVICES}, free_port(), free_port())
 
 
 def get_json(url: str, timeout: float = 2.0) -> object:
@@ -58,17 +66,44 @@ class Stack:
         self.logs = state / "logs"
         self.kafka: KafkaNode | None = None
         self.mongo: SecantusNode | None = None
+        self.keycloak: KeycloakNode | None = None
         self.sinks: Proc | None = None
         self.services: dict[str, Proc] = {}
         self.service_env = service_env or {}
         self.bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "")
         self.mongo_uri = os.environ.get("MONGODB_URI", "")
+        self.issuer = os.environ.get("OIDC_ISSUER_URL", "")
+        # The broker admin (creates topics, users and ACLs) and each service's own Kafka password.
+        self.kafka_admin_password = os.environ.get("KAFKA_ADMIN_PASSWORD", "")
+        self.kafka_users: dict[str, str] = {}
+
+    def using(self, other: Stack) -> Stack:
+        """Run this stack's services on another stack's broker, database and identity provider."""
+        self.bootstrap, self.mongo_uri, self.issuer = other.bootstrap, other.mongo_uri, other.issuer
+        self.kafka_admin_password, self.kafka_users = other.kafka_admin_password, other.kafka_users
+        return self
 
     # --- infrastructure -----------------------------------------------------------------------------
     def start_infra(self) -> None:
         self.start_infra_with_cache(self.state / "cache")
 
     def start_infra_with_cache(self, cache: Path) -> None:
+        """Keycloak starts in the background (about 10 s) while the database and the broker come up."""
+        idp: threading.Thread | None = None
+        failure: list[BaseException] = []
+        if not self.issuer:
+            self.keycloak = KeycloakNode(self.state / "keycloak", self.ports.keycloak, self.ports.keycloak_management)
+
+            def start_keycloak() -> None:
+                try:
+                    assert self.keycloak is not None
+                    self.keycloak.start(self.logs)
+                except BaseException as exc:  # reported on the caller's thread below
+                    failure.append(exc)
+
+            idp = threading.Thread(target=start_keycloak, name="keycloak-start", daemon=True)
+            idp.start()
+            self.issuer = self.keycloak.issuer
         if not self.mongo_uri:
             self.mongo = SecantusNode(self.state / "secantus", self.ports.mongo)
             self.mongo.start(self.logs)
@@ -78,6 +113,37 @@ class Stack:
                                    self.ports.kafka_controller)
             self.kafka.start(self.logs)
             self.bootstrap = self.kafka.bootstrap
+            self.kafka_admin_password = self.kafka.admin_password
+        if self.kafka_admin_password:
+            self.kafka_users = self.admin().service_users(self.state)
+        if idp is not None:
+            idp.join()
+            if failure:
+                raise failure[0]
+
+    def admin(self) -> BrokerAdmin:
+        if not self.kafka_admin_password:
+            raise RuntimeError("no broker admin: set KAFKA_ADMIN_PASSWORD for an existing broker")
+        return BrokerAdmin(self.bootstrap, self.kafka_admin_password)
+
+    def provision(self, namespace: str | None = None) -> None:
+        """Topics, dead-letter twins and the services' ACLs of a namespace (the admin does it, not a service)."""
+        if self.kafka_admin_password:
+            self.admin().provision(self.namespace if namespace is None else namespace)
+
+    def kafka_client(self, user: str = "admin") -> dict[str, Any]:
+        """aiokafka connection arguments as `user` (the broker admin by default), for tools and tests."""
+        if not self.kafka_users:  # a broker without authentication
+            return {"bootstrap_servers": self.bootstrap}
+        password = self.kafka_admin_password if user == "admin" else self.kafka_users[user]
+        return {"bootstrap_servers": self.bootstrap, "security_protocol": "SASL_PLAINTEXT",
+                "sasl_mechanism": "SCRAM-SHA-512", "sasl_plain_username": user, "sasl_plain_password": password}
+
+    def kafka_env(self, service: str) -> dict[str, str]:
+        if not self.kafka_users:
+            return {}
+        return {"KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+                f"{service.upper()}_KAFKA_PASSWORD": self.kafka_users[service]}
 
     def start_sinks(self) -> None:
         argv = [sys.executable, "-m", "devstack.sinks", "--smtp-port", str(self.ports.smtp),
@@ -109,8 +175,11 @@ class Stack:
         env = {
             "ORDERS_PRIVATE_LINK_PUBLIC_KEY": public,
             "PARTNER_PRIVATE_LINK_PRIVATE_KEY": private,
+            "SUITE_ENV": "dev",
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
             "MONGODB_URI": self.mongo_uri,
+            "OIDC_ISSUER_URL": self.issuer,
+            **self.kafka_env(name),
             "TOPIC_NAMESPACE": self.namespace,
             f"{prefix}_HTTP_PORT": str(self.ports.services[name]),
             f"{prefix}_MONGODB_DATABASE": f"{self.namespace}_{name}" if self.namespace else name,
@@ -119,6 +188,10 @@ class Stack:
             "NOTIFICATION_TWILIO_API_BASE_URL": self.sinks_url,
             # Where Twilio (here the sink) posts SMS status callbacks: the notification service itself.
             "NOTIFICATION_PUBLIC_BASE_URL": self.url("notification"),
+            # The reference merchants of the demo and the e2e tests listen on http://127.0.0.1 (dev only: partner
+            # refuses plain-http and internal merchant endpoints by default, and these settings outside dev).
+            "PARTNER_MERCHANT_ENDPOINT_ALLOW_HTTP": "true",
+            "PARTNER_MERCHANT_ENDPOINT_ALLOW_HOSTS": '["127.0.0.1"]',
             "PYTHONUNBUFFERED": "1",
         }
         return {**env, **self.service_env}
@@ -132,6 +205,7 @@ class Stack:
         return proc
 
     def start_services(self) -> None:
+        self.provision()
         for name in SERVICES:
             self.start_service(name, wait=False)
         for name in SERVICES:
@@ -155,15 +229,19 @@ class Stack:
             self.kafka.stop()
         if self.mongo is not None:
             self.mongo.stop()
+        if self.keycloak is not None and self.keycloak.proc is not None:
+            self.keycloak.stop()
 
     def summary(self) -> str:
-        lines = [f"Kafka            {self.bootstrap}", f"MongoDB (wire)   {self.mongo_uri}"]
+        lines = [f"Kafka            {self.bootstrap}  (SASL/SCRAM; one user per service)",
+                 f"MongoDB (wire)   {self.mongo_uri}",
+                 f"identity         {self.issuer}  (Keycloak admin console: {self.issuer.split('/realms/')[0]}/admin/)"]
         for name in SERVICES:
             lines.append(f"{name:<16} {self.url(name)}/docs   (AsyncAPI: {self.url(name)}/asyncapi.json)")
         lines += [f"mail and SMS     {self.sinks_url}/   (JSON: /mail, /sms)",
                   f"SMTP sink        127.0.0.1:{self.ports.smtp}",
                   f"inbox            {self.url('notification')}/accounts/<account id>/inbox "
-                  "(header X-Account-Id: <account id>)",
+                  "(with a token of that account)",
                   f"logs             {self.logs}/"]
         return "\n".join(lines)
 
@@ -176,3 +254,15 @@ def wait_forever(stack: Stack) -> None:
                 print(f"{name} exited with {proc.popen.returncode}; see {proc.log_path}", flush=True)
                 stack.services.pop(name)
         time.sleep(1)
+
+
+def write_issuer(state: Path, issuer: str) -> None:
+    """Where `python -m devstack token` and the demo find the running stack's identity provider."""
+    (state / "issuer").write_text(issuer)
+
+
+def read_issuer(state: Path) -> str:
+    path = state / "issuer"
+    if not path.exists():
+        raise SystemExit("no running stack: start it with `make run` (or set OIDC_ISSUER_URL / --issuer)")
+    return path.read_text().strip()

@@ -11,12 +11,16 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
+from shared.platform.settings import ServiceSettings
+from tests.identity import IdentityProvider
+
 REPO = Path(__file__).resolve().parent.parent
 LAYERS = ("unit", "service", "integration", "e2e")
+S = TypeVar("S", bound=ServiceSettings)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -46,10 +50,53 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 @dataclass(frozen=True)
 class Infra:
+    """The session's broker, database and identity provider, with the credentials a test needs to use them."""
+
     bootstrap: str
     mongo_uri: str
     state: Path
-    stack: Any = None  # the devstack Stack when this run started the broker itself (restart tests use it)
+    stack: Any = None  # the devstack Stack that started them (restart tests use it)
+
+    @property
+    def issuer(self) -> str:
+        return str(self.stack.issuer)
+
+    @property
+    def idp(self) -> IdentityProvider:
+        return _idp(self.stack)
+
+    @property
+    def kafka_users(self) -> dict[str, str]:
+        return dict(self.stack.kafka_users)
+
+    def kafka_client(self, user: str = "admin") -> dict[str, Any]:
+        """aiokafka connection arguments as `user` (the broker admin by default: tests read and poison topics)."""
+        return dict(self.stack.kafka_client(user))
+
+    def provision(self, namespace: str) -> None:
+        self.stack.provision(namespace)  # a no-op without a broker admin (the services then create topics)
+
+    def settings(self, cls: type[S], namespace: str, **extra: Any) -> S:
+        """A service's settings on this stack: its own Kafka user, the issuer, a database of the namespace."""
+        name = cls.model_fields["service_name"].default
+        base: dict[str, Any] = {
+            "environment": "dev", "kafka_bootstrap_servers": self.bootstrap, "mongodb_uri": self.mongo_uri,
+            "topic_namespace": namespace, "mongodb_database": f"{namespace}_{name}", "oidc_issuer_url": self.issuer,
+            "consumer_backoff_seconds": 0.05, "relay_poll_seconds": 0.1}
+        if self.stack.kafka_users:
+            base |= {"kafka_security_protocol": "SASL_PLAINTEXT", "kafka_password": self.stack.kafka_users[name]}
+        else:
+            base["create_topics"] = True
+        return cls(**{**base, **extra})
+
+
+_IDPS: dict[int, IdentityProvider] = {}
+
+
+def _idp(stack: Any) -> IdentityProvider:
+    if id(stack) not in _IDPS:
+        _IDPS[id(stack)] = IdentityProvider(stack.keycloak)
+    return _IDPS[id(stack)]
 
 
 def _docker_available() -> bool:
@@ -60,7 +107,16 @@ def _docker_available() -> bool:
 
 @pytest.fixture(scope="session")
 def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
+    """Kafka (SASL/SCRAM, ACLs), SecantusDB and Keycloak, started from the repo's pinned artifacts.
+
+    With TESTCONTAINERS=1 and a Docker engine, the broker (without authentication, so without ACLs) and the
+    database come from containers instead; the identity provider still comes from devstack. This machine has no
+    Docker engine, so that path has not been run here.
+    """
     state = tmp_path_factory.mktemp("stack")
+    from devstack.stack import Ports, Stack
+
+    stack = Stack(state, Ports.free())
     if os.environ.get("TESTCONTAINERS") == "1" and _docker_available():
         from testcontainers.kafka import KafkaContainer
         from testcontainers.mongodb import MongoDbContainer
@@ -68,14 +124,16 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
         with KafkaContainer().with_kraft() as kafka, MongoDbContainer("mongo:8.0").with_command(
                 "--replSet rs0 --bind_ip_all") as mongo:
             mongo.exec(["mongosh", "--quiet", "--eval", "rs.initiate()"])
-            yield Infra(kafka.get_bootstrap_server(),
-                        mongo.get_connection_url() + "/?directConnection=true", state)
+            stack.bootstrap = kafka.get_bootstrap_server()
+            stack.mongo_uri = mongo.get_connection_url() + "/?directConnection=true"
+            try:
+                stack.start_infra_with_cache(REPO / ".devstack" / "cache")
+                yield Infra(stack.bootstrap, stack.mongo_uri, state, stack)
+            finally:
+                stack.stop()
         return
-    from devstack.stack import Ports, Stack
-
-    # Jars are cached in the repo's .devstack so every run after the first resolves nothing.
-    stack = Stack(state, Ports.free())
     try:
+        # Jars are cached in the repo's .devstack (from Maven's own cache); Keycloak in the cache outside it.
         stack.start_infra_with_cache(REPO / ".devstack" / "cache")
         yield Infra(stack.bootstrap, stack.mongo_uri, state, stack)
     finally:
@@ -83,6 +141,16 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
 
 
 @pytest.fixture
-def namespace() -> str:
-    """A fresh topic namespace and database prefix: tests on one broker never see each other's events."""
-    return f"t{uuid.uuid4().hex[:10]}"
+def idp(infra: Infra) -> IdentityProvider:
+    return infra.idp
+
+
+@pytest.fixture
+def namespace(request: pytest.FixtureRequest) -> str:
+    """A fresh topic namespace and database prefix: tests on one broker never see each other's events.
+
+    On the real stack the broker admin creates the namespace's topics and the services' ACLs on them first."""
+    name = f"t{uuid.uuid4().hex[:10]}"
+    if "infra" in request.fixturenames:
+        request.getfixturevalue("infra").provision(name)
+    return name

@@ -29,11 +29,10 @@ def rid(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
-def settings(cls: type[S], bootstrap: str, mongo_uri: str, namespace: str, **extra: Any) -> S:
-    name = cls.model_fields["service_name"].default
-    return cls(kafka_bootstrap_servers=bootstrap, mongodb_uri=mongo_uri, topic_namespace=namespace,
-               mongodb_database=f"{namespace}_{name}", consumer_backoff_seconds=0.05, relay_poll_seconds=0.1,
-               **extra)
+def settings(cls: type[S], infra: Any, namespace: str, **extra: Any) -> S:
+    """A service's settings on the session's real stack (`tests.conftest.Infra`): its own Kafka user, the
+    running identity provider, a database of the namespace."""
+    return infra.settings(cls, namespace, **extra)  # type: ignore[no-any-return]
 
 
 def parties(provider: str | None = None) -> Parties:

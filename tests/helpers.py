@@ -6,32 +6,19 @@ import asyncio
 import contextlib
 import json
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI
 
+from devstack.marketplace import eventually
 from devstack.procs import Proc, free_port, port_open, spawn, wait_until
 
-T = TypeVar("T")
-
-
-async def eventually(probe: Callable[[], Awaitable[T]], *, timeout: float = 20.0, interval: float = 0.1,
-                     what: str = "condition") -> T:
-    """Poll `probe` until it returns something truthy; fail with the last value after `timeout`."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    last: Any = None
-    while True:
-        last = await probe()
-        if last:
-            return last
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout}s; last value: {last!r}")
-        await asyncio.sleep(interval)
+__all__ = ["eventually", "produce", "read_topic", "running", "start_sinks"]
 
 
 @contextlib.asynccontextmanager
@@ -43,10 +30,16 @@ async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
             yield client
 
 
-async def read_topic(bootstrap: str, topic: str, *, at_least: int = 1, timeout: float = 20.0) -> list[Any]:
+def _client(kafka: str | dict[str, Any]) -> dict[str, Any]:
+    """Connection arguments: `Infra.kafka_client()` (a user and its password), or a bare bootstrap address."""
+    return {"bootstrap_servers": kafka} if isinstance(kafka, str) else dict(kafka)
+
+
+async def read_topic(kafka: str | dict[str, Any], topic: str, *, at_least: int = 1,
+                     timeout: float = 20.0) -> list[Any]:
     """Every record on `topic` from the beginning, once at least `at_least` are there."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False, group_id=None)
+    consumer = AIOKafkaConsumer(topic, **_client(kafka), auto_offset_reset="earliest", enable_auto_commit=False,
+                                group_id=None)
     await consumer.start()
     records: list[Any] = []
     try:
@@ -60,8 +53,8 @@ async def read_topic(bootstrap: str, topic: str, *, at_least: int = 1, timeout: 
     return records
 
 
-async def produce(bootstrap: str, topic: str, value: bytes | dict[str, Any], key: str) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+async def produce(kafka: str | dict[str, Any], topic: str, value: bytes | dict[str, Any], key: str) -> None:
+    producer = AIOKafkaProducer(**_client(kafka))
     await producer.start()
     try:
         body = value if isinstance(value, bytes) else json.dumps(value).encode()

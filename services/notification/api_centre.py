@@ -1,4 +1,8 @@
-"""HTTP routes of the message centre (消息中心): recipients, their verification, resend (dossier §6.2)."""
+"""HTTP routes of the message centre (消息中心): recipients, their verification, resend (dossier §6.2).
+
+The recipients of an account are its own (`own_account_only`, see `api.Owner`). The e-mail verification link
+is the one route without a token: the link's secret identifies the recipient, and it shows no data.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
 
-from services.notification.api import own
+from services.notification.api import AccountPath, IdPath, Owner
 from services.notification.centre import RecipientView
 from services.notification.centre_service import AddRecipients, CentreService, EditRecipient
 from services.notification.queries import Queries
-from shared.platform.http import AccountId
 
 router = APIRouter()
 PREFIX = "/accounts/{account_id}/recipients"
@@ -22,53 +25,52 @@ def _svc(request: Request) -> CentreService:
 
 
 @router.post(PREFIX, status_code=status.HTTP_201_CREATED, tags=["message centre"])
-async def add_recipients(account_id: str, body: AddRecipients, caller: AccountId,
+async def add_recipients(account_id: AccountPath, body: AddRecipients, owner: Owner,
                          request: Request) -> list[RecipientView]:
     """Add up to 10 recipients; each is inactive until its email link and SMS code are verified."""
-    own(account_id, caller)
     return await _svc(request).add(account_id, body)
 
 
 @router.get(PREFIX, tags=["message centre"])
-async def recipients(account_id: str, caller: AccountId, request: Request) -> list[RecipientView]:
+async def recipients(account_id: AccountPath, owner: Owner, request: Request,
+                     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+                     offset: Annotated[int, Query(ge=0, le=100_000)] = 0) -> list[RecipientView]:
     """List the account's message recipients."""
-    own(account_id, caller)
     queries: Queries = request.app.state.queries
-    return await queries.recipients(account_id)
+    return await queries.recipients(account_id, limit=limit, offset=offset)
 
 
 @router.patch(PREFIX + "/{recipient_id}", tags=["message centre"])
-async def edit_recipient(account_id: str, recipient_id: str, body: EditRecipient, caller: AccountId,
+async def edit_recipient(account_id: AccountPath, recipient_id: IdPath, body: EditRecipient, owner: Owner,
                          request: Request) -> RecipientView:
     """Change a recipient's name, addresses or subscribed categories (a new address is verified again)."""
-    own(account_id, caller)
     return await _svc(request).edit(account_id, recipient_id, body)
 
 
 @router.delete(PREFIX + "/{recipient_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["message centre"])
-async def delete_recipient(account_id: str, recipient_id: str, caller: AccountId, request: Request) -> None:
+async def delete_recipient(account_id: AccountPath, recipient_id: IdPath, owner: Owner, request: Request) -> None:
     """Delete a recipient."""
-    own(account_id, caller)
     await _svc(request).delete(account_id, recipient_id)
 
 
 @router.post(PREFIX + "/{recipient_id}/resend", tags=["message centre"])
-async def resend(account_id: str, recipient_id: str, caller: AccountId, request: Request) -> RecipientView:
-    """Send new verification messages for what is not verified yet (older links and codes stop working)."""
-    own(account_id, caller)
+async def resend(account_id: AccountPath, recipient_id: IdPath, owner: Owner, request: Request) -> RecipientView:
+    """Send new verification messages for what is not verified yet (older links and codes stop working).
+
+    A resend counts toward the 40 changes a day, and keeps the count of wrong codes (SMS pumping)."""
     return await _svc(request).resend(account_id, recipient_id)
 
 
 @router.post(PREFIX + "/{recipient_id}/verify-phone", tags=["message centre"])
-async def verify_phone(account_id: str, recipient_id: str, code: Annotated[str, Query(pattern=r"^\d{6}$")],
-                       caller: AccountId, request: Request) -> RecipientView:
+async def verify_phone(account_id: AccountPath, recipient_id: IdPath,
+                       code: Annotated[str, Query(pattern=r"^\d{6}$")], owner: Owner,
+                       request: Request) -> RecipientView:
     """Verify the recipient's phone with the code it received by SMS."""
-    own(account_id, caller)
     return await _svc(request).verify_phone(account_id, recipient_id, code)
 
 
 @router.get("/verify/email", tags=["message centre"])
-async def verify_email(token: Annotated[str, Query(min_length=10, max_length=200)],
+async def verify_email(token: Annotated[str, Query(min_length=10, max_length=200, pattern=r"^[\w.-]+$")],
                        request: Request) -> dict[str, bool]:
     """The link in the verification e-mail: the token alone identifies the recipient (no data shown)."""
     view = await _svc(request).verify_email(token)

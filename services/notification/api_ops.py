@@ -1,4 +1,9 @@
-"""Provider callbacks (Twilio status callbacks, signature-checked) and the operator's dead-letter desk."""
+"""Provider callbacks (Twilio status callbacks, signature-checked) and the operators' delivery desk.
+
+The desk is for operations staff: the token's operator role decides (`operators_only`), and every call is in
+the operators' audit log (shared.platform.audit). The status callback carries no token: Twilio signs it with
+our auth token (X-Twilio-Signature), and an unsigned or wrongly signed one is refused.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +13,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from twilio.request_validator import RequestValidator
 
+from services.notification.api import IdPath, OrderFilter
 from services.notification.dispatcher import Dispatcher
 from services.notification.ops import Ops
 from services.notification.providers import auth_tokens
 from services.notification.settings import NotificationSettings
+from shared.platform.auth import Operator
 from shared.platform.errors import Forbidden
-from shared.platform.http import AccountId
 
 router = APIRouter()
 
@@ -24,7 +30,7 @@ def _ops(request: Request) -> Ops:
 
 
 @router.post("/callbacks/sms/{delivery_id}", tags=["callbacks"], status_code=204)
-async def sms_status_callback(delivery_id: str, request: Request) -> Response:
+async def sms_status_callback(delivery_id: IdPath, request: Request) -> Response:
     """Twilio StatusCallback: validated with X-Twilio-Signature, then recorded on the delivery."""
     settings: NotificationSettings = request.app.state.notification_settings
     form = {k: str(v) for k, v in (await request.form()).items()}
@@ -33,31 +39,28 @@ async def sms_status_callback(delivery_id: str, request: Request) -> Response:
     if request.url.query:
         url += f"?{request.url.query}"
     signature = request.headers.get("X-Twilio-Signature", "")
-    if not any(RequestValidator(t).validate(url, form, signature) for t in auth_tokens(settings)):
-        raise Forbidden("invalid X-Twilio-Signature")
-    await _ops(request).sms_status(delivery_id, form.get("MessageSid", ""), form.get("MessageStatus", ""))
+    if not any(RequestValidator(t.get_secret_value()).validate(url, form, signature) for t in auth_tokens(settings)):
+        raise Forbidden("invalid X-Twilio-Signature", rule="twilio_signature")
+    await _ops(request).sms_status(delivery_id, form.get("MessageSid", "")[:64], form.get("MessageStatus", "")[:32])
     return Response(status_code=204)
 
 
 @router.get("/operator/deliveries/dead", tags=["operator"])
-async def dead_deliveries(caller: AccountId, request: Request, order_id: str | None = None,
+async def dead_deliveries(operator: Operator, request: Request, order_id: OrderFilter = None,
                           limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[dict[str, Any]]:
     """Dead-lettered and refused deliveries (operators only); addresses are left out."""
-    await _ops(request).require_operator(caller)
     return await _ops(request).dead(order_id, limit)
 
 
 @router.post("/operator/deliveries/{delivery_id}/replay", tags=["operator"])
-async def replay(delivery_id: str, caller: AccountId, request: Request) -> dict[str, str]:
+async def replay(delivery_id: IdPath, operator: Operator, request: Request) -> dict[str, str]:
     """Put a dead delivery back in the queue (operators only)."""
-    await _ops(request).require_operator(caller)
-    return {"delivery_id": delivery_id, "status": await _ops(request).replay(caller, delivery_id)}
+    return {"delivery_id": delivery_id, "status": await _ops(request).replay(operator.account_id, delivery_id)}
 
 
 @router.get("/operator/providers", tags=["operator"])
-async def provider_health(caller: AccountId, request: Request) -> dict[str, dict[str, Any]]:
+async def provider_health(operator: Operator, request: Request) -> dict[str, dict[str, Any]]:
     """Each channel's circuit breaker in this replica: closed, open (on the secondary) or half-open."""
-    await _ops(request).require_operator(caller)
     dispatcher: Dispatcher = request.app.state.dispatcher
     return {name: {"state": f.breaker.state.value, "consecutive_failures": f.breaker.consecutive,
                    "secondary_configured": f.secondary is not None}

@@ -8,6 +8,7 @@ from services.notification import api, api_centre, api_ops, handlers
 from services.notification.centre_service import CentreService
 from services.notification.dispatcher import Dispatcher
 from services.notification.ops import Ops
+from services.notification.privacy import PrivacyService
 from services.notification.providers import providers
 from services.notification.queries import Queries
 from services.notification.reminder_service import ReminderService, run_reminders
@@ -29,6 +30,7 @@ def _wire(settings: NotificationSettings):  # type: ignore[no-untyped-def]
         rt.provide("notification", NotificationService(uow, dispatcher.nudge))
         rt.provide("centre", CentreService(uow, settings, dispatcher.nudge))
         rt.provide("ops", Ops(rt.db, dispatcher.nudge))
+        rt.provide("privacy", PrivacyService(uow))
         rt.provide("notification_settings", settings)
         reminders = ReminderService(uow, dispatcher.nudge, settings.reminder_fractions)
         rt.provide("reminders", reminders)

@@ -4,6 +4,11 @@ Dossier §6.2: add up to 10 recipients at a time (name, email, phone); a recipie
 verifying both its email (a link) and its phone (the Chinese doc: a link in the SMS; we send a 6-digit code,
 which users type more easily on a phone [I]); resend; at most 40 additions or modifications per day.
 Deleting is not counted as a change [I]: it can only reduce what is sent, and users expect it always works.
+
+SMS pumping (issue 9): every message the centre sends is paid for out of the same daily quota. Adding a
+recipient, changing an address and resending each count as one change, so an account makes us send at most 40
+verification e-mails and 40 verification SMS a day (dossier §6.2), and a resend never buys fresh guesses at a
+code: see `Recipient.challenge`.
 """
 
 from __future__ import annotations
@@ -23,6 +28,11 @@ MAX_CODE_ATTEMPTS = 5
 class DailyLimitReached(DomainError):
     status = 429
     code = "daily_limit"
+
+
+class TooManyWrongCodes(DomainError):
+    status = 429
+    code = "too_many_attempts"
 
 
 def digest(secret: str) -> str:
@@ -68,11 +78,19 @@ class Recipient(BaseModel):
                                                                     - {"active"}))
 
     def challenge(self, token: str, code: str, expires_at: datetime, now: datetime) -> Recipient:
-        """New secrets for whatever is not verified yet (a new recipient, a changed address, a resend)."""
+        """New secrets for whatever is not verified yet (a new recipient, a changed address, a resend).
+
+        The wrong-code counter survives a new code: a resend while guesses are left keeps the count, so it does
+        not give an attacker fresh guesses. Only once the bound is reached does a new challenge renew it. Every
+        challenge is counted against the daily quota (an addition, an address change or a resend, dossier
+        §6.2), and each renews the guesses at most once, so an account gets at most MAX_CODE_ATTEMPTS x 40 =
+        200 wrong guesses a day, each time at a new random 6-digit code: at most 200 in a million."""
+        exhausted = self.code_attempts >= MAX_CODE_ATTEMPTS
         return self.model_copy(update={
             "email_token_hash": None if self.email_verified else digest(token),
             "phone_code_hash": None if self.phone_verified else digest(code),
-            "code_attempts": 0, "challenge_expires_at": expires_at, "updated_at": now})
+            "code_attempts": 0 if exhausted else self.code_attempts, "challenge_expires_at": expires_at,
+            "updated_at": now})
 
     def edit(self, *, name: str | None, email: str | None, phone: str | None, categories: list[str] | None,
              now: datetime) -> Recipient:
@@ -103,7 +121,8 @@ class Recipient(BaseModel):
             return self, True
         self._not_expired(now)
         if self.code_attempts >= MAX_CODE_ATTEMPTS or self.phone_code_hash is None:
-            raise DomainError(f"too many wrong codes ({MAX_CODE_ATTEMPTS}): ask for a new one with resend")
+            raise TooManyWrongCodes(f"too many wrong codes ({MAX_CODE_ATTEMPTS}): ask for a new one with resend "
+                                    "(a resend counts toward the daily limit of changes)")
         if not hmac.compare_digest(self.phone_code_hash, digest(code)):
             return self.model_copy(update={"code_attempts": self.code_attempts + 1}), False
         return self.model_copy(update={"phone_verified": True, "phone_code_hash": None, "updated_at": now}), True

@@ -11,9 +11,9 @@ import secrets
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
-from pydantic import BaseModel, EmailStr, Field
+from pydantic import BaseModel, EmailStr, Field, StringConstraints
 
 from services.notification.catalogue import CATEGORIES, VERIFY_EMAIL, VERIFY_PHONE
 from services.notification.centre import MAX_PER_REQUEST, Recipient, RecipientView, check_daily_quota
@@ -41,11 +41,19 @@ def _check_categories(categories: list[str] | None) -> list[str] | None:
     return categories
 
 
+# A category (`supervision`) or a message type (`order_paid`): checked against the catalogue in the use case.
+CategoryKey = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
+Categories = Annotated[list[CategoryKey], Field(max_length=50)]
+# A name is printed in the verification messages: no control characters (line breaks, NUL).
+RecipientName = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True,
+                                                 pattern=r"^[^\x00-\x1f\x7f]+$")]
+
+
 class NewRecipient(BaseModel):
-    name: str = Field(min_length=1, max_length=64)
+    name: RecipientName
     email: EmailStr
     phone: E164Phone
-    categories: list[str] = Field(default_factory=lambda: list(DEFAULT_CATEGORIES))
+    categories: Categories = Field(default_factory=lambda: list(DEFAULT_CATEGORIES))
 
 
 AddRecipient = NewRecipient  # the single-recipient body of the first version
@@ -56,10 +64,10 @@ class AddRecipients(BaseModel):
 
 
 class EditRecipient(BaseModel):
-    name: str | None = Field(None, min_length=1, max_length=64)
+    name: RecipientName | None = None
     email: EmailStr | None = None
     phone: E164Phone | None = None
-    categories: list[str] | None = None
+    categories: Categories | None = None
 
 
 class CentreService:
@@ -110,10 +118,14 @@ class CentreService:
         await self.uow.run(work)
 
     async def resend(self, account_id: str, recipient_id: str) -> RecipientView:
+        """New messages cost one of the day's 40 changes (SMS pumping, issue 9); the wrong-code count stays."""
         now = self.clock()
 
         async def work(uow: NotificationUnitOfWork) -> RecipientView:
-            r = await self._challenge(uow, await self._own(uow, account_id, recipient_id), now)
+            r = await self._own(uow, account_id, recipient_id)
+            if not r.active:  # an active recipient is sent nothing, so nothing is counted
+                await self._count(uow, account_id, 1, now)
+            r = await self._challenge(uow, r, now)
             await uow.commit()
             return r.view()
 

@@ -16,7 +16,10 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from services.notification.catalogue import Channel, MessageType, Rendered
 from services.notification.centre import Recipient
+from shared.platform.logs import mask
 from shared.schemas import AccountRole
+
+ERASED_NAME = "(erased)"
 
 
 class Contact(BaseModel):
@@ -28,6 +31,15 @@ class Contact(BaseModel):
     bound_email: str
     bound_phone: str
     locale: Literal["zh-CN", "en-US"] = "zh-CN"
+    erased_at: AwareDatetime | None = None  # its owner had its contact data erased (account.erased)
+
+    def erased(self, at: datetime) -> Contact:
+        """Masked (`a***@example.com`, `***34`), not deleted: later events still find the account's role and
+        locale for its in-site inbox, and nothing is parked for it forever; an address is never used again."""
+        if self.erased_at is not None:
+            return self
+        return self.model_copy(update={"display_name": ERASED_NAME, "bound_email": mask(self.bound_email),
+                                       "bound_phone": mask(self.bound_phone), "erased_at": at})
 
 
 class Target(BaseModel):
@@ -60,6 +72,9 @@ def resolve(contact: Contact, recipients: list[Recipient], message: MessageType)
     elif not message.mandatory:
         trace.append(f"no active recipient subscribed to {message.category}, and {message.key} is optional: "
                      "in-site message only")
+    elif contact.erased_at is not None:
+        trace.append(f"no active recipient subscribed to {message.category}, and the account's bound contact "
+                     "was erased at its owner's request: in-site message only")
     else:
         trace.append(f"no active recipient subscribed to {message.category}: "
                      "fell back to the account's bound email and phone")
@@ -93,6 +108,7 @@ class DeliveryStatus(StrEnum):
     SENT = "sent"
     FAILED = "failed"  # permanent refusal (bad address): not retried
     DEAD = "dead"  # attempts exhausted: visible, replayable by an operator
+    CANCELLED = "cancelled"  # its account's contact data was erased before it went out: never sent, not replayable
 
 
 class Delivery(BaseModel):
@@ -141,6 +157,26 @@ class Delivery(BaseModel):
                    status=DeliveryStatus.SENT if done else DeliveryStatus.PENDING, next_attempt_at=now,
                    trace=[*trace, f"channel {target.channel.value}: a default channel of {message.key}",
                           target.why], created_at=now, sent_at=now if done else None)
+
+
+UNSENT = frozenset({DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.DEAD, DeliveryStatus.FAILED})
+
+
+def erased(d: Delivery, at: datetime) -> Delivery:
+    """An e-mail / SMS delivery once its account's contact data is erased: the address, and any trace line or
+    provider error quoting it, masked (the log still shows that a message went out, not where); a verification
+    message's text dropped (it names the recipient); and anything not sent yet cancelled, so neither the
+    dispatcher nor an operator's replay ever sends it. A message a dispatcher is handing to a provider at this
+    very moment still goes out: that send was decided before the erasure."""
+    trace = [mask(line) for line in d.trace]
+    update: dict[str, object] = {"address": mask(d.address), "trace": trace,
+                                 "last_error": mask(d.last_error) if d.last_error else d.last_error}
+    if d.event_type == "recipient.verification":
+        update |= {"body": "(erased)", "html": None}
+    if d.status in UNSENT:
+        update["status"] = DeliveryStatus.CANCELLED
+        trace.append(f"cancelled at {at.isoformat()}: contact data erased")
+    return d.model_copy(update=update)
 
 
 def next_attempt(attempts: int, now: datetime, base: float, cap: float) -> datetime:

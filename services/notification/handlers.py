@@ -1,4 +1,4 @@
-"""Kafka subscribers: every event type the catalogue speaks about, plus account registrations."""
+"""Kafka subscribers: every event type the catalogue speaks about, plus account registrations and erasures."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ from collections.abc import Awaitable, Callable
 from faststream import Context
 from faststream.kafka import KafkaBroker
 
+from services.notification.privacy import PrivacyService
 from services.notification.reminder_service import ReminderService
 from services.notification.services import NotificationService
 from shared.platform.kafka import subscriber
 from shared.platform.settings import ServiceSettings
 from shared.schemas import (
     AcceptanceDone,
+    AccountErased,
     AccountRegistered,
     AppealRaised,
     AppealResolved,
@@ -33,6 +35,7 @@ log = logging.getLogger("notification.handlers")
 Handler = Callable[..., Awaitable[None]]
 SVC = Context("notification")
 REMINDERS = Context("reminders")
+PRIVACY = Context("privacy")
 
 
 def _logged(event: Event, planned: bool) -> None:
@@ -48,6 +51,11 @@ def register(broker: KafkaBroker, settings: ServiceSettings) -> None:
     @sub(Topic.ACCOUNT_REGISTERED, "Keep each account's bound email, phone and locale.")
     async def on_account(event: AccountRegistered, svc: NotificationService = SVC) -> None:
         _logged(event, await svc.on_account_registered(event))
+
+    @sub(Topic.ACCOUNT_ERASED, "Erase the account's contact data at its owner's request: recipients deleted, "
+                               "bound contact and delivery log masked, unsent e-mail and SMS cancelled.")
+    async def on_erased(event: AccountErased, privacy: PrivacyService = PRIVACY) -> None:
+        await privacy.on_account_erased(event)
 
     @sub(Topic.ORDER_PAID, "Tell the buyer the payment arrived and the merchant a paid order is waiting.")
     async def on_paid(event: OrderPaid, svc: NotificationService = SVC) -> None:

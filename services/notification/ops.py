@@ -9,7 +9,7 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.notification.domain import DeliveryStatus
-from shared.platform.errors import Forbidden, NotFound
+from shared.platform.errors import NotFound
 from shared.platform.logs import mask
 from shared.platform.mongo import Doc
 
@@ -33,11 +33,6 @@ class Ops:
             {"$set": {"provider_status": status, "provider_ref": sid},
              "$push": {"trace": f"provider status {status} at {self.clock().isoformat()}"}})
         return result.modified_count == 1
-
-    async def require_operator(self, account_id: str) -> None:
-        doc = await self.db["contacts"].find_one({"_id": account_id})
-        if doc is None or (doc.get("contact") or {}).get("role") != "operator":
-            raise Forbidden("only an operator account (registered with the operator role) may do this")
 
     async def dead(self, order_id: str | None, limit: int) -> list[dict[str, Any]]:
         query: dict[str, Any] = {"status": {"$in": [DeliveryStatus.DEAD, DeliveryStatus.FAILED]}}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from pydantic import SecretStr
+
 from services.notification.breaker import CircuitBreaker, Failover
 from services.notification.channels import EmailMessage, SmsMessage, SmtpSender, TwilioSender
 from services.notification.settings import NotificationSettings
@@ -21,15 +23,15 @@ def providers(s: NotificationSettings) -> tuple[Failover[EmailMessage], Failover
                        api_base_url=s.twilio_api_base_url)
     closers: list[Callable[[], Awaitable[None]]] = [sms.close]
     sms2 = None
-    if s.twilio2_api_base_url or s.twilio2_account_sid:  # a second Twilio-compatible provider, same port
+    if s.sms_secondary:  # a second Twilio-compatible provider, same port
         sms2 = TwilioSender(s.twilio2_account_sid or s.twilio_account_sid,
-                            s.twilio2_auth_token or s.twilio_auth_token,
+                            s.twilio2_auth_token if s.twilio2_auth_token is not None else s.twilio_auth_token,
                             s.twilio2_from_number or s.twilio_from_number, api_base_url=s.twilio2_api_base_url)
         closers.append(sms2.close)
     return (Failover(smtp, smtp2, CircuitBreaker(s.breaker_failures, s.breaker_cooldown_seconds)),
             Failover(sms, sms2, CircuitBreaker(s.breaker_failures, s.breaker_cooldown_seconds)), closers)
 
 
-def auth_tokens(s: NotificationSettings) -> list[str]:
+def auth_tokens(s: NotificationSettings) -> list[SecretStr]:
     """Tokens a status callback may be signed with (primary, then secondary)."""
-    return [t for t in (s.twilio_auth_token, s.twilio2_auth_token) if t]
+    return [t for t in (s.twilio_auth_token, s.twilio2_auth_token) if t is not None and t.get_secret_value()]

@@ -49,8 +49,9 @@ class Queries:
         result = await self.db["inbox"].update_many(query, {"$set": {"read": True}})
         return result.modified_count
 
-    async def recipients(self, account_id: str) -> list[RecipientView]:
-        docs = await self.db["recipients"].find({"account_id": account_id}).sort("_id", 1).to_list(None)
+    async def recipients(self, account_id: str, *, limit: int = 100, offset: int = 0) -> list[RecipientView]:
+        docs = await self.db["recipients"].find({"account_id": account_id}).sort("_id", 1).skip(offset) \
+            .limit(limit).to_list(None)
         return [Recipient.model_validate(d).view() for d in docs]
 
     async def delivery(self, account_id: str, delivery_id: str) -> Delivery:
@@ -59,12 +60,12 @@ class Queries:
             raise NotFound(f"delivery {delivery_id} not found")
         return _redacted(Delivery.model_validate(doc))
 
-    async def reminders(self, account_id: str, order_id: str | None) -> list[Series]:
+    async def reminders(self, account_id: str, order_id: str | None, limit: int = 100) -> list[Series]:
         query: dict[str, Any] = {"$or": [{"party": "buyer", "parties.buyer_account_id": account_id},
                                          {"party": "merchant", "parties.merchant_account_id": account_id}]}
         if order_id:
             query["order_id"] = order_id
-        docs = await self.db["reminders"].find(query).sort("due_at", -1).limit(100).to_list(None)
+        docs = await self.db["reminders"].find(query).sort("due_at", -1).limit(limit).to_list(None)
         return [Series.model_validate(d) for d in docs]
 
     async def delete_message(self, account_id: str, message_id: str) -> None:

@@ -21,11 +21,16 @@ class RateLimiter:
     def __init__(self, db: AsyncDatabase[Doc], window_seconds: float) -> None:
         self.col, self.window = db["rate_limits"], timedelta(seconds=window_seconds)
 
+    @staticmethod
+    def key(channel: str, address: str) -> str:
+        """The window's document id (it holds the address: an account's erasure deletes it)."""
+        return f"{channel}|{address.lower()}"
+
     async def reserve(self, channel: str, address: str, limit: int, now: datetime) -> datetime | None:
         """None: a slot is reserved, send now. Otherwise: when to try again."""
         if limit <= 0:
             return None
-        key = f"{channel}|{address.lower()}"
+        key = self.key(channel, address)
         await self.col.update_one({"_id": key}, {"$pull": {"stamps": {"$lte": now - self.window}}})
         stamps: list[datetime] = []
         for _ in range(3):  # a duplicate key can also mean two first upserts raced: then simply try again

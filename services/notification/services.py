@@ -94,6 +94,10 @@ class NotificationService:
             if not await uow.claim(CONSUMER, event):
                 return False
             contact = Contact(**event.payload.model_dump())
+            erased_at = await uow.store.erased_at(contact.account_id)
+            if erased_at is not None and event.occurred_at <= erased_at:
+                # Published before its owner's erasure but read after it (another topic): it brings nothing back.
+                contact = contact.erased(erased_at)
             for parked in await uow.store.save_contact_and_unpark(contact):
                 await self._notify(uow, parked, only_account=contact.account_id)
             await uow.commit()

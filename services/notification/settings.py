@@ -1,7 +1,7 @@
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from shared.platform.settings import ServiceSettings
+from shared.platform.settings import DEV_SECRETS, ServiceSettings
 
 
 class NotificationSettings(ServiceSettings):
@@ -13,13 +13,13 @@ class NotificationSettings(ServiceSettings):
     smtp_host: str = "127.0.0.1"
     smtp_port: int = Field(1025, ge=1, le=65535)
     smtp_username: str | None = None
-    smtp_password: str | None = None
+    smtp_password: SecretStr | None = None
     smtp_sender: str = "KooGallery Notifications <notify@koo-suite.local>"
     smtp_use_tls: bool = False
     smtp_start_tls: bool | None = None  # None: upgrade when the server offers STARTTLS
 
     twilio_account_sid: str = "AC00000000000000000000000000000000"
-    twilio_auth_token: str = "dev-token"  # noqa: S105 - the local sink's; production sets a secret
+    twilio_auth_token: SecretStr = SecretStr("dev-token")  # the local sink's; production refuses it
     twilio_from_number: str = "+15005550006"
     twilio_api_base_url: str | None = Field(None, description="Empty: the real Twilio API")
 
@@ -44,20 +44,21 @@ class NotificationSettings(ServiceSettings):
     smtp2_host: str | None = None
     smtp2_port: int = Field(1025, ge=1, le=65535)
     smtp2_username: str | None = None
-    smtp2_password: str | None = None
+    smtp2_password: SecretStr | None = None
     smtp2_use_tls: bool = False
     smtp2_start_tls: bool | None = None
     twilio2_api_base_url: str | None = None
     twilio2_account_sid: str | None = None
-    twilio2_auth_token: str | None = None
+    twilio2_auth_token: SecretStr | None = None
     twilio2_from_number: str | None = None
     breaker_failures: int = Field(3, ge=1)
     breaker_cooldown_seconds: float = Field(30.0, gt=0)
 
     # Per-address rate limit: at most N messages per channel per address per window; the excess is deferred
-    # (never dropped). 0 turns it off, the default here because the dev stack, the stories and `make bench`
-    # send many messages to one address; production sets e.g. NOTIFICATION_RATE_LIMIT_SMS=5.
-    rate_limit_sms: int = Field(0, ge=0)
+    # (never dropped). SMS is limited by default (issue 9, SMS pumping: nobody can make us text one number more
+    # than 5 times a minute); 0 turns a limit off, which tests and benches that text one number often set
+    # explicitly.
+    rate_limit_sms: int = Field(5, ge=0)
     rate_limit_email: int = Field(0, ge=0)
     rate_limit_window_seconds: float = Field(60.0, gt=0)
 
@@ -65,3 +66,24 @@ class NotificationSettings(ServiceSettings):
     # party is reminded in-site, then by e-mail, then by SMS. `time_scale` shrinks nothing but the test clock.
     reminder_fractions: tuple[float, float, float] = (0.5, 0.25, 0.1)
     reminder_poll_seconds: float = Field(1.0, gt=0)
+
+    @property
+    def sms_secondary(self) -> bool:
+        """A second Twilio-compatible SMS provider is configured (failover)."""
+        return bool(self.twilio2_api_base_url or self.twilio2_account_sid)
+
+    def production_problems(self) -> list[str]:
+        """Outside dev: no dev-default Twilio token, and SMTP only over TLS (primary and secondary relays)."""
+        problems = super().production_problems()
+        if self.twilio_auth_token.get_secret_value() in DEV_SECRETS:
+            problems.append("NOTIFICATION_TWILIO_AUTH_TOKEN is empty or a dev default")
+        if self.sms_secondary and self.twilio2_auth_token is not None \
+                and self.twilio2_auth_token.get_secret_value() in DEV_SECRETS:
+            problems.append("NOTIFICATION_TWILIO2_AUTH_TOKEN is empty or a dev default")
+        if not (self.smtp_use_tls or self.smtp_start_tls is True):
+            problems.append("SMTP without TLS: set NOTIFICATION_SMTP_USE_TLS or NOTIFICATION_SMTP_START_TLS=true "
+                            "(an optional STARTTLS can be stripped by anyone on the path)")
+        if self.smtp2_host and not (self.smtp2_use_tls or self.smtp2_start_tls is True):
+            problems.append("secondary SMTP without TLS: set NOTIFICATION_SMTP2_USE_TLS or "
+                            "NOTIFICATION_SMTP2_START_TLS=true")
+        return problems

@@ -7,11 +7,12 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from pydantic import AwareDatetime, BaseModel
-from pymongo import AsyncMongoClient, ReturnDocument
+from pymongo import AsyncMongoClient, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.notification.catalogue import Channel
 from services.notification.centre import Recipient
-from services.notification.domain import Contact, Delivery
+from services.notification.domain import Contact, Delivery, erased
 from services.notification.reminders import Series
 from shared.platform.fakes import FakeState, FakeUnitOfWork
 from shared.platform.mongo import Doc, MongoUnitOfWork, UnitOfWork
@@ -57,6 +58,15 @@ class Port(Protocol):
     async def due_series(self, now: datetime, limit: int) -> list[str]: ...
     async def add_inbox(self, message: InboxMessage) -> None: ...
     async def add_deliveries(self, deliveries: list[Delivery]) -> None: ...
+    async def erased_at(self, account_id: str) -> datetime | None:
+        """When the account's contact data was erased (a mark kept even if its registration is still to come)."""
+    async def erase_contact(self, account_id: str, masked: Contact | None, at: datetime) -> None: ...
+    async def erase_deliveries(self, account_id: str, at: datetime) -> set[tuple[str, str]]:
+        """Mask and cancel the account's e-mail / SMS deliveries (`domain.erased`); the (channel, address)
+        pairs they held before."""
+    async def forget_rate_limits(self, keys: set[str]) -> None: ...
+    async def delivery_addresses(self, account_id: str, channel: Channel, limit: int) -> list[str]:
+        """The distinct addresses the account's deliveries on `channel` went to (at most `limit`)."""
 
 
 def _events(parked: list[dict[str, str]]) -> list[Event]:
@@ -141,6 +151,41 @@ class _MongoPort:
                                                session=self.s).sort("next_at", 1).limit(limit).to_list(None)
         return [str(d["_id"]) for d in docs]
 
+    async def erased_at(self, account_id: str) -> datetime | None:
+        doc = await self.db["contacts"].find_one({"_id": account_id}, {"erased_at": 1}, session=self.s)
+        at: datetime | None = (doc or {}).get("erased_at")
+        return at
+
+    async def erase_contact(self, account_id: str, masked: Contact | None, at: datetime) -> None:
+        fields: dict[str, Any] = {"erased_at": at}
+        if masked is not None:
+            fields["contact"] = masked.model_dump()
+        await self.db["contacts"].update_one({"_id": account_id}, {"$set": fields}, upsert=True, session=self.s)
+
+    async def erase_deliveries(self, account_id: str, at: datetime) -> set[tuple[str, str]]:
+        docs = await self.db["deliveries"].find(
+            {"account_id": account_id, "channel": {"$in": [Channel.EMAIL, Channel.SMS]}},
+            session=self.s).to_list(None)
+        held, updates = set(), []
+        for doc in docs:
+            before = Delivery.model_validate(doc)
+            after = erased(before, at)
+            held.add((before.channel.value, before.address))
+            updates.append(UpdateOne({"_id": before.delivery_id}, {"$set": after.model_dump(
+                include={"address", "trace", "last_error", "body", "html", "status"})}))
+        if updates:
+            await self.db["deliveries"].bulk_write(updates, ordered=False, session=self.s)
+        return held
+
+    async def forget_rate_limits(self, keys: set[str]) -> None:
+        if keys:
+            await self.db["rate_limits"].delete_many({"_id": {"$in": sorted(keys)}}, session=self.s)
+
+    async def delivery_addresses(self, account_id: str, channel: Channel, limit: int) -> list[str]:
+        found = await self.db["deliveries"].distinct("address", {"account_id": account_id, "channel": channel},
+                                                     session=self.s)
+        return sorted(str(a) for a in found)[:limit]
+
 
 class MongoNotificationUnitOfWork(MongoUnitOfWork, NotificationUnitOfWork):
     async def __aenter__(self) -> MongoNotificationUnitOfWork:
@@ -213,6 +258,33 @@ class _FakePort:
         rows = [r for r in self.t("reminders").values() if r["status"] == "active" and r["next_at"] <= now]
         return [r["series_id"] for r in sorted(rows, key=lambda r: r["next_at"])][:limit]
 
+    async def erased_at(self, account_id: str) -> datetime | None:
+        at: datetime | None = self.t("contacts").get(account_id, {}).get("erased_at")
+        return at
+
+    async def erase_contact(self, account_id: str, masked: Contact | None, at: datetime) -> None:
+        row = self.t("contacts").setdefault(account_id, {})
+        row["erased_at"] = at
+        if masked is not None:
+            row["contact"] = masked.model_dump()
+
+    async def erase_deliveries(self, account_id: str, at: datetime) -> set[tuple[str, str]]:
+        held = set()
+        for key, row in self.t("deliveries").items():
+            before = Delivery.model_validate(row)
+            if before.account_id == account_id and before.channel in (Channel.EMAIL, Channel.SMS):
+                held.add((before.channel.value, before.address))
+                self.t("deliveries")[key] = erased(before, at).model_dump()
+        return held
+
+    async def forget_rate_limits(self, keys: set[str]) -> None:
+        for key in keys:
+            self.t("rate_limits").pop(key, None)
+
+    async def delivery_addresses(self, account_id: str, channel: Channel, limit: int) -> list[str]:
+        rows = self.t("deliveries").values()
+        return sorted({r["address"] for r in rows if r["account_id"] == account_id and r["channel"] == channel})[:limit]
+
 
 class FakeNotificationUnitOfWork(FakeUnitOfWork, NotificationUnitOfWork):
     async def __aenter__(self) -> FakeNotificationUnitOfWork:
@@ -239,3 +311,4 @@ async def ensure_indexes(db: AsyncDatabase[Doc]) -> None:
     await db["reminders"].create_index([("status", 1), ("next_at", 1)])
     await db["reminders"].create_index("deadline_id")
     await db["contacts"].create_index("contact.role")
+    await db["deliveries"].create_index([("account_id", 1), ("channel", 1)])

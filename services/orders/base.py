@@ -9,12 +9,18 @@ from datetime import UTC, datetime
 from services.orders.domain import Account, Order
 from services.orders.settings import OrdersSettings
 from services.orders.store import OrdersUnitOfWork
-from shared.platform.errors import Forbidden, InvalidInput, NotFound
+from shared.platform.auth import Principal
+from shared.platform.errors import DomainError, Forbidden, NotFound
 from shared.platform.mongo import UnitOfWorkFactory
 from shared.schemas import AccountRole
 
 CONSUMER = "orders"
 Clock = Callable[[], datetime]
+
+
+class ProfileRequired(DomainError):
+    status = 409
+    code = "profile_required"
 
 
 def correlation() -> str:
@@ -40,9 +46,13 @@ class Base:
         return order
 
     @staticmethod
-    async def _role(uow: OrdersUnitOfWork, account_id: str, role: AccountRole, field: str = "X-Account-Id",
-                    refuse: type[InvalidInput] | type[Forbidden] = InvalidInput) -> Account:
-        account = await uow.accounts.get(account_id)
-        if account is None or account.role is not role:
-            raise refuse(f"{account_id} is not a registered {role.value} account", field=field)
+    async def _profile(uow: OrdersUnitOfWork, caller: Principal, role: AccountRole) -> Account:
+        """The caller's own profile, for a use case only `role` may run (the route already checked the token's
+        role; this is the same rule at the use case, for callers that are not routes)."""
+        if caller.role is not role:
+            raise Forbidden(f"only {role.value} accounts may do this", rule=f"{role.value}s_only")
+        account = await uow.accounts.get(caller.account_id)
+        if account is None:
+            raise ProfileRequired(f"account {caller.account_id} has no profile yet: register it with "
+                                  "POST /accounts first", field="account")
         return account

@@ -14,8 +14,9 @@ from services.orders.domain import PERIODIC, Order
 from services.orders.progress import Progress
 from services.orders.store import Favourite, OrdersUnitOfWork, RefundQuota
 from services.orders.unsubscribe import not_an_unsubscribe, unsubscribe_requested
-from shared.platform.errors import DomainError, Forbidden, InvalidInput, NotFound
-from shared.schemas import AccountRole, OrderStatus
+from shared.platform.auth import Principal
+from shared.platform.errors import DomainError, InvalidInput, NotFound
+from shared.schemas import OrderStatus
 
 
 class MerchantContact(BaseModel):
@@ -34,13 +35,12 @@ class ResourceDetails(BaseModel):
 
 
 class BuyerCases(Base):
-    async def place_order(self, buyer: str, cmd: PlaceOrder) -> Order:  # provided by OrdersService
+    async def place_order(self, buyer: Principal, cmd: PlaceOrder) -> Order:  # provided by OrdersService
         raise NotImplementedError
 
     # --- favourites ---------------------------------------------------------------------------------
     async def add_favourite(self, buyer: str, product_id: str) -> Favourite:
         async def work(uow: OrdersUnitOfWork) -> Favourite:
-            await self._role(uow, buyer, AccountRole.BUYER, refuse=Forbidden)
             product = await uow.products.get(product_id)
             if product is None or product.status != "listed":
                 raise InvalidInput(f"product {product_id} is not listed", field="product_id")
@@ -68,9 +68,9 @@ class BuyerCases(Base):
 
         await self.uow.run(work)
 
-    async def buy_favourite(self, buyer: str, product_id: str, cmd: BuyFavourite) -> Order:
+    async def buy_favourite(self, buyer: Principal, product_id: str, cmd: BuyFavourite) -> Order:
         async with self.uow() as uow:
-            if await uow.favourites.get(f"{buyer}:{product_id}") is None:
+            if await uow.favourites.get(f"{buyer.account_id}:{product_id}") is None:
                 raise NotFound(f"product {product_id} is not in the favourites", field="product_id")
         return await self.place_order(buyer, PlaceOrder(product_id=product_id, **cmd.model_dump()))
 
@@ -172,11 +172,11 @@ class BuyerCases(Base):
 
         return await self.uow.run(work)
 
-    async def credit_repaid(self, order_id: str, operator: str) -> Order:
-        """Finance (an operator) records that the customer repaid the credit (dossier §4.3)."""
+    async def credit_repaid(self, order_id: str) -> Order:
+        """Finance (an operator; the route admits operators only) records that the customer repaid the credit
+        (dossier §4.3)."""
 
         async def work(uow: OrdersUnitOfWork) -> Order:
-            await self._role(uow, operator, AccountRole.OPERATOR, refuse=Forbidden)
             order = await self._load(uow, order_id)
             credit_repaid(order, self.clock())
             await uow.orders.save(order)

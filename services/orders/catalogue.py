@@ -110,7 +110,7 @@ class Product(BaseModel):
 
     def owned_by(self, merchant: str) -> None:
         if merchant != self.merchant_account_id:
-            raise Forbidden(f"product {self.product_id} belongs to another merchant")
+            raise Forbidden(f"product {self.product_id} belongs to another merchant", rule="own_products_only")
 
     def publish(self, merchant: str, asset: Asset | None, certification: Certification | None) -> None:
         """Check the documented prerequisites, then wait for the operator's review; refuse with the reason."""

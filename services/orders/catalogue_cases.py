@@ -6,29 +6,30 @@ from services.orders.base import Base
 from services.orders.catalogue import Asset, Certification, Product
 from services.orders.commands import Certify, CreateProduct, RegisterAsset, Review, ScanResult
 from services.orders.store import OrdersUnitOfWork
+from shared.platform.auth import Principal
 from shared.platform.errors import Forbidden, InvalidInput, NotFound
 from shared.schemas import AccountRole
 
 
 class CatalogueCases(Base):
-    async def create_product(self, merchant: str, cmd: CreateProduct) -> Product:
+    async def create_product(self, merchant: Principal, cmd: CreateProduct) -> Product:
         async def work(uow: OrdersUnitOfWork) -> Product:
-            account = await self._role(uow, merchant, AccountRole.MERCHANT, refuse=Forbidden)
+            account = await self._profile(uow, merchant, AccountRole.MERCHANT)
             if await uow.products.get(cmd.product_id) is not None:
                 raise InvalidInput(f"product {cmd.product_id} already exists", field="product_id")
-            product = Product(**cmd.model_dump(), merchant_account_id=merchant, merchant_name=account.display_name)
+            product = Product(**cmd.model_dump(), merchant_account_id=merchant.account_id,
+                              merchant_name=account.display_name)
             await uow.products.add(product)
             await uow.commit()
             return product
 
         return await self.uow.run(work)
 
-    async def get_product(self, product_id: str, viewer: str | None) -> Product:
+    async def get_product(self, product_id: str, viewer: Principal | None) -> Product:
+        """A listed product is public; an unlisted one is its merchant's and the reviewing operators'."""
         async with self.uow() as uow:
             product = await self._product(uow, product_id)
-            account = await uow.accounts.get(viewer) if viewer else None
-        insider = viewer == product.merchant_account_id or (account is not None
-                                                            and account.role is AccountRole.OPERATOR)
+        insider = viewer is not None and (viewer.account_id == product.merchant_account_id or viewer.is_operator)
         if product.status != "listed" and not insider:
             raise NotFound(f"product {product_id} is not listed", field="product_id")
         return product
@@ -40,64 +41,64 @@ class CatalogueCases(Base):
                 query["merchant_account_id"] = merchant
             return await uow.products.find(query)
 
-    async def publish(self, product_id: str, merchant: str) -> Product:
+    async def publish(self, product_id: str, merchant: Principal) -> Product:
         """Check the prerequisites (dossier §9.1, §4.1, §4.2) and queue the product for the operator."""
 
         async def work(uow: OrdersUnitOfWork) -> Product:
             product = await self._product(uow, product_id)
             asset = await uow.assets.get(product.asset_id) if product.asset_id else None
             cert = await uow.certifications.get(f"{product.merchant_account_id}:{product.product_id}")
-            product.publish(merchant, asset, cert)
+            product.publish(merchant.account_id, asset, cert)
             await uow.products.save(product)
             await uow.commit()
             return product
 
         return await self.uow.run(work)
 
-    async def review(self, product_id: str, operator: str, cmd: Review) -> Product:
-        """Only platform operators review publications (403 otherwise)."""
+    async def review(self, product_id: str, operator: Principal, cmd: Review) -> Product:
+        """Only platform operators review publications (dossier §9.1 step 5; the route admits operators only)."""
 
         async def work(uow: OrdersUnitOfWork) -> Product:
-            await self._role(uow, operator, AccountRole.OPERATOR, refuse=Forbidden)
             product = await self._product(uow, product_id)
-            product.review(operator, cmd.approve, cmd.note, self.clock())
+            product.review(operator.account_id, cmd.approve, cmd.note, self.clock())
             await uow.products.save(product)
             await uow.commit()
             return product
 
         return await self.uow.run(work)
 
-    async def register_asset(self, merchant: str, cmd: RegisterAsset) -> Asset:
+    async def register_asset(self, merchant: Principal, cmd: RegisterAsset) -> Asset:
         async def work(uow: OrdersUnitOfWork) -> Asset:
-            await self._role(uow, merchant, AccountRole.MERCHANT, refuse=Forbidden)
+            await self._profile(uow, merchant, AccountRole.MERCHANT)
             if await uow.assets.get(cmd.asset_id) is not None:
                 raise InvalidInput(f"asset {cmd.asset_id} already exists", field="asset_id")
-            asset = Asset(asset_id=cmd.asset_id, merchant_account_id=merchant, name=cmd.name)
+            asset = Asset(asset_id=cmd.asset_id, merchant_account_id=merchant.account_id, name=cmd.name)
             await uow.assets.add(asset)
             await uow.commit()
             return asset
 
         return await self.uow.run(work)
 
-    async def release_asset(self, asset_id: str, merchant: str) -> Asset:
+    async def release_asset(self, asset_id: str, merchant: Principal) -> Asset:
         """The merchant releases the package in the asset centre (dossier §9.1 step 2)."""
         return await self._change_asset(asset_id, merchant, None)
 
-    async def scan_asset(self, asset_id: str, operator: str, cmd: ScanResult) -> Asset:
-        """The platform records the security scan's verdict (dossier §9.1 step 3)."""
+    async def scan_asset(self, asset_id: str, operator: Principal, cmd: ScanResult) -> Asset:
+        """The platform records the security scan's verdict (dossier §9.1 step 3; operators only, at the route)."""
         return await self._change_asset(asset_id, operator, cmd)
 
-    async def _change_asset(self, asset_id: str, actor: str, scan: ScanResult | None) -> Asset:
+    async def _change_asset(self, asset_id: str, actor: Principal, scan: ScanResult | None) -> Asset:
         async def work(uow: OrdersUnitOfWork) -> Asset:
             asset = await uow.assets.get(asset_id)
             if asset is None:
                 raise NotFound(f"asset {asset_id} does not exist", field="asset_id")
             if scan is None:
-                if actor != asset.merchant_account_id:
-                    raise Forbidden(f"asset {asset_id} belongs to another merchant")
+                if actor.account_id != asset.merchant_account_id:
+                    raise Forbidden(f"asset {asset_id} belongs to another merchant", rule="own_assets_only")
                 asset.released = True
             else:
-                await self._role(uow, actor, AccountRole.OPERATOR, refuse=Forbidden)
+                if not actor.is_operator:
+                    raise Forbidden("only operators record security scans", rule="operators_only")
                 asset.scan, asset.findings = ("passed" if scan.passed else "failed"), scan.findings
             await uow.assets.save(asset)
             await uow.commit()
@@ -105,11 +106,10 @@ class CatalogueCases(Base):
 
         return await self.uow.run(work)
 
-    async def certify(self, operator: str, cmd: Certify) -> Certification:
+    async def certify(self, operator: Principal, cmd: Certify) -> Certification:
         """The platform records a joint-operation certification score (> 60 of 120 passes, dossier §9.1)."""
 
         async def work(uow: OrdersUnitOfWork) -> Certification:
-            await self._role(uow, operator, AccountRole.OPERATOR, refuse=Forbidden)
             key = f"{cmd.merchant_account_id}:{cmd.product_id}"
             cert = Certification(certification_id=key, certified_at=self.clock(), **cmd.model_dump())
             existing = await uow.certifications.get(key)

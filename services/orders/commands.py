@@ -4,63 +4,74 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, EmailStr, Field, model_validator
+from pydantic import BaseModel, EmailStr, Field
 
 from services.orders.catalogue import Specification
 from services.orders.progress import Rating
 from shared.platform.validation import E164Phone
-from shared.schemas import (
-    AccountRole,
-    BuyerTrack,
-    Coupon,
-    DeliveryContact,
-    DeliveryType,
-    Milestone,
-    ProductSnapshot,
-    SaleMode,
-)
+from shared.schemas import BuyerTrack, CouponKind, DeliveryContact, DeliveryType, SaleMode
 
 
 class RegisterAccount(BaseModel):
-    account_id: str = Field(default_factory=lambda: f"acc-{uuid.uuid4().hex[:12]}", min_length=3, max_length=64)
-    role: AccountRole
-    display_name: str = Field(min_length=1, max_length=128)
-    bound_email: EmailStr
+    """The caller's own profile. Who it is and its role come from its token; the email too when the identity
+    provider verified one (then a different `bound_email` here is refused)."""
+
+    display_name: str | None = Field(default=None, min_length=1, max_length=128,
+                                     description="Defaults to the name in the token")
+    bound_email: EmailStr | None = Field(default=None, description="Only when the token carries no verified email")
     bound_phone: E164Phone = Field(description="International number, stored as E.164 (+8613800001234)")
     locale: Literal["zh-CN", "en-US"] = "zh-CN"
 
 
+class VerifyProfile(BaseModel):
+    """Operations record a buyer's verified enterprise (企业实名认证): company name and sales track."""
+
+    company: str = Field(min_length=1, max_length=256)
+    track: BuyerTrack | None = None
+
+
+class GrantCoupon(BaseModel):
+    kind: CouponKind
+    amount: Decimal = Field(gt=Decimal(0), max_digits=14, decimal_places=2)
+
+
+Ids = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class ShippingContact(DeliveryContact):
+    """Where hardware goes (dossier §2.4), bounded at the edge."""
+
+    name: str = Field(min_length=1, max_length=128)
+    phone: E164Phone
+    address: str = Field(min_length=1, max_length=512)
+
+
 class PlaceOrder(BaseModel):
-    """Either a catalogue product (`product_id` + `spec_id`; price and snapshot from the catalogue), or an
-    ad-hoc unlisted product given inline (`merchant_account_id`, `product`, `amount`) as before."""
+    """A listed product at the catalogue's price, or a provider's signed private link's (with its offer).
 
-    product_id: str | None = Field(default=None, max_length=64)
-    spec_id: str | None = Field(default=None, max_length=64)
-    merchant_account_id: str | None = Field(default=None, min_length=1, max_length=64)
-    provider_id: str | None = Field(default=None, max_length=64)
-    product: ProductSnapshot | None = None
-    amount: Decimal | None = Field(default=None, gt=Decimal(0), max_digits=14, decimal_places=2)
-    currency: str = Field("CNY", pattern=r"^[A-Z]{3}$")
-    private_link: str | None = Field(default=None, max_length=4096, description="A provider's signed link token")
-    buyer_company: str | None = Field(default=None, max_length=256)
-    buyer_track: BuyerTrack | None = None
-    coupons: list[Coupon] = Field(default_factory=list)
-    delivery_contact: DeliveryContact | None = None
-    milestones: list[Milestone] = Field(default_factory=list)
+    Everything else an order carries comes from the catalogue (product terms, milestones, share ratio), the
+    link (provider, offer, discount) or the buyer's verified profile (company, track, coupons): a buyer states
+    none of it."""
+
+    product_id: Ids
+    spec_id: Ids | None = None
+    private_link: str | None = Field(default=None, min_length=1, max_length=4096,
+                                     description="A provider's signed link token")
+    coupon_ids: list[Ids] = Field(default_factory=list, max_length=10,
+                                  description="Coupons from the buyer's own wallet (GET /accounts/me)")
+    delivery_contact: ShippingContact | None = None
     order_type: Literal["new", "upgrade"] = Field("new", description="Renewals: POST /purchased-services/{id}/renew")
-    original_order_id: str | None = Field(default=None, max_length=64, description="The order an upgrade changes")
-
-    @model_validator(mode="after")
-    def _one_form(self) -> PlaceOrder:
-        if self.product_id is None and (self.product is None or self.amount is None
-                                        or self.merchant_account_id is None):
-            raise ValueError("give product_id (+ spec_id), or an inline product with merchant_account_id and amount")
-        return self
+    original_order_id: Ids | None = Field(default=None, description="The order an upgrade changes")
 
 
 class PayOrder(BaseModel):
+    """The payment system confirms a payment it received (its service identity, not the buyer)."""
+
+    payment_id: Ids = Field(description="The payment system's transaction id; a repeated confirmation is a no-op")
+    amount: Decimal = Field(gt=Decimal(0), max_digits=14, decimal_places=2,
+                            description="What was paid: must be the order's amount")
     credit: bool = Field(False, description="Paid with credit or a credit coupon: billable once repaid (§4.3)")
 
 
@@ -99,18 +110,18 @@ class Certify(BaseModel):
 
 
 class AddFavourite(BaseModel):
-    product_id: str = Field(min_length=1, max_length=64)
+    product_id: Ids
 
 
 class BuyFavourite(BaseModel):
-    spec_id: str | None = None
-    private_link: str | None = Field(default=None, max_length=4096)
-    buyer_company: str | None = Field(default=None, max_length=256)
-    delivery_contact: DeliveryContact | None = None
+    spec_id: Ids | None = None
+    private_link: str | None = Field(default=None, min_length=1, max_length=4096)
+    coupon_ids: list[Ids] = Field(default_factory=list, max_length=10)
+    delivery_contact: ShippingContact | None = None
 
 
 class Renew(BaseModel):
-    spec_id: str | None = Field(default=None, description="Defaults to the specification bought")
+    spec_id: Ids | None = Field(default=None, description="Defaults to the specification bought")
 
 
 class RequestUnsubscribe(BaseModel):

@@ -18,7 +18,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from services.orders.accounts import Account
 from services.orders.progress import Progress, Rating, RefundRequest, add_months
-from shared.platform.errors import DomainError, Forbidden
+from shared.platform.errors import DomainError, Forbidden, InvalidInput
 from shared.schemas import (
     BillingMode,
     BuyerTrack,
@@ -76,6 +76,8 @@ class Order(BaseModel):
     milestones: list[Milestone] = Field(default_factory=list)
     offer_id: str | None = None
     private_link_id: str | None = None
+    coupon_ids: list[str] = Field(default_factory=list)  # the buyer's wallet coupons this order uses
+    payment_id: str | None = None  # the payment system's transaction that paid it
     credit_used: bool = False  # paid with credit / a credit coupon (信控, dossier §4.3)
     credit_repaid_at: AwareDatetime | None = None
     progress: Progress = Field(default_factory=Progress)
@@ -107,12 +109,13 @@ class Order(BaseModel):
 
     def visible_to(self, account_id: str) -> None:
         if account_id not in {self.buyer_account_id, self.merchant_account_id}:
-            raise Forbidden(f"account {account_id} is not a party of order {self.order_id}")
+            raise Forbidden(f"account {account_id} is not a party of order {self.order_id}", rule="parties_only")
 
     def owned_by(self, account_id: str) -> None:
         """Buyers see and act on only their own purchased services."""
         if account_id != self.buyer_account_id:
-            raise Forbidden(f"order {self.order_id} is not one of account {account_id}'s purchases")
+            raise Forbidden(f"order {self.order_id} is not one of account {account_id}'s purchases",
+                            rule="own_purchases_only")
 
     def _move(self, status: OrderStatus, at: datetime, reason: str, correlation_id: str,
               initial: bool = False) -> OrderStatusChanged:
@@ -139,17 +142,22 @@ class Order(BaseModel):
         if self.product.billing_mode in PERIODIC and months:
             self.validity_ends_at = add_months(start, months)
 
-    def pay(self, payer: str, now: datetime, correlation_id: str, *, credit: bool = False,
+    def pay(self, payment_id: str, amount: Decimal, now: datetime, correlation_id: str, *, credit: bool = False,
             renewal_starts: datetime | None = None) -> list[OrderPaid | OrderStatusChanged]:
-        if payer != self.buyer_account_id:
-            raise Forbidden("only the buyer can pay for the order")
+        """The payment system confirmed `payment_id` for `amount`. The same confirmation again changes nothing;
+        a payment of another amount is refused (it is not this order's price)."""
+        if amount != self.amount:
+            raise InvalidInput(f"order {self.order_id} costs {self.amount} {self.currency}; a payment of {amount} "
+                               "does not pay it", field="amount")
+        if self.payment_id is not None and self.payment_id == payment_id:
+            return []
         if self.status is not OrderStatus.PENDING_PAYMENT:
             raise DomainError(f"order {self.order_id} is {self.status.value}; only a pending order can be paid",
                               field="status")
         if self.pay_by is not None and now > self.pay_by:
             raise DomainError(f"order {self.order_id} was not paid by {self.pay_by.isoformat()}; it is being "
                               "cancelled", field="status")
-        self.paid_at, self.credit_used = now, credit
+        self.paid_at, self.credit_used, self.payment_id = now, credit, payment_id
         if self.supervised:
             # Paid and supervised: 处理中 until supervision completes (dossier §1.3).
             moved = self._move(OrderStatus.PROCESSING, now, "paid; waiting for the service order to complete",

@@ -12,6 +12,7 @@ from shared.platform.kafka import declare_publishers, subscriber
 from shared.platform.settings import ServiceSettings
 from shared.schemas import (
     AcceptanceDone,
+    AccountErased,
     AccountRegistered,
     Event,
     MerchantCallFailed,
@@ -33,8 +34,8 @@ def _logged(event: Event, applied: bool) -> None:
 
 
 def register(broker: KafkaBroker, settings: ServiceSettings) -> None:
-    declare_publishers(broker, settings, AccountRegistered, OrderPaid, OrderStatusChanged, RefundRequested,
-                       RefundDecided)
+    declare_publishers(broker, settings, AccountRegistered, AccountErased, OrderPaid, OrderStatusChanged,
+                       RefundRequested, RefundDecided)
 
     @subscriber(broker, settings, Topic.ACCEPTANCE_DONE, "Complete the order once its service order is accepted.")
     async def on_acceptance_done(event: AcceptanceDone, orders: OrdersService = Context("orders")) -> None:

@@ -9,94 +9,70 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from services.orders.account_cases import AccountCases
 from services.orders.base import correlation
 from services.orders.billing import Eligibility, Period, eligibility
 from services.orders.buyer_cases import BuyerCases
 from services.orders.catalogue import milestones_problem
 from services.orders.catalogue_cases import CatalogueCases
 from services.orders.commands import PayOrder, PlaceOrder, RegisterAccount
-from services.orders.domain import Account, Order
+from services.orders.domain import Order
 from services.orders.event_cases import EventCases
 from services.orders.store import OrdersUnitOfWork
-from shared.platform.errors import Forbidden, InvalidInput, NotFound
-from shared.schemas import AccountRole, DeliveryType, Milestone, OrderStatus, ProductSnapshot
+from shared.platform.auth import Principal, require_party
+from shared.platform.errors import InvalidInput
+from shared.schemas import AccountRole, DeliveryType, OrderStatus
 from shared.schemas.links import LinkClaims, LinkError, verify
 
 __all__ = ["OrdersService", "PayOrder", "PlaceOrder", "RegisterAccount"]
 CENT = Decimal("0.01")
 
 
-class OrdersService(CatalogueCases, BuyerCases, EventCases):
-    async def register_account(self, cmd: RegisterAccount) -> Account:
-        account = Account(**cmd.model_dump(), created_at=self.clock())
+class OrdersService(AccountCases, CatalogueCases, BuyerCases, EventCases):
+    async def place_order(self, buyer: Principal, cmd: PlaceOrder) -> Order:
+        """A listed product at the catalogue's price, or a private link's (signed by partner, verified here)."""
 
-        async def work(uow: OrdersUnitOfWork) -> Account:
-            if await uow.accounts.get(account.account_id) is not None:
-                raise InvalidInput(f"account {account.account_id} already exists", field="account_id")
-            await uow.accounts.add(account)
-            uow.emit(account.registered(correlation()))
-            await uow.commit()
-            return account
-
-        return await self.uow.run(work)
-
-    async def get_account(self, account_id: str) -> Account:
-        async with self.uow() as uow:
-            account = await uow.accounts.get(account_id)
-        if account is None:
-            raise NotFound(f"account {account_id} does not exist")
-        return account
-
-    async def place_order(self, buyer: str, cmd: PlaceOrder) -> Order:
         async def work(uow: OrdersUnitOfWork) -> Order:
-            await self._role(uow, buyer, AccountRole.BUYER)
-            snapshot, merchant_id, amount, milestones = await self._what_is_sold(uow, cmd)
-            provider_id, link_id, offer_id = cmd.provider_id, None, None
+            account = await self._profile(uow, buyer, AccountRole.BUYER)
+            product = await uow.products.get(cmd.product_id)
+            if product is None or product.status != "listed":
+                raise InvalidInput(f"product {cmd.product_id} is not listed", field="product_id")
+            spec = product.spec(cmd.spec_id)
+            snapshot, amount, milestones = product.snapshot(spec), spec.price, spec.milestones
+            provider_id, link_id, offer_id = None, None, None
             if cmd.private_link is not None:
-                claims = self._verify_link(cmd.private_link, buyer, snapshot.product_id)
+                claims = self._verify_link(cmd.private_link, buyer.account_id, snapshot.product_id)
                 provider_id, link_id, offer_id = claims.provider_id, claims.link_id, claims.offer_id
                 if claims.discount is not None:
                     amount = (amount * (Decimal(1) - claims.discount)).quantize(CENT, ROUND_HALF_UP)
             problem = milestones_problem(milestones, snapshot.billing_mode, cmd.order_type, snapshot.delivery_type)
             if problem:
-                raise InvalidInput(problem, field="milestones")
+                raise InvalidInput(problem, field="order_type")
             if snapshot.delivery_type is DeliveryType.HARDWARE and cmd.delivery_contact is None:
                 raise InvalidInput("hardware is shipped: give the recipient's name, phone and address "
                                    "(dossier §2.4)", field="delivery_contact")
             if cmd.order_type == "upgrade":
-                await self._check_upgrade(uow, buyer, cmd.original_order_id, snapshot.product_id)
+                await self._check_upgrade(uow, buyer.account_id, cmd.original_order_id, snapshot.product_id)
             now = self.clock()
-            order = Order(order_id=Order.new_id(now), order_type=cmd.order_type,
-                          original_order_id=cmd.original_order_id, buyer_account_id=buyer,
-                          merchant_account_id=merchant_id,
-                          provider_id=provider_id, product=snapshot, amount=amount, currency=cmd.currency,
-                          created_at=now, pay_by=now + timedelta(minutes=self.settings.unpaid_cancel_minutes),
-                          buyer_company=cmd.buyer_company, buyer_track=cmd.buyer_track, coupons=cmd.coupons,
-                          delivery_contact=cmd.delivery_contact, milestones=milestones, offer_id=offer_id,
-                          private_link_id=link_id)
+            order_id = Order.new_id(now)
+            coupons = account.use_coupons(cmd.coupon_ids, order_id)
+            verified = account.verified
+            order = Order(order_id=order_id, order_type=cmd.order_type, original_order_id=cmd.original_order_id,
+                          buyer_account_id=buyer.account_id, merchant_account_id=product.merchant_account_id,
+                          provider_id=provider_id, product=snapshot, amount=amount, created_at=now,
+                          pay_by=now + timedelta(minutes=self.settings.unpaid_cancel_minutes),
+                          buyer_company=verified.company if verified else None,
+                          buyer_track=verified.track if verified else None, coupons=coupons,
+                          coupon_ids=list(dict.fromkeys(cmd.coupon_ids)), delivery_contact=cmd.delivery_contact,
+                          milestones=milestones, offer_id=offer_id, private_link_id=link_id)
             uow.emit(*order.placed(correlation()))
             await uow.orders.add(order)
+            if coupons:
+                await uow.accounts.save(account)
             await uow.commit()
             return order
 
         return await self.uow.run(work)
-
-    async def _what_is_sold(self, uow: OrdersUnitOfWork,
-                            cmd: PlaceOrder) -> tuple[ProductSnapshot, str, Decimal, list[Milestone]]:
-        if cmd.product_id is not None:  # from the catalogue: the listed product and the chosen specification
-            product = await uow.products.get(cmd.product_id)
-            if product is None or product.status != "listed":
-                raise InvalidInput(f"product {cmd.product_id} is not listed", field="product_id")
-            spec = product.spec(cmd.spec_id)
-            return product.snapshot(spec), product.merchant_account_id, spec.price, spec.milestones or cmd.milestones
-        assert cmd.product is not None
-        assert cmd.amount is not None
-        assert cmd.merchant_account_id is not None
-        # An ad-hoc, unlisted product given inline (kept for existing callers).
-        merchant = await self._role(uow, cmd.merchant_account_id, AccountRole.MERCHANT, "merchant_account_id")
-        snapshot = cmd.product if cmd.product.merchant_name else \
-            cmd.product.model_copy(update={"merchant_name": merchant.display_name})
-        return snapshot, merchant.account_id, cmd.amount, cmd.milestones
 
     async def _check_upgrade(self, uow: OrdersUnitOfWork, buyer: str, original_id: str | None,
                              product_id: str) -> None:
@@ -127,47 +103,60 @@ class OrdersService(CatalogueCases, BuyerCases, EventCases):
             raise InvalidInput("the private link is for another customer", field="private_link")
         return claims
 
-    async def pay(self, order_id: str, payer: str, cmd: PayOrder | None = None) -> Order:
+    async def pay(self, order_id: str, cmd: PayOrder) -> Order:
+        """The payment system confirms a payment (its service identity; the route checks it). A repeated
+        confirmation of the same payment answers the order unchanged."""
+
         async def work(uow: OrdersUnitOfWork) -> Order:
             order = await self._load(uow, order_id)
             starts = None
             if order.order_type == "renewal" and order.original_order_id:
                 original = await uow.orders.get(order.original_order_id)
                 starts = original.validity_ends_at if original else None
-            uow.emit(*order.pay(payer, self.clock(), correlation(), credit=bool(cmd and cmd.credit),
-                                renewal_starts=starts))
-            await uow.orders.save(order)
-            await uow.commit()
+            events = order.pay(cmd.payment_id, cmd.amount, self.clock(), correlation(), credit=cmd.credit,
+                               renewal_starts=starts)
+            if events:
+                uow.emit(*events)
+                await uow.orders.save(order)
+                await uow.commit()
             return order
 
         return await self.uow.run(work)
 
-    async def get_order(self, order_id: str, viewer: str) -> Order:
+    async def get_order(self, order_id: str, viewer: Principal) -> Order:
+        """Its buyer and merchant, and operators (appeals and refunds are theirs to review, dossier §5.3)."""
         async with self.uow() as uow:
             order = await self._load(uow, order_id)
-        order.visible_to(viewer)
+        require_party(viewer, order.buyer_account_id, order.merchant_account_id, what=f"order {order_id}",
+                      operators=True)
         return order
 
-    async def cancel(self, order_id: str, buyer: str) -> Order:
+    async def cancel(self, order_id: str, buyer: Principal) -> Order:
         async def work(uow: OrdersUnitOfWork) -> Order:
             order = await self._load(uow, order_id)
-            uow.emit(*order.cancel_by_buyer(buyer, self.clock(), correlation()))
+            uow.emit(*order.cancel_by_buyer(buyer.account_id, self.clock(), correlation()))
+            await self._release_coupons(uow, order)
             await uow.orders.save(order)
             await uow.commit()
             return order
 
         return await self.uow.run(work)
 
-    async def billing_eligibility(self, viewer: str, period_text: str) -> list[Eligibility]:
+    @staticmethod
+    async def _release_coupons(uow: OrdersUnitOfWork, order: Order) -> None:
+        if order.coupon_ids:
+            account = await uow.accounts.get(order.buyer_account_id)
+            if account is not None:
+                account.release_coupons(order.order_id)
+                await uow.accounts.save(account)
+
+    async def billing_eligibility(self, viewer: Principal, period_text: str) -> list[Eligibility]:
         """Operators see every order; a merchant sees its own (dossier §4.3)."""
         period = Period.parse(period_text)
         async with self.uow() as uow:
-            account = await uow.accounts.get(viewer)
-            if account is None or account.role not in {AccountRole.OPERATOR, AccountRole.MERCHANT}:
-                raise Forbidden("only operators and merchants can read billing eligibility")
             query: dict[str, object] = {"created_at": {"$lt": period.cut.astimezone(UTC)}}
-            if account.role is AccountRole.MERCHANT:
-                query["merchant_account_id"] = viewer
+            if not viewer.is_operator:
+                query["merchant_account_id"] = viewer.account_id
             orders = await uow.orders.find(query, limit=10_000, sort="created_at")
         return [eligibility(o, period) for o in orders]
 
@@ -184,6 +173,7 @@ class OrdersService(CatalogueCases, BuyerCases, EventCases):
                 if not events:
                     return 0  # paid meanwhile
                 uow.emit(*events)
+                await self._release_coupons(uow, current)
                 await uow.orders.save(current)
                 await uow.commit()
                 return 1

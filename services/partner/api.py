@@ -1,23 +1,37 @@
-"""HTTP routes: thin adapters onto the use cases."""
+"""HTTP routes: thin adapters onto the use cases. The caller and its role come from the bearer token; every
+request model is bounded, so a bad value is a 422 naming the field, never a 500."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Path, Request
+from pydantic import AwareDatetime, BaseModel, Field
 
 from services.partner.programme import Application, CustomerAssociation, Demand, Offer, ProductTerms, Provider
+from services.partner.reads import Reads
 from services.partner.selling import Selling
-from services.partner.services import ProviderLedger, ledger
-from shared.platform.errors import Forbidden, NotFound
-from shared.platform.http import AccountId
+from services.partner.services import ProviderLedger
+from shared.platform.auth import Merchant, Operator, Party, Principal, require_role
+from shared.platform.auth import Provider as ProviderCaller
+from shared.schemas import AccountRole
 from shared.schemas.links import LinkClaims
 
 router = APIRouter(tags=["providers"])
+
+PathId = Annotated[str, Path(min_length=1, max_length=128)]
+Id = Annotated[str, Field(min_length=1, max_length=128)]
+# Discounts and rates: bounded here, at the edge, so a value the domain refuses is a 422 and never a 500.
+Discount = Annotated[Decimal, Field(gt=0, lt=1, max_digits=9, decimal_places=6)]  # 0.1 = 10 % off
+Ratio = Annotated[Decimal, Field(ge=0, le=1, max_digits=9, decimal_places=6)]
+TaxRate = Annotated[Decimal, Field(ge=0, lt=1, max_digits=9, decimal_places=6)]
+Amount = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
+ProviderOrOperator = Annotated[Principal, require_role(AccountRole.PROVIDER, AccountRole.OPERATOR,
+                                                       rule="providers_and_operators_only")]
+Seller = Annotated[Principal, require_role(AccountRole.PROVIDER, AccountRole.MERCHANT,
+                                           rule="providers_and_merchants_only")]
 
 
 def _selling(request: Request) -> Selling:
@@ -25,117 +39,116 @@ def _selling(request: Request) -> Selling:
     return sell
 
 
+def _reads(request: Request) -> Reads:
+    reads: Reads = request.app.state.reads
+    return reads
+
+
 @router.get("/providers/{provider_id}/ledger")
-async def provider_ledger(provider_id: str, caller: AccountId, request: Request) -> ProviderLedger:
-    """The provider's live ledger: every earning as it accrues, and the running total."""
-    if caller != provider_id:
-        raise Forbidden("a provider's ledger is visible to that provider only")
-    return await ledger(request.app.state.runtime.db, provider_id)
+async def provider_ledger(provider_id: PathId, caller: ProviderOrOperator, request: Request) -> ProviderLedger:
+    """The provider's live ledger: every earning as it accrues, and the running total (that provider, operators)."""
+    return await _reads(request).ledger(caller, provider_id)
 
 
 class ApplicationIn(BaseModel):
-    company: str = Field(min_length=1)
-    certifications: list[str]
+    company: str = Field(min_length=1, max_length=200)
+    certifications: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(max_length=20)
 
 
 @router.post("/programme/applications", status_code=201)
-async def apply(body: ApplicationIn, caller: AccountId, request: Request) -> Application:
-    """Apply to join the customer service provider programme (needs a Software, Service or SI certification)."""
+async def apply(body: ApplicationIn, caller: ProviderCaller, request: Request) -> Application:
+    """A partner account applies to the customer service provider programme (needs a Software, Service or SI
+    certification, §7.2)."""
     return await _selling(request).apply(caller, body.company, body.certifications)
 
 
 class ReviewIn(BaseModel):
     approve: bool
-    note: str = ""
+    note: str = Field("", max_length=1000)
 
 
 @router.post("/programme/applications/{application_id}/review")
-async def review(application_id: str, body: ReviewIn, caller: AccountId, request: Request) -> Application:
-    """The platform operator approves or rejects an application; approval makes an active provider."""
+async def review(application_id: PathId, body: ReviewIn, caller: Operator, request: Request) -> Application:
+    """An operator approves or rejects an application; approval makes an active provider (§7.2)."""
     return await _selling(request).review(caller, application_id, body.approve, body.note)
 
 
 @router.get("/providers/{provider_id}")
-async def provider(provider_id: str, request: Request) -> Provider:
-    """A provider's status and recorded rights."""
-    doc = await request.app.state.runtime.db["providers"].find_one({"_id": provider_id})
-    if doc is None:
-        raise NotFound(f"no provider {provider_id}")
-    return Provider.model_validate(doc)
+async def provider(provider_id: PathId, caller: ProviderOrOperator, request: Request) -> Provider:
+    """A provider's status and recorded rights (that provider, operators)."""
+    return await _reads(request).provider(caller, provider_id)
 
 
 class AssociationIn(BaseModel):
-    reseller_id: str | None = None
-    distributor_id: str | None = None
-    registration_column: str | None = None
+    reseller_id: Id | None = None
+    distributor_id: Id | None = None
+    registration_column: str | None = Field(None, min_length=1, max_length=64)
 
 
 @router.put("/customers/{customer_id}/association")
-async def associate(customer_id: str, body: AssociationIn, caller: AccountId, request: Request) -> CustomerAssociation:
+async def associate(customer_id: PathId, body: AssociationIn, caller: Operator,
+                    request: Request) -> CustomerAssociation:
     """Associate a customer with its reseller / distributor and registration column (operator)."""
-    return await _selling(request).associate(caller, CustomerAssociation(customer_id=customer_id, **body.model_dump()))
+    return await _selling(request).associate(CustomerAssociation(customer_id=customer_id, **body.model_dump()))
 
 
 class TermsIn(BaseModel):
-    share_ratio: Annotated[Decimal, Field(ge=0, le=1)]
-    authorized_discount: Decimal | None = None
-    incentive_strategy: str = ""
-    product_discount: Decimal | None = None
-    partner_discount: Decimal | None = None
-    floor_price: Decimal | None = None
-    vat_rate: Decimal | None = None
-    service_fee_tax_rate: Decimal | None = None
+    share_ratio: Ratio
+    authorized_discount: Discount | None = None
+    incentive_strategy: str = Field("", max_length=500)
+    product_discount: Discount | None = None
+    partner_discount: Discount | None = None
+    floor_price: Amount | None = None
+    vat_rate: TaxRate | None = None
+    service_fee_tax_rate: TaxRate | None = None
 
 
 @router.put("/products/{product_id}/terms")
-async def set_terms(product_id: str, body: TermsIn, caller: AccountId, request: Request) -> ProductTerms:
-    """The merchant sets a product's incentive strategy, authorized discount, share ratio and tax rates."""
-    terms = ProductTerms(product_id=product_id, merchant_id=caller, **body.model_dump())
+async def set_terms(product_id: PathId, body: TermsIn, caller: Merchant, request: Request) -> ProductTerms:
+    """The product's merchant sets its incentive strategy, authorized discount, share ratio and tax rates."""
+    terms = ProductTerms(product_id=product_id, merchant_id=caller.account_id, **body.model_dump())
     return await _selling(request).set_terms(caller, terms)
 
 
 @router.get("/products/{product_id}/terms")
-async def get_terms(product_id: str, request: Request) -> ProductTerms:
-    """A product's incentive strategy, authorized discount and revenue-share ratio."""
-    doc = await request.app.state.runtime.db["product_terms"].find_one({"_id": product_id})
-    if doc is None:
-        raise NotFound(f"no terms for product {product_id}")
-    return ProductTerms.model_validate(doc)
+async def get_terms(product_id: PathId, caller: Party, request: Request) -> ProductTerms:
+    """A product's incentive strategy, authorized discount and revenue-share ratio (its merchant, approved
+    providers, operators)."""
+    return await _reads(request).terms(caller, product_id)
 
 
 class OfferIn(BaseModel):
-    name: str
-    customer_account_id: str
-    product_ids: list[str] = Field(min_length=1)
-    discount: Decimal
-    valid_from: datetime
-    valid_until: datetime
+    name: str = Field(min_length=1, max_length=255)
+    customer_account_id: Id
+    product_ids: list[Id] = Field(min_length=1, max_length=50)
+    discount: Discount
+    valid_from: AwareDatetime
+    valid_until: AwareDatetime
 
 
-def _offer(body: OfferIn, caller: str) -> Offer:
-    return Offer(offer_id=f"OF-{uuid.uuid4().hex[:12]}", issuer_id=caller, status="new", **body.model_dump())
+def _offer(body: OfferIn, caller: Principal) -> Offer:
+    return Offer(offer_id=f"OF-{uuid.uuid4().hex[:12]}", issuer_id=caller.account_id, status="new",
+                 **body.model_dump())
 
 
 @router.post("/offers", status_code=201)
-async def create_offer(body: OfferIn, caller: AccountId, request: Request) -> Offer:
-    """An exclusive offer; beyond the authorized discount it goes to manual handling and does not take effect."""
+async def create_offer(body: OfferIn, caller: Seller, request: Request) -> Offer:
+    """An approved provider's exclusive offer, or a merchant's offer on its own products; beyond the authorized
+    discount it goes to manual handling and does not take effect (§7.5)."""
     return await _selling(request).offer(caller, _offer(body, caller))
 
 
 @router.get("/offers/{offer_id}")
-async def get_offer(offer_id: str, request: Request) -> Offer:
-    """One offer and its status."""
-    doc = await request.app.state.runtime.db["offers"].find_one({"_id": offer_id})
-    if doc is None:
-        raise NotFound(f"no offer {offer_id}")
-    return Offer.model_validate(doc)
+async def get_offer(offer_id: PathId, caller: Party, request: Request) -> Offer:
+    """One offer and its status (its issuer, provider, customer, the products' merchants, operators)."""
+    return await _reads(request).offer(caller, offer_id)
 
 
 class LinkIn(BaseModel):
-    product_id: str | None = None
-    customer_account_id: str | None = None
-    offer_id: str | None = None
-    ttl_seconds: int | None = Field(default=None, ge=60)
+    product_id: Id | None = None
+    customer_account_id: Id | None = None
+    offer_id: Id | None = None
+    ttl_seconds: int | None = Field(default=None, ge=60, le=365 * 24 * 3600)
 
 
 class LinkOut(BaseModel):
@@ -144,40 +157,37 @@ class LinkOut(BaseModel):
 
 
 @router.post("/providers/{provider_id}/private-links", status_code=201)
-async def private_link(provider_id: str, body: LinkIn, caller: AccountId, request: Request) -> LinkOut:
-    """A signed, expiring private link that binds the order placed through it to the provider."""
+async def private_link(provider_id: PathId, body: LinkIn, caller: ProviderCaller, request: Request) -> LinkOut:
+    """A signed, expiring private link that binds the order placed through it to the provider (its own only)."""
     claims, token = await _selling(request).private_link(caller, provider_id, body.product_id,
                                                          body.customer_account_id, body.offer_id, body.ttl_seconds)
     return LinkOut(token=token, claims=claims)
 
 
 class DemandIn(BaseModel):
-    merchant_account_id: str
-    customer_account_id: str
-    product_id: str
-    description: str = ""
+    merchant_account_id: Id
+    customer_account_id: Id
+    product_id: Id
+    description: str = Field("", max_length=2000)
 
 
 @router.post("/demands", status_code=201)
-async def file_demand(body: DemandIn, caller: AccountId, request: Request) -> Demand:
-    """Joint selling: the provider files a customer demand with a merchant."""
-    demand = Demand(demand_id=f"DM-{uuid.uuid4().hex[:12]}", provider_id=caller, merchant_id=body.merchant_account_id,
-                    customer_account_id=body.customer_account_id, product_id=body.product_id,
-                    description=body.description)
+async def file_demand(body: DemandIn, caller: ProviderCaller, request: Request) -> Demand:
+    """Joint selling: an approved provider files a customer demand with a merchant (§7.5)."""
+    demand = Demand(demand_id=f"DM-{uuid.uuid4().hex[:12]}", provider_id=caller.account_id,
+                    merchant_id=body.merchant_account_id, customer_account_id=body.customer_account_id,
+                    product_id=body.product_id, description=body.description)
     return await _selling(request).file_demand(caller, demand)
 
 
 @router.post("/demands/{demand_id}/offer")
-async def answer_demand(demand_id: str, body: OfferIn, caller: AccountId, request: Request) -> dict[str, Any]:
-    """The merchant answers a demand with a private offer for the customer."""
+async def answer_demand(demand_id: PathId, body: OfferIn, caller: Merchant, request: Request) -> dict[str, Any]:
+    """The merchant the demand was filed with answers it with a private offer for the customer."""
     demand, offer = await _selling(request).answer_demand(caller, demand_id, _offer(body, caller))
     return {"demand": demand.model_dump(mode="json"), "offer": offer.model_dump(mode="json")}
 
 
 @router.get("/demands/{demand_id}")
-async def get_demand(demand_id: str, caller: AccountId, request: Request) -> Demand:
-    """A demand and its status (submitted, offered, won)."""
-    doc = await request.app.state.runtime.db["demands"].find_one({"_id": demand_id})
-    if doc is None or caller not in {doc["provider_id"], doc["merchant_id"]}:
-        raise NotFound(f"no demand {demand_id}")
-    return Demand.model_validate(doc)
+async def get_demand(demand_id: PathId, caller: Party, request: Request) -> Demand:
+    """A demand and its status: submitted, offered, won (its provider, merchant, customer, operators)."""
+    return await _reads(request).demand(caller, demand_id)

@@ -9,7 +9,9 @@ from fastapi import FastAPI
 from services.partner import api, api_bills, api_merchant, handlers
 from services.partner.bill_runs import BillScheduler
 from services.partner.calls import RetryTimes
-from services.partner.merchant import CallRunner, CallWorker, httpx_sender
+from services.partner.egress import EgressPolicy, guarded_sender
+from services.partner.merchant import CallRunner, CallWorker
+from services.partner.reads import Reads
 from services.partner.selling import Selling
 from services.partner.services import PartnerService
 from services.partner.settings import PartnerSettings
@@ -30,6 +32,7 @@ def wire_for(settings: PartnerSettings) -> Wire:
         rt.provide("partner", PartnerService(uow, _now))
         selling = Selling(uow, settings, _now)
         rt.provide("selling", selling)
+        rt.provide("reads", Reads(uow))
         bills = BillScheduler(rt.db, selling, Lease(rt.db, "partner-bill-runs", settings.call_worker_lease_seconds),
                               _now, settings.bill_run_poll_seconds, settings.bill_run_day)
         rt.provide("bill_scheduler", bills)
@@ -38,12 +41,14 @@ def wire_for(settings: PartnerSettings) -> Wire:
                            long_window=settings.long_retry_window_seconds,
                            short_interval=settings.short_retry_interval_seconds,
                            short_window=settings.short_retry_window_seconds)
-        runner = CallRunner(uow, httpx_sender(settings.merchant_call_timeout_seconds), times, _now,
-                            settings.merchant_call_window_seconds)
+        policy = EgressPolicy.from_settings(settings)
+        send = guarded_sender(policy, timeout=settings.merchant_call_timeout_seconds,
+                              max_bytes=settings.merchant_call_max_response_bytes)
+        runner = CallRunner(uow, send, times, _now, settings.merchant_call_window_seconds)
         worker = CallWorker(runner, lambda now: due_calls(rt.db, now),
                             Lease(rt.db, "partner-merchant-calls", settings.call_worker_lease_seconds),
                             settings.call_worker_poll_seconds)
-        rt.provide("sync", MerchantSync(uow, _now, worker.wake.set))
+        rt.provide("sync", MerchantSync(uow, _now, worker.wake.set, policy))
         rt.spawn(worker.run(), "merchant-call-worker")
         rt.on_stop(worker.lease.release)
     return wire

@@ -47,9 +47,9 @@ def month_bounds(period: str) -> tuple[datetime, datetime]:
     try:
         year, month = int(period[:4]), int(period[4:])
         start = datetime(year, month, 1, tzinfo=UTC)
+        end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
     except ValueError as exc:
         raise InvalidInput("a month is written yyyymm, e.g. 202611", field="period") from exc
-    end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
     return start, end
 
 
@@ -57,6 +57,8 @@ def quarter_bounds(period: str) -> tuple[datetime, datetime]:
     if len(period) != 6 or period[4] != "Q" or period[5] not in "1234" or not period[:4].isdigit():
         raise InvalidInput("a quarter is written yyyyQn, e.g. 2026Q4", field="period")
     year, q = int(period[:4]), int(period[5])
+    if year < 1:
+        raise InvalidInput("a quarter is written yyyyQn, e.g. 2026Q4", field="period")
     start = datetime(year, 3 * q - 2, 1, tzinfo=UTC)
     return start, month_bounds(f"{year}{3 * q:02d}")[1]
 

@@ -43,7 +43,8 @@ class Attempt(BaseModel):
     at: AwareDatetime
     ok: bool
     status_code: int | None = None
-    error: str = ""
+    error: str = ""  # the class the console shows: timeout, tls_error, blocked_address, http_5xx, bad_signature …
+    detail: str = ""  # in our words (or the merchant's own resultMsg), never raw transport text
     replay: bool = False
 
 
@@ -70,6 +71,7 @@ class MerchantCall(BaseModel):
     attempts: list[Attempt] = Field(default_factory=list)
     replays: int = 0
     result: dict[str, Any] = Field(default_factory=dict)
+    erased_at: AwareDatetime | None = None  # the buyer's contact data in the body was erased (account.erased)
     version: int = 0
 
     @property
@@ -80,9 +82,11 @@ class MerchantCall(BaseModel):
         self.attempts.append(Attempt(at=now, ok=True, status_code=status_code, replay=replay))
         self.status, self.due_at, self.result = "succeeded", None, result
 
-    def failed(self, now: datetime, error: str, status_code: int | None, replay: bool, times: RetryTimes) -> bool:
+    def failed(self, now: datetime, error: str, status_code: int | None, replay: bool, times: RetryTimes,
+               detail: str = "") -> bool:
         """Record a failed attempt; True when it is final (the policy gives up)."""
-        self.attempts.append(Attempt(at=now, ok=False, status_code=status_code, error=error[:500], replay=replay))
+        self.attempts.append(Attempt(at=now, ok=False, status_code=status_code, error=error[:64],
+                                     detail=detail[:300], replay=replay))
         interval, window = {"long": (times.long_interval, times.long_window),
                             "short": (times.short_interval, times.short_window)}.get(self.policy, (0.0, 0.0))
         # Due times count from the first attempt (0, 1, 2, 3 hours), so a slow round never loses the last try.
@@ -99,6 +103,8 @@ class MerchantCall(BaseModel):
         succeeded one, so a replay is delivered exactly once."""
         if self.status != "failed":
             raise DomainError(f"call {self.call_id} is {self.status}; only a failed call can be replayed")
+        if self.erased_at is not None:
+            raise DomainError(f"call {self.call_id} carried contact data that was erased; it cannot be sent again")
         self.status, self.due_at, self.replays = "pending", now, self.replays + 1
 
 
@@ -124,6 +130,24 @@ def timestamp_utc8(now: datetime) -> str:
     """§8.1 `timeStamp`: UTC+8, yyyyMMddHHmmssSSS."""
     local = now.astimezone(_UTC8)
     return local.strftime("%Y%m%d%H%M%S") + f"{local.microsecond // 1000:03d}"
+
+
+# What account.erased masks in a Kit call's body: the contact data of the buyer's enterprise users (§8.1 user
+# object). The keys the merchant stores them under (userName, orgCode) and the enterprise's own data stay.
+PERSONAL_USER_FIELDS = ("name", "mobile", "email", "position", "employeeCode", "workPlace", "entryDate")
+MASK = "***"
+
+
+def erase_contacts(call: MerchantCall, now: datetime) -> bool:
+    """Mask the users' contact data a Kit call carries; True when the call changed (idempotent)."""
+    changed = False
+    for user in call.body.get("userList") or []:
+        for key in PERSONAL_USER_FIELDS:
+            if isinstance(user, dict) and user.get(key) not in (None, "", MASK):
+                user[key], changed = MASK, True
+    if call.erased_at is None and call.kind == "kit":
+        call.erased_at, changed = now, True
+    return changed
 
 
 def user_batches(users: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:

@@ -13,7 +13,7 @@ from shared.platform.kafka import declare_publishers, subscriber
 from shared.platform.settings import ServiceSettings
 from shared.schemas import (
     AcceptanceDone,
-    AccountRegistered,
+    AccountErased,
     Event,
     MerchantCallFailed,
     OrderPaid,
@@ -52,6 +52,10 @@ def register(broker: KafkaBroker, settings: ServiceSettings) -> None:
     async def on_status(event: OrderStatusChanged, svc: PartnerService = SVC) -> None:
         await svc.on_status_changed(event)
 
-    @subscriber(broker, settings, Topic.ACCOUNT_REGISTERED, "Know providers, merchants and operators by role.")
-    async def on_account(event: AccountRegistered, svc: PartnerService = SVC) -> None:
-        await svc.on_account_registered(event)
+    @subscriber(broker, settings, Topic.ACCOUNT_ERASED,
+                "Mask the buyer's enterprise users' contact data in its Kit calls; such a call is never sent again.")
+    async def on_erased(event: AccountErased, svc: PartnerService = SVC) -> None:
+        changed = await svc.on_account_erased(event)
+        log.info("erased contact data from %d merchant calls", changed,
+                 extra={"event_id": event.event_id, "event_type": event.event_type,
+                        "correlation_id": event.correlation_id})

@@ -12,29 +12,49 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-import httpx
-
 from services.partner import signing
-from services.partner.calls import KIT_PATHS, LIFECYCLE, SAAS_PATH, MerchantCall, RetryTimes, Sale, timestamp_utc8
+from services.partner.calls import (
+    KIT_PATHS,
+    LIFECYCLE,
+    OK_CODES,
+    SAAS_PATH,
+    MerchantCall,
+    RetryTimes,
+    Sale,
+    timestamp_utc8,
+)
+from services.partner.egress import CallFailure, Sender, classify
 from services.partner.store import PartnerUnitOfWork
 from shared.platform.errors import NotFound
 from shared.platform.mongo import UnitOfWorkFactory
 from shared.schemas import MerchantCallFailed, MerchantCallFailedPayload, Parties
 
 log = logging.getLogger("partner.merchant")
-# (url, headers, query params, body) → (status, response headers, response body)
-Sender = Callable[[str, dict[str, str], dict[str, str], bytes], Awaitable[tuple[int, dict[str, str], bytes]]]
 
 
-def httpx_sender(timeout: float) -> Sender:
-    """The real transport: one POST, JSON, with the §8.2.1 5-second timeout."""
-    async def send(url: str, headers: dict[str, str], params: dict[str, str], body: bytes
-                   ) -> tuple[int, dict[str, str], bytes]:
-        async with httpx.AsyncClient(timeout=timeout) as client:
-            resp = await client.post(url, headers={**headers, "content-type": "application/json"},
-                                     params=params, content=body)
-            return resp.status_code, {k.lower(): v for k, v in resp.headers.items()}, resp.content
-    return send
+def judge(code: int, headers: dict[str, str], body: bytes, access_key: str, window_s: int
+          ) -> tuple[dict[str, Any], CallFailure | None]:
+    """The merchant's answer → its result, or the classified failure (§8.2.1: answers are signed by the merchant)."""
+    if 300 <= code < 400:
+        return {}, CallFailure("redirect_refused", f"HTTP {code}: redirects are not followed")
+    try:
+        signing.verify(access_key, headers, body, window_s=window_s)
+    except signing.BadSignature as exc:
+        if code >= 400:  # an error page of a proxy or gateway: the status says more than the missing signature
+            return {}, CallFailure("http_5xx" if code >= 500 else "http_4xx", f"HTTP {code} (unsigned answer)")
+        return {}, CallFailure("bad_signature", f"response rejected: {exc}")
+    try:
+        result = json.loads(body) if body else {}
+    except ValueError:
+        return {}, CallFailure("bad_response", f"HTTP {code}: the answer is not JSON")
+    if not isinstance(result, dict):
+        return {}, CallFailure("bad_response", f"HTTP {code}: the answer is not a JSON object")
+    said = f"HTTP {code}: {str(result.get('resultCode'))[:16]} {str(result.get('resultMsg', ''))[:255]}".strip()
+    if code >= 400:
+        return result, CallFailure("http_5xx" if code >= 500 else "http_4xx", said)
+    if code != 200 or str(result.get("resultCode")) not in OK_CODES:
+        return result, CallFailure("merchant_error", said)
+    return result, None
 
 
 async def lifecycle_call(uow: PartnerUnitOfWork, sale: Sale, order_type: str, original_order_id: str | None,
@@ -113,10 +133,13 @@ class CallRunner:
         if call.status != "pending":
             return call
         tried, replay = len(call.attempts), call.replays > 0
-        ok, code, error = False, None, ""
+        failure: CallFailure | None = None
+        code: int | None = None
         result: dict[str, Any] = {}
         if endpoint is None:
-            error = "the merchant has not configured its production endpoint"
+            failure = CallFailure("not_configured", "the merchant has not configured its production endpoint")
+        elif call.erased_at is not None:
+            failure = CallFailure("contact_data_erased", "the buyer's contact data was erased before it was sent")
         else:
             payload = json.dumps(call.body, separators=(",", ":"), ensure_ascii=False).encode()
             signed = signing.sign_headers(endpoint.access_key, payload)
@@ -125,14 +148,13 @@ class CallRunner:
             try:
                 code, rheaders, rbody = await self.send(endpoint.production_url.rstrip("/") + call.path, headers,
                                                         params, payload)
-                signing.verify(endpoint.access_key, rheaders, rbody, window_s=self.window_s)
-                result = json.loads(rbody) if rbody else {}
-                ok = code == 200 and str(result.get("resultCode")) in {"000000", "000004"}
-                error = "" if ok else f"HTTP {code}: {result.get('resultCode')} {result.get('resultMsg', '')}"
-            except signing.BadSignature as exc:
-                error = f"response rejected: {exc}"
-            except (httpx.HTTPError, OSError, ValueError) as exc:
-                error = f"{type(exc).__name__}: {exc}"
+                result, failure = judge(code, rheaders, rbody, endpoint.access_key, self.window_s)
+            except CallFailure as exc:
+                failure = exc
+            except Exception as exc:  # a transport bug: record a failed attempt rather than retry in a tight loop
+                log.exception("merchant call %s: unexpected transport failure", call_id)
+                failure = CallFailure(classify(exc), "the call failed unexpectedly")
+        ok = failure is None
 
         async def record(uow: PartnerUnitOfWork) -> MerchantCall:
             fresh = await uow.calls.get(call_id)
@@ -147,15 +169,15 @@ class CallRunner:
                     if sale is not None:
                         sale.instance_id = str(result["instanceId"])
                         await uow.sales.save(sale)
-            else:
-                final = fresh.failed(now, error, code, replay, self.times)
-                uow.emit(failed_event(fresh, final, error, now))
+            elif failure is not None:
+                final = fresh.failed(now, failure.kind, code, replay, self.times, failure.detail)
+                uow.emit(failed_event(fresh, final, str(failure), now))
             await uow.calls.save(fresh)
             await uow.commit()
             return fresh
 
         done = await self.uow.run(record)
-        log.info("merchant call %s %s", call_id, "succeeded" if ok else f"failed: {error}",
+        log.info("merchant call %s %s", call_id, "succeeded" if ok else f"failed: {failure}",
                  extra={"order_id": call.order_id})
         return done
 

@@ -22,12 +22,6 @@ RIGHTS = ["offline_technical_training", "project_technical_support", "marketing_
           "dedicated_business_development_manager"]
 
 
-class Account(BaseModel):
-    account_id: str
-    role: str
-    version: int = 0
-
-
 class Application(BaseModel):
     """An application to join the 云商店客户服务商计划."""
 

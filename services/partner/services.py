@@ -9,18 +9,16 @@ from decimal import Decimal
 from typing import TypeVar
 
 from pydantic import BaseModel
-from pymongo.asynchronous.database import AsyncDatabase
 
-from services.partner.calls import LIFECYCLE, Sale
+from services.partner.calls import LIFECYCLE, Sale, erase_contacts
 from services.partner.domain import BoundOrder, LedgerEntry, accrue, refund
 from services.partner.incentives import scenario_for
 from services.partner.merchant import expiry_call, lifecycle_call
-from services.partner.programme import Account
 from services.partner.store import PartnerUnitOfWork
-from shared.platform.mongo import Doc, UnitOfWorkFactory
+from shared.platform.mongo import UnitOfWorkFactory
 from shared.schemas import (
     AcceptanceDone,
-    AccountRegistered,
+    AccountErased,
     Event,
     Money,
     OrderPaid,
@@ -77,6 +75,8 @@ class PartnerService:
                 await uow.commit()
                 return None
             terms = await uow.terms.get(p.product.product_id)
+            if terms is not None and terms.merchant_id != p.parties.merchant_account_id:
+                terms = None  # terms another merchant claimed for this product never shape this order's earning
 
             def learn(order: BoundOrder) -> None:
                 order.provider_id, order.amount, order.currency = provider, p.amount, p.currency
@@ -158,13 +158,19 @@ class PartnerService:
 
         await self._claimed(event, cancel)
 
-    async def on_account_registered(self, event: AccountRegistered) -> None:
-        async def remember(uow: PartnerUnitOfWork) -> None:
-            account = Account(account_id=event.payload.account_id, role=event.payload.role)
-            await uow.upsert(uow.accounts, account)
+    async def on_account_erased(self, event: AccountErased) -> int:
+        """The buyer's enterprise users' contact data in its Kit calls is masked (the calls themselves stay, for
+        the merchant's console); a masked call is never sent again. Returns how many calls changed."""
+        async def erase(uow: PartnerUnitOfWork) -> int:
+            changed = 0
+            for call in await uow.lists.kit_calls_of_buyer(event.payload.account_id):
+                if erase_contacts(call, event.payload.erased_at):
+                    await uow.calls.save(call)
+                    changed += 1
             await uow.commit()
+            return changed
 
-        await self._claimed(event, remember)
+        return await self._claimed(event, erase) or 0
 
     async def _claimed(self, event: Event, work: Callable[[PartnerUnitOfWork], Awaitable[T | None]]) -> T | None:
         async def run(uow: PartnerUnitOfWork) -> T | None:
@@ -190,10 +196,9 @@ class PartnerService:
         return entry
 
 
-async def ledger(db: AsyncDatabase[Doc], provider_id: str) -> ProviderLedger:
-    """A provider's live ledger (the marketplace itself only shows it monthly)."""
-    docs = await db["ledger"].find({"provider_id": provider_id}).sort("at", -1).to_list(None)
-    entries = [LedgerEntry.model_validate(d) for d in docs]
+def ledger_of(provider_id: str, entries: list[LedgerEntry]) -> ProviderLedger:
+    """A provider's live ledger, newest first (the marketplace itself only shows it monthly)."""
+    entries = sorted(entries, key=lambda e: e.at, reverse=True)
     total = sum((e.amount for e in entries), start=Decimal("0.00"))
     return ProviderLedger(provider_id=provider_id, total=total,
                           currency=entries[0].currency if entries else "CNY", entries=entries)

@@ -21,6 +21,7 @@ import hmac
 import secrets
 import time
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
@@ -68,7 +69,7 @@ def verify(access_key: str, headers: dict[str, str], payload: bytes, *, window_s
 def check_public_key(pem: str) -> None:
     try:
         key = serialization.load_pem_public_key(pem.encode())
-    except ValueError as exc:
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise InvalidInput("not a PEM public key", field="public_key_pem") from exc
     if not isinstance(key, rsa.RSAPublicKey) or key.key_size < MIN_RSA_BITS:
         raise InvalidInput(f"an RSA public key of at least {MIN_RSA_BITS} bits is required (§8.1)",

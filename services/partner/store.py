@@ -13,7 +13,6 @@ from services.partner.billing import Bill
 from services.partner.calls import MerchantCall, MerchantEndpoint, Sale
 from services.partner.domain import BoundOrder, LedgerEntry
 from services.partner.programme import (
-    Account,
     Application,
     CustomerAssociation,
     Demand,
@@ -27,7 +26,7 @@ from shared.platform.repository import FakeRepository, MongoRepository, Reposito
 
 # attribute → (collection, model, id field)
 REPOS: dict[str, tuple[str, type[BaseModel], str]] = {
-    "orders": ("bound_orders", BoundOrder, "order_id"), "accounts": ("accounts", Account, "account_id"),
+    "orders": ("bound_orders", BoundOrder, "order_id"),
     "applications": ("applications", Application, "application_id"),
     "providers": ("providers", Provider, "provider_id"),
     "customers": ("customers", CustomerAssociation, "customer_id"),
@@ -44,9 +43,16 @@ class Ledger(Protocol):
     async def mark_billed(self, entry_ids: list[str], bill_id: str) -> None: ...
 
 
+class Lists(Protocol):
+    """The few queries the API reads by something other than an id."""
+
+    async def bills_of(self, provider_id: str) -> list[Bill]: ...
+    async def calls_of(self, merchant_id: str) -> list[MerchantCall]: ...  # newest first
+    async def kit_calls_of_buyer(self, buyer_id: str) -> list[MerchantCall]: ...
+
+
 class PartnerUnitOfWork(UnitOfWork):
     orders: Repository[BoundOrder]
-    accounts: Repository[Account]
     applications: Repository[Application]
     providers: Repository[Provider]
     customers: Repository[CustomerAssociation]
@@ -58,6 +64,7 @@ class PartnerUnitOfWork(UnitOfWork):
     calls: Repository[MerchantCall]
     sales: Repository[Sale]
     ledger: Ledger
+    lists: Lists
 
     async def order(self, order_id: str) -> BoundOrder:
         """The order's record, created empty on first sight (from whichever event came first)."""
@@ -93,12 +100,32 @@ class _MongoLedger:
         await self.col.update_many({"_id": {"$in": entry_ids}}, {"$set": {"bill_id": bill_id}}, session=self.s)
 
 
+class _MongoLists:
+    def __init__(self, uow: MongoUnitOfWork) -> None:
+        self.db, self.s = uow.db, uow.session
+
+    async def bills_of(self, provider_id: str) -> list[Bill]:
+        docs = await self.db["bills"].find({"provider_id": provider_id}, session=self.s).to_list(None)
+        return [Bill.model_validate(d) for d in docs]
+
+    async def calls_of(self, merchant_id: str) -> list[MerchantCall]:
+        docs = await self.db["merchant_calls"].find({"merchant_id": merchant_id}, session=self.s
+                                                    ).sort("created_at", -1).to_list(None)
+        return [MerchantCall.model_validate(d) for d in docs]
+
+    async def kit_calls_of_buyer(self, buyer_id: str) -> list[MerchantCall]:
+        docs = await self.db["merchant_calls"].find({"buyer_id": buyer_id, "kind": "kit"}, session=self.s
+                                                    ).to_list(None)
+        return [MerchantCall.model_validate(d) for d in docs]
+
+
 class MongoPartnerUnitOfWork(MongoUnitOfWork, PartnerUnitOfWork):
     async def __aenter__(self) -> MongoPartnerUnitOfWork:
         await super().__aenter__()
         for attr, (col, model, id_field) in REPOS.items():
             setattr(self, attr, MongoRepository(self.db[col], model, id_field, self.session))
         self.ledger = _MongoLedger(self)
+        self.lists = _MongoLists(self)
         return self
 
 
@@ -119,12 +146,30 @@ class _FakeLedger:
             self.rows[i] = {**self.rows[i], "bill_id": bill_id}
 
 
+class _FakeLists:
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        self.uow = uow
+
+    async def bills_of(self, provider_id: str) -> list[Bill]:
+        return [Bill.model_validate(r) for r in self.uow.table("bills").values() if r["provider_id"] == provider_id]
+
+    async def calls_of(self, merchant_id: str) -> list[MerchantCall]:
+        calls = [MerchantCall.model_validate(r) for r in self.uow.table("merchant_calls").values()
+                 if r["merchant_id"] == merchant_id]
+        return sorted(calls, key=lambda c: c.created_at, reverse=True)
+
+    async def kit_calls_of_buyer(self, buyer_id: str) -> list[MerchantCall]:
+        return [MerchantCall.model_validate(r) for r in self.uow.table("merchant_calls").values()
+                if r.get("buyer_id") == buyer_id and r["kind"] == "kit"]
+
+
 class FakePartnerUnitOfWork(FakeUnitOfWork, PartnerUnitOfWork):
     async def __aenter__(self) -> FakePartnerUnitOfWork:
         await super().__aenter__()
         for attr, (col, model, id_field) in REPOS.items():
             setattr(self, attr, FakeRepository(self.table(col), model, id_field))
         self.ledger = _FakeLedger(self)
+        self.lists = _FakeLists(self)
         return self
 
 
@@ -141,4 +186,6 @@ async def ensure_indexes(db: AsyncDatabase[Doc]) -> None:
     await db["ledger"].create_index([("provider_id", 1), ("at", -1)])
     await db["merchant_calls"].create_index([("status", 1), ("due_at", 1)])
     await db["merchant_calls"].create_index([("merchant_id", 1), ("created_at", -1)])
+    await db["merchant_calls"].create_index([("buyer_id", 1)])
+    await db["bills"].create_index([("provider_id", 1)])
     await db["demands"].create_index([("offer_id", 1)])

@@ -7,7 +7,7 @@
 - Audit: every operation is a hash-chained timeline entry; evidence files are stored with their SHA-256.
   Verify an export offline with the documented command:
 
-      curl -H 'X-Account-Id: <party or operator>' \\
+      curl -H "Authorization: Bearer $(python -m devstack token <party or operator>)" \\
            http://127.0.0.1:8002/service-orders/<service order id>/export > export.json
       python -m services.supervision.verify export.json     # prints OK and exits 0, or lists each problem
 """

@@ -1,13 +1,18 @@
-"""HTTP routes: thin adapters onto the use cases. The caller is the X-Account-Id account; what it may do is
-decided by the service order (its buyer and merchant) and the operator registry, never by a claimed role."""
+"""HTTP routes: thin adapters onto the use cases. The caller is the verified bearer token's account; what it may
+do is decided by the service order (its buyer and merchant, from order.paid) and, for operators, by the token's
+operator role: operators read service orders, evidence and exports, resolve appeals and do the platform review
+(dossier §5.3, §3.5), and never act as the buyer or the merchant. Every refusal is a 403 naming its rule."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Path, Request, UploadFile
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 
+from services.supervision import evidence
+from services.supervision.bodies import BoundedBody, BoundedUpload
 from services.supervision.commands import (
     ActionRequest,
     AppealRequest,
@@ -17,10 +22,24 @@ from services.supervision.commands import (
 )
 from services.supervision.domain import ServiceOrder
 from services.supervision.services import SupervisionService
-from shared.platform.http import AccountId
+from shared.platform.auth import Buyer, Merchant, Operator, Party, Principal, require_role
+from shared.schemas import AccountRole
 
-router = APIRouter(tags=["service orders"])
+router = APIRouter(tags=["service orders"], route_class=BoundedBody)
+uploads = APIRouter(tags=["service orders"], route_class=BoundedUpload)
+
 Action = Annotated[str, Path(pattern=r"^[a-z_]{1,32}$", description="e.g. submit, confirm, send_back, deliver")]
+OrderId = Annotated[str, Path(min_length=1, max_length=128)]
+ServiceOrderId = Annotated[str, Path(min_length=1, max_length=128, description="SO-<order id>")]
+AppealId = Annotated[str, Path(min_length=1, max_length=64)]
+RefundId = Annotated[str, Path(min_length=1, max_length=64)]
+FileId = Annotated[str, Path(min_length=1, max_length=64)]
+# Dossier §5.1: the buyer or the merchant appeals; operators resolve, they do not appeal.
+Appellant = Annotated[Principal, require_role(AccountRole.BUYER, AccountRole.MERCHANT,
+                                              rule="buyers_and_merchants_only")]
+EXPORT_SCHEMA: dict[int | str, dict[str, Any]] = {200: {
+    "description": "The export document (format koo-supervision-export/1), streamed",
+    "content": {"application/json": {"schema": {"type": "object"}}}}}
 
 
 def _svc(request: Request) -> SupervisionService:
@@ -29,72 +48,84 @@ def _svc(request: Request) -> SupervisionService:
 
 
 @router.get("/service-orders/by-order/{order_id}")
-async def get_by_order(order_id: str, viewer: AccountId, request: Request) -> ServiceOrder:
+async def get_by_order(order_id: OrderId, caller: Party, request: Request) -> ServiceOrder:
     """Read the service order of a purchase order (404 not_supervised for a product that is not supervised)."""
-    return await _svc(request).get_by_order(order_id, viewer)
+    return await _svc(request).get_by_order(order_id, caller)
 
 
 @router.get("/service-orders/{service_order_id}")
-async def get_service_order(service_order_id: str, viewer: AccountId, request: Request) -> ServiceOrder:
+async def get_service_order(service_order_id: ServiceOrderId, caller: Party, request: Request) -> ServiceOrder:
     """Read a service order: node, timeline, what happens next and when (its parties and operators)."""
-    return await _svc(request).get(service_order_id, viewer)
+    return await _svc(request).get(service_order_id, caller)
 
 
 @router.post("/service-orders/{service_order_id}/actions/{action}")
-async def act(service_order_id: str, action: Action, actor: AccountId, request: Request,
+async def act(service_order_id: ServiceOrderId, action: Action, caller: Party, request: Request,
               body: ActionRequest | None = None) -> ServiceOrder:
     """Do the current node's step as its actor (refused with 409 while an appeal is open)."""
-    return await _svc(request).act(service_order_id, actor, action, body or ActionRequest())
+    return await _svc(request).act(service_order_id, caller, action, body or ActionRequest())
 
 
 @router.post("/service-orders/{service_order_id}/appeals", status_code=201)
-async def raise_appeal(service_order_id: str, body: AppealRequest, actor: AccountId,
+async def raise_appeal(service_order_id: ServiceOrderId, body: AppealRequest, caller: Appellant,
                        request: Request) -> ServiceOrder:
     """Raise an appeal as the buyer or the merchant, at any node; the flow and its clocks freeze."""
-    return await _svc(request).raise_appeal(service_order_id, actor, body)
+    return await _svc(request).raise_appeal(service_order_id, caller, body)
 
 
 @router.post("/service-orders/{service_order_id}/appeals/{appeal_id}/resolution")
-async def resolve_appeal(service_order_id: str, appeal_id: str, body: ResolveAppeal, actor: AccountId,
-                         request: Request) -> ServiceOrder:
+async def resolve_appeal(service_order_id: ServiceOrderId, appeal_id: AppealId, body: ResolveAppeal,
+                         caller: Operator, request: Request) -> ServiceOrder:
     """Resolve the open appeal as a platform operator: resume at a node, complete, or refund."""
-    return await _svc(request).resolve_appeal(service_order_id, appeal_id, actor, body)
+    return await _svc(request).resolve_appeal(service_order_id, appeal_id, caller, body)
 
 
 @router.post("/service-orders/{service_order_id}/refunds", status_code=201)
-async def request_refund(service_order_id: str, body: RefundRequest, actor: AccountId,
+async def request_refund(service_order_id: ServiceOrderId, body: RefundRequest, caller: Buyer,
                          request: Request) -> ServiceOrder:
     """Request a negotiated refund as the buyer, in the guarantee period."""
-    return await _svc(request).request_refund(service_order_id, actor, body)
+    return await _svc(request).request_refund(service_order_id, caller, body)
 
 
 @router.post("/service-orders/{service_order_id}/refunds/{refund_id}/decision")
-async def decide_refund(service_order_id: str, refund_id: str, body: RefundDecision, actor: AccountId,
-                        request: Request) -> ServiceOrder:
+async def decide_refund(service_order_id: ServiceOrderId, refund_id: RefundId, body: RefundDecision,
+                        caller: Merchant, request: Request) -> ServiceOrder:
     """Approve or reject a refund request as the merchant, with an opinion."""
-    return await _svc(request).decide_refund(service_order_id, refund_id, actor, body)
+    return await _svc(request).decide_refund(service_order_id, refund_id, caller, body)
 
 
-@router.post("/service-orders/{service_order_id}/files", status_code=201)
-async def upload(service_order_id: str, actor: AccountId, request: Request, file: Annotated[UploadFile, File()],
+@uploads.post("/service-orders/{service_order_id}/files", status_code=201)
+async def upload(service_order_id: ServiceOrderId, caller: Party, request: Request,
+                 file: Annotated[UploadFile, File(description="PDF, image, text or office document; its type "
+                                                              "is read from its content")],
                  kind: Annotated[str, Form(min_length=1, max_length=64)]) -> dict[str, Any]:
     """Upload an evidence file (size and type limited); it is stored with its SHA-256 and put on the timeline."""
-    data = await file.read()
-    meta = await _svc(request).upload(service_order_id, actor, kind, file.filename or "file",
-                                      file.content_type or "application/octet-stream", data)
+    svc = _svc(request)
+    await svc.admit_upload(service_order_id, caller)
+    received = await evidence.receive(_chunks(file), svc.limits)
+    meta = await svc.upload(service_order_id, caller, kind, evidence.safe_name(file.filename), received)
     return {k: v for k, v in meta.items() if k != "data"}
 
 
+async def _chunks(file: UploadFile) -> AsyncIterator[bytes]:
+    while chunk := await file.read(evidence.CHUNK):
+        yield chunk
+
+
 @router.get("/service-orders/{service_order_id}/files/{file_id}")
-async def download(service_order_id: str, file_id: str, viewer: AccountId, request: Request) -> Response:
+async def download(service_order_id: ServiceOrderId, file_id: FileId, caller: Party, request: Request) -> Response:
     """Download an evidence file (the order's parties and operators only)."""
-    doc = await _svc(request).download(service_order_id, file_id, viewer)
+    doc = await _svc(request).download(service_order_id, file_id, caller)
     return Response(doc["data"], media_type=doc["content_type"],
-                    headers={"X-Content-SHA256": doc["sha256"],
+                    headers={"X-Content-SHA256": doc["sha256"], "X-Content-Type-Options": "nosniff",
                              "Content-Disposition": f'attachment; filename="{doc["file_id"]}"'})
 
 
-@router.get("/service-orders/{service_order_id}/export")
-async def export(service_order_id: str, viewer: AccountId, request: Request) -> dict[str, Any]:
+@router.get("/service-orders/{service_order_id}/export", response_class=StreamingResponse, responses=EXPORT_SCHEMA)
+async def export(service_order_id: ServiceOrderId, caller: Party, request: Request) -> StreamingResponse:
     """Export the timeline and evidence; check it with `python -m services.supervision.verify export.json`."""
-    return await _svc(request).export(service_order_id, viewer)
+    body = await _svc(request).export(service_order_id, caller)
+    return StreamingResponse(body, media_type="application/json")
+
+
+router.include_router(uploads)

@@ -1,21 +1,36 @@
-"""What callers send: the bodies of the HTTP commands (they become the OpenAPI schemas)."""
+"""What callers send: the bodies of the HTTP commands (they become the OpenAPI schemas). Every field is bounded
+here, at the edge, so a malformed body is a 422 naming the field and never reaches the domain."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
+from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 
 from services.supervision.records import Evidence
 from services.supervision.rules import AcceptanceElements
 from shared.platform.validation import E164Phone
 from shared.schemas import AppealOutcome
 
+Attachment = Annotated[str, Field(min_length=1, max_length=255)]
+
+
+def _plausible(at: datetime) -> datetime:
+    # An aware instant near year 1 or 9999 overflows when the database converts it to UTC: refuse it here.
+    if not 2000 <= at.year <= 2100:
+        raise ValueError("must be between the years 2000 and 2100")
+    return at
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_plausible)]
+
 
 class ActionRequest(BaseModel):
     note: str = Field("", max_length=2000)
     evidence: list[Evidence] = Field(default_factory=list, max_length=20)
-    actual_activation_time: AwareDatetime | None = Field(
+    actual_activation_time: Instant | None = Field(
         None, description="When the service really started (deliver; License 2.0: the detected activation); "
                           "the order's validity starts here (dossier §10)")
     acceptance_elements: AcceptanceElements | None = Field(
@@ -28,14 +43,14 @@ class ActionRequest(BaseModel):
 class AppealRequest(BaseModel):
     reason: str = Field(min_length=1, max_length=2000)
     demands: str = Field(min_length=1, max_length=2000)
-    attachments: list[str] = Field(default_factory=list, max_length=20,
-                                   description="Names or uploaded file ids of the evidence")
+    attachments: list[Attachment] = Field(default_factory=list, max_length=20,
+                                          description="Names or uploaded file ids of the evidence")
 
 
 class ResolveAppeal(BaseModel):
     outcome: AppealOutcome
-    node: str | None = Field(None, max_length=64, description="resume: the node to go back to (default: where "
-                                                             "the appeal froze the flow)")
+    node: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[a-z_]+$",
+                             description="resume: the node to go back to (default: where the appeal froze the flow)")
     note: str = Field("", max_length=2000)
 
 

@@ -78,7 +78,7 @@ def resolve_appeal(so: ServiceOrder, account_id: str, appeal_id: str, outcome: A
     from services.supervision.domain import Status
 
     if not operator:
-        raise Forbidden("only a platform operator resolves appeals (dossier §5.3)")
+        raise Forbidden("only a platform operator resolves appeals (dossier §5.3)", rule="operators_resolve_appeals")
     appeal = so.open_appeal
     if appeal is None or appeal.appeal_id != appeal_id:
         raise NotFound(f"appeal {appeal_id} is not open on service order {so.service_order_id}")
@@ -118,7 +118,7 @@ def request_refund(so: ServiceOrder, account_id: str, refund_id: str, amount: De
     if any(r.refund_id == refund_id for r in so.refunds):
         return False
     if so.role_of(account_id) is not PartyRole.BUYER:
-        raise Forbidden("only the buyer requests a refund")
+        raise Forbidden("only the buyer requests a refund (dossier §1.4)", rule="buyer_requests_refund")
     if so.status in (Status.COMPLETED, Status.REFUNDED):
         raise DomainError(f"service order {so.service_order_id} is {so.status.value}: the guarantee period is "
                           f"over, and no refund is possible outside it (dossier §1.4)")
@@ -140,7 +140,7 @@ def decide_refund(so: ServiceOrder, account_id: str, refund_id: str, approve: bo
                   corr: str) -> list[Event]:
     """The merchant agrees (the order is refunded) or rejects with an opinion (dossier §1.4)."""
     if so.role_of(account_id) is not PartyRole.MERCHANT:
-        raise Forbidden("only the merchant decides on a refund request")
+        raise Forbidden("only the merchant decides on a refund request (dossier §1.4)", rule="merchant_decides_refund")
     refund = next((r for r in so.refunds if r.refund_id == refund_id), None)
     if refund is None:
         raise NotFound(f"refund {refund_id} does not exist on service order {so.service_order_id}")

@@ -46,7 +46,7 @@ from shared.schemas import (
     RefundDecidedPayload,
 )
 
-__all__ = ["Evidence", "Frozen", "ServiceOrder", "Status", "TimelineEntry", "verify_timeline"]
+__all__ = ["Evidence", "Frozen", "ServiceOrder", "Status", "TimelineEntry", "masked_phone", "verify_timeline"]
 
 
 class Status(StrEnum):
@@ -54,6 +54,12 @@ class Status(StrEnum):
     FROZEN = "frozen"  # an appeal is open: every transition is refused (dossier §5.3)
     COMPLETED = "completed"
     REFUNDED = "refunded"  # a negotiated refund or an appeal's refund outcome (dossier §1.4, §2.7)
+
+
+def masked_phone(phone: str) -> str:
+    """`+8613811110001` -> `***01`: enough for a person to recognise, too little to call."""
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    return f"***{digits[-2:]}"
 
 
 class Frozen(DomainError):
@@ -68,7 +74,8 @@ class ServiceOrder(Ledger):
     amount: Money = Decimal(0)
     currency: str = "CNY"
     buyer_company: str | None = None
-    delivery_phone: str | None = None
+    delivery_phone: str | None = None  # of the hardware delivery contact; masked once the buyer erases it
+    contact_erased_at: AwareDatetime | None = None
     open_appeal: Appeal | None = None
     appeals: list[Appeal] = Field(default_factory=list)
     refunds: list[Refund] = Field(default_factory=list)
@@ -126,13 +133,16 @@ class ServiceOrder(Ledger):
     # --- who is asking ------------------------------------------------------------------------------
 
     def role_of(self, account_id: str, operator: bool = False) -> PartyRole:
+        """The caller's part in this service order. `operator`: the caller is a platform operator (its verified
+        token says so) and the step admits operators; operators never stand in for the buyer or the merchant."""
         if account_id == self.parties.buyer_account_id:
             return PartyRole.BUYER
         if account_id == self.parties.merchant_account_id:
             return PartyRole.MERCHANT
         if operator:
             return PartyRole.OPERATOR
-        raise Forbidden(f"account {account_id} is not a party of service order {self.service_order_id}")
+        raise Forbidden(f"account {account_id} is not a party of service order {self.service_order_id}",
+                        rule="parties_only")
 
     # --- the flow -----------------------------------------------------------------------------------
 
@@ -148,7 +158,8 @@ class ServiceOrder(Ledger):
         transition = node.actions.get(action)
         actor = transition.actor if transition is not None and transition.actor else node.actor
         if role is not actor:
-            raise Forbidden(f"node {node.key} ({node.title_zh}) is the {actor.value}'s step, not the {role.value}'s")
+            raise Forbidden(f"node {node.key} ({node.title_zh}) is the {actor.value}'s step, not the {role.value}'s",
+                            rule="node_actor_only")
         if transition is None:
             raise InvalidInput(f"action {action!r} is not possible at node {node.key}; possible: "
                                f"{', '.join(sorted(node.actions))}", field="action")
@@ -218,6 +229,12 @@ class ServiceOrder(Ledger):
         if not phone:
             raise InvalidInput("the courier's recipient phone is required with the sign-off", field="recipient_phone")
         events = self._clear(lambda d: d.kind is DeadlineKind.AUTO_ACCEPTANCE, "cancelled", now, corr)
+        if self.contact_erased_at is not None:
+            details["recipient_phone_matches"] = False
+            details["auto_acceptance"] = ("none: the buyer had the delivery contact erased, so the courier's "
+                                          "recipient phone cannot be matched; the merchant must remind the buyer "
+                                          "to accept (dossier §2.4)")
+            return events
         details["recipient_phone_matches"] = matches = same_phone(phone, self.delivery_phone)
         if not matches:
             details["auto_acceptance"] = ("none: the courier's recipient phone differs from the buyer's, so the "
@@ -298,6 +315,17 @@ class ServiceOrder(Ledger):
             refund_id=refund_id, order_id=self.order_id, service_order_id=self.service_order_id, approved=True,
             amount=amount, currency=self.currency, reason=reason, opinion=opinion, decided_by_role=role,
             decided_by_account_id=account, parties=self.parties, decided_at=now))]
+
+    def erase_contact(self, now: datetime) -> bool:
+        """The buyer had their contact data erased (account.erased): the delivery phone keeps its last two digits
+        only. The timeline is evidence and stays as it is (what a record must keep is kept): it never held the
+        delivery contact, only whether the courier's phone matched it. False when already erased."""
+        if self.contact_erased_at is not None:
+            return False
+        if self.delivery_phone:
+            self.delivery_phone = masked_phone(self.delivery_phone)
+        self.contact_erased_at = now
+        return True
 
     def record_upload(self, role: PartyRole, account: str, now: datetime, details: dict[str, Any]) -> None:
         """An uploaded evidence file, on record at any time (appeals need attachments too)."""

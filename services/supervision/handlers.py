@@ -12,7 +12,7 @@ from shared.platform.kafka import declare_publishers, subscriber
 from shared.platform.settings import ServiceSettings
 from shared.schemas import (
     AcceptanceDone,
-    AccountRegistered,
+    AccountErased,
     AppealRaised,
     AppealResolved,
     DeadlineCleared,
@@ -42,11 +42,11 @@ def register(broker: KafkaBroker, settings: ServiceSettings) -> None:
         so = await supervision.on_order_paid(event)
         log.info("service order opened" if so else "no service order (unsupervised or duplicate)", extra=_ctx(event))
 
-    @subscriber(broker, settings, Topic.ACCOUNT_REGISTERED, "Know which accounts are platform operators.")
-    async def on_account_registered(event: AccountRegistered,
-                                    supervision: SupervisionService = Context("supervision")) -> None:
-        if await supervision.on_account_registered(event):
-            log.info("operator registered", extra=_ctx(event))
+    @subscriber(broker, settings, Topic.ACCOUNT_ERASED,
+                "Mask the delivery contact of the account's service orders as the buyer (the timeline stays).")
+    async def on_account_erased(event: AccountErased, supervision: SupervisionService = Context("supervision")) -> None:
+        masked = await supervision.on_account_erased(event)
+        log.info("contact data erased on %d service order(s)", masked, extra=_ctx(event))
 
     @subscriber(broker, settings, Topic.REFUND_REQUESTED, "Record a buyer's refund request for the merchant.")
     async def on_refund_requested(event: RefundRequested,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,13 +18,14 @@ from services.supervision.domain import ServiceOrder
 from services.supervision.rules import Policy, acceptance_rule, check_milestone_offer
 from services.supervision.store import SupervisionUnitOfWork
 from services.supervision.templates import template_for
+from shared.platform.auth import Principal, require_party
 from shared.platform.errors import Forbidden, NotFound, PermanentError
 from shared.platform.mongo import UnitOfWorkFactory
-from shared.schemas import AccountRegistered, AccountRole, Event, OrderPaid, RefundRequested
+from shared.schemas import AccountErased, Event, OrderPaid, RefundRequested
 
 CONSUMER = "supervision"
 log = logging.getLogger("supervision.services")
-Decide = Callable[[ServiceOrder, bool], list[Event]]
+Decide = Callable[[ServiceOrder], list[Event]]
 
 
 def _utcnow() -> datetime:
@@ -65,6 +66,8 @@ class SupervisionService:
                 return None
             so, events = ServiceOrder.from_order_paid(p, template, acceptance_rule(p), self.clock(),
                                                       event.correlation_id, self.policy)
+            if await uow.erasures.erased(p.parties.buyer_account_id):
+                so.erase_contact(self.clock())  # the buyer erased its contact data before this order reached us
             await uow.service_orders.add(so)
             await uow.timers.sync(so)
             uow.emit(*events)
@@ -84,56 +87,80 @@ class SupervisionService:
 
         await self.uow.run(work)
 
-    async def on_account_registered(self, event: AccountRegistered) -> bool:
-        """Remember platform operators: they resolve appeals and do the platform review."""
-        if event.payload.role is not AccountRole.OPERATOR:
-            return False
+    async def on_account_erased(self, event: AccountErased) -> int:
+        """Mask the contact data supervision holds for the account: the hardware delivery contact of the service
+        orders where it is the buyer (of which supervision keeps only the phone; name and address are never
+        stored). The timeline is evidence and stays as it is: what a record must keep is kept. The number of
+        service orders masked; a redelivered event masks nothing again (its id is claimed in the same
+        transaction as the masking)."""
+        p = event.payload
 
-        async def work(uow: SupervisionUnitOfWork) -> bool:
+        async def work(uow: SupervisionUnitOfWork) -> int:
             if not await uow.claim(CONSUMER, event):
-                return False
-            await uow.operators.add(event.payload.account_id)
+                return 0
+            await uow.erasures.record(p.account_id, p.erased_at)  # an order.paid that arrives later is masked too
+            masked = 0
+            for so_id in await uow.erasures.holding_contact(p.account_id):
+                so = await self._load(uow, so_id)
+                if so.erase_contact(p.erased_at):
+                    await uow.service_orders.save(so)
+                    masked += 1
             await uow.commit()
-            return True
+            return masked
 
         return await self.uow.run(work)
 
     async def on_refund_requested(self, event: RefundRequested) -> ServiceOrder | None:
         """The buyer's refund request from the orders service's purchased-services page: the same as ours."""
         p = event.payload
-        return await self._change(ServiceOrder.id_for(p.order_id), lambda so, _: self._request(
+        return await self._change(ServiceOrder.id_for(p.order_id), lambda so: self._request(
             so, p.parties.buyer_account_id, p.refund_id, RefundRequest(amount=p.amount, reason=p.reason)),
             claim=event)
 
-    # --- commands -----------------------------------------------------------------------------------
+    # --- commands (the caller is the verified token's account; operators per step, dossier §5.3) --------------
 
-    async def act(self, so_id: str, account_id: str, action: str, req: ActionRequest) -> ServiceOrder:
-        async def decide(so: ServiceOrder, operator: bool, uow: SupervisionUnitOfWork) -> list[Event]:
+    async def act(self, so_id: str, caller: Principal, action: str, req: ActionRequest) -> ServiceOrder:
+        """The current node's step. Operators only at the steps that are theirs (the platform review, §3.5)."""
+        async def decide(so: ServiceOrder, uow: SupervisionUnitOfWork) -> list[Event]:
+            _admit(so, caller, operators=True)
             evidence = await files.resolve(uow, so.service_order_id, req.evidence)
-            return so.act(account_id, action, self.clock(), _corr(), evidence=evidence,
+            return so.act(caller.account_id, action, self.clock(), _corr(), evidence=evidence,
                           activation_time=req.actual_activation_time, note=req.note,
                           elements=req.acceptance_elements, recipient_phone=req.recipient_phone,
-                          operator=operator, policy=self.policy)
+                          operator=caller.is_operator, policy=self.policy)
 
-        return await self._change_with_uow(so_id, account_id, decide)
+        return await self._change_with_uow(so_id, decide)
 
-    async def raise_appeal(self, so_id: str, account_id: str, req: AppealRequest) -> ServiceOrder:
-        return await self._change(so_id, lambda so, _: so.raise_appeal(
-            account_id, req.reason, req.demands, req.attachments, self.clock(), _corr(), self.policy),
-            account_id=account_id)
+    async def raise_appeal(self, so_id: str, caller: Principal, req: AppealRequest) -> ServiceOrder:
+        def decide(so: ServiceOrder) -> list[Event]:
+            _admit(so, caller, operators=False)  # the buyer or the merchant (dossier §5.1)
+            return so.raise_appeal(caller.account_id, req.reason, req.demands, req.attachments, self.clock(),
+                                   _corr(), self.policy)
 
-    async def resolve_appeal(self, so_id: str, appeal_id: str, account_id: str, req: ResolveAppeal) -> ServiceOrder:
-        return await self._change(so_id, lambda so, op: so.resolve_appeal(
-            account_id, appeal_id, req.outcome, self.clock(), _corr(), operator=op, node=req.node, note=req.note,
-            policy=self.policy), account_id=account_id)
+        return await self._change(so_id, decide)
 
-    async def request_refund(self, so_id: str, account_id: str, req: RefundRequest) -> ServiceOrder:
+    async def resolve_appeal(self, so_id: str, appeal_id: str, caller: Principal,
+                             req: ResolveAppeal) -> ServiceOrder:
+        return await self._change(so_id, lambda so: so.resolve_appeal(
+            caller.account_id, appeal_id, req.outcome, self.clock(), _corr(), operator=caller.is_operator,
+            node=req.node, note=req.note, policy=self.policy))
+
+    async def request_refund(self, so_id: str, caller: Principal, req: RefundRequest) -> ServiceOrder:
         refund_id = f"RF-{uuid.uuid4().hex[:12]}"
-        return await self._change(so_id, lambda so, _: self._request(so, account_id, refund_id, req))
 
-    async def decide_refund(self, so_id: str, refund_id: str, account_id: str, req: RefundDecision) -> ServiceOrder:
-        return await self._change(so_id, lambda so, _: so.decide_refund(
-            account_id, refund_id, req.approve, req.opinion, self.clock(), _corr()))
+        def decide(so: ServiceOrder) -> list[Event]:
+            _admit(so, caller, operators=False)
+            return self._request(so, caller.account_id, refund_id, req)
+
+        return await self._change(so_id, decide)
+
+    async def decide_refund(self, so_id: str, refund_id: str, caller: Principal,
+                            req: RefundDecision) -> ServiceOrder:
+        def decide(so: ServiceOrder) -> list[Event]:
+            _admit(so, caller, operators=False)
+            return so.decide_refund(caller.account_id, refund_id, req.approve, req.opinion, self.clock(), _corr())
+
+        return await self._change(so_id, decide)
 
     def _request(self, so: ServiceOrder, account: str, refund_id: str, req: RefundRequest) -> list[Event]:
         so.request_refund(account, refund_id, req.amount, req.reason, self.clock())
@@ -150,81 +177,88 @@ class SupervisionService:
         return len(due)
 
     def _firing(self, deadline_id: str) -> Decide:
-        return lambda so, _: so.fire(deadline_id, self.clock(), _corr(), self.policy)
+        return lambda so: so.fire(deadline_id, self.clock(), _corr(), self.policy)
 
-    # --- reads --------------------------------------------------------------------------------------
+    # --- reads (the order's parties and operators) -------------------------------------------------------
 
-    async def get(self, so_id: str, viewer: str) -> ServiceOrder:
+    async def get(self, so_id: str, caller: Principal) -> ServiceOrder:
         async with self.uow() as uow:
             so = await self._load(uow, so_id)
-            so.role_of(viewer, await uow.operators.is_operator(viewer))
+        _admit(so, caller, operators=True)
         return so
 
-    async def get_by_order(self, order_id: str, viewer: str) -> ServiceOrder:
+    async def get_by_order(self, order_id: str, caller: Principal) -> ServiceOrder:
         """The order's service order; for an unsupervised product a 404 that says so (code not_supervised)."""
         async with self.uow() as uow:
             so = await uow.service_orders.get(ServiceOrder.id_for(order_id))
-            operator = await uow.operators.is_operator(viewer)
             marker = None if so else await uow.unsupervised.get(order_id)
         if so is not None:
-            so.role_of(viewer, operator)
+            _admit(so, caller, operators=True)
             return so
         if marker is not None:
-            party = viewer in (marker["parties"]["buyer_account_id"], marker["parties"]["merchant_account_id"])
-            if not (party or operator):
-                raise Forbidden(f"account {viewer} is not a party of order {order_id}")
+            parties = marker["parties"]
+            require_party(caller, parties["buyer_account_id"], parties["merchant_account_id"],
+                          what=f"order {order_id}", operators=True)
             raise NotSupervised(f"order {order_id} is for a {marker['delivery_type']} product, which is not "
                                 f"supervised (dossier §1.2): it has no service order")
         raise NotFound(f"order {order_id} has no service order (yet)")
 
-    async def upload(self, so_id: str, account_id: str, kind: str, name: str, content_type: str,
-                     data: bytes) -> dict[str, Any]:
-        self.limits.check(content_type, len(data))
-
-        async def decide(so: ServiceOrder, operator: bool, uow: SupervisionUnitOfWork) -> list[Event]:
-            meta.update(await files.store(uow, so, account_id, operator, kind, name, content_type, data,
+    async def upload(self, so_id: str, caller: Principal, kind: str, name: str,
+                     upload: files.Received) -> dict[str, Any]:
+        async def decide(so: ServiceOrder, uow: SupervisionUnitOfWork) -> list[Event]:
+            _admit(so, caller, operators=True)
+            meta.update(await files.store(uow, so, caller.account_id, caller.is_operator, kind, name, upload,
                                           self.clock()))
             return []
 
         meta: dict[str, Any] = {}
-        await self._change_with_uow(so_id, account_id, decide)
+        await self._change_with_uow(so_id, decide)
         return meta
 
-    async def download(self, so_id: str, file_id: str, viewer: str) -> dict[str, Any]:
+    async def admit_upload(self, so_id: str, caller: Principal) -> None:
+        """Refuse a stranger before reading what it sends (the upload itself checks again, in its transaction)."""
+        await self.get(so_id, caller)
+
+    async def download(self, so_id: str, file_id: str, caller: Principal) -> dict[str, Any]:
         async with self.uow() as uow:
             so = await self._load(uow, so_id)
-            so.role_of(viewer, await uow.operators.is_operator(viewer))  # parties and operators only
+            _admit(so, caller, operators=True)
             doc = await uow.files.get(file_id)
         if doc is None or doc["service_order_id"] != so_id:
             raise NotFound(f"file {file_id} is not attached to service order {so_id}")
         return doc
 
-    async def export(self, so_id: str, viewer: str) -> dict[str, Any]:
+    async def export(self, so_id: str, caller: Principal) -> AsyncIterator[bytes]:
+        """Check who asks, then the export document as a stream: the files are read one at a time."""
         async with self.uow() as uow:
             so = await self._load(uow, so_id)
-            so.role_of(viewer, await uow.operators.is_operator(viewer))
-            docs = await uow.files.of(so_id)
-        return files.export(so, docs)
+            _admit(so, caller, operators=True)
+            metas = await uow.files.of(so_id)
+        return files.export(so, metas, self._content)
+
+    async def _content(self, file_id: str) -> bytes:
+        async with self.uow() as uow:
+            doc = await uow.files.get(file_id)
+        if doc is None:  # files are never deleted: only a broken database gets here
+            raise NotFound(f"file {file_id} is gone")
+        return bytes(doc["data"])
 
     # --- plumbing -----------------------------------------------------------------------------------
 
-    async def _change(self, so_id: str, decide: Decide, *, account_id: str | None = None,
-                      claim: Event | None = None) -> ServiceOrder:
-        async def with_uow(so: ServiceOrder, operator: bool, _: SupervisionUnitOfWork) -> list[Event]:
-            return decide(so, operator)
+    async def _change(self, so_id: str, decide: Decide, *, claim: Event | None = None) -> ServiceOrder:
+        async def with_uow(so: ServiceOrder, _: SupervisionUnitOfWork) -> list[Event]:
+            return decide(so)
 
-        return await self._change_with_uow(so_id, account_id, with_uow, claim=claim)
+        return await self._change_with_uow(so_id, with_uow, claim=claim)
 
     async def _change_with_uow(
-            self, so_id: str, account_id: str | None,
-            decide: Callable[[ServiceOrder, bool, SupervisionUnitOfWork], Awaitable[list[Event]]], *,
+            self, so_id: str, decide: Callable[[ServiceOrder, SupervisionUnitOfWork], Awaitable[list[Event]]], *,
             claim: Event | None = None) -> ServiceOrder:
         async def work(uow: SupervisionUnitOfWork) -> ServiceOrder:
             so = await self._load(uow, so_id)
             if claim is not None and not await uow.claim(CONSUMER, claim):
                 return so
-            operator = account_id is not None and await uow.operators.is_operator(account_id)
-            uow.emit(*await decide(so, operator, uow))
+            uow.emit(*await decide(so, uow))
             await uow.service_orders.save(so)
             await uow.timers.sync(so)
             await uow.commit()
@@ -238,6 +272,12 @@ class SupervisionService:
         if so is None:
             raise NotFound(f"service order {so_id} does not exist")
         return so
+
+
+def _admit(so: ServiceOrder, caller: Principal, *, operators: bool) -> None:
+    """403 unless the caller is the order's buyer or merchant (or, where `operators`, a platform operator)."""
+    require_party(caller, so.parties.buyer_account_id, so.parties.merchant_account_id,
+                  what=f"service order {so.service_order_id}", operators=operators)
 
 
 __all__ = ["ActionRequest", "AppealRequest", "Forbidden", "SupervisionService"]

@@ -1,11 +1,13 @@
 """Ports and adapters: the supervision unit of work over Mongo, and its in-memory twin for tests.
 
-Besides the service orders it keeps three small collections, written in the same transaction:
+Besides the service orders it keeps small collections, written in the same transaction:
 - `timers`: one row per running deadline of a service order (due_at, kind), rewritten on every save, so the
   timer worker finds what is due with one indexed query and a restart loses nothing;
-- `operators`: accounts registered with the operator role (from account.registered);
 - `evidence_files`: uploaded attachments with their SHA-256 (a document each; the size limit keeps them far
-  below BSON's 16 MB).
+  below BSON's 16 MB);
+- `erased_accounts`: accounts whose owner had their contact data erased (account.erased), so a service order
+  opened later from an older order.paid is masked at once.
+Who is an operator is no longer kept here: the caller's verified token says it.
 """
 
 from __future__ import annotations
@@ -34,15 +36,23 @@ class Timers(Protocol):
     async def due(self, now: datetime, limit: int) -> list[Doc]: ...
 
 
-class Operators(Protocol):
-    async def add(self, account_id: str) -> None: ...
-    async def is_operator(self, account_id: str) -> bool: ...
-
-
 class Files(Protocol):
     async def add(self, doc: Doc) -> None: ...
     async def get(self, file_id: str) -> Doc | None: ...
-    async def of(self, service_order_id: str) -> list[Doc]: ...
+    async def of(self, service_order_id: str) -> list[Doc]:
+        """The files of a service order in upload order: their metadata, without the bytes."""
+        ...
+
+
+class Erasures(Protocol):
+    """Where an account's contact data lies, and which accounts had it erased."""
+
+    async def holding_contact(self, buyer_account_id: str) -> list[str]:
+        """Ids of the buyer's service orders that still hold a delivery contact."""
+        ...
+
+    async def record(self, account_id: str, erased_at: datetime) -> None: ...
+    async def erased(self, account_id: str) -> bool: ...
 
 
 class Unsupervised(Protocol):
@@ -55,9 +65,9 @@ class Unsupervised(Protocol):
 class SupervisionUnitOfWork(UnitOfWork):
     service_orders: Repository[ServiceOrder]
     timers: Timers
-    operators: Operators
     files: Files
     unsupervised: Unsupervised
+    erasures: Erasures
 
 
 class MongoSupervisionUnitOfWork(MongoUnitOfWork, SupervisionUnitOfWork):
@@ -66,9 +76,9 @@ class MongoSupervisionUnitOfWork(MongoUnitOfWork, SupervisionUnitOfWork):
         self.service_orders = MongoRepository(self.db["service_orders"], ServiceOrder, "service_order_id",
                                               self.session)
         self.timers = _MongoTimers(self)
-        self.operators = _MongoOperators(self)
         self.files = _MongoFiles(self)
         self.unsupervised = _MongoUnsupervised(self)
+        self.erasures = _MongoErasures(self)
         return self
 
 
@@ -96,14 +106,20 @@ class _MongoTimers:
         return await self.c.find({"due_at": {"$lte": now}}, session=self.s).sort("due_at", 1).to_list(limit)
 
 
-class _MongoOperators:
+class _MongoErasures:
     def __init__(self, uow: MongoSupervisionUnitOfWork) -> None:
-        self.c, self.s = uow.db["operators"], uow.session
+        self.orders, self.c, self.s = uow.db["service_orders"], uow.db["erased_accounts"], uow.session
 
-    async def add(self, account_id: str) -> None:
-        await self.c.replace_one({"_id": account_id}, {"_id": account_id}, upsert=True, session=self.s)
+    async def holding_contact(self, buyer_account_id: str) -> list[str]:
+        docs = await self.orders.find({"parties.buyer_account_id": buyer_account_id, "contact_erased_at": None,
+                                       "delivery_phone": {"$ne": None}}, {"_id": 1}, session=self.s).to_list(None)
+        return [str(d["_id"]) for d in docs]
 
-    async def is_operator(self, account_id: str) -> bool:
+    async def record(self, account_id: str, erased_at: datetime) -> None:
+        await self.c.replace_one({"_id": account_id}, {"_id": account_id, "erased_at": erased_at}, upsert=True,
+                                 session=self.s)
+
+    async def erased(self, account_id: str) -> bool:
         return await self.c.find_one({"_id": account_id}, session=self.s) is not None
 
 
@@ -121,11 +137,9 @@ class _MongoFiles:
         return doc
 
     async def of(self, service_order_id: str) -> list[Doc]:
-        docs = await self.c.find({"service_order_id": service_order_id}, session=self.s).sort("uploaded_at", 1) \
-            .to_list(None)
-        for doc in docs:
-            doc["data"] = bytes(doc["data"])
-        return docs
+        # Metadata only: an export then reads the files one at a time, never all of them at once.
+        return await self.c.find({"service_order_id": service_order_id}, {"data": 0}, session=self.s) \
+            .sort("uploaded_at", 1).to_list(None)
 
 
 class FakeSupervisionUnitOfWork(FakeUnitOfWork, SupervisionUnitOfWork):
@@ -133,9 +147,9 @@ class FakeSupervisionUnitOfWork(FakeUnitOfWork, SupervisionUnitOfWork):
         await super().__aenter__()
         self.service_orders = FakeRepository(self.table("service_orders"), ServiceOrder, "service_order_id")
         self.timers = _FakeTimers(self.table("timers"))
-        self.operators = _FakeOperators(self.table("operators"))
         self.files = _FakeFiles(self.table("evidence_files"))
         self.unsupervised = _FakeUnsupervised(self.table("unsupervised_orders"))
+        self.erasures = _FakeErasures(self.table("service_orders"), self.table("erased_accounts"))
         return self
 
 
@@ -163,14 +177,18 @@ class _FakeTimers:
         return sorted((r for r in self.rows.values() if r["due_at"] <= now), key=lambda r: r["due_at"])[:limit]
 
 
-class _FakeOperators:
-    def __init__(self, rows: dict[str, Any]) -> None:
-        self.rows = rows
+class _FakeErasures:
+    def __init__(self, orders: dict[str, Any], rows: dict[str, Any]) -> None:
+        self.orders, self.rows = orders, rows
 
-    async def add(self, account_id: str) -> None:
-        self.rows[account_id] = {"_id": account_id}
+    async def holding_contact(self, buyer_account_id: str) -> list[str]:
+        return [k for k, r in self.orders.items() if r["parties"]["buyer_account_id"] == buyer_account_id
+                and r.get("contact_erased_at") is None and r.get("delivery_phone") is not None]
 
-    async def is_operator(self, account_id: str) -> bool:
+    async def record(self, account_id: str, erased_at: datetime) -> None:
+        self.rows[account_id] = {"_id": account_id, "erased_at": erased_at}
+
+    async def erased(self, account_id: str) -> bool:
         return account_id in self.rows
 
 
@@ -185,7 +203,8 @@ class _FakeFiles:
         return self.rows.get(file_id)
 
     async def of(self, service_order_id: str) -> list[Doc]:
-        return [r for r in self.rows.values() if r["service_order_id"] == service_order_id]
+        return [{k: v for k, v in r.items() if k != "data"} for r in self.rows.values()
+                if r["service_order_id"] == service_order_id]
 
 
 def mongo_uow(client: AsyncMongoClient[Doc], db: AsyncDatabase[Doc],
@@ -202,3 +221,4 @@ async def ensure_indexes(db: AsyncDatabase[Doc]) -> None:
     await db["timers"].create_index("due_at")
     await db["timers"].create_index("service_order_id")
     await db["evidence_files"].create_index("service_order_id")
+    await db["service_orders"].create_index("parties.buyer_account_id")  # account.erased finds the buyer's

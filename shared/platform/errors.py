@@ -12,10 +12,11 @@ class DomainError(Exception):
     code = "conflict"
     transient = False  # True: the same input may succeed on a retry (a lost optimistic-concurrency race)
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(self, message: str, *, field: str | None = None, rule: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        self.rule = rule
 
 
 class NotFound(DomainError):
@@ -24,8 +25,13 @@ class NotFound(DomainError):
 
 
 class Forbidden(DomainError):
+    """The caller is known but may not do this; `rule` names the rule that refused it (stable for clients)."""
+
     status = 403
     code = "forbidden"
+
+    def __init__(self, message: str, *, field: str | None = None, rule: str = "forbidden") -> None:
+        super().__init__(message, field=field, rule=rule)
 
 
 class InvalidInput(DomainError):

@@ -1,24 +1,47 @@
-"""HTTP conventions: who is calling, and how refusals look (status, stable code, the field, the reason)."""
+"""HTTP conventions: how refusals look (status, stable code, the field or the rule, the reason).
+
+Who is calling is decided in `shared.platform.auth` from a verified bearer token, never from a header that
+names an account.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Any
 
-from fastapi import FastAPI, Header, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from shared.platform import audit
+from shared.platform.auth import OidcKeys, TokenVerifier, Unauthorized
 from shared.platform.errors import DomainError
+from shared.platform.settings import ServiceSettings
 
-# The gateway in front of the suite authenticates the caller and forwards the account id. Tests and the demo
-# set it directly; the services never trust a role the caller claims, only what the order says the account is.
-AccountId = Annotated[str, Header(alias="X-Account-Id", min_length=1, max_length=64,
-                                  description="Authenticated account making the call (set by the gateway)")]
+
+def verifier_for(settings: ServiceSettings) -> TokenVerifier:
+    """Tokens of the configured issuer, for this service's audience, keys from the issuer's discovery document."""
+    return TokenVerifier(OidcKeys(settings.oidc_issuer_url, settings.oidc_discovery_url),
+                         issuer=settings.oidc_issuer_url, audience=settings.audience,
+                         algorithms=settings.oidc_algorithms, leeway_seconds=settings.oidc_leeway_seconds,
+                         roles_claim=settings.oidc_roles_claim)
+
+
+def install_security(app: FastAPI, verifier: TokenVerifier, audit_log: audit.AuditLog | None = None) -> None:
+    """Bearer-token verification, the operators' audit log and its route, and the error shapes."""
+    app.state.verifier = verifier
+    if audit_log is not None:
+        app.state.audit = audit_log
+    app.add_middleware(audit.AuditMiddleware)
+    app.include_router(audit.router)
+    install_error_handlers(app)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain_error(_: Request, exc: DomainError) -> JSONResponse:
-        detail = {"code": exc.code, "message": exc.message}
+        detail: dict[str, Any] = {"code": exc.code, "message": exc.message}
         if exc.field:
             detail["field"] = exc.field
-        return JSONResponse(status_code=exc.status, content={"detail": detail})
+        if exc.rule:
+            detail["rule"] = exc.rule
+        headers = {"WWW-Authenticate": exc.challenge} if isinstance(exc, Unauthorized) else None
+        return JSONResponse(status_code=exc.status, content={"detail": detail}, headers=headers)

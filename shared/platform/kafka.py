@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import Awaitable, Callable
 from typing import TypeVar, cast
 
@@ -10,6 +11,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
+from faststream.security import BaseSecurity, SASLScram256, SASLScram512
 from faststream.specification import AsyncAPI
 
 from shared.platform.deadletter import DeadLetterPolicy
@@ -19,11 +21,27 @@ from shared.schemas import TOPICS, Event, dead_letter
 log = logging.getLogger("kafka")
 
 
+def security(settings: ServiceSettings) -> BaseSecurity | None:
+    """The service's own Kafka identity: SASL/SCRAM as its user, over TLS where the protocol says so."""
+    protocol = settings.kafka_security_protocol
+    context = None
+    if protocol.endswith("SSL"):
+        context = ssl.create_default_context(cafile=settings.kafka_ca_file)
+    if protocol.startswith("SASL"):
+        scram = SASLScram512 if settings.kafka_sasl_mechanism == "SCRAM-SHA-512" else SASLScram256
+        return scram(settings.kafka_user, settings.kafka_password.get_secret_value(), ssl_context=context,
+                     use_ssl=context is not None)
+    return BaseSecurity(ssl_context=context) if context is not None else None
+
+
 def make_broker(settings: ServiceSettings) -> tuple[KafkaBroker, DeadLetterPolicy]:
     policy = DeadLetterPolicy(settings)
     broker = KafkaBroker(
         settings.kafka_bootstrap_servers,
         client_id=settings.service_name,
+        security=security(settings),
+        # Topics are the admin's to create (a service's Kafka user may not): no creation attempt per subscriber.
+        allow_auto_create_topics=settings.create_topics,
         # acks=all + idempotence: an acknowledged publish survives and a producer retry never duplicates it.
         acks="all",
         enable_idempotence=True,

@@ -168,6 +168,8 @@ def _transient(exc: PyMongoError | DomainError) -> bool:
 
 async def ensure_platform_indexes(db: AsyncDatabase[Doc]) -> None:
     await db[OUTBOX].create_index([("published_at", 1), ("seq", 1)])
+    await db["audit_log"].create_index([("at", -1)])
+    await db["audit_log"].create_index([("actor_account_id", 1), ("at", -1)])
 
 
 async def ping(client: AsyncMongoClient[Doc]) -> None:

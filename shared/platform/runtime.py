@@ -16,8 +16,9 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.platform import logs
+from shared.platform.audit import MongoAuditLog
 from shared.platform.deadletter import DeadLetterPolicy
-from shared.platform.http import install_error_handlers
+from shared.platform.http import install_security, verifier_for
 from shared.platform.kafka import asyncapi, ensure_topics, make_broker
 from shared.platform.mongo import Doc, U, UnitOfWorkFactory, connect, ensure_platform_indexes, ping
 from shared.platform.relay import OutboxRelay
@@ -63,6 +64,7 @@ Register = Callable[[KafkaBroker, ServiceSettings], None]
 def build_service(settings: ServiceSettings, *, title: str, description: str, register: Register,
                   routers: list[APIRouter], wire: Wire) -> FastAPI:
     """A service's app: its broker with the shared delivery policy, its subscribers, its routes."""
+    settings.check()  # fail fast: no identity provider, or production with dev-only settings
     broker, policy = make_broker(settings)
     register(broker, settings)
     return service_app(settings, broker, policy, title=title, description=description, routers=routers,
@@ -84,6 +86,7 @@ def service_app(settings: ServiceSettings, broker: KafkaBroker, policy: DeadLett
         client = connect(settings.mongodb_uri)
         db = client[settings.database]
         await ensure_platform_indexes(db)
+        app.state.audit = MongoAuditLog(db, settings.service_name)
         if settings.create_topics:
             await ensure_topics(settings)
         rt = Runtime(settings, broker, policy, client, db, OutboxRelay(db, broker, settings), app=app)
@@ -114,7 +117,7 @@ def service_app(settings: ServiceSettings, broker: KafkaBroker, policy: DeadLett
             log.info("%s stopped", settings.service_name)
 
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
-    install_error_handlers(app)
+    install_security(app, verifier_for(settings))
     for router in routers:
         app.include_router(router)
 

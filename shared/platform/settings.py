@@ -1,28 +1,63 @@
 """The settings every service shares. Each service subclasses it with its own env prefix.
 
-Cluster-wide endpoints (`KAFKA_BOOTSTRAP_SERVERS`, `MONGODB_URI`, `TOPIC_NAMESPACE`) carry no prefix so one
-variable points the whole suite at an existing cluster.
+Cluster-wide endpoints (`KAFKA_BOOTSTRAP_SERVERS`, `MONGODB_URI`, `TOPIC_NAMESPACE`, `OIDC_ISSUER_URL`) carry no
+prefix so one variable points the whole suite at an existing cluster. Per-service credentials carry the
+service's prefix (`ORDERS_KAFKA_PASSWORD`).
+
+`SUITE_ENV` is `production` unless a developer's stack says `dev`: a deployment that forgets it gets the strict
+checks (no dev-default secrets, TLS to SMTP and Kafka, an https issuer), never the lenient ones.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.platform.auth import DEFAULT_ALGORITHMS
+
+# Values that only the dev stack may run with; a production process refuses to start with any of them.
+DEV_SECRETS = frozenset({"", "dev-token", "dev-secret", "changeme"})
+
+
+class InsecureConfiguration(RuntimeError):
+    """Refuses to start: the configuration is fine for a developer's machine, not for production."""
 
 
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
     service_name: str
+    environment: Literal["dev", "production"] = Field("production", validation_alias="SUITE_ENV")
     kafka_bootstrap_servers: str = Field("127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS")
+    # Kafka: SASL/SCRAM-SHA-512, one user per service (ACLs allow it its own topics only, see shared/schemas/acl).
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"] = Field(
+        "PLAINTEXT", validation_alias="KAFKA_SECURITY_PROTOCOL")
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256"] = Field(
+        "SCRAM-SHA-512", validation_alias="KAFKA_SASL_MECHANISM")
+    kafka_username: str = ""  # defaults to the service name
+    kafka_password: SecretStr = SecretStr("")
+    kafka_ca_file: str | None = Field(None, validation_alias="KAFKA_CA_FILE")
     mongodb_uri: str = Field("mongodb://127.0.0.1:27017/?directConnection=true", validation_alias="MONGODB_URI")
     topic_namespace: str = Field("", validation_alias="TOPIC_NAMESPACE",
                                  description="Prefix for every topic name; isolates test runs on one broker.")
     topic_partitions: int = Field(6, ge=1, validation_alias="TOPIC_PARTITIONS")
     topic_replication: int = Field(1, ge=1, validation_alias="TOPIC_REPLICATION")
-    create_topics: bool = Field(True, validation_alias="CREATE_TOPICS")
+    # Topics are created by an admin identity (the dev stack at start, KafkaTopic resources in Kubernetes): a
+    # service's Kafka user has no create rights. True only for a broker without ACLs.
+    create_topics: bool = Field(False, validation_alias="CREATE_TOPICS")
+
+    # Identity: the OIDC issuer whose tokens this service accepts, and the audience it must find in them.
+    oidc_issuer_url: str = Field("", validation_alias="OIDC_ISSUER_URL")
+    oidc_discovery_url: str = Field("", validation_alias="OIDC_DISCOVERY_URL",
+                                    description="Where to read the discovery document when the issuer URL is "
+                                                "not reachable from the pod (an in-cluster address)")
+    oidc_audience: str = ""  # defaults to koo-<service>
+    oidc_algorithms: list[str] = Field(default_factory=lambda: list(DEFAULT_ALGORITHMS),
+                                       validation_alias="OIDC_ALGORITHMS")
+    oidc_leeway_seconds: float = Field(30.0, ge=0, le=300, validation_alias="OIDC_LEEWAY_SECONDS")
+    oidc_roles_claim: str = Field("realm_access.roles", validation_alias="OIDC_ROLES_CLAIM")
 
     mongodb_database: str = ""
     consumer_group: str = ""
@@ -53,5 +88,38 @@ class ServiceSettings(BaseSettings):
     def group_id(self) -> str:
         return self.consumer_group or self.service_name
 
+    @property
+    def audience(self) -> str:
+        return self.oidc_audience or f"koo-{self.service_name}"
+
+    @property
+    def kafka_user(self) -> str:
+        return self.kafka_username or self.service_name
+
+    @property
+    def dev(self) -> bool:
+        return self.environment == "dev"
+
     def topic(self, base: str) -> str:
         return f"{self.topic_namespace}.{base}" if self.topic_namespace else str(base)
+
+    def production_problems(self) -> list[str]:
+        """What a production process may not run with. Subclasses add their own secrets and channels."""
+        problems = []
+        if not self.oidc_issuer_url.startswith("https://"):
+            problems.append("OIDC_ISSUER_URL must be an https URL")
+        if self.kafka_security_protocol not in {"SASL_SSL", "SSL"}:
+            problems.append("KAFKA_SECURITY_PROTOCOL must be SASL_SSL or SSL (encrypted, authenticated)")
+        if self.kafka_security_protocol == "SASL_SSL" and self.kafka_password.get_secret_value() in DEV_SECRETS:
+            problems.append(f"{self.service_name.upper()}_KAFKA_PASSWORD is empty or a dev default")
+        return problems
+
+    def check(self) -> None:
+        """Fail fast at start-up: no identity provider, or production with dev-only settings."""
+        if not self.oidc_issuer_url:
+            raise InsecureConfiguration("OIDC_ISSUER_URL is not set: every route needs an identity provider")
+        if self.kafka_security_protocol.startswith("SASL") and not self.kafka_password.get_secret_value():
+            raise InsecureConfiguration(f"{self.service_name.upper()}_KAFKA_PASSWORD is not set for SASL")
+        if not self.dev and (problems := self.production_problems()):
+            raise InsecureConfiguration(
+                "refusing to start outside dev (SUITE_ENV=production):\n- " + "\n- ".join(problems))

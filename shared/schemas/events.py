@@ -56,6 +56,28 @@ class AccountRegistered(Event):
         return self.payload.account_id
 
 
+# --- account.erased -----------------------------------------------------------------------------
+
+
+class AccountErasedPayload(_Payload):
+    """The account's owner asked for its contact data to be erased. Each service erases what it holds; what a
+    record must keep (an order's parties, the supervision timeline's evidence) is kept, masked where it can be."""
+
+    account_id: str
+    role: AccountRole
+    erased_at: AwareDatetime
+
+
+class AccountErased(Event):
+    topic: ClassVar[str] = Topic.ACCOUNT_ERASED
+    event_type: Literal["account.erased"] = "account.erased"
+    payload: AccountErasedPayload
+
+    @property
+    def partition_key(self) -> str:
+        return self.payload.account_id
+
+
 # --- order.paid ---------------------------------------------------------------------------------
 
 
@@ -349,8 +371,8 @@ class MerchantCallFailed(Event):
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.topic: cls
-    for cls in (AccountRegistered, OrderPaid, MilestoneConfirmed, AppealRaised, AppealResolved, AcceptanceDone,
-                OrderStatusChanged, RefundRequested, RefundDecided, DeadlineScheduled, DeadlineCleared,
+    for cls in (AccountRegistered, AccountErased, OrderPaid, MilestoneConfirmed, AppealRaised, AppealResolved,
+                AcceptanceDone, OrderStatusChanged, RefundRequested, RefundDecided, DeadlineScheduled, DeadlineCleared,
                 MerchantCallFailed)
 }
 

@@ -5,6 +5,7 @@ from enum import StrEnum
 
 class Topic(StrEnum):
     ACCOUNT_REGISTERED = "account.registered"
+    ACCOUNT_ERASED = "account.erased"
     ORDER_PAID = "order.paid"
     MILESTONE_CONFIRMED = "milestone.confirmed"
     APPEAL_RAISED = "appeal.raised"

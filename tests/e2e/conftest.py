@@ -17,6 +17,13 @@ FAST = {
     "NOTIFICATION_DELIVERY_BACKOFF_SECONDS": "0.5",
     "NOTIFICATION_DELIVERY_BACKOFF_MAX_SECONDS": "2",
     "NOTIFICATION_DISPATCH_POLL_SECONDS": "0.2",
+    # The stories send every message of an order to one test phone: no per-address SMS limit here (its own
+    # integration test shows the default limit defers the sixth SMS).
+    "NOTIFICATION_RATE_LIMIT_SMS": "0",
+    # Merchant calls give up within a second instead of hours, so a failed call is there to replay.
+    "PARTNER_LONG_RETRY_INTERVAL_SECONDS": "0.2", "PARTNER_LONG_RETRY_WINDOW_SECONDS": "0.5",
+    "PARTNER_SHORT_RETRY_INTERVAL_SECONDS": "0.2", "PARTNER_SHORT_RETRY_WINDOW_SECONDS": "0.3",
+    "PARTNER_CALL_WORKER_POLL_SECONDS": "0.1",
     **{f"{s.upper()}_RELAY_POLL_SECONDS": "0.2" for s in SERVICES},
     **{f"{s.upper()}_CONSUMER_BACKOFF_SECONDS": "0.1" for s in SERVICES},
 }
@@ -26,7 +33,7 @@ FAST = {
 def e2e(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     stack = Stack(tmp_path_factory.mktemp("e2e"), Ports.free(), namespace=f"e2e{uuid.uuid4().hex[:8]}",
                   service_env=FAST)
-    stack.bootstrap, stack.mongo_uri = infra.bootstrap, infra.mongo_uri
+    stack.using(infra.stack)
     try:
         stack.start_sinks()
         stack.start_services()

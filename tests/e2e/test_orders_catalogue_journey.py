@@ -13,6 +13,7 @@ import httpx
 from devstack.stack import Stack
 from tests.e2e.journey import Journey
 from tests.factories import rid
+from tests.identity import IdentityProvider
 
 BEIJING = timezone(timedelta(hours=8))
 
@@ -24,9 +25,10 @@ def product_body(**over: Any) -> dict[str, Any]:
                                 "price": "1288.00", "period_months": 12}], **over}
 
 
-async def test_publish_buy_complete_renew_and_bill(e2e: Stack, http: httpx.AsyncClient) -> None:
-    j = await Journey(e2e, http).setup(provider=False)
-    operator = await j.register("operator", "+8613811110009")
+async def test_publish_buy_complete_renew_and_bill(e2e: Stack, http: httpx.AsyncClient,
+                                                   idp: IdentityProvider) -> None:
+    j = await Journey(e2e, http, idp).setup(provider=False)
+    operator = j.operator
 
     # A License product: refused until its package is released in the asset centre and passed its scan.
     asset = await j.call("POST", "orders", "/assets", j.merchant, expect=201, json={"name": "migrator-2.1.tgz"})
@@ -58,7 +60,10 @@ async def test_publish_buy_complete_renew_and_bill(e2e: Stack, http: httpx.Async
     order = await j.call("POST", "orders", f"/favourites/{pid}/buy", j.buyer, expect=201, json={"spec_id": "yearly"})
     assert (order["amount"], order["product"]["spec_name"]) == ("1288.00", "Yearly support")
     j.order_id = order["order_id"]
-    paid = await j.call("POST", "orders", f"/orders/{j.order_id}/pay", j.buyer)
+    refused = await j.call("POST", "orders", f"/orders/{j.order_id}/pay", j.buyer, expect=403,
+                           json={"payment_id": "self-paid", "amount": order["amount"]})
+    assert refused["detail"]["rule"] == "payment_system_only"  # only the payment system confirms payments
+    paid = await j.suite.pay(j.payment, order)
     assert paid["status"] == "processing"
     await j.service_order()
     await j.walk_to_acceptance()
@@ -70,15 +75,15 @@ async def test_publish_buy_complete_renew_and_bill(e2e: Stack, http: httpx.Async
     mine = await j.call("GET", "orders", "/purchased-services?status=completed", j.buyer)
     assert [o["order_id"] for o in mine] == [j.order_id]
     details = await j.call("GET", "orders", f"/purchased-services/{j.order_id}", j.buyer)
-    assert details["merchant"]["email"] == f"{j.merchant}@example.com"
+    assert details["merchant"]["email"] == j.merchant.email
     assert details["progress"]["current_node"] == "service_complete"
     assert "confirm_request" in details["progress"]["confirmed_nodes"]
-    stranger = await j.register("buyer", "+8613811110008")
+    stranger = await j.person("buyer", "+8613811110008")
     await j.call("GET", "orders", f"/purchased-services/{j.order_id}", stranger, expect=403)
 
     # Renew: completes on payment, no new service order, the validity continues from the first year.
     renewal = await j.call("POST", "orders", f"/purchased-services/{j.order_id}/renew", j.buyer, expect=201)
-    renewed = await j.call("POST", "orders", f"/orders/{renewal['order_id']}/pay", j.buyer)
+    renewed = await j.suite.pay(j.payment, renewal)
     assert (renewed["order_type"], renewed["status"]) == ("renewal", "completed")
     assert renewed["validity_starts_at"] == done["validity_ends_at"]
 
@@ -97,5 +102,5 @@ async def test_publish_buy_complete_renew_and_bill(e2e: Stack, http: httpx.Async
                          json={"quality": 5, "after_sales": 4, "delivery_speed": 5, "tags": ["fast"], "text": "ok"})
     assert rated["rating"]["quality"] == 5
     no_flow = await http.get(j.url("supervision", f"/service-orders/by-order/{renewal['order_id']}"),
-                             headers={"X-Account-Id": j.buyer})
+                             headers=await j.buyer.headers())
     assert no_flow.status_code == 404  # a renewal opens no service order (dossier §1.6)

@@ -12,40 +12,20 @@ from devstack.stack import Stack
 from shared.schemas import Topic
 from tests.e2e.journey import Journey
 from tests.helpers import eventually, read_topic
+from tests.identity import IdentityProvider
 from tests.integration.test_partner_receiver import Receiver, serving
 
 
-async def active_provider(j: Journey) -> str:
-    operator = await j.register("operator", "+8613811110009")
-    app = await j.call("POST", "partner", "/programme/applications", j.provider, expect=201,
-                       json={"company": "ACME Services", "certifications": ["Service"]})
-
-    async def reviewed() -> Any:  # 403 until partner has the operator's account.registered
-        resp = await j.http.post(j.url("partner", f"/programme/applications/{app['application_id']}/review"),
-                                 headers={"X-Account-Id": operator}, json={"approve": True})
-        return resp.json() if resp.status_code == 200 else None
-
-    assert (await eventually(reviewed, what="operator review"))["status"] == "approved"
-    return operator
-
-
 async def ledger(j: Journey, entries: int) -> dict[str, Any] | None:
-    body: dict[str, Any] = await j.call("GET", "partner", f"/providers/{j.provider}/ledger", j.provider)
+    body: dict[str, Any] = await j.call("GET", "partner", f"/providers/{j.provider.account_id}/ledger", j.provider)
     return body if len(body["entries"]) == entries else None
 
 
 async def test_orders_through_private_links_earn_and_a_refund_reverses_the_earning(
-        e2e: Stack, http: httpx.AsyncClient) -> None:
-    j = await Journey(e2e, http).setup()
-    await active_provider(j)
-    link = await j.call("POST", "partner", f"/providers/{j.provider}/private-links", j.provider, expect=201,
-                        json={"product_id": "p-migration", "customer_account_id": j.buyer})
-    order = await j.call("POST", "orders", "/orders", j.buyer, expect=201, json={
-        "merchant_account_id": j.merchant, "amount": "1288.00", "private_link": link["token"],
-        "product": {"product_id": "p-migration", "name": "Database migration", "delivery_type": "manual_service",
-                    "provider_share_ratio": "0.12"}})
-    j.order_id = order["order_id"]
-    await j.call("POST", "orders", f"/orders/{j.order_id}/pay", j.buyer)
+        e2e: Stack, http: httpx.AsyncClient, idp: IdentityProvider) -> None:
+    j = await Journey(e2e, http, idp).setup(price="1288.00", ratio="0.12")
+    await j.become_provider()
+    await j.buy(private_link=await j.private_link())
     await j.service_order()
     await j.walk_to_acceptance()
 
@@ -56,13 +36,12 @@ async def test_orders_through_private_links_earn_and_a_refund_reverses_the_earni
     # A supervised order can only be refunded within its guarantee period, before acceptance (dossier §1.4).
     # An order whose supervision is "not applicable" counts as accepted when paid and can still take the 5-day
     # no-reason refund: that is the real path on which an accepted, earning order is refunded afterwards.
-    image = await j.call("POST", "partner", f"/providers/{j.provider}/private-links", j.provider, expect=201,
-                         json={"product_id": "p-image", "customer_account_id": j.buyer})
-    second = await j.call("POST", "orders", "/orders", j.buyer, expect=201, json={
-        "merchant_account_id": j.merchant, "amount": "500.00", "private_link": image["token"],
-        "product": {"product_id": "p-image", "name": "Hardened OS image", "delivery_type": "image",
-                    "provider_share_ratio": "0.10"}})
-    await j.call("POST", "orders", f"/orders/{second['order_id']}/pay", j.buyer)
+    image = await j.suite.list_product(j.merchant, j.operator, name="Hardened OS image", delivery_type="image",
+                                       flow_template=None, provider_share_ratio="0.10", specifications=[
+                                           {"spec_id": "std", "name": "Standard", "price": "500.00"}])
+    second = await j.suite.order(j.buyer, image["product_id"],
+                                 private_link=await j.private_link(image["product_id"]))
+    await j.suite.pay(j.payment, second)
     both = await eventually(lambda: ledger(j, 2), what="the image order's earning at payment")
     assert both["total"] == "204.56"  # 154.56 + 500.00 × 0.10
 
@@ -77,24 +56,25 @@ async def test_orders_through_private_links_earn_and_a_refund_reverses_the_earni
 
 
 async def test_a_joint_selling_demand_closes_as_won_when_the_customer_orders_with_the_private_offer(
-        e2e: Stack, http: httpx.AsyncClient) -> None:
-    j = await Journey(e2e, http).setup()
-    await active_provider(j)
+        e2e: Stack, http: httpx.AsyncClient, idp: IdentityProvider) -> None:
+    j = await Journey(e2e, http, idp).setup(price="1000.00", ratio="0.10")
+    await j.become_provider()
+    product_id = j.product["product_id"]
+    await j.call("PUT", "partner", f"/products/{product_id}/terms", j.merchant,
+                 json={"share_ratio": "0.10", "authorized_discount": "0.2"})
     demand = await j.call("POST", "partner", "/demands", j.provider, expect=201, json={
-        "merchant_account_id": j.merchant, "customer_account_id": j.buyer, "product_id": "p-migration",
-        "description": "migrate 3 databases"})
+        "merchant_account_id": j.merchant.account_id, "customer_account_id": j.buyer.account_id,
+        "product_id": product_id, "description": "migrate 3 databases"})
     now = datetime.now(UTC)
     answered = await j.call("POST", "partner", f"/demands/{demand['demand_id']}/offer", j.merchant, json={
-        "name": "自拓优惠-迁移-9折", "customer_account_id": j.buyer, "product_ids": ["p-migration"], "discount": "0.1",
-        "valid_from": (now - timedelta(minutes=1)).isoformat(), "valid_until": (now + timedelta(days=7)).isoformat()})
+        "name": "自拓优惠-迁移-9折", "customer_account_id": j.buyer.account_id, "product_ids": [product_id],
+        "discount": "0.1", "valid_from": (now - timedelta(minutes=1)).isoformat(),
+        "valid_until": (now + timedelta(days=7)).isoformat()})
     offer_id = answered["offer"]["offer_id"]
-    link = await j.call("POST", "partner", f"/providers/{j.provider}/private-links", j.provider, expect=201,
-                        json={"product_id": "p-migration", "customer_account_id": j.buyer, "offer_id": offer_id})
-    order = await j.call("POST", "orders", "/orders", j.buyer, expect=201, json={
-        "merchant_account_id": j.merchant, "amount": "900.00", "private_link": link["token"],
-        "product": {"product_id": "p-migration", "name": "Database migration", "delivery_type": "manual_service",
-                    "provider_share_ratio": "0.10"}})
-    await j.call("POST", "orders", f"/orders/{order['order_id']}/pay", j.buyer)
+    link = await j.private_link(offer_id=offer_id)
+    order = await j.suite.order(j.buyer, product_id, private_link=link)
+    assert order["amount"] == "900.00"  # the offer's 10 % off the catalogue's 1,000.00, signed into the link
+    await j.suite.pay(j.payment, order)
 
     async def won() -> Any:
         d = await j.call("GET", "partner", f"/demands/{demand['demand_id']}", j.provider)
@@ -105,20 +85,17 @@ async def test_a_joint_selling_demand_closes_as_won_when_the_customer_orders_wit
     assert closed["offer_id"] == offer_id
 
 
-async def test_a_failed_kit_sync_notifies_and_a_replay_succeeds_exactly_once(e2e: Stack, http: httpx.AsyncClient) -> None:
-    j = await Journey(e2e, http).setup(provider=False)
+async def test_a_failed_kit_sync_notifies_and_a_replay_succeeds_exactly_once(
+        e2e: Stack, http: httpx.AsyncClient, idp: IdentityProvider) -> None:
+    j = await Journey(e2e, http, idp).setup(provider=False, name="CRM", delivery_type="saas_instant",
+                                            flow_template=None, sale_mode="joint_operation")
     with serving(Receiver()) as r:
-        await j.call("PUT", "partner", f"/merchants/{j.merchant}/endpoint", j.merchant,
+        await j.call("PUT", "partner", f"/merchants/{j.merchant.account_id}/endpoint", j.merchant,
                      json={"production_url": r.url, "access_key": r.access_key, "public_key_pem": r.public_pem})
-        order = await j.call("POST", "orders", "/orders", j.buyer, expect=201, json={
-            "merchant_account_id": j.merchant, "amount": "99.00",
-            "product": {"product_id": "p-crm", "name": "CRM", "delivery_type": "saas_instant",
-                        "sale_mode": "joint_operation"}})
-        j.order_id = order["order_id"]
-        await j.call("POST", "orders", f"/orders/{j.order_id}/pay", j.buyer)
+        await j.buy()
 
         async def instance_recorded() -> bool:  # the merchant answered and partner recorded the instance id
-            console = await j.call("GET", "partner", f"/merchants/{j.merchant}/console", j.merchant)
+            console = await j.call("GET", "partner", f"/merchants/{j.merchant.account_id}/console", j.merchant)
             return bool(console["endpoints"].get("newInstance", {}).get("success_rate") == 1.0)
 
         await eventually(instance_recorded, timeout=30, what="the SaaS instance")
@@ -131,20 +108,20 @@ async def test_a_failed_kit_sync_notifies_and_a_replay_succeeds_exactly_once(e2e
         tenant_call = next(c["call_id"] for c in calls if c["endpoint"] == "tenantSync")
 
         async def failures() -> list[dict[str, Any]]:
-            records = await read_topic(e2e.bootstrap, f"{e2e.namespace}.{Topic.MERCHANT_CALL_FAILED}", at_least=1,
-                                       timeout=2)
+            records = await read_topic(e2e.kafka_client(), f"{e2e.namespace}.{Topic.MERCHANT_CALL_FAILED}",
+                                       at_least=1, timeout=2)
             found = [json.loads(x.value)["payload"] for x in records]
             return [p for p in found if p["call_id"] == tenant_call]
 
         [failed] = await eventually(failures, timeout=30, what="merchant_call.failed for the tenant sync")
-        assert failed["merchant_account_id"] == j.merchant
+        assert failed["merchant_account_id"] == j.merchant.account_id
         assert failed["final"] is True
         assert failed["endpoint"] == "tenantSync"
         assert failed["order_id"] == j.order_id
 
 
         async def merchant_mailed() -> list[Any]:  # the notification service tells the merchant (SMS + email)
-            resp = await j.http.get(e2e.sinks_url + "/mail", params={"to": f"{j.merchant}@example.com"})
+            resp = await j.http.get(e2e.sinks_url + "/mail", params={"to": j.merchant.email})
             return [m for m in resp.json() if "tenantSync" in m["subject"]]
 
         assert await eventually(merchant_mailed, timeout=30, what="the merchant's failure mail")
@@ -155,7 +132,7 @@ async def test_a_failed_kit_sync_notifies_and_a_replay_succeeds_exactly_once(e2e
         await j.call("POST", "partner", f"/merchant-calls/{tenant_call}/replay", j.merchant, expect=409)
         await eventually(lambda: _true(r.count("tenantSync") == 1), timeout=30, what="the replayed tenant sync")
         await j.call("POST", "partner", f"/merchant-calls/{tenant_call}/replay", j.merchant, expect=409)
-        console = await j.call("GET", "partner", f"/merchants/{j.merchant}/console", j.merchant)
+        console = await j.call("GET", "partner", f"/merchants/{j.merchant.account_id}/console", j.merchant)
         assert console["endpoints"]["tenantSync"]["failures"] == 1
         assert console["endpoints"]["tenantSync"]["success_rate"] == 0.5
         assert r.count("tenantSync") == 1

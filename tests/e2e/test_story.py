@@ -7,12 +7,14 @@ import httpx
 from devstack.stack import Stack
 from tests.e2e.journey import Journey
 from tests.helpers import eventually
+from tests.identity import IdentityProvider
 
 
-async def test_an_order_walks_from_payment_to_completion_and_everyone_hears_of_it(e2e: Stack,
-                                                                                 http: httpx.AsyncClient) -> None:
-    j = await Journey(e2e, http).setup()
-    await j.buy(amount="1288.00", ratio="0.12")
+async def test_an_order_walks_from_payment_to_completion_and_everyone_hears_of_it(
+        e2e: Stack, http: httpx.AsyncClient, idp: IdentityProvider) -> None:
+    j = await Journey(e2e, http, idp).setup(price="1288.00", ratio="0.12")
+    await j.become_provider()
+    await j.buy(private_link=await j.private_link())
     so = await j.service_order()
     assert so["node"] == "submit_request"
     await j.walk_to_acceptance()
@@ -21,7 +23,7 @@ async def test_an_order_walks_from_payment_to_completion_and_everyone_hears_of_i
     assert order["validity_starts_at"].startswith("2026-11-20T01:00:00")  # the merchant's activation time
 
     async def ledger() -> dict[str, object] | None:
-        body = await j.call("GET", "partner", f"/providers/{j.provider}/ledger", j.provider)
+        body = await j.call("GET", "partner", f"/providers/{j.provider.account_id}/ledger", j.provider)
         return body if body["entries"] else None
 
     earned = await eventually(ledger, what="the provider's commission")
@@ -40,14 +42,15 @@ async def test_an_order_walks_from_payment_to_completion_and_everyone_hears_of_i
     assert sum(j.order_id in m["title"] for m in inbox["items"]) == 4
     merchant_sms = [s["body"] for s in await j.sms("+8613811110002")]
     assert len(merchant_sms) == 2  # new paid order, accepted
-    trace = await j.call("GET", "notification", f"/accounts/{j.merchant}/deliveries", j.merchant,
+    trace = await j.call("GET", "notification", f"/accounts/{j.merchant.account_id}/deliveries", j.merchant,
                          params={"order_id": j.order_id})
     assert all(d["status"] == "sent" for d in trace)
     assert any("fell back to the account's bound email and phone" in line for d in trace for line in d["trace"])
 
 
-async def test_an_appeal_freezes_the_flow_for_both_parties(e2e: Stack, http: httpx.AsyncClient) -> None:
-    j = await Journey(e2e, http).setup(provider=False)
+async def test_an_appeal_freezes_the_flow_for_both_parties(e2e: Stack, http: httpx.AsyncClient,
+                                                           idp: IdentityProvider) -> None:
+    j = await Journey(e2e, http, idp).setup(provider=False)
     await j.buy()
     await j.service_order()
     await j.act(j.buyer, "submit")
@@ -64,9 +67,13 @@ async def test_an_appeal_freezes_the_flow_for_both_parties(e2e: Stack, http: htt
     again = await j.call("POST", "supervision", f"/service-orders/{j.so_id}/appeals", j.buyer, expect=409,
                          json={"reason": "me too", "demands": "refund"})
     assert again["detail"]["code"] == "frozen_by_appeal"
-    outsider = await j.call("POST", "supervision", f"/service-orders/{j.so_id}/appeals", "someone-else", expect=403,
+    someone_else = await idp.user("buyer")
+    outsider = await j.call("POST", "supervision", f"/service-orders/{j.so_id}/appeals", someone_else, expect=403,
                             json={"reason": "x", "demands": "y"})
     assert outsider["detail"]["code"] == "forbidden"
+    anonymous = await http.post(j.url("supervision", f"/service-orders/{j.so_id}/appeals"),
+                                headers={"X-Account-Id": j.buyer.account_id}, json={"reason": "x", "demands": "y"})
+    assert anonymous.status_code == 401
 
     async def both_told() -> bool:
         titles = [[m["title"] for m in (await j.inbox(a))["items"]] for a in (j.buyer, j.merchant)]

@@ -14,12 +14,11 @@ import httpx
 import pytest
 
 from devstack.stack import Ports, Stack
-from shared.schemas import DeliveryContact, DeliveryType, Parties
 from tests.conftest import Infra
 from tests.e2e.conftest import FAST
 from tests.e2e.journey import Journey
-from tests.factories import order_paid
-from tests.helpers import eventually, produce, read_topic
+from tests.helpers import eventually, read_topic
+from tests.identity import IdentityProvider
 
 AUTO_ACCEPT_SECONDS = 6.0  # long enough to appeal before it fires, even on a loaded machine
 PHONE = "+8613811110001"
@@ -30,9 +29,9 @@ SHORT = {**FAST, "SUPERVISION_HARDWARE_AUTO_ACCEPT_SECONDS": str(AUTO_ACCEPT_SEC
 @pytest.fixture(scope="module")
 def stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     s = Stack(tmp_path_factory.mktemp("e2e-supervision"), Ports.free(), namespace=f"sv{uuid.uuid4().hex[:8]}",
-              service_env=SHORT)
-    s.bootstrap, s.mongo_uri = infra.bootstrap, infra.mongo_uri
+              service_env=SHORT).using(infra.stack)
     try:
+        s.provision()
         for name in ("orders", "supervision"):
             s.start_service(name, wait=False)  # both start at once; `journey` waits until they are ready
         yield s
@@ -40,9 +39,9 @@ def stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
         s.stop()
 
 
-async def journey(stack: Stack, http: httpx.AsyncClient) -> Journey:
+async def journey(stack: Stack, http: httpx.AsyncClient, idp: IdentityProvider) -> Journey:
     await eventually(lambda: _ready(http, stack), timeout=90, what="orders and supervision ready")
-    return await Journey(stack, http).setup(provider=False)
+    return await Journey(stack, http, idp).setup(provider=False)
 
 
 async def _ready(http: httpx.AsyncClient, stack: Stack) -> bool:
@@ -55,7 +54,7 @@ async def _ready(http: httpx.AsyncClient, stack: Stack) -> bool:
 
 async def events(stack: Stack, topic: str, order_id: str, at_least: int = 1) -> list[dict[str, Any]]:
     async def found() -> list[dict[str, Any]]:
-        records = await read_topic(stack.bootstrap, f"{stack.namespace}.{topic}", timeout=2)
+        records = await read_topic(stack.kafka_client(), f"{stack.namespace}.{topic}", timeout=2)
         mine = [json.loads(r.value) for r in records]
         mine = [e for e in mine if e["order_id"] == order_id]
         return mine if len(mine) >= at_least else []
@@ -63,25 +62,15 @@ async def events(stack: Stack, topic: str, order_id: str, at_least: int = 1) -> 
     return await eventually(found, timeout=30, what=f"{at_least} {topic} of {order_id}")
 
 
-async def operator(j: Journey) -> str:
-    account = await j.register("operator", "+8613811110009")
-
-    async def known() -> bool:
-        resp = await j.http.get(j.url("supervision", f"/service-orders/{j.so_id}"), headers={"X-Account-Id": account})
-        return resp.status_code == 200
-
-    await eventually(known, what="supervision knows the operator")
-    return account
-
-
-async def test_the_manual_service_flow_completes_the_order(stack: Stack, http: httpx.AsyncClient) -> None:
-    j = await journey(stack, http)
+async def test_the_manual_service_flow_completes_the_order(stack: Stack, http: httpx.AsyncClient,
+                                                           idp: IdentityProvider) -> None:
+    j = await journey(stack, http, idp)
     await j.buy()
     so = await j.service_order()
     assert so["template"]["template_id"] == "manual_service.standard"
     refused = await j.act(j.merchant, "submit", expect=403)
     assert refused["detail"]["code"] == "forbidden"
-    await j.act("someone-else", "submit", expect=403)
+    await j.act(await idp.user("buyer"), "submit", expect=403)
     await j.walk_to_acceptance()
     order = await j.completed()
     assert order["status"] == "completed"
@@ -89,14 +78,12 @@ async def test_the_manual_service_flow_completes_the_order(stack: Stack, http: h
     assert done["payload"]["accepted_by"] == "buyer"
 
 
-async def test_license_2_claims_activates_and_is_accepted_automatically(stack: Stack,
-                                                                        http: httpx.AsyncClient) -> None:
-    j = await journey(stack, http)
-    order = await j.call("POST", "orders", "/orders", j.buyer, expect=201, json={
-        "merchant_account_id": j.merchant, "amount": "2000.00",
-        "product": {"product_id": "p-lic", "name": "CAD licence", "delivery_type": "license_code"}})
-    j.order_id = order["order_id"]
-    await j.call("POST", "orders", f"/orders/{j.order_id}/pay", j.buyer)
+async def test_license_2_claims_activates_and_is_accepted_automatically(stack: Stack, http: httpx.AsyncClient,
+                                                                        idp: IdentityProvider) -> None:
+    j = await journey(stack, http, idp)
+    j.product = await j.suite.list_license(j.merchant, j.operator, name="CAD licence", specifications=[
+        {"spec_id": "perpetual", "name": "Perpetual", "billing_mode": "one_time", "price": "2000.00"}])
+    await j.buy()
     so = await j.service_order()
     assert so["node"] == "implement"
     await j.act(j.merchant, "implement")
@@ -115,21 +102,19 @@ async def test_license_2_claims_activates_and_is_accepted_automatically(stack: S
 
 
 async def _hardware(stack: Stack, j: Journey) -> str:
-    event = order_paid(Parties(buyer_account_id=j.buyer, merchant_account_id=j.merchant),
-                       delivery_type=DeliveryType.HARDWARE, amount="880.00")
-    event = event.model_copy(update={"payload": event.payload.model_copy(update={
-        "delivery_contact": DeliveryContact(name="Li", phone=PHONE, address="Shenzhen")})})
-    await produce(stack.bootstrap, f"{stack.namespace}.order.paid", event.model_dump(mode="json"), event.order_id)
-    j.order_id = event.order_id
+    j.product = await j.suite.list_product(j.merchant, j.operator, name="Edge gateway", delivery_type="hardware",
+                                           flow_template="hardware.standard", specifications=[
+                                               {"spec_id": "unit", "name": "One unit", "price": "880.00"}])
+    await j.buy(delivery_contact={"name": "Li", "phone": PHONE, "address": "Shenzhen"})
     so = await j.service_order()
     assert so["node"] == "ship"
     await j.act(j.merchant, "ship", {"evidence": [{"kind": "logistics", "name": "SF123.pdf"}]})
-    return event.order_id
+    return j.order_id
 
 
-async def test_hardware_is_accepted_automatically_after_the_courier_sign_off(stack: Stack,
-                                                                             http: httpx.AsyncClient) -> None:
-    j = await journey(stack, http)
+async def test_hardware_is_accepted_automatically_after_the_courier_sign_off(stack: Stack, http: httpx.AsyncClient,
+                                                                             idp: IdentityProvider) -> None:
+    j = await journey(stack, http, idp)
     await _hardware(stack, j)
     so = await j.act(j.merchant, "courier_signed", {"recipient_phone": PHONE})
     [auto] = [d for d in so["deadlines"] if d["kind"] == "auto_acceptance"]
@@ -145,18 +130,18 @@ async def test_hardware_is_accepted_automatically_after_the_courier_sign_off(sta
     assert done["payload"]["accepted_by"] == "system"
 
 
-async def test_hardware_with_a_different_courier_phone_is_never_auto_accepted(stack: Stack,
-                                                                              http: httpx.AsyncClient) -> None:
-    j = await journey(stack, http)
+async def test_hardware_with_a_different_courier_phone_is_never_auto_accepted(stack: Stack, http: httpx.AsyncClient,
+                                                                              idp: IdentityProvider) -> None:
+    j = await journey(stack, http, idp)
     await _hardware(stack, j)
     so = await j.act(j.merchant, "courier_signed", {"recipient_phone": "+8613900000000"})
     assert not [d for d in so["deadlines"] if d["kind"] == "auto_acceptance"]
     assert so["timeline"][-1]["details"]["recipient_phone_matches"] is False
 
 
-async def test_an_appeal_freezes_and_resumes_a_running_auto_acceptance(stack: Stack,
-                                                                       http: httpx.AsyncClient) -> None:
-    j = await journey(stack, http)
+async def test_an_appeal_freezes_and_resumes_a_running_auto_acceptance(stack: Stack, http: httpx.AsyncClient,
+                                                                       idp: IdentityProvider) -> None:
+    j = await journey(stack, http, idp)
     await _hardware(stack, j)
     so = await j.act(j.merchant, "courier_signed", {"recipient_phone": PHONE})
     [auto] = [d for d in so["deadlines"] if d["kind"] == "auto_acceptance"]
@@ -186,7 +171,7 @@ async def test_an_appeal_freezes_and_resumes_a_running_auto_acceptance(stack: St
         return datetime.now(UTC) > original_due
 
     await eventually(past_original_due, timeout=10, what="the original due time passing")
-    op = await operator(j)
+    op = j.operator
     still = await j.call("GET", "supervision", f"/service-orders/{j.so_id}", op)
     assert still["status"] == "frozen"  # the paused timer did not fire behind the appeal's back
     appeal_id = still["open_appeal"]["appeal_id"]
@@ -211,9 +196,10 @@ async def test_an_appeal_freezes_and_resumes_a_running_auto_acceptance(stack: St
     assert any(c["payload"]["reason"] == "paused" and c["payload"]["kind"] == "auto_acceptance" for c in cleared)
 
 
-async def test_a_refund_in_the_guarantee_period(stack: Stack, http: httpx.AsyncClient) -> None:
-    j = await journey(stack, http)
-    await j.buy(amount="500.00")
+async def test_a_refund_in_the_guarantee_period(stack: Stack, http: httpx.AsyncClient,
+                                                idp: IdentityProvider) -> None:
+    j = await journey(stack, http, idp)
+    await j.buy()
     await j.service_order()
     await j.act(j.buyer, "submit")
     so = await j.call("POST", "supervision", f"/service-orders/{j.so_id}/refunds", j.buyer, expect=201,

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from devstack.marketplace import Suite
 from services.notification.app import create_app as notification_app
 from services.notification.settings import NotificationSettings
 from services.orders.app import create_app as orders_app
@@ -30,38 +31,36 @@ def sinks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sinks]:
 async def publish(infra: Infra, namespace: str, event: Event, key: str | None = None) -> None:
     """Publish like a service would; `key` overrides the partition key so a later marker event lands on the
     same partition as earlier ones, and is consumed only after them."""
-    await produce(infra.bootstrap, f"{namespace}.{event.topic}", event.model_dump_json().encode(),
+    await produce(infra.kafka_client(), f"{namespace}.{event.topic}", event.model_dump_json().encode(),
                   key=key or event.partition_key)
 
 
 async def test_malformed_events_are_dead_lettered_and_the_next_good_one_is_processed(infra: Infra,
                                                                                    namespace: str) -> None:
-    settings = f.settings(OrdersSettings, infra.bootstrap, infra.mongo_uri, namespace)
+    settings = f.settings(OrdersSettings, infra, namespace)
+    buyer, merchant, operator = [await infra.idp.user(r) for r in ("buyer", "merchant", "operator")]
     async with running(orders_app(settings)) as orders:
-        buyer = (await orders.post("/accounts", json={"role": "buyer", "display_name": "b", "bound_email": "b@example.com",
-                                                       "bound_phone": "+8613800001234"})).json()["account_id"]
-        merchant = (await orders.post("/accounts", json={"role": "merchant", "display_name": "m",
-                                                          "bound_email": "m@example.com",
-                                                          "bound_phone": "+8613800005678"})).json()["account_id"]
-        order = (await orders.post("/orders", headers={"X-Account-Id": buyer}, json={
-            "merchant_account_id": merchant, "amount": "10.00",
-            "product": {"product_id": "p", "name": "n", "delivery_type": "manual_service"}})).json()
-        await orders.post(f"/orders/{order['order_id']}/pay", headers={"X-Account-Id": buyer})
+        suite = Suite({"orders": ""}, orders)
+        for who, phone in ((buyer, "+8613800001234"), (merchant, "+8613800005678")):
+            await suite.profile(who, phone)
+        product = await suite.list_product(merchant, operator)
+        order = await suite.order(buyer, product["product_id"])
+        await suite.pay(infra.idp.payment, order)
         topic = f"{namespace}.{Topic.ACCEPTANCE_DONE}"
         key = order["order_id"]  # same key, same partition: the bad records sit right before the good one
-        p = f.Parties(buyer_account_id=buyer, merchant_account_id=merchant)
-        await produce(infra.bootstrap, topic, b"{not json", key=key)
-        await produce(infra.bootstrap, topic, {"event_type": "acceptance.done", "producer": "x"}, key=key)
+        p = f.Parties(buyer_account_id=buyer.account_id, merchant_account_id=merchant.account_id)
+        await produce(infra.kafka_client(), topic, b"{not json", key=key)
+        await produce(infra.kafka_client(), topic, {"event_type": "acceptance.done", "producer": "x"}, key=key)
         unknown = f.acceptance_done(p, "CS-does-not-exist")
-        await produce(infra.bootstrap, topic, unknown.model_dump_json().encode(), key=key)
+        await produce(infra.kafka_client(), topic, unknown.model_dump_json().encode(), key=key)
         await publish(infra, namespace, f.acceptance_done(p, key))
 
         async def completed() -> bool:
-            r = await orders.get(f"/orders/{key}", headers={"X-Account-Id": buyer})
+            r = await orders.get(f"/orders/{key}", headers=await buyer.headers())
             return bool(r.json()["status"] == "completed")
 
         await eventually(completed, what="the good event after three bad ones")
-        dlt = await read_topic(infra.bootstrap, dead_letter(topic), at_least=3)
+        dlt = await read_topic(infra.kafka_client(), dead_letter(topic), at_least=3)
         reasons = [dict(r.headers)["x-reason"].decode() for r in dlt]
         assert len(dlt) == 3, reasons
         assert "JSONDecodeError" in reasons[0] or "invalid" in reasons[0]
@@ -73,13 +72,15 @@ async def test_malformed_events_are_dead_lettered_and_the_next_good_one_is_proce
 
 
 async def test_redelivered_events_send_nothing_twice(infra: Infra, namespace: str, sinks: Sinks) -> None:
-    settings = f.settings(NotificationSettings, infra.bootstrap, infra.mongo_uri, namespace,
+    settings = f.settings(NotificationSettings, infra, namespace,
                           smtp_port=sinks.smtp_port, twilio_api_base_url=sinks.url)
-    p = f.parties()
-    buyer_email = f"{p.buyer_account_id}@example.com"
+    buyer, merchant = await infra.idp.user("buyer"), await infra.idp.user("merchant")
+    p = f.Parties(buyer_account_id=buyer.account_id, merchant_account_id=merchant.account_id)
+    people = {buyer.account_id: buyer, merchant.account_id: merchant}
     async with running(notification_app(settings)) as notification, httpx.AsyncClient(base_url=sinks.url) as sink:
-        await publish(infra, namespace, f.account_registered(p.buyer_account_id, AccountRole.BUYER))
-        await publish(infra, namespace, f.account_registered(p.merchant_account_id, AccountRole.MERCHANT))
+        await publish(infra, namespace, f.account_registered(buyer.account_id, AccountRole.BUYER, email=buyer.email))
+        await publish(infra, namespace, f.account_registered(merchant.account_id, AccountRole.MERCHANT,
+                                                             email=merchant.email))
         paid = f.order_paid(p)
         await publish(infra, namespace, paid)
 
@@ -88,9 +89,9 @@ async def test_redelivered_events_send_nothing_twice(infra: Infra, namespace: st
 
         async def sent(order_id: str) -> bool:
             deliveries = []
-            for account in (p.buyer_account_id, p.merchant_account_id):
+            for account, who in people.items():
                 deliveries += (await notification.get(f"/accounts/{account}/deliveries", params={"order_id": order_id},
-                                                       headers={"X-Account-Id": account})).json()
+                                                       headers=await who.headers())).json()
             return len(deliveries) == 6 and all(d["status"] == "sent" for d in deliveries)
 
         await eventually(lambda: sent(paid.order_id), what="first order's six deliveries sent")
@@ -99,19 +100,20 @@ async def test_redelivered_events_send_nothing_twice(infra: Infra, namespace: st
         marker = f.order_paid(p)  # a later event on the same partition: once it is done, so are the repeats
         await publish(infra, namespace, marker, key=paid.order_id)
         await eventually(lambda: sent(marker.order_id), what="the marker's deliveries sent")
-        subjects = [str(m["subject"]) for m in await mails(buyer_email)]
+        subjects = [str(m["subject"]) for m in await mails(buyer.email)]
         assert sum(paid.order_id in s for s in subjects) == 1, subjects
         sms = (await sink.get("/sms", params={"to": "+8613800001234"})).json()
         assert sum(paid.order_id in s["body"] for s in sms) == 2  # one to the buyer, one to the merchant
         inbox = (await notification.get(f"/accounts/{p.buyer_account_id}/inbox",
-                                         headers={"X-Account-Id": p.buyer_account_id})).json()
+                                         headers=await buyer.headers())).json()
         assert sum(paid.order_id in m["title"] for m in inbox["items"]) == 1
         assert inbox["unread"] == 2
 
 
 async def test_commission_accrues_once_whichever_event_comes_first(infra: Infra, namespace: str) -> None:
-    settings = f.settings(PartnerSettings, infra.bootstrap, infra.mongo_uri, namespace)
-    provider = f.rid("csp")
+    settings = f.settings(PartnerSettings, infra, namespace)
+    csp, stranger = await infra.idp.user("provider"), await infra.idp.user("provider")
+    provider = csp.account_id
     async with running(partner_app(settings)) as partner:
         first, second = f.parties(provider), f.parties(provider)
         paid1, paid2 = f.order_paid(first, amount="1234.56", ratio="0.15"), f.order_paid(second, amount="99.99")
@@ -123,12 +125,14 @@ async def test_commission_accrues_once_whichever_event_comes_first(infra: Infra,
             await publish(infra, namespace, event, key=paid1.order_id)
 
         async def ledger() -> dict[str, object] | None:
-            body = (await partner.get(f"/providers/{provider}/ledger", headers={"X-Account-Id": provider})).json()
+            body = (await partner.get(f"/providers/{provider}/ledger", headers=await csp.headers())).json()
             return body if len(body["entries"]) >= 2 else None
 
         body = await eventually(ledger, what="two ledger entries")
         amounts = sorted(e["amount"] for e in body["entries"])
         assert amounts == ["10.00", "185.18"]  # 1234.56 × 0.15 = 185.184 → 185.18; 99.99 × 0.10 = 9.999 → 10.00
         assert body["total"] == "195.18"
-        forbidden = await partner.get(f"/providers/{provider}/ledger", headers={"X-Account-Id": "someone-else"})
+        forbidden = await partner.get(f"/providers/{provider}/ledger", headers=await stranger.headers())
         assert forbidden.status_code == 403
+        anonymous = await partner.get(f"/providers/{provider}/ledger", headers={"X-Account-Id": provider})
+        assert anonymous.status_code == 401

@@ -1,58 +1,72 @@
-"""Orders in-process on the real broker and database: every status change reaches order.status_changed in
-order, the durable sweeper cancels an unpaid order, and an approved refund on refund.decided refunds it."""
+"""Orders in-process on the real broker, database and identity provider: every status change reaches
+order.status_changed in order, the durable sweeper cancels an unpaid order, and an approved refund on
+refund.decided refunds it. The people are Keycloak users with real tokens; the payment system confirms the
+payment with its own client-credentials token."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import httpx
 
+from devstack.marketplace import Suite
 from services.orders.app import create_app as orders_app
 from services.orders.settings import OrdersSettings
 from shared.schemas import Parties, PartyRole, RefundDecided, RefundDecidedPayload, Topic
 from tests import factories as f
 from tests.conftest import Infra
 from tests.helpers import eventually, produce, read_topic, running
+from tests.identity import User
+
+PRICE = "10.00"
 
 
-async def _account(client: httpx.AsyncClient, role: str) -> str:
-    resp = await client.post("/accounts", json={"role": role, "display_name": role, "bound_email": f"{role}@example.com",
-                                                "bound_phone": "+8613800001234"})
-    assert resp.status_code == 201, resp.text
-    return str(resp.json()["account_id"])
+async def _shop(client: httpx.AsyncClient, infra: Infra) -> tuple[Suite, User, User, str]:
+    """A buyer and a merchant with their profiles, and the merchant's product listed by an operator."""
+    buyer, merchant, operator = [await infra.idp.user(r) for r in ("buyer", "merchant", "operator")]
+    shop = Suite({"orders": ""}, client)
+    await shop.profile(buyer, "+8613800001234")
+    await shop.profile(merchant, "+8613800005678")
+    product = await shop.list_product(merchant, operator, specifications=[
+        {"spec_id": "std", "name": "Standard", "billing_mode": "one_time", "price": PRICE}])
+    assert product["status"] == "listed"
+    return shop, buyer, merchant, str(product["product_id"])
 
 
-async def _order(client: httpx.AsyncClient, buyer: str, merchant: str) -> str:
-    resp = await client.post("/orders", headers={"X-Account-Id": buyer}, json={
-        "merchant_account_id": merchant, "amount": "10.00",
-        "product": {"product_id": "p", "name": "n", "delivery_type": "manual_service"}})
-    assert resp.status_code == 201, resp.text
-    return str(resp.json()["order_id"])
+async def _pay(client: httpx.AsyncClient, infra: Infra, order: dict[str, Any],
+               headers: dict[str, str] | None = None) -> httpx.Response:
+    return await client.post(f"/orders/{order['order_id']}/pay", headers=headers or await infra.idp.payment_headers(),
+                             json={"payment_id": f"PAY-{order['order_id']}", "amount": order["amount"]})
 
 
 async def _changes(infra: Infra, namespace: str, order_id: str, at_least: int) -> list[tuple[str | None, str, str]]:
-    records = await read_topic(infra.bootstrap, f"{namespace}.{Topic.ORDER_STATUS_CHANGED}", at_least=at_least)
+    records = await read_topic(infra.kafka_client(), f"{namespace}.{Topic.ORDER_STATUS_CHANGED}", at_least=at_least)
     payloads = [json.loads(r.value)["payload"] for r in records if r.key == order_id.encode()]
     return [(p["from_status"], p["to_status"], p["reason"]) for p in payloads]
 
 
 async def test_an_unpaid_order_is_cancelled_by_the_sweeper_and_every_change_is_published(
         infra: Infra, namespace: str) -> None:
-    settings = f.settings(OrdersSettings, infra.bootstrap, infra.mongo_uri, namespace,
+    settings = f.settings(OrdersSettings, infra, namespace,
                           unpaid_cancel_minutes=0.01, sweeper_poll_seconds=0.2)
     async with running(orders_app(settings)) as orders:
-        buyer, merchant = await _account(orders, "buyer"), await _account(orders, "merchant")
-        order_id = await _order(orders, buyer, merchant)
+        shop, buyer, _, product_id = await _shop(orders, infra)
+        placed = await shop.order(buyer, product_id)
+        assert placed["amount"] == PRICE  # the catalogue's price
+        order_id = placed["order_id"]
 
-        async def cancelled() -> dict[str, object] | None:
-            body = (await orders.get(f"/orders/{order_id}", headers={"X-Account-Id": buyer})).json()
+        async def cancelled() -> dict[str, Any] | None:
+            body = (await orders.get(f"/orders/{order_id}", headers=await buyer.headers())).json()
             return body if body["status"] == "cancelled" else None
 
         order = await eventually(cancelled, timeout=15, what="the unpaid order cancelled by the sweeper")
-        assert [h["status"] for h in order["history"]] == ["pending_payment", "cancelled"]  # type: ignore[index]
-        late = await orders.post(f"/orders/{order_id}/pay", headers={"X-Account-Id": buyer})
+        assert [h["status"] for h in order["history"]] == ["pending_payment", "cancelled"]
+        by_buyer = await _pay(orders, infra, placed, await buyer.headers())
+        assert (by_buyer.status_code, by_buyer.json()["detail"]["rule"]) == (403, "payment_system_only")
+        late = await _pay(orders, infra, placed)
         assert late.status_code == 409
         assert await _changes(infra, namespace, order_id, at_least=2) == [
             (None, "pending_payment", "new order placed"),
@@ -60,37 +74,44 @@ async def test_an_unpaid_order_is_cancelled_by_the_sweeper_and_every_change_is_p
 
 
 async def test_an_approved_refund_decision_refunds_the_paid_order(infra: Infra, namespace: str) -> None:
-    settings = f.settings(OrdersSettings, infra.bootstrap, infra.mongo_uri, namespace)
+    settings = f.settings(OrdersSettings, infra, namespace)
     async with running(orders_app(settings)) as orders:
-        buyer, merchant = await _account(orders, "buyer"), await _account(orders, "merchant")
-        order_id = await _order(orders, buyer, merchant)
-        paid = await orders.post(f"/orders/{order_id}/pay", headers={"X-Account-Id": buyer})
-        assert paid.json()["status"] == "processing"
-        requested = await orders.post(f"/purchased-services/{order_id}/unsubscribe", headers={"X-Account-Id": buyer},
+        shop, buyer, merchant, product_id = await _shop(orders, infra)
+        placed = await shop.order(buyer, product_id)
+        order_id = placed["order_id"]
+        paid = await _pay(orders, infra, placed)
+        assert paid.json()["status"] == "processing", paid.text
+        again = await _pay(orders, infra, placed)  # the payment system confirms the same payment again
+        assert again.status_code == 200, again.text
+        assert again.json() == (await orders.get(f"/orders/{order_id}", headers=await buyer.headers())).json()
+        assert [(o["status"], o["payment_id"], len(o["history"])) for o in (paid.json(), again.json())] == [
+            ("processing", f"PAY-{order_id}", 2)] * 2
+        requested = await orders.post(f"/purchased-services/{order_id}/unsubscribe", headers=await buyer.headers(),
                                       json={"reason": "plans changed"})
         assert requested.status_code == 200, requested.text
         refund_id = requested.json()["refund"]["refund_id"]
         decided = RefundDecided(producer="supervision", correlation_id="c", order_id=order_id,
                                 payload=RefundDecidedPayload(
-                                    refund_id=refund_id, order_id=order_id, approved=True, amount=Decimal("10.00"),
+                                    refund_id=refund_id, order_id=order_id, approved=True, amount=Decimal(PRICE),
                                     reason="plans changed", decided_by_role=PartyRole.MERCHANT,
-                                    parties=Parties(buyer_account_id=buyer, merchant_account_id=merchant),
+                                    parties=Parties(buyer_account_id=buyer.account_id,
+                                                    merchant_account_id=merchant.account_id),
                                     decided_at=datetime.now(UTC)))
-        await produce(infra.bootstrap, f"{namespace}.{Topic.REFUND_DECIDED}", decided.model_dump_json().encode(),
+        await produce(infra.kafka_client(), f"{namespace}.{Topic.REFUND_DECIDED}", decided.model_dump_json().encode(),
                       key=order_id)
 
         async def refunded() -> bool:
-            body = (await orders.get(f"/orders/{order_id}", headers={"X-Account-Id": buyer})).json()
+            body = (await orders.get(f"/orders/{order_id}", headers=await buyer.headers())).json()
             return bool(body["status"] == "refunded" and body["refund"]["state"] == "approved")
 
         await eventually(refunded, what="the order refunded from refund.decided")
         unsubscribe_id = requested.json()["unsubscribe_order_id"]
-        unsubscribe = (await orders.get(f"/orders/{unsubscribe_id}", headers={"X-Account-Id": merchant})).json()
+        unsubscribe = (await orders.get(f"/orders/{unsubscribe_id}", headers=await merchant.headers())).json()
         assert (unsubscribe["order_type"], unsubscribe["status"], unsubscribe["original_order_id"]) == (
             "unsubscribe", "completed", order_id)
         assert [c[1] for c in await _changes(infra, namespace, unsubscribe_id, at_least=5)] == [
             "processing", "completed"]
-        requests = await read_topic(infra.bootstrap, f"{namespace}.{Topic.REFUND_REQUESTED}")
+        requests = await read_topic(infra.kafka_client(), f"{namespace}.{Topic.REFUND_REQUESTED}")
         assert [json.loads(r.value)["payload"]["refund_id"] for r in requests] == [refund_id]
         assert [c[1] for c in await _changes(infra, namespace, order_id, at_least=3)] == [
             "pending_payment", "processing", "refunded"]

@@ -1,4 +1,8 @@
-"""The mail/SMS sinks as a real process, driven by the real channel adapters (aiosmtplib, Twilio SDK)."""
+"""The mail/SMS sinks as a real process, driven by the real channel adapters (aiosmtplib, Twilio SDK).
+
+The adapters are built as the service builds them (`providers`), from the notification service's own settings
+on the session's stack: its dev-default Twilio credentials (a SecretStr, read only when the SDK client is made)
+are the ones the sink accepts."""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ import aiosmtplib
 import httpx
 import pytest
 from aiohttp import web
+from pydantic import SecretStr
 from twilio.base.exceptions import TwilioRestException
 from twilio.request_validator import RequestValidator
 
@@ -29,6 +34,10 @@ from services.notification.channels import (
     TransientSendError,
     TwilioSender,
 )
+from services.notification.providers import providers
+from services.notification.settings import NotificationSettings
+from tests import factories as f
+from tests.conftest import Infra
 from tests.helpers import Sinks, start_sinks
 
 pytestmark = pytest.mark.integration
@@ -54,16 +63,34 @@ async def api(sinks: Sinks) -> AsyncIterator[httpx.AsyncClient]:
         (await client.post("/_control/reset")).raise_for_status()
 
 
-@pytest.fixture
-def smtp(sinks: Sinks) -> SmtpSender:
-    return SmtpSender("127.0.0.1", sinks.smtp_port, SENDER, timeout=5.0)
+@pytest.fixture(scope="module")
+def notification(infra: Infra, sinks: Sinks) -> NotificationSettings:
+    """The service's settings on the stack, pointed at this module's sinks (no topic is used: no namespace)."""
+    s = f.settings(NotificationSettings, infra, "sinks", smtp_port=sinks.smtp_port, twilio_api_base_url=sinks.url,
+                   smtp_sender=SENDER)
+    assert (s.twilio_account_sid, s.twilio_auth_token.get_secret_value(), s.twilio_from_number) == (
+        ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER)  # the dev defaults are what the sink accepts
+    return s
 
 
 @pytest.fixture
-async def twilio(sinks: Sinks) -> AsyncIterator[TwilioSender]:
-    sender = TwilioSender(ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, api_base_url=sinks.url, timeout=5.0)
-    yield sender
-    await sender.close()
+async def senders(notification: NotificationSettings) -> AsyncIterator[tuple[SmtpSender, TwilioSender]]:
+    email, sms, closers = providers(notification)
+    assert isinstance(email.primary, SmtpSender)
+    assert isinstance(sms.primary, TwilioSender)
+    yield email.primary, sms.primary
+    for close in closers:
+        await close()
+
+
+@pytest.fixture
+def smtp(senders: tuple[SmtpSender, TwilioSender]) -> SmtpSender:
+    return senders[0]
+
+
+@pytest.fixture
+def twilio(senders: tuple[SmtpSender, TwilioSender]) -> TwilioSender:
+    return senders[1]
 
 
 async def eventually(fetch: Callable[[], Awaitable[Any]], ok: Callable[[Any], bool],
@@ -292,7 +319,7 @@ async def test_connection_refused_is_transient_for_both_senders() -> None:
     assert not port_open(port)
     with pytest.raises(TransientSendError):
         await SmtpSender("127.0.0.1", port, SENDER, timeout=3.0).send(email_for(mailbox()))
-    twilio = TwilioSender(ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, api_base_url=f"http://127.0.0.1:{port}",
+    twilio = TwilioSender(ACCOUNT_SID, SecretStr(AUTH_TOKEN), FROM_NUMBER, api_base_url=f"http://127.0.0.1:{port}",
                           timeout=3.0)
     try:
         with pytest.raises(TransientSendError) as caught:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from services.notification.centre import DailyLimitReached
+from services.notification.centre import DailyLimitReached, TooManyWrongCodes
 from services.notification.centre_service import AddRecipients, CentreService, EditRecipient
 from services.notification.domain import Delivery
 from services.notification.settings import NotificationSettings
@@ -125,3 +125,51 @@ async def test_a_changed_phone_is_verified_again_and_a_stranger_sees_nothing() -
         await svc.edit(rid("stranger"), r.recipient_id, EditRecipient(name="mine"))
     with pytest.raises(InvalidInput, match="unknown message categories"):
         await svc.edit(account, r.recipient_id, EditRecipient(categories=["spam"]))
+
+
+async def test_a_resend_counts_toward_the_daily_limit() -> None:
+    state, account = FakeState(), rid("acc")
+    svc = service(state)
+    [r] = await svc.add(account, body())
+    for _ in range(39):
+        await svc.resend(account, r.recipient_id)
+    assert state.table("recipient_changes")[f"{account}|2026-03-01"] == 40
+    with pytest.raises(DailyLimitReached):
+        await svc.resend(account, r.recipient_id)
+    assert len([d for d in queued(state, r.recipient_id) if d.channel.value == "sms"]) == 40  # 40 SMS a day at most
+
+
+async def test_the_wrong_code_counter_survives_a_resend() -> None:
+    state, account = FakeState(), rid("acc")
+    svc = service(state)
+    [r] = await svc.add(account, body())
+    _, first = secrets_sent(state, r.recipient_id)
+    for _ in range(3):
+        with pytest.raises(InvalidInput):
+            await svc.verify_phone(account, r.recipient_id, "000000" if first != "000000" else "111111")
+    await svc.resend(account, r.recipient_id)
+    assert state.table("recipients")[r.recipient_id]["code_attempts"] == 3  # no fresh guesses
+    _, code = secrets_sent(state, r.recipient_id)
+    wrong = "000000" if code != "000000" else "111111"
+    for _ in range(2):
+        with pytest.raises(InvalidInput):
+            await svc.verify_phone(account, r.recipient_id, wrong)
+    with pytest.raises(TooManyWrongCodes) as refused:  # even the right code, once the bound is reached
+        await svc.verify_phone(account, r.recipient_id, code)
+    assert refused.value.status == 429
+    await svc.resend(account, r.recipient_id)  # a counted resend renews the guesses
+    _, code = secrets_sent(state, r.recipient_id)
+    assert (await svc.verify_phone(account, r.recipient_id, code)).phone_verified
+    assert state.table("recipient_changes")[f"{account}|2026-03-01"] == 3
+
+
+async def test_resending_to_an_active_recipient_sends_and_counts_nothing() -> None:
+    state, account = FakeState(), rid("acc")
+    svc = service(state)
+    [r] = await svc.add(account, body())
+    token, code = secrets_sent(state, r.recipient_id)
+    await svc.verify_email(token)
+    await svc.verify_phone(account, r.recipient_id, code)
+    assert (await svc.resend(account, r.recipient_id)).active
+    assert len(queued(state, r.recipient_id)) == 2
+    assert state.table("recipient_changes")[f"{account}|2026-03-01"] == 1

@@ -9,11 +9,10 @@ from decimal import Decimal
 import pytest
 
 from services.orders.domain import Order, OrderStatus
-from services.orders.services import OrdersService, PlaceOrder, RegisterAccount
+from services.orders.services import OrdersService, PlaceOrder
 from shared.schemas import (
     AcceptanceDone,
     AccountRole,
-    DeliveryType,
     MerchantCallFailed,
     MerchantCallFailedPayload,
     MilestoneConfirmed,
@@ -21,26 +20,24 @@ from shared.schemas import (
     OrderStatusChanged,
     Parties,
     PartyRole,
-    ProductSnapshot,
     RefundDecided,
     RefundDecidedPayload,
 )
 from tests.factories import acceptance_done, rid
+from tests.service.orders_support import listed, one_time, payment, person, principal
 from tests.service.rig import Rig, flaky
 
 ACTIVATED = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 async def paid_order(svc: OrdersService) -> tuple[Order, Parties]:
-    """An order paid through the service's own use cases: processing, waiting for its service order."""
-    buyer = await svc.register_account(RegisterAccount(role=AccountRole.BUYER, display_name="b",
-                                                       bound_email="b@example.com", bound_phone="+8613800001234"))
-    merchant = await svc.register_account(RegisterAccount(role=AccountRole.MERCHANT, display_name="m",
-                                                          bound_email="m@example.com", bound_phone="+8613800005678"))
-    product = ProductSnapshot(product_id=rid("p"), name="Migration", delivery_type=DeliveryType.MANUAL_SERVICE)
-    placed = await svc.place_order(buyer.account_id, PlaceOrder(merchant_account_id=merchant.account_id,
-                                                                product=product, amount=Decimal("100.00")))
-    order = await svc.pay(placed.order_id, buyer.account_id)
+    """An order of a listed product, paid through the service's own use cases: processing, waiting for its
+    service order."""
+    buyer = await person(svc, AccountRole.BUYER, display_name="b")
+    merchant = await person(svc, AccountRole.MERCHANT, display_name="m", phone="+8613800005678")
+    pid = await listed(svc, merchant, principal(AccountRole.OPERATOR), **one_time("100.00", name="Migration"))
+    placed = await svc.place_order(buyer, PlaceOrder(product_id=pid))
+    order = await svc.pay(placed.order_id, payment(placed))
     assert order.status is OrderStatus.PROCESSING
     return order, order.parties
 

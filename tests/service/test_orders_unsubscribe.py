@@ -10,32 +10,31 @@ import pytest
 
 from services.orders.commands import RequestUnsubscribe
 from services.orders.domain import Order, OrderStatus
-from services.orders.services import OrdersService, PlaceOrder, RegisterAccount
+from services.orders.services import OrdersService, PlaceOrder
 from shared.schemas import (
     AccountRole,
     DeliveryType,
     OrderPaid,
     OrderStatusChanged,
     PartyRole,
-    ProductSnapshot,
     RefundDecided,
     RefundDecidedPayload,
     RefundRequested,
 )
 from tests.factories import rid
+from tests.service.orders_support import listed, one_time, payment, person, principal
 from tests.service.rig import Rig
 
 
 async def unsubscribed(svc: OrdersService, delivery: DeliveryType = DeliveryType.MANUAL_SERVICE) -> Order:
-    """A paid order whose buyer asked to unsubscribe, through the service's own use cases."""
-    buyer = await svc.register_account(RegisterAccount(role=AccountRole.BUYER, display_name="b",
-                                                       bound_email="b@example.com", bound_phone="+8613800001234"))
-    merchant = await svc.register_account(RegisterAccount(role=AccountRole.MERCHANT, display_name="m",
-                                                          bound_email="m@example.com", bound_phone="+8613800005678"))
-    product = ProductSnapshot(product_id=rid("p"), name="Migration", delivery_type=delivery)
-    placed = await svc.place_order(buyer.account_id, PlaceOrder(merchant_account_id=merchant.account_id,
-                                                                product=product, amount=Decimal("100.00")))
-    await svc.pay(placed.order_id, buyer.account_id)
+    """A paid order of a listed product whose buyer asked to unsubscribe, through the service's own use cases."""
+    buyer = await person(svc, AccountRole.BUYER, display_name="b")
+    merchant = await person(svc, AccountRole.MERCHANT, display_name="m", phone="+8613800005678")
+    pid = await listed(svc, merchant, principal(AccountRole.OPERATOR), **one_time(
+        "100.00", name="Migration", delivery_type=delivery.value,
+        flow_template="standard" if delivery.supervised else None))
+    placed = await svc.place_order(buyer, PlaceOrder(product_id=pid))
+    await svc.pay(placed.order_id, payment(placed))
     return await svc.unsubscribe(buyer.account_id, placed.order_id,
                                  RequestUnsubscribe(amount=Decimal("40.00"), reason="plans changed"))
 
@@ -69,10 +68,11 @@ async def test_a_refund_decision_settles_both_orders_once(orders_rig: Rig, appro
         original = await unsubscribed(rig.service)
         unsub_id = original.unsubscribe_order_id
         assert unsub_id is not None
-        pending = await rig.service.get_order(unsub_id, original.buyer_account_id)
+        pending = await rig.service.get_order(unsub_id, principal(AccountRole.BUYER, original.buyer_account_id))
         assert (pending.order_type, pending.status, pending.amount) == (
             "unsubscribe", OrderStatus.PROCESSING, Decimal("40.00"))
-        assert await rig.service.get_order(unsub_id, original.merchant_account_id) == pending
+        assert await rig.service.get_order(
+            unsub_id, principal(AccountRole.MERCHANT, original.merchant_account_id)) == pending
         event = decided(original, approved)
         await rig.publish(event)
         await rig.publish(event)  # redelivered

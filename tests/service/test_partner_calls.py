@@ -10,6 +10,7 @@ import pytest
 
 from services.partner import signing
 from services.partner.calls import MerchantCall, MerchantEndpoint, RetryTimes, Sale
+from services.partner.egress import CallFailure
 from services.partner.merchant import CallRunner, lifecycle_call
 from services.partner.store import PartnerUnitOfWork, fake_uow
 from shared.platform.fakes import FakeState
@@ -89,6 +90,7 @@ async def test_an_unsigned_or_forged_answer_is_a_failure_and_is_published(respon
     [event] = state.outbox
     assert isinstance(event, MerchantCallFailed)
     assert reason in event.payload.error
+    assert done.attempts[-1].error == "bad_signature"
     assert event.payload.attempt == 1
     assert not event.payload.final
 
@@ -125,3 +127,80 @@ async def test_kit_calls_are_signed_in_headers() -> None:
     assert url.endswith("/produceAPI/v2/tenantSync")
     assert set(headers) == {"x-sign", "x-timestamp", "x-nonce"}
     assert params == {}
+
+
+class Scripted:
+    """A transport that answers as told: a status with a (signed or unsigned) body, or a transport failure."""
+
+    def __init__(self, status: int = 200, body: bytes = b'{"resultCode": "000000"}', signed: bool = True,
+                 failure: CallFailure | None = None) -> None:
+        self.status, self.body, self.signed, self.failure = status, body, signed, failure
+        self.sent = 0
+
+    async def __call__(self, url: str, headers: dict[str, str], params: dict[str, str], body: bytes
+                       ) -> tuple[int, dict[str, str], bytes]:
+        self.sent += 1
+        if self.failure is not None:
+            raise self.failure
+        return self.status, signing.sign_headers(KEY, self.body) if self.signed else {}, self.body
+
+
+@pytest.mark.parametrize(("transport", "kind"), [
+    (Scripted(failure=CallFailure("timeout", "no complete answer within 5 s")), "timeout"),
+    (Scripted(failure=CallFailure("connection_refused", "the endpoint refused the connection")),
+     "connection_refused"),
+    (Scripted(failure=CallFailure("tls_error", "the TLS handshake failed")), "tls_error"),
+    (Scripted(failure=CallFailure("blocked_address", "isv.example resolves to a loopback address")),
+     "blocked_address"),
+    (Scripted(failure=CallFailure("response_too_large", "the answer exceeds 65536 bytes")), "response_too_large"),
+    (Scripted(status=302, signed=False, body=b""), "redirect_refused"),
+    (Scripted(status=503), "http_5xx"),
+    (Scripted(status=502, signed=False, body=b"<html>Bad Gateway</html>"), "http_5xx"),
+    (Scripted(status=404), "http_4xx"),
+    (Scripted(signed=False), "bad_signature"),
+    (Scripted(body=b"not json"), "bad_response"),
+    (Scripted(body=b'{"resultCode": "000005", "resultMsg": "quota exceeded"}'), "merchant_error"),
+], ids=lambda x: x if isinstance(x, str) else "")
+async def test_each_failure_is_recorded_and_published_with_its_class(transport: Scripted, kind: str) -> None:
+    state = FakeState()
+    call = await setup(state)
+
+    done = await CallRunner(UnitOfWorkFactory(fake_uow(state)), transport, TIMES, lambda: NOW).attempt(call.call_id)
+
+    [attempt] = done.attempts
+    assert not attempt.ok
+    assert attempt.error == kind
+    assert "Traceback" not in attempt.detail
+    [event] = state.outbox
+    assert isinstance(event, MerchantCallFailed)
+    assert event.payload.error.startswith(f"{kind}: ")
+
+
+async def test_an_unexpected_transport_error_is_a_recorded_failure_not_a_crash() -> None:
+    async def broken(url: str, headers: dict[str, str], params: dict[str, str], body: bytes
+                     ) -> tuple[int, dict[str, str], bytes]:
+        raise RuntimeError("secret internal detail 10.0.0.7:5432")
+
+    state = FakeState()
+    call = await setup(state)
+
+    done = await CallRunner(UnitOfWorkFactory(fake_uow(state)), broken, TIMES, lambda: NOW).attempt(call.call_id)
+
+    assert done.attempts[-1].error == "connection_failed"
+    assert "10.0.0.7" not in done.attempts[-1].detail
+    assert done.status == "pending"  # retried by the long policy, not in a tight loop
+
+
+async def test_a_pending_kit_call_whose_contact_data_was_erased_is_never_sent() -> None:
+    state = FakeState()
+    call = await setup(state)
+    kit = call.model_copy(update={"call_id": "authSync:1", "kind": "kit", "endpoint": "authSync",
+                                  "path": "/produceAPI/v2/authSync", "policy": "manual", "erased_at": NOW})
+    state.tables["merchant_calls"]["authSync:1"] = kit.model_dump()
+    transport = Scripted()
+
+    done = await CallRunner(UnitOfWorkFactory(fake_uow(state)), transport, TIMES, lambda: NOW).attempt("authSync:1")
+
+    assert transport.sent == 0
+    assert done.status == "failed"
+    assert done.attempts[-1].error == "contact_data_erased"

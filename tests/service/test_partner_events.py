@@ -1,15 +1,21 @@
-"""partner on the in-memory broker: scenarios, refunds, cancellations, joint selling, SaaS calls, accounts."""
+"""partner on the in-memory broker: scenarios, refunds, cancellations, joint selling, SaaS calls, erasure."""
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+
+import pytest
 
 from services.partner.calls import MerchantCall
 from services.partner.domain import LedgerEntry
 from services.partner.incentives import OPERATIONS_BASE, Scenario
 from services.partner.programme import CustomerAssociation, Demand, Offer
+from shared.platform.errors import DomainError
 from shared.schemas import (
+    AccountErased,
+    AccountErasedPayload,
     AccountRole,
     DeliveryType,
     OrderPaid,
@@ -20,7 +26,7 @@ from shared.schemas import (
     RefundDecided,
     RefundDecidedPayload,
 )
-from tests.factories import acceptance_done, account_registered, order_paid, parties, rid
+from tests.factories import acceptance_done, order_paid, parties, rid
 from tests.service.rig import Rig
 
 
@@ -158,11 +164,54 @@ async def test_a_paid_saas_order_queues_the_new_instance_call_once(partner_rig: 
     assert call.body["orderId"] == paid.order_id
 
 
-async def test_accounts_are_remembered_with_their_role(partner_rig: Rig) -> None:
-    async with partner_rig.running() as rig:
-        await rig.publish(account_registered("op-1", AccountRole.OPERATOR))
+async def test_partner_keeps_no_registry_of_accounts_or_roles(partner_rig: Rig) -> None:
+    """Roles come from the caller's token now: account.registered is not even consumed."""
+    subscribed = {name for sub in partner_rig.broker._subscribers for name in sub.topic_names}
+    assert "svc.account.registered" not in subscribed
+    assert "svc.account.erased" in subscribed
+    assert "accounts" not in partner_rig.state.tables
 
-    assert rig.state.tables["accounts"]["op-1"]["role"] == "operator"
+
+def kit_users_call(call_id: str, buyer: str, status: str = "failed") -> MerchantCall:
+    users = [{"userName": "zhang.san", "name": "张三", "orgCode": "o1", "role": "user", "enable": "true",
+              "mobile": "+8613800001234", "email": "zhang@acme.example", "position": "CFO"}]
+    return MerchantCall(call_id=call_id, merchant_id="m1", endpoint="authSync", kind="kit",
+                        path="/produceAPI/v2/authSync", policy="manual", status=status, order_id="CS1", buyer_id=buyer,
+                        body={"tenantId": "t1", "appId": "a1", "userList": users, "flag": 1},
+                        created_at=datetime.now(UTC))
+
+
+def erased(account_id: str) -> AccountErased:
+    return AccountErased(producer="tests", correlation_id=rid("c"), payload=AccountErasedPayload(
+        account_id=account_id, role=AccountRole.BUYER, erased_at=datetime.now(UTC)))
+
+
+async def test_an_erased_buyers_kit_calls_lose_their_users_contact_data_and_cannot_be_replayed(
+        partner_rig: Rig) -> None:
+    buyer, other = rid("buyer"), rid("buyer")
+    calls = partner_rig.state.table("merchant_calls")
+    for call in (kit_users_call("authSync:1", buyer), kit_users_call("authSync:2", other)):
+        calls[call.call_id] = call.model_dump()
+    event = erased(buyer)
+    async with partner_rig.running() as rig:
+        await rig.publish(event)
+        first = copy.deepcopy(rig.state.tables["merchant_calls"])
+        await rig.publish(event)  # redelivered
+        await rig.publish(erased(buyer))  # erased again: nothing left to mask
+
+    assert rig.state.tables["merchant_calls"] == first
+    mine = MerchantCall.model_validate(first["authSync:1"])
+    [user] = mine.body["userList"]
+    assert (user["name"], user["mobile"], user["email"], user["position"]) == ("***", "***", "***", "***")
+    assert user["userName"] == "zhang.san"  # the merchant's key for the user stays
+    assert mine.erased_at is not None
+    assert mine.status == "failed"  # the record (and the console's figures) stay
+    with pytest.raises(DomainError, match="erased"):
+        mine.replay(datetime.now(UTC))
+    theirs = MerchantCall.model_validate(first["authSync:2"])
+    assert theirs.body["userList"][0]["mobile"] == "+8613800001234"
+    assert theirs.erased_at is None
+    assert rig.dead == []
 
 
 def status_changed(paid: OrderPaid, ends_at: datetime) -> OrderStatusChanged:
@@ -211,6 +260,20 @@ async def test_terms_with_a_floor_price_and_tax_rates_drive_the_earning(partner_
 
     [entry] = ledger(rig)
     assert entry.amount == Decimal("38.87")  # (1200 − 1000) × 0.2 × 1.03 ÷ 1.06 = 38.867…
+
+
+async def test_terms_another_merchant_claimed_for_the_product_never_shape_the_earning(partner_rig: Rig) -> None:
+    p = parties(rid("prov"))
+    paid = order_paid(p, amount="1200.00", ratio="0.2")
+    partner_rig.state.table("product_terms")[paid.payload.product.product_id] = {
+        "product_id": paid.payload.product.product_id, "merchant_id": rid("squatter"), "share_ratio": "0.9",
+        "floor_price": "1199.00", "vat_rate": "0.5", "version": 0}
+    async with partner_rig.running() as rig:
+        await rig.publish(paid)
+        await rig.publish(acceptance_done(p, paid.order_id))
+
+    [entry] = ledger(rig)
+    assert entry.amount == Decimal("240.00")  # 1200 × 0.2, as if no terms were on record
 
 
 async def test_an_order_outside_the_offer_window_does_not_win_the_demand(partner_rig: Rig) -> None:

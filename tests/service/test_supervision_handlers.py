@@ -9,6 +9,7 @@ import pytest
 from services.supervision import templates
 from services.supervision.domain import ServiceOrder, Status
 from services.supervision.services import NotSupervised
+from shared.platform.auth import Principal
 from shared.platform.errors import Forbidden
 from shared.schemas import DeadlineScheduled, DeliveryType
 from tests.factories import order_paid, parties
@@ -62,11 +63,12 @@ async def test_unsupervised_products_open_nothing(supervision_rig: Rig, delivery
     assert rig.state.tables.get("service_orders", {}) == {}
     assert rig.dead == []
     with pytest.raises(NotSupervised, match=r"not supervised \(dossier §1\.2\)") as refused:
-        await rig.service.get_by_order(order_id, buyer)
+        await rig.service.get_by_order(order_id, Principal(buyer, frozenset({"buyer"})))
     assert refused.value.code == "not_supervised"
     assert refused.value.status == 404
-    with pytest.raises(Forbidden):
-        await rig.service.get_by_order(order_id, "stranger")
+    with pytest.raises(Forbidden) as stranger:
+        await rig.service.get_by_order(order_id, Principal("stranger", frozenset({"buyer"})))
+    assert stranger.value.rule == "parties_and_operators_only"
 
 
 async def test_a_supervised_type_without_a_template_is_dead_lettered(supervision_rig: Rig,

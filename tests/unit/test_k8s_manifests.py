@@ -4,22 +4,35 @@ Each YAML document (kustomization files aside, they are no API objects) is valid
 bundled Kubernetes 1.33 schema. The rules the schema cannot know are asserted here: probes, resources,
 security context, graceful shutdown, where settings and secrets come from, and that every Deployment has
 its Service and PodDisruptionBudget. When `kubectl` is installed, the kustomizations are also rendered.
+
+Identity and trust (issue 9): every Deployment gets the issuer and `SUITE_ENV` from the ConfigMap, signs in to
+Kafka as its own user over TLS with the CA mounted, and nothing relaxes production. Each Deployment's
+environment is also fed to its service's settings class, whose production check must pass: the manifests
+describe a configuration the services accept.
 """
 
 from __future__ import annotations
 
 import base64
+import importlib
+import os
 import re
 import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from functools import cache
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import kubernetes_validate
 import pytest
 import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from shared.platform.settings import DEV_SECRETS, ServiceSettings
+from shared.schemas.acl import GRANTS
 
 pytestmark = pytest.mark.unit
 
@@ -44,6 +57,13 @@ KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization
 SECRET_WORDS = ("PASSWORD", "TOKEN", "SECRET", "CREDENTIAL", "PRIVATE_KEY", "API_KEY")
 URI_WITH_CREDENTIALS = re.compile(r"://[^/@\s:]+:[^/@\s]*@")
 SLEEP_SECONDS = re.compile(r"sleep\(?\s*(\d+(?:\.\d+)?)")
+PRODUCTION = "production"
+CONFIGMAP_SETTINGS = ("SUITE_ENV", "OIDC_ISSUER_URL")  # cluster-wide: the same in every Deployment
+# Dev-only switches and the pre-issue-9 identity header: no manifest may mention them (SUITE_ENV=dev, which
+# cannot be found by a plain string search, is checked on the parsed documents).
+FORBIDDEN_IN_MANIFESTS = ("dev-token", "PARTNER_MERCHANT_ENDPOINT_ALLOW_HTTP", "PARTNER_MERCHANT_ENDPOINT_ALLOW_HOSTS")
+FORBIDDEN_ANYWHERE = ("X-Account-Id",)
+SUITE_ENV_DEV = re.compile(r"""\b(SUITE_ENV|[A-Z]+_ENVIRONMENT)["']?\s*[:=]\s*["']?(?!production\b)\w""")
 
 
 @dataclass(frozen=True)
@@ -108,16 +128,18 @@ def _deployment(service: str) -> dict[str, Any]:
 
 
 def _pod_spec(deployment: dict[str, Any]) -> dict[str, Any]:
-    return deployment["spec"]["template"]["spec"]
+    spec: dict[str, Any] = deployment["spec"]["template"]["spec"]
+    return spec
 
 
 def _pod_labels(deployment: dict[str, Any]) -> dict[str, str]:
-    return deployment["spec"]["template"].get("metadata", {}).get("labels", {})
+    labels: dict[str, str] = deployment["spec"]["template"].get("metadata", {}).get("labels", {})
+    return labels
 
 
 def _container(service: str) -> dict[str, Any]:
     containers = _pod_spec(_deployment(service))["containers"]
-    found = [c for c in containers if c["name"] == service]
+    found: list[dict[str, Any]] = [c for c in containers if c["name"] == service]
     assert len(found) == 1, f"{service}: expected one container named {service!r}"
     return found[0]
 
@@ -189,6 +211,17 @@ def _references(container: dict[str, Any]) -> Iterator[tuple[str, str, str | Non
             if ref in value_from:
                 r = value_from[ref]
                 yield kind, r["name"], r["key"], bool(r.get("optional"))
+
+
+def _volume_references(deployment: dict[str, Any]) -> Iterator[tuple[str, str, str | None, bool]]:
+    """(kind, name, key or None for the whole object, optional) of each Secret/ConfigMap volume."""
+    for volume in _pod_spec(deployment).get("volumes", []):
+        for field, kind, name_field in (("secret", "Secret", "secretName"), ("configMap", "ConfigMap", "name")):
+            if field in volume:
+                source = volume[field]
+                items = source.get("items") or [{"key": None}]
+                for item in items:
+                    yield kind, source[name_field], item["key"], bool(source.get("optional"))
 
 
 def _topic_partitions() -> int:
@@ -284,7 +317,7 @@ def test_deployment_image_has_a_fixed_tag(service: str) -> None:
 @pytest.mark.parametrize("service", SERVICES)
 def test_deployment_probes(service: str) -> None:
     container = _container(service)
-    probes = {kind: container.get(kind) for kind in ("readinessProbe", "livenessProbe", "startupProbe")}
+    probes: dict[str, Any] = {kind: container.get(kind) for kind in ("readinessProbe", "livenessProbe", "startupProbe")}
     for kind, probe in probes.items():
         assert probe, f"{kind} missing"
         assert "httpGet" in probe, f"{kind} is not an HTTP probe"
@@ -353,7 +386,8 @@ def test_deployment_gets_the_cluster_endpoints(service: str) -> None:
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_deployment_references_exist(service: str) -> None:
-    for kind, name, key, optional in _references(_container(service)):
+    volumes = list(_volume_references(_deployment(service)))
+    for kind, name, key, optional in [*_references(_container(service)), *volumes]:
         sources = _sources(kind)
         assert name in sources, f"{kind} {name!r} is not defined under deploy/k8s"
         if key is not None and not optional:
@@ -418,6 +452,7 @@ def test_configmap_holds_no_secrets(doc: Doc) -> None:
 def test_configmap_defines_the_cluster_settings() -> None:
     keys = {key for values in _sources("ConfigMap").values() for key in values}
     assert {"KAFKA_BOOTSTRAP_SERVERS", "TOPIC_PARTITIONS", "TOPIC_REPLICATION", "CREATE_TOPICS"} <= keys
+    assert {"SUITE_ENV", "OIDC_ISSUER_URL", "KAFKA_SECURITY_PROTOCOL", "KAFKA_SASL_MECHANISM", "KAFKA_CA_FILE"} <= keys
 
 
 @pytest.mark.parametrize("doc", _params(_docs("Secret")))
@@ -427,6 +462,230 @@ def test_secret_example_holds_placeholders_only(doc: Doc) -> None:
     assert values
     for key, value in values.items():
         assert PLACEHOLDER in value, f"{key} is not a {PLACEHOLDER!r} placeholder"
+
+
+# --- identity and trust (issue 9) -----------------------------------------------------------------------
+
+
+@cache
+def _link_key_pair() -> tuple[str, str]:
+    """A real Ed25519 pair (PEM), so a settings check that parses the private-link keys accepts them."""
+    key = Ed25519PrivateKey.generate()
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+    public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return private, public
+
+
+def _secret_placeholder(key: str) -> str:
+    """What the secret store would put under `key`: shaped like the real thing, and no dev default."""
+    if key.endswith("PRIVATE_KEY"):
+        return _link_key_pair()[0]
+    if key.endswith("PUBLIC_KEY"):
+        return _link_key_pair()[1]
+    if key == "MONGODB_URI":
+        return "mongodb://koo-suite:k8s-placeholder@mongo-0.example:27017/?replicaSet=rs0&authSource=admin"
+    return f"k8s-placeholder-{key.lower().replace('_', '-')}"
+
+
+def _environment(service: str) -> dict[str, str]:
+    """The container's environment as the kubelet builds it: envFrom first, then env (which wins); values
+    from Secrets replaced by placeholders (the real ones live in the secret store)."""
+    container = _container(service)
+    configmaps = _sources("ConfigMap")
+    environment: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        prefix = source.get("prefix", "")
+        if "configMapRef" in source:
+            data = configmaps.get(source["configMapRef"]["name"], {})
+            environment.update({prefix + key: value for key, value in data.items()})
+        if "secretRef" in source:
+            keys = _sources("Secret").get(source["secretRef"]["name"], {})
+            environment.update({prefix + key: _secret_placeholder(key) for key in keys})
+    for name, entry in _env(container).items():
+        value_from = entry.get("valueFrom", {})
+        if "secretKeyRef" in value_from:
+            environment[name] = _secret_placeholder(value_from["secretKeyRef"]["key"])
+        elif "configMapKeyRef" in value_from:
+            ref = value_from["configMapKeyRef"]
+            environment[name] = configmaps.get(ref["name"], {}).get(ref["key"], "")
+        else:
+            environment[name] = str(entry.get("value", ""))
+    return environment
+
+
+def _settings_class(service: str) -> type[ServiceSettings]:
+    module = importlib.import_module(f"services.{service}.settings")
+    found = [v for v in vars(module).values()
+             if isinstance(v, type) and issubclass(v, ServiceSettings) and v.__module__ == module.__name__]
+    assert len(found) == 1, f"services/{service}/settings.py: expected one ServiceSettings subclass"
+    return found[0]
+
+
+def _variables_read(cls: type[ServiceSettings]) -> set[str]:
+    """The environment variables a settings class reads: its unprefixed aliases (KAFKA_BOOTSTRAP_SERVERS) and,
+    for every field, `<PREFIX><FIELD>` (populate_by_name). Case-insensitive, as pydantic-settings reads them."""
+    prefix = str(cls.model_config.get("env_prefix", "")).upper()
+    names = {prefix + name.upper() for name in cls.model_fields}
+    names |= {f.validation_alias.upper() for f in cls.model_fields.values() if isinstance(f.validation_alias, str)}
+    return names
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_deployment_gets_identity_and_environment_from_the_configmap(service: str) -> None:
+    names = _env_names(_container(service))
+    for name in CONFIGMAP_SETTINGS:
+        assert names.get(name) == "configmap", f"{name} must come from the shared ConfigMap (not set per Deployment)"
+    environment = _environment(service)
+    assert environment["SUITE_ENV"] == PRODUCTION
+    assert environment["OIDC_ISSUER_URL"].startswith("https://")
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_deployment_signs_in_to_kafka_as_itself(service: str) -> None:
+    env = _env(_container(service))
+    password = f"{_prefix(service)}KAFKA_PASSWORD"
+    ref = env.get(password, {}).get("valueFrom", {}).get("secretKeyRef")
+    assert ref, f"{password} must come from a Secret (secretKeyRef)"
+    assert ref["key"] == password, f"{password} must be this service's own key, not {ref['key']!r}"
+    assert not ref.get("optional"), "without its password the service cannot reach Kafka: not optional"
+    user = env.get(f"{_prefix(service)}KAFKA_USERNAME", {}).get("value", service)
+    assert user == service, "the Kafka user is the service's name: the ACLs' principal (shared/schemas/acl.py)"
+    assert user in GRANTS
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_deployment_reads_only_its_own_secret_keys(service: str) -> None:
+    """Least privilege: a service's pod gets the shared MongoDB URI and its own credentials, no other's."""
+    others = tuple(_prefix(other) for other in SERVICES if other != service)
+    for kind, name, key, _ in _references(_container(service)):
+        if kind == "Secret":
+            assert key is not None, f"{service} takes the whole Secret {name!r} (envFrom): name its keys instead"
+            assert not key.startswith(others), f"{service} reads another service's secret {key}"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_deployment_mounts_the_kafka_ca(service: str) -> None:
+    deployment, container = _deployment(service), _container(service)
+    ca_file = PurePosixPath(_environment(service).get("KAFKA_CA_FILE", ""))
+    assert ca_file.is_absolute(), "KAFKA_CA_FILE must name the mounted CA bundle"
+    mounts = [m for m in container.get("volumeMounts", []) if ca_file.is_relative_to(m["mountPath"])]
+    assert len(mounts) == 1, f"no volume is mounted where KAFKA_CA_FILE ({ca_file}) lies"
+    mount = mounts[0]
+    assert mount.get("readOnly") is True, "the CA bundle is mounted read-only"
+    assert "subPath" not in mount, "a subPath mount never sees the CA's renewal"
+    relative = ca_file.relative_to(mount["mountPath"]).as_posix()
+    volumes = {v["name"]: v for v in _pod_spec(deployment).get("volumes", [])}
+    volume = volumes.get(mount["name"], {})
+    source = volume.get("secret") or volume.get("configMap")
+    assert source, "the CA bundle comes from a Secret or a ConfigMap"
+    assert not source.get("optional"), "a missing CA must keep the pod from starting"
+    kind, name = ("Secret", source["secretName"]) if "secret" in volume else ("ConfigMap", source["name"])
+    items = {item["path"]: item["key"] for item in source.get("items", [])}
+    key = items.get(relative) if items else relative
+    assert key, f"the volume {mount['name']!r} has no file {relative!r}"
+    assert key in _sources(kind).get(name, {}), f"{kind} {name!r} (under deploy/k8s) has no key {key!r}"
+
+
+def test_configmap_leaves_topic_creation_to_the_admin() -> None:
+    values = [v["CREATE_TOPICS"] for v in _sources("ConfigMap").values() if "CREATE_TOPICS" in v]
+    assert values == ["false"], "the services' Kafka users have no create rights: CREATE_TOPICS must be false"
+    for service in SERVICES:
+        assert _environment(service).get("CREATE_TOPICS", "false") == "false", service
+
+
+def test_notification_talks_to_smtp_over_tls() -> None:
+    environment = _environment("notification")
+    tls = [environment.get(f"NOTIFICATION_SMTP_{name}", "").lower() for name in ("USE_TLS", "START_TLS")]
+    assert "true" in tls, "NOTIFICATION_SMTP_USE_TLS or NOTIFICATION_SMTP_START_TLS must be true"
+    for name in ("NOTIFICATION_SMTP_PASSWORD", "NOTIFICATION_TWILIO_AUTH_TOKEN"):
+        assert _env_names(_container("notification")).get(name) == "secret", f"{name} must come from a Secret"
+
+
+def _strings(node: Any) -> Iterator[tuple[str, str]]:
+    """Every (name, value) a parsed document sets: mapping entries, `{name, value}` env entries and
+    `NAME=value` literals (configMapGenerator, patches), at any depth."""
+    if isinstance(node, dict):
+        if isinstance(node.get("name"), str) and "value" in node:
+            yield node["name"], str(node["value"])
+        for key, value in node.items():
+            if isinstance(value, (str, int, float, bool)):
+                yield str(key), str(value)
+            else:
+                yield from _strings(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _strings(item)
+    elif isinstance(node, str) and "=" in node:
+        name, _, value = node.partition("=")
+        yield name.strip(), value.strip()
+
+
+YAML_FILES = _yaml_files(K8S)
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, id=p.relative_to(K8S).as_posix()) for p in YAML_FILES])
+def test_no_manifest_relaxes_production(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    for word in FORBIDDEN_IN_MANIFESTS:
+        assert word.lower() not in text.lower(), f"{word} in a manifest: it is for dev and tests only"
+    assert not SUITE_ENV_DEV.search(text), "a manifest must never leave production (SUITE_ENV)"
+    for name, value in (pair for doc in _load(path) for pair in _strings(doc)):
+        if name.upper() == "SUITE_ENV" or name.upper().endswith("_ENVIRONMENT"):
+            assert value == PRODUCTION, f"{name}={value}: a cluster runs with the production checks"
+        if value:
+            assert value not in DEV_SECRETS, f"{name} holds a dev-default secret"
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, id=p.relative_to(K8S).as_posix())
+                                  for p in sorted(K8S.rglob("*")) if p.is_file()])
+def test_no_identity_header_anywhere(path: Path) -> None:
+    text = path.read_text(encoding="utf-8").lower()
+    for word in FORBIDDEN_ANYWHERE:
+        assert word.lower() not in text, f"{word}: callers prove who they are with a bearer token, nothing else"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_deployment_sets_only_variables_its_service_reads(service: str) -> None:
+    """A misspelt name (ORDERS_KAFKA_PASWORD) would be ignored silently (extra="ignore") and the default used."""
+    read = _variables_read(_settings_class(service))
+    unread = sorted(name for name in _environment(service) if name.upper() not in read)
+    assert not unread, f"{service} does not read {unread}"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_deployment_environment_passes_the_production_check(service: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The settings a pod would start with (secrets as placeholders) pass the service's own start-up check."""
+    cls = _settings_class(service)
+    read = _variables_read(cls)
+    for name in list(os.environ):  # nothing from the test runner's environment leaks in
+        if name.upper() in read:
+            monkeypatch.delenv(name)
+    environment = _environment(service)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    settings = cls()
+    assert not settings.dev, "the Deployment runs in dev mode"
+    assert settings.production_problems() == []
+    settings.check()
+    # The values reached the fields they were meant for (not ignored under a wrong name).
+    assert settings.kafka_user == service
+    password = settings.kafka_password.get_secret_value()
+    assert password == environment[f"{_prefix(service)}KAFKA_PASSWORD"]
+    assert password not in DEV_SECRETS
+    assert settings.kafka_ca_file == environment["KAFKA_CA_FILE"]
+    assert settings.audience == f"koo-{service}"
+    assert settings.create_topics is False
+
+
+def test_private_links_are_signed_by_partner_and_verified_by_orders() -> None:
+    partner = _env(_container("partner")).get("PARTNER_PRIVATE_LINK_PRIVATE_KEY", {})
+    assert partner.get("valueFrom", {}).get("secretKeyRef"), "the signing key comes from the Secret"
+    assert "ORDERS_PRIVATE_LINK_PUBLIC_KEY" in _env_names(_container("orders")), "orders cannot verify links"
+    for service in SERVICES:
+        if service != "partner":
+            assert "PARTNER_PRIVATE_LINK_PRIVATE_KEY" not in _environment(service), f"{service} holds the signing key"
 
 
 # --- kustomizations -------------------------------------------------------------------------------------

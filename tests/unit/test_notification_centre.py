@@ -10,6 +10,7 @@ from services.notification.centre import (
     MAX_CODE_ATTEMPTS,
     DailyLimitReached,
     Recipient,
+    TooManyWrongCodes,
     check_daily_quota,
 )
 from shared.platform.errors import DomainError, InvalidInput
@@ -86,3 +87,19 @@ def test_at_most_40_changes_a_day(used: int, wanted: int, refused: bool) -> None
         assert err.value.status == 429
     else:
         check_daily_quota(used, wanted, 40)
+
+
+def test_a_resend_keeps_the_wrong_code_count_until_the_bound_is_reached() -> None:
+    r = fresh()
+    for _ in range(2):
+        r, _ = r.verify_phone("000000", NOW)
+    r = r.challenge("tok2", "222222", NOW + timedelta(hours=24), NOW)  # a resend: no fresh guesses
+    assert r.code_attempts == 2
+    for _ in range(MAX_CODE_ATTEMPTS - 2):
+        r, ok = r.verify_phone("000000", NOW)
+        assert not ok
+    with pytest.raises(TooManyWrongCodes):
+        r.verify_phone("222222", NOW)
+    r = r.challenge("tok3", "333333", NOW + timedelta(hours=24), NOW)  # the bound was reached: renewed
+    assert r.code_attempts == 0
+    assert r.verify_phone("333333", NOW)[1]

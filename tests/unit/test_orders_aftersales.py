@@ -27,7 +27,7 @@ NOW = datetime(2026, 11, 10, tzinfo=UTC)
 def paid(delivery: DeliveryType = DeliveryType.MANUAL_SERVICE, at: datetime = NOW) -> Order:
     o = Order(order_id="CS1", buyer_account_id="b", merchant_account_id="m", amount=Decimal("100.00"),
               product=ProductSnapshot(product_id="p", name="x", delivery_type=delivery), created_at=at)
-    o.pay("b", at, "c")
+    o.pay("pay-1", o.amount, at, "c")
     return o
 
 

@@ -29,7 +29,7 @@ def order(delivery: DeliveryType = DeliveryType.MANUAL_SERVICE, order_type: str 
 
 def completed(accepted: datetime, paid: datetime | None = None) -> Order:
     o = order()
-    o.pay("b", paid or at(1), "c")
+    o.pay("pay-1", o.amount, paid or at(1), "c")
     o.complete_after_acceptance(accepted, None)
     return o
 
@@ -53,7 +53,7 @@ def test_a_supervised_order_completed_in_the_period_is_billable() -> None:
 
 def test_a_supervised_order_not_completed_is_not_billable() -> None:
     o = order()
-    o.pay("b", at(2), "c")
+    o.pay("pay-1", o.amount, at(2), "c")
     e = eligibility(o, NOV)
     assert not e.billable
     assert e.reasons == ["supervision not completed"]
@@ -67,7 +67,7 @@ def test_an_unpaid_order_is_not_billable() -> None:
 
 def test_an_unsupervised_order_is_billable_from_payment() -> None:
     o = order(DeliveryType.IMAGE)
-    o.pay("b", at(5), "c")
+    o.pay("pay-1", o.amount, at(5), "c")
     e = eligibility(o, NOV)
     assert e.billable
     assert e.effective_at == at(5)
@@ -75,7 +75,7 @@ def test_an_unsupervised_order_is_billable_from_payment() -> None:
 
 def test_a_credit_order_needs_repayment_and_a_late_repayment_moves_it_to_the_next_period() -> None:
     o = order(DeliveryType.API)
-    o.pay("b", at(5), "c", credit=True)
+    o.pay("pay-1", o.amount, at(5), "c", credit=True)
     assert eligibility(o, NOV).reasons == ["paid with credit and not repaid yet (后付费客户还款状态 must be 已还款)"]
 
     o.credit_repaid_at = at(10, month=12)  # after the 3 December cut
@@ -110,7 +110,7 @@ def test_a_refunded_order_is_not_billable() -> None:
 
 def test_a_renewal_is_billed_when_it_takes_effect() -> None:
     o = order(order_type="renewal")
-    o.pay("b", at(25, month=10), "c", renewal_starts=at(5))
+    o.pay("pay-1", o.amount, at(25, month=10), "c", renewal_starts=at(5))
     assert o.status is OrderStatus.COMPLETED
     assert eligibility(o, Period.parse("2026-10")).reasons[0].startswith("effective")
     assert eligibility(o, NOV).billable

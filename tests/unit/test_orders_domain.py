@@ -10,7 +10,7 @@ import pytest
 
 from services.orders.domain import Order, OrderStatus
 from services.orders.progress import add_months
-from shared.platform.errors import DomainError, Forbidden
+from shared.platform.errors import DomainError, Forbidden, InvalidInput
 from shared.schemas import BillingMode, DeliveryType, OrderPaid, OrderStatusChanged, ProductSnapshot
 from tests.factories import parties, rid
 
@@ -30,19 +30,31 @@ def order(delivery_type: DeliveryType = DeliveryType.MANUAL_SERVICE, status: Ord
 # --- pay ----------------------------------------------------------------------------------------
 
 
-def test_only_the_buyer_can_pay() -> None:
+def test_a_payment_of_another_amount_does_not_pay_the_order() -> None:
     o = order()
-    with pytest.raises(Forbidden):
-        o.pay(o.merchant_account_id, NOW, "corr")
+    with pytest.raises(InvalidInput) as refused:
+        o.pay("pay-1", o.amount - Decimal("0.01"), NOW, "corr")
+    assert refused.value.field == "amount"
     assert o.status is OrderStatus.PENDING_PAYMENT
     assert o.paid_at is None
+
+
+def test_the_same_payment_confirmed_again_changes_nothing() -> None:
+    o = order()
+    first = o.pay("pay-1", o.amount, NOW, "corr")
+    again = o.pay("pay-1", o.amount, NOW + timedelta(seconds=5), "corr-2")
+    assert len(first) == 2
+    assert again == []
+    assert (o.payment_id, o.paid_at, len(o.history)) == ("pay-1", NOW, 1)
+    with pytest.raises(DomainError):  # another payment of a paid order is refused
+        o.pay("pay-2", o.amount, NOW, "corr-3")
 
 
 @pytest.mark.parametrize("status", [s for s in OrderStatus if s is not OrderStatus.PENDING_PAYMENT])
 def test_only_a_pending_order_can_be_paid(status: OrderStatus) -> None:
     o = order(status=status)
     with pytest.raises(DomainError) as refused:
-        o.pay(o.buyer_account_id, NOW, "corr")
+        o.pay("pay-1", o.amount, NOW, "corr")
     assert type(refused.value) is DomainError
     assert refused.value.field == "status"
     assert status.value in refused.value.message
@@ -51,7 +63,7 @@ def test_only_a_pending_order_can_be_paid(status: OrderStatus) -> None:
 def test_paying_a_supervised_order_moves_it_to_processing_and_emits_order_paid() -> None:
     o = order(provider=rid("prov"))
 
-    events = o.pay(o.buyer_account_id, NOW, "corr-1")
+    events = o.pay("pay-1", o.amount, NOW, "corr-1")
 
     assert o.status is OrderStatus.PROCESSING
     assert o.paid_at == NOW
@@ -80,7 +92,7 @@ def test_paying_a_supervised_order_moves_it_to_processing_and_emits_order_paid()
 def test_paying_an_unsupervised_product_completes_the_order_at_once(delivery_type: DeliveryType) -> None:
     o = order(delivery_type)
 
-    paid, changed = o.pay(o.buyer_account_id, NOW, "corr")
+    paid, changed = o.pay("pay-1", o.amount, NOW, "corr")
 
     assert isinstance(changed, OrderStatusChanged)
     assert changed.payload.to_status is OrderStatus.COMPLETED
@@ -95,7 +107,7 @@ def test_paying_an_unsupervised_product_completes_the_order_at_once(delivery_typ
 
 def paid_order() -> Order:
     o = order()
-    o.pay(o.buyer_account_id, NOW, "corr")
+    o.pay("pay-1", o.amount, NOW, "corr")
     return o
 
 
@@ -176,7 +188,7 @@ def test_placing_an_order_records_the_creation_as_a_status_change() -> None:
 def test_history_and_published_changes_carry_the_same_entries_through_the_lifecycle() -> None:
     o = order()
     events = list(o.placed("c"))
-    events += [e for e in o.pay(o.buyer_account_id, NOW, "c") if isinstance(e, OrderStatusChanged)]
+    events += [e for e in o.pay("pay-1", o.amount, NOW, "c") if isinstance(e, OrderStatusChanged)]
     events += o.complete_after_acceptance(NOW + timedelta(days=3), None, "c")
 
     published = [(e.payload.from_status, e.payload.to_status, e.payload.reason, e.payload.changed_at)
@@ -216,7 +228,7 @@ def test_an_unpaid_order_before_its_due_time_stays_pending() -> None:
 
 def test_a_paid_order_is_never_cancelled_by_the_sweeper() -> None:
     o = unpaid()
-    o.pay(o.buyer_account_id, o.created_at + timedelta(minutes=1), "c")
+    o.pay("pay-1", o.amount, o.created_at + timedelta(minutes=1), "c")
     assert o.cancel_unpaid(o.created_at + timedelta(hours=2), 30, "c") == []
     assert o.status is OrderStatus.PROCESSING
 
@@ -224,7 +236,7 @@ def test_a_paid_order_is_never_cancelled_by_the_sweeper() -> None:
 def test_paying_after_the_due_time_is_refused() -> None:
     o = unpaid()
     with pytest.raises(DomainError, match="not paid by"):
-        o.pay(o.buyer_account_id, o.created_at + timedelta(minutes=31), "c")
+        o.pay("pay-1", o.amount, o.created_at + timedelta(minutes=31), "c")
     assert o.status is OrderStatus.PENDING_PAYMENT
 
 
@@ -275,7 +287,7 @@ def periodic(order_type: str = "new", months: int = 12) -> Order:
 
 def test_a_periodic_product_is_valid_for_its_period_from_the_activation_time() -> None:
     o = periodic()
-    o.pay(o.buyer_account_id, NOW, "c")
+    o.pay("pay-1", o.amount, NOW, "c")
     activated = datetime(2026, 1, 31, tzinfo=UTC)
 
     o.complete_after_acceptance(NOW + timedelta(days=40), activated)
@@ -288,7 +300,7 @@ def test_a_renewal_completes_on_payment_without_a_service_order_and_continues_th
     o = periodic("renewal", months=1)
     original_ends = NOW + timedelta(days=10)
 
-    paid, changed = o.pay(o.buyer_account_id, NOW, "c", renewal_starts=original_ends)
+    paid, changed = o.pay("pay-1", o.amount, NOW, "c", renewal_starts=original_ends)
 
     assert not o.supervised
     assert o.status is OrderStatus.COMPLETED

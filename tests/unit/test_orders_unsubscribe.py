@@ -24,7 +24,7 @@ def paid(delivery: DeliveryType = DeliveryType.MANUAL_SERVICE) -> Order:
     o = Order(order_id="CS1", buyer_account_id="b", merchant_account_id="m", provider_id="prov",
               amount=Decimal("100.00"), product=ProductSnapshot(product_id="p", name="x", delivery_type=delivery),
               created_at=NOW)
-    o.pay("b", NOW, "c")
+    o.pay("pay-1", o.amount, NOW, "c")
     return o
 
 

@@ -123,7 +123,7 @@ def test_the_quarterly_performance_bill_is_the_rate_times_the_quarter_net_earnin
     assert bill.entry_ids == ["a", "b"]
 
 
-@pytest.mark.parametrize("period", ["2026-11", "202613x", "2026Q5"])
+@pytest.mark.parametrize("period", ["2026-11", "202613x", "2026Q5", "0000Q1", "999912", "000001"])
 def test_malformed_periods_are_refused(period: str) -> None:
     with pytest.raises(InvalidInput):
         billing.performance_bills("prov", period, [], D("0.05"), NOW) if "Q" in period else \

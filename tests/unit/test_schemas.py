@@ -13,6 +13,8 @@ from pydantic import ValidationError
 from shared.schemas import (
     EVENT_TYPES,
     TOPICS,
+    AccountErased,
+    AccountErasedPayload,
     AccountRole,
     AppealOutcome,
     AppealRaised,
@@ -53,6 +55,8 @@ def samples() -> dict[str, Event]:
     env: dict[str, Any] = {"producer": "tests", "correlation_id": rid("corr"), "order_id": order_id}
     return {
         "account.registered": account_registered(rid("acc"), AccountRole.BUYER),
+        "account.erased": AccountErased(producer="orders", correlation_id=rid("corr"), payload=AccountErasedPayload(
+            account_id=rid("acc"), role=AccountRole.BUYER, erased_at=datetime.now(UTC))),
         "order.paid": order_paid(p, order_id=order_id, amount="120.50", ratio="0.15"),
         "milestone.confirmed": MilestoneConfirmed(**env, payload=MilestoneConfirmedPayload(
             service_order_id=so_id, order_id=order_id, node="confirm_request", next_node="deliver",
@@ -161,13 +165,14 @@ def test_an_event_of_another_type_is_refused() -> None:
         MilestoneConfirmed.model_validate(body)
 
 
-def test_account_registered_is_keyed_by_the_account() -> None:
-    event = samples()["account.registered"]
+@pytest.mark.parametrize("event_type", ["account.registered", "account.erased"])
+def test_account_events_are_keyed_by_the_account(event_type: str) -> None:
+    event = samples()[event_type]
     assert event.order_id is None
     assert event.partition_key == event.payload.account_id
 
 
-@pytest.mark.parametrize("event_type", sorted(set(EVENT_TYPES) - {"account.registered"}))
+@pytest.mark.parametrize("event_type", sorted(set(EVENT_TYPES) - {"account.registered", "account.erased"}))
 def test_order_events_are_keyed_by_the_order(event_type: str) -> None:
     event = samples()[event_type]
     assert event.order_id is not None

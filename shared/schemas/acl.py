@@ -1,0 +1,45 @@
+"""Who may write and read which topic: the one table the broker's ACLs are made from.
+
+Each service has its own Kafka user. It may write the topics it produces and the dead-letter twins of the
+topics it consumes (a consumer dead-letters what it gives up on), read the topics it consumes, and use consumer
+groups named after itself (`<service>.<topic>`). Nothing else: the notification service cannot publish
+`refund.decided`, and no pod but the orders service can announce an account. A unit test checks this table
+against the publishers and subscribers each service registers, so it cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.schemas.topics import Topic, dead_letter
+
+
+@dataclass(frozen=True)
+class Grants:
+    produces: frozenset[Topic]
+    consumes: frozenset[Topic]
+
+    def writes(self) -> frozenset[str]:
+        return frozenset(str(t) for t in self.produces) | frozenset(dead_letter(t) for t in self.consumes)
+
+    def reads(self) -> frozenset[str]:
+        return frozenset(str(t) for t in self.consumes)
+
+
+T = Topic
+GRANTS: dict[str, Grants] = {
+    "orders": Grants(
+        produces=frozenset({T.ACCOUNT_REGISTERED, T.ACCOUNT_ERASED, T.ORDER_PAID, T.ORDER_STATUS_CHANGED,
+                            T.REFUND_REQUESTED, T.REFUND_DECIDED}),
+        consumes=frozenset({T.ACCEPTANCE_DONE, T.MILESTONE_CONFIRMED, T.REFUND_DECIDED, T.MERCHANT_CALL_FAILED})),
+    "supervision": Grants(
+        produces=frozenset({T.MILESTONE_CONFIRMED, T.APPEAL_RAISED, T.APPEAL_RESOLVED, T.ACCEPTANCE_DONE,
+                            T.REFUND_DECIDED, T.DEADLINE_SCHEDULED, T.DEADLINE_CLEARED}),
+        consumes=frozenset({T.ORDER_PAID, T.REFUND_REQUESTED, T.ACCOUNT_ERASED})),
+    "notification": Grants(produces=frozenset(), consumes=frozenset(Topic)),
+    "partner": Grants(
+        produces=frozenset({T.MERCHANT_CALL_FAILED}),
+        consumes=frozenset({T.ORDER_PAID, T.ACCEPTANCE_DONE, T.REFUND_DECIDED, T.ORDER_STATUS_CHANGED,
+                            T.ACCOUNT_ERASED})),
+}
+SERVICES: tuple[str, ...] = tuple(GRANTS)
