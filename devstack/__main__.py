@@ -68,7 +68,7 @@ def main() -> int:
     (state / "pids" / "devstack.pid").write_text(str(os.getpid()))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        print("starting Kafka and SecantusDB ...", flush=True)
+        print("starting Kafka, SecantusDB and Keycloak ...", flush=True)
         stack.start_infra()
         print("starting the mail and SMS sinks ...", flush=True)
         stack.start_sinks()

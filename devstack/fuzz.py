@@ -58,9 +58,9 @@ def schemathesis(url: str, token: str, examples: int, report: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m devstack fuzz", description=__doc__)
     p.add_argument("--quick", action="store_true", help="fewer examples per operation (the CI variant)")
-    p.add_argument("--examples", type=int, default=0, help="examples per operation (default 25, quick 8)")
+    p.add_argument("--examples", type=int, default=0, help="examples per operation (default 60, quick 15)")
     args = p.parse_args(argv)
-    examples = args.examples or (8 if args.quick else 25)
+    examples = args.examples or (15 if args.quick else 60)
     state = Path(tempfile.mkdtemp(prefix="koo-fuzz-"))
     stack = Stack(state, Ports.free(), service_env={
         "PARTNER_MERCHANT_CALL_TIMEOUT_SECONDS": "1", "NOTIFICATION_DISPATCH_POLL_SECONDS": "0.5"})

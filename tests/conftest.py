@@ -140,7 +140,7 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
         stack.stop()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def idp(infra: Infra) -> IdentityProvider:
     return infra.idp
 

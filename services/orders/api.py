@@ -128,7 +128,7 @@ async def get_order(order_id: Id, viewer: Caller, request: Request) -> Order:
 
 @router.get("/billing/eligibility", tags=["billing"])
 async def billing_eligibility(viewer: OperatorOrMerchant, request: Request,
-                              period: str = Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-11"])
+                              period: str = Query(pattern=r"^20\d{2}-(0[1-9]|1[0-2])$", examples=["2026-11"])
                               ) -> list[Eligibility]:
     """Which orders the period's bill run (the 3rd of the next month) takes, and why not the others
     (operators: every order; a merchant: its own)."""

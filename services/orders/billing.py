@@ -30,8 +30,9 @@ class Period(BaseModel):
 
     @classmethod
     def parse(cls, text: str) -> Period:
-        if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text):
-            raise InvalidInput(f"period {text!r} is not YYYY-MM", field="period")
+        # Years 2000-2099: the marketplace's bill runs, and far from datetime's limits at year 1 and 9999.
+        if not re.fullmatch(r"20\d{2}-(0[1-9]|1[0-2])", text):
+            raise InvalidInput(f"period {text!r} is not YYYY-MM of the years 2000-2099", field="period")
         return cls(year=int(text[:4]), month=int(text[5:]))
 
     def __str__(self) -> str:

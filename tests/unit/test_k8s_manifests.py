@@ -28,11 +28,10 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from shared.platform.settings import DEV_SECRETS, ServiceSettings
 from shared.schemas.acl import GRANTS
+from shared.schemas.links import new_keypair
 
 pytestmark = pytest.mark.unit
 
@@ -470,12 +469,7 @@ def test_secret_example_holds_placeholders_only(doc: Doc) -> None:
 @cache
 def _link_key_pair() -> tuple[str, str]:
     """A real Ed25519 pair (PEM), so a settings check that parses the private-link keys accepts them."""
-    key = Ed25519PrivateKey.generate()
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
-    public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-    return private, public
+    return new_keypair()
 
 
 def _secret_placeholder(key: str) -> str:

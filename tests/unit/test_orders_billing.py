@@ -40,7 +40,7 @@ def test_the_period_cut_is_the_third_of_the_next_month_beijing_time() -> None:
     assert Period.parse("2026-12").cut == datetime(2027, 1, 3, tzinfo=BEIJING)
 
 
-@pytest.mark.parametrize("bad", ["2026-13", "2026-1", "26-11", "november"])
+@pytest.mark.parametrize("bad", ["2026-13", "2026-1", "26-11", "november", "0000-01", "9999-12"])
 def test_a_malformed_period_is_refused(bad: str) -> None:
     with pytest.raises(InvalidInput):
         Period.parse(bad)
