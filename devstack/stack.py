@@ -104,22 +104,24 @@ class Stack:
             idp = threading.Thread(target=start_keycloak, name="keycloak-start", daemon=True)
             idp.start()
             self.issuer = self.keycloak.issuer
-        if not self.mongo_uri:
-            self.mongo = SecantusNode(self.state / "secantus", self.ports.mongo)
-            self.mongo.start(self.logs)
-            self.mongo_uri = self.mongo.uri
-        if not self.bootstrap:
-            self.kafka = KafkaNode(cache, self.state / "kafka", self.ports.kafka,
-                                   self.ports.kafka_controller)
-            self.kafka.start(self.logs)
-            self.bootstrap = self.kafka.bootstrap
-            self.kafka_admin_password = self.kafka.admin_password
-        if self.kafka_admin_password:
-            self.kafka_users = self.admin().service_users(self.state)
-        if idp is not None:
-            idp.join()
-            if failure:
-                raise failure[0]
+        try:
+            if not self.mongo_uri:
+                self.mongo = SecantusNode(self.state / "secantus", self.ports.mongo)
+                self.mongo.start(self.logs)
+                self.mongo_uri = self.mongo.uri
+            if not self.bootstrap:
+                self.kafka = KafkaNode(cache, self.state / "kafka", self.ports.kafka,
+                                       self.ports.kafka_controller)
+                self.kafka.start(self.logs)
+                self.bootstrap = self.kafka.bootstrap
+                self.kafka_admin_password = self.kafka.admin_password
+            if self.kafka_admin_password:
+                self.kafka_users = self.admin().service_users(self.state)
+        finally:
+            if idp is not None:  # also when the rest failed: `stop()` must find Keycloak's process to stop it
+                idp.join()
+        if failure:
+            raise failure[0]
 
     def admin(self) -> BrokerAdmin:
         if not self.kafka_admin_password:
