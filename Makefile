@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 .PHONY: help install run stop demo test test-fast fuzz fuzz-quick lint contracts bench clean
 
 help:
-	@echo "make run        start Kafka, SecantusDB, the mail/SMS sinks and the four services; print where to look"
+	@echo "make run        start Kafka, SecantusDB, Keycloak, Mailpit, the SMS sink and the four services; print where to look"
 	@echo "make stop       stop what an interrupted make run left behind"
 	@echo "make demo       drive one order through the story against the running stack"
 	@echo "make test       lint, type-check and run every test layer (unit, service, integration, e2e)"
@@ -30,6 +30,8 @@ $(STAMP): pyproject.toml .devstack/system.ok
 	@$(PY) -m pip install -q -e '.[dev]'
 	@touch $@
 
+# Fetches and builds, once per machine, into ~/.cache/koo-suite (KOO_CACHE_DIR): the Kafka jars, Keycloak,
+# SecantusDB's Rust server (cargo, 6 to 12 CPU-minutes; SECANTUS_SERVER=python skips it) and Mailpit (Go + npm).
 install: $(STAMP)
 	@$(PY) -m devstack jars
 
@@ -65,4 +67,4 @@ bench: install
 	@$(PY) -m bench
 
 clean:
-	rm -rf .devstack/kafka .devstack/secantus .devstack/sinks .devstack/logs
+	rm -rf .devstack/kafka .devstack/secantus .devstack/mailpit .devstack/sinks .devstack/logs

@@ -1,4 +1,4 @@
-"""The few HTTP calls the measurements need, onto the real service processes and the mail/SMS sinks."""
+"""The few HTTP calls the measurements need, onto the real service processes, Mailpit and the SMS sink."""
 
 from __future__ import annotations
 
@@ -115,10 +115,16 @@ class Api:
         return items
 
     async def sink(self, kind: str, to: str) -> list[dict[str, Any]]:
-        """Rows the mail ("mail") or SMS ("sms") sink accepted for one address."""
-        resp = await self.http.get(f"{self.stack.sinks_url}/{kind}", params={"to": to})
-        if resp.status_code != 200:
-            raise BenchError(f"GET sinks /{kind}: {resp.status_code}")
+        """What Mailpit ("mail": subject, received_at) or the SMS sink ("sms": body, received_at, ...) accepted for
+        one address."""
+        try:
+            if kind == "mail":
+                return [{"subject": m.subject, "received_at": m.received_at.isoformat()}
+                        for m in await self.stack.mailbox(self.http).messages(to)]
+            resp = await self.http.get(f"{self.stack.sms_url}/sms", params={"to": to})
+            resp.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise BenchError(f"reading the {kind} sink: {exc!r}") from exc
         rows: list[dict[str, Any]] = resp.json()
         return rows
 

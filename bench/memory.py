@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from devstack.mongo import VERSION as SECANTUS_RUST
 from devstack.stack import REPO, SERVICES, Stack
 
 BYTES = {"": 1, "Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "K": 10**3, "M": 10**6, "G": 10**9}
@@ -86,8 +87,10 @@ def processes(stack: Stack) -> dict[str, int]:
     for name, part in (("kafka", stack.kafka), ("secantusdb", stack.mongo)):
         if part is not None and part.proc is not None:
             pids[name] = part.proc.pid
-    if stack.sinks is not None:
-        pids["sinks"] = stack.sinks.pid
+    if stack.mailpit is not None and stack.mailpit.proc is not None:
+        pids["mailpit"] = stack.mailpit.proc.pid
+    if stack.sms is not None:
+        pids["sms-sink"] = stack.sms.pid
     return {**pids, "bench": os.getpid()}
 
 
@@ -151,10 +154,13 @@ def _git(*args: str) -> str:
 def facts(stack: Stack, env: dict[str, str], load: tuple[float, float, float]) -> dict[str, Any]:
     pom = (REPO / "infra" / "kafka" / "pom.xml").read_text()
     kafka = re.search(r"<kafka\.version>([^<]+)</kafka\.version>", pom)
-    try:
-        secantus = importlib.metadata.version("secantusdb")
-    except importlib.metadata.PackageNotFoundError:
-        secantus = "not installed"
+    if stack.mongo is not None and stack.mongo.server is not None and stack.mongo.server.kind == "rust":
+        secantus = f"{SECANTUS_RUST} (Rust server)"
+    else:
+        try:
+            secantus = importlib.metadata.version("secantusdb") + " (Python server)"
+        except importlib.metadata.PackageNotFoundError:
+            secantus = "not installed"
     return {
         "cores": os.cpu_count(), "loadavg_at_start": [round(x, 2) for x in load],
         "python": sys.version.split()[0], "platform": platform.platform(),

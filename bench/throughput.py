@@ -15,7 +15,7 @@ from bench.memory import cpu_share
 
 ANCHOR_EV_S = 585.0  # infra-notes §5: FastStream Kafka round-trip, 0.6.0rc0, aiokafka, --cpus=0.5
 ORDER_ID = re.compile(r"CS[0-9]{12}[0-9A-F]{8}")
-SINK_POLL = 0.5  # the sinks filter and serialise every row on each GET; the end time comes from their stamps
+SINK_POLL = 0.5  # each poll lists every row for the two parties; the end time comes from the sinks' stamps
 
 
 def _matching(rows: list[dict[str, Any]], field: str, order_ids: set[str]) -> list[dict[str, Any]]:
@@ -56,7 +56,8 @@ async def deliveries(api: Api, orders: int, concurrency: int, log: Any,
         raise BenchError(f"no email or SMS of {orders} paid orders reached the sinks within {cap:.0f}s")
     observed_s = time.perf_counter() - t0
     cores = cpu_share(cpu0, cpu(), observed_s)
-    # The sinks stamp each accepted message; the last stamp is the true end (polling only delays noticing it).
+    # Mailpit and the SMS sink stamp each accepted message; the last stamp is the true end (polling only delays
+    # noticing it).
     stamps = sorted(datetime.fromisoformat(r["received_at"]).timestamp() - wall0 for r in rows)
     span = max(stamps[-1] if not capped else observed_s, 1e-6)
     sent = min(len(rows), expected)  # a duplicate send (the at-least-once window) notifies no one new

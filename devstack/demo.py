@@ -15,6 +15,7 @@ import httpx
 
 from devstack.identity import Login, payment_system, person
 from devstack.keycloak import demo_users
+from devstack.mailbox import Mailbox
 from devstack.marketplace import EVIDENCE, Suite, eventually
 from devstack.stack import Ports
 
@@ -47,7 +48,8 @@ async def demo(base: str, issuer: str) -> int:
     ids = {name: str(u["account_id"]) for name, u in users.items()}
     async with httpx.AsyncClient(timeout=15) as http:
         suite = Suite({name: f"{base}:{port}" for name, port in ports.services.items()}, http)
-        sinks = f"{base}:{ports.sinks_http}"
+        mail_url, sms_url = f"{base}:{ports.mailpit_http}", f"{base}:{ports.sms_http}"
+        mailbox = Mailbox(mail_url, http)
         print("Accounts (profiles registered from each person's own token)")
         for name in ("buyer1", "merchant1", "provider1", "operator1"):
             acc = await suite.profile(login[name], PHONES[name], name=name.title())
@@ -92,18 +94,18 @@ async def demo(base: str, issuer: str) -> int:
         mail_to = str(users["buyer1"]["email"])
 
         async def mails() -> Any:
-            found = [m for m in (await http.get(f"{sinks}/mail", params={"to": mail_to})).json()
-                     if order_id in m["subject"]]
+            found = [m for m in await mailbox.messages(mail_to) if order_id in m.subject]
             return found if len(found) >= 4 else None
 
-        subjects = [m["subject"] for m in await eventually(mails, what="four emails to buyer1")]
+        subjects = [m.subject for m in await eventually(mails, what="four emails to buyer1")]
         inbox = await suite.call("GET", "notification", f"/accounts/{ids['buyer1']}/inbox", buyer)
         latest = inbox["items"][0]["title"]
         say(f"buyer1's inbox: {inbox['total']} messages, {inbox['unread']} unread; latest: {latest}")
-        say(f"emails to buyer1 at the SMTP sink: {subjects}")
-        sms = (await http.get(f"{sinks}/sms", params={"to": PHONES["merchant1"]})).json()
+        say(f"emails to buyer1 at Mailpit: {subjects}")
+        sms = (await http.get(f"{sms_url}/sms", params={"to": PHONES["merchant1"]})).json()
         say(f"SMS to merchant1 at the Twilio-compatible sink: {[s['body'] for s in sms if order_id in s['body']]}")
-        print(f"\nSee everything at {sinks}/ and {suite.urls['orders']}/docs")
+        print(f"\nSee the mails at {mail_url}/ (Mailpit), the SMS at {sms_url}/ and the API at "
+              f"{suite.urls['orders']}/docs")
     return 0
 
 

@@ -1,6 +1,6 @@
 """`python -m devstack fuzz [--quick]`: schemathesis over the four running services, as each role.
 
-It starts a stack of its own (broker, database, identity provider, sinks, the four services), makes one person
+It starts a stack of its own (broker, database, IdP, Mailpit, SMS sink, the four services), makes one person
 per role in Keycloak with a registered profile and a listed product to find, then runs schemathesis' fuzzing
 and stateful phases against each service's OpenAPI document with each person's real token (and the payment
 system's against orders). The check is `not_a_server_error`: every answer must be a 2xx, 3xx or 4xx. Any 5xx

@@ -10,8 +10,6 @@ when it is up. The bootstrap admin's password is made per stack and kept in the 
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import os
 import secrets
@@ -21,10 +19,10 @@ import time
 import urllib.parse
 import urllib.request
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from devstack.cache import cache_root, locked
 from devstack.procs import Proc, spawn, wait_until
 
 VERSION = "26.5.6"
@@ -34,27 +32,12 @@ REALM_FILE = REPO / "infra" / "keycloak" / f"realm-{REALM}.json"
 CLI_CLIENT = "koo-cli"
 
 
-def cache_root() -> Path:
-    return Path(os.environ.get("KOO_CACHE_DIR") or Path.home() / ".cache" / "koo-suite")
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def distribution() -> Path:
     """The unpacked distribution, fetched and unpacked once per machine."""
     home = cache_root() / f"keycloak-{VERSION}"
     if (home / "bin" / "kc.sh").exists():
         return home
-    with _locked(cache_root() / f"keycloak-{VERSION}.lock"):
+    with locked(cache_root() / f"keycloak-{VERSION}.lock"):
         if (home / "bin" / "kc.sh").exists():
             return home
         if shutil.which("mvn") is None or shutil.which("java") is None:
@@ -143,7 +126,7 @@ class KeycloakNode:
             self.proc = launch()
         else:
             # The first start builds the distribution in place: one stack at a time does it.
-            with _locked(home.with_name(home.name + ".build.lock")):
+            with locked(home.with_name(home.name + ".build.lock")):
                 print("first start of Keycloak: its build step takes about 40 s ...", flush=True)
                 self.proc = launch()
                 built.touch()

@@ -66,8 +66,8 @@ class Proc:
         return "\n".join(self.output().splitlines()[-lines:])
 
     def stop(self, timeout: float = 20.0, sig: int = signal.SIGTERM) -> int | None:
-        """Signal the whole process group, wait, then SIGKILL what is left."""
-        (self.log_path.parent.parent / "pids" / f"{self.name}.pid").unlink(missing_ok=True)
+        """Signal the whole process group, wait, then SIGKILL what is left. The pid file goes only once the
+        process is gone: if this is cut short, `stop_recorded` (make stop) still finds it."""
         if self.popen.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.popen.pid, sig)
@@ -77,6 +77,7 @@ class Proc:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.popen.pid, signal.SIGKILL)
                 self.popen.wait(10)
+        (self.log_path.parent.parent / "pids" / f"{self.name}.pid").unlink(missing_ok=True)
         return self.popen.returncode
 
     def kill(self) -> None:

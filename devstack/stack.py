@@ -1,4 +1,5 @@
-"""The whole local stack: Kafka, SecantusDB, the mail/SMS sinks and the four services as separate processes.
+"""The whole local stack: Kafka, SecantusDB, Keycloak, Mailpit, the SMS sink and the four services as separate
+processes.
 
 `KAFKA_BOOTSTRAP_SERVERS` / `MONGODB_URI` / `OIDC_ISSUER_URL` in the environment point at an existing broker,
 database or identity provider instead, and then devstack does not start that part. An existing broker is used
@@ -18,11 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from devstack.kafka import KafkaNode
 from devstack.kafka_admin import BrokerAdmin
 from devstack.keycloak import KeycloakNode
+from devstack.mailbox import Mailbox
+from devstack.mailpit import MailpitNode
 from devstack.mongo import SecantusNode
-from devstack.procs import Proc, free_port, port_open, spawn, wait_until
+from devstack.procs import Proc, free_port, spawn, wait_until
 
 REPO = Path(__file__).resolve().parent.parent
 SERVICES = ("orders", "supervision", "notification", "partner")
@@ -34,7 +39,8 @@ class Ports:
     kafka_controller: int = 9093
     mongo: int = 27017
     smtp: int = 1025
-    sinks_http: int = 8025
+    mailpit_http: int = 8025
+    sms_http: int = 8026
     services: dict[str, int] = field(default_factory=lambda: {
         "orders": 8001, "supervision": 8002, "notification": 8003, "partner": 8004})
     keycloak: int = 8080
@@ -42,7 +48,7 @@ class Ports:
 
     @classmethod
     def free(cls) -> Ports:
-        return cls(free_port(), free_port(), free_port(), free_port(), free_port(),
+        return cls(free_port(), free_port(), free_port(), free_port(), free_port(), free_port(),
                    {s: free_port() for s in SERVICES}, free_port(), free_port())
 
 
@@ -67,7 +73,8 @@ class Stack:
         self.kafka: KafkaNode | None = None
         self.mongo: SecantusNode | None = None
         self.keycloak: KeycloakNode | None = None
-        self.sinks: Proc | None = None
+        self.mailpit: MailpitNode | None = None
+        self.sms: Proc | None = None  # the Twilio-compatible SMS sink
         self.services: dict[str, Proc] = {}
         self.service_env = service_env or {}
         self.bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "")
@@ -148,15 +155,27 @@ class Stack:
                 f"{service.upper()}_KAFKA_PASSWORD": self.kafka_users[service]}
 
     def start_sinks(self) -> None:
-        argv = [sys.executable, "-m", "devstack.sinks", "--smtp-port", str(self.ports.smtp),
-                "--http-port", str(self.ports.sinks_http), "--data-dir", str(self.state / "sinks")]
-        self.sinks = spawn("sinks", argv, self.logs, cwd=REPO)
-        proc = self.sinks
-        wait_until(lambda: port_open(self.ports.smtp) and ready(f"{self.sinks_url}/healthz"), 30, "sinks", proc)
+        """Mailpit (SMTP, its web UI and API) and the Twilio-compatible SMS sink."""
+        self.mailpit = MailpitNode(self.state / "mailpit", self.ports.smtp, self.ports.mailpit_http)
+        self.mailpit.start(self.logs)
+        argv = [sys.executable, "-m", "devstack.sinks", "--http-port", str(self.ports.sms_http),
+                "--data-dir", str(self.state / "sinks")]
+        self.sms = spawn("sms-sink", argv, self.logs, cwd=REPO)
+        proc = self.sms
+        wait_until(lambda: ready(f"{self.sms_url}/healthz"), 30, "sms-sink", proc)
 
     @property
-    def sinks_url(self) -> str:
-        return f"http://127.0.0.1:{self.ports.sinks_http}"
+    def mail_url(self) -> str:
+        """Mailpit: its web UI, and its REST API under /api/v1."""
+        return f"http://127.0.0.1:{self.ports.mailpit_http}"
+
+    def mailbox(self, http: httpx.AsyncClient | None = None) -> Mailbox:
+        """A client of this stack's Mailpit (pass an httpx.AsyncClient to share it; otherwise close it)."""
+        return Mailbox(self.mail_url, http)
+
+    @property
+    def sms_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.sms_http}"
 
     # --- services -----------------------------------------------------------------------------------
     def link_keys(self) -> tuple[str, str]:
@@ -187,7 +206,7 @@ class Stack:
             f"{prefix}_MONGODB_DATABASE": f"{self.namespace}_{name}" if self.namespace else name,
             "NOTIFICATION_SMTP_HOST": "127.0.0.1",
             "NOTIFICATION_SMTP_PORT": str(self.ports.smtp),
-            "NOTIFICATION_TWILIO_API_BASE_URL": self.sinks_url,
+            "NOTIFICATION_TWILIO_API_BASE_URL": self.sms_url,
             # Where Twilio (here the sink) posts SMS status callbacks: the notification service itself.
             "NOTIFICATION_PUBLIC_BASE_URL": self.url("notification"),
             # The reference merchants of the demo and the e2e tests listen on http://127.0.0.1 (dev only: partner
@@ -224,9 +243,10 @@ class Stack:
 
     def stop(self) -> None:
         self.stop_services()
-        for part in (self.sinks,):
-            if part is not None:
-                part.stop()
+        if self.sms is not None:
+            self.sms.stop()
+        if self.mailpit is not None:
+            self.mailpit.stop()
         if self.kafka is not None:
             self.kafka.stop()
         if self.mongo is not None:
@@ -236,12 +256,13 @@ class Stack:
 
     def summary(self) -> str:
         lines = [f"Kafka            {self.bootstrap}  (SASL/SCRAM; one user per service)",
-                 f"MongoDB (wire)   {self.mongo_uri}",
+                 f"MongoDB (wire)   {self.mongo_uri}" + (f"  ({self.mongo.server.label})"
+                                                              if self.mongo and self.mongo.server else ""),
                  f"identity         {self.issuer}  (Keycloak admin console: {self.issuer.split('/realms/')[0]}/admin/)"]
         for name in SERVICES:
             lines.append(f"{name:<16} {self.url(name)}/docs   (AsyncAPI: {self.url(name)}/asyncapi.json)")
-        lines += [f"mail and SMS     {self.sinks_url}/   (JSON: /mail, /sms)",
-                  f"SMTP sink        127.0.0.1:{self.ports.smtp}",
+        lines += [f"mail (Mailpit)   {self.mail_url}/   (web UI; SMTP 127.0.0.1:{self.ports.smtp}; API: /api/v1/)",
+                  f"SMS sink         {self.sms_url}/   (JSON: {self.sms_url}/sms?to=<number>)",
                   f"inbox            {self.url('notification')}/accounts/<account id>/inbox "
                   "(with a token of that account)",
                   f"logs             {self.logs}/"]

@@ -160,6 +160,11 @@ RULES: tuple[Rule, ...] = (
     r("partner", "GET", "/providers/{provider_id}/statement", {"provider", "operator"},
       "that provider; operators", "provider"),
     r("partner", "GET", "/operator/audit", OPS),
+    # --- every service: its parked events; the producers: the dead letters of their topics, and replay ---------
+    *(r(service, "GET", "/operator/parked", OPS) for service in ("orders", "supervision", "notification", "partner")),
+    *(r(service, method, path, OPS) for service in ("orders", "supervision", "partner") for method, path in (
+        ("GET", "/operator/dead-letters"), ("POST", "/operator/dead-letters/{dead_letter_id}/replay"),
+        ("POST", "/operator/dead-letters/replay"))),
 )
 # Open without a token by design (issue 9): health, contracts, third-party-signed callbacks, the public catalogue.
 EXEMPT = {"/healthz", "/readyz", "/asyncapi.json", "/callbacks/sms/{delivery_id}", "/verify/email"}

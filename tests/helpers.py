@@ -15,10 +15,12 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI
 
+from devstack.mailbox import Mailbox
+from devstack.mailpit import MailpitNode
 from devstack.marketplace import eventually
 from devstack.procs import Proc, free_port, port_open, spawn, wait_until
 
-__all__ = ["eventually", "produce", "read_topic", "running", "start_sinks"]
+__all__ = ["Sinks", "eventually", "produce", "read_topic", "running", "start_sinks"]
 
 
 @contextlib.asynccontextmanager
@@ -66,22 +68,36 @@ async def produce(kafka: str | dict[str, Any], topic: str, value: bytes | dict[s
 
 @dataclass
 class Sinks:
-    proc: Proc
-    smtp_port: int
-    http_port: int
+    """Mailpit (SMTP and its API) and the Twilio-compatible SMS sink, started for one test module."""
+
+    mailpit: MailpitNode
+    sms: Proc
     data_dir: Path
 
     @property
+    def smtp_port(self) -> int:
+        return self.mailpit.smtp_port
+
+    @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
+        """The SMS sink: the Twilio API base URL, and `/sms?to=`, `/_control/sms`."""
+        return f"http://127.0.0.1:{self.sms.extra['port']}"
+
+    def mailbox(self, http: httpx.AsyncClient | None = None) -> Mailbox:
+        return Mailbox(self.mailpit.url, http)
+
+    def stop(self) -> None:
+        self.sms.stop()
+        self.mailpit.stop()
 
 
 def start_sinks(data_dir: Path, log_dir: Path, name: str = "sinks") -> Sinks:
-    smtp_port, http_port = free_port(), free_port()
-    argv = [sys.executable, "-m", "devstack.sinks", "--smtp-port", str(smtp_port),
-            "--http-port", str(http_port), "--data-dir", str(data_dir)]
-    proc = spawn(name, argv, log_dir)
+    mailpit = MailpitNode(data_dir / "mailpit", free_port(), free_port())
+    mailpit.start(log_dir, name=f"{name}-mailpit")
+    http_port = free_port()
+    argv = [sys.executable, "-m", "devstack.sinks", "--http-port", str(http_port), "--data-dir", str(data_dir)]
+    proc = spawn(f"{name}-sms", argv, log_dir)
+    proc.extra["port"] = str(http_port)
     wait_until(lambda: "sinks ready" in proc.output(), 30, name, proc)
-    assert port_open(smtp_port)
     assert port_open(http_port)
-    return Sinks(proc, smtp_port, http_port, data_dir)
+    return Sinks(mailpit, proc, data_dir)

@@ -1,6 +1,5 @@
-"""Local mail and SMS sinks for development and tests (`python -m devstack.sinks`).
+"""The local SMS sink for development and tests (`python -m devstack.sinks`): a Twilio-compatible Messages API.
 
-One process serves a real SMTP server (aiosmtpd) and a Twilio-compatible Messages API (FastAPI on uvicorn).
-Everything accepted is written under the data dir (`mail/*.eml`, `mail.jsonl`, `sms.jsonl`) and can be read
-back over HTTP (`GET /mail`, `GET /sms`); `/_control/*` injects temporary failures into either channel.
+Everything accepted is appended to `sms.jsonl` under the data dir and can be read back over HTTP (`GET /sms`);
+`/_control/sms` injects temporary failures. Mail goes to Mailpit (`devstack.mailpit`).
 """

@@ -1,4 +1,4 @@
-"""`python -m devstack.sinks --smtp-port P --http-port Q --data-dir DIR`: both sinks until SIGTERM/SIGINT."""
+"""`python -m devstack.sinks --http-port Q --data-dir DIR`: the SMS sink until SIGTERM/SIGINT."""
 
 from __future__ import annotations
 
@@ -13,16 +13,15 @@ from pathlib import Path
 
 import uvicorn
 
-from devstack.sinks.api import create_app
-from devstack.sinks.smtp import start_smtp
-from devstack.sinks.store import SinkStore
+from devstack.sinks.api import Callbacks, create_app
+from devstack.sinks.store import SmsStore
 
 HOST = "127.0.0.1"
 
 
 class _Uvicorn(uvicorn.Server):
-    """uvicorn without its own signal handling: it would re-raise SIGTERM once it has stopped, killing the
-    process before the SMTP server is closed. `serve` owns the signals and sets `should_exit` instead."""
+    """uvicorn without its own signal handling: it would re-raise SIGTERM once it has stopped, so the process
+    would not exit 0 and the callbacks' client would not be closed. `serve` owns the signals instead."""
 
     def __init__(self, config: uvicorn.Config, on_started: Callable[[], None]) -> None:
         super().__init__(config)
@@ -38,12 +37,12 @@ class _Uvicorn(uvicorn.Server):
             self.on_started()
 
 
-async def serve(smtp_port: int, http_port: int, data_dir: Path) -> None:
-    store = SinkStore(data_dir)
-    smtp = await start_smtp(store, HOST, smtp_port)
-    config = uvicorn.Config(create_app(store), host=HOST, port=http_port, log_level="warning",
+async def serve(http_port: int, data_dir: Path) -> None:
+    store = SmsStore(data_dir)
+    callbacks = Callbacks(store)
+    config = uvicorn.Config(create_app(store, callbacks), host=HOST, port=http_port, log_level="warning",
                             lifespan="off")
-    ready = f"sinks ready smtp={HOST}:{smtp_port} http=http://{HOST}:{http_port}"
+    ready = f"sinks ready sms=http://{HOST}:{http_port}"
     http = _Uvicorn(config, on_started=lambda: print(ready, flush=True))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -51,19 +50,17 @@ async def serve(smtp_port: int, http_port: int, data_dir: Path) -> None:
     try:
         await http.serve()  # until a signal
     finally:
-        smtp.close()
-        await smtp.wait_closed()
+        await callbacks.close()
+        store.close()
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m devstack.sinks", description=__doc__)
-    parser.add_argument("--smtp-port", type=int, default=1025)
-    parser.add_argument("--http-port", type=int, default=8025)
+    parser.add_argument("--http-port", type=int, default=8026)
     parser.add_argument("--data-dir", type=Path, default=Path(".devstack/sinks"))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP command at INFO
-    asyncio.run(serve(args.smtp_port, args.http_port, args.data_dir))
+    asyncio.run(serve(args.http_port, args.data_dir))
 
 
 if __name__ == "__main__":

@@ -1,9 +1,13 @@
-"""What the sinks have accepted (JSON-lines files plus an in-memory copy) and the faults they inject."""
+"""What the SMS sink has accepted (an append-only JSON-lines file plus an indexed in-memory copy) and its faults.
+
+Each message costs one appended line and two dictionary inserts, whatever the sink already holds: lookups by
+message SID and listings by recipient read the indexes, never the whole store.
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,11 +21,11 @@ def utc_now() -> datetime:
 
 @dataclass
 class Fault:
-    """Refuse the next `fail_next` requests, or every request while `failing` is on."""
+    """Refuse the next `fail_next` requests, or every request while `failing` is on, with HTTP `status`."""
 
     fail_next: int = 0
     failing: bool = False
-    status: int = 503  # HTTP status for the SMS API; the SMTP side always answers 451
+    status: int = 503
 
     def take(self) -> bool:
         if self.failing:
@@ -32,52 +36,45 @@ class Fault:
         return False
 
 
-class JsonLines:
-    """An append-only JSON-lines file mirrored in memory (the sinks are a single asyncio process)."""
+class SmsStore:
+    """The sink is a single asyncio process: no locking, and the file is only ever appended to."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, data_dir: Path) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.path = data_dir / "sms.jsonl"
         self.rows: list[Row] = []
-        if path.exists():
-            self.rows = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+        self.by_sid: dict[str, Row] = {}
+        self.by_to: dict[str, list[Row]] = {}
+        self.status: dict[str, str] = {}  # sid -> queued / sent / delivered
+        self.fault = Fault()
+        if self.path.exists():
+            for line in self.path.read_text("utf-8").splitlines():
+                if line.strip():
+                    self._index(json.loads(line))
+        self._file = self.path.open("a", encoding="utf-8")  # kept open: one write per message
+
+    def _index(self, row: Row) -> None:
+        self.rows.append(row)
+        self.by_sid[row["id"]] = row
+        self.by_to.setdefault(row["to"], []).append(row)
 
     def append(self, row: Row) -> None:
-        with self.path.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-        self.rows.append(row)
+        self._file.write(json.dumps(row, ensure_ascii=False) + "\n")
+        self._file.flush()
+        self._index(row)
+
+    def find(self, sid: str) -> Row | None:
+        return self.by_sid.get(sid)
+
+    def to(self, number: str) -> list[Row]:
+        return self.by_to.get(number, [])
 
     def clear(self) -> None:
-        self.path.write_text("", encoding="utf-8")
+        self._file.truncate(0)
         self.rows.clear()
+        self.by_sid.clear()
+        self.by_to.clear()
+        self.status.clear()
 
-
-@dataclass
-class SinkStore:
-    data_dir: Path
-    smtp_fault: Fault = field(default_factory=Fault)
-    sms_fault: Fault = field(default_factory=Fault)
-    sms_status: dict[str, str] = field(default_factory=dict)  # sid -> queued / sent / delivered
-
-    def __post_init__(self) -> None:
-        self.mail_dir.mkdir(parents=True, exist_ok=True)
-        self.mail = JsonLines(self.data_dir / "mail.jsonl")
-        self.sms = JsonLines(self.data_dir / "sms.jsonl")
-
-    @property
-    def mail_dir(self) -> Path:
-        return self.data_dir / "mail"
-
-    def add_mail(self, raw: bytes, row: Row) -> None:
-        (self.mail_dir / f"{row['id']}.eml").write_bytes(raw)
-        self.mail.append(row)
-
-    def clear_mail(self) -> None:
-        for eml in self.mail_dir.glob("*.eml"):
-            eml.unlink()
-        self.mail.clear()
-
-    def find_sms(self, sid: str) -> Row | None:
-        return next((row for row in self.sms.rows if row["id"] == sid), None)
-
-    def reset_faults(self) -> None:
-        self.smtp_fault, self.sms_fault = Fault(), Fault()
+    def close(self) -> None:
+        self._file.close()

@@ -11,33 +11,36 @@ from services.notification.ops import Ops
 from services.notification.privacy import PrivacyService
 from services.notification.providers import providers
 from services.notification.queries import Queries
-from services.notification.reminder_service import ReminderService, run_reminders
+from services.notification.reminder_service import ReminderService
 from services.notification.services import NotificationService
 from services.notification.settings import NotificationSettings
 from services.notification.store import ensure_indexes, mongo_uow
-from shared.platform.relay import Lease
 from shared.platform.runtime import Runtime, build_service
+from shared.platform.worker import WorkerSettings
 
 
 def _wire(settings: NotificationSettings):  # type: ignore[no-untyped-def]
     async def wire(rt: Runtime) -> None:
         await ensure_indexes(rt.db)
         email, sms, closers = providers(settings)
+        # The two background loops are shared leased workers (one replica each, reported in /readyz).
         dispatcher = Dispatcher(rt.db, email, sms, settings)
+        sending = rt.worker(dispatcher, dispatcher.worker_settings())
+        queued = sending.nudge  # a commit that queued a delivery wakes the dispatcher
         rt.provide("dispatcher", dispatcher)
         rt.provide("queries", Queries(rt.db))
         uow = rt.uow_factory(mongo_uow)
-        rt.provide("notification", NotificationService(uow, dispatcher.nudge))
-        rt.provide("centre", CentreService(uow, settings, dispatcher.nudge))
-        rt.provide("ops", Ops(rt.db, dispatcher.nudge))
+        rt.provide("notification", NotificationService(uow, queued))
+        rt.provide("centre", CentreService(uow, settings, queued))
+        rt.provide("ops", Ops(rt.db, queued))
         rt.provide("privacy", PrivacyService(uow))
         rt.provide("notification_settings", settings)
-        reminders = ReminderService(uow, dispatcher.nudge, settings.reminder_fractions)
+        reminders = ReminderService(uow, queued, settings.reminder_fractions, parking=rt.parking)
         rt.provide("reminders", reminders)
-        rt.spawn(dispatcher.run(), "dispatcher")
-        rt.spawn(run_reminders(reminders, Lease(rt.db, "notification-reminders", settings.delivery_lease_seconds),
-                               settings.reminder_poll_seconds), "reminders")
-        rt.on_stop(dispatcher.drain)
+        rt.worker(reminders, WorkerSettings(poll_seconds=settings.reminder_poll_seconds,
+                                            lease_seconds=settings.worker_lease, batch=50, concurrency=4,
+                                            max_attempts=8, backoff_seconds=1.0, backoff_max_seconds=300.0))
+        rt.on_stop(dispatcher.drain)  # sends under way finish before the provider clients close
         for close in closers:
             rt.on_stop(close)
 

@@ -1,15 +1,28 @@
 """Sends queued email and SMS deliveries, retrying transient failures with backoff, and never twice on purpose.
 
-Each delivery row is claimed with a lease (`sending`, `lease_until`) by one dispatcher at a time, sent, then
-marked `sent`. A crash between the provider's acceptance and the mark is the one window in which a message can
-go out twice; it is as narrow as one network round trip, and the email keeps its Message-ID so the receiving
-side can collapse it. A delivery whose lease ran out (its dispatcher died) is picked up again.
+The dispatcher is a source of the shared leased worker (shared/platform/worker.py): one replica dispatches at a
+time, woken when a delivery is queued (a nudge, or the change stream on `deliveries`) and at the latest every
+`dispatch_poll_seconds`. A round claims up to `delivery_concurrency` due deliveries and sends them all at once.
+A database error while claiming fails the round, which the worker logs and retries with backoff: capacity is
+the worker's, scoped to the round, so no error can leak it, and a worker that died makes /readyz fail.
+
+Two leases, on purpose. The worker's lease says which replica claims; the row's own lease (`sending`,
+`lease_until`) says that a send of this delivery may be under way. The row lease stays because the worker's
+lease can change hands while sends are still in flight (a replica stalled past its lease, or shutting down and
+draining), and because a replica that dies mid-send leaves its rows `sending`: the next holder re-claims them
+only once their lease ran out, never while the first may still be talking to the provider. A crash between
+the provider's acceptance and the mark is the one window in which a message can go out twice; it is as narrow
+as one network round trip, and the email keeps its Message-ID so the receiving side can collapse it.
+
+A provider's answer is the delivery's own business, not the worker's: a transient failure is an attempt with
+backoff, a permanent refusal is `failed`, exhausted attempts are `dead` (operators replay them). `process`
+raises only for what is wrong with the processing itself (a row that does not validate, a database error while
+marking), which the worker records, retries and at last quarantines.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from datetime import UTC, datetime, timedelta
@@ -17,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_random_exponential
 
 from services.notification.breaker import CircuitOpen, Failover, Sent
 from services.notification.catalogue import Channel
@@ -29,68 +43,78 @@ from services.notification.channels import (
 from services.notification.domain import Delivery, DeliveryStatus, next_attempt
 from services.notification.ratelimit import RateLimiter
 from services.notification.settings import NotificationSettings
+from shared.platform.deadletter import is_transient
 from shared.platform.mongo import Doc
+from shared.platform.worker import Blocked, WorkerSettings, not_blocked
 
 log = logging.getLogger("notification.dispatcher")
 
 
 class Dispatcher:
+    """The dispatcher's source: `due` claims deliveries, `process` sends one."""
+
+    name = "dispatcher:notification"
+
     def __init__(self, db: AsyncDatabase[Doc], email: Failover[EmailMessage], sms: Failover[SmsMessage],
                  settings: NotificationSettings) -> None:
         self.col = db["deliveries"]
         self.email, self.sms, self.settings = email, sms, settings
         self.limiter = RateLimiter(db, settings.rate_limit_window_seconds)
-        self._wake = asyncio.Event()
-        self._slots = asyncio.Semaphore(settings.delivery_concurrency)
         self._inflight: set[asyncio.Task[None]] = set()
         self.sent_total = 0
 
-    def nudge(self) -> None:
-        self._wake.set()
+    def worker_settings(self) -> WorkerSettings:
+        """A round claims no more than it sends at once, so a row's lease only runs while it is being sent."""
+        s = self.settings
+        return WorkerSettings(poll_seconds=s.dispatch_poll_seconds, lease_seconds=s.worker_lease,
+                              batch=s.delivery_concurrency, concurrency=s.delivery_concurrency, max_attempts=8,
+                              backoff_seconds=1.0, backoff_max_seconds=60.0, watch="deliveries")
 
-    async def run(self) -> None:
-        while True:
-            try:
-                while await self._dispatch_one():
-                    pass
-            except PyMongoError as exc:
-                log.warning("dispatcher cannot reach the database, will retry: %s", exc)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.settings.dispatch_poll_seconds)
-            self._wake.clear()
+    def key(self, item: Doc) -> str:
+        return str(item["_id"])
 
-    async def _dispatch_one(self) -> bool:
-        await self._slots.acquire()
-        delivery = await self._claim()
-        if delivery is None:
-            self._slots.release()
-            return False
-        task = asyncio.create_task(self._send(delivery))
-        self._inflight.add(task)
-        task.add_done_callback(self._inflight.discard)
-        return True
-
-    async def _claim(self) -> Delivery | None:
-        """The next due delivery, or one whose sender died (its lease ran out).
+    async def due(self, now: datetime, limit: int, blocked: Blocked) -> list[Doc]:
+        """Claim up to `limit` deliveries: due ones first, then those whose sender died (their lease ran out).
 
         Two plain indexed queries rather than one `$or`: the `$or` with a sort scanned the whole collection
-        on every claim and every idle poll, and claims slowed down as the delivery log grew (make bench)."""
-        now = datetime.now(UTC)
+        on every claim and every idle poll, and claims slowed down as the delivery log grew (make bench).
+        A database error before anything was claimed fails the round (the worker backs off); after some were
+        claimed, those are sent now rather than left `sending` until their lease runs out."""
         claim = {"$set": {"status": DeliveryStatus.SENDING,
                           "lease_until": now + timedelta(seconds=self.settings.delivery_lease_seconds)},
                  "$inc": {"attempts": 1}}
-        for query, order in (({"status": DeliveryStatus.PENDING, "next_attempt_at": {"$lte": now}}, "next_attempt_at"),
-                             ({"status": DeliveryStatus.SENDING, "lease_until": {"$lt": now}}, "lease_until")):
-            doc = await self.col.find_one_and_update(query, claim, sort=[(order, 1)],
-                                                     return_document=ReturnDocument.AFTER)
-            if doc is not None:
-                return Delivery.model_validate(doc)
-        return None
-
-    async def _send(self, d: Delivery) -> None:
+        skip = not_blocked(blocked)  # backing off or quarantined by the worker
+        claimed: list[Doc] = []
         try:
-            if await self._deferred(d):
-                return
+            for query, order in (({"status": DeliveryStatus.PENDING, "next_attempt_at": {"$lte": now}},
+                                  "next_attempt_at"),
+                                 ({"status": DeliveryStatus.SENDING, "lease_until": {"$lt": now}}, "lease_until")):
+                while len(claimed) < limit:
+                    doc = await self.col.find_one_and_update({**query, **skip}, claim, sort=[(order, 1)],
+                                                             return_document=ReturnDocument.AFTER)
+                    if doc is None:
+                        break
+                    claimed.append(doc)
+        except PyMongoError as exc:
+            if not claimed:
+                raise
+            log.warning("dispatcher: claiming stopped after %d deliveries: %s", len(claimed), exc)
+        return claimed
+
+    async def process(self, item: Doc) -> None:
+        """Send one claimed delivery. The send runs in its own task, shielded: a worker stopped at shutdown
+        does not cut a message off in the middle of its provider call; `drain` waits for it instead."""
+        delivery = Delivery.model_validate(item)
+        lease_until = item["lease_until"].replace(tzinfo=UTC)
+        task = asyncio.create_task(self._send(delivery, lease_until), name=f"send:{delivery.delivery_id}")
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+        await asyncio.shield(task)
+
+    async def _send(self, d: Delivery, lease_until: datetime) -> None:
+        if await self._deferred(d):
+            return
+        try:
             sent = await self._deliver(d)
         except CircuitOpen as exc:
             await self._defer(d, datetime.now(UTC) + timedelta(seconds=exc.retry_in * random.uniform(1.0, 1.5)),
@@ -99,19 +123,27 @@ class Dispatcher:
             await self._failed(d, exc, permanent=False)
         except PermanentSendError as exc:
             await self._failed(d, exc, permanent=True)
-        except Exception as exc:  # an unexpected bug must not kill the worker; treat it as transient
+        except Exception as exc:  # an unclassified provider error: an attempt of the delivery, retried as transient
             log.exception("unexpected error sending delivery %s", d.delivery_id)
             await self._failed(d, exc, permanent=False)
         else:
-            await self.col.update_one({"_id": d.delivery_id, "status": DeliveryStatus.SENDING},
-                                      {"$set": {"status": DeliveryStatus.SENT, "sent_at": datetime.now(UTC),
-                                                "provider_ref": sent.ref, "provider": sent.provider,
-                                                "last_error": None}})
+            await self._mark_sent(d, sent, lease_until)
             self.sent_total += 1
             log.info("delivered", extra={"delivery_id": d.delivery_id, "channel": d.channel.value,
                                          "event_id": d.event_id, "order_id": d.order_id})
-        finally:
-            self._slots.release()
+
+    async def _mark_sent(self, d: Delivery, sent: Sent, lease_until: datetime) -> None:
+        """The provider has the message: record it. A database that is away (restarting) is waited for while the
+        row's lease holds, since an unmarked row is re-claimed and sent again once its lease runs out."""
+        patience = (lease_until - datetime.now(UTC)).total_seconds() - 1.0
+        async for attempt in AsyncRetrying(retry=retry_if_exception(is_transient), reraise=True,
+                                           stop=stop_after_delay(max(0.0, patience)),
+                                           wait=wait_random_exponential(multiplier=0.1, max=2.0)):
+            with attempt:
+                await self.col.update_one({"_id": d.delivery_id, "status": DeliveryStatus.SENDING},
+                                          {"$set": {"status": DeliveryStatus.SENT, "sent_at": datetime.now(UTC),
+                                                    "provider_ref": sent.ref, "provider": sent.provider,
+                                                    "last_error": None}})
 
     async def _deferred(self, d: Delivery) -> bool:
         """Per-address rate limit: the excess waits for the window to free up; it is never dropped."""

@@ -58,8 +58,6 @@ class PrivacyService:
         account_id, at = event.payload.account_id, event.payload.erased_at
 
         async def work(uow: NotificationUnitOfWork) -> bool:
-            if not await uow.claim(CONSUMER, event):
-                return False
             contact = await uow.store.contact(account_id)
             held: set[tuple[str, str]] = set()
             if contact is not None and contact.erased_at is None:
@@ -71,10 +69,9 @@ class PrivacyService:
                 await uow.store.delete_recipient(r.recipient_id)
             held |= await uow.store.erase_deliveries(account_id, at)
             await uow.store.forget_rate_limits({RateLimiter.key(channel, address) for channel, address in held})
-            await uow.commit()
             return True
 
-        done = await self.uow.run(work)
+        done = await self.uow.handle(CONSUMER, event, work) is not None
         log.info("contact data erased" if done else "duplicate erasure ignored",
                  extra={"event_id": event.event_id, "event_type": event.event_type})
         return done

@@ -1,31 +1,43 @@
-"""Use cases of the deadline-aware reminders, and the durable worker that sends them when due.
+"""Use cases of the deadline-aware reminders, and the source of the worker that sends them when due.
 
-Series live in Mongo (`reminders`) with their next due time; a worker under a Lease (one replica) sends each due
-step in a unit of work that also marks it sent, so a restart resumes where it stopped and a step is planned
-once (its delivery key is series + step). A stop and a send touch the same document: if they race, the database
-reports a write conflict, one reruns, and a stopped series sends nothing more.
+Series live in Mongo (`reminders`) with their next due time. The shared leased worker (one replica) takes the
+due series, one item per series, and sends each due step in a unit of work that also marks it sent, so a restart
+resumes where it stopped and a step is planned once (its delivery key is series + step). A series that fails is
+recorded, retried with backoff and at last quarantined by the worker; the others go on. A stop and a send touch
+the same document: if they race, the database reports a write conflict, one reruns, and a stopped series sends
+nothing more.
+
+Schedulings and clearings come on two topics, in any order. A clearing of a deadline not seen yet raises
+`NotYetKnown`: it is parked and handled again as soon as its scheduling has been handled (`parking.arrived`).
+A clearing stops only the series scheduled before it, and is kept, so a scheduling read after a later clearing
+of its deadline (resumed, then acted on) starts stopped.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from pymongo.errors import PyMongoError
-
 from services.notification.catalogue import DEADLINE_REMINDER
-from services.notification.reminders import Series, Step
+from services.notification.reminders import Clearing, Series, Step
 from services.notification.services import CONSUMER, plan_message
 from services.notification.store import NotificationUnitOfWork
+from shared.platform.errors import NotYetKnown
 from shared.platform.mongo import UnitOfWorkFactory
-from shared.platform.relay import Lease
+from shared.platform.worker import Blocked
 from shared.schemas import DeadlineCleared, DeadlineScheduled, PartyRole
 
 log = logging.getLogger("notification.reminders")
 BEIJING = ZoneInfo("Asia/Shanghai")
+
+
+class Arrivals(Protocol):
+    """The parking of not-yet-known events (shared/platform/parking.py): told when a deadline arrives."""
+
+    async def arrived(self, aggregate: str) -> None: ...
 
 
 def _due_text(due: datetime, locale: str) -> str:
@@ -35,40 +47,67 @@ def _due_text(due: datetime, locale: str) -> str:
 
 
 class ReminderService:
+    name = "reminders:notification"  # as the source of its leased worker
+
     def __init__(self, uow: UnitOfWorkFactory[NotificationUnitOfWork], on_queued: Callable[[], None],
-                 fractions: tuple[float, ...], clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 fractions: tuple[float, ...], clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 parking: Arrivals | None = None) -> None:
         self.uow, self._on_queued, self.fractions, self.clock = uow, on_queued, fractions, clock
+        self.parking = parking  # None in service tests with fakes
 
     async def on_scheduled(self, event: DeadlineScheduled) -> bool:
+        deadline_id = event.payload.deadline_id
+
         async def work(uow: NotificationUnitOfWork) -> bool:
-            if not await uow.claim(CONSUMER, event):
-                return False
-            for old in await uow.store.active_series(event.payload.deadline_id):  # replaced by the new schedule
+            for old in await uow.store.active_series(deadline_id):  # replaced by the new schedule
                 await uow.store.save_series(old.stop("re-scheduled"))
-            await uow.store.save_series(Series.plan(event, self.fractions, self.clock()))
-            await uow.commit()
+            series = Series.plan(event, self.fractions, self.clock())
+            clearing = await uow.store.clearing(deadline_id)
+            if clearing is not None:  # a clearing made after this scheduling was read first
+                series = series.cleared_by(clearing)
+            await uow.store.save_series(series)
             return True
 
-        return await self.uow.run(work)
+        done = await self.uow.handle(CONSUMER, event, work) is not None
+        if self.parking is not None:  # after the commit: a parked clearing of it now finds its series
+            await self.parking.arrived(deadline_id)
+        return done
 
     async def on_cleared(self, event: DeadlineCleared) -> bool:
+        p = event.payload
+        clearing = Clearing(deadline_id=p.deadline_id, reason=p.reason, at=event.occurred_at)
+
         async def work(uow: NotificationUnitOfWork) -> bool:
-            if not await uow.claim(CONSUMER, event):
-                return False
-            for series in await uow.store.active_series(event.payload.deadline_id):
-                await uow.store.save_series(series.stop(event.payload.reason))
-            await uow.commit()
+            known = await uow.store.deadline_series(p.deadline_id)
+            if not known:
+                raise NotYetKnown(p.deadline_id, f"deadline {p.deadline_id} cleared ({p.reason}) before its "
+                                                 "deadline.scheduled arrived")
+            for series in known:
+                if series.status == "active":
+                    await uow.store.save_series(series.cleared_by(clearing))
+            latest = await uow.store.clearing(p.deadline_id)
+            if latest is None or latest.at <= clearing.at:
+                await uow.store.save_clearing(clearing)
             return True
 
-        return await self.uow.run(work)
+        return await self.uow.handle(CONSUMER, event, work) is not None
+
+    # --- the worker's source: one due series per item -------------------------------------------------------
+    def key(self, item: str) -> str:
+        return item
+
+    async def due(self, now: datetime, limit: int, blocked: Blocked) -> list[str]:
+        return await self.uow.run(lambda uow: uow.store.due_series(now, limit, blocked.all))
+
+    async def process(self, series_id: str) -> None:
+        """Send the series' due step (if any) and mark it, in one unit of work; then wake the dispatcher."""
+        if await self.uow.run(lambda uow: self._advance(uow, series_id)):
+            self._on_queued()
 
     async def tick(self, limit: int = 50) -> int:
-        """Send every due step; returns how many series advanced."""
-        async def due(uow: NotificationUnitOfWork) -> list[str]:
-            return await uow.store.due_series(self.clock(), limit)
-
+        """One round without the worker (tests): every due series advanced; returns how many were."""
         advanced = 0
-        for series_id in await self.uow.run(due):
+        for series_id in await self.due(self.clock(), limit, Blocked()):
             advanced += await self.uow.run(lambda uow, sid=series_id: self._advance(uow, sid))  # type: ignore[misc]
         if advanced:
             self._on_queued()
@@ -105,15 +144,3 @@ class ReminderService:
                                note=f"reminder {index + 1} of {len(series.steps)} for deadline "
                                     f"{series.deadline_id} ({series.kind}), due {series.due_at.isoformat()}: "
                                     f"escalation step {step.channel.value}")
-
-
-async def run_reminders(svc: ReminderService, lease: Lease, poll: float) -> None:
-    """The durable worker: one replica (the Lease holder) sends due reminders every `poll` seconds."""
-    while True:
-        try:
-            if await lease.acquire():
-                await svc.tick()
-        except PyMongoError as exc:
-            log.warning("reminder worker cannot reach the database, will retry: %s", exc)
-        await asyncio.sleep(poll)
-

@@ -3,8 +3,13 @@
 A `deadline.scheduled` (automatic acceptance, an appeal's SLA, an idle node; dossier §3.6, §5.3) starts a series
 for the party expected to act. Its steps sit at fractions of the time that was left when it was scheduled (by
 default half, a quarter and a tenth of it remain), so the same rule fits a 10-day acceptance window and a
-6-second test. `deadline.cleared` (acted / paused / cancelled / expired) stops every series of that deadline; a
+6-second test. `deadline.cleared` (acted / paused / cancelled / expired) stops the series of that deadline; a
 re-scheduled deadline (resumed after an appeal) starts a new series with its own idempotency keys.
+
+Schedulings and clearings come on two topics, so in any order. A clearing is about the schedules made before it:
+it stops the series scheduled at or before it, and a scheduling read after a later clearing of its deadline
+starts stopped. Both times are the producer's (`occurred_at`): one deadline's schedulings and clearings come from
+one service order's successive transactions in supervision, so its clock orders them.
 """
 
 from __future__ import annotations
@@ -26,6 +31,14 @@ class Step(BaseModel):
     state: Literal["waiting", "sent", "skipped"] = "waiting"
 
 
+class Clearing(BaseModel):
+    """The latest clearing seen of a deadline (paused, acted ...): it also stops a scheduling read after it."""
+
+    deadline_id: str
+    reason: str
+    at: AwareDatetime  # when the producer cleared it
+
+
 class Series(BaseModel):
     series_id: str  # the scheduling event's id: a redelivered event finds its series, a new schedule is new
     deadline_id: str
@@ -40,6 +53,7 @@ class Series(BaseModel):
     status: Literal["active", "stopped", "finished"] = "active"
     stopped_reason: str | None = None
     next_at: AwareDatetime | None
+    scheduled_at: AwareDatetime | None = None  # when the producer scheduled it (None: a series from before)
 
     @classmethod
     def plan(cls, event: DeadlineScheduled, fractions: tuple[float, ...], now: datetime) -> Series:
@@ -52,7 +66,7 @@ class Series(BaseModel):
                    order_id=p.order_id, node=p.node, party=p.party, due_at=p.due_at, consequence=p.consequence,
                    parties=p.parties, steps=steps, status="active" if active else "finished",
                    stopped_reason=None if active else "nobody to remind or already due",
-                   next_at=steps[0].at if active and steps else None)
+                   next_at=steps[0].at if active and steps else None, scheduled_at=event.occurred_at)
 
     def take_due(self, now: datetime) -> tuple[Series, Step | None]:
         """The step to send now (the most escalated one that is due; earlier ones missed are skipped)."""
@@ -69,6 +83,12 @@ class Series(BaseModel):
         waiting = [s.at for s in steps if s.state == "waiting"]
         return self.model_copy(update={"steps": steps, "next_at": min(waiting) if waiting else None,
                                        "status": "active" if waiting else "finished"}), steps[due[-1]]
+
+    def cleared_by(self, clearing: Clearing) -> Series:
+        """Stopped if `clearing` came after this schedule was made (else it was about an earlier schedule)."""
+        if self.scheduled_at is not None and self.scheduled_at > clearing.at:
+            return self
+        return self.stop(clearing.reason)
 
     def stop(self, reason: str) -> Series:
         """The party acted (or the deadline was paused / cancelled / expired): no further reminder."""

@@ -91,8 +91,6 @@ class NotificationService:
         """Keep the account's bound contact; then send what was waiting for it."""
 
         async def work(uow: NotificationUnitOfWork) -> bool:
-            if not await uow.claim(CONSUMER, event):
-                return False
             contact = Contact(**event.payload.model_dump())
             erased_at = await uow.store.erased_at(contact.account_id)
             if erased_at is not None and event.occurred_at <= erased_at:
@@ -100,10 +98,9 @@ class NotificationService:
                 contact = contact.erased(erased_at)
             for parked in await uow.store.save_contact_and_unpark(contact):
                 await self._notify(uow, parked, only_account=contact.account_id)
-            await uow.commit()
             return True
 
-        done = await self.uow.run(work)
+        done = await self.uow.handle(CONSUMER, event, work) is not None
         self._on_queued()
         return done
 
@@ -111,13 +108,10 @@ class NotificationService:
         """Plan every message the catalogue names for this event; False if it was already processed."""
 
         async def work(uow: NotificationUnitOfWork) -> bool:
-            if not await uow.claim(CONSUMER, event):
-                return False
             await self._notify(uow, event)
-            await uow.commit()
             return True
 
-        done = await self.uow.run(work)
+        done = await self.uow.handle(CONSUMER, event, work) is not None
         self._on_queued()
         return done
 

@@ -31,6 +31,9 @@ class NotificationSettings(ServiceSettings):
     delivery_concurrency: int = Field(8, ge=1, le=128)
     dispatch_poll_seconds: float = Field(0.5, gt=0)
     delivery_lease_seconds: float = Field(60.0, gt=1)
+    # The dispatcher and the reminders are shared leased workers, one replica each. A replica that died is taken
+    # over when its worker lease runs out: never later than its claimed deliveries' own leases (`worker_lease`).
+    worker_lease_seconds: float = Field(15.0, gt=1)
 
     # Public base URL of this service, for links in messages (e-mail verification) and the SMS StatusCallback.
     public_base_url: str = "http://127.0.0.1:8003"
@@ -66,6 +69,11 @@ class NotificationSettings(ServiceSettings):
     # party is reminded in-site, then by e-mail, then by SMS. `time_scale` shrinks nothing but the test clock.
     reminder_fractions: tuple[float, float, float] = (0.5, 0.25, 0.1)
     reminder_poll_seconds: float = Field(1.0, gt=0)
+
+    @property
+    def worker_lease(self) -> float:
+        """The workers' lease: at most a delivery's lease, so a dead replica's rows are not held back longer."""
+        return min(self.worker_lease_seconds, self.delivery_lease_seconds)
 
     @property
     def sms_secondary(self) -> bool:

@@ -13,7 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.notification.catalogue import Channel
 from services.notification.centre import Recipient
 from services.notification.domain import Contact, Delivery, erased
-from services.notification.reminders import Series
+from services.notification.reminders import Clearing, Series
 from shared.platform.fakes import FakeState, FakeUnitOfWork
 from shared.platform.mongo import Doc, MongoUnitOfWork, UnitOfWork
 from shared.schemas import EVENT_TYPES, Event
@@ -54,8 +54,13 @@ class Port(Protocol):
         """Accounts registered with the operator role (they review appeals)."""
     async def save_series(self, series: Series) -> None: ...
     async def active_series(self, deadline_id: str) -> list[Series]: ...
+    async def deadline_series(self, deadline_id: str) -> list[Series]:
+        """Every series of the deadline, whatever its status (none: its scheduling has not arrived)."""
     async def series(self, series_id: str) -> Series | None: ...
-    async def due_series(self, now: datetime, limit: int) -> list[str]: ...
+    async def due_series(self, now: datetime, limit: int, exclude: frozenset[str] = frozenset()) -> list[str]:
+        """Active series with a step due, the most overdue first, leaving out `exclude` (the worker's)."""
+    async def clearing(self, deadline_id: str) -> Clearing | None: ...
+    async def save_clearing(self, clearing: Clearing) -> None: ...
     async def add_inbox(self, message: InboxMessage) -> None: ...
     async def add_deliveries(self, deliveries: list[Delivery]) -> None: ...
     async def erased_at(self, account_id: str) -> datetime | None:
@@ -142,14 +147,30 @@ class _MongoPort:
                                                session=self.s).to_list(None)
         return [Series.model_validate(d) for d in docs]
 
+    async def deadline_series(self, deadline_id: str) -> list[Series]:
+        docs = await self.db["reminders"].find({"deadline_id": deadline_id}, session=self.s).to_list(None)
+        return [Series.model_validate(d) for d in docs]
+
     async def series(self, series_id: str) -> Series | None:
         doc = await self.db["reminders"].find_one({"_id": series_id}, session=self.s)
         return None if doc is None else Series.model_validate(doc)
 
-    async def due_series(self, now: datetime, limit: int) -> list[str]:
-        docs = await self.db["reminders"].find({"status": "active", "next_at": {"$lte": now}}, {"_id": 1},
-                                               session=self.s).sort("next_at", 1).limit(limit).to_list(None)
+    async def due_series(self, now: datetime, limit: int, exclude: frozenset[str] = frozenset()) -> list[str]:
+        query: dict[str, Any] = {"status": "active", "next_at": {"$lte": now}}
+        if exclude:
+            query["_id"] = {"$nin": sorted(exclude)}
+        docs = await self.db["reminders"].find(query, {"_id": 1}, session=self.s).sort("next_at", 1) \
+            .limit(limit).to_list(None)
         return [str(d["_id"]) for d in docs]
+
+    async def clearing(self, deadline_id: str) -> Clearing | None:
+        doc = await self.db["deadline_clearings"].find_one({"_id": deadline_id}, session=self.s)
+        return None if doc is None else Clearing.model_validate(doc)
+
+    async def save_clearing(self, clearing: Clearing) -> None:
+        await self.db["deadline_clearings"].replace_one({"_id": clearing.deadline_id},
+                                                        {"_id": clearing.deadline_id, **clearing.model_dump()},
+                                                        upsert=True, session=self.s)
 
     async def erased_at(self, account_id: str) -> datetime | None:
         doc = await self.db["contacts"].find_one({"_id": account_id}, {"erased_at": 1}, session=self.s)
@@ -250,13 +271,24 @@ class _FakePort:
         return [Series.model_validate(r) for r in self.t("reminders").values()
                 if r["deadline_id"] == deadline_id and r["status"] == "active"]
 
+    async def deadline_series(self, deadline_id: str) -> list[Series]:
+        return [Series.model_validate(r) for r in self.t("reminders").values() if r["deadline_id"] == deadline_id]
+
     async def series(self, series_id: str) -> Series | None:
         row = self.t("reminders").get(series_id)
         return None if row is None else Series.model_validate(row)
 
-    async def due_series(self, now: datetime, limit: int) -> list[str]:
-        rows = [r for r in self.t("reminders").values() if r["status"] == "active" and r["next_at"] <= now]
+    async def due_series(self, now: datetime, limit: int, exclude: frozenset[str] = frozenset()) -> list[str]:
+        rows = [r for r in self.t("reminders").values()
+                if r["status"] == "active" and r["next_at"] <= now and r["series_id"] not in exclude]
         return [r["series_id"] for r in sorted(rows, key=lambda r: r["next_at"])][:limit]
+
+    async def clearing(self, deadline_id: str) -> Clearing | None:
+        row = self.t("deadline_clearings").get(deadline_id)
+        return None if row is None else Clearing.model_validate(row)
+
+    async def save_clearing(self, clearing: Clearing) -> None:
+        self.t("deadline_clearings")[clearing.deadline_id] = clearing.model_dump()
 
     async def erased_at(self, account_id: str) -> datetime | None:
         at: datetime | None = self.t("contacts").get(account_id, {}).get("erased_at")

@@ -8,8 +8,7 @@ from services.orders import api, buyer_api, handlers
 from services.orders.services import OrdersService
 from services.orders.settings import OrdersSettings
 from services.orders.store import ensure_indexes, mongo_uow
-from services.orders.sweeper import UnpaidSweeper
-from shared.platform.relay import Lease
+from services.orders.sweeper import UnpaidSource, sweeper_worker
 from shared.platform.runtime import Runtime, build_service
 
 
@@ -20,10 +19,7 @@ def create_app(settings: OrdersSettings | None = None) -> FastAPI:
         await ensure_indexes(rt.db)
         orders = OrdersService(rt.uow_factory(mongo_uow), settings)
         rt.provide("orders", orders)
-        sweeper = UnpaidSweeper(orders, Lease(rt.db, "orders:unpaid-sweeper", settings.sweeper_lease_seconds),
-                                settings.sweeper_poll_seconds)
-        rt.spawn(sweeper.run(), "unpaid-sweeper")
-        rt.on_stop(sweeper.stop)
+        rt.worker(UnpaidSource(orders), sweeper_worker(settings))  # started and stopped by the runtime
 
     return build_service(settings, title="orders",
                          description="Catalogue and publishing, accounts, orders and their lifecycle, the buyer's "

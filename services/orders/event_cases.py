@@ -1,5 +1,6 @@
 """Use cases driven by other services' events: supervision's progress, acceptance and refund decisions, and
-partner's final provisioning failures. Each claims the event id in the same unit of work as its effect."""
+partner's final provisioning failures. Each runs through the shared runner's `handle`, which claims the event id in
+the same unit of work as its effect."""
 
 from __future__ import annotations
 
@@ -10,25 +11,36 @@ from services.orders.base import CONSUMER, Base
 from services.orders.domain import Order
 from services.orders.store import OrdersUnitOfWork
 from services.orders.unsubscribe import settle_unsubscribe
+from shared.platform.errors import NotYetKnown
 from shared.schemas import AcceptanceDone, Event, MerchantCallFailed, MilestoneConfirmed, RefundDecided
 
 
 class EventCases(Base):
     async def _apply(self, event: Event, order_id: str, change: Callable[[Order], list[Event]]) -> bool:
-        """Claim, load, change, save + emit; False when this event was already processed. A decided refund
-        also settles its unsubscribe order in the same unit of work (see services.orders.unsubscribe)."""
+        """Through the runner's `handle`: claim, load, change, save + emit; False when this event was already
+        processed. A decided refund also settles its unsubscribe order in the same unit of work (see
+        services.orders.unsubscribe)."""
 
         async def work(uow: OrdersUnitOfWork) -> bool:
-            if not await uow.claim(CONSUMER, event):
-                return False
-            order = await self._load(uow, order_id)
+            order = await self._known(uow, order_id)
             uow.emit(*change(order))
             await uow.orders.save(order)
             await self._settle_unsubscribe(uow, order, event)
-            await uow.commit()
             return True
 
-        return await self.uow.run(work)
+        return bool(await self.uow.handle(CONSUMER, event, work))
+
+    @staticmethod
+    async def _known(uow: OrdersUnitOfWork, order_id: str) -> Order:
+        """The order another service's event is about. One rule for every consumer: an event about an aggregate
+        the service has not seen is "not yet known", never poison at once; it is parked, tried again with backoff,
+        and dead-lettered with this reason after the parking's bound (a day, shared/platform/parking.py). Orders
+        creates its orders itself (an order exists before any event about it), so nothing here announces an
+        arrival: such an event is tried again on the parking's backoff until the bound."""
+        order = await uow.orders.get(order_id)
+        if order is None:
+            raise NotYetKnown(order_id, f"order {order_id} is not known to the orders service (yet)")
+        return order
 
     async def _settle_unsubscribe(self, uow: OrdersUnitOfWork, order: Order, event: Event) -> None:
         """The unsubscribe order follows its refund: approved → completed, rejected → cancelled (no-op when

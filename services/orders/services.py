@@ -160,23 +160,28 @@ class OrdersService(AccountCases, CatalogueCases, BuyerCases, EventCases):
             orders = await uow.orders.find(query, limit=10_000, sort="created_at")
         return [eligibility(o, period) for o in orders]
 
-    async def cancel_overdue(self, now: datetime | None = None, batch: int = 100) -> int:
-        """One sweep: cancel unpaid orders past their due time, each in its own unit of work."""
-        now = now or self.clock()
-        async with self.uow() as uow:
-            due = await uow.orders.find({"status": "pending_payment", "pay_by": {"$lte": now}}, limit=batch)
-        cancelled = 0
-        for order in due:
-            async def work(uow: OrdersUnitOfWork, order_id: str = order.order_id) -> int:
-                current = await self._load(uow, order_id)
-                events = current.cancel_unpaid(now, self.settings.unpaid_cancel_minutes, correlation())
-                if not events:
-                    return 0  # paid meanwhile
-                uow.emit(*events)
-                await self._release_coupons(uow, current)
-                await uow.orders.save(current)
-                await uow.commit()
-                return 1
+    # --- the unpaid-order sweeper's use cases (its source: services/orders/sweeper.py) -----------------------
 
-            cancelled += await self.uow.run(work)
-        return cancelled
+    async def overdue(self, now: datetime, limit: int, exclude: frozenset[str] = frozenset()) -> list[str]:
+        """Ids of unpaid orders past their due time, earliest first, but for `exclude` (backing off or
+        quarantined). Ids only: an order that does not load fails as its own item, not the whole listing."""
+        async with self.uow() as uow:
+            return await uow.orders.keys({"status": "pending_payment", "pay_by": {"$lte": now}}, limit,
+                                         sort="pay_by", exclude=exclude)
+
+    async def cancel_unpaid(self, order_id: str) -> bool:
+        """Cancel one unpaid order past its due time, with its order.status_changed, in one unit of work; False
+        when it was paid (or cancelled) meanwhile."""
+
+        async def work(uow: OrdersUnitOfWork) -> bool:
+            order = await self._load(uow, order_id)
+            events = order.cancel_unpaid(self.clock(), self.settings.unpaid_cancel_minutes, correlation())
+            if not events:
+                return False
+            uow.emit(*events)
+            await self._release_coupons(uow, order)
+            await uow.orders.save(order)
+            await uow.commit()
+            return True
+
+        return await self.uow.run(work)

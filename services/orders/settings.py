@@ -16,3 +16,6 @@ class OrdersSettings(ServiceSettings):
     unpaid_cancel_minutes: float = Field(30.0, gt=0)
     sweeper_poll_seconds: float = Field(5.0, gt=0)
     sweeper_lease_seconds: float = Field(30.0, gt=1)
+    # An order whose cancellation fails is retried with backoff (doubling to 5 minutes), then quarantined.
+    sweeper_max_attempts: int = Field(10, ge=1, le=100)
+    sweeper_backoff_seconds: float = Field(2.0, gt=0)

@@ -46,6 +46,12 @@ class Finder(Protocol[M]):
     async def find(self, query: Doc, limit: int = 500, sort: str | None = None) -> list[M]: ...
     async def remove(self, key: str) -> None: ...
 
+    async def keys(self, query: Doc, limit: int, sort: str | None = None,
+                   exclude: frozenset[str] = frozenset()) -> list[str]:
+        """The ids of the matching documents but `exclude`, without loading them (one that no longer loads is
+        still listed, so a worker sees it fail as one item instead of failing a whole listing)."""
+        ...
+
 
 class MongoFinder(MongoRepository[M], Generic[M]):
     def __init__(self, collection: AsyncCollection[Doc], model: type[M], id_field: str,
@@ -61,6 +67,14 @@ class MongoFinder(MongoRepository[M], Generic[M]):
 
     async def remove(self, key: str) -> None:
         await self.collection.delete_one({"_id": key}, session=self.session)
+
+    async def keys(self, query: Doc, limit: int, sort: str | None = None,
+                   exclude: frozenset[str] = frozenset()) -> list[str]:
+        full = {**query, **({"_id": {"$nin": sorted(exclude)}} if exclude else {})}
+        cursor = self.collection.find(full, {"_id": 1}, session=self.session)
+        if sort:
+            cursor = cursor.sort(sort.lstrip("-"), DESCENDING if sort.startswith("-") else ASCENDING)
+        return [str(d["_id"]) for d in await cursor.to_list(limit)]
 
 
 def _holds(value: Any, op: str, arg: Any) -> bool:
@@ -86,11 +100,16 @@ def _matches(row: dict[str, Any], query: Doc) -> bool:
 
 class FakeFinder(FakeRepository[M], Generic[M]):
     async def find(self, query: Doc, limit: int = 500, sort: str | None = None) -> list[M]:
-        rows = [r for r in self.rows.values() if _matches(r, query)]
+        return [self.model.model_validate(self.rows[k]) for k in await self.keys(query, limit, sort)]
+
+    async def keys(self, query: Doc, limit: int, sort: str | None = None,
+                   exclude: frozenset[str] = frozenset()) -> list[str]:
+        keys = [k for k, r in self.rows.items() if k not in exclude and _matches(r, query)]
         if sort:
             field = sort.lstrip("-")
-            rows.sort(key=lambda r: r.get(field) or datetime.min.replace(tzinfo=UTC), reverse=sort.startswith("-"))
-        return [self.model.model_validate(r) for r in rows[:limit]]
+            keys.sort(key=lambda k: self.rows[k].get(field) or datetime.min.replace(tzinfo=UTC),
+                      reverse=sort.startswith("-"))
+        return keys[:limit]
 
     async def remove(self, key: str) -> None:
         self.rows.pop(key, None)

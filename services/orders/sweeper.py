@@ -1,48 +1,49 @@
 """The unpaid-order sweeper: cancels orders left unpaid past their due time (dossier §1.3, "cancelled ...
 automatically by the system").
 
-The due time (`pay_by`) is on the order document itself, so it survives restarts; one replica sweeps at a
-time (a Lease in Mongo); each cancellation and its order.status_changed commit in one unit of work.
+The due time (`pay_by`) is on the order document itself, so it survives restarts. The sweeper is a source of the
+shared leased worker (shared/platform/worker.py), one overdue order per item: one replica sweeps at a time, under a
+lease renewed while it works; each cancellation and its order.status_changed commit in one unit of work. An order
+whose cancellation fails is recorded, retried with backoff and finally quarantined (reported in /readyz); the
+other orders are cancelled meanwhile. It does not watch the orders collection: an order is written long before it
+is due, so a change stream would only wake it for nothing.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
+from datetime import datetime
 from typing import Protocol
 
-from pymongo.errors import PyMongoError
-
-from shared.platform.relay import Lease
-
-log = logging.getLogger("orders.sweeper")
+from services.orders.settings import OrdersSettings
+from shared.platform.worker import Blocked, WorkerSettings
 
 
 class Sweeps(Protocol):
-    async def cancel_overdue(self) -> int: ...
+    async def overdue(self, now: datetime, limit: int, exclude: frozenset[str] = frozenset()) -> list[str]: ...
+    async def cancel_unpaid(self, order_id: str) -> bool: ...
 
 
-class UnpaidSweeper:
-    def __init__(self, cases: Sweeps, lease: Lease, poll_seconds: float) -> None:
-        self.cases, self.lease, self.poll = cases, lease, poll_seconds
-        self._stop = asyncio.Event()
+class UnpaidSource:
+    """Overdue unpaid orders, earliest due first; the item is the order id."""
 
-    async def run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                if await self.lease.acquire():
-                    cancelled = await self.cases.cancel_overdue()
-                    if cancelled:
-                        log.info("cancelled %d unpaid orders", cancelled)
-            except (TimeoutError, PyMongoError, OSError) as exc:
-                log.warning("unpaid sweep failed, will retry: %s", exc)
-            except Exception:
-                log.exception("unpaid sweep failed, will retry")
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.poll)
+    name = "orders-unpaid-sweeper"
 
-    async def stop(self) -> None:
-        self._stop.set()
-        with contextlib.suppress(Exception):
-            await self.lease.release()
+    def __init__(self, cases: Sweeps) -> None:
+        self.cases = cases
+
+    def key(self, item: str) -> str:
+        return item
+
+    async def due(self, now: datetime, limit: int, blocked: Blocked) -> list[str]:
+        return await self.cases.overdue(now, limit, blocked.all)
+
+    async def process(self, item: str) -> None:
+        await self.cases.cancel_unpaid(item)  # False (paid meanwhile) is a success too: nothing left to do
+
+
+def sweeper_worker(settings: OrdersSettings) -> WorkerSettings:
+    """A few cancellations at once; a failing one backs off from `sweeper_backoff_seconds` doubling to 5 minutes
+    and is quarantined after `sweeper_max_attempts` (about 13 minutes of failures with the defaults)."""
+    return WorkerSettings(poll_seconds=settings.sweeper_poll_seconds, lease_seconds=settings.sweeper_lease_seconds,
+                          batch=100, concurrency=4, max_attempts=settings.sweeper_max_attempts,
+                          backoff_seconds=settings.sweeper_backoff_seconds, backoff_max_seconds=300.0)

@@ -1,22 +1,23 @@
 """The scheduled bill runs (dossier §4.3: billing runs on the 3rd of the next month; §7.6: monthly basic-incentive
-bills, quarterly performance bills). A run is recorded in Mongo once done, so a restart or a second replica
-never runs a period twice; the lease keeps one replica at it."""
+bills, quarterly performance bills), as a source of the shared leased worker.
+
+Its items are the due periods not yet run: `basic:<yyyymm>` and `performance:<yyyy>Q<n>`. A run bills every
+provider with ledger entries, and is recorded once all of them are billed, so a restart or a second replica never
+runs a period twice (a provider's bill that exists already is not made again). One provider's bill failing does
+not stop the other providers' bills; the period is then retried by the worker (with backoff, then quarantined),
+and one period's failure never holds up the other."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
-
 from services.partner.selling import Selling
+from services.partner.store import PartnerUnitOfWork
 from shared.platform.errors import DomainError
-from shared.platform.mongo import Doc
-from shared.platform.relay import Lease
+from shared.platform.mongo import UnitOfWorkFactory
+from shared.platform.worker import Blocked
 
 log = logging.getLogger("partner.bills")
 
@@ -41,34 +42,67 @@ def due_quarter(now: datetime, run_day: int = 3) -> str:
     return f"{year}Q{q}"
 
 
-class BillScheduler:
-    def __init__(self, db: AsyncDatabase[Doc], selling: Selling, lease: Lease, clock: Callable[[], datetime],
-                 poll_s: float, run_day: int = 3) -> None:
-        self.db, self.selling, self.lease, self.clock = db, selling, lease, clock
-        self.poll_s, self.run_day = poll_s, run_day
+class BillRunIncomplete(Exception):
+    """Some providers' bills of a period failed; the others were made. The worker retries the period."""
 
-    async def run(self) -> None:
-        while True:
+
+class BillRuns:
+    name = "bill-runs"
+
+    def __init__(self, uow: UnitOfWorkFactory[PartnerUnitOfWork], selling: Selling,
+                 clock: Callable[[], datetime], run_day: int = 3) -> None:
+        self.uow, self.selling, self.clock, self.run_day = uow, selling, clock, run_day
+
+    def periods(self, now: datetime) -> dict[str, tuple[str | None, str | None]]:
+        """The runs due at `now`: run id → (month, quarter)."""
+        month, quarter = due_month(now, self.run_day), due_quarter(now, self.run_day)
+        return {f"basic:{month}": (month, None), f"performance:{quarter}": (None, quarter)}
+
+    def key(self, item: str) -> str:
+        return item
+
+    async def due(self, now: datetime, limit: int, blocked: Blocked) -> list[str]:
+        wanted = [run_id for run_id in self.periods(now) if run_id not in blocked.all]
+
+        async def load(uow: PartnerUnitOfWork) -> set[str]:
+            return await uow.bill_runs.done(wanted)
+        done = await self.uow.run(load) if wanted else set()
+        return [run_id for run_id in wanted if run_id not in done][:limit]
+
+    async def process(self, item: str) -> None:
+        kind, period = item.split(":", 1)
+        month, quarter = (period, None) if kind == "basic" else (None, period)
+
+        async def providers(uow: PartnerUnitOfWork) -> list[str]:
+            return await uow.ledger.providers()
+        everyone = await self.uow.run(providers)
+        failed: dict[str, Exception] = {}
+        for provider in everyone:
             try:
-                if await self.lease.acquire():
-                    await self.run_once(self.clock())
-            except Exception:
-                log.exception("bill run failed, will retry")
-            await asyncio.sleep(self.poll_s)
+                await self.selling.generate(provider, month, quarter)
+            except DomainError as exc:
+                if exc.transient:
+                    failed[provider] = exc
+                # else: that provider's bill exists already (a rerun)
+            except Exception as exc:
+                log.exception("bill run %s: provider %s's bill failed", item, provider)
+                failed[provider] = exc
+        if failed:
+            first = next(iter(failed.values()))
+            raise BillRunIncomplete(f"{item}: the bills of {len(failed)} of {len(everyone)} providers failed "
+                                    f"({', '.join(sorted(failed)[:5])}): {first}") from first
+
+        async def record(uow: PartnerUnitOfWork) -> None:
+            await uow.bill_runs.record(item, len(everyone), self.clock())
+            await uow.commit()
+        await self.uow.run(record)
+        log.info("bill run %s done: %d providers", item, len(everyone))
 
     async def run_once(self, now: datetime) -> list[str]:
-        """Run whichever periods are due and not yet run; returns the run ids it completed."""
+        """Run the periods due at `now` that were not run yet, here and now (the worker does this on its schedule;
+        tests and operators call it with another `now`); returns the run ids it completed."""
         done = []
-        for run_id, month, quarter in ((f"basic:{due_month(now, self.run_day)}", due_month(now, self.run_day), None),
-                                       (f"performance:{due_quarter(now, self.run_day)}", None,
-                                        due_quarter(now, self.run_day))):
-            if await self.db["bill_runs"].find_one({"_id": run_id}) is not None:
-                continue
-            providers = await self.db["ledger"].distinct("provider_id")
-            for provider in providers:
-                with contextlib.suppress(DomainError):  # that provider's bill exists already: a rerun
-                    await self.selling.generate(provider, month, quarter)
-            with contextlib.suppress(DuplicateKeyError):
-                await self.db["bill_runs"].insert_one({"_id": run_id, "providers": len(providers), "at": now})
+        for run_id in await self.due(now, len(self.periods(now)), Blocked()):
+            await self.process(run_id)
             done.append(run_id)
         return done

@@ -10,6 +10,7 @@ Every failed attempt is published as merchant_call.failed so the merchant is tol
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
@@ -124,6 +125,28 @@ class Sale(BaseModel):
     @property
     def root_order_id(self) -> str:
         return self.original_order_id or self.order_id
+
+
+_INT64 = 2**63
+_DEPTH = 16
+
+
+def storable(value: Any, depth: int = 0) -> Any:
+    """A merchant's (signed, parsed) answer in a form the database can always keep: integers beyond 8 bytes and
+    nesting beyond a few levels become text, and keys lose what BSON or Mongo refuse (NUL, a leading `$`, dots).
+    An answer we cannot store would fail the recording of its attempt, every round, for every merchant."""
+    if isinstance(value, bool) or value is None or isinstance(value, float | str):
+        return value
+    if isinstance(value, int):
+        return value if -_INT64 <= value < _INT64 else str(value)
+    if depth >= _DEPTH:
+        return json.dumps(value)[:1000]
+    if isinstance(value, dict):
+        return {str(k).replace("\x00", "").lstrip("$").replace(".", "_") or "_": storable(v, depth + 1)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [storable(v, depth + 1) for v in value]
+    return str(value)
 
 
 def timestamp_utc8(now: datetime) -> str:

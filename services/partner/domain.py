@@ -54,6 +54,16 @@ class BoundOrder(BaseModel):
                 and self.provider_id is not None and self.amount is not None and self.share_ratio is not None)
 
 
+class PaidOrder(BaseModel):
+    """That an order was paid: every order.paid leaves one, provider or not, so an event of another topic about the
+    order (a refund, a validity end) can tell "order.paid is still on its way" (it waits) from "partner has
+    nothing to do for this order" (it is done)."""
+
+    order_id: str
+    paid_at: AwareDatetime
+    version: int = 0
+
+
 class LedgerEntry(BaseModel):
     entry_id: str
     provider_id: str

@@ -10,6 +10,7 @@ from faststream.kafka import KafkaBroker
 from services.partner.domain import LedgerEntry
 from services.partner.services import PartnerService
 from shared.platform.kafka import declare_publishers, subscriber
+from shared.platform.parking import MongoParking as Parking
 from shared.platform.settings import ServiceSettings
 from shared.schemas import (
     AcceptanceDone,
@@ -24,6 +25,7 @@ from shared.schemas import (
 
 log = logging.getLogger("partner.handlers")
 SVC = Context("partner")
+PARKING = Context("parking", default=None)  # None where no parking runs (service tests with fakes)
 
 
 def _logged(event: Event, entry: LedgerEntry | None) -> None:
@@ -37,8 +39,10 @@ def register(broker: KafkaBroker, settings: ServiceSettings) -> None:
 
     @subscriber(broker, settings, Topic.ORDER_PAID,
                 "Learn the provider binding, amount and share ratio; close joint-selling demands; start SaaS calls.")
-    async def on_paid(event: OrderPaid, svc: PartnerService = SVC) -> None:
+    async def on_paid(event: OrderPaid, svc: PartnerService = SVC, parking: Parking | None = PARKING) -> None:
         _logged(event, await svc.on_order_paid(event))
+        if parking is not None:  # the order's events that came first and wait for it are tried again now
+            await parking.arrived(event.payload.order_id)
 
     @subscriber(broker, settings, Topic.ACCEPTANCE_DONE, "Accrue the provider's earning on acceptance.")
     async def on_accepted(event: AcceptanceDone, svc: PartnerService = SVC) -> None:

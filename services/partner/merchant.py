@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -21,12 +19,14 @@ from services.partner.calls import (
     MerchantCall,
     RetryTimes,
     Sale,
+    storable,
     timestamp_utc8,
 )
 from services.partner.egress import CallFailure, Sender, classify
 from services.partner.store import PartnerUnitOfWork
 from shared.platform.errors import NotFound
 from shared.platform.mongo import UnitOfWorkFactory
+from shared.platform.worker import Blocked
 from shared.schemas import MerchantCallFailed, MerchantCallFailedPayload, Parties
 
 log = logging.getLogger("partner.merchant")
@@ -148,7 +148,8 @@ class CallRunner:
             try:
                 code, rheaders, rbody = await self.send(endpoint.production_url.rstrip("/") + call.path, headers,
                                                         params, payload)
-                result, failure = judge(code, rheaders, rbody, endpoint.access_key, self.window_s)
+                answer, failure = judge(code, rheaders, rbody, endpoint.access_key, self.window_s)
+                result = storable(answer)
             except CallFailure as exc:
                 failure = exc
             except Exception as exc:  # a transport bug: record a failed attempt rather than retry in a tight loop
@@ -195,26 +196,29 @@ def failed_event(call: MerchantCall, final: bool, error: str, now: datetime) -> 
             parties=parties))
 
 
-class CallWorker:
-    """Attempts due calls; one replica at a time (a lease), due times in Mongo so restarts lose nothing."""
+class MerchantCalls:
+    """The merchant calls as a source of the shared leased worker (shared/platform/worker.py): the pending calls
+    that are due, earliest first, each attempted once per round.
 
-    def __init__(self, runner: CallRunner, due: Callable[[datetime], Awaitable[list[str]]],
-                 lease: Any, poll_s: float) -> None:
-        self.runner, self.due, self.lease, self.poll_s = runner, due, lease, poll_s
-        self.wake = asyncio.Event()
+    What a merchant answers, or not, is the call's own business: the attempt is recorded, its retry policy sets
+    the next due time or gives up, and merchant_call.failed is published (dossier §8.2). A call that fails in
+    *processing* (raises: it does not load, its outcome cannot be saved) is the worker's: recorded in
+    `worker_items`, retried with backoff and quarantined after a few attempts, and never in the way of the other
+    calls, so one merchant can no longer stop the calls to all merchants.
+    """
 
-    async def run(self) -> None:
-        while True:
-            try:
-                if await self.lease.acquire():
-                    for call_id in await self.due(self.runner.clock()):
-                        # Renew before each call (each may take the 5-second timeout): a replica that lost the
-                        # lease stops, so no call is sent by two replicas at once.
-                        if not await self.lease.acquire():
-                            break
-                        await self.runner.attempt(call_id)
-            except Exception:
-                log.exception("merchant call round failed, will retry")
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), self.poll_s)
-            self.wake.clear()
+    name = "merchant-calls"
+
+    def __init__(self, runner: CallRunner) -> None:
+        self.runner = runner
+
+    def key(self, item: str) -> str:
+        return item
+
+    async def due(self, now: datetime, limit: int, blocked: Blocked) -> list[str]:
+        async def load(uow: PartnerUnitOfWork) -> list[str]:
+            return await uow.lists.due_calls(now, limit, blocked.all)
+        return await self.runner.uow.run(load)
+
+    async def process(self, item: str) -> None:
+        await self.runner.attempt(item)

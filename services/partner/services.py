@@ -1,12 +1,16 @@
 """Use cases driven by events: learn each order's provider binding and acceptance, accrue the earning once both
-are known, reverse it on a refund, close joint-selling demands, and start the SaaS lifecycle calls."""
+are known, reverse it on a refund, close joint-selling demands, and start the SaaS lifecycle calls.
+
+Each runs in the shared runner (`UnitOfWorkFactory.handle`: the event claimed in the same transaction as its
+effect). Events of different topics arrive in any order; each use case says what it does when the order's
+order.paid has not arrived yet: merge the fact into the order's record, or wait for it (`NotYetKnown`: the
+consumer parks the event and it is handled again once order.paid arrives)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TypeVar
 
 from pydantic import BaseModel
 
@@ -15,11 +19,11 @@ from services.partner.domain import BoundOrder, LedgerEntry, accrue, refund
 from services.partner.incentives import scenario_for
 from services.partner.merchant import expiry_call, lifecycle_call
 from services.partner.store import PartnerUnitOfWork
+from shared.platform.errors import NotYetKnown
 from shared.platform.mongo import UnitOfWorkFactory
 from shared.schemas import (
     AcceptanceDone,
     AccountErased,
-    Event,
     Money,
     OrderPaid,
     OrderStatus,
@@ -28,7 +32,6 @@ from shared.schemas import (
 )
 
 CONSUMER = "partner"
-T = TypeVar("T")
 Clock = Callable[[], datetime]
 
 
@@ -48,14 +51,22 @@ class PartnerService:
         self.uow, self.clock = uow, clock
 
     async def on_order_paid(self, event: OrderPaid) -> LedgerEntry | None:
+        """Learn the order's provider binding and amount, close a joint-selling demand, start the SaaS calls. Every
+        payment is remembered (`remember_paid`), so events of other topics about the order know it arrived; the
+        handler then tells the parking, whose events about the order are tried again at once."""
         p = event.payload
         saas = p.product.delivery_type in {"saas_supervised", "saas_instant"}
         if p.parties.provider_id is None and not saas and p.offer_id is None:
-            return None  # no provider, no offer, no merchant call: nothing to do for this order
+            # No provider, no offer, no merchant call: only the payment is remembered, an idempotent write that
+            # needs no inbox claim.
+            async def remember(uow: PartnerUnitOfWork) -> None:
+                await uow.remember_paid(p.order_id, p.paid_at)
+                await uow.commit()
+            await self.uow.run(remember)
+            return None
 
         async def work(uow: PartnerUnitOfWork) -> LedgerEntry | None:
-            if not await uow.claim(CONSUMER, event):
-                return None
+            await uow.remember_paid(p.order_id, p.paid_at)
             provider = p.parties.provider_id
             if p.offer_id is not None and (offer := await uow.offers.get(p.offer_id)) is not None:
                 provider = provider or offer.provider_id  # a merchant's private offer from joint selling
@@ -72,7 +83,6 @@ class PartnerService:
                 if p.order_type in LIFECYCLE:
                     await lifecycle_call(uow, sale, p.order_type, p.original_order_id, self.clock())
             if provider is None:
-                await uow.commit()
                 return None
             terms = await uow.terms.get(p.product.product_id)
             if terms is not None and terms.merchant_id != p.parties.merchant_account_id:
@@ -94,28 +104,40 @@ class PartnerService:
 
             return await self._learn(uow, p.order_id, learn)
 
-        return await self.uow.run(work)
+        return await self.uow.handle(CONSUMER, event, work)
 
     async def on_acceptance_done(self, event: AcceptanceDone) -> LedgerEntry | None:
+        """Ordering: acceptance.done before order.paid needs no parking. It carries the order's parties: with a
+        provider, the fact is merged into the order's record (created on first sight) and the earning accrues
+        once order.paid brings the amount, whichever comes first; without one there is nothing to earn (an offer's
+        provider comes with a private link, which puts it in the parties), unless order.paid bound one already."""
         payload = event.payload
 
         def learn(order: BoundOrder) -> None:
             order.accepted_at = payload.accepted_at
             order.customer_id = order.customer_id or payload.parties.buyer_account_id
 
+        async def bound(uow: PartnerUnitOfWork) -> bool:
+            return await uow.orders.get(payload.order_id) is not None
+
+        if payload.parties.provider_id is None and not await self.uow.run(bound):
+            return None  # nothing to earn: not even claimed
+
         async def work(uow: PartnerUnitOfWork) -> LedgerEntry | None:
-            if payload.parties.provider_id is None and await uow.orders.get(payload.order_id) is None:
-                return None  # no provider on the order, and none bound by an offer (order.paid came first)
-            if not await uow.claim(CONSUMER, event):
-                return None
             return await self._learn(uow, payload.order_id, learn)
 
-        return await self.uow.run(work)
+        return await self.uow.handle(CONSUMER, event, work)
 
     async def on_refund_decided(self, event: RefundDecided) -> LedgerEntry | None:
+        """An approved refund reverses the earning and releases a SaaS instance. Ordering: it waits for the
+        order's order.paid (NotYetKnown), so it reverses the earning that order.paid and acceptance.done make, in
+        the same way whichever order the three come in, and finds the SaaS sale it releases."""
         p = event.payload
 
         async def reverse(uow: PartnerUnitOfWork) -> LedgerEntry | None:
+            if not await uow.known_paid(p.order_id):
+                raise NotYetKnown(p.order_id, f"refund {p.refund_id} of order {p.order_id} came before the "
+                                              "order's order.paid")
             sale = await uow.sales.get(p.order_id)
             if sale is not None and await uow.calls.get(f"releaseInstance:{sale.order_id}") is None:
                 # A successful unsubscribe releases the SaaS instance (dossier §8.2.5); the unsubscribe order
@@ -123,40 +145,44 @@ class PartnerService:
                 await lifecycle_call(uow, sale, "unsubscribe", sale.order_id, self.clock())
             order = await uow.orders.get(p.order_id)
             if order is None and p.parties.provider_id is None:
-                await uow.commit()
                 return None
             order = order or await uow.order(p.order_id)
             entry = refund(order, p.refund_id, p.amount, self.clock())
             if entry is not None:
                 await uow.ledger.add(entry)
             await uow.orders.save(order)
-            await uow.commit()
             return entry
 
         if not p.approved:
             return None
-        return await self._claimed(event, reverse)
+        return await self.uow.handle(CONSUMER, event, reverse)
 
     async def on_status_changed(self, event: OrderStatusChanged) -> None:
         """An order cancelled before acceptance never earns (its acceptance cannot come any more); a SaaS
-        order's validity end schedules the instance's expiry call (§8.2.4) — a renewal moves it."""
+        order's validity end schedules the instance's expiry call (§8.2.4) — a renewal moves it.
+
+        Ordering: a cancellation needs no parking (only an unpaid order is cancelled, so no order.paid follows;
+        the record it leaves keeps a provider's earning from ever accruing). A validity end waits for the order's
+        order.paid (NotYetKnown): orders publishes both at once, and the expiry call needs the sale it makes."""
         p = event.payload
         cancelled = p.to_status == OrderStatus.CANCELLED and p.parties.provider_id is not None
         if not cancelled and p.validity_ends_at is None:
             return
 
         async def cancel(uow: PartnerUnitOfWork) -> None:
+            if p.validity_ends_at is not None:
+                sale = await uow.sales.get(p.order_id)
+                if sale is None and not await uow.known_paid(p.order_id):
+                    raise NotYetKnown(p.order_id, f"order {p.order_id}'s validity end came before its order.paid")
+                if sale is not None:
+                    await expiry_call(uow, sale, p.validity_ends_at)
             if cancelled:
                 order = await uow.order(p.order_id)
                 if not order.accrued:
                     order.cancelled = True
                     await uow.orders.save(order)
-            sale = await uow.sales.get(p.order_id) if p.validity_ends_at is not None else None
-            if sale is not None and p.validity_ends_at is not None:
-                await expiry_call(uow, sale, p.validity_ends_at)
-            await uow.commit()
 
-        await self._claimed(event, cancel)
+        await self.uow.handle(CONSUMER, event, cancel)
 
     async def on_account_erased(self, event: AccountErased) -> int:
         """The buyer's enterprise users' contact data in its Kit calls is masked (the calls themselves stay, for
@@ -167,18 +193,9 @@ class PartnerService:
                 if erase_contacts(call, event.payload.erased_at):
                     await uow.calls.save(call)
                     changed += 1
-            await uow.commit()
             return changed
 
-        return await self._claimed(event, erase) or 0
-
-    async def _claimed(self, event: Event, work: Callable[[PartnerUnitOfWork], Awaitable[T | None]]) -> T | None:
-        async def run(uow: PartnerUnitOfWork) -> T | None:
-            if not await uow.claim(CONSUMER, event):
-                return None
-            return await work(uow)
-
-        return await self.uow.run(run)
+        return await self.uow.handle(CONSUMER, event, erase) or 0
 
     async def _learn(self, uow: PartnerUnitOfWork, order_id: str,
                      learn: Callable[[BoundOrder], None]) -> LedgerEntry | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Protocol
 
 from pydantic import BaseModel
@@ -11,7 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.partner.billing import Bill
 from services.partner.calls import MerchantCall, MerchantEndpoint, Sale
-from services.partner.domain import BoundOrder, LedgerEntry
+from services.partner.domain import BoundOrder, LedgerEntry, PaidOrder
 from services.partner.programme import (
     Application,
     CustomerAssociation,
@@ -34,6 +35,7 @@ REPOS: dict[str, tuple[str, type[BaseModel], str]] = {
     "demands": ("demands", Demand, "demand_id"), "bills": ("bills", Bill, "bill_id"),
     "endpoints": ("merchant_endpoints", MerchantEndpoint, "merchant_id"),
     "calls": ("merchant_calls", MerchantCall, "call_id"), "sales": ("sales", Sale, "order_id"),
+    "paid_orders": ("paid_orders", PaidOrder, "order_id"),
 }
 
 
@@ -41,14 +43,24 @@ class Ledger(Protocol):
     async def add(self, entry: LedgerEntry) -> None: ...
     async def of(self, provider_id: str) -> list[LedgerEntry]: ...
     async def mark_billed(self, entry_ids: list[str], bill_id: str) -> None: ...
+    async def providers(self) -> list[str]: ...  # every provider with an entry
 
 
 class Lists(Protocol):
-    """The few queries the API reads by something other than an id."""
+    """The few queries the API and the workers read by something other than an id."""
 
     async def bills_of(self, provider_id: str) -> list[Bill]: ...
     async def calls_of(self, merchant_id: str) -> list[MerchantCall]: ...  # newest first
     async def kit_calls_of_buyer(self, buyer_id: str) -> list[MerchantCall]: ...
+    # the pending calls due by `now`, earliest due first, leaving out the ids in `leave_out`
+    async def due_calls(self, now: datetime, limit: int, leave_out: frozenset[str]) -> list[str]: ...
+
+
+class BillRuns(Protocol):
+    """The scheduled bill runs done so far (bill_runs.py): `basic:<yyyymm>`, `performance:<yyyy>Q<n>`."""
+
+    async def done(self, run_ids: list[str]) -> set[str]: ...
+    async def record(self, run_id: str, providers: int, at: datetime) -> None: ...
 
 
 class PartnerUnitOfWork(UnitOfWork):
@@ -63,8 +75,10 @@ class PartnerUnitOfWork(UnitOfWork):
     endpoints: Repository[MerchantEndpoint]
     calls: Repository[MerchantCall]
     sales: Repository[Sale]
+    paid_orders: Repository[PaidOrder]
     ledger: Ledger
     lists: Lists
+    bill_runs: BillRuns
 
     async def order(self, order_id: str) -> BoundOrder:
         """The order's record, created empty on first sight (from whichever event came first)."""
@@ -73,6 +87,18 @@ class PartnerUnitOfWork(UnitOfWork):
             found = BoundOrder(order_id=order_id)
             await self.orders.add(found)
         return found
+
+    async def remember_paid(self, order_id: str, paid_at: datetime) -> None:
+        if await self.paid_orders.get(order_id) is None:
+            await self.paid_orders.add(PaidOrder(order_id=order_id, paid_at=paid_at))
+
+    async def known_paid(self, order_id: str) -> bool:
+        """Whether order.paid of the order was handled. Orders paid before partner remembered every payment are
+        known by what order.paid left: the SaaS sale, or the amount on the provider-bound order."""
+        if await self.paid_orders.get(order_id) is not None or await self.sales.get(order_id) is not None:
+            return True
+        bound = await self.orders.get(order_id)
+        return bound is not None and bound.amount is not None
 
     async def upsert(self, repo: Repository[Any], item: Any) -> None:
         """Add or save, for records an API replaces as a whole."""
@@ -99,6 +125,9 @@ class _MongoLedger:
     async def mark_billed(self, entry_ids: list[str], bill_id: str) -> None:
         await self.col.update_many({"_id": {"$in": entry_ids}}, {"$set": {"bill_id": bill_id}}, session=self.s)
 
+    async def providers(self) -> list[str]:
+        return sorted(await self.col.distinct("provider_id", session=self.s))
+
 
 class _MongoLists:
     def __init__(self, uow: MongoUnitOfWork) -> None:
@@ -118,6 +147,26 @@ class _MongoLists:
                                                     ).to_list(None)
         return [MerchantCall.model_validate(d) for d in docs]
 
+    async def due_calls(self, now: datetime, limit: int, leave_out: frozenset[str]) -> list[str]:
+        query: Doc = {"status": "pending", "due_at": {"$lte": now}}
+        if leave_out:
+            query["_id"] = {"$nin": sorted(leave_out)}
+        docs = await self.db["merchant_calls"].find(query, {"_id": 1}, session=self.s).sort("due_at", 1
+                                                                                           ).to_list(limit)
+        return [str(d["_id"]) for d in docs]
+
+
+class _MongoBillRuns:
+    def __init__(self, uow: MongoUnitOfWork) -> None:
+        self.col, self.s = uow.db["bill_runs"], uow.session
+
+    async def done(self, run_ids: list[str]) -> set[str]:
+        return {str(d["_id"]) async for d in self.col.find({"_id": {"$in": run_ids}}, {"_id": 1}, session=self.s)}
+
+    async def record(self, run_id: str, providers: int, at: datetime) -> None:
+        await self.col.update_one({"_id": run_id}, {"$setOnInsert": {"providers": providers, "at": at}},
+                                  upsert=True, session=self.s)
+
 
 class MongoPartnerUnitOfWork(MongoUnitOfWork, PartnerUnitOfWork):
     async def __aenter__(self) -> MongoPartnerUnitOfWork:
@@ -126,6 +175,7 @@ class MongoPartnerUnitOfWork(MongoUnitOfWork, PartnerUnitOfWork):
             setattr(self, attr, MongoRepository(self.db[col], model, id_field, self.session))
         self.ledger = _MongoLedger(self)
         self.lists = _MongoLists(self)
+        self.bill_runs = _MongoBillRuns(self)
         return self
 
 
@@ -145,6 +195,9 @@ class _FakeLedger:
         for i in entry_ids:
             self.rows[i] = {**self.rows[i], "bill_id": bill_id}
 
+    async def providers(self) -> list[str]:
+        return sorted({r["provider_id"] for r in self.rows.values()})
+
 
 class _FakeLists:
     def __init__(self, uow: FakeUnitOfWork) -> None:
@@ -162,6 +215,23 @@ class _FakeLists:
         return [MerchantCall.model_validate(r) for r in self.uow.table("merchant_calls").values()
                 if r.get("buyer_id") == buyer_id and r["kind"] == "kit"]
 
+    async def due_calls(self, now: datetime, limit: int, leave_out: frozenset[str]) -> list[str]:
+        due = [(r["due_at"], key) for key, r in self.uow.table("merchant_calls").items()
+               if r.get("status") == "pending" and r.get("due_at") is not None and r["due_at"] <= now
+               and key not in leave_out]
+        return [key for _, key in sorted(due)][:limit]
+
+
+class _FakeBillRuns:
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        self.rows = uow.table("bill_runs")
+
+    async def done(self, run_ids: list[str]) -> set[str]:
+        return {i for i in run_ids if i in self.rows}
+
+    async def record(self, run_id: str, providers: int, at: datetime) -> None:
+        self.rows.setdefault(run_id, {"providers": providers, "at": at})
+
 
 class FakePartnerUnitOfWork(FakeUnitOfWork, PartnerUnitOfWork):
     async def __aenter__(self) -> FakePartnerUnitOfWork:
@@ -170,6 +240,7 @@ class FakePartnerUnitOfWork(FakeUnitOfWork, PartnerUnitOfWork):
             setattr(self, attr, FakeRepository(self.table(col), model, id_field))
         self.ledger = _FakeLedger(self)
         self.lists = _FakeLists(self)
+        self.bill_runs = _FakeBillRuns(self)
         return self
 
 

@@ -8,8 +8,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from pymongo.asynchronous.database import AsyncDatabase
-
 from services.partner import signing
 from services.partner.calls import MerchantCall, MerchantEndpoint, Sale, user_batches
 from services.partner.egress import EgressPolicy, Refused, Resolver, resolve
@@ -18,7 +16,7 @@ from services.partner.merchant import kit_call
 from services.partner.store import PartnerUnitOfWork
 from shared.platform.auth import Principal, require_party
 from shared.platform.errors import InvalidInput, NotFound
-from shared.platform.mongo import Doc, UnitOfWorkFactory
+from shared.platform.mongo import UnitOfWorkFactory
 
 Build = Callable[[Sale, MerchantEndpoint | None], list[tuple[str, dict[str, Any]]]]
 
@@ -126,8 +124,3 @@ class MerchantSync:
                          "recent": [c.model_dump(mode="json", exclude={"body"}) for c in group[:recent]]}
         return {"merchant_id": merchant_id, "endpoints": out}
 
-
-async def due_calls(db: AsyncDatabase[Doc], now: datetime, limit: int = 50) -> list[str]:
-    docs = await db["merchant_calls"].find({"status": "pending", "due_at": {"$lte": now}}, {"_id": 1}
-                                           ).sort("due_at", 1).to_list(limit)
-    return [str(d["_id"]) for d in docs]

@@ -9,8 +9,7 @@ from services.supervision.evidence import Limits
 from services.supervision.services import SupervisionService
 from services.supervision.settings import SupervisionSettings
 from services.supervision.store import ensure_indexes, mongo_uow
-from services.supervision.worker import TimerWorker
-from shared.platform.relay import Lease
+from services.supervision.worker import TimerSource, timer_worker
 from shared.platform.runtime import Runtime, build_service
 
 
@@ -23,10 +22,7 @@ def create_app(settings: SupervisionSettings | None = None) -> FastAPI:
                                      limits=Limits(settings.evidence_max_bytes,
                                                    frozenset(settings.evidence_content_types)))
         rt.provide("supervision", service)
-        worker = TimerWorker(service, Lease(rt.db, "supervision-timers", settings.timer_lease_seconds),
-                             settings.timer_poll_seconds)
-        rt.spawn(worker.run(), "timer-worker")
-        rt.on_stop(worker.stop)
+        rt.worker(TimerSource(service), timer_worker(settings))  # started and stopped by the runtime
 
     return build_service(settings, title="supervision",
                          description="Service orders: flows per delivery type, acceptance rules, evidence, "

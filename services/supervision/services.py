@@ -19,8 +19,8 @@ from services.supervision.rules import Policy, acceptance_rule, check_milestone_
 from services.supervision.store import SupervisionUnitOfWork
 from services.supervision.templates import template_for
 from shared.platform.auth import Principal, require_party
-from shared.platform.errors import Forbidden, NotFound, PermanentError
-from shared.platform.mongo import UnitOfWorkFactory
+from shared.platform.errors import Forbidden, NotFound, NotYetKnown, PermanentError
+from shared.platform.mongo import Doc, UnitOfWorkFactory
 from shared.schemas import AccountErased, Event, OrderPaid, RefundRequested
 
 CONSUMER = "supervision"
@@ -46,13 +46,15 @@ class SupervisionService:
         self.uow, self.policy, self.clock = uow, policy or Policy(), clock
         self.limits = limits or files.Limits()
 
-    # --- consumed events ----------------------------------------------------------------------------
+    # --- consumed events: each through the runner's `handle` (its id claimed in the same transaction) ---------
 
     async def on_order_paid(self, event: OrderPaid) -> ServiceOrder | None:
         """Open the service order of a supervised new purchase. None if not supervised or a duplicate."""
         p = event.payload
         if not p.product.delivery_type.supervised:
-            await self._not_supervised(event)  # image, API, instant-use SaaS: no service order (dossier §1.2)
+            # Image, API, instant-use SaaS: no service order (dossier §1.2); a marker says why there is none.
+            await self.uow.handle(CONSUMER, event, lambda uow: uow.unsupervised.add(p.order_id, {
+                "delivery_type": p.product.delivery_type.value, "parties": p.parties.model_dump()}))
             return None
         if p.order_type != "new":
             return None  # a renewal of a supervised order creates no new supervision flow (dossier §1.6)
@@ -61,9 +63,7 @@ class SupervisionService:
         if template is None:
             raise PermanentError(f"no flow template for delivery type {p.product.delivery_type.value}")
 
-        async def work(uow: SupervisionUnitOfWork) -> ServiceOrder | None:
-            if not await uow.claim(CONSUMER, event):
-                return None
+        async def work(uow: SupervisionUnitOfWork) -> ServiceOrder:
             so, events = ServiceOrder.from_order_paid(p, template, acceptance_rule(p), self.clock(),
                                                       event.correlation_id, self.policy)
             if await uow.erasures.erased(p.parties.buyer_account_id):
@@ -71,21 +71,9 @@ class SupervisionService:
             await uow.service_orders.add(so)
             await uow.timers.sync(so)
             uow.emit(*events)
-            await uow.commit()
             return so
 
-        return await self.uow.run(work)
-
-    async def _not_supervised(self, event: OrderPaid) -> None:
-        p = event.payload
-
-        async def work(uow: SupervisionUnitOfWork) -> None:
-            if await uow.claim(CONSUMER, event):
-                await uow.unsupervised.add(p.order_id, {"delivery_type": p.product.delivery_type.value,
-                                                        "parties": p.parties.model_dump()})
-                await uow.commit()
-
-        await self.uow.run(work)
+        return await self.uow.handle(CONSUMER, event, work)
 
     async def on_account_erased(self, event: AccountErased) -> int:
         """Mask the contact data supervision holds for the account: the hardware delivery contact of the service
@@ -96,8 +84,6 @@ class SupervisionService:
         p = event.payload
 
         async def work(uow: SupervisionUnitOfWork) -> int:
-            if not await uow.claim(CONSUMER, event):
-                return 0
             await uow.erasures.record(p.account_id, p.erased_at)  # an order.paid that arrives later is masked too
             masked = 0
             for so_id in await uow.erasures.holding_contact(p.account_id):
@@ -105,17 +91,22 @@ class SupervisionService:
                 if so.erase_contact(p.erased_at):
                     await uow.service_orders.save(so)
                     masked += 1
-            await uow.commit()
             return masked
 
-        return await self.uow.run(work)
+        return await self.uow.handle(CONSUMER, event, work) or 0
 
     async def on_refund_requested(self, event: RefundRequested) -> ServiceOrder | None:
-        """The buyer's refund request from the orders service's purchased-services page: the same as ours."""
+        """The buyer's refund request from the orders service's purchased-services page: the same as ours. It may
+        come before the order.paid that opens the service order (another topic): then it waits, parked."""
         p = event.payload
-        return await self._change(ServiceOrder.id_for(p.order_id), lambda so: self._request(
-            so, p.parties.buyer_account_id, p.refund_id, RefundRequest(amount=p.amount, reason=p.reason)),
-            claim=event)
+
+        async def work(uow: SupervisionUnitOfWork) -> ServiceOrder:
+            so = await self._opened(uow, p.order_id)
+            await self._save(uow, so, self._request(so, p.parties.buyer_account_id, p.refund_id,
+                                                    RefundRequest(amount=p.amount, reason=p.reason)))
+            return so
+
+        return await self.uow.handle(CONSUMER, event, work)
 
     # --- commands (the caller is the verified token's account; operators per step, dossier §5.3) --------------
 
@@ -166,18 +157,19 @@ class SupervisionService:
         so.request_refund(account, refund_id, req.amount, req.reason, self.clock())
         return []
 
-    # --- timers -------------------------------------------------------------------------------------
+    # --- timers: the use cases of the timer worker's source (services/supervision/worker.py) ---------------
 
-    async def fire_due(self, limit: int = 100) -> int:
-        """Fire every deadline whose time has come; each in its own transaction. The number fired."""
+    async def due_timers(self, now: datetime, limit: int, exclude: frozenset[str] = frozenset()) -> list[Doc]:
+        """Deadlines whose time has come, earliest first, but for `exclude` (backing off after a failure, or
+        quarantined)."""
         async with self.uow() as uow:
-            due = await uow.timers.due(self.clock(), limit)
-        for row in due:
-            await self._change(row["service_order_id"], self._firing(row["_id"]))
-        return len(due)
+            return await uow.timers.due(now, limit, exclude)
 
-    def _firing(self, deadline_id: str) -> Decide:
-        return lambda so: so.fire(deadline_id, self.clock(), _corr(), self.policy)
+    async def fire(self, timer: Doc) -> ServiceOrder:
+        """Fire one deadline in its own transaction; firing it twice does nothing (it is gone after the first)."""
+        deadline_id = str(timer["_id"])
+        return await self._change(timer["service_order_id"],
+                                  lambda so: so.fire(deadline_id, self.clock(), _corr(), self.policy))
 
     # --- reads (the order's parties and operators) -------------------------------------------------------
 
@@ -245,26 +237,30 @@ class SupervisionService:
 
     # --- plumbing -----------------------------------------------------------------------------------
 
-    async def _change(self, so_id: str, decide: Decide, *, claim: Event | None = None) -> ServiceOrder:
+    async def _change(self, so_id: str, decide: Decide) -> ServiceOrder:
         async def with_uow(so: ServiceOrder, _: SupervisionUnitOfWork) -> list[Event]:
             return decide(so)
 
-        return await self._change_with_uow(so_id, with_uow, claim=claim)
+        return await self._change_with_uow(so_id, with_uow)
 
     async def _change_with_uow(
-            self, so_id: str, decide: Callable[[ServiceOrder, SupervisionUnitOfWork], Awaitable[list[Event]]], *,
-            claim: Event | None = None) -> ServiceOrder:
+            self, so_id: str,
+            decide: Callable[[ServiceOrder, SupervisionUnitOfWork], Awaitable[list[Event]]]) -> ServiceOrder:
         async def work(uow: SupervisionUnitOfWork) -> ServiceOrder:
             so = await self._load(uow, so_id)
-            if claim is not None and not await uow.claim(CONSUMER, claim):
-                return so
-            uow.emit(*await decide(so, uow))
-            await uow.service_orders.save(so)
-            await uow.timers.sync(so)
+            await self._save(uow, so, await decide(so, uow))
             await uow.commit()
             return so
 
         return await self.uow.run(work)
+
+    @staticmethod
+    async def _save(uow: SupervisionUnitOfWork, so: ServiceOrder, events: list[Event]) -> None:
+        """The service order, its rows in `timers` and its events in the outbox: one transaction (committed by
+        the runner or the caller)."""
+        uow.emit(*events)
+        await uow.service_orders.save(so)
+        await uow.timers.sync(so)
 
     @staticmethod
     async def _load(uow: SupervisionUnitOfWork, so_id: str) -> ServiceOrder:
@@ -272,6 +268,20 @@ class SupervisionService:
         if so is None:
             raise NotFound(f"service order {so_id} does not exist")
         return so
+
+    @staticmethod
+    async def _opened(uow: SupervisionUnitOfWork, order_id: str) -> ServiceOrder:
+        """The service order an event of another topic is about. Events of different topics arrive in any order:
+        before its order.paid it is not known *yet* (the event is parked and handled again once order.paid opens
+        it); an order of a product supervision never supervises will never have one (refused for good)."""
+        so_id = ServiceOrder.id_for(order_id)
+        so = await uow.service_orders.get(so_id)
+        if so is not None:
+            return so
+        if await uow.unsupervised.get(order_id) is not None:
+            raise NotSupervised(f"order {order_id} is not supervised (dossier §1.2): it has no service order")
+        raise NotYetKnown(order_id, f"service order {so_id} is not open yet: the order.paid of order {order_id} "
+                                    "has not arrived")
 
 
 def _admit(so: ServiceOrder, caller: Principal, *, operators: bool) -> None:

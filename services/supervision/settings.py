@@ -28,6 +28,9 @@ class SupervisionSettings(ServiceSettings):
     holidays: list[date] = Field(default_factory=list)
     timer_poll_seconds: float = Field(1.0, gt=0)
     timer_lease_seconds: float = Field(10.0, gt=1)
+    # A deadline whose firing fails is retried with backoff (doubling to 5 minutes), then quarantined.
+    timer_max_attempts: int = Field(10, ge=1, le=100)
+    timer_backoff_seconds: float = Field(2.0, gt=0)
     evidence_max_bytes: int = Field(8 * 1024 * 1024, ge=1, le=15 * 1024 * 1024)  # one BSON document each
     evidence_content_types: list[str] = Field(default_factory=lambda: [
         "application/pdf", "image/png", "image/jpeg", "text/plain", "application/zip",

@@ -2,7 +2,8 @@
 
 Besides the service orders it keeps small collections, written in the same transaction:
 - `timers`: one row per running deadline of a service order (due_at, kind), rewritten on every save, so the
-  timer worker finds what is due with one indexed query and a restart loses nothing;
+  timer worker (a source of the shared leased worker, services/supervision/worker.py) finds what is due with one
+  indexed query and a restart loses nothing;
 - `evidence_files`: uploaded attachments with their SHA-256 (a document each; the size limit keeps them far
   below BSON's 16 MB);
 - `erased_accounts`: accounts whose owner had their contact data erased (account.erased), so a service order
@@ -33,7 +34,10 @@ def timer_rows(so: ServiceOrder) -> list[Doc]:
 
 class Timers(Protocol):
     async def sync(self, so: ServiceOrder) -> None: ...
-    async def due(self, now: datetime, limit: int) -> list[Doc]: ...
+
+    async def due(self, now: datetime, limit: int, exclude: frozenset[str] = frozenset()) -> list[Doc]:
+        """The rows due at `now`, earliest first, but for the deadline ids in `exclude`."""
+        ...
 
 
 class Files(Protocol):
@@ -102,8 +106,9 @@ class _MongoTimers:
         if rows := timer_rows(so):
             await self.c.insert_many(rows, session=self.s)
 
-    async def due(self, now: datetime, limit: int) -> list[Doc]:
-        return await self.c.find({"due_at": {"$lte": now}}, session=self.s).sort("due_at", 1).to_list(limit)
+    async def due(self, now: datetime, limit: int, exclude: frozenset[str] = frozenset()) -> list[Doc]:
+        query: Doc = {"due_at": {"$lte": now}, **({"_id": {"$nin": sorted(exclude)}} if exclude else {})}
+        return await self.c.find(query, session=self.s).sort("due_at", 1).to_list(limit)
 
 
 class _MongoErasures:
@@ -173,8 +178,9 @@ class _FakeTimers:
             del self.rows[key]
         self.rows.update({r["_id"]: r for r in timer_rows(so)})
 
-    async def due(self, now: datetime, limit: int) -> list[Doc]:
-        return sorted((r for r in self.rows.values() if r["due_at"] <= now), key=lambda r: r["due_at"])[:limit]
+    async def due(self, now: datetime, limit: int, exclude: frozenset[str] = frozenset()) -> list[Doc]:
+        rows = (r for r in self.rows.values() if r["due_at"] <= now and r["_id"] not in exclude)
+        return sorted(rows, key=lambda r: r["due_at"])[:limit]
 
 
 class _FakeErasures:

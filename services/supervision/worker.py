@@ -1,41 +1,46 @@
-"""The timer worker: fires the deadlines whose time has come. The deadlines live in Mongo (the service order
-and its `timers` rows), so a restart loses none; a lease makes one replica fire them; each firing is its own
-transaction with its events in the outbox, and firing a deadline twice does nothing (it is gone after the first).
+"""The timer worker: fires the deadlines whose time has come. The deadlines live in Mongo (the service order and
+its `timers` rows), so a restart loses none.
+
+It is a source of the shared leased worker (shared/platform/worker.py), one due `timers` row per item: one replica
+fires at a time, under a lease renewed while it works; each firing is its own transaction with its events in the
+outbox, and firing a deadline twice does nothing (it is gone after the first). A deadline whose firing fails is
+recorded, retried with backoff and finally quarantined (reported in /readyz); the other deadlines keep firing.
+It does not watch the `timers` collection: rows are written when a deadline starts, long before it is due, so a
+change stream would only wake it for nothing; the poll interval is the timers' resolution.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
-
-from pymongo.errors import PyMongoError
+from datetime import datetime
 
 from services.supervision.services import SupervisionService
-from shared.platform.relay import Lease
+from services.supervision.settings import SupervisionSettings
+from shared.platform.mongo import Doc
+from shared.platform.worker import Blocked, WorkerSettings
 
-log = logging.getLogger("supervision.timers")
+
+class TimerSource:
+    """The due deadlines, earliest first; the item's key is the deadline id (the row's `_id`)."""
+
+    name = "supervision-timers"
+
+    def __init__(self, service: SupervisionService) -> None:
+        self.service = service
+
+    def key(self, item: Doc) -> str:
+        return str(item["_id"])
+
+    async def due(self, now: datetime, limit: int, blocked: Blocked) -> list[Doc]:
+        return await self.service.due_timers(now, limit, blocked.all)
+
+    async def process(self, item: Doc) -> None:
+        await self.service.fire(item)
 
 
-class TimerWorker:
-    def __init__(self, service: SupervisionService, lease: Lease, poll_seconds: float) -> None:
-        self.service, self.lease, self.poll = service, lease, poll_seconds
-        self._stopping = asyncio.Event()
-
-    async def run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                if await self.lease.acquire():
-                    while await self.service.fire_due() and not self._stopping.is_set():
-                        pass
-            except (TimeoutError, PyMongoError, OSError) as exc:
-                log.warning("timer round failed, will retry: %s", exc)
-            except Exception:
-                log.exception("timer round failed, will retry")
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.poll)
-
-    async def stop(self) -> None:
-        self._stopping.set()
-        with contextlib.suppress(Exception):
-            await self.lease.release()
+def timer_worker(settings: SupervisionSettings) -> WorkerSettings:
+    """A few firings at once (two of one service order conflict, and the runner reruns the loser); a failing
+    deadline backs off from `timer_backoff_seconds` doubling to 5 minutes, and is quarantined after
+    `timer_max_attempts` (about 13 minutes of failures with the defaults: a database outage does not get there)."""
+    return WorkerSettings(poll_seconds=settings.timer_poll_seconds, lease_seconds=settings.timer_lease_seconds,
+                          batch=100, concurrency=4, max_attempts=settings.timer_max_attempts,
+                          backoff_seconds=settings.timer_backoff_seconds, backoff_max_seconds=300.0)

@@ -1,17 +1,23 @@
-"""Bounded retries, then a dead-letter topic: a poison message never blocks its partition.
+"""What a consumer does with an event it cannot handle now: wait, park, or dead-letter, by what the failure is.
 
 FastStream has no retry or dead-letter support for Kafka, and a bare nack seeks back to the same record in a
-tight loop. This middleware wraps every handler call:
+tight loop. This middleware wraps every handler call and classifies the failure:
 
-- a *permanent* failure (the payload does not validate, or the handler says it can never succeed) goes to
-  `<topic>.dlt` at once;
-- any other failure is retried in-process with capped exponential backoff and jitter, and dead-lettered once
-  the attempts are spent;
-- the dead-letter record keeps the original key, body and headers, and says why in its headers.
+- *transient* (the database or the broker is unavailable, a write conflict): the event is retried in-process
+  with capped backoff for a short window, then handed back without committing its offset (the subscriber's
+  NACK_ON_ERROR seeks back to it) so the consumer polls again well inside `max.poll.interval.ms` and keeps its
+  partitions; it is delivered again and again until the outage is over. Never dead-lettered: an outage of any
+  length loses nothing;
+- *not yet known* (`NotYetKnown`: about an aggregate this service has not seen yet, because events of other
+  topics arrive in any order): parked in the service's database and committed, so the partition flows on; the
+  parking worker tries it again (at once when the aggregate arrives, else with backoff) and dead-letters it
+  with that reason only after `park_bound_seconds` (a day);
+- *poison* (it does not parse or validate, or a business rule refuses it for good): `<topic>.dlt` at once, with
+  the reason in its headers;
+- anything else (a bug): retried a few times with backoff, then dead-lettered.
 
-The handler call returns normally after a dead-letter write, so the subscriber's ack policy commits the
-offset and the consumer moves on. If the dead-letter write itself fails, the error propagates, the record is
-not committed (NACK_ON_ERROR), and it is consumed again: nothing is lost.
+The dead-letter record keeps the original key, body and headers. If the dead-letter write itself fails, the error
+propagates, the record is not committed (NACK_ON_ERROR), and it is consumed again: nothing is lost.
 """
 
 from __future__ import annotations
@@ -20,21 +26,40 @@ import asyncio
 import json
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
+from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NodeNotReadyError, RequestTimedOutError
 from faststream import BaseMiddleware
 from faststream.kafka import KafkaBroker
 from pydantic import ValidationError
+from pymongo.errors import ConnectionFailure, ExecutionTimeout, PyMongoError, WTimeoutError
 
-from shared.platform.errors import DomainError, PermanentError
+from shared.platform.errors import DomainError, NotYetKnown, PermanentError
 from shared.platform.settings import ServiceSettings
 from shared.schemas import dead_letter
 
 log = logging.getLogger("deadletter")
 PERMANENT = (ValidationError, PermanentError, json.JSONDecodeError, UnicodeDecodeError)
+OUTAGES = (ConnectionFailure, ExecutionTimeout, WTimeoutError, KafkaConnectionError, KafkaTimeoutError,
+           NodeNotReadyError, RequestTimedOutError, ConnectionError, TimeoutError)
+
+
+class HandBack(Exception):
+    """Raised to the subscriber so it does not commit: the event comes back after the outage."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """The same event may well succeed in a moment: an outage or a lost race, not the event's fault."""
+    if isinstance(exc, DomainError):
+        return exc.transient
+    if isinstance(exc, OUTAGES):
+        return True
+    return isinstance(exc, PyMongoError) and (exc.has_error_label("TransientTransactionError")
+                                              or exc.has_error_label("UnknownTransactionCommitResult"))
 
 
 def is_permanent(exc: BaseException) -> bool:
@@ -42,25 +67,38 @@ def is_permanent(exc: BaseException) -> bool:
     return isinstance(exc, PERMANENT) or (isinstance(exc, DomainError) and not exc.transient)
 
 
-def _reason(exc: BaseException) -> str:
+def reason(exc: BaseException) -> str:
     if isinstance(exc, ValidationError):
         parts = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
         return ("invalid event: " + "; ".join(parts))[:2000]
+    if isinstance(exc, NotYetKnown):
+        return f"NotYetKnown: {exc.message} (aggregate {exc.aggregate})"[:2000]
     return f"{type(exc).__name__}: {exc}"[:2000]
 
 
+class Parking(Protocol):
+    async def park(self, record: Any, exc: NotYetKnown, group: str) -> None: ...
+
+
 class DeadLetterPolicy:
-    """Holds what the middleware needs; the broker is attached after it is built."""
+    """Holds what the middleware needs; the broker is attached after it is built, the parking in the lifespan
+    (it needs the database). Handlers are registered by topic so parked events can be handled again."""
 
     def __init__(self, settings: ServiceSettings) -> None:
         self.settings = settings
         self.broker: KafkaBroker | None = None
+        self.parking: Parking | None = None
+        self.handlers: dict[str, Callable[..., Awaitable[Any]]] = {}
         self.dead_lettered = 0
+        self.transient_window = settings.consumer_outage_window_seconds
 
     def group_of(self, topic: str) -> str:
         """The consumer group that gave up: one group per (service, base topic), see kafka.subscriber."""
+        return f"{self.settings.group_id}.{self.base(topic)}"
+
+    def base(self, topic: str) -> str:
         ns = f"{self.settings.topic_namespace}." if self.settings.topic_namespace else ""
-        return f"{self.settings.group_id}.{topic.removeprefix(ns)}"
+        return topic.removeprefix(ns)
 
     def backoff(self, attempt: int) -> float:
         base = self.settings.consumer_backoff_seconds * 2 ** (attempt - 1)
@@ -77,7 +115,7 @@ class DeadLetterPolicy:
             "x-original-offset": str(record.offset),
             "x-consumer-group": self.group_of(record.topic),
             "x-exception": type(exc).__name__,
-            "x-reason": _reason(exc),
+            "x-reason": reason(exc),
             "x-attempts": str(attempts),
             "x-failed-at": datetime.now(UTC).isoformat(),
         })
@@ -99,19 +137,32 @@ class _DeadLetterMiddleware(BaseMiddleware):
 
     async def consume_scope(self, call_next: Callable[[Any], Awaitable[Any]], msg: Any) -> Any:
         self.in_scope = True
-        attempts = self.policy.settings.consumer_max_attempts
-        for attempt in range(1, attempts + 1):
+        policy, record = self.policy, msg.raw_message
+        failures, outage, started = 0, 0, time.monotonic()
+        while True:
             try:
                 return await call_next(msg)
             except Exception as exc:
-                if is_permanent(exc) or attempt == attempts:
-                    await self.policy.publish(msg.raw_message, exc, attempt)
+                if is_transient(exc):
+                    outage += 1
+                    if time.monotonic() - started >= policy.transient_window:
+                        log.warning("outage: handing the record back uncommitted (it comes again): %s",
+                                    reason(exc), extra={"topic": record.topic, "offset": record.offset})
+                        raise HandBack(reason(exc)) from exc
+                    await asyncio.sleep(min(5.0, policy.backoff(outage)))
+                    continue
+                if isinstance(exc, NotYetKnown) and policy.parking is not None:
+                    await policy.parking.park(record, exc, policy.group_of(record.topic))
                     return None
-                delay = self.policy.backoff(attempt)
-                log.warning("handler failed (attempt %d/%d), retrying in %.2fs: %s", attempt, attempts,
-                            delay, _reason(exc))
+                failures += 1
+                if is_permanent(exc) or isinstance(exc, NotYetKnown) \
+                        or failures >= policy.settings.consumer_max_attempts:
+                    await policy.publish(record, exc, failures)
+                    return None
+                delay = policy.backoff(failures)
+                log.warning("handler failed (attempt %d/%d), retrying in %.2fs: %s", failures,
+                            policy.settings.consumer_max_attempts, delay, reason(exc))
                 await asyncio.sleep(delay)
-        return None
 
     async def after_processed(self, exc_type: type[BaseException] | None = None,
                               exc_val: BaseException | None = None,

@@ -1,4 +1,5 @@
-"""Errors with a delivery meaning."""
+"""Errors with a delivery meaning: refused for good (DomainError, PermanentError), not yet (NotYetKnown), or
+transient (a DomainError with `transient`; database and broker outages are classified in deadletter.py)."""
 
 
 class PermanentError(Exception):
@@ -37,3 +38,13 @@ class Forbidden(DomainError):
 class InvalidInput(DomainError):
     status = 422
     code = "invalid"
+
+
+class NotYetKnown(Exception):
+    """The event is about something this service has not seen yet (`aggregate`, e.g. an order whose order.paid
+    is still on its way: events of different topics arrive in any order). Not poison: the event is parked and
+    tried again when the aggregate arrives, and dead-lettered with this reason only after a long bound."""
+
+    def __init__(self, aggregate: str, message: str) -> None:
+        super().__init__(message)
+        self.aggregate, self.message = aggregate, message

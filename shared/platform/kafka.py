@@ -50,10 +50,12 @@ def make_broker(settings: ServiceSettings) -> tuple[KafkaBroker, DeadLetterPolic
         logger=logging.getLogger(f"{settings.service_name}.broker"),
     )
     policy.broker = broker
+    broker.context.set_global(POLICY, policy)
     return broker, policy
 
 
 H = TypeVar("H", bound=Callable[..., Awaitable[None]])
+POLICY = "delivery_policy"  # the broker's DeadLetterPolicy in its context: handlers are registered with it
 
 
 def subscriber(broker: KafkaBroker, settings: ServiceSettings, topic: str, description: str) -> Callable[[H], H]:
@@ -73,7 +75,13 @@ def subscriber(broker: KafkaBroker, settings: ServiceSettings, topic: str, descr
         title=f"{settings.service_name}:{topic}",
         description=description,
     )
-    return cast(Callable[[H], H], decorator)
+    policy: DeadLetterPolicy = broker.context.get(POLICY)
+
+    def register(handler: H) -> H:
+        policy.handlers[str(topic)] = handler  # parked events of this topic are handled by it again
+        return cast(H, decorator(handler))
+
+    return register
 
 
 def declare_publishers(broker: KafkaBroker, settings: ServiceSettings, *events: type[Event]) -> None:

@@ -11,9 +11,7 @@ The unit of work is the only way a use case writes. It gives three guarantees th
 
 from __future__ import annotations
 
-import asyncio
-import itertools
-import random
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -23,6 +21,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, PyMongoError
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_random_exponential
 
 from shared.platform.errors import DomainError
 from shared.schemas import Event
@@ -32,8 +31,8 @@ T = TypeVar("T")
 U = TypeVar("U", bound="UnitOfWork")
 
 OUTBOX = "outbox"
+OUTBOX_KEYS = "outbox_keys"  # the last sequence number of each partition key
 INBOX = "processed_events"
-_last_seq = 0
 
 
 def connect(uri: str) -> AsyncMongoClient[Doc]:
@@ -42,22 +41,10 @@ def connect(uri: str) -> AsyncMongoClient[Doc]:
                             serverSelectionTimeoutMS=5000, appname="koo-suite")
 
 
-def next_seq() -> int:
-    """Monotonic within a process and roughly time-ordered across processes.
-
-    One order's events come from transactions serialised on that order's document (optimistic version
-    check), so ordering them by this number keeps their causal order; clock skew between replicas only
-    matters for the same order written by two replicas within the skew.
-    """
-    global _last_seq
-    _last_seq = max(_last_seq + 1, time.time_ns())  # fits BSON's int64 until the year 2262
-    return _last_seq
-
-
-def outbox_document(event: Event) -> Doc:
+def outbox_document(event: Event, seq: int) -> Doc:
     return {
         "_id": str(event.event_id),
-        "seq": next_seq(),
+        "seq": seq,
         "topic": event.topic,
         "key": event.partition_key,
         "event_type": event.event_type,
@@ -120,9 +107,20 @@ class MongoUnitOfWork(UnitOfWork):
             return False
         return True
 
+    async def _sequence(self, key: str) -> int:
+        """The next outbox sequence number of `key`: strictly after the key's last one, whatever the replicas'
+        clocks say (the relay publishes in this order, and Kafka keeps a key's order only if we do), and close
+        to the wall clock otherwise. Two transactions on one key conflict here, and one is rerun."""
+        doc = await self.db[OUTBOX_KEYS].find_one({"_id": key}, session=self.session)
+        seq = max(int(doc["last"]) + 1 if doc else 0, time.time_ns())  # fits BSON's int64 until 2262
+        await self.db[OUTBOX_KEYS].update_one({"_id": key}, {"$set": {"last": seq}}, upsert=True,
+                                              session=self.session)
+        return seq
+
     async def commit(self) -> None:
         if self.pending:
-            await self.db[OUTBOX].insert_many([outbox_document(e) for e in self.pending], session=self.session)
+            rows = [outbox_document(e, await self._sequence(e.partition_key)) for e in self.pending]
+            await self.db[OUTBOX].insert_many(rows, session=self.session)
         await self.session.commit_transaction()
         self.committed = True
         if self.pending:
@@ -130,13 +128,18 @@ class MongoUnitOfWork(UnitOfWork):
 
 
 class UnitOfWorkFactory(Generic[U]):
-    """Opens units of work and reruns a use case on transient transaction errors.
+    """The one transaction runner of every use case: a unit of work per attempt, rerun on conflicts.
 
-    Reruns pause with jittered exponential backoff (concurrent writers of one document fall out of lockstep)
-    and keep going for `patience` seconds. The budget is longer than the database's transaction lifetime
-    (60 s in mongod and SecantusDB) on purpose: a replica killed in the middle of a transaction leaves its
-    writes locked until the server reaps that transaction, and giving up sooner would dead-letter an event
-    that succeeds a minute later. `attempts` caps the reruns instead (tests).
+    `run(work)` is a command: open a unit of work, let `work` load, decide and save (state and outbox), commit.
+    `handle(consumer, event, work)` is the same for a consumed event, with the event's id claimed in the same
+    transaction (the inbox): a redelivered event finds its id taken and changes nothing (None).
+    `handle_batch` claims and handles several events in one transaction (one commit for the batch).
+
+    Reruns (tenacity) pause with jittered exponential backoff, so concurrent writers of one document fall out of
+    lockstep, for `patience` seconds: longer than the database's transaction lifetime (60 s in mongod and
+    SecantusDB) on purpose, since a replica killed in the middle of a transaction leaves its writes locked until
+    the server reaps that transaction. Only conflicts are rerun here; an outage (the database unreachable) is
+    the consumer's to wait out (shared/platform/deadletter.py), and `attempts` caps the reruns in tests.
     """
 
     def __init__(self, make: Callable[[], U], attempts: int | None = None, patience: float = 75.0) -> None:
@@ -146,30 +149,58 @@ class UnitOfWorkFactory(Generic[U]):
         return self._make()
 
     async def run(self, work: Callable[[U], Awaitable[T]]) -> T:
-        deadline = time.monotonic() + self._patience
-        for attempt in itertools.count(1):
-            try:
+        stop = stop_after_attempt(self._attempts) if self._attempts is not None else stop_after_delay(self._patience)
+        async for attempt in AsyncRetrying(retry=retry_if_exception(_transient), stop=stop, reraise=True,
+                                           wait=wait_random_exponential(multiplier=0.01, max=2.0)):
+            with attempt:
                 async with self._make() as uow:
-                    return await work(uow)
-            except (PyMongoError, DomainError) as exc:
-                spent = attempt >= self._attempts if self._attempts is not None else time.monotonic() > deadline
-                if not _transient(exc) or spent:
-                    raise
-            await asyncio.sleep(random.uniform(0.005, min(2.0, 0.01 * 2 ** attempt)))
+                    result = await work(uow)
+                    if uow.pending and not uow.committed:
+                        raise RuntimeError("a use case emitted events without committing them")
+                    return result
         raise AssertionError("unreachable")
 
+    async def handle(self, consumer: str, event: Event, work: Callable[[U], Awaitable[T]]) -> T | None:
+        """Claim → load → decide → save state and outbox → commit; None when the event was handled before."""
+        async def claimed(uow: U) -> T | None:
+            if not await uow.claim(consumer, event):
+                return None
+            result = await work(uow)
+            if not uow.committed:
+                await uow.commit()
+            return result
 
-def _transient(exc: PyMongoError | DomainError) -> bool:
+        return await self.run(claimed)
+
+    async def handle_batch(self, consumer: str, events: list[Event],
+                           work: Callable[[U, Event], Awaitable[T]]) -> list[T | None]:
+        """Several events in one transaction: each claimed and handled, one commit for all (a batch consumer)."""
+        async def claimed(uow: U) -> list[T | None]:
+            results: list[T | None] = [await work(uow, e) if await uow.claim(consumer, e) else None
+                                       for e in events]
+            await uow.commit()
+            return results
+
+        return await self.run(claimed)
+
+
+def _transient(exc: BaseException) -> bool:
     if isinstance(exc, DomainError):
         return exc.transient
-    return exc.has_error_label("TransientTransactionError") or exc.has_error_label(
-        "UnknownTransactionCommitResult")
+    return isinstance(exc, PyMongoError) and (exc.has_error_label("TransientTransactionError")
+                                              or exc.has_error_label("UnknownTransactionCommitResult"))
 
 
 async def ensure_platform_indexes(db: AsyncDatabase[Doc]) -> None:
     await db[OUTBOX].create_index([("published_at", 1), ("seq", 1)])
     await db["audit_log"].create_index([("at", -1)])
     await db["audit_log"].create_index([("actor_account_id", 1), ("at", -1)])
+    await db["worker_items"].create_index([("worker", 1)])
+    await db["parked_events"].create_index([("next_try_at", 1)])
+    await db["parked_events"].create_index([("aggregate", 1)])
+    await db["dead_letters"].create_index([("first_seen", -1)])
+    with contextlib.suppress(PyMongoError):  # a server without TTL indexes: the middleware checks expiry itself
+        await db["idempotency_keys"].create_index([("expires_at", 1)], expireAfterSeconds=0)
 
 
 async def ping(client: AsyncMongoClient[Doc]) -> None:

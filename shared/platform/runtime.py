@@ -15,14 +15,21 @@ from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared.platform import logs
+from shared.platform import idempotency, logs
 from shared.platform.audit import MongoAuditLog
 from shared.platform.deadletter import DeadLetterPolicy
+from shared.platform.deadletters import STORE, DeadLetterStore, register_dead_letters
+from shared.platform.deadletters import parked_router as parked_routes
+from shared.platform.deadletters import router as dead_letter_routes
 from shared.platform.http import install_security, verifier_for
+from shared.platform.idempotency import IdempotencyMiddleware
 from shared.platform.kafka import asyncapi, ensure_topics, make_broker
 from shared.platform.mongo import Doc, U, UnitOfWorkFactory, connect, ensure_platform_indexes, ping
+from shared.platform.parking import MongoParking
 from shared.platform.relay import OutboxRelay
 from shared.platform.settings import ServiceSettings
+from shared.platform.worker import LeasedWorker, Source, WorkerSettings
+from shared.schemas.acl import GRANTS
 
 log = logging.getLogger("runtime")
 
@@ -37,9 +44,17 @@ class Runtime:
     relay: OutboxRelay
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     stop_hooks: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
+    workers: list[LeasedWorker[Any]] = field(default_factory=list)
+    parking: MongoParking | None = None
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
         self.tasks.append(asyncio.create_task(coro, name=name))
+
+    def worker(self, source: Source[Any], settings: WorkerSettings) -> LeasedWorker[Any]:
+        """A background loop of this service: the shared leased worker on `source`, reported in /readyz."""
+        worker: LeasedWorker[Any] = LeasedWorker(self.db, source, settings)
+        self.workers.append(worker)
+        return worker
 
     app: FastAPI | None = None
 
@@ -67,6 +82,7 @@ def build_service(settings: ServiceSettings, *, title: str, description: str, re
     settings.check()  # fail fast: no identity provider, or production with dev-only settings
     broker, policy = make_broker(settings)
     register(broker, settings)
+    register_dead_letters(broker, settings, sorted(GRANTS[settings.service_name].produces))
     return service_app(settings, broker, policy, title=title, description=description, routers=routers,
                        wire=wire)
 
@@ -91,9 +107,23 @@ def service_app(settings: ServiceSettings, broker: KafkaBroker, policy: DeadLett
             await ensure_topics(settings)
         rt = Runtime(settings, broker, policy, client, db, OutboxRelay(db, broker, settings), app=app)
         app.state.runtime = rt
+        rt.workers.append(rt.relay.worker)
+        parking = MongoParking(db, policy, settings.park_bound_seconds)
+        policy.parking = rt.parking = parking
+        rt.provide("parking", parking)  # use cases tell it when an aggregate arrives (`await parking.arrived(id)`)
+        parked = rt.worker(parking, WorkerSettings(poll_seconds=1.0, batch=50, max_attempts=20,
+                                                   backoff_seconds=1.0, backoff_max_seconds=60.0))
+        parking.on_parked.append(parked.nudge)
+        store = DeadLetterStore(db, broker, settings)
+        broker.context.set_global(STORE, store)
+        app.state.dead_letter_store = store
         await wire(rt)
+        # The producer first, then the workers (the relay publishes), then the subscribers: joining the consumer
+        # groups can take a rebalance's time after a crash, and due timers and reminders must not wait for it.
+        await broker.connect()
+        for worker in rt.workers:
+            worker.start()
         await broker.start()
-        rt.spawn(rt.relay.run(), "outbox-relay")
         log.info("%s started", settings.service_name)
         try:
             yield
@@ -103,7 +133,8 @@ def service_app(settings: ServiceSettings, broker: KafkaBroker, policy: DeadLett
             for sub in broker.subscribers:
                 with contextlib.suppress(Exception):
                     await sub.stop()
-            await rt.relay.stop()
+            for worker in reversed(rt.workers):  # the relay (first in) stops last
+                await worker.stop()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(rt.relay.drain_once(), 5)
             for task in rt.tasks:
@@ -118,6 +149,10 @@ def service_app(settings: ServiceSettings, broker: KafkaBroker, policy: DeadLett
 
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     install_security(app, verifier_for(settings))
+    app.add_middleware(IdempotencyMiddleware)
+    if GRANTS[settings.service_name].produces:  # it keeps dead letters only of topics it produces
+        app.include_router(dead_letter_routes)
+    app.include_router(parked_routes)
     for router in routers:
         app.include_router(router)
 
@@ -128,7 +163,8 @@ def service_app(settings: ServiceSettings, broker: KafkaBroker, policy: DeadLett
 
     @app.get("/readyz", tags=["ops"])
     async def readyz() -> JSONResponse:
-        """Readiness: the database and the broker are reachable, and the outbox relay is running."""
+        """Readiness: the database and the broker are reachable, and every background worker is alive (its last
+        successful round and quarantined items are reported; quarantined items do not make it unready)."""
         rt: Runtime = app.state.runtime
         checks: dict[str, str] = {}
         try:
@@ -137,10 +173,12 @@ def service_app(settings: ServiceSettings, broker: KafkaBroker, policy: DeadLett
         except Exception as exc:
             checks["mongodb"] = f"unreachable: {type(exc).__name__}"
         checks["kafka"] = "ok" if await broker.ping(timeout=2) else "unreachable"
-        relay_task = next((t for t in rt.tasks if t.get_name() == "outbox-relay"), None)
-        checks["outbox_relay"] = "ok" if relay_task and not relay_task.done() else "stopped"
+        workers = {w.name: w.health() for w in rt.workers}
+        for name, health in workers.items():
+            checks[f"worker:{name}"] = "ok" if health.alive else "dead"
         ready = all(v == "ok" for v in checks.values())
-        return JSONResponse(status_code=200 if ready else 503, content={"ready": ready, "checks": checks})
+        return JSONResponse(status_code=200 if ready else 503, content={
+            "ready": ready, "checks": checks, "workers": {n: h.as_dict() for n, h in workers.items()}})
 
     @app.get("/asyncapi.json", tags=["ops"])
     async def asyncapi_json() -> JSONResponse:
@@ -148,6 +186,7 @@ def service_app(settings: ServiceSettings, broker: KafkaBroker, policy: DeadLett
         return JSONResponse(spec.to_specification().to_jsonable())
 
     app.state.asyncapi = spec
+    idempotency.document(app)
     return app
 
 

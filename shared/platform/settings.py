@@ -70,6 +70,11 @@ class ServiceSettings(BaseSettings):
     consumer_max_attempts: int = Field(5, ge=1, le=20)
     consumer_backoff_seconds: float = Field(0.2, gt=0)
     consumer_backoff_max_seconds: float = Field(5.0, gt=0)
+    # An outage is retried in-process this long, then the record is handed back uncommitted and polled again
+    # (far below max.poll.interval.ms): the consumer keeps its partitions, and the event is never dead-lettered.
+    consumer_outage_window_seconds: float = Field(20.0, gt=0, le=120)
+    # An event about an aggregate not seen yet is parked and tried again; dead-lettered after this long.
+    park_bound_seconds: float = Field(86400.0, gt=0)
     relay_poll_seconds: float = Field(0.5, gt=0)
     relay_lease_seconds: float = Field(10.0, gt=1)
 

@@ -1,10 +1,11 @@
 """Who may write and read which topic: the one table the broker's ACLs are made from.
 
 Each service has its own Kafka user. It may write the topics it produces and the dead-letter twins of the
-topics it consumes (a consumer dead-letters what it gives up on), read the topics it consumes, and use consumer
-groups named after itself (`<service>.<topic>`). Nothing else: the notification service cannot publish
-`refund.decided`, and no pod but the orders service can announce an account. A unit test checks this table
-against the publishers and subscribers each service registers, so it cannot drift from the code.
+topics it consumes (a consumer dead-letters what it gives up on), read the topics it consumes and the dead-letter
+twins of those it produces (it keeps their dead letters and replays them, as their producer), and use consumer
+groups named after itself (`<service>.<topic>`, `<service>.dead-letters`). Nothing else: the notification
+service cannot publish `refund.decided`, and no pod but the orders service can announce an account. A unit test
+checks this table against the publishers and subscribers each service registers, so it cannot drift from the code.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ class Grants:
         return frozenset(str(t) for t in self.produces) | frozenset(dead_letter(t) for t in self.consumes)
 
     def reads(self) -> frozenset[str]:
-        return frozenset(str(t) for t in self.consumes)
+        """What it consumes, and the dead-letter twins of what it produces (its dead-letter store)."""
+        return frozenset(str(t) for t in self.consumes) | frozenset(dead_letter(t) for t in self.produces)
 
 
 T = Topic

@@ -1,5 +1,5 @@
 """The four services as separate processes (`python -m services.<name>`) on the real broker and database,
-with the SMTP sink and the Twilio-compatible endpoint, in a topic namespace of their own."""
+with Mailpit and the Twilio-compatible SMS sink, in a topic namespace of their own."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@ each with its own real token from the running Keycloak (devstack.marketplace has
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import httpx
@@ -120,11 +120,13 @@ class Journey:
         return result
 
     async def mail(self, who: User) -> list[dict[str, Any]]:
-        resp = await self.http.get(self.stack.sinks_url + "/mail", params={"to": who.email})
-        return [m for m in resp.json() if self.order_id in m["subject"]]
+        """This order's mails to a person at Mailpit, oldest first: subject, text, html, message_id, ..."""
+        mailbox = self.stack.mailbox(self.http)
+        mine = [m for m in await mailbox.messages(who.email) if self.order_id in m.subject]
+        return [asdict(await mailbox.message(m.id)) for m in mine]
 
     async def sms(self, phone: str) -> list[dict[str, Any]]:
-        resp = await self.http.get(self.stack.sinks_url + "/sms", params={"to": phone})
+        resp = await self.http.get(self.stack.sms_url + "/sms", params={"to": phone})
         return [s for s in resp.json() if self.order_id in s["body"]]
 
     async def inbox(self, who: User) -> dict[str, Any]:

@@ -15,9 +15,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaProducer
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -461,7 +463,7 @@ async def _verify_phone(w: World, role: str) -> Call:
     created = await _recipient(w, role)
 
     async def code() -> str | None:  # the SMS the recipient got, at the Twilio-compatible endpoint
-        sms = (await w.http.get(f"{w.stack.sinks_url}/sms", params={"to": created["phone"]})).json()
+        sms = (await w.http.get(f"{w.stack.sms_url}/sms", params={"to": created["phone"]})).json()
         found = [m for s in sms if (m := re.search(r"\b(\d{6})\b", s["body"]))]
         return found[-1].group(1) if found else None
 
@@ -717,6 +719,52 @@ async def _private_link(w: World, role: str) -> Call:
 @builds("partner", "GET", "/providers/{provider_id}/statement")
 async def _statement(w: World, role: str) -> Call:
     return Call(f"/providers/{w.id('provider')}/statement")
+
+
+# --- parked events and dead letters ---------------------------------------------------------------------------
+POISONED = {"orders": "order.paid", "supervision": "acceptance.done", "partner": "merchant_call.failed"}
+
+
+for _service in SERVICES:
+    async def _parked(w: World, role: str) -> Call:
+        return Call("/operator/parked")
+
+    BUILDERS[(_service, "GET", "/operator/parked")] = _parked
+
+
+async def _dead_letter(w: World, service: str) -> str:
+    """A record its consumers cannot read, on a topic `service` produces: they dead-letter it, and the
+    producing service keeps it in its dead-letter store."""
+    marker = uuid.uuid4().hex
+    producer = AIOKafkaProducer(**w.stack.kafka_client())
+    await producer.start()
+    try:
+        await producer.send_and_wait(f"{w.stack.namespace}.{POISONED[service]}", f"not json {marker}".encode(),
+                                     key=marker.encode())
+    finally:
+        await producer.stop()
+
+    async def kept() -> str | None:
+        rows = await w.call("GET", service, "/operator/dead-letters", w.people["operator"], params={"limit": 1000})
+        mine = [r for r in rows if r["key"] == marker]
+        return str(mine[0]["dead_letter_id"]) if mine else None
+
+    return await eventually(kept, timeout=60, what=f"a dead letter in {service}'s store")
+
+
+for _service in POISONED:
+    async def _letters(w: World, role: str) -> Call:
+        return Call("/operator/dead-letters")
+
+    async def _replay_letter(w: World, role: str, service: str = _service) -> Call:
+        return Call(f"/operator/dead-letters/{quote(await _dead_letter(w, service), safe='')}/replay")
+
+    async def _replay_letters(w: World, role: str) -> Call:
+        return Call("/operator/dead-letters/replay", {"json": {"reason_contains": "no-such-reason", "limit": 10}})
+
+    BUILDERS[(_service, "GET", "/operator/dead-letters")] = _letters
+    BUILDERS[(_service, "POST", "/operator/dead-letters/{dead_letter_id}/replay")] = _replay_letter
+    BUILDERS[(_service, "POST", "/operator/dead-letters/replay")] = _replay_letters
 
 
 # --- the walk ----------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,7 +31,7 @@ from tests.identity import IdentityProvider
 
 @pytest.fixture(scope="module")
 def stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """Only the sinks and the notification process: the events are produced by the test itself."""
+    """Only the sinks (Mailpit, the SMS sink) and the notification process: the test produces the events."""
     ports = Ports.free()
     env = {"NOTIFICATION_PUBLIC_BASE_URL": f"http://127.0.0.1:{ports.services['notification']}",
            "NOTIFICATION_DELIVERY_BACKOFF_SECONDS": "0.2", "NOTIFICATION_DELIVERY_BACKOFF_MAX_SECONDS": "0.5",
@@ -52,9 +53,12 @@ def stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
 @pytest.fixture
 async def client(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(timeout=10) as c:
-        await c.post(f"{stack.sinks_url}/_control/reset")
+        mailbox = stack.mailbox(c)
+        await c.post(f"{stack.sms_url}/_control/reset")
+        await mailbox.reset_faults()
         yield c
-        await c.post(f"{stack.sinks_url}/_control/reset")
+        await c.post(f"{stack.sms_url}/_control/reset")
+        await mailbox.reset_faults()
 
 
 async def publish(stack: Stack, event: Event) -> None:
@@ -81,7 +85,10 @@ async def deliveries(stack: Stack, c: httpx.AsyncClient, who: User, order_id: st
 
 
 async def sink_rows(stack: Stack, c: httpx.AsyncClient, kind: str, to: str) -> list[dict[str, Any]]:
-    return list((await c.get(f"{stack.sinks_url}/{kind}", params={"to": to})).json())
+    """The mails (from Mailpit) or SMS (from the SMS sink) sent to one address."""
+    if kind == "mail":
+        return [asdict(m) for m in await stack.mailbox(c).messages(to, full=True)]
+    return list((await c.get(f"{stack.sms_url}/sms", params={"to": to})).json())
 
 
 async def test_sms_status_callbacks_reach_the_delivery_over_http(stack: Stack, client: httpx.AsyncClient,
@@ -109,7 +116,7 @@ async def test_a_crash_during_an_smtp_outage_then_an_operator_replay(stack: Stac
     await publish(stack, f.account_registered(p.buyer_account_id, AccountRole.BUYER, phone=phone(),
                                               email=buyer.email))
     await publish(stack, f.account_registered(p.merchant_account_id, AccountRole.MERCHANT, phone=phone()))
-    await client.post(f"{stack.sinks_url}/_control/smtp", json={"failing": True})
+    await stack.mailbox(client).smtp_outage()
     burst = [f.order_paid(p) for _ in range(3)]
     for event in burst:
         await publish(stack, event)
@@ -121,7 +128,7 @@ async def test_a_crash_during_an_smtp_outage_then_an_operator_replay(stack: Stac
 
     await eventually(dead, timeout=60, what="the buyer's e-mails dead after their attempts")
     stack.services["notification"].kill()  # a crash: nothing it holds may be lost
-    await client.post(f"{stack.sinks_url}/_control/smtp", json={"failing": False})
+    await stack.mailbox(client).smtp_outage(False)
     stack.start_service("notification")
 
     base = stack.url("notification")

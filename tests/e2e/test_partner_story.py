@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -110,8 +111,11 @@ async def test_a_failed_kit_sync_notifies_and_a_replay_succeeds_exactly_once(
         async def failures() -> list[dict[str, Any]]:
             records = await read_topic(e2e.kafka_client(), f"{e2e.namespace}.{Topic.MERCHANT_CALL_FAILED}",
                                        at_least=1, timeout=2)
-            found = [json.loads(x.value)["payload"] for x in records]
-            return [p for p in found if p["call_id"] == tenant_call]
+            found = []
+            for x in records:  # read tolerantly: other tests of the session poison this namespace's topics
+                with contextlib.suppress(ValueError, TypeError, KeyError):
+                    found.append(json.loads(x.value)["payload"])
+            return [p for p in found if p.get("call_id") == tenant_call]
 
         [failed] = await eventually(failures, timeout=30, what="merchant_call.failed for the tenant sync")
         assert failed["merchant_account_id"] == j.merchant.account_id
@@ -121,8 +125,7 @@ async def test_a_failed_kit_sync_notifies_and_a_replay_succeeds_exactly_once(
 
 
         async def merchant_mailed() -> list[Any]:  # the notification service tells the merchant (SMS + email)
-            resp = await j.http.get(e2e.sinks_url + "/mail", params={"to": j.merchant.email})
-            return [m for m in resp.json() if "tenantSync" in m["subject"]]
+            return [m for m in await e2e.mailbox(j.http).messages(j.merchant.email) if "tenantSync" in m.subject]
 
         assert await eventually(merchant_mailed, timeout=30, what="the merchant's failure mail")
         assert await eventually(lambda: j.sms("+8613811110002"), timeout=30, what="the merchant's failure SMS")

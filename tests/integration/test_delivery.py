@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from devstack.mailbox import Mail
 from devstack.marketplace import Suite
 from services.notification.app import create_app as notification_app
 from services.notification.settings import NotificationSettings
@@ -25,7 +26,7 @@ def sinks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sinks]:
     root = tmp_path_factory.mktemp("delivery-sinks")
     s = start_sinks(root / "data", root / "logs")
     yield s
-    s.proc.stop()
+    s.stop()
 
 
 async def publish(infra: Infra, namespace: str, event: Event, key: str | None = None) -> None:
@@ -37,7 +38,9 @@ async def publish(infra: Infra, namespace: str, event: Event, key: str | None = 
 
 async def test_malformed_events_are_dead_lettered_and_the_next_good_one_is_processed(infra: Infra,
                                                                                    namespace: str) -> None:
-    settings = f.settings(OrdersSettings, infra, namespace)
+    """Poison goes to the dead-letter topic at once; an event about an order not known (yet) is parked, not
+    poison, and dead-lettered with that reason only after its bound (here a few seconds)."""
+    settings = f.settings(OrdersSettings, infra, namespace, park_bound_seconds=3.0)
     buyer, merchant, operator = [await infra.idp.user(r) for r in ("buyer", "merchant", "operator")]
     async with running(orders_app(settings)) as orders:
         suite = Suite({"orders": ""}, orders)
@@ -60,13 +63,23 @@ async def test_malformed_events_are_dead_lettered_and_the_next_good_one_is_proce
             return bool(r.json()["status"] == "completed")
 
         await eventually(completed, what="the good event after three bad ones")
-        dlt = await read_topic(infra.kafka_client(), dead_letter(topic), at_least=3)
+        ops = await operator.headers()
+
+        async def parked() -> list[dict[str, object]]:
+            rows = (await orders.get("/operator/parked", headers=ops)).json()
+            return [r for r in rows if r["aggregate"] == "CS-does-not-exist"]
+
+        [waiting] = await eventually(parked, what="the unknown order's event parked")
+        assert "not known" in str(waiting["reason"])
+        dlt = await read_topic(infra.kafka_client(), dead_letter(topic), at_least=3, timeout=40)
         reasons = [dict(r.headers)["x-reason"].decode() for r in dlt]
         assert len(dlt) == 3, reasons
         assert "JSONDecodeError" in reasons[0] or "invalid" in reasons[0]
         assert "payload" in reasons[1]
         assert "Field required" in reasons[1]
+        assert reasons[2].startswith("NotYetKnown")
         assert "CS-does-not-exist" in reasons[2]
+        assert await parked() == []
         assert {dict(r.headers)["x-original-topic"].decode() for r in dlt} == {topic}
         assert all(r.key == key.encode() for r in dlt)
 
@@ -84,8 +97,8 @@ async def test_redelivered_events_send_nothing_twice(infra: Infra, namespace: st
         paid = f.order_paid(p)
         await publish(infra, namespace, paid)
 
-        async def mails(to: str) -> list[dict[str, object]]:
-            return list((await sink.get("/mail", params={"to": to})).json())
+        async def mails(to: str) -> list[Mail]:
+            return await sinks.mailbox(sink).messages(to)
 
         async def sent(order_id: str) -> bool:
             deliveries = []
@@ -100,7 +113,7 @@ async def test_redelivered_events_send_nothing_twice(infra: Infra, namespace: st
         marker = f.order_paid(p)  # a later event on the same partition: once it is done, so are the repeats
         await publish(infra, namespace, marker, key=paid.order_id)
         await eventually(lambda: sent(marker.order_id), what="the marker's deliveries sent")
-        subjects = [str(m["subject"]) for m in await mails(buyer.email)]
+        subjects = [m.subject for m in await mails(buyer.email)]
         assert sum(paid.order_id in s for s in subjects) == 1, subjects
         sms = (await sink.get("/sms", params={"to": "+8613800001234"})).json()
         assert sum(paid.order_id in s["body"] for s in sms) == 2  # one to the buyer, one to the merchant

@@ -1,4 +1,5 @@
-"""notification on the real broker and database with two sink processes (primary and secondary providers):
+"""notification on the real broker and database with two sets of sinks, Mailpit and the SMS sink (primary and
+secondary providers):
 verification, fallback, traces, outages with recovery, failover, status callbacks, reminders, the per-address SMS
 limit, and an account's erasure and export. Callers are Keycloak users with real tokens."""
 
@@ -8,6 +9,7 @@ import asyncio
 import contextlib
 import re
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,6 +18,7 @@ import httpx
 import pytest
 import uvicorn
 
+from devstack.mailbox import Mailbox
 from devstack.procs import free_port
 from services.notification.app import create_app
 from services.notification.settings import NotificationSettings
@@ -43,7 +46,7 @@ def primary(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sinks]:
     root = tmp_path_factory.mktemp("notif-primary")
     s = start_sinks(root / "data", root / "logs", name="sinks-primary")
     yield s
-    s.proc.stop()
+    s.stop()
 
 
 @pytest.fixture(scope="module")
@@ -51,15 +54,24 @@ def secondary(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sinks]:
     root = tmp_path_factory.mktemp("notif-secondary")
     s = start_sinks(root / "data", root / "logs", name="sinks-secondary")
     yield s
-    s.proc.stop()
+    s.stop()
+
+
+@dataclass
+class SinkApi:
+    sms: httpx.AsyncClient  # the SMS sink's API (listings and `/_control/sms`)
+    mail: Mailbox           # Mailpit's (messages and SMTP faults)
 
 
 @pytest.fixture
-async def sink(primary: Sinks) -> AsyncIterator[httpx.AsyncClient]:
+async def sink(primary: Sinks) -> AsyncIterator[SinkApi]:
     async with httpx.AsyncClient(base_url=primary.url, timeout=5) as c:
+        api = SinkApi(c, primary.mailbox(c))
         await c.post("/_control/reset")
-        yield c
+        await api.mail.reset_faults()
+        yield api
         await c.post("/_control/reset")
+        await api.mail.reset_faults()
 
 
 def settings(infra: Infra, namespace: str, primary: Sinks, port: int, **extra: Any) -> NotificationSettings:
@@ -107,8 +119,11 @@ def phone() -> str:
     return "+86139" + f"{abs(hash(f.rid('p'))) % 10**8:08d}"
 
 
-async def rows(sink: httpx.AsyncClient, kind: str, to: str) -> list[dict[str, Any]]:
-    return list((await sink.get(f"/{kind}", params={"to": to})).json())
+async def rows(sink: SinkApi, kind: str, to: str) -> list[dict[str, Any]]:
+    """The mails (subject, text, html, message_id, ...) or SMS (body, num_segments, ...) sent to one address."""
+    if kind == "mail":
+        return [asdict(m) for m in await sink.mail.messages(to, full=True)]
+    return list((await sink.sms.get("/sms", params={"to": to})).json())
 
 
 async def deliveries(client: httpx.AsyncClient, account: User, order_id: str | None = None) -> list[dict[str, Any]]:
@@ -119,7 +134,7 @@ async def deliveries(client: httpx.AsyncClient, account: User, order_id: str | N
 
 
 async def test_verification_then_the_recipient_replaces_the_bound_contact(
-        infra: Infra, namespace: str, primary: Sinks, sink: httpx.AsyncClient) -> None:
+        infra: Infra, namespace: str, primary: Sinks, sink: SinkApi) -> None:
     port = free_port()
     (p, buyer_user, merchant_user), bound_phone, rcpt_phone = await people(infra), phone(), phone()
     rcpt_email = f"{f.rid('ops')}@example.com"
@@ -184,7 +199,7 @@ async def test_verification_then_the_recipient_replaces_the_bound_contact(
 
 
 async def test_forty_recipient_changes_a_day(infra: Infra, namespace: str, primary: Sinks,
-                                             sink: httpx.AsyncClient) -> None:
+                                             sink: SinkApi) -> None:
     port, user = free_port(), await infra.idp.user("merchant")
     account, headers = user.account_id, await user.headers()
 
@@ -208,7 +223,7 @@ async def test_forty_recipient_changes_a_day(infra: Infra, namespace: str, prima
 
 
 async def test_an_smtp_outage_during_a_burst_delivers_every_email_exactly_once(
-        infra: Infra, namespace: str, primary: Sinks, sink: httpx.AsyncClient) -> None:
+        infra: Infra, namespace: str, primary: Sinks, sink: SinkApi) -> None:
     port = free_port()
     p, buyer, _ = await people(infra)
     buyer_mail = f"{p.buyer_account_id}@example.com"
@@ -217,7 +232,7 @@ async def test_an_smtp_outage_during_a_burst_delivers_every_email_exactly_once(
                  rate_limit_sms=0)
     async with service(s, port) as client:
         await register(infra, namespace, p, phone())
-        await sink.post("/_control/smtp", json={"failing": True})
+        await sink.mail.smtp_outage()
         burst = [f.order_paid(p) for _ in range(8)]
         for event in burst:
             await publish(infra, namespace, event)
@@ -230,7 +245,7 @@ async def test_an_smtp_outage_during_a_burst_delivers_every_email_exactly_once(
                 any("451" in d["last_error"] for d in ds) and any("circuit" in d["last_error"] for d in ds)
 
         await eventually(retrying, what="every e-mail failing or held back during the outage")
-        await sink.post("/_control/smtp", json={"failing": False})
+        await sink.mail.smtp_outage(False)
 
         async def all_sent() -> bool:
             ds = [d for d in await deliveries(client, buyer) if d["channel"] == "email"]
@@ -244,13 +259,13 @@ async def test_an_smtp_outage_during_a_burst_delivers_every_email_exactly_once(
 
 
 async def test_sms_5xx_then_recovery_and_status_callbacks(infra: Infra, namespace: str, primary: Sinks,
-                                                         sink: httpx.AsyncClient) -> None:
+                                                         sink: SinkApi) -> None:
     port = free_port()
     (p, buyer, merchant), number = await people(infra), phone()
     # Every attempt takes a slot of the per-address SMS limit (4 refused + 2 sent to one number): turned off.
     async with service(settings(infra, namespace, primary, port, rate_limit_sms=0), port) as client:
         await register(infra, namespace, p, number)
-        await sink.post("/_control/sms", json={"fail_next": 4, "status": 503})
+        await sink.sms.post("/_control/sms", json={"fail_next": 4, "status": 503})
         paid = f.order_paid(p)
         await publish(infra, namespace, paid)
 
@@ -276,15 +291,16 @@ async def test_sms_5xx_then_recovery_and_status_callbacks(infra: Infra, namespac
 
 
 async def test_failover_to_the_secondary_providers(infra: Infra, namespace: str, primary: Sinks, secondary: Sinks,
-                                                   sink: httpx.AsyncClient) -> None:
+                                                   sink: SinkApi) -> None:
     port = free_port()
     (p, buyer, _), number = await people(infra), phone()
     s = settings(infra, namespace, primary, port, smtp2_host="127.0.0.1", smtp2_port=secondary.smtp_port,
                  twilio2_api_base_url=secondary.url, sms_status_callbacks=False)
-    async with service(s, port) as client, httpx.AsyncClient(base_url=secondary.url) as backup:
+    async with service(s, port) as client, httpx.AsyncClient(base_url=secondary.url) as c:
+        backup = SinkApi(c, secondary.mailbox(c))
         await register(infra, namespace, p, number)
-        await sink.post("/_control/sms", json={"failing": True, "status": 500})
-        await sink.post("/_control/smtp", json={"failing": True})
+        await sink.sms.post("/_control/sms", json={"failing": True, "status": 500})
+        await sink.mail.smtp_outage()
         paid = f.order_paid(p)
         await publish(infra, namespace, paid)
 
@@ -323,7 +339,7 @@ def deadline_events(p: Parties, due_in: float) -> tuple[DeadlineScheduled, Deadl
 
 
 async def test_reminders_escalate_then_stop_when_the_party_acts(infra: Infra, namespace: str, primary: Sinks,
-                                                               sink: httpx.AsyncClient) -> None:
+                                                               sink: SinkApi) -> None:
     port = free_port()
     p, buyer_user, _ = await people(infra)
     buyer = await buyer_user.headers()
@@ -356,7 +372,7 @@ async def test_reminders_escalate_then_stop_when_the_party_acts(infra: Infra, na
 
 
 async def test_the_per_address_rate_limit_defers_and_never_drops(infra: Infra, namespace: str, primary: Sinks,
-                                                                 sink: httpx.AsyncClient) -> None:
+                                                                 sink: SinkApi) -> None:
     port = free_port()
     (p, buyer, _), number = await people(infra), phone()
     s = settings(infra, namespace, primary, port, rate_limit_sms=2, rate_limit_window_seconds=3.0,
@@ -384,7 +400,7 @@ async def test_the_per_address_rate_limit_defers_and_never_drops(infra: Infra, n
 
 
 async def test_the_per_address_sms_limit_is_on_by_default(infra: Infra, namespace: str, primary: Sinks,
-                                                          sink: httpx.AsyncClient) -> None:
+                                                          sink: SinkApi) -> None:
     port = free_port()
     (p, buyer, _), number = await people(infra), phone()
     s = settings(infra, namespace, primary, port, sms_status_callbacks=False)  # rate_limit_sms as shipped
@@ -415,7 +431,7 @@ def erasure(account_id: str) -> AccountErased:
 
 
 async def test_an_erased_account_keeps_no_address_and_gets_nothing_more_sent(
-        infra: Infra, namespace: str, primary: Sinks, sink: httpx.AsyncClient) -> None:
+        infra: Infra, namespace: str, primary: Sinks, sink: SinkApi) -> None:
     port = free_port()
     (p, buyer, merchant), number = await people(infra), phone()
     mine = await buyer.headers()
@@ -446,7 +462,7 @@ async def test_an_erased_account_keeps_no_address_and_gets_nothing_more_sent(
         assert number in exported["delivery_addresses"]["sms"]
 
         # Mail stops going out; then the owner has its contact data erased while an e-mail is still queued.
-        await sink.post("/_control/smtp", json={"failing": True})
+        await sink.mail.smtp_outage()
         queued = f.order_paid(p)
         await publish(infra, namespace, queued)
 
@@ -470,7 +486,7 @@ async def test_an_erased_account_keeps_no_address_and_gets_nothing_more_sent(
         assert set(after["delivery_addresses"]["email"]) == {masked_email, "o***@example.com"}  # with the recipient's
         assert rcpt_email not in str(after)
         assert number not in str(after)
-        await sink.post("/_control/smtp", json={"failing": False})
+        await sink.mail.smtp_outage(False)
 
         async def merchant_mailed() -> bool:  # the queue runs again: the merchant's e-mail of that order goes out
             return any(d["channel"] == "email" and d["status"] == "sent"

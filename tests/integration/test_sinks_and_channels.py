@@ -1,14 +1,15 @@
-"""The mail/SMS sinks as a real process, driven by the real channel adapters (aiosmtplib, Twilio SDK).
+"""Mailpit and the SMS sink as real processes, driven by the real channel adapters (aiosmtplib, Twilio SDK).
 
 The adapters are built as the service builds them (`providers`), from the notification service's own settings
 on the session's stack: its dev-default Twilio credentials (a SecretStr, read only when the SDK client is made)
-are the ones the sink accepts."""
+are the ones the SMS sink accepts. SMTP faults are Mailpit's chaos triggers (`devstack.mailbox`)."""
 
 from __future__ import annotations
 
 import asyncio
 import email
 import email.policy
+import json
 import re
 import secrets
 import time
@@ -25,6 +26,7 @@ from pydantic import SecretStr
 from twilio.base.exceptions import TwilioRestException
 from twilio.request_validator import RequestValidator
 
+from devstack.mailbox import Mail, Mailbox
 from devstack.procs import free_port, port_open
 from services.notification.channels import (
     EmailMessage,
@@ -53,19 +55,27 @@ def sinks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sinks]:
     root = tmp_path_factory.mktemp("sinks")
     running = start_sinks(root / "data", root / "logs")
     yield running
-    running.proc.stop()
+    running.stop()
 
 
 @pytest.fixture
 async def api(sinks: Sinks) -> AsyncIterator[httpx.AsyncClient]:
+    """The SMS sink's HTTP API."""
     async with httpx.AsyncClient(base_url=sinks.url, timeout=5.0) as client:
         yield client
         (await client.post("/_control/reset")).raise_for_status()
 
 
+@pytest.fixture
+async def mailbox(sinks: Sinks) -> AsyncIterator[Mailbox]:
+    async with sinks.mailbox() as box:
+        yield box
+        await box.reset_faults()
+
+
 @pytest.fixture(scope="module")
 def notification(infra: Infra, sinks: Sinks) -> NotificationSettings:
-    """The service's settings on the stack, pointed at this module's sinks (no topic is used: no namespace)."""
+    """The service's settings on the stack, pointed at this module's Mailpit and SMS sink (no topic: no namespace)."""
     s = f.settings(NotificationSettings, infra, "sinks", smtp_port=sinks.smtp_port, twilio_api_base_url=sinks.url,
                    smtp_sender=SENDER)
     assert (s.twilio_account_sid, s.twilio_auth_token.get_secret_value(), s.twilio_from_number) == (
@@ -104,7 +114,7 @@ async def eventually(fetch: Callable[[], Awaitable[Any]], ok: Callable[[Any], bo
         await asyncio.sleep(0.05)
 
 
-def mailbox() -> str:
+def mailbox_address() -> str:
     return f"buyer-{uuid.uuid4().hex[:10]}@example.com"
 
 
@@ -118,11 +128,8 @@ def email_for(to: str, subject: str = "订单 KG-1001 已支付", html: str | No
                         message_id=f"<{uuid.uuid4().hex}@koo-suite.local>")
 
 
-async def mail_to(api: httpx.AsyncClient, to: str) -> list[dict[str, Any]]:
-    response = await api.get("/mail", params={"to": to})
-    response.raise_for_status()
-    rows: list[dict[str, Any]] = response.json()
-    return rows
+async def mail_to(mailbox: Mailbox, to: str) -> list[Mail]:
+    return await mailbox.messages(to, full=True)
 
 
 async def sms_to(api: httpx.AsyncClient, to: str) -> list[dict[str, Any]]:
@@ -135,77 +142,77 @@ async def sms_to(api: httpx.AsyncClient, to: str) -> list[dict[str, Any]]:
 # --- email ---------------------------------------------------------------------------------------------
 
 async def test_email_arrives_with_chinese_subject_text_html_and_message_id(
-        sinks: Sinks, api: httpx.AsyncClient, smtp: SmtpSender) -> None:
-    to = mailbox()
+        mailbox: Mailbox, smtp: SmtpSender) -> None:
+    to = mailbox_address()
     msg = email_for(to)
     reply = await smtp.send(msg)
-    assert reply.startswith("2.0.0 OK queued as ")
+    assert reply.startswith("2.0.0 Ok: queued as ")
 
-    rows = await eventually(lambda: mail_to(api, to), lambda rows: len(rows) == 1)
+    rows = await eventually(lambda: mail_to(mailbox, to), lambda rows: len(rows) == 1)
     assert len(rows) == 1
     row = rows[0]
-    assert row["subject"] == "订单 KG-1001 已支付"
-    assert row["message_id"] == msg.message_id
-    assert row["text"] == "您好，订单已支付。\nThanks.\n"
-    assert row["html"] == "<p>您的订单<b>已支付</b></p>\n"
-    assert row["rcpt_tos"] == [to]
-    assert row["mail_from"] == "notify@koo-suite.local"
-    assert reply.endswith(row["id"])
+    assert row.subject == "订单 KG-1001 已支付"
+    assert row.message_id == msg.message_id
+    assert row.text == "您好，订单已支付。\nThanks.\n"
+    assert row.html == "<p>您的订单<b>已支付</b></p>\n"
+    assert row.to == [to]
+    assert row.sender == "notify@koo-suite.local"
+    assert reply.endswith(row.id)
 
-    # The raw .eml on disk is the real multipart/alternative message with the display-name sender.
-    raw = (sinks.data_dir / "mail" / f"{row['id']}.eml").read_bytes()
-    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    # The message as received is the real multipart/alternative message with the display-name sender.
+    parsed = email.message_from_bytes(await mailbox.raw(row.id), policy=email.policy.default)
     assert parsed.get_content_type() == "multipart/alternative"
     assert parsed["From"] == SENDER
     assert parsed["Date"] is not None
 
 
-async def test_text_only_email_has_no_html(api: httpx.AsyncClient, smtp: SmtpSender) -> None:
-    to = mailbox()
+async def test_text_only_email_has_no_html(mailbox: Mailbox, smtp: SmtpSender) -> None:
+    to = mailbox_address()
     await smtp.send(email_for(to, subject="Plain ASCII subject", html=None))
-    rows = await eventually(lambda: mail_to(api, to), lambda rows: len(rows) == 1)
-    assert [(r["subject"], r["html"]) for r in rows] == [("Plain ASCII subject", None)]
-    assert "Thanks." in rows[0]["text"]
+    rows = await eventually(lambda: mail_to(mailbox, to), lambda rows: len(rows) == 1)
+    assert [(r.subject, r.html) for r in rows] == [("Plain ASCII subject", None)]
+    assert "Thanks." in (rows[0].text or "")
 
 
-async def test_smtp_failing_is_transient_stores_nothing_and_recovers_after_reset(
-        api: httpx.AsyncClient, smtp: SmtpSender) -> None:
-    to = mailbox()
+async def test_an_smtp_outage_is_transient_stores_nothing_and_recovers(mailbox: Mailbox, smtp: SmtpSender) -> None:
+    to = mailbox_address()
     msg = email_for(to)
-    (await api.post("/_control/smtp", json={"failing": True})).raise_for_status()
+    await mailbox.smtp_outage()
     for _ in range(2):
         with pytest.raises(TransientSendError) as caught:
             await smtp.send(msg)
         assert isinstance(caught.value.__cause__, aiosmtplib.SMTPResponseException)
         assert caught.value.__cause__.code == 451
-    assert await mail_to(api, to) == []
+    assert await mail_to(mailbox, to) == []
 
-    (await api.post("/_control/reset")).raise_for_status()
+    await mailbox.smtp_outage(False)
     await smtp.send(msg)  # the resend keeps the delivery's Message-ID
-    rows = await eventually(lambda: mail_to(api, to), lambda rows: len(rows) == 1)
-    assert [r["message_id"] for r in rows] == [msg.message_id]
+    rows = await eventually(lambda: mail_to(mailbox, to), lambda rows: len(rows) == 1)
+    assert [r.message_id for r in rows] == [msg.message_id]
 
 
-async def test_smtp_fail_next_refuses_exactly_n_messages(api: httpx.AsyncClient, smtp: SmtpSender) -> None:
-    to = mailbox()
-    (await api.post("/_control/smtp", json={"fail_next": 2})).raise_for_status()
-    outcomes = []
-    for _ in range(3):
-        try:
-            await smtp.send(email_for(to))
-            outcomes.append("sent")
-        except TransientSendError:
-            outcomes.append("transient")
-    assert outcomes == ["transient", "transient", "sent"]
-    assert len(await mail_to(api, to)) == 1
-
-
-async def test_smtp_refused_recipient_is_permanent(api: httpx.AsyncClient, smtp: SmtpSender) -> None:
-    to = f"nobody-{uuid.uuid4().hex[:8]}@mailbox.invalid"
+async def test_smtp_refused_recipient_is_permanent(mailbox: Mailbox, smtp: SmtpSender) -> None:
+    to = mailbox_address()
+    await mailbox.refuse_recipients(550)
     with pytest.raises(PermanentSendError) as caught:
         await smtp.send(email_for(to))
     assert isinstance(caught.value.__cause__, aiosmtplib.SMTPRecipientsRefused)
-    assert await mail_to(api, to) == []
+    assert await mail_to(mailbox, to) == []
+
+
+async def test_mailbox_lists_one_address_exactly_over_pages(mailbox: Mailbox, smtp: SmtpSender,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Mailpit's search matches substrings; the client keeps only the address asked for, oldest first, and reads
+    every page."""
+    monkeypatch.setattr("devstack.mailbox.PAGE", 2)
+    to = mailbox_address()
+    sent = [email_for(to, subject=f"mail {i}") for i in range(3)]
+    for msg in sent:
+        await smtp.send(msg)
+    await smtp.send(email_for("x" + to))
+    await eventually(lambda: mail_to(mailbox, "x" + to), lambda rows: len(rows) == 1)
+    rows = await mailbox.messages(to)
+    assert [(r.subject, r.message_id, r.to) for r in rows] == [(m.subject, m.message_id, [to]) for m in sent]
 
 
 # --- SMS -----------------------------------------------------------------------------------------------
@@ -318,7 +325,7 @@ async def test_connection_refused_is_transient_for_both_senders() -> None:
     port = free_port()  # nothing listens here
     assert not port_open(port)
     with pytest.raises(TransientSendError):
-        await SmtpSender("127.0.0.1", port, SENDER, timeout=3.0).send(email_for(mailbox()))
+        await SmtpSender("127.0.0.1", port, SENDER, timeout=3.0).send(email_for(mailbox_address()))
     twilio = TwilioSender(ACCOUNT_SID, SecretStr(AUTH_TOKEN), FROM_NUMBER, api_base_url=f"http://127.0.0.1:{port}",
                           timeout=3.0)
     try:
@@ -329,30 +336,34 @@ async def test_connection_refused_is_transient_for_both_senders() -> None:
         await twilio.close()
 
 
-async def test_listings_clear_and_index_page_escapes(api: httpx.AsyncClient, smtp: SmtpSender,
+async def test_listings_clear_and_index_page_escapes(api: httpx.AsyncClient, mailbox: Mailbox, smtp: SmtpSender,
                                                      twilio: TwilioSender) -> None:
-    to = mailbox()
+    to = mailbox_address()
     await smtp.send(email_for(to, subject="<script>alert(1)</script>"))
     await twilio.send(SmsMessage(to=phone(), body="a < b & c"))
-    page = (await eventually(lambda: api.get("/"), lambda r: "&lt;script&gt;" in r.text)).text
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
-    assert "<script>" not in page
+    page = (await eventually(lambda: api.get("/"), lambda r: "a &lt; b" in r.text)).text
     assert "a &lt; b &amp; c" in page
+    assert "<script>" not in page
+    assert [m.subject for m in await eventually(lambda: mail_to(mailbox, to), bool)] == ["<script>alert(1)</script>"]
 
-    assert (await api.delete("/mail")).status_code == 204
+    await mailbox.delete_all()
     assert (await api.delete("/sms")).status_code == 204
-    assert (await api.get("/mail")).json() == []
+    assert await mailbox.messages() == []
     assert (await api.get("/sms")).json() == []
     assert (await api.get("/healthz")).json() == {"status": "ok"}
 
 
-async def test_sinks_process_exits_cleanly_on_sigterm(tmp_path: Path) -> None:
+async def test_sinks_exit_cleanly_on_sigterm(tmp_path: Path) -> None:
     own = start_sinks(tmp_path / "data", tmp_path / "logs", name="sinks-sigterm")
+    twilio = TwilioSender(ACCOUNT_SID, SecretStr(AUTH_TOKEN), FROM_NUMBER, api_base_url=own.url, timeout=3.0)
     try:
-        await SmtpSender("127.0.0.1", own.smtp_port, SENDER, timeout=3.0).send(email_for(mailbox()))
+        await SmtpSender("127.0.0.1", own.smtp_port, SENDER, timeout=3.0).send(email_for(mailbox_address()))
+        await twilio.send(SmsMessage(to=phone(), body="hi"))
     finally:
-        code = own.proc.stop(timeout=10)
-    assert code == 0, own.proc.tail()
+        await twilio.close()
+        sms_code, mail_code = own.sms.stop(timeout=10), own.mailpit.proc.stop(timeout=10) if own.mailpit.proc else None
+    assert (sms_code, mail_code) == (0, 0), own.sms.tail()
     assert not port_open(own.smtp_port)
-    assert not port_open(own.http_port)
-    assert len((tmp_path / "data" / "mail.jsonl").read_text("utf-8").splitlines()) == 1
+    assert not port_open(int(own.sms.extra["port"]))
+    [row] = [json.loads(line) for line in (tmp_path / "data" / "sms.jsonl").read_text("utf-8").splitlines()]
+    assert row["body"] == "hi"

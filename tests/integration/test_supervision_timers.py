@@ -8,9 +8,11 @@ import json
 from datetime import UTC, datetime
 
 import httpx
+from pymongo import AsyncMongoClient
 
 from services.supervision.app import create_app
 from services.supervision.settings import SupervisionSettings
+from shared.platform.mongo import Doc, connect
 from shared.schemas import AccountErased, AccountErasedPayload, AccountRole, DeliveryContact, DeliveryType, Parties
 from tests.conftest import Infra
 from tests.factories import order_paid, rid, settings
@@ -96,3 +98,44 @@ async def test_auto_acceptance_survives_a_restart_of_the_service(infra: Infra, n
                                                               at_least=2)]
     assert any(c["payload"]["kind"] == "auto_acceptance" and c["payload"]["reason"] == "expired" for c in cleared)
     assert datetime.fromisoformat(mine["payload"]["accepted_at"]) <= datetime.now(UTC)
+
+
+async def test_a_failing_timer_is_quarantined_and_the_other_timers_keep_firing(infra: Infra, namespace: str) -> None:
+    """Issue 10: one failing supervision timer blocked all timers. A deadline whose firing fails (here its service
+    order is gone) is recorded, retried with backoff and quarantined; the others fire on time meanwhile."""
+    buyer = await infra.idp.user("buyer")
+    cfg = settings(SupervisionSettings, infra, namespace, idle_seconds=1.0, timer_poll_seconds=0.2,
+                   timer_lease_seconds=2, timer_max_attempts=2, timer_backoff_seconds=0.1)
+    client: AsyncMongoClient[Doc] = connect(infra.mongo_uri)
+    try:
+        # First in line every round: due long ago, about a service order that does not exist.
+        await client[cfg.database]["timers"].insert_one({
+            "_id": "DL-broken", "service_order_id": "SO-gone", "kind": "idle",
+            "due_at": datetime(2020, 1, 1, tzinfo=UTC)})
+        event = order_paid(Parties(buyer_account_id=buyer.account_id, merchant_account_id=rid("merchant")))
+        so_id = f"SO-{event.order_id}"
+        async with running(create_app(cfg)) as sv:
+            await produce(infra.kafka_client(), cfg.topic("order.paid"), event.model_dump(mode="json"),
+                          event.payload.order_id)
+
+            async def idle_fired() -> bool:
+                so = await _get(sv, so_id, await buyer.headers())
+                timeline = so["timeline"] if so else []
+                return isinstance(timeline, list) and any(t["action"] == "idle_due" for t in timeline)
+
+            await eventually(idle_fired, timeout=20, what="the buyer's idle deadline fired despite the broken one")
+
+            async def quarantined() -> dict[str, object] | None:
+                ready = (await sv.get("/readyz")).json()
+                timers = [w for name, w in ready["workers"].items() if "timers" in name]
+                return ready if timers and timers[0]["quarantined"] == 1 else None
+
+            ready = await eventually(quarantined, timeout=20, what="the broken timer quarantined")
+            assert ready["ready"] is True  # a quarantined item is reported, it does not make the service unready
+        row = await client[cfg.database]["worker_items"].find_one({"key": "DL-broken"})
+        assert row is not None
+        assert row["attempts"] == 2
+        assert "SO-gone" in row["last_error"]
+        assert row["quarantined_at"] is not None
+    finally:
+        await client.close()

@@ -1,14 +1,17 @@
 """What the orders service tests share: verified callers (as the token would name them), their registered
-profiles, and products listed through the catalogue (a merchant publishes, an operator approves)."""
+profiles, products listed through the catalogue (a merchant publishes, an operator approves), and a fake parking
+for events about what a service has not seen yet."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from services.orders.commands import CreateProduct, PayOrder, RegisterAccount, Review
 from services.orders.domain import Order
 from services.orders.services import OrdersService
 from shared.platform.auth import Principal
+from shared.platform.errors import NotYetKnown
 from shared.schemas import AccountRole
 from tests.factories import rid
 
@@ -56,3 +59,24 @@ async def listed(svc: OrdersService, merchant: Principal, operator: Principal, *
 def payment(order: Order, **over: Any) -> PayOrder:
     """The payment system's confirmation of the order's full amount."""
     return PayOrder.model_validate({"payment_id": rid("pay"), "amount": order.amount, **over})
+
+
+@dataclass
+class FakeParking:
+    """The parking as the delivery middleware and the handlers see it: what was parked (topic, reason, consumer
+    group) and which aggregates were announced as arrived. The real one is shared/platform/parking.py."""
+
+    parked: list[tuple[str, NotYetKnown, str]] = field(default_factory=list)
+    arrivals: list[str] = field(default_factory=list)
+
+    async def park(self, record: Any, exc: NotYetKnown, group: str) -> None:
+        self.parked.append((record.topic, exc, group))
+
+    async def arrived(self, aggregate: str) -> None:
+        self.arrivals.append(aggregate)
+
+    def install(self, rig: Any) -> FakeParking:
+        """Park in `rig` (a tests.service.rig.Rig) as the runtime does: on its delivery policy, in its context."""
+        rig.policy.parking = self
+        rig.broker.context.set_global("parking", self)
+        return self

@@ -12,10 +12,12 @@ from fastapi import FastAPI
 from services.supervision import api, store
 from services.supervision.evidence import Limits
 from services.supervision.services import SupervisionService
+from services.supervision.worker import TimerSource
 from shared.platform.audit import MemoryAuditLog
 from shared.platform.fakes import FakeState
 from shared.platform.http import install_security
 from shared.platform.mongo import UnitOfWorkFactory
+from shared.platform.worker import Blocked
 from shared.schemas import DeliveryContact, DeliveryType, OrderPaid, Parties
 from tests import tokens
 from tests.factories import order_paid, parties, rid
@@ -77,6 +79,15 @@ class Env:
             "delivery_contact": DeliveryContact(name="Li", phone=PHONE, address="Shenzhen")})})
         assert await self.service.on_order_paid(event) is not None
         return event
+
+    async def fire_due(self) -> int:
+        """One round of the timer worker's source at the test clock's time, as the shared leased worker runs it
+        (shared/platform/worker.py, tested on the real database): the number of deadlines fired."""
+        source = TimerSource(self.service)
+        due = await source.due(self.clock.now, 100, Blocked())
+        for row in due:
+            await source.process(row)
+        return len(due)
 
     async def call(self, method: str, path: str, headers: dict[str, str] | None, expect: int = 200,
                    **kw: Any) -> Any:

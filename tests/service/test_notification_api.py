@@ -34,7 +34,7 @@ from tests.service.rig import FAST, Counter
 AUD = "koo-notification"
 OWNER, OTHER, OPERATOR = "acc-owner", "acc-other", "op-1"
 EXEMPT = {"/healthz", "/readyz", "/asyncapi.json", "/verify/email", "/callbacks/sms/{delivery_id}"}
-SAMPLE = {"account_id": OWNER, "message_id": "m1", "delivery_id": "d1", "recipient_id": "rcp-1"}
+SAMPLE = {"account_id": OWNER, "message_id": "m1", "delivery_id": "d1", "recipient_id": "rcp-1", "dead_letter_id": "dl-1"}
 
 
 def bearer(sub: str, *roles: str) -> dict[str, str]:

@@ -1,8 +1,10 @@
-"""orders on acceptance.done: complete the order once, dead-letter what can never apply, retry what may."""
+"""orders on acceptance.done and the other events about its orders: complete the order once, park what is about an
+order not known here yet, dead-letter what can never apply, retry what may."""
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -13,6 +15,7 @@ from services.orders.services import OrdersService, PlaceOrder
 from shared.schemas import (
     AcceptanceDone,
     AccountRole,
+    Event,
     MerchantCallFailed,
     MerchantCallFailedPayload,
     MilestoneConfirmed,
@@ -24,7 +27,7 @@ from shared.schemas import (
     RefundDecidedPayload,
 )
 from tests.factories import acceptance_done, rid
-from tests.service.orders_support import listed, one_time, payment, person, principal
+from tests.service.orders_support import FakeParking, listed, one_time, payment, person, principal
 from tests.service.rig import Rig, flaky
 
 ACTIVATED = datetime(2026, 11, 1, tzinfo=UTC)
@@ -91,27 +94,45 @@ async def test_a_redelivered_acceptance_changes_nothing(orders_rig: Rig) -> None
     assert rig.dead == []
 
 
-async def test_acceptance_for_an_unknown_order_is_dead_lettered_at_once(orders_rig: Rig) -> None:
+def _milestone(p: Parties, order_id: str) -> MilestoneConfirmed:
+    return MilestoneConfirmed(producer="tests", correlation_id=rid("c"), order_id=order_id,
+                              payload=MilestoneConfirmedPayload(
+                                  service_order_id=f"SO-{order_id}", order_id=order_id, node="submit_request",
+                                  next_node="confirm_request", actor_role=PartyRole.BUYER, actor_account_id=None,
+                                  parties=p, confirmed_at=datetime.now(UTC)))
+
+
+ABOUT_AN_ORDER: dict[str, Callable[[Parties, str], Event]] = {
+    "acceptance.done": lambda p, order_id: accepted(p, order_id),
+    "milestone.confirmed": _milestone,
+    "refund.decided": lambda p, order_id: _refund_decided(p, order_id),
+    "merchant_call.failed": lambda p, order_id: _call_failed(p, order_id, final=True),
+}
+
+
+@pytest.mark.parametrize("topic", sorted(ABOUT_AN_ORDER))
+async def test_an_event_about_an_order_not_known_here_is_parked_not_dead_lettered(orders_rig: Rig,
+                                                                                  topic: str) -> None:
+    """Issue 10: an unknown order was a permanent NotFound, dead-lettered at once. Events of other topics arrive in
+    any order, so it is "not yet known": parked, tried again, dead-lettered with that reason only after the bound."""
+    parking = FakeParking().install(orders_rig)
     unknown = rid("CS")
-    event = acceptance_done(Parties(buyer_account_id=rid("b"), merchant_account_id=rid("m")), unknown)
+    event = ABOUT_AN_ORDER[topic](Parties(buyer_account_id=rid("b"), merchant_account_id=rid("m")), unknown)
     async with orders_rig.running() as rig:
         await rig.publish(event)
 
-    [dead] = rig.dead
-    assert dead.topic == "svc.acceptance.done.dlt"
-    assert dead.key == unknown.encode()
-    assert AcceptanceDone.model_validate_json(dead.body) == event
-    assert dead.headers["x-attempts"] == "1"
-    assert dead.headers["x-exception"] == "NotFound"
-    assert unknown in dead.headers["x-reason"]
-    assert dead.headers["x-original-topic"] == "svc.acceptance.done"
-    assert rig.state.processed == set()
+    assert rig.dead == []
+    [(parked_topic, exc, group)] = parking.parked
+    assert (parked_topic, group) == (f"svc.{topic}", f"orders.{topic}")
+    assert exc.aggregate == unknown
+    assert unknown in exc.message
+    assert rig.state.processed == set()  # not claimed: when it is handled again, it applies
+    assert rig.state.tables.get("orders", {}) == {}
 
 
 async def test_the_dead_letter_names_the_consumer_group_that_gave_up(orders_rig: Rig) -> None:
-    event = acceptance_done(Parties(buyer_account_id=rid("b"), merchant_account_id=rid("m")), rid("CS"))
     async with orders_rig.running() as rig:
-        await rig.publish(event)
+        await rig.publish_raw(b"{not json", "acceptance.done")
 
     [dead] = rig.dead
     assert dead.headers["x-consumer-group"] == "orders.acceptance.done"

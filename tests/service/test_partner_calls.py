@@ -159,6 +159,8 @@ class Scripted:
     (Scripted(status=404), "http_4xx"),
     (Scripted(signed=False), "bad_signature"),
     (Scripted(body=b"not json"), "bad_response"),
+    (Scripted(body=b"[]"), "bad_response"),  # signed, but not an object (issue 10)
+    (Scripted(body=b"null"), "bad_response"),
     (Scripted(body=b'{"resultCode": "000005", "resultMsg": "quota exceeded"}'), "merchant_error"),
 ], ids=lambda x: x if isinstance(x, str) else "")
 async def test_each_failure_is_recorded_and_published_with_its_class(transport: Scripted, kind: str) -> None:

@@ -68,7 +68,7 @@ async def test_the_deadlines_say_what_happens_next_and_when(env: Env) -> None:
     await env.refused("POST", f"{so_path}/actions/accept", who.merchant, "node_actor_only")
 
     env.clock.now += timedelta(days=10)
-    assert await env.service.fire_due() >= 1
+    assert await env.fire_due() >= 1
     so = await env.call("GET", so_path, who.buyer)
     assert so["status"] == "completed"
     assert so["timeline"][-1]["action"] == "auto_accept"

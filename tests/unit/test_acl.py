@@ -16,6 +16,7 @@ from services.partner import handlers as partner
 from services.partner.settings import PartnerSettings
 from services.supervision import handlers as supervision
 from services.supervision.settings import SupervisionSettings
+from shared.platform.deadletters import register_dead_letters
 from shared.platform.kafka import make_broker
 from shared.platform.settings import ServiceSettings
 from shared.schemas import TOPICS, dead_letter
@@ -31,18 +32,21 @@ def _wired(service: str) -> tuple[set[str], set[str]]:
     settings = cls(kafka_bootstrap_servers="broker:9092", mongodb_uri="mongodb://db")
     broker, _ = make_broker(settings)
     register(broker, settings)
-    consumed = {t.name for sub in broker.subscribers for t in sub.topics}  # type: ignore[attr-defined]
     produced = {pub.topic for pub in broker.publishers}  # type: ignore[attr-defined]
-    return consumed, produced
+    register_dead_letters(broker, settings, sorted(GRANTS[service].produces))  # as the runtime does
+    read = {t.name for sub in broker.subscribers for t in sub.topics}  # type: ignore[attr-defined]
+    return read, produced
 
 
 @pytest.mark.parametrize("service", sorted(WIRING))
 def test_the_grants_are_what_the_service_subscribes_and_publishes(service: str) -> None:
-    consumed, produced = _wired(service)
+    read, produced = _wired(service)
+    consumed = {t for t in read if not t.endswith(".dlt")}
     grants = GRANTS[service]
     assert {str(t) for t in grants.consumes} == consumed
     assert {str(t) for t in grants.produces} == produced
-    assert grants.reads() == consumed
+    assert grants.reads() == read  # its events, and the dead letters of what it produces (its store)
+    assert {t for t in read if t.endswith(".dlt")} == {dead_letter(t) for t in produced}
     assert grants.writes() == produced | {dead_letter(t) for t in consumed}
 
 

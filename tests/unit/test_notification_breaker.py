@@ -84,3 +84,51 @@ async def test_a_permanent_refusal_neither_counts_nor_fails_over() -> None:
         await f.send("bad address")
     assert s.sent == []
     assert f.breaker.consecutive == 0
+
+
+async def test_a_permanent_refusal_of_the_probe_closes_the_breaker() -> None:
+    """The provider answered the probe (it is up); it refused that one message. The next goes to the primary."""
+    f, p, _, clock = rig()
+    p.failing = True
+    for i in range(3):
+        await f.send(f"m{i}")
+    clock.t = 31
+    p.error = PermanentSendError
+    with pytest.raises(PermanentSendError):
+        await f.send("bad address")  # the probe
+    assert f.breaker.state is BreakerState.CLOSED
+    p.failing = False
+    assert (await f.send("next")).provider == "primary"
+    assert p.sent == ["next"]
+
+
+async def test_a_permanent_refusal_of_the_probe_without_a_secondary_does_not_wedge() -> None:
+    f, p, _, clock = rig(secondary=False)
+    p.failing = True
+    for _ in range(3):
+        with pytest.raises(TransientSendError):
+            await f.send("m")
+    clock.t = 31
+    p.error = PermanentSendError
+    with pytest.raises(PermanentSendError):
+        await f.send("bad address")
+    p.failing = False
+    clock.t = 1000  # long after: a wedged half-open breaker would still answer "circuit is half_open"
+    assert (await f.send("next")).provider == "primary"
+
+
+async def test_a_probe_that_never_answers_frees_the_half_open_slot() -> None:
+    """The probe was cancelled (shutdown) or crashed: the next message may probe again."""
+    f, p, _, clock = rig(secondary=False)
+    p.failing = True
+    for _ in range(3):
+        with pytest.raises(TransientSendError):
+            await f.send("m")
+    clock.t = 31
+    p.error = RuntimeError
+    with pytest.raises(RuntimeError):
+        await f.send("crash")
+    assert f.breaker.state is BreakerState.HALF_OPEN
+    p.failing = False
+    assert (await f.send("next")).provider == "primary"
+    assert f.breaker.state is BreakerState.CLOSED

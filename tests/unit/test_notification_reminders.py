@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.notification.catalogue import Channel
-from services.notification.reminders import Series
+from services.notification.reminders import Clearing, Series
 from shared.schemas import DeadlineKind, DeadlineScheduled, DeadlineScheduledPayload, PartyRole
 from tests.factories import parties
 
@@ -51,3 +51,14 @@ def test_nothing_after_the_deadline_or_a_stop() -> None:
 
 def test_the_system_is_never_reminded() -> None:
     assert series(timedelta(days=1), PartyRole.SYSTEM).status == "finished"
+
+
+def test_a_clearing_stops_only_the_schedules_made_before_it() -> None:
+    s = series(timedelta(days=10))
+    assert s.scheduled_at is not None
+    before = Clearing(deadline_id="dl", reason="paused", at=s.scheduled_at - timedelta(seconds=1))
+    after = Clearing(deadline_id="dl", reason="acted", at=s.scheduled_at + timedelta(seconds=1))
+    assert s.cleared_by(before) == s  # about an earlier schedule of the same deadline (paused, then resumed)
+    assert (s.cleared_by(after).status, s.cleared_by(after).stopped_reason) == ("stopped", "acted")
+    legacy = s.model_copy(update={"scheduled_at": None})  # stored before schedules carried their time
+    assert legacy.cleared_by(before).status == "stopped"

@@ -1,0 +1,60 @@
+"""The timer worker's source over in-memory fakes: one due deadline per item, blocked ones left out, and a deadline
+whose firing fails raises for its own item only (the shared leased worker records, backs off and quarantines it;
+tests/integration/test_supervision_timers.py runs the whole worker on the real database)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from services.supervision.domain import ServiceOrder
+from services.supervision.worker import TimerSource
+from shared.platform.errors import NotFound
+from shared.platform.worker import Blocked
+from tests.service.supervision_env import Env
+
+
+async def two_idle_deadlines_due(env: Env) -> tuple[str, str]:
+    """Two service orders opened a minute apart; five days later both buyers' idle deadlines are due."""
+    first = await env.open()
+    env.clock.now += timedelta(minutes=1)
+    second = await env.open()
+    env.clock.now += timedelta(days=5, minutes=1)
+    return f"SO-{first.order_id}", f"SO-{second.order_id}"
+
+
+def idle_row(env: Env, so_id: str) -> str:
+    [row] = [r for r in env.state.tables["timers"].values() if r["service_order_id"] == so_id and r["kind"] == "idle"]
+    return str(row["_id"])
+
+
+async def test_the_source_lists_due_deadlines_earliest_first_and_leaves_blocked_ones_out() -> None:
+    env = Env()
+    first, second = await two_idle_deadlines_due(env)
+    source = TimerSource(env.service)
+    a, b = idle_row(env, first), idle_row(env, second)
+
+    assert [source.key(r) for r in await source.due(env.clock.now, 100, Blocked())] == [a, b]
+    assert [source.key(r) for r in await source.due(env.clock.now, 1, Blocked())] == [a]
+    assert [source.key(r) for r in await source.due(env.clock.now, 100, Blocked(backing_off=frozenset({a})))] == [b]
+    assert [source.key(r) for r in await source.due(env.clock.now, 100, Blocked(quarantined=frozenset({b})))] == [a]
+    assert await source.due(env.clock.now - timedelta(days=1), 100, Blocked()) == []  # not due yet
+
+
+async def test_a_deadline_whose_firing_fails_fails_alone_and_stays_due() -> None:
+    env = Env()
+    broken, fine = await two_idle_deadlines_due(env)
+    del env.state.tables["service_orders"][broken]  # its firing can never succeed now
+    source = TimerSource(env.service)
+    rows = await source.due(env.clock.now, 100, Blocked())
+
+    with pytest.raises(NotFound, match=broken):
+        await source.process(rows[0])
+    await source.process(rows[1])
+
+    so = ServiceOrder.model_validate(env.state.tables["service_orders"][fine])
+    assert so.timeline[-1].action == "idle_due"
+    assert [source.key(r) for r in await source.due(env.clock.now, 100, Blocked())] == [source.key(rows[0])]
+    await source.process(rows[1])  # firing it again changes nothing: the deadline is gone
+    assert ServiceOrder.model_validate(env.state.tables["service_orders"][fine]).timeline == so.timeline
