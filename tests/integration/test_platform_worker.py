@@ -181,3 +181,43 @@ async def test_a_keys_sequence_increases_even_when_a_replicas_clock_goes_back(db
     assert other["seq"] == 1_000  # another key: its own sequence
     assert datetime.now(UTC) > other["created_at"]
 
+
+
+class _SlowBroker:
+    """Stands in for the producer: every publish takes a while and is counted (by event id)."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay, self.published = delay, []  # type: ignore[var-annotated]
+
+    async def publish(self, body: bytes, *, topic: str, key: bytes, headers: dict[str, str],
+                      no_confirm: bool) -> asyncio.Future[None]:
+        await asyncio.sleep(self.delay)
+        self.published.append(headers["event-id"])
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+
+async def test_two_relays_never_publish_the_same_rows_when_a_round_outlasts_the_lease(
+        infra: Infra, db: AsyncDatabase[Doc]) -> None:
+    """The relay used to renew its lease once per round: a round longer than the lease let a second replica
+    take it and publish the same rows again. Now the lease is renewed while the round runs."""
+    settings = f.settings(OrdersSettings, infra, "relays", relay_poll_seconds=0.05, relay_lease_seconds=1.5)
+    client: AsyncMongoClient[Doc] = db.client
+    await _emit(UnitOfWorkFactory(lambda: MongoUnitOfWork(client, db)),
+                *(_event(f"acc-{i}") for i in range(40)))
+    brokers = [_SlowBroker(0.1), _SlowBroker(0.1)]  # 40 rows × 0.1 s: a 4 s round under a 1.5 s lease
+    relays = [OutboxRelay(db, b, settings) for b in brokers]  # type: ignore[arg-type]
+    relays[0].worker.start()
+    await eventually(lambda: _true(relays[0].worker.holding), what="the first relay holds the lease")
+    relays[1].worker.start()
+    try:
+        await eventually(lambda: _true(len(brokers[0].published) + len(brokers[1].published) >= 40), timeout=30,
+                         what="every row published")
+        await asyncio.sleep(2.0)  # a second relay that took over would publish now
+    finally:
+        for relay in relays:
+            await relay.worker.stop()
+    everything = brokers[0].published + brokers[1].published
+    assert len(everything) == len(set(everything)) == 40  # each row published once, by whichever held the lease
+    assert await db["outbox"].count_documents({"published_at": None}) == 0
