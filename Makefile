@@ -5,15 +5,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help install run stop demo test test-fast fuzz fuzz-quick lint contracts bench clean
+.PHONY: help install run stop demo test test-fast fuzz fuzz-quick lint contracts bench chaos chaos-quick clean
 
 help:
 	@echo "make run        start Kafka, SecantusDB, Keycloak, Mailpit, the SMS sink and the four services; print where to look"
 	@echo "make stop       stop what an interrupted make run left behind"
 	@echo "make demo       drive one order through the story against the running stack"
-	@echo "make test       lint, type-check and run every test layer (unit, service, integration, e2e)"
+	@echo "make test       lint, type-check, run every test layer (unit, service, integration, e2e), then the quick fault matrix"
 	@echo "make fuzz       schemathesis over the four services as each role (make fuzz-quick: fewer examples)"
 	@echo "make bench      measure acceptance-to-completion latency and notification throughput"
+	@echo "make chaos      the fault matrix: 1,000 orders on two replicas of each service while faults are injected"
 	@echo "make contracts  regenerate the committed AsyncAPI and OpenAPI documents"
 
 # Java 17 and Maven run the broker from its Maven jars; install them from the distribution if missing.
@@ -46,10 +47,13 @@ demo: install
 
 lint: install
 	@$(VENV)/bin/ruff check .
-	@$(VENV)/bin/mypy services shared devstack bench
+	@$(VENV)/bin/mypy services shared devstack bench chaos
 
+# The quick fault matrix (100 orders, every fault kind, about 4 minutes) runs after the test layers, on a stack of
+# its own: its last line says what was lost, duplicated or stuck, and it fails the target if anything was.
 test: install lint
 	@$(PY) -m pytest -p no:cacheprovider --durations=15
+	@$(PY) -m chaos --orders 100
 
 test-fast: install
 	@$(PY) -m pytest -p no:cacheprovider tests/unit tests/service
@@ -65,6 +69,13 @@ contracts: install
 
 bench: install
 	@$(PY) -m bench
+
+# CHAOS_ORDERS=N for another size (default 1,000; up to 200 counts as quick: shorter outages).
+chaos: install
+	@$(PY) -m chaos
+
+chaos-quick: install
+	@$(PY) -m chaos --orders 100
 
 clean:
 	rm -rf .devstack/kafka .devstack/secantus .devstack/mailpit .devstack/sinks .devstack/logs

@@ -1,6 +1,11 @@
 """The whole local stack: Kafka, SecantusDB, Keycloak, Mailpit, the SMS sink and the four services as separate
 processes.
 
+Each service runs `replicas` processes (one by default; the chaos harness runs two): each its own process, port
+and log, killable and restartable one by one. Replica 1 of a service is named after the service (`orders`, its
+log `orders.log`, its port `Ports.services["orders"]`); replica 2 is `orders-2`, on a free port of its own. The
+replicas of a service share its database and consumer groups, as pods of one deployment do.
+
 `KAFKA_BOOTSTRAP_SERVERS` / `MONGODB_URI` / `OIDC_ISSUER_URL` in the environment point at an existing broker,
 database or identity provider instead, and then devstack does not start that part. An existing broker is used
 as it is configured (`KAFKA_SECURITY_PROTOCOL` and the services' `<SERVICE>_KAFKA_PASSWORD`); with
@@ -67,8 +72,16 @@ def ready(url: str) -> bool:
 
 class Stack:
     def __init__(self, state: Path, ports: Ports | None = None, namespace: str = "",
-                 service_env: dict[str, str] | None = None) -> None:
+                 service_env: dict[str, str] | None = None, replicas: int = 1) -> None:
+        if replicas < 1:
+            raise ValueError("a service runs at least one replica")
         self.state, self.ports, self.namespace = state, ports or Ports(), namespace
+        self.replicas = replicas
+        # The port of each replica process by its name: replica 1 keeps the service's port.
+        self.replica_ports: dict[str, int] = {}
+        for name in SERVICES:
+            for i in range(replicas):
+                self.replica_ports[replica_name(name, i)] = self.ports.services[name] if i == 0 else free_port()
         self.logs = state / "logs"
         self.kafka: KafkaNode | None = None
         self.mongo: SecantusNode | None = None
@@ -190,8 +203,9 @@ class Stack:
             (folder / "private-link.pub.pem").write_text(public)
         return (folder / "private-link.pem").read_text(), (folder / "private-link.pub.pem").read_text()
 
-    def env_for(self, name: str) -> dict[str, str]:
+    def env_for(self, name: str, replica: int = 0) -> dict[str, str]:
         prefix = name.upper()
+        own = replica_name(name, replica)
         private, public = self.link_keys()
         env = {
             "ORDERS_PRIVATE_LINK_PUBLIC_KEY": public,
@@ -202,13 +216,13 @@ class Stack:
             "OIDC_ISSUER_URL": self.issuer,
             **self.kafka_env(name),
             "TOPIC_NAMESPACE": self.namespace,
-            f"{prefix}_HTTP_PORT": str(self.ports.services[name]),
+            f"{prefix}_HTTP_PORT": str(self.replica_ports[own]),
             f"{prefix}_MONGODB_DATABASE": f"{self.namespace}_{name}" if self.namespace else name,
             "NOTIFICATION_SMTP_HOST": "127.0.0.1",
             "NOTIFICATION_SMTP_PORT": str(self.ports.smtp),
             "NOTIFICATION_TWILIO_API_BASE_URL": self.sms_url,
-            # Where Twilio (here the sink) posts SMS status callbacks: the notification service itself.
-            "NOTIFICATION_PUBLIC_BASE_URL": self.url("notification"),
+            # Where Twilio (here the sink) posts SMS status callbacks: the notification replica that sent it.
+            "NOTIFICATION_PUBLIC_BASE_URL": self.replica_url(replica_name("notification", replica)),
             # The reference merchants of the demo and the e2e tests listen on http://127.0.0.1 (dev only: partner
             # refuses plain-http and internal merchant endpoints by default, and these settings outside dev).
             "PARTNER_MERCHANT_ENDPOINT_ALLOW_HTTP": "true",
@@ -217,24 +231,46 @@ class Stack:
         }
         return {**env, **self.service_env}
 
-    def start_service(self, name: str, wait: bool = True) -> Proc:
-        proc = spawn(name, [sys.executable, "-m", f"services.{name}"], self.logs, env=self.env_for(name),
+    def start_service(self, name: str, wait: bool = True, replica: int = 0) -> Proc:
+        """Start one replica of a service (the first by default); a replica that ran before starts again."""
+        own = replica_name(name, replica)
+        proc = spawn(own, [sys.executable, "-m", f"services.{name}"], self.logs, env=self.env_for(name, replica),
                      cwd=REPO)
-        self.services[name] = proc
+        self.services[own] = proc
         if wait:
-            wait_until(lambda: ready(f"{self.url(name)}/readyz"), 60, name, proc)
+            self.wait_ready(own, 60)
         return proc
 
     def start_services(self) -> None:
         self.provision()
         for name in SERVICES:
-            self.start_service(name, wait=False)
-        for name in SERVICES:
-            proc = self.services[name]
-            wait_until(lambda n=name: ready(f"{self.url(n)}/readyz"), 90, name, proc)  # type: ignore[misc]
+            for i in range(self.replicas):
+                self.start_service(name, wait=False, replica=i)
+        for own in list(self.services):
+            self.wait_ready(own, 90)
+        # A replica that answered and then died (its port taken, a crash at start) must not pass for started.
+        time.sleep(0.5)
+        if dead := [own for own, proc in self.services.items() if not proc.alive()]:
+            raise RuntimeError(f"{', '.join(dead)} stopped right after starting; see {self.logs}")
+
+    def wait_ready(self, replica: str, timeout: float) -> None:
+        """Until a replica process (`orders`, `orders-2`) answers /readyz with 200."""
+        proc = self.services[replica]
+        wait_until(lambda: ready(f"{self.replica_url(replica)}/readyz"), timeout, replica, proc)
+
+    def replicas_of(self, name: str) -> list[str]:
+        """The replica process names of a service: `orders`, `orders-2`, ..."""
+        return [replica_name(name, i) for i in range(self.replicas)]
 
     def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.ports.services[name]}"
+        """The first replica of a service (a client that can take any replica uses `urls`)."""
+        return self.replica_url(name)
+
+    def urls(self, name: str) -> list[str]:
+        return [self.replica_url(r) for r in self.replicas_of(name)]
+
+    def replica_url(self, replica: str) -> str:
+        return f"http://127.0.0.1:{self.replica_ports[replica]}"
 
     def stop_services(self) -> None:
         for proc in self.services.values():
@@ -261,12 +297,24 @@ class Stack:
                  f"identity         {self.issuer}  (Keycloak admin console: {self.issuer.split('/realms/')[0]}/admin/)"]
         for name in SERVICES:
             lines.append(f"{name:<16} {self.url(name)}/docs   (AsyncAPI: {self.url(name)}/asyncapi.json)")
+            lines += [f"{'':<16} {url}/docs   (replica {i})" for i, url in enumerate(self.urls(name)[1:], 2)]
         lines += [f"mail (Mailpit)   {self.mail_url}/   (web UI; SMTP 127.0.0.1:{self.ports.smtp}; API: /api/v1/)",
                   f"SMS sink         {self.sms_url}/   (JSON: {self.sms_url}/sms?to=<number>)",
                   f"inbox            {self.url('notification')}/accounts/<account id>/inbox "
                   "(with a token of that account)",
                   f"logs             {self.logs}/"]
         return "\n".join(lines)
+
+
+def replica_name(service: str, index: int) -> str:
+    """Replica 1 of a service carries its name (so one-replica stacks look as before), replica n `service-n`."""
+    return service if index == 0 else f"{service}-{index + 1}"
+
+
+def service_of(replica: str) -> str:
+    """The service a replica process belongs to: `orders-2` -> `orders`."""
+    name, _, number = replica.rpartition("-")
+    return name if number.isdigit() and name in SERVICES else replica
 
 
 def wait_forever(stack: Stack) -> None:

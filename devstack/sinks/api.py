@@ -21,7 +21,7 @@ from email.utils import format_datetime
 from typing import Any
 
 import aiohttp
-from fastapi import BackgroundTasks, FastAPI, Request
+from fastapi import BackgroundTasks, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 from twilio.request_validator import RequestValidator
@@ -151,9 +151,12 @@ def create_app(store: SmsStore, callbacks: Callbacks) -> FastAPI:
         return message_resource(row, store.status.get(sid, "delivered"))
 
     @app.get("/sms")
-    async def list_sms(to: str | None = None) -> Response:
+    async def list_sms(to: str | None = None, last: int | None = Query(None, ge=1, le=10_000)) -> Response:
+        """Accepted SMS, oldest first (to one number; only the `last` n)."""
         # an unencoded '+' arrives as a space
         rows = store.rows if to is None else store.to(to.strip().replace(" ", "+"))
+        if last is not None:
+            rows = rows[-last:]
         return Response(json.dumps(rows, ensure_ascii=False), media_type="application/json")
 
     @app.delete("/sms", status_code=204)

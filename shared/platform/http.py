@@ -6,15 +6,19 @@ names an account.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from pymongo.errors import ConnectionFailure
 
 from shared.platform import audit
 from shared.platform.auth import OidcKeys, TokenVerifier, Unauthorized
 from shared.platform.errors import DomainError
 from shared.platform.settings import ServiceSettings
+
+log = logging.getLogger("http")
 
 
 def verifier_for(settings: ServiceSettings) -> TokenVerifier:
@@ -45,3 +49,11 @@ def install_error_handlers(app: FastAPI) -> None:
             detail["rule"] = exc.rule
         headers = {"WWW-Authenticate": exc.challenge} if isinstance(exc, Unauthorized) else None
         return JSONResponse(status_code=exc.status, content={"detail": detail}, headers=headers)
+
+    @app.exception_handler(ConnectionFailure)
+    async def _database_away(_: Request, exc: ConnectionFailure) -> JSONResponse:
+        """The database is unreachable for a moment (a restart, a failover): a 503 with Retry-After, not a 500.
+        A retry with the same Idempotency-Key applies nothing twice (effects.py)."""
+        log.warning("database unreachable while answering a request: %s", exc)
+        return JSONResponse(status_code=503, headers={"Retry-After": "1"}, content={"detail": {
+            "code": "unavailable", "message": "the database is unreachable for a moment; retry the request"}})

@@ -5,7 +5,12 @@ a retry with the same key and the same body gets that answer again (`Idempotent-
 nothing; the same key with another body is a 422 naming the header; a retry while the first is still running
 is a 409. Keys are the caller's own: they are scoped by the verified token's subject (the token is checked here
 before anything is looked up, so nobody reads another caller's answer), the method and the route. An answer
-of 5xx is not kept, so a retry after a failure runs again.
+of 5xx is not kept, so a retry after a failure runs again (as a takeover, below).
+
+A running request holds its key for `in_flight_seconds` (longer than any request runs). A replica that dies
+in the middle of one leaves the key running; once that lease has run out, a retry takes the key over and runs
+the request again, and the effect markers (effects.py) make sure what the first attempt committed is not done
+twice: the retry gets the first attempt's result back.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from pymongo.errors import DuplicateKeyError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.platform.auth import TokenVerifier
+from shared.platform.effects import REQUEST, KeyedRequest
 from shared.platform.errors import DomainError
 from shared.platform.mongo import Doc
 
@@ -36,8 +42,8 @@ def _problem(status: int, code: str, message: str) -> tuple[int, bytes]:
 
 
 class IdempotencyMiddleware:
-    def __init__(self, app: ASGIApp, ttl_hours: float = 24.0) -> None:
-        self.app, self.ttl = app, timedelta(hours=ttl_hours)
+    def __init__(self, app: ASGIApp, ttl_hours: float = 24.0, in_flight_seconds: float = 60.0) -> None:
+        self.app, self.ttl, self.in_flight = app, timedelta(hours=ttl_hours), timedelta(seconds=in_flight_seconds)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -66,25 +72,44 @@ class IdempotencyMiddleware:
         ident = hashlib.sha256(f"{subject}\n{scope['method']}\n{scope['path']}\n{key}".encode()).hexdigest()
         fingerprint = hashlib.sha256(body).hexdigest()
         col, now = db[KEYS], datetime.now(UTC)
+        taken_over = False
         try:
             await col.insert_one({"_id": ident, "fingerprint": fingerprint, "state": "running", "created_at": now,
-                                  "expires_at": now + self.ttl})
+                                  "expires_at": now + self.ttl, "lease_until": now + self.in_flight})
         except DuplicateKeyError:
             kept = await col.find_one({"_id": ident})
-            if kept is not None and kept["expires_at"].replace(tzinfo=UTC) < now:
-                await col.delete_one({"_id": ident, "expires_at": kept["expires_at"]})
-                await self(scope, _replay_body(body), send)  # expired: as if new
+            if kept is not None and kept["state"] == "running" and kept["fingerprint"] == fingerprint:
+                lease = kept.get("lease_until") or kept["created_at"] + self.in_flight
+                if lease.replace(tzinfo=UTC) < now:  # its replica died mid-request: this retry takes it over
+                    held = {"_id": ident, "state": "running", "lease_until": kept.get("lease_until")}
+                    took = await col.update_one(held, {"$set": {"lease_until": now + self.in_flight}})
+                    taken_over = took.modified_count == 1
+            if not taken_over:
+                await self._answer_kept(scope, body, send, ident, fingerprint, now)
                 return
-            if kept is None or kept["fingerprint"] != fingerprint:
-                await _answer(send, *_problem(422, "idempotency_key_reused",
-                                              "this Idempotency-Key was used with another request body"))
-            elif kept["state"] == "running":
-                await _answer(send, *_problem(409, "idempotency_key_in_use",
-                                              "a request with this Idempotency-Key is still running; retry later"))
-            else:
-                await _answer(send, kept["status"], bytes(kept["body"]),
-                              [(bytes(k), bytes(v)) for k, v in kept["headers"]] + [(b"idempotent-replayed", b"true")])
-            return
+        await self._run(scope, body, send, KeyedRequest(ident, taken_over))
+
+    async def _answer_kept(self, scope: Scope, body: bytes, send: Send, ident: str, fingerprint: str,
+                           now: datetime) -> None:
+        """A key seen before: its kept answer, or why there is none (still running, another body, expired)."""
+        col = scope["app"].state.runtime.db[KEYS]
+        kept = await col.find_one({"_id": ident})
+        if kept is not None and kept["expires_at"].replace(tzinfo=UTC) < now:
+            await col.delete_one({"_id": ident, "expires_at": kept["expires_at"]})
+            await self(scope, _replay_body(body), send)  # expired: as if new
+        elif kept is None or kept["fingerprint"] != fingerprint:
+            await _answer(send, *_problem(422, "idempotency_key_reused",
+                                          "this Idempotency-Key was used with another request body"))
+        elif kept["state"] == "running":
+            await _answer(send, *_problem(409, "idempotency_key_in_use",
+                                          "a request with this Idempotency-Key is still running; retry later"))
+        else:
+            await _answer(send, kept["status"], bytes(kept["body"]),
+                          [(bytes(k), bytes(v)) for k, v in kept["headers"]] + [(b"idempotent-replayed", b"true")])
+
+    async def _run(self, scope: Scope, body: bytes, send: Send, request: KeyedRequest) -> None:
+        """Run the request holding its key (the use cases mark their effects with it), then keep its answer."""
+        col = scope["app"].state.runtime.db[KEYS]
         captured: dict[str, Any] = {"status": 500, "headers": [], "body": b""}
 
         async def keep(message: Message) -> None:
@@ -95,13 +120,17 @@ class IdempotencyMiddleware:
                 captured["body"] += message.get("body", b"")
             await send(message)
 
+        token = REQUEST.set(request)
         try:
             await self.app(scope, _replay_body(body), keep)
         finally:
-            if captured["status"] >= 500:
-                await col.delete_one({"_id": ident, "state": "running"})  # a retry runs again
+            REQUEST.reset(token)
+            if captured["status"] >= 500:  # not kept: a retry runs again, as a takeover, so that what this
+                # attempt may have committed before failing (a lost commit answer) comes back instead of twice
+                await col.update_one({"_id": request.ident, "state": "running"},
+                                     {"$set": {"lease_until": datetime.now(UTC)}})
             else:
-                await col.update_one({"_id": ident}, {"$set": {
+                await col.update_one({"_id": request.ident}, {"$set": {
                     "state": "done", "status": captured["status"], "body": captured["body"],
                     "headers": [[k, v] for k, v in captured["headers"]]}})
 

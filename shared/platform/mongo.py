@@ -15,7 +15,7 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, Generic, Self, TypeVar, cast
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -23,6 +23,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, PyMongoError
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_random_exponential
 
+from shared.platform import effects
 from shared.platform.errors import DomainError
 from shared.schemas import Event
 
@@ -60,6 +61,7 @@ class UnitOfWork:
     def __init__(self) -> None:
         self.pending: list[Event] = []
         self.committed = False
+        self.effect_marker: str | None = None  # set by the runner for a request with an Idempotency-Key
 
     def emit(self, *events: Event) -> None:
         self.pending.extend(events)
@@ -121,6 +123,8 @@ class MongoUnitOfWork(UnitOfWork):
         if self.pending:
             rows = [outbox_document(e, await self._sequence(e.partition_key)) for e in self.pending]
             await self.db[OUTBOX].insert_many(rows, session=self.session)
+        if self.effect_marker is not None:
+            await effects.mark(self.db, self.session, self.effect_marker)
         await self.session.commit_transaction()
         self.committed = True
         if self.pending:
@@ -149,14 +153,26 @@ class UnitOfWorkFactory(Generic[U]):
         return self._make()
 
     async def run(self, work: Callable[[U], Awaitable[T]]) -> T:
+        request = effects.REQUEST.get()
+        marker = request.next_marker() if request is not None else None
         stop = stop_after_attempt(self._attempts) if self._attempts is not None else stop_after_delay(self._patience)
         async for attempt in AsyncRetrying(retry=retry_if_exception(_transient), stop=stop, reraise=True,
                                            wait=wait_random_exponential(multiplier=0.01, max=2.0)):
             with attempt:
                 async with self._make() as uow:
+                    db = uow.db if isinstance(uow, MongoUnitOfWork) else None  # fakes mark nothing
+                    again = request is not None and (request.taken_over or attempt.retry_state.attempt_number > 1)
+                    if db is not None and marker is not None and again:
+                        first = await effects.recall(db, marker)  # what a dead replica's attempt committed
+                        if not effects.missing(first):
+                            return cast(T, first)
+                    uow.effect_marker = marker if db is not None else None
                     result = await work(uow)
                     if uow.pending and not uow.committed:
                         raise RuntimeError("a use case emitted events without committing them")
+                    if db is not None and marker is not None and uow.committed:
+                        with contextlib.suppress(PyMongoError):  # not kept: a retry then gets AlreadyApplied
+                            await effects.keep_result(db, marker, result)
                     return result
         raise AssertionError("unreachable")
 
@@ -201,6 +217,7 @@ async def ensure_platform_indexes(db: AsyncDatabase[Doc]) -> None:
     await db["dead_letters"].create_index([("first_seen", -1)])
     with contextlib.suppress(PyMongoError):  # a server without TTL indexes: the middleware checks expiry itself
         await db["idempotency_keys"].create_index([("expires_at", 1)], expireAfterSeconds=0)
+        await db[effects.EFFECTS].create_index([("at", 1)], expireAfterSeconds=2 * 86400)
 
 
 async def ping(client: AsyncMongoClient[Doc]) -> None:

@@ -14,10 +14,11 @@ from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
 from shared.platform import idempotency, logs
 from shared.platform.audit import MongoAuditLog
-from shared.platform.deadletter import DeadLetterPolicy
+from shared.platform.deadletter import DeadLetterPolicy, is_transient
 from shared.platform.deadletters import STORE, DeadLetterStore, register_dead_letters
 from shared.platform.deadletters import parked_router as parked_routes
 from shared.platform.deadletters import router as dead_letter_routes
@@ -87,6 +88,21 @@ def build_service(settings: ServiceSettings, *, title: str, description: str, re
                        wire=wire)
 
 
+async def patiently(what: str, step: Callable[[], Awaitable[Any]], within: float) -> None:
+    """A start-up step that needs the broker or the database, retried while that is away (a replica restarted
+    during a broker or database restart) for up to `within` seconds; then the start fails and the orchestrator
+    restarts the pod. Meanwhile the process answers nothing, which a startup probe tolerates."""
+
+    def waiting(state: Any) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        log.warning("waiting for %s to start: %s: %s", what, type(exc).__name__, exc)
+
+    async for attempt in AsyncRetrying(stop=stop_after_delay(within), wait=wait_exponential_jitter(0.5, 5.0),
+                                       retry=retry_if_exception(is_transient), before_sleep=waiting, reraise=True):
+        with attempt:
+            await step()
+
+
 def service_app(settings: ServiceSettings, broker: KafkaBroker, policy: DeadLetterPolicy, *, title: str,
                 description: str, routers: list[APIRouter], wire: Wire) -> FastAPI:
     """Build the FastAPI app that also runs the service's Kafka subscribers and background workers.
@@ -101,7 +117,7 @@ def service_app(settings: ServiceSettings, broker: KafkaBroker, policy: DeadLett
         logs.configure(settings.service_name, settings.log_level)
         client = connect(settings.mongodb_uri)
         db = client[settings.database]
-        await ensure_platform_indexes(db)
+        await patiently("the database", lambda: ensure_platform_indexes(db), settings.startup_wait_seconds)
         app.state.audit = MongoAuditLog(db, settings.service_name)
         if settings.create_topics:
             await ensure_topics(settings)
@@ -120,7 +136,7 @@ def service_app(settings: ServiceSettings, broker: KafkaBroker, policy: DeadLett
         await wire(rt)
         # The producer first, then the workers (the relay publishes), then the subscribers: joining the consumer
         # groups can take a rebalance's time after a crash, and due timers and reminders must not wait for it.
-        await broker.connect()
+        await patiently("the broker", broker.connect, settings.startup_wait_seconds)
         for worker in rt.workers:
             worker.start()
         await broker.start()
@@ -177,8 +193,14 @@ def service_app(settings: ServiceSettings, broker: KafkaBroker, policy: DeadLett
         for name, health in workers.items():
             checks[f"worker:{name}"] = "ok" if health.alive else "dead"
         ready = all(v == "ok" for v in checks.values())
+        # Outbox rows not yet published (a backlog, not a readiness failure); None while the database is away.
+        pending: int | None = None
+        if checks["mongodb"] == "ok":
+            with contextlib.suppress(Exception):
+                pending = await asyncio.wait_for(rt.relay.pending(), 2)
         return JSONResponse(status_code=200 if ready else 503, content={
-            "ready": ready, "checks": checks, "workers": {n: h.as_dict() for n, h in workers.items()}})
+            "ready": ready, "checks": checks, "workers": {n: h.as_dict() for n, h in workers.items()},
+            "outbox": {"pending": pending}})
 
     @app.get("/asyncapi.json", tags=["ops"])
     async def asyncapi_json() -> JSONResponse:

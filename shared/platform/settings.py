@@ -75,6 +75,8 @@ class ServiceSettings(BaseSettings):
     consumer_outage_window_seconds: float = Field(20.0, gt=0, le=120)
     # An event about an aggregate not seen yet is parked and tried again; dead-lettered after this long.
     park_bound_seconds: float = Field(86400.0, gt=0)
+    # How long a starting service waits for the broker or the database to come (back) before it gives up.
+    startup_wait_seconds: float = Field(90.0, gt=0)  # inside the manifests' startup probe (2 s × 60)
     relay_poll_seconds: float = Field(0.5, gt=0)
     relay_lease_seconds: float = Field(10.0, gt=1)
 

@@ -11,6 +11,8 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+import pytest
+from pymongo.errors import AutoReconnect
 
 from devstack.marketplace import Suite
 from devstack.mongo import SecantusNode
@@ -19,6 +21,7 @@ from services.orders.app import create_app as orders_app
 from services.orders.settings import OrdersSettings
 from services.supervision.app import create_app as supervision_app
 from services.supervision.settings import SupervisionSettings
+from shared.platform.mongo import MongoUnitOfWork
 from shared.schemas import Topic, dead_letter
 from tests import factories as f
 from tests.conftest import Infra
@@ -52,6 +55,103 @@ async def test_a_retried_post_with_its_idempotency_key_creates_nothing_twice(inf
     assert other_body.json()["detail"]["field"] == "Idempotency-Key"
     assert len({r.json()["order_id"] for r in without}) == 2  # no key: two orders, as asked
     assert len(mine.json()) == 3
+
+
+async def test_a_retry_after_the_replica_died_mid_request_takes_the_key_over_and_never_applies_twice(
+        infra: Infra, namespace: str) -> None:
+    """A replica killed while it ran a keyed POST leaves the key "running" (a chaos run saw three orders stuck on
+    409 `idempotency_key_in_use` for good). Once the claim's lease is over, a retry takes the key over: if the
+    first attempt never committed, the request runs; if it committed, the retry gets its result back (the effect
+    marker written in the same transaction), or, when that result was lost too, a 409 saying it was applied."""
+    app = orders_app(f.settings(OrdersSettings, infra, namespace))
+    async with running(app) as orders:
+        _, buyer, _, product = await _shop(infra, orders)
+        db = app.state.runtime.db
+        body = {"product_id": product["product_id"]}
+
+        async def post(key: str) -> httpx.Response:
+            return await orders.post("/orders", json=body, headers={**await buyer.headers(), "Idempotency-Key": key})
+
+        async def died_mid_request(key_doc: dict[str, Any]) -> None:
+            """As a replica killed after its claim: the key running, its lease over, no answer kept."""
+            await db["idempotency_keys"].update_one({"_id": key_doc["_id"]}, {
+                "$set": {"state": "running", "lease_until": key_doc["created_at"]},
+                "$unset": {"status": "", "body": "", "headers": ""}})
+
+        async def key_of(order_id: str) -> dict[str, Any]:
+            docs = [d async for d in db["idempotency_keys"].find({"state": "done"})]
+            return next(d for d in docs if order_id.encode() in bytes(d["body"]))
+
+        # 1. Died after committing; its result was kept with the effect marker: the retry answers the same order.
+        first = await post("died-after-commit")
+        await died_mid_request(await key_of(first.json()["order_id"]))
+        retry = await post("died-after-commit")
+        # 2. Died after committing, and the result was lost as well: 409 applied, never a second order.
+        second = await post("died-after-commit-no-result")
+        marker = await db["idempotency_effects"].find_one({"result.order_id": second.json()["order_id"]})
+        await db["idempotency_effects"].update_one({"_id": marker["_id"]}, {"$unset": {"result": "", "type": ""}})
+        await died_mid_request(await key_of(second.json()["order_id"]))
+        lost = await post("died-after-commit-no-result")
+        # 3. Died before committing: the retry runs the request (one order).
+        third = await post("died-before-commit")
+        doc = await key_of(third.json()["order_id"])
+        await db["orders"].delete_one({"_id": third.json()["order_id"]})
+        await db["idempotency_effects"].delete_many({"_id": {"$regex": f"^{doc['_id']}#"}})
+        await died_mid_request(doc)
+        rerun = await post("died-before-commit")
+        # A claim whose lease is not over is still 409 in use.
+        fresh = await post("still-running")
+        doc = await key_of(fresh.json()["order_id"])
+        await db["idempotency_keys"].update_one({"_id": doc["_id"]}, {"$set": {"state": "running"}})
+        in_use = await post("still-running")
+        mine = await orders.get("/purchased-services", params={"status": "pending_payment"},
+                                headers=await buyer.headers())
+    assert first.status_code == 201
+    assert (retry.status_code, retry.json()["order_id"]) == (201, first.json()["order_id"])
+    assert (lost.status_code, lost.json()["detail"]["code"]) == (409, "idempotency_key_applied"), lost.text
+    assert rerun.status_code == 201
+    assert rerun.json()["order_id"] != third.json()["order_id"]
+    assert (in_use.status_code, in_use.json()["detail"]["code"]) == (409, "idempotency_key_in_use")
+    ids = {o["order_id"] for o in mine.json()}
+    assert ids == {first.json()["order_id"], second.json()["order_id"], rerun.json()["order_id"],
+                   fresh.json()["order_id"]}
+
+
+async def test_a_database_failure_mid_request_is_a_503_and_its_retry_applies_nothing_twice(
+        infra: Infra, namespace: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The connection drops once before a commit (nothing applied: the retry creates the order) and once right
+    after one (applied, its answer lost: the retry says so and creates nothing). Both first answers are 503."""
+    app = orders_app(f.settings(OrdersSettings, infra, namespace))
+    commit = MongoUnitOfWork.commit
+    drop: list[str] = []
+
+    async def flaky(uow: MongoUnitOfWork) -> None:
+        if drop == ["before"]:
+            drop.clear()
+            raise AutoReconnect("127.0.0.1:27017: [Errno 104] Connection reset by peer")
+        await commit(uow)
+        if drop == ["after"]:
+            drop.clear()
+            raise AutoReconnect("127.0.0.1:27017: [Errno 104] Connection reset by peer")
+
+    async with running(app) as orders:
+        _, buyer, _, product = await _shop(infra, orders)
+        monkeypatch.setattr(MongoUnitOfWork, "commit", flaky)
+        body = {"product_id": product["product_id"]}
+
+        async def post(key: str) -> httpx.Response:
+            return await orders.post("/orders", json=body, headers={**await buyer.headers(), "Idempotency-Key": key})
+
+        drop.append("before")
+        before = [await post("drop-before"), await post("drop-before")]
+        drop.append("after")
+        after = [await post("drop-after"), await post("drop-after")]
+        mine = await orders.get("/purchased-services", params={"status": "pending_payment"},
+                                headers=await buyer.headers())
+    assert [r.status_code for r in before] == [503, 201], [r.text for r in before]
+    assert [r.status_code for r in after] == [503, 409], [r.text for r in after]
+    assert after[1].json()["detail"]["code"] == "idempotency_key_applied"
+    assert len(mine.json()) == 2  # one from each key: the dropped-after-commit order once, not twice
 
 
 async def test_dead_letters_are_kept_by_the_producer_and_a_replay_changes_nothing_twice(
