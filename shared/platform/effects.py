@@ -4,13 +4,13 @@ The idempotency middleware (idempotency.py) keeps a request's answer once it is 
 its use case committed but before that answer was kept leaves the key "running"; once the claim's lease runs
 out, a retry takes the key over and runs the request again. Without more, that second run would create the
 order, the appeal or the refund a second time. So each unit of work a keyed request commits writes an *effect
-marker* (`<key>#<n>`, the request's n-th `run`) in the same transaction as its state and outbox:
+marker* (`<key>#<n>`, the request's n-th `run`) in the same transaction as its state and outbox, holding the
+use case's result (a Pydantic model, or a plain value):
 
 - a retry whose n-th run finds its marker does not run the use case again: it gets the first run's result back
-  (kept with the marker right after the commit, when it is a Pydantic model), and answers as the first would
-  have;
-- a marker without a kept result (the replica died in the microseconds between the two writes) is
-  `AlreadyApplied`: a 409 that says the effect happened and the answer was lost, never a second effect.
+  and answers as the first would have;
+- a marker without a result (a use case whose result is neither) is `AlreadyApplied`: a 409 that says the
+  effect happened and the answer was lost, never a second effect.
 """
 
 from __future__ import annotations
@@ -75,22 +75,15 @@ def missing(value: Any) -> bool:
     return value is _MISSING
 
 
-async def mark(db: AsyncDatabase[Doc], session: AsyncClientSession, marker: str) -> None:
-    """In the unit of work's transaction: this keyed run's effect happened."""
-    try:
-        await db[EFFECTS].insert_one({"_id": marker, "at": datetime.now(UTC)}, session=session)
-    except DuplicateKeyError as exc:
-        raise AlreadyApplied("the first request with this Idempotency-Key was applied already") from exc
-
-
-async def keep_result(db: AsyncDatabase[Doc], marker: str, result: Any) -> None:
-    """After the commit: the result a retry of this request gets back instead of running again."""
+async def mark(db: AsyncDatabase[Doc], session: AsyncClientSession, marker: str, result: Any) -> None:
+    """In the unit of work's transaction: this keyed run's effect happened, and what it returned."""
+    doc: Doc = {"_id": marker, "at": datetime.now(UTC)}
     if isinstance(result, BaseModel):
         kind = type(result)
-        value: Any = result.model_dump(mode="json")
-        type_name = f"{kind.__module__}:{kind.__qualname__}"
+        doc |= {"result": result.model_dump(mode="json"), "type": f"{kind.__module__}:{kind.__qualname__}"}
     elif result is None or isinstance(result, str | int | float | bool):
-        value, type_name = result, ""
-    else:
-        return  # not kept: a retry after a crash in this window gets AlreadyApplied
-    await db[EFFECTS].update_one({"_id": marker}, {"$set": {"result": value, "type": type_name}})
+        doc |= {"result": result, "type": ""}
+    try:
+        await db[EFFECTS].insert_one(doc, session=session)
+    except DuplicateKeyError as exc:
+        raise AlreadyApplied("the first request with this Idempotency-Key was applied already") from exc

@@ -123,10 +123,15 @@ class MongoUnitOfWork(UnitOfWork):
         if self.pending:
             rows = [outbox_document(e, await self._sequence(e.partition_key)) for e in self.pending]
             await self.db[OUTBOX].insert_many(rows, session=self.session)
-        if self.effect_marker is not None:
-            await effects.mark(self.db, self.session, self.effect_marker)
-        await self.session.commit_transaction()
         self.committed = True
+        if self.effect_marker is None:
+            await self.finish()
+        # else: a keyed request's use case; the runner commits once it has its result, kept with the effect
+        # marker in this same transaction (effects.py)
+
+    async def finish(self) -> None:
+        """Commit the transaction for real."""
+        await self.session.commit_transaction()
         if self.pending:
             self._on_commit()
 
@@ -171,8 +176,9 @@ class UnitOfWorkFactory(Generic[U]):
                     if uow.pending and not uow.committed:
                         raise RuntimeError("a use case emitted events without committing them")
                     if db is not None and marker is not None and uow.committed:
-                        with contextlib.suppress(PyMongoError):  # not kept: a retry then gets AlreadyApplied
-                            await effects.keep_result(db, marker, result)
+                        mongo = cast(MongoUnitOfWork, uow)
+                        await effects.mark(db, mongo.session, marker, result)  # in the same transaction
+                        await mongo.finish()
                     return result
         raise AssertionError("unreachable")
 
