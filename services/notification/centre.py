@@ -19,19 +19,17 @@ from datetime import datetime
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from shared.platform.errors import DomainError, InvalidInput
+from shared.platform.errors import DomainError, InvalidInput, LimitReached
 
 MAX_PER_REQUEST = 10
 MAX_CODE_ATTEMPTS = 5
 
 
-class DailyLimitReached(DomainError):
-    status = 429
+class DailyLimitReached(LimitReached):
     code = "daily_limit"
 
 
-class TooManyWrongCodes(DomainError):
-    status = 429
+class TooManyWrongCodes(LimitReached):
     code = "too_many_attempts"
 
 

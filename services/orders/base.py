@@ -19,7 +19,6 @@ Clock = Callable[[], datetime]
 
 
 class ProfileRequired(DomainError):
-    status = 409
     code = "profile_required"
 
 

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from pydantic import AwareDatetime, BaseModel
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
-from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.orders.catalogue import Asset, Certification, Product
@@ -53,66 +50,26 @@ class Finder(Protocol[M]):
         ...
 
 
+def _sort(sort: str | None) -> list[tuple[str, int]] | None:
+    return [(sort.lstrip("-"), DESCENDING if sort.startswith("-") else ASCENDING)] if sort else None
+
+
 class MongoFinder(MongoRepository[M], Generic[M]):
-    def __init__(self, collection: AsyncCollection[Doc], model: type[M], id_field: str,
-                 session: AsyncClientSession) -> None:
-        super().__init__(collection, model, id_field, session)
-
     async def find(self, query: Doc, limit: int = 500, sort: str | None = None) -> list[M]:
-        cursor = self.collection.find(query, session=self.session)
-        if sort:
-            cursor = cursor.sort(sort.lstrip("-"), DESCENDING if sort.startswith("-") else ASCENDING)
-        docs = await cursor.to_list(limit)
-        return [self.model.model_validate({k: v for k, v in d.items() if k != "_id"}) for d in docs]
-
-    async def remove(self, key: str) -> None:
-        await self.collection.delete_one({"_id": key}, session=self.session)
+        return await self._find(query, sort=_sort(sort), limit=limit)
 
     async def keys(self, query: Doc, limit: int, sort: str | None = None,
                    exclude: frozenset[str] = frozenset()) -> list[str]:
-        full = {**query, **({"_id": {"$nin": sorted(exclude)}} if exclude else {})}
-        cursor = self.collection.find(full, {"_id": 1}, session=self.session)
-        if sort:
-            cursor = cursor.sort(sort.lstrip("-"), DESCENDING if sort.startswith("-") else ASCENDING)
-        return [str(d["_id"]) for d in await cursor.to_list(limit)]
-
-
-def _holds(value: Any, op: str, arg: Any) -> bool:
-    if op == "$in":
-        return value in arg
-    if op == "$ne":
-        return bool(value != arg)
-    if value is None:
-        return False
-    return bool({"$lte": value <= arg, "$gte": value >= arg, "$lt": value < arg}[op])
-
-
-def _matches(row: dict[str, Any], query: Doc) -> bool:
-    for field, cond in query.items():
-        value = row.get(field)
-        if not isinstance(cond, dict):
-            if value != cond:
-                return False
-        elif not all(_holds(value, op, arg) for op, arg in cond.items()):
-            return False
-    return True
+        return await self._ids(query, sort=_sort(sort), limit=limit, exclude=exclude)
 
 
 class FakeFinder(FakeRepository[M], Generic[M]):
     async def find(self, query: Doc, limit: int = 500, sort: str | None = None) -> list[M]:
-        return [self.model.model_validate(self.rows[k]) for k in await self.keys(query, limit, sort)]
+        return await self._find(query, sort=_sort(sort), limit=limit)
 
     async def keys(self, query: Doc, limit: int, sort: str | None = None,
                    exclude: frozenset[str] = frozenset()) -> list[str]:
-        keys = [k for k, r in self.rows.items() if k not in exclude and _matches(r, query)]
-        if sort:
-            field = sort.lstrip("-")
-            keys.sort(key=lambda k: self.rows[k].get(field) or datetime.min.replace(tzinfo=UTC),
-                      reverse=sort.startswith("-"))
-        return keys[:limit]
-
-    async def remove(self, key: str) -> None:
-        self.rows.pop(key, None)
+        return await self._ids(query, sort=_sort(sort), limit=limit, exclude=exclude)
 
 
 class Store(Repository[M], Finder[M], Protocol[M]):

@@ -18,7 +18,7 @@ import filetype
 
 from services.supervision.domain import ServiceOrder
 from services.supervision.records import Evidence
-from shared.platform.errors import DomainError, InvalidInput, NotFound
+from shared.platform.errors import InvalidInput, NotFound, TooLarge
 
 if TYPE_CHECKING:
     from services.supervision.store import SupervisionUnitOfWork
@@ -27,11 +27,6 @@ EXPORT_FORMAT = "koo-supervision-export/1"
 CHUNK = 64 * 1024
 TEXT = "text/plain"
 _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f\"\\/]")
-
-
-class TooLarge(DomainError):
-    status = 413
-    code = "too_large"
 
 
 @dataclass(frozen=True)

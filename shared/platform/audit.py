@@ -25,14 +25,13 @@ from pymongo.errors import PyMongoError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.platform.auth import Operator, Principal
-from shared.platform.errors import DomainError
+from shared.platform.errors import Unavailable
 
 log = logging.getLogger("audit")
 COLLECTION = "audit_log"
 
 
-class AuditUnavailable(DomainError):
-    status = 503
+class AuditUnavailable(Unavailable):
     code = "audit_unavailable"
 
 

@@ -28,7 +28,7 @@ from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from jwt import PyJWK, PyJWKClient, PyJWKSet
 
-from shared.platform.errors import DomainError, Forbidden
+from shared.platform.errors import DomainError, Forbidden, Unavailable
 from shared.schemas import AccountRole
 
 log = logging.getLogger("auth")
@@ -42,7 +42,6 @@ PARTY_ROLES = frozenset(r.value for r in AccountRole)
 class Unauthorized(DomainError):
     """No valid credentials: 401 with a `WWW-Authenticate: Bearer ...` challenge (RFC 6750 §3)."""
 
-    status = 401
     code = "unauthorized"
 
     def __init__(self, message: str, *, error: str = "invalid_token") -> None:
@@ -55,10 +54,9 @@ class Unauthorized(DomainError):
         return f'Bearer realm="koogallery", error="{self.error}", error_description="{description}"'
 
 
-class IssuerUnavailable(DomainError):
+class IssuerUnavailable(Unavailable):
     """The token names a key we could not fetch because the issuer is unreachable: retry later."""
 
-    status = 503
     code = "issuer_unavailable"
 
 

@@ -33,7 +33,6 @@ Doc = dict[str, Any]
 
 
 class AlreadyApplied(DomainError):
-    status = 409
     code = "idempotency_key_applied"
 
 

@@ -7,9 +7,10 @@ class PermanentError(Exception):
 
 
 class DomainError(Exception):
-    """A rule refused an operation. `code` is stable for clients; `status` is the HTTP status to answer."""
+    """A rule refused an operation. `code` is stable for clients. The kind of refusal is the class (not found,
+    forbidden, invalid, a limit reached, too large, unavailable, and otherwise a conflict with the state); the
+    HTTP adapter (shared/platform/http.py) maps it to a status, the domain knows no HTTP."""
 
-    status = 409
     code = "conflict"
     transient = False  # True: the same input may succeed on a retry (a lost optimistic-concurrency race)
 
@@ -21,14 +22,12 @@ class DomainError(Exception):
 
 
 class NotFound(DomainError):
-    status = 404
     code = "not_found"
 
 
 class Forbidden(DomainError):
     """The caller is known but may not do this; `rule` names the rule that refused it (stable for clients)."""
 
-    status = 403
     code = "forbidden"
 
     def __init__(self, message: str, *, field: str | None = None, rule: str = "forbidden") -> None:
@@ -36,8 +35,23 @@ class Forbidden(DomainError):
 
 
 class InvalidInput(DomainError):
-    status = 422
     code = "invalid"
+
+
+class LimitReached(DomainError):
+    """A quota or rate limit of the caller's is used up for now."""
+
+    code = "limit_reached"
+
+
+class TooLarge(DomainError):
+    code = "too_large"
+
+
+class Unavailable(DomainError):
+    """Something this operation depends on is away for a moment: retry later."""
+
+    code = "unavailable"
 
 
 class NotYetKnown(Exception):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any, Self
 
+from shared.platform.collection import Collection, MemoryCollection, MemoryCollections
 from shared.platform.mongo import UnitOfWork
 from shared.schemas import Event
 
@@ -20,6 +21,10 @@ class FakeState:
     def table(self, name: str) -> dict[str, Any]:
         return self.tables.setdefault(name, {})
 
+    def collections(self) -> MemoryCollections:
+        """The committed tables, for a read side (queries.py) in tests."""
+        return MemoryCollections(self.table)
+
 
 class FakeUnitOfWork(UnitOfWork):
     """Stages writes and applies them on commit, like a transaction would."""
@@ -32,10 +37,14 @@ class FakeUnitOfWork(UnitOfWork):
 
     async def __aenter__(self) -> Self:
         self._staged = {name: copy.deepcopy(rows) for name, rows in self.state.tables.items()}
+        self.bind()
         return self
 
     def table(self, name: str) -> dict[str, Any]:
         return self._staged.setdefault(name, {})
+
+    def collection(self, name: str) -> Collection:
+        return MemoryCollection(self.table(name))
 
     async def claim(self, consumer: str, event: Event) -> bool:
         key = f"{consumer}:{event.event_id}"

@@ -15,7 +15,15 @@ from pymongo.errors import ConnectionFailure
 
 from shared.platform import audit
 from shared.platform.auth import OidcKeys, TokenVerifier, Unauthorized
-from shared.platform.errors import DomainError
+from shared.platform.errors import (
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    LimitReached,
+    NotFound,
+    TooLarge,
+    Unavailable,
+)
 from shared.platform.settings import ServiceSettings
 
 log = logging.getLogger("http")
@@ -39,6 +47,17 @@ def install_security(app: FastAPI, verifier: TokenVerifier, audit_log: audit.Aud
     install_error_handlers(app)
 
 
+# The HTTP status of each kind of refusal, the most specific first; anything else a rule refuses is a conflict
+# with the current state (409).
+STATUS: tuple[tuple[type[DomainError], int], ...] = (
+    (Unauthorized, 401), (Forbidden, 403), (NotFound, 404), (TooLarge, 413), (InvalidInput, 422),
+    (LimitReached, 429), (Unavailable, 503), (DomainError, 409))
+
+
+def status_of(exc: DomainError) -> int:
+    return next(status for kind, status in STATUS if isinstance(exc, kind))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain_error(_: Request, exc: DomainError) -> JSONResponse:
@@ -48,7 +67,7 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.rule:
             detail["rule"] = exc.rule
         headers = {"WWW-Authenticate": exc.challenge} if isinstance(exc, Unauthorized) else None
-        return JSONResponse(status_code=exc.status, content={"detail": detail}, headers=headers)
+        return JSONResponse(status_code=status_of(exc), content={"detail": detail}, headers=headers)
 
     @app.exception_handler(ConnectionFailure)
     async def _database_away(_: Request, exc: ConnectionFailure) -> JSONResponse:

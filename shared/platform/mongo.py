@@ -24,6 +24,7 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_random_exponential
 
 from shared.platform import effects
+from shared.platform.collection import Collection, MongoCollection
 from shared.platform.errors import DomainError
 from shared.schemas import Event
 
@@ -73,6 +74,14 @@ class UnitOfWork:
     async def commit(self) -> None:
         raise NotImplementedError
 
+    def collection(self, name: str) -> Collection:
+        """A collection in this unit of work (its transaction, or its staged tables in memory)."""
+        raise NotImplementedError
+
+    def bind(self) -> None:
+        """Attach the service's repositories, once the unit of work has begun (a service's unit of work says
+        which: `self.orders = Orders(self.collection("orders"))`)."""
+
     async def __aenter__(self) -> Self:
         return self
 
@@ -90,7 +99,11 @@ class MongoUnitOfWork(UnitOfWork):
     async def __aenter__(self) -> Self:
         self.session = self.client.start_session()
         await self.session.start_transaction()
+        self.bind()
         return self
+
+    def collection(self, name: str) -> Collection:
+        return MongoCollection(self.db[name], self.session)
 
     async def __aexit__(self, *exc: object) -> None:
         try:

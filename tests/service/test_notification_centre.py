@@ -15,6 +15,7 @@ from services.notification.settings import NotificationSettings
 from services.notification.store import fake_uow
 from shared.platform.errors import InvalidInput, NotFound
 from shared.platform.fakes import FakeState
+from shared.platform.http import status_of
 from shared.platform.mongo import UnitOfWorkFactory
 from tests.factories import rid
 from tests.service.rig import FAST, Counter
@@ -100,7 +101,7 @@ async def test_forty_additions_or_changes_a_day() -> None:
     await svc.edit(account, added[0].recipient_id, EditRecipient(name="renamed"))
     with pytest.raises(DailyLimitReached, match="at most 40") as refused:
         await svc.add(account, body(10))
-    assert refused.value.status == 429
+    assert status_of(refused.value) == 429
     for r in added[1:10]:
         await svc.edit(account, r.recipient_id, EditRecipient(categories=["appeal"]))
     with pytest.raises(DailyLimitReached):
@@ -156,7 +157,7 @@ async def test_the_wrong_code_counter_survives_a_resend() -> None:
             await svc.verify_phone(account, r.recipient_id, wrong)
     with pytest.raises(TooManyWrongCodes) as refused:  # even the right code, once the bound is reached
         await svc.verify_phone(account, r.recipient_id, code)
-    assert refused.value.status == 429
+    assert status_of(refused.value) == 429
     await svc.resend(account, r.recipient_id)  # a counted resend renews the guesses
     _, code = secrets_sent(state, r.recipient_id)
     assert (await svc.verify_phone(account, r.recipient_id, code)).phone_verified

@@ -36,6 +36,7 @@ from services.orders.sweeper import UnpaidSource
 from shared.platform.auth import Principal
 from shared.platform.errors import DomainError, Forbidden, InvalidInput, NotFound
 from shared.platform.fakes import FakeState
+from shared.platform.http import status_of
 from shared.platform.mongo import UnitOfWorkFactory
 from shared.platform.worker import Blocked
 from shared.schemas import (
@@ -164,7 +165,7 @@ async def test_a_product_is_made_by_the_callers_own_registered_merchant_profile(
         svc: OrdersService, people: People) -> None:
     with pytest.raises(ProfileRequired) as refused:
         await svc.create_product(principal(AccountRole.MERCHANT), product_cmd())
-    assert (refused.value.status, refused.value.code) == (409, "profile_required")
+    assert (status_of(refused.value), refused.value.code) == (409, "profile_required")
     product = await svc.create_product(people["merchant"], product_cmd())
     assert (product.merchant_account_id, product.merchant_name) == (people["merchant"].account_id, "merchant Co")
 

@@ -11,6 +11,7 @@ from services.supervision.domain import ServiceOrder, Status
 from services.supervision.services import NotSupervised
 from shared.platform.auth import Principal
 from shared.platform.errors import Forbidden
+from shared.platform.http import status_of
 from shared.schemas import DeadlineScheduled, DeliveryType
 from tests.factories import order_paid, parties
 from tests.service.rig import Rig, flaky
@@ -65,7 +66,7 @@ async def test_unsupervised_products_open_nothing(supervision_rig: Rig, delivery
     with pytest.raises(NotSupervised, match=r"not supervised \(dossier §1\.2\)") as refused:
         await rig.service.get_by_order(order_id, Principal(buyer, frozenset({"buyer"})))
     assert refused.value.code == "not_supervised"
-    assert refused.value.status == 404
+    assert status_of(refused.value) == 404
     with pytest.raises(Forbidden) as stranger:
         await rig.service.get_by_order(order_id, Principal("stranger", frozenset({"buyer"})))
     assert stranger.value.rule == "parties_and_operators_only"

@@ -14,6 +14,7 @@ from services.notification.centre import (
     check_daily_quota,
 )
 from shared.platform.errors import DomainError, InvalidInput
+from shared.platform.http import status_of
 
 NOW = datetime(2026, 3, 1, 10, tzinfo=UTC)
 
@@ -84,7 +85,7 @@ def test_at_most_40_changes_a_day(used: int, wanted: int, refused: bool) -> None
     if refused:
         with pytest.raises(DailyLimitReached, match="at most 40 recipient additions or changes") as err:
             check_daily_quota(used, wanted, 40)
-        assert err.value.status == 429
+        assert status_of(err.value) == 429
     else:
         check_daily_quota(used, wanted, 40)
 

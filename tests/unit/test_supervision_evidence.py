@@ -19,6 +19,7 @@ from services.supervision.evidence import Limits, TooLarge
 from services.supervision.rules import AcceptanceRule, Policy
 from services.supervision.settings import SupervisionSettings
 from shared.platform.errors import InvalidInput
+from shared.platform.http import status_of
 from shared.schemas import DeliveryContact, DeliveryType
 from tests.factories import order_paid, parties
 
@@ -76,7 +77,7 @@ async def test_an_upload_is_hashed_as_it_comes_and_stopped_at_the_limit() -> Non
 
     with pytest.raises(TooLarge) as refused:
         await evidence.receive(endless(), limits)
-    assert (refused.value.status, refused.value.field) == (413, "file")
+    assert (status_of(refused.value), refused.value.field) == (413, "file")
     assert len(pulled) == 3  # the third chunk passed the limit; nothing after it was asked for
     with pytest.raises(InvalidInput, match="empty"):
         await evidence.receive(_chunks(), limits)
