@@ -33,11 +33,14 @@ GRANTS: dict[str, Grants] = {
     "orders": Grants(
         produces=frozenset({T.ACCOUNT_REGISTERED, T.ACCOUNT_ERASED, T.ORDER_PAID, T.ORDER_STATUS_CHANGED,
                             T.REFUND_REQUESTED, T.REFUND_DECIDED}),
-        consumes=frozenset({T.ACCEPTANCE_DONE, T.MILESTONE_CONFIRMED, T.REFUND_DECIDED, T.MERCHANT_CALL_FAILED})),
+        # Refunds are the orders service's alone (the buyer's request, the merchant's decision, an appeal resolved
+        # with a refund, the money): it learns the guarantee period and the freeze from supervision's events.
+        consumes=frozenset({T.ACCEPTANCE_DONE, T.MILESTONE_CONFIRMED, T.APPEAL_RAISED, T.APPEAL_RESOLVED,
+                            T.MERCHANT_CALL_FAILED})),
     "supervision": Grants(
         produces=frozenset({T.MILESTONE_CONFIRMED, T.APPEAL_RAISED, T.APPEAL_RESOLVED, T.ACCEPTANCE_DONE,
-                            T.REFUND_DECIDED, T.DEADLINE_SCHEDULED, T.DEADLINE_CLEARED}),
-        consumes=frozenset({T.ORDER_PAID, T.REFUND_REQUESTED, T.ACCOUNT_ERASED})),
+                            T.DEADLINE_SCHEDULED, T.DEADLINE_CLEARED}),
+        consumes=frozenset({T.ORDER_PAID, T.REFUND_DECIDED, T.ACCOUNT_ERASED})),
     "notification": Grants(produces=frozenset(), consumes=frozenset(Topic)),
     "partner": Grants(
         produces=frozenset({T.MERCHANT_CALL_FAILED}),
