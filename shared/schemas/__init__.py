@@ -4,18 +4,8 @@ Consumers read tolerantly (unknown fields are ignored); producers change additiv
 new `schema_version` or a new topic.
 """
 
-from shared.schemas.enums import (
-    AccountRole,
-    AppealOutcome,
-    BillingMode,
-    BuyerTrack,
-    CouponKind,
-    DeadlineKind,
-    DeliveryType,
-    OrderStatus,
-    PartyRole,
-    SaleMode,
-)
+from shared.schemas import enums
+from shared.schemas.enums import *  # noqa: F403 - the vocabulary, as listed in enums.__all__
 from shared.schemas.envelope import Event, Money
 from shared.schemas.events import (
     EVENT_TYPES,
@@ -55,6 +45,7 @@ from shared.schemas.events import (
 from shared.schemas.topics import TOPICS, Topic, dead_letter
 
 __all__ = [
+    *enums.__all__,
     "EVENT_TYPES",
     "TOPICS",
     "AcceptanceDone",
@@ -63,23 +54,16 @@ __all__ = [
     "AccountErasedPayload",
     "AccountRegistered",
     "AccountRegisteredPayload",
-    "AccountRole",
-    "AppealOutcome",
     "AppealRaised",
     "AppealRaisedPayload",
     "AppealResolved",
     "AppealResolvedPayload",
-    "BillingMode",
-    "BuyerTrack",
     "Coupon",
-    "CouponKind",
     "DeadlineCleared",
     "DeadlineClearedPayload",
-    "DeadlineKind",
     "DeadlineScheduled",
     "DeadlineScheduledPayload",
     "DeliveryContact",
-    "DeliveryType",
     "Event",
     "MerchantCallFailed",
     "MerchantCallFailedPayload",
@@ -89,18 +73,15 @@ __all__ = [
     "Money",
     "OrderPaid",
     "OrderPaidPayload",
-    "OrderStatus",
     "OrderStatusChanged",
     "OrderStatusChangedPayload",
     "OrderType",
     "Parties",
-    "PartyRole",
     "ProductSnapshot",
     "RefundDecided",
     "RefundDecidedPayload",
     "RefundRequested",
     "RefundRequestedPayload",
-    "SaleMode",
     "Topic",
     "dead_letter",
 ]

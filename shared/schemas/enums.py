@@ -2,6 +2,19 @@
 
 from enum import StrEnum
 
+__all__ = [
+    "AccountRole",
+    "AppealOutcome",
+    "BillingMode",
+    "BuyerTrack",
+    "CouponKind",
+    "DeadlineKind",
+    "DeliveryType",
+    "OrderStatus",
+    "PartyRole",
+    "SaleMode",
+]
+
 
 class AccountRole(StrEnum):
     BUYER = "buyer"
