@@ -10,27 +10,20 @@ import hashlib
 import random
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
 from services.notification.catalogue import Channel, MessageType, Rendered
 from services.notification.centre import Recipient
 from shared.platform.logs import mask
-from shared.schemas import AccountRole
+from shared.schemas import AccountRegisteredPayload
 
 ERASED_NAME = "(erased)"
 
 
-class Contact(BaseModel):
+class Contact(AccountRegisteredPayload):
     """The account's bound contact data, built from account.registered events."""
 
-    account_id: str
-    role: AccountRole
-    display_name: str
-    bound_email: str
-    bound_phone: str
-    locale: Literal["zh-CN", "en-US"] = "zh-CN"
     erased_at: AwareDatetime | None = None  # its owner had its contact data erased (account.erased)
 
     def erased(self, at: datetime) -> Contact:
@@ -183,3 +176,14 @@ def next_attempt(attempts: int, now: datetime, base: float, cap: float) -> datet
     """Exponential backoff with full jitter in [delay/2, delay]."""
     delay = min(cap, base * 2 ** max(0, attempts - 1))
     return now + timedelta(seconds=delay * random.uniform(0.5, 1.0))
+
+
+# Twilio's message statuses in the order they happen; a late callback never moves a status backwards.
+SMS_PROGRESS = {"accepted": 0, "queued": 1, "sending": 2, "sent": 3, "delivered": 4, "undelivered": 4,
+                "failed": 4, "read": 5}
+
+
+def replaced_by(provider_status: str) -> list[str]:
+    """The SMS provider statuses a callback saying `provider_status` may replace (the earlier ones)."""
+    rank = SMS_PROGRESS.get(provider_status, -1)
+    return [s for s, r in SMS_PROGRESS.items() if r < rank]
