@@ -21,7 +21,8 @@ from shared.platform.errors import Forbidden
 
 router = APIRouter(prefix="/accounts/{account_id}")
 
-AccountPath = Annotated[str, Path(min_length=1, max_length=128, description="The account: the token's subject")]
+AccountPath = Annotated[str, Path(min_length=1, max_length=128,
+                                  description="The account: the token's subject")]
 # Inbox message, delivery and recipient ids: hex keys and `rcp-...`; bounded so nothing odd reaches a query.
 IdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 OrderFilter = Annotated[str | None, Query(min_length=1, max_length=64, description="Only this order's")]
@@ -29,8 +30,9 @@ OrderFilter = Annotated[str | None, Query(min_length=1, max_length=64, descripti
 
 def own(account_id: str, caller: Principal) -> None:
     if account_id != caller.account_id:
-        raise Forbidden(f"account {caller.account_id} may not use account {account_id}'s messages, recipients "
-                        "or deliveries: they are visible to that account only", rule="own_account_only")
+        raise Forbidden(f"account {caller.account_id} may not use account {account_id}'s messages, "
+                        "recipients or deliveries: they are visible to that account only",
+                        rule="own_account_only")
 
 
 async def _owner(account_id: AccountPath, caller: Party) -> Principal:
@@ -67,7 +69,8 @@ async def unread_count(account_id: AccountPath, owner: Owner, request: Request) 
 
 
 @router.post("/inbox/{message_id}/read", tags=["inbox"])
-async def mark_read(account_id: AccountPath, message_id: IdPath, owner: Owner, request: Request) -> dict[str, int]:
+async def mark_read(account_id: AccountPath, message_id: IdPath, owner: Owner,
+                    request: Request) -> dict[str, int]:
     """Mark one in-site message read."""
     return {"marked": await services.mark_read(deps(request), account_id, message_id)}
 

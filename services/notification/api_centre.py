@@ -44,13 +44,15 @@ async def edit_recipient(account_id: AccountPath, recipient_id: IdPath, body: Ed
 
 
 @router.delete(PREFIX + "/{recipient_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["message centre"])
-async def delete_recipient(account_id: AccountPath, recipient_id: IdPath, owner: Owner, request: Request) -> None:
+async def delete_recipient(account_id: AccountPath, recipient_id: IdPath, owner: Owner,
+                           request: Request) -> None:
     """Delete a recipient."""
     await centre.delete_recipient(deps(request), account_id, recipient_id)
 
 
 @router.post(PREFIX + "/{recipient_id}/resend", tags=["message centre"])
-async def resend(account_id: AccountPath, recipient_id: IdPath, owner: Owner, request: Request) -> RecipientView:
+async def resend(account_id: AccountPath, recipient_id: IdPath, owner: Owner,
+                 request: Request) -> RecipientView:
     """Send new verification messages for what is not verified yet (older links and codes stop working).
 
     A resend counts toward the 40 changes a day, and keeps the count of wrong codes (SMS pumping)."""

@@ -34,7 +34,8 @@ async def sms_status_callback(delivery_id: IdPath, request: Request) -> Response
     if request.url.query:
         url += f"?{request.url.query}"
     signature = request.headers.get("X-Twilio-Signature", "")
-    if not any(RequestValidator(t.get_secret_value()).validate(url, form, signature) for t in auth_tokens(settings)):
+    validators = [RequestValidator(t.get_secret_value()) for t in auth_tokens(settings)]
+    if not any(v.validate(url, form, signature) for v in validators):
         raise Forbidden("invalid X-Twilio-Signature", rule="twilio_signature")
     await record_sms_status(deps(request), delivery_id, form.get("MessageSid", "")[:64],
                             form.get("MessageStatus", "")[:32])

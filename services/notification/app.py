@@ -23,9 +23,9 @@ def _wire(settings: NotificationSettings):  # type: ignore[no-untyped-def]
         email, sms, closers = providers(settings)
         collections = MongoCollections(rt.db)
         # The two background loops are shared leased workers (one replica each, reported in /readyz).
-        dispatcher = Dispatcher(Deliveries(collections.collection("deliveries")),
-                                RateLimits(collections.collection("rate_limits"), settings.rate_limit_window_seconds),
-                                email, sms, settings)
+        limits = RateLimits(collections.collection("rate_limits"), settings.rate_limit_window_seconds)
+        deliveries = Deliveries(collections.collection("deliveries"))
+        dispatcher = Dispatcher(deliveries, limits, email, sms, settings)
         sending = rt.worker(dispatcher, dispatcher.worker_settings())
         # A commit that queued a delivery wakes the dispatcher.
         deps = Deps(rt.uow_factory(mongo_uow), queued=sending.nudge, settings=settings, parking=rt.parking)

@@ -36,8 +36,8 @@ def _check_categories(categories: list[str] | None) -> list[str] | None:
     known = set(CATEGORIES) | set(TEXTS["en-US"])
     unknown = sorted(set(categories or []) - known)
     if unknown:
-        raise InvalidInput(f"unknown message categories or types {unknown}; categories: {sorted(CATEGORIES)}, "
-                           f"types: {sorted(TEXTS['en-US'])}", field="categories")
+        raise InvalidInput(f"unknown message categories or types {unknown}; categories: "
+                           f"{sorted(CATEGORIES)}, types: {sorted(TEXTS['en-US'])}", field="categories")
     return categories
 
 
@@ -79,8 +79,8 @@ async def add_recipients(deps: Deps, account_id: str, cmd: AddRecipients) -> lis
         await _count(uow, deps.settings, account_id, len(cmd.recipients), now)
         out = []
         for r in cmd.recipients:
-            rcp = Recipient(recipient_id=f"rcp-{uuid.uuid4().hex[:12]}", account_id=account_id, updated_at=now,
-                            **r.model_dump())
+            rcp = Recipient(recipient_id=f"rcp-{uuid.uuid4().hex[:12]}", account_id=account_id,
+                            updated_at=now, **r.model_dump())
             out.append((await _challenge(uow, deps.settings, rcp, now)).view())
         await uow.commit()
         return out
@@ -95,7 +95,8 @@ async def edit_recipient(deps: Deps, account_id: str, recipient_id: str, cmd: Ed
     async def work(uow: NotificationUnitOfWork) -> RecipientView:
         before = await _own(uow, account_id, recipient_id)
         await _count(uow, deps.settings, account_id, 1, now)
-        after = before.edit(name=cmd.name, email=cmd.email, phone=cmd.phone, categories=cmd.categories, now=now)
+        after = before.edit(name=cmd.name, email=cmd.email, phone=cmd.phone, categories=cmd.categories,
+                            now=now)
         if after.active != before.active or (after.email, after.phone) != (before.email, before.phone):
             after = await _challenge(uow, deps.settings, after, now)  # a changed address is verified again
         else:

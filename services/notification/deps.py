@@ -33,7 +33,7 @@ class Arrivals(Protocol):
 @dataclass(frozen=True)
 class Deps:
     uow: UnitOfWorkFactory[NotificationUnitOfWork]
-    queued: Callable[[], None] = nothing  # wakes the dispatcher after a commit that may have queued deliveries
+    queued: Callable[[], None] = nothing  # wakes the dispatcher after a commit that may have queued some
     clock: Callable[[], datetime] = utcnow
     settings: NotificationSettings = field(default_factory=NotificationSettings)
     parking: Arrivals | None = None  # None in service tests without a parking

@@ -1,10 +1,11 @@
-"""Sends queued email and SMS deliveries, retrying transient failures with backoff, and never twice on purpose.
+"""Sends queued email and SMS deliveries, retrying transient failures with backoff; never twice on purpose.
 
-The dispatcher is a source of the shared leased worker (shared/platform/worker.py): one replica dispatches at a
-time, woken when a delivery is queued (a nudge, or the change stream on `deliveries`) and at the latest every
-`dispatch_poll_seconds`. A round claims up to `delivery_concurrency` due deliveries and sends them all at once.
-A database error while claiming fails the round, which the worker logs and retries with backoff: capacity is
-the worker's, scoped to the round, so no error can leak it, and a worker that died makes /readyz fail.
+The dispatcher is a source of the shared leased worker (shared/platform/worker.py): one replica dispatches at
+a time, woken when a delivery is queued (a nudge, or the change stream on `deliveries`) and at the latest
+every `dispatch_poll_seconds`. A round claims up to `delivery_concurrency` due deliveries and sends them all
+at once. A database error while claiming fails the round, which the worker logs and retries with backoff:
+capacity is the worker's, scoped to the round, so no error can leak it, and a worker that died makes /readyz
+fail.
 
 Two leases, on purpose. The worker's lease says which replica claims; the row's own lease (`sending`,
 `lease_until`) says that a send of this delivery may be under way. The row lease stays because the worker's
@@ -63,7 +64,8 @@ class Dispatcher:
         """A round claims no more than it sends at once, so a row's lease only runs while it is being sent."""
         s = self.settings
         return WorkerSettings(poll_seconds=s.dispatch_poll_seconds, lease_seconds=s.worker_lease,
-                              batch=s.delivery_concurrency, concurrency=s.delivery_concurrency, max_attempts=8,
+                              batch=s.delivery_concurrency, concurrency=s.delivery_concurrency,
+                              max_attempts=8,
                               backoff_seconds=1.0, backoff_max_seconds=60.0, watch="deliveries")
 
     def key(self, item: Doc) -> str:
@@ -91,13 +93,13 @@ class Dispatcher:
         try:
             sent = await self._deliver(d)
         except CircuitOpen as exc:
-            await self._defer(d, datetime.now(UTC) + timedelta(seconds=exc.retry_in * random.uniform(1.0, 1.5)),
-                              str(exc))
+            later = timedelta(seconds=exc.retry_in * random.uniform(1.0, 1.5))
+            await self._defer(d, datetime.now(UTC) + later, str(exc))
         except TransientSendError as exc:
             await self._failed(d, exc, permanent=False)
         except PermanentSendError as exc:
             await self._failed(d, exc, permanent=True)
-        except Exception as exc:  # an unclassified provider error: an attempt of the delivery, retried as transient
+        except Exception as exc:  # an unclassified provider error: an attempt, retried as transient
             log.exception("unexpected error sending delivery %s", d.delivery_id)
             await self._failed(d, exc, permanent=False)
         else:
@@ -107,8 +109,8 @@ class Dispatcher:
                                          "event_id": d.event_id, "order_id": d.order_id})
 
     async def _mark_sent(self, d: Delivery, sent: Sent, lease_until: datetime) -> None:
-        """The provider has the message: record it. A database that is away (restarting) is waited for while the
-        row's lease holds, since an unmarked row is re-claimed and sent again once its lease runs out."""
+        """The provider has the message: record it. A database that is away (restarting) is waited for while
+        the row's lease holds, since an unmarked row is re-claimed and sent again once its lease runs out."""
         patience = (lease_until - datetime.now(UTC)).total_seconds() - 1.0
         async for attempt in AsyncRetrying(retry=retry_if_exception(is_transient), reraise=True,
                                            stop=stop_after_delay(max(0.0, patience)),
@@ -146,7 +148,8 @@ class Dispatcher:
     async def _failed(self, d: Delivery, exc: Exception, *, permanent: bool) -> None:
         s = self.settings
         exhausted = d.attempts >= s.delivery_max_attempts
-        status = DeliveryStatus.FAILED if permanent else DeliveryStatus.DEAD if exhausted else DeliveryStatus.PENDING
+        status = (DeliveryStatus.FAILED if permanent else DeliveryStatus.DEAD if exhausted
+                  else DeliveryStatus.PENDING)
         await self.deliveries.failed(d.delivery_id, status, f"{type(exc).__name__}: {exc}"[:500],
                                      next_attempt(d.attempts, datetime.now(UTC), s.delivery_backoff_seconds,
                                                   s.delivery_backoff_max_seconds))

@@ -1,9 +1,10 @@
-"""Kafka subscribers: every event type the catalogue speaks about, plus account registrations and erasures, and
-the deadlines that drive the reminders.
+"""Kafka subscribers: every event type the catalogue speaks about, plus account registrations and erasures,
+and the deadlines that drive the reminders.
 
 Every subscriber has the same shape, so they are made from two tables rather than written one by one:
-`SUBSCRIPTIONS` says what each topic is consumed for (its AsyncAPI description), and `EVENT_HANDLERS` which use
-cases handle it (cosmicpython's `EVENT_HANDLERS`). Each use case claims the event's id in its own transaction.
+`SUBSCRIPTIONS` says what each topic is consumed for (its AsyncAPI description), and `EVENT_HANDLERS` which
+use cases handle it (cosmicpython's `EVENT_HANDLERS`). Each use case claims the event's id in its own
+transaction.
 """
 
 from __future__ import annotations
@@ -28,14 +29,14 @@ DEPS = Context("notification")
 
 SUBSCRIPTIONS: dict[Topic, str] = {
     Topic.ACCOUNT_REGISTERED: "Keep each account's bound email, phone and locale.",
-    Topic.ACCOUNT_ERASED: "Erase the account's contact data at its owner's request: recipients deleted, bound "
-                          "contact and delivery log masked, unsent e-mail and SMS cancelled.",
+    Topic.ACCOUNT_ERASED: "Erase the account's contact data at its owner's request: recipients deleted, "
+                          "bound contact and delivery log masked, unsent e-mail and SMS cancelled.",
     Topic.ORDER_PAID: "Tell the buyer the payment arrived and the merchant a paid order is waiting.",
     Topic.MILESTONE_CONFIRMED: "Tell the buyer the merchant confirmed a step.",
     Topic.APPEAL_RAISED: "Tell both parties an appeal froze the service order.",
     Topic.APPEAL_RESOLVED: "Tell both parties how the appeal was resolved.",
-    Topic.ORDER_STATUS_CHANGED: "Tell buyer and merchant an order was cancelled (other statuses are told by the "
-                                "events that caused them).",
+    Topic.ORDER_STATUS_CHANGED: "Tell buyer and merchant an order was cancelled (other statuses are told by "
+                                "the events that caused them).",
     Topic.REFUND_REQUESTED: "Tell the merchant a refund awaits its decision.",
     Topic.REFUND_DECIDED: "Tell the buyer (and the merchant, unless it decided) how a refund was decided.",
     Topic.MERCHANT_CALL_FAILED: "Tell the merchant by SMS and e-mail that a call to its interface failed "
@@ -66,8 +67,8 @@ def _subscriber(topic: Topic) -> Callable[..., Awaitable[None]]:
         for use_case in EVENT_HANDLERS[topic]:
             done = await use_case(deps, event)
             log.info("%s: %s", use_case.__name__, "done" if done else "duplicate event ignored",
-                     extra={"event_id": event.event_id, "event_type": event.event_type, "order_id": event.order_id,
-                            "correlation_id": event.correlation_id})
+                     extra={"event_id": event.event_id, "event_type": event.event_type,
+                            "order_id": event.order_id, "correlation_id": event.correlation_id})
 
     # FastStream decodes the message as the first parameter's annotation: the topic's event class.
     handle.__annotations__ = {**handle.__annotations__, "event": EVENT_TYPES[topic]}

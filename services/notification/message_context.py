@@ -1,7 +1,7 @@
-"""What a message's template gets from the event that caused it, and which accounts play which role in it. Pure.
+"""What a message's template gets from the event that caused it, and who plays which role in it. Pure.
 
-Both are chosen by the payload's type (`functools.singledispatch`): each event type says what it carries, and a
-new event type without a registration gives its templates the defaults and its roles nobody.
+Both are chosen by the payload's type (`functools.singledispatch`): each event type says what it carries, and
+a new event type without a registration gives its templates the defaults and its roles nobody.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from shared.schemas import (
 
 # Every name a template may use, with the value it has when the event does not carry it.
 DEFAULTS: dict[str, Any] = {
-    "order_id": "", "amount": "", "currency": "CNY", "product": "", "node": "", "next_node": None, "raised_by": "",
-    "reason": "", "outcome": "", "approved": False, "opinion": "", "endpoint": "", "attempt": 1, "final": False,
-    "consequence": "", "error": ""}
+    "order_id": "", "amount": "", "currency": "CNY", "product": "", "node": "", "next_node": None,
+    "raised_by": "", "reason": "", "outcome": "", "approved": False, "opinion": "", "endpoint": "",
+    "attempt": 1, "final": False, "consequence": "", "error": ""}
 
 
 def context(event: Event) -> dict[str, Any]:
@@ -90,13 +90,14 @@ def _(p: MerchantCallFailedPayload) -> dict[str, Any]:
             "consequence": p.consequence, "error": p.error}
 
 
-# --- who plays which role ---------------------------------------------------------------------------------------
+# --- who plays which role -----------------------------------------------------------------------------
 WithParties = (OrderPaidPayload | MilestoneConfirmedPayload | AppealRaisedPayload | AppealResolvedPayload
-               | AcceptanceDonePayload | OrderStatusChangedPayload | RefundRequestedPayload | RefundDecidedPayload)
+               | AcceptanceDonePayload | OrderStatusChangedPayload | RefundRequestedPayload
+               | RefundDecidedPayload)
 
 
 def accounts_in_role(event: Event, role: AccountRole) -> list[str]:
-    """The account that plays `role` in this event, if it names one (operators are every operator: the store's)."""
+    """The account that plays `role` in this event, if it names one (operators: the store knows them)."""
     found = roles(event.payload).get(role)
     return [found] if found else []
 

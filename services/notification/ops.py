@@ -1,5 +1,5 @@
-"""Use cases on deliveries after the fact: the SMS provider's status callbacks, and an operator's replay of dead
-deliveries (the desk's list of them is a query: queries.py)."""
+"""Use cases on deliveries after the fact: the SMS provider's status callbacks, and an operator's replay of
+dead deliveries (the desk's list of them is a query: queries.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ async def record_sms_status(deps: Deps, delivery_id: str, sid: str, status: str)
 
     async def work(uow: NotificationUnitOfWork) -> bool:
         note = f"provider status {status} at {deps.clock().isoformat()}"
-        recorded = await uow.deliveries.record_provider_status(delivery_id, status, sid, replaced_by(status), note)
+        recorded = await uow.deliveries.record_provider_status(delivery_id, status, sid, replaced_by(status),
+                                                               note)
         await uow.commit()
         return recorded
 
@@ -27,7 +28,8 @@ async def replay_delivery(deps: Deps, operator_id: str, delivery_id: str) -> str
 
     async def work(uow: NotificationUnitOfWork) -> str:  # a plain value: a keyed retry gets it back (effects)
         now = deps.clock()
-        if await uow.deliveries.replay(delivery_id, now, f"replayed by operator {operator_id} at {now.isoformat()}"):
+        note = f"replayed by operator {operator_id} at {now.isoformat()}"
+        if await uow.deliveries.replay(delivery_id, now, note):
             await uow.commit()
             return DeliveryStatus.PENDING.value
         status = await uow.deliveries.status(delivery_id)

@@ -1,6 +1,6 @@
-"""One message for one account, planned: its targets resolved, its text rendered, the in-site copy written to the
-inbox and the e-mail / SMS deliveries queued, in the caller's unit of work. Every use case that tells someone
-something comes through here (events, reminder steps, verification messages)."""
+"""One message for one account, planned: its targets resolved, its text rendered, the in-site copy written to
+the inbox and the e-mail / SMS deliveries queued, in the caller's unit of work. Every use case that tells
+someone something comes through here (events, reminder steps, verification messages)."""
 
 from __future__ import annotations
 
@@ -36,7 +36,8 @@ async def plan_message(uow: NotificationUnitOfWork, cause: Cause, contact: Conta
     if channels is not None:
         skipped = [t for t in targets if t.channel not in channels]
         targets = [t for t in targets if t.channel in channels]
-        trace += [f"{t.channel.value} to {t.address} skipped: not this reminder's channel" for t in skipped[:1]]
+        trace += [f"{t.channel.value} to {t.address} skipped: not this reminder's channel"
+                  for t in skipped[:1]]
     text = render(message.key, contact.locale, ctx)
     deliveries = [Delivery.plan(event_id=cause.event_id, event_type=cause.event_type, order_id=cause.order_id,
                                 account_id=contact.account_id, message=message, target=t, text=text,

@@ -1,5 +1,6 @@
-"""Read side of the notification service: the inbox, recipients, the delivery log, reminders and the operators'
-list of dead deliveries. Plain queries outside any transaction (cosmicpython's `views.py`); changes are use cases.
+"""Read side of the notification service: the inbox, recipients, the delivery log, reminders and the
+operators' list of dead deliveries. Plain queries outside any transaction (cosmicpython's `views.py`); changes
+are use cases.
 """
 
 from __future__ import annotations
@@ -78,10 +79,11 @@ class Queries:
         query: Doc = {"status": {"$in": [DeliveryStatus.DEAD, DeliveryStatus.FAILED]}}
         if order_id:
             query["order_id"] = order_id
-        docs = await self.delivery_rows.find(query, sort=NEWEST_FIRST, limit=limit, projection={"body": 0, "html": 0})
+        docs = await self.delivery_rows.find(query, sort=NEWEST_FIRST, limit=limit,
+                                             projection={"body": 0, "html": 0})
+        shown = ("account_id", "order_id", "channel", "message_type", "status", "attempts")
         return [{"delivery_id": d["_id"], "last_error": mask(str(d.get("last_error") or "")),
-                 **{k: d.get(k) for k in ("account_id", "order_id", "channel", "message_type", "status", "attempts")}}
-                for d in docs]
+                 **{k: d.get(k) for k in shown}} for d in docs]
 
 
 def _redacted(d: Delivery) -> Delivery:

@@ -1,11 +1,11 @@
 """Use cases of the deadline-aware reminders, and the source of the worker that sends them when due.
 
 Series live in Mongo (`reminders`) with their next due time. The shared leased worker (one replica) takes the
-due series, one item per series, and sends each due step in a unit of work that also marks it sent, so a restart
-resumes where it stopped and a step is planned once (its delivery key is series + step). A series that fails is
-recorded, retried with backoff and at last quarantined by the worker; the others go on. A stop and a send touch
-the same document: if they race, the database reports a write conflict, one reruns, and a stopped series sends
-nothing more.
+due series, one item per series, and sends each due step in a unit of work that also marks it sent, so a
+restart resumes where it stopped and a step is planned once (its delivery key is series + step). A series that
+fails is recorded, retried with backoff and at last quarantined by the worker; the others go on. A stop and a
+send touch the same document: if they race, the database reports a write conflict, one reruns, and a stopped
+series sends nothing more.
 
 Schedulings and clearings come on two topics, in any order. A clearing of a deadline not seen yet raises
 `NotYetKnown`: it is parked and handled again as soon as its scheduling has been handled (`parking.arrived`).
@@ -32,7 +32,7 @@ BEIJING = ZoneInfo("Asia/Shanghai")
 
 
 async def schedule(deps: Deps, event: DeadlineScheduled) -> bool:
-    """Start the deadline's series (replacing any active one); stopped at once if a later clearing came first."""
+    """Start the deadline's series (replacing an active one), stopped if a later clearing came first."""
     deadline_id = event.payload.deadline_id
 
     async def work(uow: NotificationUnitOfWork) -> bool:

@@ -45,13 +45,15 @@ async def register_account(deps: Deps, event: AccountRegistered) -> bool:
     return await _handled(deps, event, work)
 
 
-async def _handled(deps: Deps, event: Event, work: Callable[[NotificationUnitOfWork], Awaitable[bool]]) -> bool:
+async def _handled(deps: Deps, event: Event,
+                   work: Callable[[NotificationUnitOfWork], Awaitable[bool]]) -> bool:
     done = await deps.uow.handle(CONSUMER, event, work) is not None
     deps.queued()
     return done
 
 
-async def _notify(uow: NotificationUnitOfWork, event: Event, now: datetime, only_account: str | None = None) -> None:
+async def _notify(uow: NotificationUnitOfWork, event: Event, now: datetime,
+                  only_account: str | None = None) -> None:
     ctx, cause = context(event), Cause(str(event.event_id), event.event_type, event.order_id)
     for rule in rules_for(event):
         if rule.role is AccountRole.OPERATOR:
@@ -69,7 +71,7 @@ async def _notify(uow: NotificationUnitOfWork, event: Event, now: datetime, only
             await plan_message(uow, cause, contact, rule.message, ctx, now)
 
 
-# --- the inbox ---------------------------------------------------------------------------------------------------
+# --- the inbox -------------------------------------------------------------------------------------------
 async def mark_read(deps: Deps, account_id: str, message_id: str | None) -> int:
     """Mark one in-site message (or all of them) read; how many were unread."""
 

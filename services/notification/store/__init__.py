@@ -1,5 +1,5 @@
-"""Persistence of the notification service: one repository per aggregate, written once over `Collection` (Mongo
-in a transaction in production, memory in tests), and the one unit of work that binds them.
+"""Persistence of the notification service: one repository per aggregate, written once over `Collection`
+(Mongo in a transaction in production, memory in tests), and the one unit of work that binds them.
 
 | repository       | collection           | what                                                            |
 |------------------|----------------------|-----------------------------------------------------------------|
@@ -13,8 +13,8 @@ in a transaction in production, memory in tests), and the one unit of work that 
 | `clearings`      | `deadline_clearings` | the latest clearing of each deadline                            |
 
 Use cases reach them through `NotificationUnitOfWork`. The dispatcher uses `Deliveries` and `RateLimits` on
-plain collections, outside any transaction: its claims and marks are single-document writes, conditional on the
-row's status, and a send must not hold a transaction open while a provider answers.
+plain collections, outside any transaction: its claims and marks are single-document writes, conditional on
+the row's status, and a send must not hold a transaction open while a provider answers.
 """
 
 from __future__ import annotations

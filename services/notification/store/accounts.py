@@ -1,4 +1,4 @@
-"""What notification keeps about accounts: their contact records, their recipients, their daily change counts."""
+"""What notification keeps about accounts: contact records, recipients, daily change counts."""
 
 from __future__ import annotations
 
@@ -33,17 +33,17 @@ class Contacts:
         """Keep the account's contact; the events parked for it, taken off the document."""
         doc = await self.collection.find_one({"_id": contact.account_id}, projection={"parked": 1})
         await self.collection.update_one({"_id": contact.account_id},
-                                         {"$set": {"contact": contact.model_dump(), "parked": []}}, upsert=True)
+                                         {"$set": {"contact": contact.model_dump(), "parked": []}},
+                                         upsert=True)
         parked: list[dict[str, str]] = (doc or {}).get("parked", [])
         return [EVENT_TYPES[p["event_type"]].model_validate_json(p["body"]) for p in parked]
 
     async def park(self, account_id: str, event: Event) -> None:
-        await self.collection.update_one(
-            {"_id": account_id},
-            {"$push": {"parked": {"event_type": event.event_type, "body": event.model_dump_json()}}}, upsert=True)
+        parked = {"event_type": event.event_type, "body": event.model_dump_json()}
+        await self.collection.update_one({"_id": account_id}, {"$push": {"parked": parked}}, upsert=True)
 
     async def erased_at(self, account_id: str) -> datetime | None:
-        """When the account's contact data was erased (a mark kept even if its registration is still to come)."""
+        """When the account's contact data was erased (a mark kept even before its registration comes)."""
         doc = await self.collection.find_one({"_id": account_id}, projection={"erased_at": 1})
         at: datetime | None = (doc or {}).get("erased_at")
         return at
@@ -71,7 +71,7 @@ class Recipients(WrittenWhole[Recipient]):
 
 
 class ChangeCounters:
-    """How many recipient additions and changes an account made on a day (`<account>|<day>`: the daily limit)."""
+    """Recipient additions and changes an account made on a day (`<account>|<day>`): the daily limit's."""
 
     def __init__(self, collection: Collection) -> None:
         self.collection = collection

@@ -13,7 +13,7 @@ M = TypeVar("M", bound=BaseModel)
 
 class WrittenWhole(AggregateRepository[M]):
     """An aggregate written whole, inside the unit of work's transaction. It has no version field: two
-    transactions writing the same document make the database report a write conflict, and one of them reruns."""
+    transactions writing the same document make the database report a write conflict, and one reruns."""
 
     async def put(self, item: M) -> None:
         await self.collection.replace_one({"_id": self.key(item)}, item.model_dump(), upsert=True)

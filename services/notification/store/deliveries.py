@@ -32,22 +32,24 @@ class Deliveries(AggregateRepository[Delivery]):
     # --- the dispatcher: claims and results, one document at a time ---------------------------------------
     async def claim_due(self, now: datetime, lease_until: datetime, limit: int,
                         exclude: frozenset[str] = frozenset()) -> list[Doc]:
-        """Claim up to `limit` deliveries (`sending` until `lease_until`, one more attempt): due ones first, then
-        those whose sender died (their lease ran out), leaving out `exclude` (the worker's). The rows come as
-        stored, for the dispatcher to read one by one (a row that does not load is one failed item).
+        """Claim up to `limit` deliveries (`sending` until `lease_until`, one more attempt): due ones first,
+        then those whose sender died (their lease ran out), leaving out `exclude` (the worker's). The rows
+        come as stored, for the dispatcher to read one by one (a row that does not load is one failed item).
 
         Two plain indexed queries rather than one `$or`: the `$or` with a sort scanned the whole collection
         on every claim and every idle poll, and claims slowed down as the delivery log grew (make bench). Each
         candidate is claimed by a conditional write, so a row another dispatcher took meanwhile is left to it.
         A database error before anything was claimed fails the round (the worker backs off); after some were
         claimed, those are sent now rather than left `sending` until their lease runs out."""
-        claim = {"$set": {"status": DeliveryStatus.SENDING, "lease_until": lease_until}, "$inc": {"attempts": 1}}
+        claim = {"$set": {"status": DeliveryStatus.SENDING, "lease_until": lease_until},
+                 "$inc": {"attempts": 1}}
         skip = {"_id": {"$nin": sorted(exclude)}} if exclude else {}
         claimed: list[Doc] = []
         try:
             for query, order in (({"status": DeliveryStatus.PENDING, "next_attempt_at": {"$lte": now}},
                                   "next_attempt_at"),
-                                 ({"status": DeliveryStatus.SENDING, "lease_until": {"$lt": now}}, "lease_until")):
+                                 ({"status": DeliveryStatus.SENDING, "lease_until": {"$lt": now}},
+                                  "lease_until")):
                 if len(claimed) >= limit:
                     break
                 for row in await self.collection.find({**query, **skip}, sort=[(order, 1)],
@@ -70,8 +72,10 @@ class Deliveries(AggregateRepository[Delivery]):
         await self._settle(delivery_id, {"status": DeliveryStatus.PENDING, "next_attempt_at": until,
                                          "last_error": why}, uncount=True)
 
-    async def failed(self, delivery_id: str, status: DeliveryStatus, error: str, next_attempt_at: datetime) -> None:
-        await self._settle(delivery_id, {"status": status, "last_error": error, "next_attempt_at": next_attempt_at})
+    async def failed(self, delivery_id: str, status: DeliveryStatus, error: str,
+                     next_attempt_at: datetime) -> None:
+        await self._settle(delivery_id, {"status": status, "last_error": error,
+                                         "next_attempt_at": next_attempt_at})
 
     async def _settle(self, delivery_id: str, fields: Doc, *, uncount: bool = False) -> None:
         """The result of a claimed send: written only while the row is still `sending` (an erasure may have
