@@ -4,7 +4,8 @@ and the deadlines that drive the reminders.
 Every subscriber has the same shape, so they are made from two tables rather than written one by one:
 `SUBSCRIPTIONS` says what each topic is consumed for (its AsyncAPI description), and `EVENT_HANDLERS` which
 use cases handle it (cosmicpython's `EVENT_HANDLERS`). Each use case claims the event's id in its own
-transaction.
+transaction, as consumer `notification`; so a topic has one use case (a second would claim under a name of its
+own, or find the event claimed).
 """
 
 from __future__ import annotations
