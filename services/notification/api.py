@@ -6,12 +6,14 @@ may read or change it (`own_account_only`); nobody else, operators included.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, cast
 
 from fastapi import APIRouter, Depends, Path, Query, Request, status
 
+from services.notification import services
+from services.notification.deps import Deps
 from services.notification.domain import Delivery
-from services.notification.privacy import AccountExport, PrivacyService
+from services.notification.privacy import AccountExport, export_account
 from services.notification.queries import InboxPage, Queries
 from services.notification.reminders import Series
 from shared.platform.auth import Party, Principal
@@ -19,7 +21,8 @@ from shared.platform.errors import Forbidden
 
 router = APIRouter(prefix="/accounts/{account_id}")
 
-AccountPath = Annotated[str, Path(min_length=1, max_length=128, description="The account: the token's subject")]
+AccountPath = Annotated[str, Path(min_length=1, max_length=128,
+                                  description="The account: the token's subject")]
 # Inbox message, delivery and recipient ids: hex keys and `rcp-...`; bounded so nothing odd reaches a query.
 IdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 OrderFilter = Annotated[str | None, Query(min_length=1, max_length=64, description="Only this order's")]
@@ -27,8 +30,9 @@ OrderFilter = Annotated[str | None, Query(min_length=1, max_length=64, descripti
 
 def own(account_id: str, caller: Principal) -> None:
     if account_id != caller.account_id:
-        raise Forbidden(f"account {caller.account_id} may not use account {account_id}'s messages, recipients "
-                        "or deliveries: they are visible to that account only", rule="own_account_only")
+        raise Forbidden(f"account {caller.account_id} may not use account {account_id}'s messages, "
+                        "recipients or deliveries: they are visible to that account only",
+                        rule="own_account_only")
 
 
 async def _owner(account_id: AccountPath, caller: Party) -> Principal:
@@ -40,8 +44,12 @@ Owner = Annotated[Principal, Depends(_owner)]
 
 
 def _q(request: Request) -> Queries:
-    queries: Queries = request.app.state.queries
-    return queries
+    return cast(Queries, request.app.state.queries)
+
+
+def deps(request: Request) -> Deps:
+    """What the use cases run on (app.py provides it as `notification`)."""
+    return cast(Deps, request.app.state.notification)
 
 
 @router.get("/inbox", tags=["inbox"])
@@ -61,21 +69,22 @@ async def unread_count(account_id: AccountPath, owner: Owner, request: Request) 
 
 
 @router.post("/inbox/{message_id}/read", tags=["inbox"])
-async def mark_read(account_id: AccountPath, message_id: IdPath, owner: Owner, request: Request) -> dict[str, int]:
+async def mark_read(account_id: AccountPath, message_id: IdPath, owner: Owner,
+                    request: Request) -> dict[str, int]:
     """Mark one in-site message read."""
-    return {"marked": await _q(request).mark_read(account_id, message_id)}
+    return {"marked": await services.mark_read(deps(request), account_id, message_id)}
 
 
 @router.post("/inbox/read-all", tags=["inbox"])
 async def mark_all_read(account_id: AccountPath, owner: Owner, request: Request) -> dict[str, int]:
     """Mark every in-site message read."""
-    return {"marked": await _q(request).mark_read(account_id, None)}
+    return {"marked": await services.mark_read(deps(request), account_id, None)}
 
 
 @router.delete("/inbox/{message_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["inbox"])
 async def delete_message(account_id: AccountPath, message_id: IdPath, owner: Owner, request: Request) -> None:
     """Delete one in-site message."""
-    await _q(request).delete_message(account_id, message_id)
+    await services.delete_message(deps(request), account_id, message_id)
 
 
 @router.get("/deliveries", tags=["deliveries"])
@@ -101,5 +110,4 @@ async def reminders(account_id: AccountPath, owner: Owner, request: Request, ord
 @router.get("/export", tags=["privacy"])
 async def export(account_id: AccountPath, owner: Owner, request: Request) -> AccountExport:
     """The contact data held for the account: bound contact, recipients, addresses its deliveries went to."""
-    privacy: PrivacyService = request.app.state.privacy
-    return await privacy.export(account_id)
+    return await export_account(deps(request), account_id)

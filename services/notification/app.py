@@ -5,16 +5,14 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.notification import api, api_centre, api_ops, handlers
-from services.notification.centre_service import CentreService
+from services.notification.deps import Deps
 from services.notification.dispatcher import Dispatcher
-from services.notification.ops import Ops
-from services.notification.privacy import PrivacyService
 from services.notification.providers import providers
 from services.notification.queries import Queries
-from services.notification.reminder_service import ReminderService
-from services.notification.services import NotificationService
+from services.notification.reminder_service import ReminderSource
 from services.notification.settings import NotificationSettings
-from services.notification.store import ensure_indexes, mongo_uow
+from services.notification.store import Deliveries, RateLimits, ensure_indexes, mongo_uow
+from shared.platform.collection import MongoCollections
 from shared.platform.runtime import Runtime, build_service
 from shared.platform.worker import WorkerSettings
 
@@ -23,23 +21,20 @@ def _wire(settings: NotificationSettings):  # type: ignore[no-untyped-def]
     async def wire(rt: Runtime) -> None:
         await ensure_indexes(rt.db)
         email, sms, closers = providers(settings)
+        collections = MongoCollections(rt.db)
         # The two background loops are shared leased workers (one replica each, reported in /readyz).
-        dispatcher = Dispatcher(rt.db, email, sms, settings)
+        limits = RateLimits(collections.collection("rate_limits"), settings.rate_limit_window_seconds)
+        deliveries = Deliveries(collections.collection("deliveries"))
+        dispatcher = Dispatcher(deliveries, limits, email, sms, settings)
         sending = rt.worker(dispatcher, dispatcher.worker_settings())
-        queued = sending.nudge  # a commit that queued a delivery wakes the dispatcher
+        # A commit that queued a delivery wakes the dispatcher.
+        deps = Deps(rt.uow_factory(mongo_uow), queued=sending.nudge, settings=settings, parking=rt.parking)
+        rt.provide("notification", deps)
         rt.provide("dispatcher", dispatcher)
-        rt.provide("queries", Queries(rt.db))
-        uow = rt.uow_factory(mongo_uow)
-        rt.provide("notification", NotificationService(uow, queued))
-        rt.provide("centre", CentreService(uow, settings, queued))
-        rt.provide("ops", Ops(rt.db, queued))
-        rt.provide("privacy", PrivacyService(uow))
-        rt.provide("notification_settings", settings)
-        reminders = ReminderService(uow, queued, settings.reminder_fractions, parking=rt.parking)
-        rt.provide("reminders", reminders)
-        rt.worker(reminders, WorkerSettings(poll_seconds=settings.reminder_poll_seconds,
-                                            lease_seconds=settings.worker_lease, batch=50, concurrency=4,
-                                            max_attempts=8, backoff_seconds=1.0, backoff_max_seconds=300.0))
+        rt.provide("queries", Queries(collections))
+        rt.worker(ReminderSource(deps), WorkerSettings(
+            poll_seconds=settings.reminder_poll_seconds, lease_seconds=settings.worker_lease, batch=50,
+            concurrency=4, max_attempts=8, backoff_seconds=1.0, backoff_max_seconds=300.0))
         rt.on_stop(dispatcher.drain)  # sends under way finish before the provider clients close
         for close in closers:
             rt.on_stop(close)

@@ -3,12 +3,12 @@
 Closed: every message tries the primary; a transient failure there is retried at once on the secondary (when
 one is configured), so a message is never held back by a primary that is down. After `failures` consecutive
 transient failures the breaker opens: messages go straight to the secondary for `cooldown` seconds. Then it
-half-opens: one message probes the primary; success closes the breaker, failure opens it again.
-A permanent refusal (bad address) is neither counted nor failed over. It does say one thing: the provider is up
-and answering. So a probe refused for good closes the breaker like a success (the message itself is refused);
-a probe that never answers (cancelled at shutdown, an unexpected error) frees the half-open slot, so the next
-message probes; otherwise the breaker would stay half-open, its one probe taken, for good.
-With no secondary, an open breaker fails fast (transient), and the dispatcher's backoff takes over.
+half-opens: one message probes the primary; success closes the breaker, failure opens it again. A permanent
+refusal (bad address) is neither counted nor failed over. It does say one thing: the provider is up and
+answering. So a probe refused for good closes the breaker like a success (the message itself is refused); a
+probe that never answers (cancelled at shutdown, an unexpected error) frees the half-open slot, so the next
+message probes; otherwise the breaker would stay half-open, its one probe taken, for good. With no secondary,
+an open breaker fails fast (transient), and the dispatcher's backoff takes over.
 """
 
 from __future__ import annotations
@@ -72,13 +72,14 @@ class CircuitBreaker:
         self.state, self.consecutive, self._probing = BreakerState.CLOSED, 0, False
 
     def refused(self) -> None:
-        """The primary answered with a permanent refusal: it is up. A half-open breaker closes; a closed one is
-        left as it is (the refusal is about the message, not a sign of recovery worth resetting the count)."""
+        """The primary answered with a permanent refusal: it is up. A half-open breaker closes; a closed one
+        is left as it is (the refusal is about the message, not a sign of recovery worth resetting the
+        count)."""
         if self.state is BreakerState.HALF_OPEN:
             self.success()
 
     def unanswered(self) -> None:
-        """The try ended without an answer (cancelled, or an unexpected error): a probe gives its slot back."""
+        """The try ended without an answer (cancelled, or an unexpected error): a probe frees its slot."""
         self._probing = False
 
     def failure(self) -> None:

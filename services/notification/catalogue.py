@@ -5,8 +5,8 @@ supervision, appeal, O&M reminder (501), billing, other (901).
 
 Choices where events overlap (documented so nobody is told twice):
 - `order.status_changed` is told only for `cancelled`. `completed` is what `acceptance.done` already says (and
-  an unsupervised order completes with its payment, which `order.paid` already announced); `refunded` is what an
-  approved `refund.decided` already says; `processing` is the payment itself.
+  an unsupervised order completes with its payment, which `order.paid` already announced); `refunded` is what
+  an approved `refund.decided` already says; `processing` is the payment itself.
 - `deadline.scheduled` / `deadline.cleared` are not catalogue messages: they drive the escalating reminders
   (see reminders.py).
 - `merchant_call.failed` reaches the merchant by SMS and e-mail (and in-site), mandatory (dossier §6.3 "O&M
@@ -22,7 +22,8 @@ from enum import StrEnum
 from services.notification.templates import _TEXTS, Rendered, render
 from shared.schemas import AccountRole, Event, OrderStatus
 
-__all__ = ["CATALOGUE", "CATEGORIES", "_TEXTS", "Channel", "MessageType", "Rendered", "Rule", "render", "rules_for"]
+__all__ = ["CATALOGUE", "CATEGORIES", "_TEXTS", "Channel", "MessageType", "Rendered", "Rule", "render",
+           "rules_for"]
 
 
 class Channel(StrEnum):
@@ -43,7 +44,8 @@ class MessageType:
     category: str
     channels: tuple[Channel, ...] = ALL_CHANNELS
     # Mandatory: with no subscribed recipient it falls back to the bound email and phone. Optional: with no
-    # subscribed recipient it goes to the inbox only (the account opted out of e-mail/SMS by subscribing none).
+    # subscribed recipient it goes to the inbox only (the account opted out of e-mail/SMS by subscribing
+    # none).
     mandatory: bool = True
 
 

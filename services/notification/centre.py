@@ -78,11 +78,11 @@ class Recipient(BaseModel):
     def challenge(self, token: str, code: str, expires_at: datetime, now: datetime) -> Recipient:
         """New secrets for whatever is not verified yet (a new recipient, a changed address, a resend).
 
-        The wrong-code counter survives a new code: a resend while guesses are left keeps the count, so it does
-        not give an attacker fresh guesses. Only once the bound is reached does a new challenge renew it. Every
-        challenge is counted against the daily quota (an addition, an address change or a resend, dossier
-        §6.2), and each renews the guesses at most once, so an account gets at most MAX_CODE_ATTEMPTS x 40 =
-        200 wrong guesses a day, each time at a new random 6-digit code: at most 200 in a million."""
+        The wrong-code counter survives a new code: a resend while guesses are left keeps the count, so it
+        does not give an attacker fresh guesses. Only once the bound is reached does a new challenge renew it.
+        Every challenge is counted against the daily quota (an addition, an address change or a resend,
+        dossier §6.2), and each renews the guesses at most once, so an account gets at most MAX_CODE_ATTEMPTS
+        x 40 = 200 wrong guesses a day, each time at a new random 6-digit code: at most 200 in a million."""
         exhausted = self.code_attempts >= MAX_CODE_ATTEMPTS
         return self.model_copy(update={
             "email_token_hash": None if self.email_verified else digest(token),
@@ -119,11 +119,12 @@ class Recipient(BaseModel):
             return self, True
         self._not_expired(now)
         if self.code_attempts >= MAX_CODE_ATTEMPTS or self.phone_code_hash is None:
-            raise TooManyWrongCodes(f"too many wrong codes ({MAX_CODE_ATTEMPTS}): ask for a new one with resend "
-                                    "(a resend counts toward the daily limit of changes)")
+            raise TooManyWrongCodes(f"too many wrong codes ({MAX_CODE_ATTEMPTS}): ask for a new one with "
+                                    "resend (a resend counts toward the daily limit of changes)")
         if not hmac.compare_digest(self.phone_code_hash, digest(code)):
             return self.model_copy(update={"code_attempts": self.code_attempts + 1}), False
-        return self.model_copy(update={"phone_verified": True, "phone_code_hash": None, "updated_at": now}), True
+        verified = {"phone_verified": True, "phone_code_hash": None, "updated_at": now}
+        return self.model_copy(update=verified), True
 
     def _not_expired(self, now: datetime) -> None:
         if self.challenge_expires_at is not None and now > self.challenge_expires_at:

@@ -17,13 +17,13 @@ from pydantic import BaseModel, EmailStr, Field, StringConstraints
 
 from services.notification.catalogue import CATEGORIES, VERIFY_EMAIL, VERIFY_PHONE
 from services.notification.centre import MAX_PER_REQUEST, Recipient, RecipientView, check_daily_quota
+from services.notification.deps import Deps
 from services.notification.domain import Contact
-from services.notification.services import plan_message
+from services.notification.planning import Cause, plan_message
 from services.notification.settings import NotificationSettings
 from services.notification.store import NotificationUnitOfWork
 from services.notification.texts import TEXTS
 from shared.platform.errors import InvalidInput, NotFound
-from shared.platform.mongo import UnitOfWorkFactory
 from shared.platform.validation import E164Phone
 from shared.schemas import AccountRole
 
@@ -36,8 +36,8 @@ def _check_categories(categories: list[str] | None) -> list[str] | None:
     known = set(CATEGORIES) | set(TEXTS["en-US"])
     unknown = sorted(set(categories or []) - known)
     if unknown:
-        raise InvalidInput(f"unknown message categories or types {unknown}; categories: {sorted(CATEGORIES)}, "
-                           f"types: {sorted(TEXTS['en-US'])}", field="categories")
+        raise InvalidInput(f"unknown message categories or types {unknown}; categories: "
+                           f"{sorted(CATEGORIES)}, types: {sorted(TEXTS['en-US'])}", field="categories")
     return categories
 
 
@@ -70,130 +70,136 @@ class EditRecipient(BaseModel):
     categories: Categories | None = None
 
 
-class CentreService:
-    def __init__(self, uow: UnitOfWorkFactory[NotificationUnitOfWork], settings: NotificationSettings,
-                 on_queued: Callable[[], None], clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        self.uow, self.settings, self._on_queued, self.clock = uow, settings, on_queued, clock
+async def add_recipients(deps: Deps, account_id: str, cmd: AddRecipients) -> list[RecipientView]:
+    for r in cmd.recipients:
+        _check_categories(r.categories)
+    now = deps.clock()
 
-    async def add(self, account_id: str, cmd: AddRecipients) -> list[RecipientView]:
+    async def work(uow: NotificationUnitOfWork) -> list[RecipientView]:
+        await _count(uow, deps.settings, account_id, len(cmd.recipients), now)
+        out = []
         for r in cmd.recipients:
-            _check_categories(r.categories)
-        now = self.clock()
+            rcp = Recipient(recipient_id=f"rcp-{uuid.uuid4().hex[:12]}", account_id=account_id,
+                            updated_at=now, **r.model_dump())
+            out.append((await _challenge(uow, deps.settings, rcp, now)).view())
+        await uow.commit()
+        return out
 
-        async def work(uow: NotificationUnitOfWork) -> list[RecipientView]:
-            await self._count(uow, account_id, len(cmd.recipients), now)
-            out = []
-            for r in cmd.recipients:
-                rcp = Recipient(recipient_id=f"rcp-{uuid.uuid4().hex[:12]}", account_id=account_id, updated_at=now,
-                                **r.model_dump())
-                out.append((await self._challenge(uow, rcp, now)).view())
-            await uow.commit()
-            return out
+    return await _queueing(deps, work)
 
-        return await self._run(work)
 
-    async def edit(self, account_id: str, recipient_id: str, cmd: EditRecipient) -> RecipientView:
-        _check_categories(cmd.categories)
-        now = self.clock()
+async def edit_recipient(deps: Deps, account_id: str, recipient_id: str, cmd: EditRecipient) -> RecipientView:
+    _check_categories(cmd.categories)
+    now = deps.clock()
 
-        async def work(uow: NotificationUnitOfWork) -> RecipientView:
-            before = await self._own(uow, account_id, recipient_id)
-            await self._count(uow, account_id, 1, now)
-            after = before.edit(name=cmd.name, email=cmd.email, phone=cmd.phone, categories=cmd.categories, now=now)
-            if after.active != before.active or (after.email, after.phone) != (before.email, before.phone):
-                after = await self._challenge(uow, after, now)  # a changed address is verified again
-            else:
-                await uow.store.save_recipient(after)
-            await uow.commit()
-            return after.view()
+    async def work(uow: NotificationUnitOfWork) -> RecipientView:
+        before = await _own(uow, account_id, recipient_id)
+        await _count(uow, deps.settings, account_id, 1, now)
+        after = before.edit(name=cmd.name, email=cmd.email, phone=cmd.phone, categories=cmd.categories,
+                            now=now)
+        if after.active != before.active or (after.email, after.phone) != (before.email, before.phone):
+            after = await _challenge(uow, deps.settings, after, now)  # a changed address is verified again
+        else:
+            await uow.recipients.put(after)
+        await uow.commit()
+        return after.view()
 
-        return await self._run(work)
+    return await _queueing(deps, work)
 
-    async def delete(self, account_id: str, recipient_id: str) -> None:
-        async def work(uow: NotificationUnitOfWork) -> None:
-            await self._own(uow, account_id, recipient_id)
-            await uow.store.delete_recipient(recipient_id)
-            await uow.commit()
 
-        await self.uow.run(work)
+async def delete_recipient(deps: Deps, account_id: str, recipient_id: str) -> None:
+    async def work(uow: NotificationUnitOfWork) -> None:
+        await _own(uow, account_id, recipient_id)
+        await uow.recipients.remove(recipient_id)
+        await uow.commit()
 
-    async def resend(self, account_id: str, recipient_id: str) -> RecipientView:
-        """New messages cost one of the day's 40 changes (SMS pumping, issue 9); the wrong-code count stays."""
-        now = self.clock()
+    await deps.uow.run(work)
 
-        async def work(uow: NotificationUnitOfWork) -> RecipientView:
-            r = await self._own(uow, account_id, recipient_id)
-            if not r.active:  # an active recipient is sent nothing, so nothing is counted
-                await self._count(uow, account_id, 1, now)
-            r = await self._challenge(uow, r, now)
-            await uow.commit()
-            return r.view()
 
-        return await self._run(work)
+async def resend(deps: Deps, account_id: str, recipient_id: str) -> RecipientView:
+    """New messages cost one of the day's 40 changes (SMS pumping, issue 9); the wrong-code count stays."""
+    now = deps.clock()
 
-    async def verify_email(self, token: str) -> RecipientView:
-        recipient_id, _, secret = token.partition(".")
-
-        async def work(uow: NotificationUnitOfWork) -> RecipientView:
-            r = await uow.store.recipient(recipient_id)
-            if r is None:
-                raise NotFound("this verification link belongs to no recipient (it may have been deleted)")
-            r = r.verify_email(secret, self.clock())
-            await uow.store.save_recipient(r)
-            await uow.commit()
-            return r.view()
-
-        return await self.uow.run(work)
-
-    async def verify_phone(self, account_id: str, recipient_id: str, code: str) -> RecipientView:
-        async def work(uow: NotificationUnitOfWork) -> tuple[Recipient, bool]:
-            r, ok = (await self._own(uow, account_id, recipient_id)).verify_phone(code, self.clock())
-            await uow.store.save_recipient(r)
-            await uow.commit()  # a wrong code is counted even though the request fails
-            return r, ok
-
-        r, ok = await self.uow.run(work)
-        if not ok:
-            raise InvalidInput("wrong verification code", field="code")
+    async def work(uow: NotificationUnitOfWork) -> RecipientView:
+        r = await _own(uow, account_id, recipient_id)
+        if not r.active:  # an active recipient is sent nothing, so nothing is counted
+            await _count(uow, deps.settings, account_id, 1, now)
+        r = await _challenge(uow, deps.settings, r, now)
+        await uow.commit()
         return r.view()
 
-    async def _run(self, work: Callable[[NotificationUnitOfWork], Awaitable[T]]) -> T:
-        result = await self.uow.run(work)
-        self._on_queued()
-        return result
+    return await _queueing(deps, work)
 
-    async def _own(self, uow: NotificationUnitOfWork, account_id: str, recipient_id: str) -> Recipient:
-        r = await uow.store.recipient(recipient_id)
-        if r is None or r.account_id != account_id:  # another account's recipient is reported as absent
-            raise NotFound(f"recipient {recipient_id} not found")
+
+async def verify_email(deps: Deps, token: str) -> RecipientView:
+    recipient_id, _, secret = token.partition(".")
+
+    async def work(uow: NotificationUnitOfWork) -> RecipientView:
+        r = await uow.recipients.get(recipient_id)
+        if r is None:
+            raise NotFound("this verification link belongs to no recipient (it may have been deleted)")
+        r = r.verify_email(secret, deps.clock())
+        await uow.recipients.put(r)
+        await uow.commit()
+        return r.view()
+
+    return await deps.uow.run(work)
+
+
+async def verify_phone(deps: Deps, account_id: str, recipient_id: str, code: str) -> RecipientView:
+    async def work(uow: NotificationUnitOfWork) -> tuple[Recipient, bool]:
+        r, ok = (await _own(uow, account_id, recipient_id)).verify_phone(code, deps.clock())
+        await uow.recipients.put(r)
+        await uow.commit()  # a wrong code is counted even though the request fails
+        return r, ok
+
+    r, ok = await deps.uow.run(work)
+    if not ok:
+        raise InvalidInput("wrong verification code", field="code")
+    return r.view()
+
+
+async def _queueing(deps: Deps, work: Callable[[NotificationUnitOfWork], Awaitable[T]]) -> T:
+    """Run a change that queued verification messages; then wake the dispatcher."""
+    result = await deps.uow.run(work)
+    deps.queued()
+    return result
+
+
+async def _own(uow: NotificationUnitOfWork, account_id: str, recipient_id: str) -> Recipient:
+    r = await uow.recipients.get(recipient_id)
+    if r is None or r.account_id != account_id:  # another account's recipient is reported as absent
+        raise NotFound(f"recipient {recipient_id} not found")
+    return r
+
+
+async def _count(uow: NotificationUnitOfWork, settings: NotificationSettings, account_id: str, n: int,
+                 now: datetime) -> None:
+    day = now.astimezone(UTC).date().isoformat()
+    check_daily_quota(await uow.changes.used(account_id, day), n, settings.recipient_daily_limit)
+    await uow.changes.add(account_id, day, n)
+
+
+async def _challenge(uow: NotificationUnitOfWork, settings: NotificationSettings, r: Recipient,
+                     now: datetime) -> Recipient:
+    """New secrets, saved as hashes; the link and the code are queued as ordinary deliveries."""
+    if r.active:
+        await uow.recipients.put(r)
         return r
-
-    async def _count(self, uow: NotificationUnitOfWork, account_id: str, n: int, now: datetime) -> None:
-        day = now.astimezone(UTC).date().isoformat()
-        used = await uow.store.changes(account_id, day)
-        check_daily_quota(used, n, self.settings.recipient_daily_limit)
-        await uow.store.changes(account_id, day, n)
-
-    async def _challenge(self, uow: NotificationUnitOfWork, r: Recipient, now: datetime) -> Recipient:
-        """New secrets, saved as hashes; the link and the code are queued as ordinary deliveries."""
-        if r.active:
-            await uow.store.save_recipient(r)
-            return r
-        token, code = secrets.token_urlsafe(24), f"{secrets.randbelow(10**6):06d}"
-        hours = self.settings.verification_valid_hours
-        r = r.challenge(token, code, now + timedelta(hours=hours), now)
-        await uow.store.save_recipient(r)
-        owner = await uow.store.contact(r.account_id)
-        locale = owner.locale if owner else "zh-CN"
-        link = f"{self.settings.public_base_url.rstrip('/')}/verify/email?token={r.recipient_id}.{token}"
-        ctx = {"name": r.name, "link": link, "code": code, "valid_hours": f"{hours:g}", "order_id": ""}
-        # The recipient is the only target: a contact built from its own addresses, no fallback involved.
-        target = Contact(account_id=r.account_id, role=owner.role if owner else AccountRole.BUYER,
-                         display_name=r.name, bound_email=r.email, bound_phone=r.phone, locale=locale)
-        challenge_id = f"verify:{r.recipient_id}:{uuid.uuid4().hex[:8]}"
-        for message, wanted in ((VERIFY_EMAIL, not r.email_verified), (VERIFY_PHONE, not r.phone_verified)):
-            if wanted:
-                await plan_message(uow, event_id=challenge_id, event_type="recipient.verification", order_id=None,
-                                   contact=target, message=message, ctx=ctx, now=now, recipients=[],
-                                   note=f"verification of recipient {r.name}: sent to its own address")
-        return r
+    token, code = secrets.token_urlsafe(24), f"{secrets.randbelow(10**6):06d}"
+    hours = settings.verification_valid_hours
+    r = r.challenge(token, code, now + timedelta(hours=hours), now)
+    await uow.recipients.put(r)
+    owner = await uow.contacts.get(r.account_id)
+    locale = owner.locale if owner else "zh-CN"
+    link = f"{settings.public_base_url.rstrip('/')}/verify/email?token={r.recipient_id}.{token}"
+    ctx = {"name": r.name, "link": link, "code": code, "valid_hours": f"{hours:g}", "order_id": ""}
+    # The recipient is the only target: a contact built from its own addresses, no fallback involved.
+    target = Contact(account_id=r.account_id, role=owner.role if owner else AccountRole.BUYER,
+                     display_name=r.name, bound_email=r.email, bound_phone=r.phone, locale=locale)
+    cause = Cause(f"verify:{r.recipient_id}:{uuid.uuid4().hex[:8]}", "recipient.verification")
+    for message, wanted in ((VERIFY_EMAIL, not r.email_verified), (VERIFY_PHONE, not r.phone_verified)):
+        if wanted:
+            await plan_message(uow, cause, target, message, ctx, now, recipients=[],
+                               note=f"verification of recipient {r.name}: sent to its own address")
+    return r

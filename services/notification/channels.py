@@ -110,7 +110,8 @@ class TwilioSender:
     aiohttp, which means "no timeout at all"; so the whole call is bounded with `asyncio.timeout` here.
     """
 
-    def __init__(self, account_sid: str, auth_token: SecretStr, from_number: str, api_base_url: str | None = None,
+    def __init__(self, account_sid: str, auth_token: SecretStr, from_number: str,
+                 api_base_url: str | None = None,
                  timeout: float = 10.0) -> None:
         self.account_sid, self.from_number = account_sid, from_number
         self._auth_token = auth_token
@@ -122,7 +123,8 @@ class TwilioSender:
     def _twilio(self) -> TwilioClient:
         if self._client is None:  # first use, inside the running loop: aiohttp binds its session to it
             self._http = AsyncTwilioHttpClient(timeout=self.timeout)
-            client = TwilioClient(self.account_sid, self._auth_token.get_secret_value(), http_client=self._http)
+            client = TwilioClient(self.account_sid, self._auth_token.get_secret_value(),
+                                  http_client=self._http)
             if self.api_base_url is not None:
                 client.edge = client.region = None
                 client.api.base_url = self.api_base_url

@@ -1,10 +1,11 @@
-"""Sends queued email and SMS deliveries, retrying transient failures with backoff, and never twice on purpose.
+"""Sends queued email and SMS deliveries, retrying transient failures with backoff; never twice on purpose.
 
-The dispatcher is a source of the shared leased worker (shared/platform/worker.py): one replica dispatches at a
-time, woken when a delivery is queued (a nudge, or the change stream on `deliveries`) and at the latest every
-`dispatch_poll_seconds`. A round claims up to `delivery_concurrency` due deliveries and sends them all at once.
-A database error while claiming fails the round, which the worker logs and retries with backoff: capacity is
-the worker's, scoped to the round, so no error can leak it, and a worker that died makes /readyz fail.
+The dispatcher is a source of the shared leased worker (shared/platform/worker.py): one replica dispatches at
+a time, woken when a delivery is queued (a nudge, or the change stream on `deliveries`) and at the latest
+every `dispatch_poll_seconds`. A round claims up to `delivery_concurrency` due deliveries and sends them all
+at once. A database error while claiming fails the round, which the worker logs and retries with backoff:
+capacity is the worker's, scoped to the round, so no error can leak it, and a worker that died makes /readyz
+fail.
 
 Two leases, on purpose. The worker's lease says which replica claims; the row's own lease (`sending`,
 `lease_until`) says that a send of this delivery may be under way. The row lease stays because the worker's
@@ -27,9 +28,6 @@ import logging
 import random
 from datetime import UTC, datetime, timedelta
 
-from pymongo import ReturnDocument
-from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import PyMongoError
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_random_exponential
 
 from services.notification.breaker import CircuitOpen, Failover, Sent
@@ -41,11 +39,11 @@ from services.notification.channels import (
     TransientSendError,
 )
 from services.notification.domain import Delivery, DeliveryStatus, next_attempt
-from services.notification.ratelimit import RateLimiter
 from services.notification.settings import NotificationSettings
+from services.notification.store import Deliveries, RateLimits
+from shared.platform.collection import Doc
 from shared.platform.deadletter import is_transient
-from shared.platform.mongo import Doc
-from shared.platform.worker import Blocked, WorkerSettings, not_blocked
+from shared.platform.worker import Blocked, WorkerSettings
 
 log = logging.getLogger("notification.dispatcher")
 
@@ -55,11 +53,10 @@ class Dispatcher:
 
     name = "dispatcher:notification"
 
-    def __init__(self, db: AsyncDatabase[Doc], email: Failover[EmailMessage], sms: Failover[SmsMessage],
-                 settings: NotificationSettings) -> None:
-        self.col = db["deliveries"]
+    def __init__(self, deliveries: Deliveries, rate_limits: RateLimits, email: Failover[EmailMessage],
+                 sms: Failover[SmsMessage], settings: NotificationSettings) -> None:
+        self.deliveries, self.rate_limits = deliveries, rate_limits
         self.email, self.sms, self.settings = email, sms, settings
-        self.limiter = RateLimiter(db, settings.rate_limit_window_seconds)
         self._inflight: set[asyncio.Task[None]] = set()
         self.sent_total = 0
 
@@ -67,39 +64,18 @@ class Dispatcher:
         """A round claims no more than it sends at once, so a row's lease only runs while it is being sent."""
         s = self.settings
         return WorkerSettings(poll_seconds=s.dispatch_poll_seconds, lease_seconds=s.worker_lease,
-                              batch=s.delivery_concurrency, concurrency=s.delivery_concurrency, max_attempts=8,
+                              batch=s.delivery_concurrency, concurrency=s.delivery_concurrency,
+                              max_attempts=8,
                               backoff_seconds=1.0, backoff_max_seconds=60.0, watch="deliveries")
 
     def key(self, item: Doc) -> str:
         return str(item["_id"])
 
     async def due(self, now: datetime, limit: int, blocked: Blocked) -> list[Doc]:
-        """Claim up to `limit` deliveries: due ones first, then those whose sender died (their lease ran out).
-
-        Two plain indexed queries rather than one `$or`: the `$or` with a sort scanned the whole collection
-        on every claim and every idle poll, and claims slowed down as the delivery log grew (make bench).
-        A database error before anything was claimed fails the round (the worker backs off); after some were
-        claimed, those are sent now rather than left `sending` until their lease runs out."""
-        claim = {"$set": {"status": DeliveryStatus.SENDING,
-                          "lease_until": now + timedelta(seconds=self.settings.delivery_lease_seconds)},
-                 "$inc": {"attempts": 1}}
-        skip = not_blocked(blocked)  # backing off or quarantined by the worker
-        claimed: list[Doc] = []
-        try:
-            for query, order in (({"status": DeliveryStatus.PENDING, "next_attempt_at": {"$lte": now}},
-                                  "next_attempt_at"),
-                                 ({"status": DeliveryStatus.SENDING, "lease_until": {"$lt": now}}, "lease_until")):
-                while len(claimed) < limit:
-                    doc = await self.col.find_one_and_update({**query, **skip}, claim, sort=[(order, 1)],
-                                                             return_document=ReturnDocument.AFTER)
-                    if doc is None:
-                        break
-                    claimed.append(doc)
-        except PyMongoError as exc:
-            if not claimed:
-                raise
-            log.warning("dispatcher: claiming stopped after %d deliveries: %s", len(claimed), exc)
-        return claimed
+        """Claim up to `limit` deliveries (`Deliveries.claim_due`), leaving out those the worker holds back
+        (backing off or quarantined)."""
+        lease_until = now + timedelta(seconds=self.settings.delivery_lease_seconds)
+        return await self.deliveries.claim_due(now, lease_until, limit, blocked.all)
 
     async def process(self, item: Doc) -> None:
         """Send one claimed delivery. The send runs in its own task, shielded: a worker stopped at shutdown
@@ -117,13 +93,13 @@ class Dispatcher:
         try:
             sent = await self._deliver(d)
         except CircuitOpen as exc:
-            await self._defer(d, datetime.now(UTC) + timedelta(seconds=exc.retry_in * random.uniform(1.0, 1.5)),
-                              str(exc))
+            later = timedelta(seconds=exc.retry_in * random.uniform(1.0, 1.5))
+            await self._defer(d, datetime.now(UTC) + later, str(exc))
         except TransientSendError as exc:
             await self._failed(d, exc, permanent=False)
         except PermanentSendError as exc:
             await self._failed(d, exc, permanent=True)
-        except Exception as exc:  # an unclassified provider error: an attempt of the delivery, retried as transient
+        except Exception as exc:  # an unclassified provider error: an attempt, retried as transient
             log.exception("unexpected error sending delivery %s", d.delivery_id)
             await self._failed(d, exc, permanent=False)
         else:
@@ -133,23 +109,20 @@ class Dispatcher:
                                          "event_id": d.event_id, "order_id": d.order_id})
 
     async def _mark_sent(self, d: Delivery, sent: Sent, lease_until: datetime) -> None:
-        """The provider has the message: record it. A database that is away (restarting) is waited for while the
-        row's lease holds, since an unmarked row is re-claimed and sent again once its lease runs out."""
+        """The provider has the message: record it. A database that is away (restarting) is waited for while
+        the row's lease holds, since an unmarked row is re-claimed and sent again once its lease runs out."""
         patience = (lease_until - datetime.now(UTC)).total_seconds() - 1.0
         async for attempt in AsyncRetrying(retry=retry_if_exception(is_transient), reraise=True,
                                            stop=stop_after_delay(max(0.0, patience)),
                                            wait=wait_random_exponential(multiplier=0.1, max=2.0)):
             with attempt:
-                await self.col.update_one({"_id": d.delivery_id, "status": DeliveryStatus.SENDING},
-                                          {"$set": {"status": DeliveryStatus.SENT, "sent_at": datetime.now(UTC),
-                                                    "provider_ref": sent.ref, "provider": sent.provider,
-                                                    "last_error": None}})
+                await self.deliveries.mark_sent(d.delivery_id, sent.ref, sent.provider, datetime.now(UTC))
 
     async def _deferred(self, d: Delivery) -> bool:
         """Per-address rate limit: the excess waits for the window to free up; it is never dropped."""
         s = self.settings
         limit = s.rate_limit_sms if d.channel is Channel.SMS else s.rate_limit_email
-        free_at = await self.limiter.reserve(d.channel.value, d.address, limit, datetime.now(UTC))
+        free_at = await self.rate_limits.reserve(d.channel.value, d.address, limit, datetime.now(UTC))
         if free_at is None:
             return False
         await self._defer(d, free_at, f"rate limit: {limit} {d.channel.value} per address per "
@@ -158,10 +131,7 @@ class Dispatcher:
 
     async def _defer(self, d: Delivery, until: datetime, why: str) -> None:
         """Not an attempt (rate limit, open circuit): give the delivery back to the queue until `until`."""
-        await self.col.update_one(
-            {"_id": d.delivery_id, "status": DeliveryStatus.SENDING},
-            {"$set": {"status": DeliveryStatus.PENDING, "next_attempt_at": until, "last_error": why},
-             "$inc": {"attempts": -1}})
+        await self.deliveries.defer(d.delivery_id, until, why)
         log.info("delivery deferred: %s", why, extra={"delivery_id": d.delivery_id})
 
     async def _deliver(self, d: Delivery) -> Sent:
@@ -178,11 +148,11 @@ class Dispatcher:
     async def _failed(self, d: Delivery, exc: Exception, *, permanent: bool) -> None:
         s = self.settings
         exhausted = d.attempts >= s.delivery_max_attempts
-        status = DeliveryStatus.FAILED if permanent else DeliveryStatus.DEAD if exhausted else DeliveryStatus.PENDING
-        update = {"status": status, "last_error": f"{type(exc).__name__}: {exc}"[:500],
-                  "next_attempt_at": next_attempt(d.attempts, datetime.now(UTC), s.delivery_backoff_seconds,
-                                                  s.delivery_backoff_max_seconds)}
-        await self.col.update_one({"_id": d.delivery_id, "status": DeliveryStatus.SENDING}, {"$set": update})
+        status = (DeliveryStatus.FAILED if permanent else DeliveryStatus.DEAD if exhausted
+                  else DeliveryStatus.PENDING)
+        await self.deliveries.failed(d.delivery_id, status, f"{type(exc).__name__}: {exc}"[:500],
+                                     next_attempt(d.attempts, datetime.now(UTC), s.delivery_backoff_seconds,
+                                                  s.delivery_backoff_max_seconds))
         log.warning("delivery %s failed (attempt %d): %s -> %s", d.delivery_id, d.attempts, exc, status.value,
                     extra={"delivery_id": d.delivery_id, "channel": d.channel.value})
 

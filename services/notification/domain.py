@@ -10,27 +10,20 @@ import hashlib
 import random
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
 from services.notification.catalogue import Channel, MessageType, Rendered
 from services.notification.centre import Recipient
 from shared.platform.logs import mask
-from shared.schemas import AccountRole
+from shared.schemas import AccountRegisteredPayload
 
 ERASED_NAME = "(erased)"
 
 
-class Contact(BaseModel):
+class Contact(AccountRegisteredPayload):
     """The account's bound contact data, built from account.registered events."""
 
-    account_id: str
-    role: AccountRole
-    display_name: str
-    bound_email: str
-    bound_phone: str
-    locale: Literal["zh-CN", "en-US"] = "zh-CN"
     erased_at: AwareDatetime | None = None  # its owner had its contact data erased (account.erased)
 
     def erased(self, at: datetime) -> Contact:
@@ -48,7 +41,8 @@ class Target(BaseModel):
     why: str
 
 
-def resolve(contact: Contact, recipients: list[Recipient], message: MessageType) -> tuple[list[Target], list[str]]:
+def resolve(contact: Contact, recipients: list[Recipient],
+            message: MessageType) -> tuple[list[Target], list[str]]:
     """The targets of one message for one account, and the trace of how they were chosen."""
     trace: list[str] = []
     chosen: list[Recipient] = []
@@ -56,7 +50,8 @@ def resolve(contact: Contact, recipients: list[Recipient], message: MessageType)
         if not r.active:
             trace.append(f"recipient {r.name} skipped: not verified yet")
         elif message.category not in r.categories and message.key not in r.categories:
-            trace.append(f"recipient {r.name} skipped: subscribed to neither {message.category} nor {message.key}")
+            trace.append(f"recipient {r.name} skipped: subscribed to neither {message.category} "
+                         f"nor {message.key}")
         else:
             chosen.append(r)
     targets: list[Target] = []
@@ -108,7 +103,8 @@ class DeliveryStatus(StrEnum):
     SENT = "sent"
     FAILED = "failed"  # permanent refusal (bad address): not retried
     DEAD = "dead"  # attempts exhausted: visible, replayable by an operator
-    CANCELLED = "cancelled"  # its account's contact data was erased before it went out: never sent, not replayable
+    # its account's contact data was erased before it went out: never sent, not replayable
+    CANCELLED = "cancelled"
 
 
 class Delivery(BaseModel):
@@ -146,20 +142,23 @@ class Delivery(BaseModel):
 
     @classmethod
     def plan(cls, *, event_id: str, event_type: str, order_id: str | None, account_id: str,
-             message: MessageType, target: Target, text: Rendered, trace: list[str], now: datetime) -> Delivery:
+             message: MessageType, target: Target, text: Rendered, trace: list[str],
+             now: datetime) -> Delivery:
         body = text.sms if target.channel is Channel.SMS else text.body
         done = target.channel is Channel.IN_SITE  # written to the inbox in the same transaction
         key = cls.key(event_id, account_id, message.key, target.channel, target.address)
         return cls(delivery_id=key, event_id=event_id,
                    event_type=event_type, order_id=order_id, account_id=account_id, message_type=message.key,
-                   category=message.category, channel=target.channel, address=target.address, title=text.title,
+                   category=message.category, channel=target.channel, address=target.address,
+                   title=text.title,
                    body=body, html=text.html if target.channel is Channel.EMAIL else None,
                    status=DeliveryStatus.SENT if done else DeliveryStatus.PENDING, next_attempt_at=now,
                    trace=[*trace, f"channel {target.channel.value}: a default channel of {message.key}",
                           target.why], created_at=now, sent_at=now if done else None)
 
 
-UNSENT = frozenset({DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.DEAD, DeliveryStatus.FAILED})
+UNSENT = frozenset({DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.DEAD,
+                    DeliveryStatus.FAILED})
 
 
 def erased(d: Delivery, at: datetime) -> Delivery:
@@ -183,3 +182,14 @@ def next_attempt(attempts: int, now: datetime, base: float, cap: float) -> datet
     """Exponential backoff with full jitter in [delay/2, delay]."""
     delay = min(cap, base * 2 ** max(0, attempts - 1))
     return now + timedelta(seconds=delay * random.uniform(0.5, 1.0))
+
+
+# Twilio's message statuses in the order they happen; a late callback never moves a status backwards.
+SMS_PROGRESS = {"accepted": 0, "queued": 1, "sending": 2, "sent": 3, "delivered": 4, "undelivered": 4,
+                "failed": 4, "read": 5}
+
+
+def replaced_by(provider_status: str) -> list[str]:
+    """The SMS provider statuses a callback saying `provider_status` may replace (the earlier ones)."""
+    rank = SMS_PROGRESS.get(provider_status, -1)
+    return [s for s, r in SMS_PROGRESS.items() if r < rank]

@@ -1,104 +1,77 @@
-"""Kafka subscribers: every event type the catalogue speaks about, plus account registrations and erasures."""
+"""Kafka subscribers: every event type the catalogue speaks about, plus account registrations and erasures,
+and the deadlines that drive the reminders.
+
+Every subscriber has the same shape, so they are made from two tables rather than written one by one:
+`SUBSCRIPTIONS` says what each topic is consumed for (its AsyncAPI description), and `EVENT_HANDLERS` which
+use cases handle it (cosmicpython's `EVENT_HANDLERS`). Each use case claims the event's id in its own
+transaction, as consumer `notification`; so a topic has one use case (a second would claim under a name of its
+own, or find the event claimed).
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from faststream import Context
 from faststream.kafka import KafkaBroker
 
-from services.notification.privacy import PrivacyService
-from services.notification.reminder_service import ReminderService
-from services.notification.services import NotificationService
+from services.notification import privacy, reminder_service, services
+from services.notification.catalogue import CATALOGUE
+from services.notification.deps import Deps
 from shared.platform.kafka import subscriber
 from shared.platform.settings import ServiceSettings
-from shared.schemas import (
-    AcceptanceDone,
-    AccountErased,
-    AccountRegistered,
-    AppealRaised,
-    AppealResolved,
-    DeadlineCleared,
-    DeadlineScheduled,
-    Event,
-    MerchantCallFailed,
-    MilestoneConfirmed,
-    OrderPaid,
-    OrderStatusChanged,
-    RefundDecided,
-    RefundRequested,
-    Topic,
-)
+from shared.schemas import EVENT_TYPES, Event, Topic
 
 log = logging.getLogger("notification.handlers")
-Handler = Callable[..., Awaitable[None]]
-SVC = Context("notification")
-REMINDERS = Context("reminders")
-PRIVACY = Context("privacy")
+UseCase = Callable[[Deps, Any], Awaitable[bool]]  # (deps, event) -> False if the event was handled before
+DEPS = Context("notification")
 
+SUBSCRIPTIONS: dict[Topic, str] = {
+    Topic.ACCOUNT_REGISTERED: "Keep each account's bound email, phone and locale.",
+    Topic.ACCOUNT_ERASED: "Erase the account's contact data at its owner's request: recipients deleted, "
+                          "bound contact and delivery log masked, unsent e-mail and SMS cancelled.",
+    Topic.ORDER_PAID: "Tell the buyer the payment arrived and the merchant a paid order is waiting.",
+    Topic.MILESTONE_CONFIRMED: "Tell the buyer the merchant confirmed a step.",
+    Topic.APPEAL_RAISED: "Tell both parties an appeal froze the service order.",
+    Topic.APPEAL_RESOLVED: "Tell both parties how the appeal was resolved.",
+    Topic.ORDER_STATUS_CHANGED: "Tell buyer and merchant an order was cancelled (other statuses are told by "
+                                "the events that caused them).",
+    Topic.REFUND_REQUESTED: "Tell the merchant a refund awaits its decision.",
+    Topic.REFUND_DECIDED: "Tell the buyer (and the merchant, unless it decided) how a refund was decided.",
+    Topic.MERCHANT_CALL_FAILED: "Tell the merchant by SMS and e-mail that a call to its interface failed "
+                                "(O&M reminder 501, mandatory).",
+    Topic.DEADLINE_SCHEDULED: "Start escalating reminders toward the deadline for the party that must act.",
+    Topic.DEADLINE_CLEARED: "Stop the deadline's reminders (the party acted, or it was paused or cancelled).",
+    Topic.ACCEPTANCE_DONE: "Tell the merchant the delivery was accepted and the buyer the order completed.",
+}
 
-def _logged(event: Event, planned: bool) -> None:
-    log.info("messages planned" if planned else "duplicate event ignored",
-             extra={"event_id": event.event_id, "event_type": event.event_type, "order_id": event.order_id,
-                    "correlation_id": event.correlation_id})
+EVENT_HANDLERS: dict[Topic, list[UseCase]] = {
+    Topic.ACCOUNT_REGISTERED: [services.register_account],
+    Topic.ACCOUNT_ERASED: [privacy.erase_account],
+    Topic.DEADLINE_SCHEDULED: [reminder_service.schedule],
+    Topic.DEADLINE_CLEARED: [reminder_service.clear],
+    **{Topic(event_type): [services.notify] for event_type in CATALOGUE},  # the messages the catalogue names
+}
 
 
 def register(broker: KafkaBroker, settings: ServiceSettings) -> None:
-    def sub(topic: Topic, what: str) -> Callable[[Handler], Handler]:
-        return subscriber(broker, settings, topic, what)
+    for topic, description in SUBSCRIPTIONS.items():
+        subscriber(broker, settings, topic, description)(_subscriber(topic))
 
-    @sub(Topic.ACCOUNT_REGISTERED, "Keep each account's bound email, phone and locale.")
-    async def on_account(event: AccountRegistered, svc: NotificationService = SVC) -> None:
-        _logged(event, await svc.on_account_registered(event))
 
-    @sub(Topic.ACCOUNT_ERASED, "Erase the account's contact data at its owner's request: recipients deleted, "
-                               "bound contact and delivery log masked, unsent e-mail and SMS cancelled.")
-    async def on_erased(event: AccountErased, privacy: PrivacyService = PRIVACY) -> None:
-        await privacy.on_account_erased(event)
+def _subscriber(topic: Topic) -> Callable[..., Awaitable[None]]:
+    """A subscriber of `topic`: the event, decoded as its own type, through each of the topic's use cases."""
 
-    @sub(Topic.ORDER_PAID, "Tell the buyer the payment arrived and the merchant a paid order is waiting.")
-    async def on_paid(event: OrderPaid, svc: NotificationService = SVC) -> None:
-        _logged(event, await svc.on_event(event))
+    async def handle(event: Event, deps: Deps = DEPS) -> None:
+        for use_case in EVENT_HANDLERS[topic]:
+            done = await use_case(deps, event)
+            log.info("%s: %s", use_case.__name__, "done" if done else "duplicate event ignored",
+                     extra={"event_id": event.event_id, "event_type": event.event_type,
+                            "order_id": event.order_id, "correlation_id": event.correlation_id})
 
-    @sub(Topic.MILESTONE_CONFIRMED, "Tell the buyer the merchant confirmed a step.")
-    async def on_milestone(event: MilestoneConfirmed, svc: NotificationService = SVC) -> None:
-        _logged(event, await svc.on_event(event))
-
-    @sub(Topic.APPEAL_RAISED, "Tell both parties an appeal froze the service order.")
-    async def on_appeal(event: AppealRaised, svc: NotificationService = SVC) -> None:
-        _logged(event, await svc.on_event(event))
-
-    @sub(Topic.APPEAL_RESOLVED, "Tell both parties how the appeal was resolved.")
-    async def on_resolved(event: AppealResolved, svc: NotificationService = SVC) -> None:
-        _logged(event, await svc.on_event(event))
-
-    @sub(Topic.ORDER_STATUS_CHANGED, "Tell buyer and merchant an order was cancelled (other statuses are told "
-                                     "by the events that caused them).")
-    async def on_status(event: OrderStatusChanged, svc: NotificationService = SVC) -> None:
-        _logged(event, await svc.on_event(event))
-
-    @sub(Topic.REFUND_REQUESTED, "Tell the merchant a refund awaits its decision.")
-    async def on_refund_requested(event: RefundRequested, svc: NotificationService = SVC) -> None:
-        _logged(event, await svc.on_event(event))
-
-    @sub(Topic.REFUND_DECIDED, "Tell the buyer (and the merchant, unless it decided) how a refund was decided.")
-    async def on_refund_decided(event: RefundDecided, svc: NotificationService = SVC) -> None:
-        _logged(event, await svc.on_event(event))
-
-    @sub(Topic.MERCHANT_CALL_FAILED, "Tell the merchant by SMS and e-mail that a call to its interface failed "
-                                     "(O&M reminder 501, mandatory).")
-    async def on_call_failed(event: MerchantCallFailed, svc: NotificationService = SVC) -> None:
-        _logged(event, await svc.on_event(event))
-
-    @sub(Topic.DEADLINE_SCHEDULED, "Start escalating reminders toward the deadline for the party that must act.")
-    async def on_deadline(event: DeadlineScheduled, reminders: ReminderService = REMINDERS) -> None:
-        _logged(event, await reminders.on_scheduled(event))
-
-    @sub(Topic.DEADLINE_CLEARED, "Stop the deadline's reminders (the party acted, or it was paused or cancelled).")
-    async def on_deadline_cleared(event: DeadlineCleared, reminders: ReminderService = REMINDERS) -> None:
-        _logged(event, await reminders.on_cleared(event))
-
-    @sub(Topic.ACCEPTANCE_DONE, "Tell the merchant the delivery was accepted and the buyer the order completed.")
-    async def on_accepted(event: AcceptanceDone, svc: NotificationService = SVC) -> None:
-        _logged(event, await svc.on_event(event))
+    # FastStream decodes the message as the first parameter's annotation: the topic's event class.
+    handle.__annotations__ = {**handle.__annotations__, "event": EVENT_TYPES[topic]}
+    handle.__name__ = handle.__qualname__ = f"on_{topic.replace('.', '_')}"
+    return handle

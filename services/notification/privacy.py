@@ -13,22 +13,15 @@ addresses (`a***@example.com`, `***34`), and cancels what was not sent yet. Kept
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
-from datetime import UTC, datetime
-
 from pydantic import AwareDatetime, BaseModel
 
 from services.notification.catalogue import Channel
 from services.notification.centre import RecipientView
-from services.notification.domain import Contact
-from services.notification.ratelimit import RateLimiter
-from services.notification.services import CONSUMER
+from services.notification.deps import CONSUMER, Deps
+from services.notification.domain import Contact, erased
 from services.notification.store import NotificationUnitOfWork
-from shared.platform.mongo import UnitOfWorkFactory
 from shared.schemas import AccountErased
 
-log = logging.getLogger("notification.privacy")
 EXPORT_LIMIT = 1000  # per list: an export is bounded; `truncated` says when there was more
 
 
@@ -48,46 +41,41 @@ class AccountExport(BaseModel):
     exported_at: AwareDatetime
 
 
-class PrivacyService:
-    def __init__(self, uow: UnitOfWorkFactory[NotificationUnitOfWork],
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        self.uow, self.clock = uow, clock
+async def erase_account(deps: Deps, event: AccountErased) -> bool:
+    """Erase the account's contact data in one unit of work with the event's claim (idempotent)."""
+    account_id, at = event.payload.account_id, event.payload.erased_at
 
-    async def on_account_erased(self, event: AccountErased) -> bool:
-        """Erase the account's contact data in one unit of work with the event's claim (idempotent)."""
-        account_id, at = event.payload.account_id, event.payload.erased_at
+    async def work(uow: NotificationUnitOfWork) -> bool:
+        contact = await uow.contacts.get(account_id)
+        held: set[tuple[str, str]] = set()  # (channel, address): their rate-limit windows go too
+        if contact is not None and contact.erased_at is None:
+            held |= {(Channel.EMAIL.value, contact.bound_email), (Channel.SMS.value, contact.bound_phone)}
+        # A mark even without a contact: a registration published before the erasure may still be on its way.
+        await uow.contacts.erase(account_id, contact.erased(at) if contact else None, at)
+        for r in await uow.recipients.of_account(account_id):
+            held |= {(Channel.EMAIL.value, r.email), (Channel.SMS.value, r.phone)}
+            await uow.recipients.remove(r.recipient_id)
+        for d in await uow.deliveries.addressed_to(account_id):
+            held.add((d.channel.value, d.address))
+            await uow.deliveries.save_erased(erased(d, at))
+        await uow.rate_limits.forget(held)
+        return True
 
-        async def work(uow: NotificationUnitOfWork) -> bool:
-            contact = await uow.store.contact(account_id)
-            held: set[tuple[str, str]] = set()
-            if contact is not None and contact.erased_at is None:
-                held |= {(Channel.EMAIL.value, contact.bound_email), (Channel.SMS.value, contact.bound_phone)}
-            # A mark even without a contact: a registration published before the erasure may still be on its way.
-            await uow.store.erase_contact(account_id, contact.erased(at) if contact else None, at)
-            for r in await uow.store.recipients(account_id):
-                held |= {(Channel.EMAIL.value, r.email), (Channel.SMS.value, r.phone)}
-                await uow.store.delete_recipient(r.recipient_id)
-            held |= await uow.store.erase_deliveries(account_id, at)
-            await uow.store.forget_rate_limits({RateLimiter.key(channel, address) for channel, address in held})
-            return True
+    return await deps.uow.handle(CONSUMER, event, work) is not None
 
-        done = await self.uow.handle(CONSUMER, event, work) is not None
-        log.info("contact data erased" if done else "duplicate erasure ignored",
-                 extra={"event_id": event.event_id, "event_type": event.event_type})
-        return done
 
-    async def export(self, account_id: str) -> AccountExport:
-        """One consistent read (a transaction that commits nothing) of what `on_account_erased` would erase."""
+async def export_account(deps: Deps, account_id: str) -> AccountExport:
+    """One consistent read (a transaction that commits nothing) of what `erase_account` would erase."""
 
-        async def read(uow: NotificationUnitOfWork) -> AccountExport:
-            recipients = sorted(await uow.store.recipients(account_id), key=lambda r: r.recipient_id)
-            emails = await uow.store.delivery_addresses(account_id, Channel.EMAIL, EXPORT_LIMIT + 1)
-            phones = await uow.store.delivery_addresses(account_id, Channel.SMS, EXPORT_LIMIT + 1)
-            truncated = max(len(recipients), len(emails), len(phones)) > EXPORT_LIMIT
-            return AccountExport(account_id=account_id, contact=await uow.store.contact(account_id),
-                                 recipients=[r.view() for r in recipients[:EXPORT_LIMIT]],
-                                 delivery_addresses=DeliveryAddresses(email=emails[:EXPORT_LIMIT],
-                                                                      sms=phones[:EXPORT_LIMIT]),
-                                 truncated=truncated, exported_at=self.clock())
+    async def read(uow: NotificationUnitOfWork) -> AccountExport:
+        recipients = sorted(await uow.recipients.of_account(account_id), key=lambda r: r.recipient_id)
+        emails = await uow.deliveries.addresses(account_id, Channel.EMAIL, EXPORT_LIMIT + 1)
+        phones = await uow.deliveries.addresses(account_id, Channel.SMS, EXPORT_LIMIT + 1)
+        truncated = max(len(recipients), len(emails), len(phones)) > EXPORT_LIMIT
+        return AccountExport(account_id=account_id, contact=await uow.contacts.get(account_id),
+                             recipients=[r.view() for r in recipients[:EXPORT_LIMIT]],
+                             delivery_addresses=DeliveryAddresses(email=emails[:EXPORT_LIMIT],
+                                                                  sms=phones[:EXPORT_LIMIT]),
+                             truncated=truncated, exported_at=deps.clock())
 
-        return await self.uow.run(read)
+    return await deps.uow.run(read)

@@ -1,15 +1,15 @@
 """Deadline-aware reminders: escalate toward a business deadline, in-site first, then e-mail, then SMS. Pure.
 
-A `deadline.scheduled` (automatic acceptance, an appeal's SLA, an idle node; dossier §3.6, §5.3) starts a series
-for the party expected to act. Its steps sit at fractions of the time that was left when it was scheduled (by
-default half, a quarter and a tenth of it remain), so the same rule fits a 10-day acceptance window and a
-6-second test. `deadline.cleared` (acted / paused / cancelled / expired) stops the series of that deadline; a
-re-scheduled deadline (resumed after an appeal) starts a new series with its own idempotency keys.
+A `deadline.scheduled` (automatic acceptance, an appeal's SLA, an idle node; dossier §3.6, §5.3) starts a
+series for the party expected to act. Its steps sit at fractions of the time that was left when it was
+scheduled (by default half, a quarter and a tenth of it remain), so the same rule fits a 10-day acceptance
+window and a 6-second test. `deadline.cleared` (acted / paused / cancelled / expired) stops the series of that
+deadline; a re-scheduled deadline (resumed after an appeal) starts a new series with its own idempotency keys.
 
-Schedulings and clearings come on two topics, so in any order. A clearing is about the schedules made before it:
-it stops the series scheduled at or before it, and a scheduling read after a later clearing of its deadline
-starts stopped. Both times are the producer's (`occurred_at`): one deadline's schedulings and clearings come from
-one service order's successive transactions in supervision, so its clock orders them.
+Schedulings and clearings come on two topics, so in any order. A clearing is about the schedules made before
+it: it stops the series scheduled at or before it, and a scheduling read after a later clearing of its
+deadline starts stopped. Both times are the producer's (`occurred_at`): one deadline's schedulings and
+clearings come from one service order's successive transactions in supervision, so its clock orders them.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class Step(BaseModel):
 
 
 class Clearing(BaseModel):
-    """The latest clearing seen of a deadline (paused, acted ...): it also stops a scheduling read after it."""
+    """The latest clearing seen of a deadline (paused, acted ...): it stops a scheduling read after it too."""
 
     deadline_id: str
     reason: str
@@ -59,11 +59,12 @@ class Series(BaseModel):
     def plan(cls, event: DeadlineScheduled, fractions: tuple[float, ...], now: datetime) -> Series:
         p = event.payload
         span = max(timedelta(0), p.due_at - now)
-        steps = [Step(at=p.due_at - span * f, channel=ch) for f, ch in zip(sorted(fractions, reverse=True), LADDER,
-                                                                            strict=False)]
+        steps = [Step(at=p.due_at - span * f, channel=ch)
+                 for f, ch in zip(sorted(fractions, reverse=True), LADDER, strict=False)]
         active = p.party is not PartyRole.SYSTEM and span > timedelta(0)
         return cls(series_id=str(event.event_id), deadline_id=p.deadline_id, kind=p.kind.value,
-                   order_id=p.order_id, node=p.node, party=p.party, due_at=p.due_at, consequence=p.consequence,
+                   order_id=p.order_id, node=p.node, party=p.party, due_at=p.due_at,
+                   consequence=p.consequence,
                    parties=p.parties, steps=steps, status="active" if active else "finished",
                    stopped_reason=None if active else "nobody to remind or already due",
                    next_at=steps[0].at if active and steps else None, scheduled_at=event.occurred_at)
@@ -78,7 +79,8 @@ class Series(BaseModel):
         due = [i for i, s in enumerate(self.steps) if s.state == "waiting" and s.at <= now]
         if not due:
             return self, None
-        steps = [s.model_copy(update={"state": "skipped"}) if i in due[:-1] else s for i, s in enumerate(self.steps)]
+        steps = [s.model_copy(update={"state": "skipped"}) if i in due[:-1] else s
+                 for i, s in enumerate(self.steps)]
         steps[due[-1]] = steps[due[-1]].model_copy(update={"state": "sent"})
         waiting = [s.at for s in steps if s.state == "waiting"]
         return self.model_copy(update={"steps": steps, "next_at": min(waiting) if waiting else None,

@@ -5,7 +5,8 @@ from shared.platform.settings import DEV_SECRETS, ServiceSettings
 
 
 class NotificationSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="NOTIFICATION_", extra="ignore", frozen=True, populate_by_name=True)
+    model_config = SettingsConfigDict(env_prefix="NOTIFICATION_", extra="ignore", frozen=True,
+                                      populate_by_name=True)
 
     service_name: str = "notification"
     http_port: int = Field(8003, ge=1, le=65535)
@@ -31,8 +32,9 @@ class NotificationSettings(ServiceSettings):
     delivery_concurrency: int = Field(8, ge=1, le=128)
     dispatch_poll_seconds: float = Field(0.5, gt=0)
     delivery_lease_seconds: float = Field(60.0, gt=1)
-    # The dispatcher and the reminders are shared leased workers, one replica each. A replica that died is taken
-    # over when its worker lease runs out: never later than its claimed deliveries' own leases (`worker_lease`).
+    # The dispatcher and the reminders are shared leased workers, one replica each. A replica that died is
+    # taken over when its worker lease runs out: never later than its claimed deliveries' own leases
+    # (`worker_lease`).
     worker_lease_seconds: float = Field(15.0, gt=1)
 
     # Public base URL of this service, for links in messages (e-mail verification) and the SMS StatusCallback.
@@ -58,8 +60,8 @@ class NotificationSettings(ServiceSettings):
     breaker_cooldown_seconds: float = Field(30.0, gt=0)
 
     # Per-address rate limit: at most N messages per channel per address per window; the excess is deferred
-    # (never dropped). SMS is limited by default (issue 9, SMS pumping: nobody can make us text one number more
-    # than 5 times a minute); 0 turns a limit off, which tests and benches that text one number often set
+    # (never dropped). SMS is limited by default (issue 9, SMS pumping: nobody can make us text one number
+    # more than 5 times a minute); 0 turns a limit off, which tests and benches that text one number often set
     # explicitly.
     rate_limit_sms: int = Field(5, ge=0)
     rate_limit_email: int = Field(0, ge=0)
@@ -72,7 +74,7 @@ class NotificationSettings(ServiceSettings):
 
     @property
     def worker_lease(self) -> float:
-        """The workers' lease: at most a delivery's lease, so a dead replica's rows are not held back longer."""
+        """The workers' lease: at most a delivery's, so a dead replica's rows are not held back longer."""
         return min(self.worker_lease_seconds, self.delivery_lease_seconds)
 
     @property
@@ -89,8 +91,9 @@ class NotificationSettings(ServiceSettings):
                 and self.twilio2_auth_token.get_secret_value() in DEV_SECRETS:
             problems.append("NOTIFICATION_TWILIO2_AUTH_TOKEN is empty or a dev default")
         if not (self.smtp_use_tls or self.smtp_start_tls is True):
-            problems.append("SMTP without TLS: set NOTIFICATION_SMTP_USE_TLS or NOTIFICATION_SMTP_START_TLS=true "
-                            "(an optional STARTTLS can be stripped by anyone on the path)")
+            problems.append("SMTP without TLS: set NOTIFICATION_SMTP_USE_TLS or "
+                            "NOTIFICATION_SMTP_START_TLS=true (an optional STARTTLS can be stripped by "
+                            "anyone on the path)")
         if self.smtp2_host and not (self.smtp2_use_tls or self.smtp2_start_tls is True):
             problems.append("secondary SMTP without TLS: set NOTIFICATION_SMTP2_USE_TLS or "
                             "NOTIFICATION_SMTP2_START_TLS=true")

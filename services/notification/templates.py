@@ -1,7 +1,8 @@
 """Message texts per message type and locale (Jinja2), the e-mail HTML, and SMS segment measurement.
 
 The account's locale picks the language (zh-CN by default, the marketplace's own). Chinese texts never show
-English role names or flow node keys: both are mapped to the marketplace's Chinese terms (dossier §2.1 glossary).
+English role names or flow node keys: both are mapped to the marketplace's Chinese terms (dossier §2.1
+glossary).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from shared.platform.sms import segments
 
 _TEXTS = TEXTS  # kept for the tests and callers that list what exists
 
-ROLE_ZH = {"buyer": "用户", "merchant": "商家", "provider": "客户服务商", "operator": "运营经理", "system": "系统"}
+ROLE_ZH = {"buyer": "用户", "merchant": "商家", "provider": "客户服务商", "operator": "运营经理",
+           "system": "系统"}
 # Node keys of the flow templates (dossier §2); an unknown key is never shown raw in Chinese text.
 NODE_ZH = {"submit_request": "用户提交需求", "confirm_request": "商家确认需求", "deliver": "商家实施服务",
            "accept": "用户确认验收", "activate": "商家开通", "authorize": "商家授权", "ship": "商家发货",

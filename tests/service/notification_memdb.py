@@ -1,85 +1,38 @@
-"""An in-memory stand-in for the few PyMongo calls notification's workers make: the shared leased worker (its
-lease and its item records), the dispatcher's claims and marks, the parking's rows. Faults can be injected per
-call. For service tests of the workers only; the integration tests run the same code on the real database."""
+"""An in-memory database for service tests of notification's workers, on the suite's one in-memory collection
+(`shared.platform.collection.MemoryCollection`), with faults injected per call.
+
+Two views of the same rows: `db[name]` speaks the few PyMongo calls the shared leased worker, its lease and the
+parking make (they take a database), and `db.collection(name)` is a `Collection`, as the notification
+repositories take it. The integration tests run the same code on the real database."""
 
 from __future__ import annotations
 
-import copy
-import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from pymongo import ReturnDocument
-from pymongo.errors import DuplicateKeyError
 
-Doc = dict[str, Any]
-
-
-def _get(doc: Doc, path: str) -> Any:
-    value: Any = doc
-    for part in path.split("."):
-        if not isinstance(value, dict) or part not in value:
-            return None
-        value = value[part]
-    return value
+from shared.platform.collection import Collection, Doc, MemoryCollection, Sort
 
 
-def _compare(value: Any, op: str, arg: Any) -> bool:
-    if op == "$in":
-        return value in arg
-    if op == "$nin":
-        return value not in arg
-    if op == "$ne":
-        return bool(value != arg)
-    if op == "$exists":
-        return (value is not None) == bool(arg)
-    if value is None or arg is None:
-        return False
-    return bool({"$lt": value < arg, "$lte": value <= arg, "$gt": value > arg, "$gte": value >= arg}[op])
+@dataclass
+class Faults:
+    """The next calls of an operation that raise (a database that is down, say), and every call counted."""
 
+    pending: dict[str, list[tuple[Exception, Callable[[Doc], bool]]]] = field(default_factory=dict)
+    calls: dict[str, int] = field(default_factory=dict)
 
-def matches(doc: Doc, flt: Doc) -> bool:
-    for key, cond in flt.items():
-        if key == "$or":
-            if not any(matches(doc, c) for c in cond):
-                return False
-        elif key == "$and":
-            if not all(matches(doc, c) for c in cond):
-                return False
-        elif isinstance(cond, dict) and cond and all(k.startswith("$") for k in cond):
-            if not all(_compare(_get(doc, key), op, arg) for op, arg in cond.items()):
-                return False
-        elif _get(doc, key) != cond:
-            return False
-    return True
+    def fail(self, op: str, times: int, exc: Exception, when: Callable[[Doc], bool] = lambda _: True) -> None:
+        """The next `times` calls of `op` whose filter satisfies `when` raise `exc`."""
+        self.pending.setdefault(op, []).extend([(exc, when)] * times)
 
-
-def _apply(doc: Doc, update: Doc, inserting: bool) -> None:
-    for op, fields in update.items():
-        for key, value in fields.items():
-            if op == "$set" or (op == "$setOnInsert" and inserting):
-                doc[key] = copy.deepcopy(value)
-            elif op == "$inc":
-                doc[key] = doc.get(key, 0) + value
-            elif op == "$push":
-                doc.setdefault(key, []).append(copy.deepcopy(value))
-            elif op == "$unset":
-                doc.pop(key, None)
-
-
-def _order(sort: Any) -> list[tuple[str, int]]:
-    if sort is None:
-        return []
-    if isinstance(sort, str):
-        return [(sort, 1)]
-    return [(k, d) for k, d in sort]
-
-
-def _sorted(docs: list[Doc], sort: Any) -> list[Doc]:
-    for key, direction in reversed(_order(sort)):
-        docs = sorted(docs, key=lambda d, k=key: (_get(d, k) is not None, _get(d, k)), reverse=direction < 0)
-    return docs
+    def call(self, op: str, query: Doc) -> None:
+        self.calls[op] = self.calls.get(op, 0) + 1
+        for i, (exc, when) in enumerate(self.pending.get(op, [])):
+            if when(query):
+                del self.pending[op][i]
+                raise exc
 
 
 @dataclass
@@ -91,119 +44,154 @@ class Result:
 
 
 class MemCursor:
-    def __init__(self, docs: list[Doc]) -> None:
-        self.docs = docs
+    def __init__(self, col: MemoryCollection, query: Doc, projection: Doc | None) -> None:
+        self.col, self.query, self.projection = col, query, projection
+        self.order: Sort = []
+        self.most = 0
 
     def sort(self, key: Any, direction: int = 1) -> MemCursor:
-        self.docs = _sorted(self.docs, [(key, direction)] if isinstance(key, str) else key)
+        self.order = [(key, direction)] if isinstance(key, str) else list(key)
         return self
 
     def limit(self, n: int) -> MemCursor:
-        self.docs = self.docs[:n] if n else self.docs
+        self.most = n
         return self
 
     async def to_list(self, length: int | None = None) -> list[Doc]:
-        return self.docs[:length] if length else list(self.docs)
+        found = await self.col.find(self.query, sort=self.order, limit=self.most, projection=self.projection)
+        return found[:length] if length else found
 
     async def __aiter__(self) -> AsyncIterator[Doc]:
-        for doc in self.docs:
+        for doc in await self.to_list():
             yield doc
 
 
 class MemCollection:
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.docs: dict[Any, Doc] = {}
-        self.faults: dict[str, list[Exception]] = {}
-        self.calls: dict[str, int] = {}
+    """The PyMongo view (as far as the shared worker, lease and parking use it)."""
 
-    def fail(self, op: str, times: int, exc: Exception) -> None:
-        """The next `times` calls of `op` raise `exc` (a database that is down, say)."""
-        self.faults.setdefault(op, []).extend([exc] * times)
+    def __init__(self, rows: dict[str, Doc], faults: Faults) -> None:
+        self.docs, self.faults = rows, faults
+        self.col = MemoryCollection(rows)
 
-    def _call(self, op: str) -> None:
-        self.calls[op] = self.calls.get(op, 0) + 1
-        if self.faults.get(op):
-            raise self.faults[op].pop(0)
+    def fail(self, op: str, times: int, exc: Exception, when: Callable[[Doc], bool] = lambda _: True) -> None:
+        self.faults.fail(op, times, exc, when)
 
-    def _matching(self, flt: Doc | None, sort: Any = None) -> list[Doc]:
-        return _sorted([d for d in self.docs.values() if matches(d, flt or {})], sort)
+    @property
+    def calls(self) -> dict[str, int]:
+        return self.faults.calls
 
     async def insert_one(self, doc: Doc, **_: Any) -> Result:
-        self._call("insert_one")
-        doc = copy.deepcopy(doc)
-        doc.setdefault("_id", uuid.uuid4().hex)
-        if doc["_id"] in self.docs:
-            raise DuplicateKeyError(f"duplicate _id {doc['_id']}")
-        self.docs[doc["_id"]] = doc
+        self.faults.call("insert_one", doc)
+        await self.col.insert_one(doc)
         return Result(upserted_id=doc["_id"])
 
-    async def insert_many(self, docs: list[Doc], **kw: Any) -> Result:
+    async def insert_many(self, docs: list[Doc], **_: Any) -> Result:
         for doc in docs:
-            await self.insert_one(doc, **kw)
+            await self.insert_one(doc)
         return Result()
 
-    async def find_one(self, flt: Doc | None = None, *_: Any, **__: Any) -> Doc | None:
-        self._call("find_one")
-        found = self._matching(flt)
-        return copy.deepcopy(found[0]) if found else None
+    async def find_one(self, query: Doc | None = None, projection: Doc | None = None, **_: Any) -> Doc | None:
+        self.faults.call("find_one", query or {})
+        return await self.col.find_one(query or {}, projection)
 
-    def find(self, flt: Doc | None = None, *_: Any, **__: Any) -> MemCursor:
-        self._call("find")
-        return MemCursor([copy.deepcopy(d) for d in self._matching(flt)])
+    def find(self, query: Doc | None = None, projection: Doc | None = None, **_: Any) -> MemCursor:
+        self.faults.call("find", query or {})
+        return MemCursor(self.col, query or {}, projection)
 
-    async def find_one_and_update(self, flt: Doc, update: Doc, *, upsert: bool = False, sort: Any = None,
+    async def find_one_and_update(self, query: Doc, update: Doc, *, upsert: bool = False, sort: Sort | None = None,
                                   return_document: Any = ReturnDocument.BEFORE, **_: Any) -> Doc | None:
-        self._call("find_one_and_update")
-        found = self._matching(flt, sort)
-        if found:
-            doc = found[0]
-            before = copy.deepcopy(doc)
-            _apply(doc, update, inserting=False)
-            return copy.deepcopy(doc) if return_document == ReturnDocument.AFTER else before
-        if not upsert:
+        self.faults.call("find_one_and_update", query)
+        [before] = await self.col.find(query, sort=sort, limit=1) or [None]
+        if before is None and not upsert:
             return None
-        doc = self._upsert(flt, update)
-        return copy.deepcopy(doc) if return_document == ReturnDocument.AFTER else None
+        at = {"_id": before["_id"]} if before is not None else query
+        await self.col.update_one(at, update, upsert=upsert)
+        if return_document != ReturnDocument.AFTER:
+            return before
+        return await self.col.find_one({"_id": before["_id"]} if before is not None else _ids(query))
 
-    def _upsert(self, flt: Doc, update: Doc) -> Doc:
-        doc = {k: copy.deepcopy(v) for k, v in flt.items() if not k.startswith("$") and not isinstance(v, dict)}
-        _apply(doc, update, inserting=True)
-        doc.setdefault("_id", uuid.uuid4().hex)
-        if doc["_id"] in self.docs:  # the filter did not match, but the id is taken: as Mongo answers
-            raise DuplicateKeyError(f"duplicate _id {doc['_id']}")
-        self.docs[doc["_id"]] = doc
-        return doc
+    async def update_one(self, query: Doc, update: Doc, *, upsert: bool = False, **_: Any) -> Result:
+        self.faults.call("update_one", query)
+        matched = await self.col.update_one(query, update, upsert=upsert)
+        return Result(matched_count=matched, modified_count=matched)
 
-    async def update_one(self, flt: Doc, update: Doc, *, upsert: bool = False, **_: Any) -> Result:
-        self._call("update_one")
-        found = self._matching(flt)
-        if found:
-            _apply(found[0], update, inserting=False)
-            return Result(matched_count=1, modified_count=1)
-        if upsert:
-            return Result(upserted_id=self._upsert(flt, update)["_id"])
-        return Result()
+    async def update_many(self, query: Doc, update: Doc, **_: Any) -> Result:
+        self.faults.call("update_many", query)
+        matched = await self.col.update_many(query, update)
+        return Result(matched_count=matched, modified_count=matched)
 
-    async def update_many(self, flt: Doc, update: Doc, **_: Any) -> Result:
-        self._call("update_many")
-        found = self._matching(flt)
-        for doc in found:
-            _apply(doc, update, inserting=False)
-        return Result(matched_count=len(found), modified_count=len(found))
+    async def delete_one(self, query: Doc, **_: Any) -> Result:
+        self.faults.call("delete_one", query)
+        return Result(deleted_count=await self.col.delete_one(query))
 
-    async def delete_one(self, flt: Doc, **_: Any) -> Result:
-        self._call("delete_one")
-        found = self._matching(flt)
-        if found:
-            del self.docs[found[0]["_id"]]
-        return Result(deleted_count=len(found[:1]))
+
+def _ids(query: Doc) -> Doc:
+    return {"_id": query["_id"]}
+
+
+class FaultyCollection:
+    """The `Collection` view, failing where the faults say."""
+
+    def __init__(self, rows: dict[str, Doc], faults: Faults) -> None:
+        self.col, self.faults = MemoryCollection(rows), faults
+
+    async def find_one(self, query: Doc, projection: Doc | None = None) -> Doc | None:
+        self.faults.call("find_one", query)
+        return await self.col.find_one(query, projection)
+
+    async def find(self, query: Doc, *, sort: Sort | None = None, limit: int = 0, projection: Doc | None = None,
+                   skip: int = 0) -> list[Doc]:
+        self.faults.call("find", query)
+        return await self.col.find(query, sort=sort, limit=limit, projection=projection, skip=skip)
+
+    async def count(self, query: Doc) -> int:
+        self.faults.call("count", query)
+        return await self.col.count(query)
+
+    async def insert_one(self, doc: Doc) -> None:
+        self.faults.call("insert_one", doc)
+        await self.col.insert_one(doc)
+
+    async def insert_many(self, docs: list[Doc]) -> None:
+        self.faults.call("insert_many", {})
+        await self.col.insert_many(docs)
+
+    async def replace_one(self, query: Doc, doc: Doc, *, upsert: bool = False) -> int:
+        self.faults.call("replace_one", query)
+        return await self.col.replace_one(query, doc, upsert=upsert)
+
+    async def update_one(self, query: Doc, update: Doc, *, upsert: bool = False) -> int:
+        self.faults.call("update_one", query)
+        return await self.col.update_one(query, update, upsert=upsert)
+
+    async def update_many(self, query: Doc, update: Doc) -> int:
+        self.faults.call("update_many", query)
+        return await self.col.update_many(query, update)
+
+    async def delete_one(self, query: Doc) -> int:
+        self.faults.call("delete_one", query)
+        return await self.col.delete_one(query)
+
+    async def delete_many(self, query: Doc) -> int:
+        self.faults.call("delete_many", query)
+        return await self.col.delete_many(query)
 
 
 class MemDatabase:
     def __init__(self, name: str = "notification") -> None:
         self.name = name
-        self.collections: dict[str, MemCollection] = {}
+        self.rows: dict[str, dict[str, Doc]] = {}
+        self.faults: dict[str, Faults] = {}
+
+    def table(self, name: str) -> dict[str, Doc]:
+        """A collection's rows by `_id` (each row holds the other fields)."""
+        return self.rows.setdefault(name, {})
+
+    def faults_of(self, name: str) -> Faults:
+        return self.faults.setdefault(name, Faults())
 
     def __getitem__(self, name: str) -> MemCollection:
-        return self.collections.setdefault(name, MemCollection(name))
+        return MemCollection(self.table(name), self.faults_of(name))
+
+    def collection(self, name: str) -> Collection:
+        return FaultyCollection(self.table(name), self.faults_of(name))

@@ -2,12 +2,14 @@
 recipients and deliveries and for a non-operator at the operator desk, the owner and operators served, and
 request validation at the edge (422 naming the field).
 
-The app is the service's own (`create_app`, every route it serves), without its lifespan: the message centre
-and the export run on the in-memory unit of work; the read side and the operator desk are recording stubs.
+The app is the service's own (`create_app`, every route it serves), without its lifespan: the use cases (the
+message centre, the inbox's marks, the export, replays and provider callbacks) run on the in-memory unit of work;
+the read side is a recording stub.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -19,8 +21,11 @@ from fastapi import FastAPI
 from twilio.request_validator import RequestValidator
 
 from services.notification.app import create_app
-from services.notification.centre_service import AddRecipients, CentreService
-from services.notification.privacy import PrivacyService
+from services.notification.catalogue import Channel
+from services.notification.centre_service import AddRecipients, add_recipients
+from services.notification.deps import Deps
+from services.notification.domain import Delivery, DeliveryStatus
+from services.notification.inbox import InboxMessage
 from services.notification.providers import providers
 from services.notification.queries import InboxPage
 from services.notification.settings import NotificationSettings
@@ -42,16 +47,15 @@ def bearer(sub: str, *roles: str) -> dict[str, str]:
 
 
 class Recorder:
-    """The read side and the operator desk: records who was served, answers with empty data."""
+    """The read side: records who was served, answers with empty data."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
 
     def __getattr__(self, name: str) -> Any:
         answers: dict[str, Any] = {
-            "inbox": InboxPage(total=0, unread=0, items=[]), "unread": 0, "mark_read": 1, "delete_message": None,
-            "deliveries": [], "reminders": [], "recipients": [], "dead": [], "replay": "pending",
-            "sms_status": True}
+            "inbox": InboxPage(total=0, unread=0, items=[]), "unread": 0, "deliveries": [], "reminders": [],
+            "recipients": [], "dead": []}
         if name not in answers:
             raise AttributeError(name)
 
@@ -72,19 +76,30 @@ def service_app(state: FakeState) -> FastAPI:
     app = create_app(s)
     app.state.verifier = tokens.verifier(AUD)  # the test key instead of the issuer's JWKS
     app.state.audit = MemoryAuditLog("notification")
-    uow = UnitOfWorkFactory(fake_uow(state))
     email, sms, _ = providers(s)
-    app.state.centre = CentreService(uow, s, Counter(), clock=lambda: datetime(2026, 3, 1, 10, tzinfo=UTC))
-    app.state.privacy = PrivacyService(uow)
-    app.state.queries = app.state.ops = Recorder()
+    app.state.notification = Deps(UnitOfWorkFactory(fake_uow(state)), Counter(),
+                                  clock=lambda: datetime(2026, 3, 1, 10, tzinfo=UTC), settings=s)
+    app.state.queries = Recorder()
     app.state.dispatcher = SimpleNamespace(email=email, sms=sms)
-    app.state.notification_settings = s
     return app
+
+
+def delivery(delivery_id: str, account_id: str, channel: Channel, status: DeliveryStatus) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    return Delivery(delivery_id=delivery_id, event_id="e1", event_type="order.paid", order_id="CS-1",
+                    account_id=account_id, message_type="order_paid", category="creation_activation", channel=channel,
+                    address="+8613900000001", title="t", body="b", status=status, next_attempt_at=now,
+                    created_at=now).model_dump()
 
 
 @pytest.fixture
 def state() -> FakeState:
-    return FakeState()
+    """The owner's in-site message `m1`, and a dead SMS delivery `d1`."""
+    s = FakeState()
+    s.table("inbox")["m1"] = InboxMessage(message_id="m1", account_id=OWNER, category="supervision", title="t",
+                                          body="b", created_at=datetime.now(UTC)).model_dump()
+    s.table("deliveries")["d1"] = delivery("d1", OWNER, Channel.SMS, DeliveryStatus.DEAD)
+    return s
 
 
 @pytest.fixture
@@ -109,8 +124,9 @@ def routes(app: FastAPI, prefix: str = "/") -> list[tuple[str, str]]:
     return out
 
 
-async def test_every_route_but_the_exempt_ones_refuses_a_call_without_a_token(app: FastAPI,
-                                                                              http: httpx.AsyncClient) -> None:
+async def test_every_route_but_the_exempt_ones_refuses_a_call_without_a_token(
+        app: FastAPI, http: httpx.AsyncClient, state: FakeState) -> None:
+    before = copy.deepcopy(state.tables)
     walked = routes(app)
     assert len(walked) >= 18  # inbox, deliveries, reminders, export, recipients, operator desk, audit log
     for method, path in walked:
@@ -119,10 +135,12 @@ async def test_every_route_but_the_exempt_ones_refuses_a_call_without_a_token(ap
             assert resp.status_code == 401, (method, path, headers, resp.text)
             assert resp.headers["WWW-Authenticate"].startswith("Bearer ")
     assert app.state.queries.calls == []
+    assert state.tables == before  # no use case ran
 
 
 async def test_another_accounts_inbox_recipients_deliveries_and_export_are_refused(
-        app: FastAPI, http: httpx.AsyncClient) -> None:
+        app: FastAPI, http: httpx.AsyncClient, state: FakeState) -> None:
+    before = copy.deepcopy(state.tables)
     walked = routes(app, "/accounts/")
     assert {p for _, p in walked} >= {f"/accounts/{OWNER}/{x}" for x in ("inbox", "deliveries", "recipients",
                                                                           "reminders", "export")}
@@ -132,6 +150,7 @@ async def test_another_accounts_inbox_recipients_deliveries_and_export_are_refus
             assert resp.status_code == 403, (role, method, path, resp.text)
             assert resp.json()["detail"]["rule"] == "own_account_only"
     assert app.state.queries.calls == []
+    assert state.tables == before  # no use case ran
 
 
 async def test_a_token_without_a_marketplace_role_has_no_inbox(http: httpx.AsyncClient) -> None:
@@ -141,13 +160,34 @@ async def test_a_token_without_a_marketplace_role_has_no_inbox(http: httpx.Async
 
 
 @pytest.mark.parametrize(("method", "path"), [
-    ("GET", "/inbox"), ("GET", "/inbox/unread-count"), ("POST", "/inbox/m1/read"), ("POST", "/inbox/read-all"),
-    ("DELETE", "/inbox/m1"), ("GET", "/deliveries"), ("GET", "/reminders"), ("GET", "/recipients")])
+    ("GET", "/inbox"), ("GET", "/inbox/unread-count"), ("GET", "/deliveries"), ("GET", "/reminders"),
+    ("GET", "/recipients")])
 async def test_the_owner_is_served_its_own(app: FastAPI, http: httpx.AsyncClient, method: str, path: str) -> None:
     resp = await http.request(method, f"/accounts/{OWNER}{path}", headers=bearer(OWNER, "merchant"))
     assert resp.status_code in (200, 204), resp.text
     [(_, args)] = app.state.queries.calls
     assert args[0] == OWNER  # the read side is asked for the path's account, which is the token's
+
+
+@pytest.mark.parametrize(("method", "path", "marked"), [
+    ("POST", "/inbox/m1/read", 1), ("POST", "/inbox/read-all", 1), ("DELETE", "/inbox/m1", None)])
+async def test_the_owner_changes_its_own_inbox(state: FakeState, http: httpx.AsyncClient, method: str, path: str,
+                                               marked: int | None) -> None:
+    resp = await http.request(method, f"/accounts/{OWNER}{path}", headers=bearer(OWNER, "merchant"))
+    assert resp.status_code in (200, 204), resp.text
+    if marked is None:
+        assert "m1" not in state.table("inbox")
+    else:
+        assert resp.json() == {"marked": marked}
+        assert state.table("inbox")["m1"]["read"] is True
+
+
+async def test_a_message_not_in_the_inbox_is_not_found(state: FakeState, http: httpx.AsyncClient) -> None:
+    state.table("inbox")["m2"] = {**state.table("inbox")["m1"], "message_id": "m2", "account_id": OTHER}
+    for method, path in (("POST", "/inbox/m2/read"), ("DELETE", "/inbox/m2"), ("POST", "/inbox/m3/read")):
+        resp = await http.request(method, f"/accounts/{OWNER}{path}", headers=bearer(OWNER, "merchant"))
+        assert resp.status_code == 404, (method, path, resp.text)
+    assert state.table("inbox")["m2"]["read"] is False  # another account's message stays as it was
 
 
 async def test_the_owner_manages_its_recipients_and_exports_them(state: FakeState, http: httpx.AsyncClient) -> None:
@@ -159,7 +199,7 @@ async def test_the_owner_manages_its_recipients_and_exports_them(state: FakeStat
     assert (r["account_id"], r["active"]) == (OWNER, False)
     resent = await http.post(f"/accounts/{OWNER}/recipients/{r['recipient_id']}/resend", headers=mine)
     assert resent.status_code == 200
-    assert state.table("recipient_changes")[f"{OWNER}|2026-03-01"] == 2  # the addition and the resend
+    assert state.table("recipient_changes")[f"{OWNER}|2026-03-01"]["count"] == 2  # the addition and the resend
     stranger = await http.post(f"/accounts/{OTHER}/recipients/{r['recipient_id']}/resend",
                                headers=bearer(OTHER, "merchant"))
     assert stranger.status_code == 404  # its own path, someone else's recipient: reported absent
@@ -177,22 +217,25 @@ async def test_the_owner_manages_its_recipients_and_exports_them(state: FakeStat
 @pytest.mark.parametrize(("method", "path"), [
     ("GET", "/operator/deliveries/dead"), ("POST", "/operator/deliveries/d1/replay"), ("GET", "/operator/providers"),
     ("GET", "/operator/audit")])
-async def test_the_operator_desk_is_for_operators_only(app: FastAPI, http: httpx.AsyncClient, method: str,
-                                                       path: str) -> None:
+async def test_the_operator_desk_is_for_operators_only(app: FastAPI, http: httpx.AsyncClient, state: FakeState,
+                                                       method: str, path: str) -> None:
     for role in ("buyer", "merchant", "provider"):
         refused = await http.request(method, path, headers=bearer(OPERATOR, role))
         assert refused.status_code == 403
         assert refused.json()["detail"]["rule"] == "operators_only"
-    assert app.state.ops.calls == []
+    assert app.state.queries.calls == []
+    assert state.table("deliveries")["d1"]["status"] == DeliveryStatus.DEAD  # nothing replayed
     served = await http.request(method, path, headers=bearer(OPERATOR, "operator"))
     assert served.status_code == 200, served.text
 
 
 async def test_an_operators_replay_is_recorded_with_its_account_and_in_the_audit_log(
-        app: FastAPI, http: httpx.AsyncClient) -> None:
+        app: FastAPI, http: httpx.AsyncClient, state: FakeState) -> None:
     resp = await http.post("/operator/deliveries/d1/replay", headers=bearer(OPERATOR, "operator"))
     assert resp.json() == {"delivery_id": "d1", "status": "pending"}
-    assert app.state.ops.calls == [("replay", (OPERATOR, "d1"))]
+    replayed = state.table("deliveries")["d1"]
+    assert (replayed["status"], replayed["replays"]) == (DeliveryStatus.PENDING, 1)
+    assert replayed["trace"][-1].startswith(f"replayed by operator {OPERATOR} at ")
     [record] = app.state.audit.rows.values()
     assert (record.actor_account_id, record.action, record.outcome) == (
         OPERATOR, "POST /operator/deliveries/{delivery_id}/replay", "allowed")
@@ -200,8 +243,8 @@ async def test_an_operators_replay_is_recorded_with_its_account_and_in_the_audit
     assert set(providers_view) == {"email", "sms"}
 
 
-async def test_the_twilio_callback_needs_the_providers_signature_not_a_token(app: FastAPI,
-                                                                           http: httpx.AsyncClient) -> None:
+async def test_the_twilio_callback_needs_the_providers_signature_not_a_token(http: httpx.AsyncClient,
+                                                                           state: FakeState) -> None:
     form = {"MessageSid": "SM1", "MessageStatus": "delivered"}
     unsigned = await http.post("/callbacks/sms/d1", data=form)
     assert unsigned.status_code == 403
@@ -210,16 +253,18 @@ async def test_the_twilio_callback_needs_the_providers_signature_not_a_token(app
         "X-Twilio-Signature": RequestValidator("not-our-token").compute_signature(
             "http://notify.test/callbacks/sms/d1", form)})
     assert forged.status_code == 403
+    assert state.table("deliveries")["d1"]["provider_status"] is None
     signed = await http.post("/callbacks/sms/d1", data=form, headers={
         "X-Twilio-Signature": RequestValidator("dev-token").compute_signature(
             "http://notify.test/callbacks/sms/d1", form)})
     assert signed.status_code == 204
-    assert app.state.ops.calls == [("sms_status", ("d1", "SM1", "delivered"))]
+    recorded = state.table("deliveries")["d1"]
+    assert (recorded["provider_status"], recorded["provider_ref"]) == ("delivered", "SM1")
 
 
 async def test_the_email_verification_link_needs_no_token(state: FakeState, app: FastAPI,
                                                           http: httpx.AsyncClient) -> None:
-    [r] = await app.state.centre.add(OWNER, AddRecipients.model_validate({"recipients": [
+    [r] = await add_recipients(app.state.notification, OWNER, AddRecipients.model_validate({"recipients": [
         {"name": "ops", "email": "ops@example.com", "phone": "+8613900000001"}]}))
     [mail] = [d for d in state.table("deliveries").values() if d["channel"] == "email"]
     token = mail["body"].split("token=")[1].split()[0]

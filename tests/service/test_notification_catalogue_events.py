@@ -6,8 +6,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from services.notification.catalogue import Channel
+from services.notification.deps import Deps
 from services.notification.domain import Delivery
-from services.notification.reminder_service import ReminderService
+from services.notification.reminder_service import ReminderSource
+from services.notification.settings import NotificationSettings
 from services.notification.store import fake_uow
 from shared.platform.mongo import UnitOfWorkFactory
 from shared.schemas import (
@@ -30,7 +32,7 @@ from shared.schemas import (
     RefundDecidedPayload,
 )
 from tests.factories import account_registered, parties, rid
-from tests.service.rig import Rig
+from tests.service.rig import FAST, Rig
 
 NOW = datetime(2026, 3, 1, 10, tzinfo=UTC)
 
@@ -172,11 +174,17 @@ class Clock:
         return self.now
 
 
+def reminders_on(rig: Rig, clock: Clock) -> ReminderSource:
+    """The rig's use cases on a test clock (reminder steps at half, a quarter and a tenth of the time left)."""
+    deps = Deps(UnitOfWorkFactory(fake_uow(rig.state)), clock=clock,
+                settings=NotificationSettings(**FAST, reminder_fractions=(0.5, 0.25, 0.1)))
+    rig.broker.context.set_global("notification", deps)
+    return ReminderSource(deps)
+
+
 async def test_reminders_escalate_and_stop_when_the_party_acts(notification_rig: Rig) -> None:
     p, clock, dl = parties(), Clock(), rid("dl")
-    reminders = ReminderService(UnitOfWorkFactory(fake_uow(notification_rig.state)), lambda: None,
-                                (0.5, 0.25, 0.1), clock)
-    notification_rig.broker.context.set_global("reminders", reminders)
+    reminders = reminders_on(notification_rig, clock)
     scheduled = deadline(p, dl, timedelta(days=10))
     async with notification_rig.running() as rig:
         await register(rig, p)
@@ -205,9 +213,7 @@ async def test_reminders_escalate_and_stop_when_the_party_acts(notification_rig:
 
 async def test_a_rescheduled_deadline_starts_a_new_series(notification_rig: Rig) -> None:
     p, clock, dl = parties(), Clock(), rid("dl")
-    reminders = ReminderService(UnitOfWorkFactory(fake_uow(notification_rig.state)), lambda: None,
-                                (0.5, 0.25, 0.1), clock)
-    notification_rig.broker.context.set_global("reminders", reminders)
+    reminders = reminders_on(notification_rig, clock)
     async with notification_rig.running() as rig:
         await register(rig, p)
         first = deadline(p, dl, timedelta(hours=10))

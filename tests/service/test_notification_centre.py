@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from services.notification import centre_service as centre
 from services.notification.centre import DailyLimitReached, TooManyWrongCodes
-from services.notification.centre_service import AddRecipients, CentreService, EditRecipient
+from services.notification.centre_service import AddRecipients, EditRecipient
+from services.notification.deps import Deps
 from services.notification.domain import Delivery
 from services.notification.settings import NotificationSettings
 from services.notification.store import fake_uow
@@ -21,10 +23,10 @@ from tests.factories import rid
 from tests.service.rig import FAST, Counter
 
 
-def service(state: FakeState, **extra: Any) -> CentreService:
+def service(state: FakeState, **extra: Any) -> Deps:
     settings = NotificationSettings(**FAST, public_base_url="http://notify.test", **extra)
-    return CentreService(UnitOfWorkFactory(fake_uow(state)), settings, Counter(),
-                         clock=lambda: datetime(2026, 3, 1, 10, tzinfo=UTC))
+    return Deps(UnitOfWorkFactory(fake_uow(state)), Counter(), clock=lambda: datetime(2026, 3, 1, 10, tzinfo=UTC),
+                settings=settings)
 
 
 def body(n: int = 1) -> AddRecipients:
@@ -47,8 +49,8 @@ def secrets_sent(state: FakeState, recipient_id: str) -> tuple[str, str]:
 
 async def test_a_recipient_becomes_active_after_both_verifications() -> None:
     state, account = FakeState(), rid("acc")
-    svc = service(state)
-    [r] = await svc.add(account, body())
+    deps = service(state)
+    [r] = await centre.add_recipients(deps, account, body())
     assert r.phone == "+8613900000000"  # normalised to E.164
     assert not r.active
     planned = queued(state, r.recipient_id)
@@ -57,10 +59,10 @@ async def test_a_recipient_becomes_active_after_both_verifications() -> None:
     token, code = secrets_sent(state, r.recipient_id)
     assert token.startswith(r.recipient_id)
 
-    assert (await svc.verify_email(token)).email_verified
+    assert (await centre.verify_email(deps, token)).email_verified
     with pytest.raises(InvalidInput, match="wrong verification code"):
-        await svc.verify_phone(account, r.recipient_id, "999999" if code != "999999" else "111111")
-    assert (await svc.verify_phone(account, r.recipient_id, code)).active
+        await centre.verify_phone(deps, account, r.recipient_id, "999999" if code != "999999" else "111111")
+    assert (await centre.verify_phone(deps, account, r.recipient_id, code)).active
     stored = state.table("recipients")[r.recipient_id]
     assert stored["code_attempts"] == 1  # the wrong code was counted
     assert code not in str(stored)  # only hashes are stored
@@ -68,15 +70,15 @@ async def test_a_recipient_becomes_active_after_both_verifications() -> None:
 
 async def test_resend_invalidates_the_old_secrets() -> None:
     state, account = FakeState(), rid("acc")
-    svc = service(state)
-    [r] = await svc.add(account, body())
+    deps = service(state)
+    [r] = await centre.add_recipients(deps, account, body())
     old_token, _ = secrets_sent(state, r.recipient_id)
-    await svc.resend(account, r.recipient_id)
+    await centre.resend(deps, account, r.recipient_id)
     new_token, _ = secrets_sent(state, r.recipient_id)
     assert len(queued(state, r.recipient_id)) == 4
     with pytest.raises(InvalidInput):
-        await svc.verify_email(old_token)
-    assert (await svc.verify_email(new_token)).email_verified
+        await centre.verify_email(deps, old_token)
+    assert (await centre.verify_email(deps, new_token)).email_verified
 
 
 def test_at_most_ten_recipients_per_request() -> None:
@@ -94,83 +96,83 @@ def test_addresses_are_validated() -> None:
 
 async def test_forty_additions_or_changes_a_day() -> None:
     state, account = FakeState(), rid("acc")
-    svc = service(state)
+    deps = service(state)
     added = []
     for _ in range(3):
-        added += await svc.add(account, body(10))
-    await svc.edit(account, added[0].recipient_id, EditRecipient(name="renamed"))
+        added += await centre.add_recipients(deps, account, body(10))
+    await centre.edit_recipient(deps, account, added[0].recipient_id, EditRecipient(name="renamed"))
     with pytest.raises(DailyLimitReached, match="at most 40") as refused:
-        await svc.add(account, body(10))
+        await centre.add_recipients(deps, account, body(10))
     assert status_of(refused.value) == 429
     for r in added[1:10]:
-        await svc.edit(account, r.recipient_id, EditRecipient(categories=["appeal"]))
+        await centre.edit_recipient(deps, account, r.recipient_id, EditRecipient(categories=["appeal"]))
     with pytest.raises(DailyLimitReached):
-        await svc.edit(account, added[0].recipient_id, EditRecipient(name="again"))
-    await svc.delete(account, added[0].recipient_id)  # deleting is always allowed
+        await centre.edit_recipient(deps, account, added[0].recipient_id, EditRecipient(name="again"))
+    await centre.delete_recipient(deps, account, added[0].recipient_id)  # deleting is always allowed
     assert len(state.table("recipients")) == 29
-    assert len(await service(state).add(rid("other"), body(10))) == 10  # the limit is per account
+    assert len(await centre.add_recipients(service(state), rid("other"), body(10))) == 10  # the limit is per account
 
 
 async def test_a_changed_phone_is_verified_again_and_a_stranger_sees_nothing() -> None:
     state, account = FakeState(), rid("acc")
-    svc = service(state)
-    [r] = await svc.add(account, body())
+    deps = service(state)
+    [r] = await centre.add_recipients(deps, account, body())
     token, code = secrets_sent(state, r.recipient_id)
-    await svc.verify_email(token)
-    await svc.verify_phone(account, r.recipient_id, code)
-    edited = await svc.edit(account, r.recipient_id, EditRecipient(phone="+8613900009999"))
+    await centre.verify_email(deps, token)
+    await centre.verify_phone(deps, account, r.recipient_id, code)
+    edited = await centre.edit_recipient(deps, account, r.recipient_id, EditRecipient(phone="+8613900009999"))
     assert edited.email_verified
     assert not edited.phone_verified
     assert [d.channel.value for d in queued(state, r.recipient_id)][-1] == "sms"  # only the phone again
     with pytest.raises(NotFound):
-        await svc.edit(rid("stranger"), r.recipient_id, EditRecipient(name="mine"))
+        await centre.edit_recipient(deps, rid("stranger"), r.recipient_id, EditRecipient(name="mine"))
     with pytest.raises(InvalidInput, match="unknown message categories"):
-        await svc.edit(account, r.recipient_id, EditRecipient(categories=["spam"]))
+        await centre.edit_recipient(deps, account, r.recipient_id, EditRecipient(categories=["spam"]))
 
 
 async def test_a_resend_counts_toward_the_daily_limit() -> None:
     state, account = FakeState(), rid("acc")
-    svc = service(state)
-    [r] = await svc.add(account, body())
+    deps = service(state)
+    [r] = await centre.add_recipients(deps, account, body())
     for _ in range(39):
-        await svc.resend(account, r.recipient_id)
-    assert state.table("recipient_changes")[f"{account}|2026-03-01"] == 40
+        await centre.resend(deps, account, r.recipient_id)
+    assert state.table("recipient_changes")[f"{account}|2026-03-01"]["count"] == 40
     with pytest.raises(DailyLimitReached):
-        await svc.resend(account, r.recipient_id)
+        await centre.resend(deps, account, r.recipient_id)
     assert len([d for d in queued(state, r.recipient_id) if d.channel.value == "sms"]) == 40  # 40 SMS a day at most
 
 
 async def test_the_wrong_code_counter_survives_a_resend() -> None:
     state, account = FakeState(), rid("acc")
-    svc = service(state)
-    [r] = await svc.add(account, body())
+    deps = service(state)
+    [r] = await centre.add_recipients(deps, account, body())
     _, first = secrets_sent(state, r.recipient_id)
     for _ in range(3):
         with pytest.raises(InvalidInput):
-            await svc.verify_phone(account, r.recipient_id, "000000" if first != "000000" else "111111")
-    await svc.resend(account, r.recipient_id)
+            await centre.verify_phone(deps, account, r.recipient_id, "000000" if first != "000000" else "111111")
+    await centre.resend(deps, account, r.recipient_id)
     assert state.table("recipients")[r.recipient_id]["code_attempts"] == 3  # no fresh guesses
     _, code = secrets_sent(state, r.recipient_id)
     wrong = "000000" if code != "000000" else "111111"
     for _ in range(2):
         with pytest.raises(InvalidInput):
-            await svc.verify_phone(account, r.recipient_id, wrong)
+            await centre.verify_phone(deps, account, r.recipient_id, wrong)
     with pytest.raises(TooManyWrongCodes) as refused:  # even the right code, once the bound is reached
-        await svc.verify_phone(account, r.recipient_id, code)
+        await centre.verify_phone(deps, account, r.recipient_id, code)
     assert status_of(refused.value) == 429
-    await svc.resend(account, r.recipient_id)  # a counted resend renews the guesses
+    await centre.resend(deps, account, r.recipient_id)  # a counted resend renews the guesses
     _, code = secrets_sent(state, r.recipient_id)
-    assert (await svc.verify_phone(account, r.recipient_id, code)).phone_verified
-    assert state.table("recipient_changes")[f"{account}|2026-03-01"] == 3
+    assert (await centre.verify_phone(deps, account, r.recipient_id, code)).phone_verified
+    assert state.table("recipient_changes")[f"{account}|2026-03-01"]["count"] == 3
 
 
 async def test_resending_to_an_active_recipient_sends_and_counts_nothing() -> None:
     state, account = FakeState(), rid("acc")
-    svc = service(state)
-    [r] = await svc.add(account, body())
+    deps = service(state)
+    [r] = await centre.add_recipients(deps, account, body())
     token, code = secrets_sent(state, r.recipient_id)
-    await svc.verify_email(token)
-    await svc.verify_phone(account, r.recipient_id, code)
-    assert (await svc.resend(account, r.recipient_id)).active
+    await centre.verify_email(deps, token)
+    await centre.verify_phone(deps, account, r.recipient_id, code)
+    assert (await centre.resend(deps, account, r.recipient_id)).active
     assert len(queued(state, r.recipient_id)) == 2
-    assert state.table("recipient_changes")[f"{account}|2026-03-01"] == 1
+    assert state.table("recipient_changes")[f"{account}|2026-03-01"]["count"] == 1

@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 
 from services.notification.catalogue import Channel
-from services.notification.reminder_service import ReminderService
+from services.notification.deps import Deps
+from services.notification.reminder_service import ReminderSource
+from services.notification.settings import NotificationSettings
 from services.notification.store import fake_uow
 from shared.platform.mongo import UnitOfWorkFactory
 from shared.platform.parking import MongoParking
@@ -27,7 +29,7 @@ from shared.schemas import (
 )
 from tests.factories import account_registered, parties, rid
 from tests.service.notification_memdb import MemDatabase
-from tests.service.rig import Rig
+from tests.service.rig import FAST, Rig
 
 NOW = datetime(2026, 3, 1, 10, tzinfo=UTC)
 
@@ -60,9 +62,10 @@ class Env:
         self.parking = MongoParking(self.db, rig.policy, 86400)  # type: ignore[arg-type]
         rig.policy.parking = self.parking
         rig.broker.context.set_global("parking", self.parking)
-        self.reminders = ReminderService(UnitOfWorkFactory(fake_uow(rig.state)), lambda: None, (0.5, 0.25, 0.1),
-                                         self.clock, parking=self.parking)
-        rig.broker.context.set_global("reminders", self.reminders)
+        deps = Deps(UnitOfWorkFactory(fake_uow(rig.state)), clock=self.clock, parking=self.parking,
+                    settings=NotificationSettings(**FAST, reminder_fractions=(0.5, 0.25, 0.1)))
+        self.reminders = ReminderSource(deps)
+        rig.broker.context.set_global("notification", deps)
 
     def parked(self) -> list[dict[str, Any]]:
         return list(self.db["parked_events"].docs.values())

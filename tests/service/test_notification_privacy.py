@@ -11,12 +11,11 @@ import pytest
 from services.notification import handlers
 from services.notification.catalogue import Channel
 from services.notification.centre import Recipient
+from services.notification.deps import Deps
 from services.notification.domain import Delivery, DeliveryStatus
-from services.notification.privacy import PrivacyService
-from services.notification.ratelimit import RateLimiter
-from services.notification.services import NotificationService
+from services.notification.privacy import export_account
 from services.notification.settings import NotificationSettings
-from services.notification.store import fake_uow
+from services.notification.store import RateLimits, fake_uow
 from shared.platform.mongo import UnitOfWorkFactory
 from shared.schemas import AccountErased, AccountErasedPayload, AccountRole
 from tests.factories import account_registered, order_paid, parties, rid
@@ -32,14 +31,9 @@ def erased(account_id: str, at: datetime | None = None) -> AccountErased:
 
 @pytest.fixture
 def rig() -> Rig:
-    def both(state):  # type: ignore[no-untyped-def]
-        uow = UnitOfWorkFactory(fake_uow(state))
-        return NotificationService(uow, Counter()), PrivacyService(uow)
-
-    r = make_rig(NotificationSettings(**FAST), handlers.register, "notification-and-privacy", both)
-    r.broker.context.set_global("notification", r.service[0])
-    r.broker.context.set_global("privacy", r.service[1])
-    return r
+    settings = NotificationSettings(**FAST)
+    return make_rig(settings, handlers.register, "notification",
+                    lambda state: Deps(UnitOfWorkFactory(fake_uow(state)), Counter(), settings=settings))
 
 
 def deliveries(rig: Rig, account_id: str) -> list[Delivery]:
@@ -52,7 +46,7 @@ async def test_erasure_masks_deletes_and_cancels_once(rig: Rig) -> None:
     mine = Recipient(recipient_id=rid("rcp"), account_id=buyer, name="ops", email="ops@example.com",
                      phone="+8613900000001", categories=["supervision"], email_verified=True, phone_verified=True)
     rig.state.table("recipients")[mine.recipient_id] = mine.model_dump()
-    rig.state.table("rate_limits")[RateLimiter.key("sms", PHONE)] = {"stamps": []}
+    rig.state.table("rate_limits")[RateLimits.key("sms", PHONE)] = {"stamps": []}
     first, second = order_paid(p), order_paid(p)
     async with rig.running():
         await rig.publish(account_registered(buyer, AccountRole.BUYER, phone=PHONE))
@@ -112,18 +106,18 @@ async def test_a_registration_read_after_the_erasure_brings_nothing_back(rig: Ri
 async def test_the_export_shows_what_erasure_would_erase(rig: Rig) -> None:
     p = parties()
     buyer = p.buyer_account_id
-    privacy: PrivacyService = rig.service[1]
+    deps: Deps = rig.service
     async with rig.running():
         await rig.publish(account_registered(buyer, AccountRole.BUYER, phone=PHONE))
         await rig.publish(order_paid(p))
-        exported = await privacy.export(buyer)
+        exported = await export_account(deps, buyer)
         assert exported.contact is not None
         assert exported.contact.bound_phone == PHONE
         assert exported.delivery_addresses.model_dump() == {"email": [f"{buyer}@example.com"], "sms": [PHONE]}
         assert exported.truncated is False
         await rig.publish(erased(buyer))
-        after = await privacy.export(buyer)
+        after = await export_account(deps, buyer)
         assert after.contact is not None
         assert after.contact.bound_phone == "***34"
         assert after.delivery_addresses.model_dump() == {"email": [f"{buyer[0]}***@example.com"], "sms": ["***34"]}
-        assert (await privacy.export(rid("nobody"))).contact is None
+        assert (await export_account(deps, rid("nobody"))).contact is None

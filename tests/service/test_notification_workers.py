@@ -16,11 +16,12 @@ from pymongo.errors import AutoReconnect
 from services.notification.breaker import CircuitBreaker, Failover
 from services.notification.catalogue import Channel
 from services.notification.channels import EmailMessage, PermanentSendError, SmsMessage, TransientSendError
+from services.notification.deps import Deps
 from services.notification.dispatcher import Dispatcher
 from services.notification.domain import Delivery
-from services.notification.reminder_service import ReminderService
+from services.notification.reminder_service import ReminderSource, schedule
 from services.notification.settings import NotificationSettings
-from services.notification.store import fake_uow
+from services.notification.store import Deliveries, RateLimits, fake_uow
 from shared.platform.fakes import FakeState
 from shared.platform.mongo import UnitOfWorkFactory
 from shared.platform.worker import LeasedWorker, WorkerSettings
@@ -67,10 +68,14 @@ class Gate:
         return f"ref-{len(self.sent)}"
 
 
+def dispatcher_on(db: MemDatabase, email: Failover[EmailMessage], sms: Failover[SmsMessage],
+                  s: NotificationSettings) -> Dispatcher:
+    return Dispatcher(Deliveries(db.collection("deliveries")), RateLimits(db.collection("rate_limits")), email, sms, s)
+
+
 def rig(db: MemDatabase, provider: Any, s: NotificationSettings) -> Dispatcher:
-    email: Failover[EmailMessage] = Failover(provider, None, CircuitBreaker(3, 30.0))
-    sms: Failover[SmsMessage] = Failover(provider, None, CircuitBreaker(3, 30.0))
-    return Dispatcher(db, email, sms, s)  # type: ignore[arg-type]
+    return dispatcher_on(db, Failover(provider, None, CircuitBreaker(3, 30.0)),
+                         Failover(provider, None, CircuitBreaker(3, 30.0)), s)
 
 
 @contextlib.asynccontextmanager
@@ -89,7 +94,7 @@ async def test_database_errors_while_claiming_never_cost_sending_capacity() -> N
     db, s = MemDatabase(), settings(delivery_concurrency=8)
     rows = [delivery() for _ in range(8)]
     await db["deliveries"].insert_many(rows)
-    db["deliveries"].fail("find_one_and_update", 3, AutoReconnect("database unreachable"))
+    db["deliveries"].fail("find", 3, AutoReconnect("database unreachable"))  # the claims' queries
     gate = Gate(width=8)
     dispatcher = rig(db, gate, s)
     async with dispatching(db, dispatcher, s):
@@ -108,7 +113,7 @@ async def test_a_database_that_keeps_failing_claims_does_not_stop_sending_for_go
     """More failed claims than there are slots (the defect stopped sending after eight)."""
     db, s = MemDatabase(), settings(delivery_concurrency=8)
     await db["deliveries"].insert_many([delivery() for _ in range(2)])
-    db["deliveries"].fail("find_one_and_update", 12, AutoReconnect("database unreachable"))
+    db["deliveries"].fail("find", 12, AutoReconnect("database unreachable"))
     gate = Gate(width=1)
     dispatcher = rig(db, gate, s)
     async with dispatching(db, dispatcher, s) as task:
@@ -137,7 +142,7 @@ async def test_provider_failures_stay_the_deliverys_own_retries_not_the_workers(
                                              CircuitBreaker(100, 30.0))
     sms: Failover[SmsMessage] = Failover(Refusing(PermanentSendError("Twilio HTTP 400: not a number")), None,
                                          CircuitBreaker(100, 30.0))
-    dispatcher = Dispatcher(db, email, sms, s)  # type: ignore[arg-type]
+    dispatcher = dispatcher_on(db, email, sms, s)
     rows = db["deliveries"].docs
     async with dispatching(db, dispatcher, s):
         await eventually(lambda: _true(rows[transient["_id"]]["status"] == "dead"), timeout=5,
@@ -169,12 +174,12 @@ async def test_a_row_that_does_not_validate_is_the_workers_and_never_blocks_the_
 
 async def test_a_claim_failing_is_logged_as_the_rounds_error_and_the_worker_stays_alive() -> None:
     db, s = MemDatabase(), settings()
-    db["deliveries"].fail("find_one_and_update", 2, AutoReconnect("database unreachable"))
+    db["deliveries"].fail("find", 2, AutoReconnect("database unreachable"))
     dispatcher = rig(db, Gate(width=1), s)
     worker = LeasedWorker(db, dispatcher, dataclasses.replace(dispatcher.worker_settings(), watch=None))  # type: ignore[arg-type]
     worker.start()
     try:
-        await eventually(lambda: _true(db["deliveries"].calls.get("find_one_and_update", 0) >= 4), timeout=5,
+        await eventually(lambda: _true(db["deliveries"].calls.get("find", 0) >= 4), timeout=5,
                          what="claims tried again after the failures")
         health = worker.health()
         assert health.alive
@@ -189,7 +194,9 @@ async def test_a_sent_message_is_marked_once_the_database_is_back_and_never_sent
     db, s = MemDatabase(), settings()
     row = delivery()
     await db["deliveries"].insert_one(row)
-    db["deliveries"].fail("update_one", 3, AutoReconnect("database restarting"))
+    # The marks fail, not the claim: the mark is the write conditional on the row being `sending`.
+    db["deliveries"].fail("update_one", 3, AutoReconnect("database restarting"),
+                          when=lambda query: query.get("status") == "sending")
     gate = Gate(width=1)
     dispatcher = rig(db, gate, s)
     async with dispatching(db, dispatcher, s):
@@ -236,7 +243,7 @@ class Clock:
 
 
 @contextlib.asynccontextmanager
-async def reminding(db: MemDatabase, svc: ReminderService, clock: Clock) -> AsyncIterator[Any]:
+async def reminding(db: MemDatabase, svc: ReminderSource, clock: Clock) -> AsyncIterator[Any]:
     """The reminders as the app runs them: a source of the shared leased worker, one series per item."""
     worker = LeasedWorker(db, svc, WorkerSettings(poll_seconds=0.01, max_attempts=3, backoff_seconds=0.01,  # type: ignore[arg-type]
                                                   backoff_max_seconds=0.02), clock=clock)
@@ -249,15 +256,15 @@ async def reminding(db: MemDatabase, svc: ReminderService, clock: Clock) -> Asyn
 
 async def test_one_failing_reminder_series_never_stops_the_others() -> None:
     state, clock = FakeState(), Clock()
-    svc = ReminderService(UnitOfWorkFactory(fake_uow(state)), lambda: None, (0.5, 0.25, 0.1), clock)
+    svc = ReminderSource(Deps(UnitOfWorkFactory(fake_uow(state)), clock=clock, settings=settings()))
     broken, fine = rid("acc-broken"), rid("acc-fine")
     # The broken account's stored contact no longer validates (a bug or a bad migration): its series fails.
     state.table("contacts")[broken] = {"contact": {"account_id": broken}}
     state.table("contacts")[fine] = {"contact": {"account_id": fine, "role": "buyer", "display_name": "F",
                                                  "bound_email": "f@example.com", "bound_phone": "+8613800001234",
                                                  "locale": "en-US"}}
-    await svc.on_scheduled(scheduled(broken, timedelta(hours=10), NOW))  # due first: it fails first
-    await svc.on_scheduled(scheduled(fine, timedelta(hours=12), NOW))
+    await schedule(svc.deps, scheduled(broken, timedelta(hours=10), NOW))  # due first: it fails first
+    await schedule(svc.deps, scheduled(fine, timedelta(hours=12), NOW))
     clock.ahead = timedelta(hours=7)  # both first steps are due
     db = MemDatabase()
     async with reminding(db, svc, clock) as task:

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from shared.platform.mongo import Doc
+from shared.platform.collection import Collection
 
 
-class RateLimiter:
-    def __init__(self, db: AsyncDatabase[Doc], window_seconds: float) -> None:
-        self.col, self.window = db["rate_limits"], timedelta(seconds=window_seconds)
+class RateLimits:
+    def __init__(self, collection: Collection, window_seconds: float = 60.0) -> None:
+        self.collection, self.window = collection, timedelta(seconds=window_seconds)
 
     @staticmethod
     def key(channel: str, address: str) -> str:
@@ -31,17 +30,23 @@ class RateLimiter:
         if limit <= 0:
             return None
         key = self.key(channel, address)
-        await self.col.update_one({"_id": key}, {"$pull": {"stamps": {"$lte": now - self.window}}})
+        await self.collection.update_one({"_id": key}, {"$pull": {"stamps": {"$lte": now - self.window}}})
         stamps: list[datetime] = []
         for _ in range(3):  # a duplicate key can also mean two first upserts raced: then simply try again
             try:
-                await self.col.update_one({"_id": key, f"stamps.{limit - 1}": {"$exists": False}},
-                                          {"$push": {"stamps": now}}, upsert=True)
+                await self.collection.update_one({"_id": key, f"stamps.{limit - 1}": {"$exists": False}},
+                                                 {"$push": {"stamps": now}}, upsert=True)
                 return None
             except DuplicateKeyError:  # the document exists and is full: no upsert possible, no slot
-                doc = await self.col.find_one({"_id": key})
+                doc = await self.collection.find_one({"_id": key})
                 stamps = sorted(s.replace(tzinfo=UTC) for s in (doc or {}).get("stamps", []))
                 if len(stamps) >= limit:
                     break
         free_at: datetime = (stamps[0] if stamps else now) + self.window
         return free_at
+
+    async def forget(self, channel_addresses: set[tuple[str, str]]) -> None:
+        """Delete the windows of these (channel, address) pairs (an account's erasure)."""
+        keys = sorted({self.key(channel, address) for channel, address in channel_addresses})
+        if keys:
+            await self.collection.delete_many({"_id": {"$in": keys}})
