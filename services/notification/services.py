@@ -16,8 +16,6 @@ from services.notification.store import NotificationUnitOfWork
 from shared.platform.errors import NotFound
 from shared.schemas import AccountRegistered, AccountRole, Event
 
-NotificationService = Deps  # the name tests/service/conftest.py still builds the rig's dependencies with
-
 
 async def notify(deps: Deps, event: Event) -> bool:
     """Plan every message the catalogue names for this event; False if it was already processed."""

@@ -5,7 +5,7 @@ Mongo's filter syntax. They talk to a `Collection`: `MongoCollection` in product
 work's transaction), `MemoryCollection` in unit and service tests. The memory one is the one generic
 in-memory fake of the suite: it understands the part of the filter, update and sort syntax the stores use
 (equality on fields and dotted paths, `$eq $ne $lt $lte $gt $gte $in $nin $exists`, `$and $or`; `$set $unset
-$inc $push $setOnInsert`), and refuses anything else loudly, so a store cannot use a query the tests do not
+$inc $push $pull $setOnInsert`), and refuses anything else loudly, so a store cannot use a query the tests do not
 really run.
 """
 
@@ -308,5 +308,9 @@ def _apply(row: Doc, update: Doc, *, inserting: bool) -> None:
             elif op == "$push":
                 current = _get(row, path)
                 _set(row, path, ([] if current is _MISSING else list(current)) + [value])
+            elif op == "$pull":  # the elements equal to `value`, or matching its conditions ({"$lte": ...})
+                current = _get(row, path)
+                if isinstance(current, list):
+                    _set(row, path, [v for v in current if not matches({"v": v}, {"v": value})])
             else:
                 raise NotImplementedError(f"the in-memory collection does not know {op}")

@@ -78,6 +78,9 @@ async def test_the_same_updates_leave_the_same_documents(pair: tuple[Collection,
                                                     "$unset": {"note": ""}}) == 1
         assert await col.update_one({"_id": "o9"}, {"$set": {"status": "new"}, "$setOnInsert": {"amount": 1}},
                                     upsert=True) == 1
+        assert await col.update_one({"_id": "o2"}, {"$pull": {"tags": "vip"}}) == 1
+        assert await col.update_one({"_id": "o0"}, {"$push": {"tags": 3}}) == 1
+        assert await col.update_one({"_id": "o0"}, {"$pull": {"tags": {"$lte": 5}}}) == 1
         assert await col.update_many({"status": "paid"}, {"$set": {"seen": True}}) == 3
         assert await col.replace_one({"_id": "o3", "status": "refunded"}, {"status": "gone"}) == 1
         assert await col.replace_one({"_id": "o3", "status": "refunded"}, {"status": "again"}) == 0

@@ -6,7 +6,7 @@ import pytest
 
 from services.notification import handlers as notification_handlers
 from services.notification import store as notification_store
-from services.notification.services import NotificationService
+from services.notification.deps import Deps as NotificationDeps
 from services.notification.settings import NotificationSettings
 from services.orders import handlers as orders_handlers
 from services.orders import store as orders_store
@@ -43,8 +43,10 @@ def queued() -> Counter:
 
 @pytest.fixture
 def notification_rig(queued: Counter) -> Rig:
-    return make_rig(NotificationSettings(**FAST), notification_handlers.register, "notification",
-                    lambda state: NotificationService(UnitOfWorkFactory(notification_store.fake_uow(state)), queued))
+    settings = NotificationSettings(**FAST)
+    return make_rig(settings, notification_handlers.register, "notification",
+                    lambda state: NotificationDeps(UnitOfWorkFactory(notification_store.fake_uow(state)), queued,
+                                                   settings=settings))
 
 
 @pytest.fixture
