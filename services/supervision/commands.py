@@ -4,13 +4,12 @@ here, at the edge, so a malformed body is a 422 naming the field and never reach
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 
-from services.supervision.records import Evidence
 from services.supervision.rules import AcceptanceElements
+from services.supervision.service_order import Evidence
 from shared.platform.validation import E164Phone
 from shared.schemas import AppealOutcome
 
@@ -52,13 +51,3 @@ class ResolveAppeal(BaseModel):
     node: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[a-z_]+$",
                              description="resume: the node to go back to (default: where the appeal froze the flow)")
     note: str = Field("", max_length=2000)
-
-
-class RefundRequest(BaseModel):
-    amount: Decimal = Field(gt=Decimal(0), max_digits=14, decimal_places=2)
-    reason: str = Field(min_length=1, max_length=2000)
-
-
-class RefundDecision(BaseModel):
-    approve: bool
-    opinion: str = Field("", max_length=2000)

@@ -1,6 +1,6 @@
-"""Evidence files: received in chunks with a size limit, typed by their content, stored with their SHA-256,
-recorded in the timeline, and exported with the timeline so `python -m services.supervision.verify` can check
-both offline."""
+"""Evidence files: received in chunks with a size limit, typed by their content, stored with their SHA-256
+(flow_cases.upload, which also puts them on the timeline), and exported with the timeline so
+`python -m services.supervision.verify` can check both offline."""
 
 from __future__ import annotations
 
@@ -8,20 +8,14 @@ import base64
 import hashlib
 import json
 import re
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import filetype
 
-from services.supervision.domain import ServiceOrder
-from services.supervision.records import Evidence
-from shared.platform.errors import InvalidInput, NotFound, TooLarge
-
-if TYPE_CHECKING:
-    from services.supervision.store import SupervisionUnitOfWork
+from services.supervision.service_order import ServiceOrder
+from shared.platform.errors import InvalidInput, TooLarge
 
 EXPORT_FORMAT = "koo-supervision-export/1"
 CHUNK = 64 * 1024
@@ -90,32 +84,6 @@ def safe_name(filename: str | None) -> str:
     """The client's file name as a label only: no path, no control characters or quotes, at most 255 long."""
     name = _UNSAFE_NAME.sub("_", (filename or "").replace("\\", "/").rsplit("/", 1)[-1]).strip()
     return name[:255] or "file"
-
-
-async def store(uow: SupervisionUnitOfWork, so: ServiceOrder, account_id: str, operator: bool, kind: str,
-                name: str, upload: Received, now: datetime) -> dict[str, Any]:
-    """Keep the bytes and their digest; the timeline entry makes the upload part of the tamper-evident record."""
-    role = so.role_of(account_id, operator)
-    meta = {"file_id": f"EV-{uuid.uuid4().hex[:16]}", "service_order_id": so.service_order_id, "kind": kind,
-            "name": name, "content_type": upload.content_type, "size": upload.size, "sha256": upload.sha256,
-            "uploaded_by": account_id, "uploaded_at": now}
-    await uow.files.add({**meta, "data": upload.data})
-    so.record_upload(role, account_id, now, {k: meta[k] for k in ("file_id", "kind", "name", "size", "sha256")})
-    return meta
-
-
-async def resolve(uow: SupervisionUnitOfWork, so_id: str, evidence: list[Evidence]) -> list[Evidence]:
-    """Evidence that names an uploaded file takes that file's digest (the caller cannot claim another one)."""
-    out = []
-    for item in evidence:
-        if item.file_id is None:
-            out.append(item)
-            continue
-        doc = await uow.files.get(item.file_id)
-        if doc is None or doc["service_order_id"] != so_id:
-            raise NotFound(f"file {item.file_id} is not attached to service order {so_id}")
-        out.append(item.model_copy(update={"sha256": doc["sha256"]}))
-    return out
 
 
 EXPORTED = ("file_id", "kind", "name", "content_type", "size", "sha256")

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from services.supervision.records import TimelineEntry, verify_timeline
+from services.supervision.service_order import TimelineEntry, verify_timeline
 
 
 def problems(export: dict[str, Any]) -> list[str]:

@@ -13,28 +13,30 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from services.supervision import flow_cases
 from services.supervision.services import SupervisionService
 from services.supervision.settings import SupervisionSettings
-from shared.platform.mongo import Doc
+from services.supervision.store import DueDeadline
 from shared.platform.worker import Blocked, WorkerSettings
 
 
 class TimerSource:
-    """The due deadlines, earliest first; the item's key is the deadline id (the row's `_id`)."""
+    """The due deadlines (read through the `timers` repository), earliest first; an item's key is its
+    deadline id."""
 
     name = "supervision-timers"
 
     def __init__(self, service: SupervisionService) -> None:
         self.service = service
 
-    def key(self, item: Doc) -> str:
-        return str(item["_id"])
+    def key(self, item: DueDeadline) -> str:
+        return item.deadline_id
 
-    async def due(self, now: datetime, limit: int, blocked: Blocked) -> list[Doc]:
-        return await self.service.due_timers(now, limit, blocked.all)
+    async def due(self, now: datetime, limit: int, blocked: Blocked) -> list[DueDeadline]:
+        return await flow_cases.due_deadlines(self.service, now, limit, blocked.all)
 
-    async def process(self, item: Doc) -> None:
-        await self.service.fire(item)
+    async def process(self, item: DueDeadline) -> None:
+        await flow_cases.fire(self.service, item)
 
 
 def timer_worker(settings: SupervisionSettings) -> WorkerSettings:

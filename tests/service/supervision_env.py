@@ -9,8 +9,9 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from services.supervision import api, store
+from services.supervision import api, event_cases, store
 from services.supervision.evidence import Limits
+from services.supervision.queries import SupervisionQueries
 from services.supervision.services import SupervisionService
 from services.supervision.worker import TimerSource
 from shared.platform.audit import MemoryAuditLog
@@ -69,6 +70,7 @@ class Env:
         install_security(app, tokens.verifier(AUDIENCE), self.audit)
         app.include_router(api.router)
         app.state.supervision = self.service
+        app.state.queries = self.queries = SupervisionQueries(self.state.collections())
         self.app = app
         self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://supervision")
 
@@ -77,7 +79,7 @@ class Env:
         event = event or order_paid(parties(), delivery_type=delivery_type)
         event = event.model_copy(update={"payload": event.payload.model_copy(update={
             "delivery_contact": DeliveryContact(name="Li", phone=PHONE, address="Shenzhen")})})
-        assert await self.service.on_order_paid(event) is not None
+        assert await event_cases.on_order_paid(self.service, event) is not None
         return event
 
     async def fire_due(self) -> int:

@@ -6,13 +6,14 @@ import copy
 
 import pytest
 
-from services.supervision import templates
-from services.supervision.domain import ServiceOrder, Status
-from services.supervision.services import NotSupervised
+from services.supervision import event_cases, templates
+from services.supervision.queries import SupervisionQueries
+from services.supervision.service_order import ServiceOrder, Status
+from services.supervision.unsupervised import NotSupervised
 from shared.platform.auth import Principal
-from shared.platform.errors import Forbidden
+from shared.platform.errors import Forbidden, NotFound
 from shared.platform.http import status_of
-from shared.schemas import DeadlineScheduled, DeliveryType
+from shared.schemas import DeadlineScheduled, DeliveryType, OrderPaid
 from tests.factories import order_paid, parties
 from tests.service.rig import Rig, flaky
 
@@ -63,12 +64,13 @@ async def test_unsupervised_products_open_nothing(supervision_rig: Rig, delivery
 
     assert rig.state.tables.get("service_orders", {}) == {}
     assert rig.dead == []
+    queries = SupervisionQueries(rig.state.collections())
     with pytest.raises(NotSupervised, match=r"not supervised \(dossier §1\.2\)") as refused:
-        await rig.service.get_by_order(order_id, Principal(buyer, frozenset({"buyer"})))
+        await queries.of_order(order_id, Principal(buyer, frozenset({"buyer"})))
     assert refused.value.code == "not_supervised"
     assert status_of(refused.value) == 404
     with pytest.raises(Forbidden) as stranger:
-        await rig.service.get_by_order(order_id, Principal("stranger", frozenset({"buyer"})))
+        await queries.of_order(order_id, Principal("stranger", frozenset({"buyer"})))
     assert stranger.value.rule == "parties_and_operators_only"
 
 
@@ -105,8 +107,8 @@ async def test_a_transient_failure_is_retried_and_the_service_order_opened_once(
         supervision_rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
     event = order_paid(parties())
     async with supervision_rig.running() as rig:
-        wrapper, calls = flaky(rig.service.on_order_paid, failures=2)
-        monkeypatch.setattr(rig.service, "on_order_paid", wrapper)
+        wrapper, calls = flaky(event_cases.on_order_paid, failures=2)
+        monkeypatch.setitem(event_cases.EVENT_HANDLERS, OrderPaid, [wrapper])
 
         await rig.publish(event)
 
@@ -124,3 +126,10 @@ async def test_only_a_new_purchase_opens_a_service_order(supervision_rig: Rig, o
 
     assert rig.state.tables.get("service_orders", {}) == {}
     assert rig.dead == []
+    # A marker says why there is none, so a refund.decided about it is known to have nothing to close.
+    queries = SupervisionQueries(rig.state.collections())
+    with pytest.raises(NotFound, match=r"only a new purchase opens a service order \(dossier §1\.6\)") as refused:
+        await queries.of_order(event.order_id, Principal(event.payload.parties.buyer_account_id,
+                                                         frozenset({"buyer"})))
+    assert refused.value.code == "not_found"
+    assert rig.state.tables["unsupervised_orders"][event.order_id]["order_type"] == order_type

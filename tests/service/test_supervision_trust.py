@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from services.supervision import event_cases
 from services.supervision.evidence import Limits
 from shared.schemas import (
     AccountErased,
@@ -39,13 +40,11 @@ ROUTES = [("GET", "/service-orders/by-order/{order_id}"), ("GET", "/service-orde
           ("POST", "/service-orders/{service_order_id}/actions/{action}"),
           ("POST", "/service-orders/{service_order_id}/appeals"),
           ("POST", "/service-orders/{service_order_id}/appeals/{appeal_id}/resolution"),
-          ("POST", "/service-orders/{service_order_id}/refunds"),
-          ("POST", "/service-orders/{service_order_id}/refunds/{refund_id}/decision"),
           ("POST", "/service-orders/{service_order_id}/files"),
           ("GET", "/service-orders/{service_order_id}/files/{file_id}"),
           ("GET", "/service-orders/{service_order_id}/export"), ("GET", "/operator/audit")]
 VALUES = {"order_id": "CS-1", "service_order_id": "SO-CS-1", "action": "submit", "appeal_id": "AP-1",
-          "refund_id": "RF-1", "file_id": "EV-1"}
+          "file_id": "EV-1"}
 
 
 def test_the_table_lists_every_route(env: Env) -> None:
@@ -84,8 +83,6 @@ async def test_strangers_are_refused_naming_the_rule(env: Env) -> None:
     appeal = {"reason": "r", "demands": "d"}
     await env.refused("POST", f"{so_path}/appeals", who.other_buyer, "parties_only", json=appeal)
     await env.refused("POST", f"{so_path}/appeals", who.provider, "buyers_and_merchants_only", json=appeal)
-    await env.refused("POST", f"{so_path}/refunds", who.other_buyer, "parties_only",
-                      json={"amount": "1", "reason": "x"})
     await env.refused("GET", so_path, auth("payment", "payment-system"), "marketplace_accounts_only")
     await env.refused("GET", so_path, auth(paid.payload.parties.buyer_account_id, "buyer", "merchant"),
                       "one_marketplace_role")
@@ -93,16 +90,19 @@ async def test_strangers_are_refused_naming_the_rule(env: Env) -> None:
     assert so["timeline"][-1]["action"] == "upload"  # nothing a stranger sent is on record
 
 
-async def test_a_decision_on_another_merchants_refund_is_refused(env: Env) -> None:
+async def test_refunds_are_not_requested_or_decided_here(env: Env) -> None:
+    """Refunds are the orders service's (the buyer's request, the merchant's decision): supervision has no
+    refund routes any more, whoever asks."""
     paid = await env.open()
     who = People.of(paid.payload.parties)
     so_path = f"/service-orders/SO-{paid.order_id}"
-    so = await env.call("POST", f"{so_path}/refunds", who.buyer, expect=201, json={"amount": "1", "reason": "x"})
-    refund_id = so["refunds"][0]["refund_id"]
-    await env.refused("POST", f"{so_path}/refunds/{refund_id}/decision", who.other_merchant, "parties_only",
-                      json={"approve": True})
+    for headers in (who.buyer, who.merchant, who.operator):
+        for path, body in ((f"{so_path}/refunds", {"amount": "1", "reason": "x"}),
+                           (f"{so_path}/refunds/RF-1/decision", {"approve": True})):
+            resp = await env.http.post(path, headers=headers, json=body)
+            assert resp.status_code == 404, resp.text
     so = await env.call("GET", so_path, who.buyer)
-    assert so["refunds"][0]["status"] == "requested"
+    assert (so["status"], so["refunds"]) == ("active", [])
 
 
 async def test_the_wrong_partys_step_is_refused(env: Env) -> None:
@@ -132,10 +132,6 @@ async def test_operators_read_and_resolve_but_never_act_as_a_party(env: Env) -> 
     await env.refused("POST", f"{so_path}/actions/submit", who.operator, "node_actor_only")
     await env.refused("POST", f"{so_path}/appeals", who.operator, "buyers_and_merchants_only",
                       json={"reason": "r", "demands": "d"})
-    await env.refused("POST", f"{so_path}/refunds", who.operator, "buyers_only", json={"amount": "1", "reason": "x"})
-    so = await env.call("POST", f"{so_path}/refunds", who.buyer, expect=201, json={"amount": "1", "reason": "x"})
-    await env.refused("POST", f"{so_path}/refunds/{so['refunds'][0]['refund_id']}/decision", who.operator,
-                      "merchants_only", json={"approve": True})
 
     so = await env.call("POST", f"{so_path}/appeals", who.merchant, expect=201,
                         json={"reason": "no answer", "demands": "continue"})
@@ -320,7 +316,7 @@ async def test_account_erased_masks_the_delivery_contact_once(supervision_rig: R
 
 async def test_an_erased_buyers_later_order_is_masked_and_its_courier_phone_is_not_matched(env: Env) -> None:
     buyer = rid("buyer")
-    assert await env.service.on_account_erased(_erased(buyer)) == 0
+    assert await event_cases.on_account_erased(env.service, _erased(buyer)) == 0
     event = order_paid(parties().model_copy(update={"buyer_account_id": buyer}), delivery_type=DeliveryType.HARDWARE)
     paid = await env.open(event=event)
     who = People.of(paid.payload.parties)

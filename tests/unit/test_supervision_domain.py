@@ -9,7 +9,7 @@ import pytest
 from bson.codec_options import CodecOptions
 
 from services.supervision import flows, templates
-from services.supervision.domain import Evidence, Frozen, ServiceOrder, Status, verify_timeline
+from services.supervision.service_order import Evidence, Frozen, ServiceOrder, Status, verify_timeline
 from shared.platform.errors import DomainError, Forbidden, InvalidInput
 from shared.schemas import (
     AcceptanceDone,

@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 import pytest
 
 from services.supervision import evidence, templates
-from services.supervision.domain import ServiceOrder, masked_phone
 from services.supervision.evidence import Limits, TooLarge
 from services.supervision.rules import AcceptanceRule, Policy
+from services.supervision.service_order import ServiceOrder, masked_phone
 from services.supervision.settings import SupervisionSettings
 from shared.platform.errors import InvalidInput
 from shared.platform.http import status_of

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from services.supervision import templates
-from services.supervision.domain import Evidence, ServiceOrder, Status
 from services.supervision.flows import FlowTemplate
 from services.supervision.rules import AcceptanceElements, AcceptanceRule, Policy
+from services.supervision.service_order import Evidence, ServiceOrder, Status
 from shared.platform.errors import Forbidden, InvalidInput
 from shared.schemas import (
     AcceptanceDone,
