@@ -1,6 +1,6 @@
-"""Consumed events: each through the runner's `handle`, its id claimed in the same transaction as its effect, so a
-redelivered event changes nothing. `EVENT_HANDLERS` says which use cases an event runs (handlers.py subscribes
-each event's topic and calls them)."""
+"""Consumed events: each through the runner's `handle`, its id claimed in the same transaction as its effect,
+so a redelivered event changes nothing. `EVENT_HANDLERS` says which use cases an event runs (handlers.py
+subscribes each event's topic and calls them)."""
 
 from __future__ import annotations
 
@@ -21,8 +21,12 @@ log = logging.getLogger("supervision.events")
 
 
 def _ctx(event: Event) -> dict[str, str | None]:
-    return {"event_id": str(event.event_id), "order_id": event.order_id, "correlation_id": event.correlation_id,
-            "event_type": event.event_type}
+    return {
+        "event_id": str(event.event_id),
+        "order_id": event.order_id,
+        "correlation_id": event.correlation_id,
+        "event_type": event.event_type,
+    }
 
 
 async def on_order_paid(sv: SupervisionService, event: OrderPaid) -> ServiceOrder | None:
@@ -33,7 +37,9 @@ async def on_order_paid(sv: SupervisionService, event: OrderPaid) -> ServiceOrde
     if marker is not None:
         # Image, API, instant-use SaaS (dossier §1.2), or a renewal (§1.6): no service order.
         await sv.uow.handle(CONSUMER, event, lambda uow: uow.unsupervised.add(marker))
-        log.info("no service order (%s, %s order)", p.product.delivery_type.value, p.order_type, extra=_ctx(event))
+        log.info(
+            "no service order (%s, %s order)", p.product.delivery_type.value, p.order_type, extra=_ctx(event)
+        )
         return None
     check_milestone_offer(p)  # refused offers are dead-lettered with the rule in the reason (dossier §4.2)
     template = template_for(p.product.delivery_type, p.product.flow_template)
@@ -41,8 +47,9 @@ async def on_order_paid(sv: SupervisionService, event: OrderPaid) -> ServiceOrde
         raise PermanentError(f"no flow template for delivery type {p.product.delivery_type.value}")
 
     async def work(uow: SupervisionUnitOfWork) -> ServiceOrder:
-        so, events = ServiceOrder.from_order_paid(p, template, acceptance_rule(p), sv.clock(), event.correlation_id,
-                                                  sv.policy)
+        so, events = ServiceOrder.from_order_paid(
+            p, template, acceptance_rule(p), sv.clock(), event.correlation_id, sv.policy
+        )
         if await uow.erased.includes(p.parties.buyer_account_id):
             so.erase_contact(sv.clock())  # the buyer erased its contact data before this order reached us
         await uow.service_orders.add(so)
@@ -89,8 +96,11 @@ async def on_refund_decided(sv: SupervisionService, event: RefundDecided) -> Ser
         if so is None:
             if await uow.unsupervised.get(p.order_id) is not None:
                 return None  # e.g. the 5-day no-reason refund of an image product: nothing to close
-            raise NotYetKnown(p.order_id, f"service order {ServiceOrder.id_for(p.order_id)} is not open yet: the "
-                                          f"order.paid of order {p.order_id} has not arrived")
+            raise NotYetKnown(
+                p.order_id,
+                f"service order {ServiceOrder.id_for(p.order_id)} is not open yet: the "
+                f"order.paid of order {p.order_id} has not arrived",
+            )
         await save(uow, so, so.refund_decided(p, sv.clock(), event.correlation_id))
         return so
 

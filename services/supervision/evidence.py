@@ -26,12 +26,15 @@ _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f\"\\/]")
 @dataclass(frozen=True)
 class Limits:
     max_bytes: int = 8 * 1024 * 1024
-    content_types: frozenset[str] = field(default_factory=lambda: frozenset({"application/pdf", "image/png",
-                                                                            "image/jpeg", "text/plain"}))
+    content_types: frozenset[str] = field(
+        default_factory=lambda: frozenset({"application/pdf", "image/png", "image/jpeg", "text/plain"})
+    )
 
     def too_large(self) -> TooLarge:
-        return TooLarge(f"the file has more than {self.max_bytes} bytes; at most {self.max_bytes} are accepted",
-                        field="file")
+        return TooLarge(
+            f"the file has more than {self.max_bytes} bytes; at most {self.max_bytes} are accepted",
+            field="file",
+        )
 
     def content_type(self, data: bytes) -> str:
         """The type the bytes are, by their magic number (never the type the client declared); text has none,
@@ -42,8 +45,9 @@ class Limits:
         if TEXT in self.content_types and _is_text(data):
             return TEXT  # e.g. a note that happens to start like a BMP ("BM…"): it is text all the same
         what = f"of type {detected}" if detected else "of no recognised type"
-        raise InvalidInput(f"the file's content is {what}; accepted: {', '.join(sorted(self.content_types))}",
-                           field="file")
+        raise InvalidInput(
+            f"the file's content is {what}; accepted: {', '.join(sorted(self.content_types))}", field="file"
+        )
 
 
 def _is_text(data: bytes) -> bool:
@@ -89,10 +93,12 @@ def safe_name(filename: str | None) -> str:
 EXPORTED = ("file_id", "kind", "name", "content_type", "size", "sha256")
 
 
-async def export(so: ServiceOrder, files: list[dict[str, Any]],
-                 content: Callable[[str], Awaitable[bytes]]) -> AsyncIterator[bytes]:
+async def export(
+    so: ServiceOrder, files: list[dict[str, Any]], content: Callable[[str], Awaitable[bytes]]
+) -> AsyncIterator[bytes]:
     """The export document, written as it goes: the service order, then each file read and encoded one at a
-    time, its base64 in pieces (multiples of 3 bytes encode to text that joins up), so memory holds one file."""
+    time, its base64 in pieces (multiples of 3 bytes encode to text that joins up), so memory holds one
+    file."""
     head = {"format": EXPORT_FORMAT, "service_order": so.model_dump(mode="json")}
     yield json.dumps(head, ensure_ascii=False)[:-1].encode() + b', "files": ['
     for n, meta in enumerate(files):
@@ -100,6 +106,6 @@ async def export(so: ServiceOrder, files: list[dict[str, Any]],
         opening = json.dumps({k: meta[k] for k in EXPORTED}, ensure_ascii=False)[:-1]
         yield (b", " if n else b"") + opening.encode() + b', "content_base64": "'
         for start in range(0, len(data), CHUNK * 3):
-            yield base64.b64encode(data[start:start + CHUNK * 3])
+            yield base64.b64encode(data[start : start + CHUNK * 3])
         yield b'"}'
     yield b"]}"

@@ -18,23 +18,39 @@ from shared.platform.errors import NotFound
 from shared.schemas import Event
 
 
-async def act(sv: SupervisionService, so_id: str, caller: Principal, action: str, req: ActionRequest) -> ServiceOrder:
+async def act(
+    sv: SupervisionService, so_id: str, caller: Principal, action: str, req: ActionRequest
+) -> ServiceOrder:
     """The current node's step. Operators only at the steps that are theirs (the platform review, §3.5)."""
+
     async def decide(so: ServiceOrder, uow: SupervisionUnitOfWork) -> list[Event]:
         admit(so, caller, operators=True)
         evidence = await _with_digests(uow.files, so.service_order_id, req.evidence)
-        return so.act(caller.account_id, action, sv.clock(), correlation(), evidence=evidence,
-                      activation_time=req.actual_activation_time, note=req.note, elements=req.acceptance_elements,
-                      recipient_phone=req.recipient_phone, operator=caller.is_operator, policy=sv.policy)
+        return so.act(
+            caller.account_id,
+            action,
+            sv.clock(),
+            correlation(),
+            evidence=evidence,
+            activation_time=req.actual_activation_time,
+            note=req.note,
+            elements=req.acceptance_elements,
+            recipient_phone=req.recipient_phone,
+            operator=caller.is_operator,
+            policy=sv.policy,
+        )
 
     return await change_in(sv, so_id, decide)
 
 
-async def raise_appeal(sv: SupervisionService, so_id: str, caller: Principal, req: AppealRequest) -> ServiceOrder:
+async def raise_appeal(
+    sv: SupervisionService, so_id: str, caller: Principal, req: AppealRequest
+) -> ServiceOrder:
     def decide(so: ServiceOrder) -> list[Event]:
         admit(so, caller, operators=False)  # the buyer or the merchant (dossier §5.1)
-        return so.raise_appeal(caller.account_id, req.reason, req.demands, req.attachments, sv.clock(),
-                               correlation(), sv.policy)
+        return so.raise_appeal(
+            caller.account_id, req.reason, req.demands, req.attachments, sv.clock(), correlation(), sv.policy
+        )
 
     return await change(sv, so_id, decide)
 
@@ -42,10 +58,22 @@ async def raise_appeal(sv: SupervisionService, so_id: str, caller: Principal, re
 async def resolve_appeal(
     sv: SupervisionService, so_id: str, appeal_id: str, caller: Principal, req: ResolveAppeal
 ) -> ServiceOrder:
-    """An operator's resolution; with a refund, the orders service carries it out (see service_order/disputes)."""
+    """An operator's resolution; with a refund, the orders service carries it out (see
+    service_order/disputes)."""
+
     def decide(so: ServiceOrder) -> list[Event]:
-        return so.resolve_appeal(caller.account_id, appeal_id, req.outcome, sv.clock(), correlation(),
-                                 operator=caller.is_operator, node=req.node, note=req.note, policy=sv.policy)
+        now, operator = sv.clock(), caller.is_operator
+        return so.resolve_appeal(
+            caller.account_id,
+            appeal_id,
+            req.outcome,
+            now,
+            correlation(),
+            operator=operator,
+            node=req.node,
+            note=req.note,
+            policy=sv.policy,
+        )
 
     return await change(sv, so_id, decide)
 
@@ -53,18 +81,28 @@ async def resolve_appeal(
 async def upload(
     sv: SupervisionService, so_id: str, caller: Principal, kind: str, name: str, received: Received
 ) -> dict[str, Any]:
-    """Keep the bytes and their digest; the timeline entry makes the upload part of the tamper-evident record."""
+    """Keep the bytes and their digest; the timeline entry makes the upload part of the tamper-evident
+    record."""
     meta: dict[str, Any] = {}
 
     async def decide(so: ServiceOrder, uow: SupervisionUnitOfWork) -> list[Event]:
         admit(so, caller, operators=True)
         role, now = so.role_of(caller.account_id, caller.is_operator), sv.clock()
-        meta.update(file_id=f"EV-{uuid.uuid4().hex[:16]}", service_order_id=so.service_order_id, kind=kind,
-                    name=name, content_type=received.content_type, size=received.size, sha256=received.sha256,
-                    uploaded_by=caller.account_id, uploaded_at=now)
+        meta.update(
+            file_id=f"EV-{uuid.uuid4().hex[:16]}",
+            service_order_id=so.service_order_id,
+            kind=kind,
+            name=name,
+            content_type=received.content_type,
+            size=received.size,
+            sha256=received.sha256,
+            uploaded_by=caller.account_id,
+            uploaded_at=now,
+        )
         await uow.files.add({**meta, "data": received.data})
-        so.record_upload(role, caller.account_id, now, {k: meta[k] for k in ("file_id", "kind", "name", "size",
-                                                                             "sha256")})
+        so.record_upload(
+            role, caller.account_id, now, {k: meta[k] for k in ("file_id", "kind", "name", "size", "sha256")}
+        )
         return []
 
     await change_in(sv, so_id, decide)
@@ -99,5 +137,8 @@ async def due_deadlines(
 
 async def fire(sv: SupervisionService, deadline: DueDeadline) -> ServiceOrder:
     """Fire one deadline in its own transaction; firing it twice does nothing (it is gone after the first)."""
-    return await change(sv, deadline.service_order_id,
-                        lambda so: so.fire(deadline.deadline_id, sv.clock(), correlation(), sv.policy))
+    return await change(
+        sv,
+        deadline.service_order_id,
+        lambda so: so.fire(deadline.deadline_id, sv.clock(), correlation(), sv.policy),
+    )

@@ -30,7 +30,14 @@ from shared.schemas import (
     RefundDecided,
 )
 
-PUBLISHES = (MilestoneConfirmed, AppealRaised, AppealResolved, AcceptanceDone, DeadlineScheduled, DeadlineCleared)
+PUBLISHES = (
+    MilestoneConfirmed,
+    AppealRaised,
+    AppealResolved,
+    AcceptanceDone,
+    DeadlineScheduled,
+    DeadlineCleared,
+)
 
 
 @dataclass(frozen=True)
@@ -42,12 +49,18 @@ class Subscription:
 
 
 SUBSCRIPTIONS = (
-    Subscription(OrderPaid, "Open the service order of a paid supervised order.",
-                 arrived=lambda e: e.partition_key),
-    Subscription(AccountErased,
-                 "Mask the delivery contact of the account's service orders as the buyer (the timeline stays)."),
-    Subscription(RefundDecided, "End the service order as refunded when the orders service approved its refund "
-                                "(parked until the order's order.paid arrived)."),
+    Subscription(
+        OrderPaid, "Open the service order of a paid supervised order.", arrived=lambda e: e.partition_key
+    ),
+    Subscription(
+        AccountErased,
+        "Mask the delivery contact of the account's service orders as the buyer (the timeline stays).",
+    ),
+    Subscription(
+        RefundDecided,
+        "End the service order as refunded when the orders service approved its refund "
+        "(parked until the order's order.paid arrived).",
+    ),
 )
 
 
@@ -58,8 +71,11 @@ def register(broker: KafkaBroker, settings: ServiceSettings) -> None:
 
 
 def _subscribe(broker: KafkaBroker, settings: ServiceSettings, s: Subscription) -> None:
-    async def handle(event: Event, supervision: SupervisionService = Context("supervision"),
-                     parking: MongoParking | None = Context("parking", default=None)) -> None:
+    async def handle(
+        event: Event,
+        supervision: SupervisionService = Context("supervision"),
+        parking: MongoParking | None = Context("parking", default=None),
+    ) -> None:
         for use_case in EVENT_HANDLERS[s.event]:  # looked up per event, so a test can swap a use case
             await use_case(supervision, event)
         if s.arrived is not None and parking is not None:

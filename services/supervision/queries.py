@@ -8,7 +8,14 @@ from collections.abc import AsyncIterator
 from services.supervision import evidence
 from services.supervision.access import admit, admit_to_marker
 from services.supervision.service_order import ServiceOrder
-from services.supervision.store import FILES, SERVICE_ORDERS, UNSUPERVISED, Files, ServiceOrders, UnsupervisedOrders
+from services.supervision.store import (
+    FILES,
+    SERVICE_ORDERS,
+    UNSUPERVISED,
+    Files,
+    ServiceOrders,
+    UnsupervisedOrders,
+)
 from shared.platform.auth import Principal
 from shared.platform.collection import Collections, Doc
 from shared.platform.errors import NotFound
@@ -18,7 +25,8 @@ class SupervisionQueries:
     def __init__(self, collections: Collections) -> None:
         self.collections = collections
 
-    # The repositories over the collections as they are now (a fake's committed tables are replaced on commit).
+    # The repositories over the collections as they are now (a fake's committed tables are replaced on
+    # commit).
     @property
     def service_orders(self) -> ServiceOrders:
         return ServiceOrders(self.collections.collection(SERVICE_ORDERS))

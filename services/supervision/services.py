@@ -1,9 +1,9 @@
 """What supervision's use cases run on, and the one shape of a change.
 
-Every use case is a function taking `SupervisionService`: the commands in flow_cases.py, the consumed events in
-event_cases.py. A change goes through `change`: one unit of work of the shared runner (shared/platform/mongo.py)
-that loads the service order, asks the domain, and saves the new state, its rows in `timers` and its events in
-the outbox, all in one transaction.
+Every use case is a function taking `SupervisionService`: the commands in flow_cases.py, the consumed events
+in event_cases.py. A change goes through `change`: one unit of work of the shared runner
+(shared/platform/mongo.py) that loads the service order, asks the domain, and saves the new state, its rows in
+`timers` and its events in the outbox, all in one transaction.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ class SupervisionService:
 
 async def change(sv: SupervisionService, so_id: str, decide: Decide) -> ServiceOrder:
     """Load the service order, let the domain decide, save it with its timers and events: one transaction."""
+
     async def with_uow(so: ServiceOrder, _: SupervisionUnitOfWork) -> list[Event]:
         return decide(so)
 
@@ -56,6 +57,7 @@ async def change(sv: SupervisionService, so_id: str, decide: Decide) -> ServiceO
 
 async def change_in(sv: SupervisionService, so_id: str, decide: DecideIn) -> ServiceOrder:
     """`change` for a decision that also reads or writes through the unit of work (e.g. evidence files)."""
+
     async def work(uow: SupervisionUnitOfWork) -> ServiceOrder:
         so = await load(uow, so_id)
         await save(uow, so, await decide(so, uow))

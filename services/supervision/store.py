@@ -3,8 +3,8 @@ transaction, or memory in tests), and the unit of work that binds them.
 
 Besides the service orders it keeps small collections, written in the same transaction:
 - `timers`: one row per running deadline of a service order (due_at, kind), rewritten on every save, so the
-  timer worker (a source of the shared leased worker, services/supervision/worker.py) finds what is due with one
-  indexed query and a restart loses nothing;
+  timer worker (a source of the shared leased worker, services/supervision/worker.py) finds what is due with
+  one indexed query and a restart loses nothing;
 - `evidence_files`: uploaded attachments with their SHA-256 (a document each; the size limit keeps them far
   below BSON's 16 MB);
 - `unsupervised_orders`: paid orders that have no service order, and why (unsupervised.py);
@@ -40,8 +40,11 @@ class ServiceOrders(AggregateRepository[ServiceOrder]):
 
     async def holding_contact(self, buyer_account_id: str) -> list[str]:
         """Ids of the buyer's service orders that still hold a delivery contact."""
-        query = {"parties.buyer_account_id": buyer_account_id, "contact_erased_at": None,
-                 "delivery_phone": {"$ne": None}}
+        query = {
+            "parties.buyer_account_id": buyer_account_id,
+            "contact_erased_at": None,
+            "delivery_phone": {"$ne": None},
+        }
         return await self._ids(query)
 
 
@@ -64,11 +67,22 @@ class Timers:
     async def sync(self, so: ServiceOrder) -> None:
         """Rewrite the rows of `so` from its running deadlines (a paused one is not due)."""
         await self.collection.delete_many({"service_order_id": so.service_order_id})
-        await self.collection.insert_many([
-            {"_id": d.deadline_id, "service_order_id": so.service_order_id, "kind": d.kind.value, "due_at": d.due_at}
-            for d in so.deadlines if d.running])
+        await self.collection.insert_many(
+            [
+                {
+                    "_id": d.deadline_id,
+                    "service_order_id": so.service_order_id,
+                    "kind": d.kind.value,
+                    "due_at": d.due_at,
+                }
+                for d in so.deadlines
+                if d.running
+            ]
+        )
 
-    async def due(self, now: datetime, limit: int, exclude: frozenset[str] = frozenset()) -> list[DueDeadline]:
+    async def due(
+        self, now: datetime, limit: int, exclude: frozenset[str] = frozenset()
+    ) -> list[DueDeadline]:
         """The deadlines due at `now`, earliest first, but for the deadline ids in `exclude`."""
         query: Doc = {"due_at": {"$lte": now}, **({"_id": {"$nin": sorted(exclude)}} if exclude else {})}
         rows = await self.collection.find(query, sort=[("due_at", 1)], limit=limit)
@@ -93,8 +107,11 @@ class Files:
     async def of(self, service_order_id: str) -> list[Doc]:
         """The files of a service order in upload order: their metadata, without the bytes (an export reads
         the files one at a time, never all of them at once)."""
-        docs = await self.collection.find({"service_order_id": service_order_id}, sort=[("uploaded_at", 1)],
-                                          projection={"data": 0, "_id": 0})
+        docs = await self.collection.find(
+            {"service_order_id": service_order_id},
+            sort=[("uploaded_at", 1)],
+            projection={"data": 0, "_id": 0},
+        )
         return docs
 
 

@@ -35,8 +35,11 @@ async def test_a_paid_manual_service_opens_its_service_order(supervision_rig: Ri
     assert [e.action for e in so.timeline] == ["open"]
     assert rig.state.processed == {f"supervision:{event.event_id}"}
     # Opening starts two clocks: the 180-day reminder (dossier §1.5) and the buyer's idle deadline at the first node.
-    assert sorted((e.payload.kind.value, e.payload.party.value) for e in rig.state.outbox
-                  if isinstance(e, DeadlineScheduled)) == [("idle", "buyer"), ("long_running", "merchant")]
+    assert sorted(
+        (e.payload.kind.value, e.payload.party.value)
+        for e in rig.state.outbox
+        if isinstance(e, DeadlineScheduled)
+    ) == [("idle", "buyer"), ("long_running", "merchant")]
     assert len(rig.state.outbox) == 2
     assert {r["kind"] for r in rig.state.tables["timers"].values()} == {"idle", "long_running"}
     assert rig.dead == []
@@ -74,8 +77,9 @@ async def test_unsupervised_products_open_nothing(supervision_rig: Rig, delivery
     assert stranger.value.rule == "parties_and_operators_only"
 
 
-async def test_a_supervised_type_without_a_template_is_dead_lettered(supervision_rig: Rig,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_supervised_type_without_a_template_is_dead_lettered(
+    supervision_rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delitem(templates.TEMPLATES, DeliveryType.HARDWARE)
     event = order_paid(parties(), delivery_type=DeliveryType.HARDWARE)
     async with supervision_rig.running() as rig:
@@ -104,7 +108,8 @@ async def test_an_unknown_delivery_type_is_dead_lettered_naming_the_field(superv
 
 
 async def test_a_transient_failure_is_retried_and_the_service_order_opened_once(
-        supervision_rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    supervision_rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
     event = order_paid(parties())
     async with supervision_rig.running() as rig:
         wrapper, calls = flaky(event_cases.on_order_paid, failures=2)
@@ -128,8 +133,11 @@ async def test_only_a_new_purchase_opens_a_service_order(supervision_rig: Rig, o
     assert rig.dead == []
     # A marker says why there is none, so a refund.decided about it is known to have nothing to close.
     queries = SupervisionQueries(rig.state.collections())
-    with pytest.raises(NotFound, match=r"only a new purchase opens a service order \(dossier §1\.6\)") as refused:
-        await queries.of_order(event.order_id, Principal(event.payload.parties.buyer_account_id,
-                                                         frozenset({"buyer"})))
+    with pytest.raises(
+        NotFound, match=r"only a new purchase opens a service order \(dossier §1\.6\)"
+    ) as refused:
+        await queries.of_order(
+            event.order_id, Principal(event.payload.parties.buyer_account_id, frozenset({"buyer"}))
+        )
     assert refused.value.code == "not_found"
     assert rig.state.tables["unsupervised_orders"][event.order_id]["order_type"] == order_type

@@ -16,12 +16,22 @@ from tests.service.rig import Rig
 
 
 def refund_for(paid: OrderPaid, amount: str = "30.00") -> RefundDecided:
-    return RefundDecided(producer="orders", correlation_id=rid("corr"), order_id=paid.order_id,
-                         payload=RefundDecidedPayload(refund_id=rid("RF"), order_id=paid.order_id, approved=True,
-                                                      amount=Decimal(amount), reason="no longer needed",
-                                                      decided_by_role=PartyRole.MERCHANT,
-                                                      decided_by_account_id=paid.payload.parties.merchant_account_id,
-                                                      parties=paid.payload.parties, decided_at=datetime.now(UTC)))
+    return RefundDecided(
+        producer="orders",
+        correlation_id=rid("corr"),
+        order_id=paid.order_id,
+        payload=RefundDecidedPayload(
+            refund_id=rid("RF"),
+            order_id=paid.order_id,
+            approved=True,
+            amount=Decimal(amount),
+            reason="no longer needed",
+            decided_by_role=PartyRole.MERCHANT,
+            decided_by_account_id=paid.payload.parties.merchant_account_id,
+            parties=paid.payload.parties,
+            decided_at=datetime.now(UTC),
+        ),
+    )
 
 
 def refunds(rig: Rig, paid: OrderPaid) -> list[tuple[str, str, str]]:
@@ -56,7 +66,8 @@ async def test_a_refund_decided_before_its_order_paid_is_parked_then_applied(sup
 
 
 async def test_the_parking_worker_handles_a_parked_refund_decided_through_the_subscriber(
-        supervision_rig: Rig) -> None:
+    supervision_rig: Rig,
+) -> None:
     """The parking calls the registered subscriber itself (its type hints resolved, its context filled in)."""
     parking = FakeParking().install(supervision_rig)
     paid = order_paid(parties())
@@ -65,8 +76,14 @@ async def test_the_parking_worker_handles_a_parked_refund_decided_through_the_su
         await rig.publish(paid)
         worker = MongoParking.__new__(MongoParking)  # only its `handle`, which needs no database
         worker.policy = rig.policy
-        record = ParkedRecord(topic=rig.settings.topic("refund.decided"), partition=0, offset=7,
-                              key=paid.payload.order_id.encode(), value=decided.model_dump_json().encode(), headers=[])
+        record = ParkedRecord(
+            topic=rig.settings.topic("refund.decided"),
+            partition=0,
+            offset=7,
+            key=paid.payload.order_id.encode(),
+            value=decided.model_dump_json().encode(),
+            headers=[],
+        )
         await worker.handle(record)
 
     assert refunds(rig, paid) == [(decided.payload.refund_id, "approved", "refunded")]
@@ -75,7 +92,8 @@ async def test_the_parking_worker_handles_a_parked_refund_decided_through_the_su
 
 
 async def test_a_refund_decided_for_an_unsupervised_order_is_neither_parked_nor_dead_lettered(
-        supervision_rig: Rig) -> None:
+    supervision_rig: Rig,
+) -> None:
     """An image, API or instant SaaS order never gets a service order (dossier §1.2): nothing to wait for, and
     nothing wrong with the event either (orders refunds those orders too)."""
     parking = FakeParking().install(supervision_rig)

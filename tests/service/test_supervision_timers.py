@@ -25,8 +25,11 @@ async def two_idle_deadlines_due(env: Env) -> tuple[str, str]:
 
 
 def idle_row(env: Env, so_id: str) -> str:
-    [deadline_id] = [k for k, r in env.state.tables["timers"].items()
-                     if r["service_order_id"] == so_id and r["kind"] == "idle"]
+    [deadline_id] = [
+        k
+        for k, r in env.state.tables["timers"].items()
+        if r["service_order_id"] == so_id and r["kind"] == "idle"
+    ]
     return str(deadline_id)
 
 
@@ -38,8 +41,12 @@ async def test_the_source_lists_due_deadlines_earliest_first_and_leaves_blocked_
 
     assert [source.key(r) for r in await source.due(env.clock.now, 100, Blocked())] == [a, b]
     assert [source.key(r) for r in await source.due(env.clock.now, 1, Blocked())] == [a]
-    assert [source.key(r) for r in await source.due(env.clock.now, 100, Blocked(backing_off=frozenset({a})))] == [b]
-    assert [source.key(r) for r in await source.due(env.clock.now, 100, Blocked(quarantined=frozenset({b})))] == [a]
+    assert [
+        source.key(r) for r in await source.due(env.clock.now, 100, Blocked(backing_off=frozenset({a})))
+    ] == [b]
+    assert [
+        source.key(r) for r in await source.due(env.clock.now, 100, Blocked(quarantined=frozenset({b})))
+    ] == [a]
     assert await source.due(env.clock.now - timedelta(days=1), 100, Blocked()) == []  # not due yet
 
 

@@ -41,13 +41,20 @@ DAY = timedelta(days=1)
 
 def open_so(delivery_type: DeliveryType = DeliveryType.MANUAL_SERVICE, **payload: Any) -> ServiceOrder:
     event = order_paid(parties(), delivery_type=delivery_type)
-    p = event.payload.model_copy(update={
-        "delivery_contact": DeliveryContact(name="Li", phone=PHONE, address="Shenzhen"), "paid_at": T0, **payload})
+    p = event.payload.model_copy(
+        update={
+            "delivery_contact": DeliveryContact(name="Li", phone=PHONE, address="Shenzhen"),
+            "paid_at": T0,
+            **payload,
+        }
+    )
     template = templates.template_for(delivery_type)
     assert template is not None
     so, events = ServiceOrder.from_order_paid(p, template, AcceptanceRule.MERCHANT_CUSTOM, T0, "corr", POLICY)
-    assert {e.payload.kind for e in events if isinstance(e, DeadlineScheduled)} == {DeadlineKind.LONG_RUNNING,
-                                                                                    DeadlineKind.IDLE}
+    assert {e.payload.kind for e in events if isinstance(e, DeadlineScheduled)} == {
+        DeadlineKind.LONG_RUNNING,
+        DeadlineKind.IDLE,
+    }
     return so
 
 
@@ -62,8 +69,16 @@ def deadline(so: ServiceOrder, kind: DeadlineKind) -> Any:
 
 def shipped_and_signed(phone: str = PHONE) -> tuple[ServiceOrder, list[Event]]:
     so = open_so(DeliveryType.HARDWARE)
-    so.act(so.parties.merchant_account_id, "ship", T0, "corr", evidence=[Evidence(kind="logistics", name="sf.pdf")])
-    return so, so.act(so.parties.merchant_account_id, "courier_signed", T0 + DAY, "corr", recipient_phone=phone)
+    so.act(
+        so.parties.merchant_account_id,
+        "ship",
+        T0,
+        "corr",
+        evidence=[Evidence(kind="logistics", name="sf.pdf")],
+    )
+    return so, so.act(
+        so.parties.merchant_account_id, "courier_signed", T0 + DAY, "corr", recipient_phone=phone
+    )
 
 
 B = "buyer"
@@ -137,8 +152,9 @@ def test_an_appeal_pauses_the_auto_acceptance_and_resume_restores_the_time_left(
 
     resumed_at = T0 + 5 * DAY
     assert so.open_appeal is not None
-    events = so.resolve_appeal("op", so.open_appeal.appeal_id, AppealOutcome.RESUME, resumed_at, "corr",
-                               operator=True)
+    events = so.resolve_appeal(
+        "op", so.open_appeal.appeal_id, AppealOutcome.RESUME, resumed_at, "corr", operator=True
+    )
 
     [resolved] = of(events, AppealResolved)
     assert resolved.payload.outcome is AppealOutcome.RESUME
@@ -154,11 +170,13 @@ def test_resuming_at_another_node_cancels_the_paused_clocks() -> None:
     so.rejections = 4
     so.raise_appeal(buyer(so), "never arrived", "resend", [], T0 + 2 * DAY, "corr")
     assert so.open_appeal is not None
-    events = so.resolve_appeal("op", so.open_appeal.appeal_id, AppealOutcome.RESUME, T0 + 3 * DAY, "corr",
-                               operator=True, node="ship")
+    events = so.resolve_appeal(
+        "op", so.open_appeal.appeal_id, AppealOutcome.RESUME, T0 + 3 * DAY, "corr", operator=True, node="ship"
+    )
     assert so.node == "ship"
     assert {e.payload.kind for e in of(events, DeadlineCleared) if e.payload.reason == "cancelled"} >= {
-        DeadlineKind.AUTO_ACCEPTANCE}
+        DeadlineKind.AUTO_ACCEPTANCE
+    }
     assert [d.kind for d in so.deadlines if d.kind is not DeadlineKind.LONG_RUNNING] == [DeadlineKind.IDLE]
 
 
@@ -166,8 +184,9 @@ def test_the_operator_can_complete() -> None:
     so = open_so()
     so.raise_appeal(merchant(so), "buyer unreachable", "close", ["proof.pdf"], T0, "corr")
     assert so.open_appeal is not None
-    events = so.resolve_appeal("op", so.open_appeal.appeal_id, AppealOutcome.COMPLETE, T0 + DAY, "corr",
-                               operator=True)
+    events = so.resolve_appeal(
+        "op", so.open_appeal.appeal_id, AppealOutcome.COMPLETE, T0 + DAY, "corr", operator=True
+    )
     assert so.status is Status.COMPLETED
     assert so.deadlines == []
     [event] = of(events, AcceptanceDone)
@@ -184,8 +203,15 @@ def test_a_refund_outcome_leaves_the_refund_to_the_orders_service_and_stops_the_
     so.raise_appeal(buyer(so), "goods damaged", "refund", [], T0 + 2 * DAY, "corr")
     assert so.open_appeal is not None
     appeal_id = so.open_appeal.appeal_id
-    events = so.resolve_appeal("op", appeal_id, AppealOutcome.REFUND, T0 + 3 * DAY, "corr", operator=True,
-                               note="merchant unreachable")
+    events = so.resolve_appeal(
+        "op",
+        appeal_id,
+        AppealOutcome.REFUND,
+        T0 + 3 * DAY,
+        "corr",
+        operator=True,
+        note="merchant unreachable",
+    )
 
     assert of(events, RefundDecided) == []
     [resolved] = of(events, AppealResolved)
@@ -196,8 +222,11 @@ def test_a_refund_outcome_leaves_the_refund_to_the_orders_service_and_stops_the_
     assert so.next_step is None
     # The paused clocks never resume: cancelled now; the appeal SLA was met; the 180 days run until the refund.
     cleared = {(e.payload.kind, e.payload.reason) for e in of(events, DeadlineCleared)}
-    assert cleared == {(DeadlineKind.APPEAL_SLA, "acted"), (DeadlineKind.AUTO_ACCEPTANCE, "cancelled"),
-                       (DeadlineKind.IDLE, "cancelled")}
+    assert cleared == {
+        (DeadlineKind.APPEAL_SLA, "acted"),
+        (DeadlineKind.AUTO_ACCEPTANCE, "cancelled"),
+        (DeadlineKind.IDLE, "cancelled"),
+    }
     assert [d.kind for d in so.deadlines] == [DeadlineKind.LONG_RUNNING]
     assert so.timeline[-1].action == "appeal_refund"
     with pytest.raises(DomainError, match="being refunded"):
@@ -205,12 +234,15 @@ def test_a_refund_outcome_leaves_the_refund_to_the_orders_service_and_stops_the_
     with pytest.raises(DomainError, match="being refunded"):
         so.raise_appeal(buyer(so), "still nothing", "refund", [], T0 + 4 * DAY, "corr")
 
-    events = so.refund_decided(decided(so, f"RF-{appeal_id}", True, role=PartyRole.OPERATOR), T0 + 4 * DAY, "corr")
+    events = so.refund_decided(
+        decided(so, f"RF-{appeal_id}", True, role=PartyRole.OPERATOR), T0 + 4 * DAY, "corr"
+    )
 
     assert so.status is Status.REFUNDED
     assert so.deadlines == []
     assert [(e.payload.kind, e.payload.reason) for e in of(events, DeadlineCleared)] == [
-        (DeadlineKind.LONG_RUNNING, "cancelled")]
+        (DeadlineKind.LONG_RUNNING, "cancelled")
+    ]
 
 
 def test_only_an_operator_resolves_and_only_the_open_appeal() -> None:
@@ -219,12 +251,15 @@ def test_only_an_operator_resolves_and_only_the_open_appeal() -> None:
     assert so.open_appeal is not None
     for account in (buyer(so), merchant(so)):
         with pytest.raises(Forbidden):
-            so.resolve_appeal(account, so.open_appeal.appeal_id, AppealOutcome.RESUME, T0, "corr", operator=False)
+            so.resolve_appeal(
+                account, so.open_appeal.appeal_id, AppealOutcome.RESUME, T0, "corr", operator=False
+            )
     with pytest.raises(NotFound):
         so.resolve_appeal("op", "AP-other", AppealOutcome.RESUME, T0, "corr", operator=True)
     with pytest.raises(InvalidInput):
-        so.resolve_appeal("op", so.open_appeal.appeal_id, AppealOutcome.RESUME, T0, "corr", operator=True,
-                          node="nowhere")
+        so.resolve_appeal(
+            "op", so.open_appeal.appeal_id, AppealOutcome.RESUME, T0, "corr", operator=True, node="nowhere"
+        )
     assert so.status is Status.FROZEN
 
 
@@ -245,8 +280,13 @@ def test_a_merchant_appeal_while_the_buyer_has_not_accepted_needs_the_delivery_p
     so = open_so()
     so.act(buyer(so), "submit", T0, "corr")
     so.act(merchant(so), "confirm", T0, "corr")
-    so.act(merchant(so), "deliver", T0, "corr", evidence=[Evidence(kind="sow", name="s"),
-                                                         Evidence(kind="acceptance_document", name="a")])
+    so.act(
+        merchant(so),
+        "deliver",
+        T0,
+        "corr",
+        evidence=[Evidence(kind="sow", name="s"), Evidence(kind="acceptance_document", name="a")],
+    )
     with pytest.raises(InvalidInput) as refused:
         so.raise_appeal(merchant(so), "buyer never accepts", "complete", [], T0, "corr")
     assert refused.value.field == "attachments"
@@ -295,12 +335,27 @@ def test_the_180_day_reminder_is_recorded_and_not_paused_by_appeals() -> None:
 # --- refunds, decided by the orders service (refund.decided) -----------------------------------------
 
 
-def decided(so: ServiceOrder, refund_id: str, approved: bool, *, role: PartyRole = PartyRole.MERCHANT,
-            amount: str = "120.50", opinion: str = "agreed by phone") -> RefundDecidedPayload:
-    return RefundDecidedPayload(refund_id=refund_id, order_id=so.order_id, approved=approved, amount=Decimal(amount),
-                                reason="changed plans", opinion=opinion, decided_by_role=role,
-                                decided_by_account_id=merchant(so) if role is PartyRole.MERCHANT else "op",
-                                parties=so.parties, decided_at=T0 + DAY)
+def decided(
+    so: ServiceOrder,
+    refund_id: str,
+    approved: bool,
+    *,
+    role: PartyRole = PartyRole.MERCHANT,
+    amount: str = "120.50",
+    opinion: str = "agreed by phone",
+) -> RefundDecidedPayload:
+    return RefundDecidedPayload(
+        refund_id=refund_id,
+        order_id=so.order_id,
+        approved=approved,
+        amount=Decimal(amount),
+        reason="changed plans",
+        opinion=opinion,
+        decided_by_role=role,
+        decided_by_account_id=merchant(so) if role is PartyRole.MERCHANT else "op",
+        parties=so.parties,
+        decided_at=T0 + DAY,
+    )
 
 
 def test_an_approved_refund_ends_the_service_order_as_refunded() -> None:
@@ -319,10 +374,19 @@ def test_an_approved_refund_ends_the_service_order_as_refunded() -> None:
     assert [type(e) for e in events] == [DeadlineCleared] * len(running)  # no refund.decided of its own
     [refund] = so.refunds
     assert (refund.refund_id, refund.amount, refund.status, refund.opinion) == (
-        "RF-1", Decimal("120.50"), RefundStatus.APPROVED, "agreed by phone")
+        "RF-1",
+        Decimal("120.50"),
+        RefundStatus.APPROVED,
+        "agreed by phone",
+    )
     entry = so.timeline[-1]
     assert (entry.action, entry.actor_role, entry.actor_account_id, entry.node, entry.to_node) == (
-        "refund_approved", PartyRole.MERCHANT, merchant(so), "confirm_request", None)
+        "refund_approved",
+        PartyRole.MERCHANT,
+        merchant(so),
+        "confirm_request",
+        None,
+    )
     assert entry.details["refund_id"] == "RF-1"
     with pytest.raises(DomainError, match="refunded"):
         so.act(merchant(so), "confirm", T0 + 3 * DAY, "corr")
@@ -367,8 +431,10 @@ def test_a_refund_approved_while_an_appeal_is_open_closes_the_appeal() -> None:
 
 
 def test_each_accepted_milestone_is_confirmed_and_the_last_completes_the_order() -> None:
-    stages = [Milestone(milestone_id=f"m{i}", title=f"stage {i}", proportion=Decimal(p))
-              for i, p in enumerate(("0.2", "0.3", "0.5"), start=1)]
+    stages = [
+        Milestone(milestone_id=f"m{i}", title=f"stage {i}", proportion=Decimal(p))
+        for i, p in enumerate(("0.2", "0.3", "0.5"), start=1)
+    ]
     so = open_so(milestones=stages)
     so.act(buyer(so), "submit", T0, "corr")
     so.act(merchant(so), "confirm", T0, "corr")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from services.supervision.service_order.records import Deadline
 from shared.schemas import (
@@ -16,7 +16,6 @@ from shared.schemas import (
     DeadlineScheduled,
     DeadlineScheduledPayload,
     Event,
-    Parties,
     PartyRole,
 )
 
@@ -37,18 +36,11 @@ class Clocked(Protocol):
     deadlines: list[Deadline]
 
     @property
-    def service_order_id(self) -> str: ...
-
-    @property
-    def order_id(self) -> str: ...
-
-    @property
-    def parties(self) -> Parties: ...
-
-    @property
     def node(self) -> str | None: ...
 
     def envelope(self, corr: str) -> dict[str, str]: ...
+
+    def about(self) -> dict[str, Any]: ...
 
 
 class Deadlines:
@@ -104,36 +96,15 @@ class Deadlines:
         return events
 
     def scheduled(self, d: Deadline, corr: str) -> DeadlineScheduled:
-        so = self.so
-        return DeadlineScheduled(
-            **so.envelope(corr),
-            payload=DeadlineScheduledPayload(
-                deadline_id=d.deadline_id,
-                kind=d.kind,
-                service_order_id=so.service_order_id,
-                order_id=so.order_id,
-                node=d.node,
-                party=d.party,
-                due_at=d.due_at,
-                consequence=d.consequence,
-                parties=so.parties,
-            ),
+        which = {"deadline_id": d.deadline_id, "kind": d.kind, **self.so.about()}
+        payload = DeadlineScheduledPayload(
+            **which, node=d.node, party=d.party, due_at=d.due_at, consequence=d.consequence
         )
+        return DeadlineScheduled(**self.so.envelope(corr), payload=payload)
 
     def cleared(
         self, d: Deadline, reason: str, now: datetime, corr: str, remaining: float | None = None
     ) -> DeadlineCleared:
-        so = self.so
-        return DeadlineCleared(
-            **so.envelope(corr),
-            payload=DeadlineClearedPayload(
-                deadline_id=d.deadline_id,
-                kind=d.kind,
-                service_order_id=so.service_order_id,
-                order_id=so.order_id,
-                reason=reason,
-                remaining_seconds=remaining,
-                parties=so.parties,
-                cleared_at=now,
-            ),
-        )
+        which = {"deadline_id": d.deadline_id, "kind": d.kind, **self.so.about()}
+        payload = DeadlineClearedPayload(**which, reason=reason, remaining_seconds=remaining, cleared_at=now)
+        return DeadlineCleared(**self.so.envelope(corr), payload=payload)

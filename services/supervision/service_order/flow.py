@@ -42,8 +42,15 @@ class Actor:
 
 
 def act(
-    so: ServiceOrderState, account_id: str, action: str, step: Step, now: datetime, corr: str, *,
-    operator: bool, policy: Policy,
+    so: ServiceOrderState,
+    account_id: str,
+    action: str,
+    step: Step,
+    now: datetime,
+    corr: str,
+    *,
+    operator: bool,
+    policy: Policy,
 ) -> list[Event]:
     """The current node's step, by the node's actor (or the transition's own, e.g. the merchant reporting the
     courier's sign-off), with the evidence the transition requires (dossier §2.0)."""
@@ -54,7 +61,9 @@ def act(
     transition = _allowed(node, action, role)
     missing = [k for k in transition.requires_evidence if k not in {e.kind for e in step.evidence}]
     if missing:
-        raise InvalidInput(f"{action} at {node.key} needs evidence of kind: {', '.join(missing)}", field="evidence")
+        raise InvalidInput(
+            f"{action} at {node.key} needs evidence of kind: {', '.join(missing)}", field="evidence"
+        )
     details: dict[str, Any] = {"evidence": [e.model_dump() for e in step.evidence]} if step.evidence else {}
     if transition.delivers and so.template.platform_review:
         # Dossier §3.2/§3.3: the acceptance document's key elements must match the order.
@@ -74,7 +83,7 @@ def act(
         so.code_claimed_at = now
     so.rejections += transition.rejection
     so.evidence.extend(step.evidence)
-    so.record(now, role, account_id, action, node.key, transition.to, step.note, details=details)
+    so.log.record(now, role, account_id, action, node.key, transition.to, step.note, details=details)
     return events + follow(so, transition, node.key, Actor(role, account_id), now, corr, policy)
 
 
@@ -88,13 +97,19 @@ def _allowed(node: Node, action: str, role: PartyRole) -> Transition:
         )
     if transition is None:
         possible = ", ".join(sorted(node.actions))
-        raise InvalidInput(f"action {action!r} is not possible at node {node.key}; possible: {possible}",
-                           field="action")
+        raise InvalidInput(
+            f"action {action!r} is not possible at node {node.key}; possible: {possible}", field="action"
+        )
     return transition
 
 
 def follow(
-    so: ServiceOrderState, transition: Transition, from_node: str, by: Actor, now: datetime, corr: str,
+    so: ServiceOrderState,
+    transition: Transition,
+    from_node: str,
+    by: Actor,
+    now: datetime,
+    corr: str,
     policy: Policy,
 ) -> list[Event]:
     """Leave `from_node` along `transition`: its deadlines end, the milestone or acceptance is announced, and
@@ -132,12 +147,19 @@ def start_idle(so: ServiceOrderState, now: datetime, corr: str, policy: Policy) 
 
 
 def courier_signed(
-    so: ServiceOrderState, phone: str | None, now: datetime, corr: str, policy: Policy, details: dict[str, Any]
+    so: ServiceOrderState,
+    phone: str | None,
+    now: datetime,
+    corr: str,
+    policy: Policy,
+    details: dict[str, Any],
 ) -> list[Event]:
     """Dossier §2.4: 10 days after the courier's sign-off the system accepts, unless the courier's recipient
     phone differs from the buyer's delivery phone (logistics cannot be tracked; the merchant reminds)."""
     if not phone:
-        raise InvalidInput("the courier's recipient phone is required with the sign-off", field="recipient_phone")
+        raise InvalidInput(
+            "the courier's recipient phone is required with the sign-off", field="recipient_phone"
+        )
     events = so.clocks.clear(lambda d: d.kind is DeadlineKind.AUTO_ACCEPTANCE, "cancelled", now, corr)
     if so.contact_erased_at is not None:
         details["recipient_phone_matches"] = False
@@ -164,28 +186,26 @@ def complete(so: ServiceOrderState, role: PartyRole, now: datetime, corr: str) -
     # Dossier §2.0/§10: validity starts at the actual activation time, else at acceptance.
     so.validity_starts_at = so.actual_activation_time or now
     done = AcceptanceDonePayload(
-        service_order_id=so.service_order_id,
-        order_id=so.order_id,
-        accepted_by=role,
-        accepted_at=now,
-        actual_activation_time=so.actual_activation_time,
-        parties=so.parties,
+        **so.about(), accepted_by=role, accepted_at=now, actual_activation_time=so.actual_activation_time
     )
     return [*events, AcceptanceDone(**so.envelope(corr), payload=done)]
 
 
 def _confirmed(
-    so: ServiceOrderState, node: str, next_node: str | None, by: Actor, now: datetime, corr: str,
+    so: ServiceOrderState,
+    node: str,
+    next_node: str | None,
+    by: Actor,
+    now: datetime,
+    corr: str,
     milestone_id: str | None,
 ) -> MilestoneConfirmed:
     confirmed = MilestoneConfirmedPayload(
-        service_order_id=so.service_order_id,
-        order_id=so.order_id,
+        **so.about(),
         node=node,
         next_node=next_node,
         actor_role=by.role,
         actor_account_id=by.account,
-        parties=so.parties,
         milestone_id=milestone_id,
         confirmed_at=now,
     )
@@ -202,7 +222,7 @@ def fire(so: ServiceOrderState, deadline_id: str, now: datetime, corr: str, poli
     if deadline.kind is DeadlineKind.AUTO_ACCEPTANCE and so.status is Status.ACTIVE:
         # Dossier §2.4 (hardware, 10 days after the sign-off) and §3.6: the system accepts.
         note = "no action from the buyer before the deadline"
-        so.record(now, PartyRole.SYSTEM, None, "auto_accept", node, None, note)
+        so.log.record(now, PartyRole.SYSTEM, None, "auto_accept", node, None, note)
         accepted = Transition(to=None, emits=Emits.ACCEPTANCE)
         return events + follow(so, accepted, node, Actor(PartyRole.SYSTEM, None), now, corr, policy)
     if deadline.kind is DeadlineKind.IDLE:
@@ -210,6 +230,14 @@ def fire(so: ServiceOrderState, deadline_id: str, now: datetime, corr: str, poli
     if deadline.kind is DeadlineKind.APPEAL_SLA and so.open_appeal is not None:
         so.open_appeal.escalated_at = now  # overdue: escalated (dossier §5.3, 3 working days)
     details = {"deadline_id": deadline_id}
-    so.record(now, PartyRole.SYSTEM, None, f"{deadline.kind.value}_due", node, so.node, deadline.consequence,
-              details=details)
+    so.log.record(
+        now,
+        PartyRole.SYSTEM,
+        None,
+        f"{deadline.kind.value}_due",
+        node,
+        so.node,
+        deadline.consequence,
+        details=details,
+    )
     return events

@@ -1,5 +1,5 @@
-"""Milestone delivery (里程碑, dossier §4.2): the order is delivered and accepted stage by stage, in order; each
-accepted stage is confirmed, and the last one completes the service order."""
+"""Milestone delivery (里程碑, dossier §4.2): the order is delivered and accepted stage by stage, in order;
+each accepted stage is confirmed, and the last one completes the service order."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""What a service order keeps on record: evidence, timeline entries, appeals, refunds, deadlines and milestones.
-Plain data; the rules that change them are in the other modules of this package."""
+"""What a service order keeps on record: evidence, timeline entries, appeals, refunds, deadlines and
+milestones. Plain data; the rules that change them are in the other modules of this package."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ class Evidence(BaseModel):
     kind: str = Field(min_length=1, max_length=64, description="e.g. sow, acceptance_document, logistics")
     name: str = Field(min_length=1, max_length=255)
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
-    file_id: str | None = Field(default=None, max_length=64, description="An uploaded file of this service order")
+    file_id: str | None = Field(
+        default=None, max_length=64, description="An uploaded file of this service order"
+    )
 
 
 class TimelineEntry(BaseModel):
@@ -67,7 +69,8 @@ class RefundStatus(StrEnum):
 
 
 # A refund the orders service decided (refund.decided): orders owns refunds, supervision keeps the record.
-# `requested_at` and the status `requested` are on service orders from before, when supervision took the requests.
+# `requested_at` and the status `requested` are on service orders from before, when supervision took the
+# requests.
 class Refund(BaseModel):
     refund_id: str
     amount: Money

@@ -1,10 +1,9 @@
-"""The service order's state (服务监管单): what it keeps, who its parties are, whether it can still be operated.
-The rules that change it are in flow.py, disputes.py and refunds.py; `ServiceOrder` (aggregate.py) is their
-one entry point."""
+"""The service order's state (服务监管单): what it keeps, who its parties are, whether it can still be
+operated. The rules that change it are in flow.py, disputes.py and refunds.py; `ServiceOrder` (aggregate.py)
+is their one entry point."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -13,7 +12,6 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from services.supervision.flows import FlowTemplate
 from services.supervision.rules import AcceptanceRule
-from services.supervision.service_order import timeline
 from services.supervision.service_order.deadlines import Deadlines
 from services.supervision.service_order.records import (
     Appeal,
@@ -23,6 +21,7 @@ from services.supervision.service_order.records import (
     Refund,
     TimelineEntry,
 )
+from services.supervision.service_order.timeline import Timeline
 from shared.platform.errors import DomainError, Forbidden
 from shared.schemas import Money, Parties, PartyRole, ProductSnapshot
 
@@ -32,8 +31,8 @@ PRODUCER = "supervision"
 class Status(StrEnum):
     ACTIVE = "active"
     FROZEN = "frozen"  # an appeal is open: every transition is refused (dossier §5.3)
-    # An operator resolved an appeal with a refund (dossier §5.3): the orders service, which owns refunds, carries
-    # it out; the flow stays stopped until its refund.decided arrives.
+    # An operator resolved an appeal with a refund (dossier §5.3): the orders service, which owns refunds,
+    # carries it out; the flow stays stopped until its refund.decided arrives.
     REFUNDING = "refunding"
     COMPLETED = "completed"
     REFUNDED = "refunded"  # a negotiated refund or an appeal's refund outcome (dossier §1.4, §2.7)
@@ -91,26 +90,23 @@ class ServiceOrderState(BaseModel):
         """The node an operation happens at, for the timeline: the current one, else the status."""
         return self.node or self.status.value
 
+    @property
+    def log(self) -> Timeline:
+        """Its timeline, to put an operation on record."""
+        return Timeline(self.timeline)
+
     def envelope(self, corr: str) -> dict[str, str]:
         """The envelope fields of every event this service order causes."""
         return {"producer": PRODUCER, "correlation_id": corr, "order_id": self.order_id}
 
-    def record(
-        self,
-        now: datetime,
-        role: PartyRole,
-        account: str | None,
-        action: str,
-        node: str,
-        to_node: str | None,
-        note: str = "",
-        details: dict[str, Any] | None = None,
-    ) -> None:
-        timeline.append(self.timeline, now, role, account, action, node, to_node, note, details)
+    def about(self) -> dict[str, Any]:
+        """The fields every event payload about this service order carries."""
+        return {"service_order_id": self.service_order_id, "order_id": self.order_id, "parties": self.parties}
 
     def role_of(self, account_id: str, operator: bool = False) -> PartyRole:
-        """The caller's part in this service order. `operator`: the caller is a platform operator (its verified
-        token says so) and the step admits operators; operators never stand in for the buyer or the merchant."""
+        """The caller's part in this service order. `operator`: the caller is a platform operator (its
+        verified token says so) and the step admits operators; operators never stand in for the buyer or the
+        merchant."""
         if account_id == self.parties.buyer_account_id:
             return PartyRole.BUYER
         if account_id == self.parties.merchant_account_id:

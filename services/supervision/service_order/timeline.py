@@ -12,33 +12,40 @@ from shared.schemas import PartyRole
 GENESIS = "0" * 64
 
 
-def append(
-    timeline: list[TimelineEntry],
-    now: datetime,
-    role: PartyRole,
-    account: str | None,
-    action: str,
-    node: str,
-    to_node: str | None,
-    note: str = "",
-    details: dict[str, Any] | None = None,
-) -> TimelineEntry:
-    """Put one operation on record, chained to the last entry."""
-    entry = TimelineEntry(
-        seq=len(timeline) + 1,
-        at=now,
-        actor_role=role,
-        actor_account_id=account,
-        action=action,
-        node=node,
-        to_node=to_node,
-        note=note,
-        details=details or {},
-        prev_hash=timeline[-1].hash if timeline else GENESIS,
-    )
-    entry.hash = entry.digest()
-    timeline.append(entry)
-    return entry
+class Timeline:
+    """A service order's timeline (its `timeline` list): each operation appended, chained to the one
+    before."""
+
+    def __init__(self, entries: list[TimelineEntry]) -> None:
+        self.entries = entries
+
+    def record(
+        self,
+        now: datetime,
+        role: PartyRole,
+        account: str | None,
+        action: str,
+        node: str,
+        to_node: str | None,
+        note: str = "",
+        details: dict[str, Any] | None = None,
+    ) -> TimelineEntry:
+        """Put one operation on record: who did what, at which node, and where the flow went."""
+        entry = TimelineEntry(
+            seq=len(self.entries) + 1,
+            at=now,
+            actor_role=role,
+            actor_account_id=account,
+            action=action,
+            node=node,
+            to_node=to_node,
+            note=note,
+            details=details or {},
+            prev_hash=self.entries[-1].hash if self.entries else GENESIS,
+        )
+        entry.hash = entry.digest()
+        self.entries.append(entry)
+        return entry
 
 
 def verify_timeline(entries: list[TimelineEntry]) -> int | None:
