@@ -58,8 +58,8 @@ SUBSCRIPTIONS = (
     ),
     Subscription(
         RefundDecided,
-        "End the service order as refunded when the orders service approved its refund "
-        "(parked until the order's order.paid arrived).",
+        "End the service order as refunded when the orders service approves its refund; a rejection goes on "
+        "record (parked until the order's order.paid arrived).",
     ),
 )
 

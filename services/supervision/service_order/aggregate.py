@@ -10,7 +10,7 @@ from pydantic import AwareDatetime, computed_field
 
 from services.supervision.flows import FlowTemplate
 from services.supervision.rules import AcceptanceElements, AcceptanceRule, Policy
-from services.supervision.service_order import disputes, flow, refunds
+from services.supervision.service_order import disputes, flow, refunds, timeouts
 from services.supervision.service_order.records import Evidence, MilestoneState
 from services.supervision.service_order.state import ServiceOrderState, Status, masked_phone
 from shared.schemas import (
@@ -135,8 +135,8 @@ class ServiceOrder(ServiceOrderState):
     def fire(
         self, deadline_id: str, now: datetime, correlation_id: str, policy: Policy | None = None
     ) -> list[Event]:
-        """A deadline's time has come (flow.py)."""
-        return flow.fire(self, deadline_id, now, correlation_id, policy or Policy())
+        """A deadline's time has come (timeouts.py)."""
+        return timeouts.fire(self, deadline_id, now, correlation_id, policy or Policy())
 
     def raise_appeal(
         self,
