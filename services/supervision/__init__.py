@@ -1,13 +1,26 @@
 """Supervision (服务监管): the service order of each paid supervised order, node by node, with appeals.
 
-- Flows: versioned templates per delivery type (`templates.py`), routed to an acceptance rule (`rules.py`);
-  joint-operation orders in the 赋能云 / 基地云 scenarios get a platform review with element checks.
-- Deadlines: auto-acceptance, idle, 180-day and appeal-SLA timers live in Mongo (`timers`) and are fired by a
-  leased worker (`worker.py`); an open appeal pauses them and the resolution resumes them with the time left.
-- Audit: every operation is a hash-chained timeline entry; evidence files are stored with their SHA-256.
-  Verify an export offline with the documented command:
+Where the rules live:
+- service_order/: the aggregate, pure (its package docstring lists its parts): the flow's steps, deadlines,
+  milestones, appeals (dossier §5), and how an approved refund ends a service order (§1.4, §2.7);
+- flows.py + templates.py: the flows, versioned data per delivery type (§2); rules.py: which acceptance rule
+  applies (§3.1), the acceptance-document check (§3.2), milestone offers (§4.2), the appeal SLA calendar
+  (§5.3);
+- unsupervised.py: which paid orders get no service order and why (§1.2, §1.6);
+- access.py: who may see and act (the parties, operators per step);
+- use cases, on the shared runner: flow_cases.py (commands, the timer worker's firing), event_cases.py
+  (order.paid, account.erased, refund.decided, and EVENT_HANDLERS), services.py (what they run on, the shape
+  of a change);
+- adapters: api.py (routes), handlers.py (subscribers), worker.py (timer worker source); store.py
+  (repositories, the unit of work) and queries.py (reads) are the only modules that touch the database.
+Refunds are the orders service's (the buyer's request, the merchant's decision, the money): supervision learns
+each decision from refund.decided, and an appeal resolved with a refund waits as `refunding` until it arrives.
 
-      curl -H "Authorization: Bearer $(python -m devstack token <party or operator>)" \\
-           http://127.0.0.1:8002/service-orders/<service order id>/export > export.json
-      python -m services.supervision.verify export.json     # prints OK and exits 0, or lists each problem
+Deadlines (auto-acceptance, idle, 180-day, appeal SLA) live in Mongo (`timers`) and are fired by a leased
+worker; an open appeal pauses them and the resolution resumes them with the time left. Every operation is a
+hash-chained timeline entry; evidence files are stored with their SHA-256. Verify an export offline:
+
+    curl -H "Authorization: Bearer $(python -m devstack token <party or operator>)" \\
+         http://127.0.0.1:8002/service-orders/<service order id>/export > export.json
+    python -m services.supervision.verify export.json     # prints OK and exits 0, or lists each problem
 """

@@ -1,110 +1,121 @@
-"""HTTP routes: thin adapters onto the use cases. The caller is the verified bearer token's account; what it may
-do is decided by the service order (its buyer and merchant, from order.paid) and, for operators, by the token's
-operator role: operators read service orders, evidence and exports, resolve appeals and do the platform review
-(dossier §5.3, §3.5), and never act as the buyer or the merchant. Every refusal is a 403 naming its rule."""
+"""HTTP routes: thin adapters onto the use cases. The caller is the verified bearer token's account; what it
+may do is decided by the service order (its buyer and merchant, from order.paid) and, for operators, by the
+token's operator role: operators read service orders, evidence and exports, resolve appeals and do the
+platform review (dossier §5.3, §3.5), and never act as the buyer or the merchant. Every refusal is a 403
+naming its rule."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, File, Form, Path, Request, UploadFile
 from fastapi.responses import Response, StreamingResponse
 
-from services.supervision import evidence
+from services.supervision import evidence, flow_cases
 from services.supervision.bodies import BoundedBody, BoundedUpload
-from services.supervision.commands import (
-    ActionRequest,
-    AppealRequest,
-    RefundDecision,
-    RefundRequest,
-    ResolveAppeal,
-)
-from services.supervision.domain import ServiceOrder
+from services.supervision.commands import ActionRequest, AppealRequest, ResolveAppeal
+from services.supervision.queries import SupervisionQueries
+from services.supervision.service_order import ServiceOrder
 from services.supervision.services import SupervisionService
-from shared.platform.auth import Buyer, Merchant, Operator, Party, Principal, require_role
+from shared.platform.auth import Operator, Party, Principal, require_role
 from shared.schemas import AccountRole
 
 router = APIRouter(tags=["service orders"], route_class=BoundedBody)
 uploads = APIRouter(tags=["service orders"], route_class=BoundedUpload)
 
-Action = Annotated[str, Path(pattern=r"^[a-z_]{1,32}$", description="e.g. submit, confirm, send_back, deliver")]
+Action = Annotated[
+    str, Path(pattern=r"^[a-z_]{1,32}$", description="e.g. submit, confirm, send_back, deliver")
+]
 OrderId = Annotated[str, Path(min_length=1, max_length=128)]
 ServiceOrderId = Annotated[str, Path(min_length=1, max_length=128, description="SO-<order id>")]
 AppealId = Annotated[str, Path(min_length=1, max_length=64)]
-RefundId = Annotated[str, Path(min_length=1, max_length=64)]
 FileId = Annotated[str, Path(min_length=1, max_length=64)]
 # Dossier §5.1: the buyer or the merchant appeals; operators resolve, they do not appeal.
-Appellant = Annotated[Principal, require_role(AccountRole.BUYER, AccountRole.MERCHANT,
-                                              rule="buyers_and_merchants_only")]
-EXPORT_SCHEMA: dict[int | str, dict[str, Any]] = {200: {
-    "description": "The export document (format koo-supervision-export/1), streamed",
-    "content": {"application/json": {"schema": {"type": "object"}}}}}
+Appellant = Annotated[
+    Principal, require_role(AccountRole.BUYER, AccountRole.MERCHANT, rule="buyers_and_merchants_only")
+]
+EXPORT_SCHEMA: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The export document (format koo-supervision-export/1), streamed",
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+}
 
 
 def _svc(request: Request) -> SupervisionService:
-    service: SupervisionService = request.app.state.supervision
-    return service
+    """The use cases' ground (app.py puts it in the app's state)."""
+    return cast(SupervisionService, request.app.state.supervision)
+
+
+def _queries(request: Request) -> SupervisionQueries:
+    """The read side."""
+    return cast(SupervisionQueries, request.app.state.queries)
 
 
 @router.get("/service-orders/by-order/{order_id}")
 async def get_by_order(order_id: OrderId, caller: Party, request: Request) -> ServiceOrder:
-    """Read the service order of a purchase order (404 not_supervised for a product that is not supervised)."""
-    return await _svc(request).get_by_order(order_id, caller)
+    """Read the service order of a purchase order (404 not_supervised for an unsupervised product)."""
+    return await _queries(request).of_order(order_id, caller)
 
 
 @router.get("/service-orders/{service_order_id}")
-async def get_service_order(service_order_id: ServiceOrderId, caller: Party, request: Request) -> ServiceOrder:
+async def get_service_order(
+    service_order_id: ServiceOrderId, caller: Party, request: Request
+) -> ServiceOrder:
     """Read a service order: node, timeline, what happens next and when (its parties and operators)."""
-    return await _svc(request).get(service_order_id, caller)
+    return await _queries(request).service_order(service_order_id, caller)
 
 
 @router.post("/service-orders/{service_order_id}/actions/{action}")
-async def act(service_order_id: ServiceOrderId, action: Action, caller: Party, request: Request,
-              body: ActionRequest | None = None) -> ServiceOrder:
+async def act(
+    service_order_id: ServiceOrderId,
+    action: Action,
+    caller: Party,
+    request: Request,
+    body: ActionRequest | None = None,
+) -> ServiceOrder:
     """Do the current node's step as its actor (refused with 409 while an appeal is open)."""
-    return await _svc(request).act(service_order_id, caller, action, body or ActionRequest())
+    return await flow_cases.act(_svc(request), service_order_id, caller, action, body or ActionRequest())
 
 
 @router.post("/service-orders/{service_order_id}/appeals", status_code=201)
-async def raise_appeal(service_order_id: ServiceOrderId, body: AppealRequest, caller: Appellant,
-                       request: Request) -> ServiceOrder:
+async def raise_appeal(
+    service_order_id: ServiceOrderId, body: AppealRequest, caller: Appellant, request: Request
+) -> ServiceOrder:
     """Raise an appeal as the buyer or the merchant, at any node; the flow and its clocks freeze."""
-    return await _svc(request).raise_appeal(service_order_id, caller, body)
+    return await flow_cases.raise_appeal(_svc(request), service_order_id, caller, body)
 
 
 @router.post("/service-orders/{service_order_id}/appeals/{appeal_id}/resolution")
-async def resolve_appeal(service_order_id: ServiceOrderId, appeal_id: AppealId, body: ResolveAppeal,
-                         caller: Operator, request: Request) -> ServiceOrder:
+async def resolve_appeal(
+    service_order_id: ServiceOrderId,
+    appeal_id: AppealId,
+    body: ResolveAppeal,
+    caller: Operator,
+    request: Request,
+) -> ServiceOrder:
     """Resolve the open appeal as a platform operator: resume at a node, complete, or refund."""
-    return await _svc(request).resolve_appeal(service_order_id, appeal_id, caller, body)
-
-
-@router.post("/service-orders/{service_order_id}/refunds", status_code=201)
-async def request_refund(service_order_id: ServiceOrderId, body: RefundRequest, caller: Buyer,
-                         request: Request) -> ServiceOrder:
-    """Request a negotiated refund as the buyer, in the guarantee period."""
-    return await _svc(request).request_refund(service_order_id, caller, body)
-
-
-@router.post("/service-orders/{service_order_id}/refunds/{refund_id}/decision")
-async def decide_refund(service_order_id: ServiceOrderId, refund_id: RefundId, body: RefundDecision,
-                        caller: Merchant, request: Request) -> ServiceOrder:
-    """Approve or reject a refund request as the merchant, with an opinion."""
-    return await _svc(request).decide_refund(service_order_id, refund_id, caller, body)
+    return await flow_cases.resolve_appeal(_svc(request), service_order_id, appeal_id, caller, body)
 
 
 @uploads.post("/service-orders/{service_order_id}/files", status_code=201)
-async def upload(service_order_id: ServiceOrderId, caller: Party, request: Request,
-                 file: Annotated[UploadFile, File(description="PDF, image, text or office document; its type "
-                                                              "is read from its content")],
-                 kind: Annotated[str, Form(min_length=1, max_length=64)]) -> dict[str, Any]:
-    """Upload an evidence file (size and type limited); it is stored with its SHA-256 and put on the timeline."""
+async def upload(
+    service_order_id: ServiceOrderId,
+    caller: Party,
+    request: Request,
+    file: Annotated[
+        UploadFile, File(description="PDF, image, text or office document; its type is read from its content")
+    ],
+    kind: Annotated[str, Form(min_length=1, max_length=64)],
+) -> dict[str, Any]:
+    """Upload an evidence file (size and type limited), stored with its SHA-256 and put on the timeline."""
     svc = _svc(request)
-    await svc.admit_upload(service_order_id, caller)
+    await _queries(request).service_order(service_order_id, caller)  # a stranger is refused before it sends
     received = await evidence.receive(_chunks(file), svc.limits)
-    meta = await svc.upload(service_order_id, caller, kind, evidence.safe_name(file.filename), received)
-    return {k: v for k, v in meta.items() if k != "data"}
+    return await flow_cases.upload(
+        svc, service_order_id, caller, kind, evidence.safe_name(file.filename), received
+    )
 
 
 async def _chunks(file: UploadFile) -> AsyncIterator[bytes]:
@@ -113,18 +124,28 @@ async def _chunks(file: UploadFile) -> AsyncIterator[bytes]:
 
 
 @router.get("/service-orders/{service_order_id}/files/{file_id}")
-async def download(service_order_id: ServiceOrderId, file_id: FileId, caller: Party, request: Request) -> Response:
+async def download(
+    service_order_id: ServiceOrderId, file_id: FileId, caller: Party, request: Request
+) -> Response:
     """Download an evidence file (the order's parties and operators only)."""
-    doc = await _svc(request).download(service_order_id, file_id, caller)
-    return Response(doc["data"], media_type=doc["content_type"],
-                    headers={"X-Content-SHA256": doc["sha256"], "X-Content-Type-Options": "nosniff",
-                             "Content-Disposition": f'attachment; filename="{doc["file_id"]}"'})
+    doc = await _queries(request).file(service_order_id, file_id, caller)
+    return Response(
+        doc["data"],
+        media_type=doc["content_type"],
+        headers={
+            "X-Content-SHA256": doc["sha256"],
+            "X-Content-Type-Options": "nosniff",
+            "Content-Disposition": f'attachment; filename="{doc["file_id"]}"',
+        },
+    )
 
 
-@router.get("/service-orders/{service_order_id}/export", response_class=StreamingResponse, responses=EXPORT_SCHEMA)
+@router.get(
+    "/service-orders/{service_order_id}/export", response_class=StreamingResponse, responses=EXPORT_SCHEMA
+)
 async def export(service_order_id: ServiceOrderId, caller: Party, request: Request) -> StreamingResponse:
     """Export the timeline and evidence; check it with `python -m services.supervision.verify export.json`."""
-    body = await _svc(request).export(service_order_id, caller)
+    body = await _queries(request).export(service_order_id, caller)
     return StreamingResponse(body, media_type="application/json")
 
 

@@ -1,9 +1,9 @@
 """Request bodies are bounded before they are read, not after.
 
 FastAPI reads a route's body (JSON, or a multipart form into spooled files) before the route runs, and with no
-limit of its own. These route classes put the limit under it: a declared `Content-Length` above the route's limit
-is refused before anything is read, and a body without one (chunked) is counted as it arrives and refused the
-moment it passes the limit. Either way the answer is 413, naming the field.
+limit of its own. These route classes put the limit under it: a declared `Content-Length` above the route's
+limit is refused before anything is read, and a body without one (chunked) is counted as it arrives and
+refused the moment it passes the limit. Either way the answer is 413, naming the field.
 """
 
 from __future__ import annotations
@@ -20,10 +20,15 @@ FORM_OVERHEAD = 16 * 1024  # multipart boundaries, part headers and the short `k
 
 
 def too_large(limit: int, field: str) -> HTTPException:
-    return HTTPException(status_code=413, detail={
-        "code": "too_large", "field": field,
-        "message": f"the request body has more than {limit} bytes; the {field} may have at most "
-                   f"{limit if field == 'body' else limit - FORM_OVERHEAD} bytes"})
+    return HTTPException(
+        status_code=413,
+        detail={
+            "code": "too_large",
+            "field": field,
+            "message": f"the request body has more than {limit} bytes; the {field} may have at most "
+            f"{limit if field == 'body' else limit - FORM_OVERHEAD} bytes",
+        },
+    )
 
 
 def counting(receive: Receive, limit: int, field: str) -> Receive:

@@ -27,12 +27,18 @@ class Transition(BaseModel):
     emits: Emits | None = None
     requires_evidence: tuple[str, ...] = ()
     records_activation_time: bool = False
-    actor: PartyRole | None = None  # None: the node's actor; e.g. the courier sign-off is reported by the merchant
+    actor: PartyRole | None = (
+        None  # None: the node's actor; e.g. the courier sign-off is reported by the merchant
+    )
     rejection: bool = False  # counts toward the ">3 rejections" appeal threshold (dossier §5.1)
     claims_code: bool = False  # License 2.0: after this, negotiated refunds are refused (dossier §1.4)
-    activation_is_now: bool = False  # License 2.0: the activation time is the detected activation (dossier §10)
+    activation_is_now: bool = (
+        False  # License 2.0: the activation time is the detected activation (dossier §10)
+    )
     courier_sign_off: bool = False  # hardware: starts auto-acceptance unless the phones differ (dossier §2.4)
-    delivers: bool = False  # the merchant's delivery: a platform review is inserted after it where the rule says
+    delivers: bool = (
+        False  # the merchant's delivery: a platform review is inserted after it where the rule says
+    )
     auto_accepts: bool = False  # the system, not the actor, accepts (License 2.0, dossier §2.2.a 5a/5b)
 
 
@@ -41,9 +47,9 @@ class Node(BaseModel):
 
     key: str
     title: str
-    title_zh: str
-    actor: PartyRole
-    actions: dict[str, Transition]
+    title_zh: str  # the marketplace's own name of the step (dossier §1.3)
+    actor: PartyRole  # whose step it is
+    actions: dict[str, Transition]  # what the actor can do here, by name
     timer: DeadlineKind | None = None  # a timer the node runs while the flow waits here (besides idle)
 
 
@@ -56,9 +62,9 @@ class FlowTemplate(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     template_id: str
-    version: str
+    version: str  # the date of the marketplace's flow document it follows
     delivery_type: DeliveryType
-    start: str
+    start: str  # the first node
     nodes: dict[str, Node]
     delivery_node: str | None = None  # where an accepted milestone that is not the last one loops back to
     appeal_policy: AppealPolicy = AppealPolicy.ANY_TIME
@@ -69,23 +75,32 @@ class FlowTemplate(BaseModel):
 
     def with_platform_review(self) -> FlowTemplate:
         """The joint-operation variant (dossier §3.1, §3.5): after the merchant's delivery the flow goes to a
-        华为云复核 node; the operator approves (on to where the delivery led) or sends it back to the delivery."""
+        华为云复核 node; the operator approves (on to where the delivery led) or sends it back to the
+        delivery."""
         nodes = dict(self.nodes)
         for node in self.nodes.values():
             for name, tr in node.actions.items():
                 if not tr.delivers:
                     continue
-                review = Node(key="platform_review", title="Platform review of the acceptance document",
-                              title_zh="华为云复核", actor=PartyRole.OPERATOR, actions={
-                                  "approve": Transition(to=tr.to, emits=tr.emits or Emits.MILESTONE,
-                                                        auto_accepts=tr.auto_accepts),
-                                  "reject": Transition(to=node.key, rejection=True)})
+                review = Node(
+                    key="platform_review",
+                    title="Platform review of the acceptance document",
+                    title_zh="华为云复核",
+                    actor=PartyRole.OPERATOR,
+                    actions={
+                        "approve": Transition(
+                            to=tr.to, emits=tr.emits or Emits.MILESTONE, auto_accepts=tr.auto_accepts
+                        ),
+                        "reject": Transition(to=node.key, rejection=True),
+                    },
+                )
                 emits = Emits.MILESTONE if tr.emits is Emits.ACCEPTANCE else tr.emits
                 delivered = tr.model_copy(update={"to": review.key, "emits": emits, "auto_accepts": False})
                 nodes[node.key] = node.model_copy(update={"actions": {**node.actions, name: delivered}})
                 nodes[review.key] = review
-        return self.model_copy(update={"nodes": nodes, "version": f"{self.version}+review",
-                                       "platform_review": True})
+        return self.model_copy(
+            update={"nodes": nodes, "version": f"{self.version}+review", "platform_review": True}
+        )
 
 
 def nodes(*items: Node) -> dict[str, Node]:

@@ -1,15 +1,18 @@
-"""Kafka subscribers: thin adapters from an event to one use case.
+"""Kafka subscribers: one per consumed topic, made from `SUBSCRIPTIONS`, each running the use cases that
+event_cases.EVENT_HANDLERS lists for its event.
 
-Their annotations are resolved at run time (the parking calls a subscriber again for a parked event, with its model
-and its context), so every name they use is imported here, not only for type checking."""
+Their annotations are resolved at run time (the parking calls a subscriber again for a parked event, with its
+model and its context), so every name they use is imported here, not only for type checking."""
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from faststream import Context
 from faststream.kafka import KafkaBroker
 
+from services.supervision.event_cases import EVENT_HANDLERS
 from services.supervision.services import SupervisionService
 from shared.platform.kafka import declare_publishers, subscriber
 from shared.platform.parking import MongoParking
@@ -25,39 +28,60 @@ from shared.schemas import (
     MilestoneConfirmed,
     OrderPaid,
     RefundDecided,
-    RefundRequested,
-    Topic,
 )
 
-log = logging.getLogger("supervision.handlers")
+PUBLISHES = (
+    MilestoneConfirmed,
+    AppealRaised,
+    AppealResolved,
+    AcceptanceDone,
+    DeadlineScheduled,
+    DeadlineCleared,
+)
 
 
-def _ctx(event: Event) -> dict[str, str | None]:
-    return {"event_id": str(event.event_id), "order_id": event.order_id, "correlation_id": event.correlation_id,
-            "event_type": event.event_type}
+@dataclass(frozen=True)
+class Subscription:
+    event: type[Event]
+    description: str
+    # The order whose parked events may now be handled (events of other topics that came first wait for it).
+    arrived: Callable[[Event], str] | None = None
+
+
+SUBSCRIPTIONS = (
+    Subscription(
+        OrderPaid, "Open the service order of a paid supervised order.", arrived=lambda e: e.partition_key
+    ),
+    Subscription(
+        AccountErased,
+        "Mask the delivery contact of the account's service orders as the buyer (the timeline stays).",
+    ),
+    Subscription(
+        RefundDecided,
+        "End the service order as refunded when the orders service approves its refund; a rejection goes on "
+        "record (parked until the order's order.paid arrived).",
+    ),
+)
 
 
 def register(broker: KafkaBroker, settings: ServiceSettings) -> None:
-    declare_publishers(broker, settings, MilestoneConfirmed, AppealRaised, AppealResolved, AcceptanceDone,
-                       RefundDecided, DeadlineScheduled, DeadlineCleared)
+    declare_publishers(broker, settings, *PUBLISHES)
+    for subscription in SUBSCRIPTIONS:
+        _subscribe(broker, settings, subscription)
 
-    @subscriber(broker, settings, Topic.ORDER_PAID, "Open the service order of a paid supervised order.")
-    async def on_order_paid(event: OrderPaid, supervision: SupervisionService = Context("supervision"),
-                            parking: MongoParking | None = Context("parking", default=None)) -> None:
-        so = await supervision.on_order_paid(event)
-        log.info("service order opened" if so else "no service order (unsupervised or duplicate)", extra=_ctx(event))
-        if parking is not None:  # events about it that came first are handled again now; also after a redelivery,
-            await parking.arrived(event.payload.order_id)  # in case the process died between the commit and this call
 
-    @subscriber(broker, settings, Topic.ACCOUNT_ERASED,
-                "Mask the delivery contact of the account's service orders as the buyer (the timeline stays).")
-    async def on_account_erased(event: AccountErased, supervision: SupervisionService = Context("supervision")) -> None:
-        masked = await supervision.on_account_erased(event)
-        log.info("contact data erased on %d service order(s)", masked, extra=_ctx(event))
+def _subscribe(broker: KafkaBroker, settings: ServiceSettings, s: Subscription) -> None:
+    async def handle(
+        event: Event,
+        supervision: SupervisionService = Context("supervision"),
+        parking: MongoParking | None = Context("parking", default=None),
+    ) -> None:
+        for use_case in EVENT_HANDLERS[s.event]:  # looked up per event, so a test can swap a use case
+            await use_case(supervision, event)
+        if s.arrived is not None and parking is not None:
+            # Also after a redelivery: the process may have died between the commit and this call.
+            await parking.arrived(s.arrived(event))
 
-    @subscriber(broker, settings, Topic.REFUND_REQUESTED,
-                "Record a buyer's refund request for the merchant (parked until the order's order.paid arrived).")
-    async def on_refund_requested(event: RefundRequested,
-                                  supervision: SupervisionService = Context("supervision")) -> None:
-        await supervision.on_refund_requested(event)
-        log.info("refund request recorded", extra=_ctx(event))
+    handle.__annotations__ = {**handle.__annotations__, "event": s.event}  # the model FastStream parses into
+    handle.__name__ = handle.__qualname__ = f"on_{s.event.topic.replace('.', '_')}"
+    subscriber(broker, settings, s.event.topic, s.description)(handle)

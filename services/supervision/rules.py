@@ -26,9 +26,9 @@ class AcceptanceRule(StrEnum):
 
 def acceptance_rule(p: OrderPaidPayload) -> AcceptanceRule:
     """Dossier §3.1 decision table. General and self-service products: merchant-custom in every scenario.
-    Joint-operation: 赋能云 if the buyer is in that track or used its cash coupon; else 基地云 likewise with its
-    pick-up voucher; otherwise merchant-custom. [I] A buyer qualifying for both is routed to 赋能云, the rule
-    the marketplace kept longest (§2.0: only 赋能云 kept the review after 2023-04-28)."""
+    Joint-operation: 赋能云 if the buyer is in that track or used its cash coupon; else 基地云 likewise with
+    its pick-up voucher; otherwise merchant-custom. [I] A buyer qualifying for both is routed to 赋能云, the
+    rule the marketplace kept longest (§2.0: only 赋能云 kept the review after 2023-04-28)."""
     if p.product.sale_mode is not SaleMode.JOINT_OPERATION:
         return AcceptanceRule.MERCHANT_CUSTOM
     kinds = {c.kind for c in p.coupons}
@@ -59,8 +59,10 @@ class Expected:
 def element_problems(given: AcceptanceElements | None, expected: Expected) -> list[str]:
     """Every element of the acceptance document that does not match the order, in words (empty: all good)."""
     if given is None:
-        return ["the acceptance document's elements (order number, full company name, product and "
-                "specification) are required for the platform review (dossier §3.2)"]
+        return [
+            "the acceptance document's elements (order number, full company name, product and "
+            "specification) are required for the platform review (dossier §3.2)"
+        ]
     problems = []
     # Several orders of one buyer for one project may share a document (§3.2): a comma-separated list.
     numbers = [n.strip() for n in given.order_number.split(",") if n.strip()]
@@ -68,10 +70,14 @@ def element_problems(given: AcceptanceElements | None, expected: Expected) -> li
     if expected.order_id not in numbers:
         problems.append(f"order number {given.order_number!r} is not this order ({expected.order_id})")
     if expected.company_name is not None and given.company_name.strip() != expected.company_name.strip():
-        problems.append(f"company name {given.company_name!r} is not the buyer's full company name "
-                        f"{expected.company_name!r}")
+        problems.append(
+            f"company name {given.company_name!r} is not the buyer's full company name "
+            f"{expected.company_name!r}"
+        )
     if given.product_name.strip() != expected.product_name.strip():
-        problems.append(f"product {given.product_name!r} is not the ordered product {expected.product_name!r}")
+        problems.append(
+            f"product {given.product_name!r} is not the ordered product {expected.product_name!r}"
+        )
     if expected.spec_name is not None and (given.spec_name or "").strip() != expected.spec_name.strip():
         problems.append(f"specification {given.spec_name!r} is not the ordered one {expected.spec_name!r}")
     return problems
@@ -84,8 +90,13 @@ def same_phone(a: str | None, b: str | None) -> bool:
     return bool(digits[0]) and digits[0] == digits[1]
 
 
-MILESTONE_TYPES = {DeliveryType.MANUAL_SERVICE, DeliveryType.SAAS_SUPERVISED,
-                   DeliveryType.LICENSE_IDENTIFIER, DeliveryType.LICENSE_OFFLINE, DeliveryType.LICENSE_PACKAGE}
+MILESTONE_TYPES = {
+    DeliveryType.MANUAL_SERVICE,
+    DeliveryType.SAAS_SUPERVISED,
+    DeliveryType.LICENSE_IDENTIFIER,
+    DeliveryType.LICENSE_OFFLINE,
+    DeliveryType.LICENSE_PACKAGE,
+}
 # [I] per-use (按次) is not a one-time payment either, so it is refused with the others.
 MILESTONE_BILLING = {BillingMode.ONE_TIME}
 
@@ -97,18 +108,26 @@ def check_milestone_offer(p: OrderPaidPayload) -> None:
         return
     rule = "a milestone offer (dossier §4.2)"
     if p.product.billing_mode not in MILESTONE_BILLING:
-        raise InvalidInput(f"{rule} supports one-time billing only; yearly/monthly, pay-per-use and "
-                           f"pay-per-use packages are not supported (billing mode {p.product.billing_mode.value})",
-                           field="billing_mode")
+        raise InvalidInput(
+            f"{rule} supports one-time billing only; yearly/monthly, pay-per-use and "
+            f"pay-per-use packages are not supported (billing mode {p.product.billing_mode.value})",
+            field="billing_mode",
+        )
     if p.order_type != "new":
-        raise InvalidInput(f"{rule} applies to new purchases only, not a {p.order_type} order", field="order_type")
+        raise InvalidInput(
+            f"{rule} applies to new purchases only, not a {p.order_type} order", field="order_type"
+        )
     if p.product.delivery_type not in MILESTONE_TYPES:
-        raise InvalidInput(f"{rule} is for SaaS, License and professional services, not "
-                           f"{p.product.delivery_type.value}", field="delivery_type")
+        raise InvalidInput(
+            f"{rule} is for SaaS, License and professional services, not {p.product.delivery_type.value}",
+            field="delivery_type",
+        )
     total = sum((m.proportion for m in p.milestones), Decimal(0))
     if total != Decimal(1):
-        raise InvalidInput(f"{rule}: the milestones' proportions must add up to 1 (the whole order), not {total}",
-                           field="milestones")
+        raise InvalidInput(
+            f"{rule}: the milestones' proportions must add up to 1 (the whole order), not {total}",
+            field="milestones",
+        )
     if len({m.milestone_id for m in p.milestones}) != len(p.milestones):
         raise InvalidInput(f"{rule}: milestone ids must be unique", field="milestones")
 

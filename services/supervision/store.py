@@ -1,230 +1,172 @@
-"""Ports and adapters: the supervision unit of work over Mongo, and its in-memory twin for tests.
+"""Persistence: one repository per thing supervision keeps, written once over a `Collection` (Mongo in a
+transaction, or memory in tests), and the unit of work that binds them.
 
 Besides the service orders it keeps small collections, written in the same transaction:
 - `timers`: one row per running deadline of a service order (due_at, kind), rewritten on every save, so the
-  timer worker (a source of the shared leased worker, services/supervision/worker.py) finds what is due with one
-  indexed query and a restart loses nothing;
+  timer worker (a source of the shared leased worker, services/supervision/worker.py) finds what is due with
+  one indexed query and a restart loses nothing;
 - `evidence_files`: uploaded attachments with their SHA-256 (a document each; the size limit keeps them far
   below BSON's 16 MB);
+- `unsupervised_orders`: paid orders that have no service order, and why (unsupervised.py);
 - `erased_accounts`: accounts whose owner had their contact data erased (account.erased), so a service order
   opened later from an older order.paid is masked at once.
-Who is an operator is no longer kept here: the caller's verified token says it.
+The Mongo filter syntax is written here and nowhere else in the service.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
 
-from bson import Binary
-from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.supervision.domain import ServiceOrder
-from shared.platform.fakes import FakeState, FakeUnitOfWork
-from shared.platform.mongo import Doc, MongoUnitOfWork, UnitOfWork
-from shared.platform.repository import FakeRepository, MongoRepository, Repository
+from services.supervision.service_order import ServiceOrder
+from services.supervision.unsupervised import NoServiceOrder
+from shared.platform.collection import Collection, Doc
+from shared.platform.mongo import UnitOfWork
+from shared.platform.repository import AggregateRepository
+from shared.platform.uow import in_memory, on_mongo
+
+SERVICE_ORDERS, TIMERS, FILES = "service_orders", "timers", "evidence_files"
+UNSUPERVISED, ERASED = "unsupervised_orders", "erased_accounts"
 
 
-def timer_rows(so: ServiceOrder) -> list[Doc]:
-    return [{"_id": d.deadline_id, "service_order_id": so.service_order_id, "kind": d.kind.value,
-             "due_at": d.due_at} for d in so.deadlines if d.running]
+class ServiceOrders(AggregateRepository[ServiceOrder]):
+    model = ServiceOrder
+    id_field = "service_order_id"
 
-
-class Timers(Protocol):
-    async def sync(self, so: ServiceOrder) -> None: ...
-
-    async def due(self, now: datetime, limit: int, exclude: frozenset[str] = frozenset()) -> list[Doc]:
-        """The rows due at `now`, earliest first, but for the deadline ids in `exclude`."""
-        ...
-
-
-class Files(Protocol):
-    async def add(self, doc: Doc) -> None: ...
-    async def get(self, file_id: str) -> Doc | None: ...
-    async def of(self, service_order_id: str) -> list[Doc]:
-        """The files of a service order in upload order: their metadata, without the bytes."""
-        ...
-
-
-class Erasures(Protocol):
-    """Where an account's contact data lies, and which accounts had it erased."""
+    async def of_order(self, order_id: str) -> ServiceOrder | None:
+        return await self.get(ServiceOrder.id_for(order_id))
 
     async def holding_contact(self, buyer_account_id: str) -> list[str]:
         """Ids of the buyer's service orders that still hold a delivery contact."""
-        ...
+        query = {
+            "parties.buyer_account_id": buyer_account_id,
+            "contact_erased_at": None,
+            "delivery_phone": {"$ne": None},
+        }
+        return await self._ids(query)
 
-    async def record(self, account_id: str, erased_at: datetime) -> None: ...
-    async def erased(self, account_id: str) -> bool: ...
+
+@dataclass(frozen=True)
+class DueDeadline:
+    """A row of `timers`: a running deadline of a service order, and when it is due."""
+
+    deadline_id: str
+    service_order_id: str
+    kind: str
+    due_at: datetime
 
 
-class Unsupervised(Protocol):
-    """Orders for products that are not supervised (dossier §1.2), so a lookup can say why there is none."""
+class Timers:
+    """The running deadlines of every service order, for the timer worker (worker.py)."""
 
-    async def add(self, order_id: str, doc: Doc) -> None: ...
-    async def get(self, order_id: str) -> Doc | None: ...
+    def __init__(self, collection: Collection) -> None:
+        self.collection = collection
+
+    async def sync(self, so: ServiceOrder) -> None:
+        """Rewrite the rows of `so` from its running deadlines (a paused one is not due)."""
+        await self.collection.delete_many({"service_order_id": so.service_order_id})
+        await self.collection.insert_many(
+            [
+                {
+                    "_id": d.deadline_id,
+                    "service_order_id": so.service_order_id,
+                    "kind": d.kind.value,
+                    "due_at": d.due_at,
+                }
+                for d in so.deadlines
+                if d.running
+            ]
+        )
+
+    async def due(
+        self, now: datetime, limit: int, exclude: frozenset[str] = frozenset()
+    ) -> list[DueDeadline]:
+        """The deadlines due at `now`, earliest first, but for the deadline ids in `exclude`."""
+        query: Doc = {"due_at": {"$lte": now}, **({"_id": {"$nin": sorted(exclude)}} if exclude else {})}
+        rows = await self.collection.find(query, sort=[("due_at", 1)], limit=limit)
+        return [DueDeadline(str(r["_id"]), r["service_order_id"], r["kind"], r["due_at"]) for r in rows]
+
+
+class Files:
+    """Evidence files: their metadata and their bytes, a document each."""
+
+    def __init__(self, collection: Collection) -> None:
+        self.collection = collection
+
+    async def add(self, doc: Doc) -> None:
+        await self.collection.insert_one({**doc, "_id": doc["file_id"], "data": bytes(doc["data"])})
+
+    async def get(self, file_id: str) -> Doc | None:
+        doc = await self.collection.find_one({"_id": file_id})
+        if doc is None:
+            return None
+        return {**{k: v for k, v in doc.items() if k != "_id"}, "data": bytes(doc["data"])}
+
+    async def of(self, service_order_id: str) -> list[Doc]:
+        """The files of a service order in upload order: their metadata, without the bytes (an export reads
+        the files one at a time, never all of them at once)."""
+        docs = await self.collection.find(
+            {"service_order_id": service_order_id},
+            sort=[("uploaded_at", 1)],
+            projection={"data": 0, "_id": 0},
+        )
+        return docs
+
+
+class UnsupervisedOrders:
+    """Paid orders without a service order, so a lookup (or a refund.decided) can tell why there is none."""
+
+    def __init__(self, collection: Collection) -> None:
+        self.collection = collection
+
+    async def add(self, marker: NoServiceOrder) -> None:
+        doc = {**marker.model_dump(mode="json", exclude={"order_id"}), "_id": marker.order_id}
+        await self.collection.replace_one({"_id": marker.order_id}, doc, upsert=True)
+
+    async def get(self, order_id: str) -> NoServiceOrder | None:
+        doc = await self.collection.find_one({"_id": order_id})
+        if doc is None:
+            return None
+        return NoServiceOrder.model_validate({**doc, "order_id": order_id})
+
+
+class ErasedAccounts:
+    """Accounts whose owner had their contact data erased."""
+
+    def __init__(self, collection: Collection) -> None:
+        self.collection = collection
+
+    async def record(self, account_id: str, erased_at: datetime) -> None:
+        await self.collection.replace_one({"_id": account_id}, {"erased_at": erased_at}, upsert=True)
+
+    async def includes(self, account_id: str) -> bool:
+        return await self.collection.find_one({"_id": account_id}) is not None
 
 
 class SupervisionUnitOfWork(UnitOfWork):
-    service_orders: Repository[ServiceOrder]
+    service_orders: ServiceOrders
     timers: Timers
     files: Files
-    unsupervised: Unsupervised
-    erasures: Erasures
+    unsupervised: UnsupervisedOrders
+    erased: ErasedAccounts
+
+    def bind(self) -> None:
+        self.service_orders = ServiceOrders(self.collection(SERVICE_ORDERS))
+        self.timers = Timers(self.collection(TIMERS))
+        self.files = Files(self.collection(FILES))
+        self.unsupervised = UnsupervisedOrders(self.collection(UNSUPERVISED))
+        self.erased = ErasedAccounts(self.collection(ERASED))
 
 
-class MongoSupervisionUnitOfWork(MongoUnitOfWork, SupervisionUnitOfWork):
-    async def __aenter__(self) -> MongoSupervisionUnitOfWork:
-        await super().__aenter__()
-        self.service_orders = MongoRepository(self.db["service_orders"], ServiceOrder, "service_order_id",
-                                              self.session)
-        self.timers = _MongoTimers(self)
-        self.files = _MongoFiles(self)
-        self.unsupervised = _MongoUnsupervised(self)
-        self.erasures = _MongoErasures(self)
-        return self
-
-
-class _MongoUnsupervised:
-    def __init__(self, uow: MongoSupervisionUnitOfWork) -> None:
-        self.c, self.s = uow.db["unsupervised_orders"], uow.session
-
-    async def add(self, order_id: str, doc: Doc) -> None:
-        await self.c.replace_one({"_id": order_id}, {**doc, "_id": order_id}, upsert=True, session=self.s)
-
-    async def get(self, order_id: str) -> Doc | None:
-        return await self.c.find_one({"_id": order_id}, session=self.s)
-
-
-class _MongoTimers:
-    def __init__(self, uow: MongoSupervisionUnitOfWork) -> None:
-        self.c, self.s = uow.db["timers"], uow.session
-
-    async def sync(self, so: ServiceOrder) -> None:
-        await self.c.delete_many({"service_order_id": so.service_order_id}, session=self.s)
-        if rows := timer_rows(so):
-            await self.c.insert_many(rows, session=self.s)
-
-    async def due(self, now: datetime, limit: int, exclude: frozenset[str] = frozenset()) -> list[Doc]:
-        query: Doc = {"due_at": {"$lte": now}, **({"_id": {"$nin": sorted(exclude)}} if exclude else {})}
-        return await self.c.find(query, session=self.s).sort("due_at", 1).to_list(limit)
-
-
-class _MongoErasures:
-    def __init__(self, uow: MongoSupervisionUnitOfWork) -> None:
-        self.orders, self.c, self.s = uow.db["service_orders"], uow.db["erased_accounts"], uow.session
-
-    async def holding_contact(self, buyer_account_id: str) -> list[str]:
-        docs = await self.orders.find({"parties.buyer_account_id": buyer_account_id, "contact_erased_at": None,
-                                       "delivery_phone": {"$ne": None}}, {"_id": 1}, session=self.s).to_list(None)
-        return [str(d["_id"]) for d in docs]
-
-    async def record(self, account_id: str, erased_at: datetime) -> None:
-        await self.c.replace_one({"_id": account_id}, {"_id": account_id, "erased_at": erased_at}, upsert=True,
-                                 session=self.s)
-
-    async def erased(self, account_id: str) -> bool:
-        return await self.c.find_one({"_id": account_id}, session=self.s) is not None
-
-
-class _MongoFiles:
-    def __init__(self, uow: MongoSupervisionUnitOfWork) -> None:
-        self.c, self.s = uow.db["evidence_files"], uow.session
-
-    async def add(self, doc: Doc) -> None:
-        await self.c.insert_one({**doc, "_id": doc["file_id"], "data": Binary(doc["data"])}, session=self.s)
-
-    async def get(self, file_id: str) -> Doc | None:
-        doc = await self.c.find_one({"_id": file_id}, session=self.s)
-        if doc is not None:
-            doc["data"] = bytes(doc["data"])
-        return doc
-
-    async def of(self, service_order_id: str) -> list[Doc]:
-        # Metadata only: an export then reads the files one at a time, never all of them at once.
-        return await self.c.find({"service_order_id": service_order_id}, {"data": 0}, session=self.s) \
-            .sort("uploaded_at", 1).to_list(None)
-
-
-class FakeSupervisionUnitOfWork(FakeUnitOfWork, SupervisionUnitOfWork):
-    async def __aenter__(self) -> FakeSupervisionUnitOfWork:
-        await super().__aenter__()
-        self.service_orders = FakeRepository(self.table("service_orders"), ServiceOrder, "service_order_id")
-        self.timers = _FakeTimers(self.table("timers"))
-        self.files = _FakeFiles(self.table("evidence_files"))
-        self.unsupervised = _FakeUnsupervised(self.table("unsupervised_orders"))
-        self.erasures = _FakeErasures(self.table("service_orders"), self.table("erased_accounts"))
-        return self
-
-
-class _FakeUnsupervised:
-    def __init__(self, rows: dict[str, Any]) -> None:
-        self.rows = rows
-
-    async def add(self, order_id: str, doc: Doc) -> None:
-        self.rows[order_id] = dict(doc)
-
-    async def get(self, order_id: str) -> Doc | None:
-        return self.rows.get(order_id)
-
-
-class _FakeTimers:
-    def __init__(self, rows: dict[str, Any]) -> None:
-        self.rows = rows
-
-    async def sync(self, so: ServiceOrder) -> None:
-        for key in [k for k, r in self.rows.items() if r["service_order_id"] == so.service_order_id]:
-            del self.rows[key]
-        self.rows.update({r["_id"]: r for r in timer_rows(so)})
-
-    async def due(self, now: datetime, limit: int, exclude: frozenset[str] = frozenset()) -> list[Doc]:
-        rows = (r for r in self.rows.values() if r["due_at"] <= now and r["_id"] not in exclude)
-        return sorted(rows, key=lambda r: r["due_at"])[:limit]
-
-
-class _FakeErasures:
-    def __init__(self, orders: dict[str, Any], rows: dict[str, Any]) -> None:
-        self.orders, self.rows = orders, rows
-
-    async def holding_contact(self, buyer_account_id: str) -> list[str]:
-        return [k for k, r in self.orders.items() if r["parties"]["buyer_account_id"] == buyer_account_id
-                and r.get("contact_erased_at") is None and r.get("delivery_phone") is not None]
-
-    async def record(self, account_id: str, erased_at: datetime) -> None:
-        self.rows[account_id] = {"_id": account_id, "erased_at": erased_at}
-
-    async def erased(self, account_id: str) -> bool:
-        return account_id in self.rows
-
-
-class _FakeFiles:
-    def __init__(self, rows: dict[str, Any]) -> None:
-        self.rows = rows
-
-    async def add(self, doc: Doc) -> None:
-        self.rows[doc["file_id"]] = dict(doc)
-
-    async def get(self, file_id: str) -> Doc | None:
-        return self.rows.get(file_id)
-
-    async def of(self, service_order_id: str) -> list[Doc]:
-        return [{k: v for k, v in r.items() if k != "data"} for r in self.rows.values()
-                if r["service_order_id"] == service_order_id]
-
-
-def mongo_uow(client: AsyncMongoClient[Doc], db: AsyncDatabase[Doc],
-              on_commit: Callable[[], None]) -> Callable[[], SupervisionUnitOfWork]:
-    return lambda: MongoSupervisionUnitOfWork(client, db, on_commit)
-
-
-def fake_uow(state: FakeState) -> Callable[[], SupervisionUnitOfWork]:
-    return lambda: FakeSupervisionUnitOfWork(state)
+mongo_uow = on_mongo(SupervisionUnitOfWork)
+fake_uow = in_memory(SupervisionUnitOfWork)
 
 
 async def ensure_indexes(db: AsyncDatabase[Doc]) -> None:
-    await db["service_orders"].create_index("order_id", unique=True)
-    await db["timers"].create_index("due_at")
-    await db["timers"].create_index("service_order_id")
-    await db["evidence_files"].create_index("service_order_id")
-    await db["service_orders"].create_index("parties.buyer_account_id")  # account.erased finds the buyer's
+    await db[SERVICE_ORDERS].create_index("order_id", unique=True)
+    await db[TIMERS].create_index("due_at")
+    await db[TIMERS].create_index("service_order_id")
+    await db[FILES].create_index("service_order_id")
+    await db[SERVICE_ORDERS].create_index("parties.buyer_account_id")  # account.erased finds the buyer's

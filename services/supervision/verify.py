@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from services.supervision.records import TimelineEntry, verify_timeline
+from services.supervision.service_order import TimelineEntry, verify_timeline
 
 
 def problems(export: dict[str, Any]) -> list[str]:
@@ -33,13 +33,23 @@ def problems(export: dict[str, Any]) -> list[str]:
     for f in export.get("files", []):
         actual = hashlib.sha256(base64.b64decode(f["content_base64"])).hexdigest()
         if actual != f["sha256"]:
-            found.append(f"file {f['file_id']} ({f['name']}): content digest {actual} != recorded {f['sha256']}")
+            found.append(
+                f"file {f['file_id']} ({f['name']}): content digest {actual} != recorded {f['sha256']}"
+            )
         digests.add(f["sha256"])
     for e in entries:
-        named = [e.details["sha256"]] if e.action == "upload" else [
-            ev["sha256"] for ev in e.details.get("evidence", []) if ev.get("sha256") and ev.get("file_id")]
-        found += [f"timeline entry {e.seq} names file digest {d} that is not in the export"
-                  for d in named if d not in digests]
+        named = (
+            [e.details["sha256"]]
+            if e.action == "upload"
+            else [
+                ev["sha256"] for ev in e.details.get("evidence", []) if ev.get("sha256") and ev.get("file_id")
+            ]
+        )
+        found += [
+            f"timeline entry {e.seq} names file digest {d} that is not in the export"
+            for d in named
+            if d not in digests
+        ]
     return found
 
 

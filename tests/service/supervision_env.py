@@ -9,8 +9,9 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from services.supervision import api, store
+from services.supervision import api, event_cases, store
 from services.supervision.evidence import Limits
+from services.supervision.queries import SupervisionQueries
 from services.supervision.services import SupervisionService
 from services.supervision.worker import TimerSource
 from shared.platform.audit import MemoryAuditLog
@@ -46,10 +47,15 @@ class People:
     @classmethod
     def of(cls, p: Parties) -> People:
         op = rid("op")
-        return cls(buyer=auth(p.buyer_account_id, "buyer"), merchant=auth(p.merchant_account_id, "merchant"),
-                   operator=auth(op, "operator"), other_buyer=auth(rid("buyer"), "buyer"),
-                   other_merchant=auth(rid("merchant"), "merchant"), provider=auth(rid("provider"), "provider"),
-                   operator_id=op)
+        return cls(
+            buyer=auth(p.buyer_account_id, "buyer"),
+            merchant=auth(p.merchant_account_id, "merchant"),
+            operator=auth(op, "operator"),
+            other_buyer=auth(rid("buyer"), "buyer"),
+            other_merchant=auth(rid("merchant"), "merchant"),
+            provider=auth(rid("provider"), "provider"),
+            operator_id=op,
+        )
 
 
 class Clock:
@@ -63,21 +69,29 @@ class Clock:
 class Env:
     def __init__(self, limits: Limits = PDF_ONLY) -> None:
         self.state, self.clock, self.audit = FakeState(), Clock(), MemoryAuditLog("supervision")
-        self.service = SupervisionService(UnitOfWorkFactory(store.fake_uow(self.state)), clock=self.clock,
-                                          limits=limits)
+        self.service = SupervisionService(
+            UnitOfWorkFactory(store.fake_uow(self.state)), clock=self.clock, limits=limits
+        )
         app = FastAPI()
         install_security(app, tokens.verifier(AUDIENCE), self.audit)
         app.include_router(api.router)
         app.state.supervision = self.service
+        app.state.queries = self.queries = SupervisionQueries(self.state.collections())
         self.app = app
         self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://supervision")
 
-    async def open(self, delivery_type: DeliveryType = DeliveryType.MANUAL_SERVICE, *,
-                   event: OrderPaid | None = None) -> OrderPaid:
+    async def open(
+        self, delivery_type: DeliveryType = DeliveryType.MANUAL_SERVICE, *, event: OrderPaid | None = None
+    ) -> OrderPaid:
         event = event or order_paid(parties(), delivery_type=delivery_type)
-        event = event.model_copy(update={"payload": event.payload.model_copy(update={
-            "delivery_contact": DeliveryContact(name="Li", phone=PHONE, address="Shenzhen")})})
-        assert await self.service.on_order_paid(event) is not None
+        event = event.model_copy(
+            update={
+                "payload": event.payload.model_copy(
+                    update={"delivery_contact": DeliveryContact(name="Li", phone=PHONE, address="Shenzhen")}
+                )
+            }
+        )
+        assert await event_cases.on_order_paid(self.service, event) is not None
         return event
 
     async def fire_due(self) -> int:
@@ -89,8 +103,9 @@ class Env:
             await source.process(row)
         return len(due)
 
-    async def call(self, method: str, path: str, headers: dict[str, str] | None, expect: int = 200,
-                   **kw: Any) -> Any:
+    async def call(
+        self, method: str, path: str, headers: dict[str, str] | None, expect: int = 200, **kw: Any
+    ) -> Any:
         resp = await self.http.request(method, path, headers=headers or {}, **kw)
         assert resp.status_code == expect, resp.text
         return resp.json()

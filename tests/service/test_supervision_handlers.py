@@ -6,13 +6,14 @@ import copy
 
 import pytest
 
-from services.supervision import templates
-from services.supervision.domain import ServiceOrder, Status
-from services.supervision.services import NotSupervised
+from services.supervision import event_cases, templates
+from services.supervision.queries import SupervisionQueries
+from services.supervision.service_order import ServiceOrder, Status
+from services.supervision.unsupervised import NotSupervised
 from shared.platform.auth import Principal
-from shared.platform.errors import Forbidden
+from shared.platform.errors import Forbidden, NotFound
 from shared.platform.http import status_of
-from shared.schemas import DeadlineScheduled, DeliveryType
+from shared.schemas import DeadlineScheduled, DeliveryType, OrderPaid
 from tests.factories import order_paid, parties
 from tests.service.rig import Rig, flaky
 
@@ -34,8 +35,11 @@ async def test_a_paid_manual_service_opens_its_service_order(supervision_rig: Ri
     assert [e.action for e in so.timeline] == ["open"]
     assert rig.state.processed == {f"supervision:{event.event_id}"}
     # Opening starts two clocks: the 180-day reminder (dossier §1.5) and the buyer's idle deadline at the first node.
-    assert sorted((e.payload.kind.value, e.payload.party.value) for e in rig.state.outbox
-                  if isinstance(e, DeadlineScheduled)) == [("idle", "buyer"), ("long_running", "merchant")]
+    assert sorted(
+        (e.payload.kind.value, e.payload.party.value)
+        for e in rig.state.outbox
+        if isinstance(e, DeadlineScheduled)
+    ) == [("idle", "buyer"), ("long_running", "merchant")]
     assert len(rig.state.outbox) == 2
     assert {r["kind"] for r in rig.state.tables["timers"].values()} == {"idle", "long_running"}
     assert rig.dead == []
@@ -63,17 +67,19 @@ async def test_unsupervised_products_open_nothing(supervision_rig: Rig, delivery
 
     assert rig.state.tables.get("service_orders", {}) == {}
     assert rig.dead == []
+    queries = SupervisionQueries(rig.state.collections())
     with pytest.raises(NotSupervised, match=r"not supervised \(dossier §1\.2\)") as refused:
-        await rig.service.get_by_order(order_id, Principal(buyer, frozenset({"buyer"})))
+        await queries.of_order(order_id, Principal(buyer, frozenset({"buyer"})))
     assert refused.value.code == "not_supervised"
     assert status_of(refused.value) == 404
     with pytest.raises(Forbidden) as stranger:
-        await rig.service.get_by_order(order_id, Principal("stranger", frozenset({"buyer"})))
+        await queries.of_order(order_id, Principal("stranger", frozenset({"buyer"})))
     assert stranger.value.rule == "parties_and_operators_only"
 
 
-async def test_a_supervised_type_without_a_template_is_dead_lettered(supervision_rig: Rig,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_supervised_type_without_a_template_is_dead_lettered(
+    supervision_rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delitem(templates.TEMPLATES, DeliveryType.HARDWARE)
     event = order_paid(parties(), delivery_type=DeliveryType.HARDWARE)
     async with supervision_rig.running() as rig:
@@ -102,11 +108,12 @@ async def test_an_unknown_delivery_type_is_dead_lettered_naming_the_field(superv
 
 
 async def test_a_transient_failure_is_retried_and_the_service_order_opened_once(
-        supervision_rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    supervision_rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
     event = order_paid(parties())
     async with supervision_rig.running() as rig:
-        wrapper, calls = flaky(rig.service.on_order_paid, failures=2)
-        monkeypatch.setattr(rig.service, "on_order_paid", wrapper)
+        wrapper, calls = flaky(event_cases.on_order_paid, failures=2)
+        monkeypatch.setitem(event_cases.EVENT_HANDLERS, OrderPaid, [wrapper])
 
         await rig.publish(event)
 
@@ -124,3 +131,13 @@ async def test_only_a_new_purchase_opens_a_service_order(supervision_rig: Rig, o
 
     assert rig.state.tables.get("service_orders", {}) == {}
     assert rig.dead == []
+    # A marker says why there is none, so a refund.decided about it is known to have nothing to close.
+    queries = SupervisionQueries(rig.state.collections())
+    with pytest.raises(
+        NotFound, match=r"only a new purchase opens a service order \(dossier §1\.6\)"
+    ) as refused:
+        await queries.of_order(
+            event.order_id, Principal(event.payload.parties.buyer_account_id, frozenset({"buyer"}))
+        )
+    assert refused.value.code == "not_found"
+    assert rig.state.tables["unsupervised_orders"][event.order_id]["order_type"] == order_type

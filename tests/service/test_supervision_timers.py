@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from services.supervision.domain import ServiceOrder
+from services.supervision.service_order import ServiceOrder
 from services.supervision.worker import TimerSource
 from shared.platform.errors import NotFound
 from shared.platform.worker import Blocked
@@ -25,8 +25,12 @@ async def two_idle_deadlines_due(env: Env) -> tuple[str, str]:
 
 
 def idle_row(env: Env, so_id: str) -> str:
-    [row] = [r for r in env.state.tables["timers"].values() if r["service_order_id"] == so_id and r["kind"] == "idle"]
-    return str(row["_id"])
+    [deadline_id] = [
+        k
+        for k, r in env.state.tables["timers"].items()
+        if r["service_order_id"] == so_id and r["kind"] == "idle"
+    ]
+    return str(deadline_id)
 
 
 async def test_the_source_lists_due_deadlines_earliest_first_and_leaves_blocked_ones_out() -> None:
@@ -37,8 +41,12 @@ async def test_the_source_lists_due_deadlines_earliest_first_and_leaves_blocked_
 
     assert [source.key(r) for r in await source.due(env.clock.now, 100, Blocked())] == [a, b]
     assert [source.key(r) for r in await source.due(env.clock.now, 1, Blocked())] == [a]
-    assert [source.key(r) for r in await source.due(env.clock.now, 100, Blocked(backing_off=frozenset({a})))] == [b]
-    assert [source.key(r) for r in await source.due(env.clock.now, 100, Blocked(quarantined=frozenset({b})))] == [a]
+    assert [
+        source.key(r) for r in await source.due(env.clock.now, 100, Blocked(backing_off=frozenset({a})))
+    ] == [b]
+    assert [
+        source.key(r) for r in await source.due(env.clock.now, 100, Blocked(quarantined=frozenset({b})))
+    ] == [a]
     assert await source.due(env.clock.now - timedelta(days=1), 100, Blocked()) == []  # not due yet
 
 

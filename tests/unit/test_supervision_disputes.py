@@ -1,5 +1,5 @@
 """Deadlines (auto-acceptance, idle, 180 days, appeal SLA) with pause and resume; appeals and their resolution;
-negotiated refunds in the guarantee period; milestones."""
+refunds decided by the orders service (refund.decided) ending the service order; milestones."""
 
 from __future__ import annotations
 
@@ -10,10 +10,9 @@ from typing import Any
 import pytest
 
 from services.supervision import templates
-from services.supervision.disputes import CodeClaimed
-from services.supervision.domain import Evidence, Frozen, ServiceOrder, Status
-from services.supervision.records import RefundStatus
 from services.supervision.rules import AcceptanceRule, Policy
+from services.supervision.service_order import Evidence, ServiceOrder, Status
+from services.supervision.service_order.records import RefundStatus
 from shared.platform.errors import DomainError, Forbidden, InvalidInput, NotFound
 from shared.schemas import (
     AcceptanceDone,
@@ -30,6 +29,7 @@ from shared.schemas import (
     MilestoneConfirmed,
     PartyRole,
     RefundDecided,
+    RefundDecidedPayload,
 )
 from tests.factories import order_paid, parties
 
@@ -41,13 +41,20 @@ DAY = timedelta(days=1)
 
 def open_so(delivery_type: DeliveryType = DeliveryType.MANUAL_SERVICE, **payload: Any) -> ServiceOrder:
     event = order_paid(parties(), delivery_type=delivery_type)
-    p = event.payload.model_copy(update={
-        "delivery_contact": DeliveryContact(name="Li", phone=PHONE, address="Shenzhen"), "paid_at": T0, **payload})
+    p = event.payload.model_copy(
+        update={
+            "delivery_contact": DeliveryContact(name="Li", phone=PHONE, address="Shenzhen"),
+            "paid_at": T0,
+            **payload,
+        }
+    )
     template = templates.template_for(delivery_type)
     assert template is not None
     so, events = ServiceOrder.from_order_paid(p, template, AcceptanceRule.MERCHANT_CUSTOM, T0, "corr", POLICY)
-    assert {e.payload.kind for e in events if isinstance(e, DeadlineScheduled)} == {DeadlineKind.LONG_RUNNING,
-                                                                                    DeadlineKind.IDLE}
+    assert {e.payload.kind for e in events if isinstance(e, DeadlineScheduled)} == {
+        DeadlineKind.LONG_RUNNING,
+        DeadlineKind.IDLE,
+    }
     return so
 
 
@@ -62,8 +69,16 @@ def deadline(so: ServiceOrder, kind: DeadlineKind) -> Any:
 
 def shipped_and_signed(phone: str = PHONE) -> tuple[ServiceOrder, list[Event]]:
     so = open_so(DeliveryType.HARDWARE)
-    so.act(so.parties.merchant_account_id, "ship", T0, "corr", evidence=[Evidence(kind="logistics", name="sf.pdf")])
-    return so, so.act(so.parties.merchant_account_id, "courier_signed", T0 + DAY, "corr", recipient_phone=phone)
+    so.act(
+        so.parties.merchant_account_id,
+        "ship",
+        T0,
+        "corr",
+        evidence=[Evidence(kind="logistics", name="sf.pdf")],
+    )
+    return so, so.act(
+        so.parties.merchant_account_id, "courier_signed", T0 + DAY, "corr", recipient_phone=phone
+    )
 
 
 B = "buyer"
@@ -137,8 +152,9 @@ def test_an_appeal_pauses_the_auto_acceptance_and_resume_restores_the_time_left(
 
     resumed_at = T0 + 5 * DAY
     assert so.open_appeal is not None
-    events = so.resolve_appeal("op", so.open_appeal.appeal_id, AppealOutcome.RESUME, resumed_at, "corr",
-                               operator=True)
+    events = so.resolve_appeal(
+        "op", so.open_appeal.appeal_id, AppealOutcome.RESUME, resumed_at, "corr", operator=True
+    )
 
     [resolved] = of(events, AppealResolved)
     assert resolved.payload.outcome is AppealOutcome.RESUME
@@ -154,34 +170,79 @@ def test_resuming_at_another_node_cancels_the_paused_clocks() -> None:
     so.rejections = 4
     so.raise_appeal(buyer(so), "never arrived", "resend", [], T0 + 2 * DAY, "corr")
     assert so.open_appeal is not None
-    events = so.resolve_appeal("op", so.open_appeal.appeal_id, AppealOutcome.RESUME, T0 + 3 * DAY, "corr",
-                               operator=True, node="ship")
+    events = so.resolve_appeal(
+        "op", so.open_appeal.appeal_id, AppealOutcome.RESUME, T0 + 3 * DAY, "corr", operator=True, node="ship"
+    )
     assert so.node == "ship"
     assert {e.payload.kind for e in of(events, DeadlineCleared) if e.payload.reason == "cancelled"} >= {
-        DeadlineKind.AUTO_ACCEPTANCE}
+        DeadlineKind.AUTO_ACCEPTANCE
+    }
     assert [d.kind for d in so.deadlines if d.kind is not DeadlineKind.LONG_RUNNING] == [DeadlineKind.IDLE]
 
 
-@pytest.mark.parametrize(("outcome", "status", "emitted"), [
-    (AppealOutcome.COMPLETE, Status.COMPLETED, AcceptanceDone),
-    (AppealOutcome.REFUND, Status.REFUNDED, RefundDecided),
-])
-def test_the_operator_can_complete_or_refund(outcome: AppealOutcome, status: Status, emitted: type) -> None:
+def test_the_operator_can_complete() -> None:
     so = open_so()
     so.raise_appeal(merchant(so), "buyer unreachable", "close", ["proof.pdf"], T0, "corr")
     assert so.open_appeal is not None
-    events = so.resolve_appeal("op", so.open_appeal.appeal_id, outcome, T0 + DAY, "corr", operator=True)
-    assert so.status is status
+    events = so.resolve_appeal(
+        "op", so.open_appeal.appeal_id, AppealOutcome.COMPLETE, T0 + DAY, "corr", operator=True
+    )
+    assert so.status is Status.COMPLETED
     assert so.deadlines == []
-    [event] = of(events, emitted)
-    if isinstance(event, RefundDecided):
-        assert event.payload.approved is True
-        assert event.payload.amount == so.amount
-        assert event.payload.decided_by_role is PartyRole.OPERATOR
-    else:
-        assert event.payload.accepted_by is PartyRole.OPERATOR
+    [event] = of(events, AcceptanceDone)
+    assert event.payload.accepted_by is PartyRole.OPERATOR
     with pytest.raises(DomainError):
         so.act(buyer(so), "submit", T0 + 2 * DAY, "corr")
+
+
+def test_a_refund_outcome_leaves_the_refund_to_the_orders_service_and_stops_the_flow() -> None:
+    """Dossier §5.3: the operator may decide a refund; orders carries it out (it owns refunds), so supervision
+    publishes appeal.resolved(outcome=refund) and no refund.decided, and waits as `refunding`."""
+    so, _ = shipped_and_signed()
+    so.rejections = 4
+    so.raise_appeal(buyer(so), "goods damaged", "refund", [], T0 + 2 * DAY, "corr")
+    assert so.open_appeal is not None
+    appeal_id = so.open_appeal.appeal_id
+    events = so.resolve_appeal(
+        "op",
+        appeal_id,
+        AppealOutcome.REFUND,
+        T0 + 3 * DAY,
+        "corr",
+        operator=True,
+        note="merchant unreachable",
+    )
+
+    assert of(events, RefundDecided) == []
+    [resolved] = of(events, AppealResolved)
+    assert (resolved.payload.outcome, resolved.payload.resumed_node) == (AppealOutcome.REFUND, None)
+    assert so.status is Status.REFUNDING
+    assert so.open_appeal is None
+    assert so.appeals[-1].outcome is AppealOutcome.REFUND
+    assert so.next_step is None
+    # The paused clocks never resume: cancelled now; the appeal SLA was met; the 180 days run until the refund.
+    cleared = {(e.payload.kind, e.payload.reason) for e in of(events, DeadlineCleared)}
+    assert cleared == {
+        (DeadlineKind.APPEAL_SLA, "acted"),
+        (DeadlineKind.AUTO_ACCEPTANCE, "cancelled"),
+        (DeadlineKind.IDLE, "cancelled"),
+    }
+    assert [d.kind for d in so.deadlines] == [DeadlineKind.LONG_RUNNING]
+    assert so.timeline[-1].action == "appeal_refund"
+    with pytest.raises(DomainError, match="being refunded"):
+        so.act(buyer(so), "accept", T0 + 4 * DAY, "corr")
+    with pytest.raises(DomainError, match="being refunded"):
+        so.raise_appeal(buyer(so), "still nothing", "refund", [], T0 + 4 * DAY, "corr")
+
+    events = so.refund_decided(
+        decided(so, f"RF-{appeal_id}", True, role=PartyRole.OPERATOR), T0 + 4 * DAY, "corr"
+    )
+
+    assert so.status is Status.REFUNDED
+    assert so.deadlines == []
+    assert [(e.payload.kind, e.payload.reason) for e in of(events, DeadlineCleared)] == [
+        (DeadlineKind.LONG_RUNNING, "cancelled")
+    ]
 
 
 def test_only_an_operator_resolves_and_only_the_open_appeal() -> None:
@@ -190,12 +251,15 @@ def test_only_an_operator_resolves_and_only_the_open_appeal() -> None:
     assert so.open_appeal is not None
     for account in (buyer(so), merchant(so)):
         with pytest.raises(Forbidden):
-            so.resolve_appeal(account, so.open_appeal.appeal_id, AppealOutcome.RESUME, T0, "corr", operator=False)
+            so.resolve_appeal(
+                account, so.open_appeal.appeal_id, AppealOutcome.RESUME, T0, "corr", operator=False
+            )
     with pytest.raises(NotFound):
         so.resolve_appeal("op", "AP-other", AppealOutcome.RESUME, T0, "corr", operator=True)
     with pytest.raises(InvalidInput):
-        so.resolve_appeal("op", so.open_appeal.appeal_id, AppealOutcome.RESUME, T0, "corr", operator=True,
-                          node="nowhere")
+        so.resolve_appeal(
+            "op", so.open_appeal.appeal_id, AppealOutcome.RESUME, T0, "corr", operator=True, node="nowhere"
+        )
     assert so.status is Status.FROZEN
 
 
@@ -216,8 +280,13 @@ def test_a_merchant_appeal_while_the_buyer_has_not_accepted_needs_the_delivery_p
     so = open_so()
     so.act(buyer(so), "submit", T0, "corr")
     so.act(merchant(so), "confirm", T0, "corr")
-    so.act(merchant(so), "deliver", T0, "corr", evidence=[Evidence(kind="sow", name="s"),
-                                                         Evidence(kind="acceptance_document", name="a")])
+    so.act(
+        merchant(so),
+        "deliver",
+        T0,
+        "corr",
+        evidence=[Evidence(kind="sow", name="s"), Evidence(kind="acceptance_document", name="a")],
+    )
     with pytest.raises(InvalidInput) as refused:
         so.raise_appeal(merchant(so), "buyer never accepts", "complete", [], T0, "corr")
     assert refused.value.field == "attachments"
@@ -263,87 +332,109 @@ def test_the_180_day_reminder_is_recorded_and_not_paused_by_appeals() -> None:
     assert so.timeline[-1].action == "long_running_due"
 
 
-# --- refunds --------------------------------------------------------------------------------------
+# --- refunds, decided by the orders service (refund.decided) -----------------------------------------
 
 
-def test_a_refund_approved_by_the_merchant_refunds_the_order() -> None:
+def decided(
+    so: ServiceOrder,
+    refund_id: str,
+    approved: bool,
+    *,
+    role: PartyRole = PartyRole.MERCHANT,
+    amount: str = "120.50",
+    opinion: str = "agreed by phone",
+) -> RefundDecidedPayload:
+    return RefundDecidedPayload(
+        refund_id=refund_id,
+        order_id=so.order_id,
+        approved=approved,
+        amount=Decimal(amount),
+        reason="changed plans",
+        opinion=opinion,
+        decided_by_role=role,
+        decided_by_account_id=merchant(so) if role is PartyRole.MERCHANT else "op",
+        parties=so.parties,
+        decided_at=T0 + DAY,
+    )
+
+
+def test_an_approved_refund_ends_the_service_order_as_refunded() -> None:
     so = open_so(amount=Decimal("300.00"))
-    assert so.request_refund(buyer(so), "RF-1", Decimal("120.50"), "changed plans", T0) is True
-    assert so.request_refund(buyer(so), "RF-1", Decimal("120.50"), "changed plans", T0) is False  # redelivered
-    events = so.decide_refund(merchant(so), "RF-1", True, "agreed by phone", T0 + DAY, "corr")
-    [decided] = of(events, RefundDecided)
-    assert decided.payload.approved is True
-    assert decided.payload.amount == Decimal("120.50")
-    assert decided.payload.opinion == "agreed by phone"
-    assert decided.payload.decided_by_role is PartyRole.MERCHANT
+    so.act(buyer(so), "submit", T0, "corr")
+    running = {d.deadline_id for d in so.deadlines}
+
+    events = so.refund_decided(decided(so, "RF-1", True), T0 + 2 * DAY, "corr")
+
     assert so.status is Status.REFUNDED
+    assert so.node is None
+    assert so.next_step is None
     assert so.deadlines == []
+    assert {e.payload.deadline_id for e in of(events, DeadlineCleared)} == running
+    assert {e.payload.reason for e in of(events, DeadlineCleared)} == {"cancelled"}
+    assert [type(e) for e in events] == [DeadlineCleared] * len(running)  # no refund.decided of its own
+    [refund] = so.refunds
+    assert (refund.refund_id, refund.amount, refund.status, refund.opinion) == (
+        "RF-1",
+        Decimal("120.50"),
+        RefundStatus.APPROVED,
+        "agreed by phone",
+    )
+    entry = so.timeline[-1]
+    assert (entry.action, entry.actor_role, entry.actor_account_id, entry.node, entry.to_node) == (
+        "refund_approved",
+        PartyRole.MERCHANT,
+        merchant(so),
+        "confirm_request",
+        None,
+    )
+    assert entry.details["refund_id"] == "RF-1"
     with pytest.raises(DomainError, match="refunded"):
-        so.act(buyer(so), "submit", T0, "corr")
+        so.act(merchant(so), "confirm", T0 + 3 * DAY, "corr")
 
 
 def test_a_rejected_refund_leaves_the_flow_running() -> None:
     so = open_so()
-    so.request_refund(buyer(so), "RF-1", Decimal("10"), "why not", T0)
-    [decided] = of(so.decide_refund(merchant(so), "RF-1", False, "work is half done", T0, "corr"), RefundDecided)
-    assert decided.payload.approved is False
+    before = (so.status, so.node, [d.model_copy() for d in so.deadlines])
+
+    assert so.refund_decided(decided(so, "RF-1", False, opinion="work is half done"), T0, "corr") == []
+
+    assert (so.status, so.node, so.deadlines) == before
     assert so.refunds[0].status is RefundStatus.REJECTED
-    assert so.status is Status.ACTIVE
+    assert (so.timeline[-1].action, so.timeline[-1].note) == ("refund_rejected", "work is half done")
     so.act(buyer(so), "submit", T0, "corr")
 
 
-@pytest.mark.parametrize(("setup", "amount", "error", "words"), [
-    ("none", "100.01", InvalidInput, "at most the paid"),
-    ("none", "0", InvalidInput, "more than 0"),
-    ("completed", "10", DomainError, "guarantee period"),
-    ("pending", "10", DomainError, "already waiting"),
-    ("frozen", "10", Frozen, "frozen"),
-    ("merchant", "10", Forbidden, "only the buyer"),
-])
-def test_refund_requests_are_refused_outside_the_rules(setup: str, amount: str, error: type[Exception],
-                                                       words: str) -> None:
+def test_a_decision_already_on_record_changes_nothing() -> None:
     so = open_so()
-    account = buyer(so)
-    if setup == "completed":
-        so.raise_appeal(buyer(so), "x", "y", [], T0, "corr")
-        assert so.open_appeal is not None
-        so.resolve_appeal("op", so.open_appeal.appeal_id, AppealOutcome.COMPLETE, T0, "corr", operator=True)
-    elif setup == "pending":
-        so.request_refund(buyer(so), "RF-0", Decimal("1"), "first", T0)
-    elif setup == "frozen":
-        so.raise_appeal(buyer(so), "x", "y", [], T0, "corr")
-    elif setup == "merchant":
-        account = merchant(so)
-    with pytest.raises(error, match=words):
-        so.request_refund(account, "RF-1", Decimal(amount), "reason", T0)
+    so.refund_decided(decided(so, "RF-1", False), T0, "corr")
+    so.refund_decided(decided(so, "RF-2", True), T0, "corr")
+    recorded = so.model_dump()
+
+    assert so.refund_decided(decided(so, "RF-1", False), T0 + DAY, "corr") == []
+    assert so.refund_decided(decided(so, "RF-2", True), T0 + DAY, "corr") == []
+    assert so.refund_decided(decided(so, "RF-3", True), T0 + DAY, "corr") == []  # refunded already
+    assert so.model_dump() == recorded
 
 
-def test_license_2_refuses_a_refund_once_the_code_is_claimed() -> None:
-    so = open_so(DeliveryType.LICENSE_CODE)
-    so.act(merchant(so), "implement", T0, "corr")
-    assert so.request_refund(buyer(so), "RF-1", Decimal("5"), "before claiming", T0)
-    so.decide_refund(merchant(so), "RF-1", False, "no", T0, "corr")
-    so.act(buyer(so), "claim", T0, "corr")
-    with pytest.raises(CodeClaimed, match=r"dossier §1\.4") as refused:
-        so.request_refund(buyer(so), "RF-2", Decimal("5"), "after claiming", T0)
-    assert refused.value.code == "code_claimed"
-
-
-def test_only_the_merchant_decides_a_refund() -> None:
+def test_a_refund_approved_while_an_appeal_is_open_closes_the_appeal() -> None:
     so = open_so()
-    so.request_refund(buyer(so), "RF-1", Decimal("5"), "r", T0)
-    with pytest.raises(Forbidden):
-        so.decide_refund(buyer(so), "RF-1", True, "", T0, "corr")
-    with pytest.raises(NotFound):
-        so.decide_refund(merchant(so), "RF-9", True, "", T0, "corr")
+    so.raise_appeal(buyer(so), "slow", "refund", [], T0, "corr")
+    events = so.refund_decided(decided(so, "RF-1", True, role=PartyRole.SYSTEM), T0 + DAY, "corr")
+    assert so.status is Status.REFUNDED
+    assert so.open_appeal is None
+    assert so.appeals[-1].outcome is AppealOutcome.REFUND
+    assert so.deadlines == []
+    assert DeadlineKind.APPEAL_SLA in {e.payload.kind for e in of(events, DeadlineCleared)}
 
 
 # --- milestones -----------------------------------------------------------------------------------
 
 
 def test_each_accepted_milestone_is_confirmed_and_the_last_completes_the_order() -> None:
-    stages = [Milestone(milestone_id=f"m{i}", title=f"stage {i}", proportion=Decimal(p))
-              for i, p in enumerate(("0.2", "0.3", "0.5"), start=1)]
+    stages = [
+        Milestone(milestone_id=f"m{i}", title=f"stage {i}", proportion=Decimal(p))
+        for i, p in enumerate(("0.2", "0.3", "0.5"), start=1)
+    ]
     so = open_so(milestones=stages)
     so.act(buyer(so), "submit", T0, "corr")
     so.act(merchant(so), "confirm", T0, "corr")

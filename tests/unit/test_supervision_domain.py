@@ -9,7 +9,7 @@ import pytest
 from bson.codec_options import CodecOptions
 
 from services.supervision import flows, templates
-from services.supervision.domain import Evidence, Frozen, ServiceOrder, Status, verify_timeline
+from services.supervision.service_order import Evidence, Frozen, ServiceOrder, Status, verify_timeline
 from shared.platform.errors import DomainError, Forbidden, InvalidInput
 from shared.schemas import (
     AcceptanceDone,
@@ -30,7 +30,9 @@ ACTIVATED = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
 
 def new_service_order() -> ServiceOrder:
     paid = order_paid(parties())
-    return ServiceOrder.open(paid.order_id, paid.payload.parties, paid.payload.product, templates.MANUAL_STANDARD, T0)
+    return ServiceOrder.open(
+        paid.order_id, paid.payload.parties, paid.payload.product, templates.MANUAL_STANDARD, T0
+    )
 
 
 def account(so: ServiceOrder, who: str) -> str:
@@ -44,14 +46,15 @@ def flow_events(events: list[Event]) -> list[Event]:
 
 def do(so: ServiceOrder, who: str, action: str, minutes: int = 1, **kw: object) -> list[object]:
     kw.setdefault("evidence", EVIDENCE if action == "deliver" else None)
-    return list(flow_events(so.act(account(so, who), action, T0 + timedelta(minutes=minutes), "corr",
-                                   **kw)))  # type: ignore[arg-type]
+    return list(flow_events(so.act(account(so, who), action, T0 + timedelta(minutes=minutes), "corr", **kw)))  # type: ignore[arg-type]
 
 
 def walk_to(so: ServiceOrder, node: str) -> None:
-    steps = {"confirm_request": [("buyer", "submit")],
-             "deliver": [("buyer", "submit"), ("merchant", "confirm")],
-             "accept": [("buyer", "submit"), ("merchant", "confirm"), ("merchant", "deliver")]}
+    steps = {
+        "confirm_request": [("buyer", "submit")],
+        "deliver": [("buyer", "submit"), ("merchant", "confirm")],
+        "accept": [("buyer", "submit"), ("merchant", "confirm"), ("merchant", "deliver")],
+    }
     for i, (who, action) in enumerate(steps[node], start=1):
         do(so, who, action, minutes=i)
     assert so.node == node
@@ -81,8 +84,9 @@ def test_the_standard_flow_walks_from_request_to_acceptance() -> None:
     so = new_service_order()
     for minute, (who, action, before, after, emitted) in enumerate(STANDARD_WALK, start=1):
         assert so.node == before, action
-        events = do(so, who, action, minutes=minute,
-                    activation_time=ACTIVATED if action == "deliver" else None)
+        events = do(
+            so, who, action, minutes=minute, activation_time=ACTIVATED if action == "deliver" else None
+        )
         assert so.node == after, action
         assert [type(e) for e in events] == emitted, action
     assert so.status is Status.COMPLETED
@@ -91,12 +95,16 @@ def test_the_standard_flow_walks_from_request_to_acceptance() -> None:
     assert [e.kind for e in so.evidence] == ["sow", "acceptance_document"]
 
 
-@pytest.mark.parametrize(("node", "who", "action", "next_node"), [
-    ("confirm_request", "merchant", "confirm", "deliver"),
-    ("deliver", "merchant", "deliver", "accept"),
-])
-def test_milestone_confirmed_names_the_node_and_the_next_one(node: str, who: str, action: str,
-                                                             next_node: str) -> None:
+@pytest.mark.parametrize(
+    ("node", "who", "action", "next_node"),
+    [
+        ("confirm_request", "merchant", "confirm", "deliver"),
+        ("deliver", "merchant", "deliver", "accept"),
+    ],
+)
+def test_milestone_confirmed_names_the_node_and_the_next_one(
+    node: str, who: str, action: str, next_node: str
+) -> None:
     so = new_service_order()
     walk_to(so, node)
 
@@ -136,7 +144,9 @@ def test_acceptance_without_an_activation_time_carries_none() -> None:
     assert event.payload.actual_activation_time is None
 
 
-@pytest.mark.parametrize("given", [[], EVIDENCE[:1], EVIDENCE[1:], [Evidence(kind="screenshot", name="x.png")]])
+@pytest.mark.parametrize(
+    "given", [[], EVIDENCE[:1], EVIDENCE[1:], [Evidence(kind="screenshot", name="x.png")]]
+)
 def test_delivery_needs_the_sow_and_the_acceptance_document(given: list[Evidence]) -> None:
     so = new_service_order()
     walk_to(so, "deliver")
@@ -167,12 +177,15 @@ def test_reject_returns_the_delivery_to_the_merchant() -> None:
     assert so.node == "accept"
 
 
-@pytest.mark.parametrize(("node", "wrong", "action"), [
-    ("submit_request", "merchant", "submit"),
-    ("confirm_request", "buyer", "confirm"),
-    ("deliver", "buyer", "deliver"),
-    ("accept", "merchant", "accept"),
-])
+@pytest.mark.parametrize(
+    ("node", "wrong", "action"),
+    [
+        ("submit_request", "merchant", "submit"),
+        ("confirm_request", "buyer", "confirm"),
+        ("deliver", "buyer", "deliver"),
+        ("accept", "merchant", "accept"),
+    ],
+)
 def test_only_the_nodes_actor_may_act(node: str, wrong: str, action: str) -> None:
     so = new_service_order()
     if node != "submit_request":
@@ -209,8 +222,9 @@ def test_an_appeal_by_either_party_freezes_the_service_order(who: str) -> None:
     so = new_service_order()
     walk_to(so, "deliver")
 
-    [event] = flow_events(so.raise_appeal(account(so, who), "no answer for a week", "refund", ["chat.png"], T0,
-                                          "corr"))
+    [event] = flow_events(
+        so.raise_appeal(account(so, who), "no answer for a week", "refund", ["chat.png"], T0, "corr")
+    )
 
     assert so.status is Status.FROZEN
     assert so.open_appeal is not None
@@ -281,11 +295,14 @@ def test_the_timeline_still_verifies_after_a_json_round_trip() -> None:
 
 
 @pytest.mark.parametrize("index", range(4))
-@pytest.mark.parametrize(("field", "forged"), [
-    ("note", "edited afterwards"),
-    ("at", T0 - timedelta(days=1)),
-    ("action", "accept"),
-])
+@pytest.mark.parametrize(
+    ("field", "forged"),
+    [
+        ("note", "edited afterwards"),
+        ("at", T0 - timedelta(days=1)),
+        ("action", "accept"),
+    ],
+)
 def test_editing_an_earlier_entry_is_detected_at_that_entry(index: int, field: str, forged: object) -> None:
     so = completed_service_order()
     tampered = list(so.timeline)
@@ -327,12 +344,17 @@ def test_the_timeline_still_verifies_after_a_bson_round_trip() -> None:
 def test_a_service_order_keeps_the_template_it_started_with(monkeypatch: pytest.MonkeyPatch) -> None:
     so = new_service_order()
     stored = so.model_dump_json()
-    v2 = templates.MANUAL_STANDARD.model_copy(update={
-        "version": "2099-01-01",
-        "nodes": {**templates.MANUAL_STANDARD.nodes,
-                  "submit_request": templates.MANUAL_STANDARD.nodes["submit_request"].model_copy(
-                      update={"actions": {"submit": flows.Transition(to="accept")}})},
-    })
+    v2 = templates.MANUAL_STANDARD.model_copy(
+        update={
+            "version": "2099-01-01",
+            "nodes": {
+                **templates.MANUAL_STANDARD.nodes,
+                "submit_request": templates.MANUAL_STANDARD.nodes["submit_request"].model_copy(
+                    update={"actions": {"submit": flows.Transition(to="accept")}}
+                ),
+            },
+        }
+    )
     monkeypatch.setitem(templates.TEMPLATES, DeliveryType.MANUAL_SERVICE, v2)
     assert templates.template_for(DeliveryType.MANUAL_SERVICE) is v2
 

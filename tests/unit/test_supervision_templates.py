@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from services.supervision import templates
-from services.supervision.domain import Evidence, ServiceOrder, Status
 from services.supervision.flows import FlowTemplate
 from services.supervision.rules import AcceptanceElements, AcceptanceRule, Policy
+from services.supervision.service_order import Evidence, ServiceOrder, Status
 from shared.platform.errors import Forbidden, InvalidInput
 from shared.schemas import (
     AcceptanceDone,
@@ -38,13 +38,24 @@ def ev(*kinds: str) -> list[Evidence]:
 def paid(delivery_type: DeliveryType, **product: Any) -> OrderPaid:
     event = order_paid(parties(), delivery_type=delivery_type)
     p = event.payload
-    return event.model_copy(update={"payload": p.model_copy(update={
-        "product": p.product.model_copy(update=product), "buyer_company": "Acme Ltd.",
-        "delivery_contact": DeliveryContact(name="Li", phone=PHONE, address="Shenzhen")})})
+    return event.model_copy(
+        update={
+            "payload": p.model_copy(
+                update={
+                    "product": p.product.model_copy(update=product),
+                    "buyer_company": "Acme Ltd.",
+                    "delivery_contact": DeliveryContact(name="Li", phone=PHONE, address="Shenzhen"),
+                }
+            )
+        }
+    )
 
 
-def open_so(event: OrderPaid, rule: AcceptanceRule = AcceptanceRule.MERCHANT_CUSTOM,
-            template: FlowTemplate | None = None) -> ServiceOrder:
+def open_so(
+    event: OrderPaid,
+    rule: AcceptanceRule = AcceptanceRule.MERCHANT_CUSTOM,
+    template: FlowTemplate | None = None,
+) -> ServiceOrder:
     p = event.payload
     chosen = template or templates.template_for(p.product.delivery_type, p.product.flow_template)
     assert chosen is not None
@@ -63,59 +74,129 @@ def flow(events: list[Event]) -> list[type]:
 M, A = MilestoneConfirmed, AcceptanceDone
 # delivery type, variant, [(actor, action, kwargs, flow events)], who accepts
 WALKS: list[tuple[DeliveryType, str | None, list[tuple[str, str, dict[str, Any], list[type]]], PartyRole]] = [
-    (DeliveryType.MANUAL_SERVICE, None, [
-        ("buyer", "submit", {}, []), ("merchant", "confirm", {}, [M]),
-        ("merchant", "deliver", {"evidence": ev("sow", "acceptance_document")}, [M]),
-        ("buyer", "accept", {}, [A])], PartyRole.BUYER),
-    (DeliveryType.MANUAL_SERVICE, "manual_service.site_building", [
-        ("buyer", "submit", {}, []), ("merchant", "confirm", {}, [M]),
-        ("merchant", "share_preview", {"evidence": ev("site_preview")}, [M]),
-        ("buyer", "approve_preview", {}, []),
-        ("merchant", "deliver", {"evidence": ev("sow", "acceptance_document")}, [M]),
-        ("buyer", "accept", {}, [A])], PartyRole.BUYER),
-    (DeliveryType.LICENSE_CODE, None, [
-        ("merchant", "implement", {}, [M]), ("buyer", "claim", {}, []), ("merchant", "activate", {}, [M]),
-        ("merchant", "upload_proof", {"evidence": ev("acceptance_document")}, [A])], PartyRole.SYSTEM),
-    (DeliveryType.LICENSE_IDENTIFIER, None, [
-        ("buyer", "submit", {}, []), ("merchant", "deliver", {"evidence": ev("acceptance_document")}, [M]),
-        ("buyer", "accept", {}, [A])], PartyRole.BUYER),
-    (DeliveryType.LICENSE_OFFLINE, None, [
-        ("merchant", "deliver", {"evidence": ev("deliverable")}, [M]), ("buyer", "accept", {}, [A])],
-     PartyRole.BUYER),
-    (DeliveryType.LICENSE_PACKAGE, None, [
-        ("merchant", "deliver", {"evidence": ev("resource_order", "screenshot")}, [M]),
-        ("buyer", "accept", {}, [A])], PartyRole.BUYER),
-    (DeliveryType.SAAS_SUPERVISED, None, [
-        ("buyer", "submit", {}, []), ("merchant", "confirm", {}, [M]),
-        ("merchant", "deliver", {"evidence": ev("deliverable")}, [M]), ("buyer", "accept", {}, [A])],
-     PartyRole.BUYER),
-    (DeliveryType.HARDWARE, None, [
-        ("merchant", "ship", {"evidence": ev("logistics")}, [M]),
-        ("merchant", "courier_signed", {"recipient_phone": PHONE}, []), ("buyer", "accept", {}, [A])],
-     PartyRole.BUYER),
-    (DeliveryType.DATA_FILE, None, [
-        ("buyer", "submit", {}, []), ("merchant", "confirm", {}, [M]),
-        ("merchant", "deliver", {"evidence": ev("acceptance_document")}, [M]), ("buyer", "accept", {}, [A])],
-     PartyRole.BUYER),
-    (DeliveryType.APP_ORCHESTRATION, None, [
-        ("merchant", "deliver", {"evidence": ev("acceptance_document")}, [M]), ("buyer", "accept", {}, [A])],
-     PartyRole.BUYER),
+    (
+        DeliveryType.MANUAL_SERVICE,
+        None,
+        [
+            ("buyer", "submit", {}, []),
+            ("merchant", "confirm", {}, [M]),
+            ("merchant", "deliver", {"evidence": ev("sow", "acceptance_document")}, [M]),
+            ("buyer", "accept", {}, [A]),
+        ],
+        PartyRole.BUYER,
+    ),
+    (
+        DeliveryType.MANUAL_SERVICE,
+        "manual_service.site_building",
+        [
+            ("buyer", "submit", {}, []),
+            ("merchant", "confirm", {}, [M]),
+            ("merchant", "share_preview", {"evidence": ev("site_preview")}, [M]),
+            ("buyer", "approve_preview", {}, []),
+            ("merchant", "deliver", {"evidence": ev("sow", "acceptance_document")}, [M]),
+            ("buyer", "accept", {}, [A]),
+        ],
+        PartyRole.BUYER,
+    ),
+    (
+        DeliveryType.LICENSE_CODE,
+        None,
+        [
+            ("merchant", "implement", {}, [M]),
+            ("buyer", "claim", {}, []),
+            ("merchant", "activate", {}, [M]),
+            ("merchant", "upload_proof", {"evidence": ev("acceptance_document")}, [A]),
+        ],
+        PartyRole.SYSTEM,
+    ),
+    (
+        DeliveryType.LICENSE_IDENTIFIER,
+        None,
+        [
+            ("buyer", "submit", {}, []),
+            ("merchant", "deliver", {"evidence": ev("acceptance_document")}, [M]),
+            ("buyer", "accept", {}, [A]),
+        ],
+        PartyRole.BUYER,
+    ),
+    (
+        DeliveryType.LICENSE_OFFLINE,
+        None,
+        [("merchant", "deliver", {"evidence": ev("deliverable")}, [M]), ("buyer", "accept", {}, [A])],
+        PartyRole.BUYER,
+    ),
+    (
+        DeliveryType.LICENSE_PACKAGE,
+        None,
+        [
+            ("merchant", "deliver", {"evidence": ev("resource_order", "screenshot")}, [M]),
+            ("buyer", "accept", {}, [A]),
+        ],
+        PartyRole.BUYER,
+    ),
+    (
+        DeliveryType.SAAS_SUPERVISED,
+        None,
+        [
+            ("buyer", "submit", {}, []),
+            ("merchant", "confirm", {}, [M]),
+            ("merchant", "deliver", {"evidence": ev("deliverable")}, [M]),
+            ("buyer", "accept", {}, [A]),
+        ],
+        PartyRole.BUYER,
+    ),
+    (
+        DeliveryType.HARDWARE,
+        None,
+        [
+            ("merchant", "ship", {"evidence": ev("logistics")}, [M]),
+            ("merchant", "courier_signed", {"recipient_phone": PHONE}, []),
+            ("buyer", "accept", {}, [A]),
+        ],
+        PartyRole.BUYER,
+    ),
+    (
+        DeliveryType.DATA_FILE,
+        None,
+        [
+            ("buyer", "submit", {}, []),
+            ("merchant", "confirm", {}, [M]),
+            ("merchant", "deliver", {"evidence": ev("acceptance_document")}, [M]),
+            ("buyer", "accept", {}, [A]),
+        ],
+        PartyRole.BUYER,
+    ),
+    (
+        DeliveryType.APP_ORCHESTRATION,
+        None,
+        [("merchant", "deliver", {"evidence": ev("acceptance_document")}, [M]), ("buyer", "accept", {}, [A])],
+        PartyRole.BUYER,
+    ),
 ]
 
 
 def test_every_supervised_delivery_type_has_a_template() -> None:
     supervised = {t for t in DeliveryType if t.supervised}
     assert set(templates.TEMPLATES) == supervised
-    assert {t for t in DeliveryType if not t.supervised} == {DeliveryType.IMAGE, DeliveryType.API,
-                                                              DeliveryType.SAAS_INSTANT}
+    assert {t for t in DeliveryType if not t.supervised} == {
+        DeliveryType.IMAGE,
+        DeliveryType.API,
+        DeliveryType.SAAS_INSTANT,
+    }
     assert {w[0] for w in WALKS} == supervised
 
 
-@pytest.mark.parametrize(("delivery_type", "variant", "steps", "accepted_by"), WALKS,
-                         ids=[f"{w[0].value}:{w[1] or 'default'}" for w in WALKS])
+@pytest.mark.parametrize(
+    ("delivery_type", "variant", "steps", "accepted_by"),
+    WALKS,
+    ids=[f"{w[0].value}:{w[1] or 'default'}" for w in WALKS],
+)
 def test_each_template_walks_from_payment_to_acceptance(
-        delivery_type: DeliveryType, variant: str | None, steps: list[tuple[str, str, dict[str, Any], list[type]]],
-        accepted_by: PartyRole) -> None:
+    delivery_type: DeliveryType,
+    variant: str | None,
+    steps: list[tuple[str, str, dict[str, Any], list[type]]],
+    accepted_by: PartyRole,
+) -> None:
     so = open_so(paid(delivery_type, flow_template=variant))
     assert so.template.template_id == (variant or templates.TEMPLATES[delivery_type].template_id)
     for minute, (role, action, kw, expected) in enumerate(steps, start=1):
@@ -128,11 +209,17 @@ def test_each_template_walks_from_payment_to_acceptance(
     assert so.deadlines == []  # completion stops every clock
 
 
-@pytest.mark.parametrize(("delivery_type", "variant", "steps", "accepted_by"), WALKS,
-                         ids=[f"{w[0].value}:{w[1] or 'default'}" for w in WALKS])
+@pytest.mark.parametrize(
+    ("delivery_type", "variant", "steps", "accepted_by"),
+    WALKS,
+    ids=[f"{w[0].value}:{w[1] or 'default'}" for w in WALKS],
+)
 def test_each_templates_nodes_refuse_the_wrong_party(
-        delivery_type: DeliveryType, variant: str | None, steps: list[tuple[str, str, dict[str, Any], list[type]]],
-        accepted_by: PartyRole) -> None:
+    delivery_type: DeliveryType,
+    variant: str | None,
+    steps: list[tuple[str, str, dict[str, Any], list[type]]],
+    accepted_by: PartyRole,
+) -> None:
     so = open_so(paid(delivery_type, flow_template=variant))
     for role, action, kw, _ in steps:
         wrong = "merchant" if role == "buyer" else "buyer"
@@ -143,14 +230,18 @@ def test_each_templates_nodes_refuse_the_wrong_party(
         so.act(who(so, role), action, T0, "corr", **kw)
 
 
-@pytest.mark.parametrize(("delivery_type", "node", "action", "needs"), [
-    (DeliveryType.LICENSE_OFFLINE, "deliver", "deliver", {"deliverable"}),
-    (DeliveryType.LICENSE_PACKAGE, "deploy", "deliver", {"resource_order", "screenshot"}),
-    (DeliveryType.HARDWARE, "ship", "ship", {"logistics"}),
-    (DeliveryType.APP_ORCHESTRATION, "deliver", "deliver", {"acceptance_document"}),
-])
-def test_delivery_nodes_require_their_evidence(delivery_type: DeliveryType, node: str, action: str,
-                                               needs: set[str]) -> None:
+@pytest.mark.parametrize(
+    ("delivery_type", "node", "action", "needs"),
+    [
+        (DeliveryType.LICENSE_OFFLINE, "deliver", "deliver", {"deliverable"}),
+        (DeliveryType.LICENSE_PACKAGE, "deploy", "deliver", {"resource_order", "screenshot"}),
+        (DeliveryType.HARDWARE, "ship", "ship", {"logistics"}),
+        (DeliveryType.APP_ORCHESTRATION, "deliver", "deliver", {"acceptance_document"}),
+    ],
+)
+def test_delivery_nodes_require_their_evidence(
+    delivery_type: DeliveryType, node: str, action: str, needs: set[str]
+) -> None:
     so = open_so(paid(delivery_type))
     assert so.node == node
     with pytest.raises(InvalidInput) as refused:
@@ -171,8 +262,13 @@ def test_license_2_takes_the_activation_time_as_the_validity_start() -> None:
     assert so.code_claimed_at == T0 + timedelta(hours=1)
     activated = T0 + timedelta(hours=2)
     so.act(so.parties.merchant_account_id, "activate", activated, "corr")
-    events = so.act(so.parties.merchant_account_id, "upload_proof", T0 + timedelta(days=3), "corr",
-                    evidence=ev("acceptance_document"))
+    events = so.act(
+        so.parties.merchant_account_id,
+        "upload_proof",
+        T0 + timedelta(days=3),
+        "corr",
+        evidence=ev("acceptance_document"),
+    )
     [done] = [e for e in events if isinstance(e, AcceptanceDone)]
     assert done.payload.actual_activation_time == activated
     assert done.payload.accepted_by is PartyRole.SYSTEM  # the system accepts, not a party (dossier §2.2.a)
@@ -190,13 +286,22 @@ def test_validity_starts_at_acceptance_without_an_activation_time() -> None:
 
 
 def elements(so: ServiceOrder, **override: str) -> AcceptanceElements:
-    return AcceptanceElements(**{"order_number": so.order_id, "company_name": "Acme Ltd.",
-                                 "product_name": so.product.name, "spec_name": "Standard", **override})
+    return AcceptanceElements(
+        **{
+            "order_number": so.order_id,
+            "company_name": "Acme Ltd.",
+            "product_name": so.product.name,
+            "spec_name": "Standard",
+            **override,
+        }
+    )
 
 
 def reviewed(delivery_type: DeliveryType) -> ServiceOrder:
-    return open_so(paid(delivery_type, sale_mode=SaleMode.JOINT_OPERATION, spec_name="Standard"),
-                   AcceptanceRule.EMPOWERMENT_CLOUD)
+    return open_so(
+        paid(delivery_type, sale_mode=SaleMode.JOINT_OPERATION, spec_name="Standard"),
+        AcceptanceRule.EMPOWERMENT_CLOUD,
+    )
 
 
 def test_a_review_rule_inserts_the_platform_review_after_delivery() -> None:
@@ -205,8 +310,14 @@ def test_a_review_rule_inserts_the_platform_review_after_delivery() -> None:
     assert so.template.node("platform_review").actor is PartyRole.OPERATOR
     so.act(so.parties.buyer_account_id, "submit", T0, "corr")
     so.act(so.parties.merchant_account_id, "confirm", T0, "corr")
-    so.act(so.parties.merchant_account_id, "deliver", T0, "corr", evidence=ev("sow", "acceptance_document"),
-           elements=elements(so))
+    so.act(
+        so.parties.merchant_account_id,
+        "deliver",
+        T0,
+        "corr",
+        evidence=ev("sow", "acceptance_document"),
+        elements=elements(so),
+    )
     assert so.node == "platform_review"
     with pytest.raises(Forbidden):
         so.act(so.parties.merchant_account_id, "approve", T0, "corr")
@@ -220,7 +331,14 @@ def test_a_review_rule_inserts_the_platform_review_after_delivery() -> None:
 
 def test_the_operator_can_send_the_delivery_back() -> None:
     so = reviewed(DeliveryType.LICENSE_OFFLINE)
-    so.act(so.parties.merchant_account_id, "deliver", T0, "corr", evidence=ev("deliverable"), elements=elements(so))
+    so.act(
+        so.parties.merchant_account_id,
+        "deliver",
+        T0,
+        "corr",
+        evidence=ev("deliverable"),
+        elements=elements(so),
+    )
     so.act("op-1", "reject", T0, "corr", operator=True)
     assert so.node == "deliver"
     assert so.rejections == 1
@@ -231,8 +349,14 @@ def test_license_2_is_accepted_automatically_after_the_review() -> None:
     so.act(so.parties.merchant_account_id, "implement", T0, "corr")
     so.act(so.parties.buyer_account_id, "claim", T0, "corr")
     so.act(so.parties.merchant_account_id, "activate", T0, "corr")
-    events = so.act(so.parties.merchant_account_id, "upload_proof", T0, "corr", evidence=ev("acceptance_document"),
-                    elements=elements(so))
+    events = so.act(
+        so.parties.merchant_account_id,
+        "upload_proof",
+        T0,
+        "corr",
+        evidence=ev("acceptance_document"),
+        elements=elements(so),
+    )
     assert flow(events) == [MilestoneConfirmed]
     assert so.node == "platform_review"
     [done] = so.act("op-1", "approve", T0, "corr", operator=True)[-1:]
@@ -240,18 +364,27 @@ def test_license_2_is_accepted_automatically_after_the_review() -> None:
     assert done.payload.accepted_by is PartyRole.SYSTEM
 
 
-@pytest.mark.parametrize(("override", "complaint"), [
-    ({"order_number": "XX-1"}, "must start with 'CS'"),
-    ({"order_number": "CS-other"}, "is not this order"),
-    ({"company_name": "Acme"}, "full company name"),
-    ({"product_name": "Something else"}, "is not the ordered product"),
-    ({"spec_name": "Premium"}, "specification"),
-])
+@pytest.mark.parametrize(
+    ("override", "complaint"),
+    [
+        ({"order_number": "XX-1"}, "must start with 'CS'"),
+        ({"order_number": "CS-other"}, "is not this order"),
+        ({"company_name": "Acme"}, "full company name"),
+        ({"product_name": "Something else"}, "is not the ordered product"),
+        ({"spec_name": "Premium"}, "specification"),
+    ],
+)
 def test_the_review_checks_the_acceptance_document_elements(override: dict[str, str], complaint: str) -> None:
     so = reviewed(DeliveryType.LICENSE_OFFLINE)
     with pytest.raises(InvalidInput) as refused:
-        so.act(so.parties.merchant_account_id, "deliver", T0, "corr", evidence=ev("deliverable"),
-               elements=elements(so, **override))
+        so.act(
+            so.parties.merchant_account_id,
+            "deliver",
+            T0,
+            "corr",
+            evidence=ev("deliverable"),
+            elements=elements(so, **override),
+        )
     assert refused.value.field == "acceptance_elements"
     assert complaint in refused.value.message
     assert so.node == "deliver"
@@ -259,8 +392,14 @@ def test_the_review_checks_the_acceptance_document_elements(override: dict[str, 
 
 def test_one_acceptance_document_may_cover_several_orders_of_the_buyer() -> None:
     so = reviewed(DeliveryType.LICENSE_OFFLINE)
-    so.act(so.parties.merchant_account_id, "deliver", T0, "corr", evidence=ev("deliverable"),
-           elements=elements(so, order_number=f"CS0001, {so.order_id}"))
+    so.act(
+        so.parties.merchant_account_id,
+        "deliver",
+        T0,
+        "corr",
+        evidence=ev("deliverable"),
+        elements=elements(so, order_number=f"CS0001, {so.order_id}"),
+    )
     assert so.node == "platform_review"
 
 

@@ -1,5 +1,5 @@
-"""What a service order keeps on record: evidence, the hash-chained timeline, appeals, refunds, deadlines and
-milestones. Plain data; the rules that change them are in `domain.py`."""
+"""What a service order keeps on record: evidence, timeline entries, appeals, refunds, deadlines and
+milestones. Plain data; the rules that change them are in the other modules of this package."""
 
 from __future__ import annotations
 
@@ -13,14 +13,14 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from shared.schemas import AppealOutcome, DeadlineKind, Money, PartyRole
 
-GENESIS = "0" * 64
-
 
 class Evidence(BaseModel):
     kind: str = Field(min_length=1, max_length=64, description="e.g. sow, acceptance_document, logistics")
     name: str = Field(min_length=1, max_length=255)
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
-    file_id: str | None = Field(default=None, max_length=64, description="An uploaded file of this service order")
+    file_id: str | None = Field(
+        default=None, max_length=64, description="An uploaded file of this service order"
+    )
 
 
 class TimelineEntry(BaseModel):
@@ -46,16 +46,6 @@ class TimelineEntry(BaseModel):
         return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
-def verify_timeline(entries: list[TimelineEntry]) -> int | None:
-    """The seq of the first entry whose chain is broken, or None when the timeline is intact."""
-    prev = GENESIS
-    for entry in entries:
-        if entry.prev_hash != prev or entry.digest() != entry.hash:
-            return entry.seq
-        prev = entry.hash
-    return None
-
-
 class Appeal(BaseModel):
     appeal_id: str
     raised_by_role: PartyRole
@@ -78,11 +68,14 @@ class RefundStatus(StrEnum):
     REJECTED = "rejected"
 
 
+# A refund the orders service decided (refund.decided): orders owns refunds, supervision keeps the record.
+# `requested_at` and the status `requested` are on service orders from before, when supervision took the
+# requests.
 class Refund(BaseModel):
     refund_id: str
     amount: Money
     reason: str
-    requested_at: AwareDatetime
+    requested_at: AwareDatetime | None = None
     status: RefundStatus = RefundStatus.REQUESTED
     opinion: str = ""
     decided_at: AwareDatetime | None = None

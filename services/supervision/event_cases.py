@@ -1,0 +1,117 @@
+"""Consumed events: each through the runner's `handle`, its id claimed in the same transaction as its effect,
+so a redelivered event changes nothing. `EVENT_HANDLERS` says which use cases an event runs (handlers.py
+subscribes each event's topic and calls them)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from services.supervision.rules import acceptance_rule, check_milestone_offer
+from services.supervision.service_order import ServiceOrder
+from services.supervision.services import CONSUMER, SupervisionService, load, save
+from services.supervision.store import SupervisionUnitOfWork
+from services.supervision.templates import template_for
+from services.supervision.unsupervised import NoServiceOrder
+from shared.platform.errors import NotYetKnown, PermanentError
+from shared.schemas import AccountErased, Event, OrderPaid, RefundDecided
+
+log = logging.getLogger("supervision.events")
+
+
+def _ctx(event: Event) -> dict[str, str | None]:
+    return {
+        "event_id": str(event.event_id),
+        "order_id": event.order_id,
+        "correlation_id": event.correlation_id,
+        "event_type": event.event_type,
+    }
+
+
+async def on_order_paid(sv: SupervisionService, event: OrderPaid) -> ServiceOrder | None:
+    """Open the service order of a supervised new purchase. None if there is none (a marker says why) or the
+    event is a duplicate."""
+    p = event.payload
+    marker = NoServiceOrder.of(p)
+    if marker is not None:
+        # Image, API, instant-use SaaS (dossier §1.2), or a renewal (§1.6): no service order.
+        await sv.uow.handle(CONSUMER, event, lambda uow: uow.unsupervised.add(marker))
+        log.info(
+            "no service order (%s, %s order)", p.product.delivery_type.value, p.order_type, extra=_ctx(event)
+        )
+        return None
+    check_milestone_offer(p)  # refused offers are dead-lettered with the rule in the reason (dossier §4.2)
+    template = template_for(p.product.delivery_type, p.product.flow_template)
+    if template is None:
+        raise PermanentError(f"no flow template for delivery type {p.product.delivery_type.value}")
+
+    async def work(uow: SupervisionUnitOfWork) -> ServiceOrder:
+        so, events = ServiceOrder.from_order_paid(
+            p, template, acceptance_rule(p), sv.clock(), event.correlation_id, sv.policy
+        )
+        if await uow.erased.includes(p.parties.buyer_account_id):
+            so.erase_contact(sv.clock())  # the buyer erased its contact data before this order reached us
+        await uow.service_orders.add(so)
+        await uow.timers.sync(so)
+        uow.emit(*events)
+        return so
+
+    so = await sv.uow.handle(CONSUMER, event, work)
+    log.info("service order opened" if so else "order.paid handled before", extra=_ctx(event))
+    return so
+
+
+async def on_account_erased(sv: SupervisionService, event: AccountErased) -> int:
+    """Mask the contact data supervision holds for the account: the hardware delivery contact of the service
+    orders where it is the buyer (of which supervision keeps only the phone; name and address are never
+    stored). The timeline is evidence and stays as it is: what a record must keep is kept. The number of
+    service orders masked; a redelivered event masks nothing again."""
+    p = event.payload
+
+    async def work(uow: SupervisionUnitOfWork) -> int:
+        await uow.erased.record(p.account_id, p.erased_at)  # an order.paid that arrives later is masked too
+        masked = 0
+        for so_id in await uow.service_orders.holding_contact(p.account_id):
+            so = await load(uow, so_id)
+            if so.erase_contact(p.erased_at):
+                await uow.service_orders.save(so)
+                masked += 1
+        return masked
+
+    masked = await sv.uow.handle(CONSUMER, event, work) or 0
+    log.info("contact data erased on %d service order(s)", masked, extra=_ctx(event))
+    return masked
+
+
+async def on_refund_decided(sv: SupervisionService, event: RefundDecided) -> ServiceOrder | None:
+    """The orders service decided a refund (it owns refunds, dossier §1.4): approved ends the service order as
+    refunded, rejected leaves the flow as it is (refunds.py). It may come before the order.paid that opens the
+    service order (another topic): then it waits, parked. None for an order that has no service order and
+    never will (a marker says so), and for a redelivery."""
+    p = event.payload
+
+    async def work(uow: SupervisionUnitOfWork) -> ServiceOrder | None:
+        so = await uow.service_orders.of_order(p.order_id)
+        if so is None:
+            if await uow.unsupervised.get(p.order_id) is not None:
+                return None  # e.g. the 5-day no-reason refund of an image product: nothing to close
+            raise NotYetKnown(
+                p.order_id,
+                f"service order {ServiceOrder.id_for(p.order_id)} is not open yet: the "
+                f"order.paid of order {p.order_id} has not arrived",
+            )
+        await save(uow, so, so.refund_decided(p, sv.clock(), event.correlation_id))
+        return so
+
+    so = await sv.uow.handle(CONSUMER, event, work)
+    log.info("refund %s %s", p.refund_id, "approved" if p.approved else "rejected", extra=_ctx(event))
+    return so
+
+
+Handler = Callable[[SupervisionService, Any], Awaitable[object]]
+EVENT_HANDLERS: dict[type[Event], list[Handler]] = {
+    OrderPaid: [on_order_paid],
+    AccountErased: [on_account_erased],
+    RefundDecided: [on_refund_decided],
+}

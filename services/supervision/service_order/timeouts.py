@@ -1,0 +1,44 @@
+"""What each deadline does when it passes (dossier §3.6): the buyer's silence after a hardware sign-off is an
+acceptance (§2.4), an idle party lets the other appeal (§5.1), the 180-day reminder goes out (§1.5), an overdue
+appeal is escalated (§5.3)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from services.supervision.flows import Emits, Transition
+from services.supervision.rules import Policy
+from services.supervision.service_order.flow import Actor, follow
+from services.supervision.service_order.state import ServiceOrderState, Status
+from shared.schemas import DeadlineKind, Event, PartyRole
+
+
+def fire(so: ServiceOrderState, deadline_id: str, now: datetime, corr: str, policy: Policy) -> list[Event]:
+    """A deadline's time has come (the timer worker calls this). A stale or paused one does nothing."""
+    deadline = so.clocks.running(deadline_id)
+    if deadline is None or deadline.due_at > now:
+        return []
+    events = so.clocks.clear(lambda d: d.deadline_id == deadline_id, "expired", now, corr)
+    node = so.node or "completed"
+    if deadline.kind is DeadlineKind.AUTO_ACCEPTANCE and so.status is Status.ACTIVE:
+        # Dossier §2.4 (hardware, 10 days after the sign-off) and §3.6: the system accepts.
+        note = "no action from the buyer before the deadline"
+        so.log.record(now, PartyRole.SYSTEM, None, "auto_accept", node, None, note)
+        accepted = Transition(to=None, emits=Emits.ACCEPTANCE)
+        return events + follow(so, accepted, node, Actor(PartyRole.SYSTEM, None), now, corr, policy)
+    if deadline.kind is DeadlineKind.IDLE:
+        so.idle_expired = True
+    if deadline.kind is DeadlineKind.APPEAL_SLA and so.open_appeal is not None:
+        so.open_appeal.escalated_at = now  # overdue: escalated (dossier §5.3, 3 working days)
+    details = {"deadline_id": deadline_id}
+    so.log.record(
+        now,
+        PartyRole.SYSTEM,
+        None,
+        f"{deadline.kind.value}_due",
+        node,
+        so.node,
+        deadline.consequence,
+        details=details,
+    )
+    return events
