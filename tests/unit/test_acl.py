@@ -59,5 +59,5 @@ def test_every_service_has_grants_and_every_topic_has_a_producer() -> None:
 def test_no_service_but_the_producers_may_write_the_sensitive_topics() -> None:
     writers = {topic: {s for s, g in GRANTS.items() if topic in g.writes()}
                for topic in ("refund.decided", "account.registered", "order.paid")}
-    assert writers == {"refund.decided": {"orders", "supervision"}, "account.registered": {"orders"},
+    assert writers == {"refund.decided": {"orders"}, "account.registered": {"orders"},
                        "order.paid": {"orders"}}

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 from pymongo.errors import AutoReconnect, NetworkTimeout, ServerSelectionTimeoutError
 
 from services.orders.settings import OrdersSettings
-from services.supervision.domain import Frozen
+from services.supervision.service_order import Frozen
 from shared.platform.deadletter import DeadLetterPolicy, HandBack, is_permanent, is_transient
 from shared.platform.errors import DomainError, Forbidden, InvalidInput, NotFound, NotYetKnown, PermanentError
 from shared.platform.repository import ConcurrentUpdate
