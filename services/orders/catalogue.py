@@ -1,4 +1,5 @@
-"""The catalogue: products, their specifications, the publishing prerequisites and the operator's review. Pure.
+"""The catalogue: products, their specifications, the publishing prerequisites and the operator's review, and
+the buyer's favourites. Pure.
 
 A product moves draft → pending_review (publish passed its prerequisites) → listed | rejected (an operator
 reviewed it, dossier §9.1 step 5). A rejected product can be published again after the merchant fixes it.
@@ -57,6 +58,24 @@ class Certification(BaseModel):
     @property
     def passed(self) -> bool:
         return self.score > JOINT_OP_PASS_SCORE
+
+    @staticmethod
+    def key(merchant: str, product_id: str) -> str:
+        return f"{merchant}:{product_id}"
+
+
+class Favourite(BaseModel):
+    """我的收藏 (dossier §9.2): one product a buyer keeps for later."""
+
+    favourite_id: str  # "<buyer>:<product>"
+    buyer_account_id: str
+    product_id: str
+    added_at: AwareDatetime
+    version: int = 0
+
+    @staticmethod
+    def key(buyer: str, product_id: str) -> str:
+        return f"{buyer}:{product_id}"
 
 
 MILESTONE_TYPES = LICENSE_TYPES | {DeliveryType.MANUAL_SERVICE, DeliveryType.SAAS_SUPERVISED}

@@ -132,3 +132,11 @@ class RequestUnsubscribe(BaseModel):
 
 class Rate(Rating):
     pass
+
+
+class RefundDecision(BaseModel):
+    """The merchant's review of an unsubscribe request (dossier §1.4): agree (同意) or reject (驳回), with its
+    opinion."""
+
+    approve: bool
+    opinion: str = Field("", max_length=2000)

@@ -3,7 +3,8 @@
 Order statuses follow the marketplace's purchase-order statuses (dossier §1.3): 待付款 pending payment,
 处理中 processing (paid, supervision not finished), 已完成 completed, 已取消 cancelled; refunded is ours for a
 negotiated refund in the guarantee period (§1.4). Order types: new, renewal, upgrade and unsubscribe (§1.3);
-an unsubscribe order is opened by a refund request (services/orders/unsubscribe.py) and is never paid.
+an unsubscribe order is opened by a refund request (services/orders/unsubscribe.py) and is never paid. Who may
+refund an order, and when, is in services/orders/refunds.py; `refunded` here is only the status change.
 Every change is one `StatusChange` in the order's history and one `order.status_changed` event with the same
 content, creation included (None → pending_payment; None → processing for an unsubscribe order).
 """
@@ -24,7 +25,6 @@ from shared.schemas import (
     BuyerTrack,
     Coupon,
     DeliveryContact,
-    Event,
     Milestone,
     Money,
     OrderPaid,
@@ -33,10 +33,7 @@ from shared.schemas import (
     OrderStatusChanged,
     OrderStatusChangedPayload,
     Parties,
-    PartyRole,
     ProductSnapshot,
-    RefundDecided,
-    RefundDecidedPayload,
 )
 from shared.schemas.events import OrderType
 
@@ -117,8 +114,9 @@ class Order(BaseModel):
             raise Forbidden(f"order {self.order_id} is not one of account {account_id}'s purchases",
                             rule="own_purchases_only")
 
-    def _move(self, status: OrderStatus, at: datetime, reason: str, correlation_id: str,
-              initial: bool = False) -> OrderStatusChanged:
+    def move(self, status: OrderStatus, at: datetime, reason: str, correlation_id: str,
+             initial: bool = False) -> OrderStatusChanged:
+        """The one way a status changes: the history entry and its order.status_changed, with the same content."""
         before = None if initial else self.status
         self.status = status
         self.history.append(StatusChange(from_status=before, status=status, at=at, reason=reason))
@@ -132,7 +130,7 @@ class Order(BaseModel):
 
     def placed(self, correlation_id: str) -> list[OrderStatusChanged]:
         """The creation is a status change too: None → pending_payment."""
-        return [self._move(OrderStatus.PENDING_PAYMENT, self.created_at, f"{self.order_type} order placed",
+        return [self.move(OrderStatus.PENDING_PAYMENT, self.created_at, f"{self.order_type} order placed",
                            correlation_id, initial=True)]
 
     def _validity(self, start: datetime) -> None:
@@ -160,7 +158,7 @@ class Order(BaseModel):
         self.paid_at, self.credit_used, self.payment_id = now, credit, payment_id
         if self.supervised:
             # Paid and supervised: 处理中 until supervision completes (dossier §1.3).
-            moved = self._move(OrderStatus.PROCESSING, now, "paid; waiting for the service order to complete",
+            moved = self.move(OrderStatus.PROCESSING, now, "paid; waiting for the service order to complete",
                                correlation_id)
         else:
             # Unsupervised, or a renewal (no new service order, dossier §1.6): effective on payment; a renewal
@@ -169,7 +167,7 @@ class Order(BaseModel):
             self.completed_at = now
             why = "paid; the product is not supervised" if self.order_type == "new" else \
                 f"{self.order_type} paid; no new service order"
-            moved = self._move(OrderStatus.COMPLETED, now, why, correlation_id)
+            moved = self.move(OrderStatus.COMPLETED, now, why, correlation_id)
         payload = OrderPaidPayload(
             order_id=self.order_id, order_type=self.order_type, original_order_id=self.original_order_id,
             parties=self.parties, product=self.product, amount=self.amount, currency=self.currency, paid_at=now,
@@ -191,13 +189,13 @@ class Order(BaseModel):
             raise DomainError(f"order {self.order_id} is {self.status.value}; cannot complete it")
         self.completed_at = accepted_at
         self._validity(activation or accepted_at)
-        return [self._move(OrderStatus.COMPLETED, accepted_at, "service order accepted", correlation_id)]
+        return [self.move(OrderStatus.COMPLETED, accepted_at, "service order accepted", correlation_id)]
 
     def cancel_unpaid(self, now: datetime, window_minutes: float, correlation_id: str) -> list[OrderStatusChanged]:
         """待付款 → 已取消 by the system when unpaid past the window (dossier §1.3); no-op once paid."""
         if self.status is not OrderStatus.PENDING_PAYMENT or self.pay_by is None or now < self.pay_by:
             return []
-        return [self._move(OrderStatus.CANCELLED, now, f"not paid within {window_minutes:g} minutes",
+        return [self.move(OrderStatus.CANCELLED, now, f"not paid within {window_minutes:g} minutes",
                            correlation_id)]
 
     def cancel_by_buyer(self, buyer: str, now: datetime, correlation_id: str) -> list[OrderStatusChanged]:
@@ -206,7 +204,7 @@ class Order(BaseModel):
         if self.status is not OrderStatus.PENDING_PAYMENT:
             raise DomainError(f"order {self.order_id} is {self.status.value}; only an unpaid order can be "
                               "cancelled", field="status")
-        return [self._move(OrderStatus.CANCELLED, now, "cancelled by the buyer", correlation_id)]
+        return [self.move(OrderStatus.CANCELLED, now, "cancelled by the buyer", correlation_id)]
 
     def refunded(self, now: datetime, reason: str, correlation_id: str) -> list[OrderStatusChanged]:
         """An approved refund (merchant, appeal resolution, failed provisioning): idempotent once refunded."""
@@ -215,22 +213,6 @@ class Order(BaseModel):
         if self.status not in {OrderStatus.PROCESSING, OrderStatus.COMPLETED}:
             raise DomainError(f"order {self.order_id} is {self.status.value}; only a paid order can be refunded",
                               field="status")
-        if self.refund is not None:
+        if self.refund is not None and self.refund.state == "requested":  # the request this refund grants
             self.refund = self.refund.model_copy(update={"state": "approved", "decided_at": now})
-        return [self._move(OrderStatus.REFUNDED, now, reason, correlation_id)]
-
-    def refunded_by_platform(self, now: datetime, reason: str, correlation_id: str) -> list[Event]:
-        """A refund the platform decides on its own (the 5-day no-reason refund, a provisioning given up).
-
-        Besides the status change it publishes refund.decided, the one event every refund travels as, so the
-        provider's earning on the order is reversed and both parties are told (as after a merchant's approval).
-        """
-        if self.status is OrderStatus.REFUNDED:
-            return []
-        changed: list[Event] = [*self.refunded(now, reason, correlation_id)]
-        refund_id = self.refund.refund_id if self.refund is not None else f"RF-{self.order_id}"
-        return [*changed, RefundDecided(
-            producer=PRODUCER, correlation_id=correlation_id, order_id=self.order_id,
-            payload=RefundDecidedPayload(refund_id=refund_id, order_id=self.order_id, approved=True,
-                                         amount=self.amount, currency=self.currency, reason=reason,
-                                         decided_by_role=PartyRole.SYSTEM, parties=self.parties, decided_at=now))]
+        return [self.move(OrderStatus.REFUNDED, now, reason, correlation_id)]

@@ -12,15 +12,11 @@ is due, so a change stream would only wake it for nothing.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol
 
+from services.orders.context import OrdersContext
+from services.orders.order_cases import cancel_unpaid, overdue
 from services.orders.settings import OrdersSettings
 from shared.platform.worker import Blocked, WorkerSettings
-
-
-class Sweeps(Protocol):
-    async def overdue(self, now: datetime, limit: int, exclude: frozenset[str] = frozenset()) -> list[str]: ...
-    async def cancel_unpaid(self, order_id: str) -> bool: ...
 
 
 class UnpaidSource:
@@ -28,17 +24,17 @@ class UnpaidSource:
 
     name = "orders-unpaid-sweeper"
 
-    def __init__(self, cases: Sweeps) -> None:
-        self.cases = cases
+    def __init__(self, ctx: OrdersContext) -> None:
+        self.ctx = ctx
 
     def key(self, item: str) -> str:
         return item
 
     async def due(self, now: datetime, limit: int, blocked: Blocked) -> list[str]:
-        return await self.cases.overdue(now, limit, blocked.all)
+        return await overdue(self.ctx, now, limit, blocked.all)
 
     async def process(self, item: str) -> None:
-        await self.cases.cancel_unpaid(item)  # False (paid meanwhile) is a success too: nothing left to do
+        await cancel_unpaid(self.ctx, item)  # False (paid meanwhile) is a success too: nothing left to do
 
 
 def sweeper_worker(settings: OrdersSettings) -> WorkerSettings:

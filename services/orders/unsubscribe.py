@@ -27,7 +27,7 @@ def open_unsubscribe(original: Order, refund: RefundRequest, now: datetime,
                   provider_id=original.provider_id, product=original.product, amount=refund.amount,
                   currency=original.currency, created_at=now, buyer_company=original.buyer_company,
                   buyer_track=original.buyer_track)
-    moved = order._move(OrderStatus.PROCESSING, now, f"unsubscribe of order {original.order_id} requested "
+    moved = order.move(OrderStatus.PROCESSING, now, f"unsubscribe of order {original.order_id} requested "
                         f"(refund {refund.refund_id}: {refund.reason})", correlation_id, initial=True)
     return order, [moved]
 
@@ -42,17 +42,17 @@ def settle_unsubscribe(order: Order, refund: RefundRequest, now: datetime,
         return []
     if refund.state == "approved":
         order.completed_at = now
-        return [order._move(OrderStatus.COMPLETED, now, f"refund {refund.refund_id} approved; order "
+        return [order.move(OrderStatus.COMPLETED, now, f"refund {refund.refund_id} approved; order "
                             f"{order.original_order_id} refunded", correlation_id)]
     opinion = f": {refund.opinion}" if refund.opinion else ""
-    return [order._move(OrderStatus.CANCELLED, now, f"refund {refund.refund_id} rejected{opinion}", correlation_id)]
+    return [order.move(OrderStatus.CANCELLED, now, f"refund {refund.refund_id} rejected{opinion}", correlation_id)]
 
 
 def unsubscribe_requested(original: Order, now: datetime,
                           correlation_id: str) -> tuple[Order, list[OrderStatusChanged]]:
-    """After `aftersales.request_unsubscribe` recorded the refund on `original`: open its unsubscribe order and
-    link both ways. The 5-day no-reason refund is approved by the platform at once (dossier §1.4), so its
-    unsubscribe order completes at once; a supervised one stays processing until refund.decided."""
+    """After `refunds.request_refund` recorded the refund on `original`: open its unsubscribe order and link both
+    ways. The 5-day no-reason refund is approved by the platform at once (dossier §1.4), so its unsubscribe order
+    completes at once; a supervised one stays processing until the refund is decided (refunds.py)."""
     refund = original.refund
     if refund is None:
         raise DomainError(f"order {original.order_id} has no unsubscribe request", field="order_id")

@@ -16,18 +16,15 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from services.orders import api, buyer_api
-from services.orders.services import OrdersService
+from services.orders import api, api_catalogue, buyer_api
 from services.orders.settings import OrdersSettings
-from services.orders.store import fake_uow
 from shared.platform.audit import MemoryAuditLog
 from shared.platform.fakes import FakeState
 from shared.platform.http import install_security
-from shared.platform.mongo import UnitOfWorkFactory
-from shared.schemas import AccountErased, AccountRegistered, OrderPaid, links
+from shared.schemas import AccountErased, AccountRegistered, OrderPaid, RefundDecided, links
 from tests import tokens
 from tests.factories import rid
-from tests.service.orders_support import one_time, product_cmd
+from tests.service.orders_support import in_memory, one_time, product_cmd
 from tests.service.rig import FAST
 
 AUD = "koo-orders"
@@ -65,10 +62,9 @@ def audit() -> MemoryAuditLog:
 def app(state: FakeState, audit: MemoryAuditLog) -> FastAPI:
     app = FastAPI()
     install_security(app, tokens.verifier(AUD), audit)
-    for router in (api.router, api.catalogue, buyer_api.router):
+    for router in (api.router, api_catalogue.router, buyer_api.router):
         app.include_router(router)
-    settings = OrdersSettings(**FAST, private_link_public_key=PUBLIC)
-    app.state.orders = OrdersService(UnitOfWorkFactory(fake_uow(state)), settings)
+    app.state.orders = in_memory(state, OrdersSettings(**FAST, private_link_public_key=PUBLIC))
     return app
 
 
@@ -445,6 +441,41 @@ async def test_an_order_is_read_by_its_parties_and_operators(http: httpx.AsyncCl
     await pay(http, await place(http, people["buyer"], pid))
     refused(await http.get(f"/purchased-services/{order_id}", headers=stranger.headers), "own_purchases_only")
     refused(await http.get("/purchased-services", headers=people["merchant"].headers), "buyers_only")
+
+
+# --- refunds: the buyer asks, the order's merchant decides (dossier §1.4) ------------------------
+
+
+async def test_only_the_orders_merchant_decides_a_refund_and_once(http: httpx.AsyncClient, people: dict[str, Who],
+                                                                  state: FakeState) -> None:
+    buyer, merchant = people["buyer"], people["merchant"]
+    order = await place(http, buyer, await listed(http, merchant, people["operator"]))
+    assert (await pay(http, order)).status_code == 200
+    asked = await http.post(f"/purchased-services/{order['order_id']}/unsubscribe", headers=buyer.headers,
+                            json={"amount": "300.00", "reason": "plans changed"})
+    assert asked.status_code == 200, asked.text
+    url = f"/orders/{order['order_id']}/refunds/{asked.json()['refund']['refund_id']}/decision"
+
+    refused(await http.post(url, headers=buyer.headers, json={"approve": True}), "merchants_only")
+    refused(await http.post(url, headers=(await register(http, "merchant")).headers, json={"approve": True}),
+            "merchant_decides_refund")
+    assert "opinion" in fields(await http.post(url, headers=merchant.headers,
+                                               json={"approve": True, "opinion": "x" * 2001}))
+    assert "approve" in fields(await http.post(url, headers=merchant.headers, json={"opinion": "ok"}))
+    missing = await http.post(f"/orders/{order['order_id']}/refunds/RF-nope/decision", headers=merchant.headers,
+                              json={"approve": True})
+    assert (missing.status_code, missing.json()["detail"]["field"]) == (404, "refund_id")
+    assert not [e for e in state.outbox if isinstance(e, RefundDecided)]
+
+    decided = await http.post(url, headers=merchant.headers, json={"approve": True, "opinion": "agreed by phone"})
+    again = await http.post(url, headers=merchant.headers, json={"approve": False})
+
+    assert decided.status_code == 200, decided.text
+    assert (decided.json()["status"], decided.json()["refund"]["state"]) == ("refunded", "approved")
+    assert again.status_code == 409
+    [outcome] = [e for e in state.outbox if isinstance(e, RefundDecided)]
+    assert (outcome.payload.approved, outcome.payload.amount, outcome.payload.decided_by_account_id) == (
+        True, Decimal("300.00"), merchant.account_id)
 
 
 # --- operators -----------------------------------------------------------------------------------

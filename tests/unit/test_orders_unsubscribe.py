@@ -8,10 +8,11 @@ from decimal import Decimal
 
 import pytest
 
-from services.orders.aftersales import rate, refund_decided, request_unsubscribe
+from services.orders.aftersales import rate
 from services.orders.billing import Period, eligibility
 from services.orders.domain import Order
 from services.orders.progress import Rating
+from services.orders.refunds import decide_refund, request_refund
 from services.orders.unsubscribe import not_an_unsubscribe, settle_unsubscribe, unsubscribe_requested
 from shared.platform.errors import DomainError
 from shared.schemas import DeliveryType, OrderPaid, OrderStatus, ProductSnapshot
@@ -30,7 +31,7 @@ def paid(delivery: DeliveryType = DeliveryType.MANUAL_SERVICE) -> Order:
 
 def requested(amount: Decimal | None = Decimal("60.00")) -> tuple[Order, Order, list[object]]:
     original = paid()
-    request_unsubscribe(original, "b", amount, "not needed", NOW, 0, "c")
+    request_refund(original, "b", amount, "not needed", NOW, 0, "c")
     unsub, events = unsubscribe_requested(original, NOW, "c")
     return original, unsub, list(events)
 
@@ -58,8 +59,8 @@ def test_a_supervised_request_opens_a_processing_unsubscribe_order_linked_both_w
 def test_the_decision_settles_the_unsubscribe_order(approved: bool, original_status: OrderStatus,
                                                     unsub_status: OrderStatus) -> None:
     original, unsub, _ = requested()
-    refund_decided(original, approved, "seen", "decided", LATER, "c")
     assert original.refund is not None
+    decide_refund(original, "m", original.refund.refund_id, approved, "seen", LATER, "c")
     [changed] = settle_unsubscribe(unsub, original.refund, LATER, "c2")
     assert (original.status, unsub.status) == (original_status, unsub_status)
     assert (changed.payload.from_status, changed.payload.to_status) == (OrderStatus.PROCESSING, unsub_status)
@@ -70,7 +71,7 @@ def test_the_decision_settles_the_unsubscribe_order(approved: bool, original_sta
 
 def test_the_five_day_no_reason_refund_completes_the_unsubscribe_order_at_once() -> None:
     original = paid(DeliveryType.SAAS_INSTANT)
-    request_unsubscribe(original, "b", Decimal("1.00"), "changed my mind", NOW + timedelta(days=1), 0, "c")
+    request_refund(original, "b", Decimal("1.00"), "changed my mind", NOW + timedelta(days=1), 0, "c")
     unsub, events = unsubscribe_requested(original, NOW + timedelta(days=1), "c")
     assert original.status is OrderStatus.REFUNDED
     assert unsub.amount == Decimal("100.00")  # the no-reason refund is always the full amount (dossier §1.4)
