@@ -14,11 +14,14 @@ def rate(order: Order, buyer: str, rating: Rating, now: datetime) -> None:
     """A rating after completion (dossier §9.2), once, by the buyer only; an unsubscribe order is not rated."""
     order.owned_by(buyer)
     if order.order_type == "unsubscribe":
-        raise DomainError(f"order {order.order_id} is an unsubscribe order; rate the order it unsubscribed",
-                          field="order_id")
+        raise DomainError(
+            f"order {order.order_id} is an unsubscribe order; rate the order it unsubscribed",
+            field="order_id",
+        )
     if order.status is not OrderStatus.COMPLETED:
-        raise DomainError(f"order {order.order_id} is {order.status.value}; rate it once it is completed",
-                          field="status")
+        raise DomainError(
+            f"order {order.order_id} is {order.status.value}; rate it once it is completed", field="status"
+        )
     if order.rating is not None:
         raise DomainError(f"order {order.order_id} is already rated", field="order_id")
     order.rating = rating.model_copy(update={"rated_at": now})

@@ -13,10 +13,26 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
 from services.orders import account_cases, order_cases, refund_cases
 from services.orders.billing import Eligibility
-from services.orders.commands import GrantCoupon, PayOrder, PlaceOrder, RefundDecision, RegisterAccount, VerifyProfile
+from services.orders.commands import (
+    GrantCoupon,
+    PayOrder,
+    PlaceOrder,
+    RefundDecision,
+    RegisterAccount,
+    VerifyProfile,
+)
 from services.orders.context import OrdersContext
 from services.orders.domain import Account, Order
-from shared.platform.auth import Buyer, Caller, Merchant, Operator, Party, PaymentSystem, Principal, require_role
+from shared.platform.auth import (
+    Buyer,
+    Caller,
+    Merchant,
+    Operator,
+    Party,
+    PaymentSystem,
+    Principal,
+    require_role,
+)
 
 
 def orders_context(request: Request) -> OrdersContext:
@@ -28,12 +44,18 @@ def orders_context(request: Request) -> OrdersContext:
 Ctx = Annotated[OrdersContext, Depends(orders_context)]
 Id = Annotated[str, Path(min_length=1, max_length=128)]
 RefundId = Annotated[str, Path(min_length=1, max_length=64)]
-OperatorOrMerchant = Annotated[Principal, require_role("operator", "merchant", rule="operators_and_merchants_only")]
+OperatorOrMerchant = Annotated[
+    Principal, require_role("operator", "merchant", rule="operators_and_merchants_only")
+]
 router = APIRouter()
 
 
-@router.post("/accounts", status_code=status.HTTP_201_CREATED, tags=["accounts"],
-             responses={200: {"description": "The profile existed already (idempotent)"}})
+@router.post(
+    "/accounts",
+    status_code=status.HTTP_201_CREATED,
+    tags=["accounts"],
+    responses={200: {"description": "The profile existed already (idempotent)"}},
+)
 async def register_account(body: RegisterAccount, caller: Party, ctx: Ctx, response: Response) -> Account:
     """Register the caller's own profile: id and role from its token, bound email and phone (idempotent)."""
     account, created = await account_cases.register_account(ctx, caller, body)
@@ -110,17 +132,20 @@ async def get_order(order_id: Id, viewer: Caller, ctx: Ctx) -> Order:
 
 
 @router.post("/orders/{order_id}/refunds/{refund_id}/decision", tags=["orders"])
-async def decide_refund(order_id: Id, refund_id: RefundId, body: RefundDecision, merchant: Merchant,
-                        ctx: Ctx) -> Order:
+async def decide_refund(
+    order_id: Id, refund_id: RefundId, body: RefundDecision, merchant: Merchant, ctx: Ctx
+) -> Order:
     """Approve or reject the buyer's unsubscribe request, with an opinion (the order's merchant only; in the
     guarantee period, not while an appeal freezes the order). Publishes refund.decided."""
     return await refund_cases.decide_refund(ctx, merchant, order_id, refund_id, body)
 
 
 @router.get("/billing/eligibility", tags=["billing"])
-async def billing_eligibility(viewer: OperatorOrMerchant, ctx: Ctx,
-                              period: str = Query(pattern=r"^20\d{2}-(0[1-9]|1[0-2])$", examples=["2026-11"])
-                              ) -> list[Eligibility]:
+async def billing_eligibility(
+    viewer: OperatorOrMerchant,
+    ctx: Ctx,
+    period: str = Query(pattern=r"^20\d{2}-(0[1-9]|1[0-2])$", examples=["2026-11"]),
+) -> list[Eligibility]:
     """Which orders the period's bill run (the 3rd of the next month) takes, and why not the others
     (operators: every order; a merchant: its own)."""
     return await ctx.queries.billing_eligibility(viewer, period)

@@ -1,5 +1,6 @@
-"""HTTP routes of the catalogue: products, asset-centre packages and certifications (reads are public for listed
-products)."""
+"""HTTP routes of the catalogue (publishing, dossier §9.1), by who calls them: the merchant's (its product, its
+package in the asset centre, the publication), the platform operator's (the security scan, the review, the
+joint-operation certification), and the public reads of listed products."""
 
 from __future__ import annotations
 
@@ -20,30 +21,6 @@ async def create_product(body: CreateProduct, merchant: Merchant, ctx: Ctx) -> P
     return await catalogue_cases.create_product(ctx, merchant, body)
 
 
-@router.get("/products")
-async def list_products(ctx: Ctx) -> list[Product]:
-    """The listed products (public)."""
-    return await ctx.queries.listed_products()
-
-
-@router.get("/products/{product_id}")
-async def get_product(product_id: Id, viewer: OptionalCaller, ctx: Ctx) -> Product:
-    """Read a listed product (public; its merchant and operators also see it unlisted, with a token)."""
-    return await ctx.queries.product(product_id, viewer)
-
-
-@router.post("/products/{product_id}/publish")
-async def publish_product(product_id: Id, merchant: Merchant, ctx: Ctx) -> Product:
-    """Publish: checks the prerequisites and queues the product for the operator's review (its merchant)."""
-    return await catalogue_cases.publish(ctx, product_id, merchant)
-
-
-@router.post("/products/{product_id}/review")
-async def review_product(product_id: Id, body: Review, operator: Operator, ctx: Ctx) -> Product:
-    """List or reject a publication (operators only)."""
-    return await catalogue_cases.review(ctx, product_id, operator, body)
-
-
 @router.post("/assets", status_code=status.HTTP_201_CREATED)
 async def register_asset(body: RegisterAsset, merchant: Merchant, ctx: Ctx) -> Asset:
     """Upload a software package to the asset centre (merchants only)."""
@@ -56,13 +33,37 @@ async def release_asset(asset_id: Id, merchant: Merchant, ctx: Ctx) -> Asset:
     return await catalogue_cases.release_asset(ctx, asset_id, merchant)
 
 
+@router.post("/products/{product_id}/publish")
+async def publish_product(product_id: Id, merchant: Merchant, ctx: Ctx) -> Product:
+    """Publish: checks the prerequisites and queues the product for the operator's review (its merchant)."""
+    return await catalogue_cases.publish(ctx, product_id, merchant)
+
+
 @router.post("/assets/{asset_id}/scan")
 async def scan_asset(asset_id: Id, body: ScanResult, operator: Operator, ctx: Ctx) -> Asset:
     """Record the security scan's verdict (operators only)."""
     return await catalogue_cases.scan_asset(ctx, asset_id, operator, body)
 
 
+@router.post("/products/{product_id}/review")
+async def review_product(product_id: Id, body: Review, operator: Operator, ctx: Ctx) -> Product:
+    """List or reject a publication (operators only)."""
+    return await catalogue_cases.review(ctx, product_id, operator, body)
+
+
 @router.post("/certifications", status_code=status.HTTP_201_CREATED)
 async def certify(body: Certify, operator: Operator, ctx: Ctx) -> Certification:
     """Record a product's joint-operation certification score (operators only)."""
     return await catalogue_cases.certify(ctx, operator, body)
+
+
+@router.get("/products")
+async def list_products(ctx: Ctx) -> list[Product]:
+    """The listed products (public)."""
+    return await ctx.queries.listed_products()
+
+
+@router.get("/products/{product_id}")
+async def get_product(product_id: Id, viewer: OptionalCaller, ctx: Ctx) -> Product:
+    """Read a listed product (public; its merchant and operators also see it unlisted, with a token)."""
+    return await ctx.queries.product(product_id, viewer)

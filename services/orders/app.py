@@ -23,8 +23,12 @@ def create_app(settings: OrdersSettings | None = None) -> FastAPI:
         rt.provide("orders", ctx)
         rt.worker(UnpaidSource(ctx), sweeper_worker(settings))  # started and stopped by the runtime
 
-    return build_service(settings, title="orders",
-                         description="Catalogue and publishing, accounts, orders and their lifecycle, the buyer's "
-                                     "purchased services and favourites, refunds, billing eligibility.",
-                         register=handlers.register, routers=[api.router, api_catalogue.router, buyer_api.router],
-                         wire=wire)
+    return build_service(
+        settings,
+        title="orders",
+        description="Catalogue and publishing, accounts, orders and their lifecycle, the buyer's "
+        "purchased services and favourites, refunds, billing eligibility.",
+        register=handlers.register,
+        routers=[api.router, api_catalogue.router, buyer_api.router],
+        wire=wire,
+    )

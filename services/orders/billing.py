@@ -120,10 +120,19 @@ def eligibility(order: Order, period: Period) -> Eligibility:
         if effective is not None and effective >= period.end:
             reasons.append(f"effective {effective.isoformat()}, after the period; billed in {target}")
         elif (target.year, target.month) > (period.year, period.month):
-            reasons.append(f"conditions met at {ready.isoformat() if ready else '?'}, after the billing cut "
-                           f"{period.cut.isoformat()}; billed in {target}")
+            reasons.append(
+                f"conditions met at {ready.isoformat() if ready else '?'}, after the billing cut "
+                f"{period.cut.isoformat()}; billed in {target}"
+            )
         else:
             reasons.append(f"billed in an earlier period ({target})")
-    return Eligibility(order_id=order.order_id, merchant_account_id=order.merchant_account_id,
-                       order_type=order.order_type, status=order.status, billable=not reasons, reasons=reasons,
-                       effective_at=effective, billing_period=str(target) if target else None)
+    return Eligibility(
+        order_id=order.order_id,
+        merchant_account_id=order.merchant_account_id,
+        order_type=order.order_type,
+        status=order.status,
+        billable=not reasons,
+        reasons=reasons,
+        effective_at=effective,
+        billing_period=str(target) if target else None,
+    )

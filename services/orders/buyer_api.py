@@ -48,9 +48,15 @@ async def buy_favourite(product_id: Id, body: BuyFavourite, buyer: Buyer, ctx: C
 
 
 @router.get("/purchased-services")
-async def purchased_services(buyer: Buyer, ctx: Ctx, status: OrderStatus | None = None,
-                             delivery_type: DeliveryType | None = None, order_type: OrderType | None = None,
-                             product_id: Filter = None, name: Filter = None) -> list[Order]:
+async def purchased_services(
+    buyer: Buyer,
+    ctx: Ctx,
+    status: OrderStatus | None = None,
+    delivery_type: DeliveryType | None = None,
+    order_type: OrderType | None = None,
+    product_id: Filter = None,
+    name: Filter = None,
+) -> list[Order]:
     """The caller's purchased services, newest first, with optional filters."""
     return await ctx.queries.purchased(buyer.account_id, status, delivery_type, order_type, product_id, name)
 

@@ -28,8 +28,12 @@ async def add_favourite(ctx: OrdersContext, buyer: str, product_id: str) -> Favo
         existing = await uow.favourites.get(Favourite.key(buyer, product_id))
         if existing is not None:
             return existing
-        favourite = Favourite(favourite_id=Favourite.key(buyer, product_id), buyer_account_id=buyer,
-                              product_id=product_id, added_at=ctx.clock())
+        favourite = Favourite(
+            favourite_id=Favourite.key(buyer, product_id),
+            buyer_account_id=buyer,
+            product_id=product_id,
+            added_at=ctx.clock(),
+        )
         await uow.favourites.add(favourite)
         await uow.commit()
         return favourite
@@ -68,23 +72,26 @@ async def renew(ctx: OrdersContext, buyer: str, order_id: str, cmd: Renew) -> Or
         original.owned_by(buyer)
         not_an_unsubscribe(original, "renewed")
         if original.status is not OrderStatus.COMPLETED:
-            raise DomainError(f"order {order_id} is {original.status.value}; renew it once it is completed "
-                              "(dossier §1.6)", field="status")
+            raise DomainError(
+                f"order {order_id} is {original.status.value}; renew it once it is completed (dossier §1.6)",
+                field="status",
+            )
         if original.product.billing_mode not in PERIODIC:
-            raise DomainError(f"only yearly/monthly products are renewed; this one is "
-                              f"{original.product.billing_mode.value}", field="order_id")
+            raise DomainError(
+                f"only yearly/monthly products are renewed; this one is "
+                f"{original.product.billing_mode.value}",
+                field="order_id",
+            )
         snapshot, amount = original.product, original.amount
         product = await uow.products.get(original.product.product_id)
         if product is not None and product.status == "listed":  # today's price of the specification
             spec = product.spec(cmd.spec_id or original.product.spec_id)
             snapshot, amount = product.snapshot(spec), spec.price
         now = ctx.clock()
-        renewal = Order(order_id=Order.new_id(now), order_type="renewal", original_order_id=order_id,
-                        buyer_account_id=buyer, merchant_account_id=original.merchant_account_id,
-                        provider_id=original.provider_id, product=snapshot, amount=amount,
-                        currency=original.currency, created_at=now, buyer_company=original.buyer_company,
-                        buyer_track=original.buyer_track, delivery_contact=original.delivery_contact,
-                        pay_by=now + timedelta(minutes=ctx.settings.unpaid_cancel_minutes))
+        pay_by = now + timedelta(minutes=ctx.settings.unpaid_cancel_minutes)
+        renewal = original.follow_up(
+            "renewal", now, snapshot, amount, delivery_contact=original.delivery_contact, pay_by=pay_by
+        )
         uow.emit(*renewal.placed(correlation()))
         await uow.orders.add(renewal)
         await uow.commit()

@@ -17,8 +17,9 @@ async def create_product(ctx: OrdersContext, merchant: Principal, cmd: CreatePro
 
     async def draft(uow: OrdersUnitOfWork) -> Product:
         account = await own_profile(uow, merchant, AccountRole.MERCHANT)
-        return Product(**cmd.model_dump(), merchant_account_id=merchant.account_id,
-                       merchant_name=account.display_name)
+        return Product(
+            **cmd.model_dump(), merchant_account_id=merchant.account_id, merchant_name=account.display_name
+        )
 
     return await add(ctx, lambda uow: uow.products, "product", draft)
 

@@ -72,8 +72,10 @@ async def own_profile(uow: OrdersUnitOfWork, caller: Principal, role: AccountRol
         raise Forbidden(f"only {role.value} accounts may do this", rule=f"{role.value}s_only")
     account = await uow.accounts.get(caller.account_id)
     if account is None:
-        raise ProfileRequired(f"account {caller.account_id} has no profile yet: register it with "
-                              "POST /accounts first", field="account")
+        raise ProfileRequired(
+            f"account {caller.account_id} has no profile yet: register it with POST /accounts first",
+            field="account",
+        )
     return account
 
 
@@ -103,8 +105,9 @@ async def change_order(ctx: OrdersContext, order_id: str, decide: Change[Order])
     return await change(ctx, lambda uow: uow.orders, order_id, "order", decide)
 
 
-async def add(ctx: OrdersContext, repository: Repository[M], what: str,
-              make: Callable[[OrdersUnitOfWork], Awaitable[M]]) -> M:
+async def add(
+    ctx: OrdersContext, repository: Repository[M], what: str, make: Callable[[OrdersUnitOfWork], Awaitable[M]]
+) -> M:
     """One command that creates one aggregate: `make` builds it (and checks what it must), and it is added
     unless its id is taken (a 422 naming `what`)."""
 

@@ -12,28 +12,30 @@ from typing import Any
 
 from services.orders import refunds
 from services.orders.context import CONSUMER, OrdersContext, known_order
-from services.orders.domain import Order
 from services.orders.progress import Progress
 from services.orders.refund_cases import settle
 from services.orders.store import OrdersUnitOfWork
-from shared.schemas import AcceptanceDone, AppealRaised, AppealResolved, Event, MerchantCallFailed, MilestoneConfirmed
+from shared.schemas import (
+    AcceptanceDone,
+    AppealRaised,
+    AppealResolved,
+    Event,
+    MerchantCallFailed,
+    MilestoneConfirmed,
+)
 
 Handler = Callable[[OrdersContext, OrdersUnitOfWork, Any], Awaitable[None]]
 
 
-async def _change(uow: OrdersUnitOfWork, order_id: str, change: Callable[[Order], list[Event]]) -> Order:
-    order = await known_order(uow, order_id)
-    uow.emit(*change(order))
-    await uow.orders.save(order)
-    return order
-
-
 async def complete_order(_: OrdersContext, uow: OrdersUnitOfWork, event: AcceptanceDone) -> None:
-    """Supervision accepted the service order: the order is completed and its guarantee period is over (dossier
-    §1.4); validity from the actual activation time, else acceptance (§10)."""
+    """Complete the order once its service order is accepted.
+
+    Its guarantee period is over then (dossier §1.4); validity runs from the actual activation time, else from
+    the acceptance (§10)."""
     p = event.payload
-    await _change(uow, p.order_id, lambda o: list(o.complete_after_acceptance(
-        p.accepted_at, p.actual_activation_time, event.correlation_id)))
+    order = await known_order(uow, p.order_id)
+    uow.emit(*order.complete_after_acceptance(p.accepted_at, p.actual_activation_time, event.correlation_id))
+    await uow.orders.save(order)
 
 
 async def _progress(uow: OrdersUnitOfWork, order_id: str, step: Callable[[Progress], Progress]) -> None:
@@ -43,41 +45,66 @@ async def _progress(uow: OrdersUnitOfWork, order_id: str, step: Callable[[Progre
 
 
 async def record_progress(_: OrdersContext, uow: OrdersUnitOfWork, event: MilestoneConfirmed) -> None:
-    """Keep the service order's progress on the order (purchased services, dossier §9.2)."""
+    """Keep the service order's progress on the order.
+
+    The buyer's purchased services show it (dossier §9.2), and License 2.0's claimed code ends its negotiated
+    refunds (§1.4, refunds.py)."""
     p = event.payload
-    await _progress(uow, p.order_id, lambda s: s.confirmed(p.service_order_id, p.node, p.next_node, p.confirmed_at))
+    await _progress(
+        uow, p.order_id, lambda s: s.confirmed(p.service_order_id, p.node, p.next_node, p.confirmed_at)
+    )
 
 
 async def freeze(_: OrdersContext, uow: OrdersUnitOfWork, event: AppealRaised) -> None:
-    """An appeal freezes the order's refunds until the operator resolves it (dossier §5.3)."""
+    """Freeze the order's refunds while the appeal is open (dossier §5.3)."""
     p = event.payload
-    await _progress(uow, p.order_id, lambda s: s.appeal_raised(p.service_order_id, p.appeal_id, p.reason,
-                                                               p.raised_at))
+    await _progress(
+        uow, p.order_id, lambda s: s.appeal_raised(p.service_order_id, p.appeal_id, p.reason, p.raised_at)
+    )
 
 
 async def resolve_appeal(_: OrdersContext, uow: OrdersUnitOfWork, event: AppealResolved) -> None:
-    """The operator resolved the appeal: the order is operable again, and refunded in full when the outcome is a
-    refund (dossier §5.3), with refund.decided as the operator's decision."""
+    """Unfreeze the order; an appeal resolved with a refund refunds it in full (dossier §5.3).
+
+    The refund is the operator's decision: refund.decided names the operator who resolved the appeal."""
     p = event.payload
-    order = await _change(uow, p.order_id, lambda o: refunds.appeal_resolved(
-        o, p.service_order_id, p.appeal_id, p.outcome, p.resolved_by_account_id, p.note, p.resolved_at,
-        event.correlation_id))
-    uow.emit(*await settle(uow, order, p.resolved_at, event.correlation_id))
+    order = await known_order(uow, p.order_id)
+    cid = event.correlation_id
+    uow.emit(
+        *refunds.appeal_resolved(
+            order,
+            p.service_order_id,
+            p.appeal_id,
+            p.outcome,
+            p.resolved_by_account_id,
+            p.note,
+            p.resolved_at,
+            cid,
+        )
+    )
+    await uow.orders.save(order)
+    uow.emit(*await settle(uow, order, p.resolved_at, cid))
 
 
-async def refund_failed_provisioning(_: OrdersContext, uow: OrdersUnitOfWork, event: MerchantCallFailed) -> None:
-    """A SaaS new purchase whose provisioning finally failed is refunded by the platform (dossier §8.2.2)."""
+async def refund_failed_provisioning(
+    _: OrdersContext, uow: OrdersUnitOfWork, event: MerchantCallFailed
+) -> None:
+    """Refund a new purchase whose provisioning finally failed (dossier §8.2.2).
+
+    Only a final failure whose consequence is a refund; the platform decides it (refund.decided, system)."""
     p = event.payload
     if not (p.final and p.consequence == "refund" and p.order_id):
         return
+    order = await known_order(uow, p.order_id)
     why = f"provisioning failed ({p.endpoint}: {p.error}); refunded (dossier §8.2.2)"
-    order = await _change(uow, p.order_id, lambda o: refunds.refund_by_platform(o, p.failed_at, why,
-                                                                                event.correlation_id))
+    uow.emit(*refunds.refund_by_platform(order, p.failed_at, why, event.correlation_id))
+    await uow.orders.save(order)
     uow.emit(*await settle(uow, order, p.failed_at, event.correlation_id))
 
 
-# What each event this service consumes runs (one unit of work, one inbox claim per event). Orders no longer
-# consumes refund.decided: it decides every refund itself (refund_cases.py, refunds.py).
+# What each event this service consumes runs (one unit of work, one inbox claim per event). The first paragraph
+# of a handler's docstring describes its subscription (handlers.py). Orders no longer consumes refund.decided:
+# it decides every refund itself (refund_cases.py, refunds.py).
 EVENT_HANDLERS: dict[type[Event], list[Handler]] = {
     AcceptanceDone: [complete_order],
     MilestoneConfirmed: [record_progress],

@@ -36,27 +36,42 @@ async def place_order(ctx: OrdersContext, buyer: Principal, cmd: PlaceOrder) -> 
             claims = _verified_link(ctx.settings, cmd.private_link, buyer.account_id, snapshot.product_id)
             if claims.discount is not None:
                 amount = (amount * (Decimal(1) - claims.discount)).quantize(CENT, ROUND_HALF_UP)
-        problem = milestones_problem(milestones, snapshot.billing_mode, cmd.order_type, snapshot.delivery_type)
+        problem = milestones_problem(
+            milestones, snapshot.billing_mode, cmd.order_type, snapshot.delivery_type
+        )
         if problem:
             raise InvalidInput(problem, field="order_type")
         if snapshot.delivery_type is DeliveryType.HARDWARE and cmd.delivery_contact is None:
-            raise InvalidInput("hardware is shipped: give the recipient's name, phone and address "
-                               "(dossier §2.4)", field="delivery_contact")
+            raise InvalidInput(
+                "hardware is shipped: give the recipient's name, phone and address (dossier §2.4)",
+                field="delivery_contact",
+            )
         if cmd.order_type == "upgrade":
             await _check_upgrade(uow, buyer.account_id, cmd.original_order_id, snapshot.product_id)
         now = ctx.clock()
         order_id = Order.new_id(now)
         coupons = account.use_coupons(cmd.coupon_ids, order_id)
         verified = account.verified
-        order = Order(order_id=order_id, order_type=cmd.order_type, original_order_id=cmd.original_order_id,
-                      buyer_account_id=buyer.account_id, merchant_account_id=product.merchant_account_id,
-                      provider_id=claims.provider_id if claims else None, product=snapshot, amount=amount,
-                      created_at=now, pay_by=now + timedelta(minutes=ctx.settings.unpaid_cancel_minutes),
-                      buyer_company=verified.company if verified else None,
-                      buyer_track=verified.track if verified else None, coupons=coupons,
-                      coupon_ids=list(dict.fromkeys(cmd.coupon_ids)), delivery_contact=cmd.delivery_contact,
-                      milestones=milestones, offer_id=claims.offer_id if claims else None,
-                      private_link_id=claims.link_id if claims else None)
+        order = Order(
+            order_id=order_id,
+            order_type=cmd.order_type,
+            original_order_id=cmd.original_order_id,
+            buyer_account_id=buyer.account_id,
+            merchant_account_id=product.merchant_account_id,
+            provider_id=claims.provider_id if claims else None,
+            product=snapshot,
+            amount=amount,
+            created_at=now,
+            pay_by=now + timedelta(minutes=ctx.settings.unpaid_cancel_minutes),
+            buyer_company=verified.company if verified else None,
+            buyer_track=verified.track if verified else None,
+            coupons=coupons,
+            coupon_ids=list(dict.fromkeys(cmd.coupon_ids)),
+            delivery_contact=cmd.delivery_contact,
+            milestones=milestones,
+            offer_id=claims.offer_id if claims else None,
+            private_link_id=claims.link_id if claims else None,
+        )
         uow.emit(*order.placed(correlation()))
         await uow.orders.add(order)
         if coupons:
@@ -76,8 +91,9 @@ async def _check_upgrade(uow: OrdersUnitOfWork, buyer: str, original_id: str | N
         raise InvalidInput(f"order {original_id} is not one of your orders", field="original_order_id")
     completed = original.order_type != "unsubscribe" and original.status is OrderStatus.COMPLETED
     if not completed or original.product.product_id != product_id:
-        raise InvalidInput(f"order {original_id} is not a completed order of product {product_id}",
-                           field="original_order_id")
+        raise InvalidInput(
+            f"order {original_id} is not a completed order of product {product_id}", field="original_order_id"
+        )
 
 
 def _verified_link(settings: OrdersSettings, token: str, buyer: str, product_id: str) -> LinkClaims:
@@ -90,8 +106,9 @@ def _verified_link(settings: OrdersSettings, token: str, buyer: str, product_id:
     except (LinkError, ValueError) as exc:
         raise InvalidInput(f"invalid private link: {exc}", field="private_link") from exc
     if claims.product_id is not None and claims.product_id != product_id:
-        raise InvalidInput(f"the private link is for product {claims.product_id}, not {product_id}",
-                           field="private_link")
+        raise InvalidInput(
+            f"the private link is for product {claims.product_id}, not {product_id}", field="private_link"
+        )
     if claims.customer_account_id is not None and claims.customer_account_id != buyer:
         raise InvalidInput("the private link is for another customer", field="private_link")
     return claims
@@ -107,8 +124,9 @@ async def pay(ctx: OrdersContext, order_id: str, cmd: PayOrder) -> Order:
         if order.order_type == "renewal" and order.original_order_id:
             original = await uow.orders.get(order.original_order_id)
             starts = original.validity_ends_at if original else None
-        events = order.pay(cmd.payment_id, cmd.amount, ctx.clock(), correlation(), credit=cmd.credit,
-                           renewal_starts=starts)
+        events = order.pay(
+            cmd.payment_id, cmd.amount, ctx.clock(), correlation(), credit=cmd.credit, renewal_starts=starts
+        )
         if events:
             uow.emit(*events)
             await uow.orders.save(order)
@@ -151,7 +169,9 @@ async def _release_coupons(uow: OrdersUnitOfWork, order: Order) -> None:
 # --- the unpaid-order sweeper's use cases (its source: services/orders/sweeper.py) ----------------------------
 
 
-async def overdue(ctx: OrdersContext, now: datetime, limit: int, exclude: frozenset[str] = frozenset()) -> list[str]:
+async def overdue(
+    ctx: OrdersContext, now: datetime, limit: int, exclude: frozenset[str] = frozenset()
+) -> list[str]:
     """Ids of unpaid orders past their due time, earliest first, but for `exclude` (backing off or quarantined)."""
     async with ctx.uow() as uow:
         return await uow.orders.overdue(now, limit, exclude)

@@ -52,7 +52,9 @@ class Progress(BaseModel):
         return self.model_copy(update=moved)
 
     def accepted(self, at: datetime) -> Progress:
-        return self.model_copy(update={"current_node": "service_complete", "accepted_at": at, "updated_at": at})
+        return self.model_copy(
+            update={"current_node": "service_complete", "accepted_at": at, "updated_at": at}
+        )
 
     def appeal_raised(self, service_order_id: str, appeal_id: str, reason: str, at: datetime) -> Progress:
         """Frozen until the appeal is resolved. appeal.raised and appeal.resolved are two topics, read in any
@@ -66,8 +68,9 @@ class Progress(BaseModel):
         """The operator resolved the appeal: operable again (dossier §5.3). Idempotent."""
         still_open = None if self.appeal is not None and self.appeal.appeal_id == appeal_id else self.appeal
         resolved = list(dict.fromkeys([*self.resolved_appeals, appeal_id]))
-        return self.model_copy(update={"service_order_id": service_order_id, "appeal": still_open,
-                                       "resolved_appeals": resolved})
+        return self.model_copy(
+            update={"service_order_id": service_order_id, "appeal": still_open, "resolved_appeals": resolved}
+        )
 
 
 class RefundRequest(BaseModel):
@@ -111,9 +114,15 @@ def self_service_refund_allowed(paid_at: datetime, now: datetime, used_this_year
     account per natural year; otherwise no refund. [?] The dossier says which applies "depends on product type"
     without the table, so every unsupervised product gets the 5-day rule here, which is what buyers expect."""
     if now - paid_at > timedelta(days=SELF_SERVICE_REFUND_DAYS):
-        raise DomainError(f"the 5-day no-reason refund period ended on "
-                          f"{(paid_at + timedelta(days=SELF_SERVICE_REFUND_DAYS)).isoformat()}; this product "
-                          "gives no refund after it (dossier §1.4)", field="order_id")
+        raise DomainError(
+            f"the 5-day no-reason refund period ended on "
+            f"{(paid_at + timedelta(days=SELF_SERVICE_REFUND_DAYS)).isoformat()}; this product "
+            "gives no refund after it (dossier §1.4)",
+            field="order_id",
+        )
     if used_this_year >= SELF_SERVICE_REFUNDS_PER_YEAR:
-        raise DomainError(f"the yearly quota of {SELF_SERVICE_REFUNDS_PER_YEAR} no-reason refunds is used up "
-                          "(dossier §1.4)", field="order_id")
+        raise DomainError(
+            f"the yearly quota of {SELF_SERVICE_REFUNDS_PER_YEAR} no-reason refunds is used up "
+            "(dossier §1.4)",
+            field="order_id",
+        )

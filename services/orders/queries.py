@@ -62,8 +62,13 @@ class OrdersQueries:
     async def order(self, order_id: str, viewer: Principal) -> Order:
         """Its buyer and merchant, and operators (appeals and refunds are theirs to review, dossier §5.3)."""
         order = await self._order(order_id)
-        require_party(viewer, order.buyer_account_id, order.merchant_account_id, what=f"order {order_id}",
-                      operators=True)
+        require_party(
+            viewer,
+            order.buyer_account_id,
+            order.merchant_account_id,
+            what=f"order {order_id}",
+            operators=True,
+        )
         return order
 
     async def _order(self, order_id: str) -> Order:
@@ -86,9 +91,11 @@ class OrdersQueries:
         account = await self.accounts.get(caller.account_id)
         if account is None:
             raise NotFound(f"account {caller.account_id} has no profile", field="account")
-        contacts = [{"order_id": o.order_id, "delivery_contact": o.delivery_contact.model_dump()}
-                    for o in await self.orders.of_buyer(caller.account_id, limit=1000)
-                    if o.delivery_contact is not None]
+        contacts = [
+            {"order_id": o.order_id, "delivery_contact": o.delivery_contact.model_dump()}
+            for o in await self.orders.of_buyer(caller.account_id, limit=1000)
+            if o.delivery_contact is not None
+        ]
         return {"account": account.model_dump(mode="json"), "delivery_contacts": contacts}
 
     async def product(self, product_id: str, viewer: Principal | None) -> Product:
@@ -96,7 +103,9 @@ class OrdersQueries:
         product = await self.products.get(product_id)
         if product is None:
             raise NotFound(f"product {product_id} does not exist", field="product_id")
-        insider = viewer is not None and (viewer.account_id == product.merchant_account_id or viewer.is_operator)
+        insider = viewer is not None and (
+            viewer.account_id == product.merchant_account_id or viewer.is_operator
+        )
         if product.status != "listed" and not insider:
             raise NotFound(f"product {product_id} is not listed", field="product_id")
         return product
@@ -107,9 +116,15 @@ class OrdersQueries:
     async def favourites_of(self, buyer: str) -> list[Favourite]:
         return await self.favourites.of(buyer)
 
-    async def purchased(self, buyer: str, status: OrderStatus | None = None,
-                        delivery_type: DeliveryType | None = None, order_type: OrderType | None = None,
-                        product_id: str | None = None, name: str | None = None) -> list[Order]:
+    async def purchased(
+        self,
+        buyer: str,
+        status: OrderStatus | None = None,
+        delivery_type: DeliveryType | None = None,
+        order_type: OrderType | None = None,
+        product_id: str | None = None,
+        name: str | None = None,
+    ) -> list[Order]:
         """已购买的服务: paid orders by default (not the unpaid or cancelled ones), newest first. Unsubscribe
         orders are refunds, not purchases: listed only when asked for with order_type=unsubscribe."""
         orders = await self.orders.purchased_by(buyer, status, order_type, delivery_type, product_id)
@@ -120,9 +135,16 @@ class OrdersQueries:
         order = await self._order(order_id)
         order.owned_by(buyer)
         merchant = await self.accounts.get(order.merchant_account_id)
-        contact = None if merchant is None else MerchantContact(
-            account_id=merchant.account_id, display_name=merchant.display_name, email=merchant.bound_email,
-            phone=merchant.bound_phone)
+        contact = (
+            None
+            if merchant is None
+            else MerchantContact(
+                account_id=merchant.account_id,
+                display_name=merchant.display_name,
+                email=merchant.bound_email,
+                phone=merchant.bound_phone,
+            )
+        )
         return ResourceDetails(order=order, merchant=contact, progress=order.progress)
 
     async def billing_eligibility(self, viewer: Principal, period_text: str) -> list[Eligibility]:

@@ -40,14 +40,17 @@ async def unsubscribe(ctx: OrdersContext, buyer: str, order_id: str, cmd: Reques
     return await ctx.uow.run(work)
 
 
-async def decide_refund(ctx: OrdersContext, merchant: Principal, order_id: str, refund_id: str,
-                        cmd: RefundDecision) -> Order:
+async def decide_refund(
+    ctx: OrdersContext, merchant: Principal, order_id: str, refund_id: str, cmd: RefundDecision
+) -> Order:
     """The order's merchant approves (the order is refunded) or rejects the buyer's request; refund.decided
     either way, and the unsubscribe order follows (completed or cancelled)."""
 
     async def decided(uow: OrdersUnitOfWork, order: Order) -> list[Event]:
         now, cid = ctx.clock(), correlation()
-        events = refunds.decide_refund(order, merchant.account_id, refund_id, cmd.approve, cmd.opinion, now, cid)
+        events = refunds.decide_refund(
+            order, merchant.account_id, refund_id, cmd.approve, cmd.opinion, now, cid
+        )
         return [*events, *await settle(uow, order, now, cid)]
 
     return await change_order(ctx, order_id, decided)

@@ -36,13 +36,21 @@ class Orders(AggregateRepository[Order]):
         """The buyer's orders, newest first."""
         return await self._find({"buyer_account_id": buyer}, sort=[("created_at", NEWEST_FIRST)], limit=limit)
 
-    async def purchased_by(self, buyer: str, status: OrderStatus | None, order_type: OrderType | None,
-                           delivery_type: DeliveryType | None, product_id: str | None) -> list[Order]:
+    async def purchased_by(
+        self,
+        buyer: str,
+        status: OrderStatus | None,
+        order_type: OrderType | None,
+        delivery_type: DeliveryType | None,
+        product_id: str | None,
+    ) -> list[Order]:
         """已购买的服务: paid orders unless `status` says otherwise, and no unsubscribe orders unless `order_type`
         asks for them; newest first, the newest 1,000."""
-        query: Doc = {"buyer_account_id": buyer,
-                      "status": status.value if status else {"$in": PURCHASED},
-                      "order_type": order_type or {"$ne": "unsubscribe"}}
+        query: Doc = {
+            "buyer_account_id": buyer,
+            "status": status.value if status else {"$in": PURCHASED},
+            "order_type": order_type or {"$ne": "unsubscribe"},
+        }
         if delivery_type is not None:
             query["product.delivery_type"] = delivery_type.value
         if product_id is not None:

@@ -40,6 +40,12 @@ class UnpaidSource:
 def sweeper_worker(settings: OrdersSettings) -> WorkerSettings:
     """A few cancellations at once; a failing one backs off from `sweeper_backoff_seconds` doubling to 5 minutes
     and is quarantined after `sweeper_max_attempts` (about 13 minutes of failures with the defaults)."""
-    return WorkerSettings(poll_seconds=settings.sweeper_poll_seconds, lease_seconds=settings.sweeper_lease_seconds,
-                          batch=100, concurrency=4, max_attempts=settings.sweeper_max_attempts,
-                          backoff_seconds=settings.sweeper_backoff_seconds, backoff_max_seconds=300.0)
+    return WorkerSettings(
+        poll_seconds=settings.sweeper_poll_seconds,
+        lease_seconds=settings.sweeper_lease_seconds,
+        batch=100,
+        concurrency=4,
+        max_attempts=settings.sweeper_max_attempts,
+        backoff_seconds=settings.sweeper_backoff_seconds,
+        backoff_max_seconds=300.0,
+    )

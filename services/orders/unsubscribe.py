@@ -19,21 +19,24 @@ from shared.platform.errors import DomainError
 from shared.schemas import OrderStatus, OrderStatusChanged
 
 
-def open_unsubscribe(original: Order, refund: RefundRequest, now: datetime,
-                     correlation_id: str) -> tuple[Order, list[OrderStatusChanged]]:
+def open_unsubscribe(
+    original: Order, refund: RefundRequest, now: datetime, correlation_id: str
+) -> tuple[Order, list[OrderStatusChanged]]:
     """A new unsubscribe order for `refund` of `original`, processing until the refund is decided."""
-    order = Order(order_id=Order.new_id(now), order_type="unsubscribe", original_order_id=original.order_id,
-                  buyer_account_id=original.buyer_account_id, merchant_account_id=original.merchant_account_id,
-                  provider_id=original.provider_id, product=original.product, amount=refund.amount,
-                  currency=original.currency, created_at=now, buyer_company=original.buyer_company,
-                  buyer_track=original.buyer_track)
-    moved = order.move(OrderStatus.PROCESSING, now, f"unsubscribe of order {original.order_id} requested "
-                        f"(refund {refund.refund_id}: {refund.reason})", correlation_id, initial=True)
+    order = original.follow_up("unsubscribe", now, original.product, refund.amount)
+    moved = order.move(
+        OrderStatus.PROCESSING,
+        now,
+        f"unsubscribe of order {original.order_id} requested (refund {refund.refund_id}: {refund.reason})",
+        correlation_id,
+        initial=True,
+    )
     return order, [moved]
 
 
-def settle_unsubscribe(order: Order, refund: RefundRequest, now: datetime,
-                       correlation_id: str) -> list[OrderStatusChanged]:
+def settle_unsubscribe(
+    order: Order, refund: RefundRequest, now: datetime, correlation_id: str
+) -> list[OrderStatusChanged]:
     """Follow the refund's decision: approved → completed, rejected → cancelled; nothing while it is still
     requested, and nothing once the unsubscribe order is settled (a redelivered decision is a no-op)."""
     if order.order_type != "unsubscribe":
@@ -42,14 +45,23 @@ def settle_unsubscribe(order: Order, refund: RefundRequest, now: datetime,
         return []
     if refund.state == "approved":
         order.completed_at = now
-        return [order.move(OrderStatus.COMPLETED, now, f"refund {refund.refund_id} approved; order "
-                            f"{order.original_order_id} refunded", correlation_id)]
+        return [
+            order.move(
+                OrderStatus.COMPLETED,
+                now,
+                f"refund {refund.refund_id} approved; order {order.original_order_id} refunded",
+                correlation_id,
+            )
+        ]
     opinion = f": {refund.opinion}" if refund.opinion else ""
-    return [order.move(OrderStatus.CANCELLED, now, f"refund {refund.refund_id} rejected{opinion}", correlation_id)]
+    return [
+        order.move(OrderStatus.CANCELLED, now, f"refund {refund.refund_id} rejected{opinion}", correlation_id)
+    ]
 
 
-def unsubscribe_requested(original: Order, now: datetime,
-                          correlation_id: str) -> tuple[Order, list[OrderStatusChanged]]:
+def unsubscribe_requested(
+    original: Order, now: datetime, correlation_id: str
+) -> tuple[Order, list[OrderStatusChanged]]:
     """After `refunds.request_refund` recorded the refund on `original`: open its unsubscribe order and link both
     ways. The 5-day no-reason refund is approved by the platform at once (dossier §1.4), so its unsubscribe order
     completes at once; a supervised one stays processing until the refund is decided (refunds.py)."""
@@ -65,4 +77,6 @@ def unsubscribe_requested(original: Order, now: datetime,
 def not_an_unsubscribe(order: Order, action: str) -> None:
     """An unsubscribe order is a refund, not a purchase: it cannot be renewed, upgraded, unsubscribed or rated."""
     if order.order_type == "unsubscribe":
-        raise DomainError(f"order {order.order_id} is an unsubscribe order; it cannot be {action}", field="order_id")
+        raise DomainError(
+            f"order {order.order_id} is an unsubscribe order; it cannot be {action}", field="order_id"
+        )

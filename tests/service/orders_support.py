@@ -32,42 +32,75 @@ from shared.schemas import (
 from tests.factories import rid
 
 
-def in_memory(state: FakeState, settings: OrdersSettings | None = None, clock: Clock = utc_now) -> OrdersContext:
+def in_memory(
+    state: FakeState, settings: OrdersSettings | None = None, clock: Clock = utc_now
+) -> OrdersContext:
     """The use cases' context on `state`: units of work staged in memory, the read side on its committed tables."""
-    return OrdersContext(UnitOfWorkFactory(fake_uow(state)), OrdersQueries(state.collections()),
-                         settings or OrdersSettings(), clock)
+    return OrdersContext(
+        UnitOfWorkFactory(fake_uow(state)),
+        OrdersQueries(state.collections()),
+        settings or OrdersSettings(),
+        clock,
+    )
 
 
-def principal(role: AccountRole | str, account_id: str | None = None, *, email: str | None = None) -> Principal:
+def principal(
+    role: AccountRole | str, account_id: str | None = None, *, email: str | None = None
+) -> Principal:
     """The caller a verified token names: its subject, one realm role, the identity provider's verified email."""
     name = str(role)
     account_id = account_id or rid(name)
-    return Principal(account_id=account_id, roles=frozenset({name}), email=email or f"{account_id}@example.com",
-                     email_verified=True)
+    return Principal(
+        account_id=account_id,
+        roles=frozenset({name}),
+        email=email or f"{account_id}@example.com",
+        email_verified=True,
+    )
 
 
-async def person(ctx: OrdersContext, role: AccountRole, *, email: str | None = None,
-                 display_name: str | None = None, phone: str = "+8613800001234") -> Principal:
+async def person(
+    ctx: OrdersContext,
+    role: AccountRole,
+    *,
+    email: str | None = None,
+    display_name: str | None = None,
+    phone: str = "+8613800001234",
+) -> Principal:
     """A caller with its profile registered (POST /accounts)."""
     caller = principal(role, email=email)
-    await account_cases.register_account(ctx, caller, RegisterAccount(display_name=display_name or f"{role.value} Co",
-                                                                      bound_phone=phone))
+    await account_cases.register_account(
+        ctx, caller, RegisterAccount(display_name=display_name or f"{role.value} Co", bound_phone=phone)
+    )
     return caller
 
 
 def product_cmd(**over: Any) -> CreateProduct:
     """A supervised yearly service at 1,200.00 unless `over` says otherwise."""
-    body: dict[str, Any] = {"name": "Cloud migration", "delivery_type": "manual_service", "flow_template": "standard",
-                            "promised_delivery_days": 10, "acceptance_standard": "signed SOW",
-                            "specifications": [{"spec_id": "y1", "name": "Yearly", "billing_mode": "periodic_yearly",
-                                                "price": "1200.00", "period_months": 12}]}
+    body: dict[str, Any] = {
+        "name": "Cloud migration",
+        "delivery_type": "manual_service",
+        "flow_template": "standard",
+        "promised_delivery_days": 10,
+        "acceptance_standard": "signed SOW",
+        "specifications": [
+            {
+                "spec_id": "y1",
+                "name": "Yearly",
+                "billing_mode": "periodic_yearly",
+                "price": "1200.00",
+                "period_months": 12,
+            }
+        ],
+    }
     return CreateProduct.model_validate({**body, **over})
 
 
 def one_time(price: str = "100.00", **over: Any) -> dict[str, Any]:
     """`product_cmd` overrides for a product sold once at `price`."""
-    return {"specifications": [{"spec_id": "once", "name": "Once", "billing_mode": "one_time", "price": price}],
-            **over}
+    return {
+        "specifications": [{"spec_id": "once", "name": "Once", "billing_mode": "one_time", "price": price}],
+        **over,
+    }
 
 
 async def listed(ctx: OrdersContext, merchant: Principal, operator: Principal, **over: Any) -> str:
@@ -83,24 +116,48 @@ def payment(order: Order, **over: Any) -> PayOrder:
     return PayOrder.model_validate({"payment_id": rid("pay"), "amount": order.amount, **over})
 
 
-def appeal_raised(p: Parties, order_id: str, appeal_id: str = "AP-1", reason: str = "not delivered") -> AppealRaised:
+def appeal_raised(
+    p: Parties, order_id: str, appeal_id: str = "AP-1", reason: str = "not delivered"
+) -> AppealRaised:
     """Supervision's appeal.raised: the buyer appealed on the order's service order."""
-    return AppealRaised(producer="supervision", correlation_id=rid("corr"), order_id=order_id,
-                        payload=AppealRaisedPayload(
-                            appeal_id=appeal_id, service_order_id=f"SO-{order_id}", order_id=order_id,
-                            raised_by_role=PartyRole.BUYER, raised_by_account_id=p.buyer_account_id,
-                            node="deliver", reason=reason, demands="a refund", parties=p,
-                            raised_at=datetime.now(UTC)))
+    return AppealRaised(
+        producer="supervision",
+        correlation_id=rid("corr"),
+        order_id=order_id,
+        payload=AppealRaisedPayload(
+            appeal_id=appeal_id,
+            service_order_id=f"SO-{order_id}",
+            order_id=order_id,
+            raised_by_role=PartyRole.BUYER,
+            raised_by_account_id=p.buyer_account_id,
+            node="deliver",
+            reason=reason,
+            demands="a refund",
+            parties=p,
+            raised_at=datetime.now(UTC),
+        ),
+    )
 
 
-def appeal_resolved(p: Parties, order_id: str, outcome: AppealOutcome, appeal_id: str = "AP-1",
-                    operator: str = "op-1") -> AppealResolved:
+def appeal_resolved(
+    p: Parties, order_id: str, outcome: AppealOutcome, appeal_id: str = "AP-1", operator: str = "op-1"
+) -> AppealResolved:
     """Supervision's appeal.resolved: the platform operator's decision on the appeal."""
-    return AppealResolved(producer="supervision", correlation_id=rid("corr"), order_id=order_id,
-                          payload=AppealResolvedPayload(
-                              appeal_id=appeal_id, service_order_id=f"SO-{order_id}", order_id=order_id,
-                              outcome=outcome, resolved_by_account_id=operator, note="checked with both",
-                              parties=p, resolved_at=datetime.now(UTC)))
+    return AppealResolved(
+        producer="supervision",
+        correlation_id=rid("corr"),
+        order_id=order_id,
+        payload=AppealResolvedPayload(
+            appeal_id=appeal_id,
+            service_order_id=f"SO-{order_id}",
+            order_id=order_id,
+            outcome=outcome,
+            resolved_by_account_id=operator,
+            note="checked with both",
+            parties=p,
+            resolved_at=datetime.now(UTC),
+        ),
+    )
 
 
 @dataclass

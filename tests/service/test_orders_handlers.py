@@ -59,8 +59,9 @@ async def paid_order(ctx: OrdersContext) -> tuple[Order, Parties]:
 
 def accepted(p: Parties, order_id: str, activation: datetime | None = ACTIVATED) -> AcceptanceDone:
     event = acceptance_done(p, order_id)
-    return event.model_copy(update={"payload": event.payload.model_copy(
-        update={"actual_activation_time": activation})})
+    return event.model_copy(
+        update={"payload": event.payload.model_copy(update={"actual_activation_time": activation})}
+    )
 
 
 def stored(rig: Rig, order_id: str) -> Order:
@@ -78,11 +79,17 @@ async def test_acceptance_completes_the_order_and_starts_its_validity(orders_rig
     assert done.status is OrderStatus.COMPLETED
     assert done.completed_at == event.payload.accepted_at
     assert done.validity_starts_at == ACTIVATED
-    assert [h.status for h in done.history] == [OrderStatus.PENDING_PAYMENT, OrderStatus.PROCESSING,
-                                                OrderStatus.COMPLETED]
+    assert [h.status for h in done.history] == [
+        OrderStatus.PENDING_PAYMENT,
+        OrderStatus.PROCESSING,
+        OrderStatus.COMPLETED,
+    ]
     assert f"orders:{event.event_id}" in rig.state.processed
-    [changed] = [e for e in rig.state.outbox if isinstance(e, OrderStatusChanged)
-                 and e.payload.to_status is OrderStatus.COMPLETED]
+    [changed] = [
+        e
+        for e in rig.state.outbox
+        if isinstance(e, OrderStatusChanged) and e.payload.to_status is OrderStatus.COMPLETED
+    ]
     assert changed.payload.from_status is OrderStatus.PROCESSING
     assert changed.payload.validity_starts_at == ACTIVATED
     assert changed.correlation_id == event.correlation_id
@@ -107,11 +114,21 @@ async def test_a_redelivered_acceptance_changes_nothing(orders_rig: Rig) -> None
 
 
 def _milestone(p: Parties, order_id: str) -> MilestoneConfirmed:
-    return MilestoneConfirmed(producer="tests", correlation_id=rid("c"), order_id=order_id,
-                              payload=MilestoneConfirmedPayload(
-                                  service_order_id=f"SO-{order_id}", order_id=order_id, node="submit_request",
-                                  next_node="confirm_request", actor_role=PartyRole.BUYER, actor_account_id=None,
-                                  parties=p, confirmed_at=datetime.now(UTC)))
+    return MilestoneConfirmed(
+        producer="tests",
+        correlation_id=rid("c"),
+        order_id=order_id,
+        payload=MilestoneConfirmedPayload(
+            service_order_id=f"SO-{order_id}",
+            order_id=order_id,
+            node="submit_request",
+            next_node="confirm_request",
+            actor_role=PartyRole.BUYER,
+            actor_account_id=None,
+            parties=p,
+            confirmed_at=datetime.now(UTC),
+        ),
+    )
 
 
 ABOUT_AN_ORDER: dict[str, Callable[[Parties, str], Event]] = {
@@ -124,8 +141,9 @@ ABOUT_AN_ORDER: dict[str, Callable[[Parties, str], Event]] = {
 
 
 @pytest.mark.parametrize("topic", sorted(ABOUT_AN_ORDER))
-async def test_an_event_about_an_order_not_known_here_is_parked_not_dead_lettered(orders_rig: Rig,
-                                                                                  topic: str) -> None:
+async def test_an_event_about_an_order_not_known_here_is_parked_not_dead_lettered(
+    orders_rig: Rig, topic: str
+) -> None:
     """Issue 10: an unknown order was a permanent NotFound, dead-lettered at once. Events of other topics arrive in
     any order, so it is "not yet known": parked, tried again, dead-lettered with that reason only after the bound."""
     parking = FakeParking().install(orders_rig)
@@ -178,7 +196,9 @@ async def test_a_record_that_is_not_json_is_dead_lettered(orders_rig: Rig) -> No
     assert dead.headers["x-attempts"] == "1"
 
 
-async def test_a_transient_failure_is_retried_in_process(orders_rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_transient_failure_is_retried_in_process(
+    orders_rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
     async with orders_rig.running() as rig:
         order, p = await paid_order(rig.service)
         wrapper, calls = flaky(complete_order, failures=2)
@@ -192,7 +212,8 @@ async def test_a_transient_failure_is_retried_in_process(orders_rig: Rig, monkey
 
 
 async def test_a_failure_that_never_clears_is_dead_lettered_after_the_last_attempt(
-        orders_rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    orders_rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
     async with orders_rig.running() as rig:
         order, p = await paid_order(rig.service)
         wrapper, calls = flaky(complete_order, failures=-1)
@@ -214,15 +235,28 @@ async def test_a_failure_that_never_clears_is_dead_lettered_after_the_last_attem
 
 
 def _call_failed(p: Parties, order_id: str, final: bool) -> MerchantCallFailed:
-    return MerchantCallFailed(producer="tests", correlation_id=rid("corr"), order_id=order_id,
-                              payload=MerchantCallFailedPayload(
-                                  call_id=rid("call"), merchant_account_id=p.merchant_account_id,
-                                  endpoint="newInstance", order_id=order_id, attempt=9, final=final,
-                                  consequence="refund", error="HTTP 500", failed_at=datetime.now(UTC), parties=p))
+    return MerchantCallFailed(
+        producer="tests",
+        correlation_id=rid("corr"),
+        order_id=order_id,
+        payload=MerchantCallFailedPayload(
+            call_id=rid("call"),
+            merchant_account_id=p.merchant_account_id,
+            endpoint="newInstance",
+            order_id=order_id,
+            attempt=9,
+            final=final,
+            consequence="refund",
+            error="HTTP 500",
+            failed_at=datetime.now(UTC),
+            parties=p,
+        ),
+    )
 
 
 async def test_a_final_provisioning_failure_refunds_the_order_and_an_intermediate_one_does_not(
-        orders_rig: Rig) -> None:
+    orders_rig: Rig,
+) -> None:
     async with orders_rig.running() as rig:
         order, p = await paid_order(rig.service)
         await rig.publish(_call_failed(p, order.order_id, final=False))
@@ -242,11 +276,23 @@ async def test_milestone_confirmations_and_acceptance_move_the_orders_progress(o
     async with orders_rig.running() as rig:
         order, p = await paid_order(rig.service)
         for node, nxt in (("submit_request", "confirm_request"), ("confirm_request", "deliver")):
-            await rig.publish(MilestoneConfirmed(
-                producer="tests", correlation_id=rid("c"), order_id=order.order_id,
-                payload=MilestoneConfirmedPayload(service_order_id="SO-1", order_id=order.order_id, node=node,
-                                                  next_node=nxt, actor_role=PartyRole.BUYER, actor_account_id=None,
-                                                  parties=p, confirmed_at=datetime.now(UTC))))
+            await rig.publish(
+                MilestoneConfirmed(
+                    producer="tests",
+                    correlation_id=rid("c"),
+                    order_id=order.order_id,
+                    payload=MilestoneConfirmedPayload(
+                        service_order_id="SO-1",
+                        order_id=order.order_id,
+                        node=node,
+                        next_node=nxt,
+                        actor_role=PartyRole.BUYER,
+                        actor_account_id=None,
+                        parties=p,
+                        confirmed_at=datetime.now(UTC),
+                    ),
+                )
+            )
         mid = stored(rig, order.order_id).progress
         await rig.publish(accepted(p, order.order_id))
 

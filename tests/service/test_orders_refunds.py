@@ -58,18 +58,33 @@ def decisions(rig: Rig) -> list[RefundDecided]:
 
 
 async def test_orders_consumes_no_refund_decided(orders_rig: Rig) -> None:
-    consumed = {t.name for sub in orders_rig.broker.subscribers for t in sub.topics  # type: ignore[attr-defined]
-                if not t.name.endswith(".dlt")}
-    assert consumed == {f"svc.{t}" for t in (Topic.ACCEPTANCE_DONE, Topic.MILESTONE_CONFIRMED, Topic.APPEAL_RAISED,
-                                             Topic.APPEAL_RESOLVED, Topic.MERCHANT_CALL_FAILED)}
+    consumed = {
+        t.name
+        for sub in orders_rig.broker.subscribers
+        for t in sub.topics  # type: ignore[attr-defined]
+        if not t.name.endswith(".dlt")
+    }
+    assert consumed == {
+        f"svc.{t}"
+        for t in (
+            Topic.ACCEPTANCE_DONE,
+            Topic.MILESTONE_CONFIRMED,
+            Topic.APPEAL_RAISED,
+            Topic.APPEAL_RESOLVED,
+            Topic.MERCHANT_CALL_FAILED,
+        )
+    }
     assert RefundDecided not in EVENT_HANDLERS
     async with orders_rig.running() as rig:
         order = await paid(rig.service)
-        unsubscribed = await refund_cases.unsubscribe(rig.service, order.buyer_account_id, order.order_id, ASK)
+        unsubscribed = await refund_cases.unsubscribe(
+            rig.service, order.buyer_account_id, order.order_id, ASK
+        )
         merchant = principal(AccountRole.MERCHANT, order.merchant_account_id)
         assert unsubscribed.refund is not None
-        await refund_cases.decide_refund(rig.service, merchant, order.order_id, unsubscribed.refund.refund_id,
-                                         RefundDecision(approve=True))
+        await refund_cases.decide_refund(
+            rig.service, merchant, order.order_id, unsubscribed.refund.refund_id, RefundDecision(approve=True)
+        )
         [own] = decisions(rig)
         before = (rig.state.tables["orders"][order.order_id], set(rig.state.processed), len(rig.state.outbox))
 
@@ -85,19 +100,24 @@ async def test_only_the_orders_merchant_decides_its_refund(orders_rig: Rig) -> N
         requested = await refund_cases.unsubscribe(rig.service, order.buyer_account_id, order.order_id, ASK)
         assert requested.refund is not None
         refund_id = requested.refund.refund_id
-        outsiders = [principal(AccountRole.BUYER, order.buyer_account_id),
-                     await person(rig.service, AccountRole.MERCHANT)]
+        outsiders = [
+            principal(AccountRole.BUYER, order.buyer_account_id),
+            await person(rig.service, AccountRole.MERCHANT),
+        ]
         for outsider in outsiders:
             with pytest.raises(Forbidden) as refused:
-                await refund_cases.decide_refund(rig.service, outsider, order.order_id, refund_id,
-                                                 RefundDecision(approve=True))
+                await refund_cases.decide_refund(
+                    rig.service, outsider, order.order_id, refund_id, RefundDecision(approve=True)
+                )
             assert refused.value.rule == "merchant_decides_refund"
 
     assert stored(rig, order.order_id).status is OrderStatus.PROCESSING
     assert decisions(rig) == []
 
 
-async def test_a_request_once_the_service_order_is_accepted_is_a_409_citing_the_dossier(orders_rig: Rig) -> None:
+async def test_a_request_once_the_service_order_is_accepted_is_a_409_citing_the_dossier(
+    orders_rig: Rig,
+) -> None:
     async with orders_rig.running() as rig:
         order = await paid(rig.service)
         await rig.publish(acceptance_done(order.parties, order.order_id))  # the guarantee period is over
@@ -110,7 +130,9 @@ async def test_a_request_once_the_service_order_is_accepted_is_a_409_citing_the_
     assert rig.dead == []
 
 
-async def test_a_request_or_a_decision_while_an_appeal_is_open_is_a_409_until_it_is_resolved(orders_rig: Rig) -> None:
+async def test_a_request_or_a_decision_while_an_appeal_is_open_is_a_409_until_it_is_resolved(
+    orders_rig: Rig,
+) -> None:
     async with orders_rig.running() as rig:
         order = await paid(rig.service)
         requested = await refund_cases.unsubscribe(rig.service, order.buyer_account_id, order.order_id, ASK)
@@ -119,12 +141,18 @@ async def test_a_request_or_a_decision_while_an_appeal_is_open_is_a_409_until_it
         await rig.publish(appeal_raised(order.parties, order.order_id))
 
         with pytest.raises(Frozen, match=r"§5\.3") as refused:
-            await refund_cases.decide_refund(rig.service, merchant, order.order_id, requested.refund.refund_id,
-                                             RefundDecision(approve=False, opinion="delivered"))
+            await refund_cases.decide_refund(
+                rig.service,
+                merchant,
+                order.order_id,
+                requested.refund.refund_id,
+                RefundDecision(approve=False, opinion="delivered"),
+            )
         assert (status_of(refused.value), refused.value.code) == (409, "frozen_by_appeal")
         await rig.publish(appeal_resolved(order.parties, order.order_id, AppealOutcome.RESUME))
-        rejected = await refund_cases.decide_refund(rig.service, merchant, order.order_id,
-                                                    requested.refund.refund_id, RefundDecision(approve=False))
+        rejected = await refund_cases.decide_refund(
+            rig.service, merchant, order.order_id, requested.refund.refund_id, RefundDecision(approve=False)
+        )
         await rig.publish(appeal_raised(order.parties, order.order_id, appeal_id="AP-2"))
         with pytest.raises(Frozen):
             await refund_cases.unsubscribe(rig.service, order.buyer_account_id, order.order_id, ASK)
@@ -139,7 +167,8 @@ async def test_a_request_or_a_decision_while_an_appeal_is_open_is_a_409_until_it
 
 
 async def test_an_appeal_resolved_with_a_refund_publishes_one_refund_decided_even_when_delivered_twice(
-        orders_rig: Rig) -> None:
+    orders_rig: Rig,
+) -> None:
     async with orders_rig.running() as rig:
         order = await paid(rig.service)
         await rig.publish(appeal_raised(order.parties, order.order_id, reason="nothing delivered"))
@@ -147,7 +176,9 @@ async def test_an_appeal_resolved_with_a_refund_publishes_one_refund_decided_eve
 
         await rig.publish(resolved)
         await rig.publish(resolved)  # redelivered: the inbox knows it
-        again = resolved.model_copy(update={"event_id": appeal_raised(order.parties, order.order_id).event_id})
+        again = resolved.model_copy(
+            update={"event_id": appeal_raised(order.parties, order.order_id).event_id}
+        )
         await rig.publish(again)  # the same resolution under another event id: refunded already
 
     refunded = stored(rig, order.order_id)
@@ -155,11 +186,17 @@ async def test_an_appeal_resolved_with_a_refund_publishes_one_refund_decided_eve
     assert refunded.progress.appeal is None
     [decided] = decisions(rig)
     p = decided.payload
-    assert (p.refund_id, p.approved, p.amount, p.reason) == ("RF-AP-1", True, Decimal("100.00"), "nothing delivered")
+    assert (p.refund_id, p.approved, p.amount, p.reason) == (
+        "RF-AP-1",
+        True,
+        Decimal("100.00"),
+        "nothing delivered",
+    )
     assert (p.decided_by_role, p.decided_by_account_id) == (PartyRole.OPERATOR, "op-9")
     assert (p.service_order_id, decided.correlation_id) == (f"SO-{order.order_id}", resolved.correlation_id)
     assert [e.payload.to_status for e in rig.state.outbox if isinstance(e, OrderStatusChanged)].count(
-        OrderStatus.REFUNDED) == 1
+        OrderStatus.REFUNDED
+    ) == 1
     assert f"orders:{resolved.event_id}" in rig.state.processed
     assert rig.dead == []
 

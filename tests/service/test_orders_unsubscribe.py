@@ -29,13 +29,25 @@ async def unsubscribed(ctx: OrdersContext, delivery: DeliveryType = DeliveryType
     """A paid order of a listed product whose buyer asked to unsubscribe, through the service's own use cases."""
     buyer = await person(ctx, AccountRole.BUYER, display_name="b")
     merchant = await person(ctx, AccountRole.MERCHANT, display_name="m", phone="+8613800005678")
-    pid = await listed(ctx, merchant, principal(AccountRole.OPERATOR), **one_time(
-        "100.00", name="Migration", delivery_type=delivery.value,
-        flow_template="standard" if delivery.supervised else None))
+    pid = await listed(
+        ctx,
+        merchant,
+        principal(AccountRole.OPERATOR),
+        **one_time(
+            "100.00",
+            name="Migration",
+            delivery_type=delivery.value,
+            flow_template="standard" if delivery.supervised else None,
+        ),
+    )
     placed = await order_cases.place_order(ctx, buyer, PlaceOrder(product_id=pid))
     await order_cases.pay(ctx, placed.order_id, payment(placed))
-    return await refund_cases.unsubscribe(ctx, buyer.account_id, placed.order_id,
-                                          RequestUnsubscribe(amount=Decimal("40.00"), reason="plans changed"))
+    return await refund_cases.unsubscribe(
+        ctx,
+        buyer.account_id,
+        placed.order_id,
+        RequestUnsubscribe(amount=Decimal("40.00"), reason="plans changed"),
+    )
 
 
 def stored(rig: Rig, order_id: str) -> Order:
@@ -43,16 +55,23 @@ def stored(rig: Rig, order_id: str) -> Order:
 
 
 def changes(rig: Rig, order_id: str) -> list[tuple[OrderStatus | None, OrderStatus]]:
-    return [(e.payload.from_status, e.payload.to_status) for e in rig.state.outbox
-            if isinstance(e, OrderStatusChanged) and e.order_id == order_id]
+    return [
+        (e.payload.from_status, e.payload.to_status)
+        for e in rig.state.outbox
+        if isinstance(e, OrderStatusChanged) and e.order_id == order_id
+    ]
 
 
-@pytest.mark.parametrize(("approved", "original_status", "unsub_status"), [
-    (True, OrderStatus.REFUNDED, OrderStatus.COMPLETED),
-    (False, OrderStatus.PROCESSING, OrderStatus.CANCELLED)])
-async def test_the_merchants_decision_settles_both_orders_once(orders_rig: Rig, approved: bool,
-                                                               original_status: OrderStatus,
-                                                               unsub_status: OrderStatus) -> None:
+@pytest.mark.parametrize(
+    ("approved", "original_status", "unsub_status"),
+    [
+        (True, OrderStatus.REFUNDED, OrderStatus.COMPLETED),
+        (False, OrderStatus.PROCESSING, OrderStatus.CANCELLED),
+    ],
+)
+async def test_the_merchants_decision_settles_both_orders_once(
+    orders_rig: Rig, approved: bool, original_status: OrderStatus, unsub_status: OrderStatus
+) -> None:
     async with orders_rig.running() as rig:
         ctx: OrdersContext = rig.service
         original = await unsubscribed(ctx)
@@ -61,34 +80,50 @@ async def test_the_merchants_decision_settles_both_orders_once(orders_rig: Rig, 
         assert original.refund is not None
         pending = await ctx.queries.order(unsub_id, principal(AccountRole.BUYER, original.buyer_account_id))
         assert (pending.order_type, pending.status, pending.amount) == (
-            "unsubscribe", OrderStatus.PROCESSING, Decimal("40.00"))
+            "unsubscribe",
+            OrderStatus.PROCESSING,
+            Decimal("40.00"),
+        )
         merchant = principal(AccountRole.MERCHANT, original.merchant_account_id)
         assert await ctx.queries.order(unsub_id, merchant) == pending
         decision = RefundDecision(approve=approved, opinion="ok" if approved else "no")
 
-        decided = await refund_cases.decide_refund(ctx, merchant, original.order_id, original.refund.refund_id,
-                                                   decision)
+        decided = await refund_cases.decide_refund(
+            ctx, merchant, original.order_id, original.refund.refund_id, decision
+        )
         with pytest.raises(DomainError, match="was already"):  # decided again: refused, nothing changes
-            await refund_cases.decide_refund(ctx, merchant, original.order_id, original.refund.refund_id,
-                                             decision)
+            await refund_cases.decide_refund(
+                ctx, merchant, original.order_id, original.refund.refund_id, decision
+            )
 
     assert decided == stored(rig, original.order_id)
     assert decided.status is original_status
     assert decided.refund is not None
-    assert (decided.refund.state, decided.refund.opinion) == ("approved" if approved else "rejected", decision.opinion)
+    assert (decided.refund.state, decided.refund.opinion) == (
+        "approved" if approved else "rejected",
+        decision.opinion,
+    )
     unsub = stored(rig, unsub_id)
     assert unsub.status is unsub_status
     assert unsub.original_order_id == original.order_id
     assert changes(rig, unsub_id) == [(None, OrderStatus.PROCESSING), (OrderStatus.PROCESSING, unsub_status)]
-    assert [e.payload.to_status for e in rig.state.outbox if isinstance(e, OrderStatusChanged)
-            and e.order_id == original.order_id].count(OrderStatus.REFUNDED) == (1 if approved else 0)
+    assert [
+        e.payload.to_status
+        for e in rig.state.outbox
+        if isinstance(e, OrderStatusChanged) and e.order_id == original.order_id
+    ].count(OrderStatus.REFUNDED) == (1 if approved else 0)
     [requested] = [e for e in rig.state.outbox if isinstance(e, RefundRequested)]
     assert requested.payload.order_id == original.order_id  # notification tells the merchant by it
     [outcome] = [e for e in rig.state.outbox if isinstance(e, RefundDecided)]
     assert (outcome.payload.refund_id, outcome.payload.approved, outcome.payload.amount) == (
-        original.refund.refund_id, approved, Decimal("40.00"))
+        original.refund.refund_id,
+        approved,
+        Decimal("40.00"),
+    )
     assert (outcome.payload.decided_by_role, outcome.payload.decided_by_account_id) == (
-        PartyRole.MERCHANT, merchant.account_id)
+        PartyRole.MERCHANT,
+        merchant.account_id,
+    )
     assert [e.order_id for e in rig.state.outbox if isinstance(e, OrderPaid)] == [original.order_id]
     assert rig.dead == []
 
@@ -103,8 +138,10 @@ async def test_the_no_reason_refund_completes_its_unsubscribe_order_at_once(orde
 
     unsub = stored(rig, original.unsubscribe_order_id)
     assert (unsub.status, unsub.amount) == (OrderStatus.COMPLETED, Decimal("100.00"))
-    assert changes(rig, unsub.order_id) == [(None, OrderStatus.PROCESSING),
-                                            (OrderStatus.PROCESSING, OrderStatus.COMPLETED)]
+    assert changes(rig, unsub.order_id) == [
+        (None, OrderStatus.PROCESSING),
+        (OrderStatus.PROCESSING, OrderStatus.COMPLETED),
+    ]
     # published once, as refund.decided (orders no longer consumes it: tests/service/test_orders_refunds.py)
     [own] = [e for e in rig.state.outbox if isinstance(e, RefundDecided)]
     assert (own.payload.order_id, own.payload.decided_by_role) == (original.order_id, PartyRole.SYSTEM)

@@ -28,8 +28,14 @@ NOW = datetime(2026, 11, 10, tzinfo=UTC)
 
 
 def paid(delivery: DeliveryType = DeliveryType.MANUAL_SERVICE, at: datetime = NOW) -> Order:
-    o = Order(order_id="CS1", buyer_account_id="b", merchant_account_id="m", amount=Decimal("100.00"),
-              product=ProductSnapshot(product_id="p", name="x", delivery_type=delivery), created_at=at)
+    o = Order(
+        order_id="CS1",
+        buyer_account_id="b",
+        merchant_account_id="m",
+        amount=Decimal("100.00"),
+        product=ProductSnapshot(product_id="p", name="x", delivery_type=delivery),
+        created_at=at,
+    )
     o.pay("pay-1", o.amount, at, "c")
     return o
 
@@ -38,7 +44,11 @@ def test_a_supervised_unsubscribe_in_the_guarantee_period_asks_the_merchant() ->
     o = paid()
     [event] = request_refund(o, "b", Decimal("60"), "not needed", NOW, 0, "c")
     assert isinstance(event, RefundRequested)
-    assert (event.payload.amount, event.payload.reason, event.order_id) == (Decimal("60"), "not needed", "CS1")
+    assert (event.payload.amount, event.payload.reason, event.order_id) == (
+        Decimal("60"),
+        "not needed",
+        "CS1",
+    )
     assert o.status is OrderStatus.PROCESSING
     assert o.refund is not None
     assert o.refund.state == "requested"
@@ -64,7 +74,9 @@ def test_only_the_buyer_unsubscribes_and_never_more_than_paid() -> None:
 @pytest.mark.parametrize("delivery", [DeliveryType.IMAGE, DeliveryType.API, DeliveryType.SAAS_INSTANT])
 def test_an_unsupervised_product_is_refunded_in_full_within_five_days(delivery: DeliveryType) -> None:
     o = paid(delivery)
-    [event, decided] = request_refund(o, "b", Decimal("1"), "changed my mind", NOW + timedelta(days=5), 3, "c")
+    [event, decided] = request_refund(
+        o, "b", Decimal("1"), "changed my mind", NOW + timedelta(days=5), 3, "c"
+    )
     assert isinstance(event, OrderStatusChanged)
     assert event.payload.to_status is OrderStatus.REFUNDED
     assert o.refund is not None

@@ -35,8 +35,14 @@ LATER = NOW + timedelta(hours=1)
 
 
 def paid(delivery: DeliveryType = DeliveryType.MANUAL_SERVICE) -> Order:
-    o = Order(order_id="CS1", buyer_account_id="b", merchant_account_id="m", amount=Decimal("100.00"),
-              product=ProductSnapshot(product_id="p", name="x", delivery_type=delivery), created_at=NOW)
+    o = Order(
+        order_id="CS1",
+        buyer_account_id="b",
+        merchant_account_id="m",
+        amount=Decimal("100.00"),
+        product=ProductSnapshot(product_id="p", name="x", delivery_type=delivery),
+        created_at=NOW,
+    )
     o.pay("pay-1", o.amount, NOW, "c")
     return o
 
@@ -115,8 +121,14 @@ def test_only_the_orders_merchant_decides_an_existing_request_once() -> None:
     assert isinstance(changed, OrderStatusChanged)
     assert isinstance(decided, RefundDecided)
     assert (decided.payload.refund_id, decided.payload.amount, decided.payload.opinion) == (
-        refund_id, Decimal("30.00"), "agreed by phone")
-    assert (decided.payload.decided_by_role, decided.payload.decided_by_account_id) == (PartyRole.MERCHANT, "m")
+        refund_id,
+        Decimal("30.00"),
+        "agreed by phone",
+    )
+    assert (decided.payload.decided_by_role, decided.payload.decided_by_account_id) == (
+        PartyRole.MERCHANT,
+        "m",
+    )
     with pytest.raises(DomainError, match="already approved"):
         decide_refund(o, "m", refund_id, False, "", LATER, "c")
 
@@ -155,8 +167,17 @@ def test_an_appeal_resolved_with_a_refund_refunds_in_full_once_as_the_operators_
     assert isinstance(decided, RefundDecided)
     p = decided.payload
     assert (p.refund_id, p.approved, p.amount, p.reason, p.opinion) == (
-        "RF-AP-1", True, Decimal("100.00"), "not delivered", "both heard")
-    assert (p.decided_by_role, p.decided_by_account_id, p.service_order_id) == (PartyRole.OPERATOR, "op-7", "SO-1")
+        "RF-AP-1",
+        True,
+        Decimal("100.00"),
+        "not delivered",
+        "both heard",
+    )
+    assert (p.decided_by_role, p.decided_by_account_id, p.service_order_id) == (
+        PartyRole.OPERATOR,
+        "op-7",
+        "SO-1",
+    )
     assert o.progress.appeal is None
     assert appeal_resolved(o, "SO-1", "AP-1", AppealOutcome.REFUND, "op-7", "", LATER, "c") == []
 

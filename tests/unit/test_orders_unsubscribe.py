@@ -22,9 +22,15 @@ LATER = NOW + timedelta(hours=2)
 
 
 def paid(delivery: DeliveryType = DeliveryType.MANUAL_SERVICE) -> Order:
-    o = Order(order_id="CS1", buyer_account_id="b", merchant_account_id="m", provider_id="prov",
-              amount=Decimal("100.00"), product=ProductSnapshot(product_id="p", name="x", delivery_type=delivery),
-              created_at=NOW)
+    o = Order(
+        order_id="CS1",
+        buyer_account_id="b",
+        merchant_account_id="m",
+        provider_id="prov",
+        amount=Decimal("100.00"),
+        product=ProductSnapshot(product_id="p", name="x", delivery_type=delivery),
+        created_at=NOW,
+    )
     o.pay("pay-1", o.amount, NOW, "c")
     return o
 
@@ -38,7 +44,11 @@ def requested(amount: Decimal | None = Decimal("60.00")) -> tuple[Order, Order, 
 
 def test_a_supervised_request_opens_a_processing_unsubscribe_order_linked_both_ways() -> None:
     original, unsub, events = requested()
-    assert (unsub.order_type, unsub.status, unsub.amount) == ("unsubscribe", OrderStatus.PROCESSING, Decimal("60.00"))
+    assert (unsub.order_type, unsub.status, unsub.amount) == (
+        "unsubscribe",
+        OrderStatus.PROCESSING,
+        Decimal("60.00"),
+    )
     assert unsub.original_order_id == original.order_id
     assert unsub.parties == original.parties
     assert unsub.product == original.product
@@ -53,11 +63,16 @@ def test_a_supervised_request_opens_a_processing_unsubscribe_order_linked_both_w
     assert settle_unsubscribe(unsub, original.refund, LATER, "c") == []  # still waiting for the merchant
 
 
-@pytest.mark.parametrize(("approved", "original_status", "unsub_status"), [
-    (True, OrderStatus.REFUNDED, OrderStatus.COMPLETED),
-    (False, OrderStatus.PROCESSING, OrderStatus.CANCELLED)])
-def test_the_decision_settles_the_unsubscribe_order(approved: bool, original_status: OrderStatus,
-                                                    unsub_status: OrderStatus) -> None:
+@pytest.mark.parametrize(
+    ("approved", "original_status", "unsub_status"),
+    [
+        (True, OrderStatus.REFUNDED, OrderStatus.COMPLETED),
+        (False, OrderStatus.PROCESSING, OrderStatus.CANCELLED),
+    ],
+)
+def test_the_decision_settles_the_unsubscribe_order(
+    approved: bool, original_status: OrderStatus, unsub_status: OrderStatus
+) -> None:
     original, unsub, _ = requested()
     assert original.refund is not None
     decide_refund(original, "m", original.refund.refund_id, approved, "seen", LATER, "c")
@@ -77,7 +92,9 @@ def test_the_five_day_no_reason_refund_completes_the_unsubscribe_order_at_once()
     assert unsub.amount == Decimal("100.00")  # the no-reason refund is always the full amount (dossier §1.4)
     assert unsub.status is OrderStatus.COMPLETED
     assert [(e.payload.from_status, e.payload.to_status) for e in events] == [
-        (None, OrderStatus.PROCESSING), (OrderStatus.PROCESSING, OrderStatus.COMPLETED)]
+        (None, OrderStatus.PROCESSING),
+        (OrderStatus.PROCESSING, OrderStatus.COMPLETED),
+    ]
 
 
 def test_an_unsubscribe_order_is_not_a_purchase() -> None:
