@@ -85,7 +85,7 @@ Change = Callable[[OrdersUnitOfWork, M], Awaitable[list[Event]]]
 
 
 async def change(ctx: OrdersContext, repository: Repository[M], key: str, what: str, decide: Change[M]) -> M:
-    """One command on one aggregate: load it (not found: a 404 naming `what`), let `decide` change it (and touch
+    """One command on one aggregate: load it (NotFound naming `what` when it is not there), let `decide` change it (and touch
     what else it must in the same unit of work), save it with the events it caused, commit."""
 
     async def work(uow: OrdersUnitOfWork) -> M:
@@ -109,7 +109,7 @@ async def add(
     ctx: OrdersContext, repository: Repository[M], what: str, make: Callable[[OrdersUnitOfWork], Awaitable[M]]
 ) -> M:
     """One command that creates one aggregate: `make` builds it (and checks what it must), and it is added
-    unless its id is taken (a 422 naming `what`)."""
+    unless its id is taken (InvalidInput naming `what`)."""
 
     async def work(uow: OrdersUnitOfWork) -> M:
         item = await make(uow)

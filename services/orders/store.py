@@ -19,12 +19,14 @@ from shared.platform.uow import in_memory, on_mongo
 from shared.schemas import DeliveryType, OrderStatus
 from shared.schemas.events import OrderType
 
-OLDEST_FIRST, NEWEST_FIRST = 1, -1
+OLDEST_FIRST = 1
+NEWEST_FIRST = -1
 PURCHASED = [OrderStatus.PROCESSING.value, OrderStatus.COMPLETED.value, OrderStatus.REFUNDED.value]
 
 
 class Orders(AggregateRepository[Order]):
-    model, id_field = Order, "order_id"
+    model = Order
+    id_field = "order_id"
 
     async def overdue(self, now: datetime, limit: int, exclude: frozenset[str] = frozenset()) -> list[str]:
         """Unpaid orders past their due time, earliest first, but for `exclude`. Ids only: an order that no
@@ -66,7 +68,8 @@ class Orders(AggregateRepository[Order]):
 
 
 class Products(AggregateRepository[Product]):
-    model, id_field = Product, "product_id"
+    model = Product
+    id_field = "product_id"
 
     async def listed(self) -> list[Product]:
         """The catalogue's products on sale (at most 500)."""
@@ -74,14 +77,16 @@ class Products(AggregateRepository[Product]):
 
 
 class Certifications(AggregateRepository[Certification]):
-    model, id_field = Certification, "certification_id"
+    model = Certification
+    id_field = "certification_id"
 
     async def of(self, merchant: str, product_id: str) -> Certification | None:
         return await self.get(Certification.key(merchant, product_id))
 
 
 class Favourites(AggregateRepository[Favourite]):
-    model, id_field = Favourite, "favourite_id"
+    model = Favourite
+    id_field = "favourite_id"
 
     async def of(self, buyer: str) -> list[Favourite]:
         """The buyer's favourites, the oldest first (at most 500)."""
@@ -89,7 +94,8 @@ class Favourites(AggregateRepository[Favourite]):
 
 
 class RefundQuotas(AggregateRepository[RefundQuota]):
-    model, id_field = RefundQuota, "quota_id"
+    model = RefundQuota
+    id_field = "quota_id"
 
     async def used(self, buyer: str, year: int) -> int:
         quota = await self.get(RefundQuota.key(buyer, year))
