@@ -1,5 +1,5 @@
-"""Use cases of accounts: a person registers its own profile from its token; operations verify a buyer's company
-and grant coupons; the owner erases its contact data (reading and exporting it: queries.py)."""
+"""Use cases of accounts: a person registers its own profile from its token; operations verify a buyer's
+company and grant coupons; the owner erases its contact data (reading and exporting it: queries.py)."""
 
 from __future__ import annotations
 

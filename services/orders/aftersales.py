@@ -11,7 +11,8 @@ from shared.schemas import OrderStatus
 
 
 def rate(order: Order, buyer: str, rating: Rating, now: datetime) -> None:
-    """A rating after completion (dossier §9.2), once, by the buyer only; an unsubscribe order is not rated."""
+    """A rating after completion (dossier §9.2), once, by the buyer only; an unsubscribe order is not
+    rated."""
     order.owned_by(buyer)
     if order.order_type == "unsubscribe":
         raise DomainError(

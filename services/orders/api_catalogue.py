@@ -1,5 +1,5 @@
-"""HTTP routes of the catalogue (publishing, dossier §9.1), by who calls them: the merchant's (its product, its
-package in the asset centre, the publication), the platform operator's (the security scan, the review, the
+"""HTTP routes of the catalogue (publishing, dossier §9.1), by who calls them: the merchant's (its product,
+its package in the asset centre, the publication), the platform operator's (the security scan, the review, the
 joint-operation certification), and the public reads of listed products."""
 
 from __future__ import annotations

@@ -81,8 +81,8 @@ async def renew(order_id: Id, buyer: Buyer, ctx: Ctx, body: Renew | None = None)
 
 @router.post("/purchased-services/{order_id}/unsubscribe")
 async def unsubscribe(order_id: Id, body: RequestUnsubscribe, buyer: Buyer, ctx: Ctx) -> Order:
-    """Request an unsubscribe: supervised → a negotiated refund in the guarantee period, decided by the merchant
-    (POST /orders/{order_id}/refunds/{refund_id}/decision); unsupervised → 5-day no-reason refund.
+    """Request an unsubscribe: supervised → a negotiated refund in the guarantee period, decided by the
+    merchant (POST /orders/{order_id}/refunds/{refund_id}/decision); unsupervised → 5-day no-reason refund.
 
     Answers the purchased order; its `unsubscribe_order_id` is the unsubscribe order opened for the request
     (processing while the refund is decided, completed when approved, cancelled when rejected)."""

@@ -1,5 +1,5 @@
-"""Use cases of the catalogue: products, asset-centre packages, joint-operation certification, publishing and the
-operator's review (reading the catalogue: queries.py)."""
+"""Use cases of the catalogue: products, asset-centre packages, joint-operation certification, publishing and
+the operator's review (reading the catalogue: queries.py)."""
 
 from __future__ import annotations
 

@@ -85,8 +85,9 @@ Change = Callable[[OrdersUnitOfWork, M], Awaitable[list[Event]]]
 
 
 async def change(ctx: OrdersContext, repository: Repository[M], key: str, what: str, decide: Change[M]) -> M:
-    """One command on one aggregate: load it (NotFound naming `what` when it is not there), let `decide` change
-    it (and touch what else it must in the same unit of work), save it with the events it caused, commit."""
+    """One command on one aggregate: load it (NotFound naming `what` when it is not there), let `decide`
+    change it (and touch what else it must in the same unit of work), save it with the events it caused,
+    commit."""
 
     async def work(uow: OrdersUnitOfWork) -> M:
         repo = repository(uow)

@@ -117,15 +117,15 @@ class Order(BaseModel):
         return f"CS{now:%y%m%d%H%M%S}{secrets.token_hex(4).upper()}"
 
     def envelope(self, correlation_id: str) -> dict[str, str]:
-        """What every event about this order carries besides its payload (who produced it, its correlation, the
-        order it is keyed by)."""
+        """What every event about this order carries besides its payload (who produced it, its correlation,
+        the order it is keyed by)."""
         return {"producer": PRODUCER, "correlation_id": correlation_id, "order_id": self.order_id}
 
     def follow_up(
         self, order_type: OrderType, now: datetime, product: ProductSnapshot, amount: Decimal, **more: Any
     ) -> Order:
-        """A new order of this order's buyer, merchant and provider that refers to it (a renewal, an unsubscribe
-        order), with the buyer's verified company and track as they were on it."""
+        """A new order of this order's buyer, merchant and provider that refers to it (a renewal, an
+        unsubscribe order), with the buyer's verified company and track as they were on it."""
         kept = self.model_dump(include=KEPT_BY_FOLLOW_UPS)
         return Order(
             order_id=Order.new_id(now),
@@ -173,7 +173,8 @@ class Order(BaseModel):
     def move(
         self, status: OrderStatus, at: datetime, reason: str, correlation_id: str, initial: bool = False
     ) -> OrderStatusChanged:
-        """The one way a status changes: the history entry and its order.status_changed, with the same content."""
+        """The one way a status changes: the history entry and its order.status_changed, with the same
+        content."""
         before = None if initial else self.status
         self.status = status
         self.history.append(StatusChange(from_status=before, status=status, at=at, reason=reason))
@@ -218,8 +219,8 @@ class Order(BaseModel):
         credit: bool = False,
         renewal_starts: datetime | None = None,
     ) -> list[OrderPaid | OrderStatusChanged]:
-        """The payment system confirmed `payment_id` for `amount`. The same confirmation again changes nothing;
-        a payment of another amount is refused (it is not this order's price)."""
+        """The payment system confirmed `payment_id` for `amount`. The same confirmation again changes
+        nothing; a payment of another amount is refused (it is not this order's price)."""
         if amount != self.amount:
             raise InvalidInput(
                 f"order {self.order_id} costs {self.amount} {self.currency}; a payment of {amount} "

@@ -1,8 +1,8 @@
 """Use cases driven by other services' events, and the table of which handlers each event runs.
 
-`handle` runs every handler of an event in one unit of work, through the shared runner's `handle`, which claims
-the event's id in that same unit of work (the inbox): a redelivered event changes nothing. A handler gets the
-unit of work and the event; it loads, decides (domain) and saves, and the runner commits.
+`handle` runs every handler of an event in one unit of work, through the shared runner's `handle`, which
+claims the event's id in that same unit of work (the inbox): a redelivered event changes nothing. A handler
+gets the unit of work and the event; it loads, decides (domain) and saves, and the runner commits.
 """
 
 from __future__ import annotations
@@ -102,9 +102,9 @@ async def refund_failed_provisioning(
     uow.emit(*await settle(uow, order, p.failed_at, event.correlation_id))
 
 
-# What each event this service consumes runs (one unit of work, one inbox claim per event). The first paragraph
-# of a handler's docstring describes its subscription (handlers.py). Orders no longer consumes refund.decided:
-# it decides every refund itself (refund_cases.py, refunds.py).
+# What each event this service consumes runs (one unit of work, one inbox claim per event). The first
+# paragraph of a handler's docstring describes its subscription (handlers.py). Orders no longer consumes
+# refund.decided: it decides every refund itself (refund_cases.py, refunds.py).
 EVENT_HANDLERS: dict[type[Event], list[Handler]] = {
     AcceptanceDone: [complete_order],
     MilestoneConfirmed: [record_progress],

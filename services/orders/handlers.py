@@ -1,5 +1,5 @@
-"""Kafka subscribers: one per event in event_cases.EVENT_HANDLERS, all of the same shape (decode the event, run
-its handlers through `event_cases.handle`, log), made from that table; each is described by its handlers'
+"""Kafka subscribers: one per event in event_cases.EVENT_HANDLERS, all of the same shape (decode the event,
+run its handlers through `event_cases.handle`, log), made from that table; each is described by its handlers'
 docstrings."""
 
 from __future__ import annotations
@@ -64,5 +64,6 @@ def _subscribe(broker: KafkaBroker, settings: ServiceSettings, event_type: type[
 
 
 def _description(handlers: list[event_cases.Handler]) -> str:
-    """A subscription's description in the AsyncAPI document: the first paragraph of its handlers' docstrings."""
+    """A subscription's description in the AsyncAPI document: the first paragraph of its handlers'
+    docstrings."""
     return " ".join(" ".join((inspect.getdoc(h) or h.__name__).split("\n\n")[0].split()) for h in handlers)

@@ -166,13 +166,14 @@ async def _release_coupons(uow: OrdersUnitOfWork, order: Order) -> None:
             await uow.accounts.save(account)
 
 
-# --- the unpaid-order sweeper's use cases (its source: services/orders/sweeper.py) ----------------------------
+# --- the unpaid-order sweeper's use cases (its source: services/orders/sweeper.py) ---------------------
 
 
 async def overdue(
     ctx: OrdersContext, now: datetime, limit: int, exclude: frozenset[str] = frozenset()
 ) -> list[str]:
-    """Ids of unpaid orders past their due time, earliest first, but for `exclude` (backing off or quarantined)."""
+    """Ids of unpaid orders past their due time, earliest first, but for `exclude` (backing off or
+    quarantined)."""
     async with ctx.uow() as uow:
         return await uow.orders.overdue(now, limit, exclude)
 

@@ -1,5 +1,6 @@
-"""Value objects of a purchased service: the service order's progress (with the appeal that freezes it), a refund
-request, the buyer's rating, and the no-reason refund rule for unsupervised products with its yearly quota. Pure."""
+"""Value objects of a purchased service: the service order's progress (with the appeal that freezes it), a
+refund request, the buyer's rating, and the no-reason refund rule for unsupervised products with its yearly
+quota. Pure."""
 
 from __future__ import annotations
 
@@ -111,8 +112,9 @@ class RefundQuota(BaseModel):
 
 def self_service_refund_allowed(paid_at: datetime, now: datetime, used_this_year: int) -> None:
     """Unsupervised products (dossier §1.4): a no-reason full refund within 5 days of payment, at most 10 per
-    account per natural year; otherwise no refund. [?] The dossier says which applies "depends on product type"
-    without the table, so every unsupervised product gets the 5-day rule here, which is what buyers expect."""
+    account per natural year; otherwise no refund. [?] The dossier says which applies "depends on product
+    type" without the table, so every unsupervised product gets the 5-day rule here, which is what buyers
+    expect."""
     if now - paid_at > timedelta(days=SELF_SERVICE_REFUND_DAYS):
         raise DomainError(
             f"the 5-day no-reason refund period ended on "

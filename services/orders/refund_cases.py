@@ -19,8 +19,8 @@ from shared.schemas import Event, OrderStatus
 async def unsubscribe(ctx: OrdersContext, buyer: str, order_id: str, cmd: RequestUnsubscribe) -> Order:
     """The refund is recorded on the purchased order (which stays the one supervision and partner know) and an
     unsubscribe order is opened for it; the answer is the purchased order, whose `unsubscribe_order_id` names
-    the new unsubscribe order. A supervised one publishes refund.requested (the merchant decides, dossier §1.4);
-    a no-reason refund is refunded at once and counts against the buyer's yearly quota."""
+    the new unsubscribe order. A supervised one publishes refund.requested (the merchant decides, dossier
+    §1.4); a no-reason refund is refunded at once and counts against the buyer's yearly quota."""
 
     async def work(uow: OrdersUnitOfWork) -> Order:
         order = await load_order(uow, order_id)

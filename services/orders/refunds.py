@@ -36,8 +36,8 @@ from shared.schemas import (
     RefundRequestedPayload,
 )
 
-# License 2.0 (§2.2.a): the buyer claims the code at node claim_code; activation is the node after it. Either one
-# confirmed (milestone.confirmed) means the code was claimed. [I] Supervision confirms activation with a
+# License 2.0 (§2.2.a): the buyer claims the code at node claim_code; activation is the node after it. Either
+# one confirmed (milestone.confirmed) means the code was claimed. [I] Supervision confirms activation with a
 # milestone; claim_code is named too, for when it confirms the claim itself.
 CODE_CLAIMED_NODES = frozenset({"claim_code", "activation"})
 
@@ -56,7 +56,8 @@ def in_guarantee_period(order: Order) -> bool:
 
 
 def not_frozen(order: Order, what: str) -> None:
-    """§5.3: while an appeal is open the flow is frozen, and no refund moves until the operator resolves it."""
+    """§5.3: while an appeal is open the flow is frozen, and no refund moves until the operator resolves
+    it."""
     appeal = order.progress.appeal
     if appeal is not None:
         raise Frozen(
@@ -94,8 +95,9 @@ def request_refund(
     refunds_used_this_year: int,
     correlation_id: str,
 ) -> list[Event]:
-    """The buyer's unsubscribe. Supervised: a negotiated refund the merchant decides (refund.requested tells it).
-    Unsupervised: the 5-day no-reason full refund within the yearly quota, refunded at once, else none (§1.4)."""
+    """The buyer's unsubscribe. Supervised: a negotiated refund the merchant decides (refund.requested tells
+    it). Unsupervised: the 5-day no-reason full refund within the yearly quota, refunded at once, else none
+    (§1.4)."""
     order.owned_by(buyer)
     if order.refund is not None and order.refund.state == "requested":
         raise DomainError(
@@ -215,7 +217,8 @@ def appeal_resolved(
 
 def refund_by_platform(order: Order, now: datetime, reason: str, correlation_id: str) -> list[Event]:
     """A refund the platform decides on its own (the 5-day no-reason refund, a provisioning given up, §8.2.2):
-    the status change and refund.decided, as after a merchant's approval. Once: nothing when refunded already."""
+    the status change and refund.decided, as after a merchant's approval. Once: nothing when refunded
+    already."""
     if order.status is OrderStatus.REFUNDED:
         return []
     refund_id = order.refund.refund_id if order.refund is not None else f"RF-{order.order_id}"

@@ -1,5 +1,6 @@
-"""Persistence: one repository per aggregate, its queries in the domain's words, and the unit of work that binds
-them. With queries.py and app.py, the only modules that know the database; Mongo's filter syntax is written here.
+"""Persistence: one repository per aggregate, its queries in the domain's words, and the unit of work that
+binds them. With queries.py and app.py, the only modules that know the database; Mongo's filter syntax is
+written here.
 """
 
 from __future__ import annotations

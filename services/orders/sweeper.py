@@ -1,12 +1,12 @@
 """The unpaid-order sweeper: cancels orders left unpaid past their due time (dossier §1.3, "cancelled ...
 automatically by the system").
 
-The due time (`pay_by`) is on the order document itself, so it survives restarts. The sweeper is a source of the
-shared leased worker (shared/platform/worker.py), one overdue order per item: one replica sweeps at a time, under a
-lease renewed while it works; each cancellation and its order.status_changed commit in one unit of work. An order
-whose cancellation fails is recorded, retried with backoff and finally quarantined (reported in /readyz); the
-other orders are cancelled meanwhile. It does not watch the orders collection: an order is written long before it
-is due, so a change stream would only wake it for nothing.
+The due time (`pay_by`) is on the order document itself, so it survives restarts. The sweeper is a source of
+the shared leased worker (shared/platform/worker.py), one overdue order per item: one replica sweeps at a
+time, under a lease renewed while it works; each cancellation and its order.status_changed commit in one unit
+of work. An order whose cancellation fails is recorded, retried with backoff and finally quarantined (reported
+in /readyz); the other orders are cancelled meanwhile. It does not watch the orders collection: an order is
+written long before it is due, so a change stream would only wake it for nothing.
 """
 
 from __future__ import annotations
@@ -38,8 +38,9 @@ class UnpaidSource:
 
 
 def sweeper_worker(settings: OrdersSettings) -> WorkerSettings:
-    """A few cancellations at once; a failing one backs off from `sweeper_backoff_seconds` doubling to 5 minutes
-    and is quarantined after `sweeper_max_attempts` (about 13 minutes of failures with the defaults)."""
+    """A few cancellations at once; a failing one backs off from `sweeper_backoff_seconds` doubling to 5
+    minutes and is quarantined after `sweeper_max_attempts` (about 13 minutes of failures with the
+    defaults)."""
     return WorkerSettings(
         poll_seconds=settings.sweeper_poll_seconds,
         lease_seconds=settings.sweeper_lease_seconds,

@@ -1,11 +1,11 @@
 """The unsubscribe order (退订订单): the fourth order type of the marketplace (dossier §1.3: "New / upgrade
 (change) / renewal / unsubscribe order has completed its whole flow"). Pure.
 
-An unsubscribe order is opened when the buyer asks for a refund of a purchased order: same parties and product,
-`original_order_id` = the purchased order, amount = the refund asked (the full amount for the 5-day no-reason
-refund, dossier §1.4). Nothing is paid for it, so it never publishes order.paid (no service order, no earning).
-[I] The dossier gives the type, not its statuses: we use 处理中 processing while the refund is being decided,
-已完成 completed once it is approved, 已取消 cancelled when it is rejected — what a buyer reading the order
+An unsubscribe order is opened when the buyer asks for a refund of a purchased order: same parties and
+product, `original_order_id` = the purchased order, amount = the refund asked (the full amount for the 5-day
+no-reason refund, dossier §1.4). Nothing is paid for it, so it never publishes order.paid (no service order,
+no earning). [I] The dossier gives the type, not its statuses: we use 处理中 processing while the refund is being
+decided, 已完成 completed once it is approved, 已取消 cancelled when it is rejected — what a buyer reading the order
 list expects. Its creation is one status change None → processing, like every other order's creation.
 """
 
@@ -62,9 +62,10 @@ def settle_unsubscribe(
 def unsubscribe_requested(
     original: Order, now: datetime, correlation_id: str
 ) -> tuple[Order, list[OrderStatusChanged]]:
-    """After `refunds.request_refund` recorded the refund on `original`: open its unsubscribe order and link both
-    ways. The 5-day no-reason refund is approved by the platform at once (dossier §1.4), so its unsubscribe order
-    completes at once; a supervised one stays processing until the refund is decided (refunds.py)."""
+    """After `refunds.request_refund` recorded the refund on `original`: open its unsubscribe order and link
+    both ways. The 5-day no-reason refund is approved by the platform at once (dossier §1.4), so its
+    unsubscribe order completes at once; a supervised one stays processing until the refund is decided
+    (refunds.py)."""
     refund = original.refund
     if refund is None:
         raise DomainError(f"order {original.order_id} has no unsubscribe request", field="order_id")
@@ -75,7 +76,8 @@ def unsubscribe_requested(
 
 
 def not_an_unsubscribe(order: Order, action: str) -> None:
-    """An unsubscribe order is a refund, not a purchase: it cannot be renewed, upgraded, unsubscribed or rated."""
+    """An unsubscribe order is a refund, not a purchase: it cannot be renewed, upgraded, unsubscribed or
+    rated."""
     if order.order_type == "unsubscribe":
         raise DomainError(
             f"order {order.order_id} is an unsubscribe order; it cannot be {action}", field="order_id"

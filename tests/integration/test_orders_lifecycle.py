@@ -1,7 +1,8 @@
 """Orders in-process on the real broker, database and identity provider: every status change reaches
 order.status_changed in order, the durable sweeper cancels an unpaid order, the merchant's decision refunds an
-order and publishes refund.decided, and supervision's appeal events freeze it and refund it once. The people are Keycloak users with real tokens; the payment system confirms the
-payment with its own client-credentials token."""
+order and publishes refund.decided, and supervision's appeal events freeze it and refund it once. The people
+are Keycloak users with real tokens; the payment system confirms the payment with its own client-credentials
+token."""
 
 from __future__ import annotations
 
@@ -92,9 +93,9 @@ async def test_an_unpaid_order_is_cancelled_by_the_sweeper_and_every_change_is_p
 async def test_a_failing_cancellation_is_quarantined_and_the_other_unpaid_orders_are_cancelled(
     infra: Infra, namespace: str
 ) -> None:
-    """Issue 10: the sweeper cancelled in one batch, so one order it could not cancel stopped every cancellation.
-    Each overdue order is now an item of the shared leased worker: the bad one is recorded, retried with backoff
-    and quarantined, and the others are cancelled meanwhile."""
+    """Issue 10: the sweeper cancelled in one batch, so one order it could not cancel stopped every
+    cancellation. Each overdue order is now an item of the shared leased worker: the bad one is recorded,
+    retried with backoff and quarantined, and the others are cancelled meanwhile."""
     settings = f.settings(
         OrdersSettings,
         infra,
@@ -210,8 +211,8 @@ async def test_the_merchant_decides_a_refund_at_orders_which_publishes_it(
 async def test_an_appeal_freezes_refunds_and_its_refund_is_carried_out_once(
     infra: Infra, namespace: str
 ) -> None:
-    """Supervision's appeal.raised and appeal.resolved on the real broker: the order is frozen for refunds, then
-    refunded in full once, however often the resolution is delivered."""
+    """Supervision's appeal.raised and appeal.resolved on the real broker: the order is frozen for refunds,
+    then refunded in full once, however often the resolution is delivered."""
     settings = f.settings(OrdersSettings, infra, namespace)
     async with running(orders_app(settings)) as orders:
         shop, buyer, merchant, product_id = await _shop(orders, infra)

@@ -1,6 +1,7 @@
-"""What the orders service tests share: the use cases' context over the in-memory unit of work, verified callers
-(as the token would name them), their registered profiles, products listed through the catalogue (a merchant
-publishes, an operator approves), and a fake parking for events about what a service has not seen yet."""
+"""What the orders service tests share: the use cases' context over the in-memory unit of work, verified
+callers (as the token would name them), their registered profiles, products listed through the catalogue (a
+merchant publishes, an operator approves), and a fake parking for events about what a service has not seen
+yet."""
 
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ from tests.factories import rid
 def in_memory(
     state: FakeState, settings: OrdersSettings | None = None, clock: Clock = utc_now
 ) -> OrdersContext:
-    """The use cases' context on `state`: units of work staged in memory, the read side on its committed tables."""
+    """The use cases' context on `state`: units of work staged in memory, the read side on its committed
+    tables."""
     return OrdersContext(
         UnitOfWorkFactory(fake_uow(state)),
         OrdersQueries(state.collections()),
@@ -47,7 +49,8 @@ def in_memory(
 def principal(
     role: AccountRole | str, account_id: str | None = None, *, email: str | None = None
 ) -> Principal:
-    """The caller a verified token names: its subject, one realm role, the identity provider's verified email."""
+    """The caller a verified token names: its subject, one realm role, the identity provider's verified
+    email."""
     name = str(role)
     account_id = account_id or rid(name)
     return Principal(
@@ -162,8 +165,9 @@ def appeal_resolved(
 
 @dataclass
 class FakeParking:
-    """The parking as the delivery middleware and the handlers see it: what was parked (topic, reason, consumer
-    group) and which aggregates were announced as arrived. The real one is shared/platform/parking.py."""
+    """The parking as the delivery middleware and the handlers see it: what was parked (topic, reason,
+    consumer group) and which aggregates were announced as arrived. The real one is
+    shared/platform/parking.py."""
 
     parked: list[tuple[str, NotYetKnown, str]] = field(default_factory=list)
     arrivals: list[str] = field(default_factory=list)
@@ -175,7 +179,8 @@ class FakeParking:
         self.arrivals.append(aggregate)
 
     def install(self, rig: Any) -> FakeParking:
-        """Park in `rig` (a tests.service.rig.Rig) as the runtime does: on its delivery policy, in its context."""
+        """Park in `rig` (a tests.service.rig.Rig) as the runtime does: on its delivery policy, in its
+        context."""
         rig.policy.parking = self
         rig.broker.context.set_global("parking", self)
         return self

@@ -1,6 +1,6 @@
-"""orders on acceptance.done and the other events about its orders: complete the order once, park what is about an
-order not known here yet, dead-letter what can never apply, retry what may. (Appeals and the refunds they
-resolve: tests/service/test_orders_refunds.py.)"""
+"""orders on acceptance.done and the other events about its orders: complete the order once, park what is
+about an order not known here yet, dead-letter what can never apply, retry what may. (Appeals and the refunds
+they resolve: tests/service/test_orders_refunds.py.)"""
 
 from __future__ import annotations
 
@@ -144,8 +144,9 @@ ABOUT_AN_ORDER: dict[str, Callable[[Parties, str], Event]] = {
 async def test_an_event_about_an_order_not_known_here_is_parked_not_dead_lettered(
     orders_rig: Rig, topic: str
 ) -> None:
-    """Issue 10: an unknown order was a permanent NotFound, dead-lettered at once. Events of other topics arrive in
-    any order, so it is "not yet known": parked, tried again, dead-lettered with that reason only after the bound."""
+    """Issue 10: an unknown order was a permanent NotFound, dead-lettered at once. Events of other topics
+    arrive in any order, so it is "not yet known": parked, tried again, dead-lettered with that reason only
+    after the bound."""
     parking = FakeParking().install(orders_rig)
     unknown = rid("CS")
     event = ABOUT_AN_ORDER[topic](Parties(buyer_account_id=rid("b"), merchant_account_id=rid("m")), unknown)

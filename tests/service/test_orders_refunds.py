@@ -1,7 +1,7 @@
-"""Refunds have one owner and one way in (issue 11): the buyer asks orders, the order's merchant decides at orders,
-an appeal resolved with a refund is carried out by orders, and orders consumes no refund.decided. What orders
-knows of the guarantee period and the freeze comes from supervision's acceptance.done, appeal.raised and
-appeal.resolved, on the service's real subscribers."""
+"""Refunds have one owner and one way in (issue 11): the buyer asks orders, the order's merchant decides at
+orders, an appeal resolved with a refund is carried out by orders, and orders consumes no refund.decided. What
+orders knows of the guarantee period and the freeze comes from supervision's acceptance.done, appeal.raised
+and appeal.resolved, on the service's real subscribers."""
 
 from __future__ import annotations
 

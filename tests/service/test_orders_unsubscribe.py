@@ -26,7 +26,8 @@ from tests.service.rig import Rig
 
 
 async def unsubscribed(ctx: OrdersContext, delivery: DeliveryType = DeliveryType.MANUAL_SERVICE) -> Order:
-    """A paid order of a listed product whose buyer asked to unsubscribe, through the service's own use cases."""
+    """A paid order of a listed product whose buyer asked to unsubscribe, through the service's own use
+    cases."""
     buyer = await person(ctx, AccountRole.BUYER, display_name="b")
     merchant = await person(ctx, AccountRole.MERCHANT, display_name="m", phone="+8613800005678")
     pid = await listed(

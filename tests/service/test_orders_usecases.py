@@ -545,8 +545,8 @@ async def test_the_same_payment_confirmed_twice_pays_once(
 
 
 async def sweep(ctx: OrdersContext, clock: Clock, blocked: Blocked | None = None) -> int:
-    """One round of the sweeper's source at the test clock's time, as the shared leased worker runs it (the worker
-    itself is tested on the real database): the number of overdue orders it took."""
+    """One round of the sweeper's source at the test clock's time, as the shared leased worker runs it (the
+    worker itself is tested on the real database): the number of overdue orders it took."""
     source = UnpaidSource(ctx)
     due = await source.due(clock.now, 100, blocked or Blocked())
     for order_id in due:
@@ -564,8 +564,8 @@ async def test_the_sweepers_source_lists_overdue_orders_by_id_and_leaves_blocked
     paid = await order_cases.place_order(ctx, people["buyer"], PlaceOrder(product_id=pid))
     await order_cases.pay(ctx, paid.order_id, payment(paid))
     clock.now += timedelta(minutes=20)
-    # Overdue too, but not an order this code can load (say, written by an older version): listed all the same,
-    # so the worker sees it fail as one item instead of a failed listing.
+    # Overdue too, but not an order this code can load (say, written by an older version): listed all the
+    # same, so the worker sees it fail as one item instead of a failed listing.
     state.tables["orders"]["CS-broken"] = {
         "order_id": "CS-broken",
         "status": "pending_payment",

@@ -1,5 +1,5 @@
-"""Refunds have one owner, the orders service (services/orders/refunds.py): the guarantee period (dossier §1.4)
-as orders learns it from acceptance.done, the freeze of an open appeal (§5.3) from appeal.raised and
+"""Refunds have one owner, the orders service (services/orders/refunds.py): the guarantee period (dossier
+§1.4) as orders learns it from acceptance.done, the freeze of an open appeal (§5.3) from appeal.raised and
 appeal.resolved, License 2.0's claimed code (§1.4), the merchant's decision and the appeal's refund."""
 
 from __future__ import annotations
@@ -86,7 +86,8 @@ def test_an_appeal_resolved_without_a_refund_makes_the_order_operable_again() ->
 
 
 def test_an_appeal_resolved_before_its_raise_arrived_does_not_freeze_the_order() -> None:
-    """appeal.raised and appeal.resolved are two topics: read in any order, the later raise changes nothing."""
+    """appeal.raised and appeal.resolved are two topics: read in any order, the later raise changes
+    nothing."""
     o = paid()
     appeal_resolved(o, "SO-1", "AP-1", AppealOutcome.RESUME, "op", "", LATER, "c")
     frozen(o, "AP-1")
