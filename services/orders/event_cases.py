@@ -2,7 +2,7 @@
 
 `handle` runs every handler of an event in one unit of work, through the shared runner's `handle`, which
 claims the event's id in that same unit of work (the inbox): a redelivered event changes nothing. A handler
-gets the unit of work and the event; it loads, decides (domain) and saves, and the runner commits.
+gets the unit of work and the event (as in cosmicpython); it loads, decides (domain) and saves, and the runner commits.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from shared.schemas import (
     MilestoneConfirmed,
 )
 
-Handler = Callable[[OrdersContext, OrdersUnitOfWork, Any], Awaitable[None]]
+Handler = Callable[[OrdersUnitOfWork, Any], Awaitable[None]]
 
 
-async def complete_order(_: OrdersContext, uow: OrdersUnitOfWork, event: AcceptanceDone) -> None:
+async def complete_order(uow: OrdersUnitOfWork, event: AcceptanceDone) -> None:
     """Complete the order once its service order is accepted.
 
     Its guarantee period is over then (dossier §1.4); validity runs from the actual activation time, else from
@@ -44,7 +44,7 @@ async def _progress(uow: OrdersUnitOfWork, order_id: str, step: Callable[[Progre
     await uow.orders.save(order)
 
 
-async def record_progress(_: OrdersContext, uow: OrdersUnitOfWork, event: MilestoneConfirmed) -> None:
+async def record_progress(uow: OrdersUnitOfWork, event: MilestoneConfirmed) -> None:
     """Keep the service order's progress on the order.
 
     The buyer's purchased services show it (dossier §9.2), and License 2.0's claimed code ends its negotiated
@@ -55,7 +55,7 @@ async def record_progress(_: OrdersContext, uow: OrdersUnitOfWork, event: Milest
     )
 
 
-async def freeze(_: OrdersContext, uow: OrdersUnitOfWork, event: AppealRaised) -> None:
+async def freeze(uow: OrdersUnitOfWork, event: AppealRaised) -> None:
     """Freeze the order's refunds while the appeal is open (dossier §5.3)."""
     p = event.payload
     await _progress(
@@ -63,7 +63,7 @@ async def freeze(_: OrdersContext, uow: OrdersUnitOfWork, event: AppealRaised) -
     )
 
 
-async def resolve_appeal(_: OrdersContext, uow: OrdersUnitOfWork, event: AppealResolved) -> None:
+async def resolve_appeal(uow: OrdersUnitOfWork, event: AppealResolved) -> None:
     """Unfreeze the order; an appeal resolved with a refund refunds it in full (dossier §5.3).
 
     The refund is the operator's decision: refund.decided names the operator who resolved the appeal."""
@@ -86,9 +86,7 @@ async def resolve_appeal(_: OrdersContext, uow: OrdersUnitOfWork, event: AppealR
     uow.emit(*await settle(uow, order, p.resolved_at, cid))
 
 
-async def refund_failed_provisioning(
-    _: OrdersContext, uow: OrdersUnitOfWork, event: MerchantCallFailed
-) -> None:
+async def refund_failed_provisioning(uow: OrdersUnitOfWork, event: MerchantCallFailed) -> None:
     """Refund a new purchase whose provisioning finally failed (dossier §8.2.2).
 
     Only a final failure whose consequence is a refund; the platform decides it (refund.decided, system)."""
@@ -120,7 +118,7 @@ async def handle(ctx: OrdersContext, event: Event) -> bool:
 
     async def work(uow: OrdersUnitOfWork) -> bool:
         for handler in handlers:
-            await handler(ctx, uow, event)
+            await handler(uow, event)
         return True
 
     return bool(await ctx.uow.handle(CONSUMER, event, work))
