@@ -80,22 +80,38 @@ class Account(BaseModel):
     version: int = 0
 
     def registered(self, correlation_id: str) -> AccountRegistered:
-        return AccountRegistered(producer=PRODUCER, correlation_id=correlation_id, payload=AccountRegisteredPayload(
-            **self.model_dump(include={"account_id", "role", "display_name", "bound_email", "bound_phone",
-                                       "locale"})))
+        return AccountRegistered(
+            producer=PRODUCER,
+            correlation_id=correlation_id,
+            payload=AccountRegisteredPayload(
+                **self.model_dump(
+                    include={"account_id", "role", "display_name", "bound_email", "bound_phone", "locale"}
+                )
+            ),
+        )
 
     def verify(self, company: str, track: BuyerTrack | None, operator: str, now: datetime) -> None:
         if self.role is not AccountRole.BUYER:
-            raise DomainError(f"account {self.account_id} is a {self.role.value}: only buyers have a verified "
-                              "company profile", field="account_id")
+            raise DomainError(
+                f"account {self.account_id} is a {self.role.value}: only buyers have a verified "
+                "company profile",
+                field="account_id",
+            )
         self.verified = VerifiedProfile(company=company, track=track, verified_by=operator, verified_at=now)
 
     def grant(self, kind: CouponKind, amount: Money, operator: str, now: datetime) -> WalletCoupon:
         if self.role is not AccountRole.BUYER:
-            raise DomainError(f"account {self.account_id} is a {self.role.value}: coupons are for buyers",
-                              field="account_id")
-        coupon = WalletCoupon(coupon_id=f"CP-{uuid.uuid4().hex[:12]}", kind=kind, amount=amount,
-                              granted_by=operator, granted_at=now)
+            raise DomainError(
+                f"account {self.account_id} is a {self.role.value}: coupons are for buyers",
+                field="account_id",
+            )
+        coupon = WalletCoupon(
+            coupon_id=f"CP-{uuid.uuid4().hex[:12]}",
+            kind=kind,
+            amount=amount,
+            granted_by=operator,
+            granted_at=now,
+        )
         self.coupons.append(coupon)
         return coupon
 
@@ -107,8 +123,9 @@ class Account(BaseModel):
             if coupon is None:
                 raise InvalidInput(f"coupon {coupon_id} is not one of your coupons", field="coupon_ids")
             if coupon.used_by_order is not None:
-                raise InvalidInput(f"coupon {coupon_id} was used by order {coupon.used_by_order}",
-                                   field="coupon_ids")
+                raise InvalidInput(
+                    f"coupon {coupon_id} was used by order {coupon.used_by_order}", field="coupon_ids"
+                )
             coupon.used_by_order = order_id
             chosen.append(coupon.as_coupon())
         return chosen
@@ -125,5 +142,10 @@ class Account(BaseModel):
             return []
         self.bound_email, self.bound_phone = mask_email(self.bound_email), mask_phone(self.bound_phone)
         self.display_name, self.erased_at = ERASED, now
-        return [AccountErased(producer=PRODUCER, correlation_id=correlation_id, payload=AccountErasedPayload(
-            account_id=self.account_id, role=self.role, erased_at=now))]
+        return [
+            AccountErased(
+                producer=PRODUCER,
+                correlation_id=correlation_id,
+                payload=AccountErasedPayload(account_id=self.account_id, role=self.role, erased_at=now),
+            )
+        ]

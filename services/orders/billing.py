@@ -1,12 +1,12 @@
 """Billing eligibility (出账条件, dossier §4.3): which orders a month's bill run takes, and why not the others.
 
 The marketplace runs the bill on the 3rd of the next month [R36]. Our cut: the 3rd of the month after the
-period, 00:00 Beijing time (UTC+8) — [I] the dossier gives the day, not the hour; midnight at the start of that
-day is what a merchant reading "on the 3rd" expects. An order belongs to the first period whose end is at or
-after its effective time and at whose cut every condition already held; a condition met only after the cut
+period, 00:00 Beijing time (UTC+8) — [I] the dossier gives the day, not the hour; midnight at the start of
+that day is what a merchant reading "on the 3rd" expects. An order belongs to the first period whose end is at
+or after its effective time and at whose cut every condition already held; a condition met only after the cut
 moves it to the next period (dossier §4.3: "completed after the next-month bill run → billed next period").
-Effective time (settlement entry time, §4.3): supervised new purchases at supervision completion; renewals when
-the renewal takes effect; everything else on payment (activation).
+Effective time (settlement entry time, §4.3): supervised new purchases at supervision completion; renewals
+when the renewal takes effect; everything else on payment (activation).
 """
 
 from __future__ import annotations
@@ -120,10 +120,19 @@ def eligibility(order: Order, period: Period) -> Eligibility:
         if effective is not None and effective >= period.end:
             reasons.append(f"effective {effective.isoformat()}, after the period; billed in {target}")
         elif (target.year, target.month) > (period.year, period.month):
-            reasons.append(f"conditions met at {ready.isoformat() if ready else '?'}, after the billing cut "
-                           f"{period.cut.isoformat()}; billed in {target}")
+            reasons.append(
+                f"conditions met at {ready.isoformat() if ready else '?'}, after the billing cut "
+                f"{period.cut.isoformat()}; billed in {target}"
+            )
         else:
             reasons.append(f"billed in an earlier period ({target})")
-    return Eligibility(order_id=order.order_id, merchant_account_id=order.merchant_account_id,
-                       order_type=order.order_type, status=order.status, billable=not reasons, reasons=reasons,
-                       effective_at=effective, billing_period=str(target) if target else None)
+    return Eligibility(
+        order_id=order.order_id,
+        merchant_account_id=order.merchant_account_id,
+        order_type=order.order_type,
+        status=order.status,
+        billable=not reasons,
+        reasons=reasons,
+        effective_at=effective,
+        billing_period=str(target) if target else None,
+    )

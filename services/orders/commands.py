@@ -18,9 +18,12 @@ class RegisterAccount(BaseModel):
     """The caller's own profile. Who it is and its role come from its token; the email too when the identity
     provider verified one (then a different `bound_email` here is refused)."""
 
-    display_name: str | None = Field(default=None, min_length=1, max_length=128,
-                                     description="Defaults to the name in the token")
-    bound_email: EmailStr | None = Field(default=None, description="Only when the token carries no verified email")
+    display_name: str | None = Field(
+        default=None, min_length=1, max_length=128, description="Defaults to the name in the token"
+    )
+    bound_email: EmailStr | None = Field(
+        default=None, description="Only when the token carries no verified email"
+    )
     bound_phone: E164Phone = Field(description="International number, stored as E.164 (+8613800001234)")
     locale: Literal["zh-CN", "en-US"] = "zh-CN"
 
@@ -57,26 +60,42 @@ class PlaceOrder(BaseModel):
 
     product_id: Ids
     spec_id: Ids | None = None
-    private_link: str | None = Field(default=None, min_length=1, max_length=4096,
-                                     description="A provider's signed link token")
-    coupon_ids: list[Ids] = Field(default_factory=list, max_length=10,
-                                  description="Coupons from the buyer's own wallet (GET /accounts/me)")
+    private_link: str | None = Field(
+        default=None, min_length=1, max_length=4096, description="A provider's signed link token"
+    )
+    coupon_ids: list[Ids] = Field(
+        default_factory=list,
+        max_length=10,
+        description="Coupons from the buyer's own wallet (GET /accounts/me)",
+    )
     delivery_contact: ShippingContact | None = None
-    order_type: Literal["new", "upgrade"] = Field("new", description="Renewals: POST /purchased-services/{id}/renew")
+    order_type: Literal["new", "upgrade"] = Field(
+        "new", description="Renewals: POST /purchased-services/{id}/renew"
+    )
     original_order_id: Ids | None = Field(default=None, description="The order an upgrade changes")
 
 
 class PayOrder(BaseModel):
     """The payment system confirms a payment it received (its service identity, not the buyer)."""
 
-    payment_id: Ids = Field(description="The payment system's transaction id; a repeated confirmation is a no-op")
-    amount: Decimal = Field(gt=Decimal(0), max_digits=14, decimal_places=2,
-                            description="What was paid: must be the order's amount")
-    credit: bool = Field(False, description="Paid with credit or a credit coupon: billable once repaid (§4.3)")
+    payment_id: Ids = Field(
+        description="The payment system's transaction id; a repeated confirmation is a no-op"
+    )
+    amount: Decimal = Field(
+        gt=Decimal(0),
+        max_digits=14,
+        decimal_places=2,
+        description="What was paid: must be the order's amount",
+    )
+    credit: bool = Field(
+        False, description="Paid with credit or a credit coupon: billable once repaid (§4.3)"
+    )
 
 
 class CreateProduct(BaseModel):
-    product_id: str = Field(default_factory=lambda: f"prod-{uuid.uuid4().hex[:12]}", min_length=3, max_length=64)
+    product_id: str = Field(
+        default_factory=lambda: f"prod-{uuid.uuid4().hex[:12]}", min_length=3, max_length=64
+    )
     name: str = Field(min_length=1, max_length=256)
     delivery_type: DeliveryType
     sale_mode: SaleMode = SaleMode.GENERAL
@@ -94,7 +113,9 @@ class Review(BaseModel):
 
 
 class RegisterAsset(BaseModel):
-    asset_id: str = Field(default_factory=lambda: f"asset-{uuid.uuid4().hex[:12]}", min_length=3, max_length=64)
+    asset_id: str = Field(
+        default_factory=lambda: f"asset-{uuid.uuid4().hex[:12]}", min_length=3, max_length=64
+    )
     name: str = Field(min_length=1, max_length=256)
 
 
@@ -106,7 +127,9 @@ class ScanResult(BaseModel):
 class Certify(BaseModel):
     merchant_account_id: str = Field(min_length=1, max_length=64)
     product_id: str = Field(min_length=1, max_length=64)
-    score: int = Field(ge=0, le=120, description="Joint-operation threshold score; > 60 passes (dossier §9.1)")
+    score: int = Field(
+        ge=0, le=120, description="Joint-operation threshold score; > 60 passes (dossier §9.1)"
+    )
 
 
 class AddFavourite(BaseModel):
@@ -125,10 +148,23 @@ class Renew(BaseModel):
 
 
 class RequestUnsubscribe(BaseModel):
-    amount: Decimal | None = Field(default=None, gt=Decimal(0), max_digits=14, decimal_places=2,
-                                   description="Refund asked for; defaults to the amount paid")
+    amount: Decimal | None = Field(
+        default=None,
+        gt=Decimal(0),
+        max_digits=14,
+        decimal_places=2,
+        description="Refund asked for; defaults to the amount paid",
+    )
     reason: str = Field(min_length=1, max_length=2000)
 
 
 class Rate(Rating):
     pass
+
+
+class RefundDecision(BaseModel):
+    """The merchant's review of an unsubscribe request (dossier §1.4): agree (同意) or reject (驳回), with its
+    opinion."""
+
+    approve: bool
+    opinion: str = Field("", max_length=2000)

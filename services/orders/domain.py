@@ -3,7 +3,8 @@
 Order statuses follow the marketplace's purchase-order statuses (dossier §1.3): 待付款 pending payment,
 处理中 processing (paid, supervision not finished), 已完成 completed, 已取消 cancelled; refunded is ours for a
 negotiated refund in the guarantee period (§1.4). Order types: new, renewal, upgrade and unsubscribe (§1.3);
-an unsubscribe order is opened by a refund request (services/orders/unsubscribe.py) and is never paid.
+an unsubscribe order is opened by a refund request (services/orders/unsubscribe.py) and is never paid. Who may
+refund an order, and when, is in services/orders/refunds.py; `refunded` here is only the status change.
 Every change is one `StatusChange` in the order's history and one `order.status_changed` event with the same
 content, creation included (None → pending_payment; None → processing for an unsubscribe order).
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, Field
 
@@ -24,7 +26,6 @@ from shared.schemas import (
     BuyerTrack,
     Coupon,
     DeliveryContact,
-    Event,
     Milestone,
     Money,
     OrderPaid,
@@ -33,16 +34,39 @@ from shared.schemas import (
     OrderStatusChanged,
     OrderStatusChangedPayload,
     Parties,
-    PartyRole,
     ProductSnapshot,
-    RefundDecided,
-    RefundDecidedPayload,
 )
 from shared.schemas.events import OrderType
 
 PRODUCER = "orders"
 __all__ = ["PRODUCER", "Account", "Order", "OrderStatus", "StatusChange"]
 PERIODIC = {BillingMode.PERIODIC_YEARLY, BillingMode.PERIODIC_MONTHLY}
+# What an order's events copy from it: order.paid the order as sold, order.status_changed its terms.
+SOLD = {
+    "order_id",
+    "order_type",
+    "original_order_id",
+    "product",
+    "amount",
+    "currency",
+    "buyer_company",
+    "buyer_track",
+    "coupons",
+    "delivery_contact",
+    "milestones",
+    "offer_id",
+    "private_link_id",
+}
+STATUS_TERMS = {"order_id", "order_type", "amount", "currency", "validity_starts_at", "validity_ends_at"}
+# What a renewal or an unsubscribe order keeps of the order it follows.
+KEPT_BY_FOLLOW_UPS = {
+    "buyer_account_id",
+    "merchant_account_id",
+    "provider_id",
+    "currency",
+    "buyer_company",
+    "buyer_track",
+}
 
 
 class StatusChange(BaseModel):
@@ -92,10 +116,35 @@ class Order(BaseModel):
         """Marketplace order numbers start with "CS" (dossier §3.2, acceptance element 1)."""
         return f"CS{now:%y%m%d%H%M%S}{secrets.token_hex(4).upper()}"
 
+    def envelope(self, correlation_id: str) -> dict[str, str]:
+        """What every event about this order carries besides its payload (who produced it, its correlation,
+        the order it is keyed by)."""
+        return {"producer": PRODUCER, "correlation_id": correlation_id, "order_id": self.order_id}
+
+    def follow_up(
+        self, order_type: OrderType, now: datetime, product: ProductSnapshot, amount: Decimal, **more: Any
+    ) -> Order:
+        """A new order of this order's buyer, merchant and provider that refers to it (a renewal, an
+        unsubscribe order), with the buyer's verified company and track as they were on it."""
+        kept = self.model_dump(include=KEPT_BY_FOLLOW_UPS)
+        return Order(
+            order_id=Order.new_id(now),
+            order_type=order_type,
+            original_order_id=self.order_id,
+            product=product,
+            amount=amount,
+            created_at=now,
+            **kept,
+            **more,
+        )
+
     @property
     def parties(self) -> Parties:
-        return Parties(buyer_account_id=self.buyer_account_id, merchant_account_id=self.merchant_account_id,
-                       provider_id=self.provider_id)
+        return Parties(
+            buyer_account_id=self.buyer_account_id,
+            merchant_account_id=self.merchant_account_id,
+            provider_id=self.provider_id,
+        )
 
     @property
     def supervised(self) -> bool:
@@ -109,31 +158,49 @@ class Order(BaseModel):
 
     def visible_to(self, account_id: str) -> None:
         if account_id not in {self.buyer_account_id, self.merchant_account_id}:
-            raise Forbidden(f"account {account_id} is not a party of order {self.order_id}", rule="parties_only")
+            raise Forbidden(
+                f"account {account_id} is not a party of order {self.order_id}", rule="parties_only"
+            )
 
     def owned_by(self, account_id: str) -> None:
         """Buyers see and act on only their own purchased services."""
         if account_id != self.buyer_account_id:
-            raise Forbidden(f"order {self.order_id} is not one of account {account_id}'s purchases",
-                            rule="own_purchases_only")
+            raise Forbidden(
+                f"order {self.order_id} is not one of account {account_id}'s purchases",
+                rule="own_purchases_only",
+            )
 
-    def _move(self, status: OrderStatus, at: datetime, reason: str, correlation_id: str,
-              initial: bool = False) -> OrderStatusChanged:
+    def move(
+        self, status: OrderStatus, at: datetime, reason: str, correlation_id: str, initial: bool = False
+    ) -> OrderStatusChanged:
+        """The one way a status changes: the history entry and its order.status_changed, with the same
+        content."""
         before = None if initial else self.status
         self.status = status
         self.history.append(StatusChange(from_status=before, status=status, at=at, reason=reason))
         return OrderStatusChanged(
-            producer=PRODUCER, correlation_id=correlation_id, order_id=self.order_id,
+            **self.envelope(correlation_id),
             payload=OrderStatusChangedPayload(
-                order_id=self.order_id, order_type=self.order_type, from_status=before, to_status=status,
-                reason=reason, parties=self.parties, amount=self.amount, currency=self.currency,
-                validity_starts_at=self.validity_starts_at, validity_ends_at=self.validity_ends_at,
-                changed_at=at))
+                **self.model_dump(include=STATUS_TERMS),
+                from_status=before,
+                to_status=status,
+                reason=reason,
+                parties=self.parties,
+                changed_at=at,
+            ),
+        )
 
     def placed(self, correlation_id: str) -> list[OrderStatusChanged]:
         """The creation is a status change too: None → pending_payment."""
-        return [self._move(OrderStatus.PENDING_PAYMENT, self.created_at, f"{self.order_type} order placed",
-                           correlation_id, initial=True)]
+        return [
+            self.move(
+                OrderStatus.PENDING_PAYMENT,
+                self.created_at,
+                f"{self.order_type} order placed",
+                correlation_id,
+                initial=True,
+            )
+        ]
 
     def _validity(self, start: datetime) -> None:
         """Validity starts at `start`; periodic products end after their period (dossier §10)."""
@@ -142,45 +209,64 @@ class Order(BaseModel):
         if self.product.billing_mode in PERIODIC and months:
             self.validity_ends_at = add_months(start, months)
 
-    def pay(self, payment_id: str, amount: Decimal, now: datetime, correlation_id: str, *, credit: bool = False,
-            renewal_starts: datetime | None = None) -> list[OrderPaid | OrderStatusChanged]:
-        """The payment system confirmed `payment_id` for `amount`. The same confirmation again changes nothing;
-        a payment of another amount is refused (it is not this order's price)."""
+    def pay(
+        self,
+        payment_id: str,
+        amount: Decimal,
+        now: datetime,
+        correlation_id: str,
+        *,
+        credit: bool = False,
+        renewal_starts: datetime | None = None,
+    ) -> list[OrderPaid | OrderStatusChanged]:
+        """The payment system confirmed `payment_id` for `amount`. The same confirmation again changes
+        nothing; a payment of another amount is refused (it is not this order's price)."""
         if amount != self.amount:
-            raise InvalidInput(f"order {self.order_id} costs {self.amount} {self.currency}; a payment of {amount} "
-                               "does not pay it", field="amount")
+            raise InvalidInput(
+                f"order {self.order_id} costs {self.amount} {self.currency}; a payment of {amount} "
+                "does not pay it",
+                field="amount",
+            )
         if self.payment_id is not None and self.payment_id == payment_id:
             return []
         if self.status is not OrderStatus.PENDING_PAYMENT:
-            raise DomainError(f"order {self.order_id} is {self.status.value}; only a pending order can be paid",
-                              field="status")
+            raise DomainError(
+                f"order {self.order_id} is {self.status.value}; only a pending order can be paid",
+                field="status",
+            )
         if self.pay_by is not None and now > self.pay_by:
-            raise DomainError(f"order {self.order_id} was not paid by {self.pay_by.isoformat()}; it is being "
-                              "cancelled", field="status")
+            raise DomainError(
+                f"order {self.order_id} was not paid by {self.pay_by.isoformat()}; it is being cancelled",
+                field="status",
+            )
         self.paid_at, self.credit_used, self.payment_id = now, credit, payment_id
         if self.supervised:
             # Paid and supervised: 处理中 until supervision completes (dossier §1.3).
-            moved = self._move(OrderStatus.PROCESSING, now, "paid; waiting for the service order to complete",
-                               correlation_id)
+            moved = self.move(
+                OrderStatus.PROCESSING, now, "paid; waiting for the service order to complete", correlation_id
+            )
         else:
             # Unsupervised, or a renewal (no new service order, dossier §1.6): effective on payment; a renewal
             # continues from the original's expiry (§1.6, renewal in the grace period).
             self._validity(renewal_starts if renewal_starts and renewal_starts > now else now)
             self.completed_at = now
-            why = "paid; the product is not supervised" if self.order_type == "new" else \
-                f"{self.order_type} paid; no new service order"
-            moved = self._move(OrderStatus.COMPLETED, now, why, correlation_id)
-        payload = OrderPaidPayload(
-            order_id=self.order_id, order_type=self.order_type, original_order_id=self.original_order_id,
-            parties=self.parties, product=self.product, amount=self.amount, currency=self.currency, paid_at=now,
-            buyer_company=self.buyer_company, buyer_track=self.buyer_track, coupons=self.coupons,
-            delivery_contact=self.delivery_contact, milestones=self.milestones, offer_id=self.offer_id,
-            private_link_id=self.private_link_id)
-        return [OrderPaid(producer=PRODUCER, correlation_id=correlation_id, order_id=self.order_id,
-                          payload=payload), moved]
+            why = (
+                "paid; the product is not supervised"
+                if self.order_type == "new"
+                else f"{self.order_type} paid; no new service order"
+            )
+            moved = self.move(OrderStatus.COMPLETED, now, why, correlation_id)
+        # order.paid carries the order as sold: its terms, frozen on it when it was placed
+        sold = self.model_dump(include=SOLD)
+        payload = OrderPaidPayload(**sold, parties=self.parties, paid_at=now)
+        return [
+            OrderPaid(**self.envelope(correlation_id), payload=payload),
+            moved,
+        ]
 
-    def complete_after_acceptance(self, accepted_at: datetime, activation: datetime | None,
-                                  correlation_id: str = "") -> list[OrderStatusChanged]:
+    def complete_after_acceptance(
+        self, accepted_at: datetime, activation: datetime | None, correlation_id: str = ""
+    ) -> list[OrderStatusChanged]:
         """Supervision finished: the order is 已完成 (the marketplace allows 3 h; we do it on the event).
 
         Validity starts at the merchant's actual activation time, else at acceptance (dossier §10)."""
@@ -191,46 +277,39 @@ class Order(BaseModel):
             raise DomainError(f"order {self.order_id} is {self.status.value}; cannot complete it")
         self.completed_at = accepted_at
         self._validity(activation or accepted_at)
-        return [self._move(OrderStatus.COMPLETED, accepted_at, "service order accepted", correlation_id)]
+        return [self.move(OrderStatus.COMPLETED, accepted_at, "service order accepted", correlation_id)]
 
-    def cancel_unpaid(self, now: datetime, window_minutes: float, correlation_id: str) -> list[OrderStatusChanged]:
+    def cancel_unpaid(
+        self, now: datetime, window_minutes: float, correlation_id: str
+    ) -> list[OrderStatusChanged]:
         """待付款 → 已取消 by the system when unpaid past the window (dossier §1.3); no-op once paid."""
         if self.status is not OrderStatus.PENDING_PAYMENT or self.pay_by is None or now < self.pay_by:
             return []
-        return [self._move(OrderStatus.CANCELLED, now, f"not paid within {window_minutes:g} minutes",
-                           correlation_id)]
+        return [
+            self.move(
+                OrderStatus.CANCELLED, now, f"not paid within {window_minutes:g} minutes", correlation_id
+            )
+        ]
 
     def cancel_by_buyer(self, buyer: str, now: datetime, correlation_id: str) -> list[OrderStatusChanged]:
         """The user may cancel an unpaid order (dossier §1.3)."""
         self.owned_by(buyer)
         if self.status is not OrderStatus.PENDING_PAYMENT:
-            raise DomainError(f"order {self.order_id} is {self.status.value}; only an unpaid order can be "
-                              "cancelled", field="status")
-        return [self._move(OrderStatus.CANCELLED, now, "cancelled by the buyer", correlation_id)]
+            raise DomainError(
+                f"order {self.order_id} is {self.status.value}; only an unpaid order can be cancelled",
+                field="status",
+            )
+        return [self.move(OrderStatus.CANCELLED, now, "cancelled by the buyer", correlation_id)]
 
     def refunded(self, now: datetime, reason: str, correlation_id: str) -> list[OrderStatusChanged]:
         """An approved refund (merchant, appeal resolution, failed provisioning): idempotent once refunded."""
         if self.status is OrderStatus.REFUNDED:
             return []
         if self.status not in {OrderStatus.PROCESSING, OrderStatus.COMPLETED}:
-            raise DomainError(f"order {self.order_id} is {self.status.value}; only a paid order can be refunded",
-                              field="status")
-        if self.refund is not None:
+            raise DomainError(
+                f"order {self.order_id} is {self.status.value}; only a paid order can be refunded",
+                field="status",
+            )
+        if self.refund is not None and self.refund.state == "requested":  # the request this refund grants
             self.refund = self.refund.model_copy(update={"state": "approved", "decided_at": now})
-        return [self._move(OrderStatus.REFUNDED, now, reason, correlation_id)]
-
-    def refunded_by_platform(self, now: datetime, reason: str, correlation_id: str) -> list[Event]:
-        """A refund the platform decides on its own (the 5-day no-reason refund, a provisioning given up).
-
-        Besides the status change it publishes refund.decided, the one event every refund travels as, so the
-        provider's earning on the order is reversed and both parties are told (as after a merchant's approval).
-        """
-        if self.status is OrderStatus.REFUNDED:
-            return []
-        changed: list[Event] = [*self.refunded(now, reason, correlation_id)]
-        refund_id = self.refund.refund_id if self.refund is not None else f"RF-{self.order_id}"
-        return [*changed, RefundDecided(
-            producer=PRODUCER, correlation_id=correlation_id, order_id=self.order_id,
-            payload=RefundDecidedPayload(refund_id=refund_id, order_id=self.order_id, approved=True,
-                                         amount=self.amount, currency=self.currency, reason=reason,
-                                         decided_by_role=PartyRole.SYSTEM, parties=self.parties, decided_at=now))]
+        return [self.move(OrderStatus.REFUNDED, now, reason, correlation_id)]

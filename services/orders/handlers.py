@@ -1,55 +1,69 @@
-"""Kafka subscribers: thin adapters from an event to one use case."""
+"""Kafka subscribers: one per event in event_cases.EVENT_HANDLERS, all of the same shape (decode the event,
+run its handlers through `event_cases.handle`, log), made from that table; each is described by its handlers'
+docstrings."""
 
 from __future__ import annotations
 
+import inspect
 import logging
 
 from faststream import Context
 from faststream.kafka import KafkaBroker
 
-from services.orders.services import OrdersService
+from services.orders import event_cases
+from services.orders.context import OrdersContext
 from shared.platform.kafka import declare_publishers, subscriber
 from shared.platform.settings import ServiceSettings
 from shared.schemas import (
-    AcceptanceDone,
     AccountErased,
     AccountRegistered,
     Event,
-    MerchantCallFailed,
-    MilestoneConfirmed,
     OrderPaid,
     OrderStatusChanged,
     RefundDecided,
     RefundRequested,
-    Topic,
 )
 
 log = logging.getLogger("orders.handlers")
 
 
-def _logged(event: Event, applied: bool) -> None:
-    log.info("%s %s", event.event_type, "applied" if applied else "ignored (duplicate or not ours)",
-             extra={"event_id": event.event_id, "order_id": event.order_id,
-                    "correlation_id": event.correlation_id, "event_type": event.event_type})
-
-
 def register(broker: KafkaBroker, settings: ServiceSettings) -> None:
-    declare_publishers(broker, settings, AccountRegistered, AccountErased, OrderPaid, OrderStatusChanged,
-                       RefundRequested, RefundDecided)
+    declare_publishers(
+        broker,
+        settings,
+        AccountRegistered,
+        AccountErased,
+        OrderPaid,
+        OrderStatusChanged,
+        RefundRequested,
+        RefundDecided,
+    )
+    for event_type in event_cases.EVENT_HANDLERS:
+        _subscribe(broker, settings, event_type)
 
-    @subscriber(broker, settings, Topic.ACCEPTANCE_DONE, "Complete the order once its service order is accepted.")
-    async def on_acceptance_done(event: AcceptanceDone, orders: OrdersService = Context("orders")) -> None:
-        _logged(event, await orders.on_acceptance_done(event))
 
-    @subscriber(broker, settings, Topic.MILESTONE_CONFIRMED, "Keep the service order's progress on the order.")
-    async def on_milestone_confirmed(event: MilestoneConfirmed, orders: OrdersService = Context("orders")) -> None:
-        _logged(event, await orders.on_milestone_confirmed(event))
+def _subscribe(broker: KafkaBroker, settings: ServiceSettings, event_type: type[Event]) -> None:
+    async def on_event(event: Event, orders: OrdersContext = Context("orders")) -> None:
+        applied = await event_cases.handle(orders, event)
+        log.info(
+            "%s %s",
+            event.event_type,
+            "applied" if applied else "ignored (a duplicate)",
+            extra={
+                "event_id": event.event_id,
+                "order_id": event.order_id,
+                "correlation_id": event.correlation_id,
+                "event_type": event.event_type,
+            },
+        )
 
-    @subscriber(broker, settings, Topic.REFUND_DECIDED, "Refund the order when its refund is approved.")
-    async def on_refund_decided(event: RefundDecided, orders: OrdersService = Context("orders")) -> None:
-        _logged(event, await orders.on_refund_decided(event))
+    # The body is decoded as this subscription's event type (FastStream reads the parameter's annotation).
+    on_event.__annotations__ = {**on_event.__annotations__, "event": event_type}
+    description = _description(event_cases.EVENT_HANDLERS[event_type])
+    subscriber(broker, settings, event_type.topic, description)(on_event)
 
-    @subscriber(broker, settings, Topic.MERCHANT_CALL_FAILED,
-                "Refund a new purchase whose provisioning finally failed (dossier §8.2.2).")
-    async def on_merchant_call_failed(event: MerchantCallFailed, orders: OrdersService = Context("orders")) -> None:
-        _logged(event, await orders.on_merchant_call_failed(event))
+
+def _description(handlers: list[event_cases.Handler]) -> str:
+    """A subscription's description in the AsyncAPI document: the first paragraph of its handlers'
+    docstrings."""
+    return " ".join(" ".join((inspect.getdoc(h) or h.__name__).split("\n\n")[0].split()) for h in handlers)

@@ -1,5 +1,6 @@
-"""Value objects of a purchased service: the service order's progress, a refund request, the buyer's rating,
-and the unsubscribe rule for unsupervised products. Pure."""
+"""Value objects of a purchased service: the service order's progress (with the appeal that freezes it), a
+refund request, the buyer's rating, and the no-reason refund rule for unsupervised products with its yearly
+quota. Pure."""
 
 from __future__ import annotations
 
@@ -23,24 +24,54 @@ def add_months(start: datetime, months: int) -> datetime:
     return start.replace(year=year, month=month, day=min(start.day, calendar.monthrange(year, month)[1]))
 
 
+class OpenAppeal(BaseModel):
+    """An appeal (申诉) on the service order, as appeal.raised told it: the flow is frozen until the platform
+    operator resolves it (dossier §5.3)."""
+
+    appeal_id: str
+    reason: str
+    raised_at: AwareDatetime
+
+
 class Progress(BaseModel):
-    """The service order's progress as told by supervision's events (orders never reads its database)."""
+    """The service order's progress as told by supervision's events (orders never reads its database):
+    milestone.confirmed moves the node, acceptance.done ends it, appeal.raised / appeal.resolved freeze it."""
 
     service_order_id: str | None = None
     current_node: str | None = None
     confirmed_nodes: list[str] = Field(default_factory=list)
     updated_at: AwareDatetime | None = None
     accepted_at: AwareDatetime | None = None
+    appeal: OpenAppeal | None = None  # open: the flow is frozen (dossier §5.3)
+    resolved_appeals: list[str] = Field(default_factory=list)
 
     def confirmed(self, service_order_id: str, node: str, next_node: str | None, at: datetime) -> Progress:
         nodes = self.confirmed_nodes if node in self.confirmed_nodes else [*self.confirmed_nodes, node]
-        if self.accepted_at is not None:  # an out-of-order confirmation never reopens an accepted order
-            return self.model_copy(update={"confirmed_nodes": nodes, "service_order_id": service_order_id})
-        return Progress(service_order_id=service_order_id, current_node=next_node, confirmed_nodes=nodes,
-                        updated_at=at)
+        moved: dict[str, object] = {"confirmed_nodes": nodes, "service_order_id": service_order_id}
+        if self.accepted_at is None:  # an out-of-order confirmation never reopens an accepted order
+            moved |= {"current_node": next_node, "updated_at": at}
+        return self.model_copy(update=moved)
 
     def accepted(self, at: datetime) -> Progress:
-        return self.model_copy(update={"current_node": "service_complete", "accepted_at": at, "updated_at": at})
+        return self.model_copy(
+            update={"current_node": "service_complete", "accepted_at": at, "updated_at": at}
+        )
+
+    def appeal_raised(self, service_order_id: str, appeal_id: str, reason: str, at: datetime) -> Progress:
+        """Frozen until the appeal is resolved. appeal.raised and appeal.resolved are two topics, read in any
+        order: an appeal whose resolution came first stays resolved."""
+        if appeal_id in self.resolved_appeals:
+            return self
+        appeal = OpenAppeal(appeal_id=appeal_id, reason=reason, raised_at=at)
+        return self.model_copy(update={"service_order_id": service_order_id, "appeal": appeal})
+
+    def appeal_resolved(self, service_order_id: str, appeal_id: str) -> Progress:
+        """The operator resolved the appeal: operable again (dossier §5.3). Idempotent."""
+        still_open = None if self.appeal is not None and self.appeal.appeal_id == appeal_id else self.appeal
+        resolved = list(dict.fromkeys([*self.resolved_appeals, appeal_id]))
+        return self.model_copy(
+            update={"service_order_id": service_order_id, "appeal": still_open, "resolved_appeals": resolved}
+        )
 
 
 class RefundRequest(BaseModel):
@@ -67,14 +98,33 @@ class Rating(BaseModel):
     rated_at: AwareDatetime | None = None
 
 
+class RefundQuota(BaseModel):
+    """No-reason refunds an account used in one natural year (dossier §1.4)."""
+
+    quota_id: str  # "<buyer>:<year>"
+    used: int = 0
+    version: int = 0
+
+    @staticmethod
+    def key(buyer: str, year: int) -> str:
+        return f"{buyer}:{year}"
+
+
 def self_service_refund_allowed(paid_at: datetime, now: datetime, used_this_year: int) -> None:
     """Unsupervised products (dossier §1.4): a no-reason full refund within 5 days of payment, at most 10 per
-    account per natural year; otherwise no refund. [?] The dossier says which applies "depends on product type"
-    without the table, so every unsupervised product gets the 5-day rule here, which is what buyers expect."""
+    account per natural year; otherwise no refund. [?] The dossier says which applies "depends on product
+    type" without the table, so every unsupervised product gets the 5-day rule here, which is what buyers
+    expect."""
     if now - paid_at > timedelta(days=SELF_SERVICE_REFUND_DAYS):
-        raise DomainError(f"the 5-day no-reason refund period ended on "
-                          f"{(paid_at + timedelta(days=SELF_SERVICE_REFUND_DAYS)).isoformat()}; this product "
-                          "gives no refund after it (dossier §1.4)", field="order_id")
+        raise DomainError(
+            f"the 5-day no-reason refund period ended on "
+            f"{(paid_at + timedelta(days=SELF_SERVICE_REFUND_DAYS)).isoformat()}; this product "
+            "gives no refund after it (dossier §1.4)",
+            field="order_id",
+        )
     if used_this_year >= SELF_SERVICE_REFUNDS_PER_YEAR:
-        raise DomainError(f"the yearly quota of {SELF_SERVICE_REFUNDS_PER_YEAR} no-reason refunds is used up "
-                          "(dossier §1.4)", field="order_id")
+        raise DomainError(
+            f"the yearly quota of {SELF_SERVICE_REFUNDS_PER_YEAR} no-reason refunds is used up "
+            "(dossier §1.4)",
+            field="order_id",
+        )

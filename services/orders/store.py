@@ -1,120 +1,137 @@
-"""Ports and adapters: the orders unit of work over Mongo, and its in-memory twin for tests."""
+"""Persistence: one repository per aggregate, its queries in the domain's words, and the unit of work that
+binds them. With queries.py and app.py, the only modules that know the database; Mongo's filter syntax is
+written here.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Generic, Protocol, TypeVar
+from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.orders.catalogue import Asset, Certification, Product
-from services.orders.domain import Account, Order
-from shared.platform.fakes import FakeState, FakeUnitOfWork
-from shared.platform.mongo import Doc, MongoUnitOfWork, UnitOfWork
-from shared.platform.repository import FakeRepository, MongoRepository, Repository
+from services.orders.accounts import Account
+from services.orders.catalogue import Asset, Certification, Favourite, Product
+from services.orders.domain import Order
+from services.orders.progress import RefundQuota
+from shared.platform.collection import Doc
+from shared.platform.mongo import UnitOfWork
+from shared.platform.repository import AggregateRepository
+from shared.platform.uow import in_memory, on_mongo
+from shared.schemas import DeliveryType, OrderStatus
+from shared.schemas.events import OrderType
 
-M = TypeVar("M", bound=BaseModel)
-
-
-class Favourite(BaseModel):
-    """我的收藏 (dossier §9.2): one product a buyer keeps for later."""
-
-    favourite_id: str  # "<buyer>:<product>"
-    buyer_account_id: str
-    product_id: str
-    added_at: AwareDatetime
-    version: int = 0
+OLDEST_FIRST = 1
+NEWEST_FIRST = -1
+PURCHASED = [OrderStatus.PROCESSING.value, OrderStatus.COMPLETED.value, OrderStatus.REFUNDED.value]
 
 
-class RefundQuota(BaseModel):
-    """No-reason refunds an account used in one natural year (dossier §1.4)."""
+class Orders(AggregateRepository[Order]):
+    model = Order
+    id_field = "order_id"
 
-    quota_id: str  # "<buyer>:<year>"
-    used: int = 0
-    version: int = 0
+    async def overdue(self, now: datetime, limit: int, exclude: frozenset[str] = frozenset()) -> list[str]:
+        """Unpaid orders past their due time, earliest first, but for `exclude`. Ids only: an order that no
+        longer loads is still listed, so the sweeper sees it fail as one item, not as a failed listing."""
+        query = {"status": OrderStatus.PENDING_PAYMENT.value, "pay_by": {"$lte": now}}
+        return await self._ids(query, sort=[("pay_by", OLDEST_FIRST)], limit=limit, exclude=exclude)
+
+    async def of_buyer(self, buyer: str, limit: int) -> list[Order]:
+        """The buyer's orders, newest first."""
+        return await self._find({"buyer_account_id": buyer}, sort=[("created_at", NEWEST_FIRST)], limit=limit)
+
+    async def purchased_by(
+        self,
+        buyer: str,
+        status: OrderStatus | None,
+        order_type: OrderType | None,
+        delivery_type: DeliveryType | None,
+        product_id: str | None,
+    ) -> list[Order]:
+        """已购买的服务: paid orders unless `status` says otherwise, and no unsubscribe orders unless `order_type`
+        asks for them; newest first, the newest 1,000."""
+        query: Doc = {
+            "buyer_account_id": buyer,
+            "status": status.value if status else {"$in": PURCHASED},
+            "order_type": order_type or {"$ne": "unsubscribe"},
+        }
+        if delivery_type is not None:
+            query["product.delivery_type"] = delivery_type.value
+        if product_id is not None:
+            query["product.product_id"] = product_id
+        return await self._find(query, sort=[("created_at", NEWEST_FIRST)], limit=1000)
+
+    async def placed_before(self, cut: datetime, merchant: str | None) -> list[Order]:
+        """Orders created before `cut` (all merchants', or one merchant's), oldest first, at most 10,000."""
+        query: Doc = {"created_at": {"$lt": cut}}
+        if merchant is not None:
+            query["merchant_account_id"] = merchant
+        return await self._find(query, sort=[("created_at", OLDEST_FIRST)], limit=10_000)
 
 
-class Finder(Protocol[M]):
-    """Queries with Mongo's filter syntax (equality, $lte, $gte, $lt, $in, $ne on top-level fields); `sort` is a
-    field name, "-field" for descending."""
+class Products(AggregateRepository[Product]):
+    model = Product
+    id_field = "product_id"
 
-    async def find(self, query: Doc, limit: int = 500, sort: str | None = None) -> list[M]: ...
-    async def remove(self, key: str) -> None: ...
-
-    async def keys(self, query: Doc, limit: int, sort: str | None = None,
-                   exclude: frozenset[str] = frozenset()) -> list[str]:
-        """The ids of the matching documents but `exclude`, without loading them (one that no longer loads is
-        still listed, so a worker sees it fail as one item instead of failing a whole listing)."""
-        ...
+    async def listed(self) -> list[Product]:
+        """The catalogue's products on sale (at most 500)."""
+        return await self._find({"status": "listed"}, limit=500)
 
 
-def _sort(sort: str | None) -> list[tuple[str, int]] | None:
-    return [(sort.lstrip("-"), DESCENDING if sort.startswith("-") else ASCENDING)] if sort else None
+class Certifications(AggregateRepository[Certification]):
+    model = Certification
+    id_field = "certification_id"
+
+    async def of(self, merchant: str, product_id: str) -> Certification | None:
+        return await self.get(Certification.key(merchant, product_id))
 
 
-class MongoFinder(MongoRepository[M], Generic[M]):
-    async def find(self, query: Doc, limit: int = 500, sort: str | None = None) -> list[M]:
-        return await self._find(query, sort=_sort(sort), limit=limit)
+class Favourites(AggregateRepository[Favourite]):
+    model = Favourite
+    id_field = "favourite_id"
 
-    async def keys(self, query: Doc, limit: int, sort: str | None = None,
-                   exclude: frozenset[str] = frozenset()) -> list[str]:
-        return await self._ids(query, sort=_sort(sort), limit=limit, exclude=exclude)
-
-
-class FakeFinder(FakeRepository[M], Generic[M]):
-    async def find(self, query: Doc, limit: int = 500, sort: str | None = None) -> list[M]:
-        return await self._find(query, sort=_sort(sort), limit=limit)
-
-    async def keys(self, query: Doc, limit: int, sort: str | None = None,
-                   exclude: frozenset[str] = frozenset()) -> list[str]:
-        return await self._ids(query, sort=_sort(sort), limit=limit, exclude=exclude)
+    async def of(self, buyer: str) -> list[Favourite]:
+        """The buyer's favourites, the oldest first (at most 500)."""
+        return await self._find({"buyer_account_id": buyer}, sort=[("added_at", OLDEST_FIRST)], limit=500)
 
 
-class Store(Repository[M], Finder[M], Protocol[M]):
-    pass
+class RefundQuotas(AggregateRepository[RefundQuota]):
+    model = RefundQuota
+    id_field = "quota_id"
+
+    async def used(self, buyer: str, year: int) -> int:
+        quota = await self.get(RefundQuota.key(buyer, year))
+        return quota.used if quota else 0
+
+    async def use_one(self, buyer: str, year: int) -> None:
+        quota = await self.get(RefundQuota.key(buyer, year))
+        if quota is None:
+            await self.add(RefundQuota(quota_id=RefundQuota.key(buyer, year), used=1))
+        else:
+            quota.used += 1
+            await self.save(quota)
 
 
 class OrdersUnitOfWork(UnitOfWork):
-    orders: Store[Order]
-    accounts: Repository[Account]
-    products: Store[Product]
-    assets: Repository[Asset]
-    certifications: Repository[Certification]
-    favourites: Store[Favourite]
-    quotas: Repository[RefundQuota]
+    orders: Orders
+    accounts: AggregateRepository[Account]
+    products: Products
+    assets: AggregateRepository[Asset]
+    certifications: Certifications
+    favourites: Favourites
+    quotas: RefundQuotas
+
+    def bind(self) -> None:
+        self.orders = Orders(self.collection("orders"))
+        self.accounts = AggregateRepository(self.collection("accounts"), Account, "account_id")
+        self.products = Products(self.collection("products"))
+        self.assets = AggregateRepository(self.collection("assets"), Asset, "asset_id")
+        self.certifications = Certifications(self.collection("certifications"))
+        self.favourites = Favourites(self.collection("favourites"))
+        self.quotas = RefundQuotas(self.collection("quotas"))
 
 
-TABLES: tuple[tuple[str, type[BaseModel], str], ...] = (
-    ("orders", Order, "order_id"), ("accounts", Account, "account_id"), ("products", Product, "product_id"),
-    ("assets", Asset, "asset_id"), ("certifications", Certification, "certification_id"),
-    ("favourites", Favourite, "favourite_id"), ("quotas", RefundQuota, "quota_id"))
-
-
-class MongoOrdersUnitOfWork(MongoUnitOfWork, OrdersUnitOfWork):
-    async def __aenter__(self) -> MongoOrdersUnitOfWork:
-        await super().__aenter__()
-        for name, model, key in TABLES:
-            setattr(self, name, MongoFinder(self.db[name], model, key, self.session))
-        return self
-
-
-class FakeOrdersUnitOfWork(FakeUnitOfWork, OrdersUnitOfWork):
-    async def __aenter__(self) -> FakeOrdersUnitOfWork:
-        await super().__aenter__()
-        for name, model, key in TABLES:
-            setattr(self, name, FakeFinder(self.table(name), model, key))
-        return self
-
-
-def mongo_uow(client: AsyncMongoClient[Doc], db: AsyncDatabase[Doc],
-              on_commit: Callable[[], None]) -> Callable[[], OrdersUnitOfWork]:
-    return lambda: MongoOrdersUnitOfWork(client, db, on_commit)
-
-
-def fake_uow(state: FakeState) -> Callable[[], OrdersUnitOfWork]:
-    return lambda: FakeOrdersUnitOfWork(state)
+mongo_uow = on_mongo(OrdersUnitOfWork)
+fake_uow = in_memory(OrdersUnitOfWork)
 
 
 async def ensure_indexes(db: AsyncDatabase[Doc]) -> None:

@@ -1,26 +1,22 @@
 """The unpaid-order sweeper: cancels orders left unpaid past their due time (dossier §1.3, "cancelled ...
 automatically by the system").
 
-The due time (`pay_by`) is on the order document itself, so it survives restarts. The sweeper is a source of the
-shared leased worker (shared/platform/worker.py), one overdue order per item: one replica sweeps at a time, under a
-lease renewed while it works; each cancellation and its order.status_changed commit in one unit of work. An order
-whose cancellation fails is recorded, retried with backoff and finally quarantined (reported in /readyz); the
-other orders are cancelled meanwhile. It does not watch the orders collection: an order is written long before it
-is due, so a change stream would only wake it for nothing.
+The due time (`pay_by`) is on the order document itself, so it survives restarts. The sweeper is a source of
+the shared leased worker (shared/platform/worker.py), one overdue order per item: one replica sweeps at a
+time, under a lease renewed while it works; each cancellation and its order.status_changed commit in one unit
+of work. An order whose cancellation fails is recorded, retried with backoff and finally quarantined (reported
+in /readyz); the other orders are cancelled meanwhile. It does not watch the orders collection: an order is
+written long before it is due, so a change stream would only wake it for nothing.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol
 
+from services.orders.context import OrdersContext
+from services.orders.order_cases import cancel_unpaid, overdue
 from services.orders.settings import OrdersSettings
 from shared.platform.worker import Blocked, WorkerSettings
-
-
-class Sweeps(Protocol):
-    async def overdue(self, now: datetime, limit: int, exclude: frozenset[str] = frozenset()) -> list[str]: ...
-    async def cancel_unpaid(self, order_id: str) -> bool: ...
 
 
 class UnpaidSource:
@@ -28,22 +24,29 @@ class UnpaidSource:
 
     name = "orders-unpaid-sweeper"
 
-    def __init__(self, cases: Sweeps) -> None:
-        self.cases = cases
+    def __init__(self, ctx: OrdersContext) -> None:
+        self.ctx = ctx
 
     def key(self, item: str) -> str:
         return item
 
     async def due(self, now: datetime, limit: int, blocked: Blocked) -> list[str]:
-        return await self.cases.overdue(now, limit, blocked.all)
+        return await overdue(self.ctx, now, limit, blocked.all)
 
     async def process(self, item: str) -> None:
-        await self.cases.cancel_unpaid(item)  # False (paid meanwhile) is a success too: nothing left to do
+        await cancel_unpaid(self.ctx, item)  # False (paid meanwhile) is a success too: nothing left to do
 
 
 def sweeper_worker(settings: OrdersSettings) -> WorkerSettings:
-    """A few cancellations at once; a failing one backs off from `sweeper_backoff_seconds` doubling to 5 minutes
-    and is quarantined after `sweeper_max_attempts` (about 13 minutes of failures with the defaults)."""
-    return WorkerSettings(poll_seconds=settings.sweeper_poll_seconds, lease_seconds=settings.sweeper_lease_seconds,
-                          batch=100, concurrency=4, max_attempts=settings.sweeper_max_attempts,
-                          backoff_seconds=settings.sweeper_backoff_seconds, backoff_max_seconds=300.0)
+    """A few cancellations at once; a failing one backs off from `sweeper_backoff_seconds` doubling to 5
+    minutes and is quarantined after `sweeper_max_attempts` (about 13 minutes of failures with the
+    defaults)."""
+    return WorkerSettings(
+        poll_seconds=settings.sweeper_poll_seconds,
+        lease_seconds=settings.sweeper_lease_seconds,
+        batch=100,
+        concurrency=4,
+        max_attempts=settings.sweeper_max_attempts,
+        backoff_seconds=settings.sweeper_backoff_seconds,
+        backoff_max_seconds=300.0,
+    )

@@ -1,20 +1,24 @@
-"""orders on acceptance.done and the other events about its orders: complete the order once, park what is about an
-order not known here yet, dead-letter what can never apply, retry what may."""
+"""orders on acceptance.done and the other events about its orders: complete the order once, park what is
+about an order not known here yet, dead-letter what can never apply, retry what may. (Appeals and the refunds
+they resolve: tests/service/test_orders_refunds.py.)"""
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Callable
 from datetime import UTC, datetime
-from decimal import Decimal
 
 import pytest
 
+from services.orders import order_cases
+from services.orders.commands import PlaceOrder
+from services.orders.context import OrdersContext
 from services.orders.domain import Order, OrderStatus
-from services.orders.services import OrdersService, PlaceOrder
+from services.orders.event_cases import EVENT_HANDLERS, complete_order
 from shared.schemas import (
     AcceptanceDone,
     AccountRole,
+    AppealOutcome,
     Event,
     MerchantCallFailed,
     MerchantCallFailedPayload,
@@ -24,31 +28,40 @@ from shared.schemas import (
     Parties,
     PartyRole,
     RefundDecided,
-    RefundDecidedPayload,
 )
 from tests.factories import acceptance_done, rid
-from tests.service.orders_support import FakeParking, listed, one_time, payment, person, principal
+from tests.service.orders_support import (
+    FakeParking,
+    appeal_raised,
+    appeal_resolved,
+    listed,
+    one_time,
+    payment,
+    person,
+    principal,
+)
 from tests.service.rig import Rig, flaky
 
 ACTIVATED = datetime(2026, 11, 1, tzinfo=UTC)
 
 
-async def paid_order(svc: OrdersService) -> tuple[Order, Parties]:
+async def paid_order(ctx: OrdersContext) -> tuple[Order, Parties]:
     """An order of a listed product, paid through the service's own use cases: processing, waiting for its
     service order."""
-    buyer = await person(svc, AccountRole.BUYER, display_name="b")
-    merchant = await person(svc, AccountRole.MERCHANT, display_name="m", phone="+8613800005678")
-    pid = await listed(svc, merchant, principal(AccountRole.OPERATOR), **one_time("100.00", name="Migration"))
-    placed = await svc.place_order(buyer, PlaceOrder(product_id=pid))
-    order = await svc.pay(placed.order_id, payment(placed))
+    buyer = await person(ctx, AccountRole.BUYER, display_name="b")
+    merchant = await person(ctx, AccountRole.MERCHANT, display_name="m", phone="+8613800005678")
+    pid = await listed(ctx, merchant, principal(AccountRole.OPERATOR), **one_time("100.00", name="Migration"))
+    placed = await order_cases.place_order(ctx, buyer, PlaceOrder(product_id=pid))
+    order = await order_cases.pay(ctx, placed.order_id, payment(placed))
     assert order.status is OrderStatus.PROCESSING
     return order, order.parties
 
 
 def accepted(p: Parties, order_id: str, activation: datetime | None = ACTIVATED) -> AcceptanceDone:
     event = acceptance_done(p, order_id)
-    return event.model_copy(update={"payload": event.payload.model_copy(
-        update={"actual_activation_time": activation})})
+    return event.model_copy(
+        update={"payload": event.payload.model_copy(update={"actual_activation_time": activation})}
+    )
 
 
 def stored(rig: Rig, order_id: str) -> Order:
@@ -66,11 +79,17 @@ async def test_acceptance_completes_the_order_and_starts_its_validity(orders_rig
     assert done.status is OrderStatus.COMPLETED
     assert done.completed_at == event.payload.accepted_at
     assert done.validity_starts_at == ACTIVATED
-    assert [h.status for h in done.history] == [OrderStatus.PENDING_PAYMENT, OrderStatus.PROCESSING,
-                                                OrderStatus.COMPLETED]
+    assert [h.status for h in done.history] == [
+        OrderStatus.PENDING_PAYMENT,
+        OrderStatus.PROCESSING,
+        OrderStatus.COMPLETED,
+    ]
     assert f"orders:{event.event_id}" in rig.state.processed
-    [changed] = [e for e in rig.state.outbox if isinstance(e, OrderStatusChanged)
-                 and e.payload.to_status is OrderStatus.COMPLETED]
+    [changed] = [
+        e
+        for e in rig.state.outbox
+        if isinstance(e, OrderStatusChanged) and e.payload.to_status is OrderStatus.COMPLETED
+    ]
     assert changed.payload.from_status is OrderStatus.PROCESSING
     assert changed.payload.validity_starts_at == ACTIVATED
     assert changed.correlation_id == event.correlation_id
@@ -95,26 +114,39 @@ async def test_a_redelivered_acceptance_changes_nothing(orders_rig: Rig) -> None
 
 
 def _milestone(p: Parties, order_id: str) -> MilestoneConfirmed:
-    return MilestoneConfirmed(producer="tests", correlation_id=rid("c"), order_id=order_id,
-                              payload=MilestoneConfirmedPayload(
-                                  service_order_id=f"SO-{order_id}", order_id=order_id, node="submit_request",
-                                  next_node="confirm_request", actor_role=PartyRole.BUYER, actor_account_id=None,
-                                  parties=p, confirmed_at=datetime.now(UTC)))
+    return MilestoneConfirmed(
+        producer="tests",
+        correlation_id=rid("c"),
+        order_id=order_id,
+        payload=MilestoneConfirmedPayload(
+            service_order_id=f"SO-{order_id}",
+            order_id=order_id,
+            node="submit_request",
+            next_node="confirm_request",
+            actor_role=PartyRole.BUYER,
+            actor_account_id=None,
+            parties=p,
+            confirmed_at=datetime.now(UTC),
+        ),
+    )
 
 
 ABOUT_AN_ORDER: dict[str, Callable[[Parties, str], Event]] = {
     "acceptance.done": lambda p, order_id: accepted(p, order_id),
     "milestone.confirmed": _milestone,
-    "refund.decided": lambda p, order_id: _refund_decided(p, order_id),
+    "appeal.raised": lambda p, order_id: appeal_raised(p, order_id),
+    "appeal.resolved": lambda p, order_id: appeal_resolved(p, order_id, AppealOutcome.REFUND),
     "merchant_call.failed": lambda p, order_id: _call_failed(p, order_id, final=True),
 }
 
 
 @pytest.mark.parametrize("topic", sorted(ABOUT_AN_ORDER))
-async def test_an_event_about_an_order_not_known_here_is_parked_not_dead_lettered(orders_rig: Rig,
-                                                                                  topic: str) -> None:
-    """Issue 10: an unknown order was a permanent NotFound, dead-lettered at once. Events of other topics arrive in
-    any order, so it is "not yet known": parked, tried again, dead-lettered with that reason only after the bound."""
+async def test_an_event_about_an_order_not_known_here_is_parked_not_dead_lettered(
+    orders_rig: Rig, topic: str
+) -> None:
+    """Issue 10: an unknown order was a permanent NotFound, dead-lettered at once. Events of other topics
+    arrive in any order, so it is "not yet known": parked, tried again, dead-lettered with that reason only
+    after the bound."""
     parking = FakeParking().install(orders_rig)
     unknown = rid("CS")
     event = ABOUT_AN_ORDER[topic](Parties(buyer_account_id=rid("b"), merchant_account_id=rid("m")), unknown)
@@ -165,11 +197,13 @@ async def test_a_record_that_is_not_json_is_dead_lettered(orders_rig: Rig) -> No
     assert dead.headers["x-attempts"] == "1"
 
 
-async def test_a_transient_failure_is_retried_in_process(orders_rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_transient_failure_is_retried_in_process(
+    orders_rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
     async with orders_rig.running() as rig:
         order, p = await paid_order(rig.service)
-        wrapper, calls = flaky(rig.service.on_acceptance_done, failures=2)
-        monkeypatch.setattr(rig.service, "on_acceptance_done", wrapper)
+        wrapper, calls = flaky(complete_order, failures=2)
+        monkeypatch.setitem(EVENT_HANDLERS, AcceptanceDone, [wrapper])
 
         await rig.publish(accepted(p, order.order_id))
 
@@ -179,11 +213,12 @@ async def test_a_transient_failure_is_retried_in_process(orders_rig: Rig, monkey
 
 
 async def test_a_failure_that_never_clears_is_dead_lettered_after_the_last_attempt(
-        orders_rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    orders_rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
     async with orders_rig.running() as rig:
         order, p = await paid_order(rig.service)
-        wrapper, calls = flaky(rig.service.on_acceptance_done, failures=-1)
-        monkeypatch.setattr(rig.service, "on_acceptance_done", wrapper)
+        wrapper, calls = flaky(complete_order, failures=-1)
+        monkeypatch.setitem(EVENT_HANDLERS, AcceptanceDone, [wrapper])
 
         await rig.publish(accepted(p, order.order_id))
 
@@ -197,51 +232,32 @@ async def test_a_failure_that_never_clears_is_dead_lettered_after_the_last_attem
     assert rig.policy.dead_lettered == 1
 
 
-# --- the other subscriptions: progress, refund decisions, final provisioning failures -------------
-
-
-def _refund_decided(p: Parties, order_id: str, approved: bool = True) -> RefundDecided:
-    return RefundDecided(producer="tests", correlation_id=rid("corr"), order_id=order_id, payload=RefundDecidedPayload(
-        refund_id=rid("RF"), order_id=order_id, approved=approved, amount=Decimal("100.00"), reason="not needed",
-        decided_by_role=PartyRole.MERCHANT, parties=p, decided_at=datetime.now(UTC)))
-
-
-async def test_an_approved_refund_refunds_the_order_once(orders_rig: Rig) -> None:
-    async with orders_rig.running() as rig:
-        order, p = await paid_order(rig.service)
-        event = _refund_decided(p, order.order_id)
-        await rig.publish(event)
-        await rig.publish(event)
-
-    refunded = stored(rig, order.order_id)
-    assert refunded.status is OrderStatus.REFUNDED
-    assert [h.status for h in refunded.history][-1] is OrderStatus.REFUNDED
-    changes = [e for e in rig.state.outbox if isinstance(e, OrderStatusChanged)
-               and e.payload.to_status is OrderStatus.REFUNDED]
-    assert len(changes) == 1
-    assert "approved by the merchant" in changes[0].payload.reason
-    assert rig.dead == []
-
-
-async def test_a_rejected_refund_keeps_the_order_processing(orders_rig: Rig) -> None:
-    async with orders_rig.running() as rig:
-        order, p = await paid_order(rig.service)
-        await rig.publish(_refund_decided(p, order.order_id, approved=False))
-
-    assert stored(rig, order.order_id).status is OrderStatus.PROCESSING
-    assert rig.dead == []
+# --- the other subscriptions: progress, final provisioning failures -------------------------------------
 
 
 def _call_failed(p: Parties, order_id: str, final: bool) -> MerchantCallFailed:
-    return MerchantCallFailed(producer="tests", correlation_id=rid("corr"), order_id=order_id,
-                              payload=MerchantCallFailedPayload(
-                                  call_id=rid("call"), merchant_account_id=p.merchant_account_id,
-                                  endpoint="newInstance", order_id=order_id, attempt=9, final=final,
-                                  consequence="refund", error="HTTP 500", failed_at=datetime.now(UTC), parties=p))
+    return MerchantCallFailed(
+        producer="tests",
+        correlation_id=rid("corr"),
+        order_id=order_id,
+        payload=MerchantCallFailedPayload(
+            call_id=rid("call"),
+            merchant_account_id=p.merchant_account_id,
+            endpoint="newInstance",
+            order_id=order_id,
+            attempt=9,
+            final=final,
+            consequence="refund",
+            error="HTTP 500",
+            failed_at=datetime.now(UTC),
+            parties=p,
+        ),
+    )
 
 
 async def test_a_final_provisioning_failure_refunds_the_order_and_an_intermediate_one_does_not(
-        orders_rig: Rig) -> None:
+    orders_rig: Rig,
+) -> None:
     async with orders_rig.running() as rig:
         order, p = await paid_order(rig.service)
         await rig.publish(_call_failed(p, order.order_id, final=False))
@@ -252,6 +268,8 @@ async def test_a_final_provisioning_failure_refunds_the_order_and_an_intermediat
     done = stored(rig, order.order_id)
     assert done.status is OrderStatus.REFUNDED
     assert "§8.2.2" in done.history[-1].reason
+    [decided] = [e for e in rig.state.outbox if isinstance(e, RefundDecided)]
+    assert (decided.payload.approved, decided.payload.decided_by_role) == (True, PartyRole.SYSTEM)
     assert rig.dead == []
 
 
@@ -259,11 +277,23 @@ async def test_milestone_confirmations_and_acceptance_move_the_orders_progress(o
     async with orders_rig.running() as rig:
         order, p = await paid_order(rig.service)
         for node, nxt in (("submit_request", "confirm_request"), ("confirm_request", "deliver")):
-            await rig.publish(MilestoneConfirmed(
-                producer="tests", correlation_id=rid("c"), order_id=order.order_id,
-                payload=MilestoneConfirmedPayload(service_order_id="SO-1", order_id=order.order_id, node=node,
-                                                  next_node=nxt, actor_role=PartyRole.BUYER, actor_account_id=None,
-                                                  parties=p, confirmed_at=datetime.now(UTC))))
+            await rig.publish(
+                MilestoneConfirmed(
+                    producer="tests",
+                    correlation_id=rid("c"),
+                    order_id=order.order_id,
+                    payload=MilestoneConfirmedPayload(
+                        service_order_id="SO-1",
+                        order_id=order.order_id,
+                        node=node,
+                        next_node=nxt,
+                        actor_role=PartyRole.BUYER,
+                        actor_account_id=None,
+                        parties=p,
+                        confirmed_at=datetime.now(UTC),
+                    ),
+                )
+            )
         mid = stored(rig, order.order_id).progress
         await rig.publish(accepted(p, order.order_id))
 

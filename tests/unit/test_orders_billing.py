@@ -21,10 +21,22 @@ def at(day: int, month: int = 11, hour: int = 12) -> datetime:
 
 
 def order(delivery: DeliveryType = DeliveryType.MANUAL_SERVICE, order_type: str = "new") -> Order:
-    product = ProductSnapshot(product_id="p", name="x", delivery_type=delivery, billing_mode=BillingMode.PERIODIC_YEARLY,
-                              period_months=12)
-    return Order(order_id="CS1", order_type=order_type, buyer_account_id="b", merchant_account_id="m",  # type: ignore[arg-type]
-                 product=product, amount=Decimal("10"), created_at=at(1))
+    product = ProductSnapshot(
+        product_id="p",
+        name="x",
+        delivery_type=delivery,
+        billing_mode=BillingMode.PERIODIC_YEARLY,
+        period_months=12,
+    )
+    return Order(
+        order_id="CS1",
+        order_type=order_type,
+        buyer_account_id="b",
+        merchant_account_id="m",  # type: ignore[arg-type]
+        product=product,
+        amount=Decimal("10"),
+        created_at=at(1),
+    )
 
 
 def completed(accepted: datetime, paid: datetime | None = None) -> Order:
@@ -76,7 +88,9 @@ def test_an_unsupervised_order_is_billable_from_payment() -> None:
 def test_a_credit_order_needs_repayment_and_a_late_repayment_moves_it_to_the_next_period() -> None:
     o = order(DeliveryType.API)
     o.pay("pay-1", o.amount, at(5), "c", credit=True)
-    assert eligibility(o, NOV).reasons == ["paid with credit and not repaid yet (后付费客户还款状态 must be 已还款)"]
+    assert eligibility(o, NOV).reasons == [
+        "paid with credit and not repaid yet (后付费客户还款状态 must be 已还款)"
+    ]
 
     o.credit_repaid_at = at(10, month=12)  # after the 3 December cut
     e = eligibility(o, NOV)

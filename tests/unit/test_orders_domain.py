@@ -17,14 +17,28 @@ from tests.factories import parties, rid
 NOW = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 
 
-def order(delivery_type: DeliveryType = DeliveryType.MANUAL_SERVICE, status: OrderStatus = OrderStatus.PENDING_PAYMENT,
-          provider: str | None = None) -> Order:
+def order(
+    delivery_type: DeliveryType = DeliveryType.MANUAL_SERVICE,
+    status: OrderStatus = OrderStatus.PENDING_PAYMENT,
+    provider: str | None = None,
+) -> Order:
     p = parties(provider)
-    product = ProductSnapshot(product_id=rid("p"), name="Data migration service", delivery_type=delivery_type,
-                              provider_share_ratio=Decimal("0.10"))
-    return Order(order_id=Order.new_id(NOW), buyer_account_id=p.buyer_account_id,
-                 merchant_account_id=p.merchant_account_id, provider_id=p.provider_id, product=product,
-                 amount=Decimal("120.50"), status=status, created_at=NOW - timedelta(hours=1))
+    product = ProductSnapshot(
+        product_id=rid("p"),
+        name="Data migration service",
+        delivery_type=delivery_type,
+        provider_share_ratio=Decimal("0.10"),
+    )
+    return Order(
+        order_id=Order.new_id(NOW),
+        buyer_account_id=p.buyer_account_id,
+        merchant_account_id=p.merchant_account_id,
+        provider_id=p.provider_id,
+        product=product,
+        amount=Decimal("120.50"),
+        status=status,
+        created_at=NOW - timedelta(hours=1),
+    )
 
 
 # --- pay ----------------------------------------------------------------------------------------
@@ -71,8 +85,10 @@ def test_paying_a_supervised_order_moves_it_to_processing_and_emits_order_paid()
     assert [h.status for h in o.history] == [OrderStatus.PROCESSING]
     paid, changed = events
     assert isinstance(changed, OrderStatusChanged)
-    assert (changed.payload.from_status, changed.payload.to_status) == (OrderStatus.PENDING_PAYMENT,
-                                                                          OrderStatus.PROCESSING)
+    assert (changed.payload.from_status, changed.payload.to_status) == (
+        OrderStatus.PENDING_PAYMENT,
+        OrderStatus.PROCESSING,
+    )
     assert changed.order_id == o.order_id
     assert isinstance(paid, OrderPaid)
     assert paid.order_id == o.order_id
@@ -191,11 +207,15 @@ def test_history_and_published_changes_carry_the_same_entries_through_the_lifecy
     events += [e for e in o.pay("pay-1", o.amount, NOW, "c") if isinstance(e, OrderStatusChanged)]
     events += o.complete_after_acceptance(NOW + timedelta(days=3), None, "c")
 
-    published = [(e.payload.from_status, e.payload.to_status, e.payload.reason, e.payload.changed_at)
-                 for e in events]
+    published = [
+        (e.payload.from_status, e.payload.to_status, e.payload.reason, e.payload.changed_at) for e in events
+    ]
     assert published == [(h.from_status, h.status, h.reason, h.at) for h in o.history]
-    assert [h.status for h in o.history] == [OrderStatus.PENDING_PAYMENT, OrderStatus.PROCESSING,
-                                             OrderStatus.COMPLETED]
+    assert [h.status for h in o.history] == [
+        OrderStatus.PENDING_PAYMENT,
+        OrderStatus.PROCESSING,
+        OrderStatus.COMPLETED,
+    ]
     assert events[-1].payload.validity_starts_at == NOW + timedelta(days=3)
 
 
@@ -281,7 +301,9 @@ def test_an_unpaid_order_cannot_be_refunded(status: OrderStatus) -> None:
 
 def periodic(order_type: str = "new", months: int = 12) -> Order:
     o = order()
-    product = o.product.model_copy(update={"billing_mode": BillingMode.PERIODIC_YEARLY, "period_months": months})
+    product = o.product.model_copy(
+        update={"billing_mode": BillingMode.PERIODIC_YEARLY, "period_months": months}
+    )
     return o.model_copy(update={"product": product, "order_type": order_type})
 
 

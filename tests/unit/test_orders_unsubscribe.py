@@ -8,10 +8,11 @@ from decimal import Decimal
 
 import pytest
 
-from services.orders.aftersales import rate, refund_decided, request_unsubscribe
+from services.orders.aftersales import rate
 from services.orders.billing import Period, eligibility
 from services.orders.domain import Order
 from services.orders.progress import Rating
+from services.orders.refunds import decide_refund, request_refund
 from services.orders.unsubscribe import not_an_unsubscribe, settle_unsubscribe, unsubscribe_requested
 from shared.platform.errors import DomainError
 from shared.schemas import DeliveryType, OrderPaid, OrderStatus, ProductSnapshot
@@ -21,23 +22,33 @@ LATER = NOW + timedelta(hours=2)
 
 
 def paid(delivery: DeliveryType = DeliveryType.MANUAL_SERVICE) -> Order:
-    o = Order(order_id="CS1", buyer_account_id="b", merchant_account_id="m", provider_id="prov",
-              amount=Decimal("100.00"), product=ProductSnapshot(product_id="p", name="x", delivery_type=delivery),
-              created_at=NOW)
+    o = Order(
+        order_id="CS1",
+        buyer_account_id="b",
+        merchant_account_id="m",
+        provider_id="prov",
+        amount=Decimal("100.00"),
+        product=ProductSnapshot(product_id="p", name="x", delivery_type=delivery),
+        created_at=NOW,
+    )
     o.pay("pay-1", o.amount, NOW, "c")
     return o
 
 
 def requested(amount: Decimal | None = Decimal("60.00")) -> tuple[Order, Order, list[object]]:
     original = paid()
-    request_unsubscribe(original, "b", amount, "not needed", NOW, 0, "c")
+    request_refund(original, "b", amount, "not needed", NOW, 0, "c")
     unsub, events = unsubscribe_requested(original, NOW, "c")
     return original, unsub, list(events)
 
 
 def test_a_supervised_request_opens_a_processing_unsubscribe_order_linked_both_ways() -> None:
     original, unsub, events = requested()
-    assert (unsub.order_type, unsub.status, unsub.amount) == ("unsubscribe", OrderStatus.PROCESSING, Decimal("60.00"))
+    assert (unsub.order_type, unsub.status, unsub.amount) == (
+        "unsubscribe",
+        OrderStatus.PROCESSING,
+        Decimal("60.00"),
+    )
     assert unsub.original_order_id == original.order_id
     assert unsub.parties == original.parties
     assert unsub.product == original.product
@@ -52,14 +63,19 @@ def test_a_supervised_request_opens_a_processing_unsubscribe_order_linked_both_w
     assert settle_unsubscribe(unsub, original.refund, LATER, "c") == []  # still waiting for the merchant
 
 
-@pytest.mark.parametrize(("approved", "original_status", "unsub_status"), [
-    (True, OrderStatus.REFUNDED, OrderStatus.COMPLETED),
-    (False, OrderStatus.PROCESSING, OrderStatus.CANCELLED)])
-def test_the_decision_settles_the_unsubscribe_order(approved: bool, original_status: OrderStatus,
-                                                    unsub_status: OrderStatus) -> None:
+@pytest.mark.parametrize(
+    ("approved", "original_status", "unsub_status"),
+    [
+        (True, OrderStatus.REFUNDED, OrderStatus.COMPLETED),
+        (False, OrderStatus.PROCESSING, OrderStatus.CANCELLED),
+    ],
+)
+def test_the_decision_settles_the_unsubscribe_order(
+    approved: bool, original_status: OrderStatus, unsub_status: OrderStatus
+) -> None:
     original, unsub, _ = requested()
-    refund_decided(original, approved, "seen", "decided", LATER, "c")
     assert original.refund is not None
+    decide_refund(original, "m", original.refund.refund_id, approved, "seen", LATER, "c")
     [changed] = settle_unsubscribe(unsub, original.refund, LATER, "c2")
     assert (original.status, unsub.status) == (original_status, unsub_status)
     assert (changed.payload.from_status, changed.payload.to_status) == (OrderStatus.PROCESSING, unsub_status)
@@ -70,13 +86,15 @@ def test_the_decision_settles_the_unsubscribe_order(approved: bool, original_sta
 
 def test_the_five_day_no_reason_refund_completes_the_unsubscribe_order_at_once() -> None:
     original = paid(DeliveryType.SAAS_INSTANT)
-    request_unsubscribe(original, "b", Decimal("1.00"), "changed my mind", NOW + timedelta(days=1), 0, "c")
+    request_refund(original, "b", Decimal("1.00"), "changed my mind", NOW + timedelta(days=1), 0, "c")
     unsub, events = unsubscribe_requested(original, NOW + timedelta(days=1), "c")
     assert original.status is OrderStatus.REFUNDED
     assert unsub.amount == Decimal("100.00")  # the no-reason refund is always the full amount (dossier §1.4)
     assert unsub.status is OrderStatus.COMPLETED
     assert [(e.payload.from_status, e.payload.to_status) for e in events] == [
-        (None, OrderStatus.PROCESSING), (OrderStatus.PROCESSING, OrderStatus.COMPLETED)]
+        (None, OrderStatus.PROCESSING),
+        (OrderStatus.PROCESSING, OrderStatus.COMPLETED),
+    ]
 
 
 def test_an_unsubscribe_order_is_not_a_purchase() -> None:
