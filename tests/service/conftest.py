@@ -9,8 +9,6 @@ from services.notification import store as notification_store
 from services.notification.deps import Deps as NotificationDeps
 from services.notification.settings import NotificationSettings
 from services.orders import handlers as orders_handlers
-from services.orders import store as orders_store
-from services.orders.services import OrdersService
 from services.orders.settings import OrdersSettings
 from services.partner import handlers as partner_handlers
 from services.partner import store as partner_store
@@ -21,13 +19,13 @@ from services.supervision import store as supervision_store
 from services.supervision.services import SupervisionService
 from services.supervision.settings import SupervisionSettings
 from shared.platform.mongo import UnitOfWorkFactory
+from tests.service.orders_support import in_memory as orders_in_memory
 from tests.service.rig import FAST, Counter, Rig, make_rig
 
 
 @pytest.fixture
 def orders_rig() -> Rig:
-    return make_rig(OrdersSettings(**FAST), orders_handlers.register, "orders",
-                    lambda state: OrdersService(UnitOfWorkFactory(orders_store.fake_uow(state))))
+    return make_rig(OrdersSettings(**FAST), orders_handlers.register, "orders", orders_in_memory)
 
 
 @pytest.fixture
