@@ -87,7 +87,8 @@ class Checker:
     # --- orders ---------------------------------------------------------------------------------------------
     async def _orders(self, f: Findings) -> None:
         mine = {p.order_id: p for p in self.plans if p.order_id}
-        refunds = {p.order_id for p in self.plans if p.kind is Kind.IMAGE_REFUND}
+        # An unsubscribe order records the refund the buyer asked for: the 5-day one, and the guarantee period's.
+        refunds = {p.order_id for p in self.plans if p.kind in (Kind.IMAGE_REFUND, Kind.GUARANTEE_REFUND)}
 
         async def of(buyer: Person) -> None:
             seen: dict[str, dict[str, Any]] = {}
@@ -117,10 +118,25 @@ class Checker:
             for plan in self.plans:
                 if plan.buyer is buyer and plan.order_id in refunds and plan.done \
                         and by_original[plan.order_id] == 0:
-                    f.lost.append(f"order #{plan.index} {plan.order_id}: no unsubscribe order for its 5-day refund")
+                    f.lost.append(f"order #{plan.index} {plan.order_id}: no unsubscribe order for its refund")
 
         await _gather(8, [of(b) for b in self.world.buyers])
         f.counts["orders"] = len(mine)
+        await self._service_orders(f)
+
+    async def _service_orders(self, f: Findings) -> None:
+        """A refunded supervised order's service order ends refunded too: orders decides, supervision follows
+        its refund.decided (one owner for refunds)."""
+        refunded = [p for p in self.plans if p.so_id and p.kind in (Kind.APPEAL_REFUND, Kind.GUARANTEE_REFUND)]
+
+        async def one(plan: Plan) -> None:
+            so = await self.cluster.call("GET", "supervision", f"/service-orders/{plan.so_id}", plan.buyer)
+            if so["status"] != "refunded":
+                f.stuck.append(f"service order of #{plan.index} ({plan.kind}) {plan.so_id}: {so['status']}, "
+                               f"expected refunded")
+
+        await _gather(8, [one(p) for p in refunded])
+        f.counts["service_orders"] = len(refunded)
 
     # --- messages -------------------------------------------------------------------------------------------
     async def _messages(self, f: Findings) -> None:

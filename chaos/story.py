@@ -8,8 +8,8 @@ Seven stories, mixed in a fixed proportion (out of every 20 orders):
 - 1 `appeal_resume`: the buyer appeals while the merchant delivers; the operator resumes the flow; completed (§5);
 - 1 `appeal_refund`: through a private link; the merchant appeals; the operator refunds the order in full (§5.3):
   refunded before acceptance, the provider's earning never accrues (nothing booked, nothing reversed);
-- 1 `guarantee_refund`: through a private link; the buyer asks for a refund in the guarantee period and the
-  merchant approves (§1.4): no earning either;
+- 1 `guarantee_refund`: through a private link; the buyer asks the orders service for a refund in the guarantee
+  period and the merchant approves there (§1.4): no earning either;
 - 4 `image_link`: an unsupervised image through a private link: complete once paid, the provider earns at once;
 - 2 `image_refund`: the same, then the 5-day no-reason refund (§1.4): the earning is reversed.
 
@@ -67,8 +67,9 @@ MESSAGES: dict[Kind, dict[str, list[str]]] = {
                                    "refund_decided"],
                          "merchant": ["order_received", "appeal_raised", "appeal_resolved", "refund_decided"],
                          "operator": ["appeal_to_review"], "provider": ["order_provider"]},
-    # The merchant decided it: only the buyer is told of the decision.
-    Kind.GUARANTEE_REFUND: {"buyer": ["order_paid", "refund_decided"], "merchant": ["order_received"],
+    # The merchant is told of the request; it decided, so only the buyer is told of the decision.
+    Kind.GUARANTEE_REFUND: {"buyer": ["order_paid", "refund_decided"], "merchant": ["order_received",
+                                                                                    "refund_requested"],
                             "provider": ["order_provider"]},
     Kind.IMAGE_LINK: {**_PAID, "provider": ["order_provider"]},
     # The 5-day no-reason refund is the platform's at once: refund.decided only, told to both parties.
@@ -187,10 +188,11 @@ async def drive(plan: Plan, cluster: Cluster, world: World, progress: Progress) 
     await act(c, plan, buyer, "submit")
     if plan.kind is Kind.GUARANTEE_REFUND:
         plan.step = "refund"
-        so = await c.call("POST", "supervision", f"/service-orders/{plan.so_id}/refunds", buyer, expect=201,
-                          json={"amount": "200.00", "reason": "scope reduced"})
-        refund_id = so["refunds"][-1]["refund_id"]
-        await c.call("POST", "supervision", f"/service-orders/{plan.so_id}/refunds/{refund_id}/decision", merchant,
+        # Refunds are the orders service's: the buyer asks on the purchased service, the merchant decides.
+        requested = await c.call("POST", "orders", f"/purchased-services/{plan.order_id}/unsubscribe", buyer,
+                                 json={"amount": "200.00", "reason": "scope reduced"})
+        refund_id = requested["refund"]["refund_id"]
+        await c.call("POST", "orders", f"/orders/{plan.order_id}/refunds/{refund_id}/decision", merchant,
                      json={"approve": True, "opinion": "agreed on the phone"})
         plan.step, plan.done = "done", True
         return

@@ -71,6 +71,8 @@ RULES: tuple[Rule, ...] = (
     r("orders", "POST", "/orders/{order_id}/cancel", {"buyer"}, "the order's buyer", "buyer"),
     r("orders", "POST", "/orders/{order_id}/credit-repaid", OPS),
     r("orders", "POST", "/orders/{order_id}/pay", {"payment"}, "the payment system's service account"),
+    r("orders", "POST", "/orders/{order_id}/refunds/{refund_id}/decision", {"merchant"}, "the order's merchant",
+      "merchant"),
     r("orders", "GET", "/products", ALL | {"payment"}, "public", public=True),
     r("orders", "POST", "/products", {"merchant"}),
     r("orders", "GET", "/products/{product_id}", ALL | {"payment"}, "public when listed", public=True),
@@ -98,10 +100,6 @@ RULES: tuple[Rule, ...] = (
       SO_PARTIES, "merchant"),
     r("supervision", "GET", "/service-orders/{service_order_id}/files/{file_id}", {"buyer", "merchant", "operator"},
       SO_PARTIES, "buyer"),
-    r("supervision", "POST", "/service-orders/{service_order_id}/refunds", {"buyer"}, "the service order's buyer",
-      "buyer"),
-    r("supervision", "POST", "/service-orders/{service_order_id}/refunds/{refund_id}/decision", {"merchant"},
-      "the service order's merchant", "merchant"),
     r("supervision", "GET", "/operator/audit", OPS),
     # --- notification ---------------------------------------------------------------------------------
     *(r("notification", method, path, ALL, OWN, "buyer") for method, path in (

@@ -338,6 +338,16 @@ async def _renew(w: World, role: str) -> Call:
     return Call(f"/purchased-services/{(await w.paid('periodic'))['order_id']}/renew", {"json": {}})
 
 
+@builds("orders", "POST", "/orders/{order_id}/refunds/{refund_id}/decision")
+async def _decide(w: World, role: str) -> Call:
+    """The merchant decides the buyer's refund request of a supervised order in its guarantee period."""
+    so = await w.service_order()
+    requested = await w.call("POST", "orders", f"/purchased-services/{so['order_id']}/unsubscribe",
+                             w.people["buyer"], json={"amount": "10.00", "reason": "scope reduced"})
+    return Call(f"/orders/{so['order_id']}/refunds/{requested['refund']['refund_id']}/decision",
+                {"json": {"approve": True}})
+
+
 @builds("orders", "POST", "/purchased-services/{order_id}/unsubscribe")
 async def _unsubscribe(w: World, role: str) -> Call:
     return Call(f"/purchased-services/{(await w.paid('image'))['order_id']}/unsubscribe",
@@ -398,21 +408,6 @@ async def _download(w: World, role: str) -> Call:
     up = await w.call("POST", "supervision", f"/service-orders/{so_id}/files", w.people["merchant"], expect=201,
                       files={"file": ("sow.pdf", PDF, "application/pdf")}, data={"kind": "sow"})
     return Call(f"/service-orders/{so_id}/files/{up['file_id']}")
-
-
-@builds("supervision", "POST", "/service-orders/{service_order_id}/refunds")
-async def _refund(w: World, role: str) -> Call:
-    so_id = (await w.service_order())["service_order_id"]
-    return Call(f"/service-orders/{so_id}/refunds", {"json": {"amount": "10.00", "reason": "scope reduced"}})
-
-
-@builds("supervision", "POST", "/service-orders/{service_order_id}/refunds/{refund_id}/decision")
-async def _decide(w: World, role: str) -> Call:
-    so_id = (await w.service_order())["service_order_id"]
-    so = await w.call("POST", "supervision", f"/service-orders/{so_id}/refunds", w.people["buyer"], expect=201,
-                      json={"amount": "10.00", "reason": "scope reduced"})
-    return Call(f"/service-orders/{so_id}/refunds/{so['refunds'][0]['refund_id']}/decision",
-                {"json": {"approve": True}})
 
 
 # --- notification: each account's own message centre, inbox and delivery log ---------------------------

@@ -4,6 +4,7 @@ that freezes and resumes a running auto-acceptance timer, and a refund in the gu
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Iterator
@@ -88,10 +89,17 @@ async def test_license_2_claims_activates_and_is_accepted_automatically(stack: S
     assert so["node"] == "implement"
     await j.act(j.merchant, "implement")
     await j.act(j.buyer, "claim")
-    refused = await j.call("POST", "supervision", f"/service-orders/{j.so_id}/refunds", j.buyer, expect=409,
-                           json={"amount": "100.00", "reason": "changed my mind"})
-    assert refused["detail"]["code"] == "code_claimed"
     await j.act(j.merchant, "activate", {"actual_activation_time": "2026-11-20T09:00:00+08:00"})
+    # Refunds are the orders service's: it learns from supervision's milestone that the code was claimed, and
+    # then refuses a negotiated refund (dossier §1.4, License 2.0).
+    for _ in range(100):
+        order = await j.call("GET", "orders", f"/orders/{j.order_id}", j.buyer)
+        if "activation" in order["progress"]["confirmed_nodes"]:
+            break
+        await asyncio.sleep(0.2)
+    refused = await j.call("POST", "orders", f"/purchased-services/{j.order_id}/unsubscribe", j.buyer,
+                           expect=409, json={"amount": "100.00", "reason": "changed my mind"})
+    assert refused["detail"]["code"] == "code_claimed"
     so = await j.act(j.merchant, "upload_proof", {"evidence": [{"kind": "acceptance_document", "name": "a.pdf"}]})
     assert so["status"] == "completed"
     [done] = await events(stack, "acceptance.done", j.order_id)
@@ -202,13 +210,20 @@ async def test_a_refund_in_the_guarantee_period(stack: Stack, http: httpx.AsyncC
     await j.buy()
     await j.service_order()
     await j.act(j.buyer, "submit")
-    so = await j.call("POST", "supervision", f"/service-orders/{j.so_id}/refunds", j.buyer, expect=201,
-                      json={"amount": "200.00", "reason": "scope reduced"})
-    refund_id = so["refunds"][0]["refund_id"]
-    await j.call("POST", "supervision", f"/service-orders/{j.so_id}/refunds/{refund_id}/decision", j.buyer,
+    # The buyer asks the orders service, the merchant decides there; supervision follows refund.decided.
+    requested = await j.call("POST", "orders", f"/purchased-services/{j.order_id}/unsubscribe", j.buyer,
+                             json={"amount": "200.00", "reason": "scope reduced"})
+    refund_id = requested["refund"]["refund_id"]
+    await j.call("POST", "orders", f"/orders/{j.order_id}/refunds/{refund_id}/decision", j.buyer,
                  expect=403, json={"approve": True})
-    so = await j.call("POST", "supervision", f"/service-orders/{j.so_id}/refunds/{refund_id}/decision", j.merchant,
-                      json={"approve": True, "opinion": "agreed on the phone"})
+    order = await j.call("POST", "orders", f"/orders/{j.order_id}/refunds/{refund_id}/decision", j.merchant,
+                         json={"approve": True, "opinion": "agreed on the phone"})
+    assert order["status"] == "refunded"
+    for _ in range(100):
+        so = await j.call("GET", "supervision", f"/service-orders/{j.so_id}", j.buyer)
+        if so["status"] == "refunded":
+            break
+        await asyncio.sleep(0.2)
     assert so["status"] == "refunded"
     [decided] = await events(stack, "refund.decided", j.order_id)
     assert decided["payload"]["approved"] is True
