@@ -10,13 +10,14 @@ and one period's failure never holds up the other."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
-from services.partner.selling import Selling
+from services.partner.billing import Bill
+from services.partner.deps import Deps
+from services.partner.settlement import generate_bills
 from services.partner.store import PartnerUnitOfWork
 from shared.platform.errors import DomainError
-from shared.platform.mongo import UnitOfWorkFactory
 from shared.platform.worker import Blocked
 
 log = logging.getLogger("partner.bills")
@@ -46,12 +47,15 @@ class BillRunIncomplete(Exception):
     """Some providers' bills of a period failed; the others were made. The worker retries the period."""
 
 
+Generate = Callable[[Deps, str, str | None, str | None], Awaitable[list[Bill]]]
+
+
 class BillRuns:
     name = "bill-runs"
 
-    def __init__(self, uow: UnitOfWorkFactory[PartnerUnitOfWork], selling: Selling,
-                 clock: Callable[[], datetime], run_day: int = 3) -> None:
-        self.uow, self.selling, self.clock, self.run_day = uow, selling, clock, run_day
+    def __init__(self, deps: Deps, generate: Generate = generate_bills) -> None:
+        self.deps, self.generate = deps, generate
+        self.uow, self.clock, self.run_day = deps.uow, deps.clock, deps.settings.bill_run_day
 
     def periods(self, now: datetime) -> dict[str, tuple[str | None, str | None]]:
         """The runs due at `now`: run id → (month, quarter)."""
@@ -79,7 +83,7 @@ class BillRuns:
         failed: dict[str, Exception] = {}
         for provider in everyone:
             try:
-                await self.selling.generate(provider, month, quarter)
+                await self.generate(self.deps, provider, month, quarter)
             except DomainError as exc:
                 if exc.transient:
                     failed[provider] = exc

@@ -43,6 +43,14 @@ class Bill(BaseModel):
     version: int = 0
 
 
+class BillRun(BaseModel):
+    """A scheduled bill run that is done (bill_runs.py): `basic:<yyyymm>` or `performance:<yyyy>Q<n>`."""
+
+    run_id: str
+    providers: int
+    at: AwareDatetime
+
+
 def month_bounds(period: str) -> tuple[datetime, datetime]:
     try:
         year, month = int(period[:4]), int(period[4:])

@@ -1,27 +1,17 @@
-"""Use cases of the merchant calls: build a call (durable, in the caller's unit of work), attempt it when due
-(HTTP outside any transaction, then the outcome + merchant_call.failed in one unit of work), replay it."""
+"""The attempt of a merchant call, when due: the signed HTTP call outside any transaction, then its outcome and
+merchant_call.failed in one unit of work; and the calls as a source of the shared leased worker. (Calls are built
+where they are caused: saas.py for the SaaS lifecycle, sync.py for the Kit syncs.)"""
 
 from __future__ import annotations
 
 import json
 import logging
-import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from services.partner import signing
-from services.partner.calls import (
-    KIT_PATHS,
-    LIFECYCLE,
-    OK_CODES,
-    SAAS_PATH,
-    MerchantCall,
-    RetryTimes,
-    Sale,
-    storable,
-    timestamp_utc8,
-)
+from services.partner.calls import OK_CODES, MerchantCall, RetryTimes, storable
 from services.partner.egress import CallFailure, Sender, classify
 from services.partner.store import PartnerUnitOfWork
 from shared.platform.errors import NotFound
@@ -55,59 +45,6 @@ def judge(code: int, headers: dict[str, str], body: bytes, access_key: str, wind
     if code != 200 or str(result.get("resultCode")) not in OK_CODES:
         return result, CallFailure("merchant_error", said)
     return result, None
-
-
-async def lifecycle_call(uow: PartnerUnitOfWork, sale: Sale, order_type: str, original_order_id: str | None,
-                         now: datetime) -> MerchantCall:
-    """§8.2: the SaaS instance call an order causes; the call id is the idempotency key (one per order)."""
-    activity, policy = LIFECYCLE[order_type]
-    instance = None
-    if original_order_id and (first := await uow.sales.get(original_order_id)) is not None:
-        instance = first.instance_id
-    body: dict[str, Any] = {"activity": activity, "orderId": sale.order_id, "orderLineId": f"{sale.order_id}-1",
-                            "businessId": uuid.uuid4().hex, "productId": sale.product_id, "testFlag": "0",
-                            "buyerInfo": {"customerId": sale.buyer_id}, "timeStamp": timestamp_utc8(now)}
-    if order_type != "new":
-        body["instanceId"] = instance or original_order_id or sale.order_id
-        if order_type == "renewal":
-            body["scene"] = "RENEWAL"
-    call = MerchantCall(call_id=f"{activity}:{sale.order_id}", merchant_id=sale.merchant_id, endpoint=activity,
-                        kind="saas", path=SAAS_PATH, body=body, order_id=sale.order_id, buyer_id=sale.buyer_id,
-                        policy=policy, created_at=now, due_at=now)
-    await uow.calls.add(call)
-    return call
-
-
-async def expiry_call(uow: PartnerUnitOfWork, sale: Sale, ends_at: datetime) -> MerchantCall:
-    """§8.2.4: the expiry call of the sale's instance, due when its validity ends. A durable timer: the call
-    document waits with a future due time; a later validity end (a renewal) moves a still-pending one."""
-    root = await uow.sales.get(sale.root_order_id) or sale
-    call_id = f"expireInstance:{root.order_id}"
-    existing = await uow.calls.get(call_id)
-    if existing is not None and existing.status == "pending" and not existing.attempts:
-        existing.created_at = existing.due_at = ends_at
-        existing.body["timeStamp"] = timestamp_utc8(ends_at)
-        await uow.calls.save(existing)
-        return existing
-    if existing is not None:
-        call_id = f"{call_id}:{int(ends_at.timestamp())}"
-        if (again := await uow.calls.get(call_id)) is not None:
-            return again
-    body: dict[str, Any] = {"activity": "expireInstance", "instanceId": root.instance_id or root.order_id,
-                            "orderId": sale.order_id, "testFlag": "0", "timeStamp": timestamp_utc8(ends_at)}
-    call = MerchantCall(call_id=call_id, merchant_id=sale.merchant_id, endpoint="expireInstance", kind="saas",
-                        path=SAAS_PATH, body=body, order_id=root.order_id, buyer_id=sale.buyer_id, policy="short",
-                        created_at=ends_at, due_at=ends_at)
-    await uow.calls.add(call)
-    return call
-
-
-def kit_call(endpoint: str, sale: Sale, body: dict[str, Any], now: datetime) -> MerchantCall:
-    """§8.1: a Kit sync; the buyer or admin decides about retries, so the policy is manual."""
-    body = {"instanceId": sale.instance_id or sale.order_id, **body, "testFlag": 0, "timeStamp": timestamp_utc8(now)}
-    return MerchantCall(call_id=f"{endpoint}:{uuid.uuid4().hex[:16]}", merchant_id=sale.merchant_id,
-                        endpoint=endpoint, kind="kit", path=KIT_PATHS[endpoint], body=body, order_id=sale.order_id,
-                        buyer_id=sale.buyer_id, policy="manual", created_at=now, due_at=now)
 
 
 class CallRunner:
@@ -217,7 +154,7 @@ class MerchantCalls:
 
     async def due(self, now: datetime, limit: int, blocked: Blocked) -> list[str]:
         async def load(uow: PartnerUnitOfWork) -> list[str]:
-            return await uow.lists.due_calls(now, limit, blocked.all)
+            return await uow.calls.due(now, limit, blocked.all)
         return await self.runner.uow.run(load)
 
     async def process(self, item: str) -> None:

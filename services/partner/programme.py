@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import AwareDatetime, BaseModel, Field
 
 from services.partner.incentives import check_levels, offer_takes_effect
-from shared.platform.errors import DomainError, InvalidInput
+from shared.platform.errors import DomainError, Forbidden, InvalidInput
 from shared.schemas import Money
 
 Fraction = Annotated[Money, Field(gt=0, lt=1)]  # a discount: 0.1 = 10 % off
@@ -42,6 +42,14 @@ class Provider(BaseModel):
     rights: list[str] = Field(default_factory=lambda: list(RIGHTS))
     joined_at: AwareDatetime
     version: int = 0
+
+
+def require_active(provider: Provider | None) -> Provider:
+    """Dossier §7.2: a partner account sells only once an operator approved its programme application."""
+    if provider is None or provider.status != "active":
+        raise Forbidden("only an approved, active customer service provider may do this (dossier §7.2)",
+                        rule="approved_providers_only")
+    return provider
 
 
 def apply(application_id: str, account_id: str, company: str, certifications: list[str]) -> Application:

@@ -15,14 +15,12 @@ from fastapi import FastAPI
 
 from services.partner import api, api_bills, api_merchant
 from services.partner.calls import Attempt, MerchantCall, MerchantEndpoint, Sale
+from services.partner.deps import Deps
 from services.partner.domain import LedgerEntry
-from services.partner.egress import EgressPolicy
 from services.partner.programme import Provider
-from services.partner.reads import Reads
-from services.partner.selling import Selling
+from services.partner.queries import PartnerQueries
 from services.partner.settings import PartnerSettings
 from services.partner.store import fake_uow
-from services.partner.sync import MerchantSync
 from shared.platform.audit import MemoryAuditLog
 from shared.platform.fakes import FakeState
 from shared.platform.http import install_security
@@ -59,10 +57,8 @@ class Partner:
         self.app = FastAPI()
         for router in (api.router, api_bills.router, api_merchant.router):
             self.app.include_router(router)
-        self.app.state.selling = Selling(uow, settings, lambda: NOW)
-        self.app.state.reads = Reads(uow)
-        self.app.state.sync = MerchantSync(uow, lambda: NOW, policy=EgressPolicy.from_settings(settings),
-                                           resolver=names)
+        self.app.state.deps = Deps(uow, settings, lambda: NOW, resolver=names)
+        self.app.state.queries = PartnerQueries(self.state.collections())
         install_security(self.app, tokens.verifier(AUD), MemoryAuditLog("partner"))
         self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://partner")
 

@@ -11,7 +11,8 @@ import pytest
 from services.partner import signing
 from services.partner.calls import MerchantCall, MerchantEndpoint, RetryTimes, Sale
 from services.partner.egress import CallFailure
-from services.partner.merchant import CallRunner, lifecycle_call
+from services.partner.merchant import CallRunner
+from services.partner.saas import lifecycle_call
 from services.partner.store import PartnerUnitOfWork, fake_uow
 from shared.platform.fakes import FakeState
 from shared.platform.mongo import UnitOfWorkFactory

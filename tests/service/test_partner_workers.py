@@ -12,11 +12,14 @@ from typing import Any
 import pytest
 
 from services.partner.bill_runs import BillRuns
+from services.partner.billing import Bill
 from services.partner.calls import MerchantCall, MerchantEndpoint, Sale
+from services.partner.deps import Deps
 from services.partner.domain import LedgerEntry
-from services.partner.merchant import CallRunner, MerchantCalls, lifecycle_call
-from services.partner.selling import Selling
+from services.partner.merchant import CallRunner, MerchantCalls
+from services.partner.saas import lifecycle_call
 from services.partner.settings import PartnerSettings
+from services.partner.settlement import generate_bills
 from services.partner.store import PartnerUnitOfWork, fake_uow
 from shared.platform.fakes import FakeState
 from shared.platform.mongo import UnitOfWorkFactory
@@ -180,21 +183,21 @@ def entry(provider: str, at: datetime) -> dict[str, Any]:
                        currency="CNY", at=at).model_dump()
 
 
-class Flaky(Selling):
+class Flaky:
     """Bills as usual, except that one provider's basic bill hits a bug."""
 
     broken = "P1"
 
-    async def generate(self, provider_id: str, month: str | None, quarter: str | None) -> list[Any]:
-        if provider_id == self.broken and month:
+    @classmethod
+    async def generate(cls, deps: Deps, provider_id: str, month: str | None, quarter: str | None) -> list[Bill]:
+        if provider_id == cls.broken and month:
             raise RuntimeError(f"a bug in {provider_id}'s basic bill")
-        return await super().generate(provider_id, month, quarter)
+        return await generate_bills(deps, provider_id, month, quarter)
 
 
-def bill_source(state: FakeState, now: datetime, selling: type[Selling] = Selling) -> BillRuns:
-    uow = UnitOfWorkFactory(fake_uow(state))
+def bill_source(state: FakeState, now: datetime, generate: Any = generate_bills) -> BillRuns:
     settings = PartnerSettings(**FAST)  # type: ignore[arg-type]
-    return BillRuns(uow, selling(uow, settings, lambda: now), lambda: now)
+    return BillRuns(Deps(UnitOfWorkFactory(fake_uow(state)), settings, lambda: now), generate)
 
 
 async def test_the_bill_worker_runs_each_due_period_once() -> None:
@@ -219,7 +222,7 @@ async def test_a_failing_providers_bill_neither_stops_the_others_nor_the_other_p
     state, db, now = FakeState(), FakeDb(), datetime(2026, 4, 3, 1, tzinfo=UTC)
     state.table("ledger").update({"commission:P1": entry("P1", datetime(2026, 3, 9, tzinfo=UTC)),
                                   "commission:P2": entry("P2", datetime(2026, 3, 9, tzinfo=UTC))})
-    source = bill_source(state, now, Flaky)
+    source = bill_source(state, now, Flaky.generate)
     w = worker(source, db, now)
 
     await w.round()
