@@ -35,6 +35,62 @@ Seller = Annotated[Principal, require_role(AccountRole.PROVIDER, AccountRole.MER
                                            rule="providers_and_merchants_only")]
 
 
+class ApplicationIn(BaseModel):
+    company: str = Field(min_length=1, max_length=200)
+    certifications: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(max_length=20)
+
+
+class ReviewIn(BaseModel):
+    approve: bool
+    note: str = Field("", max_length=1000)
+
+
+class AssociationIn(BaseModel):
+    reseller_id: Id | None = None
+    distributor_id: Id | None = None
+    registration_column: str | None = Field(None, min_length=1, max_length=64)
+
+
+class TermsIn(BaseModel):
+    share_ratio: Ratio
+    authorized_discount: Discount | None = None
+    incentive_strategy: str = Field("", max_length=500)
+    product_discount: Discount | None = None
+    partner_discount: Discount | None = None
+    floor_price: Amount | None = None
+    vat_rate: TaxRate | None = None
+    service_fee_tax_rate: TaxRate | None = None
+
+
+class OfferIn(BaseModel):
+    name: str = Field(min_length=1, max_length=255)
+    customer_account_id: Id
+    product_ids: list[Id] = Field(min_length=1, max_length=50)
+    discount: Discount
+    valid_from: AwareDatetime
+    valid_until: AwareDatetime
+
+
+class LinkIn(BaseModel):
+    product_id: Id | None = None
+    customer_account_id: Id | None = None
+    offer_id: Id | None = None
+    ttl_seconds: int | None = Field(default=None, ge=60, le=365 * 24 * 3600)
+
+
+class LinkOut(BaseModel):
+    token: str
+    claims: LinkClaims
+
+
+class DemandIn(BaseModel):
+    merchant_account_id: Id
+    customer_account_id: Id
+    product_id: Id
+    description: str = Field("", max_length=2000)
+
+
+# --- routes -----------------------------------------------------------------------------------------------
 def deps(request: Request) -> Deps:
     """What the use cases run on (app.py provides it)."""
     found: Deps = request.app.state.deps
@@ -53,21 +109,11 @@ async def provider_ledger(provider_id: PathId, caller: ProviderOrOperator, reque
     return await reads.ledger(queries(request), caller, provider_id)
 
 
-class ApplicationIn(BaseModel):
-    company: str = Field(min_length=1, max_length=200)
-    certifications: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(max_length=20)
-
-
 @router.post("/programme/applications", status_code=201)
 async def apply(body: ApplicationIn, caller: ProviderCaller, request: Request) -> Application:
     """A partner account applies to the customer service provider programme (needs a Software, Service or SI
     certification, §7.2)."""
     return await selling.apply(deps(request), caller, body.company, body.certifications)
-
-
-class ReviewIn(BaseModel):
-    approve: bool
-    note: str = Field("", max_length=1000)
 
 
 @router.post("/programme/applications/{application_id}/review")
@@ -82,28 +128,11 @@ async def provider(provider_id: PathId, caller: ProviderOrOperator, request: Req
     return await reads.provider(queries(request), caller, provider_id)
 
 
-class AssociationIn(BaseModel):
-    reseller_id: Id | None = None
-    distributor_id: Id | None = None
-    registration_column: str | None = Field(None, min_length=1, max_length=64)
-
-
 @router.put("/customers/{customer_id}/association")
 async def associate(customer_id: PathId, body: AssociationIn, caller: Operator,
                     request: Request) -> CustomerAssociation:
     """Associate a customer with its reseller / distributor and registration column (operator)."""
     return await selling.associate(deps(request), CustomerAssociation(customer_id=customer_id, **body.model_dump()))
-
-
-class TermsIn(BaseModel):
-    share_ratio: Ratio
-    authorized_discount: Discount | None = None
-    incentive_strategy: str = Field("", max_length=500)
-    product_discount: Discount | None = None
-    partner_discount: Discount | None = None
-    floor_price: Amount | None = None
-    vat_rate: TaxRate | None = None
-    service_fee_tax_rate: TaxRate | None = None
 
 
 @router.put("/products/{product_id}/terms")
@@ -118,15 +147,6 @@ async def get_terms(product_id: PathId, caller: Party, request: Request) -> Prod
     """A product's incentive strategy, authorized discount and revenue-share ratio (its merchant, approved
     providers, operators)."""
     return await reads.terms(queries(request), caller, product_id)
-
-
-class OfferIn(BaseModel):
-    name: str = Field(min_length=1, max_length=255)
-    customer_account_id: Id
-    product_ids: list[Id] = Field(min_length=1, max_length=50)
-    discount: Discount
-    valid_from: AwareDatetime
-    valid_until: AwareDatetime
 
 
 def _offer(body: OfferIn, caller: Principal) -> Offer:
@@ -147,31 +167,12 @@ async def get_offer(offer_id: PathId, caller: Party, request: Request) -> Offer:
     return await reads.offer(queries(request), caller, offer_id)
 
 
-class LinkIn(BaseModel):
-    product_id: Id | None = None
-    customer_account_id: Id | None = None
-    offer_id: Id | None = None
-    ttl_seconds: int | None = Field(default=None, ge=60, le=365 * 24 * 3600)
-
-
-class LinkOut(BaseModel):
-    token: str
-    claims: LinkClaims
-
-
 @router.post("/providers/{provider_id}/private-links", status_code=201)
 async def private_link(provider_id: PathId, body: LinkIn, caller: ProviderCaller, request: Request) -> LinkOut:
     """A signed, expiring private link that binds the order placed through it to the provider (its own only)."""
     claims, token = await selling.private_link(deps(request), caller, provider_id, body.product_id,
                                                          body.customer_account_id, body.offer_id, body.ttl_seconds)
     return LinkOut(token=token, claims=claims)
-
-
-class DemandIn(BaseModel):
-    merchant_account_id: Id
-    customer_account_id: Id
-    product_id: Id
-    description: str = Field("", max_length=2000)
 
 
 @router.post("/demands", status_code=201)

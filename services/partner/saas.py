@@ -44,7 +44,7 @@ async def lifecycle_call(uow: PartnerUnitOfWork, sale: Sale, order_type: str, or
 async def expiry_call(uow: PartnerUnitOfWork, sale: Sale, ends_at: datetime) -> MerchantCall:
     """§8.2.4: the expiry call of the sale's instance, due when its validity ends. A durable timer: the call
     document waits with a future due time; a later validity end (a renewal) moves a still-pending one."""
-    root = await uow.sales.get(sale.root_order_id) or sale
+    root = await uow.sales.root(sale)
     call_id = f"expireInstance:{root.order_id}"
     existing = await uow.calls.get(call_id)
     if existing is not None and existing.status == "pending" and not existing.attempts:

@@ -83,11 +83,6 @@ async def set_terms(deps: Deps, merchant: Principal, terms: ProductTerms) -> Pro
     return await deps.uow.run(work)
 
 
-async def terms_of(uow: PartnerUnitOfWork, product_ids: list[str]) -> list[ProductTerms]:
-    """The terms on record of the products (those that have some)."""
-    return [t for pid in product_ids if (t := await uow.terms.get(pid)) is not None]
-
-
 async def offer(deps: Deps, caller: Principal, offer: Offer) -> Offer:
     """A provider's exclusive offer (bound to it), or a merchant's private offer on its own products."""
     merchant = caller.role is AccountRole.MERCHANT
@@ -99,7 +94,7 @@ async def offer(deps: Deps, caller: Principal, offer: Offer) -> Offer:
         else:
             await active_provider(uow, caller.account_id)
             offer.provider_id = caller.account_id
-        terms = await terms_of(uow, offer.product_ids)
+        terms = await uow.terms.of(offer.product_ids)
         if len(terms) != len(offer.product_ids):
             raise InvalidInput("every product needs its terms on record", field="product_ids")
         if merchant and any(t.merchant_id != caller.account_id for t in terms):
@@ -162,7 +157,7 @@ async def answer_demand(deps: Deps, caller: Principal, demand_id: str, offer: Of
             raise NotFound(f"no demand {demand_id}")
         require_party(caller, demand.merchant_id, what=f"demand {demand_id} (filed with another merchant)")
         offer.provider_id, offer.demand_id, offer.issuer_id = demand.provider_id, demand_id, caller.account_id
-        made = programme.make_offer(offer, await terms_of(uow, offer.product_ids))
+        made = programme.make_offer(offer, await uow.terms.of(offer.product_ids))
         made.status = "effective"  # the merchant's own Private Offer (§7.5 step 2) needs no authorization
         demand.answer(made.offer_id)
         await uow.offers.add(made)

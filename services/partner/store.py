@@ -60,49 +60,22 @@ class PaidOrders(AggregateRepository[PaidOrder]):
             await self.add(PaidOrder(order_id=order_id, paid_at=paid_at))
 
 
-class Applications(AggregateRepository[Application]):
-    model = Application
-    id_field = "application_id"
-
-
-class Providers(AggregateRepository[Provider]):
-    model = Provider
-    id_field = "provider_id"
-
-
-class Customers(Records[CustomerAssociation]):
-    model = CustomerAssociation
-    id_field = "customer_id"
-
-
 class Terms(Records[ProductTerms]):
     model = ProductTerms
     id_field = "product_id"
 
-
-class Offers(AggregateRepository[Offer]):
-    model = Offer
-    id_field = "offer_id"
-
-
-class Demands(AggregateRepository[Demand]):
-    model = Demand
-    id_field = "demand_id"
-
-
-class Bills(AggregateRepository[Bill]):
-    model = Bill
-    id_field = "bill_id"
-
-
-class Endpoints(Records[MerchantEndpoint]):
-    model = MerchantEndpoint
-    id_field = "merchant_id"
+    async def of(self, product_ids: list[str]) -> list[ProductTerms]:
+        """The terms on record of the products (of those that have some), in the products' order."""
+        return [t for pid in product_ids if (t := await self.get(pid)) is not None]
 
 
 class Sales(AggregateRepository[Sale]):
     model = Sale
     id_field = "order_id"
+
+    async def root(self, sale: Sale) -> Sale:
+        """The sale that made the instance: the order a renewal, upgrade or unsubscribe changes, or the sale."""
+        return await self.get(sale.root_order_id) or sale
 
 
 class Calls(AggregateRepository[MerchantCall]):
@@ -157,36 +130,40 @@ class BillRuns(AggregateRepository[BillRun]):
 
 
 class PartnerUnitOfWork(UnitOfWork):
+    """One repository per aggregate: a class of its own where it has questions or rules of its own, else the
+    shared repository on the aggregate's model and id."""
+
     orders: BoundOrders
     paid_orders: PaidOrders
-    applications: Applications
-    providers: Providers
-    customers: Customers
+    applications: AggregateRepository[Application]
+    providers: AggregateRepository[Provider]
+    customers: Records[CustomerAssociation]
     terms: Terms
-    offers: Offers
-    demands: Demands
-    bills: Bills
-    endpoints: Endpoints
+    offers: AggregateRepository[Offer]
+    demands: AggregateRepository[Demand]
+    bills: AggregateRepository[Bill]
+    endpoints: Records[MerchantEndpoint]
     calls: Calls
     sales: Sales
     ledger: Ledger
     bill_runs: BillRuns
 
     def bind(self) -> None:
-        self.orders = BoundOrders(self.collection("bound_orders"))
-        self.paid_orders = PaidOrders(self.collection("paid_orders"))
-        self.applications = Applications(self.collection("applications"))
-        self.providers = Providers(self.collection("providers"))
-        self.customers = Customers(self.collection("customers"))
-        self.terms = Terms(self.collection("product_terms"))
-        self.offers = Offers(self.collection("offers"))
-        self.demands = Demands(self.collection("demands"))
-        self.bills = Bills(self.collection("bills"))
-        self.endpoints = Endpoints(self.collection("merchant_endpoints"))
-        self.calls = Calls(self.collection("merchant_calls"))
-        self.sales = Sales(self.collection("sales"))
-        self.ledger = Ledger(self.collection("ledger"))
-        self.bill_runs = BillRuns(self.collection("bill_runs"))
+        c = self.collection
+        self.orders = BoundOrders(c("bound_orders"))
+        self.paid_orders = PaidOrders(c("paid_orders"))
+        self.applications = AggregateRepository(c("applications"), Application, "application_id")
+        self.providers = AggregateRepository(c("providers"), Provider, "provider_id")
+        self.customers = Records(c("customers"), CustomerAssociation, "customer_id")
+        self.terms = Terms(c("product_terms"))
+        self.offers = AggregateRepository(c("offers"), Offer, "offer_id")
+        self.demands = AggregateRepository(c("demands"), Demand, "demand_id")
+        self.bills = AggregateRepository(c("bills"), Bill, "bill_id")
+        self.endpoints = Records(c("merchant_endpoints"), MerchantEndpoint, "merchant_id")
+        self.calls = Calls(c("merchant_calls"))
+        self.sales = Sales(c("sales"))
+        self.ledger = Ledger(c("ledger"))
+        self.bill_runs = BillRuns(c("bill_runs"))
 
 
 mongo_uow = on_mongo(PartnerUnitOfWork)  # (client, db, on_commit) -> factory, for the composition root

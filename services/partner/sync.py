@@ -5,9 +5,9 @@ actions (dossier §8.1), and the replay of a failed call. A Kit call is queued h
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from services.partner import signing
 from services.partner.calls import KIT_PATHS, MerchantCall, MerchantEndpoint, Sale, timestamp_utc8, user_batches
@@ -18,6 +18,7 @@ from services.partner.store import PartnerUnitOfWork
 from shared.platform.auth import Principal, require_party
 from shared.platform.errors import InvalidInput, NotFound
 
+T = TypeVar("T")
 Build = Callable[[Sale, MerchantEndpoint | None], list[tuple[str, dict[str, Any]]]]
 
 
@@ -27,6 +28,13 @@ def kit_call(endpoint: str, sale: Sale, body: dict[str, Any], now: datetime) -> 
     return MerchantCall(call_id=f"{endpoint}:{uuid.uuid4().hex[:16]}", merchant_id=sale.merchant_id,
                         endpoint=endpoint, kind="kit", path=KIT_PATHS[endpoint], body=body, order_id=sale.order_id,
                         buyer_id=sale.buyer_id, policy="manual", created_at=now, due_at=now)
+
+
+async def _queued(deps: Deps, work: Callable[[PartnerUnitOfWork], Awaitable[T]]) -> T:
+    """Run `work`, then wake the call worker: the calls it queued or replayed are sent at once."""
+    done = await deps.uow.run(work)
+    deps.nudge()
+    return done
 
 
 async def configure(deps: Deps, caller: Principal, endpoint: MerchantEndpoint) -> MerchantEndpoint:
@@ -63,9 +71,7 @@ async def kit(deps: Deps, caller: Principal, order_id: str, build: Build) -> lis
         await uow.commit()
         return calls
 
-    calls = await deps.uow.run(work)
-    deps.nudge()
-    return calls
+    return await _queued(deps, work)
 
 
 async def bind(deps: Deps, caller: Principal, order_id: str, body: BindIn) -> list[MerchantCall]:
@@ -113,6 +119,4 @@ async def replay(deps: Deps, caller: Principal, call_id: str) -> MerchantCall:
         await uow.commit()
         return call
 
-    call = await deps.uow.run(work)
-    deps.nudge()
-    return call
+    return await _queued(deps, work)
