@@ -29,10 +29,12 @@ Discount = Annotated[Decimal, Field(gt=0, lt=1, max_digits=9, decimal_places=6)]
 Ratio = Annotated[Decimal, Field(ge=0, le=1, max_digits=9, decimal_places=6)]
 TaxRate = Annotated[Decimal, Field(ge=0, lt=1, max_digits=9, decimal_places=6)]
 Amount = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
-ProviderOrOperator = Annotated[Principal, require_role(AccountRole.PROVIDER, AccountRole.OPERATOR,
-                                                       rule="providers_and_operators_only")]
-Seller = Annotated[Principal, require_role(AccountRole.PROVIDER, AccountRole.MERCHANT,
-                                           rule="providers_and_merchants_only")]
+ProviderOrOperator = Annotated[
+    Principal, require_role(AccountRole.PROVIDER, AccountRole.OPERATOR, rule="providers_and_operators_only")
+]
+Seller = Annotated[
+    Principal, require_role(AccountRole.PROVIDER, AccountRole.MERCHANT, rule="providers_and_merchants_only")
+]
 
 
 class ApplicationIn(BaseModel):
@@ -104,7 +106,9 @@ def queries(request: Request) -> PartnerQueries:
 
 
 @router.get("/providers/{provider_id}/ledger")
-async def provider_ledger(provider_id: PathId, caller: ProviderOrOperator, request: Request) -> ProviderLedger:
+async def provider_ledger(
+    provider_id: PathId, caller: ProviderOrOperator, request: Request
+) -> ProviderLedger:
     """The provider's live ledger: every earning as it accrues, and the running total (that provider, operators)."""
     return await reads.ledger(queries(request), caller, provider_id)
 
@@ -129,10 +133,13 @@ async def provider(provider_id: PathId, caller: ProviderOrOperator, request: Req
 
 
 @router.put("/customers/{customer_id}/association")
-async def associate(customer_id: PathId, body: AssociationIn, caller: Operator,
-                    request: Request) -> CustomerAssociation:
+async def associate(
+    customer_id: PathId, body: AssociationIn, caller: Operator, request: Request
+) -> CustomerAssociation:
     """Associate a customer with its reseller / distributor and registration column (operator)."""
-    return await selling.associate(deps(request), CustomerAssociation(customer_id=customer_id, **body.model_dump()))
+    return await selling.associate(
+        deps(request), CustomerAssociation(customer_id=customer_id, **body.model_dump())
+    )
 
 
 @router.put("/products/{product_id}/terms")
@@ -150,8 +157,9 @@ async def get_terms(product_id: PathId, caller: Party, request: Request) -> Prod
 
 
 def _offer(body: OfferIn, caller: Principal) -> Offer:
-    return Offer(offer_id=f"OF-{uuid.uuid4().hex[:12]}", issuer_id=caller.account_id, status="new",
-                 **body.model_dump())
+    return Offer(
+        offer_id=f"OF-{uuid.uuid4().hex[:12]}", issuer_id=caller.account_id, status="new", **body.model_dump()
+    )
 
 
 @router.post("/offers", status_code=201)
@@ -168,24 +176,40 @@ async def get_offer(offer_id: PathId, caller: Party, request: Request) -> Offer:
 
 
 @router.post("/providers/{provider_id}/private-links", status_code=201)
-async def private_link(provider_id: PathId, body: LinkIn, caller: ProviderCaller, request: Request) -> LinkOut:
+async def private_link(
+    provider_id: PathId, body: LinkIn, caller: ProviderCaller, request: Request
+) -> LinkOut:
     """A signed, expiring private link that binds the order placed through it to the provider (its own only)."""
-    claims, token = await selling.private_link(deps(request), caller, provider_id, body.product_id,
-                                                         body.customer_account_id, body.offer_id, body.ttl_seconds)
+    claims, token = await selling.private_link(
+        deps(request),
+        caller,
+        provider_id,
+        body.product_id,
+        body.customer_account_id,
+        body.offer_id,
+        body.ttl_seconds,
+    )
     return LinkOut(token=token, claims=claims)
 
 
 @router.post("/demands", status_code=201)
 async def file_demand(body: DemandIn, caller: ProviderCaller, request: Request) -> Demand:
     """Joint selling: an approved provider files a customer demand with a merchant (§7.5)."""
-    demand = Demand(demand_id=f"DM-{uuid.uuid4().hex[:12]}", provider_id=caller.account_id,
-                    merchant_id=body.merchant_account_id, customer_account_id=body.customer_account_id,
-                    product_id=body.product_id, description=body.description)
+    demand = Demand(
+        demand_id=f"DM-{uuid.uuid4().hex[:12]}",
+        provider_id=caller.account_id,
+        merchant_id=body.merchant_account_id,
+        customer_account_id=body.customer_account_id,
+        product_id=body.product_id,
+        description=body.description,
+    )
     return await selling.file_demand(deps(request), caller, demand)
 
 
 @router.post("/demands/{demand_id}/offer")
-async def answer_demand(demand_id: PathId, body: OfferIn, caller: Merchant, request: Request) -> dict[str, Any]:
+async def answer_demand(
+    demand_id: PathId, body: OfferIn, caller: Merchant, request: Request
+) -> dict[str, Any]:
     """The merchant the demand was filed with answers it with a private offer for the customer."""
     demand, offer = await selling.answer_demand(deps(request), caller, demand_id, _offer(body, caller))
     return {"demand": demand.model_dump(mode="json"), "offer": offer.model_dump(mode="json")}

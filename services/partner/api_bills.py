@@ -17,9 +17,12 @@ router = APIRouter(tags=["settlement"])
 
 
 class BillRunIn(BaseModel):
-    month: str | None = Field(default=None, pattern=r"^2\d{3}(0[1-9]|1[0-2])$",
-                              description="yyyymm: basic-incentive bills")
-    quarter: str | None = Field(default=None, pattern=r"^2\d{3}Q[1-4]$", description="yyyyQn: performance bills")
+    month: str | None = Field(
+        default=None, pattern=r"^2\d{3}(0[1-9]|1[0-2])$", description="yyyymm: basic-incentive bills"
+    )
+    quarter: str | None = Field(
+        default=None, pattern=r"^2\d{3}Q[1-4]$", description="yyyyQn: performance bills"
+    )
 
 
 @router.post("/providers/{provider_id}/bills", status_code=201)
@@ -41,7 +44,8 @@ class InvoiceIn(BaseModel):
 
 
 @router.post("/providers/{provider_id}/bills/{bill_id}/invoice")
-async def invoice(provider_id: PathId, bill_id: PathId, body: InvoiceIn, caller: ProviderCaller,
-                  request: Request) -> Bill:
+async def invoice(
+    provider_id: PathId, bill_id: PathId, body: InvoiceIn, caller: ProviderCaller, request: Request
+) -> Bill:
     """Record the provider's invoice for one of its bills (§7.6)."""
     return await settlement.invoice(deps(request), caller, provider_id, bill_id, body.invoice_no, body.amount)

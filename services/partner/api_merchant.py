@@ -17,16 +17,23 @@ router = APIRouter(tags=["merchant calls"])
 
 
 class EndpointIn(BaseModel):
-    production_url: str = Field(max_length=2048, pattern=r"^https?://",
-                                description="https; its host must resolve to public addresses only")
+    production_url: str = Field(
+        max_length=2048,
+        pattern=r"^https?://",
+        description="https; its host must resolve to public addresses only",
+    )
     access_key: str = Field(min_length=8, max_length=256)
     public_key_pem: str = Field(min_length=1, max_length=16384)
 
 
 @router.put("/merchants/{merchant_id}/endpoint")
-async def configure(merchant_id: PathId, body: EndpointIn, caller: Merchant, request: Request) -> dict[str, str]:
+async def configure(
+    merchant_id: PathId, body: EndpointIn, caller: Merchant, request: Request
+) -> dict[str, str]:
     """The merchant's own production address, access key and RSA public key (≥ 3072 bits)."""
-    await sync.configure(deps(request), caller, MerchantEndpoint(merchant_id=merchant_id, **body.model_dump()))
+    await sync.configure(
+        deps(request), caller, MerchantEndpoint(merchant_id=merchant_id, **body.model_dump())
+    )
     return {"merchant_id": merchant_id, "production_url": body.production_url}
 
 
@@ -43,7 +50,9 @@ async def users(order_id: PathId, body: UsersIn, caller: Buyer, request: Request
 
 
 @router.post("/orders/{order_id}/kit/departments", status_code=202)
-async def department(order_id: PathId, body: DepartmentIn, caller: Buyer, request: Request) -> list[MerchantCall]:
+async def department(
+    order_id: PathId, body: DepartmentIn, caller: Buyer, request: Request
+) -> list[MerchantCall]:
     """The order's buyer (its enterprise admin) creates, edits or deletes a department (incremental sync)."""
     return await sync.department(deps(request), caller, order_id, body)
 

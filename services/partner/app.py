@@ -25,12 +25,17 @@ def wire_for(settings: PartnerSettings) -> Wire:
         uow = rt.uow_factory(mongo_uow)
         rt.provide("partner", PartnerService(uow, now))
         rt.provide("queries", PartnerQueries(MongoCollections(rt.db)))
-        times = RetryTimes(long_interval=settings.long_retry_interval_seconds,
-                           long_window=settings.long_retry_window_seconds,
-                           short_interval=settings.short_retry_interval_seconds,
-                           short_window=settings.short_retry_window_seconds)
-        send = guarded_sender(EgressPolicy.from_settings(settings), timeout=settings.merchant_call_timeout_seconds,
-                              max_bytes=settings.merchant_call_max_response_bytes)
+        times = RetryTimes(
+            long_interval=settings.long_retry_interval_seconds,
+            long_window=settings.long_retry_window_seconds,
+            short_interval=settings.short_retry_interval_seconds,
+            short_window=settings.short_retry_window_seconds,
+        )
+        send = guarded_sender(
+            EgressPolicy.from_settings(settings),
+            timeout=settings.merchant_call_timeout_seconds,
+            max_bytes=settings.merchant_call_max_response_bytes,
+        )
         runner = CallRunner(uow, send, times, now, settings.merchant_call_window_seconds)
         # The background work is two sources of the shared leased worker (one replica at a time, failures
         # recorded per item, reported in /readyz).
@@ -38,24 +43,46 @@ def wire_for(settings: PartnerSettings) -> Wire:
         # rescheduled call (a change of merchant_calls) and nudged after a call is queued or replayed. The
         # worker's retries are for processing bugs only (about 15 minutes, then quarantined); a merchant's
         # failures follow the calls' own retry policies.
-        calls = rt.worker(MerchantCalls(runner), WorkerSettings(
-            poll_seconds=settings.call_worker_poll_seconds, lease_seconds=settings.call_worker_lease_seconds,
-            batch=50, max_attempts=10, backoff_seconds=1.0, backoff_max_seconds=300.0, watch="merchant_calls"))
+        calls = rt.worker(
+            MerchantCalls(runner),
+            WorkerSettings(
+                poll_seconds=settings.call_worker_poll_seconds,
+                lease_seconds=settings.call_worker_lease_seconds,
+                batch=50,
+                max_attempts=10,
+                backoff_seconds=1.0,
+                backoff_max_seconds=300.0,
+                watch="merchant_calls",
+            ),
+        )
         deps = Deps(uow, settings, now, nudge=calls.nudge)
         rt.provide("deps", deps)
         # Bill runs: hourly; a failing period is retried for about a day.
         bills = BillRuns(deps)
         rt.provide("bill_scheduler", bills)
-        rt.worker(bills, WorkerSettings(poll_seconds=settings.bill_run_poll_seconds,
-                                        lease_seconds=settings.call_worker_lease_seconds, batch=2, max_attempts=12,
-                                        backoff_seconds=60.0, backoff_max_seconds=4 * 3600.0))
+        rt.worker(
+            bills,
+            WorkerSettings(
+                poll_seconds=settings.bill_run_poll_seconds,
+                lease_seconds=settings.call_worker_lease_seconds,
+                batch=2,
+                max_attempts=12,
+                backoff_seconds=60.0,
+                backoff_max_seconds=4 * 3600.0,
+            ),
+        )
+
     return wire
 
 
 def create_app(settings: PartnerSettings | None = None) -> FastAPI:
     settings = settings or PartnerSettings()
-    return build_service(settings, title="partner",
-                         description="Customer service providers: programme, offers, private links, joint selling, "
-                                     "earnings, bills, and the signed merchant sync calls.",
-                         register=handlers.register, routers=[api.router, api_bills.router, api_merchant.router],
-                         wire=wire_for(settings))
+    return build_service(
+        settings,
+        title="partner",
+        description="Customer service providers: programme, offers, private links, joint selling, "
+        "earnings, bills, and the signed merchant sync calls.",
+        register=handlers.register,
+        routers=[api.router, api_bills.router, api_merchant.router],
+        wire=wire_for(settings),
+    )

@@ -1,8 +1,9 @@
 """Bills, statements and invoices of providers (dossier §7.6, §4.3): pure.
 
 - Basic-incentive bill: monthly, for the previous natural month plus anything earlier never billed.
-- Performance-assessment incentive bill: quarterly, over the previous natural quarter ([I] the incentive is the
-  configured performance rate × the quarter's net earnings; the real policy is yearly and not in the dossier).
+- Performance-assessment incentive bill: quarterly, over the previous natural quarter ([I] the incentive is
+  the configured performance rate × the quarter's net earnings; the real policy is yearly and not in the
+  dossier).
 - Separate bills per tax rate (the service-fee tax rate the provider invoices with).
 Only completed service orders are billed: ledger entries exist only for accepted (or unsupervised, paid)
 orders, so every entry is billable; a reversal is billed in the bill of the month it happened in (§7.6).
@@ -85,26 +86,46 @@ def basic_bills(provider_id: str, period: str, entries: list[LedgerEntry], now: 
     bills = []
     for rate, group in sorted(_by_rate(due).items()):
         net = sum((e.amount for e in group), Decimal("0.00"))
-        bill = Bill(bill_id=f"basic:{provider_id}:{period}:{rate}", kind="basic", provider_id=provider_id,
-                    period=period, fee_tax_rate=rate, entry_ids=[e.entry_id for e in group], net_earnings=net,
-                    amount=net, currency=group[0].currency, created_at=now)
+        bill = Bill(
+            bill_id=f"basic:{provider_id}:{period}:{rate}",
+            kind="basic",
+            provider_id=provider_id,
+            period=period,
+            fee_tax_rate=rate,
+            entry_ids=[e.entry_id for e in group],
+            net_earnings=net,
+            amount=net,
+            currency=group[0].currency,
+            created_at=now,
+        )
         for e in group:
             e.bill_id = bill.bill_id
         bills.append(bill)
     return bills
 
 
-def performance_bills(provider_id: str, period: str, entries: list[LedgerEntry], rate: Decimal,
-                      now: datetime) -> list[Bill]:
+def performance_bills(
+    provider_id: str, period: str, entries: list[LedgerEntry], rate: Decimal, now: datetime
+) -> list[Bill]:
     start, end = quarter_bounds(period)
     due = [e for e in entries if start <= e.at < end and e.provider_id == provider_id]
     bills = []
     for tax, group in sorted(_by_rate(due).items()):
         net = sum((e.amount for e in group), Decimal("0.00"))
-        bills.append(Bill(bill_id=f"performance:{provider_id}:{period}:{tax}", kind="performance",
-                          provider_id=provider_id, period=period, fee_tax_rate=tax,
-                          entry_ids=[e.entry_id for e in group], net_earnings=net, amount=cents(net * rate),
-                          currency=group[0].currency, created_at=now))
+        bills.append(
+            Bill(
+                bill_id=f"performance:{provider_id}:{period}:{tax}",
+                kind="performance",
+                provider_id=provider_id,
+                period=period,
+                fee_tax_rate=tax,
+                entry_ids=[e.entry_id for e in group],
+                net_earnings=net,
+                amount=cents(net * rate),
+                currency=group[0].currency,
+                created_at=now,
+            )
+        )
     return bills
 
 

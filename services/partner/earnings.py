@@ -1,6 +1,6 @@
 """The earning side of the events partner consumes: learn each order's provider binding and acceptance, accrue
-the earning once both are known (exactly once), reverse it on an approved refund, and never accrue for an order
-cancelled before its acceptance.
+the earning once both are known (exactly once), reverse it on an approved refund, and never accrue for an
+order cancelled before its acceptance.
 
 Each handler runs in the unit of work of its event (services.py), so what it writes commits with the event's
 inbox claim. order.paid and acceptance.done need no parking: whichever comes first is merged into the order's
@@ -19,16 +19,20 @@ from services.partner.store import PartnerUnitOfWork
 from shared.schemas import AcceptanceDone, OrderPaid, OrderStatus, OrderStatusChanged, RefundDecided
 
 
-async def learn(uow: PartnerUnitOfWork, order_id: str, fact: Callable[[BoundOrder], None],
-                now: datetime) -> LedgerEntry | None:
+async def learn(
+    uow: PartnerUnitOfWork, order_id: str, fact: Callable[[BoundOrder], None], now: datetime
+) -> LedgerEntry | None:
     """Merge a fact into the order's record; accrue the earning if that completes it."""
     order = await uow.orders.of(order_id)
     fact(order)
     entry = None
     if order.ready_to_accrue() and order.provider_id is not None:
         assoc = await uow.customers.get(order.customer_id) if order.customer_id else None
-        order.scenario = scenario_for(order.provider_id, assoc.reseller_id if assoc else None,
-                                      assoc.registration_column if assoc else None)
+        order.scenario = scenario_for(
+            order.provider_id,
+            assoc.reseller_id if assoc else None,
+            assoc.registration_column if assoc else None,
+        )
         entry = accrue(order, now)
         await uow.ledger.add(entry)
     await uow.orders.save(order)
@@ -93,8 +97,9 @@ async def may_earn(uow: PartnerUnitOfWork, event: AcceptanceDone) -> bool:
     return p.parties.provider_id is not None or await uow.orders.get(p.order_id) is not None
 
 
-async def accrue_on_acceptance(uow: PartnerUnitOfWork, event: AcceptanceDone,
-                               now: datetime) -> LedgerEntry | None:
+async def accrue_on_acceptance(
+    uow: PartnerUnitOfWork, event: AcceptanceDone, now: datetime
+) -> LedgerEntry | None:
     p = event.payload
 
     def accepted(order: BoundOrder) -> None:

@@ -1,5 +1,5 @@
-"""Kafka subscribers: thin adapters, one per topic, made from one table (topic's event → what partner does with
-it, as the AsyncAPI document says). Each hands its event to `PartnerService.handle` (services.py)."""
+"""Kafka subscribers: thin adapters, one per topic, made from one table (topic's event → what partner does
+with it, as the AsyncAPI document says). Each hands its event to `PartnerService.handle` (services.py)."""
 
 from __future__ import annotations
 
@@ -30,20 +30,29 @@ SVC = Context("partner")
 PARKING = Context("parking", default=None)  # None where no parking runs (service tests with fakes)
 
 SUBSCRIBERS: dict[type[Event], str] = {
-    OrderPaid: "Learn the provider binding, amount and share ratio; close joint-selling demands; start SaaS calls.",
+    OrderPaid: (
+        "Learn the provider binding, amount and share ratio; close joint-selling demands; start SaaS calls."
+    ),
     AcceptanceDone: "Accrue the provider's earning on acceptance.",
     RefundDecided: "An approved refund reverses the provider's earning.",
     OrderStatusChanged: "An order cancelled before acceptance never earns.",
-    AccountErased: "Mask the buyer's enterprise users' contact data in its Kit calls; such a call is never sent "
-    "again.",
+    AccountErased: (
+        "Mask the buyer's enterprise users' contact data in its Kit calls; such a call is never sent again."
+    ),
 }
 
 
 def _logged(event: Event, results: list[Any]) -> None:
     entries = [f"{r.kind} {r.amount} for {r.provider_id}" for r in results if isinstance(r, LedgerEntry)]
-    log.info("; ".join(entries) or "no ledger entry",
-             extra={"event_id": event.event_id, "event_type": event.event_type, "order_id": event.order_id,
-                    "correlation_id": event.correlation_id})
+    log.info(
+        "; ".join(entries) or "no ledger entry",
+        extra={
+            "event_id": event.event_id,
+            "event_type": event.event_type,
+            "order_id": event.order_id,
+            "correlation_id": event.correlation_id,
+        },
+    )
 
 
 def _subscriber(kind: type[Event]) -> Callable[..., Awaitable[None]]:

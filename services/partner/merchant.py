@@ -1,6 +1,6 @@
-"""The attempt of a merchant call, when due: the signed HTTP call outside any transaction, then its outcome and
-merchant_call.failed in one unit of work; and the calls as a source of the shared leased worker. (Calls are built
-where they are caused: saas.py for the SaaS lifecycle, sync.py for the Kit syncs.)"""
+"""The attempt of a merchant call, when due: the signed HTTP call outside any transaction, then its outcome
+and merchant_call.failed in one unit of work; and the calls as a source of the shared leased worker. (Calls
+are built where they are caused: saas.py for the SaaS lifecycle, sync.py for the Kit syncs.)"""
 
 from __future__ import annotations
 
@@ -22,16 +22,22 @@ from shared.schemas import MerchantCallFailed, MerchantCallFailedPayload, Partie
 log = logging.getLogger("partner.merchant")
 
 
-def judge(code: int, headers: dict[str, str], body: bytes, access_key: str, window_s: int
-          ) -> tuple[dict[str, Any], CallFailure | None]:
-    """The merchant's answer → its result, or the classified failure (§8.2.1: answers are signed by the merchant)."""
+def judge(
+    code: int, headers: dict[str, str], body: bytes, access_key: str, window_s: int
+) -> tuple[dict[str, Any], CallFailure | None]:
+    """The merchant's answer → its result, or the classified failure (§8.2.1: answers are signed by the
+    merchant)."""
     if 300 <= code < 400:
         return {}, CallFailure("redirect_refused", f"HTTP {code}: redirects are not followed")
     try:
         signing.verify(access_key, headers, body, window_s=window_s)
     except signing.BadSignature as exc:
-        if code >= 400:  # an error page of a proxy or gateway: the status says more than the missing signature
-            return {}, CallFailure("http_5xx" if code >= 500 else "http_4xx", f"HTTP {code} (unsigned answer)")
+        if (
+            code >= 400
+        ):  # an error page of a proxy or gateway: the status says more than the missing signature
+            return {}, CallFailure(
+                "http_5xx" if code >= 500 else "http_4xx", f"HTTP {code} (unsigned answer)"
+            )
         return {}, CallFailure("bad_signature", f"response rejected: {exc}")
     try:
         result = json.loads(body) if body else {}
@@ -39,7 +45,9 @@ def judge(code: int, headers: dict[str, str], body: bytes, access_key: str, wind
         return {}, CallFailure("bad_response", f"HTTP {code}: the answer is not JSON")
     if not isinstance(result, dict):
         return {}, CallFailure("bad_response", f"HTTP {code}: the answer is not a JSON object")
-    said = f"HTTP {code}: {str(result.get('resultCode'))[:16]} {str(result.get('resultMsg', ''))[:255]}".strip()
+    said = (
+        f"HTTP {code}: {str(result.get('resultCode'))[:16]} {str(result.get('resultMsg', ''))[:255]}".strip()
+    )
     if code >= 400:
         return result, CallFailure("http_5xx" if code >= 500 else "http_4xx", said)
     if code != 200 or str(result.get("resultCode")) not in OK_CODES:
@@ -48,8 +56,14 @@ def judge(code: int, headers: dict[str, str], body: bytes, access_key: str, wind
 
 
 class CallRunner:
-    def __init__(self, uow: UnitOfWorkFactory[PartnerUnitOfWork], send: Sender, times: RetryTimes,
-                 clock: Callable[[], datetime], window_s: int = 60) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory[PartnerUnitOfWork],
+        send: Sender,
+        times: RetryTimes,
+        clock: Callable[[], datetime],
+        window_s: int = 60,
+    ) -> None:
         self.uow, self.send, self.times, self.clock, self.window_s = uow, send, times, clock, window_s
 
     async def attempt(self, call_id: str) -> MerchantCall:
@@ -76,20 +90,35 @@ class CallRunner:
         if endpoint is None:
             failure = CallFailure("not_configured", "the merchant has not configured its production endpoint")
         elif call.erased_at is not None:
-            failure = CallFailure("contact_data_erased", "the buyer's contact data was erased before it was sent")
+            failure = CallFailure(
+                "contact_data_erased", "the buyer's contact data was erased before it was sent"
+            )
         else:
             payload = json.dumps(call.body, separators=(",", ":"), ensure_ascii=False).encode()
             signed = signing.sign_headers(endpoint.access_key, payload)
-            headers, params = (signed, {}) if call.kind == "kit" else (
-                {}, {"signature": signed["x-sign"], "timestamp": signed["x-timestamp"], "nonce": signed["x-nonce"]})
+            headers, params = (
+                (signed, {})
+                if call.kind == "kit"
+                else (
+                    {},
+                    {
+                        "signature": signed["x-sign"],
+                        "timestamp": signed["x-timestamp"],
+                        "nonce": signed["x-nonce"],
+                    },
+                )
+            )
             try:
-                code, rheaders, rbody = await self.send(endpoint.production_url.rstrip("/") + call.path, headers,
-                                                        params, payload)
+                code, rheaders, rbody = await self.send(
+                    endpoint.production_url.rstrip("/") + call.path, headers, params, payload
+                )
                 answer, failure = judge(code, rheaders, rbody, endpoint.access_key, self.window_s)
                 result = storable(answer)
             except CallFailure as exc:
                 failure = exc
-            except Exception as exc:  # a transport bug: record a failed attempt rather than retry in a tight loop
+            except (
+                Exception
+            ) as exc:  # a transport bug: record a failed attempt rather than retry in a tight loop
                 log.exception("merchant call %s: unexpected transport failure", call_id)
                 failure = CallFailure(classify(exc), "the call failed unexpectedly")
         ok = failure is None
@@ -115,33 +144,49 @@ class CallRunner:
             return fresh
 
         done = await self.uow.run(record)
-        log.info("merchant call %s %s", call_id, "succeeded" if ok else f"failed: {failure}",
-                 extra={"order_id": call.order_id})
+        log.info(
+            "merchant call %s %s",
+            call_id,
+            "succeeded" if ok else f"failed: {failure}",
+            extra={"order_id": call.order_id},
+        )
         return done
 
 
 def failed_event(call: MerchantCall, final: bool, error: str, now: datetime) -> MerchantCallFailed:
-    parties = (Parties(buyer_account_id=call.buyer_id, merchant_account_id=call.merchant_id)
-               if call.buyer_id else None)
+    parties = (
+        Parties(buyer_account_id=call.buyer_id, merchant_account_id=call.merchant_id)
+        if call.buyer_id
+        else None
+    )
     return MerchantCallFailed(
-        producer="partner", correlation_id=call.call_id, order_id=call.order_id,
+        producer="partner",
+        correlation_id=call.call_id,
+        order_id=call.order_id,
         payload=MerchantCallFailedPayload(
-            call_id=call.call_id, merchant_account_id=call.merchant_id, endpoint=call.endpoint,
-            order_id=call.order_id, attempt=len(call.attempts), final=final,
-            consequence=call.consequence if final and not call.replays else "none", error=error or "failed",
+            call_id=call.call_id,
+            merchant_account_id=call.merchant_id,
+            endpoint=call.endpoint,
+            order_id=call.order_id,
+            attempt=len(call.attempts),
+            final=final,
+            consequence=call.consequence if final and not call.replays else "none",
+            error=error or "failed",
             failed_at=now,
-            parties=parties))
+            parties=parties,
+        ),
+    )
 
 
 class MerchantCalls:
-    """The merchant calls as a source of the shared leased worker (shared/platform/worker.py): the pending calls
-    that are due, earliest first, each attempted once per round.
+    """The merchant calls as a source of the shared leased worker (shared/platform/worker.py): the pending
+    calls that are due, earliest first, each attempted once per round.
 
-    What a merchant answers, or not, is the call's own business: the attempt is recorded, its retry policy sets
-    the next due time or gives up, and merchant_call.failed is published (dossier §8.2). A call that fails in
-    *processing* (raises: it does not load, its outcome cannot be saved) is the worker's: recorded in
-    `worker_items`, retried with backoff and quarantined after a few attempts, and never in the way of the other
-    calls, so one merchant can no longer stop the calls to all merchants.
+    What a merchant answers, or not, is the call's own business: the attempt is recorded, its retry policy
+    sets the next due time or gives up, and merchant_call.failed is published (dossier §8.2). A call that
+    fails in *processing* (raises: it does not load, its outcome cannot be saved) is the worker's: recorded in
+    `worker_items`, retried with backoff and quarantined after a few attempts, and never in the way of the
+    other calls, so one merchant can no longer stop the calls to all merchants.
     """
 
     name = "merchant-calls"
@@ -155,6 +200,7 @@ class MerchantCalls:
     async def due(self, now: datetime, limit: int, blocked: Blocked) -> list[str]:
         async def load(uow: PartnerUnitOfWork) -> list[str]:
             return await uow.calls.due(now, limit, blocked.all)
+
         return await self.runner.uow.run(load)
 
     async def process(self, item: str) -> None:

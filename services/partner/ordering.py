@@ -1,6 +1,6 @@
-"""Events of different topics arrive in any order. An event about an order whose order.paid has not arrived yet
-either merges its fact into the order's record (earnings.py), or waits for it: `NotYetKnown` makes the consumer
-park the event, and it is handled again once order.paid arrives (handlers.py tells the parking)."""
+"""Events of different topics arrive in any order. An event about an order whose order.paid has not arrived
+yet either merges its fact into the order's record (earnings.py), or waits for it: `NotYetKnown` makes the
+consumer park the event, and it is handled again once order.paid arrives (handlers.py tells the parking)."""
 
 from __future__ import annotations
 

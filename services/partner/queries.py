@@ -49,4 +49,6 @@ class PartnerQueries:
 
     async def calls(self, merchant_id: str) -> list[MerchantCall]:
         """The merchant's calls, newest first."""
-        return await self._all(MerchantCall, "merchant_calls", {"merchant_id": merchant_id}, [("created_at", -1)])
+        return await self._all(
+            MerchantCall, "merchant_calls", {"merchant_id": merchant_id}, [("created_at", -1)]
+        )

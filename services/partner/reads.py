@@ -30,8 +30,12 @@ def ledger_of(provider_id: str, entries: list[LedgerEntry]) -> ProviderLedger:
     """A provider's live ledger, newest first (the marketplace itself only shows it monthly)."""
     entries = sorted(entries, key=lambda e: e.at, reverse=True)
     total = sum((e.amount for e in entries), start=Decimal("0.00"))
-    return ProviderLedger(provider_id=provider_id, total=total,
-                          currency=entries[0].currency if entries else "CNY", entries=entries)
+    return ProviderLedger(
+        provider_id=provider_id,
+        total=total,
+        currency=entries[0].currency if entries else "CNY",
+        entries=entries,
+    )
 
 
 async def ledger(q: PartnerQueries, caller: Principal, provider_id: str) -> ProviderLedger:
@@ -45,8 +49,13 @@ async def statement(q: PartnerQueries, caller: Principal, provider_id: str) -> d
     bills, live = await q.bills(provider_id), ledger_of(provider_id, await q.ledger(provider_id))
     unbilled = sum((e.amount for e in live.entries if e.bill_id is None), Decimal("0.00"))
     billed = sum((b.amount for b in bills if b.kind == "basic"), Decimal("0.00"))
-    return {"provider_id": provider_id, "bills": [b.model_dump(mode="json") for b in bills],
-            "billed_basic": str(billed), "unbilled": str(unbilled), "ledger_total": str(live.total)}
+    return {
+        "provider_id": provider_id,
+        "bills": [b.model_dump(mode="json") for b in bills],
+        "billed_basic": str(billed),
+        "unbilled": str(unbilled),
+        "ledger_total": str(live.total),
+    }
 
 
 async def provider(q: PartnerQueries, caller: Principal, provider_id: str) -> Provider:
@@ -64,9 +73,14 @@ async def terms(q: PartnerQueries, caller: Principal, product_id: str) -> Produc
         require_active(await q.provider(caller.account_id))
     if found is None:
         raise NotFound(f"no terms for product {product_id}")
-    if caller.role not in {AccountRole.PROVIDER, AccountRole.OPERATOR} and caller.account_id != found.merchant_id:
-        raise Forbidden("a product's terms are for its merchant, approved providers and operators",
-                        rule="terms_readers_only")
+    if (
+        caller.role not in {AccountRole.PROVIDER, AccountRole.OPERATOR}
+        and caller.account_id != found.merchant_id
+    ):
+        raise Forbidden(
+            "a product's terms are for its merchant, approved providers and operators",
+            rule="terms_readers_only",
+        )
     return found
 
 
@@ -75,8 +89,15 @@ async def offer(q: PartnerQueries, caller: Principal, offer_id: str) -> Offer:
     if found is None:
         raise NotFound(f"no offer {offer_id}")
     merchants = [t.merchant_id for pid in found.product_ids if (t := await q.terms(pid)) is not None]
-    require_party(caller, found.issuer_id, found.provider_id, found.customer_account_id, *merchants,
-                  what=f"offer {offer_id}", operators=True)
+    require_party(
+        caller,
+        found.issuer_id,
+        found.provider_id,
+        found.customer_account_id,
+        *merchants,
+        what=f"offer {offer_id}",
+        operators=True,
+    )
     return found
 
 
@@ -84,8 +105,14 @@ async def demand(q: PartnerQueries, caller: Principal, demand_id: str) -> Demand
     found = await q.demand(demand_id)
     if found is None:
         raise NotFound(f"no demand {demand_id}")
-    require_party(caller, found.provider_id, found.merchant_id, found.customer_account_id,
-                  what=f"demand {demand_id}", operators=True)
+    require_party(
+        caller,
+        found.provider_id,
+        found.merchant_id,
+        found.customer_account_id,
+        what=f"demand {demand_id}",
+        operators=True,
+    )
     return found
 
 
@@ -99,7 +126,11 @@ async def console(q: PartnerQueries, caller: Principal, merchant_id: str, recent
     for name, group in sorted(by.items()):
         attempts = [a for c in group for a in c.attempts]
         ok = sum(a.ok for a in attempts)
-        out[name] = {"calls": len(group), "attempts": len(attempts), "failures": len(attempts) - ok,
-                     "success_rate": round(ok / len(attempts), 4) if attempts else None,
-                     "recent": [c.model_dump(mode="json", exclude={"body"}) for c in group[:recent]]}
+        out[name] = {
+            "calls": len(group),
+            "attempts": len(attempts),
+            "failures": len(attempts) - ok,
+            "success_rate": round(ok / len(attempts), 4) if attempts else None,
+            "recent": [c.model_dump(mode="json", exclude={"body"}) for c in group[:recent]],
+        }
     return {"merchant_id": merchant_id, "endpoints": out}

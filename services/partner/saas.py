@@ -20,23 +20,41 @@ log = logging.getLogger("partner.saas")
 SAAS = {"saas_supervised", "saas_instant"}
 
 
-async def lifecycle_call(uow: PartnerUnitOfWork, sale: Sale, order_type: str, original_order_id: str | None,
-                         now: datetime) -> MerchantCall:
+async def lifecycle_call(
+    uow: PartnerUnitOfWork, sale: Sale, order_type: str, original_order_id: str | None, now: datetime
+) -> MerchantCall:
     """§8.2: the SaaS instance call an order causes; the call id is the idempotency key (one per order)."""
     activity, policy = LIFECYCLE[order_type]
     instance = None
     if original_order_id and (first := await uow.sales.get(original_order_id)) is not None:
         instance = first.instance_id
-    body: dict[str, Any] = {"activity": activity, "orderId": sale.order_id, "orderLineId": f"{sale.order_id}-1",
-                            "businessId": uuid.uuid4().hex, "productId": sale.product_id, "testFlag": "0",
-                            "buyerInfo": {"customerId": sale.buyer_id}, "timeStamp": timestamp_utc8(now)}
+    body: dict[str, Any] = {
+        "activity": activity,
+        "orderId": sale.order_id,
+        "orderLineId": f"{sale.order_id}-1",
+        "businessId": uuid.uuid4().hex,
+        "productId": sale.product_id,
+        "testFlag": "0",
+        "buyerInfo": {"customerId": sale.buyer_id},
+        "timeStamp": timestamp_utc8(now),
+    }
     if order_type != "new":
         body["instanceId"] = instance or original_order_id or sale.order_id
         if order_type == "renewal":
             body["scene"] = "RENEWAL"
-    call = MerchantCall(call_id=f"{activity}:{sale.order_id}", merchant_id=sale.merchant_id, endpoint=activity,
-                        kind="saas", path=SAAS_PATH, body=body, order_id=sale.order_id, buyer_id=sale.buyer_id,
-                        policy=policy, created_at=now, due_at=now)
+    call = MerchantCall(
+        call_id=f"{activity}:{sale.order_id}",
+        merchant_id=sale.merchant_id,
+        endpoint=activity,
+        kind="saas",
+        path=SAAS_PATH,
+        body=body,
+        order_id=sale.order_id,
+        buyer_id=sale.buyer_id,
+        policy=policy,
+        created_at=now,
+        due_at=now,
+    )
     await uow.calls.add(call)
     return call
 
@@ -56,11 +74,26 @@ async def expiry_call(uow: PartnerUnitOfWork, sale: Sale, ends_at: datetime) -> 
         call_id = f"{call_id}:{int(ends_at.timestamp())}"
         if (again := await uow.calls.get(call_id)) is not None:
             return again
-    body: dict[str, Any] = {"activity": "expireInstance", "instanceId": root.instance_id or root.order_id,
-                            "orderId": sale.order_id, "testFlag": "0", "timeStamp": timestamp_utc8(ends_at)}
-    call = MerchantCall(call_id=call_id, merchant_id=sale.merchant_id, endpoint="expireInstance", kind="saas",
-                        path=SAAS_PATH, body=body, order_id=root.order_id, buyer_id=sale.buyer_id, policy="short",
-                        created_at=ends_at, due_at=ends_at)
+    body: dict[str, Any] = {
+        "activity": "expireInstance",
+        "instanceId": root.instance_id or root.order_id,
+        "orderId": sale.order_id,
+        "testFlag": "0",
+        "timeStamp": timestamp_utc8(ends_at),
+    }
+    call = MerchantCall(
+        call_id=call_id,
+        merchant_id=sale.merchant_id,
+        endpoint="expireInstance",
+        kind="saas",
+        path=SAAS_PATH,
+        body=body,
+        order_id=root.order_id,
+        buyer_id=sale.buyer_id,
+        policy="short",
+        created_at=ends_at,
+        due_at=ends_at,
+    )
     await uow.calls.add(call)
     return call
 
@@ -71,15 +104,20 @@ async def sold_as_saas(uow: PartnerUnitOfWork, event: OrderPaid) -> bool:
 
 
 async def open_sale(uow: PartnerUnitOfWork, event: OrderPaid, now: datetime) -> None:
-    """Remember the sale (its buyer, merchant and product, for the Kit syncs and the later lifecycle calls) and
-    queue the instance call the order causes (§8.2.2 new purchase, §8.2.3 renewal, §8.2.6 upgrade)."""
+    """Remember the sale (its buyer, merchant and product, for the Kit syncs and the later lifecycle calls)
+    and queue the instance call the order causes (§8.2.2 new purchase, §8.2.3 renewal, §8.2.6 upgrade)."""
     p = event.payload
     if await uow.sales.get(p.order_id) is not None:
         return
-    sale = Sale(order_id=p.order_id, buyer_id=p.parties.buyer_account_id,
-                merchant_id=p.parties.merchant_account_id, product_id=p.product.product_id,
-                delivery_type=p.product.delivery_type, sale_mode=p.product.sale_mode,
-                original_order_id=p.original_order_id)
+    sale = Sale(
+        order_id=p.order_id,
+        buyer_id=p.parties.buyer_account_id,
+        merchant_id=p.parties.merchant_account_id,
+        product_id=p.product.product_id,
+        delivery_type=p.product.delivery_type,
+        sale_mode=p.product.sale_mode,
+        original_order_id=p.original_order_id,
+    )
     await uow.sales.add(sale)
     if p.order_type in LIFECYCLE:
         await lifecycle_call(uow, sale, p.order_type, p.original_order_id, now)
@@ -122,6 +160,9 @@ async def erase_kit_contacts(uow: PartnerUnitOfWork, event: AccountErased, now: 
         if erase_contacts(call, event.payload.erased_at):
             await uow.calls.save(call)
             changed += 1
-    log.info("erased contact data from %d merchant calls", changed,
-             extra={"event_id": event.event_id, "event_type": event.event_type})
+    log.info(
+        "erased contact data from %d merchant calls",
+        changed,
+        extra={"event_id": event.event_id, "event_type": event.event_type},
+    )
     return changed

@@ -1,6 +1,6 @@
-"""Use cases of the programme and of selling (dossier §7.2, §7.3, §7.5): applications and their review, customer
-associations, product terms, offers, private links and joint-selling demands. Each is a plain function on the
-shared runner: load, decide (programme.py), save, commit.
+"""Use cases of the programme and of selling (dossier §7.2, §7.3, §7.5): applications and their review,
+customer associations, product terms, offers, private links and joint-selling demands. Each is a plain
+function on the shared runner: load, decide (programme.py), save, commit.
 
 Who the caller is comes from its verified token (`Principal`); what it may touch is checked here against the
 records (the provider of the link, the merchant of the demand, the owner of the product's terms).
@@ -28,6 +28,7 @@ async def active_provider(uow: PartnerUnitOfWork, provider_id: str) -> Provider:
 
 async def apply(deps: Deps, caller: Principal, company: str, certifications: list[str]) -> Application:
     """A partner account applies for itself (the account the token names)."""
+
     async def work(uow: PartnerUnitOfWork) -> Application:
         app = programme.apply(f"APP-{uuid.uuid4().hex[:12]}", caller.account_id, company, certifications)
         await uow.applications.add(app)
@@ -37,8 +38,11 @@ async def apply(deps: Deps, caller: Principal, company: str, certifications: lis
     return await deps.uow.run(work)
 
 
-async def review(deps: Deps, operator: Principal, application_id: str, approve: bool, note: str) -> Application:
+async def review(
+    deps: Deps, operator: Principal, application_id: str, approve: bool, note: str
+) -> Application:
     """Platform operations (运营经理) reviews (§7.2); the route admits operators only."""
+
     async def work(uow: PartnerUnitOfWork) -> Application:
         app = await uow.applications.get(application_id)
         if app is None:
@@ -57,6 +61,7 @@ async def review(deps: Deps, operator: Principal, application_id: str, approve: 
 
 async def associate(deps: Deps, assoc: CustomerAssociation) -> CustomerAssociation:
     """Operations staff record a customer's reseller and registration column (the route admits operators)."""
+
     async def work(uow: PartnerUnitOfWork) -> CustomerAssociation:
         await uow.customers.replace(assoc)
         await uow.commit()
@@ -69,11 +74,14 @@ async def set_terms(deps: Deps, merchant: Principal, terms: ProductTerms) -> Pro
     """The product's merchant sets its terms. No event tells partner a product's merchant before its first
     sale, so the first merchant to set a product's terms owns them; another merchant is refused, and terms a
     merchant set for a product another merchant sells never shape that order's earning (earnings.py)."""
+
     async def work(uow: PartnerUnitOfWork) -> ProductTerms:
         old = await uow.terms.get(terms.product_id)
         if old is not None and old.merchant_id != merchant.account_id:
-            raise Forbidden(f"product {terms.product_id}'s terms belong to another merchant",
-                            rule="product_of_another_merchant")
+            raise Forbidden(
+                f"product {terms.product_id}'s terms belong to another merchant",
+                rule="product_of_another_merchant",
+            )
         terms.merchant_id = merchant.account_id
         terms.check()
         await uow.terms.replace(terms)
@@ -98,7 +106,9 @@ async def offer(deps: Deps, caller: Principal, offer: Offer) -> Offer:
         if len(terms) != len(offer.product_ids):
             raise InvalidInput("every product needs its terms on record", field="product_ids")
         if merchant and any(t.merchant_id != caller.account_id for t in terms):
-            raise Forbidden("a merchant makes offers on its own products only", rule="product_of_another_merchant")
+            raise Forbidden(
+                "a merchant makes offers on its own products only", rule="product_of_another_merchant"
+            )
         made = programme.make_offer(offer, terms)
         await uow.offers.add(made)
         await uow.commit()
@@ -107,8 +117,15 @@ async def offer(deps: Deps, caller: Principal, offer: Offer) -> Offer:
     return await deps.uow.run(work)
 
 
-async def private_link(deps: Deps, caller: Principal, provider_id: str, product_id: str | None,
-                       customer: str | None, offer_id: str | None, ttl: int | None) -> tuple[LinkClaims, str]:
+async def private_link(
+    deps: Deps,
+    caller: Principal,
+    provider_id: str,
+    product_id: str | None,
+    customer: str | None,
+    offer_id: str | None,
+    ttl: int | None,
+) -> tuple[LinkClaims, str]:
     """A signed, expiring link that binds the order placed through it to the provider (its own only)."""
     require_party(caller, provider_id, what=f"provider {provider_id}'s private links")
     key = deps.settings.private_link_private_key
@@ -123,15 +140,22 @@ async def private_link(deps: Deps, caller: Principal, provider_id: str, product_
             found = await uow.offers.get(offer_id)
             if found is None or found.provider_id != provider_id or found.status != "effective":
                 raise InvalidInput("the offer is not an effective offer of this provider", field="offer_id")
-            if (for_customer not in (None, found.customer_account_id)
-                    or (product_id is not None and product_id not in found.product_ids)):
+            if for_customer not in (None, found.customer_account_id) or (
+                product_id is not None and product_id not in found.product_ids
+            ):
                 raise InvalidInput("the offer is for another customer or product", field="offer_id")
             for_customer = found.customer_account_id  # an exclusive offer is for its one customer only
             discount = found.discount
         ttl_seconds = ttl or deps.settings.private_link_ttl_seconds
-        return LinkClaims(link_id=f"PL-{uuid.uuid4().hex[:12]}", provider_id=provider_id, product_id=product_id,
-                          customer_account_id=for_customer, offer_id=offer_id, discount=discount,
-                          expires_at=int(time.time()) + ttl_seconds)
+        return LinkClaims(
+            link_id=f"PL-{uuid.uuid4().hex[:12]}",
+            provider_id=provider_id,
+            product_id=product_id,
+            customer_account_id=for_customer,
+            offer_id=offer_id,
+            discount=discount,
+            expires_at=int(time.time()) + ttl_seconds,
+        )
 
     claims = await deps.uow.run(work)
     return claims, sign(claims, key.get_secret_value())
@@ -139,6 +163,7 @@ async def private_link(deps: Deps, caller: Principal, provider_id: str, product_
 
 async def file_demand(deps: Deps, caller: Principal, demand: Demand) -> Demand:
     """Joint selling: an approved provider files a customer demand with a merchant (§7.5 step 1)."""
+
     async def work(uow: PartnerUnitOfWork) -> Demand:
         await active_provider(uow, caller.account_id)
         demand.provider_id = caller.account_id
@@ -151,6 +176,7 @@ async def file_demand(deps: Deps, caller: Principal, demand: Demand) -> Demand:
 
 async def answer_demand(deps: Deps, caller: Principal, demand_id: str, offer: Offer) -> tuple[Demand, Offer]:
     """§7.5 step 2: the merchant the demand was filed with answers it with a Private Offer."""
+
     async def work(uow: PartnerUnitOfWork) -> tuple[Demand, Offer]:
         demand = await uow.demands.get(demand_id)
         if demand is None:

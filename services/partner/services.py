@@ -1,12 +1,12 @@
 """What partner does with each event it consumes: EVENT_HANDLERS, its table of event → handlers (as
 cosmicpython's message bus), and `PartnerService`, which runs an event's handlers on the shared runner.
 
-One event, one unit of work: the handlers it concerns run in the table's order, and the event is claimed in the
-inbox in the same transaction as their effects, so a redelivered event changes nothing and an earning is booked
-exactly once. A handler says when an event concerns it (`when`, asked before anything is claimed: an event that
-concerns partner in no way leaves no trace), and whether it needs the claim at all (`claims`: remembering a
-payment is idempotent by itself, so an order.paid without a provider, an offer or a SaaS product claims
-nothing)."""
+One event, one unit of work: the handlers it concerns run in the table's order, and the event is claimed in
+the inbox in the same transaction as their effects, so a redelivered event changes nothing and an earning is
+booked exactly once. A handler says when an event concerns it (`when`, asked before anything is claimed: an
+event that concerns partner in no way leaves no trace), and whether it needs the claim at all (`claims`:
+remembering a payment is idempotent by itself, so an order.paid without a provider, an offer or a SaaS product
+claims nothing)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,8 @@ class Handler(Generic[E]):
 
 
 async def remember_payment(uow: PartnerUnitOfWork, event: OrderPaid, now: datetime) -> None:
-    """Every payment is remembered, so events of other topics about the order know it arrived (ordering.py)."""
+    """Every payment is remembered, so events of other topics about the order know it arrived
+    (ordering.py)."""
     await uow.paid_orders.remember(event.payload.order_id, event.payload.paid_at)
 
 

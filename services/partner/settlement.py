@@ -1,5 +1,5 @@
-"""Use cases of settlement (dossier §7.6, §4.3): a provider's bills from its ledger, and its invoices. The rules
-are billing.py's; the schedule that runs the bills on the 3rd is bill_runs.py."""
+"""Use cases of settlement (dossier §7.6, §4.3): a provider's bills from its ledger, and its invoices. The
+rules are billing.py's; the schedule that runs the bills on the 3rd is bill_runs.py."""
 
 from __future__ import annotations
 
@@ -14,8 +14,10 @@ from shared.platform.errors import DomainError, NotFound
 
 
 async def generate_bills(deps: Deps, provider_id: str, month: str | None, quarter: str | None) -> list[Bill]:
-    """A provider's basic-incentive bills of a month and / or performance bills of a quarter, per tax rate; the
-    basic bills mark the ledger entries they settle. A bill that exists already is refused, never made again."""
+    """A provider's basic-incentive bills of a month and / or performance bills of a quarter, per tax rate;
+    the basic bills mark the ledger entries they settle. A bill that exists already is refused, never made
+    again."""
+
     async def work(uow: PartnerUnitOfWork) -> list[Bill]:
         entries, now = await uow.ledger.of(provider_id), deps.clock()
         bills = billing.basic_bills(provider_id, month, entries, now) if month else []
@@ -34,8 +36,9 @@ async def generate_bills(deps: Deps, provider_id: str, month: str | None, quarte
     return await deps.uow.run(work)
 
 
-async def invoice(deps: Deps, caller: Principal, provider_id: str, bill_id: str, invoice_no: str,
-                  amount: Decimal) -> Bill:
+async def invoice(
+    deps: Deps, caller: Principal, provider_id: str, bill_id: str, invoice_no: str, amount: Decimal
+) -> Bill:
     """§7.6: the provider invoices its own bills."""
     require_party(caller, provider_id, what=f"provider {provider_id}'s bills")
 

@@ -74,7 +74,8 @@ class Sales(AggregateRepository[Sale]):
     id_field = "order_id"
 
     async def root(self, sale: Sale) -> Sale:
-        """The sale that made the instance: the order a renewal, upgrade or unsubscribe changes, or the sale."""
+        """The sale that made the instance: the order a renewal, upgrade or unsubscribe changes, or the
+        sale."""
         return await self.get(sale.root_order_id) or sale
 
 

@@ -22,13 +22,17 @@ Store = tuple[UnitOfWorkFactory[PartnerUnitOfWork], PartnerQueries]
 async def store(infra: Infra, namespace: str) -> AsyncIterator[Store]:
     client: AsyncMongoClient[Doc] = connect(infra.mongo_uri)
     db = client[f"{namespace}_partner"]
-    yield UnitOfWorkFactory(mongo_uow(client, db, lambda: None), attempts=3), PartnerQueries(MongoCollections(db))
+    yield (
+        UnitOfWorkFactory(mongo_uow(client, db, lambda: None), attempts=3),
+        PartnerQueries(MongoCollections(db)),
+    )
     await client.close()
 
 
 @pytest.mark.parametrize("check", CHECKS, ids=[c.__name__ for c in CHECKS])
 async def test_the_repositories_answer_in_domain_words_on_the_database(
-        store: Store, check: Callable[[UnitOfWorkFactory[PartnerUnitOfWork]], Awaitable[None]]) -> None:
+    store: Store, check: Callable[[UnitOfWorkFactory[PartnerUnitOfWork]], Awaitable[None]]
+) -> None:
     await check(store[0])
 
 

@@ -111,13 +111,17 @@ async def test_a_share_ratio_above_one_is_dead_lettered_naming_the_field(partner
 
 
 def test_order_paid_is_three_small_handlers_and_every_consumed_event_has_a_subscriber() -> None:
-    assert [h.does for h in EVENT_HANDLERS[OrderPaid]] == [remember_payment, saas.open_sale,
-                                                           earnings.bind_provider]
+    assert [h.does for h in EVENT_HANDLERS[OrderPaid]] == [
+        remember_payment,
+        saas.open_sale,
+        earnings.bind_provider,
+    ]
     assert set(SUBSCRIBERS) == set(EVENT_HANDLERS)
 
 
 async def test_a_provider_bound_saas_payment_runs_its_three_handlers_in_one_claimed_unit_of_work(
-        partner_rig: Rig) -> None:
+    partner_rig: Rig,
+) -> None:
     paid = order_paid(parties(rid("prov")), delivery_type=DeliveryType.SAAS_INSTANT)
     async with partner_rig.running() as rig:
         await rig.publish(paid)
@@ -130,7 +134,9 @@ async def test_a_provider_bound_saas_payment_runs_its_three_handlers_in_one_clai
     assert bound(rig, paid.order_id).amount == paid.payload.amount  # the provider's side
 
 
-async def test_a_payment_that_concerns_no_handler_but_the_memory_of_it_claims_nothing(partner_rig: Rig) -> None:
+async def test_a_payment_that_concerns_no_handler_but_the_memory_of_it_claims_nothing(
+    partner_rig: Rig,
+) -> None:
     paid, _ = both(provider=None)
     async with partner_rig.running() as rig:
         await rig.publish(paid)

@@ -17,7 +17,8 @@ from tests.service.partner_store_checks import CHECKS, T0, call, committed, entr
 
 @pytest.mark.parametrize("check", CHECKS, ids=[c.__name__ for c in CHECKS])
 async def test_the_repositories_answer_in_domain_words(
-        check: Callable[[UnitOfWorkFactory[PartnerUnitOfWork]], Awaitable[None]]) -> None:
+    check: Callable[[UnitOfWorkFactory[PartnerUnitOfWork]], Awaitable[None]],
+) -> None:
     await check(UnitOfWorkFactory(fake_uow(FakeState())))
 
 
