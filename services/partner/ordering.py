@@ -4,8 +4,16 @@ consumer park the event, and it is handled again once order.paid arrives (handle
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from services.partner.store import PartnerUnitOfWork
 from shared.platform.errors import NotYetKnown
+from shared.schemas import OrderPaid
+
+
+async def remember_payment(uow: PartnerUnitOfWork, event: OrderPaid, now: datetime) -> None:
+    """Every payment is remembered, so events of other topics about the order know it arrived."""
+    await uow.paid_orders.remember(event.payload.order_id, event.payload.paid_at)
 
 
 async def known_paid(uow: PartnerUnitOfWork, order_id: str) -> bool:

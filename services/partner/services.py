@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from services.partner import earnings, saas
+from services.partner.ordering import remember_payment
 from services.partner.store import PartnerUnitOfWork
 from shared.platform.mongo import UnitOfWorkFactory
 from shared.schemas import AcceptanceDone, AccountErased, Event, OrderPaid, OrderStatusChanged, RefundDecided
@@ -34,12 +35,6 @@ class Handler(Generic[E]):
     does: Callable[[PartnerUnitOfWork, E, datetime], Awaitable[Any]]
     when: Callable[[PartnerUnitOfWork, E], Awaitable[bool]] = always
     claims: bool = True
-
-
-async def remember_payment(uow: PartnerUnitOfWork, event: OrderPaid, now: datetime) -> None:
-    """Every payment is remembered, so events of other topics about the order know it arrived
-    (ordering.py)."""
-    await uow.paid_orders.remember(event.payload.order_id, event.payload.paid_at)
 
 
 EVENT_HANDLERS: dict[type[Event], list[Handler[Any]]] = {

@@ -10,7 +10,8 @@ import pytest
 from services.partner import earnings, saas
 from services.partner.domain import BoundOrder, LedgerEntry
 from services.partner.handlers import SUBSCRIBERS
-from services.partner.services import EVENT_HANDLERS, remember_payment
+from services.partner.ordering import remember_payment
+from services.partner.services import EVENT_HANDLERS
 from shared.schemas import DeliveryType, Event, OrderPaid
 from tests.factories import acceptance_done, order_paid, parties, rid
 from tests.service.rig import Rig
