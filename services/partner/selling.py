@@ -48,10 +48,8 @@ async def review(
         if app is None:
             raise NotFound(f"no application {application_id}")
         provider = programme.review(app, operator.account_id, approve, note, deps.clock())
-        if provider is not None and await uow.providers.get(provider.provider_id) is None:
-            await uow.providers.add(provider)
-        elif provider is not None:
-            await uow.providers.save(provider)
+        if provider is not None:
+            await uow.providers.replace(provider)  # an account approved again starts afresh
         await uow.applications.save(app)
         await uow.commit()
         return app

@@ -26,7 +26,8 @@ R = TypeVar("R", bound=BaseModel)
 
 
 class Records(AggregateRepository[R]):
-    """Records an API replaces as a whole (a merchant's terms or endpoint, a customer's association)."""
+    """Records an API replaces as a whole (a merchant's terms or endpoint, a customer's association, a
+    provider approved again)."""
 
     async def replace(self, item: R) -> None:
         """The record over the stored one, whatever version that has: the last writer wins."""
@@ -137,7 +138,7 @@ class PartnerUnitOfWork(UnitOfWork):
     orders: BoundOrders
     paid_orders: PaidOrders
     applications: AggregateRepository[Application]
-    providers: AggregateRepository[Provider]
+    providers: Records[Provider]
     customers: Records[CustomerAssociation]
     terms: Terms
     offers: AggregateRepository[Offer]
@@ -154,7 +155,7 @@ class PartnerUnitOfWork(UnitOfWork):
         self.orders = BoundOrders(c("bound_orders"))
         self.paid_orders = PaidOrders(c("paid_orders"))
         self.applications = AggregateRepository(c("applications"), Application, "application_id")
-        self.providers = AggregateRepository(c("providers"), Provider, "provider_id")
+        self.providers = Records(c("providers"), Provider, "provider_id")
         self.customers = Records(c("customers"), CustomerAssociation, "customer_id")
         self.terms = Terms(c("product_terms"))
         self.offers = AggregateRepository(c("offers"), Offer, "offer_id")

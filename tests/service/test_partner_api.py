@@ -192,6 +192,19 @@ async def test_a_partner_account_applies_and_only_an_operator_approves_it(partne
     await partner.refused("GET", f"/providers/{prov[0]}", person("merchant"), "providers_and_operators_only")
 
 
+async def test_an_account_that_applies_again_is_approved_again(partner: Partner) -> None:
+    prov, operator = person("provider"), person("operator")
+    for company in ("ACME", "ACME Cloud", "ACME Cloud Services"):
+        app = await partner.call(
+            "POST", "/programme/applications", prov, 201, json={"company": company, "certifications": ["SI"]}
+        )
+        review = f"/programme/applications/{app['application_id']}/review"
+        await partner.call("POST", review, operator, 200, json={"approve": True})
+
+    profile = await partner.call("GET", f"/providers/{prov[0]}", prov, 200)
+    assert (profile["status"], profile["company"]) == ("active", "ACME Cloud Services")
+
+
 async def test_a_provider_not_approved_makes_no_offer_link_or_demand(partner: Partner) -> None:
     pending = partner.provider(status="pending")
     partner.terms("p1", rid("merchant"))
