@@ -119,7 +119,9 @@ async def reverse_earning(uow: PartnerUnitOfWork, event: RefundDecided, now: dat
     earning; before acceptance the order never accrues. It waits for the order's order.paid, so it reverses
     the earning that order.paid and acceptance.done make in the same way whichever order the three come in."""
     p = event.payload
-    await after_payment(uow, p.order_id, f"refund {p.refund_id} of order {p.order_id}")
+    await after_payment(
+        uow, p.order_id, f"refund {p.refund_id} of order {p.order_id} came before the order's order.paid"
+    )
     if p.parties.provider_id is None and await uow.orders.get(p.order_id) is None:
         return None
     order = await uow.orders.of(p.order_id)

@@ -25,7 +25,7 @@ async def known_paid(uow: PartnerUnitOfWork, order_id: str) -> bool:
     return bound is not None and bound.amount is not None
 
 
-async def after_payment(uow: PartnerUnitOfWork, order_id: str, what: str) -> None:
+async def after_payment(uow: PartnerUnitOfWork, order_id: str, why: str) -> None:
     """Go on only once the order's order.paid was handled; until then the event waits for it."""
     if not await known_paid(uow, order_id):
-        raise NotYetKnown(order_id, f"{what} came before the order's order.paid")
+        raise NotYetKnown(order_id, why)

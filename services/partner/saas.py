@@ -129,7 +129,9 @@ async def release_instance(uow: PartnerUnitOfWork, event: RefundDecided, now: da
     publishes no order.paid, so the approved refund is what tells us. It waits for the order's order.paid,
     which makes the sale it releases."""
     p = event.payload
-    await after_payment(uow, p.order_id, f"refund {p.refund_id} of order {p.order_id}")
+    await after_payment(
+        uow, p.order_id, f"refund {p.refund_id} of order {p.order_id} came before the order's order.paid"
+    )
     sale = await uow.sales.get(p.order_id)
     if sale is not None and await uow.calls.get(f"releaseInstance:{sale.order_id}") is None:
         await lifecycle_call(uow, sale, "unsubscribe", sale.order_id, now)
@@ -145,7 +147,7 @@ async def schedule_expiry(uow: PartnerUnitOfWork, event: OrderStatusChanged, now
     for the order's order.paid: orders publishes both at once, and the expiry call needs the sale it makes."""
     p = event.payload
     assert p.validity_ends_at is not None
-    await after_payment(uow, p.order_id, f"order {p.order_id}'s validity end")
+    await after_payment(uow, p.order_id, f"order {p.order_id}'s validity end came before its order.paid")
     sale = await uow.sales.get(p.order_id)
     if sale is not None:
         await expiry_call(uow, sale, p.validity_ends_at)
