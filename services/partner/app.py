@@ -41,20 +41,13 @@ def wire_for(settings: PartnerSettings) -> Wire:
         # recorded per item, reported in /readyz).
         # Merchant calls: one at a time, in due order (a Kit bind's tenant before its app); woken by a new or
         # rescheduled call (a change of merchant_calls) and nudged after a call is queued or replayed. The
-        # worker's retries are for processing bugs only (about 15 minutes, then quarantined); a merchant's
-        # failures follow the calls' own retry policies.
-        calls = rt.worker(
-            MerchantCalls(runner),
-            WorkerSettings(
-                poll_seconds=settings.call_worker_poll_seconds,
-                lease_seconds=settings.call_worker_lease_seconds,
-                batch=50,
-                max_attempts=10,
-                backoff_seconds=1.0,
-                backoff_max_seconds=300.0,
-                watch="merchant_calls",
-            ),
+        # worker's retries are for processing bugs only (the default backoff, 1 s doubling to 5 minutes: about
+        # 15 minutes, then quarantined); a merchant's failures follow the calls' own retry policies.
+        poll, lease = settings.call_worker_poll_seconds, settings.call_worker_lease_seconds
+        every_call = WorkerSettings(
+            poll_seconds=poll, lease_seconds=lease, batch=50, max_attempts=10, watch="merchant_calls"
         )
+        calls = rt.worker(MerchantCalls(runner), every_call)
         deps = Deps(uow, settings, now, nudge=calls.nudge)
         rt.provide("deps", deps)
         # Bill runs: hourly; a failing period is retried for about a day.
@@ -64,7 +57,7 @@ def wire_for(settings: PartnerSettings) -> Wire:
             bills,
             WorkerSettings(
                 poll_seconds=settings.bill_run_poll_seconds,
-                lease_seconds=settings.call_worker_lease_seconds,
+                lease_seconds=lease,
                 batch=2,
                 max_attempts=12,
                 backoff_seconds=60.0,

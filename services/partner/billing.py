@@ -84,20 +84,8 @@ def basic_bills(provider_id: str, period: str, entries: list[LedgerEntry], now: 
     _, end = month_bounds(period)
     due = [e for e in entries if e.bill_id is None and e.at < end and e.provider_id == provider_id]
     bills = []
-    for rate, group in sorted(_by_rate(due).items()):
-        net = sum((e.amount for e in group), Decimal("0.00"))
-        bill = Bill(
-            bill_id=f"basic:{provider_id}:{period}:{rate}",
-            kind="basic",
-            provider_id=provider_id,
-            period=period,
-            fee_tax_rate=rate,
-            entry_ids=[e.entry_id for e in group],
-            net_earnings=net,
-            amount=net,
-            currency=group[0].currency,
-            created_at=now,
-        )
+    for tax, group in sorted(_by_rate(due).items()):
+        bill = _bill("basic", provider_id, period, tax, group, None, now)
         for e in group:
             e.bill_id = bill.bill_id
         bills.append(bill)
@@ -109,24 +97,35 @@ def performance_bills(
 ) -> list[Bill]:
     start, end = quarter_bounds(period)
     due = [e for e in entries if start <= e.at < end and e.provider_id == provider_id]
-    bills = []
-    for tax, group in sorted(_by_rate(due).items()):
-        net = sum((e.amount for e in group), Decimal("0.00"))
-        bills.append(
-            Bill(
-                bill_id=f"performance:{provider_id}:{period}:{tax}",
-                kind="performance",
-                provider_id=provider_id,
-                period=period,
-                fee_tax_rate=tax,
-                entry_ids=[e.entry_id for e in group],
-                net_earnings=net,
-                amount=cents(net * rate),
-                currency=group[0].currency,
-                created_at=now,
-            )
-        )
-    return bills
+    return [
+        _bill("performance", provider_id, period, tax, group, rate, now)
+        for tax, group in sorted(_by_rate(due).items())
+    ]
+
+
+def _bill(
+    kind: str,
+    provider_id: str,
+    period: str,
+    tax: Decimal,
+    group: list[LedgerEntry],
+    incentive: Decimal | None,
+    now: datetime,
+) -> Bill:
+    """The bill of the entries of one tax rate: their net earnings, or the incentive rate's share of them."""
+    net = sum((e.amount for e in group), Decimal("0.00"))
+    return Bill(
+        kind=kind,
+        provider_id=provider_id,
+        period=period,
+        bill_id=f"{kind}:{provider_id}:{period}:{tax}",
+        fee_tax_rate=tax,
+        entry_ids=[e.entry_id for e in group],
+        net_earnings=net,
+        amount=net if incentive is None else cents(net * incentive),
+        currency=group[0].currency,
+        created_at=now,
+    )
 
 
 def record_invoice(bill: Bill, invoice_no: str, amount: Decimal, now: datetime) -> None:

@@ -87,6 +87,33 @@ class MerchantCall(BaseModel):
     erased_at: AwareDatetime | None = None  # the buyer's contact data in the body was erased (account.erased)
     version: int = 0
 
+    @classmethod
+    def of_sale(
+        cls,
+        sale: Sale,
+        call_id: str,
+        endpoint: str,
+        body: dict[str, Any],
+        policy: Policy,
+        due: datetime,
+        order_id: str | None = None,
+    ) -> MerchantCall:
+        """A call about the sale, due at `due`: a Kit sync by its endpoint's path, else a SaaS lifecycle call."""
+        kit = endpoint in KIT_PATHS
+        return cls(
+            call_id=call_id,
+            merchant_id=sale.merchant_id,
+            endpoint=endpoint,
+            kind="kit" if kit else "saas",
+            path=KIT_PATHS[endpoint] if kit else SAAS_PATH,
+            body=body,
+            order_id=order_id or sale.order_id,
+            buyer_id=sale.buyer_id,
+            policy=policy,
+            created_at=due,
+            due_at=due,
+        )
+
     @property
     def consequence(self) -> Literal["refund", "none"]:
         return "refund" if self.endpoint == "newInstance" else "none"

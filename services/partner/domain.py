@@ -112,20 +112,7 @@ def accrue(order: BoundOrder, now: datetime) -> LedgerEntry:
         )
     )
     order.earned = amount
-    return LedgerEntry(
-        entry_id=f"commission:{order.order_id}",
-        provider_id=order.provider_id,
-        order_id=order.order_id,
-        kind="commission",
-        scenario=order.scenario or Scenario.PROVIDER_REVENUE_SHARE,
-        base=order.amount,
-        ratio=order.share_ratio,
-        vat_rate=order.vat_rate,
-        fee_tax_rate=order.fee_tax_rate,
-        amount=amount,
-        currency=order.currency,
-        at=now,
-    )
+    return _entry(order, order.provider_id, "commission", order.amount, order.share_ratio, amount, now)
 
 
 def refund(order: BoundOrder, refund_id: str, refunded: Decimal, now: datetime) -> LedgerEntry | None:
@@ -137,14 +124,29 @@ def refund(order: BoundOrder, refund_id: str, refunded: Decimal, now: datetime) 
         return None
     amount = max(reversal(order.earned, order.amount, refunded), -(order.earned - order.reversed_))
     order.reversed_ -= amount
+    ratio = order.share_ratio or Decimal(0)
+    return _entry(order, order.provider_id, "reversal", -refunded, ratio, amount, now, refund_id)
+
+
+def _entry(
+    order: BoundOrder,
+    provider_id: str,
+    kind: str,
+    base: Decimal,
+    ratio: Decimal,
+    amount: Decimal,
+    now: datetime,
+    refund_id: str | None = None,
+) -> LedgerEntry:
+    """One of the order's ledger entries; its id (the kind, the order, the refund) books it once only."""
     return LedgerEntry(
-        entry_id=f"reversal:{order.order_id}:{refund_id}",
-        provider_id=order.provider_id,
+        entry_id=f"{kind}:{order.order_id}" + (f":{refund_id}" if refund_id else ""),
+        provider_id=provider_id,
         order_id=order.order_id,
-        kind="reversal",
+        kind=kind,
         scenario=order.scenario or Scenario.PROVIDER_REVENUE_SHARE,
-        base=-refunded,
-        ratio=order.share_ratio or Decimal(0),
+        base=base,
+        ratio=ratio,
         vat_rate=order.vat_rate,
         fee_tax_rate=order.fee_tax_rate,
         amount=amount,

@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from services.partner.calls import LIFECYCLE, SAAS_PATH, MerchantCall, Sale, erase_contacts, timestamp_utc8
+from services.partner.calls import LIFECYCLE, MerchantCall, Sale, erase_contacts, timestamp_utc8
 from services.partner.ordering import after_payment
 from services.partner.store import PartnerUnitOfWork
 from shared.schemas import AccountErased, OrderPaid, OrderStatusChanged, RefundDecided
@@ -42,19 +42,7 @@ async def lifecycle_call(
         body["instanceId"] = instance or original_order_id or sale.order_id
         if order_type == "renewal":
             body["scene"] = "RENEWAL"
-    call = MerchantCall(
-        call_id=f"{activity}:{sale.order_id}",
-        merchant_id=sale.merchant_id,
-        endpoint=activity,
-        kind="saas",
-        path=SAAS_PATH,
-        body=body,
-        order_id=sale.order_id,
-        buyer_id=sale.buyer_id,
-        policy=policy,
-        created_at=now,
-        due_at=now,
-    )
+    call = MerchantCall.of_sale(sale, f"{activity}:{sale.order_id}", activity, body, policy, now)
     await uow.calls.add(call)
     return call
 
@@ -81,19 +69,7 @@ async def expiry_call(uow: PartnerUnitOfWork, sale: Sale, ends_at: datetime) -> 
         "testFlag": "0",
         "timeStamp": timestamp_utc8(ends_at),
     }
-    call = MerchantCall(
-        call_id=call_id,
-        merchant_id=sale.merchant_id,
-        endpoint="expireInstance",
-        kind="saas",
-        path=SAAS_PATH,
-        body=body,
-        order_id=root.order_id,
-        buyer_id=sale.buyer_id,
-        policy="short",
-        created_at=ends_at,
-        due_at=ends_at,
-    )
+    call = MerchantCall.of_sale(sale, call_id, "expireInstance", body, "short", ends_at, root.order_id)
     await uow.calls.add(call)
     return call
 

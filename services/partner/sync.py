@@ -11,7 +11,6 @@ from typing import Any, TypeVar
 
 from services.partner import signing
 from services.partner.calls import (
-    KIT_PATHS,
     MerchantCall,
     MerchantEndpoint,
     Sale,
@@ -37,19 +36,7 @@ def kit_call(endpoint: str, sale: Sale, body: dict[str, Any], now: datetime) -> 
         "testFlag": 0,
         "timeStamp": timestamp_utc8(now),
     }
-    return MerchantCall(
-        call_id=f"{endpoint}:{uuid.uuid4().hex[:16]}",
-        merchant_id=sale.merchant_id,
-        endpoint=endpoint,
-        kind="kit",
-        path=KIT_PATHS[endpoint],
-        body=body,
-        order_id=sale.order_id,
-        buyer_id=sale.buyer_id,
-        policy="manual",
-        created_at=now,
-        due_at=now,
-    )
+    return MerchantCall.of_sale(sale, f"{endpoint}:{uuid.uuid4().hex[:16]}", endpoint, body, "manual", now)
 
 
 async def _queued(deps: Deps, work: Callable[[PartnerUnitOfWork], Awaitable[T]]) -> T:
