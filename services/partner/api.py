@@ -10,10 +10,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request
 from pydantic import AwareDatetime, BaseModel, Field
 
+from services.partner import reads, selling
+from services.partner.deps import Deps
 from services.partner.programme import Application, CustomerAssociation, Demand, Offer, ProductTerms, Provider
-from services.partner.reads import Reads
-from services.partner.selling import Selling
-from services.partner.services import ProviderLedger
+from services.partner.queries import PartnerQueries
+from services.partner.reads import ProviderLedger
 from shared.platform.auth import Merchant, Operator, Party, Principal, require_role
 from shared.platform.auth import Provider as ProviderCaller
 from shared.schemas import AccountRole
@@ -28,26 +29,12 @@ Discount = Annotated[Decimal, Field(gt=0, lt=1, max_digits=9, decimal_places=6)]
 Ratio = Annotated[Decimal, Field(ge=0, le=1, max_digits=9, decimal_places=6)]
 TaxRate = Annotated[Decimal, Field(ge=0, lt=1, max_digits=9, decimal_places=6)]
 Amount = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
-ProviderOrOperator = Annotated[Principal, require_role(AccountRole.PROVIDER, AccountRole.OPERATOR,
-                                                       rule="providers_and_operators_only")]
-Seller = Annotated[Principal, require_role(AccountRole.PROVIDER, AccountRole.MERCHANT,
-                                           rule="providers_and_merchants_only")]
-
-
-def _selling(request: Request) -> Selling:
-    sell: Selling = request.app.state.selling
-    return sell
-
-
-def _reads(request: Request) -> Reads:
-    reads: Reads = request.app.state.reads
-    return reads
-
-
-@router.get("/providers/{provider_id}/ledger")
-async def provider_ledger(provider_id: PathId, caller: ProviderOrOperator, request: Request) -> ProviderLedger:
-    """The provider's live ledger: every earning as it accrues, and the running total (that provider, operators)."""
-    return await _reads(request).ledger(caller, provider_id)
+ProviderOrOperator = Annotated[
+    Principal, require_role(AccountRole.PROVIDER, AccountRole.OPERATOR, rule="providers_and_operators_only")
+]
+Seller = Annotated[
+    Principal, require_role(AccountRole.PROVIDER, AccountRole.MERCHANT, rule="providers_and_merchants_only")
+]
 
 
 class ApplicationIn(BaseModel):
@@ -55,41 +42,15 @@ class ApplicationIn(BaseModel):
     certifications: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(max_length=20)
 
 
-@router.post("/programme/applications", status_code=201)
-async def apply(body: ApplicationIn, caller: ProviderCaller, request: Request) -> Application:
-    """A partner account applies to the customer service provider programme (needs a Software, Service or SI
-    certification, §7.2)."""
-    return await _selling(request).apply(caller, body.company, body.certifications)
-
-
 class ReviewIn(BaseModel):
     approve: bool
     note: str = Field("", max_length=1000)
-
-
-@router.post("/programme/applications/{application_id}/review")
-async def review(application_id: PathId, body: ReviewIn, caller: Operator, request: Request) -> Application:
-    """An operator approves or rejects an application; approval makes an active provider (§7.2)."""
-    return await _selling(request).review(caller, application_id, body.approve, body.note)
-
-
-@router.get("/providers/{provider_id}")
-async def provider(provider_id: PathId, caller: ProviderOrOperator, request: Request) -> Provider:
-    """A provider's status and recorded rights (that provider, operators)."""
-    return await _reads(request).provider(caller, provider_id)
 
 
 class AssociationIn(BaseModel):
     reseller_id: Id | None = None
     distributor_id: Id | None = None
     registration_column: str | None = Field(None, min_length=1, max_length=64)
-
-
-@router.put("/customers/{customer_id}/association")
-async def associate(customer_id: PathId, body: AssociationIn, caller: Operator,
-                    request: Request) -> CustomerAssociation:
-    """Associate a customer with its reseller / distributor and registration column (operator)."""
-    return await _selling(request).associate(CustomerAssociation(customer_id=customer_id, **body.model_dump()))
 
 
 class TermsIn(BaseModel):
@@ -103,20 +64,6 @@ class TermsIn(BaseModel):
     service_fee_tax_rate: TaxRate | None = None
 
 
-@router.put("/products/{product_id}/terms")
-async def set_terms(product_id: PathId, body: TermsIn, caller: Merchant, request: Request) -> ProductTerms:
-    """The product's merchant sets its incentive strategy, authorized discount, share ratio and tax rates."""
-    terms = ProductTerms(product_id=product_id, merchant_id=caller.account_id, **body.model_dump())
-    return await _selling(request).set_terms(caller, terms)
-
-
-@router.get("/products/{product_id}/terms")
-async def get_terms(product_id: PathId, caller: Party, request: Request) -> ProductTerms:
-    """A product's incentive strategy, authorized discount and revenue-share ratio (its merchant, approved
-    providers, operators)."""
-    return await _reads(request).terms(caller, product_id)
-
-
 class OfferIn(BaseModel):
     name: str = Field(min_length=1, max_length=255)
     customer_account_id: Id
@@ -124,24 +71,6 @@ class OfferIn(BaseModel):
     discount: Discount
     valid_from: AwareDatetime
     valid_until: AwareDatetime
-
-
-def _offer(body: OfferIn, caller: Principal) -> Offer:
-    return Offer(offer_id=f"OF-{uuid.uuid4().hex[:12]}", issuer_id=caller.account_id, status="new",
-                 **body.model_dump())
-
-
-@router.post("/offers", status_code=201)
-async def create_offer(body: OfferIn, caller: Seller, request: Request) -> Offer:
-    """An approved provider's exclusive offer, or a merchant's offer on its own products; beyond the authorized
-    discount it goes to manual handling and does not take effect (§7.5)."""
-    return await _selling(request).offer(caller, _offer(body, caller))
-
-
-@router.get("/offers/{offer_id}")
-async def get_offer(offer_id: PathId, caller: Party, request: Request) -> Offer:
-    """One offer and its status (its issuer, provider, customer, the products' merchants, operators)."""
-    return await _reads(request).offer(caller, offer_id)
 
 
 class LinkIn(BaseModel):
@@ -156,14 +85,6 @@ class LinkOut(BaseModel):
     claims: LinkClaims
 
 
-@router.post("/providers/{provider_id}/private-links", status_code=201)
-async def private_link(provider_id: PathId, body: LinkIn, caller: ProviderCaller, request: Request) -> LinkOut:
-    """A signed, expiring private link that binds the order placed through it to the provider (its own only)."""
-    claims, token = await _selling(request).private_link(caller, provider_id, body.product_id,
-                                                         body.customer_account_id, body.offer_id, body.ttl_seconds)
-    return LinkOut(token=token, claims=claims)
-
-
 class DemandIn(BaseModel):
     merchant_account_id: Id
     customer_account_id: Id
@@ -171,23 +92,130 @@ class DemandIn(BaseModel):
     description: str = Field("", max_length=2000)
 
 
+# --- routes -----------------------------------------------------------------------------------------------
+def deps(request: Request) -> Deps:
+    """What the use cases run on (app.py provides it)."""
+    found: Deps = request.app.state.deps
+    return found
+
+
+def queries(request: Request) -> PartnerQueries:
+    """The read side (app.py provides it)."""
+    found: PartnerQueries = request.app.state.queries
+    return found
+
+
+@router.get("/providers/{provider_id}/ledger")
+async def provider_ledger(
+    provider_id: PathId, caller: ProviderOrOperator, request: Request
+) -> ProviderLedger:
+    """The provider's live ledger: every earning as it accrues, and the running total (that provider, operators)."""
+    return await reads.ledger(queries(request), caller, provider_id)
+
+
+@router.post("/programme/applications", status_code=201)
+async def apply(body: ApplicationIn, caller: ProviderCaller, request: Request) -> Application:
+    """A partner account applies to the customer service provider programme (needs a Software, Service or SI
+    certification, §7.2)."""
+    return await selling.apply(deps(request), caller, body.company, body.certifications)
+
+
+@router.post("/programme/applications/{application_id}/review")
+async def review(application_id: PathId, body: ReviewIn, caller: Operator, request: Request) -> Application:
+    """An operator approves or rejects an application; approval makes an active provider (§7.2)."""
+    return await selling.review(deps(request), caller, application_id, body.approve, body.note)
+
+
+@router.get("/providers/{provider_id}")
+async def provider(provider_id: PathId, caller: ProviderOrOperator, request: Request) -> Provider:
+    """A provider's status and recorded rights (that provider, operators)."""
+    return await reads.provider(queries(request), caller, provider_id)
+
+
+@router.put("/customers/{customer_id}/association")
+async def associate(
+    customer_id: PathId, body: AssociationIn, caller: Operator, request: Request
+) -> CustomerAssociation:
+    """Associate a customer with its reseller / distributor and registration column (operator)."""
+    return await selling.associate(
+        deps(request), CustomerAssociation(customer_id=customer_id, **body.model_dump())
+    )
+
+
+@router.put("/products/{product_id}/terms")
+async def set_terms(product_id: PathId, body: TermsIn, caller: Merchant, request: Request) -> ProductTerms:
+    """The product's merchant sets its incentive strategy, authorized discount, share ratio and tax rates."""
+    terms = ProductTerms(product_id=product_id, merchant_id=caller.account_id, **body.model_dump())
+    return await selling.set_terms(deps(request), caller, terms)
+
+
+@router.get("/products/{product_id}/terms")
+async def get_terms(product_id: PathId, caller: Party, request: Request) -> ProductTerms:
+    """A product's incentive strategy, authorized discount and revenue-share ratio (its merchant, approved
+    providers, operators)."""
+    return await reads.terms(queries(request), caller, product_id)
+
+
+def _offer(body: OfferIn, caller: Principal) -> Offer:
+    return Offer(
+        offer_id=f"OF-{uuid.uuid4().hex[:12]}", issuer_id=caller.account_id, status="new", **body.model_dump()
+    )
+
+
+@router.post("/offers", status_code=201)
+async def create_offer(body: OfferIn, caller: Seller, request: Request) -> Offer:
+    """An approved provider's exclusive offer, or a merchant's offer on its own products; beyond the authorized
+    discount it goes to manual handling and does not take effect (§7.5)."""
+    return await selling.offer(deps(request), caller, _offer(body, caller))
+
+
+@router.get("/offers/{offer_id}")
+async def get_offer(offer_id: PathId, caller: Party, request: Request) -> Offer:
+    """One offer and its status (its issuer, provider, customer, the products' merchants, operators)."""
+    return await reads.offer(queries(request), caller, offer_id)
+
+
+@router.post("/providers/{provider_id}/private-links", status_code=201)
+async def private_link(
+    provider_id: PathId, body: LinkIn, caller: ProviderCaller, request: Request
+) -> LinkOut:
+    """A signed, expiring private link that binds the order placed through it to the provider (its own only)."""
+    claims, token = await selling.private_link(
+        deps(request),
+        caller,
+        provider_id,
+        body.product_id,
+        body.customer_account_id,
+        body.offer_id,
+        body.ttl_seconds,
+    )
+    return LinkOut(token=token, claims=claims)
+
+
 @router.post("/demands", status_code=201)
 async def file_demand(body: DemandIn, caller: ProviderCaller, request: Request) -> Demand:
     """Joint selling: an approved provider files a customer demand with a merchant (§7.5)."""
-    demand = Demand(demand_id=f"DM-{uuid.uuid4().hex[:12]}", provider_id=caller.account_id,
-                    merchant_id=body.merchant_account_id, customer_account_id=body.customer_account_id,
-                    product_id=body.product_id, description=body.description)
-    return await _selling(request).file_demand(caller, demand)
+    demand = Demand(
+        demand_id=f"DM-{uuid.uuid4().hex[:12]}",
+        provider_id=caller.account_id,
+        merchant_id=body.merchant_account_id,
+        customer_account_id=body.customer_account_id,
+        product_id=body.product_id,
+        description=body.description,
+    )
+    return await selling.file_demand(deps(request), caller, demand)
 
 
 @router.post("/demands/{demand_id}/offer")
-async def answer_demand(demand_id: PathId, body: OfferIn, caller: Merchant, request: Request) -> dict[str, Any]:
+async def answer_demand(
+    demand_id: PathId, body: OfferIn, caller: Merchant, request: Request
+) -> dict[str, Any]:
     """The merchant the demand was filed with answers it with a private offer for the customer."""
-    demand, offer = await _selling(request).answer_demand(caller, demand_id, _offer(body, caller))
+    demand, offer = await selling.answer_demand(deps(request), caller, demand_id, _offer(body, caller))
     return {"demand": demand.model_dump(mode="json"), "offer": offer.model_dump(mode="json")}
 
 
 @router.get("/demands/{demand_id}")
 async def get_demand(demand_id: PathId, caller: Party, request: Request) -> Demand:
     """A demand and its status: submitted, offered, won (its provider, merchant, customer, operators)."""
-    return await _reads(request).demand(caller, demand_id)
+    return await reads.demand(queries(request), caller, demand_id)

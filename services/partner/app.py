@@ -2,67 +2,80 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from fastapi import FastAPI
 
 from services.partner import api, api_bills, api_merchant, handlers
 from services.partner.bill_runs import BillRuns
 from services.partner.calls import RetryTimes
+from services.partner.deps import Deps, now
 from services.partner.egress import EgressPolicy, guarded_sender
 from services.partner.merchant import CallRunner, MerchantCalls
-from services.partner.reads import Reads
-from services.partner.selling import Selling
+from services.partner.queries import PartnerQueries
 from services.partner.services import PartnerService
 from services.partner.settings import PartnerSettings
 from services.partner.store import ensure_indexes, mongo_uow
-from services.partner.sync import MerchantSync
+from shared.platform.collection import MongoCollections
 from shared.platform.runtime import Runtime, Wire, build_service
 from shared.platform.worker import WorkerSettings
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def wire_for(settings: PartnerSettings) -> Wire:
     async def wire(rt: Runtime) -> None:
         await ensure_indexes(rt.db)
         uow = rt.uow_factory(mongo_uow)
-        rt.provide("partner", PartnerService(uow, _now))
-        selling = Selling(uow, settings, _now)
-        rt.provide("selling", selling)
-        rt.provide("reads", Reads(uow))
-        # The background work is two sources of the shared leased worker (one replica at a time, failures recorded
-        # per item, reported in /readyz). Bill runs: hourly; a failing period is retried for about a day.
-        bills = BillRuns(uow, selling, _now, settings.bill_run_day)
-        rt.provide("bill_scheduler", bills)
-        rt.worker(bills, WorkerSettings(poll_seconds=settings.bill_run_poll_seconds,
-                                        lease_seconds=settings.call_worker_lease_seconds, batch=2, max_attempts=12,
-                                        backoff_seconds=60.0, backoff_max_seconds=4 * 3600.0))
-        times = RetryTimes(long_interval=settings.long_retry_interval_seconds,
-                           long_window=settings.long_retry_window_seconds,
-                           short_interval=settings.short_retry_interval_seconds,
-                           short_window=settings.short_retry_window_seconds)
-        policy = EgressPolicy.from_settings(settings)
-        send = guarded_sender(policy, timeout=settings.merchant_call_timeout_seconds,
-                              max_bytes=settings.merchant_call_max_response_bytes)
-        runner = CallRunner(uow, send, times, _now, settings.merchant_call_window_seconds)
+        rt.provide("partner", PartnerService(uow, now))
+        rt.provide("queries", PartnerQueries(MongoCollections(rt.db)))
+        times = RetryTimes(
+            long_interval=settings.long_retry_interval_seconds,
+            long_window=settings.long_retry_window_seconds,
+            short_interval=settings.short_retry_interval_seconds,
+            short_window=settings.short_retry_window_seconds,
+        )
+        send = guarded_sender(
+            EgressPolicy.from_settings(settings),
+            timeout=settings.merchant_call_timeout_seconds,
+            max_bytes=settings.merchant_call_max_response_bytes,
+        )
+        runner = CallRunner(uow, send, times, now, settings.merchant_call_window_seconds)
+        # The background work is two sources of the shared leased worker (one replica at a time, failures
+        # recorded per item, reported in /readyz).
         # Merchant calls: one at a time, in due order (a Kit bind's tenant before its app); woken by a new or
-        # rescheduled call (a change of merchant_calls) and nudged after a call is queued or replayed. The worker's
-        # retries are for processing bugs only (about 15 minutes, then quarantined); a merchant's failures follow
-        # the calls' own retry policies.
-        calls = rt.worker(MerchantCalls(runner), WorkerSettings(
-            poll_seconds=settings.call_worker_poll_seconds, lease_seconds=settings.call_worker_lease_seconds,
-            batch=50, max_attempts=10, backoff_seconds=1.0, backoff_max_seconds=300.0, watch="merchant_calls"))
-        rt.provide("sync", MerchantSync(uow, _now, calls.nudge, policy))
+        # rescheduled call (a change of merchant_calls) and nudged after a call is queued or replayed. The
+        # worker's retries are for processing bugs only (the default backoff, 1 s doubling to 5 minutes: about
+        # 15 minutes, then quarantined); a merchant's failures follow the calls' own retry policies.
+        poll, lease = settings.call_worker_poll_seconds, settings.call_worker_lease_seconds
+        every_call = WorkerSettings(
+            poll_seconds=poll, lease_seconds=lease, batch=50, max_attempts=10, watch="merchant_calls"
+        )
+        calls = rt.worker(MerchantCalls(runner), every_call)
+        deps = Deps(uow, settings, now, nudge=calls.nudge)
+        rt.provide("deps", deps)
+        # Bill runs: hourly; a failing period is retried for about a day.
+        bills = BillRuns(deps)
+        rt.provide("bill_scheduler", bills)
+        rt.worker(
+            bills,
+            WorkerSettings(
+                poll_seconds=settings.bill_run_poll_seconds,
+                lease_seconds=lease,
+                batch=2,
+                max_attempts=12,
+                backoff_seconds=60.0,
+                backoff_max_seconds=4 * 3600.0,
+            ),
+        )
+
     return wire
 
 
 def create_app(settings: PartnerSettings | None = None) -> FastAPI:
     settings = settings or PartnerSettings()
-    return build_service(settings, title="partner",
-                         description="Customer service providers: programme, offers, private links, joint selling, "
-                                     "earnings, bills, and the signed merchant sync calls.",
-                         register=handlers.register, routers=[api.router, api_bills.router, api_merchant.router],
-                         wire=wire_for(settings))
+    return build_service(
+        settings,
+        title="partner",
+        description="Customer service providers: programme, offers, private links, joint selling, "
+        "earnings, bills, and the signed merchant sync calls.",
+        register=handlers.register,
+        routers=[api.router, api_bills.router, api_merchant.router],
+        wire=wire_for(settings),
+    )

@@ -1,8 +1,9 @@
 """Bills, statements and invoices of providers (dossier §7.6, §4.3): pure.
 
 - Basic-incentive bill: monthly, for the previous natural month plus anything earlier never billed.
-- Performance-assessment incentive bill: quarterly, over the previous natural quarter ([I] the incentive is the
-  configured performance rate × the quarter's net earnings; the real policy is yearly and not in the dossier).
+- Performance-assessment incentive bill: quarterly, over the previous natural quarter ([I] the incentive is
+  the configured performance rate × the quarter's net earnings; the real policy is yearly and not in the
+  dossier).
 - Separate bills per tax rate (the service-fee tax rate the provider invoices with).
 Only completed service orders are billed: ledger entries exist only for accepted (or unsupervised, paid)
 orders, so every entry is billable; a reversal is billed in the bill of the month it happened in (§7.6).
@@ -43,6 +44,14 @@ class Bill(BaseModel):
     version: int = 0
 
 
+class BillRun(BaseModel):
+    """A scheduled bill run that is done (bill_runs.py): `basic:<yyyymm>` or `performance:<yyyy>Q<n>`."""
+
+    run_id: str
+    providers: int
+    at: AwareDatetime
+
+
 def month_bounds(period: str) -> tuple[datetime, datetime]:
     try:
         year, month = int(period[:4]), int(period[4:])
@@ -75,29 +84,48 @@ def basic_bills(provider_id: str, period: str, entries: list[LedgerEntry], now: 
     _, end = month_bounds(period)
     due = [e for e in entries if e.bill_id is None and e.at < end and e.provider_id == provider_id]
     bills = []
-    for rate, group in sorted(_by_rate(due).items()):
-        net = sum((e.amount for e in group), Decimal("0.00"))
-        bill = Bill(bill_id=f"basic:{provider_id}:{period}:{rate}", kind="basic", provider_id=provider_id,
-                    period=period, fee_tax_rate=rate, entry_ids=[e.entry_id for e in group], net_earnings=net,
-                    amount=net, currency=group[0].currency, created_at=now)
+    for tax, group in sorted(_by_rate(due).items()):
+        bill = _bill("basic", provider_id, period, tax, group, None, now)
         for e in group:
             e.bill_id = bill.bill_id
         bills.append(bill)
     return bills
 
 
-def performance_bills(provider_id: str, period: str, entries: list[LedgerEntry], rate: Decimal,
-                      now: datetime) -> list[Bill]:
+def performance_bills(
+    provider_id: str, period: str, entries: list[LedgerEntry], rate: Decimal, now: datetime
+) -> list[Bill]:
     start, end = quarter_bounds(period)
     due = [e for e in entries if start <= e.at < end and e.provider_id == provider_id]
-    bills = []
-    for tax, group in sorted(_by_rate(due).items()):
-        net = sum((e.amount for e in group), Decimal("0.00"))
-        bills.append(Bill(bill_id=f"performance:{provider_id}:{period}:{tax}", kind="performance",
-                          provider_id=provider_id, period=period, fee_tax_rate=tax,
-                          entry_ids=[e.entry_id for e in group], net_earnings=net, amount=cents(net * rate),
-                          currency=group[0].currency, created_at=now))
-    return bills
+    return [
+        _bill("performance", provider_id, period, tax, group, rate, now)
+        for tax, group in sorted(_by_rate(due).items())
+    ]
+
+
+def _bill(
+    kind: str,
+    provider_id: str,
+    period: str,
+    tax: Decimal,
+    group: list[LedgerEntry],
+    incentive: Decimal | None,
+    now: datetime,
+) -> Bill:
+    """The bill of the entries of one tax rate: their net earnings, or the incentive rate's share of them."""
+    net = sum((e.amount for e in group), Decimal("0.00"))
+    return Bill(
+        kind=kind,
+        provider_id=provider_id,
+        period=period,
+        bill_id=f"{kind}:{provider_id}:{period}:{tax}",
+        fee_tax_rate=tax,
+        entry_ids=[e.entry_id for e in group],
+        net_earnings=net,
+        amount=net if incentive is None else cents(net * incentive),
+        currency=group[0].currency,
+        created_at=now,
+    )
 
 
 def record_invoice(bill: Bill, invoice_no: str, amount: Decimal, now: datetime) -> None:

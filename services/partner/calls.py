@@ -19,14 +19,24 @@ from pydantic import AwareDatetime, BaseModel, Field
 from shared.platform.errors import DomainError
 
 Policy = Literal["long", "short", "manual"]
-KIT_PATHS = {"tenantSync": "/produceAPI/v2/tenantSync", "applicationSync": "/produceAPI/v2/applicationSync",
-             "authSync": "/produceAPI/v2/authSync", "singleOrgSync": "/produceAPI/v2/singleOrgSync",
-             "allOrgSync": "/produceAPI/v2/allOrgSync"}
-SAAS_PATH = "/saas/v2/instance"  # [I] V2 names the basic interfaces, not their sub-paths: one path, by activity
+KIT_PATHS = {
+    "tenantSync": "/produceAPI/v2/tenantSync",
+    "applicationSync": "/produceAPI/v2/applicationSync",
+    "authSync": "/produceAPI/v2/authSync",
+    "singleOrgSync": "/produceAPI/v2/singleOrgSync",
+    "allOrgSync": "/produceAPI/v2/allOrgSync",
+}
+SAAS_PATH = (
+    "/saas/v2/instance"  # [I] V2 names the basic interfaces, not their sub-paths: one path, by activity
+)
 # order_type → (activity, policy); §8.2.2 new purchase, §8.2.3 renewal, §8.2.6 upgrade, §8.2.5 release
-LIFECYCLE: dict[str, tuple[str, Policy]] = {"new": ("newInstance", "long"), "renewal": ("refreshInstance", "short"),
-                                            "upgrade": ("upgrade", "long"), "unsubscribe": ("releaseInstance", "short"),
-                                            "expiry": ("expireInstance", "short")}
+LIFECYCLE: dict[str, tuple[str, Policy]] = {
+    "new": ("newInstance", "long"),
+    "renewal": ("refreshInstance", "short"),
+    "upgrade": ("upgrade", "long"),
+    "unsubscribe": ("releaseInstance", "short"),
+    "expiry": ("expireInstance", "short"),
+}
 _UTC8 = timezone(timedelta(hours=8))
 MAX_USERS_PER_SYNC = 500  # §8.1 user-auth sync
 OK_CODES = {"000000", "000004"}  # success, and "processing" (async creation) for a new purchase
@@ -44,7 +54,9 @@ class Attempt(BaseModel):
     at: AwareDatetime
     ok: bool
     status_code: int | None = None
-    error: str = ""  # the class the console shows: timeout, tls_error, blocked_address, http_5xx, bad_signature …
+    error: str = (
+        ""  # the class the console shows: timeout, tls_error, blocked_address, http_5xx, bad_signature …
+    )
     detail: str = ""  # in our words (or the merchant's own resultMsg), never raw transport text
     replay: bool = False
 
@@ -75,6 +87,33 @@ class MerchantCall(BaseModel):
     erased_at: AwareDatetime | None = None  # the buyer's contact data in the body was erased (account.erased)
     version: int = 0
 
+    @classmethod
+    def of_sale(
+        cls,
+        sale: Sale,
+        call_id: str,
+        endpoint: str,
+        body: dict[str, Any],
+        policy: Policy,
+        due: datetime,
+        order_id: str | None = None,
+    ) -> MerchantCall:
+        """A call about the sale, due at `due`: a Kit sync by its endpoint's path, else a SaaS lifecycle call."""
+        kit = endpoint in KIT_PATHS
+        return cls(
+            call_id=call_id,
+            merchant_id=sale.merchant_id,
+            endpoint=endpoint,
+            kind="kit" if kit else "saas",
+            path=KIT_PATHS[endpoint] if kit else SAAS_PATH,
+            body=body,
+            order_id=order_id or sale.order_id,
+            buyer_id=sale.buyer_id,
+            policy=policy,
+            created_at=due,
+            due_at=due,
+        )
+
     @property
     def consequence(self) -> Literal["refund", "none"]:
         return "refund" if self.endpoint == "newInstance" else "none"
@@ -83,13 +122,30 @@ class MerchantCall(BaseModel):
         self.attempts.append(Attempt(at=now, ok=True, status_code=status_code, replay=replay))
         self.status, self.due_at, self.result = "succeeded", None, result
 
-    def failed(self, now: datetime, error: str, status_code: int | None, replay: bool, times: RetryTimes,
-               detail: str = "") -> bool:
+    def failed(
+        self,
+        now: datetime,
+        error: str,
+        status_code: int | None,
+        replay: bool,
+        times: RetryTimes,
+        detail: str = "",
+    ) -> bool:
         """Record a failed attempt; True when it is final (the policy gives up)."""
-        self.attempts.append(Attempt(at=now, ok=False, status_code=status_code, error=error[:64],
-                                     detail=detail[:300], replay=replay))
-        interval, window = {"long": (times.long_interval, times.long_window),
-                            "short": (times.short_interval, times.short_window)}.get(self.policy, (0.0, 0.0))
+        self.attempts.append(
+            Attempt(
+                at=now,
+                ok=False,
+                status_code=status_code,
+                error=error[:64],
+                detail=detail[:300],
+                replay=replay,
+            )
+        )
+        interval, window = {
+            "long": (times.long_interval, times.long_window),
+            "short": (times.short_interval, times.short_window),
+        }.get(self.policy, (0.0, 0.0))
         # Due times count from the first attempt (0, 1, 2, 3 hours), so a slow round never loses the last try.
         nxt = max(now, self.created_at + timedelta(seconds=interval * len(self.attempts)))
         planned = self.created_at + timedelta(seconds=interval * len(self.attempts))
@@ -100,12 +156,14 @@ class MerchantCall(BaseModel):
         return False
 
     def replay(self, now: datetime) -> None:
-        """Merchant console "重新启动" / buyer retry: one more attempt of a given-up call, never of a pending or
-        succeeded one, so a replay is delivered exactly once."""
+        """Merchant console "重新启动" / buyer retry: one more attempt of a given-up call, never of a pending
+        or succeeded one, so a replay is delivered exactly once."""
         if self.status != "failed":
             raise DomainError(f"call {self.call_id} is {self.status}; only a failed call can be replayed")
         if self.erased_at is not None:
-            raise DomainError(f"call {self.call_id} carried contact data that was erased; it cannot be sent again")
+            raise DomainError(
+                f"call {self.call_id} carried contact data that was erased; it cannot be sent again"
+            )
         self.status, self.due_at, self.replays = "pending", now, self.replays + 1
 
 
@@ -132,9 +190,10 @@ _DEPTH = 16
 
 
 def storable(value: Any, depth: int = 0) -> Any:
-    """A merchant's (signed, parsed) answer in a form the database can always keep: integers beyond 8 bytes and
-    nesting beyond a few levels become text, and keys lose what BSON or Mongo refuse (NUL, a leading `$`, dots).
-    An answer we cannot store would fail the recording of its attempt, every round, for every merchant."""
+    """A merchant's (signed, parsed) answer in a form the database can always keep: integers beyond 8 bytes
+    and nesting beyond a few levels become text, and keys lose what BSON or Mongo refuse (NUL, a leading `$`,
+    dots). An answer we cannot store would fail the recording of its attempt, every round, for every
+    merchant."""
     if isinstance(value, bool) or value is None or isinstance(value, float | str):
         return value
     if isinstance(value, int):
@@ -142,8 +201,10 @@ def storable(value: Any, depth: int = 0) -> Any:
     if depth >= _DEPTH:
         return json.dumps(value)[:1000]
     if isinstance(value, dict):
-        return {str(k).replace("\x00", "").lstrip("$").replace(".", "_") or "_": storable(v, depth + 1)
-                for k, v in value.items()}
+        return {
+            str(k).replace("\x00", "").lstrip("$").replace(".", "_") or "_": storable(v, depth + 1)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [storable(v, depth + 1) for v in value]
     return str(value)
@@ -174,5 +235,4 @@ def erase_contacts(call: MerchantCall, now: datetime) -> bool:
 
 
 def user_batches(users: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    return [users[i:i + MAX_USERS_PER_SYNC] for i in range(0, len(users), MAX_USERS_PER_SYNC)] or [[]]
-
+    return [users[i : i + MAX_USERS_PER_SYNC] for i in range(0, len(users), MAX_USERS_PER_SYNC)] or [[]]

@@ -1,10 +1,10 @@
 """Provider earnings: pure rules over Decimal money.
 
-An accepted, provider-bound order earns under one of three scenarios (dossier §7.4, see incentives.py) with the
-share-by-transaction-price formula: base × ratio ÷ (1 + VAT) × (1 + service-fee tax), rounded half-up to the
-cent once, at the end. The share base is the paid amount (§7.4: "for Huawei self-service products the share
-base is the order cash (paid) amount"); a product whose terms name a provider floor price uses the floor-price
-discount model instead: (paid − floor) × ratio ÷ (1 + VAT) × (1 + service-fee tax).
+An accepted, provider-bound order earns under one of three scenarios (dossier §7.4, see incentives.py) with
+the share-by-transaction-price formula: base × ratio ÷ (1 + VAT) × (1 + service-fee tax), rounded half-up to
+the cent once, at the end. The share base is the paid amount (§7.4: "for Huawei self-service products the
+share base is the order cash (paid) amount"); a product whose terms name a provider floor price uses the
+floor-price discount model instead: (paid − floor) × ratio ÷ (1 + VAT) × (1 + service-fee tax).
 A refund writes a negative entry; nothing is ever deleted.
 """
 
@@ -50,14 +50,20 @@ class BoundOrder(BaseModel):
     version: int = 0
 
     def ready_to_accrue(self) -> bool:
-        return (not self.accrued and not self.cancelled and self.accepted_at is not None
-                and self.provider_id is not None and self.amount is not None and self.share_ratio is not None)
+        return (
+            not self.accrued
+            and not self.cancelled
+            and self.accepted_at is not None
+            and self.provider_id is not None
+            and self.amount is not None
+            and self.share_ratio is not None
+        )
 
 
 class PaidOrder(BaseModel):
-    """That an order was paid: every order.paid leaves one, provider or not, so an event of another topic about the
-    order (a refund, a validity end) can tell "order.paid is still on its way" (it waits) from "partner has
-    nothing to do for this order" (it is done)."""
+    """That an order was paid: every order.paid leaves one, provider or not, so an event of another topic
+    about the order (a refund, a validity end) can tell "order.paid is still on its way" (it waits) from
+    "partner has nothing to do for this order" (it is done)."""
 
     order_id: str
     paid_at: AwareDatetime
@@ -90,19 +96,23 @@ class NotReady(DomainError):
 
 
 def accrue(order: BoundOrder, now: datetime) -> LedgerEntry:
-    if not order.ready_to_accrue() or order.provider_id is None or order.amount is None or order.share_ratio is None:
+    if (
+        not order.ready_to_accrue()
+        or order.provider_id is None
+        or order.amount is None
+        or order.share_ratio is None
+    ):
         raise NotReady(f"order {order.order_id} has no earning to accrue (already accrued, or facts missing)")
     order.accrued = True
-    amount = (share_by_price(order.amount, order.share_ratio, order.vat_rate, order.fee_tax_rate)
-              if order.floor_price is None else
-              floor_price_discount(order.amount, order.floor_price, order.share_ratio, order.vat_rate,
-                                   order.fee_tax_rate))
+    amount = (
+        share_by_price(order.amount, order.share_ratio, order.vat_rate, order.fee_tax_rate)
+        if order.floor_price is None
+        else floor_price_discount(
+            order.amount, order.floor_price, order.share_ratio, order.vat_rate, order.fee_tax_rate
+        )
+    )
     order.earned = amount
-    return LedgerEntry(entry_id=f"commission:{order.order_id}", provider_id=order.provider_id,
-                       order_id=order.order_id, kind="commission",
-                       scenario=order.scenario or Scenario.PROVIDER_REVENUE_SHARE, base=order.amount,
-                       ratio=order.share_ratio, vat_rate=order.vat_rate, fee_tax_rate=order.fee_tax_rate,
-                       amount=amount, currency=order.currency, at=now)
+    return _entry(order, order.provider_id, "commission", order.amount, order.share_ratio, amount, now)
 
 
 def refund(order: BoundOrder, refund_id: str, refunded: Decimal, now: datetime) -> LedgerEntry | None:
@@ -114,8 +124,32 @@ def refund(order: BoundOrder, refund_id: str, refunded: Decimal, now: datetime) 
         return None
     amount = max(reversal(order.earned, order.amount, refunded), -(order.earned - order.reversed_))
     order.reversed_ -= amount
-    return LedgerEntry(entry_id=f"reversal:{order.order_id}:{refund_id}", provider_id=order.provider_id,
-                       order_id=order.order_id, kind="reversal",
-                       scenario=order.scenario or Scenario.PROVIDER_REVENUE_SHARE, base=-refunded,
-                       ratio=order.share_ratio or Decimal(0), vat_rate=order.vat_rate,
-                       fee_tax_rate=order.fee_tax_rate, amount=amount, currency=order.currency, at=now)
+    ratio = order.share_ratio or Decimal(0)
+    return _entry(order, order.provider_id, "reversal", -refunded, ratio, amount, now, refund_id)
+
+
+def _entry(
+    order: BoundOrder,
+    provider_id: str,
+    kind: str,
+    base: Decimal,
+    ratio: Decimal,
+    amount: Decimal,
+    now: datetime,
+    refund_id: str | None = None,
+) -> LedgerEntry:
+    """One of the order's ledger entries; its id (the kind, the order, the refund) books it once only."""
+    return LedgerEntry(
+        entry_id=f"{kind}:{order.order_id}" + (f":{refund_id}" if refund_id else ""),
+        provider_id=provider_id,
+        order_id=order.order_id,
+        kind=kind,
+        scenario=order.scenario or Scenario.PROVIDER_REVENUE_SHARE,
+        base=base,
+        ratio=ratio,
+        vat_rate=order.vat_rate,
+        fee_tax_rate=order.fee_tax_rate,
+        amount=amount,
+        currency=order.currency,
+        at=now,
+    )

@@ -1,7 +1,7 @@
 """Calls out to merchants' servers without becoming a way into ours (issue 9, server-side request forgery).
 
-A merchant chooses the address partner calls. Left unchecked, that address could be the cloud metadata service,
-the database, or any pod of the cluster, and the merchant console would read their answers back. So:
+A merchant chooses the address partner calls. Left unchecked, that address could be the cloud metadata
+service, the database, or any pod of the cluster, and the merchant console would read their answers back. So:
 - an endpoint is https (plain http only where a dev setting allows it), and its host must not resolve to a
   loopback, private, link-local, multicast, unspecified, reserved or configured (cluster) address. That is
   checked when the endpoint is saved (422) and again at every connection;
@@ -69,9 +69,11 @@ class EgressPolicy:
 
     @classmethod
     def from_settings(cls, settings: PartnerSettings) -> EgressPolicy:
-        return cls(allow_http=settings.merchant_endpoint_allow_http,
-                   allow_hosts=frozenset(settings.merchant_endpoint_allow_hosts),
-                   blocked=tuple(ip_network(c, strict=False) for c in settings.merchant_endpoint_blocked_cidrs))
+        return cls(
+            allow_http=settings.merchant_endpoint_allow_http,
+            allow_hosts=frozenset(settings.merchant_endpoint_allow_hosts),
+            blocked=tuple(ip_network(c, strict=False) for c in settings.merchant_endpoint_blocked_cidrs),
+        )
 
     def allowed_host(self, host: str) -> bool:
         return host.strip("[]").lower() in self.allow_hosts
@@ -81,13 +83,20 @@ class EgressPolicy:
         ip: IPv4Address | IPv6Address = ip_address(address)
         if isinstance(ip, IPv6Address) and ip.ipv4_mapped is not None:
             ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
-        for reason, hit in (("loopback", ip.is_loopback), ("link-local", ip.is_link_local),
-                            ("private", ip.is_private), ("multicast", ip.is_multicast),
-                            ("unspecified", ip.is_unspecified), ("reserved", ip.is_reserved),
-                            ("non-public", not ip.is_global)):
+        for reason, hit in (
+            ("loopback", ip.is_loopback),
+            ("link-local", ip.is_link_local),
+            ("private", ip.is_private),
+            ("multicast", ip.is_multicast),
+            ("unspecified", ip.is_unspecified),
+            ("reserved", ip.is_reserved),
+            ("non-public", not ip.is_global),
+        ):
             if hit:
                 return reason
-        return next((f"blocked ({net})" for net in self.blocked if ip.version == net.version and ip in net), None)
+        return next(
+            (f"blocked ({net})" for net in self.blocked if ip.version == net.version and ip in net), None
+        )
 
     def target(self, url: str) -> tuple[str, int]:
         """The host and port of an endpoint URL partner may call, or Refused."""
@@ -128,14 +137,23 @@ class EgressPolicy:
 class GuardedBackend(httpcore.AsyncNetworkBackend):
     """httpcore's network backend with the address check between resolution and connection."""
 
-    def __init__(self, policy: EgressPolicy, resolver: Resolver = resolve,
-                 inner: httpcore.AsyncNetworkBackend | None = None) -> None:
+    def __init__(
+        self,
+        policy: EgressPolicy,
+        resolver: Resolver = resolve,
+        inner: httpcore.AsyncNetworkBackend | None = None,
+    ) -> None:
         self.policy, self.resolver = policy, resolver
         self.inner = inner or httpcore.AnyIOBackend()
 
-    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,  # noqa: ASYNC109 (httpcore's)
-                          local_address: str | None = None,
-                          socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's)
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
         try:
             addresses = await asyncio.wait_for(lookup(host, port, self.resolver), timeout)
         except TimeoutError as exc:
@@ -149,28 +167,35 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         failure: httpcore.ConnectError | None = None
         for address in addresses:  # connect to the address just checked, never to the name again
             try:
-                return await self.inner.connect_tcp(address, port, timeout=timeout, local_address=local_address,
-                                                    socket_options=socket_options)
+                return await self.inner.connect_tcp(
+                    address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+                )
             except httpcore.ConnectError as exc:
                 failure = exc
         raise failure or CallFailure("dns_failure", f"{host} does not resolve")
 
-    async def connect_unix_socket(self, path: str, timeout: float | None = None,  # noqa: ASYNC109
-                                  socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
         raise CallFailure("blocked_address", "unix sockets are not merchant endpoints")
 
     async def sleep(self, seconds: float) -> None:
         await self.inner.sleep(seconds)
 
 
-def guarded_transport(policy: EgressPolicy, resolver: Resolver = resolve,
-                      ssl_context: ssl.SSLContext | None = None) -> httpx.AsyncHTTPTransport:
+def guarded_transport(
+    policy: EgressPolicy, resolver: Resolver = resolve, ssl_context: ssl.SSLContext | None = None
+) -> httpx.AsyncHTTPTransport:
     transport = httpx.AsyncHTTPTransport(trust_env=False, retries=0)
     # httpx takes no network backend, so its connection pool is replaced by one that uses ours (no proxy: a
     # proxy would resolve the name itself, after our check).
     context = ssl_context or httpx.create_ssl_context(trust_env=False)
-    transport._pool = httpcore.AsyncConnectionPool(ssl_context=context, retries=0,
-                                                   network_backend=GuardedBackend(policy, resolver))
+    transport._pool = httpcore.AsyncConnectionPool(
+        ssl_context=context, retries=0, network_backend=GuardedBackend(policy, resolver)
+    )
     return transport
 
 
@@ -186,35 +211,58 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
 def classify(exc: BaseException) -> str:
     """The console's class of a transport failure, from the exception and what caused it."""
     chain = list(_chain(exc))
-    for kind, types in (("tls_error", (ssl.SSLError, ssl.CertificateError)),
-                        ("connection_refused", (ConnectionRefusedError,)), ("dns_failure", (socket.gaierror,)),
-                        ("timeout", (TimeoutError, httpx.TimeoutException)),
-                        ("bad_response", (httpx.RemoteProtocolError, httpx.DecodingError))):
+    for kind, types in (
+        ("tls_error", (ssl.SSLError, ssl.CertificateError)),
+        ("connection_refused", (ConnectionRefusedError,)),
+        ("dns_failure", (socket.gaierror,)),
+        ("timeout", (TimeoutError, httpx.TimeoutException)),
+        ("bad_response", (httpx.RemoteProtocolError, httpx.DecodingError)),
+    ):
         if any(isinstance(e, types) for e in chain):
             return kind
     return "connection_failed"
 
 
-def guarded_sender(policy: EgressPolicy, *, timeout: float, max_bytes: int, resolver: Resolver = resolve,
-                   ssl_context: ssl.SSLContext | None = None) -> Sender:
+def guarded_sender(
+    policy: EgressPolicy,
+    *,
+    timeout: float,
+    max_bytes: int,
+    resolver: Resolver = resolve,
+    ssl_context: ssl.SSLContext | None = None,
+) -> Sender:
     """The real transport: one POST, JSON, within the §8.2.1 5-second timeout, through the guarded backend."""
-    async def send(url: str, headers: dict[str, str], params: dict[str, str], body: bytes
-                   ) -> tuple[int, dict[str, str], bytes]:
+
+    async def send(
+        url: str, headers: dict[str, str], params: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
         try:
             policy.target(url)
         except Refused as exc:
             raise CallFailure("blocked_address", str(exc)) from exc
         try:
-            async with asyncio.timeout(timeout), httpx.AsyncClient(
-                    transport=guarded_transport(policy, resolver, ssl_context), timeout=timeout,
-                    follow_redirects=False, trust_env=False) as client, client.stream(
-                    "POST", url, params=params, content=body, headers={
-                        **headers, "content-type": "application/json",
-                        "accept-encoding": "identity"}) as resp:  # no compressed answer to inflate past the cap
+            async with (
+                asyncio.timeout(timeout),
+                httpx.AsyncClient(
+                    transport=guarded_transport(policy, resolver, ssl_context),
+                    timeout=timeout,
+                    follow_redirects=False,
+                    trust_env=False,
+                ) as client,
+                client.stream(
+                    "POST",
+                    url,
+                    params=params,
+                    content=body,
+                    headers={**headers, "content-type": "application/json", "accept-encoding": "identity"},
+                ) as resp,
+            ):  # no compressed answer to inflate past the cap
                 declared = resp.headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > max_bytes:
-                    raise CallFailure("response_too_large", f"the answer declares {declared} bytes; "
-                                                            f"at most {max_bytes} are read")
+                    raise CallFailure(
+                        "response_too_large",
+                        f"the answer declares {declared} bytes; at most {max_bytes} are read",
+                    )
                 chunks, size = [], 0
                 async for chunk in resp.aiter_bytes():
                     size += len(chunk)
@@ -229,11 +277,14 @@ def guarded_sender(policy: EgressPolicy, *, timeout: float, max_bytes: int, reso
         except (httpx.HTTPError, OSError) as exc:
             kind = classify(exc)
             raise CallFailure(kind, DETAILS.get(kind, "the connection failed")) from exc
+
     return send
 
 
-DETAILS = {"tls_error": "the TLS handshake failed (certificate or protocol)",
-           "connection_refused": "the endpoint refused the connection",
-           "dns_failure": "the endpoint's host does not resolve",
-           "timeout": "the endpoint did not answer in time",
-           "bad_response": "the endpoint's answer is not valid HTTP"}
+DETAILS = {
+    "tls_error": "the TLS handshake failed (certificate or protocol)",
+    "connection_refused": "the endpoint refused the connection",
+    "dns_failure": "the endpoint's host does not resolve",
+    "timeout": "the endpoint did not answer in time",
+    "bad_response": "the endpoint's answer is not valid HTTP",
+}

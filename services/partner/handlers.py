@@ -1,8 +1,11 @@
-"""Kafka subscribers: thin adapters from an event to one use case."""
+"""Kafka subscribers: thin adapters, one per topic, made from one table (topic's event → what partner does
+with it, as the AsyncAPI document says). Each hands its event to `PartnerService.handle` (services.py)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from faststream import Context
 from faststream.kafka import KafkaBroker
@@ -20,46 +23,52 @@ from shared.schemas import (
     OrderPaid,
     OrderStatusChanged,
     RefundDecided,
-    Topic,
 )
 
 log = logging.getLogger("partner.handlers")
 SVC = Context("partner")
 PARKING = Context("parking", default=None)  # None where no parking runs (service tests with fakes)
 
+SUBSCRIBERS: dict[type[Event], str] = {
+    OrderPaid: (
+        "Learn the provider binding, amount and share ratio; close joint-selling demands; start SaaS calls."
+    ),
+    AcceptanceDone: "Accrue the provider's earning on acceptance.",
+    RefundDecided: "An approved refund reverses the provider's earning.",
+    OrderStatusChanged: "An order cancelled before acceptance never earns.",
+    AccountErased: (
+        "Mask the buyer's enterprise users' contact data in its Kit calls; such a call is never sent again."
+    ),
+}
 
-def _logged(event: Event, entry: LedgerEntry | None) -> None:
-    log.info(f"{entry.kind} {entry.amount} for {entry.provider_id}" if entry else "no ledger entry",
-             extra={"event_id": event.event_id, "event_type": event.event_type, "order_id": event.order_id,
-                    "correlation_id": event.correlation_id})
+
+def _logged(event: Event, results: list[Any]) -> None:
+    entries = [f"{r.kind} {r.amount} for {r.provider_id}" for r in results if isinstance(r, LedgerEntry)]
+    log.info(
+        "; ".join(entries) or "no ledger entry",
+        extra={
+            "event_id": event.event_id,
+            "event_type": event.event_type,
+            "order_id": event.order_id,
+            "correlation_id": event.correlation_id,
+        },
+    )
+
+
+def _subscriber(kind: type[Event]) -> Callable[..., Awaitable[None]]:
+    async def handle(event: Event, svc: PartnerService = SVC, parking: Parking | None = PARKING) -> None:
+        _logged(event, await svc.handle(event))
+        if isinstance(event, OrderPaid) and parking is not None:
+            # the order's events that came first and wait for it are tried again now
+            await parking.arrived(event.payload.order_id)
+
+    # FastStream parses the event into (and the AsyncAPI document names) the annotated type: the topic's own.
+    handle.__annotations__ = {**handle.__annotations__, "event": kind}
+    handle.__name__ = handle.__qualname__ = f"on_{kind.topic.replace('.', '_')}"
+    return handle
 
 
 def register(broker: KafkaBroker, settings: ServiceSettings) -> None:
     declare_publishers(broker, settings, MerchantCallFailed)
-
-    @subscriber(broker, settings, Topic.ORDER_PAID,
-                "Learn the provider binding, amount and share ratio; close joint-selling demands; start SaaS calls.")
-    async def on_paid(event: OrderPaid, svc: PartnerService = SVC, parking: Parking | None = PARKING) -> None:
-        _logged(event, await svc.on_order_paid(event))
-        if parking is not None:  # the order's events that came first and wait for it are tried again now
-            await parking.arrived(event.payload.order_id)
-
-    @subscriber(broker, settings, Topic.ACCEPTANCE_DONE, "Accrue the provider's earning on acceptance.")
-    async def on_accepted(event: AcceptanceDone, svc: PartnerService = SVC) -> None:
-        _logged(event, await svc.on_acceptance_done(event))
-
-    @subscriber(broker, settings, Topic.REFUND_DECIDED, "An approved refund reverses the provider's earning.")
-    async def on_refund(event: RefundDecided, svc: PartnerService = SVC) -> None:
-        _logged(event, await svc.on_refund_decided(event))
-
-    @subscriber(broker, settings, Topic.ORDER_STATUS_CHANGED, "An order cancelled before acceptance never earns.")
-    async def on_status(event: OrderStatusChanged, svc: PartnerService = SVC) -> None:
-        await svc.on_status_changed(event)
-
-    @subscriber(broker, settings, Topic.ACCOUNT_ERASED,
-                "Mask the buyer's enterprise users' contact data in its Kit calls; such a call is never sent again.")
-    async def on_erased(event: AccountErased, svc: PartnerService = SVC) -> None:
-        changed = await svc.on_account_erased(event)
-        log.info("erased contact data from %d merchant calls", changed,
-                 extra={"event_id": event.event_id, "event_type": event.event_type,
-                        "correlation_id": event.correlation_id})
+    for kind, description in SUBSCRIBERS.items():
+        subscriber(broker, settings, kind.topic, description)(_subscriber(kind))

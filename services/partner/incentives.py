@@ -29,7 +29,9 @@ def cents(amount: Decimal) -> Decimal:
     return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def scenario_for(order_provider: str, customer_reseller: str | None, registration_column: str | None) -> Scenario:
+def scenario_for(
+    order_provider: str, customer_reseller: str | None, registration_column: str | None
+) -> Scenario:
     """§7.4: the registration column wins (scenario 3 is defined by it alone); otherwise scenario 1 when the
     order's provider is the customer's associated reseller, else scenario 2 ([I]: the dossier gives no
     conditions for scenario 2; we read it as "every other provider-bound order")."""
@@ -45,9 +47,11 @@ def share_by_price(base: Decimal, ratio: Decimal, vat: Decimal, fee_tax: Decimal
     return cents(base * ratio * (ONE + fee_tax) / (ONE + vat))
 
 
-def floor_price_discount(price: Decimal, floor: Decimal, ratio: Decimal, vat: Decimal, fee_tax: Decimal) -> Decimal:
-    """§7.4 floor-price discount: (transaction price − provider floor price) × ratio ÷ (1 + VAT) × (1 + fee tax).
-    A price at or below the floor earns nothing ([I]: never a negative earning)."""
+def floor_price_discount(
+    price: Decimal, floor: Decimal, ratio: Decimal, vat: Decimal, fee_tax: Decimal
+) -> Decimal:
+    """§7.4 floor-price discount: (transaction price − provider floor price) × ratio ÷ (1 + VAT) × (1 + fee
+    tax). A price at or below the floor earns nothing ([I]: never a negative earning)."""
     return cents(max(price - floor, Decimal(0)) * ratio * (ONE + fee_tax) / (ONE + vat))
 
 
@@ -61,15 +65,21 @@ def reversal(earned: Decimal, paid: Decimal, refunded: Decimal) -> Decimal:
 
 def check_levels(product: Decimal | None, partner: Decimal | None, customer: Decimal | None) -> None:
     """§7.5: product-level discount > partner-level > customer-level, for the levels that are set."""
-    levels = [(n, v) for n, v in (("product", product), ("partner", partner), ("customer", customer))
-              if v is not None]
+    levels = [
+        (n, v)
+        for n, v in (("product", product), ("partner", partner), ("customer", customer))
+        if v is not None
+    ]
     for (upper, high), (lower, low) in itertools.pairwise(levels):
         if not high > low:
-            raise InvalidInput(f"the {lower} discount {low} must be below the {upper} discount {high} "
-                               "(product > partner > customer)", field=f"{lower}_discount")
+            raise InvalidInput(
+                f"the {lower} discount {low} must be below the {upper} discount {high} "
+                "(product > partner > customer)",
+                field=f"{lower}_discount",
+            )
 
 
 def offer_takes_effect(discount: Decimal, authorized: Decimal | None) -> bool:
-    """§7.5: an exclusive offer above the authorized discount goes to manual handling (转人工处理) and does not
-    take effect. No authorized discount on record means nothing is authorized."""
+    """§7.5: an exclusive offer above the authorized discount goes to manual handling (转人工处理) and does
+    not take effect. No authorized discount on record means nothing is authorized."""
     return authorized is not None and discount <= authorized

@@ -1,5 +1,6 @@
 """What the buyer (its enterprise admin) sends to the joint-operation Kit syncs (dossier §8.1), bounded as the
-dossier's body tables give them. Field names are the dossier's (camelCase): they travel to the merchant as they are.
+dossier's body tables give them. Field names are the dossier's (camelCase): they travel to the merchant as
+they are.
 """
 
 from __future__ import annotations

@@ -1,27 +1,17 @@
-"""Use cases of the merchant calls: build a call (durable, in the caller's unit of work), attempt it when due
-(HTTP outside any transaction, then the outcome + merchant_call.failed in one unit of work), replay it."""
+"""The attempt of a merchant call, when due: the signed HTTP call outside any transaction, then its outcome
+and merchant_call.failed in one unit of work; and the calls as a source of the shared leased worker. (Calls
+are built where they are caused: saas.py for the SaaS lifecycle, sync.py for the Kit syncs.)"""
 
 from __future__ import annotations
 
 import json
 import logging
-import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from services.partner import signing
-from services.partner.calls import (
-    KIT_PATHS,
-    LIFECYCLE,
-    OK_CODES,
-    SAAS_PATH,
-    MerchantCall,
-    RetryTimes,
-    Sale,
-    storable,
-    timestamp_utc8,
-)
+from services.partner.calls import OK_CODES, MerchantCall, RetryTimes, storable
 from services.partner.egress import CallFailure, Sender, classify
 from services.partner.store import PartnerUnitOfWork
 from shared.platform.errors import NotFound
@@ -32,16 +22,22 @@ from shared.schemas import MerchantCallFailed, MerchantCallFailedPayload, Partie
 log = logging.getLogger("partner.merchant")
 
 
-def judge(code: int, headers: dict[str, str], body: bytes, access_key: str, window_s: int
-          ) -> tuple[dict[str, Any], CallFailure | None]:
-    """The merchant's answer → its result, or the classified failure (§8.2.1: answers are signed by the merchant)."""
+def judge(
+    code: int, headers: dict[str, str], body: bytes, access_key: str, window_s: int
+) -> tuple[dict[str, Any], CallFailure | None]:
+    """The merchant's answer → its result, or the classified failure (§8.2.1: answers are signed by the
+    merchant)."""
     if 300 <= code < 400:
         return {}, CallFailure("redirect_refused", f"HTTP {code}: redirects are not followed")
     try:
         signing.verify(access_key, headers, body, window_s=window_s)
     except signing.BadSignature as exc:
-        if code >= 400:  # an error page of a proxy or gateway: the status says more than the missing signature
-            return {}, CallFailure("http_5xx" if code >= 500 else "http_4xx", f"HTTP {code} (unsigned answer)")
+        if (
+            code >= 400
+        ):  # an error page of a proxy or gateway: the status says more than the missing signature
+            return {}, CallFailure(
+                "http_5xx" if code >= 500 else "http_4xx", f"HTTP {code} (unsigned answer)"
+            )
         return {}, CallFailure("bad_signature", f"response rejected: {exc}")
     try:
         result = json.loads(body) if body else {}
@@ -49,7 +45,9 @@ def judge(code: int, headers: dict[str, str], body: bytes, access_key: str, wind
         return {}, CallFailure("bad_response", f"HTTP {code}: the answer is not JSON")
     if not isinstance(result, dict):
         return {}, CallFailure("bad_response", f"HTTP {code}: the answer is not a JSON object")
-    said = f"HTTP {code}: {str(result.get('resultCode'))[:16]} {str(result.get('resultMsg', ''))[:255]}".strip()
+    said = (
+        f"HTTP {code}: {str(result.get('resultCode'))[:16]} {str(result.get('resultMsg', ''))[:255]}".strip()
+    )
     if code >= 400:
         return result, CallFailure("http_5xx" if code >= 500 else "http_4xx", said)
     if code != 200 or str(result.get("resultCode")) not in OK_CODES:
@@ -57,62 +55,15 @@ def judge(code: int, headers: dict[str, str], body: bytes, access_key: str, wind
     return result, None
 
 
-async def lifecycle_call(uow: PartnerUnitOfWork, sale: Sale, order_type: str, original_order_id: str | None,
-                         now: datetime) -> MerchantCall:
-    """§8.2: the SaaS instance call an order causes; the call id is the idempotency key (one per order)."""
-    activity, policy = LIFECYCLE[order_type]
-    instance = None
-    if original_order_id and (first := await uow.sales.get(original_order_id)) is not None:
-        instance = first.instance_id
-    body: dict[str, Any] = {"activity": activity, "orderId": sale.order_id, "orderLineId": f"{sale.order_id}-1",
-                            "businessId": uuid.uuid4().hex, "productId": sale.product_id, "testFlag": "0",
-                            "buyerInfo": {"customerId": sale.buyer_id}, "timeStamp": timestamp_utc8(now)}
-    if order_type != "new":
-        body["instanceId"] = instance or original_order_id or sale.order_id
-        if order_type == "renewal":
-            body["scene"] = "RENEWAL"
-    call = MerchantCall(call_id=f"{activity}:{sale.order_id}", merchant_id=sale.merchant_id, endpoint=activity,
-                        kind="saas", path=SAAS_PATH, body=body, order_id=sale.order_id, buyer_id=sale.buyer_id,
-                        policy=policy, created_at=now, due_at=now)
-    await uow.calls.add(call)
-    return call
-
-
-async def expiry_call(uow: PartnerUnitOfWork, sale: Sale, ends_at: datetime) -> MerchantCall:
-    """§8.2.4: the expiry call of the sale's instance, due when its validity ends. A durable timer: the call
-    document waits with a future due time; a later validity end (a renewal) moves a still-pending one."""
-    root = await uow.sales.get(sale.root_order_id) or sale
-    call_id = f"expireInstance:{root.order_id}"
-    existing = await uow.calls.get(call_id)
-    if existing is not None and existing.status == "pending" and not existing.attempts:
-        existing.created_at = existing.due_at = ends_at
-        existing.body["timeStamp"] = timestamp_utc8(ends_at)
-        await uow.calls.save(existing)
-        return existing
-    if existing is not None:
-        call_id = f"{call_id}:{int(ends_at.timestamp())}"
-        if (again := await uow.calls.get(call_id)) is not None:
-            return again
-    body: dict[str, Any] = {"activity": "expireInstance", "instanceId": root.instance_id or root.order_id,
-                            "orderId": sale.order_id, "testFlag": "0", "timeStamp": timestamp_utc8(ends_at)}
-    call = MerchantCall(call_id=call_id, merchant_id=sale.merchant_id, endpoint="expireInstance", kind="saas",
-                        path=SAAS_PATH, body=body, order_id=root.order_id, buyer_id=sale.buyer_id, policy="short",
-                        created_at=ends_at, due_at=ends_at)
-    await uow.calls.add(call)
-    return call
-
-
-def kit_call(endpoint: str, sale: Sale, body: dict[str, Any], now: datetime) -> MerchantCall:
-    """§8.1: a Kit sync; the buyer or admin decides about retries, so the policy is manual."""
-    body = {"instanceId": sale.instance_id or sale.order_id, **body, "testFlag": 0, "timeStamp": timestamp_utc8(now)}
-    return MerchantCall(call_id=f"{endpoint}:{uuid.uuid4().hex[:16]}", merchant_id=sale.merchant_id,
-                        endpoint=endpoint, kind="kit", path=KIT_PATHS[endpoint], body=body, order_id=sale.order_id,
-                        buyer_id=sale.buyer_id, policy="manual", created_at=now, due_at=now)
-
-
 class CallRunner:
-    def __init__(self, uow: UnitOfWorkFactory[PartnerUnitOfWork], send: Sender, times: RetryTimes,
-                 clock: Callable[[], datetime], window_s: int = 60) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory[PartnerUnitOfWork],
+        send: Sender,
+        times: RetryTimes,
+        clock: Callable[[], datetime],
+        window_s: int = 60,
+    ) -> None:
         self.uow, self.send, self.times, self.clock, self.window_s = uow, send, times, clock, window_s
 
     async def attempt(self, call_id: str) -> MerchantCall:
@@ -139,20 +90,35 @@ class CallRunner:
         if endpoint is None:
             failure = CallFailure("not_configured", "the merchant has not configured its production endpoint")
         elif call.erased_at is not None:
-            failure = CallFailure("contact_data_erased", "the buyer's contact data was erased before it was sent")
+            failure = CallFailure(
+                "contact_data_erased", "the buyer's contact data was erased before it was sent"
+            )
         else:
             payload = json.dumps(call.body, separators=(",", ":"), ensure_ascii=False).encode()
             signed = signing.sign_headers(endpoint.access_key, payload)
-            headers, params = (signed, {}) if call.kind == "kit" else (
-                {}, {"signature": signed["x-sign"], "timestamp": signed["x-timestamp"], "nonce": signed["x-nonce"]})
+            headers, params = (
+                (signed, {})
+                if call.kind == "kit"
+                else (
+                    {},
+                    {
+                        "signature": signed["x-sign"],
+                        "timestamp": signed["x-timestamp"],
+                        "nonce": signed["x-nonce"],
+                    },
+                )
+            )
             try:
-                code, rheaders, rbody = await self.send(endpoint.production_url.rstrip("/") + call.path, headers,
-                                                        params, payload)
+                code, rheaders, rbody = await self.send(
+                    endpoint.production_url.rstrip("/") + call.path, headers, params, payload
+                )
                 answer, failure = judge(code, rheaders, rbody, endpoint.access_key, self.window_s)
                 result = storable(answer)
             except CallFailure as exc:
                 failure = exc
-            except Exception as exc:  # a transport bug: record a failed attempt rather than retry in a tight loop
+            except (
+                Exception
+            ) as exc:  # a transport bug: record a failed attempt rather than retry in a tight loop
                 log.exception("merchant call %s: unexpected transport failure", call_id)
                 failure = CallFailure(classify(exc), "the call failed unexpectedly")
         ok = failure is None
@@ -178,33 +144,49 @@ class CallRunner:
             return fresh
 
         done = await self.uow.run(record)
-        log.info("merchant call %s %s", call_id, "succeeded" if ok else f"failed: {failure}",
-                 extra={"order_id": call.order_id})
+        log.info(
+            "merchant call %s %s",
+            call_id,
+            "succeeded" if ok else f"failed: {failure}",
+            extra={"order_id": call.order_id},
+        )
         return done
 
 
 def failed_event(call: MerchantCall, final: bool, error: str, now: datetime) -> MerchantCallFailed:
-    parties = (Parties(buyer_account_id=call.buyer_id, merchant_account_id=call.merchant_id)
-               if call.buyer_id else None)
+    parties = (
+        Parties(buyer_account_id=call.buyer_id, merchant_account_id=call.merchant_id)
+        if call.buyer_id
+        else None
+    )
     return MerchantCallFailed(
-        producer="partner", correlation_id=call.call_id, order_id=call.order_id,
+        producer="partner",
+        correlation_id=call.call_id,
+        order_id=call.order_id,
         payload=MerchantCallFailedPayload(
-            call_id=call.call_id, merchant_account_id=call.merchant_id, endpoint=call.endpoint,
-            order_id=call.order_id, attempt=len(call.attempts), final=final,
-            consequence=call.consequence if final and not call.replays else "none", error=error or "failed",
+            call_id=call.call_id,
+            merchant_account_id=call.merchant_id,
+            endpoint=call.endpoint,
+            order_id=call.order_id,
+            attempt=len(call.attempts),
+            final=final,
+            consequence=call.consequence if final and not call.replays else "none",
+            error=error or "failed",
             failed_at=now,
-            parties=parties))
+            parties=parties,
+        ),
+    )
 
 
 class MerchantCalls:
-    """The merchant calls as a source of the shared leased worker (shared/platform/worker.py): the pending calls
-    that are due, earliest first, each attempted once per round.
+    """The merchant calls as a source of the shared leased worker (shared/platform/worker.py): the pending
+    calls that are due, earliest first, each attempted once per round.
 
-    What a merchant answers, or not, is the call's own business: the attempt is recorded, its retry policy sets
-    the next due time or gives up, and merchant_call.failed is published (dossier §8.2). A call that fails in
-    *processing* (raises: it does not load, its outcome cannot be saved) is the worker's: recorded in
-    `worker_items`, retried with backoff and quarantined after a few attempts, and never in the way of the other
-    calls, so one merchant can no longer stop the calls to all merchants.
+    What a merchant answers, or not, is the call's own business: the attempt is recorded, its retry policy
+    sets the next due time or gives up, and merchant_call.failed is published (dossier §8.2). A call that
+    fails in *processing* (raises: it does not load, its outcome cannot be saved) is the worker's: recorded in
+    `worker_items`, retried with backoff and quarantined after a few attempts, and never in the way of the
+    other calls, so one merchant can no longer stop the calls to all merchants.
     """
 
     name = "merchant-calls"
@@ -217,7 +199,8 @@ class MerchantCalls:
 
     async def due(self, now: datetime, limit: int, blocked: Blocked) -> list[str]:
         async def load(uow: PartnerUnitOfWork) -> list[str]:
-            return await uow.lists.due_calls(now, limit, blocked.all)
+            return await uow.calls.due(now, limit, blocked.all)
+
         return await self.runner.uow.run(load)
 
     async def process(self, item: str) -> None:

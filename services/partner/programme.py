@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import AwareDatetime, BaseModel, Field
 
 from services.partner.incentives import check_levels, offer_takes_effect
-from shared.platform.errors import DomainError, InvalidInput
+from shared.platform.errors import DomainError, Forbidden, InvalidInput
 from shared.schemas import Money
 
 Fraction = Annotated[Money, Field(gt=0, lt=1)]  # a discount: 0.1 = 10 % off
@@ -16,10 +16,20 @@ Fraction = Annotated[Money, Field(gt=0, lt=1)]  # a discount: 0.1 = 10 % off
 # §7.2: one of the Software, Service or SI role certifications is the prerequisite.
 CERTIFICATIONS = {"software", "service", "si"}
 # §7.3: what an active provider is entitled to.
-RIGHTS = ["offline_technical_training", "project_technical_support", "marketing_support", "csp_mark",
-          "ecosystem_events", "brand_event_experts", "sales_support", "product_basic_incentive",
-          "performance_assessment_incentive", "business_opportunity_sharing", "presales_support",
-          "dedicated_business_development_manager"]
+RIGHTS = [
+    "offline_technical_training",
+    "project_technical_support",
+    "marketing_support",
+    "csp_mark",
+    "ecosystem_events",
+    "brand_event_experts",
+    "sales_support",
+    "product_basic_incentive",
+    "performance_assessment_incentive",
+    "business_opportunity_sharing",
+    "presales_support",
+    "dedicated_business_development_manager",
+]
 
 
 class Application(BaseModel):
@@ -44,12 +54,25 @@ class Provider(BaseModel):
     version: int = 0
 
 
+def require_active(provider: Provider | None) -> Provider:
+    """Dossier §7.2: a partner account sells only once an operator approved its programme application."""
+    if provider is None or provider.status != "active":
+        raise Forbidden(
+            "only an approved, active customer service provider may do this (dossier §7.2)",
+            rule="approved_providers_only",
+        )
+    return provider
+
+
 def apply(application_id: str, account_id: str, company: str, certifications: list[str]) -> Application:
     held = sorted({c.lower() for c in certifications})
     if not set(held) & CERTIFICATIONS:
-        raise InvalidInput("joining needs one of the Software, Service or SI certifications (§7.2)",
-                           field="certifications")
-    return Application(application_id=application_id, account_id=account_id, company=company, certifications=held)
+        raise InvalidInput(
+            "joining needs one of the Software, Service or SI certifications (§7.2)", field="certifications"
+        )
+    return Application(
+        application_id=application_id, account_id=account_id, company=company, certifications=held
+    )
 
 
 def review(app: Application, operator: str, approve: bool, note: str, now: datetime) -> Provider | None:
@@ -106,8 +129,12 @@ class Offer(BaseModel):
     version: int = 0
 
     def usable(self, customer: str, product: str, now: datetime) -> bool:
-        return (self.status == "effective" and customer == self.customer_account_id
-                and product in self.product_ids and self.valid_from <= now <= self.valid_until)
+        return (
+            self.status == "effective"
+            and customer == self.customer_account_id
+            and product in self.product_ids
+            and self.valid_from <= now <= self.valid_until
+        )
 
 
 def make_offer(offer: Offer, terms: list[ProductTerms]) -> Offer:

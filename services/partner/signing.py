@@ -50,13 +50,23 @@ class BadSignature(ValueError):
     """Unsigned, forged, stale or replayed."""
 
 
-def verify(access_key: str, headers: dict[str, str], payload: bytes, *, window_s: int = 60,
-           now_ms: int | None = None, seen: set[str] | None = None) -> None:
+def verify(
+    access_key: str,
+    headers: dict[str, str],
+    payload: bytes,
+    *,
+    window_s: int = 60,
+    now_ms: int | None = None,
+    seen: set[str] | None = None,
+) -> None:
     """Check a signed message; `seen` is the nonce cache (the nonce is added when the message is accepted)."""
     sign, ts, nonce = headers.get("x-sign"), headers.get("x-timestamp"), headers.get("x-nonce")
     if not sign or not ts or not nonce:
         raise BadSignature("unsigned: x-sign, x-timestamp and x-nonce are required")
-    if not ts.isdigit() or abs((now_ms if now_ms is not None else time.time() * 1000) - int(ts)) > window_s * 1000:
+    if (
+        not ts.isdigit()
+        or abs((now_ms if now_ms is not None else time.time() * 1000) - int(ts)) > window_s * 1000
+    ):
         raise BadSignature("stale: the timestamp is outside the 60-second window")
     if not hmac.compare_digest(sign, signature(access_key, nonce, ts, payload)):
         raise BadSignature("forged: the signature does not match")
@@ -72,8 +82,9 @@ def check_public_key(pem: str) -> None:
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise InvalidInput("not a PEM public key", field="public_key_pem") from exc
     if not isinstance(key, rsa.RSAPublicKey) or key.key_size < MIN_RSA_BITS:
-        raise InvalidInput(f"an RSA public key of at least {MIN_RSA_BITS} bits is required (§8.1)",
-                           field="public_key_pem")
+        raise InvalidInput(
+            f"an RSA public key of at least {MIN_RSA_BITS} bits is required (§8.1)", field="public_key_pem"
+        )
 
 
 def encrypt_secret(public_key_pem: str, secret: str) -> str:

@@ -1,256 +1,175 @@
-"""Ports and adapters of the partner service (Mongo, and in-memory twins for handler tests)."""
+"""Partner's repositories, one per aggregate, and its one unit of work.
+
+Each repository is written once over a `Collection` (Mongo in a transaction, or memory in tests) and asks its
+questions in the domain's words (`calls.due(now, limit, exclude)`, `ledger.of(provider)`); the Mongo filter
+syntax stays in this module and in the read side (queries.py).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TypeVar
 
 from pydantic import BaseModel
-from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.partner.billing import Bill
+from services.partner.billing import Bill, BillRun
 from services.partner.calls import MerchantCall, MerchantEndpoint, Sale
 from services.partner.domain import BoundOrder, LedgerEntry, PaidOrder
-from services.partner.programme import (
-    Application,
-    CustomerAssociation,
-    Demand,
-    Offer,
-    ProductTerms,
-    Provider,
-)
-from shared.platform.fakes import FakeState, FakeUnitOfWork
-from shared.platform.mongo import Doc, MongoUnitOfWork, UnitOfWork
-from shared.platform.repository import FakeRepository, MongoRepository, Repository
+from services.partner.programme import Application, CustomerAssociation, Demand, Offer, ProductTerms, Provider
+from shared.platform.collection import Doc
+from shared.platform.mongo import UnitOfWork
+from shared.platform.repository import AggregateRepository
+from shared.platform.uow import in_memory, on_mongo
 
-# attribute → (collection, model, id field)
-REPOS: dict[str, tuple[str, type[BaseModel], str]] = {
-    "orders": ("bound_orders", BoundOrder, "order_id"),
-    "applications": ("applications", Application, "application_id"),
-    "providers": ("providers", Provider, "provider_id"),
-    "customers": ("customers", CustomerAssociation, "customer_id"),
-    "terms": ("product_terms", ProductTerms, "product_id"), "offers": ("offers", Offer, "offer_id"),
-    "demands": ("demands", Demand, "demand_id"), "bills": ("bills", Bill, "bill_id"),
-    "endpoints": ("merchant_endpoints", MerchantEndpoint, "merchant_id"),
-    "calls": ("merchant_calls", MerchantCall, "call_id"), "sales": ("sales", Sale, "order_id"),
-    "paid_orders": ("paid_orders", PaidOrder, "order_id"),
-}
+R = TypeVar("R", bound=BaseModel)
 
 
-class Ledger(Protocol):
-    async def add(self, entry: LedgerEntry) -> None: ...
-    async def of(self, provider_id: str) -> list[LedgerEntry]: ...
-    async def mark_billed(self, entry_ids: list[str], bill_id: str) -> None: ...
-    async def providers(self) -> list[str]: ...  # every provider with an entry
+class Records(AggregateRepository[R]):
+    """Records an API replaces as a whole (a merchant's terms or endpoint, a customer's association, a
+    provider approved again)."""
+
+    async def replace(self, item: R) -> None:
+        """The record over the stored one, whatever version that has: the last writer wins."""
+        stored = await self.get(self.key(item))
+        if stored is None:
+            await self.add(item)
+            return
+        item.version = stored.version  # type: ignore[attr-defined]
+        await self.save(item)
 
 
-class Lists(Protocol):
-    """The few queries the API and the workers read by something other than an id."""
+class BoundOrders(AggregateRepository[BoundOrder]):
+    model = BoundOrder
+    id_field = "order_id"
 
-    async def bills_of(self, provider_id: str) -> list[Bill]: ...
-    async def calls_of(self, merchant_id: str) -> list[MerchantCall]: ...  # newest first
-    async def kit_calls_of_buyer(self, buyer_id: str) -> list[MerchantCall]: ...
-    # the pending calls due by `now`, earliest due first, leaving out the ids in `leave_out`
-    async def due_calls(self, now: datetime, limit: int, leave_out: frozenset[str]) -> list[str]: ...
+    async def of(self, order_id: str) -> BoundOrder:
+        """The order's record, created empty on first sight (from whichever event came first)."""
+        found = await self.get(order_id)
+        if found is None:
+            found = BoundOrder(order_id=order_id)
+            await self.add(found)
+        return found
 
 
-class BillRuns(Protocol):
-    """The scheduled bill runs done so far (bill_runs.py): `basic:<yyyymm>`, `performance:<yyyy>Q<n>`."""
+class PaidOrders(AggregateRepository[PaidOrder]):
+    model = PaidOrder
+    id_field = "order_id"
 
-    async def done(self, run_ids: list[str]) -> set[str]: ...
-    async def record(self, run_id: str, providers: int, at: datetime) -> None: ...
+    async def remember(self, order_id: str, paid_at: datetime) -> None:
+        if await self.get(order_id) is None:
+            await self.add(PaidOrder(order_id=order_id, paid_at=paid_at))
+
+
+class Terms(Records[ProductTerms]):
+    model = ProductTerms
+    id_field = "product_id"
+
+    async def of(self, product_ids: list[str]) -> list[ProductTerms]:
+        """The terms on record of the products (of those that have some), in the products' order."""
+        return [t for pid in product_ids if (t := await self.get(pid)) is not None]
+
+
+class Sales(AggregateRepository[Sale]):
+    model = Sale
+    id_field = "order_id"
+
+    async def root(self, sale: Sale) -> Sale:
+        """The sale that made the instance: the order a renewal, upgrade or unsubscribe changes, or the
+        sale."""
+        return await self.get(sale.root_order_id) or sale
+
+
+class Calls(AggregateRepository[MerchantCall]):
+    model = MerchantCall
+    id_field = "call_id"
+
+    async def due(self, now: datetime, limit: int, exclude: frozenset[str]) -> list[str]:
+        """The pending calls due by `now`, earliest due first, but those in `exclude`."""
+        due = {"status": "pending", "due_at": {"$lte": now}}
+        return await self._ids(due, sort=[("due_at", 1)], limit=limit, exclude=exclude)
+
+    async def kit_calls_of(self, buyer_id: str) -> list[MerchantCall]:
+        return await self._find({"buyer_id": buyer_id, "kind": "kit"})
+
+
+class Ledger(AggregateRepository[LedgerEntry]):
+    """Entries are only added, and marked with the bill that settled them; nothing is ever deleted."""
+
+    model = LedgerEntry
+
+    id_field = "entry_id"
+
+    async def add(self, item: LedgerEntry) -> None:
+        """An entry is written once: a second one of the same id is refused (DuplicateKeyError), never a race
+        to rerun, so an earning or a reversal can never be booked twice."""
+        await self.collection.insert_one({"_id": item.entry_id, **item.model_dump()})
+
+    async def of(self, provider_id: str) -> list[LedgerEntry]:
+        """The provider's entries, oldest first."""
+        return await self._find({"provider_id": provider_id}, sort=[("at", 1)])
+
+    async def mark_billed(self, entry_ids: list[str], bill_id: str) -> None:
+        await self.collection.update_many({"_id": {"$in": entry_ids}}, {"$set": {"bill_id": bill_id}})
+
+    async def providers(self) -> list[str]:
+        """Every provider with an entry."""
+        docs = await self.collection.find({}, projection={"_id": 0, "provider_id": 1})
+        return sorted({str(d["provider_id"]) for d in docs})
+
+
+class BillRuns(AggregateRepository[BillRun]):
+    model = BillRun
+    id_field = "run_id"
+
+    async def done(self, run_ids: list[str]) -> set[str]:
+        return set(await self._ids({"_id": {"$in": run_ids}}))
+
+    async def record(self, run_id: str, providers: int, at: datetime) -> None:
+        """Once: a second replica recording the same run changes nothing."""
+        run: Doc = {"run_id": run_id, "providers": providers, "at": at}
+        await self.collection.update_one({"_id": run_id}, {"$setOnInsert": run}, upsert=True)
 
 
 class PartnerUnitOfWork(UnitOfWork):
-    orders: Repository[BoundOrder]
-    applications: Repository[Application]
-    providers: Repository[Provider]
-    customers: Repository[CustomerAssociation]
-    terms: Repository[ProductTerms]
-    offers: Repository[Offer]
-    demands: Repository[Demand]
-    bills: Repository[Bill]
-    endpoints: Repository[MerchantEndpoint]
-    calls: Repository[MerchantCall]
-    sales: Repository[Sale]
-    paid_orders: Repository[PaidOrder]
+    """One repository per aggregate: a class of its own where it has questions or rules of its own, else the
+    shared repository on the aggregate's model and id."""
+
+    orders: BoundOrders
+    paid_orders: PaidOrders
+    applications: AggregateRepository[Application]
+    providers: Records[Provider]
+    customers: Records[CustomerAssociation]
+    terms: Terms
+    offers: AggregateRepository[Offer]
+    demands: AggregateRepository[Demand]
+    bills: AggregateRepository[Bill]
+    endpoints: Records[MerchantEndpoint]
+    calls: Calls
+    sales: Sales
     ledger: Ledger
-    lists: Lists
     bill_runs: BillRuns
 
-    async def order(self, order_id: str) -> BoundOrder:
-        """The order's record, created empty on first sight (from whichever event came first)."""
-        found = await self.orders.get(order_id)
-        if found is None:
-            found = BoundOrder(order_id=order_id)
-            await self.orders.add(found)
-        return found
-
-    async def remember_paid(self, order_id: str, paid_at: datetime) -> None:
-        if await self.paid_orders.get(order_id) is None:
-            await self.paid_orders.add(PaidOrder(order_id=order_id, paid_at=paid_at))
-
-    async def known_paid(self, order_id: str) -> bool:
-        """Whether order.paid of the order was handled. Orders paid before partner remembered every payment are
-        known by what order.paid left: the SaaS sale, or the amount on the provider-bound order."""
-        if await self.paid_orders.get(order_id) is not None or await self.sales.get(order_id) is not None:
-            return True
-        bound = await self.orders.get(order_id)
-        return bound is not None and bound.amount is not None
-
-    async def upsert(self, repo: Repository[Any], item: Any) -> None:
-        """Add or save, for records an API replaces as a whole."""
-        if await repo.get(str(getattr(item, REPOS_ID[type(item)]))) is None:
-            await repo.add(item)
-        else:
-            await repo.save(item)
+    def bind(self) -> None:
+        c = self.collection
+        self.orders = BoundOrders(c("bound_orders"))
+        self.paid_orders = PaidOrders(c("paid_orders"))
+        self.applications = AggregateRepository(c("applications"), Application, "application_id")
+        self.providers = Records(c("providers"), Provider, "provider_id")
+        self.customers = Records(c("customers"), CustomerAssociation, "customer_id")
+        self.terms = Terms(c("product_terms"))
+        self.offers = AggregateRepository(c("offers"), Offer, "offer_id")
+        self.demands = AggregateRepository(c("demands"), Demand, "demand_id")
+        self.bills = AggregateRepository(c("bills"), Bill, "bill_id")
+        self.endpoints = Records(c("merchant_endpoints"), MerchantEndpoint, "merchant_id")
+        self.calls = Calls(c("merchant_calls"))
+        self.sales = Sales(c("sales"))
+        self.ledger = Ledger(c("ledger"))
+        self.bill_runs = BillRuns(c("bill_runs"))
 
 
-REPOS_ID = {model: id_field for _, model, id_field in REPOS.values()}
-
-
-class _MongoLedger:
-    def __init__(self, uow: MongoUnitOfWork) -> None:
-        self.col, self.s = uow.db["ledger"], uow.session
-
-    async def add(self, entry: LedgerEntry) -> None:
-        await self.col.insert_one({"_id": entry.entry_id, **entry.model_dump()}, session=self.s)
-
-    async def of(self, provider_id: str) -> list[LedgerEntry]:
-        docs = await self.col.find({"provider_id": provider_id}, session=self.s).sort("at", 1).to_list(None)
-        return [LedgerEntry.model_validate(d) for d in docs]
-
-    async def mark_billed(self, entry_ids: list[str], bill_id: str) -> None:
-        await self.col.update_many({"_id": {"$in": entry_ids}}, {"$set": {"bill_id": bill_id}}, session=self.s)
-
-    async def providers(self) -> list[str]:
-        return sorted(await self.col.distinct("provider_id", session=self.s))
-
-
-class _MongoLists:
-    def __init__(self, uow: MongoUnitOfWork) -> None:
-        self.db, self.s = uow.db, uow.session
-
-    async def bills_of(self, provider_id: str) -> list[Bill]:
-        docs = await self.db["bills"].find({"provider_id": provider_id}, session=self.s).to_list(None)
-        return [Bill.model_validate(d) for d in docs]
-
-    async def calls_of(self, merchant_id: str) -> list[MerchantCall]:
-        docs = await self.db["merchant_calls"].find({"merchant_id": merchant_id}, session=self.s
-                                                    ).sort("created_at", -1).to_list(None)
-        return [MerchantCall.model_validate(d) for d in docs]
-
-    async def kit_calls_of_buyer(self, buyer_id: str) -> list[MerchantCall]:
-        docs = await self.db["merchant_calls"].find({"buyer_id": buyer_id, "kind": "kit"}, session=self.s
-                                                    ).to_list(None)
-        return [MerchantCall.model_validate(d) for d in docs]
-
-    async def due_calls(self, now: datetime, limit: int, leave_out: frozenset[str]) -> list[str]:
-        query: Doc = {"status": "pending", "due_at": {"$lte": now}}
-        if leave_out:
-            query["_id"] = {"$nin": sorted(leave_out)}
-        docs = await self.db["merchant_calls"].find(query, {"_id": 1}, session=self.s).sort("due_at", 1
-                                                                                           ).to_list(limit)
-        return [str(d["_id"]) for d in docs]
-
-
-class _MongoBillRuns:
-    def __init__(self, uow: MongoUnitOfWork) -> None:
-        self.col, self.s = uow.db["bill_runs"], uow.session
-
-    async def done(self, run_ids: list[str]) -> set[str]:
-        return {str(d["_id"]) async for d in self.col.find({"_id": {"$in": run_ids}}, {"_id": 1}, session=self.s)}
-
-    async def record(self, run_id: str, providers: int, at: datetime) -> None:
-        await self.col.update_one({"_id": run_id}, {"$setOnInsert": {"providers": providers, "at": at}},
-                                  upsert=True, session=self.s)
-
-
-class MongoPartnerUnitOfWork(MongoUnitOfWork, PartnerUnitOfWork):
-    async def __aenter__(self) -> MongoPartnerUnitOfWork:
-        await super().__aenter__()
-        for attr, (col, model, id_field) in REPOS.items():
-            setattr(self, attr, MongoRepository(self.db[col], model, id_field, self.session))
-        self.ledger = _MongoLedger(self)
-        self.lists = _MongoLists(self)
-        self.bill_runs = _MongoBillRuns(self)
-        return self
-
-
-class _FakeLedger:
-    def __init__(self, uow: FakeUnitOfWork) -> None:
-        self.rows = uow.table("ledger")
-
-    async def add(self, entry: LedgerEntry) -> None:
-        assert entry.entry_id not in self.rows, "duplicate ledger entry"
-        self.rows[entry.entry_id] = entry.model_dump()
-
-    async def of(self, provider_id: str) -> list[LedgerEntry]:
-        entries = [LedgerEntry.model_validate(r) for r in self.rows.values() if r["provider_id"] == provider_id]
-        return sorted(entries, key=lambda e: e.at)
-
-    async def mark_billed(self, entry_ids: list[str], bill_id: str) -> None:
-        for i in entry_ids:
-            self.rows[i] = {**self.rows[i], "bill_id": bill_id}
-
-    async def providers(self) -> list[str]:
-        return sorted({r["provider_id"] for r in self.rows.values()})
-
-
-class _FakeLists:
-    def __init__(self, uow: FakeUnitOfWork) -> None:
-        self.uow = uow
-
-    async def bills_of(self, provider_id: str) -> list[Bill]:
-        return [Bill.model_validate(r) for r in self.uow.table("bills").values() if r["provider_id"] == provider_id]
-
-    async def calls_of(self, merchant_id: str) -> list[MerchantCall]:
-        calls = [MerchantCall.model_validate(r) for r in self.uow.table("merchant_calls").values()
-                 if r["merchant_id"] == merchant_id]
-        return sorted(calls, key=lambda c: c.created_at, reverse=True)
-
-    async def kit_calls_of_buyer(self, buyer_id: str) -> list[MerchantCall]:
-        return [MerchantCall.model_validate(r) for r in self.uow.table("merchant_calls").values()
-                if r.get("buyer_id") == buyer_id and r["kind"] == "kit"]
-
-    async def due_calls(self, now: datetime, limit: int, leave_out: frozenset[str]) -> list[str]:
-        due = [(r["due_at"], key) for key, r in self.uow.table("merchant_calls").items()
-               if r.get("status") == "pending" and r.get("due_at") is not None and r["due_at"] <= now
-               and key not in leave_out]
-        return [key for _, key in sorted(due)][:limit]
-
-
-class _FakeBillRuns:
-    def __init__(self, uow: FakeUnitOfWork) -> None:
-        self.rows = uow.table("bill_runs")
-
-    async def done(self, run_ids: list[str]) -> set[str]:
-        return {i for i in run_ids if i in self.rows}
-
-    async def record(self, run_id: str, providers: int, at: datetime) -> None:
-        self.rows.setdefault(run_id, {"providers": providers, "at": at})
-
-
-class FakePartnerUnitOfWork(FakeUnitOfWork, PartnerUnitOfWork):
-    async def __aenter__(self) -> FakePartnerUnitOfWork:
-        await super().__aenter__()
-        for attr, (col, model, id_field) in REPOS.items():
-            setattr(self, attr, FakeRepository(self.table(col), model, id_field))
-        self.ledger = _FakeLedger(self)
-        self.lists = _FakeLists(self)
-        self.bill_runs = _FakeBillRuns(self)
-        return self
-
-
-def mongo_uow(client: AsyncMongoClient[Doc], db: AsyncDatabase[Doc],
-              on_commit: Callable[[], None]) -> Callable[[], PartnerUnitOfWork]:
-    return lambda: MongoPartnerUnitOfWork(client, db, on_commit)
-
-
-def fake_uow(state: FakeState) -> Callable[[], PartnerUnitOfWork]:
-    return lambda: FakePartnerUnitOfWork(state)
+mongo_uow = on_mongo(PartnerUnitOfWork)  # (client, db, on_commit) -> factory, for the composition root
+fake_uow = in_memory(PartnerUnitOfWork)  # (FakeState) -> factory, for unit and service tests
 
 
 async def ensure_indexes(db: AsyncDatabase[Doc]) -> None:

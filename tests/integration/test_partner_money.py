@@ -20,8 +20,12 @@ from tests.identity import User
 
 
 async def publish(infra: Infra, namespace: str, event: Event) -> None:
-    await produce(infra.kafka_client(), f"{namespace}.{event.topic}", event.model_dump_json().encode(),
-                  key=event.partition_key)
+    await produce(
+        infra.kafka_client(),
+        f"{namespace}.{event.topic}",
+        event.model_dump_json().encode(),
+        key=event.partition_key,
+    )
 
 
 class Api:
@@ -36,37 +40,68 @@ class Api:
 
 def window() -> dict[str, str]:
     now = datetime.now(UTC)
-    return {"valid_from": (now - timedelta(hours=1)).isoformat(), "valid_until": (now + timedelta(days=30)).isoformat()}
+    return {
+        "valid_from": (now - timedelta(hours=1)).isoformat(),
+        "valid_until": (now + timedelta(days=30)).isoformat(),
+    }
 
 
 async def test_a_provider_joins_sells_through_offers_and_links_earns_is_refunded_and_billed(
-        infra: Infra, namespace: str) -> None:
+    infra: Infra, namespace: str
+) -> None:
     private, public = new_keypair()
-    settings = f.settings(PartnerSettings, infra, namespace,
-                          private_link_private_key=private)
-    operator, provider, merchant = (await infra.idp.user("operator"), await infra.idp.user("provider"),
-                                    await infra.idp.user("merchant"))
+    settings = f.settings(PartnerSettings, infra, namespace, private_link_private_key=private)
+    operator, provider, merchant = (
+        await infra.idp.user("operator"),
+        await infra.idp.user("provider"),
+        await infra.idp.user("merchant"),
+    )
     product = f.rid("p-mig")
     async with running(create_app(settings)) as client:
         api = Api(client)
 
         # programme: certification required, operator review, active provider with rights
-        await api("POST", "/programme/applications", provider, 422,
-                  json={"company": "ACME", "certifications": ["cloud_architect"]})
-        app = await api("POST", "/programme/applications", provider, 201,
-                        json={"company": "ACME", "certifications": ["Software"]})
+        await api(
+            "POST",
+            "/programme/applications",
+            provider,
+            422,
+            json={"company": "ACME", "certifications": ["cloud_architect"]},
+        )
+        app = await api(
+            "POST",
+            "/programme/applications",
+            provider,
+            201,
+            json={"company": "ACME", "certifications": ["Software"]},
+        )
         assert app["account_id"] == provider.account_id  # the token's subject
-        refused = await api("POST", f"/programme/applications/{app['application_id']}/review", provider, 403,
-                            json={"approve": True})
+        refused = await api(
+            "POST",
+            f"/programme/applications/{app['application_id']}/review",
+            provider,
+            403,
+            json={"approve": True},
+        )
         assert refused["detail"]["rule"] == "operators_only"
-        await api("POST", f"/programme/applications/{app['application_id']}/review", operator, json={"approve": True})
+        await api(
+            "POST",
+            f"/programme/applications/{app['application_id']}/review",
+            operator,
+            json={"approve": True},
+        )
         profile = await api("GET", f"/providers/{provider}", provider)
         assert profile["status"] == "active"
         assert "product_basic_incentive" in profile["rights"]
 
         # product terms, customer association, offers within and beyond the authorized discount
-        terms_in = {"share_ratio": "0.12", "authorized_discount": "0.15", "incentive_strategy": "basic 12 %",
-                    "product_discount": "0.30", "partner_discount": "0.20"}
+        terms_in = {
+            "share_ratio": "0.12",
+            "authorized_discount": "0.15",
+            "incentive_strategy": "basic 12 %",
+            "product_discount": "0.30",
+            "partner_discount": "0.20",
+        }
         await api("PUT", f"/products/{product}/terms", merchant, json=terms_in)
         other_merchant = await infra.idp.user("merchant")
         taken = await api("PUT", f"/products/{product}/terms", other_merchant, 403, json=terms_in)
@@ -74,18 +109,45 @@ async def test_a_provider_joins_sells_through_offers_and_links_earns_is_refunded
         terms = await api("GET", f"/products/{product}/terms", provider)
         assert terms["authorized_discount"] == "0.15"
         assert terms["share_ratio"] == "0.12"
-        p = Parties(buyer_account_id=f.rid("buyer"), merchant_account_id=merchant.account_id,
-                    provider_id=provider.account_id)
-        await api("PUT", f"/customers/{p.buyer_account_id}/association", operator, json={"reseller_id": provider.account_id})
-        offer_in = {"name": "自拓优惠", "customer_account_id": p.buyer_account_id, "product_ids": [product], **window()}
+        p = Parties(
+            buyer_account_id=f.rid("buyer"),
+            merchant_account_id=merchant.account_id,
+            provider_id=provider.account_id,
+        )
+        await api(
+            "PUT",
+            f"/customers/{p.buyer_account_id}/association",
+            operator,
+            json={"reseller_id": provider.account_id},
+        )
+        offer_in = {
+            "name": "自拓优惠",
+            "customer_account_id": p.buyer_account_id,
+            "product_ids": [product],
+            **window(),
+        }
         beyond = await api("POST", "/offers", provider, 201, json={**offer_in, "discount": "0.18"})
         assert beyond["status"] == "manual_handling"
         offer = await api("POST", "/offers", provider, 201, json={**offer_in, "discount": "0.10"})
         assert offer["status"] == "effective"
-        await api("POST", f"/providers/{provider}/private-links", provider, 422, json={"offer_id": beyond["offer_id"]})
-        link = await api("POST", f"/providers/{provider}/private-links", provider, 201,
-                         json={"product_id": product, "customer_account_id": p.buyer_account_id,
-                               "offer_id": offer["offer_id"]})
+        await api(
+            "POST",
+            f"/providers/{provider}/private-links",
+            provider,
+            422,
+            json={"offer_id": beyond["offer_id"]},
+        )
+        link = await api(
+            "POST",
+            f"/providers/{provider}/private-links",
+            provider,
+            201,
+            json={
+                "product_id": product,
+                "customer_account_id": p.buyer_account_id,
+                "offer_id": offer["offer_id"],
+            },
+        )
         claims = verify(link["token"], public)
         assert claims.provider_id == provider.account_id
         assert claims.discount == Decimal("0.10")
@@ -101,10 +163,25 @@ async def test_a_provider_joins_sells_through_offers_and_links_earns_is_refunded
         intruder = await api("GET", f"/providers/{provider}/ledger", await infra.idp.user("provider"), 403)
         assert intruder["detail"]["rule"] == "parties_and_operators_only"
         assert (await api("GET", f"/providers/{provider}/ledger", operator))["total"] == live["total"]
-        await publish(infra, namespace, RefundDecided(
-            producer="tests", correlation_id="c", order_id=paid.order_id, payload=RefundDecidedPayload(
-                refund_id="R1", order_id=paid.order_id, approved=True, amount=Decimal("1288.00"), reason="r",
-                decided_by_role=PartyRole.MERCHANT, parties=p, decided_at=datetime.now(UTC))))
+        await publish(
+            infra,
+            namespace,
+            RefundDecided(
+                producer="tests",
+                correlation_id="c",
+                order_id=paid.order_id,
+                payload=RefundDecidedPayload(
+                    refund_id="R1",
+                    order_id=paid.order_id,
+                    approved=True,
+                    amount=Decimal("1288.00"),
+                    reason="r",
+                    decided_by_role=PartyRole.MERCHANT,
+                    parties=p,
+                    decided_at=datetime.now(UTC),
+                ),
+            ),
+        )
         live = await eventually(lambda: _ledger(api, provider, 3), what="the reversal")
         assert Decimal(live["total"]) == Decimal("12.00")
 
@@ -112,13 +189,18 @@ async def test_a_provider_joins_sells_through_offers_and_links_earns_is_refunded
         month = datetime.now(UTC).strftime("%Y%m")
         quarter = f"{datetime.now(UTC).year}Q{(datetime.now(UTC).month - 1) // 3 + 1}"
         await api("POST", f"/providers/{provider}/bills", provider, 403, json={"month": month})
-        bills = await api("POST", f"/providers/{provider}/bills", operator, 201,
-                          json={"month": month, "quarter": quarter})
+        bills = await api(
+            "POST", f"/providers/{provider}/bills", operator, 201, json={"month": month, "quarter": quarter}
+        )
         assert [(b["kind"], b["amount"]) for b in bills] == [("basic", "12.00"), ("performance", "0.60")]
         assert await api("POST", f"/providers/{provider}/bills", operator, 201, json={"month": month}) == []
         await api("POST", f"/providers/{provider}/bills", operator, 409, json={"quarter": quarter})  # once
-        await api("POST", f"/providers/{provider}/bills/{bills[0]['bill_id']}/invoice", provider,
-                  json={"invoice_no": "INV-1", "amount": "12.00"})
+        await api(
+            "POST",
+            f"/providers/{provider}/bills/{bills[0]['bill_id']}/invoice",
+            provider,
+            json={"invoice_no": "INV-1", "amount": "12.00"},
+        )
         statement = await api("GET", f"/providers/{provider}/statement", provider)
         assert statement["billed_basic"] == "12.00"
         assert statement["unbilled"] == "0.00"
@@ -126,31 +208,80 @@ async def test_a_provider_joins_sells_through_offers_and_links_earns_is_refunded
 
 
 async def test_joint_selling_demand_is_answered_with_a_private_offer_and_won_by_the_order(
-        infra: Infra, namespace: str) -> None:
+    infra: Infra, namespace: str
+) -> None:
     settings = f.settings(PartnerSettings, infra, namespace)
-    operator, provider, merchant, buyer = (await infra.idp.user("operator"), await infra.idp.user("provider"),
-                                           await infra.idp.user("merchant"), await infra.idp.user("buyer"))
+    operator, provider, merchant, buyer = (
+        await infra.idp.user("operator"),
+        await infra.idp.user("provider"),
+        await infra.idp.user("merchant"),
+        await infra.idp.user("buyer"),
+    )
     async with running(create_app(settings)) as client:
         api = Api(client)
-        app = await api("POST", "/programme/applications", provider, 201,
-                        json={"company": "ACME", "certifications": ["si"]})
-        await api("POST", f"/programme/applications/{app['application_id']}/review", operator, json={"approve": True})
+        app = await api(
+            "POST",
+            "/programme/applications",
+            provider,
+            201,
+            json={"company": "ACME", "certifications": ["si"]},
+        )
+        await api(
+            "POST",
+            f"/programme/applications/{app['application_id']}/review",
+            operator,
+            json={"approve": True},
+        )
         p = Parties(buyer_account_id=buyer.account_id, merchant_account_id=merchant.account_id)
-        demand = await api("POST", "/demands", provider, 201, json={
-            "merchant_account_id": merchant.account_id, "customer_account_id": p.buyer_account_id,
-            "product_id": "p-x"})
-        await api("POST", f"/demands/{demand['demand_id']}/offer", await infra.idp.user("merchant"), 403, json={
-            "name": "private", "customer_account_id": p.buyer_account_id, "product_ids": ["p-x"], "discount": "0.1",
-            **window()})
-        answered = await api("POST", f"/demands/{demand['demand_id']}/offer", merchant, json={
-            "name": "private", "customer_account_id": p.buyer_account_id, "product_ids": ["p-x"], "discount": "0.1",
-            **window()})
+        demand = await api(
+            "POST",
+            "/demands",
+            provider,
+            201,
+            json={
+                "merchant_account_id": merchant.account_id,
+                "customer_account_id": p.buyer_account_id,
+                "product_id": "p-x",
+            },
+        )
+        await api(
+            "POST",
+            f"/demands/{demand['demand_id']}/offer",
+            await infra.idp.user("merchant"),
+            403,
+            json={
+                "name": "private",
+                "customer_account_id": p.buyer_account_id,
+                "product_ids": ["p-x"],
+                "discount": "0.1",
+                **window(),
+            },
+        )
+        answered = await api(
+            "POST",
+            f"/demands/{demand['demand_id']}/offer",
+            merchant,
+            json={
+                "name": "private",
+                "customer_account_id": p.buyer_account_id,
+                "product_ids": ["p-x"],
+                "discount": "0.1",
+                **window(),
+            },
+        )
         assert answered["demand"]["status"] == "offered"
         assert answered["offer"]["status"] == "effective"
         paid = f.order_paid(p, amount="500.00", ratio="0.2")
-        paid = paid.model_copy(update={"payload": paid.payload.model_copy(update={
-            "offer_id": answered["offer"]["offer_id"],
-            "product": paid.payload.product.model_copy(update={"product_id": "p-x"})})})
+        paid = paid.model_copy(
+            update={
+                "payload": paid.payload.model_copy(
+                    update={
+                        "offer_id": answered["offer"]["offer_id"],
+                        "product": paid.payload.product.model_copy(update={"product_id": "p-x"}),
+                    }
+                )
+            }
+        )
         await publish(infra, namespace, paid)
 
         async def won() -> Any:

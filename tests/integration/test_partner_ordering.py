@@ -17,24 +17,36 @@ from tests.integration.test_partner_sync import FAST, calls_of, publish
 
 
 async def test_a_validity_end_before_order_paid_waits_parked_and_schedules_the_expiry_once_paid(
-        infra: Infra, namespace: str) -> None:
+    infra: Infra, namespace: str
+) -> None:
     settings = f.settings(PartnerSettings, infra, namespace, **FAST)
     buyer, merchant = await infra.idp.user("buyer"), await infra.idp.user("merchant")
     p = Parties(buyer_account_id=buyer.account_id, merchant_account_id=merchant.account_id)
     paid = f.order_paid(p, delivery_type=DeliveryType.SAAS_INSTANT)
     order_id, ends = paid.payload.order_id, datetime.now(UTC) + timedelta(days=30)
-    completed = OrderStatusChanged(producer="tests", correlation_id=f.rid("c"), order_id=order_id,
-                                   payload=OrderStatusChangedPayload(
-                                       order_id=order_id, from_status=OrderStatus.PENDING_PAYMENT,
-                                       to_status=OrderStatus.COMPLETED, reason="paid", parties=p,
-                                       amount=paid.payload.amount,
-                                       validity_starts_at=ends - timedelta(days=30), validity_ends_at=ends,
-                                       changed_at=datetime.now(UTC)))
+    completed = OrderStatusChanged(
+        producer="tests",
+        correlation_id=f.rid("c"),
+        order_id=order_id,
+        payload=OrderStatusChangedPayload(
+            order_id=order_id,
+            from_status=OrderStatus.PENDING_PAYMENT,
+            to_status=OrderStatus.COMPLETED,
+            reason="paid",
+            parties=p,
+            amount=paid.payload.amount,
+            validity_starts_at=ends - timedelta(days=30),
+            validity_ends_at=ends,
+            changed_at=datetime.now(UTC),
+        ),
+    )
     app = create_app(settings)
     async with running(app) as client:
         db = app.state.runtime.db
         await publish(infra, namespace, completed)
-        parked = await eventually(lambda: db["parked_events"].find_one({"aggregate": order_id}), what="parked")
+        parked = await eventually(
+            lambda: db["parked_events"].find_one({"aggregate": order_id}), what="parked"
+        )
         assert "before its order.paid" in parked["reason"]
 
         await publish(infra, namespace, paid)

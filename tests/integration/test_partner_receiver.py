@@ -30,10 +30,14 @@ OK = {"resultCode": "000000", "resultMsg": "success"}
 
 def rsa_pair(bits: int = 3072) -> tuple[str, str]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
-    public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     return private, public
 
 
@@ -59,8 +63,12 @@ class Receiver:
 
     def signed(self, body: dict[str, Any], status: int = 200) -> Response:
         raw = json.dumps(body).encode()
-        return Response(raw, status_code=status, media_type="application/json",
-                        headers=signing.sign_headers(self.access_key, raw))
+        return Response(
+            raw,
+            status_code=status,
+            media_type="application/json",
+            headers=signing.sign_headers(self.access_key, raw),
+        )
 
     def app(self) -> FastAPI:
         app = FastAPI()
@@ -72,8 +80,11 @@ class Receiver:
         @app.post("/saas/v2/instance")
         async def saas(request: Request) -> Response:
             q = request.query_params
-            headers = {"x-sign": q.get("signature", ""), "x-timestamp": q.get("timestamp", ""),
-                       "x-nonce": q.get("nonce", "")}
+            headers = {
+                "x-sign": q.get("signature", ""),
+                "x-timestamp": q.get("timestamp", ""),
+                "x-nonce": q.get("nonce", ""),
+            }
             return self.handle("saas", headers, await request.body())
 
         return app
@@ -101,7 +112,10 @@ class Receiver:
             if b["flag"] == 0:
                 self.apps.pop(key3, None)
             else:
-                self.apps[key3] = {**b, "clientSecret": signing.decrypt_secret(self.private_pem, b["clientSecret"])}
+                self.apps[key3] = {
+                    **b,
+                    "clientSecret": signing.decrypt_secret(self.private_pem, b["clientSecret"]),
+                }
         elif name == "authSync":
             for u in b["userList"]:
                 key4 = (inst, b["tenantId"], b["appId"], u["userName"])
@@ -125,8 +139,9 @@ class Receiver:
 def serving(receiver: Receiver) -> Iterator[Receiver]:
     """Run the receiver on a free port in a thread of its own (the partner service may be another process)."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(receiver.app(), host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(receiver.app(), host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -141,14 +156,26 @@ def serving(receiver: Receiver) -> Iterator[Receiver]:
         thread.join(5)
 
 
-async def post(receiver: Receiver, name: str, body: dict[str, Any], headers: dict[str, str]) -> httpx.Response:
+async def post(
+    receiver: Receiver, name: str, body: dict[str, Any], headers: dict[str, str]
+) -> httpx.Response:
     async with httpx.AsyncClient(timeout=5) as client:
-        return await client.post(f"{receiver.url}/produceAPI/v2/{name}", content=json.dumps(body).encode(),
-                                 headers=headers)
+        return await client.post(
+            f"{receiver.url}/produceAPI/v2/{name}", content=json.dumps(body).encode(), headers=headers
+        )
 
 
-TENANT = {"instanceId": "i1", "orderId": "CS1", "tenantId": "t1", "tenantCode": "acme", "name": "ACME",
-          "domainName": "acme.example", "flag": 1, "testFlag": 0, "timeStamp": "20261120114117642"}
+TENANT = {
+    "instanceId": "i1",
+    "orderId": "CS1",
+    "tenantId": "t1",
+    "tenantCode": "acme",
+    "name": "ACME",
+    "domainName": "acme.example",
+    "flag": 1,
+    "testFlag": 0,
+    "timeStamp": "20261120114117642",
+}
 
 
 async def test_the_receiver_rejects_replayed_stale_forged_and_unsigned_requests() -> None:
@@ -157,8 +184,12 @@ async def test_the_receiver_rejects_replayed_stale_forged_and_unsigned_requests(
         good = signing.sign_headers(r.access_key, raw)
         assert (await post(r, "tenantSync", TENANT, good)).status_code == 200
         replayed = await post(r, "tenantSync", TENANT, good)
-        stale = await post(r, "tenantSync", TENANT,
-                           signing.sign_headers(r.access_key, raw, now_ms=int(time.time() * 1000) - 61_000))
+        stale = await post(
+            r,
+            "tenantSync",
+            TENANT,
+            signing.sign_headers(r.access_key, raw, now_ms=int(time.time() * 1000) - 61_000),
+        )
         forged = await post(r, "tenantSync", TENANT, signing.sign_headers("another-key", raw))
         unsigned = await post(r, "tenantSync", TENANT, {})
 
@@ -171,7 +202,9 @@ async def test_a_repeated_add_or_delete_is_a_success_and_changes_nothing_more() 
     with serving(Receiver()) as r:
         for flag in (1, 1, 0, 0):
             body = {**TENANT, "flag": flag}
-            resp = await post(r, "tenantSync", body, signing.sign_headers(r.access_key, json.dumps(body).encode()))
+            resp = await post(
+                r, "tenantSync", body, signing.sign_headers(r.access_key, json.dumps(body).encode())
+            )
             assert resp.status_code == 200
             assert resp.json()["resultCode"] == "000000"
             signing.verify(r.access_key, {k.lower(): v for k, v in resp.headers.items()}, resp.content)

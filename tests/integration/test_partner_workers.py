@@ -34,28 +34,36 @@ class Answering(Receiver):
     def handle(self, name: str, headers: dict[str, str], raw: bytes) -> Response:
         signing.verify(self.access_key, headers, raw, seen=self.nonces)
         self.requests.append((name, {}))
-        return Response(self.answer, media_type="application/json",
-                        headers=signing.sign_headers(self.access_key, self.answer))
+        return Response(
+            self.answer,
+            media_type="application/json",
+            headers=signing.sign_headers(self.access_key, self.answer),
+        )
 
 
 async def merchant_with(infra: Infra, client: httpx.AsyncClient, r: Receiver) -> User:
     merchant = await infra.idp.user("merchant")
     endpoint = {"production_url": r.url, "access_key": r.access_key, "public_key_pem": r.public_pem}
-    resp = await client.put(f"/merchants/{merchant}/endpoint", headers=await merchant.headers(), json=endpoint)
+    resp = await client.put(
+        f"/merchants/{merchant}/endpoint", headers=await merchant.headers(), json=endpoint
+    )
     assert resp.status_code == 200, resp.text
     return merchant
 
 
 async def sell(infra: Infra, namespace: str, merchant: User) -> str:
     buyer = await infra.idp.user("buyer")
-    paid = f.order_paid(Parties(buyer_account_id=buyer.account_id, merchant_account_id=merchant.account_id),
-                        delivery_type=DeliveryType.SAAS_INSTANT)
+    paid = f.order_paid(
+        Parties(buyer_account_id=buyer.account_id, merchant_account_id=merchant.account_id),
+        delivery_type=DeliveryType.SAAS_INSTANT,
+    )
     await publish(infra, namespace, paid)
     return paid.payload.order_id
 
 
-async def test_one_merchants_answers_or_a_broken_call_never_stop_the_other_merchants(infra: Infra,
-                                                                                   namespace: str) -> None:
+async def test_one_merchants_answers_or_a_broken_call_never_stop_the_other_merchants(
+    infra: Infra, namespace: str
+) -> None:
     settings = f.settings(PartnerSettings, infra, namespace, **FAST)
     big, empty, null = Answering(), Answering(), Answering()
     big.answer, null.answer = UNSTORABLE, b"null"
@@ -64,9 +72,16 @@ async def test_one_merchants_answers_or_a_broken_call_never_stop_the_other_merch
         async with running(app) as client:
             db = app.state.runtime.db
             # A call that cannot even be loaded (a processing bug), first in line since a minute ago.
-            await db["merchant_calls"].insert_one({
-                "_id": "newInstance:BROKEN", "call_id": "newInstance:BROKEN", "merchant_id": "m-x",
-                "status": "pending", "policy": "no-such-policy", "due_at": datetime.now(UTC) - timedelta(minutes=1)})
+            await db["merchant_calls"].insert_one(
+                {
+                    "_id": "newInstance:BROKEN",
+                    "call_id": "newInstance:BROKEN",
+                    "merchant_id": "m-x",
+                    "status": "pending",
+                    "policy": "no-such-policy",
+                    "due_at": datetime.now(UTC) - timedelta(minutes=1),
+                }
+            )
             merchants = {}
             for name, r in (("big", big), ("empty", empty), ("null", null)):
                 merchants[name] = await merchant_with(infra, client, r)
@@ -76,7 +91,9 @@ async def test_one_merchants_answers_or_a_broken_call_never_stop_the_other_merch
             await sell(infra, namespace, merchants["good"])
 
             await eventually(lambda: _true(good.count("saas") == 1), what="the good merchant called")
-            stored = await eventually(lambda: _attempted(client, merchants["big"]), what="the big answer recorded")
+            stored = await eventually(
+                lambda: _attempted(client, merchants["big"]), what="the big answer recorded"
+            )
             assert (stored["status"], stored["result"]["instanceId"]) == ("succeeded", "inst-big")
             assert str(stored["result"]["quota"]) == "1000000000000000000000000000000"  # kept, as text
             for name in ("empty", "null"):
@@ -86,8 +103,10 @@ async def test_one_merchants_answers_or_a_broken_call_never_stop_the_other_merch
                 assert call["status"] in {"pending", "failed"}
                 assert "not a JSON object" in attempt["detail"]
 
-            broken = await eventually(lambda: db["worker_items"].find_one({"key": "newInstance:BROKEN"}),
-                                      what="the broken call recorded by the worker")
+            broken = await eventually(
+                lambda: db["worker_items"].find_one({"key": "newInstance:BROKEN"}),
+                what="the broken call recorded by the worker",
+            )
             assert broken["worker"] == "merchant-calls"
             assert broken["attempts"] >= 1
             assert "ValidationError" in broken["last_error"]
@@ -99,6 +118,7 @@ async def test_one_merchants_answers_or_a_broken_call_never_stop_the_other_merch
 async def test_readyz_reports_the_merchant_call_and_bill_run_workers(infra: Infra, namespace: str) -> None:
     settings = f.settings(PartnerSettings, infra, namespace, **FAST)
     async with running(create_app(settings)) as client:
+
         async def rounds() -> dict[str, Any] | None:
             body: dict[str, Any] = (await client.get("/readyz")).json()
             workers = body.get("workers", {})
@@ -127,5 +147,7 @@ def _called(r: Receiver) -> Callable[[], Awaitable[bool]]:
     return lambda: _true(r.count("saas") >= 1)
 
 
-def _first_attempt(client: httpx.AsyncClient, merchant: User) -> Callable[[], Awaitable[dict[str, Any] | None]]:
+def _first_attempt(
+    client: httpx.AsyncClient, merchant: User
+) -> Callable[[], Awaitable[dict[str, Any] | None]]:
     return lambda: _attempted(client, merchant)

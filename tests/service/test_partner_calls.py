@@ -11,7 +11,8 @@ import pytest
 from services.partner import signing
 from services.partner.calls import MerchantCall, MerchantEndpoint, RetryTimes, Sale
 from services.partner.egress import CallFailure
-from services.partner.merchant import CallRunner, lifecycle_call
+from services.partner.merchant import CallRunner
+from services.partner.saas import lifecycle_call
 from services.partner.store import PartnerUnitOfWork, fake_uow
 from shared.platform.fakes import FakeState
 from shared.platform.mongo import UnitOfWorkFactory
@@ -29,15 +30,22 @@ class FakeMerchant:
         self.respond, self.status = respond, status
         self.seen: list[tuple[str, dict[str, str], dict[str, str], dict[str, Any]]] = []
 
-    async def __call__(self, url: str, headers: dict[str, str], params: dict[str, str], body: bytes
-                       ) -> tuple[int, dict[str, str], bytes]:
-        signed = headers or {"x-sign": params["signature"], "x-timestamp": params["timestamp"],
-                             "x-nonce": params["nonce"]}
+    async def __call__(
+        self, url: str, headers: dict[str, str], params: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        signed = headers or {
+            "x-sign": params["signature"],
+            "x-timestamp": params["timestamp"],
+            "x-nonce": params["nonce"],
+        }
         signing.verify(KEY, signed, body)  # raises on a bad request signature: the test fails loudly
         self.seen.append((url, headers, params, json.loads(body)))
         raw = json.dumps({"resultCode": "000000", "instanceId": "inst-1"}).encode()
-        answer = {"signed": signing.sign_headers(KEY, raw), "unsigned": {},
-                  "forged": signing.sign_headers("not-the-key", raw)}[self.respond]
+        answer = {
+            "signed": signing.sign_headers(KEY, raw),
+            "unsigned": {},
+            "forged": signing.sign_headers("not-the-key", raw),
+        }[self.respond]
         return self.status, answer, raw
 
 
@@ -45,10 +53,20 @@ async def setup(state: FakeState, order_type: str = "new") -> MerchantCall:
     uow = UnitOfWorkFactory(fake_uow(state))
 
     async def work(u: PartnerUnitOfWork) -> MerchantCall:
-        await u.endpoints.add(MerchantEndpoint(merchant_id="m1", production_url="https://isv.example",
-                                               access_key=KEY, public_key_pem="-"))
-        sale = Sale(order_id="CS1", buyer_id="b1", merchant_id="m1", product_id="p1", delivery_type="saas_instant",
-                    sale_mode="general", original_order_id=None if order_type == "new" else "CS0")
+        await u.endpoints.add(
+            MerchantEndpoint(
+                merchant_id="m1", production_url="https://isv.example", access_key=KEY, public_key_pem="-"
+            )
+        )
+        sale = Sale(
+            order_id="CS1",
+            buyer_id="b1",
+            merchant_id="m1",
+            product_id="p1",
+            delivery_type="saas_instant",
+            sale_mode="general",
+            original_order_id=None if order_type == "new" else "CS0",
+        )
         await u.sales.add(sale)
         call = await lifecycle_call(u, sale, order_type, sale.original_order_id, NOW)
         await u.commit()
@@ -105,9 +123,15 @@ async def test_a_5xx_answer_is_a_failure_even_when_signed() -> None:
     assert not done.attempts[-1].ok
 
 
-@pytest.mark.parametrize(("order_type", "activity", "policy"), [
-    ("new", "newInstance", "long"), ("renewal", "refreshInstance", "short"), ("upgrade", "upgrade", "long"),
-    ("unsubscribe", "releaseInstance", "short")])
+@pytest.mark.parametrize(
+    ("order_type", "activity", "policy"),
+    [
+        ("new", "newInstance", "long"),
+        ("renewal", "refreshInstance", "short"),
+        ("upgrade", "upgrade", "long"),
+        ("unsubscribe", "releaseInstance", "short"),
+    ],
+)
 async def test_each_order_type_makes_its_lifecycle_call(order_type: str, activity: str, policy: str) -> None:
     call = await setup(FakeState(), order_type)
     assert (call.endpoint, call.policy, call.body["activity"]) == (activity, policy, activity)
@@ -117,8 +141,15 @@ async def test_each_order_type_makes_its_lifecycle_call(order_type: str, activit
 async def test_kit_calls_are_signed_in_headers() -> None:
     state, merchant = FakeState(), FakeMerchant()
     call = await setup(state)
-    kit = call.model_copy(update={"call_id": "tenantSync:1", "kind": "kit", "endpoint": "tenantSync",
-                                  "path": "/produceAPI/v2/tenantSync", "policy": "manual"})
+    kit = call.model_copy(
+        update={
+            "call_id": "tenantSync:1",
+            "kind": "kit",
+            "endpoint": "tenantSync",
+            "path": "/produceAPI/v2/tenantSync",
+            "policy": "manual",
+        }
+    )
     state.tables["merchant_calls"]["tenantSync:1"] = kit.model_dump()
 
     await runner(state, merchant).attempt("tenantSync:1")
@@ -132,42 +163,61 @@ async def test_kit_calls_are_signed_in_headers() -> None:
 class Scripted:
     """A transport that answers as told: a status with a (signed or unsigned) body, or a transport failure."""
 
-    def __init__(self, status: int = 200, body: bytes = b'{"resultCode": "000000"}', signed: bool = True,
-                 failure: CallFailure | None = None) -> None:
+    def __init__(
+        self,
+        status: int = 200,
+        body: bytes = b'{"resultCode": "000000"}',
+        signed: bool = True,
+        failure: CallFailure | None = None,
+    ) -> None:
         self.status, self.body, self.signed, self.failure = status, body, signed, failure
         self.sent = 0
 
-    async def __call__(self, url: str, headers: dict[str, str], params: dict[str, str], body: bytes
-                       ) -> tuple[int, dict[str, str], bytes]:
+    async def __call__(
+        self, url: str, headers: dict[str, str], params: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
         self.sent += 1
         if self.failure is not None:
             raise self.failure
         return self.status, signing.sign_headers(KEY, self.body) if self.signed else {}, self.body
 
 
-@pytest.mark.parametrize(("transport", "kind"), [
-    (Scripted(failure=CallFailure("timeout", "no complete answer within 5 s")), "timeout"),
-    (Scripted(failure=CallFailure("connection_refused", "the endpoint refused the connection")),
-     "connection_refused"),
-    (Scripted(failure=CallFailure("tls_error", "the TLS handshake failed")), "tls_error"),
-    (Scripted(failure=CallFailure("blocked_address", "isv.example resolves to a loopback address")),
-     "blocked_address"),
-    (Scripted(failure=CallFailure("response_too_large", "the answer exceeds 65536 bytes")), "response_too_large"),
-    (Scripted(status=302, signed=False, body=b""), "redirect_refused"),
-    (Scripted(status=503), "http_5xx"),
-    (Scripted(status=502, signed=False, body=b"<html>Bad Gateway</html>"), "http_5xx"),
-    (Scripted(status=404), "http_4xx"),
-    (Scripted(signed=False), "bad_signature"),
-    (Scripted(body=b"not json"), "bad_response"),
-    (Scripted(body=b"[]"), "bad_response"),  # signed, but not an object (issue 10)
-    (Scripted(body=b"null"), "bad_response"),
-    (Scripted(body=b'{"resultCode": "000005", "resultMsg": "quota exceeded"}'), "merchant_error"),
-], ids=lambda x: x if isinstance(x, str) else "")
+@pytest.mark.parametrize(
+    ("transport", "kind"),
+    [
+        (Scripted(failure=CallFailure("timeout", "no complete answer within 5 s")), "timeout"),
+        (
+            Scripted(failure=CallFailure("connection_refused", "the endpoint refused the connection")),
+            "connection_refused",
+        ),
+        (Scripted(failure=CallFailure("tls_error", "the TLS handshake failed")), "tls_error"),
+        (
+            Scripted(failure=CallFailure("blocked_address", "isv.example resolves to a loopback address")),
+            "blocked_address",
+        ),
+        (
+            Scripted(failure=CallFailure("response_too_large", "the answer exceeds 65536 bytes")),
+            "response_too_large",
+        ),
+        (Scripted(status=302, signed=False, body=b""), "redirect_refused"),
+        (Scripted(status=503), "http_5xx"),
+        (Scripted(status=502, signed=False, body=b"<html>Bad Gateway</html>"), "http_5xx"),
+        (Scripted(status=404), "http_4xx"),
+        (Scripted(signed=False), "bad_signature"),
+        (Scripted(body=b"not json"), "bad_response"),
+        (Scripted(body=b"[]"), "bad_response"),  # signed, but not an object (issue 10)
+        (Scripted(body=b"null"), "bad_response"),
+        (Scripted(body=b'{"resultCode": "000005", "resultMsg": "quota exceeded"}'), "merchant_error"),
+    ],
+    ids=lambda x: x if isinstance(x, str) else "",
+)
 async def test_each_failure_is_recorded_and_published_with_its_class(transport: Scripted, kind: str) -> None:
     state = FakeState()
     call = await setup(state)
 
-    done = await CallRunner(UnitOfWorkFactory(fake_uow(state)), transport, TIMES, lambda: NOW).attempt(call.call_id)
+    done = await CallRunner(UnitOfWorkFactory(fake_uow(state)), transport, TIMES, lambda: NOW).attempt(
+        call.call_id
+    )
 
     [attempt] = done.attempts
     assert not attempt.ok
@@ -179,14 +229,17 @@ async def test_each_failure_is_recorded_and_published_with_its_class(transport: 
 
 
 async def test_an_unexpected_transport_error_is_a_recorded_failure_not_a_crash() -> None:
-    async def broken(url: str, headers: dict[str, str], params: dict[str, str], body: bytes
-                     ) -> tuple[int, dict[str, str], bytes]:
+    async def broken(
+        url: str, headers: dict[str, str], params: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
         raise RuntimeError("secret internal detail 10.0.0.7:5432")
 
     state = FakeState()
     call = await setup(state)
 
-    done = await CallRunner(UnitOfWorkFactory(fake_uow(state)), broken, TIMES, lambda: NOW).attempt(call.call_id)
+    done = await CallRunner(UnitOfWorkFactory(fake_uow(state)), broken, TIMES, lambda: NOW).attempt(
+        call.call_id
+    )
 
     assert done.attempts[-1].error == "connection_failed"
     assert "10.0.0.7" not in done.attempts[-1].detail
@@ -196,12 +249,22 @@ async def test_an_unexpected_transport_error_is_a_recorded_failure_not_a_crash()
 async def test_a_pending_kit_call_whose_contact_data_was_erased_is_never_sent() -> None:
     state = FakeState()
     call = await setup(state)
-    kit = call.model_copy(update={"call_id": "authSync:1", "kind": "kit", "endpoint": "authSync",
-                                  "path": "/produceAPI/v2/authSync", "policy": "manual", "erased_at": NOW})
+    kit = call.model_copy(
+        update={
+            "call_id": "authSync:1",
+            "kind": "kit",
+            "endpoint": "authSync",
+            "path": "/produceAPI/v2/authSync",
+            "policy": "manual",
+            "erased_at": NOW,
+        }
+    )
     state.tables["merchant_calls"]["authSync:1"] = kit.model_dump()
     transport = Scripted()
 
-    done = await CallRunner(UnitOfWorkFactory(fake_uow(state)), transport, TIMES, lambda: NOW).attempt("authSync:1")
+    done = await CallRunner(UnitOfWorkFactory(fake_uow(state)), transport, TIMES, lambda: NOW).attempt(
+        "authSync:1"
+    )
 
     assert transport.sent == 0
     assert done.status == "failed"

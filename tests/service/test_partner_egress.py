@@ -26,8 +26,9 @@ from tests.service.rig import FAST
 
 PUBLIC = "93.184.216.34"
 DEFAULT = EgressPolicy.from_settings(PartnerSettings(**FAST))
-DEV = EgressPolicy.from_settings(PartnerSettings(**FAST, merchant_endpoint_allow_http=True,
-                                                 merchant_endpoint_allow_hosts=["127.0.0.1"]))
+DEV = EgressPolicy.from_settings(
+    PartnerSettings(**FAST, merchant_endpoint_allow_http=True, merchant_endpoint_allow_hosts=["127.0.0.1"])
+)
 
 
 @dataclass
@@ -48,23 +49,43 @@ class Resolver:
         return self.names[host]
 
 
-NAMES = Resolver({"isv.example": [PUBLIC], "localhost.example": ["127.0.0.1"], "mixed.example": [PUBLIC, "10.1.2.3"],
-                  "v6.example": ["::1"], "mapped.example": ["::ffff:127.0.0.1"], "ula.example": ["fd00::5"]})
+NAMES = Resolver(
+    {
+        "isv.example": [PUBLIC],
+        "localhost.example": ["127.0.0.1"],
+        "mixed.example": [PUBLIC, "10.1.2.3"],
+        "v6.example": ["::1"],
+        "mapped.example": ["::ffff:127.0.0.1"],
+        "ula.example": ["fd00::5"],
+    }
+)
 
 
-@pytest.mark.parametrize("url", [
-    "http://isv.example/api",  # plain http
-    "https://127.0.0.1/api", "https://10.0.0.8/api", "https://172.20.1.1/", "https://192.168.1.10/",
-    "https://169.254.169.254/latest/meta-data/",  # the cloud metadata service
-    "https://100.64.0.1/",  # carrier-grade NAT
-    "https://0.0.0.0/", "https://[::1]/", "https://[fd00::1]/", "https://[fe80::1]/", "https://224.0.0.1/",
-    "https://localhost.example/",  # a name resolving to loopback
-    "https://mixed.example/",  # one public and one private address: every address is checked
-    "https://v6.example/", "https://mapped.example/", "https://ula.example/",
-    "https://nowhere.example/",  # does not resolve
-    "https://user:pass@isv.example/",  # credentials in the URL
-    "ftp://isv.example/",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://isv.example/api",  # plain http
+        "https://127.0.0.1/api",
+        "https://10.0.0.8/api",
+        "https://172.20.1.1/",
+        "https://192.168.1.10/",
+        "https://169.254.169.254/latest/meta-data/",  # the cloud metadata service
+        "https://100.64.0.1/",  # carrier-grade NAT
+        "https://0.0.0.0/",
+        "https://[::1]/",
+        "https://[fd00::1]/",
+        "https://[fe80::1]/",
+        "https://224.0.0.1/",
+        "https://localhost.example/",  # a name resolving to loopback
+        "https://mixed.example/",  # one public and one private address: every address is checked
+        "https://v6.example/",
+        "https://mapped.example/",
+        "https://ula.example/",
+        "https://nowhere.example/",  # does not resolve
+        "https://user:pass@isv.example/",  # credentials in the URL
+        "ftp://isv.example/",
+    ],
+)
 async def test_the_default_settings_refuse_internal_and_plain_http_endpoints(url: str) -> None:
     with pytest.raises(Refused):
         await DEFAULT.check(url, NAMES)
@@ -80,7 +101,9 @@ async def test_a_real_name_resolving_to_loopback_is_refused_by_the_real_resolver
 
 
 async def test_a_configured_cluster_range_is_refused_too() -> None:
-    policy = EgressPolicy.from_settings(PartnerSettings(**FAST, merchant_endpoint_blocked_cidrs=["93.184.216.0/24"]))
+    policy = EgressPolicy.from_settings(
+        PartnerSettings(**FAST, merchant_endpoint_blocked_cidrs=["93.184.216.0/24"])
+    )
     with pytest.raises(Refused, match=r"93\.184\.216\.0/24"):
         await policy.check("https://isv.example/api", NAMES)
 
@@ -94,10 +117,15 @@ async def test_the_dev_allow_list_admits_its_named_host_and_plain_http_only() ->
 
 
 def test_production_refuses_plain_http_or_allow_listed_hosts() -> None:
-    dev = PartnerSettings(**FAST, environment="dev", merchant_endpoint_allow_http=True,
-                          merchant_endpoint_allow_hosts=["127.0.0.1"])
-    problems = PartnerSettings(**FAST, merchant_endpoint_allow_http=True,
-                               merchant_endpoint_allow_hosts=["127.0.0.1"]).production_problems()
+    dev = PartnerSettings(
+        **FAST,
+        environment="dev",
+        merchant_endpoint_allow_http=True,
+        merchant_endpoint_allow_hosts=["127.0.0.1"],
+    )
+    problems = PartnerSettings(
+        **FAST, merchant_endpoint_allow_http=True, merchant_endpoint_allow_hosts=["127.0.0.1"]
+    ).production_problems()
     assert any("ALLOW_HTTP" in p for p in problems)
     assert any("ALLOW_HOSTS" in p and "127.0.0.1" in p for p in problems)
     assert not any("MERCHANT_ENDPOINT" in p for p in PartnerSettings(**FAST).production_problems())
@@ -125,8 +153,14 @@ class Server:
 
 async def read_request(reader: asyncio.StreamReader) -> bytes:
     head = await reader.readuntil(b"\r\n\r\n")
-    length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                   if line.lower().startswith(b"content-length:")), 0)
+    length = next(
+        (
+            int(line.split(b":")[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        ),
+        0,
+    )
     return head + await reader.readexactly(length)
 
 
@@ -135,6 +169,7 @@ def answer(status: str, body: bytes = b"", extra: str = "") -> Handler:
         await read_request(reader)
         writer.write(f"HTTP/1.1 {status}\r\ncontent-length: {len(body)}\r\n{extra}\r\n".encode() + body)
         await writer.drain()
+
     return handle
 
 
@@ -159,9 +194,16 @@ async def serve(handle: Handler, context: ssl.SSLContext | None = None) -> Async
         listener.close()
 
 
-def sender(policy: EgressPolicy = DEV, resolver: Resolver = NAMES, timeout: float = 2.0, max_bytes: int = 4096,
-           context: ssl.SSLContext | None = None) -> Callable[[str], Awaitable[tuple[int, dict[str, str], bytes]]]:
-    send = guarded_sender(policy, timeout=timeout, max_bytes=max_bytes, resolver=resolver, ssl_context=context)
+def sender(
+    policy: EgressPolicy = DEV,
+    resolver: Resolver = NAMES,
+    timeout: float = 2.0,
+    max_bytes: int = 4096,
+    context: ssl.SSLContext | None = None,
+) -> Callable[[str], Awaitable[tuple[int, dict[str, str], bytes]]]:
+    send = guarded_sender(
+        policy, timeout=timeout, max_bytes=max_bytes, resolver=resolver, ssl_context=context
+    )
     return lambda url: send(url, {}, {}, b'{"activity": "newInstance"}')
 
 
@@ -178,8 +220,9 @@ async def test_the_allow_listed_test_merchant_is_reached() -> None:
     assert body == b'{"resultCode": "000000"}'
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:{port}/", "https://127.0.0.1:{port}/",
-                                 "https://localhost.example:{port}/"])
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:{port}/", "https://127.0.0.1:{port}/", "https://localhost.example:{port}/"]
+)
 async def test_the_default_settings_refuse_loopback_at_connect_time_without_connecting(url: str) -> None:
     async with serve(answer("200 OK")) as srv:
         failed = await failure(sender(DEFAULT)(url.format(port=srv.port)))
@@ -198,7 +241,9 @@ async def test_a_name_rebound_to_loopback_after_the_save_check_is_refused_at_con
 
 
 async def test_redirects_are_not_followed() -> None:
-    async with serve(answer("302 Found", extra="location: http://169.254.169.254/latest/meta-data/\r\n")) as srv:
+    async with serve(
+        answer("302 Found", extra="location: http://169.254.169.254/latest/meta-data/\r\n")
+    ) as srv:
         status, headers, _ = await sender()(f"http://127.0.0.1:{srv.port}/")
     assert headers["location"].startswith("http://169.254.169.254")  # handed back, never followed
     assert status == 302  # the runner records it as redirect_refused
@@ -246,15 +291,29 @@ async def test_a_closed_port_is_connection_refused() -> None:
 
 def tls_pair(tmp: Path, name: str) -> tuple[ssl.SSLContext, ssl.SSLContext]:
     """A test CA, a server certificate for `name` signed by it; the server's context and a client trusting the CA."""
-    def cert(subject: str, key: ec.EllipticCurvePrivateKey, issuer: x509.Name, signer: ec.EllipticCurvePrivateKey,
-             ca: bool) -> x509.Certificate:
+
+    def cert(
+        subject: str,
+        key: ec.EllipticCurvePrivateKey,
+        issuer: x509.Name,
+        signer: ec.EllipticCurvePrivateKey,
+        ca: bool,
+    ) -> x509.Certificate:
         now = dt.datetime.now(dt.UTC)
-        builder = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-                   .issuer_name(issuer).public_key(key.public_key()).serial_number(x509.random_serial_number())
-                   .not_valid_before(now - dt.timedelta(minutes=1)).not_valid_after(now + dt.timedelta(hours=1))
-                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(issuer)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=1))
+            .not_valid_after(now + dt.timedelta(hours=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
         if not ca:
-            builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(subject)]), critical=False)
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.DNSName(subject)]), critical=False
+            )
         return builder.sign(signer, hashes.SHA256())
 
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
@@ -262,8 +321,11 @@ def tls_pair(tmp: Path, name: str) -> tuple[ssl.SSLContext, ssl.SSLContext]:
     ca = cert("test CA", ca_key, ca_name, ca_key, ca=True)
     leaf = cert(name, key, ca_name, ca_key, ca=False)
     (tmp / "leaf.pem").write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
-    (tmp / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                    serialization.NoEncryption()))
+    (tmp / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server.load_cert_chain(tmp / "leaf.pem", tmp / "key.pem")
     client = ssl.create_default_context(cadata=ca.public_bytes(serialization.Encoding.PEM).decode())
@@ -275,7 +337,11 @@ async def test_tls_verifies_the_host_name_while_connecting_to_the_checked_addres
     names = Resolver({"merchant.example": ["127.0.0.1"], "other.example": ["127.0.0.1"]})
     policy = EgressPolicy(allow_hosts=frozenset({"merchant.example", "other.example"}))
     async with serve(answer("200 OK", b"{}"), server_ctx) as srv:
-        status, _, _ = await sender(policy, names, context=client_ctx)(f"https://merchant.example:{srv.port}/")
-        failed = await failure(sender(policy, names, context=client_ctx)(f"https://other.example:{srv.port}/"))
+        status, _, _ = await sender(policy, names, context=client_ctx)(
+            f"https://merchant.example:{srv.port}/"
+        )
+        failed = await failure(
+            sender(policy, names, context=client_ctx)(f"https://other.example:{srv.port}/")
+        )
     assert status == 200  # connected to 127.0.0.1, certificate checked against merchant.example
     assert failed.kind == "tls_error"  # same address, but the certificate does not name other.example

@@ -31,17 +31,29 @@ from tests.service.rig import Rig
 
 
 def ledger(rig: Rig) -> list[LedgerEntry]:
-    return sorted((LedgerEntry.model_validate(r) for r in rig.state.tables.get("ledger", {}).values()),
-                  key=lambda e: e.kind)
+    return sorted(
+        (LedgerEntry.model_validate(r) for r in rig.state.tables.get("ledger", {}).values()),
+        key=lambda e: e.kind,
+    )
 
 
 def refund_decided(paid: OrderPaid, amount: str, approved: bool = True) -> RefundDecided:
     p = paid.payload
-    return RefundDecided(producer="tests", correlation_id=rid("corr"), order_id=p.order_id,
-                         payload=RefundDecidedPayload(refund_id=rid("R"), order_id=p.order_id, approved=approved,
-                                                      amount=Decimal(amount), reason="not needed",
-                                                      decided_by_role=PartyRole.MERCHANT, parties=p.parties,
-                                                      decided_at=datetime.now(UTC)))
+    return RefundDecided(
+        producer="tests",
+        correlation_id=rid("corr"),
+        order_id=p.order_id,
+        payload=RefundDecidedPayload(
+            refund_id=rid("R"),
+            order_id=p.order_id,
+            approved=approved,
+            amount=Decimal(amount),
+            reason="not needed",
+            decided_by_role=PartyRole.MERCHANT,
+            parties=p.parties,
+            decided_at=datetime.now(UTC),
+        ),
+    )
 
 
 async def test_an_approved_refund_after_acceptance_reverses_the_earning_once(partner_rig: Rig) -> None:
@@ -63,7 +75,11 @@ async def test_a_rejected_refund_changes_nothing(partner_rig: Rig) -> None:
     p = parties(rid("prov"))
     paid = order_paid(p, amount="100.00")
     async with partner_rig.running() as rig:
-        for event in (paid, acceptance_done(p, paid.order_id), refund_decided(paid, "100.00", approved=False)):
+        for event in (
+            paid,
+            acceptance_done(p, paid.order_id),
+            refund_decided(paid, "100.00", approved=False),
+        ):
             await rig.publish(event)
 
     assert [e.kind for e in ledger(rig)] == ["commission"]
@@ -82,11 +98,20 @@ async def test_a_refund_before_acceptance_means_nothing_ever_accrues(partner_rig
 async def test_an_order_cancelled_before_acceptance_never_earns(partner_rig: Rig) -> None:
     p = parties(rid("prov"))
     paid = order_paid(p)
-    cancelled = OrderStatusChanged(producer="tests", correlation_id=rid("c"), order_id=paid.order_id,
-                                   payload=OrderStatusChangedPayload(
-                                       order_id=paid.order_id, from_status=OrderStatus.PROCESSING,
-                                       to_status=OrderStatus.CANCELLED, reason="buyer cancelled", parties=p,
-                                       amount=Decimal("100.00"), changed_at=datetime.now(UTC)))
+    cancelled = OrderStatusChanged(
+        producer="tests",
+        correlation_id=rid("c"),
+        order_id=paid.order_id,
+        payload=OrderStatusChangedPayload(
+            order_id=paid.order_id,
+            from_status=OrderStatus.PROCESSING,
+            to_status=OrderStatus.CANCELLED,
+            reason="buyer cancelled",
+            parties=p,
+            amount=Decimal("100.00"),
+            changed_at=datetime.now(UTC),
+        ),
+    )
     async with partner_rig.running() as rig:
         for event in (paid, cancelled, acceptance_done(p, paid.order_id)):
             await rig.publish(event)
@@ -98,7 +123,8 @@ async def test_the_customers_own_reseller_earns_under_the_sales_incentive(partne
     provider = rid("prov")
     p = parties(provider)
     partner_rig.state.table("customers")[p.buyer_account_id] = CustomerAssociation(
-        customer_id=p.buyer_account_id, reseller_id=provider).model_dump()
+        customer_id=p.buyer_account_id, reseller_id=provider
+    ).model_dump()
     paid = order_paid(p)
     async with partner_rig.running() as rig:
         await rig.publish(paid)
@@ -111,7 +137,8 @@ async def test_the_customers_own_reseller_earns_under_the_sales_incentive(partne
 async def test_an_operations_base_customer_earns_under_the_operations_base_policy(partner_rig: Rig) -> None:
     p = parties(rid("prov"))
     partner_rig.state.table("customers")[p.buyer_account_id] = CustomerAssociation(
-        customer_id=p.buyer_account_id, reseller_id="someone", registration_column=OPERATIONS_BASE).model_dump()
+        customer_id=p.buyer_account_id, reseller_id="someone", registration_column=OPERATIONS_BASE
+    ).model_dump()
     paid = order_paid(p)
     async with partner_rig.running() as rig:
         await rig.publish(paid)
@@ -122,19 +149,34 @@ async def test_an_operations_base_customer_earns_under_the_operations_base_polic
 
 
 async def test_an_order_with_the_merchants_private_offer_closes_the_demand_as_won_and_binds_the_provider(
-        partner_rig: Rig) -> None:
+    partner_rig: Rig,
+) -> None:
     provider, p = rid("prov"), parties(None)
     now = datetime.now(UTC)
     paid = order_paid(p, amount="200.00", ratio="0.1")
     product = paid.payload.product.product_id
     partner_rig.state.table("demands")["D1"] = Demand(
-        demand_id="D1", provider_id=provider, merchant_id=p.merchant_account_id,
-        customer_account_id=p.buyer_account_id, product_id=product, status="offered", offer_id="O1").model_dump()
+        demand_id="D1",
+        provider_id=provider,
+        merchant_id=p.merchant_account_id,
+        customer_account_id=p.buyer_account_id,
+        product_id=product,
+        status="offered",
+        offer_id="O1",
+    ).model_dump()
     partner_rig.state.table("offers")["O1"] = Offer(
-        offer_id="O1", name="private offer", issuer_id=p.merchant_account_id, provider_id=provider,
-        customer_account_id=p.buyer_account_id, product_ids=[product], discount=Decimal("0.1"),
-        valid_from=now - timedelta(minutes=1), valid_until=now + timedelta(days=9), status="effective",
-        demand_id="D1").model_dump()
+        offer_id="O1",
+        name="private offer",
+        issuer_id=p.merchant_account_id,
+        provider_id=provider,
+        customer_account_id=p.buyer_account_id,
+        product_ids=[product],
+        discount=Decimal("0.1"),
+        valid_from=now - timedelta(minutes=1),
+        valid_until=now + timedelta(days=9),
+        status="effective",
+        demand_id="D1",
+    ).model_dump()
     paid = paid.model_copy(update={"payload": paid.payload.model_copy(update={"offer_id": "O1"})})
     async with partner_rig.running() as rig:
         await rig.publish(paid)
@@ -173,21 +215,46 @@ async def test_partner_keeps_no_registry_of_accounts_or_roles(partner_rig: Rig) 
 
 
 def kit_users_call(call_id: str, buyer: str, status: str = "failed") -> MerchantCall:
-    users = [{"userName": "zhang.san", "name": "张三", "orgCode": "o1", "role": "user", "enable": "true",
-              "mobile": "+8613800001234", "email": "zhang@acme.example", "position": "CFO"}]
-    return MerchantCall(call_id=call_id, merchant_id="m1", endpoint="authSync", kind="kit",
-                        path="/produceAPI/v2/authSync", policy="manual", status=status, order_id="CS1", buyer_id=buyer,
-                        body={"tenantId": "t1", "appId": "a1", "userList": users, "flag": 1},
-                        created_at=datetime.now(UTC))
+    users = [
+        {
+            "userName": "zhang.san",
+            "name": "张三",
+            "orgCode": "o1",
+            "role": "user",
+            "enable": "true",
+            "mobile": "+8613800001234",
+            "email": "zhang@acme.example",
+            "position": "CFO",
+        }
+    ]
+    return MerchantCall(
+        call_id=call_id,
+        merchant_id="m1",
+        endpoint="authSync",
+        kind="kit",
+        path="/produceAPI/v2/authSync",
+        policy="manual",
+        status=status,
+        order_id="CS1",
+        buyer_id=buyer,
+        body={"tenantId": "t1", "appId": "a1", "userList": users, "flag": 1},
+        created_at=datetime.now(UTC),
+    )
 
 
 def erased(account_id: str) -> AccountErased:
-    return AccountErased(producer="tests", correlation_id=rid("c"), payload=AccountErasedPayload(
-        account_id=account_id, role=AccountRole.BUYER, erased_at=datetime.now(UTC)))
+    return AccountErased(
+        producer="tests",
+        correlation_id=rid("c"),
+        payload=AccountErasedPayload(
+            account_id=account_id, role=AccountRole.BUYER, erased_at=datetime.now(UTC)
+        ),
+    )
 
 
 async def test_an_erased_buyers_kit_calls_lose_their_users_contact_data_and_cannot_be_replayed(
-        partner_rig: Rig) -> None:
+    partner_rig: Rig,
+) -> None:
     buyer, other = rid("buyer"), rid("buyer")
     calls = partner_rig.state.table("merchant_calls")
     for call in (kit_users_call("authSync:1", buyer), kit_users_call("authSync:2", other)):
@@ -216,25 +283,42 @@ async def test_an_erased_buyers_kit_calls_lose_their_users_contact_data_and_cann
 
 def status_changed(paid: OrderPaid, ends_at: datetime) -> OrderStatusChanged:
     p = paid.payload
-    return OrderStatusChanged(producer="tests", correlation_id=rid("c"), order_id=p.order_id,
-                              payload=OrderStatusChangedPayload(
-                                  order_id=p.order_id, from_status=OrderStatus.PROCESSING,
-                                  to_status=OrderStatus.COMPLETED, reason="paid", parties=p.parties,
-                                  amount=p.amount, validity_starts_at=ends_at - timedelta(days=30),
-                                  validity_ends_at=ends_at, changed_at=datetime.now(UTC)))
+    return OrderStatusChanged(
+        producer="tests",
+        correlation_id=rid("c"),
+        order_id=p.order_id,
+        payload=OrderStatusChangedPayload(
+            order_id=p.order_id,
+            from_status=OrderStatus.PROCESSING,
+            to_status=OrderStatus.COMPLETED,
+            reason="paid",
+            parties=p.parties,
+            amount=p.amount,
+            validity_starts_at=ends_at - timedelta(days=30),
+            validity_ends_at=ends_at,
+            changed_at=datetime.now(UTC),
+        ),
+    )
 
 
 async def test_a_saas_validity_end_schedules_the_expiry_call_and_a_renewal_moves_it(partner_rig: Rig) -> None:
     p = parties(None)
     paid = order_paid(p, delivery_type=DeliveryType.SAAS_INSTANT)
     renewal = order_paid(p, delivery_type=DeliveryType.SAAS_INSTANT)
-    renewal = renewal.model_copy(update={"payload": renewal.payload.model_copy(
-        update={"order_type": "renewal", "original_order_id": paid.order_id})})
+    renewal = renewal.model_copy(
+        update={
+            "payload": renewal.payload.model_copy(
+                update={"order_type": "renewal", "original_order_id": paid.order_id}
+            )
+        }
+    )
     first_end = datetime(2027, 1, 1, tzinfo=UTC)
     async with partner_rig.running() as rig:
         await rig.publish(paid)
         await rig.publish(status_changed(paid, first_end))
-        expiry = MerchantCall.model_validate(rig.state.tables["merchant_calls"][f"expireInstance:{paid.order_id}"])
+        expiry = MerchantCall.model_validate(
+            rig.state.tables["merchant_calls"][f"expireInstance:{paid.order_id}"]
+        )
         assert expiry.due_at == first_end
         assert expiry.policy == "short"
         await rig.publish(renewal)
@@ -252,8 +336,14 @@ async def test_terms_with_a_floor_price_and_tax_rates_drive_the_earning(partner_
     p = parties(rid("prov"))
     paid = order_paid(p, amount="1200.00", ratio="0.2")
     partner_rig.state.table("product_terms")[paid.payload.product.product_id] = {
-        "product_id": paid.payload.product.product_id, "merchant_id": p.merchant_account_id, "share_ratio": "0.2",
-        "floor_price": "1000.00", "vat_rate": "0.06", "service_fee_tax_rate": "0.03", "version": 0}
+        "product_id": paid.payload.product.product_id,
+        "merchant_id": p.merchant_account_id,
+        "share_ratio": "0.2",
+        "floor_price": "1000.00",
+        "vat_rate": "0.06",
+        "service_fee_tax_rate": "0.03",
+        "version": 0,
+    }
     async with partner_rig.running() as rig:
         await rig.publish(paid)
         await rig.publish(acceptance_done(p, paid.order_id))
@@ -262,12 +352,19 @@ async def test_terms_with_a_floor_price_and_tax_rates_drive_the_earning(partner_
     assert entry.amount == Decimal("38.87")  # (1200 − 1000) × 0.2 × 1.03 ÷ 1.06 = 38.867…
 
 
-async def test_terms_another_merchant_claimed_for_the_product_never_shape_the_earning(partner_rig: Rig) -> None:
+async def test_terms_another_merchant_claimed_for_the_product_never_shape_the_earning(
+    partner_rig: Rig,
+) -> None:
     p = parties(rid("prov"))
     paid = order_paid(p, amount="1200.00", ratio="0.2")
     partner_rig.state.table("product_terms")[paid.payload.product.product_id] = {
-        "product_id": paid.payload.product.product_id, "merchant_id": rid("squatter"), "share_ratio": "0.9",
-        "floor_price": "1199.00", "vat_rate": "0.5", "version": 0}
+        "product_id": paid.payload.product.product_id,
+        "merchant_id": rid("squatter"),
+        "share_ratio": "0.9",
+        "floor_price": "1199.00",
+        "vat_rate": "0.5",
+        "version": 0,
+    }
     async with partner_rig.running() as rig:
         await rig.publish(paid)
         await rig.publish(acceptance_done(p, paid.order_id))
@@ -281,13 +378,27 @@ async def test_an_order_outside_the_offer_window_does_not_win_the_demand(partner
     paid = order_paid(p)
     now = datetime.now(UTC)
     partner_rig.state.table("demands")["D1"] = Demand(
-        demand_id="D1", provider_id=p.provider_id or "", merchant_id=p.merchant_account_id,
-        customer_account_id=p.buyer_account_id, product_id="x", status="offered", offer_id="O1").model_dump()
+        demand_id="D1",
+        provider_id=p.provider_id or "",
+        merchant_id=p.merchant_account_id,
+        customer_account_id=p.buyer_account_id,
+        product_id="x",
+        status="offered",
+        offer_id="O1",
+    ).model_dump()
     partner_rig.state.table("offers")["O1"] = Offer(
-        offer_id="O1", name="expired", issuer_id=p.merchant_account_id, provider_id=p.provider_id,
-        customer_account_id=p.buyer_account_id, product_ids=[paid.payload.product.product_id],
-        discount=Decimal("0.1"), valid_from=now - timedelta(days=9), valid_until=now - timedelta(days=1),
-        status="effective", demand_id="D1").model_dump()
+        offer_id="O1",
+        name="expired",
+        issuer_id=p.merchant_account_id,
+        provider_id=p.provider_id,
+        customer_account_id=p.buyer_account_id,
+        product_ids=[paid.payload.product.product_id],
+        discount=Decimal("0.1"),
+        valid_from=now - timedelta(days=9),
+        valid_until=now - timedelta(days=1),
+        status="effective",
+        demand_id="D1",
+    ).model_dump()
     paid = paid.model_copy(update={"payload": paid.payload.model_copy(update={"offer_id": "O1"})})
     async with partner_rig.running() as rig:
         await rig.publish(paid)

@@ -7,8 +7,12 @@ from decimal import Decimal
 
 import pytest
 
+from services.partner import earnings, saas
 from services.partner.domain import BoundOrder, LedgerEntry
-from shared.schemas import Event
+from services.partner.handlers import SUBSCRIBERS
+from services.partner.ordering import remember_payment
+from services.partner.services import EVENT_HANDLERS
+from shared.schemas import DeliveryType, Event, OrderPaid
 from tests.factories import acceptance_done, order_paid, parties, rid
 from tests.service.rig import Rig
 
@@ -105,3 +109,38 @@ async def test_a_share_ratio_above_one_is_dead_lettered_naming_the_field(partner
     assert dead.topic == "svc.order.paid.dlt"
     assert "payload.product.provider_share_ratio" in dead.headers["x-reason"]
     assert rig.state.tables.get("bound_orders", {}) == {}
+
+
+def test_order_paid_is_three_small_handlers_and_every_consumed_event_has_a_subscriber() -> None:
+    assert [h.does for h in EVENT_HANDLERS[OrderPaid]] == [
+        remember_payment,
+        saas.open_sale,
+        earnings.bind_provider,
+    ]
+    assert set(SUBSCRIBERS) == set(EVENT_HANDLERS)
+
+
+async def test_a_provider_bound_saas_payment_runs_its_three_handlers_in_one_claimed_unit_of_work(
+    partner_rig: Rig,
+) -> None:
+    paid = order_paid(parties(rid("prov")), delivery_type=DeliveryType.SAAS_INSTANT)
+    async with partner_rig.running() as rig:
+        await rig.publish(paid)
+        await rig.publish(paid)  # redelivered
+
+    assert rig.state.processed == {f"partner:{paid.event_id}"}
+    assert list(rig.state.tables["paid_orders"]) == [paid.order_id]  # remembered
+    assert list(rig.state.tables["sales"]) == [paid.order_id]  # the sale, and its new-instance call
+    assert list(rig.state.tables["merchant_calls"]) == [f"newInstance:{paid.order_id}"]
+    assert bound(rig, paid.order_id).amount == paid.payload.amount  # the provider's side
+
+
+async def test_a_payment_that_concerns_no_handler_but_the_memory_of_it_claims_nothing(
+    partner_rig: Rig,
+) -> None:
+    paid, _ = both(provider=None)
+    async with partner_rig.running() as rig:
+        await rig.publish(paid)
+
+    assert list(rig.state.tables["paid_orders"]) == [paid.order_id]
+    assert rig.state.processed == set()

@@ -50,12 +50,16 @@ def calls(rig: Rig) -> dict[str, MerchantCall]:
     return {k: MerchantCall.model_validate(v) for k, v in rig.state.tables.get("merchant_calls", {}).items()}
 
 
-async def test_a_saas_validity_end_before_order_paid_is_parked_then_schedules_the_expiry(partner_rig: Rig) -> None:
+async def test_a_saas_validity_end_before_order_paid_is_parked_then_schedules_the_expiry(
+    partner_rig: Rig,
+) -> None:
     paid = order_paid(parties(None), delivery_type=DeliveryType.SAAS_INSTANT)
     ends = datetime(2027, 1, 1, tzinfo=UTC)
     parking = parked_in(partner_rig)
     async with partner_rig.running() as rig:
-        await rig.publish(status_changed(paid, ends))  # orders emits both together; partner sees this one first
+        await rig.publish(
+            status_changed(paid, ends)
+        )  # orders emits both together; partner sees this one first
         [(_, waiting)] = parking.parked
         assert waiting.aggregate == paid.order_id
         await rig.publish(paid)
@@ -67,7 +71,9 @@ async def test_a_saas_validity_end_before_order_paid_is_parked_then_schedules_th
     assert rig.dead == []
 
 
-async def test_an_approved_refund_before_order_paid_is_parked_then_releases_the_instance(partner_rig: Rig) -> None:
+async def test_an_approved_refund_before_order_paid_is_parked_then_releases_the_instance(
+    partner_rig: Rig,
+) -> None:
     paid = order_paid(parties(), delivery_type=DeliveryType.SAAS_INSTANT)
     parking = parked_in(partner_rig)
     async with partner_rig.running() as rig:
@@ -87,7 +93,9 @@ async def test_a_partial_refund_seen_before_order_paid_reverses_only_its_share(p
     paid = order_paid(p, amount="100.00", ratio="0.10")
     parking = parked_in(partner_rig)
     async with partner_rig.running() as rig:
-        await rig.publish(acceptance_done(p, paid.payload.order_id))  # merged into the order's record, not parked
+        await rig.publish(
+            acceptance_done(p, paid.payload.order_id)
+        )  # merged into the order's record, not parked
         await rig.publish(refund_decided(paid, "50.00"))
         assert len(parking.parked) == 1
         await rig.publish(paid)
@@ -106,15 +114,30 @@ async def test_what_partner_merges_or_ignores_is_never_parked(partner_rig: Rig) 
     p, unpaid, plain = parties(provider), parties(provider), parties(None)
     paid, plain_paid = order_paid(p, amount="200.00", ratio="0.10"), order_paid(plain)
     never_paid = order_paid(unpaid)
-    cancelled = OrderStatusChanged(producer="tests", correlation_id=rid("c"), order_id=never_paid.order_id,
-                                   payload=OrderStatusChangedPayload(
-                                       order_id=never_paid.order_id, from_status=OrderStatus.PENDING_PAYMENT,
-                                       to_status=OrderStatus.CANCELLED, reason="not paid", parties=unpaid,
-                                       amount=Decimal("100.00"), changed_at=datetime.now(UTC) - timedelta(hours=1)))
+    cancelled = OrderStatusChanged(
+        producer="tests",
+        correlation_id=rid("c"),
+        order_id=never_paid.order_id,
+        payload=OrderStatusChangedPayload(
+            order_id=never_paid.order_id,
+            from_status=OrderStatus.PENDING_PAYMENT,
+            to_status=OrderStatus.CANCELLED,
+            reason="not paid",
+            parties=unpaid,
+            amount=Decimal("100.00"),
+            changed_at=datetime.now(UTC) - timedelta(hours=1),
+        ),
+    )
     parking = parked_in(partner_rig)
     async with partner_rig.running() as rig:
-        for event in (acceptance_done(p, paid.payload.order_id), paid, cancelled,
-                      acceptance_done(plain, plain_paid.payload.order_id), plain_paid, refund_decided(plain_paid, "100.00")):
+        for event in (
+            acceptance_done(p, paid.payload.order_id),
+            paid,
+            cancelled,
+            acceptance_done(plain, plain_paid.payload.order_id),
+            plain_paid,
+            refund_decided(plain_paid, "100.00"),
+        ):
             await rig.publish(event)
 
     assert parking.parked == []

@@ -12,11 +12,14 @@ from typing import Any
 import pytest
 
 from services.partner.bill_runs import BillRuns
+from services.partner.billing import Bill
 from services.partner.calls import MerchantCall, MerchantEndpoint, Sale
+from services.partner.deps import Deps
 from services.partner.domain import LedgerEntry
-from services.partner.merchant import CallRunner, MerchantCalls, lifecycle_call
-from services.partner.selling import Selling
+from services.partner.merchant import CallRunner, MerchantCalls
+from services.partner.saas import lifecycle_call
 from services.partner.settings import PartnerSettings
+from services.partner.settlement import generate_bills
 from services.partner.store import PartnerUnitOfWork, fake_uow
 from shared.platform.fakes import FakeState
 from shared.platform.mongo import UnitOfWorkFactory
@@ -37,7 +40,9 @@ class FakeItems:
             if row.get("worker") == query["worker"]:
                 yield row
 
-    async def find_one_and_update(self, query: dict[str, Any], update: dict[str, Any], **_: Any) -> dict[str, Any]:
+    async def find_one_and_update(
+        self, query: dict[str, Any], update: dict[str, Any], **_: Any
+    ) -> dict[str, Any]:
         row = self.rows.get(query["_id"])
         if row is None:
             row = self.rows[query["_id"]] = {"_id": query["_id"], **update.get("$setOnInsert", {})}
@@ -72,17 +77,31 @@ def worker(source: Any, db: FakeDb, now: datetime = NOW, **settings: Any) -> Lea
 
 # --- merchant calls -------------------------------------------------------------------------------------------
 
+
 async def queue(state: FakeState, merchant: str, order: str, due: datetime) -> MerchantCall:
     async def work(u: PartnerUnitOfWork) -> MerchantCall:
         if await u.endpoints.get(merchant) is None:
-            await u.endpoints.add(MerchantEndpoint(merchant_id=merchant, production_url=f"https://{merchant}.example",
-                                                   access_key=KEY, public_key_pem="-"))
-        sale = Sale(order_id=order, buyer_id="b1", merchant_id=merchant, product_id="p1",
-                    delivery_type="saas_instant", sale_mode="general")
+            await u.endpoints.add(
+                MerchantEndpoint(
+                    merchant_id=merchant,
+                    production_url=f"https://{merchant}.example",
+                    access_key=KEY,
+                    public_key_pem="-",
+                )
+            )
+        sale = Sale(
+            order_id=order,
+            buyer_id="b1",
+            merchant_id=merchant,
+            product_id="p1",
+            delivery_type="saas_instant",
+            sale_mode="general",
+        )
         await u.sales.add(sale)
         call = await lifecycle_call(u, sale, "new", None, due)
         await u.commit()
         return call
+
     return await UnitOfWorkFactory(fake_uow(state)).run(work)
 
 
@@ -93,8 +112,9 @@ class ByMerchant(Scripted):
         super().__init__()
         self.answers, self.hosts = answers, list[str]()
 
-    async def __call__(self, url: str, headers: dict[str, str], params: dict[str, str], body: bytes
-                       ) -> tuple[int, dict[str, str], bytes]:
+    async def __call__(
+        self, url: str, headers: dict[str, str], params: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
         host = url.split("//")[1].split(".")[0]
         self.hosts.append(host)
         self.body = self.answers.get(host, b'{"resultCode": "000000", "instanceId": "i-1"}')
@@ -103,7 +123,8 @@ class ByMerchant(Scripted):
 
 @pytest.mark.parametrize("reply", [b"[]", b"null"])
 async def test_a_signed_list_or_null_answer_is_a_recorded_failure_and_the_next_call_is_attempted(
-        reply: bytes) -> None:
+    reply: bytes,
+) -> None:
     state, db = FakeState(), FakeDb()
     first = await queue(state, "odd", "CS1", NOW - timedelta(minutes=2))
     second = await queue(state, "fine", "CS2", NOW - timedelta(minutes=1))
@@ -129,8 +150,12 @@ async def test_a_signed_list_or_null_answer_is_a_recorded_failure_and_the_next_c
 async def test_a_call_that_fails_in_processing_is_recorded_and_does_not_block_the_others() -> None:
     state, db = FakeState(), FakeDb()
     good = await queue(state, "fine", "CS2", NOW - timedelta(minutes=1))
-    broken = {**good.model_dump(), "call_id": "newInstance:BROKEN", "policy": "no-such-policy",
-              "due_at": NOW - timedelta(minutes=5)}
+    broken = {
+        **good.model_dump(),
+        "call_id": "newInstance:BROKEN",
+        "policy": "no-such-policy",
+        "due_at": NOW - timedelta(minutes=5),
+    }
     state.tables["merchant_calls"]["newInstance:BROKEN"] = broken  # it does not even load
     transport = ByMerchant({})
     source = MerchantCalls(CallRunner(UnitOfWorkFactory(fake_uow(state)), transport, TIMES, lambda: NOW))
@@ -157,50 +182,73 @@ async def test_an_answer_the_database_could_not_store_is_kept_as_text() -> None:
     bson = pytest.importorskip("bson")
     state, db = FakeState(), FakeDb()
     call = await queue(state, "big", "CS1", NOW - timedelta(minutes=1))
-    answer = (b'{"resultCode": "000000", "instanceId": "i-9", "quota": 1000000000000000000000000000000, '
-              b'"$where": 1, "a.b": {"c\\u0000": -99999999999999999999}}')
-    source = MerchantCalls(CallRunner(UnitOfWorkFactory(fake_uow(state)), ByMerchant({"big": answer}), TIMES,
-                                      lambda: NOW))
+    answer = (
+        b'{"resultCode": "000000", "instanceId": "i-9", "quota": 1000000000000000000000000000000, '
+        b'"$where": 1, "a.b": {"c\\u0000": -99999999999999999999}}'
+    )
+    source = MerchantCalls(
+        CallRunner(UnitOfWorkFactory(fake_uow(state)), ByMerchant({"big": answer}), TIMES, lambda: NOW)
+    )
 
     await worker(source, db).round()
 
     row = state.tables["merchant_calls"][call.call_id]
     assert row["status"] == "succeeded"
-    assert row["result"] == {"resultCode": "000000", "instanceId": "i-9", "quota": "1000000000000000000000000000000",
-                             "where": 1, "a_b": {"c": "-99999999999999999999"}}
+    assert row["result"] == {
+        "resultCode": "000000",
+        "instanceId": "i-9",
+        "quota": "1000000000000000000000000000000",
+        "where": 1,
+        "a_b": {"c": "-99999999999999999999"},
+    }
     bson.encode(row)  # the real repository stores exactly this document
     assert state.tables["sales"]["CS1"]["instance_id"] == "i-9"
 
 
 # --- bill runs ------------------------------------------------------------------------------------------------
 
+
 def entry(provider: str, at: datetime) -> dict[str, Any]:
-    return LedgerEntry(entry_id=f"commission:{provider}", provider_id=provider, order_id=f"CS-{provider}",
-                       kind="commission", base=Decimal("100.00"), ratio=Decimal("0.1"), amount=Decimal("10.00"),
-                       currency="CNY", at=at).model_dump()
+    return LedgerEntry(
+        entry_id=f"commission:{provider}",
+        provider_id=provider,
+        order_id=f"CS-{provider}",
+        kind="commission",
+        base=Decimal("100.00"),
+        ratio=Decimal("0.1"),
+        amount=Decimal("10.00"),
+        currency="CNY",
+        at=at,
+    ).model_dump()
 
 
-class Flaky(Selling):
+class Flaky:
     """Bills as usual, except that one provider's basic bill hits a bug."""
 
     broken = "P1"
 
-    async def generate(self, provider_id: str, month: str | None, quarter: str | None) -> list[Any]:
-        if provider_id == self.broken and month:
+    @classmethod
+    async def generate(
+        cls, deps: Deps, provider_id: str, month: str | None, quarter: str | None
+    ) -> list[Bill]:
+        if provider_id == cls.broken and month:
             raise RuntimeError(f"a bug in {provider_id}'s basic bill")
-        return await super().generate(provider_id, month, quarter)
+        return await generate_bills(deps, provider_id, month, quarter)
 
 
-def bill_source(state: FakeState, now: datetime, selling: type[Selling] = Selling) -> BillRuns:
-    uow = UnitOfWorkFactory(fake_uow(state))
+def bill_source(state: FakeState, now: datetime, generate: Any = generate_bills) -> BillRuns:
     settings = PartnerSettings(**FAST)  # type: ignore[arg-type]
-    return BillRuns(uow, selling(uow, settings, lambda: now), lambda: now)
+    return BillRuns(Deps(UnitOfWorkFactory(fake_uow(state)), settings, lambda: now), generate)
 
 
 async def test_the_bill_worker_runs_each_due_period_once() -> None:
     state, db, now = FakeState(), FakeDb(), datetime(2026, 4, 3, 1, tzinfo=UTC)
-    state.table("ledger").update({"commission:P1": entry("P1", datetime(2026, 3, 9, tzinfo=UTC)),
-                                  "commission:P2": entry("P2", datetime(2026, 3, 9, tzinfo=UTC))})
+    state.table("ledger").update(
+        {
+            "commission:P1": entry("P1", datetime(2026, 3, 9, tzinfo=UTC)),
+            "commission:P2": entry("P2", datetime(2026, 3, 9, tzinfo=UTC)),
+        }
+    )
     source = bill_source(state, now)
     w = worker(source, db, now)
 
@@ -210,22 +258,33 @@ async def test_the_bill_worker_runs_each_due_period_once() -> None:
 
     assert sorted(state.tables["bill_runs"]) == ["basic:202603", "performance:2026Q1"]
     assert sorted((b["provider_id"], b["kind"]) for b in state.tables["bills"].values()) == [
-        ("P1", "basic"), ("P1", "performance"), ("P2", "basic"), ("P2", "performance")]
+        ("P1", "basic"),
+        ("P1", "performance"),
+        ("P2", "basic"),
+        ("P2", "performance"),
+    ]
     assert await source.due(now, 10, Blocked()) == []
     assert db.worker_items == {}
 
 
 async def test_a_failing_providers_bill_neither_stops_the_others_nor_the_other_period() -> None:
     state, db, now = FakeState(), FakeDb(), datetime(2026, 4, 3, 1, tzinfo=UTC)
-    state.table("ledger").update({"commission:P1": entry("P1", datetime(2026, 3, 9, tzinfo=UTC)),
-                                  "commission:P2": entry("P2", datetime(2026, 3, 9, tzinfo=UTC))})
-    source = bill_source(state, now, Flaky)
+    state.table("ledger").update(
+        {
+            "commission:P1": entry("P1", datetime(2026, 3, 9, tzinfo=UTC)),
+            "commission:P2": entry("P2", datetime(2026, 3, 9, tzinfo=UTC)),
+        }
+    )
+    source = bill_source(state, now, Flaky.generate)
     w = worker(source, db, now)
 
     await w.round()
 
     assert sorted((b["provider_id"], b["kind"]) for b in state.tables["bills"].values()) == [
-        ("P1", "performance"), ("P2", "basic"), ("P2", "performance")]
+        ("P1", "performance"),
+        ("P2", "basic"),
+        ("P2", "performance"),
+    ]
     assert list(state.tables["bill_runs"]) == ["performance:2026Q1"]  # the basic run is not done yet
     item = db.worker_items["bill-runs:basic:202603"]
     assert "P1" in item["last_error"]

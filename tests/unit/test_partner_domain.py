@@ -43,8 +43,13 @@ def test_anything_at_zero_percent_is_0_00() -> None:
 
 
 def known() -> BoundOrder:
-    return BoundOrder(order_id="CS1", provider_id="prov-1", amount=Decimal("1234.56"), share_ratio=Decimal("0.15"),
-                      accepted_at=NOW)
+    return BoundOrder(
+        order_id="CS1",
+        provider_id="prov-1",
+        amount=Decimal("1234.56"),
+        share_ratio=Decimal("0.15"),
+        accepted_at=NOW,
+    )
 
 
 def test_ready_to_accrue_once_every_fact_is_known() -> None:

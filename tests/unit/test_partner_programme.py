@@ -47,14 +47,28 @@ def test_rejection_makes_no_provider() -> None:
 
 
 def terms(authorized: str | None = "0.15", partner: str | None = "0.20") -> ProductTerms:
-    return ProductTerms(product_id="p1", merchant_id="m", share_ratio=D("0.1"),
-                        authorized_discount=D(authorized) if authorized else None, product_discount=D("0.30"),
-                        partner_discount=D(partner) if partner else None)
+    return ProductTerms(
+        product_id="p1",
+        merchant_id="m",
+        share_ratio=D("0.1"),
+        authorized_discount=D(authorized) if authorized else None,
+        product_discount=D("0.30"),
+        partner_discount=D(partner) if partner else None,
+    )
 
 
 def offer(discount: str, days: int = 30) -> Offer:
-    return Offer(offer_id="O1", name="自拓优惠", issuer_id="prov", customer_account_id="buyer", product_ids=["p1"],
-                 discount=D(discount), valid_from=NOW, valid_until=NOW + timedelta(days=days), status="new")
+    return Offer(
+        offer_id="O1",
+        name="自拓优惠",
+        issuer_id="prov",
+        customer_account_id="buyer",
+        product_ids=["p1"],
+        discount=D(discount),
+        valid_from=NOW,
+        valid_until=NOW + timedelta(days=days),
+        status="new",
+    )
 
 
 def test_an_offer_within_the_authorized_discount_takes_effect_for_that_customer_product_and_window() -> None:
@@ -83,7 +97,9 @@ def test_an_offer_whose_window_ends_before_it_starts_is_refused() -> None:
 
 
 def test_a_demand_goes_submitted_offered_won_and_wins_once() -> None:
-    demand = Demand(demand_id="D1", provider_id="prov", merchant_id="m", customer_account_id="buyer", product_id="p1")
+    demand = Demand(
+        demand_id="D1", provider_id="prov", merchant_id="m", customer_account_id="buyer", product_id="p1"
+    )
     assert not demand.win("CS0")  # no offer yet
     demand.answer("O1")
     with pytest.raises(DomainError):
@@ -95,28 +111,44 @@ def test_a_demand_goes_submitted_offered_won_and_wins_once() -> None:
 
 
 def entry(eid: str, amount: str, at: datetime, fee: str = "0.06") -> LedgerEntry:
-    return LedgerEntry(entry_id=eid, provider_id="prov", order_id=eid, kind="commission", base=D("1"),
-                       ratio=D("0.1"), fee_tax_rate=D(fee), amount=D(amount), currency="CNY", at=at)
+    return LedgerEntry(
+        entry_id=eid,
+        provider_id="prov",
+        order_id=eid,
+        kind="commission",
+        base=D("1"),
+        ratio=D("0.1"),
+        fee_tax_rate=D(fee),
+        amount=D(amount),
+        currency="CNY",
+        at=at,
+    )
 
 
 def test_the_monthly_basic_bill_covers_the_month_and_earlier_unbilled_entries_per_tax_rate() -> None:
-    entries = [entry("a", "10.00", datetime(2026, 10, 5, tzinfo=UTC)),
-               entry("b", "20.00", datetime(2026, 11, 3, tzinfo=UTC)),
-               entry("c", "-5.00", datetime(2026, 11, 9, tzinfo=UTC)),
-               entry("d", "7.00", datetime(2026, 11, 9, tzinfo=UTC), fee="0.03"),
-               entry("e", "99.00", datetime(2026, 12, 1, tzinfo=UTC))]
+    entries = [
+        entry("a", "10.00", datetime(2026, 10, 5, tzinfo=UTC)),
+        entry("b", "20.00", datetime(2026, 11, 3, tzinfo=UTC)),
+        entry("c", "-5.00", datetime(2026, 11, 9, tzinfo=UTC)),
+        entry("d", "7.00", datetime(2026, 11, 9, tzinfo=UTC), fee="0.03"),
+        entry("e", "99.00", datetime(2026, 12, 1, tzinfo=UTC)),
+    ]
     bills = billing.basic_bills("prov", "202611", entries, NOW)
     assert [(b.fee_tax_rate, b.amount, b.entry_ids) for b in bills] == [
-        (D("0.03"), D("7.00"), ["d"]), (D("0.06"), D("25.00"), ["a", "b", "c"])]
+        (D("0.03"), D("7.00"), ["d"]),
+        (D("0.06"), D("25.00"), ["a", "b", "c"]),
+    ]
     assert bills[1].bill_id == "basic:prov:202611:0.06"
     assert entries[4].bill_id is None  # December is not in November's bill
     assert billing.basic_bills("prov", "202611", entries, NOW) == []  # nothing billed twice
 
 
 def test_the_quarterly_performance_bill_is_the_rate_times_the_quarter_net_earnings() -> None:
-    entries = [entry("a", "100.00", datetime(2026, 10, 5, tzinfo=UTC)),
-               entry("b", "33.33", datetime(2026, 12, 31, tzinfo=UTC)),
-               entry("c", "500.00", datetime(2026, 9, 30, tzinfo=UTC))]
+    entries = [
+        entry("a", "100.00", datetime(2026, 10, 5, tzinfo=UTC)),
+        entry("b", "33.33", datetime(2026, 12, 31, tzinfo=UTC)),
+        entry("c", "500.00", datetime(2026, 9, 30, tzinfo=UTC)),
+    ]
     [bill] = billing.performance_bills("prov", "2026Q4", entries, D("0.05"), NOW)
     assert bill.net_earnings == D("133.33")
     assert bill.amount == D("6.67")
@@ -126,8 +158,9 @@ def test_the_quarterly_performance_bill_is_the_rate_times_the_quarter_net_earnin
 @pytest.mark.parametrize("period", ["2026-11", "202613x", "2026Q5", "0000Q1", "999912", "000001"])
 def test_malformed_periods_are_refused(period: str) -> None:
     with pytest.raises(InvalidInput):
-        billing.performance_bills("prov", period, [], D("0.05"), NOW) if "Q" in period else \
-            billing.basic_bills("prov", period, [], NOW)
+        billing.performance_bills(
+            "prov", period, [], D("0.05"), NOW
+        ) if "Q" in period else billing.basic_bills("prov", period, [], NOW)
 
 
 def test_an_invoice_must_match_the_bill_and_is_recorded_once() -> None:
@@ -141,14 +174,23 @@ def test_an_invoice_must_match_the_bill_and_is_recorded_once() -> None:
         billing.record_invoice(bill, "INV-2", D("10.00"), NOW)
 
 
-@pytest.mark.parametrize(("now", "month", "quarter"), [
-    (datetime(2026, 11, 3, tzinfo=UTC), "202610", "2026Q3"),  # the 3rd: October is billed
-    (datetime(2026, 11, 2, 23, 59, tzinfo=UTC), "202609", "2026Q3"),  # the 2nd: still September's run
-    (datetime(2027, 1, 3, tzinfo=UTC), "202612", "2026Q4"),
-    (datetime(2027, 1, 1, tzinfo=UTC), "202611", "2026Q3"),
-    (datetime(2026, 2, 10, tzinfo=UTC), "202601", "2025Q4"),
-], ids=["nov-3rd-bills-october", "nov-2nd-still-september", "jan-3rd-bills-december-and-q4",
-        "jan-1st-still-november", "feb-bills-january-q4-of-last-year"])
+@pytest.mark.parametrize(
+    ("now", "month", "quarter"),
+    [
+        (datetime(2026, 11, 3, tzinfo=UTC), "202610", "2026Q3"),  # the 3rd: October is billed
+        (datetime(2026, 11, 2, 23, 59, tzinfo=UTC), "202609", "2026Q3"),  # the 2nd: still September's run
+        (datetime(2027, 1, 3, tzinfo=UTC), "202612", "2026Q4"),
+        (datetime(2027, 1, 1, tzinfo=UTC), "202611", "2026Q3"),
+        (datetime(2026, 2, 10, tzinfo=UTC), "202601", "2025Q4"),
+    ],
+    ids=[
+        "nov-3rd-bills-october",
+        "nov-2nd-still-september",
+        "jan-3rd-bills-december-and-q4",
+        "jan-1st-still-november",
+        "feb-bills-january-q4-of-last-year",
+    ],
+)
 def test_the_bill_run_day_is_the_3rd_of_the_next_month(now: datetime, month: str, quarter: str) -> None:
     from services.partner.bill_runs import due_month, due_quarter
 

@@ -21,7 +21,9 @@ NOW = datetime(2026, 11, 20, 3, 41, 17, 642000, tzinfo=UTC)
 def test_the_signature_is_hex_hmac_of_key_nonce_timestamp_and_the_lowercase_payload_digest() -> None:
     payload = b'{"a":1}'
     inner = hmac.new(KEY.encode(), payload, hashlib.sha256).hexdigest().lower()
-    expected = hmac.new(KEY.encode(), (KEY + "n1" + "1700000000000" + inner).encode(), hashlib.sha256).hexdigest()
+    expected = hmac.new(
+        KEY.encode(), (KEY + "n1" + "1700000000000" + inner).encode(), hashlib.sha256
+    ).hexdigest()
     assert signing.signature(KEY, "n1", "1700000000000", payload) == expected
 
 
@@ -33,9 +35,15 @@ def test_a_signed_message_verifies_once_and_its_nonce_cannot_be_replayed() -> No
         signing.verify(KEY, headers, b"{}", now_ms=1_700_000_030_000, seen=seen)
 
 
-@pytest.mark.parametrize(("change", "reason"), [
-    ({"x-sign": "0" * 64}, "forged"), ({"x-timestamp": "1699999939999"}, "stale"),
-    ({"x-timestamp": "1700000060001"}, "stale"), ({"x-sign": ""}, "unsigned")])
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"x-sign": "0" * 64}, "forged"),
+        ({"x-timestamp": "1699999939999"}, "stale"),
+        ({"x-timestamp": "1700000060001"}, "stale"),
+        ({"x-sign": ""}, "unsigned"),
+    ],
+)
 def test_forged_stale_and_unsigned_messages_are_rejected(change: dict[str, str], reason: str) -> None:
     headers = {**signing.sign_headers(KEY, b"{}", now_ms=1_700_000_000_000), **change}
     with pytest.raises(signing.BadSignature, match=reason):
@@ -50,10 +58,14 @@ def test_a_changed_body_breaks_the_signature() -> None:
 
 def _pair(bits: int) -> tuple[str, str]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
-    public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     return private, public
 
 
@@ -83,8 +95,17 @@ TIMES = RetryTimes(long_interval=3600, long_window=3 * 3600, short_interval=600,
 
 
 def call(policy: str, endpoint: str = "newInstance") -> MerchantCall:
-    return MerchantCall(call_id="c", merchant_id="m", endpoint=endpoint, kind="saas", path="/", body={},
-                        policy=policy, created_at=NOW, due_at=NOW)  # type: ignore[arg-type]
+    return MerchantCall(
+        call_id="c",
+        merchant_id="m",
+        endpoint=endpoint,
+        kind="saas",
+        path="/",
+        body={},
+        policy=policy,
+        created_at=NOW,
+        due_at=NOW,
+    )  # type: ignore[arg-type]
 
 
 def fail_until_final(c: MerchantCall) -> list[datetime]:

@@ -1,0 +1,54 @@
+"""Partner's read side: the lists and detail views the API shows, read straight from the collections (outside
+any transaction), as cosmicpython's views.py. Who may see them is reads.py's business."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from pydantic import BaseModel
+
+from services.partner.billing import Bill
+from services.partner.calls import MerchantCall
+from services.partner.domain import LedgerEntry
+from services.partner.programme import Demand, Offer, ProductTerms, Provider
+from shared.platform.collection import Collections, Doc, Sort
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class PartnerQueries:
+    def __init__(self, db: Collections) -> None:
+        self.db = db
+
+    async def _one(self, model: type[M], collection: str, key: str) -> M | None:
+        doc = await self.db.collection(collection).find_one({"_id": key})
+        return None if doc is None else model.model_validate(doc)
+
+    async def _all(self, model: type[M], collection: str, query: Doc, sort: Sort | None = None) -> list[M]:
+        docs = await self.db.collection(collection).find(query, sort=sort)
+        return [model.model_validate(d) for d in docs]
+
+    async def provider(self, provider_id: str) -> Provider | None:
+        return await self._one(Provider, "providers", provider_id)
+
+    async def terms(self, product_id: str) -> ProductTerms | None:
+        return await self._one(ProductTerms, "product_terms", product_id)
+
+    async def offer(self, offer_id: str) -> Offer | None:
+        return await self._one(Offer, "offers", offer_id)
+
+    async def demand(self, demand_id: str) -> Demand | None:
+        return await self._one(Demand, "demands", demand_id)
+
+    async def ledger(self, provider_id: str) -> list[LedgerEntry]:
+        """The provider's ledger entries, oldest first."""
+        return await self._all(LedgerEntry, "ledger", {"provider_id": provider_id}, [("at", 1)])
+
+    async def bills(self, provider_id: str) -> list[Bill]:
+        return await self._all(Bill, "bills", {"provider_id": provider_id})
+
+    async def calls(self, merchant_id: str) -> list[MerchantCall]:
+        """The merchant's calls, newest first."""
+        return await self._all(
+            MerchantCall, "merchant_calls", {"merchant_id": merchant_id}, [("created_at", -1)]
+        )
