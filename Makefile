@@ -45,9 +45,13 @@ stop: install
 demo: install
 	@$(PY) -m devstack demo
 
+# ruff (lint and format, 110 columns), mypy strict, and the shape of the code (import-linter contracts in
+# pyproject.toml: independent services, layers, a domain without I/O, no import cycles).
 lint: install
 	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check --quiet .
 	@$(VENV)/bin/mypy services shared devstack bench chaos
+	@$(VENV)/bin/lint-imports --no-cache
 
 # The quick fault matrix (100 orders, every fault kind, about 4 minutes) runs after the test layers, on a stack of
 # its own: its last line says what was lost, duplicated or stuck, and it fails the target if anything was.
