@@ -33,13 +33,18 @@ from devstack.stack import REPO, SERVICES, Ports, Stack
 
 OUT = REPO / ".devstack" / "bench" / "results.json"
 # Short retry backoffs, as in the e2e suite, so a transient failure does not stall a run for minutes.
-RETRIES = {"NOTIFICATION_DELIVERY_BACKOFF_SECONDS": "0.5", "NOTIFICATION_DELIVERY_BACKOFF_MAX_SECONDS": "2",
-           # Throughput sends one buyer's and one merchant's messages by the hundred: no per-address limit.
-           "NOTIFICATION_RATE_LIMIT_SMS": "0",
-           **{f"{s.upper()}_CONSUMER_BACKOFF_SECONDS": "0.1" for s in SERVICES}}
+RETRIES = {
+    "NOTIFICATION_DELIVERY_BACKOFF_SECONDS": "0.5",
+    "NOTIFICATION_DELIVERY_BACKOFF_MAX_SECONDS": "2",
+    # Throughput sends one buyer's and one merchant's messages by the hundred: no per-address limit.
+    "NOTIFICATION_RATE_LIMIT_SMS": "0",
+    **{f"{s.upper()}_CONSUMER_BACKOFF_SECONDS": "0.1" for s in SERVICES},
+}
 # The e2e suite's shorter poll intervals; off by default, so the figures are those of the production defaults.
-FAST_POLLS = {"NOTIFICATION_DISPATCH_POLL_SECONDS": "0.2", **{f"{s.upper()}_RELAY_POLL_SECONDS": "0.2"
-                                                              for s in SERVICES}}
+FAST_POLLS = {
+    "NOTIFICATION_DISPATCH_POLL_SECONDS": "0.2",
+    **{f"{s.upper()}_RELAY_POLL_SECONDS": "0.2" for s in SERVICES},
+}
 START = time.monotonic()
 
 
@@ -48,17 +53,28 @@ def log(msg: str) -> None:
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--orders", type=int, default=60, help="orders for acceptance → completed (half sequential)")
+    p = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--orders", type=int, default=60, help="orders for acceptance → completed (half sequential)"
+    )
     p.add_argument("--inbox-orders", type=int, default=100, help="payments timed to the in-site message")
     p.add_argument("--pay-orders", type=int, default=200, help="payments for the delivery throughput")
     p.add_argument("--pay-concurrency", type=int, default=16)
     p.add_argument("--quick", action="store_true", help="small numbers for a smoke run (< 90 s)")
-    p.add_argument("--fast-polls", action="store_true", help="the e2e suite's 0.2 s relay/dispatch poll intervals")
-    p.add_argument("--budget", type=float, default=0.0,
-                   help="seconds after which phase 3 stops waiting (default 225, or 80 with --quick)")
-    p.add_argument("--keep", action="store_true", help="keep the temp dir with the service logs after a good run")
+    p.add_argument(
+        "--fast-polls", action="store_true", help="the e2e suite's 0.2 s relay/dispatch poll intervals"
+    )
+    p.add_argument(
+        "--budget",
+        type=float,
+        default=0.0,
+        help="seconds after which phase 3 stops waiting (default 225, or 80 with --quick)",
+    )
+    p.add_argument(
+        "--keep", action="store_true", help="keep the temp dir with the service logs after a good run"
+    )
     p.add_argument("--out", type=Path, default=OUT)
     args = p.parse_args(argv)
     if args.quick:
@@ -83,8 +99,9 @@ async def measure(stack: Stack, args: argparse.Namespace, results: dict[str, Any
         # Stop waiting for the last sends when the run's time budget is spent (a busy machine): the rate over
         # the window is still the figure.
         cap = max(30.0, args.budget - (time.monotonic() - START))
-        results["deliveries"] = await deliveries(api, args.pay_orders, args.pay_concurrency, log,
-                                                 lambda: cpu_seconds(stack), cap)
+        results["deliveries"] = await deliveries(
+            api, args.pay_orders, args.pay_concurrency, log, lambda: cpu_seconds(stack), cap
+        )
     log("4. memory")
     results["memory"] = memory(stack)
 
@@ -93,7 +110,9 @@ def _errors(stack: Stack, last: int = 3) -> str:
     """The last ERROR lines each service logged: usually why a measurement stalled."""
     out = []
     for name, proc in stack.services.items():
-        lines = [line for line in proc.output().splitlines() if '"level": "ERROR"' in line or "Traceback" in line]
+        lines = [
+            line for line in proc.output().splitlines() if '"level": "ERROR"' in line or "Traceback" in line
+        ]
         out += [f"  {name}: {line[:400]}" for line in lines[-last:]]
     return "\n".join(out)
 
@@ -109,8 +128,11 @@ def main(argv: list[str] | None = None) -> int:
     env = {**RETRIES, **(FAST_POLLS if args.fast_polls else {})}
     tmp = Path(tempfile.mkdtemp(prefix="bench-"))
     stack = Stack(tmp, Ports.free(), namespace=f"bench{uuid.uuid4().hex[:8]}", service_env=env)
-    results: dict[str, Any] = {"started_at": datetime.now(UTC).isoformat(), "mode": "quick" if args.quick else "full",
-                               "params": {k: v for k, v in vars(args).items() if k != "out"} | {"out": str(args.out)}}
+    results: dict[str, Any] = {
+        "started_at": datetime.now(UTC).isoformat(),
+        "mode": "quick" if args.quick else "full",
+        "params": {k: v for k, v in vars(args).items() if k != "out"} | {"out": str(args.out)},
+    }
     code = 0
     try:
         try:
@@ -130,8 +152,10 @@ def main(argv: list[str] | None = None) -> int:
             results["cpu_cores_whole_run"] = cpu_share(cpu0, cpu_seconds(stack), time.monotonic() - t0)
         except Exception:
             traceback.print_exc()
-            print(f"a measurement could not complete; service logs are in {stack.logs}\n{_errors(stack)}",
-                  file=sys.stderr)
+            print(
+                f"a measurement could not complete; service logs are in {stack.logs}\n{_errors(stack)}",
+                file=sys.stderr,
+            )
             code = 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

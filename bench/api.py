@@ -54,8 +54,9 @@ class Api:
         self.payment = payment_system(self.stack.issuer)
         self.suite = Suite({s: self.stack.url(s) for s in SERVICES}, self.http)
 
-    async def call(self, method: str, service: str, path: str, who: Party | User, expect: int = 200,
-                   **kw: Any) -> Any:
+    async def call(
+        self, method: str, service: str, path: str, who: Party | User, expect: int = 200, **kw: Any
+    ) -> Any:
         caller = who.login if isinstance(who, Party) else who
         try:
             return await self.suite.call(method, service, path, caller, expect=expect, **kw)
@@ -73,15 +74,25 @@ class Api:
         if self._operator is None:
             self._operator = await self.admin.user("operator")
         buyer, merchant = await self.register("buyer"), await self.register("merchant")
-        listed = await self.suite.list_product(merchant.login, self._operator, name="Database migration",
-                                               provider_share_ratio="0.10", specifications=[
-                                                   {"spec_id": "std", "name": "Standard", "price": PRICE}])
+        listed = await self.suite.list_product(
+            merchant.login,
+            self._operator,
+            name="Database migration",
+            provider_share_ratio="0.10",
+            specifications=[{"spec_id": "std", "name": "Standard", "price": PRICE}],
+        )
         self.products[merchant.account_id] = listed["product_id"]
         return buyer, merchant
 
     async def place(self, buyer: Party, merchant: Party) -> str:
-        order = await self.call("POST", "orders", "/orders", buyer, expect=201,
-                                json={"product_id": self.products[merchant.account_id]})
+        order = await self.call(
+            "POST",
+            "orders",
+            "/orders",
+            buyer,
+            expect=201,
+            json={"product_id": self.products[merchant.account_id]},
+        )
         return str(order["order_id"])
 
     async def pay(self, buyer: Party, order_id: str) -> None:
@@ -98,29 +109,37 @@ class Api:
     async def service_order(self, buyer: Party, order_id: str, within: float = 30) -> str:
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
-            resp = await self.http.get(self.stack.url("supervision") + f"/service-orders/by-order/{order_id}",
-                                       headers=await buyer.login.headers())
+            resp = await self.http.get(
+                self.stack.url("supervision") + f"/service-orders/by-order/{order_id}",
+                headers=await buyer.login.headers(),
+            )
             if resp.status_code == 200:
                 return str(resp.json()["service_order_id"])
             await asyncio.sleep(0.05)
         raise BenchError(f"no service order for {order_id} within {within:.0f}s")
 
     async def act(self, so_id: str, actor: Party, action: str, body: dict[str, Any] | None = None) -> None:
-        await self.call("POST", "supervision", f"/service-orders/{so_id}/actions/{action}", actor, json=body or {})
+        await self.call(
+            "POST", "supervision", f"/service-orders/{so_id}/actions/{action}", actor, json=body or {}
+        )
 
     async def inbox(self, account: Party) -> list[dict[str, Any]]:
-        page = await self.call("GET", "notification", f"/accounts/{account.account_id}/inbox", account,
-                               params={"limit": 100})
+        page = await self.call(
+            "GET", "notification", f"/accounts/{account.account_id}/inbox", account, params={"limit": 100}
+        )
         items: list[dict[str, Any]] = page["items"]
         return items
 
     async def sink(self, kind: str, to: str) -> list[dict[str, Any]]:
-        """What Mailpit ("mail": subject, received_at) or the SMS sink ("sms": body, received_at, ...) accepted for
+        """What Mailpit ("mail": subject, received_at) or the SMS sink ("sms": body, received_at, ...)
+        accepted for
         one address."""
         try:
             if kind == "mail":
-                return [{"subject": m.subject, "received_at": m.received_at.isoformat()}
-                        for m in await self.stack.mailbox(self.http).messages(to)]
+                return [
+                    {"subject": m.subject, "received_at": m.received_at.isoformat()}
+                    for m in await self.stack.mailbox(self.http).messages(to)
+                ]
             resp = await self.http.get(f"{self.stack.sms_url}/sms", params={"to": to})
             resp.raise_for_status()
         except httpx.HTTPError as exc:
@@ -129,8 +148,13 @@ class Api:
         return rows
 
     async def sink_total(self, parties: list[Party]) -> int:
-        counts = await asyncio.gather(*(self.sink(kind, p.email if kind == "mail" else p.phone)
-                                        for p in parties for kind in ("mail", "sms")))
+        counts = await asyncio.gather(
+            *(
+                self.sink(kind, p.email if kind == "mail" else p.phone)
+                for p in parties
+                for kind in ("mail", "sms")
+            )
+        )
         return sum(len(c) for c in counts)
 
     async def quiesce(self, parties: list[Party], *, settle: float = 1.0, limit: float = 60.0) -> float:

@@ -36,6 +36,7 @@ async def bounded(limit: int, coros: list[Any]) -> list[Any]:
 
 async def prepare(api: Api, buyer: Party, merchant: Party, n: int, concurrency: int = 6) -> list[Prepared]:
     """N orders walked to the node just before acceptance: placed, paid, submitted, confirmed, delivered."""
+
     async def one() -> Prepared:
         order_id = await api.place(buyer, merchant)
         await api.pay(buyer, order_id)
@@ -48,8 +49,9 @@ async def prepare(api: Api, buyer: Party, merchant: Party, n: int, concurrency: 
     return await bounded(concurrency, [one() for _ in range(n)])
 
 
-async def accept_until_completed(api: Api, buyer: Party, p: Prepared,
-                                 gate: asyncio.Semaphore | None = None) -> tuple[float, float]:
+async def accept_until_completed(
+    api: Api, buyer: Party, p: Prepared, gate: asyncio.Semaphore | None = None
+) -> tuple[float, float]:
     """(seconds from t0 to status completed, seconds the accept POST itself took)."""
     t0 = time.perf_counter()
     await api.act(p.so_id, buyer, "accept")
@@ -91,7 +93,8 @@ async def acceptance(api: Api, orders: int, log: Any, cpu: Callable[[], dict[str
         "sequential_accept_post": summary_ms([p for _, p in seq]),
         "burst": {**summary_ms([s for s, _ in bur]), "wall_s": round(wall, 3), "cpu_cores": cores},
         "burst_accept_post": summary_ms([p for _, p in bur]),
-        "poll_interval_ms": ORDER_POLL * 1000, "burst_poll_concurrency": 8,
+        "poll_interval_ms": ORDER_POLL * 1000,
+        "burst_poll_concurrency": 8,
     }
 
 
@@ -118,5 +121,8 @@ async def inbox_latency(api: Api, orders: int, log: Any) -> dict[str, Any]:
             await asyncio.sleep(INBOX_POLL)
     log(f"  {orders} payments, each waited for in the inbox")
     await api.quiesce([buyer, merchant])
-    return {"polled": summary_ms(polled), "server_stamped": summary_ms([max(0.0, s) for s in stamped]),
-            "poll_interval_ms": INBOX_POLL * 1000}
+    return {
+        "polled": summary_ms(polled),
+        "server_stamped": summary_ms([max(0.0, s) for s in stamped]),
+        "poll_interval_ms": INBOX_POLL * 1000,
+    }

@@ -104,7 +104,8 @@ def _machine_busy_ticks() -> int:
 
 
 def cpu_seconds(stack: Stack) -> dict[str, float]:
-    """CPU seconds (user + system) used so far by each process tree of the stack, and by everything else on the
+    """CPU seconds (user + system) used so far by each process tree of the stack, and by everything else on
+    the
     machine as "other" (other people's test runs compete for the same two cores)."""
     hz = os.sysconf("SC_CLK_TCK")
     out: dict[str, float] = {}
@@ -132,8 +133,12 @@ def memory(stack: Stack) -> dict[str, Any]:
     for name, proc in stack.services.items():
         mib, procs = rss_tree(proc.pid)
         limit = limits.get(name)
-        out[name] = {"rss_mib": round(mib, 1), "processes": procs, "limit_mib": limit,
-                     "ratio_to_limit": round(mib / limit, 3) if limit else None}
+        out[name] = {
+            "rss_mib": round(mib, 1),
+            "processes": procs,
+            "limit_mib": limit,
+            "ratio_to_limit": round(mib / limit, 3) if limit else None,
+        }
     for name, node in (("kafka", stack.kafka), ("secantusdb", stack.mongo)):
         if node is None or node.proc is None:
             out[name] = {"rss_mib": None, "external": True}
@@ -162,10 +167,14 @@ def facts(stack: Stack, env: dict[str, str], load: tuple[float, float, float]) -
         except importlib.metadata.PackageNotFoundError:
             secantus = "not installed"
     return {
-        "cores": os.cpu_count(), "loadavg_at_start": [round(x, 2) for x in load],
-        "python": sys.version.split()[0], "platform": platform.platform(),
-        "kafka_jar_version": kafka[1] if kafka else "unknown", "secantusdb_version": secantus,
-        "kafka_external": stack.kafka is None, "mongodb_external": stack.mongo is None,
+        "cores": os.cpu_count(),
+        "loadavg_at_start": [round(x, 2) for x in load],
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "kafka_jar_version": kafka[1] if kafka else "unknown",
+        "secantusdb_version": secantus,
+        "kafka_external": stack.kafka is None,
+        "mongodb_external": stack.mongo is None,
         "git_head": _git("rev-parse", "--short", "HEAD") or "unknown",
         "git_uncommitted_files": len(_git("status", "--porcelain").splitlines()),
         "service_env": env,

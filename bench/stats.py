@@ -19,10 +19,13 @@ def percentile(values: Sequence[float], p: float) -> float:
 def summary_ms(seconds: Sequence[float]) -> dict[str, Any]:
     """n, mean, p50, p90, p99, max in milliseconds."""
     ms = [s * 1000 for s in seconds]
-    return {"n": len(ms), "mean_ms": round(sum(ms) / len(ms), 1) if ms else math.nan,
-            "min_ms": round(min(ms), 1) if ms else math.nan,
-            **{f"p{p}_ms": round(percentile(ms, p), 1) for p in (50, 90, 99)},
-            "max_ms": round(max(ms), 1) if ms else math.nan}
+    return {
+        "n": len(ms),
+        "mean_ms": round(sum(ms) / len(ms), 1) if ms else math.nan,
+        "min_ms": round(min(ms), 1) if ms else math.nan,
+        **{f"p{p}_ms": round(percentile(ms, p), 1) for p in (50, 90, 99)},
+        "max_ms": round(max(ms), 1) if ms else math.nan,
+    }
 
 
 def verdict(ok: bool) -> str:

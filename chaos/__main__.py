@@ -1,12 +1,14 @@
-"""`python -m chaos [--orders N]` (`make chaos`): the fault matrix at N orders (default 1,000; `CHAOS_ORDERS`).
+"""`python -m chaos [--orders N]` (`make chaos`): the fault matrix at N orders (default 1,000;
+`CHAOS_ORDERS`).
 
 Starts a stack of its own in a temp folder with two replicas of each service, builds a world, drives N orders
-through their stories at bounded concurrency while injecting the faults of `chaos.faults.matrix`, waits for the
-suite to drain, checks everything through the services' APIs and the sinks, prints a table per fault and, as its
-last line, `chaos: orders=N faults=F lost=L duplicated=D stuck=S dead_lettered=X poisoned=P wall=NNNs`.
+through their stories at bounded concurrency while injecting the faults of `chaos.faults.matrix`, waits for
+the suite to drain, checks everything through the services' APIs and the sinks, prints a table per fault and,
+as its last line, `chaos: orders=N faults=F lost=L duplicated=D stuck=S dead_lettered=X poisoned=P wall=NNNs`.
 
-Exit status: 0 when nothing was lost, duplicated, stuck or dead-lettered; 1 otherwise; 2 when the stack did not
-start; 130 when interrupted. The temp folder (service logs, results.json) is kept unless the run was clean.
+Exit status: 0 when nothing was lost, duplicated, stuck or dead-lettered; 1 otherwise; 2 when the stack did
+not start; 130 when interrupted. The temp folder (service logs, results.json) is kept unless the run was
+clean.
 """
 
 from __future__ import annotations
@@ -52,15 +54,26 @@ def log(msg: str) -> None:
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m chaos", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m chaos", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--orders", type=int, default=int(os.environ.get("CHAOS_ORDERS") or 1000))
-    p.add_argument("--concurrency", type=int, default=0, help="orders in flight at once (default: 24, quick 16)")
-    p.add_argument("--span", type=float, default=0.0,
-                   help="seconds over which orders start and faults are injected (default: 150 quick, "
-                        "0.6 s per order otherwise)")
-    p.add_argument("--drain", type=float, default=0.0, help="seconds the checks wait for the suite to drain "
-                                                             "(default 240 quick, 600 otherwise)")
+    p.add_argument(
+        "--concurrency", type=int, default=0, help="orders in flight at once (default: 24, quick 16)"
+    )
+    p.add_argument(
+        "--span",
+        type=float,
+        default=0.0,
+        help="seconds over which orders start and faults are injected (default: 150 quick, "
+        "0.6 s per order otherwise)",
+    )
+    p.add_argument(
+        "--drain",
+        type=float,
+        default=0.0,
+        help="seconds the checks wait for the suite to drain (default 240 quick, 600 otherwise)",
+    )
     p.add_argument("--no-faults", action="store_true", help="the same run without faults (a baseline)")
     p.add_argument("--keep", action="store_true", help="keep the temp folder even after a clean run")
     args = p.parse_args(argv)
@@ -72,9 +85,17 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-async def drive_all(ps: list[Plan], cluster: Cluster, world: World, progress: Progress, concurrency: int,
-                    span: float, t0: float) -> None:
-    """Start the orders evenly over the span (so the faults hit a suite at work), at most `concurrency` at once."""
+async def drive_all(
+    ps: list[Plan],
+    cluster: Cluster,
+    world: World,
+    progress: Progress,
+    concurrency: int,
+    span: float,
+    t0: float,
+) -> None:
+    """Start the orders evenly over the span (so the faults hit a suite at work), at most `concurrency` at
+    once."""
     gate = asyncio.Semaphore(concurrency)
 
     async def one(plan: Plan) -> None:
@@ -109,8 +130,10 @@ async def report_progress(ps: list[Plan], cluster: Cluster, stack: Stack, t0: fl
         except httpx.HTTPError:
             mails = {"messages_count": "?"}
         retried = sum(cluster.retries.values())
-        log(f"  {time.monotonic() - t0:5.0f}s: orders started {started}, done {done}, failed {failed}; "
-            f"e-mails at Mailpit {mails['messages_count']}; HTTP calls {cluster.calls}, retried {retried}")
+        log(
+            f"  {time.monotonic() - t0:5.0f}s: orders started {started}, done {done}, failed {failed}; "
+            f"e-mails at Mailpit {mails['messages_count']}; HTTP calls {cluster.calls}, retried {retried}"
+        )
 
 
 async def run(stack: Stack, args: argparse.Namespace) -> tuple[Run, bool]:
@@ -126,24 +149,45 @@ async def run(stack: Stack, args: argparse.Namespace) -> tuple[Run, bool]:
         injector = Injector(stack, http, progress, log, cluster.posting)
         faults: list[Fault] = [] if args.no_faults else matrix(args.quick)
         meter = CpuMeter(stack)
-        background = [asyncio.create_task(meter.run()),
-                      asyncio.create_task(report_progress(ps, cluster, stack, time.monotonic()))]
+        background = [
+            asyncio.create_task(meter.run()),
+            asyncio.create_task(report_progress(ps, cluster, stack, time.monotonic())),
+        ]
         t0 = time.monotonic()
-        log(f"driving {args.orders} orders over {args.span:.0f}s at concurrency {args.concurrency}; "
-            f"{len(faults)} faults")
-        work: list[Awaitable[Any]] = [drive_all(ps, cluster, world, progress, args.concurrency, args.span, t0),
-                                      injector.run(faults, args.span, t0), poisons(stack, args.span, t0)]
+        log(
+            f"driving {args.orders} orders over {args.span:.0f}s at concurrency {args.concurrency}; "
+            f"{len(faults)} faults"
+        )
+        work: list[Awaitable[Any]] = [
+            drive_all(ps, cluster, world, progress, args.concurrency, args.span, t0),
+            injector.run(faults, args.span, t0),
+            poisons(stack, args.span, t0),
+        ]
         _, _, poison_expected = await asyncio.gather(*work)
         drive_s = time.monotonic() - t0
         background[1].cancel()
-        log(f"drive done in {drive_s:.0f}s; waiting for the suite to drain, then checking (bound {args.drain:.0f}s)")
+        log(
+            f"drive done in {drive_s:.0f}s; waiting for the suite to drain, then checking "
+            f"(bound {args.drain:.0f}s)"
+        )
         checker = Checker(cluster, world, ps, poison_expected, log)
         findings: Findings = await checker.settle(args.drain)
         for task in background:
             task.cancel()
         meter.sample()
-        result = Run(args.orders, ps, faults, findings, t0, drive_s, time.monotonic() - t0 - drive_s,
-                     time.monotonic() - START, meter.cores(), cluster.retries, cluster.calls)
+        result = Run(
+            args.orders,
+            ps,
+            faults,
+            findings,
+            t0,
+            drive_s,
+            time.monotonic() - t0 - drive_s,
+            time.monotonic() - START,
+            meter.cores(),
+            cluster.retries,
+            cluster.calls,
+        )
         recovered = all_recovered(faults)
         return result, recovered
 

@@ -48,8 +48,11 @@ class Findings:
         return not (self.lost or self.duplicated or self.stuck or self.dead_lettered or self.unexpected)
 
     def summary(self) -> str:
-        return (f"lost={len(self.lost)} duplicated={len(self.duplicated)} stuck={len(self.stuck)} "
-                f"dead_lettered={len(self.dead_lettered)} unexpected={len(self.unexpected)} poisoned={self.poisoned}")
+        return (
+            f"lost={len(self.lost)} duplicated={len(self.duplicated)} stuck={len(self.stuck)} "
+            f"dead_lettered={len(self.dead_lettered)} unexpected={len(self.unexpected)} "
+            f"poisoned={self.poisoned}"
+        )
 
 
 @dataclass
@@ -66,8 +69,10 @@ class Checker:
         while True:
             findings = await self.check()
             left = end - time.monotonic()
-            self.log(f"check: {findings.summary()}" + ("" if findings.clean or left <= 0 else
-                                                        f"; checking again (up to {left:.0f}s more)"))
+            self.log(
+                f"check: {findings.summary()}"
+                + ("" if findings.clean or left <= 0 else f"; checking again (up to {left:.0f}s more)")
+            )
             if findings.clean or left <= 0:
                 return findings
             await asyncio.sleep(min(15.0, max(1.0, left)))
@@ -76,8 +81,10 @@ class Checker:
         f = Findings()
         for plan in self.plans:
             if not plan.done:
-                f.stuck.append(f"order #{plan.index} ({plan.kind}) {plan.order_id or '(not placed)'}: the harness "
-                               f"could not walk it past '{plan.step}': {plan.error}")
+                f.stuck.append(
+                    f"order #{plan.index} ({plan.kind}) {plan.order_id or '(not placed)'}: the harness "
+                    f"could not walk it past '{plan.step}': {plan.error}"
+                )
         await self._orders(f)
         await self._messages(f)
         await self._ledgers(f)
@@ -87,7 +94,8 @@ class Checker:
     # --- orders ---------------------------------------------------------------------------------------------
     async def _orders(self, f: Findings) -> None:
         mine = {p.order_id: p for p in self.plans if p.order_id}
-        # An unsubscribe order records the refund the buyer asked for: the 5-day one, and the guarantee period's.
+        # An unsubscribe order records the refund the buyer asked for: the 5-day one, and the guarantee
+        # period's.
         refunds = {p.order_id for p in self.plans if p.kind in (Kind.IMAGE_REFUND, Kind.GUARANTEE_REFUND)}
 
         async def of(buyer: Person) -> None:
@@ -96,28 +104,42 @@ class Checker:
                 for o in await self.cluster.call("GET", "orders", "/purchased-services", buyer, params=query):
                     seen[o["order_id"]] = o
             unsubscribes: list[dict[str, Any]] = await self.cluster.call(
-                "GET", "orders", "/purchased-services", buyer, params={"order_type": "unsubscribe"})
+                "GET", "orders", "/purchased-services", buyer, params={"order_type": "unsubscribe"}
+            )
             for order_id, o in seen.items():
                 plan = mine.get(order_id)
                 if plan is None:
-                    f.duplicated.append(f"order {order_id} of buyer {buyer.id}: placed by nobody in this run "
-                                        f"({o['status']}, product {o['product']['product_id']})")
+                    f.duplicated.append(
+                        f"order {order_id} of buyer {buyer.id}: placed by nobody in this run "
+                        f"({o['status']}, product {o['product']['product_id']})"
+                    )
                 elif o["status"] != plan.final_status:
-                    f.stuck.append(f"order #{plan.index} ({plan.kind}) {order_id}: {o['status']}, "
-                                   f"expected {plan.final_status}")
+                    f.stuck.append(
+                        f"order #{plan.index} ({plan.kind}) {order_id}: {o['status']}, "
+                        f"expected {plan.final_status}"
+                    )
             for plan in (p for p in self.plans if p.buyer is buyer and p.order_id and p.order_id not in seen):
-                f.lost.append(f"order #{plan.index} ({plan.kind}) {plan.order_id}: not among the buyer's orders")
+                f.lost.append(
+                    f"order #{plan.index} ({plan.kind}) {plan.order_id}: not among the buyer's orders"
+                )
             by_original = Counter(u["original_order_id"] for u in unsubscribes)
             for original, n in by_original.items():
                 if original not in refunds or n > 1:
-                    f.duplicated.append(f"{n} unsubscribe order(s) of {original}, expected "
-                                        f"{1 if original in refunds else 0}")
+                    f.duplicated.append(
+                        f"{n} unsubscribe order(s) of {original}, expected {1 if original in refunds else 0}"
+                    )
             for u in unsubscribes:
                 if u["original_order_id"] in refunds and u["status"] != "completed":
-                    f.stuck.append(f"unsubscribe order {u['order_id']} of {u['original_order_id']}: {u['status']}")
+                    f.stuck.append(
+                        f"unsubscribe order {u['order_id']} of {u['original_order_id']}: {u['status']}"
+                    )
             for plan in self.plans:
-                if plan.buyer is buyer and plan.order_id in refunds and plan.done \
-                        and by_original[plan.order_id] == 0:
+                if (
+                    plan.buyer is buyer
+                    and plan.order_id in refunds
+                    and plan.done
+                    and by_original[plan.order_id] == 0
+                ):
                     f.lost.append(f"order #{plan.index} {plan.order_id}: no unsubscribe order for its refund")
 
         await _gather(8, [of(b) for b in self.world.buyers])
@@ -127,13 +149,17 @@ class Checker:
     async def _service_orders(self, f: Findings) -> None:
         """A refunded supervised order's service order ends refunded too: orders decides, supervision follows
         its refund.decided (one owner for refunds)."""
-        refunded = [p for p in self.plans if p.so_id and p.kind in (Kind.APPEAL_REFUND, Kind.GUARANTEE_REFUND)]
+        refunded = [
+            p for p in self.plans if p.so_id and p.kind in (Kind.APPEAL_REFUND, Kind.GUARANTEE_REFUND)
+        ]
 
         async def one(plan: Plan) -> None:
             so = await self.cluster.call("GET", "supervision", f"/service-orders/{plan.so_id}", plan.buyer)
             if so["status"] != "refunded":
-                f.stuck.append(f"service order of #{plan.index} ({plan.kind}) {plan.so_id}: {so['status']}, "
-                               f"expected refunded")
+                f.stuck.append(
+                    f"service order of #{plan.index} ({plan.kind}) {plan.so_id}: {so['status']}, "
+                    f"expected refunded"
+                )
 
         await _gather(8, [one(p) for p in refunded])
         f.counts["service_orders"] = len(refunded)
@@ -141,7 +167,9 @@ class Checker:
     # --- messages -------------------------------------------------------------------------------------------
     async def _messages(self, f: Findings) -> None:
         c, op = self.cluster, self.world.operator
-        mails = Counter(_delivery_of_mail(m.message_id) for m in await Mailbox(c.stack.mail_url, c.http).messages())
+        mails = Counter(
+            _delivery_of_mail(m.message_id) for m in await Mailbox(c.stack.mail_url, c.http).messages()
+        )
         sms_rows: list[dict[str, Any]] = (await c.http.get(f"{c.stack.sms_url}/sms")).json()
         texts = Counter(_delivery_of_sms(r.get("status_callback")) for r in sms_rows)
         inbox: Counter[str] = Counter()
@@ -157,16 +185,25 @@ class Checker:
             got: Counter[tuple[str, str, str]] = Counter()
             for account in sorted({a for a, _, _ in expected}):
                 who = next(p for p in self.world.people if p.id == account)
-                log: list[dict[str, Any]] = await c.call("GET", "notification", f"/accounts/{account}/deliveries",
-                                                         who, params={"order_id": plan.order_id, "limit": 200})
+                log: list[dict[str, Any]] = await c.call(
+                    "GET",
+                    "notification",
+                    f"/accounts/{account}/deliveries",
+                    who,
+                    params={"order_id": plan.order_id, "limit": 200},
+                )
                 for d in log:
                     got[(account, d["message_type"], d["channel"])] += 1
                     accounted.add(d["delivery_id"])
-                    where = f"order #{plan.index} {plan.order_id}: {d['message_type']} by {d['channel']} to " \
-                            f"{_role(plan, account, op)} (delivery {d['delivery_id']})"
+                    where = (
+                        f"order #{plan.index} {plan.order_id}: {d['message_type']} by {d['channel']} to "
+                        f"{_role(plan, account, op)} (delivery {d['delivery_id']})"
+                    )
                     if d["status"] in ("pending", "sending"):
-                        f.stuck.append(f"{where}: {d['status']} after {d['attempts']} attempt(s); "
-                                       f"last error {d['last_error']}")
+                        f.stuck.append(
+                            f"{where}: {d['status']} after {d['attempts']} attempt(s); "
+                            f"last error {d['last_error']}"
+                        )
                     elif d["status"] != "sent":
                         f.lost.append(f"{where}: {d['status']} ({d['last_error']})")
                     else:
@@ -176,26 +213,43 @@ class Checker:
                         elif n > 1:
                             f.duplicated.append(f"{where}: {n} times at the {d['channel']} sink")
             for key, n in (expected - got).items():
-                f.lost.append(f"order #{plan.index} ({plan.kind}) {plan.order_id}: {n} × {key[1]} by {key[2]} to "
-                              f"{_role(plan, key[0], op)} never planned")
+                f.lost.append(
+                    f"order #{plan.index} ({plan.kind}) {plan.order_id}: {n} × {key[1]} by {key[2]} to "
+                    f"{_role(plan, key[0], op)} never planned"
+                )
             for key, n in (got - expected).items():
-                f.duplicated.append(f"order #{plan.index} ({plan.kind}) {plan.order_id}: {n} × {key[1]} by {key[2]} "
-                                    f"to {_role(plan, key[0], op)} more than the story makes")
+                f.duplicated.append(
+                    f"order #{plan.index} ({plan.kind}) {plan.order_id}: {n} × {key[1]} by {key[2]} "
+                    f"to {_role(plan, key[0], op)} more than the story makes"
+                )
 
         await _gather(8, [of(p) for p in self.plans])
         for channel, counted in sinks.items():
             for delivery_id, n in counted.items():
                 if delivery_id not in accounted:
-                    f.unexpected.append(f"{n} message(s) by {channel} (delivery {delivery_id}) of no order's story")
-        f.counts.update({"emails": sum(mails.values()), "sms": sum(texts.values()),
-                         "in_site": sum(inbox.values()), "deliveries": len(accounted)})
+                    f.unexpected.append(
+                        f"{n} message(s) by {channel} (delivery {delivery_id}) of no order's story"
+                    )
+        f.counts.update(
+            {
+                "emails": sum(mails.values()),
+                "sms": sum(texts.values()),
+                "in_site": sum(inbox.values()),
+                "deliveries": len(accounted),
+            }
+        )
 
     async def _inbox(self, who: Person) -> Counter[str]:
         out: Counter[str] = Counter()
         offset = 0
         while True:
-            page = await self.cluster.call("GET", "notification", f"/accounts/{who.id}/inbox", who,
-                                           params={"limit": 100, "offset": offset})
+            page = await self.cluster.call(
+                "GET",
+                "notification",
+                f"/accounts/{who.id}/inbox",
+                who,
+                params={"limit": 100, "offset": offset},
+            )
             out.update(m["message_id"] for m in page["items"])
             offset += len(page["items"])
             if not page["items"] or offset >= page["total"]:
@@ -217,10 +271,12 @@ class Checker:
             for (kind, amount), n in (want - have).items():
                 f.lost.append(f"ledger of order {order_id}: {n} × {kind} {amount} missing")
             for (kind, amount), n in (have - want).items():
-                f.duplicated.append(f"ledger of order {order_id}: {n} × {kind} {amount} more than booked once")
+                f.duplicated.append(
+                    f"ledger of order {order_id}: {n} × {kind} {amount} more than booked once"
+                )
         f.counts["ledger_entries"] = sum(sum(c.values()) for c in got.values())
 
-    # --- dead letters, parked events, outboxes, workers -------------------------------------------------------
+    # --- dead letters, parked events, outboxes, workers -----------------------------------------------------
     async def _operations(self, f: Findings) -> None:
         c, op = self.cluster, self.world.operator
         for service in PRODUCERS:
@@ -229,26 +285,34 @@ class Checker:
                 if d["key"].startswith(poison.KEY):
                     f.poisoned += 1
                 else:
-                    f.dead_lettered.append(f"{service}: dead letter of {d['topic']} ({d['event_type']}, key "
-                                           f"{d['key']}) from {d['consumer_group']}: {d['reason'][:200]}")
+                    f.dead_lettered.append(
+                        f"{service}: dead letter of {d['topic']} ({d['event_type']}, key "
+                        f"{d['key']}) from {d['consumer_group']}: {d['reason'][:200]}"
+                    )
         if f.poisoned < self.poison_expected:
             f.lost.append(f"poison: {self.poison_expected} dead letters expected, {f.poisoned} kept")
         for service in SERVICES:
             for p in await c.call("GET", service, "/operator/parked", op, params={"limit": 1000}):
-                f.stuck.append(f"{service}: parked {p['topic']} (key {p['key']}) since {p['first_seen']}: "
-                               f"{p['reason'][:200]}")
+                f.stuck.append(
+                    f"{service}: parked {p['topic']} (key {p['key']}) since {p['first_seen']}: "
+                    f"{p['reason'][:200]}"
+                )
             health = await c.call("GET", service, "/readyz", None)
             pending = health.get("outbox", {}).get("pending")
             if pending:
                 f.stuck.append(f"{service}: {pending} outbox rows not published")
             for worker, h in health["workers"].items():
                 if h["quarantined"]:
-                    f.stuck.append(f"{service}: worker {worker} has {h['quarantined']} quarantined item(s); "
-                                   f"last error {h['last_error']}")
+                    f.stuck.append(
+                        f"{service}: worker {worker} has {h['quarantined']} quarantined item(s); "
+                        f"last error {h['last_error']}"
+                    )
         dead = await c.call("GET", "notification", "/operator/deliveries/dead", op)
         for d in dead:
-            f.lost.append(f"notification: dead delivery {d.get('delivery_id')} ({d.get('message_type')}, "
-                          f"{d.get('channel')}): {d.get('last_error')}")
+            f.lost.append(
+                f"notification: dead delivery {d.get('delivery_id')} ({d.get('message_type')}, "
+                f"{d.get('channel')}): {d.get('last_error')}"
+            )
 
 
 def _delivery_of_mail(message_id: str | None) -> str:
@@ -277,4 +341,3 @@ async def _gather(limit: int, coros: list[Any]) -> list[Any]:
             return await coro
 
     return list(await asyncio.gather(*(one(x) for x in coros)))
-

@@ -1,11 +1,11 @@
 """The harness's HTTP client: any live replica, retries, and an `Idempotency-Key` on every POST.
 
-A client of a service that runs in replicas behind no load balancer does what a load balancer and a careful client
-would: it takes the replicas in turn, and when one does not answer (connection refused or reset, a timeout) or
-answers 5xx / 503, it waits a little and tries the next. A POST carries an `Idempotency-Key` made once per logical
-call and reused by every retry, so a retry after a lost answer gets the first answer back instead of creating a
-second order, payment, appeal or refund (shared/platform/idempotency.py). A 409 `idempotency_key_in_use` means
-the first attempt is still running somewhere: it is retried as well.
+A client of a service that runs in replicas behind no load balancer does what a load balancer and a careful
+client would: it takes the replicas in turn, and when one does not answer (connection refused or reset, a
+timeout) or answers 5xx / 503, it waits a little and tries the next. A POST carries an `Idempotency-Key` made
+once per logical call and reused by every retry, so a retry after a lost answer gets the first answer back
+instead of creating a second order, payment, appeal or refund (shared/platform/idempotency.py). A 409
+`idempotency_key_in_use` means the first attempt is still running somewhere: it is retried as well.
 """
 
 from __future__ import annotations
@@ -50,15 +50,26 @@ class Cluster:
     def __post_init__(self) -> None:
         self._turns = {s: itertools.cycle(self.stack.urls(s)) for s in SERVICES}
 
-    async def call(self, method: str, service: str, path: str, who: Caller | None, *,
-                   expect: int | set[int] = 200, absent: set[int] | None = None, deadline: float | None = None,
-                   **kw: Any) -> Any:
+    async def call(
+        self,
+        method: str,
+        service: str,
+        path: str,
+        who: Caller | None,
+        *,
+        expect: int | set[int] = 200,
+        absent: set[int] | None = None,
+        deadline: float | None = None,
+        **kw: Any,
+    ) -> Any:
         """The answer's JSON (None when empty, or when the status is one of `absent`). Retried on any replica
         until `deadline` seconds have passed."""
         wanted = {expect} if isinstance(expect, int) else expect
         headers: dict[str, str] = dict(kw.pop("headers", {}))
         if method == "POST":
-            headers.setdefault("Idempotency-Key", uuid.uuid4().hex)  # one key for all the retries of this call
+            headers.setdefault(
+                "Idempotency-Key", uuid.uuid4().hex
+            )  # one key for all the retries of this call
         give_up = time.monotonic() + (deadline or self.deadline)
         attempt, last = 0, ""
         while True:
@@ -85,9 +96,13 @@ class Cluster:
                     raise Refused(f"{method} {service}{path}: {resp.status_code} {resp.text[:500]}")
             self.retries[why] += 1
             if time.monotonic() > give_up:
-                raise GaveUp(f"{method} {service}{path}: no usable answer after {attempt} attempts; last: {last}")
+                raise GaveUp(
+                    f"{method} {service}{path}: no usable answer after {attempt} attempts; last: {last}"
+                )
             # The other replica at once on the first failure, then back off (with jitter) while both are away.
-            await asyncio.sleep(0 if attempt == 1 else min(5.0, 0.2 * 2 ** min(attempt, 5)) * random.uniform(0.5, 1))
+            await asyncio.sleep(
+                0 if attempt == 1 else min(5.0, 0.2 * 2 ** min(attempt, 5)) * random.uniform(0.5, 1)
+            )
 
     async def find(self, service: str, path: str, who: Caller, **kw: Any) -> Any:
         """A resource, or None while it does not exist yet (404)."""

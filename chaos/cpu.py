@@ -44,8 +44,12 @@ def _tree(pid: int) -> list[int]:
 
 def processes(stack: Stack) -> dict[str, int]:
     pids = {name: proc.pid for name, proc in stack.services.items()}
-    for name, node in (("kafka", stack.kafka), ("secantusdb", stack.mongo), ("keycloak", stack.keycloak),
-                       ("mailpit", stack.mailpit)):
+    for name, node in (
+        ("kafka", stack.kafka),
+        ("secantusdb", stack.mongo),
+        ("keycloak", stack.keycloak),
+        ("mailpit", stack.mailpit),
+    ):
         if node is not None and node.proc is not None:
             pids[name] = node.proc.pid
     if stack.sms is not None:

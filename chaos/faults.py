@@ -1,14 +1,14 @@
 """The fault matrix: what is broken, when, for how long, and how long the suite took to recover.
 
 Faults are scheduled at fractions of the run's span, one after another; some last long enough to overlap the
-next one (the SMTP outage a notification replica's crash, the SMS outage a partner replica's crash). A replica is
-killed while the harness has a POST in flight at it (it waits up to 15 s for one), so the crash cuts a request
-short and the client's retry with the same Idempotency-Key has to come out right. Each fault
-records when it started and ended (monotonic seconds) and when the suite was seen to work again. Recovery is
-measured from the end of the fault (the restart issued, the process resumed, the outage lifted):
+next one (the SMTP outage a notification replica's crash, the SMS outage a partner replica's crash). A replica
+is killed while the harness has a POST in flight at it (it waits up to 15 s for one), so the crash cuts a
+request short and the client's retry with the same Idempotency-Key has to come out right. Each fault records
+when it started and ended (monotonic seconds) and when the suite was seen to work again. Recovery is measured
+from the end of the fault (the restart issued, the process resumed, the outage lifted):
 - a killed replica: until it answers /readyz with 200 again;
-- the broker or the database: until every replica answers /readyz with 200 and a service order was opened after
-  it (orders → Kafka → supervision → its database all work again);
+- the broker or the database: until every replica answers /readyz with 200 and a service order was opened
+  after it (orders → Kafka → supervision → its database all work again);
 - SMTP or SMS: until Mailpit or the SMS endpoint accepted a message again (the backlog drains from there).
 """
 
@@ -31,7 +31,9 @@ from chaos.story import Progress
 from devstack.mailbox import Mailbox
 from devstack.stack import SERVICES, Stack, ready, service_of
 
-RECOVERY_BOUND = 600.0  # a fault not recovered from within this is reported as such (and the checks will tell)
+RECOVERY_BOUND = (
+    600.0  # a fault not recovered from within this is reported as such (and the checks will tell)
+)
 
 
 class RecoveryFailed(Exception):
@@ -40,14 +42,14 @@ class RecoveryFailed(Exception):
 
 @dataclass
 class Fault:
-    name: str          # what: "kill -9", "broker restart", ...
-    target: str        # what it hit: "orders", "supervision, supervision-2", "kafka", ...
-    at: float          # planned start, as a fraction of the span
+    name: str  # what: "kill -9", "broker restart", ...
+    target: str  # what it hit: "orders", "supervision, supervision-2", "kafka", ...
+    at: float  # planned start, as a fraction of the span
     hold: float = 0.0  # how long it is kept broken, seconds (down time, stall, outage)
     started: float | None = None
     ended: float | None = None
     recovered: float | None = None
-    note: str = ""     # how it went (e.g. "killed while serving a POST")
+    note: str = ""  # how it went (e.g. "killed while serving a POST")
     problem: str = ""  # why it could not be injected or recovered from: fails the run
 
     @property
@@ -116,7 +118,9 @@ class Injector:
         recovered = await self._recovery(fault)
         fault.recovered = recovered
         took = "not within the bound" if fault.recovery is None else f"{fault.recovery:.1f}s"
-        self.log(f"fault: {fault.name} → {fault.target} lifted after {fault.lasted or 0:.1f}s; recovered: {took}")
+        self.log(
+            f"fault: {fault.name} → {fault.target} lifted after {fault.lasted or 0:.1f}s; recovered: {took}"
+        )
 
     # --- injecting ----------------------------------------------------------------------------------------
     async def _inject(self, fault: Fault) -> None:
@@ -164,7 +168,8 @@ class Injector:
         fault.ended = time.monotonic()
 
     async def _serving_a_post(self, replicas: list[str], within: float = 15.0) -> bool:
-        """Wait (a little) for a moment when the harness has a POST in flight at one of the replicas: a crash in
+        """Wait (a little) for a moment when the harness has a POST in flight at one of the replicas: a crash
+        in
         the middle of a request is the one that tests the retry with its Idempotency-Key."""
         urls = [self.stack.replica_url(r) for r in replicas]
         end = time.monotonic() + within
@@ -227,7 +232,9 @@ class Injector:
         return self.progress.first_after(what, t) is not None
 
     async def _mail_after(self, t: float) -> bool:
-        page: Any = (await self.http.get(f"{self.stack.mail_url}/api/v1/messages", params={"limit": 1})).json()
+        page: Any = (
+            await self.http.get(f"{self.stack.mail_url}/api/v1/messages", params={"limit": 1})
+        ).json()
         if not page["messages"]:
             return False
         return _wall_to_mono(datetime.fromisoformat(page["messages"][0]["Created"])) >= t
@@ -238,5 +245,6 @@ class Injector:
 
 
 def _wall_to_mono(at: datetime) -> float:
-    """A sink's wall-clock stamp on this process's monotonic clock (same machine, so the offset is exact enough)."""
+    """A sink's wall-clock stamp on this process's monotonic clock (same machine, so the offset is exact
+    enough)."""
     return time.monotonic() - (datetime.now(UTC) - at).total_seconds()

@@ -19,7 +19,10 @@ from shared.schemas.acl import GRANTS
 KEY = "chaos-poison"
 RECORDS: list[tuple[Topic, bytes]] = [
     (Topic.ORDER_PAID, b"{this is not JSON"),
-    (Topic.ORDER_PAID, json.dumps({"event_type": "order.paid", "event_id": "not-a-uuid", "payload": {}}).encode()),
+    (
+        Topic.ORDER_PAID,
+        json.dumps({"event_type": "order.paid", "event_id": "not-a-uuid", "payload": {}}).encode(),
+    ),
     (Topic.ACCEPTANCE_DONE, b"\xff\xfe\x00 not UTF-8 either"),
 ]
 
@@ -35,8 +38,12 @@ async def publish(stack: Stack, batch: int) -> int:
     try:
         for topic, value in RECORDS:
             key = f"{KEY}-{batch}-{uuid.uuid4().hex[:8]}".encode()
-            await producer.send_and_wait(f"{stack.namespace}.{topic}" if stack.namespace else str(topic), value,
-                                         key=key, headers=[("event-type", str(topic).encode())])
+            await producer.send_and_wait(
+                f"{stack.namespace}.{topic}" if stack.namespace else str(topic),
+                value,
+                key=key,
+                headers=[("event-type", str(topic).encode())],
+            )
     finally:
         await producer.stop()
     return sum(consumers(t) for t, _ in RECORDS)

@@ -14,7 +14,8 @@ from devstack.stack import REPO, Ports, Stack, read_issuer, wait_forever, write_
 
 
 def _shut_down_once() -> None:
-    """From here on, TERM and INT are ignored: a second one (make passes a TERM sent to its process group on to
+    """From here on, TERM and INT are ignored: a second one (make passes a TERM sent to its process group on
+    to
     its child; Ctrl-C twice) would cut the shutdown short and leave processes running."""
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -27,22 +28,36 @@ def _shut_down(signum: int, frame: FrameType | None) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="devstack")
-    # Another state folder and free ports: a second stack beside `make run`'s (the tests of `make run` use it).
+    # Another state folder and free ports: a second stack beside `make run`'s (the tests of `make run` use
+    # it).
     state = Path(os.environ.get("DEVSTACK_STATE") or REPO / ".devstack")
     sub = parser.add_subparsers(dest="cmd", required=True)
-    sub.add_parser("run", help="start Kafka, the database, Keycloak, Mailpit, the SMS sink and the four services")
-    sub.add_parser("jars", help="fetch and build what the stack runs, once per machine: the Kafka jars, Keycloak, "
-                                "SecantusDB's Rust server and Mailpit")
+    sub.add_parser(
+        "run", help="start Kafka, the database, Keycloak, Mailpit, the SMS sink and the four services"
+    )
+    sub.add_parser(
+        "jars",
+        help="fetch and build what the stack runs, once per machine: the Kafka jars, Keycloak, "
+        "SecantusDB's Rust server and Mailpit",
+    )
     sub.add_parser("stop", help="stop whatever an earlier `run` left running")
     sub.add_parser("contracts", help="regenerate docs/contracts (AsyncAPI and OpenAPI of every service)")
     demo = sub.add_parser("demo", help="drive one order through the story against a running stack")
     demo.add_argument("--base", default="http://127.0.0.1")
-    sub.add_parser("fuzz", help="schemathesis over the four services as each role (--quick: fewer examples)",
-                   add_help=False)
-    sub.add_parser("dlt", help="list or replay dead letters, list parked events (as an operator)", add_help=False)
+    sub.add_parser(
+        "fuzz",
+        help="schemathesis over the four services as each role (--quick: fewer examples)",
+        add_help=False,
+    )
+    sub.add_parser(
+        "dlt", help="list or replay dead letters, list parked events (as an operator)", add_help=False
+    )
     token = sub.add_parser("token", help="print an access token from the running stack's identity provider")
-    token.add_argument("user", help="a demo user of the realm (buyer1, merchant1, provider1, operator1, ...), "
-                                    "or `payment` for the payment system's service account")
+    token.add_argument(
+        "user",
+        help="a demo user of the realm (buyer1, merchant1, provider1, operator1, ...), "
+        "or `payment` for the payment system's service account",
+    )
     token.add_argument("--password", help="for a user that is not in the realm file")
     token.add_argument("--issuer", help="default: the running stack's (or OIDC_ISSUER_URL)")
     if sys.argv[1:2] == ["fuzz"]:
@@ -82,8 +97,9 @@ def main() -> int:
     if args.cmd == "token":
         from devstack.accounts import print_token
 
-        return print_token(args.user, args.password, args.issuer or os.environ.get("OIDC_ISSUER_URL")
-                           or read_issuer(state))
+        return print_token(
+            args.user, args.password, args.issuer or os.environ.get("OIDC_ISSUER_URL") or read_issuer(state)
+        )
 
     leftovers = stop_recorded(state / "pids")
     if leftovers:
@@ -103,8 +119,14 @@ def main() -> int:
         write_issuer(state, stack.issuer)
         from devstack.accounts import how_to_log_in
 
-        print("\nThe stack is up:\n" + stack.summary() + "\n\n" + how_to_log_in(stack) +
-              "\n\nRun `make demo` in another terminal. Ctrl-C stops everything.", flush=True)
+        print(
+            "\nThe stack is up:\n"
+            + stack.summary()
+            + "\n\n"
+            + how_to_log_in(stack)
+            + "\n\nRun `make demo` in another terminal. Ctrl-C stops everything.",
+            flush=True,
+        )
         wait_forever(stack)
     except (KeyboardInterrupt, SystemExit):
         pass

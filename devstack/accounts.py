@@ -17,8 +17,10 @@ def print_token(user: str, password: str | None, issuer: str) -> int:
     else:
         known = {u["username"]: u for u in demo_users()}
         if password is None and user not in known:
-            print(f"unknown user {user!r}: the demo users are {', '.join(known)} (or give --password)",
-                  file=sys.stderr)
+            print(
+                f"unknown user {user!r}: the demo users are {', '.join(known)} (or give --password)",
+                file=sys.stderr,
+            )
             return 2
         login = person(issuer, user, password or str(known[user]["password"]))
     try:
@@ -30,15 +32,21 @@ def print_token(user: str, password: str | None, issuer: str) -> int:
 
 
 def how_to_log_in(stack: Stack) -> str:
-    lines = ["Log in: every route needs a bearer token from the identity provider. Demo users (user / password):"]
+    lines = [
+        "Log in: every route needs a bearer token from the identity provider. Demo users (user / password):"
+    ]
     for u in demo_users():
-        lines.append(f"  {u['username']:<10} / {u['password']:<15} {u['role']:<9} account id {u['account_id']}")
-    lines += ["  payment system: client `koo-payment` (client credentials) confirms payments",
-              "A token for a user, then a call with it:",
-              "  TOKEN=$(.venv/bin/python -m devstack token buyer1)",
-              f"  curl -H \"Authorization: Bearer $TOKEN\" {stack.url('orders')}/accounts/me",
-              "or straight from Keycloak:",
-              f"  curl -s -d grant_type=password -d client_id=koo-cli -d username=buyer1 -d password=buyer1-pass "
-              f"{stack.issuer}/protocol/openid-connect/token",
-              "In each service's /docs, `Authorize` takes the token."]
+        lines.append(
+            f"  {u['username']:<10} / {u['password']:<15} {u['role']:<9} account id {u['account_id']}"
+        )
+    lines += [
+        "  payment system: client `koo-payment` (client credentials) confirms payments",
+        "A token for a user, then a call with it:",
+        "  TOKEN=$(.venv/bin/python -m devstack token buyer1)",
+        f'  curl -H "Authorization: Bearer $TOKEN" {stack.url("orders")}/accounts/me',
+        "or straight from Keycloak:",
+        f"  curl -s -d grant_type=password -d client_id=koo-cli -d username=buyer1 -d password=buyer1-pass "
+        f"{stack.issuer}/protocol/openid-connect/token",
+        "In each service's /docs, `Authorize` takes the token.",
+    ]
     return "\n".join(lines)

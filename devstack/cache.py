@@ -1,10 +1,11 @@
-"""The machine-wide cache outside the clone (`$KOO_CACHE_DIR`, default `~/.cache/koo-suite`): what devstack fetches
-or builds once per machine (Keycloak, the SecantusDB Rust server, Mailpit) lives there, so a fresh clone finds it.
+"""The machine-wide cache outside the clone (`$KOO_CACHE_DIR`, default `~/.cache/koo-suite`): what devstack
+fetches or builds once per machine (Keycloak, the SecantusDB Rust server, Mailpit) lives there, so a fresh
+clone finds it.
 
 Builds run under a file lock (two stacks never build the same thing at once), into a staging folder that is
-renamed into place only when complete, and show their progress: a line when a step starts, a summary about every
-30 s (elapsed time and the tool's latest progress line), and the time it took. The tool's whole output goes to a
-log file beside the result.
+renamed into place only when complete, and show their progress: a line when a step starts, a summary about
+every 30 s (elapsed time and the tool's latest progress line), and the time it took. The tool's whole output
+goes to a log file beside the result.
 """
 
 from __future__ import annotations
@@ -59,9 +60,17 @@ class BuildFailed(RuntimeError):
         self.log = log
 
 
-def run_step(what: str, argv: Sequence[str], log: Path, *, cwd: Path | None = None,
-             env: Mapping[str, str] | None = None, progress: str = "") -> float:
-    """Run one build step, its output appended to `log`; every ~30 s say how long it has run and the latest line
+def run_step(
+    what: str,
+    argv: Sequence[str],
+    log: Path,
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    progress: str = "",
+) -> float:
+    """Run one build step, its output appended to `log`; every ~30 s say how long it has run and the latest
+    line
     that contains `progress` (e.g. cargo's "Compiling"), counting those lines. Returns the seconds it took."""
     log.parent.mkdir(parents=True, exist_ok=True)
     say(f"  {what} ...")
@@ -71,9 +80,16 @@ def run_step(what: str, argv: Sequence[str], log: Path, *, cwd: Path | None = No
     with log.open("a", encoding="utf-8") as out:
         out.write(f"\n$ {' '.join(argv)}\n")
         out.flush()
-        proc = subprocess.Popen(list(argv), cwd=str(cwd) if cwd else None, env={**os.environ, **(env or {})},
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                text=True, errors="replace")
+        proc = subprocess.Popen(
+            list(argv),
+            cwd=str(cwd) if cwd else None,
+            env={**os.environ, **(env or {})},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            errors="replace",
+        )
         done = threading.Event()
 
         def report() -> None:

@@ -1,4 +1,5 @@
-"""Generate each service's AsyncAPI and OpenAPI documents into docs/contracts (committed; tests check drift)."""
+"""Generate each service's AsyncAPI and OpenAPI documents into docs/contracts (committed; tests check
+drift)."""
 
 from __future__ import annotations
 
@@ -22,10 +23,17 @@ def render() -> dict[Path, str]:
     for name in SERVICES:
         app_module = importlib.import_module(f"services.{name}.app")
         settings_module = importlib.import_module(f"services.{name}.settings")
-        settings_cls = next(v for k, v in vars(settings_module).items()
-                            if k.endswith("Settings") and k != "ServiceSettings")
-        app = app_module.create_app(settings_cls(kafka_bootstrap_servers="kafka:9092", mongodb_uri="mongodb://mongo",
-                                                 environment="dev", oidc_issuer_url=ISSUER))
+        settings_cls = next(
+            v for k, v in vars(settings_module).items() if k.endswith("Settings") and k != "ServiceSettings"
+        )
+        app = app_module.create_app(
+            settings_cls(
+                kafka_bootstrap_servers="kafka:9092",
+                mongodb_uri="mongodb://mongo",
+                environment="dev",
+                oidc_issuer_url=ISSUER,
+            )
+        )
         asyncapi = app.state.asyncapi.to_specification().to_jsonable()
         docs[OUT / f"{name}.asyncapi.json"] = _dump(asyncapi)
         docs[OUT / f"{name}.openapi.json"] = _dump(app.openapi())

@@ -19,8 +19,12 @@ from devstack.mailbox import Mailbox
 from devstack.marketplace import EVIDENCE, Suite, eventually
 from devstack.stack import Ports
 
-PHONES = {"buyer1": "+8613800000001", "merchant1": "+8613800000002", "provider1": "+8613800000003",
-          "operator1": "+8613800000009"}
+PHONES = {
+    "buyer1": "+8613800000001",
+    "merchant1": "+8613800000002",
+    "provider1": "+8613800000003",
+    "operator1": "+8613800000009",
+}
 
 
 def say(text: str) -> None:
@@ -33,10 +37,21 @@ async def _provider(suite: Suite, provider: Login, operator: Login, provider_id:
     if current and current.get("status") == "active":
         say(f"provider1 is an active customer service provider ({provider_id})")
         return
-    app = await suite.call("POST", "partner", "/programme/applications", provider, expect=201,
-                           json={"company": "Reseller Inc", "certifications": ["Service"]})
-    await suite.call("POST", "partner", f"/programme/applications/{app['application_id']}/review", operator,
-                     json={"approve": True})
+    app = await suite.call(
+        "POST",
+        "partner",
+        "/programme/applications",
+        provider,
+        expect=201,
+        json={"company": "Reseller Inc", "certifications": ["Service"]},
+    )
+    await suite.call(
+        "POST",
+        "partner",
+        f"/programme/applications/{app['application_id']}/review",
+        operator,
+        json={"approve": True},
+    )
     say("provider1 applied to the provider programme with a Service certification; operator1 approved it")
 
 
@@ -44,7 +59,9 @@ async def demo(base: str, issuer: str) -> int:
     ports = Ports()
     users = {u["username"]: u for u in demo_users()}
     login = {name: person(issuer, name, str(u["password"])) for name, u in users.items()}
-    buyer, merchant, provider, operator = (login[n] for n in ("buyer1", "merchant1", "provider1", "operator1"))
+    buyer, merchant, provider, operator = (
+        login[n] for n in ("buyer1", "merchant1", "provider1", "operator1")
+    )
     ids = {name: str(u["account_id"]) for name, u in users.items()}
     async with httpx.AsyncClient(timeout=15) as http:
         suite = Suite({name: f"{base}:{port}" for name, port in ports.services.items()}, http)
@@ -61,12 +78,20 @@ async def demo(base: str, issuer: str) -> int:
         say(f"merchant1 listed {product['product_id']} after operator1's review: {product['status']}")
 
         print("Order")
-        link = await suite.call("POST", "partner", f"/providers/{ids['provider1']}/private-links", provider,
-                                expect=201, json={"product_id": product["product_id"],
-                                                  "customer_account_id": ids["buyer1"]})
+        link = await suite.call(
+            "POST",
+            "partner",
+            f"/providers/{ids['provider1']}/private-links",
+            provider,
+            expect=201,
+            json={"product_id": product["product_id"], "customer_account_id": ids["buyer1"]},
+        )
         order = await suite.order(buyer, product["product_id"], private_link=link["token"])
         order_id = order["order_id"]
-        say(f"buyer1 placed {order_id} through provider1's private link: {order['amount']} {order['currency']}")
+        say(
+            f"buyer1 placed {order_id} through provider1's private link: "
+            f"{order['amount']} {order['currency']}"
+        )
         paid = await suite.pay(payment_system(issuer), order)
         say(f"the payment system confirmed the payment: {paid['status']}")
 
@@ -75,8 +100,12 @@ async def demo(base: str, issuer: str) -> int:
         so_id = so["service_order_id"]
         say(f"service order {so_id} opened at node {so['node']}")
         deliver = {**EVIDENCE, "note": "migrated 3 databases"}
-        for actor, action, body in ((buyer, "submit", {}), (merchant, "confirm", {}), (merchant, "deliver", deliver),
-                                    (buyer, "accept", {})):
+        for actor, action, body in (
+            (buyer, "submit", {}),
+            (merchant, "confirm", {}),
+            (merchant, "deliver", deliver),
+            (buyer, "accept", {}),
+        ):
             so = await suite.act(actor, so_id, action, body)
             say(f"{action} -> {so['node'] or 'completed'}")
 
@@ -103,9 +132,14 @@ async def demo(base: str, issuer: str) -> int:
         say(f"buyer1's inbox: {inbox['total']} messages, {inbox['unread']} unread; latest: {latest}")
         say(f"emails to buyer1 at Mailpit: {subjects}")
         sms = (await http.get(f"{sms_url}/sms", params={"to": PHONES["merchant1"]})).json()
-        say(f"SMS to merchant1 at the Twilio-compatible sink: {[s['body'] for s in sms if order_id in s['body']]}")
-        print(f"\nSee the mails at {mail_url}/ (Mailpit), the SMS at {sms_url}/ and the API at "
-              f"{suite.urls['orders']}/docs")
+        say(
+            "SMS to merchant1 at the Twilio-compatible sink: "
+            f"{[s['body'] for s in sms if order_id in s['body']]}"
+        )
+        print(
+            f"\nSee the mails at {mail_url}/ (Mailpit), the SMS at {sms_url}/ and the API at "
+            f"{suite.urls['orders']}/docs"
+        )
     return 0
 
 

@@ -5,8 +5,8 @@
     python -m devstack dlt replay --service orders [--topic T] [--reason TEXT] [--limit N]   a filtered set
     python -m devstack dlt parked [--service S]               events waiting for what they are about
 
-It calls the services' operator API (`/operator/dead-letters`, `/operator/parked`) with an operator's token from
-the identity provider (the realm's `operator1` unless `--user`/`--password` say otherwise): the replay is
+It calls the services' operator API (`/operator/dead-letters`, `/operator/parked`) with an operator's token
+from the identity provider (the realm's `operator1` unless `--user`/`--password` say otherwise): the replay is
 published by the service that produces the topic, as that service.
 """
 
@@ -29,8 +29,11 @@ PRODUCERS = ("orders", "supervision", "partner")  # notification produces nothin
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m devstack dlt", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m devstack dlt",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("action", choices=("list", "replay", "parked"))
     p.add_argument("id", nargs="?", help="the dead letter to replay (else: replay the filtered set)")
     p.add_argument("--service", choices=SERVICES)
@@ -61,8 +64,12 @@ async def run(args: argparse.Namespace, issuer: str) -> Any:
                 resp = await http.post(f"{base}/dead-letters/{quote(args.id, safe='')}/replay")
             else:
                 body = {"topic": args.topic, "reason_contains": args.reason, "limit": args.limit}
-                resp = await http.post(f"{base}/dead-letters/replay", json={k: v for k, v in body.items() if v})
-            out[service] = resp.json() if resp.status_code < 400 else {"error": resp.status_code, "body": resp.text}
+                resp = await http.post(
+                    f"{base}/dead-letters/replay", json={k: v for k, v in body.items() if v}
+                )
+            out[service] = (
+                resp.json() if resp.status_code < 400 else {"error": resp.status_code, "body": resp.text}
+            )
     return out
 
 

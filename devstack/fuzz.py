@@ -48,10 +48,32 @@ async def people(stack: Stack) -> dict[str, Login]:
 
 def schemathesis(url: str, token: str, examples: int, report: Path) -> int:
     st = Path(sys.executable).parent / "st"
-    argv = [str(st), "run", f"{url}/openapi.json", "--checks", "not_a_server_error", "--phases",
-            "fuzzing,stateful", "--max-examples", str(examples), "--workers", "2", "--request-timeout", "10",
-            "--generation-database", "none", "--no-color", "--output-truncate", "true",
-            "--header", f"Authorization: Bearer {token}", "--report", "junit", "--report-dir", str(report)]
+    argv = [
+        str(st),
+        "run",
+        f"{url}/openapi.json",
+        "--checks",
+        "not_a_server_error",
+        "--phases",
+        "fuzzing,stateful",
+        "--max-examples",
+        str(examples),
+        "--workers",
+        "2",
+        "--request-timeout",
+        "10",
+        "--generation-database",
+        "none",
+        "--no-color",
+        "--output-truncate",
+        "true",
+        "--header",
+        f"Authorization: Bearer {token}",
+        "--report",
+        "junit",
+        "--report-dir",
+        str(report),
+    ]
     return subprocess.run(argv, check=False, stdout=sys.stdout, stderr=sys.stderr).returncode
 
 
@@ -62,8 +84,14 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     examples = args.examples or (15 if args.quick else 60)
     state = Path(tempfile.mkdtemp(prefix="koo-fuzz-"))
-    stack = Stack(state, Ports.free(), service_env={
-        "PARTNER_MERCHANT_CALL_TIMEOUT_SECONDS": "1", "NOTIFICATION_DISPATCH_POLL_SECONDS": "0.5"})
+    stack = Stack(
+        state,
+        Ports.free(),
+        service_env={
+            "PARTNER_MERCHANT_CALL_TIMEOUT_SECONDS": "1",
+            "NOTIFICATION_DISPATCH_POLL_SECONDS": "0.5",
+        },
+    )
     results: list[tuple[str, str, int, float]] = []
     try:
         log("starting the broker, the database and the identity provider ...")
@@ -78,8 +106,12 @@ def main(argv: list[str] | None = None) -> int:
                     continue  # its token is for orders only: elsewhere every call is a 401
                 log(f"schemathesis: {service} as {role} ({examples} examples per operation)")
                 t0 = time.monotonic()
-                code = schemathesis(stack.url(service), asyncio.run(login.token()), examples,
-                                    state / "reports" / f"{service}-{role}")
+                code = schemathesis(
+                    stack.url(service),
+                    asyncio.run(login.token()),
+                    examples,
+                    state / "reports" / f"{service}-{role}",
+                )
                 results.append((service, role, code, time.monotonic() - t0))
     finally:
         stack.stop()
@@ -87,8 +119,10 @@ def main(argv: list[str] | None = None) -> int:
     for service, role, code, seconds in results:
         print(f"{service:<14} {role:<16} {'ok' if code == 0 else 'FAILED':<8} {seconds:7.1f}")
     failed = [r for r in results if r[2] != 0]
-    print(f"fuzz: runs={len(results)} failed={len(failed)} examples={examples} "
-          f"wall={time.monotonic() - START:.0f}s")
+    print(
+        f"fuzz: runs={len(results)} failed={len(failed)} examples={examples} "
+        f"wall={time.monotonic() - START:.0f}s"
+    )
     if failed:
         print(f"reports (JUnit, per run): {state / 'reports'}")
     else:

@@ -1,9 +1,9 @@
 """Callers of the running suite with real tokens from its identity provider.
 
-A `Login` asks the issuer for a token and reuses it until shortly before it expires: a person with the password
-grant of the dev realm's CLI client, a machine (the payment system) with client credentials. `KeycloakAdmin`
-makes people in the dev realm through Keycloak's admin API (the tests make their own users; `make run` has the
-realm file's demo users). Nothing here signs a token: every token comes from the issuer.
+A `Login` asks the issuer for a token and reuses it until shortly before it expires: a person with the
+password grant of the dev realm's CLI client, a machine (the payment system) with client credentials.
+`KeycloakAdmin` makes people in the dev realm through Keycloak's admin API (the tests make their own users;
+`make run` has the realm file's demo users). Nothing here signs a token: every token comes from the issuer.
 """
 
 from __future__ import annotations
@@ -48,7 +48,10 @@ class Login:
     async def token(self) -> str:
         if not self._token or self._expires - time.monotonic() < 60:
             body = await token_request(self.issuer, self.form)
-            self._token, self._expires = str(body["access_token"]), time.monotonic() + float(body["expires_in"])
+            self._token, self._expires = (
+                str(body["access_token"]),
+                time.monotonic() + float(body["expires_in"]),
+            )
         return self._token
 
     async def headers(self) -> dict[str, str]:
@@ -56,12 +59,16 @@ class Login:
 
 
 def person(issuer: str, username: str, password: str) -> Login:
-    return Login(issuer, {"grant_type": "password", "client_id": CLI_CLIENT, "username": username,
-                          "password": password})
+    return Login(
+        issuer,
+        {"grant_type": "password", "client_id": CLI_CLIENT, "username": username, "password": password},
+    )
 
 
 def machine(issuer: str, client_id: str, secret: str) -> Login:
-    return Login(issuer, {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret})
+    return Login(
+        issuer, {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}
+    )
 
 
 def payment_system(issuer: str) -> Login:
@@ -86,8 +93,15 @@ class KeycloakAdmin:
 
     def __init__(self, base_url: str, admin_password: str) -> None:
         self.base_url, self.issuer = base_url, f"{base_url}/realms/{REALM}"
-        self._admin = Login(f"{base_url}/realms/master", {"grant_type": "password", "client_id": "admin-cli",
-                                                          "username": "admin", "password": admin_password})
+        self._admin = Login(
+            f"{base_url}/realms/master",
+            {
+                "grant_type": "password",
+                "client_id": "admin-cli",
+                "username": "admin",
+                "password": admin_password,
+            },
+        )
         self._roles: dict[str, Any] = {}
         self._lock = asyncio.Lock()
 
@@ -99,16 +113,26 @@ class KeycloakAdmin:
         async with self._lock:  # one admin login at a time
             headers = await self._admin.headers()
         async with httpx.AsyncClient(timeout=15, headers=headers) as http:
-            resp = await http.post(f"{admin}/users", json={
-                "username": username, "enabled": True, "email": email, "emailVerified": True,
-                "firstName": username, "lastName": role.title(),
-                "credentials": [{"type": "password", "value": password, "temporary": False}]})
+            resp = await http.post(
+                f"{admin}/users",
+                json={
+                    "username": username,
+                    "enabled": True,
+                    "email": email,
+                    "emailVerified": True,
+                    "firstName": username,
+                    "lastName": role.title(),
+                    "credentials": [{"type": "password", "value": password, "temporary": False}],
+                },
+            )
             if resp.status_code != 201:
                 raise LoginFailed(f"user creation failed: {resp.status_code} {resp.text[:200]}")
             account_id = resp.headers["Location"].rsplit("/", 1)[-1]
             if role not in self._roles:
                 self._roles[role] = (await http.get(f"{admin}/roles/{role}")).raise_for_status().json()
-            resp = await http.post(f"{admin}/users/{account_id}/role-mappings/realm", json=[self._roles[role]])
+            resp = await http.post(
+                f"{admin}/users/{account_id}/role-mappings/realm", json=[self._roles[role]]
+            )
             if resp.status_code != 204:
                 raise LoginFailed(f"role mapping failed: {resp.status_code} {resp.text[:200]}")
         login = person(self.issuer, username, password)

@@ -33,12 +33,22 @@ def ensure_jars(cache: Path) -> Path:
     if stamp.exists() and stamp.read_text() == pom and any(libs.glob("kafka_2.13-*.jar")):
         return libs
     if shutil.which("mvn") is None or shutil.which("java") is None:
-        raise RuntimeError("Kafka needs Java 17+ and Maven on PATH (apt-get install openjdk-17-jre-headless maven)")
+        raise RuntimeError(
+            "Kafka needs Java 17+ and Maven on PATH (apt-get install openjdk-17-jre-headless maven)"
+        )
     if libs.exists():
         shutil.rmtree(libs)
     subprocess.run(
-        ["mvn", "-q", "-B", "-f", str(POM_DIR / "pom.xml"), "dependency:copy-dependencies",
-         "-DincludeScope=runtime", f"-DoutputDirectory={libs}"],
+        [
+            "mvn",
+            "-q",
+            "-B",
+            "-f",
+            str(POM_DIR / "pom.xml"),
+            "dependency:copy-dependencies",
+            "-DincludeScope=runtime",
+            f"-DoutputDirectory={libs}",
+        ],
         check=True,
     )
     stamp.write_text(pom)
@@ -55,10 +65,14 @@ def _server_properties(data: Path, port: int, controller_port: int, admin_passwo
     - KRaft's StandardAuthorizer: only the admin is a super user, everything else needs an ACL and nothing is
       allowed when no ACL matches. The admin creates topics and ACLs; a service can do only what its ACLs say.
     """
-    plain = ('org.apache.kafka.common.security.plain.PlainLoginModule required '
-             f'username="admin" password="{admin_password}" user_admin="{admin_password}";')
-    scram = ('org.apache.kafka.common.security.scram.ScramLoginModule required '
-             f'username="admin" password="{admin_password}";')
+    plain = (
+        "org.apache.kafka.common.security.plain.PlainLoginModule required "
+        f'username="admin" password="{admin_password}" user_admin="{admin_password}";'
+    )
+    scram = (
+        "org.apache.kafka.common.security.scram.ScramLoginModule required "
+        f'username="admin" password="{admin_password}";'
+    )
     return f"""\
 process.roles=broker,controller
 node.id=1
@@ -128,24 +142,45 @@ class KafkaNode:
             # Kafka wants a URL-safe base64 UUID without padding, which is what `random-uuid` prints.
             cluster_id_file.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))
         subprocess.run(
-            [*self._java(libs), "kafka.tools.StorageTool", "format", "--standalone", "--ignore-formatted",
-             # `=` form: a random id may start with "-", which argparse would take for an option.
-             f"--cluster-id={cluster_id_file.read_text().strip()}", "-c", str(config),
-             # The admin's SCRAM credential must exist before the broker starts: it is the inter-broker user.
-             "--add-scram", f"SCRAM-SHA-512=[name=admin,password={self.admin_password}]"],
-            check=True, stdout=subprocess.DEVNULL,
+            [
+                *self._java(libs),
+                "kafka.tools.StorageTool",
+                "format",
+                "--standalone",
+                "--ignore-formatted",
+                # `=` form: a random id may start with "-", which argparse would take for an option.
+                f"--cluster-id={cluster_id_file.read_text().strip()}",
+                "-c",
+                str(config),
+                # The admin's SCRAM credential must exist before the broker starts: it is the inter-broker
+                # user.
+                "--add-scram",
+                f"SCRAM-SHA-512=[name=admin,password={self.admin_password}]",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
         )
         return config
 
     def start(self, log_dir: Path, timeout: float = 90.0) -> Proc:
         config = self.format()
         libs = libs_dir(self.cache)
-        argv = ["java", "-Xms256m", "-Xmx512m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
-                "-Djava.awt.headless=true", *self._java(libs)[1:], "kafka.Kafka", str(config)]
+        argv = [
+            "java",
+            "-Xms256m",
+            "-Xmx512m",
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20",
+            "-Djava.awt.headless=true",
+            *self._java(libs)[1:],
+            "kafka.Kafka",
+            str(config),
+        ]
         self.proc = spawn("kafka", argv, log_dir)
         proc = self.proc
-        wait_until(lambda: port_open(self.port) and "Kafka Server started" in proc.output(),
-                   timeout, "kafka", proc)
+        wait_until(
+            lambda: port_open(self.port) and "Kafka Server started" in proc.output(), timeout, "kafka", proc
+        )
         return proc
 
     def stop(self) -> None:

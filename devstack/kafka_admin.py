@@ -36,8 +36,13 @@ ITERATIONS = 8192
 
 
 def sasl_config(bootstrap: str, user: str, password: str) -> dict[str, Any]:
-    return {"bootstrap.servers": bootstrap, "security.protocol": "SASL_PLAINTEXT",
-            "sasl.mechanism": "SCRAM-SHA-512", "sasl.username": user, "sasl.password": password}
+    return {
+        "bootstrap.servers": bootstrap,
+        "security.protocol": "SASL_PLAINTEXT",
+        "sasl.mechanism": "SCRAM-SHA-512",
+        "sasl.username": user,
+        "sasl.password": password,
+    }
 
 
 def _wait(futures: Mapping[Any, Future[Any]], ignore: Iterable[str] = ()) -> None:
@@ -66,8 +71,9 @@ class BrokerAdmin:
                 secret.chmod(0o600)
             users[service] = secret.read_text().strip()
         scram = ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, ITERATIONS)
-        upserts: list[Any] = [UserScramCredentialUpsertion(user, scram, password.encode())
-                              for user, password in users.items()]
+        upserts: list[Any] = [
+            UserScramCredentialUpsertion(user, scram, password.encode()) for user, password in users.items()
+        ]
         _wait(self.client.alter_user_scram_credentials(upserts))
         return users
 
@@ -82,8 +88,13 @@ class BrokerAdmin:
         for service, grants in GRANTS.items():
             principal = f"User:{service}"
 
-            def allow(kind: ResourceType, name: str, op: AclOperation,
-                      pattern: ResourcePatternType = ResourcePatternType.LITERAL, who: str = principal) -> None:
+            def allow(
+                kind: ResourceType,
+                name: str,
+                op: AclOperation,
+                pattern: ResourcePatternType = ResourcePatternType.LITERAL,
+                who: str = principal,
+            ) -> None:
                 bindings.append(AclBinding(kind, name, pattern, who, "*", op, AclPermissionType.ALLOW))
 
             for topic in grants.writes():
@@ -99,12 +110,20 @@ class BrokerAdmin:
         self._until_effective(bindings)
 
     def _until_effective(self, bindings: list[AclBinding], timeout: float = 30) -> None:
-        """ACLs reach the broker's authorizer through the metadata log a moment after the controller took them;
-        a client started before that would be refused. Wait until the broker describes all of them."""
+        """ACLs reach the broker's authorizer through the metadata log a moment after the controller took
+        them; a client started before that would be refused. Wait until the broker describes all of them."""
         wanted = set(bindings)
         # None matches any name, principal and host (the stubs say str).
-        everything = AclBindingFilter(ResourceType.ANY, None, ResourcePatternType.ANY, None, None,  # type: ignore[arg-type]
-                                      AclOperation.ANY, AclPermissionType.ANY)
+        anything: Any = None
+        everything = AclBindingFilter(
+            ResourceType.ANY,
+            anything,
+            ResourcePatternType.ANY,
+            anything,
+            anything,
+            AclOperation.ANY,
+            AclPermissionType.ANY,
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if wanted <= set(self.client.describe_acls(everything).result(timeout=30)):

@@ -4,8 +4,8 @@ The pinned zip (`org.keycloak:keycloak-quarkus-dist`) is resolved by Maven into 
 unpacked once into a cache folder outside the clone (`$KOO_CACHE_DIR`, default `~/.cache/koo-suite`), where a
 fresh clone finds it again. The first start of a distribution runs Keycloak's build step (about 40 s); it is
 kept in the distribution, so later starts take about 10 s. Each stack runs its own in-memory instance
-(`start-dev --db=dev-mem`) on its own ports, and imports the realm from `infra/keycloak/` through the admin API
-when it is up. The bootstrap admin's password is made per stack and kept in the stack's state folder.
+(`start-dev --db=dev-mem`) on its own ports, and imports the realm from `infra/keycloak/` through the admin
+API when it is up. The bootstrap admin's password is made per stack and kept in the stack's state folder.
 """
 
 from __future__ import annotations
@@ -44,11 +44,18 @@ def distribution() -> Path:
             raise RuntimeError("Keycloak needs Java 17+ and Maven on PATH")
         coords = f"org.keycloak:keycloak-quarkus-dist:{VERSION}:zip"
         print(f"fetching Keycloak {VERSION} (about 160 MB, once per machine) ...", flush=True)
-        subprocess.run(["mvn", "-q", "-B", "dependency:get", f"-Dartifact={coords}", "-Dtransitive=false"],
-                       check=True)
+        subprocess.run(
+            ["mvn", "-q", "-B", "dependency:get", f"-Dartifact={coords}", "-Dtransitive=false"], check=True
+        )
         repo = Path(os.environ.get("MAVEN_REPO") or Path.home() / ".m2" / "repository")
-        archive = repo / "org" / "keycloak" / "keycloak-quarkus-dist" / VERSION / \
-            f"keycloak-quarkus-dist-{VERSION}.zip"
+        archive = (
+            repo
+            / "org"
+            / "keycloak"
+            / "keycloak-quarkus-dist"
+            / VERSION
+            / f"keycloak-quarkus-dist-{VERSION}.zip"
+        )
         print(f"unpacking Keycloak into {home} ...", flush=True)
         staging = home.with_name(home.name + ".partial")
         shutil.rmtree(staging, ignore_errors=True)
@@ -62,8 +69,15 @@ def distribution() -> Path:
     return home
 
 
-def _request(method: str, url: str, *, form: dict[str, str] | None = None, body: Any = None,
-             token: str | None = None, timeout: float = 10) -> tuple[int, Any]:
+def _request(
+    method: str,
+    url: str,
+    *,
+    form: dict[str, str] | None = None,
+    body: Any = None,
+    token: str | None = None,
+    timeout: float = 10,
+) -> tuple[int, Any]:
     data, headers = None, {}
     if form is not None:
         data = urllib.parse.urlencode(form).encode()
@@ -111,11 +125,21 @@ class KeycloakNode:
     def start(self, log_dir: Path, timeout: float = 180.0) -> Proc:
         home = distribution()
         built = home / "lib" / "quarkus" / ".koo-built-dev-mem"
-        env = {"KC_BOOTSTRAP_ADMIN_USERNAME": "admin", "KC_BOOTSTRAP_ADMIN_PASSWORD": self.admin_password,
-               "JAVA_OPTS_KC_HEAP": "-Xms64m -Xmx512m"}
-        argv = [str(home / "bin" / "kc.sh"), "start-dev", "--db=dev-mem", "--health-enabled=true",
-                "--http-host=127.0.0.1", f"--http-port={self.port}",
-                f"--http-management-port={self.management_port}", "--log-level=WARN,org.keycloak.services:INFO"]
+        env = {
+            "KC_BOOTSTRAP_ADMIN_USERNAME": "admin",
+            "KC_BOOTSTRAP_ADMIN_PASSWORD": self.admin_password,
+            "JAVA_OPTS_KC_HEAP": "-Xms64m -Xmx512m",
+        }
+        argv = [
+            str(home / "bin" / "kc.sh"),
+            "start-dev",
+            "--db=dev-mem",
+            "--health-enabled=true",
+            "--http-host=127.0.0.1",
+            f"--http-port={self.port}",
+            f"--http-management-port={self.management_port}",
+            "--log-level=WARN,org.keycloak.services:INFO",
+        ]
 
         def launch() -> Proc:
             proc = spawn("keycloak", argv, log_dir, env=env)
@@ -135,16 +159,24 @@ class KeycloakNode:
 
     def ready(self) -> bool:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.management_port}/health/ready",
-                                        timeout=2) as resp:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{self.management_port}/health/ready", timeout=2
+            ) as resp:
                 return bool(resp.status == 200)
         except OSError:
             return False
 
     def admin_token(self) -> str:
-        status, body = _request("POST", f"{self.url}/realms/master/protocol/openid-connect/token", form={
-            "grant_type": "password", "client_id": "admin-cli", "username": "admin",
-            "password": self.admin_password})
+        status, body = _request(
+            "POST",
+            f"{self.url}/realms/master/protocol/openid-connect/token",
+            form={
+                "grant_type": "password",
+                "client_id": "admin-cli",
+                "username": "admin",
+                "password": self.admin_password,
+            },
+        )
         if status != 200:
             raise RuntimeError(f"keycloak admin login failed: {status} {body}")
         return str(body["access_token"])
@@ -154,8 +186,13 @@ class KeycloakNode:
         status, _ = _request("GET", f"{self.url}/admin/realms/{REALM}", token=token)
         if status == 200:
             return
-        status, body = _request("POST", f"{self.url}/admin/realms", body=json.loads(REALM_FILE.read_text()),
-                                token=token, timeout=60)
+        status, body = _request(
+            "POST",
+            f"{self.url}/admin/realms",
+            body=json.loads(REALM_FILE.read_text()),
+            token=token,
+            timeout=60,
+        )
         if status != 201:
             raise RuntimeError(f"keycloak realm import failed: {status} {body}")
 
@@ -166,9 +203,17 @@ class KeycloakNode:
 
 def password_token(issuer: str, username: str, password: str, client_id: str = CLI_CLIENT) -> dict[str, Any]:
     """Ask the issuer for a user's tokens (the dev realm's CLI client allows the password grant)."""
-    status, body = _request("POST", f"{issuer}/protocol/openid-connect/token", form={
-        "grant_type": "password", "client_id": client_id, "username": username, "password": password,
-        "scope": "openid"})
+    status, body = _request(
+        "POST",
+        f"{issuer}/protocol/openid-connect/token",
+        form={
+            "grant_type": "password",
+            "client_id": client_id,
+            "username": username,
+            "password": password,
+            "scope": "openid",
+        },
+    )
     if status != 200:
         raise RuntimeError(f"login of {username} failed: {status} {body}")
     return dict(body)
@@ -176,8 +221,11 @@ def password_token(issuer: str, username: str, password: str, client_id: str = C
 
 def client_token(issuer: str, client_id: str, secret: str) -> dict[str, Any]:
     """A service account's token (client credentials)."""
-    status, body = _request("POST", f"{issuer}/protocol/openid-connect/token", form={
-        "grant_type": "client_credentials", "client_id": client_id, "client_secret": secret})
+    status, body = _request(
+        "POST",
+        f"{issuer}/protocol/openid-connect/token",
+        form={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret},
+    )
     if status != 200:
         raise RuntimeError(f"client {client_id} could not get a token: {status} {body}")
     return dict(body)
@@ -186,9 +234,17 @@ def client_token(issuer: str, client_id: str, secret: str) -> dict[str, Any]:
 def demo_users() -> list[dict[str, Any]]:
     """The realm file's people: username, password, role and account id."""
     realm = json.loads(REALM_FILE.read_text())
-    return [{"username": u["username"], "password": u["credentials"][0]["value"], "role": u["realmRoles"][0],
-             "account_id": u["id"], "email": u.get("email")}
-            for u in realm["users"] if "credentials" in u]
+    return [
+        {
+            "username": u["username"],
+            "password": u["credentials"][0]["value"],
+            "role": u["realmRoles"][0],
+            "account_id": u["id"],
+            "email": u.get("email"),
+        }
+        for u in realm["users"]
+        if "credentials" in u
+    ]
 
 
 def wait_for_issuer(issuer: str, timeout: float = 60) -> None:

@@ -24,13 +24,13 @@ PAGE = 500
 
 @dataclass(frozen=True)
 class Mail:
-    id: str                   # Mailpit's id of the stored message
-    message_id: str | None    # the Message-ID header, with its angle brackets
+    id: str  # Mailpit's id of the stored message
+    message_id: str | None  # the Message-ID header, with its angle brackets
     subject: str
-    sender: str               # the From address
-    to: list[str]             # the To addresses
+    sender: str  # the From address
+    to: list[str]  # the To addresses
     received_at: datetime
-    text: str | None = None   # the text and HTML parts (line ends as "\n"): only with `full=True`
+    text: str | None = None  # the text and HTML parts (line ends as "\n"): only with `full=True`
     html: str | None = None
 
     @classmethod
@@ -39,11 +39,16 @@ class Mail:
         if mid and not mid.startswith("<"):
             mid = f"<{mid}>"
         text, html = row.get("Text"), row.get("HTML")
-        return cls(id=row["ID"], message_id=mid, subject=row.get("Subject") or "",
-                   sender=(row.get("From") or {}).get("Address", ""),
-                   to=[a["Address"] for a in row.get("To") or []],
-                   received_at=datetime.fromisoformat(row["Created"] if "Created" in row else row["Date"]),
-                   text=text.replace("\r\n", "\n") if text else None, html=html.replace("\r\n", "\n") if html else None)
+        return cls(
+            id=row["ID"],
+            message_id=mid,
+            subject=row.get("Subject") or "",
+            sender=(row.get("From") or {}).get("Address", ""),
+            to=[a["Address"] for a in row.get("To") or []],
+            received_at=datetime.fromisoformat(row["Created"] if "Created" in row else row["Date"]),
+            text=text.replace("\r\n", "\n") if text else None,
+            html=html.replace("\r\n", "\n") if html else None,
+        )
 
 
 class Mailbox:
@@ -55,8 +60,9 @@ class Mailbox:
     async def __aenter__(self) -> Mailbox:
         return self
 
-    async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         await self.close()
 
     async def close(self) -> None:
@@ -66,8 +72,11 @@ class Mailbox:
     async def _json(self, method: str, path: str, **kw: Any) -> Any:
         resp = await self.http.request(method, f"{self.url}/api/v1{path}", **kw)
         resp.raise_for_status()
-        return resp.json() if resp.content and resp.headers.get("content-type", "").startswith("application/json") \
+        return (
+            resp.json()
+            if resp.content and resp.headers.get("content-type", "").startswith("application/json")
             else None
+        )
 
     # --- messages ---------------------------------------------------------------------------------------
     async def messages(self, to: str | None = None, *, full: bool = False) -> list[Mail]:
@@ -110,11 +119,22 @@ class Mailbox:
         triggers: dict[str, Any] = await self._json("GET", "/chaos")
         return triggers
 
-    async def smtp_faults(self, *, sender: tuple[int, int] = (451, 0), recipient: tuple[int, int] = (451, 0),
-                          authentication: tuple[int, int] = (535, 0)) -> dict[str, Any]:
+    async def smtp_faults(
+        self,
+        *,
+        sender: tuple[int, int] = (451, 0),
+        recipient: tuple[int, int] = (451, 0),
+        authentication: tuple[int, int] = (535, 0),
+    ) -> dict[str, Any]:
         """Set every trigger: (SMTP reply code, probability 0-100) at MAIL FROM, at RCPT TO and at AUTH."""
-        body = {stage: {"ErrorCode": code, "Probability": chance} for stage, (code, chance) in
-                (("Sender", sender), ("Recipient", recipient), ("Authentication", authentication))}
+        body = {
+            stage: {"ErrorCode": code, "Probability": chance}
+            for stage, (code, chance) in (
+                ("Sender", sender),
+                ("Recipient", recipient),
+                ("Authentication", authentication),
+            )
+        }
         triggers: dict[str, Any] = await self._json("PUT", "/chaos", json=body)
         return triggers
 

@@ -51,7 +51,8 @@ def _writable_copy(source: Path, target: Path) -> None:
 
 
 def build() -> Path:
-    """The binary, built once per machine: module source -> npm UI bundle -> go build, into a staging folder."""
+    """The binary, built once per machine: module source -> npm UI bundle -> go build, into a staging
+    folder."""
     if binary().exists():
         return binary()
     with locked(home().with_name(home().name + ".lock")):
@@ -64,13 +65,22 @@ def build() -> Path:
         log = home().with_name(home().name + ".build.log")
         shutil.rmtree(staging, ignore_errors=True)
         log.unlink(missing_ok=True)
-        say(f"building Mailpit {VERSION} with its web UI into {home()}: once per machine, about a minute; "
-            f"log: {log}")
+        say(
+            f"building Mailpit {VERSION} with its web UI into {home()}: once per machine, about a minute; "
+            f"log: {log}"
+        )
         total = 0.0
-        fetched = subprocess.run([go, "mod", "download", "-json", f"{MODULE}@{VERSION}"], cwd=cache_root(),
-                                 capture_output=True, text=True, check=False)
+        fetched = subprocess.run(
+            [go, "mod", "download", "-json", f"{MODULE}@{VERSION}"],
+            cwd=cache_root(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if fetched.returncode != 0:
-            raise RuntimeError(f"go mod download {MODULE}@{VERSION} failed: {fetched.stderr or fetched.stdout}")
+            raise RuntimeError(
+                f"go mod download {MODULE}@{VERSION} failed: {fetched.stderr or fetched.stdout}"
+            )
         src = staging / "src"
         _writable_copy(Path(json.loads(fetched.stdout)["Dir"]), src)
         no_ui = ""
@@ -81,15 +91,24 @@ def build() -> Path:
             for name in ("package.json", "package-lock.json"):
                 shutil.copyfile(PINS / name, src / name)
             try:
-                total += run_step("npm install (the web UI's build tools)",
-                                  [npm, "install", "--no-audit", "--no-fund"], log, cwd=src)
+                total += run_step(
+                    "npm install (the web UI's build tools)",
+                    [npm, "install", "--no-audit", "--no-fund"],
+                    log,
+                    cwd=src,
+                )
                 total += run_step("npm run build (the web UI)", [npm, "run", "build"], log, cwd=src)
             except BuildFailed as exc:
                 no_ui = str(exc)
         flags = f"-s -w -X {MODULE}/config.Version={VERSION}"
-        total += run_step("go build", [go, "build", "-v", "-trimpath", "-ldflags", flags,
-                                       "-o", str(staging / "bin" / "mailpit"), "."],
-                          log, cwd=src, env={"CGO_ENABLED": "0"}, progress="/")
+        total += run_step(
+            "go build",
+            [go, "build", "-v", "-trimpath", "-ldflags", flags, "-o", str(staging / "bin" / "mailpit"), "."],
+            log,
+            cwd=src,
+            env={"CGO_ENABLED": "0"},
+            progress="/",
+        )
         shutil.rmtree(src)
         if no_ui:
             (staging / "NO-UI").write_text(no_ui + "\n")
@@ -118,16 +137,28 @@ class MailpitNode:
     def start(self, log_dir: Path, name: str = "mailpit", timeout: float = 30.0) -> Proc:
         program = build()
         if _no_ui().exists():
-            banner("Mailpit runs WITHOUT its web UI (SMTP and the REST API work)",
-                   f"The UI could not be built: {_no_ui().read_text().strip()}",
-                   f"Delete {home()} to build it again.")
+            banner(
+                "Mailpit runs WITHOUT its web UI (SMTP and the REST API work)",
+                f"The UI could not be built: {_no_ui().read_text().strip()}",
+                f"Delete {home()} to build it again.",
+            )
         self.state.mkdir(parents=True, exist_ok=True)
-        argv = [str(program), "--smtp", f"127.0.0.1:{self.smtp_port}", "--listen", f"127.0.0.1:{self.http_port}",
-                "--database", str(self.state / "mailpit.db"),
-                "--max", "0",                     # keep every message (the default prunes beyond 500)
-                "--enable-chaos",                 # SMTP fault injection through /api/v1/chaos
-                "--smtp-auth-accept-any", "--smtp-auth-allow-insecure",  # no auth, or any, as dev SMTP needs
-                "--smtp-disable-rdns", "--disable-version-check"]      # nothing leaves the machine
+        argv = [
+            str(program),
+            "--smtp",
+            f"127.0.0.1:{self.smtp_port}",
+            "--listen",
+            f"127.0.0.1:{self.http_port}",
+            "--database",
+            str(self.state / "mailpit.db"),
+            "--max",
+            "0",  # keep every message (the default prunes beyond 500)
+            "--enable-chaos",  # SMTP fault injection through /api/v1/chaos
+            "--smtp-auth-accept-any",
+            "--smtp-auth-allow-insecure",  # no auth, or any, as dev SMTP needs
+            "--smtp-disable-rdns",
+            "--disable-version-check",
+        ]  # nothing leaves the machine
         self.proc = spawn(name, argv, log_dir)
         proc = self.proc
         wait_until(self.ready, timeout, name, proc)

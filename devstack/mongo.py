@@ -1,10 +1,11 @@
 """SecantusDB: a MongoDB-wire server on WiredTiger with transactions and change streams.
 
 The local default is its Rust server (`secantusd-rs` from the crate `secantus-mdb`, pinned below). It is built
-once per machine with cargo into the cache outside the clone (`devstack.cache`), under a lock and with progress;
-a build takes 6 to 12 CPU-minutes. The Python server (`secantusd-py`, PyPI `secantusdb`, in the dev extra) is
-the fallback: chosen with `SECANTUS_SERVER=python`, or taken when cargo is missing or the build failed, and then
-announced with a banner, because it is several times slower (the figures are in `FALLBACK_COST`).
+once per machine with cargo into the cache outside the clone (`devstack.cache`), under a lock and with
+progress; a build takes 6 to 12 CPU-minutes. The Python server (`secantusd-py`, PyPI `secantusdb`, in the dev
+extra) is the fallback: chosen with `SECANTUS_SERVER=python`, or taken when cargo is missing or the build
+failed, and then announced with a banner, because it is several times slower (the figures are in
+`FALLBACK_COST`).
 
 `SECANTUS_SERVER`: `auto` (default: Rust, else the fallback), `rust` (Rust or an error), `python`.
 Both servers take the same flags and advertise a single-node replica-set primary, so drivers allow
@@ -24,8 +25,10 @@ from devstack.procs import Proc, port_open, spawn, wait_until
 
 CRATE, VERSION, BINARY = "secantus-mdb", "0.5.3-beta.196", "secantusd-rs"
 CHOICES = ("auto", "rust", "python")
-FALLBACK_COST = ("The Python server is several times slower: on `make bench`, accept -> completed p99 516 ms instead "
-                 "of 143 ms, pay -> in-site p99 1,147 ms instead of 378 ms, e-mails and SMS 3.7/s instead of 21/s.")
+FALLBACK_COST = (
+    "The Python server is several times slower: on `make bench`, accept -> completed p99 516 ms instead "
+    "of 143 ms, pay -> in-site p99 1,147 ms instead of 378 ms, e-mails and SMS 3.7/s instead of 21/s."
+)
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,11 @@ class Server:
 
     @property
     def label(self) -> str:
-        return f"SecantusDB Rust server {VERSION}" if self.kind == "rust" else "SecantusDB Python server (fallback)"
+        return (
+            f"SecantusDB Rust server {VERSION}"
+            if self.kind == "rust"
+            else "SecantusDB Python server (fallback)"
+        )
 
 
 def rust_home() -> Path:
@@ -56,7 +63,8 @@ def python_server() -> Server:
 
 
 def build_rust(retry_failed: bool = False) -> Path:
-    """The Rust server's binary, built once per machine (`cargo install` into a staging root, then renamed)."""
+    """The Rust server's binary, built once per machine (`cargo install` into a staging root, then
+    renamed)."""
     home, binary = rust_home(), rust_binary()
     if binary.exists():
         return binary
@@ -64,8 +72,9 @@ def build_rust(retry_failed: bool = False) -> Path:
         if binary.exists():  # another stack built it while this one waited for the lock
             return binary
         if _marker().exists() and not retry_failed:
-            raise RuntimeError(f"an earlier build failed ({_marker().read_text().strip()}); "
-                               f"delete {_marker()} to try again")
+            raise RuntimeError(
+                f"an earlier build failed ({_marker().read_text().strip()}); delete {_marker()} to try again"
+            )
         cargo = shutil.which("cargo")
         if cargo is None:
             raise RuntimeError("cargo is not installed")
@@ -73,13 +82,28 @@ def build_rust(retry_failed: bool = False) -> Path:
         log = home.with_name(home.name + ".build.log")
         shutil.rmtree(staging, ignore_errors=True)
         log.unlink(missing_ok=True)
-        say(f"building SecantusDB's Rust server ({CRATE} {VERSION}) into {home}: once per machine, "
-            f"6 to 12 CPU-minutes (3 to 10 minutes on 2 cores); log: {log}")
+        say(
+            f"building SecantusDB's Rust server ({CRATE} {VERSION}) into {home}: once per machine, "
+            f"6 to 12 CPU-minutes (3 to 10 minutes on 2 cores); log: {log}"
+        )
         try:
-            took = run_step("cargo install", [cargo, "install", CRATE, "--version", VERSION, "--locked",
-                                              # the crate declares a newer rust-version than it needs
-                                              "--ignore-rust-version", "--root", str(staging)],
-                            log, progress="Compiling")
+            took = run_step(
+                "cargo install",
+                [
+                    cargo,
+                    "install",
+                    CRATE,
+                    "--version",
+                    VERSION,
+                    "--locked",
+                    # the crate declares a newer rust-version than it needs
+                    "--ignore-rust-version",
+                    "--root",
+                    str(staging),
+                ],
+                log,
+                progress="Compiling",
+            )
         except BuildFailed as exc:
             _marker().write_text(str(exc))
             raise
@@ -96,18 +120,24 @@ def server() -> Server:
     if choice not in CHOICES:
         raise SystemExit(f"SECANTUS_SERVER={choice!r}: expected one of {', '.join(CHOICES)}")
     if choice == "python":
-        print(f"SecantusDB: the Python server, as SECANTUS_SERVER=python asks. {FALLBACK_COST}", file=sys.stderr,
-              flush=True)
+        print(
+            f"SecantusDB: the Python server, as SECANTUS_SERVER=python asks. {FALLBACK_COST}",
+            file=sys.stderr,
+            flush=True,
+        )
         return python_server()
     try:
         return Server(build_rust(retry_failed=choice == "rust"), "rust")
     except (RuntimeError, OSError) as exc:
         if choice == "rust":
             raise
-        banner("SecantusDB: FALLING BACK to the Python server",
-               f"The Rust server ({CRATE} {VERSION}) is not available: {exc}", FALLBACK_COST,
-               "SECANTUS_SERVER=python chooses the Python server knowingly (one line instead of this banner); "
-               "SECANTUS_SERVER=rust makes a missing Rust server an error.")
+        banner(
+            "SecantusDB: FALLING BACK to the Python server",
+            f"The Rust server ({CRATE} {VERSION}) is not available: {exc}",
+            FALLBACK_COST,
+            "SECANTUS_SERVER=python chooses the Python server knowingly (one line instead of this banner); "
+            "SECANTUS_SERVER=rust makes a missing Rust server an error.",
+        )
         return python_server()
 
 
@@ -125,8 +155,19 @@ class SecantusNode:
     def start(self, log_dir: Path, timeout: float = 60.0) -> Proc:
         self.data.mkdir(parents=True, exist_ok=True)
         self.server = self.server or server()
-        argv = [str(self.server.path), "--host", "127.0.0.1", "--port", str(self.port),
-                "--storage-path", str(self.data), "--log-level", "WARNING", "--cache-size", "512M"]
+        argv = [
+            str(self.server.path),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--storage-path",
+            str(self.data),
+            "--log-level",
+            "WARNING",
+            "--cache-size",
+            "512M",
+        ]
         self.proc = spawn("secantusdb", argv, log_dir)
         proc = self.proc
         wait_until(lambda: port_open(self.port), timeout, "secantusdb", proc)

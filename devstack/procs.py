@@ -16,8 +16,10 @@ _HANDED_OUT: set[int] = set()
 
 
 def free_port() -> int:
-    """A loopback port free now and never handed out before by this process: the kernel may give a port it just
-    gave back, and two processes of one stack told the same port would leave one of them answering for both."""
+    """A loopback port free now and never handed out before by this process: the kernel may give a port it
+    just
+    gave back, and two processes of one stack told the same port would leave one of them answering for
+    both."""
     while True:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
@@ -39,8 +41,9 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str, proc: Proc 
         if check():
             return
         if proc is not None and proc.popen.poll() is not None:
-            raise RuntimeError(f"{what}: process exited with {proc.popen.returncode}; see {proc.log_path}\n"
-                               + proc.tail())
+            raise RuntimeError(
+                f"{what}: process exited with {proc.popen.returncode}; see {proc.log_path}\n" + proc.tail()
+            )
         time.sleep(0.1)
     tail = proc.tail() if proc else ""
     raise TimeoutError(f"{what} not ready after {timeout:.0f}s\n{tail}")
@@ -113,15 +116,26 @@ def stop_recorded(pid_dir: Path) -> list[str]:
     return stopped
 
 
-def spawn(name: str, argv: Sequence[str], log_dir: Path, env: Mapping[str, str] | None = None,
-          cwd: Path | None = None) -> Proc:
+def spawn(
+    name: str,
+    argv: Sequence[str],
+    log_dir: Path,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Proc:
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}.log"
     log = log_path.open("ab")
     offset = log.tell()
     full_env = {**os.environ, **(env or {})}
-    popen = subprocess.Popen(list(argv), stdout=log, stderr=subprocess.STDOUT, env=full_env,
-                             cwd=str(cwd) if cwd else None, start_new_session=True)
+    popen = subprocess.Popen(
+        list(argv),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=full_env,
+        cwd=str(cwd) if cwd else None,
+        start_new_session=True,
+    )
     log.close()
     # Each process leads its own group; the pid file lets a later run stop what an unclean exit left.
     pid_dir = log_dir.parent / "pids"

@@ -1,10 +1,10 @@
 """The whole local stack: Kafka, SecantusDB, Keycloak, Mailpit, the SMS sink and the four services as separate
 processes.
 
-Each service runs `replicas` processes (one by default; the chaos harness runs two): each its own process, port
-and log, killable and restartable one by one. Replica 1 of a service is named after the service (`orders`, its
-log `orders.log`, its port `Ports.services["orders"]`); replica 2 is `orders-2`, on a free port of its own. The
-replicas of a service share its database and consumer groups, as pods of one deployment do.
+Each service runs `replicas` processes (one by default; the chaos harness runs two): each its own process,
+port and log, killable and restartable one by one. Replica 1 of a service is named after the service
+(`orders`, its log `orders.log`, its port `Ports.services["orders"]`); replica 2 is `orders-2`, on a free port
+of its own. The replicas of a service share its database and consumer groups, as pods of one deployment do.
 
 `KAFKA_BOOTSTRAP_SERVERS` / `MONGODB_URI` / `OIDC_ISSUER_URL` in the environment point at an existing broker,
 database or identity provider instead, and then devstack does not start that part. An existing broker is used
@@ -46,15 +46,25 @@ class Ports:
     smtp: int = 1025
     mailpit_http: int = 8025
     sms_http: int = 8026
-    services: dict[str, int] = field(default_factory=lambda: {
-        "orders": 8001, "supervision": 8002, "notification": 8003, "partner": 8004})
+    services: dict[str, int] = field(
+        default_factory=lambda: {"orders": 8001, "supervision": 8002, "notification": 8003, "partner": 8004}
+    )
     keycloak: int = 8080
     keycloak_management: int = 9000
 
     @classmethod
     def free(cls) -> Ports:
-        return cls(free_port(), free_port(), free_port(), free_port(), free_port(), free_port(),
-                   {s: free_port() for s in SERVICES}, free_port(), free_port())
+        return cls(
+            free_port(),
+            free_port(),
+            free_port(),
+            free_port(),
+            free_port(),
+            free_port(),
+            {s: free_port() for s in SERVICES},
+            free_port(),
+            free_port(),
+        )
 
 
 def get_json(url: str, timeout: float = 2.0) -> object:
@@ -71,8 +81,14 @@ def ready(url: str) -> bool:
 
 
 class Stack:
-    def __init__(self, state: Path, ports: Ports | None = None, namespace: str = "",
-                 service_env: dict[str, str] | None = None, replicas: int = 1) -> None:
+    def __init__(
+        self,
+        state: Path,
+        ports: Ports | None = None,
+        namespace: str = "",
+        service_env: dict[str, str] | None = None,
+        replicas: int = 1,
+    ) -> None:
         if replicas < 1:
             raise ValueError("a service runs at least one replica")
         self.state, self.ports, self.namespace = state, ports or Ports(), namespace
@@ -81,7 +97,9 @@ class Stack:
         self.replica_ports: dict[str, int] = {}
         for name in SERVICES:
             for i in range(replicas):
-                self.replica_ports[replica_name(name, i)] = self.ports.services[name] if i == 0 else free_port()
+                self.replica_ports[replica_name(name, i)] = (
+                    self.ports.services[name] if i == 0 else free_port()
+                )
         self.logs = state / "logs"
         self.kafka: KafkaNode | None = None
         self.mongo: SecantusNode | None = None
@@ -112,7 +130,9 @@ class Stack:
         idp: threading.Thread | None = None
         failure: list[BaseException] = []
         if not self.issuer:
-            self.keycloak = KeycloakNode(self.state / "keycloak", self.ports.keycloak, self.ports.keycloak_management)
+            self.keycloak = KeycloakNode(
+                self.state / "keycloak", self.ports.keycloak, self.ports.keycloak_management
+            )
 
             def start_keycloak() -> None:
                 try:
@@ -130,8 +150,9 @@ class Stack:
                 self.mongo.start(self.logs)
                 self.mongo_uri = self.mongo.uri
             if not self.bootstrap:
-                self.kafka = KafkaNode(cache, self.state / "kafka", self.ports.kafka,
-                                       self.ports.kafka_controller)
+                self.kafka = KafkaNode(
+                    cache, self.state / "kafka", self.ports.kafka, self.ports.kafka_controller
+                )
                 self.kafka.start(self.logs)
                 self.bootstrap = self.kafka.bootstrap
                 self.kafka_admin_password = self.kafka.admin_password
@@ -149,7 +170,8 @@ class Stack:
         return BrokerAdmin(self.bootstrap, self.kafka_admin_password)
 
     def provision(self, namespace: str | None = None) -> None:
-        """Topics, dead-letter twins and the services' ACLs of a namespace (the admin does it, not a service)."""
+        """Topics, dead-letter twins and the services' ACLs of a namespace (the admin does it, not a
+        service)."""
         if self.kafka_admin_password:
             self.admin().provision(self.namespace if namespace is None else namespace)
 
@@ -158,21 +180,36 @@ class Stack:
         if not self.kafka_users:  # a broker without authentication
             return {"bootstrap_servers": self.bootstrap}
         password = self.kafka_admin_password if user == "admin" else self.kafka_users[user]
-        return {"bootstrap_servers": self.bootstrap, "security_protocol": "SASL_PLAINTEXT",
-                "sasl_mechanism": "SCRAM-SHA-512", "sasl_plain_username": user, "sasl_plain_password": password}
+        return {
+            "bootstrap_servers": self.bootstrap,
+            "security_protocol": "SASL_PLAINTEXT",
+            "sasl_mechanism": "SCRAM-SHA-512",
+            "sasl_plain_username": user,
+            "sasl_plain_password": password,
+        }
 
     def kafka_env(self, service: str) -> dict[str, str]:
         if not self.kafka_users:
             return {}
-        return {"KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
-                f"{service.upper()}_KAFKA_PASSWORD": self.kafka_users[service]}
+        return {
+            "KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+            "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+            f"{service.upper()}_KAFKA_PASSWORD": self.kafka_users[service],
+        }
 
     def start_sinks(self) -> None:
         """Mailpit (SMTP, its web UI and API) and the Twilio-compatible SMS sink."""
         self.mailpit = MailpitNode(self.state / "mailpit", self.ports.smtp, self.ports.mailpit_http)
         self.mailpit.start(self.logs)
-        argv = [sys.executable, "-m", "devstack.sinks", "--http-port", str(self.ports.sms_http),
-                "--data-dir", str(self.state / "sinks")]
+        argv = [
+            sys.executable,
+            "-m",
+            "devstack.sinks",
+            "--http-port",
+            str(self.ports.sms_http),
+            "--data-dir",
+            str(self.state / "sinks"),
+        ]
         self.sms = spawn("sms-sink", argv, self.logs, cwd=REPO)
         proc = self.sms
         wait_until(lambda: ready(f"{self.sms_url}/healthz"), 30, "sms-sink", proc)
@@ -192,7 +229,8 @@ class Stack:
 
     # --- services -----------------------------------------------------------------------------------
     def link_keys(self) -> tuple[str, str]:
-        """The private-link key pair of this stack (kept in its state folder, so restarts keep links valid)."""
+        """The private-link key pair of this stack (kept in its state folder, so restarts keep links
+        valid)."""
         from shared.schemas.links import new_keypair
 
         folder = self.state / "keys"
@@ -223,8 +261,9 @@ class Stack:
             "NOTIFICATION_TWILIO_API_BASE_URL": self.sms_url,
             # Where Twilio (here the sink) posts SMS status callbacks: the notification replica that sent it.
             "NOTIFICATION_PUBLIC_BASE_URL": self.replica_url(replica_name("notification", replica)),
-            # The reference merchants of the demo and the e2e tests listen on http://127.0.0.1 (dev only: partner
-            # refuses plain-http and internal merchant endpoints by default, and these settings outside dev).
+            # The reference merchants of the demo and the e2e tests listen on http://127.0.0.1 (dev only:
+            # partner refuses plain-http and internal merchant endpoints by default, and these settings
+            # outside dev).
             "PARTNER_MERCHANT_ENDPOINT_ALLOW_HTTP": "true",
             "PARTNER_MERCHANT_ENDPOINT_ALLOW_HOSTS": '["127.0.0.1"]',
             "PYTHONUNBUFFERED": "1",
@@ -234,8 +273,13 @@ class Stack:
     def start_service(self, name: str, wait: bool = True, replica: int = 0) -> Proc:
         """Start one replica of a service (the first by default); a replica that ran before starts again."""
         own = replica_name(name, replica)
-        proc = spawn(own, [sys.executable, "-m", f"services.{name}"], self.logs, env=self.env_for(name, replica),
-                     cwd=REPO)
+        proc = spawn(
+            own,
+            [sys.executable, "-m", f"services.{name}"],
+            self.logs,
+            env=self.env_for(name, replica),
+            cwd=REPO,
+        )
         self.services[own] = proc
         if wait:
             self.wait_ready(own, 60)
@@ -291,23 +335,29 @@ class Stack:
             self.keycloak.stop()
 
     def summary(self) -> str:
-        lines = [f"Kafka            {self.bootstrap}  (SASL/SCRAM; one user per service)",
-                 f"MongoDB (wire)   {self.mongo_uri}" + (f"  ({self.mongo.server.label})"
-                                                              if self.mongo and self.mongo.server else ""),
-                 f"identity         {self.issuer}  (Keycloak admin console: {self.issuer.split('/realms/')[0]}/admin/)"]
+        lines = [
+            f"Kafka            {self.bootstrap}  (SASL/SCRAM; one user per service)",
+            f"MongoDB (wire)   {self.mongo_uri}"
+            + (f"  ({self.mongo.server.label})" if self.mongo and self.mongo.server else ""),
+            f"identity         {self.issuer}  "
+            f"(Keycloak admin console: {self.issuer.split('/realms/')[0]}/admin/)",
+        ]
         for name in SERVICES:
             lines.append(f"{name:<16} {self.url(name)}/docs   (AsyncAPI: {self.url(name)}/asyncapi.json)")
             lines += [f"{'':<16} {url}/docs   (replica {i})" for i, url in enumerate(self.urls(name)[1:], 2)]
-        lines += [f"mail (Mailpit)   {self.mail_url}/   (web UI; SMTP 127.0.0.1:{self.ports.smtp}; API: /api/v1/)",
-                  f"SMS sink         {self.sms_url}/   (JSON: {self.sms_url}/sms?to=<number>)",
-                  f"inbox            {self.url('notification')}/accounts/<account id>/inbox "
-                  "(with a token of that account)",
-                  f"logs             {self.logs}/"]
+        lines += [
+            f"mail (Mailpit)   {self.mail_url}/   (web UI; SMTP 127.0.0.1:{self.ports.smtp}; API: /api/v1/)",
+            f"SMS sink         {self.sms_url}/   (JSON: {self.sms_url}/sms?to=<number>)",
+            f"inbox            {self.url('notification')}/accounts/<account id>/inbox "
+            "(with a token of that account)",
+            f"logs             {self.logs}/",
+        ]
         return "\n".join(lines)
 
 
 def replica_name(service: str, index: int) -> str:
-    """Replica 1 of a service carries its name (so one-replica stacks look as before), replica n `service-n`."""
+    """Replica 1 of a service carries its name (so one-replica stacks look as before), replica n
+    `service-n`."""
     return service if index == 0 else f"{service}-{index + 1}"
 
 

@@ -37,8 +37,15 @@ class Rule:
         return self.service, self.method, self.path
 
 
-def r(service: str, method: str, path: str, allowed: set[str] | frozenset[str], party: str = "",
-      stranger: str | None = None, public: bool = False) -> Rule:
+def r(
+    service: str,
+    method: str,
+    path: str,
+    allowed: set[str] | frozenset[str],
+    party: str = "",
+    stranger: str | None = None,
+    public: bool = False,
+) -> Rule:
     return Rule(service, method, path, frozenset(allowed), party, stranger, public)
 
 
@@ -53,7 +60,14 @@ RULES: tuple[Rule, ...] = (
     r("orders", "GET", "/accounts/me", ALL, OWN),
     r("orders", "GET", "/accounts/me/export", ALL, OWN),
     r("orders", "POST", "/accounts/me/erasure", ALL, OWN),
-    r("orders", "GET", "/accounts/{account_id}", {"buyer", "operator"}, "the account's owner; operators", "buyer"),
+    r(
+        "orders",
+        "GET",
+        "/accounts/{account_id}",
+        {"buyer", "operator"},
+        "the account's owner; operators",
+        "buyer",
+    ),
     r("orders", "PUT", "/accounts/{account_id}/verification", OPS),
     r("orders", "POST", "/accounts/{account_id}/coupons", OPS),
     r("orders", "POST", "/assets", {"merchant"}),
@@ -66,13 +80,25 @@ RULES: tuple[Rule, ...] = (
     r("orders", "DELETE", "/favourites/{product_id}", {"buyer"}, "its own"),
     r("orders", "POST", "/favourites/{product_id}/buy", {"buyer"}, "its own favourite"),
     r("orders", "GET", "/operator/audit", OPS),
-    r("orders", "POST", "/orders", {"buyer"}, "listed products at the catalogue's (or a signed link's) price"),
+    r(
+        "orders",
+        "POST",
+        "/orders",
+        {"buyer"},
+        "listed products at the catalogue's (or a signed link's) price",
+    ),
     r("orders", "GET", "/orders/{order_id}", {"buyer", "merchant", "operator"}, ORDER_PARTIES, "buyer"),
     r("orders", "POST", "/orders/{order_id}/cancel", {"buyer"}, "the order's buyer", "buyer"),
     r("orders", "POST", "/orders/{order_id}/credit-repaid", OPS),
     r("orders", "POST", "/orders/{order_id}/pay", {"payment"}, "the payment system's service account"),
-    r("orders", "POST", "/orders/{order_id}/refunds/{refund_id}/decision", {"merchant"}, "the order's merchant",
-      "merchant"),
+    r(
+        "orders",
+        "POST",
+        "/orders/{order_id}/refunds/{refund_id}/decision",
+        {"merchant"},
+        "the order's merchant",
+        "merchant",
+    ),
     r("orders", "GET", "/products", ALL | {"payment"}, "public", public=True),
     r("orders", "POST", "/products", {"merchant"}),
     r("orders", "GET", "/products/{product_id}", ALL | {"payment"}, "public when listed", public=True),
@@ -83,41 +109,94 @@ RULES: tuple[Rule, ...] = (
     r("orders", "GET", "/purchased-services/{order_id}/progress", {"buyer"}, "the order's buyer", "buyer"),
     r("orders", "POST", "/purchased-services/{order_id}/rating", {"buyer"}, "the order's buyer", "buyer"),
     r("orders", "POST", "/purchased-services/{order_id}/renew", {"buyer"}, "the order's buyer", "buyer"),
-    r("orders", "POST", "/purchased-services/{order_id}/unsubscribe", {"buyer"}, "the order's buyer", "buyer"),
+    r(
+        "orders",
+        "POST",
+        "/purchased-services/{order_id}/unsubscribe",
+        {"buyer"},
+        "the order's buyer",
+        "buyer",
+    ),
     # --- supervision ----------------------------------------------------------------------------------
-    r("supervision", "GET", "/service-orders/by-order/{order_id}", {"buyer", "merchant", "operator"}, SO_PARTIES,
-      "buyer"),
-    r("supervision", "GET", "/service-orders/{service_order_id}", {"buyer", "merchant", "operator"}, SO_PARTIES,
-      "buyer"),
-    r("supervision", "POST", "/service-orders/{service_order_id}/actions/{action}", {"buyer", "merchant"},
-      "the party whose step the current node is (operators: the platform review step only)", "buyer"),
-    r("supervision", "POST", "/service-orders/{service_order_id}/appeals", {"buyer", "merchant"},
-      "the service order's buyer and merchant", "merchant"),
+    r(
+        "supervision",
+        "GET",
+        "/service-orders/by-order/{order_id}",
+        {"buyer", "merchant", "operator"},
+        SO_PARTIES,
+        "buyer",
+    ),
+    r(
+        "supervision",
+        "GET",
+        "/service-orders/{service_order_id}",
+        {"buyer", "merchant", "operator"},
+        SO_PARTIES,
+        "buyer",
+    ),
+    r(
+        "supervision",
+        "POST",
+        "/service-orders/{service_order_id}/actions/{action}",
+        {"buyer", "merchant"},
+        "the party whose step the current node is (operators: the platform review step only)",
+        "buyer",
+    ),
+    r(
+        "supervision",
+        "POST",
+        "/service-orders/{service_order_id}/appeals",
+        {"buyer", "merchant"},
+        "the service order's buyer and merchant",
+        "merchant",
+    ),
     r("supervision", "POST", "/service-orders/{service_order_id}/appeals/{appeal_id}/resolution", OPS),
-    r("supervision", "GET", "/service-orders/{service_order_id}/export", {"buyer", "merchant", "operator"},
-      SO_PARTIES, "buyer"),
-    r("supervision", "POST", "/service-orders/{service_order_id}/files", {"buyer", "merchant", "operator"},
-      SO_PARTIES, "merchant"),
-    r("supervision", "GET", "/service-orders/{service_order_id}/files/{file_id}", {"buyer", "merchant", "operator"},
-      SO_PARTIES, "buyer"),
+    r(
+        "supervision",
+        "GET",
+        "/service-orders/{service_order_id}/export",
+        {"buyer", "merchant", "operator"},
+        SO_PARTIES,
+        "buyer",
+    ),
+    r(
+        "supervision",
+        "POST",
+        "/service-orders/{service_order_id}/files",
+        {"buyer", "merchant", "operator"},
+        SO_PARTIES,
+        "merchant",
+    ),
+    r(
+        "supervision",
+        "GET",
+        "/service-orders/{service_order_id}/files/{file_id}",
+        {"buyer", "merchant", "operator"},
+        SO_PARTIES,
+        "buyer",
+    ),
     r("supervision", "GET", "/operator/audit", OPS),
     # --- notification ---------------------------------------------------------------------------------
-    *(r("notification", method, path, ALL, OWN, "buyer") for method, path in (
-        ("GET", "/accounts/{account_id}/deliveries"),
-        ("GET", "/accounts/{account_id}/deliveries/{delivery_id}"),
-        ("GET", "/accounts/{account_id}/export"),
-        ("GET", "/accounts/{account_id}/inbox"),
-        ("POST", "/accounts/{account_id}/inbox/read-all"),
-        ("GET", "/accounts/{account_id}/inbox/unread-count"),
-        ("DELETE", "/accounts/{account_id}/inbox/{message_id}"),
-        ("POST", "/accounts/{account_id}/inbox/{message_id}/read"),
-        ("GET", "/accounts/{account_id}/recipients"),
-        ("POST", "/accounts/{account_id}/recipients"),
-        ("DELETE", "/accounts/{account_id}/recipients/{recipient_id}"),
-        ("PATCH", "/accounts/{account_id}/recipients/{recipient_id}"),
-        ("POST", "/accounts/{account_id}/recipients/{recipient_id}/resend"),
-        ("POST", "/accounts/{account_id}/recipients/{recipient_id}/verify-phone"),
-        ("GET", "/accounts/{account_id}/reminders"))),
+    *(
+        r("notification", method, path, ALL, OWN, "buyer")
+        for method, path in (
+            ("GET", "/accounts/{account_id}/deliveries"),
+            ("GET", "/accounts/{account_id}/deliveries/{delivery_id}"),
+            ("GET", "/accounts/{account_id}/export"),
+            ("GET", "/accounts/{account_id}/inbox"),
+            ("POST", "/accounts/{account_id}/inbox/read-all"),
+            ("GET", "/accounts/{account_id}/inbox/unread-count"),
+            ("DELETE", "/accounts/{account_id}/inbox/{message_id}"),
+            ("POST", "/accounts/{account_id}/inbox/{message_id}/read"),
+            ("GET", "/accounts/{account_id}/recipients"),
+            ("POST", "/accounts/{account_id}/recipients"),
+            ("DELETE", "/accounts/{account_id}/recipients/{recipient_id}"),
+            ("PATCH", "/accounts/{account_id}/recipients/{recipient_id}"),
+            ("POST", "/accounts/{account_id}/recipients/{recipient_id}/resend"),
+            ("POST", "/accounts/{account_id}/recipients/{recipient_id}/verify-phone"),
+            ("GET", "/accounts/{account_id}/reminders"),
+        )
+    ),
     r("notification", "GET", "/operator/audit", OPS),
     r("notification", "GET", "/operator/deliveries/dead", OPS),
     r("notification", "POST", "/operator/deliveries/{delivery_id}/replay", OPS),
@@ -125,44 +204,124 @@ RULES: tuple[Rule, ...] = (
     # --- partner --------------------------------------------------------------------------------------
     r("partner", "PUT", "/customers/{customer_id}/association", OPS),
     r("partner", "POST", "/demands", {"provider"}, "an approved provider, for itself"),
-    r("partner", "GET", "/demands/{demand_id}", {"buyer", "merchant", "provider", "operator"},
-      "the demand's provider, merchant and customer; operators", "provider"),
-    r("partner", "POST", "/demands/{demand_id}/offer", {"merchant"}, "the merchant the demand was filed with",
-      "merchant"),
-    r("partner", "POST", "/merchant-calls/{call_id}/replay", {"buyer", "merchant", "operator"},
-      "the call's merchant, the buyer of its order; operators", "merchant"),
+    r(
+        "partner",
+        "GET",
+        "/demands/{demand_id}",
+        {"buyer", "merchant", "provider", "operator"},
+        "the demand's provider, merchant and customer; operators",
+        "provider",
+    ),
+    r(
+        "partner",
+        "POST",
+        "/demands/{demand_id}/offer",
+        {"merchant"},
+        "the merchant the demand was filed with",
+        "merchant",
+    ),
+    r(
+        "partner",
+        "POST",
+        "/merchant-calls/{call_id}/replay",
+        {"buyer", "merchant", "operator"},
+        "the call's merchant, the buyer of its order; operators",
+        "merchant",
+    ),
     r("partner", "GET", "/merchants/{merchant_id}/console", {"merchant"}, "that merchant", "merchant"),
     r("partner", "PUT", "/merchants/{merchant_id}/endpoint", {"merchant"}, "that merchant", "merchant"),
-    r("partner", "POST", "/offers", {"provider", "merchant"},
-      "an approved provider; a merchant on products whose terms it owns"),
-    r("partner", "GET", "/offers/{offer_id}", {"buyer", "merchant", "provider", "operator"},
-      "the offer's issuer, provider, customer and products' merchant; operators", "provider"),
+    r(
+        "partner",
+        "POST",
+        "/offers",
+        {"provider", "merchant"},
+        "an approved provider; a merchant on products whose terms it owns",
+    ),
+    r(
+        "partner",
+        "GET",
+        "/offers/{offer_id}",
+        {"buyer", "merchant", "provider", "operator"},
+        "the offer's issuer, provider, customer and products' merchant; operators",
+        "provider",
+    ),
     r("partner", "POST", "/orders/{order_id}/kit/bind", {"buyer"}, "the order's buyer", "buyer"),
     r("partner", "POST", "/orders/{order_id}/kit/departments", {"buyer"}, "the order's buyer", "buyer"),
     r("partner", "POST", "/orders/{order_id}/kit/users", {"buyer"}, "the order's buyer", "buyer"),
-    r("partner", "GET", "/products/{product_id}/terms", {"merchant", "provider", "operator"},
-      "the terms' merchant, approved providers; operators", "merchant"),
-    r("partner", "PUT", "/products/{product_id}/terms", {"merchant"}, "the product's merchant (the first to set "
-      "them)", "merchant"),
+    r(
+        "partner",
+        "GET",
+        "/products/{product_id}/terms",
+        {"merchant", "provider", "operator"},
+        "the terms' merchant, approved providers; operators",
+        "merchant",
+    ),
+    r(
+        "partner",
+        "PUT",
+        "/products/{product_id}/terms",
+        {"merchant"},
+        "the product's merchant (the first to set them)",
+        "merchant",
+    ),
     r("partner", "POST", "/programme/applications", {"provider"}, "for itself"),
     r("partner", "POST", "/programme/applications/{application_id}/review", OPS),
-    r("partner", "GET", "/providers/{provider_id}", {"provider", "operator"}, "that provider; operators",
-      "provider"),
+    r(
+        "partner",
+        "GET",
+        "/providers/{provider_id}",
+        {"provider", "operator"},
+        "that provider; operators",
+        "provider",
+    ),
     r("partner", "POST", "/providers/{provider_id}/bills", OPS),
-    r("partner", "POST", "/providers/{provider_id}/bills/{bill_id}/invoice", {"provider"}, "that provider",
-      "provider"),
-    r("partner", "GET", "/providers/{provider_id}/ledger", {"provider", "operator"}, "that provider; operators",
-      "provider"),
-    r("partner", "POST", "/providers/{provider_id}/private-links", {"provider"}, "that provider, approved",
-      "provider"),
-    r("partner", "GET", "/providers/{provider_id}/statement", {"provider", "operator"},
-      "that provider; operators", "provider"),
+    r(
+        "partner",
+        "POST",
+        "/providers/{provider_id}/bills/{bill_id}/invoice",
+        {"provider"},
+        "that provider",
+        "provider",
+    ),
+    r(
+        "partner",
+        "GET",
+        "/providers/{provider_id}/ledger",
+        {"provider", "operator"},
+        "that provider; operators",
+        "provider",
+    ),
+    r(
+        "partner",
+        "POST",
+        "/providers/{provider_id}/private-links",
+        {"provider"},
+        "that provider, approved",
+        "provider",
+    ),
+    r(
+        "partner",
+        "GET",
+        "/providers/{provider_id}/statement",
+        {"provider", "operator"},
+        "that provider; operators",
+        "provider",
+    ),
     r("partner", "GET", "/operator/audit", OPS),
     # --- every service: its parked events; the producers: the dead letters of their topics, and replay ---------
-    *(r(service, "GET", "/operator/parked", OPS) for service in ("orders", "supervision", "notification", "partner")),
-    *(r(service, method, path, OPS) for service in ("orders", "supervision", "partner") for method, path in (
-        ("GET", "/operator/dead-letters"), ("POST", "/operator/dead-letters/{dead_letter_id}/replay"),
-        ("POST", "/operator/dead-letters/replay"))),
+    *(
+        r(service, "GET", "/operator/parked", OPS)
+        for service in ("orders", "supervision", "notification", "partner")
+    ),
+    *(
+        r(service, method, path, OPS)
+        for service in ("orders", "supervision", "partner")
+        for method, path in (
+            ("GET", "/operator/dead-letters"),
+            ("POST", "/operator/dead-letters/{dead_letter_id}/replay"),
+            ("POST", "/operator/dead-letters/replay"),
+        )
+    ),
 )
 # Open without a token by design (issue 9): health, contracts, third-party-signed callbacks, the public catalogue.
 EXEMPT = {"/healthz", "/readyz", "/asyncapi.json", "/callbacks/sms/{delivery_id}", "/verify/email"}
@@ -184,8 +343,10 @@ def cell(rule: Rule, column: str) -> str:
 
 
 def markdown() -> str:
-    head = "| service | route | buyer | merchant | provider | operator | payment system | stranger | no token | " \
-           "party rule |"
+    head = (
+        "| service | route | buyer | merchant | provider | operator | payment system | stranger | no token | "
+        "party rule |"
+    )
     lines = [head, "|---|---|---|---|---|---|---|---|---|---|"]
     for rule in RULES:
         cells = " | ".join(cell(rule, c) for c in COLUMNS)

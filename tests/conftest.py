@@ -80,11 +80,20 @@ class Infra:
         """A service's settings on this stack: its own Kafka user, the issuer, a database of the namespace."""
         name = cls.model_fields["service_name"].default
         base: dict[str, Any] = {
-            "environment": "dev", "kafka_bootstrap_servers": self.bootstrap, "mongodb_uri": self.mongo_uri,
-            "topic_namespace": namespace, "mongodb_database": f"{namespace}_{name}", "oidc_issuer_url": self.issuer,
-            "consumer_backoff_seconds": 0.05, "relay_poll_seconds": 0.1}
+            "environment": "dev",
+            "kafka_bootstrap_servers": self.bootstrap,
+            "mongodb_uri": self.mongo_uri,
+            "topic_namespace": namespace,
+            "mongodb_database": f"{namespace}_{name}",
+            "oidc_issuer_url": self.issuer,
+            "consumer_backoff_seconds": 0.05,
+            "relay_poll_seconds": 0.1,
+        }
         if self.stack.kafka_users:
-            base |= {"kafka_security_protocol": "SASL_PLAINTEXT", "kafka_password": self.stack.kafka_users[name]}
+            base |= {
+                "kafka_security_protocol": "SASL_PLAINTEXT",
+                "kafka_password": self.stack.kafka_users[name],
+            }
         else:
             base["create_topics"] = True
         return cls(**{**base, **extra})
@@ -121,8 +130,10 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
         from testcontainers.kafka import KafkaContainer
         from testcontainers.mongodb import MongoDbContainer
 
-        with KafkaContainer().with_kraft() as kafka, MongoDbContainer("mongo:8.0").with_command(
-                "--replSet rs0 --bind_ip_all") as mongo:
+        with (
+            KafkaContainer().with_kraft() as kafka,
+            MongoDbContainer("mongo:8.0").with_command("--replSet rs0 --bind_ip_all") as mongo,
+        ):
             mongo.exec(["mongosh", "--quiet", "--eval", "rs.initiate()"])
             stack.bootstrap = kafka.get_bootstrap_server()
             stack.mongo_uri = mongo.get_connection_url() + "/?directConnection=true"

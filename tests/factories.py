@@ -39,24 +39,63 @@ def parties(provider: str | None = None) -> Parties:
     return Parties(buyer_account_id=rid("buyer"), merchant_account_id=rid("merchant"), provider_id=provider)
 
 
-def account_registered(account_id: str, role: AccountRole, *, email: str | None = None, phone: str = "+8613800001234",
-                       locale: str = "en-US") -> AccountRegistered:
-    return AccountRegistered(producer="tests", correlation_id=rid("corr"), payload=AccountRegisteredPayload(
-        account_id=account_id, role=role, display_name=account_id, bound_email=email or f"{account_id}@example.com",
-        bound_phone=phone, locale=locale))  # type: ignore[arg-type]
+def account_registered(
+    account_id: str,
+    role: AccountRole,
+    *,
+    email: str | None = None,
+    phone: str = "+8613800001234",
+    locale: str = "en-US",
+) -> AccountRegistered:
+    return AccountRegistered(
+        producer="tests",
+        correlation_id=rid("corr"),
+        payload=AccountRegisteredPayload(
+            account_id=account_id,
+            role=role,
+            display_name=account_id,
+            bound_email=email or f"{account_id}@example.com",
+            bound_phone=phone,
+            locale=locale,
+        ),
+    )  # type: ignore[arg-type]
 
 
-def order_paid(p: Parties, *, order_id: str | None = None, amount: str = "100.00", ratio: str | None = "0.10",
-               delivery_type: DeliveryType = DeliveryType.MANUAL_SERVICE) -> OrderPaid:
+def order_paid(
+    p: Parties,
+    *,
+    order_id: str | None = None,
+    amount: str = "100.00",
+    ratio: str | None = "0.10",
+    delivery_type: DeliveryType = DeliveryType.MANUAL_SERVICE,
+) -> OrderPaid:
     order_id = order_id or rid("CS")
-    product = ProductSnapshot(product_id=rid("p"), name="Data migration service", delivery_type=delivery_type,
-                              provider_share_ratio=Decimal(ratio) if ratio else None)
-    return OrderPaid(producer="tests", correlation_id=rid("corr"), order_id=order_id, payload=OrderPaidPayload(
-        order_id=order_id, parties=p, product=product, amount=Decimal(amount), paid_at=datetime.now(UTC)))
+    product = ProductSnapshot(
+        product_id=rid("p"),
+        name="Data migration service",
+        delivery_type=delivery_type,
+        provider_share_ratio=Decimal(ratio) if ratio else None,
+    )
+    return OrderPaid(
+        producer="tests",
+        correlation_id=rid("corr"),
+        order_id=order_id,
+        payload=OrderPaidPayload(
+            order_id=order_id, parties=p, product=product, amount=Decimal(amount), paid_at=datetime.now(UTC)
+        ),
+    )
 
 
 def acceptance_done(p: Parties, order_id: str) -> AcceptanceDone:
-    return AcceptanceDone(producer="tests", correlation_id=rid("corr"), order_id=order_id,
-                          payload=AcceptanceDonePayload(service_order_id=f"SO-{order_id}", order_id=order_id,
-                                                        accepted_by=PartyRole.BUYER, accepted_at=datetime.now(UTC),
-                                                        parties=p))
+    return AcceptanceDone(
+        producer="tests",
+        correlation_id=rid("corr"),
+        order_id=order_id,
+        payload=AcceptanceDonePayload(
+            service_order_id=f"SO-{order_id}",
+            order_id=order_id,
+            accepted_by=PartyRole.BUYER,
+            accepted_at=datetime.now(UTC),
+            parties=p,
+        ),
+    )

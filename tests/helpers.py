@@ -37,11 +37,13 @@ def _client(kafka: str | dict[str, Any]) -> dict[str, Any]:
     return {"bootstrap_servers": kafka} if isinstance(kafka, str) else dict(kafka)
 
 
-async def read_topic(kafka: str | dict[str, Any], topic: str, *, at_least: int = 1,
-                     timeout: float = 20.0) -> list[Any]:
+async def read_topic(
+    kafka: str | dict[str, Any], topic: str, *, at_least: int = 1, timeout: float = 20.0
+) -> list[Any]:
     """Every record on `topic` from the beginning, once at least `at_least` are there."""
-    consumer = AIOKafkaConsumer(topic, **_client(kafka), auto_offset_reset="earliest", enable_auto_commit=False,
-                                group_id=None)
+    consumer = AIOKafkaConsumer(
+        topic, **_client(kafka), auto_offset_reset="earliest", enable_auto_commit=False, group_id=None
+    )
     await consumer.start()
     records: list[Any] = []
     try:
@@ -60,8 +62,9 @@ async def produce(kafka: str | dict[str, Any], topic: str, value: bytes | dict[s
     await producer.start()
     try:
         body = value if isinstance(value, bytes) else json.dumps(value).encode()
-        await producer.send_and_wait(topic, body, key=key.encode(),
-                                     headers=[("content-type", b"application/json")])
+        await producer.send_and_wait(
+            topic, body, key=key.encode(), headers=[("content-type", b"application/json")]
+        )
     finally:
         await producer.stop()
 
@@ -95,7 +98,15 @@ def start_sinks(data_dir: Path, log_dir: Path, name: str = "sinks") -> Sinks:
     mailpit = MailpitNode(data_dir / "mailpit", free_port(), free_port())
     mailpit.start(log_dir, name=f"{name}-mailpit")
     http_port = free_port()
-    argv = [sys.executable, "-m", "devstack.sinks", "--http-port", str(http_port), "--data-dir", str(data_dir)]
+    argv = [
+        sys.executable,
+        "-m",
+        "devstack.sinks",
+        "--http-port",
+        str(http_port),
+        "--data-dir",
+        str(data_dir),
+    ]
     proc = spawn(f"{name}-sms", argv, log_dir)
     proc.extra["port"] = str(http_port)
     wait_until(lambda: "sinks ready" in proc.output(), 30, name, proc)

@@ -35,12 +35,32 @@ def verifier(audience: str) -> TokenVerifier:
     return TokenVerifier(StaticKeys(jwks()), issuer=ISSUER, audience=audience)
 
 
-def token(sub: str, *roles: str, audience: str | list[str] = "koo-orders", expires_in: int = 300,
-          issuer: str = ISSUER, kid: str = KID, algorithm: str = "RS256", **claims: Any) -> str:
+def token(
+    sub: str,
+    *roles: str,
+    audience: str | list[str] = "koo-orders",
+    expires_in: int = 300,
+    issuer: str = ISSUER,
+    kid: str = KID,
+    algorithm: str = "RS256",
+    **claims: Any,
+) -> str:
     now = int(time.time())
-    body = {"iss": issuer, "sub": sub, "aud": audience, "iat": now, "nbf": now, "exp": now + expires_in,
-            "azp": "koo-cli", "jti": uuid.uuid4().hex, "realm_access": {"roles": list(roles)},
-            "preferred_username": sub, "email": f"{sub}@example.com", "email_verified": True, **claims}
+    body = {
+        "iss": issuer,
+        "sub": sub,
+        "aud": audience,
+        "iat": now,
+        "nbf": now,
+        "exp": now + expires_in,
+        "azp": "koo-cli",
+        "jti": uuid.uuid4().hex,
+        "realm_access": {"roles": list(roles)},
+        "preferred_username": sub,
+        "email": f"{sub}@example.com",
+        "email_verified": True,
+        **claims,
+    }
     return jwt.encode(body, _key(), algorithm=algorithm, headers={"kid": kid})
 
 

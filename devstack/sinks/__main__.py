@@ -40,8 +40,9 @@ class _Uvicorn(uvicorn.Server):
 async def serve(http_port: int, data_dir: Path) -> None:
     store = SmsStore(data_dir)
     callbacks = Callbacks(store)
-    config = uvicorn.Config(create_app(store, callbacks), host=HOST, port=http_port, log_level="warning",
-                            lifespan="off")
+    config = uvicorn.Config(
+        create_app(store, callbacks), host=HOST, port=http_port, log_level="warning", lifespan="off"
+    )
     ready = f"sinks ready sms=http://{HOST}:{http_port}"
     http = _Uvicorn(config, on_started=lambda: print(ready, flush=True))
     loop = asyncio.get_running_loop()

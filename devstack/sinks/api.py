@@ -1,9 +1,9 @@
 """A Twilio-compatible Messages resource, the accepted SMS as JSON, fault control, an index page.
 
 Status callbacks go out through one HTTP session for the sink's lifetime (`Callbacks`), at most `CALLBACKS` at
-once. A client per message spent about 18 ms of CPU building its TLS context; one shared httpx client still cost
-more the longer its queue of waiting requests (its pool scans the queue on every request) and re-tried an import
-on each request; aiohttp's connector queues in constant time.
+once. A client per message spent about 18 ms of CPU building its TLS context; one shared httpx client still
+cost more the longer its queue of waiting requests (its pool scans the queue on every request) and re-tried an
+import on each request; aiohttp's connector queues in constant time.
 """
 
 from __future__ import annotations
@@ -34,25 +34,49 @@ log = logging.getLogger("devstack.sinks")
 API = "/2010-04-01/Accounts/{account_sid}"
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 CALLBACKS = 16
-ERROR_TEXT = {400: "Bad Request", 401: "Authenticate", 404: "Not Found", 429: "Too Many Requests",
-              500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
-              504: "Gateway Timeout"}
+ERROR_TEXT = {
+    400: "Bad Request",
+    401: "Authenticate",
+    404: "Not Found",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
 
 
 def twilio_error(status: int, code: int, message: str) -> JSONResponse:
-    body = {"code": code, "message": message, "status": status,
-            "more_info": f"https://www.twilio.com/docs/errors/{code}"}
+    body = {
+        "code": code,
+        "message": message,
+        "status": status,
+        "more_info": f"https://www.twilio.com/docs/errors/{code}",
+    }
     return JSONResponse(body, status_code=status)
 
 
 def message_resource(row: Row, status: str) -> dict[str, Any]:
     date = format_datetime(datetime.fromisoformat(row["received_at"]))
     return {
-        "sid": row["id"], "account_sid": row["account_sid"], "to": row["to"], "from": row["from"],
-        "body": row["body"], "status": status, "num_segments": str(row["num_segments"]), "num_media": "0",
-        "direction": "outbound-api", "api_version": "2010-04-01", "date_created": date,
-        "date_updated": date, "date_sent": date, "price": None, "price_unit": "USD", "error_code": None,
-        "error_message": None, "messaging_service_sid": row.get("messaging_service_sid"),
+        "sid": row["id"],
+        "account_sid": row["account_sid"],
+        "to": row["to"],
+        "from": row["from"],
+        "body": row["body"],
+        "status": status,
+        "num_segments": str(row["num_segments"]),
+        "num_media": "0",
+        "direction": "outbound-api",
+        "api_version": "2010-04-01",
+        "date_created": date,
+        "date_updated": date,
+        "date_sent": date,
+        "price": None,
+        "price_unit": "USD",
+        "error_code": None,
+        "error_message": None,
+        "messaging_service_sid": row.get("messaging_service_sid"),
         "uri": f"/2010-04-01/Accounts/{row['account_sid']}/Messages/{row['id']}.json",
         "subresource_uris": {},
     }
@@ -70,7 +94,8 @@ def basic_auth_user(request: Request) -> tuple[str, str] | None:
 
 
 class Callbacks:
-    """Advances each message like Twilio does (queued -> sent -> delivered), POSTing every status to the message's
+    """Advances each message like Twilio does (queued -> sent -> delivered), POSTing every status to the
+    message's
     StatusCallback, signed with the account's auth token (`X-Twilio-Signature`)."""
 
     def __init__(self, store: SmsStore) -> None:
@@ -79,8 +104,9 @@ class Callbacks:
 
     def http(self) -> aiohttp.ClientSession:
         if self._http is None:  # inside the running loop, once; the connector queues beyond CALLBACKS
-            self._http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CALLBACKS),
-                                               timeout=aiohttp.ClientTimeout(total=5.0))
+            self._http = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=CALLBACKS), timeout=aiohttp.ClientTimeout(total=5.0)
+            )
         return self._http
 
     async def close(self) -> None:
@@ -94,12 +120,21 @@ class Callbacks:
             self.store.status[row["id"]] = status
             if not url:
                 continue
-            form = {"MessageSid": row["id"], "SmsSid": row["id"], "MessageStatus": status,
-                    "SmsStatus": status, "AccountSid": row["account_sid"], "To": row["to"],
-                    "From": row["from"], "ApiVersion": "2010-04-01"}
+            form = {
+                "MessageSid": row["id"],
+                "SmsSid": row["id"],
+                "MessageStatus": status,
+                "SmsStatus": status,
+                "AccountSid": row["account_sid"],
+                "To": row["to"],
+                "From": row["from"],
+                "ApiVersion": "2010-04-01",
+            }
             signature = RequestValidator(auth_token).compute_signature(url, form)
             try:
-                async with self.http().post(url, data=form, headers={"X-Twilio-Signature": signature}) as resp:
+                async with self.http().post(
+                    url, data=form, headers={"X-Twilio-Signature": signature}
+                ) as resp:
                     await resp.read()
             except (aiohttp.ClientError, TimeoutError) as exc:
                 log.warning("status callback %s for %s failed: %r", url, row["id"], exc)
@@ -132,9 +167,14 @@ def create_app(store: SmsStore, callbacks: Callbacks) -> FastAPI:
         if not sender and not service:
             return twilio_error(400, 21603, "A 'From' phone number is required.")
         row: Row = {
-            "id": "SM" + secrets.token_hex(16), "received_at": utc_now().isoformat(),
-            "account_sid": account_sid, "to": to, "from": str(sender or ""), "body": body,
-            "num_segments": segments(body), "status_callback": form.get("StatusCallback") or None,
+            "id": "SM" + secrets.token_hex(16),
+            "received_at": utc_now().isoformat(),
+            "account_sid": account_sid,
+            "to": to,
+            "from": str(sender or ""),
+            "body": body,
+            "num_segments": segments(body),
+            "status_callback": form.get("StatusCallback") or None,
             "messaging_service_sid": service or None,
         }
         store.append(row)
@@ -146,8 +186,12 @@ def create_app(store: SmsStore, callbacks: Callbacks) -> FastAPI:
     async def fetch_message(account_sid: str, sid: str) -> Any:
         row = store.find(sid)
         if row is None or row["account_sid"] != account_sid:
-            return twilio_error(404, 20404, f"The requested resource /2010-04-01/Accounts/{account_sid}"
-                                            f"/Messages/{sid}.json was not found")
+            return twilio_error(
+                404,
+                20404,
+                f"The requested resource /2010-04-01/Accounts/{account_sid}"
+                f"/Messages/{sid}.json was not found",
+            )
         return message_resource(row, store.status.get(sid, "delivered"))
 
     @app.get("/sms")
@@ -190,7 +234,9 @@ def create_app(store: SmsStore, callbacks: Callbacks) -> FastAPI:
             return "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>"
 
         recent = "".join(row(r["received_at"], r["to"], r["body"]) for r in reversed(store.rows[-200:]))
-        return ("<!doctype html><meta charset=utf-8><title>SMS sink</title>"
-                f"<h1>SMS ({len(store.rows)}, the latest 200)</h1><table>{recent}</table>")
+        return (
+            "<!doctype html><meta charset=utf-8><title>SMS sink</title>"
+            f"<h1>SMS ({len(store.rows)}, the latest 200)</h1><table>{recent}</table>"
+        )
 
     return app

@@ -1,4 +1,5 @@
-"""What the SMS sink has accepted (an append-only JSON-lines file plus an indexed in-memory copy) and its faults.
+"""What the SMS sink has accepted (an append-only JSON-lines file plus an indexed in-memory copy) and its
+faults.
 
 Each message costs one appended line and two dictionary inserts, whatever the sink already holds: lookups by
 message SID and listings by recipient read the indexes, never the whole store.

@@ -21,8 +21,9 @@ from shared.platform.errors import Forbidden
 
 router = APIRouter(prefix="/accounts/{account_id}")
 
-AccountPath = Annotated[str, Path(min_length=1, max_length=128,
-                                  description="The account: the token's subject")]
+AccountPath = Annotated[
+    str, Path(min_length=1, max_length=128, description="The account: the token's subject")
+]
 # Inbox message, delivery and recipient ids: hex keys and `rcp-...`; bounded so nothing odd reaches a query.
 IdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 OrderFilter = Annotated[str | None, Query(min_length=1, max_length=64, description="Only this order's")]
@@ -30,9 +31,11 @@ OrderFilter = Annotated[str | None, Query(min_length=1, max_length=64, descripti
 
 def own(account_id: str, caller: Principal) -> None:
     if account_id != caller.account_id:
-        raise Forbidden(f"account {caller.account_id} may not use account {account_id}'s messages, "
-                        "recipients or deliveries: they are visible to that account only",
-                        rule="own_account_only")
+        raise Forbidden(
+            f"account {caller.account_id} may not use account {account_id}'s messages, "
+            "recipients or deliveries: they are visible to that account only",
+            rule="own_account_only",
+        )
 
 
 async def _owner(account_id: AccountPath, caller: Party) -> Principal:
@@ -53,13 +56,19 @@ def deps(request: Request) -> Deps:
 
 
 @router.get("/inbox", tags=["inbox"])
-async def inbox(account_id: AccountPath, owner: Owner, request: Request, unread_only: bool = False,
-                category: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
-                limit: Annotated[int, Query(ge=1, le=100)] = 20,
-                offset: Annotated[int, Query(ge=0, le=100_000)] = 0) -> InboxPage:
+async def inbox(
+    account_id: AccountPath,
+    owner: Owner,
+    request: Request,
+    unread_only: bool = False,
+    category: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+) -> InboxPage:
     """List in-site messages, newest first, with the unread count."""
-    return await _q(request).inbox(account_id, unread_only=unread_only, category=category, limit=limit,
-                                   offset=offset)
+    return await _q(request).inbox(
+        account_id, unread_only=unread_only, category=category, limit=limit, offset=offset
+    )
 
 
 @router.get("/inbox/unread-count", tags=["inbox"])
@@ -69,8 +78,9 @@ async def unread_count(account_id: AccountPath, owner: Owner, request: Request) 
 
 
 @router.post("/inbox/{message_id}/read", tags=["inbox"])
-async def mark_read(account_id: AccountPath, message_id: IdPath, owner: Owner,
-                    request: Request) -> dict[str, int]:
+async def mark_read(
+    account_id: AccountPath, message_id: IdPath, owner: Owner, request: Request
+) -> dict[str, int]:
     """Mark one in-site message read."""
     return {"marked": await services.mark_read(deps(request), account_id, message_id)}
 
@@ -88,8 +98,13 @@ async def delete_message(account_id: AccountPath, message_id: IdPath, owner: Own
 
 
 @router.get("/deliveries", tags=["deliveries"])
-async def deliveries(account_id: AccountPath, owner: Owner, request: Request, order_id: OrderFilter = None,
-                     limit: Annotated[int, Query(ge=1, le=200)] = 50) -> list[Delivery]:
+async def deliveries(
+    account_id: AccountPath,
+    owner: Owner,
+    request: Request,
+    order_id: OrderFilter = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[Delivery]:
     """The delivery log of the account's messages, each with its status and resolution trace."""
     return await _q(request).deliveries(account_id, order_id, limit)
 
@@ -101,8 +116,13 @@ async def delivery(account_id: AccountPath, delivery_id: IdPath, owner: Owner, r
 
 
 @router.get("/reminders", tags=["reminders"])
-async def reminders(account_id: AccountPath, owner: Owner, request: Request, order_id: OrderFilter = None,
-                    limit: Annotated[int, Query(ge=1, le=100)] = 100) -> list[Series]:
+async def reminders(
+    account_id: AccountPath,
+    owner: Owner,
+    request: Request,
+    order_id: OrderFilter = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 100,
+) -> list[Series]:
     """The deadline reminder series addressed to this account: steps, what was sent, and why they stopped."""
     return await _q(request).reminders(account_id, order_id, limit)
 

@@ -21,38 +21,46 @@ PREFIX = "/accounts/{account_id}/recipients"
 
 
 @router.post(PREFIX, status_code=status.HTTP_201_CREATED, tags=["message centre"])
-async def add_recipients(account_id: AccountPath, body: AddRecipients, owner: Owner,
-                         request: Request) -> list[RecipientView]:
+async def add_recipients(
+    account_id: AccountPath, body: AddRecipients, owner: Owner, request: Request
+) -> list[RecipientView]:
     """Add up to 10 recipients; each is inactive until its email link and SMS code are verified."""
     return await centre.add_recipients(deps(request), account_id, body)
 
 
 @router.get(PREFIX, tags=["message centre"])
-async def recipients(account_id: AccountPath, owner: Owner, request: Request,
-                     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-                     offset: Annotated[int, Query(ge=0, le=100_000)] = 0) -> list[RecipientView]:
+async def recipients(
+    account_id: AccountPath,
+    owner: Owner,
+    request: Request,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+) -> list[RecipientView]:
     """List the account's message recipients."""
     queries: Queries = request.app.state.queries
     return await queries.recipients(account_id, limit=limit, offset=offset)
 
 
 @router.patch(PREFIX + "/{recipient_id}", tags=["message centre"])
-async def edit_recipient(account_id: AccountPath, recipient_id: IdPath, body: EditRecipient, owner: Owner,
-                         request: Request) -> RecipientView:
+async def edit_recipient(
+    account_id: AccountPath, recipient_id: IdPath, body: EditRecipient, owner: Owner, request: Request
+) -> RecipientView:
     """Change a recipient's name, addresses or subscribed categories (a new address is verified again)."""
     return await centre.edit_recipient(deps(request), account_id, recipient_id, body)
 
 
 @router.delete(PREFIX + "/{recipient_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["message centre"])
-async def delete_recipient(account_id: AccountPath, recipient_id: IdPath, owner: Owner,
-                           request: Request) -> None:
+async def delete_recipient(
+    account_id: AccountPath, recipient_id: IdPath, owner: Owner, request: Request
+) -> None:
     """Delete a recipient."""
     await centre.delete_recipient(deps(request), account_id, recipient_id)
 
 
 @router.post(PREFIX + "/{recipient_id}/resend", tags=["message centre"])
-async def resend(account_id: AccountPath, recipient_id: IdPath, owner: Owner,
-                 request: Request) -> RecipientView:
+async def resend(
+    account_id: AccountPath, recipient_id: IdPath, owner: Owner, request: Request
+) -> RecipientView:
     """Send new verification messages for what is not verified yet (older links and codes stop working).
 
     A resend counts toward the 40 changes a day, and keeps the count of wrong codes (SMS pumping)."""
@@ -60,16 +68,21 @@ async def resend(account_id: AccountPath, recipient_id: IdPath, owner: Owner,
 
 
 @router.post(PREFIX + "/{recipient_id}/verify-phone", tags=["message centre"])
-async def verify_phone(account_id: AccountPath, recipient_id: IdPath,
-                       code: Annotated[str, Query(pattern=r"^\d{6}$")], owner: Owner,
-                       request: Request) -> RecipientView:
+async def verify_phone(
+    account_id: AccountPath,
+    recipient_id: IdPath,
+    code: Annotated[str, Query(pattern=r"^\d{6}$")],
+    owner: Owner,
+    request: Request,
+) -> RecipientView:
     """Verify the recipient's phone with the code it received by SMS."""
     return await centre.verify_phone(deps(request), account_id, recipient_id, code)
 
 
 @router.get("/verify/email", tags=["message centre"])
-async def verify_email(token: Annotated[str, Query(min_length=10, max_length=200, pattern=r"^[\w.-]+$")],
-                       request: Request) -> dict[str, bool]:
+async def verify_email(
+    token: Annotated[str, Query(min_length=10, max_length=200, pattern=r"^[\w.-]+$")], request: Request
+) -> dict[str, bool]:
     """The link in the verification e-mail: the token alone identifies the recipient (no data shown)."""
     view = await centre.verify_email(deps(request), token)
     return {"email_verified": view.email_verified, "active": view.active}

@@ -37,14 +37,19 @@ async def sms_status_callback(delivery_id: IdPath, request: Request) -> Response
     validators = [RequestValidator(t.get_secret_value()) for t in auth_tokens(settings)]
     if not any(v.validate(url, form, signature) for v in validators):
         raise Forbidden("invalid X-Twilio-Signature", rule="twilio_signature")
-    await record_sms_status(deps(request), delivery_id, form.get("MessageSid", "")[:64],
-                            form.get("MessageStatus", "")[:32])
+    await record_sms_status(
+        deps(request), delivery_id, form.get("MessageSid", "")[:64], form.get("MessageStatus", "")[:32]
+    )
     return Response(status_code=204)
 
 
 @router.get("/operator/deliveries/dead", tags=["operator"])
-async def dead_deliveries(operator: Operator, request: Request, order_id: OrderFilter = None,
-                          limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[dict[str, Any]]:
+async def dead_deliveries(
+    operator: Operator,
+    request: Request,
+    order_id: OrderFilter = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[dict[str, Any]]:
     """Dead-lettered and refused deliveries (operators only); addresses are left out."""
     queries: Queries = request.app.state.queries
     return await queries.dead(order_id, limit)
@@ -53,14 +58,21 @@ async def dead_deliveries(operator: Operator, request: Request, order_id: OrderF
 @router.post("/operator/deliveries/{delivery_id}/replay", tags=["operator"])
 async def replay(delivery_id: IdPath, operator: Operator, request: Request) -> dict[str, str]:
     """Put a dead delivery back in the queue (operators only)."""
-    return {"delivery_id": delivery_id, "status": await replay_delivery(deps(request), operator.account_id,
-                                                                        delivery_id)}
+    return {
+        "delivery_id": delivery_id,
+        "status": await replay_delivery(deps(request), operator.account_id, delivery_id),
+    }
 
 
 @router.get("/operator/providers", tags=["operator"])
 async def provider_health(operator: Operator, request: Request) -> dict[str, dict[str, Any]]:
     """Each channel's circuit breaker in this replica: closed, open (on the secondary) or half-open."""
     dispatcher: Dispatcher = request.app.state.dispatcher
-    return {name: {"state": f.breaker.state.value, "consecutive_failures": f.breaker.consecutive,
-                   "secondary_configured": f.secondary is not None}
-            for name, f in (("email", dispatcher.email), ("sms", dispatcher.sms))}
+    return {
+        name: {
+            "state": f.breaker.state.value,
+            "consecutive_failures": f.breaker.consecutive,
+            "secondary_configured": f.secondary is not None,
+        }
+        for name, f in (("email", dispatcher.email), ("sms", dispatcher.sms))
+    }

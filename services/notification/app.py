@@ -32,9 +32,18 @@ def _wire(settings: NotificationSettings):  # type: ignore[no-untyped-def]
         rt.provide("notification", deps)
         rt.provide("dispatcher", dispatcher)
         rt.provide("queries", Queries(collections))
-        rt.worker(ReminderSource(deps), WorkerSettings(
-            poll_seconds=settings.reminder_poll_seconds, lease_seconds=settings.worker_lease, batch=50,
-            concurrency=4, max_attempts=8, backoff_seconds=1.0, backoff_max_seconds=300.0))
+        rt.worker(
+            ReminderSource(deps),
+            WorkerSettings(
+                poll_seconds=settings.reminder_poll_seconds,
+                lease_seconds=settings.worker_lease,
+                batch=50,
+                concurrency=4,
+                max_attempts=8,
+                backoff_seconds=1.0,
+                backoff_max_seconds=300.0,
+            ),
+        )
         rt.on_stop(dispatcher.drain)  # sends under way finish before the provider clients close
         for close in closers:
             rt.on_stop(close)
@@ -44,7 +53,11 @@ def _wire(settings: NotificationSettings):  # type: ignore[no-untyped-def]
 
 def create_app(settings: NotificationSettings | None = None) -> FastAPI:
     settings = settings or NotificationSettings()
-    return build_service(settings, title="notification",
-                         description="Message centre, in-site inbox, email and SMS deliveries with traces.",
-                         register=handlers.register, wire=_wire(settings),
-                         routers=[api.router, api_centre.router, api_ops.router])
+    return build_service(
+        settings,
+        title="notification",
+        description="Message centre, in-site inbox, email and SMS deliveries with traces.",
+        register=handlers.register,
+        wire=_wire(settings),
+        routers=[api.router, api_centre.router, api_ops.router],
+    )

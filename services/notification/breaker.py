@@ -116,6 +116,9 @@ class Failover(Generic[M2]):
                 self.breaker.success()
                 return Sent(ref, "primary")
         if self.secondary is None:
-            raise CircuitOpen(f"primary provider's circuit is {self.breaker.state.value} and no secondary "
-                              "provider is configured", self.breaker.retry_in())
+            raise CircuitOpen(
+                f"primary provider's circuit is {self.breaker.state.value} and no secondary "
+                "provider is configured",
+                self.breaker.retry_in(),
+            )
         return Sent(await self.secondary.send(msg), "secondary")

@@ -22,8 +22,17 @@ from enum import StrEnum
 from services.notification.templates import _TEXTS, Rendered, render
 from shared.schemas import AccountRole, Event, OrderStatus
 
-__all__ = ["CATALOGUE", "CATEGORIES", "_TEXTS", "Channel", "MessageType", "Rendered", "Rule", "render",
-           "rules_for"]
+__all__ = [
+    "CATALOGUE",
+    "CATEGORIES",
+    "_TEXTS",
+    "Channel",
+    "MessageType",
+    "Rendered",
+    "Rule",
+    "render",
+    "rules_for",
+]
 
 
 class Channel(StrEnum):
@@ -34,8 +43,15 @@ class Channel(StrEnum):
 
 ALL_CHANNELS = (Channel.IN_SITE, Channel.EMAIL, Channel.SMS)
 # Category key -> the marketplace's code where the dossier names one (§6.3); [I] for the others.
-CATEGORIES = {"creation_activation": "101", "supervision": "supervision", "appeal": "appeal",
-              "om_reminder": "501", "billing": "billing", "other": "901", "account": "account"}
+CATEGORIES = {
+    "creation_activation": "101",
+    "supervision": "supervision",
+    "appeal": "appeal",
+    "om_reminder": "501",
+    "billing": "billing",
+    "other": "901",
+    "account": "account",
+}
 
 
 @dataclass(frozen=True)

@@ -72,8 +72,9 @@ class Recipient(BaseModel):
         return self.email_verified and self.phone_verified
 
     def view(self) -> RecipientView:
-        return RecipientView(active=self.active, **self.model_dump(include=set(RecipientView.model_fields)
-                                                                    - {"active"}))
+        return RecipientView(
+            active=self.active, **self.model_dump(include=set(RecipientView.model_fields) - {"active"})
+        )
 
     def challenge(self, token: str, code: str, expires_at: datetime, now: datetime) -> Recipient:
         """New secrets for whatever is not verified yet (a new recipient, a changed address, a resend).
@@ -84,14 +85,25 @@ class Recipient(BaseModel):
         dossier §6.2), and each renews the guesses at most once, so an account gets at most MAX_CODE_ATTEMPTS
         x 40 = 200 wrong guesses a day, each time at a new random 6-digit code: at most 200 in a million."""
         exhausted = self.code_attempts >= MAX_CODE_ATTEMPTS
-        return self.model_copy(update={
-            "email_token_hash": None if self.email_verified else digest(token),
-            "phone_code_hash": None if self.phone_verified else digest(code),
-            "code_attempts": 0 if exhausted else self.code_attempts, "challenge_expires_at": expires_at,
-            "updated_at": now})
+        return self.model_copy(
+            update={
+                "email_token_hash": None if self.email_verified else digest(token),
+                "phone_code_hash": None if self.phone_verified else digest(code),
+                "code_attempts": 0 if exhausted else self.code_attempts,
+                "challenge_expires_at": expires_at,
+                "updated_at": now,
+            }
+        )
 
-    def edit(self, *, name: str | None, email: str | None, phone: str | None, categories: list[str] | None,
-             now: datetime) -> Recipient:
+    def edit(
+        self,
+        *,
+        name: str | None,
+        email: str | None,
+        phone: str | None,
+        categories: list[str] | None,
+        now: datetime,
+    ) -> Recipient:
         """A changed email or phone must be verified again; the rest takes effect at once."""
         update: dict[str, object] = {"updated_at": now}
         if name is not None:
@@ -109,8 +121,9 @@ class Recipient(BaseModel):
             return self
         self._not_expired(now)
         if self.email_token_hash is None or not hmac.compare_digest(self.email_token_hash, digest(token)):
-            raise InvalidInput("this verification link is not valid (it may have been replaced by a resend)",
-                               field="token")
+            raise InvalidInput(
+                "this verification link is not valid (it may have been replaced by a resend)", field="token"
+            )
         return self.model_copy(update={"email_verified": True, "email_token_hash": None, "updated_at": now})
 
     def verify_phone(self, code: str, now: datetime) -> tuple[Recipient, bool]:
@@ -119,8 +132,10 @@ class Recipient(BaseModel):
             return self, True
         self._not_expired(now)
         if self.code_attempts >= MAX_CODE_ATTEMPTS or self.phone_code_hash is None:
-            raise TooManyWrongCodes(f"too many wrong codes ({MAX_CODE_ATTEMPTS}): ask for a new one with "
-                                    "resend (a resend counts toward the daily limit of changes)")
+            raise TooManyWrongCodes(
+                f"too many wrong codes ({MAX_CODE_ATTEMPTS}): ask for a new one with "
+                "resend (a resend counts toward the daily limit of changes)"
+            )
         if not hmac.compare_digest(self.phone_code_hash, digest(code)):
             return self.model_copy(update={"code_attempts": self.code_attempts + 1}), False
         verified = {"phone_verified": True, "phone_code_hash": None, "updated_at": now}
@@ -136,4 +151,5 @@ def check_daily_quota(used: int, wanted: int, limit: int) -> None:
     if used + wanted > limit:
         raise DailyLimitReached(
             f"daily limit reached: at most {limit} recipient additions or changes per account per day "
-            f"({used} used today, this request needs {wanted})")
+            f"({used} used today, this request needs {wanted})"
+        )

@@ -36,8 +36,11 @@ def _check_categories(categories: list[str] | None) -> list[str] | None:
     known = set(CATEGORIES) | set(TEXTS["en-US"])
     unknown = sorted(set(categories or []) - known)
     if unknown:
-        raise InvalidInput(f"unknown message categories or types {unknown}; categories: "
-                           f"{sorted(CATEGORIES)}, types: {sorted(TEXTS['en-US'])}", field="categories")
+        raise InvalidInput(
+            f"unknown message categories or types {unknown}; categories: "
+            f"{sorted(CATEGORIES)}, types: {sorted(TEXTS['en-US'])}",
+            field="categories",
+        )
     return categories
 
 
@@ -45,8 +48,9 @@ def _check_categories(categories: list[str] | None) -> list[str] | None:
 CategoryKey = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
 Categories = Annotated[list[CategoryKey], Field(max_length=50)]
 # A name is printed in the verification messages: no control characters (line breaks, NUL).
-RecipientName = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True,
-                                                 pattern=r"^[^\x00-\x1f\x7f]+$")]
+RecipientName = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True, pattern=r"^[^\x00-\x1f\x7f]+$")
+]
 
 
 class NewRecipient(BaseModel):
@@ -79,8 +83,12 @@ async def add_recipients(deps: Deps, account_id: str, cmd: AddRecipients) -> lis
         await _count(uow, deps.settings, account_id, len(cmd.recipients), now)
         out = []
         for r in cmd.recipients:
-            rcp = Recipient(recipient_id=f"rcp-{uuid.uuid4().hex[:12]}", account_id=account_id,
-                            updated_at=now, **r.model_dump())
+            rcp = Recipient(
+                recipient_id=f"rcp-{uuid.uuid4().hex[:12]}",
+                account_id=account_id,
+                updated_at=now,
+                **r.model_dump(),
+            )
             out.append((await _challenge(uow, deps.settings, rcp, now)).view())
         await uow.commit()
         return out
@@ -95,8 +103,9 @@ async def edit_recipient(deps: Deps, account_id: str, recipient_id: str, cmd: Ed
     async def work(uow: NotificationUnitOfWork) -> RecipientView:
         before = await _own(uow, account_id, recipient_id)
         await _count(uow, deps.settings, account_id, 1, now)
-        after = before.edit(name=cmd.name, email=cmd.email, phone=cmd.phone, categories=cmd.categories,
-                            now=now)
+        after = before.edit(
+            name=cmd.name, email=cmd.email, phone=cmd.phone, categories=cmd.categories, now=now
+        )
         if after.active != before.active or (after.email, after.phone) != (before.email, before.phone):
             after = await _challenge(uow, deps.settings, after, now)  # a changed address is verified again
         else:
@@ -173,15 +182,17 @@ async def _own(uow: NotificationUnitOfWork, account_id: str, recipient_id: str) 
     return r
 
 
-async def _count(uow: NotificationUnitOfWork, settings: NotificationSettings, account_id: str, n: int,
-                 now: datetime) -> None:
+async def _count(
+    uow: NotificationUnitOfWork, settings: NotificationSettings, account_id: str, n: int, now: datetime
+) -> None:
     day = now.astimezone(UTC).date().isoformat()
     check_daily_quota(await uow.changes.used(account_id, day), n, settings.recipient_daily_limit)
     await uow.changes.add(account_id, day, n)
 
 
-async def _challenge(uow: NotificationUnitOfWork, settings: NotificationSettings, r: Recipient,
-                     now: datetime) -> Recipient:
+async def _challenge(
+    uow: NotificationUnitOfWork, settings: NotificationSettings, r: Recipient, now: datetime
+) -> Recipient:
     """New secrets, saved as hashes; the link and the code are queued as ordinary deliveries."""
     if r.active:
         await uow.recipients.put(r)
@@ -195,11 +206,25 @@ async def _challenge(uow: NotificationUnitOfWork, settings: NotificationSettings
     link = f"{settings.public_base_url.rstrip('/')}/verify/email?token={r.recipient_id}.{token}"
     ctx = {"name": r.name, "link": link, "code": code, "valid_hours": f"{hours:g}", "order_id": ""}
     # The recipient is the only target: a contact built from its own addresses, no fallback involved.
-    target = Contact(account_id=r.account_id, role=owner.role if owner else AccountRole.BUYER,
-                     display_name=r.name, bound_email=r.email, bound_phone=r.phone, locale=locale)
+    target = Contact(
+        account_id=r.account_id,
+        role=owner.role if owner else AccountRole.BUYER,
+        display_name=r.name,
+        bound_email=r.email,
+        bound_phone=r.phone,
+        locale=locale,
+    )
     cause = Cause(f"verify:{r.recipient_id}:{uuid.uuid4().hex[:8]}", "recipient.verification")
     for message, wanted in ((VERIFY_EMAIL, not r.email_verified), (VERIFY_PHONE, not r.phone_verified)):
         if wanted:
-            await plan_message(uow, cause, target, message, ctx, now, recipients=[],
-                               note=f"verification of recipient {r.name}: sent to its own address")
+            await plan_message(
+                uow,
+                cause,
+                target,
+                message,
+                ctx,
+                now,
+                recipients=[],
+                note=f"verification of recipient {r.name}: sent to its own address",
+            )
     return r

@@ -45,9 +45,17 @@ class EmailMessage:
 class SmtpSender:
     """One SMTP connection per message: notifications are few, and nothing is left open between sends."""
 
-    def __init__(self, host: str, port: int, sender: str, username: str | None = None,
-                 password: SecretStr | None = None, use_tls: bool = False, start_tls: bool | None = None,
-                 timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        sender: str,
+        username: str | None = None,
+        password: SecretStr | None = None,
+        use_tls: bool = False,
+        start_tls: bool | None = None,
+        timeout: float = 10.0,
+    ) -> None:
         self.host, self.port, self.sender = host, port, sender
         self.username, self.password = username, password
         self.use_tls, self.start_tls, self.timeout = use_tls, start_tls, timeout
@@ -69,11 +77,17 @@ class SmtpSender:
         envelope_from = email.utils.parseaddr(self.sender)[1] or self.sender
         try:
             _, reply = await aiosmtplib.send(
-                self.build(msg), sender=envelope_from, recipients=[msg.to], hostname=self.host,
-                port=self.port, username=self.username,
+                self.build(msg),
+                sender=envelope_from,
+                recipients=[msg.to],
+                hostname=self.host,
+                port=self.port,
+                username=self.username,
                 password=self.password.get_secret_value() if self.password is not None else None,
                 use_tls=self.use_tls,
-                start_tls=self.start_tls, timeout=self.timeout)
+                start_tls=self.start_tls,
+                timeout=self.timeout,
+            )
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [r.code for r in exc.recipients]
             error = PermanentSendError if codes and min(codes) >= 500 else TransientSendError
@@ -110,9 +124,14 @@ class TwilioSender:
     aiohttp, which means "no timeout at all"; so the whole call is bounded with `asyncio.timeout` here.
     """
 
-    def __init__(self, account_sid: str, auth_token: SecretStr, from_number: str,
-                 api_base_url: str | None = None,
-                 timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: SecretStr,
+        from_number: str,
+        api_base_url: str | None = None,
+        timeout: float = 10.0,
+    ) -> None:
         self.account_sid, self.from_number = account_sid, from_number
         self._auth_token = auth_token
         self.api_base_url = api_base_url.rstrip("/") if api_base_url else None
@@ -123,8 +142,9 @@ class TwilioSender:
     def _twilio(self) -> TwilioClient:
         if self._client is None:  # first use, inside the running loop: aiohttp binds its session to it
             self._http = AsyncTwilioHttpClient(timeout=self.timeout)
-            client = TwilioClient(self.account_sid, self._auth_token.get_secret_value(),
-                                  http_client=self._http)
+            client = TwilioClient(
+                self.account_sid, self._auth_token.get_secret_value(), http_client=self._http
+            )
             if self.api_base_url is not None:
                 client.edge = client.region = None
                 client.api.base_url = self.api_base_url

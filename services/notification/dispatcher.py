@@ -53,8 +53,14 @@ class Dispatcher:
 
     name = "dispatcher:notification"
 
-    def __init__(self, deliveries: Deliveries, rate_limits: RateLimits, email: Failover[EmailMessage],
-                 sms: Failover[SmsMessage], settings: NotificationSettings) -> None:
+    def __init__(
+        self,
+        deliveries: Deliveries,
+        rate_limits: RateLimits,
+        email: Failover[EmailMessage],
+        sms: Failover[SmsMessage],
+        settings: NotificationSettings,
+    ) -> None:
         self.deliveries, self.rate_limits = deliveries, rate_limits
         self.email, self.sms, self.settings = email, sms, settings
         self._inflight: set[asyncio.Task[None]] = set()
@@ -63,10 +69,16 @@ class Dispatcher:
     def worker_settings(self) -> WorkerSettings:
         """A round claims no more than it sends at once, so a row's lease only runs while it is being sent."""
         s = self.settings
-        return WorkerSettings(poll_seconds=s.dispatch_poll_seconds, lease_seconds=s.worker_lease,
-                              batch=s.delivery_concurrency, concurrency=s.delivery_concurrency,
-                              max_attempts=8,
-                              backoff_seconds=1.0, backoff_max_seconds=60.0, watch="deliveries")
+        return WorkerSettings(
+            poll_seconds=s.dispatch_poll_seconds,
+            lease_seconds=s.worker_lease,
+            batch=s.delivery_concurrency,
+            concurrency=s.delivery_concurrency,
+            max_attempts=8,
+            backoff_seconds=1.0,
+            backoff_max_seconds=60.0,
+            watch="deliveries",
+        )
 
     def key(self, item: Doc) -> str:
         return str(item["_id"])
@@ -105,16 +117,26 @@ class Dispatcher:
         else:
             await self._mark_sent(d, sent, lease_until)
             self.sent_total += 1
-            log.info("delivered", extra={"delivery_id": d.delivery_id, "channel": d.channel.value,
-                                         "event_id": d.event_id, "order_id": d.order_id})
+            log.info(
+                "delivered",
+                extra={
+                    "delivery_id": d.delivery_id,
+                    "channel": d.channel.value,
+                    "event_id": d.event_id,
+                    "order_id": d.order_id,
+                },
+            )
 
     async def _mark_sent(self, d: Delivery, sent: Sent, lease_until: datetime) -> None:
         """The provider has the message: record it. A database that is away (restarting) is waited for while
         the row's lease holds, since an unmarked row is re-claimed and sent again once its lease runs out."""
         patience = (lease_until - datetime.now(UTC)).total_seconds() - 1.0
-        async for attempt in AsyncRetrying(retry=retry_if_exception(is_transient), reraise=True,
-                                           stop=stop_after_delay(max(0.0, patience)),
-                                           wait=wait_random_exponential(multiplier=0.1, max=2.0)):
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception(is_transient),
+            reraise=True,
+            stop=stop_after_delay(max(0.0, patience)),
+            wait=wait_random_exponential(multiplier=0.1, max=2.0),
+        ):
             with attempt:
                 await self.deliveries.mark_sent(d.delivery_id, sent.ref, sent.provider, datetime.now(UTC))
 
@@ -125,8 +147,12 @@ class Dispatcher:
         free_at = await self.rate_limits.reserve(d.channel.value, d.address, limit, datetime.now(UTC))
         if free_at is None:
             return False
-        await self._defer(d, free_at, f"rate limit: {limit} {d.channel.value} per address per "
-                                      f"{s.rate_limit_window_seconds:g}s, deferred")
+        await self._defer(
+            d,
+            free_at,
+            f"rate limit: {limit} {d.channel.value} per address per "
+            f"{s.rate_limit_window_seconds:g}s, deferred",
+        )
         return True
 
     async def _defer(self, d: Delivery, until: datetime, why: str) -> None:
@@ -136,8 +162,15 @@ class Dispatcher:
 
     async def _deliver(self, d: Delivery) -> Sent:
         if d.channel is Channel.EMAIL:
-            return await self.email.send(EmailMessage(to=d.address, subject=d.title, text=d.body, html=d.html,
-                                                      message_id=f"<{d.delivery_id}@koo-suite.local>"))
+            return await self.email.send(
+                EmailMessage(
+                    to=d.address,
+                    subject=d.title,
+                    text=d.body,
+                    html=d.html,
+                    message_id=f"<{d.delivery_id}@koo-suite.local>",
+                )
+            )
         if d.channel is Channel.SMS:
             callback = None
             if self.settings.sms_status_callbacks:
@@ -148,13 +181,29 @@ class Dispatcher:
     async def _failed(self, d: Delivery, exc: Exception, *, permanent: bool) -> None:
         s = self.settings
         exhausted = d.attempts >= s.delivery_max_attempts
-        status = (DeliveryStatus.FAILED if permanent else DeliveryStatus.DEAD if exhausted
-                  else DeliveryStatus.PENDING)
-        await self.deliveries.failed(d.delivery_id, status, f"{type(exc).__name__}: {exc}"[:500],
-                                     next_attempt(d.attempts, datetime.now(UTC), s.delivery_backoff_seconds,
-                                                  s.delivery_backoff_max_seconds))
-        log.warning("delivery %s failed (attempt %d): %s -> %s", d.delivery_id, d.attempts, exc, status.value,
-                    extra={"delivery_id": d.delivery_id, "channel": d.channel.value})
+        status = (
+            DeliveryStatus.FAILED
+            if permanent
+            else DeliveryStatus.DEAD
+            if exhausted
+            else DeliveryStatus.PENDING
+        )
+        await self.deliveries.failed(
+            d.delivery_id,
+            status,
+            f"{type(exc).__name__}: {exc}"[:500],
+            next_attempt(
+                d.attempts, datetime.now(UTC), s.delivery_backoff_seconds, s.delivery_backoff_max_seconds
+            ),
+        )
+        log.warning(
+            "delivery %s failed (attempt %d): %s -> %s",
+            d.delivery_id,
+            d.attempts,
+            exc,
+            status.value,
+            extra={"delivery_id": d.delivery_id, "channel": d.channel.value},
+        )
 
     async def drain(self, within: float = 10.0) -> None:
         """Let sends already handed to a provider finish before the clients close (shutdown)."""

@@ -31,8 +31,14 @@ class Contact(AccountRegisteredPayload):
         locale for its in-site inbox, and nothing is parked for it forever; an address is never used again."""
         if self.erased_at is not None:
             return self
-        return self.model_copy(update={"display_name": ERASED_NAME, "bound_email": mask(self.bound_email),
-                                       "bound_phone": mask(self.bound_phone), "erased_at": at})
+        return self.model_copy(
+            update={
+                "display_name": ERASED_NAME,
+                "bound_email": mask(self.bound_email),
+                "bound_phone": mask(self.bound_phone),
+                "erased_at": at,
+            }
+        )
 
 
 class Target(BaseModel):
@@ -41,8 +47,9 @@ class Target(BaseModel):
     why: str
 
 
-def resolve(contact: Contact, recipients: list[Recipient],
-            message: MessageType) -> tuple[list[Target], list[str]]:
+def resolve(
+    contact: Contact, recipients: list[Recipient], message: MessageType
+) -> tuple[list[Target], list[str]]:
     """The targets of one message for one account, and the trace of how they were chosen."""
     trace: list[str] = []
     chosen: list[Recipient] = []
@@ -50,31 +57,49 @@ def resolve(contact: Contact, recipients: list[Recipient],
         if not r.active:
             trace.append(f"recipient {r.name} skipped: not verified yet")
         elif message.category not in r.categories and message.key not in r.categories:
-            trace.append(f"recipient {r.name} skipped: subscribed to neither {message.category} "
-                         f"nor {message.key}")
+            trace.append(
+                f"recipient {r.name} skipped: subscribed to neither {message.category} nor {message.key}"
+            )
         else:
             chosen.append(r)
     targets: list[Target] = []
     if Channel.IN_SITE in message.channels:
-        targets.append(Target(channel=Channel.IN_SITE, address=contact.account_id,
-                              why="in-site messages go to the account's inbox"))
+        targets.append(
+            Target(
+                channel=Channel.IN_SITE,
+                address=contact.account_id,
+                why="in-site messages go to the account's inbox",
+            )
+        )
     if chosen:
-        trace.append(f"{len(chosen)} active recipient(s) subscribed to {message.category}: "
-                     "the bound contact is not used")
+        trace.append(
+            f"{len(chosen)} active recipient(s) subscribed to {message.category}: "
+            "the bound contact is not used"
+        )
         for r in chosen:
             why = f"recipient {r.name} is verified and subscribed to {message.category}"
             targets += _contact_targets(message, r.email, r.phone, why)
     elif not message.mandatory:
-        trace.append(f"no active recipient subscribed to {message.category}, and {message.key} is optional: "
-                     "in-site message only")
+        trace.append(
+            f"no active recipient subscribed to {message.category}, and {message.key} is optional: "
+            "in-site message only"
+        )
     elif contact.erased_at is not None:
-        trace.append(f"no active recipient subscribed to {message.category}, and the account's bound contact "
-                     "was erased at its owner's request: in-site message only")
+        trace.append(
+            f"no active recipient subscribed to {message.category}, and the account's bound contact "
+            "was erased at its owner's request: in-site message only"
+        )
     else:
-        trace.append(f"no active recipient subscribed to {message.category}: "
-                     "fell back to the account's bound email and phone")
-        targets += _contact_targets(message, contact.bound_email, contact.bound_phone,
-                                    "bound contact of the account (no recipient configured)")
+        trace.append(
+            f"no active recipient subscribed to {message.category}: "
+            "fell back to the account's bound email and phone"
+        )
+        targets += _contact_targets(
+            message,
+            contact.bound_email,
+            contact.bound_phone,
+            "bound contact of the account (no recipient configured)",
+        )
     return _dedupe(targets), trace
 
 
@@ -141,24 +166,46 @@ class Delivery(BaseModel):
         return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
     @classmethod
-    def plan(cls, *, event_id: str, event_type: str, order_id: str | None, account_id: str,
-             message: MessageType, target: Target, text: Rendered, trace: list[str],
-             now: datetime) -> Delivery:
+    def plan(
+        cls,
+        *,
+        event_id: str,
+        event_type: str,
+        order_id: str | None,
+        account_id: str,
+        message: MessageType,
+        target: Target,
+        text: Rendered,
+        trace: list[str],
+        now: datetime,
+    ) -> Delivery:
         body = text.sms if target.channel is Channel.SMS else text.body
         done = target.channel is Channel.IN_SITE  # written to the inbox in the same transaction
         key = cls.key(event_id, account_id, message.key, target.channel, target.address)
-        return cls(delivery_id=key, event_id=event_id,
-                   event_type=event_type, order_id=order_id, account_id=account_id, message_type=message.key,
-                   category=message.category, channel=target.channel, address=target.address,
-                   title=text.title,
-                   body=body, html=text.html if target.channel is Channel.EMAIL else None,
-                   status=DeliveryStatus.SENT if done else DeliveryStatus.PENDING, next_attempt_at=now,
-                   trace=[*trace, f"channel {target.channel.value}: a default channel of {message.key}",
-                          target.why], created_at=now, sent_at=now if done else None)
+        return cls(
+            delivery_id=key,
+            event_id=event_id,
+            event_type=event_type,
+            order_id=order_id,
+            account_id=account_id,
+            message_type=message.key,
+            category=message.category,
+            channel=target.channel,
+            address=target.address,
+            title=text.title,
+            body=body,
+            html=text.html if target.channel is Channel.EMAIL else None,
+            status=DeliveryStatus.SENT if done else DeliveryStatus.PENDING,
+            next_attempt_at=now,
+            trace=[*trace, f"channel {target.channel.value}: a default channel of {message.key}", target.why],
+            created_at=now,
+            sent_at=now if done else None,
+        )
 
 
-UNSENT = frozenset({DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.DEAD,
-                    DeliveryStatus.FAILED})
+UNSENT = frozenset(
+    {DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.DEAD, DeliveryStatus.FAILED}
+)
 
 
 def erased(d: Delivery, at: datetime) -> Delivery:
@@ -168,8 +215,11 @@ def erased(d: Delivery, at: datetime) -> Delivery:
     dispatcher nor an operator's replay ever sends it. A message a dispatcher is handing to a provider at this
     very moment still goes out: that send was decided before the erasure."""
     trace = [mask(line) for line in d.trace]
-    update: dict[str, object] = {"address": mask(d.address), "trace": trace,
-                                 "last_error": mask(d.last_error) if d.last_error else d.last_error}
+    update: dict[str, object] = {
+        "address": mask(d.address),
+        "trace": trace,
+        "last_error": mask(d.last_error) if d.last_error else d.last_error,
+    }
     if d.event_type == "recipient.verification":
         update |= {"body": "(erased)", "html": None}
     if d.status in UNSENT:
@@ -185,8 +235,16 @@ def next_attempt(attempts: int, now: datetime, base: float, cap: float) -> datet
 
 
 # Twilio's message statuses in the order they happen; a late callback never moves a status backwards.
-SMS_PROGRESS = {"accepted": 0, "queued": 1, "sending": 2, "sent": 3, "delivered": 4, "undelivered": 4,
-                "failed": 4, "read": 5}
+SMS_PROGRESS = {
+    "accepted": 0,
+    "queued": 1,
+    "sending": 2,
+    "sent": 3,
+    "delivered": 4,
+    "undelivered": 4,
+    "failed": 4,
+    "read": 5,
+}
 
 
 def replaced_by(provider_status: str) -> list[str]:

@@ -31,17 +31,17 @@ DEPS = Context("notification")
 SUBSCRIPTIONS: dict[Topic, str] = {
     Topic.ACCOUNT_REGISTERED: "Keep each account's bound email, phone and locale.",
     Topic.ACCOUNT_ERASED: "Erase the account's contact data at its owner's request: recipients deleted, "
-                          "bound contact and delivery log masked, unsent e-mail and SMS cancelled.",
+    "bound contact and delivery log masked, unsent e-mail and SMS cancelled.",
     Topic.ORDER_PAID: "Tell the buyer the payment arrived and the merchant a paid order is waiting.",
     Topic.MILESTONE_CONFIRMED: "Tell the buyer the merchant confirmed a step.",
     Topic.APPEAL_RAISED: "Tell both parties an appeal froze the service order.",
     Topic.APPEAL_RESOLVED: "Tell both parties how the appeal was resolved.",
     Topic.ORDER_STATUS_CHANGED: "Tell buyer and merchant an order was cancelled (other statuses are told by "
-                                "the events that caused them).",
+    "the events that caused them).",
     Topic.REFUND_REQUESTED: "Tell the merchant a refund awaits its decision.",
     Topic.REFUND_DECIDED: "Tell the buyer (and the merchant, unless it decided) how a refund was decided.",
     Topic.MERCHANT_CALL_FAILED: "Tell the merchant by SMS and e-mail that a call to its interface failed "
-                                "(O&M reminder 501, mandatory).",
+    "(O&M reminder 501, mandatory).",
     Topic.DEADLINE_SCHEDULED: "Start escalating reminders toward the deadline for the party that must act.",
     Topic.DEADLINE_CLEARED: "Stop the deadline's reminders (the party acted, or it was paused or cancelled).",
     Topic.ACCEPTANCE_DONE: "Tell the merchant the delivery was accepted and the buyer the order completed.",
@@ -67,9 +67,17 @@ def _subscriber(topic: Topic) -> Callable[..., Awaitable[None]]:
     async def handle(event: Event, deps: Deps = DEPS) -> None:
         for use_case in EVENT_HANDLERS[topic]:
             done = await use_case(deps, event)
-            log.info("%s: %s", use_case.__name__, "done" if done else "duplicate event ignored",
-                     extra={"event_id": event.event_id, "event_type": event.event_type,
-                            "order_id": event.order_id, "correlation_id": event.correlation_id})
+            log.info(
+                "%s: %s",
+                use_case.__name__,
+                "done" if done else "duplicate event ignored",
+                extra={
+                    "event_id": event.event_id,
+                    "event_type": event.event_type,
+                    "order_id": event.order_id,
+                    "correlation_id": event.correlation_id,
+                },
+            )
 
     # FastStream decodes the message as the first parameter's annotation: the topic's event class.
     handle.__annotations__ = {**handle.__annotations__, "event": EVENT_TYPES[topic]}

@@ -26,9 +26,23 @@ from shared.schemas import (
 
 # Every name a template may use, with the value it has when the event does not carry it.
 DEFAULTS: dict[str, Any] = {
-    "order_id": "", "amount": "", "currency": "CNY", "product": "", "node": "", "next_node": None,
-    "raised_by": "", "reason": "", "outcome": "", "approved": False, "opinion": "", "endpoint": "",
-    "attempt": 1, "final": False, "consequence": "", "error": ""}
+    "order_id": "",
+    "amount": "",
+    "currency": "CNY",
+    "product": "",
+    "node": "",
+    "next_node": None,
+    "raised_by": "",
+    "reason": "",
+    "outcome": "",
+    "approved": False,
+    "opinion": "",
+    "endpoint": "",
+    "attempt": 1,
+    "final": False,
+    "consequence": "",
+    "error": "",
+}
 
 
 def context(event: Event) -> dict[str, Any]:
@@ -80,20 +94,39 @@ def _(p: RefundRequestedPayload) -> dict[str, Any]:
 
 @carried.register
 def _(p: RefundDecidedPayload) -> dict[str, Any]:
-    return {"order_id": p.order_id, "amount": p.amount, "currency": p.currency, "reason": p.reason,
-            "approved": p.approved, "opinion": p.opinion}
+    return {
+        "order_id": p.order_id,
+        "amount": p.amount,
+        "currency": p.currency,
+        "reason": p.reason,
+        "approved": p.approved,
+        "opinion": p.opinion,
+    }
 
 
 @carried.register
 def _(p: MerchantCallFailedPayload) -> dict[str, Any]:
-    return {"order_id": p.order_id, "endpoint": p.endpoint, "attempt": p.attempt, "final": p.final,
-            "consequence": p.consequence, "error": p.error}
+    return {
+        "order_id": p.order_id,
+        "endpoint": p.endpoint,
+        "attempt": p.attempt,
+        "final": p.final,
+        "consequence": p.consequence,
+        "error": p.error,
+    }
 
 
 # --- who plays which role -----------------------------------------------------------------------------
-WithParties = (OrderPaidPayload | MilestoneConfirmedPayload | AppealRaisedPayload | AppealResolvedPayload
-               | AcceptanceDonePayload | OrderStatusChangedPayload | RefundRequestedPayload
-               | RefundDecidedPayload)
+WithParties = (
+    OrderPaidPayload
+    | MilestoneConfirmedPayload
+    | AppealRaisedPayload
+    | AppealResolvedPayload
+    | AcceptanceDonePayload
+    | OrderStatusChangedPayload
+    | RefundRequestedPayload
+    | RefundDecidedPayload
+)
 
 
 def accounts_in_role(event: Event, role: AccountRole) -> list[str]:
@@ -121,5 +154,8 @@ def _(p: MerchantCallFailedPayload) -> dict[AccountRole, str | None]:
 
 
 def by_role(parties: Parties) -> dict[AccountRole, str | None]:
-    return {AccountRole.BUYER: parties.buyer_account_id, AccountRole.MERCHANT: parties.merchant_account_id,
-            AccountRole.PROVIDER: parties.provider_id}
+    return {
+        AccountRole.BUYER: parties.buyer_account_id,
+        AccountRole.MERCHANT: parties.merchant_account_id,
+        AccountRole.PROVIDER: parties.provider_id,
+    }

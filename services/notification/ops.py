@@ -14,8 +14,9 @@ async def record_sms_status(deps: Deps, delivery_id: str, sid: str, status: str)
 
     async def work(uow: NotificationUnitOfWork) -> bool:
         note = f"provider status {status} at {deps.clock().isoformat()}"
-        recorded = await uow.deliveries.record_provider_status(delivery_id, status, sid, replaced_by(status),
-                                                               note)
+        recorded = await uow.deliveries.record_provider_status(
+            delivery_id, status, sid, replaced_by(status), note
+        )
         await uow.commit()
         return recorded
 

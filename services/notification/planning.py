@@ -24,9 +24,18 @@ class Cause:
     order_id: str | None = None
 
 
-async def plan_message(uow: NotificationUnitOfWork, cause: Cause, contact: Contact, message: MessageType,
-                       ctx: dict[str, Any], now: datetime, *, channels: tuple[Channel, ...] | None = None,
-                       recipients: list[Recipient] | None = None, note: str | None = None) -> list[Delivery]:
+async def plan_message(
+    uow: NotificationUnitOfWork,
+    cause: Cause,
+    contact: Contact,
+    message: MessageType,
+    ctx: dict[str, Any],
+    now: datetime,
+    *,
+    channels: tuple[Channel, ...] | None = None,
+    recipients: list[Recipient] | None = None,
+    note: str | None = None,
+) -> list[Delivery]:
     """Resolve, render and store one message for one account: the inbox row now, e-mail / SMS queued."""
     if recipients is None:
         recipients = await uow.recipients.of_account(contact.account_id)
@@ -36,17 +45,37 @@ async def plan_message(uow: NotificationUnitOfWork, cause: Cause, contact: Conta
     if channels is not None:
         skipped = [t for t in targets if t.channel not in channels]
         targets = [t for t in targets if t.channel in channels]
-        trace += [f"{t.channel.value} to {t.address} skipped: not this reminder's channel"
-                  for t in skipped[:1]]
+        trace += [
+            f"{t.channel.value} to {t.address} skipped: not this reminder's channel" for t in skipped[:1]
+        ]
     text = render(message.key, contact.locale, ctx)
-    deliveries = [Delivery.plan(event_id=cause.event_id, event_type=cause.event_type, order_id=cause.order_id,
-                                account_id=contact.account_id, message=message, target=t, text=text,
-                                trace=trace, now=now) for t in targets]
+    deliveries = [
+        Delivery.plan(
+            event_id=cause.event_id,
+            event_type=cause.event_type,
+            order_id=cause.order_id,
+            account_id=contact.account_id,
+            message=message,
+            target=t,
+            text=text,
+            trace=trace,
+            now=now,
+        )
+        for t in targets
+    ]
     for d in deliveries:
         if d.channel is Channel.IN_SITE:
-            await uow.inbox.add(InboxMessage(message_id=d.delivery_id, account_id=contact.account_id,
-                                             category=d.category, title=d.title, body=d.body,
-                                             order_id=cause.order_id, created_at=now))
+            await uow.inbox.add(
+                InboxMessage(
+                    message_id=d.delivery_id,
+                    account_id=contact.account_id,
+                    category=d.category,
+                    title=d.title,
+                    body=d.body,
+                    order_id=cause.order_id,
+                    created_at=now,
+                )
+            )
     if deliveries:
         await uow.deliveries.add_all(deliveries)
     return deliveries

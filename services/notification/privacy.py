@@ -72,10 +72,13 @@ async def export_account(deps: Deps, account_id: str) -> AccountExport:
         emails = await uow.deliveries.addresses(account_id, Channel.EMAIL, EXPORT_LIMIT + 1)
         phones = await uow.deliveries.addresses(account_id, Channel.SMS, EXPORT_LIMIT + 1)
         truncated = max(len(recipients), len(emails), len(phones)) > EXPORT_LIMIT
-        return AccountExport(account_id=account_id, contact=await uow.contacts.get(account_id),
-                             recipients=[r.view() for r in recipients[:EXPORT_LIMIT]],
-                             delivery_addresses=DeliveryAddresses(email=emails[:EXPORT_LIMIT],
-                                                                  sms=phones[:EXPORT_LIMIT]),
-                             truncated=truncated, exported_at=deps.clock())
+        return AccountExport(
+            account_id=account_id,
+            contact=await uow.contacts.get(account_id),
+            recipients=[r.view() for r in recipients[:EXPORT_LIMIT]],
+            delivery_addresses=DeliveryAddresses(email=emails[:EXPORT_LIMIT], sms=phones[:EXPORT_LIMIT]),
+            truncated=truncated,
+            exported_at=deps.clock(),
+        )
 
     return await deps.uow.run(read)

@@ -11,26 +11,47 @@ from services.notification.channels import EmailMessage, SmsMessage, SmtpSender,
 from services.notification.settings import NotificationSettings
 
 
-def providers(s: NotificationSettings) -> tuple[Failover[EmailMessage], Failover[SmsMessage],
-                                                 list[Callable[[], Awaitable[None]]]]:
-    smtp = SmtpSender(s.smtp_host, s.smtp_port, s.smtp_sender, username=s.smtp_username,
-                      password=s.smtp_password, use_tls=s.smtp_use_tls, start_tls=s.smtp_start_tls)
+def providers(
+    s: NotificationSettings,
+) -> tuple[Failover[EmailMessage], Failover[SmsMessage], list[Callable[[], Awaitable[None]]]]:
+    smtp = SmtpSender(
+        s.smtp_host,
+        s.smtp_port,
+        s.smtp_sender,
+        username=s.smtp_username,
+        password=s.smtp_password,
+        use_tls=s.smtp_use_tls,
+        start_tls=s.smtp_start_tls,
+    )
     smtp2 = None
     if s.smtp2_host:  # a second relay, with its own TLS and credentials
-        smtp2 = SmtpSender(s.smtp2_host, s.smtp2_port, s.smtp_sender, username=s.smtp2_username,
-                           password=s.smtp2_password, use_tls=s.smtp2_use_tls, start_tls=s.smtp2_start_tls)
-    sms = TwilioSender(s.twilio_account_sid, s.twilio_auth_token, s.twilio_from_number,
-                       api_base_url=s.twilio_api_base_url)
+        smtp2 = SmtpSender(
+            s.smtp2_host,
+            s.smtp2_port,
+            s.smtp_sender,
+            username=s.smtp2_username,
+            password=s.smtp2_password,
+            use_tls=s.smtp2_use_tls,
+            start_tls=s.smtp2_start_tls,
+        )
+    sms = TwilioSender(
+        s.twilio_account_sid, s.twilio_auth_token, s.twilio_from_number, api_base_url=s.twilio_api_base_url
+    )
     closers: list[Callable[[], Awaitable[None]]] = [sms.close]
     sms2 = None
     if s.sms_secondary:  # a second Twilio-compatible provider, same port
-        sms2 = TwilioSender(s.twilio2_account_sid or s.twilio_account_sid,
-                            s.twilio2_auth_token if s.twilio2_auth_token is not None else s.twilio_auth_token,
-                            s.twilio2_from_number or s.twilio_from_number,
-                            api_base_url=s.twilio2_api_base_url)
+        sms2 = TwilioSender(
+            s.twilio2_account_sid or s.twilio_account_sid,
+            s.twilio2_auth_token if s.twilio2_auth_token is not None else s.twilio_auth_token,
+            s.twilio2_from_number or s.twilio_from_number,
+            api_base_url=s.twilio2_api_base_url,
+        )
         closers.append(sms2.close)
-    return (Failover(smtp, smtp2, CircuitBreaker(s.breaker_failures, s.breaker_cooldown_seconds)),
-            Failover(sms, sms2, CircuitBreaker(s.breaker_failures, s.breaker_cooldown_seconds)), closers)
+    return (
+        Failover(smtp, smtp2, CircuitBreaker(s.breaker_failures, s.breaker_cooldown_seconds)),
+        Failover(sms, sms2, CircuitBreaker(s.breaker_failures, s.breaker_cooldown_seconds)),
+        closers,
+    )
 
 
 def auth_tokens(s: NotificationSettings) -> list[SecretStr]:

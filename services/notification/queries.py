@@ -33,23 +33,28 @@ class Queries:
         self.delivery_rows = collections.collection("deliveries")
         self.series_rows = collections.collection("reminders")
 
-    async def inbox(self, account_id: str, *, unread_only: bool, category: str | None, limit: int,
-                    offset: int) -> InboxPage:
+    async def inbox(
+        self, account_id: str, *, unread_only: bool, category: str | None, limit: int, offset: int
+    ) -> InboxPage:
         query: Doc = {"account_id": account_id}
         if unread_only:
             query["read"] = False
         if category:
             query["category"] = category
         docs = await self.inbox_messages.find(query, sort=NEWEST_FIRST, skip=offset, limit=limit)
-        return InboxPage(total=await self.inbox_messages.count(query), unread=await self.unread(account_id),
-                         items=[InboxMessage.model_validate(d) for d in docs])
+        return InboxPage(
+            total=await self.inbox_messages.count(query),
+            unread=await self.unread(account_id),
+            items=[InboxMessage.model_validate(d) for d in docs],
+        )
 
     async def unread(self, account_id: str) -> int:
         return await self.inbox_messages.count({"account_id": account_id, "read": False})
 
     async def recipients(self, account_id: str, *, limit: int = 100, offset: int = 0) -> list[RecipientView]:
-        docs = await self.recipient_rows.find({"account_id": account_id}, sort=[("_id", 1)], skip=offset,
-                                              limit=limit)
+        docs = await self.recipient_rows.find(
+            {"account_id": account_id}, sort=[("_id", 1)], skip=offset, limit=limit
+        )
         return [Recipient.model_validate(d).view() for d in docs]
 
     async def delivery(self, account_id: str, delivery_id: str) -> Delivery:
@@ -66,8 +71,12 @@ class Queries:
         return [_redacted(Delivery.model_validate(d)) for d in docs]
 
     async def reminders(self, account_id: str, order_id: str | None, limit: int = 100) -> list[Series]:
-        query: Doc = {"$or": [{"party": "buyer", "parties.buyer_account_id": account_id},
-                              {"party": "merchant", "parties.merchant_account_id": account_id}]}
+        query: Doc = {
+            "$or": [
+                {"party": "buyer", "parties.buyer_account_id": account_id},
+                {"party": "merchant", "parties.merchant_account_id": account_id},
+            ]
+        }
         if order_id:
             query["order_id"] = order_id
         docs = await self.series_rows.find(query, sort=[("due_at", -1)], limit=limit)
@@ -79,11 +88,18 @@ class Queries:
         query: Doc = {"status": {"$in": [DeliveryStatus.DEAD, DeliveryStatus.FAILED]}}
         if order_id:
             query["order_id"] = order_id
-        docs = await self.delivery_rows.find(query, sort=NEWEST_FIRST, limit=limit,
-                                             projection={"body": 0, "html": 0})
+        docs = await self.delivery_rows.find(
+            query, sort=NEWEST_FIRST, limit=limit, projection={"body": 0, "html": 0}
+        )
         shown = ("account_id", "order_id", "channel", "message_type", "status", "attempts")
-        return [{"delivery_id": d["_id"], "last_error": mask(str(d.get("last_error") or "")),
-                 **{k: d.get(k) for k in shown}} for d in docs]
+        return [
+            {
+                "delivery_id": d["_id"],
+                "last_error": mask(str(d.get("last_error") or "")),
+                **{k: d.get(k) for k in shown},
+            }
+            for d in docs
+        ]
 
 
 def _redacted(d: Delivery) -> Delivery:

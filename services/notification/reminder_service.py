@@ -59,8 +59,10 @@ async def clear(deps: Deps, event: DeadlineCleared) -> bool:
     async def work(uow: NotificationUnitOfWork) -> bool:
         known = await uow.series.of_deadline(p.deadline_id)
         if not known:
-            raise NotYetKnown(p.deadline_id, f"deadline {p.deadline_id} cleared ({p.reason}) before its "
-                                             "deadline.scheduled arrived")
+            raise NotYetKnown(
+                p.deadline_id,
+                f"deadline {p.deadline_id} cleared ({p.reason}) before its deadline.scheduled arrived",
+            )
         for series in known:
             if series.status == "active":
                 await uow.series.put(series.cleared_by(clearing))
@@ -118,20 +120,36 @@ async def _remind(uow: NotificationUnitOfWork, series: Series, step: Step, now: 
         accounts = await uow.contacts.operators()
     else:
         p = series.parties
-        accounts = [{PartyRole.BUYER: p.buyer_account_id, PartyRole.MERCHANT: p.merchant_account_id}
-                    .get(series.party, "")]
+        accounts = [
+            {PartyRole.BUYER: p.buyer_account_id, PartyRole.MERCHANT: p.merchant_account_id}.get(
+                series.party, ""
+            )
+        ]
     index = next(i for i, s in enumerate(series.steps) if s.at == step.at)
     cause = Cause(f"{series.series_id}:{index}", "deadline.reminder", series.order_id)
     for account_id in filter(None, accounts):
         contact = await uow.contacts.get(account_id)
         if contact is None:
             continue  # no registration, no address: the in-site inbox needs none, but a locale; skip [I]
-        ctx = {"order_id": series.order_id, "due": _due_text(series.due_at, contact.locale),
-               "consequence": series.consequence, "kind": series.kind, "node": series.node or ""}
-        await plan_message(uow, cause, contact, DEADLINE_REMINDER, ctx, now, channels=(step.channel,),
-                           note=f"reminder {index + 1} of {len(series.steps)} for deadline "
-                                f"{series.deadline_id} ({series.kind}), due {series.due_at.isoformat()}: "
-                                f"escalation step {step.channel.value}")
+        ctx = {
+            "order_id": series.order_id,
+            "due": _due_text(series.due_at, contact.locale),
+            "consequence": series.consequence,
+            "kind": series.kind,
+            "node": series.node or "",
+        }
+        await plan_message(
+            uow,
+            cause,
+            contact,
+            DEADLINE_REMINDER,
+            ctx,
+            now,
+            channels=(step.channel,),
+            note=f"reminder {index + 1} of {len(series.steps)} for deadline "
+            f"{series.deadline_id} ({series.kind}), due {series.due_at.isoformat()}: "
+            f"escalation step {step.channel.value}",
+        )
 
 
 def _due_text(due: datetime, locale: str) -> str:

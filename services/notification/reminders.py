@@ -59,32 +59,52 @@ class Series(BaseModel):
     def plan(cls, event: DeadlineScheduled, fractions: tuple[float, ...], now: datetime) -> Series:
         p = event.payload
         span = max(timedelta(0), p.due_at - now)
-        steps = [Step(at=p.due_at - span * f, channel=ch)
-                 for f, ch in zip(sorted(fractions, reverse=True), LADDER, strict=False)]
+        steps = [
+            Step(at=p.due_at - span * f, channel=ch)
+            for f, ch in zip(sorted(fractions, reverse=True), LADDER, strict=False)
+        ]
         active = p.party is not PartyRole.SYSTEM and span > timedelta(0)
-        return cls(series_id=str(event.event_id), deadline_id=p.deadline_id, kind=p.kind.value,
-                   order_id=p.order_id, node=p.node, party=p.party, due_at=p.due_at,
-                   consequence=p.consequence,
-                   parties=p.parties, steps=steps, status="active" if active else "finished",
-                   stopped_reason=None if active else "nobody to remind or already due",
-                   next_at=steps[0].at if active and steps else None, scheduled_at=event.occurred_at)
+        return cls(
+            series_id=str(event.event_id),
+            deadline_id=p.deadline_id,
+            kind=p.kind.value,
+            order_id=p.order_id,
+            node=p.node,
+            party=p.party,
+            due_at=p.due_at,
+            consequence=p.consequence,
+            parties=p.parties,
+            steps=steps,
+            status="active" if active else "finished",
+            stopped_reason=None if active else "nobody to remind or already due",
+            next_at=steps[0].at if active and steps else None,
+            scheduled_at=event.occurred_at,
+        )
 
     def take_due(self, now: datetime) -> tuple[Series, Step | None]:
         """The step to send now (the most escalated one that is due; earlier ones missed are skipped)."""
         if self.status != "active":
             return self, None
         if now >= self.due_at:
-            return self.model_copy(update={"status": "finished", "next_at": None,
-                                           "stopped_reason": "deadline passed"}), None
+            return self.model_copy(
+                update={"status": "finished", "next_at": None, "stopped_reason": "deadline passed"}
+            ), None
         due = [i for i, s in enumerate(self.steps) if s.state == "waiting" and s.at <= now]
         if not due:
             return self, None
-        steps = [s.model_copy(update={"state": "skipped"}) if i in due[:-1] else s
-                 for i, s in enumerate(self.steps)]
+        steps = [
+            s.model_copy(update={"state": "skipped"}) if i in due[:-1] else s
+            for i, s in enumerate(self.steps)
+        ]
         steps[due[-1]] = steps[due[-1]].model_copy(update={"state": "sent"})
         waiting = [s.at for s in steps if s.state == "waiting"]
-        return self.model_copy(update={"steps": steps, "next_at": min(waiting) if waiting else None,
-                                       "status": "active" if waiting else "finished"}), steps[due[-1]]
+        return self.model_copy(
+            update={
+                "steps": steps,
+                "next_at": min(waiting) if waiting else None,
+                "status": "active" if waiting else "finished",
+            }
+        ), steps[due[-1]]
 
     def cleared_by(self, clearing: Clearing) -> Series:
         """Stopped if `clearing` came after this schedule was made (else it was about an earlier schedule)."""

@@ -43,15 +43,17 @@ async def register_account(deps: Deps, event: AccountRegistered) -> bool:
     return await _handled(deps, event, work)
 
 
-async def _handled(deps: Deps, event: Event,
-                   work: Callable[[NotificationUnitOfWork], Awaitable[bool]]) -> bool:
+async def _handled(
+    deps: Deps, event: Event, work: Callable[[NotificationUnitOfWork], Awaitable[bool]]
+) -> bool:
     done = await deps.uow.handle(CONSUMER, event, work) is not None
     deps.queued()
     return done
 
 
-async def _notify(uow: NotificationUnitOfWork, event: Event, now: datetime,
-                  only_account: str | None = None) -> None:
+async def _notify(
+    uow: NotificationUnitOfWork, event: Event, now: datetime, only_account: str | None = None
+) -> None:
     ctx, cause = context(event), Cause(str(event.event_id), event.event_type, event.order_id)
     for rule in rules_for(event):
         if rule.role is AccountRole.OPERATOR:

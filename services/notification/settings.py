@@ -5,8 +5,9 @@ from shared.platform.settings import DEV_SECRETS, ServiceSettings
 
 
 class NotificationSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="NOTIFICATION_", extra="ignore", frozen=True,
-                                      populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_prefix="NOTIFICATION_", extra="ignore", frozen=True, populate_by_name=True
+    )
 
     service_name: str = "notification"
     http_port: int = Field(8003, ge=1, le=65535)
@@ -87,14 +88,21 @@ class NotificationSettings(ServiceSettings):
         problems = super().production_problems()
         if self.twilio_auth_token.get_secret_value() in DEV_SECRETS:
             problems.append("NOTIFICATION_TWILIO_AUTH_TOKEN is empty or a dev default")
-        if self.sms_secondary and self.twilio2_auth_token is not None \
-                and self.twilio2_auth_token.get_secret_value() in DEV_SECRETS:
+        if (
+            self.sms_secondary
+            and self.twilio2_auth_token is not None
+            and self.twilio2_auth_token.get_secret_value() in DEV_SECRETS
+        ):
             problems.append("NOTIFICATION_TWILIO2_AUTH_TOKEN is empty or a dev default")
         if not (self.smtp_use_tls or self.smtp_start_tls is True):
-            problems.append("SMTP without TLS: set NOTIFICATION_SMTP_USE_TLS or "
-                            "NOTIFICATION_SMTP_START_TLS=true (an optional STARTTLS can be stripped by "
-                            "anyone on the path)")
+            problems.append(
+                "SMTP without TLS: set NOTIFICATION_SMTP_USE_TLS or "
+                "NOTIFICATION_SMTP_START_TLS=true (an optional STARTTLS can be stripped by "
+                "anyone on the path)"
+            )
         if self.smtp2_host and not (self.smtp2_use_tls or self.smtp2_start_tls is True):
-            problems.append("secondary SMTP without TLS: set NOTIFICATION_SMTP2_USE_TLS or "
-                            "NOTIFICATION_SMTP2_START_TLS=true")
+            problems.append(
+                "secondary SMTP without TLS: set NOTIFICATION_SMTP2_USE_TLS or "
+                "NOTIFICATION_SMTP2_START_TLS=true"
+            )
         return problems

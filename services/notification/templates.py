@@ -17,26 +17,50 @@ from shared.platform.sms import segments
 
 _TEXTS = TEXTS  # kept for the tests and callers that list what exists
 
-ROLE_ZH = {"buyer": "用户", "merchant": "商家", "provider": "客户服务商", "operator": "运营经理",
-           "system": "系统"}
+ROLE_ZH = {
+    "buyer": "用户",
+    "merchant": "商家",
+    "provider": "客户服务商",
+    "operator": "运营经理",
+    "system": "系统",
+}
 # Node keys of the flow templates (dossier §2); an unknown key is never shown raw in Chinese text.
-NODE_ZH = {"submit_request": "用户提交需求", "confirm_request": "商家确认需求", "deliver": "商家实施服务",
-           "accept": "用户确认验收", "activate": "商家开通", "authorize": "商家授权", "ship": "商家发货",
-           "sign": "用户签收", "deploy": "部署", "upload": "商家上传文件", "download": "用户下载"}
+NODE_ZH = {
+    "submit_request": "用户提交需求",
+    "confirm_request": "商家确认需求",
+    "deliver": "商家实施服务",
+    "accept": "用户确认验收",
+    "activate": "商家开通",
+    "authorize": "商家授权",
+    "ship": "商家发货",
+    "sign": "用户签收",
+    "deploy": "部署",
+    "upload": "商家上传文件",
+    "download": "用户下载",
+}
 OUTCOME_ZH = {"resume": "恢复流程", "complete": "完成订单", "refund": "退款"}
-DEADLINE_ZH = {"auto_acceptance": "到期后系统将自动验收", "appeal_sla": "到期前需处理申诉",
-               "idle": "节点等待过久,对方可发起申诉", "long_running": "订单长期未验收"}
+DEADLINE_ZH = {
+    "auto_acceptance": "到期后系统将自动验收",
+    "appeal_sla": "到期前需处理申诉",
+    "idle": "节点等待过久,对方可发起申诉",
+    "long_running": "订单长期未验收",
+}
 
 _HTML = """<html><body><h2>{{ title }}</h2><p>{{ body }}</p>
 {% if link %}<p><a href="{{ link }}">{{ link }}</a></p>{% endif %}
 <p style="color:#888">{{ footer }}</p></body></html>"""
-_FOOTER = {"en-US": "Manage who receives these messages in the message centre.",
-           "zh-CN": "可在消息中心设置消息接收人。"}
+_FOOTER = {
+    "en-US": "Manage who receives these messages in the message centre.",
+    "zh-CN": "可在消息中心设置消息接收人。",
+}
 SMS_PREFIX = "[KooGallery] "
 SMS_MAX_SEGMENTS = 2
 
-_html_env = Environment(loader=DictLoader({"mail.html": _HTML}), undefined=StrictUndefined,
-                        autoescape=select_autoescape(default=True, default_for_string=True))
+_html_env = Environment(
+    loader=DictLoader({"mail.html": _HTML}),
+    undefined=StrictUndefined,
+    autoescape=select_autoescape(default=True, default_for_string=True),
+)
 
 
 def _text_env(locale: str) -> Environment:
@@ -74,8 +98,9 @@ def render(message_type: str, locale: str, context: dict[str, Any]) -> Rendered:
     title = env.from_string(title_t).render(context)
     body = env.from_string(body_t).render(context)
     link = context.get("link")
-    html = _html_env.get_template("mail.html").render(title=title, body=body, link=link,
-                                                      footer=_FOOTER[locale])
+    html = _html_env.get_template("mail.html").render(
+        title=title, body=body, link=link, footer=_FOOTER[locale]
+    )
     # The SMS is the title (no private body text) unless the type has its own SMS text (a code, a due time).
     sms = env.from_string(sms_t[0]).render(context) if sms_t else title
     return Rendered(title=title, body=body, html=html, sms=fit_sms(SMS_PREFIX + sms))

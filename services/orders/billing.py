@@ -1,4 +1,5 @@
-"""Billing eligibility (出账条件, dossier §4.3): which orders a month's bill run takes, and why not the others.
+"""Billing eligibility (出账条件, dossier §4.3): which orders a month's bill run takes, and why not the
+others.
 
 The marketplace runs the bill on the 3rd of the next month [R36]. Our cut: the 3rd of the month after the
 period, 00:00 Beijing time (UTC+8) — [I] the dossier gives the day, not the hour; midnight at the start of

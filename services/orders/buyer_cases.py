@@ -64,8 +64,8 @@ async def _favourite(uow: OrdersUnitOfWork, buyer: str, product_id: str) -> Favo
 
 
 async def renew(ctx: OrdersContext, buyer: str, order_id: str, cmd: Renew) -> Order:
-    """A renewal order (续费): the same product for another period; its supervision already completed, so no new
-    service order follows (dossier §1.6). It waits for payment like any order."""
+    """A renewal order (续费): the same product for another period; its supervision already completed, so no
+    new service order follows (dossier §1.6). It waits for payment like any order."""
 
     async def work(uow: OrdersUnitOfWork) -> Order:
         original = await load_order(uow, order_id)

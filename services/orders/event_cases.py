@@ -2,7 +2,8 @@
 
 `handle` runs every handler of an event in one unit of work, through the shared runner's `handle`, which
 claims the event's id in that same unit of work (the inbox): a redelivered event changes nothing. A handler
-gets the unit of work and the event (as in cosmicpython); it loads, decides (domain) and saves, and the runner commits.
+gets the unit of work and the event (as in cosmicpython); it loads, decides (domain) and saves, and the runner
+commits.
 """
 
 from __future__ import annotations

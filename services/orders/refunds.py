@@ -1,12 +1,13 @@
-"""Refunds (退订/退款). The orders service is their one owner: the buyer's request, the merchant's decision, an
-appeal resolved with a refund, the platform's own refunds, and the money. Every decided refund travels as
+"""Refunds (退订/退款). The orders service is their one owner: the buyer's request, the merchant's decision,
+an appeal resolved with a refund, the platform's own refunds, and the money. Every decided refund travels as
 refund.decided (supervision stops the service order's clocks, partner reverses the provider's earning,
 notification tells the parties). Pure.
 
 Where each rule comes from (domain/koogallery.md):
-- §1.4: a supervised order is refunded only by negotiation, in the transaction guarantee period (交易担保期: paid,
-  and its service order not accepted yet); the buyer asks for an amount with a reason, the merchant agrees or
-  rejects with an opinion. License 2.0: no negotiated refund once the buyer claimed the authorization code.
+- §1.4: a supervised order is refunded only by negotiation, in the transaction guarantee period (交易担保期:
+  paid, and its service order not accepted yet); the buyer asks for an amount with a reason, the merchant
+  agrees or rejects with an opinion. License 2.0: no negotiated refund once the buyer claimed the
+  authorization code.
 - §1.4: an unsupervised order gets the 5-day no-reason full refund within the yearly quota (progress.py).
 - §5.3: while an appeal is open the flow is frozen, neither party can operate; the platform operator's
   resolution may refund the order in full.

@@ -47,8 +47,8 @@ class Orders(AggregateRepository[Order]):
         delivery_type: DeliveryType | None,
         product_id: str | None,
     ) -> list[Order]:
-        """已购买的服务: paid orders unless `status` says otherwise, and no unsubscribe orders unless `order_type`
-        asks for them; newest first, the newest 1,000."""
+        """已购买的服务: paid orders unless `status` says otherwise, and no unsubscribe orders unless
+        `order_type` asks for them; newest first, the newest 1,000."""
         query: Doc = {
             "buyer_account_id": buyer,
             "status": status.value if status else {"$in": PURCHASED},

@@ -109,7 +109,8 @@ def queries(request: Request) -> PartnerQueries:
 async def provider_ledger(
     provider_id: PathId, caller: ProviderOrOperator, request: Request
 ) -> ProviderLedger:
-    """The provider's live ledger: every earning as it accrues, and the running total (that provider, operators)."""
+    """The provider's live ledger: every earning as it accrues, and the running total (that provider,
+    operators)."""
     return await reads.ledger(queries(request), caller, provider_id)
 
 
@@ -164,7 +165,8 @@ def _offer(body: OfferIn, caller: Principal) -> Offer:
 
 @router.post("/offers", status_code=201)
 async def create_offer(body: OfferIn, caller: Seller, request: Request) -> Offer:
-    """An approved provider's exclusive offer, or a merchant's offer on its own products; beyond the authorized
+    """An approved provider's exclusive offer, or a merchant's offer on its own products; beyond the
+    authorized
     discount it goes to manual handling and does not take effect (§7.5)."""
     return await selling.offer(deps(request), caller, _offer(body, caller))
 
@@ -179,7 +181,8 @@ async def get_offer(offer_id: PathId, caller: Party, request: Request) -> Offer:
 async def private_link(
     provider_id: PathId, body: LinkIn, caller: ProviderCaller, request: Request
 ) -> LinkOut:
-    """A signed, expiring private link that binds the order placed through it to the provider (its own only)."""
+    """A signed, expiring private link that binds the order placed through it to the provider (its own
+    only)."""
     claims, token = await selling.private_link(
         deps(request),
         caller,

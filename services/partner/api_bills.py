@@ -27,7 +27,8 @@ class BillRunIn(BaseModel):
 
 @router.post("/providers/{provider_id}/bills", status_code=201)
 async def run_bills(provider_id: PathId, body: BillRunIn, caller: Operator, request: Request) -> list[Bill]:
-    """Generate a provider's monthly basic-incentive and/or quarterly performance bills, per tax rate (operator)."""
+    """Generate a provider's monthly basic-incentive and/or quarterly performance bills, per tax rate
+    (operator)."""
     return await settlement.generate_bills(deps(request), provider_id, body.month, body.quarter)
 
 

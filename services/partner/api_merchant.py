@@ -65,5 +65,6 @@ async def merchant_console(merchant_id: PathId, caller: Merchant, request: Reque
 
 @router.post("/merchant-calls/{call_id}/replay", status_code=202)
 async def replay(call_id: PathId, caller: Party, request: Request) -> MerchantCall:
-    """Replay a failed call once: the merchant's "restart", the buyer / admin choosing to retry, or an operator."""
+    """Replay a failed call once: the merchant's "restart", the buyer / admin choosing to retry, or an
+    operator."""
     return await sync.replay(deps(request), caller, call_id)

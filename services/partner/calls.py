@@ -98,7 +98,8 @@ class MerchantCall(BaseModel):
         due: datetime,
         order_id: str | None = None,
     ) -> MerchantCall:
-        """A call about the sale, due at `due`: a Kit sync by its endpoint's path, else a SaaS lifecycle call."""
+        """A call about the sale, due at `due`: a Kit sync by its endpoint's path, else a SaaS lifecycle
+        call."""
         kit = endpoint in KIT_PATHS
         return cls(
             call_id=call_id,

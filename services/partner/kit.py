@@ -33,8 +33,10 @@ class Tenant(_Body):
 
 
 class App(_Body):
-    """App sync body (§8.1 [R54]). The client secret is sent plain here and RSA-OAEP encrypted to the merchant's
-    key before it is stored or leaves; RSA-3072 with OAEP-SHA-256 takes at most 318 bytes, so it is bounded."""
+    """App sync body (§8.1 [R54]). The client secret is sent plain here and RSA-OAEP encrypted to the
+    merchant's
+    key before it is stored or leaves; RSA-3072 with OAEP-SHA-256 takes at most 318 bytes, so it is
+    bounded."""
 
     appId: S64
     clientId: S64

@@ -64,10 +64,17 @@ class AuditLog(Protocol):
 def _record(service: str, request: Request, principal: Principal) -> AuditRecord:
     route = request.scope.get("route")
     template = getattr(route, "path", request.url.path)
-    return AuditRecord(audit_id=uuid.uuid4().hex, at=datetime.now(UTC), service=service,
-                       actor_account_id=principal.account_id, actor_username=principal.username,
-                       method=request.method, action=f"{request.method} {template}",
-                       resource={k: str(v) for k, v in request.path_params.items()}, outcome="pending")
+    return AuditRecord(
+        audit_id=uuid.uuid4().hex,
+        at=datetime.now(UTC),
+        service=service,
+        actor_account_id=principal.account_id,
+        actor_username=principal.username,
+        method=request.method,
+        action=f"{request.method} {template}",
+        resource={k: str(v) for k, v in request.path_params.items()},
+        outcome="pending",
+    )
 
 
 class MongoAuditLog:
@@ -81,12 +88,16 @@ class MongoAuditLog:
         try:
             await self.col.insert_one({"_id": record.audit_id, **record.model_dump()})
         except PyMongoError as exc:
-            raise AuditUnavailable("the audit log cannot be written; operator actions wait until it can") from exc
+            raise AuditUnavailable(
+                "the audit log cannot be written; operator actions wait until it can"
+            ) from exc
         request.state.audit_id = record.audit_id
 
     async def finish(self, audit_id: str, status: int) -> None:
-        await self.col.update_one({"_id": audit_id, "outcome": "pending"}, {"$set": {
-            "outcome": outcome_of(status), "status": status, "finished_at": datetime.now(UTC)}})
+        await self.col.update_one(
+            {"_id": audit_id, "outcome": "pending"},
+            {"$set": {"outcome": outcome_of(status), "status": status, "finished_at": datetime.now(UTC)}},
+        )
 
     async def records(self, actor: str | None, since: datetime | None, limit: int) -> list[AuditRecord]:
         query: dict[str, Any] = {}
@@ -114,12 +125,16 @@ class MemoryAuditLog:
     async def finish(self, audit_id: str, status: int) -> None:
         row = self.rows.get(audit_id)
         if row is not None and row.outcome == "pending":
-            self.rows[audit_id] = row.model_copy(update={"outcome": outcome_of(status), "status": status,
-                                                         "finished_at": datetime.now(UTC)})
+            self.rows[audit_id] = row.model_copy(
+                update={"outcome": outcome_of(status), "status": status, "finished_at": datetime.now(UTC)}
+            )
 
     async def records(self, actor: str | None, since: datetime | None, limit: int) -> list[AuditRecord]:
-        rows = [r for r in self.rows.values() if (not actor or r.actor_account_id == actor)
-                and (not since or r.at >= since)]
+        rows = [
+            r
+            for r in self.rows.values()
+            if (not actor or r.actor_account_id == actor) and (not since or r.at >= since)
+        ]
         return sorted(rows, key=lambda r: r.at, reverse=True)[:limit]
 
 
@@ -150,7 +165,9 @@ class AuditMiddleware:
             if audit_id and audit is not None:
                 try:
                     await audit.finish(audit_id, status)
-                except PyMongoError:  # the record stays "pending": the action is recorded, its outcome unknown
+                except (
+                    PyMongoError
+                ):  # the record stays "pending": the action is recorded, its outcome unknown
                     log.exception("could not record the outcome of operator action %s", audit_id)
 
 
@@ -158,9 +175,13 @@ router = APIRouter(tags=["operator"])
 
 
 @router.get("/operator/audit")
-async def audit_log(request: Request, _: Operator, actor: str | None = Query(None, max_length=128),
-                    since: AwareDatetime | None = None,
-                    limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[AuditRecord]:
+async def audit_log(
+    request: Request,
+    _: Operator,
+    actor: str | None = Query(None, max_length=128),
+    since: AwareDatetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[AuditRecord]:
     """The operators' audit log of this service, newest first (operators only; nobody can edit it)."""
     log_: AuditLog = request.app.state.audit
     return await log_.records(actor, since, limit)

@@ -99,8 +99,15 @@ class OidcKeys:
     on an unknown `kid` after a cool-down). Discovery happens on first use, so a service starts while the
     identity provider is still starting; until it answers, authenticated calls get 503."""
 
-    def __init__(self, issuer: str, discovery_url: str = "", *, cache_seconds: float = 300,
-                 cooldown_seconds: float = 30, timeout: float = 5) -> None:
+    def __init__(
+        self,
+        issuer: str,
+        discovery_url: str = "",
+        *,
+        cache_seconds: float = 300,
+        cooldown_seconds: float = 30,
+        timeout: float = 5,
+    ) -> None:
         self.issuer = issuer
         self.discovery_url = discovery_url or f"{issuer.rstrip('/')}/.well-known/openid-configuration"
         self.cache_seconds, self.cooldown_seconds, self.timeout = cache_seconds, cooldown_seconds, timeout
@@ -116,13 +123,20 @@ class OidcKeys:
                         resp.raise_for_status()
                         doc = resp.json()
                 except (httpx.HTTPError, ValueError) as exc:
-                    raise IssuerUnavailable(f"the identity provider's discovery document is unavailable: "
-                                            f"{type(exc).__name__}") from exc
+                    raise IssuerUnavailable(
+                        f"the identity provider's discovery document is unavailable: {type(exc).__name__}"
+                    ) from exc
                 if doc.get("issuer") != self.issuer:
-                    raise IssuerUnavailable(f"the discovery document names issuer {doc.get('issuer')!r}, "
-                                            f"not the configured {self.issuer!r}")
-                self._client = PyJWKClient(doc["jwks_uri"], lifespan=self.cache_seconds,
-                                           cooldown_duration=self.cooldown_seconds, timeout=self.timeout)
+                    raise IssuerUnavailable(
+                        f"the discovery document names issuer {doc.get('issuer')!r}, "
+                        f"not the configured {self.issuer!r}"
+                    )
+                self._client = PyJWKClient(
+                    doc["jwks_uri"],
+                    lifespan=self.cache_seconds,
+                    cooldown_duration=self.cooldown_seconds,
+                    timeout=self.timeout,
+                )
             return self._client
 
     async def key_for(self, token: str) -> PyJWK:
@@ -154,9 +168,16 @@ class StaticKeys:
 
 
 class TokenVerifier:
-    def __init__(self, keys: KeySource, *, issuer: str, audience: str,
-                 algorithms: Iterable[str] = DEFAULT_ALGORITHMS, leeway_seconds: float = 30,
-                 roles_claim: str = "realm_access.roles") -> None:
+    def __init__(
+        self,
+        keys: KeySource,
+        *,
+        issuer: str,
+        audience: str,
+        algorithms: Iterable[str] = DEFAULT_ALGORITHMS,
+        leeway_seconds: float = 30,
+        roles_claim: str = "realm_access.roles",
+    ) -> None:
         self.keys, self.issuer, self.audience = keys, issuer, audience
         self.algorithms = [a for a in algorithms if not a.upper().startswith("HS") and a.lower() != "none"]
         if not self.algorithms:
@@ -169,13 +190,21 @@ class TokenVerifier:
         except jwt.DecodeError as exc:
             raise Unauthorized(f"malformed token: {exc}") from exc
         if header.get("alg") not in self.algorithms:
-            raise Unauthorized(f"tokens signed with {header.get('alg')!r} are not accepted; accepted: "
-                               f"{', '.join(self.algorithms)}")
+            raise Unauthorized(
+                f"tokens signed with {header.get('alg')!r} are not accepted; accepted: "
+                f"{', '.join(self.algorithms)}"
+            )
         key = await self.keys.key_for(token)
         try:
             claims: dict[str, Any] = jwt.decode(
-                token, key, algorithms=[header["alg"]], audience=self.audience, issuer=self.issuer,
-                leeway=self.leeway, options={"require": ["exp", "iat", "iss", "aud", "sub"]})
+                token,
+                key,
+                algorithms=[header["alg"]],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self.leeway,
+                options={"require": ["exp", "iat", "iss", "aud", "sub"]},
+            )
         except jwt.ExpiredSignatureError as exc:
             raise Unauthorized("the token has expired") from exc
         except jwt.ImmatureSignatureError as exc:
@@ -198,23 +227,34 @@ def principal_from(claims: Mapping[str, Any], roles_claim: str = "realm_access.r
     if not isinstance(sub, str) or not 1 <= len(sub) <= 128:
         raise Unauthorized("the token has no usable subject")
     email = claims.get("email")
-    return Principal(account_id=sub, roles=roles, client_id=str(claims.get("azp") or ""),
-                     username=str(claims.get("preferred_username") or ""), name=str(claims.get("name") or ""),
-                     email=email if isinstance(email, str) else None,
-                     email_verified=claims.get("email_verified") is True, claims=claims)
+    return Principal(
+        account_id=sub,
+        roles=roles,
+        client_id=str(claims.get("azp") or ""),
+        username=str(claims.get("preferred_username") or ""),
+        name=str(claims.get("name") or ""),
+        email=email if isinstance(email, str) else None,
+        email_verified=claims.get("email_verified") is True,
+        claims=claims,
+    )
 
 
 # --- FastAPI ------------------------------------------------------------------------------------------
 
 # Declares the scheme in the OpenAPI document (so /docs can authorize). auto_error=False: the refusal is ours,
 # a 401 with the RFC 6750 challenge, not FastAPI's generic one.
-bearer = HTTPBearer(auto_error=False, bearerFormat="JWT", scheme_name="bearer",
-                    description="An access token from the identity provider (OIDC). `python -m devstack token "
-                                "<user>` prints one for a demo user of the dev stack.")
+bearer = HTTPBearer(
+    auto_error=False,
+    bearerFormat="JWT",
+    scheme_name="bearer",
+    description="An access token from the identity provider (OIDC). `python -m devstack token "
+    "<user>` prints one for a demo user of the dev stack.",
+)
 
 
-async def authenticate(request: Request,
-                       credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]) -> Principal:
+async def authenticate(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
+) -> Principal:
     if credentials is None or not credentials.credentials:
         raise Unauthorized("a bearer token is required (Authorization: Bearer <token>)")
     verifier: TokenVerifier = request.app.state.verifier
@@ -227,8 +267,8 @@ async def authenticate(request: Request,
 
 
 async def authenticate_if_present(
-        request: Request,
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]) -> Principal | None:
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
+) -> Principal | None:
     """Public reads: anonymous callers are welcome; a token, if given, must be valid."""
     if credentials is None:
         return None
@@ -246,11 +286,15 @@ def require_role(*roles: AccountRole | str, rule: str) -> Any:
     async def check(principal: Caller) -> Principal:
         if not principal.roles & wanted:
             held = ", ".join(sorted(principal.roles & (PARTY_ROLES | SERVICE_ROLES))) or "none"
-            raise Forbidden(f"only {' or '.join(sorted(wanted))} callers may do this (the token's roles: {held})",
-                            rule=rule)
+            raise Forbidden(
+                f"only {' or '.join(sorted(wanted))} callers may do this (the token's roles: {held})",
+                rule=rule,
+            )
         if principal.roles & PARTY_ROLES and principal.role is None:
-            raise Forbidden("the account holds several marketplace roles; it must hold exactly one",
-                            rule="one_marketplace_role")
+            raise Forbidden(
+                "the account holds several marketplace roles; it must hold exactly one",
+                rule="one_marketplace_role",
+            )
         return principal
 
     return Depends(check)
@@ -272,5 +316,7 @@ def require_party(principal: Principal, *account_ids: str | None, what: str, ope
     """403 unless the caller is one of `account_ids` (or, where allowed, an operator)."""
     if is_party(principal, *account_ids) or (operators and principal.is_operator):
         return
-    raise Forbidden(f"account {principal.account_id} is not a party of {what}",
-                    rule="parties_only" if not operators else "parties_and_operators_only")
+    raise Forbidden(
+        f"account {principal.account_id} is not a party of {what}",
+        rule="parties_only" if not operators else "parties_and_operators_only",
+    )

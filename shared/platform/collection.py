@@ -1,12 +1,11 @@
 """One collection interface over Mongo and over memory, so a repository or a query is written once.
 
 A service's repositories (its `store.py`) and read side (its `queries.py`) are the only modules that write
-Mongo's filter syntax. They talk to a `Collection`: `MongoCollection` in production (inside the unit of
-work's transaction), `MemoryCollection` in unit and service tests. The memory one is the one generic
-in-memory fake of the suite: it understands the part of the filter, update and sort syntax the stores use
-(equality on fields and dotted paths, `$eq $ne $lt $lte $gt $gte $in $nin $exists`, `$and $or`; `$set $unset
-$inc $push $pull $setOnInsert`), and refuses anything else loudly, so a store cannot use a query the tests do not
-really run.
+Mongo's filter syntax. They talk to a `Collection`: `MongoCollection` in production (inside the unit of work's
+transaction), `MemoryCollection` in unit and service tests. The memory one is the one generic in-memory fake
+of the suite: it understands the part of the filter, update and sort syntax the stores use (equality on fields
+and dotted paths, `$eq $ne $lt $lte $gt $gte $in $nin $exists`, `$and $or`; `$set $unset $inc $push $pull
+$setOnInsert`), and refuses anything else loudly, so a store cannot use a query the tests do not really run.
 """
 
 from __future__ import annotations
@@ -29,8 +28,15 @@ Sort = list[tuple[str, int]]
 
 class Collection(Protocol):
     async def find_one(self, query: Doc, projection: Doc | None = None) -> Doc | None: ...
-    async def find(self, query: Doc, *, sort: Sort | None = None, limit: int = 0,
-                   projection: Doc | None = None, skip: int = 0) -> list[Doc]: ...
+    async def find(
+        self,
+        query: Doc,
+        *,
+        sort: Sort | None = None,
+        limit: int = 0,
+        projection: Doc | None = None,
+        skip: int = 0,
+    ) -> list[Doc]: ...
     async def count(self, query: Doc) -> int: ...
     async def insert_one(self, doc: Doc) -> None: ...
     async def insert_many(self, docs: list[Doc]) -> None: ...
@@ -56,8 +62,15 @@ class MongoCollection:
     async def find_one(self, query: Doc, projection: Doc | None = None) -> Doc | None:
         return await self.col.find_one(query, projection, session=self.session)
 
-    async def find(self, query: Doc, *, sort: Sort | None = None, limit: int = 0,
-                   projection: Doc | None = None, skip: int = 0) -> list[Doc]:
+    async def find(
+        self,
+        query: Doc,
+        *,
+        sort: Sort | None = None,
+        limit: int = 0,
+        projection: Doc | None = None,
+        skip: int = 0,
+    ) -> list[Doc]:
         cursor = self.col.find(query, projection, session=self.session, skip=skip, limit=limit)
         if sort:
             cursor = cursor.sort(sort)
@@ -117,12 +130,19 @@ class MemoryCollection:
         found = await self.find(query, limit=1, projection=projection)
         return found[0] if found else None
 
-    async def find(self, query: Doc, *, sort: Sort | None = None, limit: int = 0,
-                   projection: Doc | None = None, skip: int = 0) -> list[Doc]:
+    async def find(
+        self,
+        query: Doc,
+        *,
+        sort: Sort | None = None,
+        limit: int = 0,
+        projection: Doc | None = None,
+        skip: int = 0,
+    ) -> list[Doc]:
         docs = self._docs(query)
         for field, direction in reversed(sort or []):
             docs.sort(key=functools.partial(_sort_key, field), reverse=direction != ASCENDING)
-        docs = docs[skip:skip + limit] if limit else docs[skip:]
+        docs = docs[skip : skip + limit] if limit else docs[skip:]
         return [_project(copy.deepcopy(d), projection) for d in docs]
 
     async def count(self, query: Doc) -> int:
@@ -208,7 +228,8 @@ def _get(row: Doc, path: str) -> Any:
 
 
 def _candidates(value: Any) -> Iterable[Any]:
-    """A field holding an array matches a condition when the array or one of its elements does (as in Mongo)."""
+    """A field holding an array matches a condition when the array or one of its elements does (as in
+    Mongo)."""
     yield value
     if isinstance(value, list):
         yield from value
@@ -227,16 +248,25 @@ def _compare(value: Any, op: str, arg: Any) -> bool:
     if op == "$in":
         return any(v in arg for v in _candidates(present))
     comparisons: dict[str, Callable[[Any, Any], bool]] = {
-        "$lt": lambda a, b: a < b, "$lte": lambda a, b: a <= b, "$gt": lambda a, b: a > b, "$gte": lambda a, b: a >= b}
+        "$lt": lambda a, b: a < b,
+        "$lte": lambda a, b: a <= b,
+        "$gt": lambda a, b: a > b,
+        "$gte": lambda a, b: a >= b,
+    }
     if op not in comparisons:
         raise NotImplementedError(f"the in-memory collection does not know {op}")
-    return any(v is not None and _comparable(v, arg) and comparisons[op](v, arg) for v in _candidates(present))
+    return any(
+        v is not None and _comparable(v, arg) and comparisons[op](v, arg) for v in _candidates(present)
+    )
 
 
 def _comparable(a: Any, b: Any) -> bool:
     numbers = (int, float)
-    return (isinstance(a, numbers) and isinstance(b, numbers)) or type(a) is type(b) or (
-        isinstance(a, datetime) and isinstance(b, datetime))
+    return (
+        (isinstance(a, numbers) and isinstance(b, numbers))
+        or type(a) is type(b)
+        or (isinstance(a, datetime) and isinstance(b, datetime))
+    )
 
 
 def matches(row: Doc, query: Doc) -> bool:
@@ -278,8 +308,11 @@ def _project(row: Doc, projection: Doc | None) -> Doc:
 
 
 def _equalities(query: Doc) -> Doc:
-    return {k: copy.deepcopy(v) for k, v in query.items() if not k.startswith("$") and not (
-        isinstance(v, dict) and any(op.startswith("$") for op in v))}
+    return {
+        k: copy.deepcopy(v)
+        for k, v in query.items()
+        if not k.startswith("$") and not (isinstance(v, dict) and any(op.startswith("$") for op in v))
+    }
 
 
 def _set(row: Doc, path: str, value: Any) -> None:

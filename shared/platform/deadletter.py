@@ -1,4 +1,5 @@
-"""What a consumer does with an event it cannot handle now: wait, park, or dead-letter, by what the failure is.
+"""What a consumer does with an event it cannot handle now: wait, park, or dead-letter, by what the failure
+is.
 
 FastStream has no retry or dead-letter support for Kafka, and a bare nack seeks back to the same record in a
 tight loop. This middleware wraps every handler call and classifies the failure:
@@ -12,12 +13,12 @@ tight loop. This middleware wraps every handler call and classifies the failure:
   topics arrive in any order): parked in the service's database and committed, so the partition flows on; the
   parking worker tries it again (at once when the aggregate arrives, else with backoff) and dead-letters it
   with that reason only after `park_bound_seconds` (a day);
-- *poison* (it does not parse or validate, or a business rule refuses it for good): `<topic>.dlt` at once, with
-  the reason in its headers;
+- *poison* (it does not parse or validate, or a business rule refuses it for good): `<topic>.dlt` at once,
+  with the reason in its headers;
 - anything else (a bug): retried a few times with backoff, then dead-lettered.
 
-The dead-letter record keeps the original key, body and headers. If the dead-letter write itself fails, the error
-propagates, the record is not committed (NACK_ON_ERROR), and it is consumed again: nothing is lost.
+The dead-letter record keeps the original key, body and headers. If the dead-letter write itself fails, the
+error propagates, the record is not committed (NACK_ON_ERROR), and it is consumed again: nothing is lost.
 """
 
 from __future__ import annotations
@@ -44,8 +45,17 @@ from shared.schemas import dead_letter
 
 log = logging.getLogger("deadletter")
 PERMANENT = (ValidationError, PermanentError, json.JSONDecodeError, UnicodeDecodeError)
-OUTAGES = (ConnectionFailure, ExecutionTimeout, WTimeoutError, KafkaConnectionError, KafkaTimeoutError,
-           NodeNotReadyError, RequestTimedOutError, ConnectionError, TimeoutError)
+OUTAGES = (
+    ConnectionFailure,
+    ExecutionTimeout,
+    WTimeoutError,
+    KafkaConnectionError,
+    KafkaTimeoutError,
+    NodeNotReadyError,
+    RequestTimedOutError,
+    ConnectionError,
+    TimeoutError,
+)
 
 
 class HandBack(Exception):
@@ -58,8 +68,10 @@ def is_transient(exc: BaseException) -> bool:
         return exc.transient
     if isinstance(exc, OUTAGES):
         return True
-    return isinstance(exc, PyMongoError) and (exc.has_error_label("TransientTransactionError")
-                                              or exc.has_error_label("UnknownTransactionCommitResult"))
+    return isinstance(exc, PyMongoError) and (
+        exc.has_error_label("TransientTransactionError")
+        or exc.has_error_label("UnknownTransactionCommitResult")
+    )
 
 
 def is_permanent(exc: BaseException) -> bool:
@@ -107,23 +119,35 @@ class DeadLetterPolicy:
     async def publish(self, record: Any, exc: BaseException, attempts: int) -> None:
         if self.broker is None:
             raise RuntimeError("dead-letter policy has no broker")
-        headers = {k: v.decode(errors="replace") if isinstance(v, bytes) else str(v)
-                   for k, v in (getattr(record, "headers", None) or [])}
-        headers.update({
-            "x-original-topic": record.topic,
-            "x-original-partition": str(record.partition),
-            "x-original-offset": str(record.offset),
-            "x-consumer-group": self.group_of(record.topic),
-            "x-exception": type(exc).__name__,
-            "x-reason": reason(exc),
-            "x-attempts": str(attempts),
-            "x-failed-at": datetime.now(UTC).isoformat(),
-        })
-        await self.broker.publish(record.value or b"", topic=dead_letter(record.topic), key=record.key,
-                                  headers=headers)
+        headers = {
+            k: v.decode(errors="replace") if isinstance(v, bytes) else str(v)
+            for k, v in (getattr(record, "headers", None) or [])
+        }
+        headers.update(
+            {
+                "x-original-topic": record.topic,
+                "x-original-partition": str(record.partition),
+                "x-original-offset": str(record.offset),
+                "x-consumer-group": self.group_of(record.topic),
+                "x-exception": type(exc).__name__,
+                "x-reason": reason(exc),
+                "x-attempts": str(attempts),
+                "x-failed-at": datetime.now(UTC).isoformat(),
+            }
+        )
+        await self.broker.publish(
+            record.value or b"", topic=dead_letter(record.topic), key=record.key, headers=headers
+        )
         self.dead_lettered += 1
-        log.error("dead-lettered a record", extra={"topic": record.topic, "offset": record.offset,
-                                                  "reason": headers["x-reason"], "attempts": attempts})
+        log.error(
+            "dead-lettered a record",
+            extra={
+                "topic": record.topic,
+                "offset": record.offset,
+                "reason": headers["x-reason"],
+                "attempts": attempts,
+            },
+        )
 
     def middleware(self, msg: Any, /, *, context: Any) -> BaseMiddleware:
         return _DeadLetterMiddleware(msg, context=context, policy=self)
@@ -146,8 +170,11 @@ class _DeadLetterMiddleware(BaseMiddleware):
                 if is_transient(exc):
                     outage += 1
                     if time.monotonic() - started >= policy.transient_window:
-                        log.warning("outage: handing the record back uncommitted (it comes again): %s",
-                                    reason(exc), extra={"topic": record.topic, "offset": record.offset})
+                        log.warning(
+                            "outage: handing the record back uncommitted (it comes again): %s",
+                            reason(exc),
+                            extra={"topic": record.topic, "offset": record.offset},
+                        )
                         raise HandBack(reason(exc)) from exc
                     await asyncio.sleep(min(5.0, policy.backoff(outage)))
                     continue
@@ -155,18 +182,29 @@ class _DeadLetterMiddleware(BaseMiddleware):
                     await policy.parking.park(record, exc, policy.group_of(record.topic))
                     return None
                 failures += 1
-                if is_permanent(exc) or isinstance(exc, NotYetKnown) \
-                        or failures >= policy.settings.consumer_max_attempts:
+                if (
+                    is_permanent(exc)
+                    or isinstance(exc, NotYetKnown)
+                    or failures >= policy.settings.consumer_max_attempts
+                ):
                     await policy.publish(record, exc, failures)
                     return None
                 delay = policy.backoff(failures)
-                log.warning("handler failed (attempt %d/%d), retrying in %.2fs: %s", failures,
-                            policy.settings.consumer_max_attempts, delay, reason(exc))
+                log.warning(
+                    "handler failed (attempt %d/%d), retrying in %.2fs: %s",
+                    failures,
+                    policy.settings.consumer_max_attempts,
+                    delay,
+                    reason(exc),
+                )
                 await asyncio.sleep(delay)
 
-    async def after_processed(self, exc_type: type[BaseException] | None = None,
-                              exc_val: BaseException | None = None,
-                              exc_tb: TracebackType | None = None) -> bool | None:
+    async def after_processed(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc_val: BaseException | None = None,
+        exc_tb: TracebackType | None = None,
+    ) -> bool | None:
         # An error that never reached the handler scope is a parsing error: the record is unreadable.
         if exc_val is not None and not self.in_scope and isinstance(exc_val, Exception):
             await self.policy.publish(self.msg, exc_val, 1)

@@ -1,13 +1,13 @@
 """Dead letters you can act on: each service keeps the dead letters of the topics it produces, and an operator
 replays them.
 
-Consumers write what they give up on to `<topic>.dlt` (shared/platform/deadletter.py). The service that produces
-`<topic>` reads `<topic>.dlt` (consumer group `<service>.dead-letters`) into its `dead_letters` collection: the
-original key, body and headers, the reason, the consumer group that gave up, first and last seen. An operator
-lists them and replays one, or a filtered set, back to the original topic. The replay is published by the
-producing service, with its own Kafka identity: the per-service topic permissions hold, and no consumer may
-write a topic it only reads. A replay goes to every consumer group of the topic; the groups that had handled the
-event ignore it (their inbox knows its id), so a replay changes nothing twice.
+Consumers write what they give up on to `<topic>.dlt` (shared/platform/deadletter.py). The service that
+produces `<topic>` reads `<topic>.dlt` (consumer group `<service>.dead-letters`) into its `dead_letters`
+collection: the original key, body and headers, the reason, the consumer group that gave up, first and last
+seen. An operator lists them and replays one, or a filtered set, back to the original topic. The replay is
+published by the producing service, with its own Kafka identity: the per-service topic permissions hold, and
+no consumer may write a topic it only reads. A replay goes to every consumer group of the topic; the groups
+that had handled the event ignore it (their inbox knows its id), so a replay changes nothing twice.
 
 Parked events ("not yet known", shared/platform/parking.py) are listed beside them.
 """
@@ -71,31 +71,52 @@ class DeadLetterStore:
         self.col, self.broker, self.settings = db[DEAD], broker, settings
 
     async def record(self, msg: KafkaMessage) -> None:
-        """Keep a dead letter once: the same record dead-lettered twice (a retried write) counts as seen twice."""
+        """Keep a dead letter once: the same record dead-lettered twice (a retried write) counts as seen
+        twice."""
         raw: Any = msg.raw_message  # one ConsumerRecord (not a batch subscriber)
         headers = _headers(raw.headers)
         topic = headers.get("x-original-topic", raw.topic.removesuffix(".dlt"))
         group = headers.get("x-consumer-group", "")
         ident = f"{topic}|{headers.get('x-original-partition')}|{headers.get('x-original-offset')}|{group}"
         now = datetime.now(UTC)
-        await self.col.update_one({"_id": ident}, {
-            "$set": {"last_seen": now, "reason": headers.get("x-reason", ""),
-                     "exception": headers.get("x-exception", "")},
-            "$inc": {"seen": 1},
-            "$setOnInsert": {"topic": topic, "key": (raw.key or b"").decode(errors="replace"),
-                             "consumer_group": group, "body": raw.value or b"", "headers": headers,
-                             "event_type": headers.get("event-type"), "event_id": headers.get("event-id"),
-                             "first_seen": now, "replays": 0, "replayed_at": None, "replayed_by": None}},
-            upsert=True)
+        await self.col.update_one(
+            {"_id": ident},
+            {
+                "$set": {
+                    "last_seen": now,
+                    "reason": headers.get("x-reason", ""),
+                    "exception": headers.get("x-exception", ""),
+                },
+                "$inc": {"seen": 1},
+                "$setOnInsert": {
+                    "topic": topic,
+                    "key": (raw.key or b"").decode(errors="replace"),
+                    "consumer_group": group,
+                    "body": raw.value or b"",
+                    "headers": headers,
+                    "event_type": headers.get("event-type"),
+                    "event_id": headers.get("event-id"),
+                    "first_seen": now,
+                    "replays": 0,
+                    "replayed_at": None,
+                    "replayed_by": None,
+                },
+            },
+            upsert=True,
+        )
 
     @staticmethod
     def _view(doc: Doc) -> DeadLetter:
-        return DeadLetter(dead_letter_id=doc["_id"], **{k: doc.get(k) for k in DeadLetter.model_fields
-                                                        if k != "dead_letter_id" and k in doc})
+        return DeadLetter(
+            dead_letter_id=doc["_id"],
+            **{k: doc.get(k) for k in DeadLetter.model_fields if k != "dead_letter_id" and k in doc},
+        )
 
     async def listing(self, f: ReplayFilter) -> list[DeadLetter]:
-        return [self._view(d) for d in await self.col.find(self._query(f)).sort("first_seen", DESCENDING)
-                .to_list(f.limit)]
+        return [
+            self._view(d)
+            for d in await self.col.find(self._query(f)).sort("first_seen", DESCENDING).to_list(f.limit)
+        ]
 
     @staticmethod
     def _query(f: ReplayFilter) -> Doc:
@@ -117,20 +138,26 @@ class DeadLetterStore:
         return await self._replay(doc, operator)
 
     async def replay_many(self, f: ReplayFilter, operator: str) -> list[DeadLetter]:
-        return [await self._replay(doc, operator) for doc in await self.col.find(self._query(f))
-                .sort("first_seen", 1).to_list(f.limit)]
+        return [
+            await self._replay(doc, operator)
+            for doc in await self.col.find(self._query(f)).sort("first_seen", 1).to_list(f.limit)
+        ]
 
     async def _replay(self, doc: Doc, operator: str) -> DeadLetter:
         """Back to the original topic with its key, body and event headers (not the dead-letter ones)."""
         headers = {k: v for k, v in doc.get("headers", {}).items() if not k.startswith("x-")}
         now = datetime.now(UTC)
-        headers.update({"x-replayed-from": doc["_id"], "x-replayed-at": now.isoformat(),
-                        "x-replayed-by": operator})
-        await self.broker.publish(bytes(doc["body"]), topic=doc["topic"], key=doc["key"].encode(),
-                                  headers=headers)
+        headers.update(
+            {"x-replayed-from": doc["_id"], "x-replayed-at": now.isoformat(), "x-replayed-by": operator}
+        )
+        await self.broker.publish(
+            bytes(doc["body"]), topic=doc["topic"], key=doc["key"].encode(), headers=headers
+        )
         updated = await self.col.find_one_and_update(
-            {"_id": doc["_id"]}, {"$inc": {"replays": 1}, "$set": {"replayed_at": now, "replayed_by": operator}},
-            return_document=ReturnDocument.AFTER)
+            {"_id": doc["_id"]},
+            {"$inc": {"replays": 1}, "$set": {"replayed_at": now, "replayed_by": operator}},
+            return_document=ReturnDocument.AFTER,
+        )
         log.info("dead letter replayed", extra={"topic": doc["topic"], "reason": doc.get("reason", "")})
         return self._view(updated or doc)
 
@@ -142,11 +169,16 @@ def register_dead_letters(broker: KafkaBroker, settings: ServiceSettings, produc
 
     topics = [settings.topic(dead_letter(t)) for t in produced]
 
-    @broker.subscriber(*topics, group_id=f"{settings.group_id}.dead-letters", ack_policy=AckPolicy.NACK_ON_ERROR,
-                       auto_offset_reset="earliest", decoder=lambda msg: msg.body,
-                       title=f"{settings.service_name}:dead-letters",
-                       description="Keep the dead letters of the topics this service produces, for operators to "
-                                   "read and replay.")
+    @broker.subscriber(
+        *topics,
+        group_id=f"{settings.group_id}.dead-letters",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        auto_offset_reset="earliest",
+        decoder=lambda msg: msg.body,
+        title=f"{settings.service_name}:dead-letters",
+        description="Keep the dead letters of the topics this service produces, for operators to "
+        "read and replay.",
+    )
     async def keep(msg: KafkaMessage, store: DeadLetterStore = Context(STORE)) -> None:
         await store.record(msg)
 
@@ -161,16 +193,25 @@ def _store(request: Request) -> DeadLetterStore:
 
 
 @router.get("/dead-letters")
-async def dead_letters(request: Request, _: Operator,
-                       topic: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
-                       consumer_group: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
-                       reason_contains: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
-                       not_replayed_only: bool = False,
-                       limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[DeadLetter]:
+async def dead_letters(
+    request: Request,
+    _: Operator,
+    topic: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
+    consumer_group: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
+    reason_contains: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
+    not_replayed_only: bool = False,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[DeadLetter]:
     """Dead letters of the topics this service produces, newest first (operators only)."""
-    return await _store(request).listing(ReplayFilter(topic=topic, consumer_group=consumer_group, limit=limit,
-                                                      reason_contains=reason_contains,
-                                                      not_replayed_only=not_replayed_only))
+    return await _store(request).listing(
+        ReplayFilter(
+            topic=topic,
+            consumer_group=consumer_group,
+            limit=limit,
+            reason_contains=reason_contains,
+            not_replayed_only=not_replayed_only,
+        )
+    )
 
 
 @router.post("/dead-letters/{dead_letter_id}/replay")
@@ -189,8 +230,9 @@ parked_router = APIRouter(prefix="/operator", tags=["operator"])
 
 
 @parked_router.get("/parked")
-async def parked(request: Request, _: Operator, limit: Annotated[int, Query(ge=1, le=1000)] = 100
-                 ) -> list[dict[str, Any]]:
+async def parked(
+    request: Request, _: Operator, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> list[dict[str, Any]]:
     """Events parked until what they are about arrives ("not yet known"), oldest first (operators only)."""
     parking = request.app.state.runtime.parking
     return await parking.listing(limit) if parking is not None else []

@@ -61,8 +61,10 @@ async def recall(db: AsyncDatabase[Doc], marker: str) -> Any:
     if doc is None:
         return _MISSING
     if "result" not in doc:
-        raise AlreadyApplied("the first request with this Idempotency-Key was applied, but its answer was lost "
-                             "when the service stopped: read the resource to see it")
+        raise AlreadyApplied(
+            "the first request with this Idempotency-Key was applied, but its answer was lost "
+            "when the service stopped: read the resource to see it"
+        )
     module, _, name = str(doc["type"]).partition(":")
     model = getattr(importlib.import_module(module), name) if module else None
     if model is None:

@@ -30,11 +30,16 @@ log = logging.getLogger("http")
 
 
 def verifier_for(settings: ServiceSettings) -> TokenVerifier:
-    """Tokens of the configured issuer, for this service's audience, keys from the issuer's discovery document."""
-    return TokenVerifier(OidcKeys(settings.oidc_issuer_url, settings.oidc_discovery_url),
-                         issuer=settings.oidc_issuer_url, audience=settings.audience,
-                         algorithms=settings.oidc_algorithms, leeway_seconds=settings.oidc_leeway_seconds,
-                         roles_claim=settings.oidc_roles_claim)
+    """Tokens of the configured issuer, for this service's audience, keys from the issuer's discovery
+    document."""
+    return TokenVerifier(
+        OidcKeys(settings.oidc_issuer_url, settings.oidc_discovery_url),
+        issuer=settings.oidc_issuer_url,
+        audience=settings.audience,
+        algorithms=settings.oidc_algorithms,
+        leeway_seconds=settings.oidc_leeway_seconds,
+        roles_claim=settings.oidc_roles_claim,
+    )
 
 
 def install_security(app: FastAPI, verifier: TokenVerifier, audit_log: audit.AuditLog | None = None) -> None:
@@ -50,8 +55,15 @@ def install_security(app: FastAPI, verifier: TokenVerifier, audit_log: audit.Aud
 # The HTTP status of each kind of refusal, the most specific first; anything else a rule refuses is a conflict
 # with the current state (409).
 STATUS: tuple[tuple[type[DomainError], int], ...] = (
-    (Unauthorized, 401), (Forbidden, 403), (NotFound, 404), (TooLarge, 413), (InvalidInput, 422),
-    (LimitReached, 429), (Unavailable, 503), (DomainError, 409))
+    (Unauthorized, 401),
+    (Forbidden, 403),
+    (NotFound, 404),
+    (TooLarge, 413),
+    (InvalidInput, 422),
+    (LimitReached, 429),
+    (Unavailable, 503),
+    (DomainError, 409),
+)
 
 
 def status_of(exc: DomainError) -> int:
@@ -71,8 +83,17 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ConnectionFailure)
     async def _database_away(_: Request, exc: ConnectionFailure) -> JSONResponse:
-        """The database is unreachable for a moment (a restart, a failover): a 503 with Retry-After, not a 500.
+        """The database is unreachable for a moment (a restart, a failover): a 503 with Retry-After, not a
+        500.
         A retry with the same Idempotency-Key applies nothing twice (effects.py)."""
         log.warning("database unreachable while answering a request: %s", exc)
-        return JSONResponse(status_code=503, headers={"Retry-After": "1"}, content={"detail": {
-            "code": "unavailable", "message": "the database is unreachable for a moment; retry the request"}})
+        return JSONResponse(
+            status_code=503,
+            headers={"Retry-After": "1"},
+            content={
+                "detail": {
+                    "code": "unavailable",
+                    "message": "the database is unreachable for a moment; retry the request",
+                }
+            },
+        )

@@ -3,9 +3,9 @@
 For a POST carrying the header, the first request with a key is run and its answer kept (24 hours by default);
 a retry with the same key and the same body gets that answer again (`Idempotent-Replayed: true`) and creates
 nothing; the same key with another body is a 422 naming the header; a retry while the first is still running
-is a 409. Keys are the caller's own: they are scoped by the verified token's subject (the token is checked here
-before anything is looked up, so nobody reads another caller's answer), the method and the route. An answer
-of 5xx is not kept, so a retry after a failure runs again (as a takeover, below).
+is a 409. Keys are the caller's own: they are scoped by the verified token's subject (the token is checked
+here before anything is looked up, so nobody reads another caller's answer), the method and the route. An
+answer of 5xx is not kept, so a retry after a failure runs again (as a takeover, below).
 
 A running request holds its key for `in_flight_seconds` (longer than any request runs). A replica that dies
 in the middle of one leaves the key running; once that lease has run out, a retry takes the key over and runs
@@ -43,7 +43,11 @@ def _problem(status: int, code: str, message: str) -> tuple[int, bytes]:
 
 class IdempotencyMiddleware:
     def __init__(self, app: ASGIApp, ttl_hours: float = 24.0, in_flight_seconds: float = 60.0) -> None:
-        self.app, self.ttl, self.in_flight = app, timedelta(hours=ttl_hours), timedelta(seconds=in_flight_seconds)
+        self.app, self.ttl, self.in_flight = (
+            app,
+            timedelta(hours=ttl_hours),
+            timedelta(seconds=in_flight_seconds),
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -74,8 +78,16 @@ class IdempotencyMiddleware:
         col, now = db[KEYS], datetime.now(UTC)
         taken_over = False
         try:
-            await col.insert_one({"_id": ident, "fingerprint": fingerprint, "state": "running", "created_at": now,
-                                  "expires_at": now + self.ttl, "lease_until": now + self.in_flight})
+            await col.insert_one(
+                {
+                    "_id": ident,
+                    "fingerprint": fingerprint,
+                    "state": "running",
+                    "created_at": now,
+                    "expires_at": now + self.ttl,
+                    "lease_until": now + self.in_flight,
+                }
+            )
         except DuplicateKeyError:
             kept = await col.find_one({"_id": ident})
             if kept is not None and kept["state"] == "running" and kept["fingerprint"] == fingerprint:
@@ -89,8 +101,9 @@ class IdempotencyMiddleware:
                 return
         await self._run(scope, body, send, KeyedRequest(ident, taken_over))
 
-    async def _answer_kept(self, scope: Scope, body: bytes, send: Send, ident: str, fingerprint: str,
-                           now: datetime) -> None:
+    async def _answer_kept(
+        self, scope: Scope, body: bytes, send: Send, ident: str, fingerprint: str, now: datetime
+    ) -> None:
         """A key seen before: its kept answer, or why there is none (still running, another body, expired)."""
         col = scope["app"].state.runtime.db[KEYS]
         kept = await col.find_one({"_id": ident})
@@ -98,24 +111,41 @@ class IdempotencyMiddleware:
             await col.delete_one({"_id": ident, "expires_at": kept["expires_at"]})
             await self(scope, _replay_body(body), send)  # expired: as if new
         elif kept is None or kept["fingerprint"] != fingerprint:
-            await _answer(send, *_problem(422, "idempotency_key_reused",
-                                          "this Idempotency-Key was used with another request body"))
+            await _answer(
+                send,
+                *_problem(
+                    422, "idempotency_key_reused", "this Idempotency-Key was used with another request body"
+                ),
+            )
         elif kept["state"] == "running":
-            await _answer(send, *_problem(409, "idempotency_key_in_use",
-                                          "a request with this Idempotency-Key is still running; retry later"))
+            await _answer(
+                send,
+                *_problem(
+                    409,
+                    "idempotency_key_in_use",
+                    "a request with this Idempotency-Key is still running; retry later",
+                ),
+            )
         else:
-            await _answer(send, kept["status"], bytes(kept["body"]),
-                          [(bytes(k), bytes(v)) for k, v in kept["headers"]] + [(b"idempotent-replayed", b"true")])
+            await _answer(
+                send,
+                kept["status"],
+                bytes(kept["body"]),
+                [(bytes(k), bytes(v)) for k, v in kept["headers"]] + [(b"idempotent-replayed", b"true")],
+            )
 
     async def _run(self, scope: Scope, body: bytes, send: Send, request: KeyedRequest) -> None:
-        """Run the request holding its key (the use cases mark their effects with it), then keep its answer."""
+        """Run the request holding its key (the use cases mark their effects with it), then keep its
+        answer."""
         col = scope["app"].state.runtime.db[KEYS]
         captured: dict[str, Any] = {"status": 500, "headers": [], "body": b""}
 
         async def keep(message: Message) -> None:
             if message["type"] == "http.response.start":
                 captured["status"] = message["status"]
-                captured["headers"] = [(k, v) for k, v in message.get("headers", []) if k.lower() in KEPT_HEADERS]
+                captured["headers"] = [
+                    (k, v) for k, v in message.get("headers", []) if k.lower() in KEPT_HEADERS
+                ]
             elif message["type"] == "http.response.body":
                 captured["body"] += message.get("body", b"")
             await send(message)
@@ -127,12 +157,21 @@ class IdempotencyMiddleware:
             REQUEST.reset(token)
             if captured["status"] >= 500:  # not kept: a retry runs again, as a takeover, so that what this
                 # attempt may have committed before failing (a lost commit answer) comes back instead of twice
-                await col.update_one({"_id": request.ident, "state": "running"},
-                                     {"$set": {"lease_until": datetime.now(UTC)}})
+                await col.update_one(
+                    {"_id": request.ident, "state": "running"}, {"$set": {"lease_until": datetime.now(UTC)}}
+                )
             else:
-                await col.update_one({"_id": request.ident}, {"$set": {
-                    "state": "done", "status": captured["status"], "body": captured["body"],
-                    "headers": [[k, v] for k, v in captured["headers"]]}})
+                await col.update_one(
+                    {"_id": request.ident},
+                    {
+                        "$set": {
+                            "state": "done",
+                            "status": captured["status"],
+                            "body": captured["body"],
+                            "headers": [[k, v] for k, v in captured["headers"]],
+                        }
+                    },
+                )
 
 
 async def _subject(verifier: TokenVerifier, authorization: bytes) -> str | None:
@@ -158,10 +197,17 @@ def _replay_body(body: bytes) -> Receive:
     return receive
 
 
-async def _answer(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+async def _answer(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
     headers = headers or [(b"content-type", b"application/json")]
-    await send({"type": "http.response.start", "status": status,
-                "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [*headers, (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -175,11 +221,20 @@ def document(app: Any) -> None:
         spec: dict[str, Any] = build()
         for ops in spec.get("paths", {}).values():
             op = ops.get("post")
-            if op is not None and not any(p.get("name") == "Idempotency-Key" for p in op.get("parameters", [])):
-                op.setdefault("parameters", []).append({
-                    "name": "Idempotency-Key", "in": "header", "required": False,
-                    "schema": {"type": "string", "maxLength": 255},
-                    "description": "Retry-safe: a repeated request with this key gets the first answer (24 h)"})
+            if op is not None and not any(
+                p.get("name") == "Idempotency-Key" for p in op.get("parameters", [])
+            ):
+                op.setdefault("parameters", []).append(
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "required": False,
+                        "schema": {"type": "string", "maxLength": 255},
+                        "description": (
+                            "Retry-safe: a repeated request with this key gets the first answer (24 h)"
+                        ),
+                    }
+                )
         app.openapi_schema = spec
         return spec
 

@@ -29,8 +29,12 @@ def security(settings: ServiceSettings) -> BaseSecurity | None:
         context = ssl.create_default_context(cafile=settings.kafka_ca_file)
     if protocol.startswith("SASL"):
         scram = SASLScram512 if settings.kafka_sasl_mechanism == "SCRAM-SHA-512" else SASLScram256
-        return scram(settings.kafka_user, settings.kafka_password.get_secret_value(), ssl_context=context,
-                     use_ssl=context is not None)
+        return scram(
+            settings.kafka_user,
+            settings.kafka_password.get_secret_value(),
+            ssl_context=context,
+            use_ssl=context is not None,
+        )
     return BaseSecurity(ssl_context=context) if context is not None else None
 
 
@@ -40,7 +44,8 @@ def make_broker(settings: ServiceSettings) -> tuple[KafkaBroker, DeadLetterPolic
         settings.kafka_bootstrap_servers,
         client_id=settings.service_name,
         security=security(settings),
-        # Topics are the admin's to create (a service's Kafka user may not): no creation attempt per subscriber.
+        # Topics are the admin's to create (a service's Kafka user may not): no creation attempt per
+        # subscriber.
         allow_auto_create_topics=settings.create_topics,
         # acks=all + idempotence: an acknowledged publish survives and a producer retry never duplicates it.
         acks="all",
@@ -58,7 +63,9 @@ H = TypeVar("H", bound=Callable[..., Awaitable[None]])
 POLICY = "delivery_policy"  # the broker's DeadLetterPolicy in its context: handlers are registered with it
 
 
-def subscriber(broker: KafkaBroker, settings: ServiceSettings, topic: str, description: str) -> Callable[[H], H]:
+def subscriber(
+    broker: KafkaBroker, settings: ServiceSettings, topic: str, description: str
+) -> Callable[[H], H]:
     """Every subscriber the same way:
 
     - its own consumer group, `<service>.<topic>`: replicas of the service share each topic's partitions, and
@@ -88,8 +95,12 @@ def declare_publishers(broker: KafkaBroker, settings: ServiceSettings, *events: 
     """Name what the service publishes, for its AsyncAPI document. The outbox relay does the publishing."""
     for event in events:
         # ":out" keeps a published channel apart from a subscribed one when a service does both on a topic.
-        broker.publisher(settings.topic(event.topic), title=f"{settings.service_name}:{event.topic}:out",
-                         schema=event, description=(event.__doc__ or event.__name__).strip())
+        broker.publisher(
+            settings.topic(event.topic),
+            title=f"{settings.service_name}:{event.topic}:out",
+            schema=event,
+            description=(event.__doc__ or event.__name__).strip(),
+        )
 
 
 def all_topic_names(settings: ServiceSettings) -> list[str]:
@@ -99,8 +110,9 @@ def all_topic_names(settings: ServiceSettings) -> list[str]:
 
 async def ensure_topics(settings: ServiceSettings) -> list[str]:
     """Create every topic and its dead-letter twin if missing; existing topics are left as they are."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers,
-                                client_id=f"{settings.service_name}-admin")
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap_servers, client_id=f"{settings.service_name}-admin"
+    )
     await admin.start()
     created: list[str] = []
     try:
@@ -108,7 +120,9 @@ async def ensure_topics(settings: ServiceSettings) -> list[str]:
         missing = [n for n in all_topic_names(settings) if n not in existing]
         for name in missing:
             try:
-                await admin.create_topics([NewTopic(name, settings.topic_partitions, settings.topic_replication)])
+                await admin.create_topics(
+                    [NewTopic(name, settings.topic_partitions, settings.topic_replication)]
+                )
                 created.append(name)
             except TopicAlreadyExistsError:  # another service created it meanwhile
                 pass

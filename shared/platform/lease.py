@@ -26,7 +26,9 @@ class Lease:
             doc = await self.db[LEASES].find_one_and_update(
                 {"_id": self.name, "$or": [{"owner": self.owner}, {"expires_at": {"$lt": now}}]},
                 {"$set": {"owner": self.owner, "expires_at": now + self.ttl}},
-                upsert=True, return_document=ReturnDocument.AFTER)
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
+            )
         except DuplicateKeyError:  # someone else holds it and it has not expired
             return False
         return doc is not None and doc.get("owner") == self.owner

@@ -10,10 +10,22 @@ from datetime import UTC, datetime
 from typing import Any
 
 _EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
-# Phones are stored and logged as E.164 ("+" and digits): ids and offsets that happen to be digits stay readable.
+# Phones are stored and logged as E.164 ("+" and digits): ids and offsets that happen to be digits stay
+# readable.
 _PHONE = re.compile(r"(?<![\w+])\+\d{5,13}(\d{2})(?!\d)")
-FIELDS = ("event_id", "event_type", "correlation_id", "order_id", "topic", "offset", "reason", "attempts",
-          "service", "delivery_id", "channel")
+FIELDS = (
+    "event_id",
+    "event_type",
+    "correlation_id",
+    "order_id",
+    "topic",
+    "offset",
+    "reason",
+    "attempts",
+    "service",
+    "delivery_id",
+    "channel",
+)
 
 
 def mask(text: str) -> str:

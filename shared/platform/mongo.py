@@ -21,7 +21,13 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, PyMongoError
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_random_exponential
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_random_exponential,
+)
 
 from shared.platform import effects
 from shared.platform.collection import Collection, MongoCollection
@@ -39,8 +45,9 @@ INBOX = "processed_events"
 
 def connect(uri: str) -> AsyncMongoClient[Doc]:
     """Create the client inside the running event loop (PyMongo's async client must not cross loops)."""
-    return AsyncMongoClient(uri, tz_aware=True, uuidRepresentation="standard",
-                            serverSelectionTimeoutMS=5000, appname="koo-suite")
+    return AsyncMongoClient(
+        uri, tz_aware=True, uuidRepresentation="standard", serverSelectionTimeoutMS=5000, appname="koo-suite"
+    )
 
 
 def outbox_document(event: Event, seq: int) -> Doc:
@@ -90,8 +97,12 @@ class UnitOfWork:
 
 
 class MongoUnitOfWork(UnitOfWork):
-    def __init__(self, client: AsyncMongoClient[Doc], db: AsyncDatabase[Doc],
-                 on_commit: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self,
+        client: AsyncMongoClient[Doc],
+        db: AsyncDatabase[Doc],
+        on_commit: Callable[[], None] = lambda: None,
+    ) -> None:
         super().__init__()
         self.client, self.db, self._on_commit = client, db, on_commit
         self.session: AsyncClientSession
@@ -115,9 +126,13 @@ class MongoUnitOfWork(UnitOfWork):
     async def claim(self, consumer: str, event: Event) -> bool:
         try:
             await self.db[INBOX].insert_one(
-                {"_id": f"{consumer}:{event.event_id}", "event_type": event.event_type,
-                 "processed_at": datetime.now(UTC)},
-                session=self.session)
+                {
+                    "_id": f"{consumer}:{event.event_id}",
+                    "event_type": event.event_type,
+                    "processed_at": datetime.now(UTC),
+                },
+                session=self.session,
+            )
         except DuplicateKeyError:
             return False
         return True
@@ -128,8 +143,9 @@ class MongoUnitOfWork(UnitOfWork):
         to the wall clock otherwise. Two transactions on one key conflict here, and one is rerun."""
         doc = await self.db[OUTBOX_KEYS].find_one({"_id": key}, session=self.session)
         seq = max(int(doc["last"]) + 1 if doc else 0, time.time_ns())  # fits BSON's int64 until 2262
-        await self.db[OUTBOX_KEYS].update_one({"_id": key}, {"$set": {"last": seq}}, upsert=True,
-                                              session=self.session)
+        await self.db[OUTBOX_KEYS].update_one(
+            {"_id": key}, {"$set": {"last": seq}}, upsert=True, session=self.session
+        )
         return seq
 
     async def commit(self) -> None:
@@ -152,16 +168,17 @@ class MongoUnitOfWork(UnitOfWork):
 class UnitOfWorkFactory(Generic[U]):
     """The one transaction runner of every use case: a unit of work per attempt, rerun on conflicts.
 
-    `run(work)` is a command: open a unit of work, let `work` load, decide and save (state and outbox), commit.
-    `handle(consumer, event, work)` is the same for a consumed event, with the event's id claimed in the same
-    transaction (the inbox): a redelivered event finds its id taken and changes nothing (None).
+    `run(work)` is a command: open a unit of work, let `work` load, decide and save (state and outbox),
+    commit. `handle(consumer, event, work)` is the same for a consumed event, with the event's id claimed in
+    the same transaction (the inbox): a redelivered event finds its id taken and changes nothing (None).
     `handle_batch` claims and handles several events in one transaction (one commit for the batch).
 
-    Reruns (tenacity) pause with jittered exponential backoff, so concurrent writers of one document fall out of
-    lockstep, for `patience` seconds: longer than the database's transaction lifetime (60 s in mongod and
-    SecantusDB) on purpose, since a replica killed in the middle of a transaction leaves its writes locked until
-    the server reaps that transaction. Only conflicts are rerun here; an outage (the database unreachable) is
-    the consumer's to wait out (shared/platform/deadletter.py), and `attempts` caps the reruns in tests.
+    Reruns (tenacity) pause with jittered exponential backoff, so concurrent writers of one document fall out
+    of lockstep, for `patience` seconds: longer than the database's transaction lifetime (60 s in mongod and
+    SecantusDB) on purpose, since a replica killed in the middle of a transaction leaves its writes locked
+    until the server reaps that transaction. Only conflicts are rerun here; an outage (the database
+    unreachable) is the consumer's to wait out (shared/platform/deadletter.py), and `attempts` caps the reruns
+    in tests.
     """
 
     def __init__(self, make: Callable[[], U], attempts: int | None = None, patience: float = 75.0) -> None:
@@ -173,13 +190,23 @@ class UnitOfWorkFactory(Generic[U]):
     async def run(self, work: Callable[[U], Awaitable[T]]) -> T:
         request = effects.REQUEST.get()
         marker = request.next_marker() if request is not None else None
-        stop = stop_after_attempt(self._attempts) if self._attempts is not None else stop_after_delay(self._patience)
-        async for attempt in AsyncRetrying(retry=retry_if_exception(_transient), stop=stop, reraise=True,
-                                           wait=wait_random_exponential(multiplier=0.01, max=2.0)):
+        stop = (
+            stop_after_attempt(self._attempts)
+            if self._attempts is not None
+            else stop_after_delay(self._patience)
+        )
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception(_transient),
+            stop=stop,
+            reraise=True,
+            wait=wait_random_exponential(multiplier=0.01, max=2.0),
+        ):
             with attempt:
                 async with self._make() as uow:
                     db = uow.db if isinstance(uow, MongoUnitOfWork) else None  # fakes mark nothing
-                    again = request is not None and (request.taken_over or attempt.retry_state.attempt_number > 1)
+                    again = request is not None and (
+                        request.taken_over or attempt.retry_state.attempt_number > 1
+                    )
                     if db is not None and marker is not None and again:
                         first = await effects.recall(db, marker)  # what a dead replica's attempt committed
                         if not effects.missing(first):
@@ -197,6 +224,7 @@ class UnitOfWorkFactory(Generic[U]):
 
     async def handle(self, consumer: str, event: Event, work: Callable[[U], Awaitable[T]]) -> T | None:
         """Claim → load → decide → save state and outbox → commit; None when the event was handled before."""
+
         async def claimed(uow: U) -> T | None:
             if not await uow.claim(consumer, event):
                 return None
@@ -207,12 +235,16 @@ class UnitOfWorkFactory(Generic[U]):
 
         return await self.run(claimed)
 
-    async def handle_batch(self, consumer: str, events: list[Event],
-                           work: Callable[[U, Event], Awaitable[T]]) -> list[T | None]:
-        """Several events in one transaction: each claimed and handled, one commit for all (a batch consumer)."""
+    async def handle_batch(
+        self, consumer: str, events: list[Event], work: Callable[[U, Event], Awaitable[T]]
+    ) -> list[T | None]:
+        """Several events in one transaction: each claimed and handled, one commit for all (a batch
+        consumer)."""
+
         async def claimed(uow: U) -> list[T | None]:
-            results: list[T | None] = [await work(uow, e) if await uow.claim(consumer, e) else None
-                                       for e in events]
+            results: list[T | None] = [
+                await work(uow, e) if await uow.claim(consumer, e) else None for e in events
+            ]
             await uow.commit()
             return results
 
@@ -222,8 +254,10 @@ class UnitOfWorkFactory(Generic[U]):
 def _transient(exc: BaseException) -> bool:
     if isinstance(exc, DomainError):
         return exc.transient
-    return isinstance(exc, PyMongoError) and (exc.has_error_label("TransientTransactionError")
-                                              or exc.has_error_label("UnknownTransactionCommitResult"))
+    return isinstance(exc, PyMongoError) and (
+        exc.has_error_label("TransientTransactionError")
+        or exc.has_error_label("UnknownTransactionCommitResult")
+    )
 
 
 async def ensure_platform_indexes(db: AsyncDatabase[Doc]) -> None:
@@ -234,7 +268,9 @@ async def ensure_platform_indexes(db: AsyncDatabase[Doc]) -> None:
     await db["parked_events"].create_index([("next_try_at", 1)])
     await db["parked_events"].create_index([("aggregate", 1)])
     await db["dead_letters"].create_index([("first_seen", -1)])
-    with contextlib.suppress(PyMongoError):  # a server without TTL indexes: the middleware checks expiry itself
+    with contextlib.suppress(
+        PyMongoError
+    ):  # a server without TTL indexes: the middleware checks expiry itself
         await db["idempotency_keys"].create_index([("expires_at", 1)], expireAfterSeconds=0)
         await db[effects.EFFECTS].create_index([("at", 1)], expireAfterSeconds=2 * 86400)
 

@@ -1,11 +1,12 @@
-"""Parked events: consumed before what they are about (an order's refund request before its payment, a deadline's
-clearing before its scheduling), kept here and handled again, never dead-lettered as poison.
+"""Parked events: consumed before what they are about (an order's refund request before its payment, a
+deadline's clearing before its scheduling), kept here and handled again, never dead-lettered as poison.
 
-The middleware parks the record (its topic, key, body, headers, where it came from, the aggregate it waits for)
-and commits it, so the partition flows on. The parking worker, a source of the shared leased worker, handles it
-again through the same handler: at once when the service says the aggregate arrived (`arrived`), otherwise with
-backoff (1 s doubling to a minute). It dead-letters the event, with the reason, once it has waited longer than
-`park_bound_seconds` (a day by default). Handlers are idempotent by event id, so handling again is safe.
+The middleware parks the record (its topic, key, body, headers, where it came from, the aggregate it waits
+for) and commits it, so the partition flows on. The parking worker, a source of the shared leased worker,
+handles it again through the same handler: at once when the service says the aggregate arrived (`arrived`),
+otherwise with backoff (1 s doubling to a minute). It dead-letters the event, with the reason, once it has
+waited longer than `park_bound_seconds` (a day by default). Handlers are idempotent by event id, so handling
+again is safe.
 """
 
 from __future__ import annotations
@@ -53,29 +54,51 @@ class MongoParking:
 
     async def park(self, record: Any, exc: NotYetKnown, group: str) -> None:
         now = datetime.now(UTC)
-        await self.col.update_one({"_id": _id(record, group)}, {
-            "$set": {"reason": reason(exc), "last_seen": now},
-            "$setOnInsert": {"group": group, "topic": record.topic, "partition": record.partition,
-                             "offset": record.offset, "key": record.key, "value": record.value or b"",
-                             "headers": [[k, v] for k, v in (record.headers or [])], "aggregate": exc.aggregate,
-                             "first_seen": now, "attempts": 0, "next_try_at": now + timedelta(seconds=1)}},
-            upsert=True)
-        log.info("parked an event until %s arrives", exc.aggregate,
-                 extra={"topic": record.topic, "offset": record.offset, "reason": reason(exc)})
+        await self.col.update_one(
+            {"_id": _id(record, group)},
+            {
+                "$set": {"reason": reason(exc), "last_seen": now},
+                "$setOnInsert": {
+                    "group": group,
+                    "topic": record.topic,
+                    "partition": record.partition,
+                    "offset": record.offset,
+                    "key": record.key,
+                    "value": record.value or b"",
+                    "headers": [[k, v] for k, v in (record.headers or [])],
+                    "aggregate": exc.aggregate,
+                    "first_seen": now,
+                    "attempts": 0,
+                    "next_try_at": now + timedelta(seconds=1),
+                },
+            },
+            upsert=True,
+        )
+        log.info(
+            "parked an event until %s arrives",
+            exc.aggregate,
+            extra={"topic": record.topic, "offset": record.offset, "reason": reason(exc)},
+        )
         for wake in self.on_parked:
             wake()
 
     async def arrived(self, aggregate: str) -> None:
         """The aggregate now exists: its parked events are tried again at once."""
-        result = await self.col.update_many({"aggregate": aggregate}, {"$set": {"next_try_at": datetime.now(UTC)}})
+        result = await self.col.update_many(
+            {"aggregate": aggregate}, {"$set": {"next_try_at": datetime.now(UTC)}}
+        )
         if result.modified_count:
             for wake in self.on_parked:
                 wake()
 
     async def listing(self, limit: int) -> list[Doc]:
-        docs = await self.col.find({}, {"value": 0, "headers": 0}).sort("first_seen", ASCENDING).to_list(limit)
-        return [{**d, "parked_id": d.pop("_id"), "key": (d.get("key") or b"").decode(errors="replace")}
-                for d in docs]
+        docs = (
+            await self.col.find({}, {"value": 0, "headers": 0}).sort("first_seen", ASCENDING).to_list(limit)
+        )
+        return [
+            {**d, "parked_id": d.pop("_id"), "key": (d.get("key") or b"").decode(errors="replace")}
+            for d in docs
+        ]
 
     # --- the worker's source ------------------------------------------------------------------------------
     def key(self, item: Doc) -> str:
@@ -86,8 +109,14 @@ class MongoParking:
         return await self.col.find(query).sort("next_try_at", ASCENDING).to_list(limit)
 
     async def process(self, doc: Doc) -> None:
-        record = ParkedRecord(doc["topic"], doc["partition"], doc["offset"], doc.get("key"), doc["value"],
-                              [(k, bytes(v)) for k, v in doc.get("headers", [])])
+        record = ParkedRecord(
+            doc["topic"],
+            doc["partition"],
+            doc["offset"],
+            doc.get("key"),
+            doc["value"],
+            [(k, bytes(v)) for k, v in doc.get("headers", [])],
+        )
         try:
             await self.handle(record)
         except NotYetKnown as exc:
@@ -96,11 +125,19 @@ class MongoParking:
                 await self._give_up(doc, record, exc)
                 return
             attempts = int(doc.get("attempts", 0)) + 1
-            delay = min(60.0, 2.0 ** attempts)
+            delay = min(60.0, 2.0**attempts)
             await self.col.find_one_and_update(
-                {"_id": doc["_id"]}, {"$set": {"attempts": attempts, "reason": reason(exc), "last_seen": now,
-                                               "next_try_at": now + timedelta(seconds=delay)}},
-                return_document=ReturnDocument.AFTER)
+                {"_id": doc["_id"]},
+                {
+                    "$set": {
+                        "attempts": attempts,
+                        "reason": reason(exc),
+                        "last_seen": now,
+                        "next_try_at": now + timedelta(seconds=delay),
+                    }
+                },
+                return_document=ReturnDocument.AFTER,
+            )
             return
         except Exception as exc:
             if is_transient(exc):
@@ -116,7 +153,8 @@ class MongoParking:
         await self.col.delete_one({"_id": doc["_id"]})
 
     async def handle(self, record: ParkedRecord) -> None:
-        """The subscriber's own handler, called as FastStream would: the event parsed into the handler's model,
+        """The subscriber's own handler, called as FastStream would: the event parsed into the handler's
+        model,
         the services it asks for from the broker's context."""
         handler = self.policy.handlers.get(self.policy.base(record.topic))
         if handler is None:
@@ -125,6 +163,9 @@ class MongoParking:
         hints = typing.get_type_hints(handler)
         params = list(inspect.signature(handler).parameters.values())
         event = hints[params[0].name].model_validate_json(record.value)
-        kwargs = {p.name: self.policy.broker.context.get(p.default.name) for p in params[1:]
-                  if hasattr(p.default, "name")}
+        kwargs = {
+            p.name: self.policy.broker.context.get(p.default.name)
+            for p in params[1:]
+            if hasattr(p.default, "name")
+        }
         await handler(event, **kwargs)

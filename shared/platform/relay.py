@@ -1,10 +1,11 @@
 """The outbox relay: publishes committed outbox rows to Kafka, in order, then marks them published.
 
-It is a source of the shared leased worker (shared/platform/worker.py): one replica publishes at a time under a
-lease renewed while it works, it wakes on the outbox's change stream (and on a nudge after a local commit),
-and a row that cannot be published (too large for the broker, say) is retried with backoff and then quarantined
-instead of blocking the outbox for good. While a row backs off, the later rows of its key wait (Kafka keeps a
-key's order only if we do); once it is quarantined they go on, and the quarantined row is reported in /readyz.
+It is a source of the shared leased worker (shared/platform/worker.py): one replica publishes at a time under
+a lease renewed while it works, it wakes on the outbox's change stream (and on a nudge after a local commit),
+and a row that cannot be published (too large for the broker, say) is retried with backoff and then
+quarantined instead of blocking the outbox for good. While a row backs off, the later rows of its key wait
+(Kafka keeps a key's order only if we do); once it is quarantined they go on, and the quarantined row is
+reported in /readyz.
 
 A crash between the broker's ack and the mark leaves the row unpublished, so it is sent again after restart:
 delivery is at least once, and every consumer is idempotent by event id, which makes the effect exactly once.
@@ -33,7 +34,8 @@ RETENTION = timedelta(days=7)
 
 
 class OutboxSource:
-    """The unpublished rows, oldest first (`seq` is strictly increasing per key, see mongo.outbox_document)."""
+    """The unpublished rows, oldest first (`seq` is strictly increasing per key, see
+    mongo.outbox_document)."""
 
     name: str
 
@@ -51,9 +53,14 @@ class OutboxSource:
         rows = await self.db[OUTBOX].find({"published_at": None}).sort("seq", ASCENDING).to_list(limit)
         if not blocked.backing_off:
             return [r for r in rows if r["_id"] not in blocked.quarantined]
-        # A key whose row backs off keeps its later rows back too (order per key); quarantined rows are skipped.
-        held = {r["key"] for r in await self.db[OUTBOX].find({"_id": {"$in": sorted(blocked.backing_off)}},
-                                                             {"key": 1}).to_list(None)}
+        # A key whose row backs off keeps its later rows back too (order per key); quarantined rows are
+        # skipped.
+        held = {
+            r["key"]
+            for r in await self.db[OUTBOX]
+            .find({"_id": {"$in": sorted(blocked.backing_off)}}, {"key": 1})
+            .to_list(None)
+        }
         return [r for r in rows if r["_id"] not in blocked.all and r["key"] not in held]
 
     async def process(self, item: Doc) -> None:
@@ -73,10 +80,16 @@ class OutboxSource:
                 continue
             try:
                 ack = await self.broker.publish(
-                    row["body"].encode(), topic=self.settings.topic(row["topic"]), key=row["key"].encode(),
-                    headers={"content-type": "application/json", "event-type": row["event_type"],
-                             "event-id": row["_id"]},
-                    no_confirm=True)
+                    row["body"].encode(),
+                    topic=self.settings.topic(row["topic"]),
+                    key=row["key"].encode(),
+                    headers={
+                        "content-type": "application/json",
+                        "event-type": row["event_type"],
+                        "event-id": row["_id"],
+                    },
+                    no_confirm=True,
+                )
             except Exception as exc:  # refused before it left (too large, unknown topic): this row only
                 failed[row["_id"]] = exc
                 stuck.add(row["key"])
@@ -90,8 +103,9 @@ class OutboxSource:
             else:
                 published.append(row["_id"])
         if published:
-            await self.db[OUTBOX].update_many({"_id": {"$in": published}},
-                                              {"$set": {"published_at": datetime.now(UTC)}})
+            await self.db[OUTBOX].update_many(
+                {"_id": {"$in": published}}, {"$set": {"published_at": datetime.now(UTC)}}
+            )
             self.published_total += len(published)
         return failed
 
@@ -106,9 +120,19 @@ class OutboxRelay:
     def __init__(self, db: AsyncDatabase[Doc], broker: KafkaBroker, settings: ServiceSettings) -> None:
         self.db = db
         self.source = OutboxSource(db, broker, settings)
-        self.worker: LeasedWorker[Doc] = LeasedWorker(db, self.source, WorkerSettings(
-            poll_seconds=settings.relay_poll_seconds, lease_seconds=settings.relay_lease_seconds, batch=BATCH,
-            max_attempts=5, backoff_seconds=1.0, backoff_max_seconds=60.0, watch=OUTBOX))
+        self.worker: LeasedWorker[Doc] = LeasedWorker(
+            db,
+            self.source,
+            WorkerSettings(
+                poll_seconds=settings.relay_poll_seconds,
+                lease_seconds=settings.relay_lease_seconds,
+                batch=BATCH,
+                max_attempts=5,
+                backoff_seconds=1.0,
+                backoff_max_seconds=60.0,
+                watch=OUTBOX,
+            ),
+        )
 
     @property
     def published_total(self) -> int:

@@ -38,7 +38,9 @@ class AggregateRepository(Generic[M]):
     model: type[M]
     id_field: str
 
-    def __init__(self, collection: Collection, model: type[M] | None = None, id_field: str | None = None) -> None:
+    def __init__(
+        self, collection: Collection, model: type[M] | None = None, id_field: str | None = None
+    ) -> None:
         self.collection = collection
         if model is not None:
             self.model = model
@@ -64,7 +66,9 @@ class AggregateRepository(Generic[M]):
     async def save(self, item: M) -> None:
         loaded = item.version  # type: ignore[attr-defined]
         item.version = loaded + 1  # type: ignore[attr-defined]
-        matched = await self.collection.replace_one({"_id": self.key(item), "version": loaded}, item.model_dump())
+        matched = await self.collection.replace_one(
+            {"_id": self.key(item), "version": loaded}, item.model_dump()
+        )
         if matched != 1:
             item.version = loaded  # type: ignore[attr-defined]
             raise ConcurrentUpdate(f"{self.model.__name__} {self.key(item)} changed meanwhile; retry")
@@ -75,19 +79,28 @@ class AggregateRepository(Generic[M]):
     async def _find(self, query: Doc, *, sort: Sort | None = None, limit: int = 0) -> list[M]:
         return [self.load(d) for d in await self.collection.find(query, sort=sort, limit=limit)]
 
-    async def _ids(self, query: Doc, *, sort: Sort | None = None, limit: int = 0,
-                   exclude: frozenset[str] = frozenset()) -> list[str]:
+    async def _ids(
+        self, query: Doc, *, sort: Sort | None = None, limit: int = 0, exclude: frozenset[str] = frozenset()
+    ) -> list[str]:
         """The ids of the matching documents but `exclude`, without loading them (a document that no longer
         loads is still listed, so a worker sees it fail as one item rather than failing a whole listing)."""
         full = {**query, **({"_id": {"$nin": sorted(exclude)}} if exclude else {})}
-        return [str(d["_id"]) for d in await self.collection.find(full, sort=sort, limit=limit, projection={"_id": 1})]
+        return [
+            str(d["_id"])
+            for d in await self.collection.find(full, sort=sort, limit=limit, projection={"_id": 1})
+        ]
 
 
 class MongoRepository(AggregateRepository[M], Generic[M]):
     """An AggregateRepository on a Mongo collection in a transaction (the shape stores used before)."""
 
-    def __init__(self, collection: AsyncCollection[dict[str, Any]], model: type[M], id_field: str,
-                 session: AsyncClientSession) -> None:
+    def __init__(
+        self,
+        collection: AsyncCollection[dict[str, Any]],
+        model: type[M],
+        id_field: str,
+        session: AsyncClientSession,
+    ) -> None:
         super().__init__(MongoCollection(collection, session), model, id_field)
 
 

@@ -1,4 +1,5 @@
-"""The composition root every service shares: clients in the lifespan, health, outbox relay, shutdown order."""
+"""The composition root every service shares: clients in the lifespan, health, outbox relay, shutdown
+order."""
 
 from __future__ import annotations
 
@@ -77,15 +78,23 @@ Wire = Callable[[Runtime], Awaitable[None]]
 Register = Callable[[KafkaBroker, ServiceSettings], None]
 
 
-def build_service(settings: ServiceSettings, *, title: str, description: str, register: Register,
-                  routers: list[APIRouter], wire: Wire) -> FastAPI:
+def build_service(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    description: str,
+    register: Register,
+    routers: list[APIRouter],
+    wire: Wire,
+) -> FastAPI:
     """A service's app: its broker with the shared delivery policy, its subscribers, its routes."""
     settings.check()  # fail fast: no identity provider, or production with dev-only settings
     broker, policy = make_broker(settings)
     register(broker, settings)
     register_dead_letters(broker, settings, sorted(GRANTS[settings.service_name].produces))
-    return service_app(settings, broker, policy, title=title, description=description, routers=routers,
-                       wire=wire)
+    return service_app(
+        settings, broker, policy, title=title, description=description, routers=routers, wire=wire
+    )
 
 
 async def patiently(what: str, step: Callable[[], Awaitable[Any]], within: float) -> None:
@@ -97,14 +106,27 @@ async def patiently(what: str, step: Callable[[], Awaitable[Any]], within: float
         exc = state.outcome.exception() if state.outcome else None
         log.warning("waiting for %s to start: %s: %s", what, type(exc).__name__, exc)
 
-    async for attempt in AsyncRetrying(stop=stop_after_delay(within), wait=wait_exponential_jitter(0.5, 5.0),
-                                       retry=retry_if_exception(is_transient), before_sleep=waiting, reraise=True):
+    async for attempt in AsyncRetrying(
+        stop=stop_after_delay(within),
+        wait=wait_exponential_jitter(0.5, 5.0),
+        retry=retry_if_exception(is_transient),
+        before_sleep=waiting,
+        reraise=True,
+    ):
         with attempt:
             await step()
 
 
-def service_app(settings: ServiceSettings, broker: KafkaBroker, policy: DeadLetterPolicy, *, title: str,
-                description: str, routers: list[APIRouter], wire: Wire) -> FastAPI:
+def service_app(
+    settings: ServiceSettings,
+    broker: KafkaBroker,
+    policy: DeadLetterPolicy,
+    *,
+    title: str,
+    description: str,
+    routers: list[APIRouter],
+    wire: Wire,
+) -> FastAPI:
     """Build the FastAPI app that also runs the service's Kafka subscribers and background workers.
 
     `wire` creates the service's use cases from the runtime, publishes them to FastStream's context and
@@ -126,16 +148,23 @@ def service_app(settings: ServiceSettings, broker: KafkaBroker, policy: DeadLett
         rt.workers.append(rt.relay.worker)
         parking = MongoParking(db, policy, settings.park_bound_seconds)
         policy.parking = rt.parking = parking
-        rt.provide("parking", parking)  # use cases tell it when an aggregate arrives (`await parking.arrived(id)`)
-        parked = rt.worker(parking, WorkerSettings(poll_seconds=1.0, batch=50, max_attempts=20,
-                                                   backoff_seconds=1.0, backoff_max_seconds=60.0))
+        rt.provide(
+            "parking", parking
+        )  # use cases tell it when an aggregate arrives (`await parking.arrived(id)`)
+        parked = rt.worker(
+            parking,
+            WorkerSettings(
+                poll_seconds=1.0, batch=50, max_attempts=20, backoff_seconds=1.0, backoff_max_seconds=60.0
+            ),
+        )
         parking.on_parked.append(parked.nudge)
         store = DeadLetterStore(db, broker, settings)
         broker.context.set_global(STORE, store)
         app.state.dead_letter_store = store
         await wire(rt)
-        # The producer first, then the workers (the relay publishes), then the subscribers: joining the consumer
-        # groups can take a rebalance's time after a crash, and due timers and reminders must not wait for it.
+        # The producer first, then the workers (the relay publishes), then the subscribers: joining the
+        # consumer groups can take a rebalance's time after a crash, and due timers and reminders must not
+        # wait for it.
         await patiently("the broker", broker.connect, settings.startup_wait_seconds)
         for worker in rt.workers:
             worker.start()
@@ -179,7 +208,8 @@ def service_app(settings: ServiceSettings, broker: KafkaBroker, policy: DeadLett
 
     @app.get("/readyz", tags=["ops"])
     async def readyz() -> JSONResponse:
-        """Readiness: the database and the broker are reachable, and every background worker is alive (its last
+        """Readiness: the database and the broker are reachable, and every background worker is alive (its
+        last
         successful round and quarantined items are reported; quarantined items do not make it unready)."""
         rt: Runtime = app.state.runtime
         checks: dict[str, str] = {}
@@ -198,9 +228,15 @@ def service_app(settings: ServiceSettings, broker: KafkaBroker, policy: DeadLett
         if checks["mongodb"] == "ok":
             with contextlib.suppress(Exception):
                 pending = await asyncio.wait_for(rt.relay.pending(), 2)
-        return JSONResponse(status_code=200 if ready else 503, content={
-            "ready": ready, "checks": checks, "workers": {n: h.as_dict() for n, h in workers.items()},
-            "outbox": {"pending": pending}})
+        return JSONResponse(
+            status_code=200 if ready else 503,
+            content={
+                "ready": ready,
+                "checks": checks,
+                "workers": {n: h.as_dict() for n, h in workers.items()},
+                "outbox": {"pending": pending},
+            },
+        )
 
     @app.get("/asyncapi.json", tags=["ops"])
     async def asyncapi_json() -> JSONResponse:
@@ -215,5 +251,6 @@ def service_app(settings: ServiceSettings, broker: KafkaBroker, policy: DeadLett
 def serve(app: FastAPI, settings: ServiceSettings) -> None:
     import uvicorn
 
-    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None,
-                timeout_graceful_shutdown=20)
+    uvicorn.run(
+        app, host=settings.http_host, port=settings.http_port, log_config=None, timeout_graceful_shutdown=20
+    )

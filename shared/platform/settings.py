@@ -1,11 +1,11 @@
 """The settings every service shares. Each service subclasses it with its own env prefix.
 
-Cluster-wide endpoints (`KAFKA_BOOTSTRAP_SERVERS`, `MONGODB_URI`, `TOPIC_NAMESPACE`, `OIDC_ISSUER_URL`) carry no
-prefix so one variable points the whole suite at an existing cluster. Per-service credentials carry the
+Cluster-wide endpoints (`KAFKA_BOOTSTRAP_SERVERS`, `MONGODB_URI`, `TOPIC_NAMESPACE`, `OIDC_ISSUER_URL`) carry
+no prefix so one variable points the whole suite at an existing cluster. Per-service credentials carry the
 service's prefix (`ORDERS_KAFKA_PASSWORD`).
 
-`SUITE_ENV` is `production` unless a developer's stack says `dev`: a deployment that forgets it gets the strict
-checks (no dev-default secrets, TLS to SMTP and Kafka, an https issuer), never the lenient ones.
+`SUITE_ENV` is `production` unless a developer's stack says `dev`: a deployment that forgets it gets the
+strict checks (no dev-default secrets, TLS to SMTP and Kafka, an https issuer), never the lenient ones.
 """
 
 from __future__ import annotations
@@ -31,17 +31,25 @@ class ServiceSettings(BaseSettings):
     service_name: str
     environment: Literal["dev", "production"] = Field("production", validation_alias="SUITE_ENV")
     kafka_bootstrap_servers: str = Field("127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS")
-    # Kafka: SASL/SCRAM-SHA-512, one user per service (ACLs allow it its own topics only, see shared/schemas/acl).
+    # Kafka: SASL/SCRAM-SHA-512, one user per service (ACLs allow it its own topics only, see
+    # shared/schemas/acl).
     kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"] = Field(
-        "PLAINTEXT", validation_alias="KAFKA_SECURITY_PROTOCOL")
+        "PLAINTEXT", validation_alias="KAFKA_SECURITY_PROTOCOL"
+    )
     kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256"] = Field(
-        "SCRAM-SHA-512", validation_alias="KAFKA_SASL_MECHANISM")
+        "SCRAM-SHA-512", validation_alias="KAFKA_SASL_MECHANISM"
+    )
     kafka_username: str = ""  # defaults to the service name
     kafka_password: SecretStr = SecretStr("")
     kafka_ca_file: str | None = Field(None, validation_alias="KAFKA_CA_FILE")
-    mongodb_uri: str = Field("mongodb://127.0.0.1:27017/?directConnection=true", validation_alias="MONGODB_URI")
-    topic_namespace: str = Field("", validation_alias="TOPIC_NAMESPACE",
-                                 description="Prefix for every topic name; isolates test runs on one broker.")
+    mongodb_uri: str = Field(
+        "mongodb://127.0.0.1:27017/?directConnection=true", validation_alias="MONGODB_URI"
+    )
+    topic_namespace: str = Field(
+        "",
+        validation_alias="TOPIC_NAMESPACE",
+        description="Prefix for every topic name; isolates test runs on one broker.",
+    )
     topic_partitions: int = Field(6, ge=1, validation_alias="TOPIC_PARTITIONS")
     topic_replication: int = Field(1, ge=1, validation_alias="TOPIC_REPLICATION")
     # Topics are created by an admin identity (the dev stack at start, KafkaTopic resources in Kubernetes): a
@@ -50,12 +58,16 @@ class ServiceSettings(BaseSettings):
 
     # Identity: the OIDC issuer whose tokens this service accepts, and the audience it must find in them.
     oidc_issuer_url: str = Field("", validation_alias="OIDC_ISSUER_URL")
-    oidc_discovery_url: str = Field("", validation_alias="OIDC_DISCOVERY_URL",
-                                    description="Where to read the discovery document when the issuer URL is "
-                                                "not reachable from the pod (an in-cluster address)")
+    oidc_discovery_url: str = Field(
+        "",
+        validation_alias="OIDC_DISCOVERY_URL",
+        description="Where to read the discovery document when the issuer URL is "
+        "not reachable from the pod (an in-cluster address)",
+    )
     oidc_audience: str = ""  # defaults to koo-<service>
-    oidc_algorithms: list[str] = Field(default_factory=lambda: list(DEFAULT_ALGORITHMS),
-                                       validation_alias="OIDC_ALGORITHMS")
+    oidc_algorithms: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_ALGORITHMS), validation_alias="OIDC_ALGORITHMS"
+    )
     oidc_leeway_seconds: float = Field(30.0, ge=0, le=300, validation_alias="OIDC_LEEWAY_SECONDS")
     oidc_roles_claim: str = Field("realm_access.roles", validation_alias="OIDC_ROLES_CLAIM")
 
@@ -71,7 +83,8 @@ class ServiceSettings(BaseSettings):
     consumer_backoff_seconds: float = Field(0.2, gt=0)
     consumer_backoff_max_seconds: float = Field(5.0, gt=0)
     # An outage is retried in-process this long, then the record is handed back uncommitted and polled again
-    # (far below max.poll.interval.ms): the consumer keeps its partitions, and the event is never dead-lettered.
+    # (far below max.poll.interval.ms): the consumer keeps its partitions, and the event is never
+    # dead-lettered.
     consumer_outage_window_seconds: float = Field(20.0, gt=0, le=120)
     # An event about an aggregate not seen yet is parked and tried again; dead-lettered after this long.
     park_bound_seconds: float = Field(86400.0, gt=0)
@@ -117,7 +130,10 @@ class ServiceSettings(BaseSettings):
             problems.append("OIDC_ISSUER_URL must be an https URL")
         if self.kafka_security_protocol not in {"SASL_SSL", "SSL"}:
             problems.append("KAFKA_SECURITY_PROTOCOL must be SASL_SSL or SSL (encrypted, authenticated)")
-        if self.kafka_security_protocol == "SASL_SSL" and self.kafka_password.get_secret_value() in DEV_SECRETS:
+        if (
+            self.kafka_security_protocol == "SASL_SSL"
+            and self.kafka_password.get_secret_value() in DEV_SECRETS
+        ):
             problems.append(f"{self.service_name.upper()}_KAFKA_PASSWORD is empty or a dev default")
         return problems
 
@@ -129,4 +145,5 @@ class ServiceSettings(BaseSettings):
             raise InsecureConfiguration(f"{self.service_name.upper()}_KAFKA_PASSWORD is not set for SASL")
         if not self.dev and (problems := self.production_problems()):
             raise InsecureConfiguration(
-                "refusing to start outside dev (SUITE_ENV=production):\n- " + "\n- ".join(problems))
+                "refusing to start outside dev (SUITE_ENV=production):\n- " + "\n- ".join(problems)
+            )

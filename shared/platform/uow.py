@@ -27,12 +27,14 @@ from shared.platform.mongo import MongoUnitOfWork, UnitOfWork
 U = TypeVar("U", bound=UnitOfWork)
 
 
-def on_mongo(kind: type[U]) -> Callable[[AsyncMongoClient[Doc], AsyncDatabase[Doc], Callable[[], None]],
-                                        Callable[[], U]]:
+def on_mongo(
+    kind: type[U],
+) -> Callable[[AsyncMongoClient[Doc], AsyncDatabase[Doc], Callable[[], None]], Callable[[], U]]:
     cls = type(f"Mongo{kind.__name__}", (MongoUnitOfWork, kind), {})
 
-    def factory(client: AsyncMongoClient[Doc], db: AsyncDatabase[Doc],
-                on_commit: Callable[[], None]) -> Callable[[], U]:
+    def factory(
+        client: AsyncMongoClient[Doc], db: AsyncDatabase[Doc], on_commit: Callable[[], None]
+    ) -> Callable[[], U]:
         return lambda: cast(U, cls(client, db, on_commit))
 
     return factory

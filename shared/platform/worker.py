@@ -1,18 +1,19 @@
-"""One leased worker for every background loop: the outbox relay, the notification dispatcher and reminders, the
-unpaid-order sweeper, supervision's timers, partner's merchant calls and bill runs, parked events.
+"""One leased worker for every background loop: the outbox relay, the notification dispatcher and reminders,
+the unpaid-order sweeper, supervision's timers, partner's merchant calls and bill runs, parked events.
 
-A `Source` says what work is due and how to do one item; `LeasedWorker` does the rest, the same way everywhere:
-- one replica at a time holds the worker's lease (a document in Mongo), renewed by a keeper task every third of
-  its time-to-live *while* the worker is busy, not once per round; a holder that fails to renew stops taking
-  items at once, so two replicas never work the same items for longer than the in-flight ones take;
-- it wakes when its collection changes (a change stream) or when the process nudges it, and at the latest after
-  its poll interval, so new work starts at once without tight polling;
+A `Source` says what work is due and how to do one item; `LeasedWorker` does the rest, the same way
+everywhere:
+- one replica at a time holds the worker's lease (a document in Mongo), renewed by a keeper task every third
+  of its time-to-live *while* the worker is busy, not once per round; a holder that fails to renew stops
+  taking items at once, so two replicas never work the same items for longer than the in-flight ones take;
+- it wakes when its collection changes (a change stream) or when the process nudges it, and at the latest
+  after its poll interval, so new work starts at once without tight polling;
 - an item that fails is recorded (attempts, last error, next try, in `worker_items`) and retried with backoff;
   after `max_attempts` it is quarantined: reported and counted, never retried by itself, never in the way of
   the others. One bad item never blocks the rest;
 - every exception is logged with the worker and the item;
-- `health()` says whether it is alive, whether it holds the lease, its last successful round and how many items
-  are quarantined; `/readyz` fails while a worker's task is dead, not for quarantined items.
+- `health()` says whether it is alive, whether it holds the lease, its last successful round and how many
+  items are quarantined; `/readyz` fails while a worker's task is dead, not for quarantined items.
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ class Source(Protocol[I]):
 
 
 class BatchSource(Source[I], Protocol[I]):
-    """A source that does a whole batch at once (the outbox relay publishes in order, then waits for the acks).
+    """A source that does a whole batch at once (the outbox relay publishes in order, then waits for the
+    acks).
     It answers the items that failed, with their errors; the rest succeeded."""
 
     async def process_batch(self, items: list[I]) -> dict[str, BaseException]: ...
@@ -81,9 +83,14 @@ class Health:
     processed: int
 
     def as_dict(self) -> dict[str, Any]:
-        return {"alive": self.alive, "holding_lease": self.holding_lease,
-                "last_success_at": self.last_success_at.isoformat() if self.last_success_at else None,
-                "last_error": self.last_error, "quarantined": self.quarantined, "processed": self.processed}
+        return {
+            "alive": self.alive,
+            "holding_lease": self.holding_lease,
+            "last_success_at": self.last_success_at.isoformat() if self.last_success_at else None,
+            "last_error": self.last_error,
+            "quarantined": self.quarantined,
+            "processed": self.processed,
+        }
 
 
 @dataclass
@@ -123,8 +130,9 @@ class LeasedWorker(Generic[I]):
         self._task = asyncio.create_task(self._run(), name=f"worker:{self.name}")
         self._helpers = [asyncio.create_task(self._keep_lease(), name=f"worker:{self.name}:lease")]
         if self.settings.watch:
-            self._helpers.append(asyncio.create_task(self._watch(self.settings.watch),
-                                                     name=f"worker:{self.name}:watch"))
+            self._helpers.append(
+                asyncio.create_task(self._watch(self.settings.watch), name=f"worker:{self.name}:watch")
+            )
         return self._task
 
     def nudge(self) -> None:
@@ -143,8 +151,15 @@ class LeasedWorker(Generic[I]):
 
     def health(self) -> Health:
         alive = self._task is not None and not self._task.done()
-        return Health(self.name, alive, self.holding, self.last_success_at, self.last_error, self.quarantined,
-                      self.processed)
+        return Health(
+            self.name,
+            alive,
+            self.holding,
+            self.last_success_at,
+            self.last_error,
+            self.quarantined,
+            self.processed,
+        )
 
     # --- the loop -----------------------------------------------------------------------------------------
     async def _run(self) -> None:
@@ -162,8 +177,13 @@ class LeasedWorker(Generic[I]):
             except Exception as exc:  # the database is down, a source bug: log, back off, go on
                 failures += 1
                 self.last_error = f"{type(exc).__name__}: {exc}"[:500]
-                log.warning("worker %s: round failed (%d in a row), will retry: %s", self.name, failures,
-                            self.last_error, exc_info=not isinstance(exc, PyMongoError | OSError | TimeoutError))
+                log.warning(
+                    "worker %s: round failed (%d in a row), will retry: %s",
+                    self.name,
+                    failures,
+                    self.last_error,
+                    exc_info=not isinstance(exc, PyMongoError | OSError | TimeoutError),
+                )
                 await self._sleep(min(30.0, self.settings.poll_seconds * 2 ** min(failures, 5)))
                 continue
             if not busy:
@@ -215,30 +235,54 @@ class LeasedWorker(Generic[I]):
                 continue
             if isinstance(exc, _NotTaken):
                 continue
-            # An outage (the database stalls mid-item) is not the item's fault: it backs off, but only the item's
-            # own failures count toward its quarantine.
+            # An outage (the database stalls mid-item) is not the item's fault: it backs off, but only the
+            # item's own failures count toward its quarantine.
             outage = is_transient(exc)
-            log.log(logging.WARNING if outage else logging.ERROR, "worker %s: item %s failed: %s", self.name, key,
-                    exc, exc_info=None if outage else (type(exc), exc, exc.__traceback__),
-                    extra={"worker": self.name, "item": key})
+            log.log(
+                logging.WARNING if outage else logging.ERROR,
+                "worker %s: item %s failed: %s",
+                self.name,
+                key,
+                exc,
+                exc_info=None if outage else (type(exc), exc, exc.__traceback__),
+                extra={"worker": self.name, "item": key},
+            )
             doc = await col.find_one_and_update(
                 {"_id": f"{self.name}:{key}"},
-                {"$inc": {"outages" if outage else "attempts": 1}, "$set": {"worker": self.name, "key": key,
-                                                   "last_error": f"{type(exc).__name__}: {exc}"[:1000],
-                                                   "last_failed_at": now},
-                 "$setOnInsert": {"first_failed_at": now, "quarantined_at": None}},
-                upsert=True, return_document=ReturnDocument.AFTER)
+                {
+                    "$inc": {"outages" if outage else "attempts": 1},
+                    "$set": {
+                        "worker": self.name,
+                        "key": key,
+                        "last_error": f"{type(exc).__name__}: {exc}"[:1000],
+                        "last_failed_at": now,
+                    },
+                    "$setOnInsert": {"first_failed_at": now, "quarantined_at": None},
+                },
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
+            )
             attempts = int((doc or {}).get("attempts", 0))
             if not outage and attempts >= self.settings.max_attempts:
-                await col.update_one({"_id": f"{self.name}:{key}"}, {"$set": {"quarantined_at": now,
-                                                                              "next_try_at": None}})
-                log.error("worker %s: item %s quarantined after %d attempts", self.name, key, attempts,
-                          extra={"worker": self.name, "item": key})
+                await col.update_one(
+                    {"_id": f"{self.name}:{key}"}, {"$set": {"quarantined_at": now, "next_try_at": None}}
+                )
+                log.error(
+                    "worker %s: item %s quarantined after %d attempts",
+                    self.name,
+                    key,
+                    attempts,
+                    extra={"worker": self.name, "item": key},
+                )
             else:
                 tries = max(1, attempts if not outage else int((doc or {}).get("outages", 1)))
-                delay = min(self.settings.backoff_max_seconds, self.settings.backoff_seconds * 2 ** (tries - 1))
-                await col.update_one({"_id": f"{self.name}:{key}"},
-                                     {"$set": {"next_try_at": now + timedelta(seconds=delay * random.uniform(1, 1.5))}})
+                delay = min(
+                    self.settings.backoff_max_seconds, self.settings.backoff_seconds * 2 ** (tries - 1)
+                )
+                await col.update_one(
+                    {"_id": f"{self.name}:{key}"},
+                    {"$set": {"next_try_at": now + timedelta(seconds=delay * random.uniform(1, 1.5))}},
+                )
 
     async def _blocked(self, now: datetime) -> Blocked:
         backing, quarantined = set(), set()
@@ -276,7 +320,9 @@ class LeasedWorker(Generic[I]):
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.info("worker %s: change stream on %s unavailable, polling (%s)", self.name, collection, exc)
+                log.info(
+                    "worker %s: change stream on %s unavailable, polling (%s)", self.name, collection, exc
+                )
                 await asyncio.sleep(max(5.0, self.settings.poll_seconds))
 
 

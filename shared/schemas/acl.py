@@ -1,11 +1,12 @@
 """Who may write and read which topic: the one table the broker's ACLs are made from.
 
 Each service has its own Kafka user. It may write the topics it produces and the dead-letter twins of the
-topics it consumes (a consumer dead-letters what it gives up on), read the topics it consumes and the dead-letter
-twins of those it produces (it keeps their dead letters and replays them, as their producer), and use consumer
-groups named after itself (`<service>.<topic>`, `<service>.dead-letters`). Nothing else: the notification
-service cannot publish `refund.decided`, and no pod but the orders service can announce an account. A unit test
-checks this table against the publishers and subscribers each service registers, so it cannot drift from the code.
+topics it consumes (a consumer dead-letters what it gives up on), read the topics it consumes and the
+dead-letter twins of those it produces (it keeps their dead letters and replays them, as their producer), and
+use consumer groups named after itself (`<service>.<topic>`, `<service>.dead-letters`). Nothing else: the
+notification service cannot publish `refund.decided`, and no pod but the orders service can announce an
+account. A unit test checks this table against the publishers and subscribers each service registers, so it
+cannot drift from the code.
 """
 
 from __future__ import annotations
@@ -31,20 +32,48 @@ class Grants:
 T = Topic
 GRANTS: dict[str, Grants] = {
     "orders": Grants(
-        produces=frozenset({T.ACCOUNT_REGISTERED, T.ACCOUNT_ERASED, T.ORDER_PAID, T.ORDER_STATUS_CHANGED,
-                            T.REFUND_REQUESTED, T.REFUND_DECIDED}),
-        # Refunds are the orders service's alone (the buyer's request, the merchant's decision, an appeal resolved
-        # with a refund, the money): it learns the guarantee period and the freeze from supervision's events.
-        consumes=frozenset({T.ACCEPTANCE_DONE, T.MILESTONE_CONFIRMED, T.APPEAL_RAISED, T.APPEAL_RESOLVED,
-                            T.MERCHANT_CALL_FAILED})),
+        produces=frozenset(
+            {
+                T.ACCOUNT_REGISTERED,
+                T.ACCOUNT_ERASED,
+                T.ORDER_PAID,
+                T.ORDER_STATUS_CHANGED,
+                T.REFUND_REQUESTED,
+                T.REFUND_DECIDED,
+            }
+        ),
+        # Refunds are the orders service's alone (the buyer's request, the merchant's decision, an appeal
+        # resolved with a refund, the money): it learns the guarantee period and the freeze from supervision's
+        # events.
+        consumes=frozenset(
+            {
+                T.ACCEPTANCE_DONE,
+                T.MILESTONE_CONFIRMED,
+                T.APPEAL_RAISED,
+                T.APPEAL_RESOLVED,
+                T.MERCHANT_CALL_FAILED,
+            }
+        ),
+    ),
     "supervision": Grants(
-        produces=frozenset({T.MILESTONE_CONFIRMED, T.APPEAL_RAISED, T.APPEAL_RESOLVED, T.ACCEPTANCE_DONE,
-                            T.DEADLINE_SCHEDULED, T.DEADLINE_CLEARED}),
-        consumes=frozenset({T.ORDER_PAID, T.REFUND_DECIDED, T.ACCOUNT_ERASED})),
+        produces=frozenset(
+            {
+                T.MILESTONE_CONFIRMED,
+                T.APPEAL_RAISED,
+                T.APPEAL_RESOLVED,
+                T.ACCEPTANCE_DONE,
+                T.DEADLINE_SCHEDULED,
+                T.DEADLINE_CLEARED,
+            }
+        ),
+        consumes=frozenset({T.ORDER_PAID, T.REFUND_DECIDED, T.ACCOUNT_ERASED}),
+    ),
     "notification": Grants(produces=frozenset(), consumes=frozenset(Topic)),
     "partner": Grants(
         produces=frozenset({T.MERCHANT_CALL_FAILED}),
-        consumes=frozenset({T.ORDER_PAID, T.ACCEPTANCE_DONE, T.REFUND_DECIDED, T.ORDER_STATUS_CHANGED,
-                            T.ACCOUNT_ERASED})),
+        consumes=frozenset(
+            {T.ORDER_PAID, T.ACCEPTANCE_DONE, T.REFUND_DECIDED, T.ORDER_STATUS_CHANGED, T.ACCOUNT_ERASED}
+        ),
+    ),
 }
 SERVICES: tuple[str, ...] = tuple(GRANTS)

@@ -61,7 +61,8 @@ class AccountRegistered(Event):
 
 class AccountErasedPayload(_Payload):
     """The account's owner asked for its contact data to be erased. Each service erases what it holds; what a
-    record must keep (an order's parties, the supervision timeline's evidence) is kept, masked where it can be."""
+    record must keep (an order's parties, the supervision timeline's evidence) is kept, masked where it can
+    be."""
 
     account_id: str
     role: AccountRole
@@ -151,7 +152,8 @@ class OrderPaid(Event):
 
 
 class MilestoneConfirmedPayload(_Payload):
-    """A supervision node confirmed by its actor (request confirmed, service delivered, milestone accepted)."""
+    """A supervision node confirmed by its actor (request confirmed, service delivered, milestone
+    accepted)."""
 
     service_order_id: str
     order_id: str
@@ -371,8 +373,19 @@ class MerchantCallFailed(Event):
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.topic: cls
-    for cls in (AccountRegistered, AccountErased, OrderPaid, MilestoneConfirmed, AppealRaised, AppealResolved,
-                AcceptanceDone, OrderStatusChanged, RefundRequested, RefundDecided, DeadlineScheduled, DeadlineCleared,
-                MerchantCallFailed)
+    for cls in (
+        AccountRegistered,
+        AccountErased,
+        OrderPaid,
+        MilestoneConfirmed,
+        AppealRaised,
+        AppealResolved,
+        AcceptanceDone,
+        OrderStatusChanged,
+        RefundRequested,
+        RefundDecided,
+        DeadlineScheduled,
+        DeadlineCleared,
+        MerchantCallFailed,
+    )
 }
-

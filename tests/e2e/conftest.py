@@ -21,8 +21,10 @@ FAST = {
     # integration test shows the default limit defers the sixth SMS).
     "NOTIFICATION_RATE_LIMIT_SMS": "0",
     # Merchant calls give up within a second instead of hours, so a failed call is there to replay.
-    "PARTNER_LONG_RETRY_INTERVAL_SECONDS": "0.2", "PARTNER_LONG_RETRY_WINDOW_SECONDS": "0.5",
-    "PARTNER_SHORT_RETRY_INTERVAL_SECONDS": "0.2", "PARTNER_SHORT_RETRY_WINDOW_SECONDS": "0.3",
+    "PARTNER_LONG_RETRY_INTERVAL_SECONDS": "0.2",
+    "PARTNER_LONG_RETRY_WINDOW_SECONDS": "0.5",
+    "PARTNER_SHORT_RETRY_INTERVAL_SECONDS": "0.2",
+    "PARTNER_SHORT_RETRY_WINDOW_SECONDS": "0.3",
     "PARTNER_CALL_WORKER_POLL_SECONDS": "0.1",
     **{f"{s.upper()}_RELAY_POLL_SECONDS": "0.2" for s in SERVICES},
     **{f"{s.upper()}_CONSUMER_BACKOFF_SECONDS": "0.1" for s in SERVICES},
@@ -31,8 +33,9 @@ FAST = {
 
 @pytest.fixture(scope="session")
 def e2e(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    stack = Stack(tmp_path_factory.mktemp("e2e"), Ports.free(), namespace=f"e2e{uuid.uuid4().hex[:8]}",
-                  service_env=FAST)
+    stack = Stack(
+        tmp_path_factory.mktemp("e2e"), Ports.free(), namespace=f"e2e{uuid.uuid4().hex[:8]}", service_env=FAST
+    )
     stack.using(infra.stack)
     try:
         stack.start_sinks()

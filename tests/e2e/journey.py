@@ -14,8 +14,12 @@ from devstack.stack import SERVICES, Stack
 from tests.identity import IdentityProvider
 
 __all__ = ["EVIDENCE", "Journey"]
-PHONES = {"buyer": "+8613811110001", "merchant": "+8613811110002", "provider": "+8613811110003",
-          "operator": "+8613811110009"}
+PHONES = {
+    "buyer": "+8613811110001",
+    "merchant": "+8613811110002",
+    "provider": "+8613811110003",
+    "operator": "+8613811110009",
+}
 
 
 @dataclass
@@ -55,8 +59,9 @@ class Journey:
     def url(self, service: str, path: str) -> str:
         return self.stack.url(service) + path
 
-    async def call(self, method: str, service: str, path: str, who: Caller | None, expect: int = 200,
-                   **kw: Any) -> Any:
+    async def call(
+        self, method: str, service: str, path: str, who: Caller | None, expect: int = 200, **kw: Any
+    ) -> Any:
         return await self.suite.call(method, service, path, who, expect=expect, **kw)
 
     async def person(self, role: str, phone: str | None = None) -> User:
@@ -65,32 +70,52 @@ class Journey:
         await self.suite.profile(user, phone or PHONES[role])
         return user
 
-    async def setup(self, *, provider: bool = True, price: str = "1288.00", ratio: str = "0.12",
-                    **product: Any) -> Journey:
+    async def setup(
+        self, *, provider: bool = True, price: str = "1288.00", ratio: str = "0.12", **product: Any
+    ) -> Journey:
         for role in ("buyer", "merchant", "operator", *(("provider",) if provider else ())):
             self.people[role] = await self.person(role)
         spec = {"spec_id": "std", "name": "Standard", "billing_mode": "one_time", "price": price}
-        self.product = await self.suite.list_product(self.merchant, self.operator, provider_share_ratio=ratio,
-                                                     specifications=[spec], **product)
+        self.product = await self.suite.list_product(
+            self.merchant, self.operator, provider_share_ratio=ratio, specifications=[spec], **product
+        )
         return self
 
     async def become_provider(self, company: str = "ACME Services") -> dict[str, Any]:
         """The partner applies to the programme with a Service certification; the operator approves it
         (dossier §7.2): from then on it is a customer service provider."""
-        app = await self.call("POST", "partner", "/programme/applications", self.provider, expect=201,
-                              json={"company": company, "certifications": ["Service"]})
+        app = await self.call(
+            "POST",
+            "partner",
+            "/programme/applications",
+            self.provider,
+            expect=201,
+            json={"company": company, "certifications": ["Service"]},
+        )
         reviewed: dict[str, Any] = await self.call(
-            "POST", "partner", f"/programme/applications/{app['application_id']}/review", self.operator,
-            json={"approve": True})
+            "POST",
+            "partner",
+            f"/programme/applications/{app['application_id']}/review",
+            self.operator,
+            json={"approve": True},
+        )
         return reviewed
 
     async def private_link(self, product_id: str | None = None, **body: Any) -> str:
         """The provider's signed private link of a product for the buyer; an order placed through it is the
         provider's (dossier §7.5)."""
-        link = await self.call("POST", "partner", f"/providers/{self.provider.account_id}/private-links",
-                               self.provider, expect=201,
-                               json={"product_id": product_id or self.product["product_id"],
-                                     "customer_account_id": self.buyer.account_id, **body})
+        link = await self.call(
+            "POST",
+            "partner",
+            f"/providers/{self.provider.account_id}/private-links",
+            self.provider,
+            expect=201,
+            json={
+                "product_id": product_id or self.product["product_id"],
+                "customer_account_id": self.buyer.account_id,
+                **body,
+            },
+        )
         return str(link["token"])
 
     async def buy(self, **body: Any) -> str:
@@ -105,7 +130,9 @@ class Journey:
         self.so_id = so["service_order_id"]
         return so
 
-    async def act(self, actor: Caller, action: str, body: dict[str, Any] | None = None, expect: int = 200) -> Any:
+    async def act(
+        self, actor: Caller, action: str, body: dict[str, Any] | None = None, expect: int = 200
+    ) -> Any:
         return await self.suite.act(actor, self.so_id, action, body, expect=expect)
 
     async def walk_to_acceptance(self) -> None:
@@ -130,5 +157,7 @@ class Journey:
         return [s for s in resp.json() if self.order_id in s["body"]]
 
     async def inbox(self, who: User) -> dict[str, Any]:
-        result: dict[str, Any] = await self.call("GET", "notification", f"/accounts/{who.account_id}/inbox", who)
+        result: dict[str, Any] = await self.call(
+            "GET", "notification", f"/accounts/{who.account_id}/inbox", who
+        )
         return result

@@ -68,14 +68,16 @@ class World:
         self.n += 1
         return f"+86137{uuid.uuid4().int % 10**6:06d}{self.n % 100:02d}"
 
-    async def call(self, method: str, service: str, path: str, who: Login, expect: int | set[int] = 200,
-                   **kw: Any) -> Any:
+    async def call(
+        self, method: str, service: str, path: str, who: Login, expect: int | set[int] = 200, **kw: Any
+    ) -> Any:
         return await self.suite.call(method, service, path, who, expect=expect, **kw)
 
     # --- things to act on -------------------------------------------------------------------------------
     async def order(self, kind: str = "supervised", **body: Any) -> dict[str, Any]:
-        result: dict[str, Any] = await self.suite.order(self.people["buyer"], self.products[kind]["product_id"],
-                                                        **body)
+        result: dict[str, Any] = await self.suite.order(
+            self.people["buyer"], self.products[kind]["product_id"], **body
+        )
         return result
 
     async def paid(self, kind: str = "supervised", credit: bool = False, **body: Any) -> dict[str, Any]:
@@ -89,10 +91,14 @@ class World:
         return so
 
     async def link(self, kind: str = "image") -> str:
-        link = await self.call("POST", "partner", f"/providers/{self.id('provider')}/private-links",
-                               self.people["provider"], expect=201,
-                               json={"product_id": self.products[kind]["product_id"],
-                                     "customer_account_id": self.id("buyer")})
+        link = await self.call(
+            "POST",
+            "partner",
+            f"/providers/{self.id('provider')}/private-links",
+            self.people["provider"],
+            expect=201,
+            json={"product_id": self.products[kind]["product_id"], "customer_account_id": self.id("buyer")},
+        )
         return str(link["token"])
 
     async def person(self, role: str) -> User:
@@ -101,10 +107,21 @@ class World:
         return user
 
     async def provider(self, user: User) -> None:
-        app = await self.call("POST", "partner", "/programme/applications", user, expect=201,
-                              json={"company": "Reseller Inc", "certifications": ["Service"]})
-        await self.call("POST", "partner", f"/programme/applications/{app['application_id']}/review",
-                        self.people["operator"], json={"approve": True})
+        app = await self.call(
+            "POST",
+            "partner",
+            "/programme/applications",
+            user,
+            expect=201,
+            json={"company": "Reseller Inc", "certifications": ["Service"]},
+        )
+        await self.call(
+            "POST",
+            "partner",
+            f"/programme/applications/{app['application_id']}/review",
+            self.people["operator"],
+            json={"approve": True},
+        )
 
 
 async def build_world(stack: Stack, http: httpx.AsyncClient, idp: IdentityProvider) -> World:
@@ -122,18 +139,37 @@ async def build_world(stack: Stack, http: httpx.AsyncClient, idp: IdentityProvid
 
     listings = {
         "supervised": {"provider_share_ratio": "0.10"},
-        "image": {"name": "OS image", "delivery_type": "image", "flow_template": None, "provider_share_ratio": "0.10"},
-        "periodic": {"name": "Data API", "delivery_type": "api", "flow_template": None,
-                     "specifications": [spec(billing_mode="periodic_yearly", period_months=12)]},
+        "image": {
+            "name": "OS image",
+            "delivery_type": "image",
+            "flow_template": None,
+            "provider_share_ratio": "0.10",
+        },
+        "periodic": {
+            "name": "Data API",
+            "delivery_type": "api",
+            "flow_template": None,
+            "specifications": [spec(billing_mode="periodic_yearly", period_months=12)],
+        },
         "saas": {"name": "CRM", "delivery_type": "saas_instant", "flow_template": None},
     }
     for kind, over in listings.items():
-        w.products[kind] = await w.suite.list_product(merchant, operator, **{"specifications": [spec()], **over})
-    await w.call("PUT", "partner", f"/products/{w.products['supervised']['product_id']}/terms", merchant,
-                 json={"share_ratio": "0.10", "authorized_discount": "0.3"})
+        w.products[kind] = await w.suite.list_product(
+            merchant, operator, **{"specifications": [spec()], **over}
+        )
+    await w.call(
+        "PUT",
+        "partner",
+        f"/products/{w.products['supervised']['product_id']}/terms",
+        merchant,
+        json={"share_ratio": "0.10", "authorized_discount": "0.3"},
+    )
     key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
-    w.public_pem = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                 serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    w.public_pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     return w
 
 
@@ -183,7 +219,9 @@ async def _account(w: World, role: str) -> Call:
 
 @builds("orders", "PUT", "/accounts/{account_id}/verification")
 async def _verify(w: World, role: str) -> Call:
-    return Call(f"/accounts/{w.id('buyer')}/verification", {"json": {"company": "ACME Ltd", "track": "base_cloud"}})
+    return Call(
+        f"/accounts/{w.id('buyer')}/verification", {"json": {"company": "ACME Ltd", "track": "base_cloud"}}
+    )
 
 
 @builds("orders", "POST", "/accounts/{account_id}/coupons")
@@ -197,7 +235,9 @@ async def _asset(w: World, role: str) -> Call:
 
 
 async def _new_asset(w: World) -> str:
-    asset = await w.call("POST", "orders", "/assets", w.people["merchant"], expect=201, json={"name": "pkg.tgz"})
+    asset = await w.call(
+        "POST", "orders", "/assets", w.people["merchant"], expect=201, json={"name": "pkg.tgz"}
+    )
     return str(asset["asset_id"])
 
 
@@ -218,8 +258,16 @@ async def _eligibility(w: World, role: str) -> Call:
 
 @builds("orders", "POST", "/certifications")
 async def _certify(w: World, role: str) -> Call:
-    return Call("/certifications", {"json": {"merchant_account_id": w.id("merchant"),
-                                             "product_id": w.products["saas"]["product_id"], "score": 90}})
+    return Call(
+        "/certifications",
+        {
+            "json": {
+                "merchant_account_id": w.id("merchant"),
+                "product_id": w.products["saas"]["product_id"],
+                "score": 90,
+            }
+        },
+    )
 
 
 @builds("orders", "GET", "/favourites")
@@ -272,8 +320,10 @@ async def _credit(w: World, role: str) -> Call:
 @builds("orders", "POST", "/orders/{order_id}/pay")
 async def _pay(w: World, role: str) -> Call:
     order = await w.order()
-    return Call(f"/orders/{order['order_id']}/pay", {"json": {"payment_id": f"PAY-{uuid.uuid4().hex}",
-                                                              "amount": order["amount"]}})
+    return Call(
+        f"/orders/{order['order_id']}/pay",
+        {"json": {"payment_id": f"PAY-{uuid.uuid4().hex}", "amount": order["amount"]}},
+    )
 
 
 @builds("orders", "GET", "/products")
@@ -329,8 +379,10 @@ async def _progress(w: World, role: str) -> Call:
 
 @builds("orders", "POST", "/purchased-services/{order_id}/rating")
 async def _rate(w: World, role: str) -> Call:
-    return Call(f"/purchased-services/{(await w.paid('image'))['order_id']}/rating",
-                {"json": {"quality": 5, "after_sales": 5, "delivery_speed": 5}})
+    return Call(
+        f"/purchased-services/{(await w.paid('image'))['order_id']}/rating",
+        {"json": {"quality": 5, "after_sales": 5, "delivery_speed": 5}},
+    )
 
 
 @builds("orders", "POST", "/purchased-services/{order_id}/renew")
@@ -342,16 +394,25 @@ async def _renew(w: World, role: str) -> Call:
 async def _decide(w: World, role: str) -> Call:
     """The merchant decides the buyer's refund request of a supervised order in its guarantee period."""
     so = await w.service_order()
-    requested = await w.call("POST", "orders", f"/purchased-services/{so['order_id']}/unsubscribe",
-                             w.people["buyer"], json={"amount": "10.00", "reason": "scope reduced"})
-    return Call(f"/orders/{so['order_id']}/refunds/{requested['refund']['refund_id']}/decision",
-                {"json": {"approve": True}})
+    requested = await w.call(
+        "POST",
+        "orders",
+        f"/purchased-services/{so['order_id']}/unsubscribe",
+        w.people["buyer"],
+        json={"amount": "10.00", "reason": "scope reduced"},
+    )
+    return Call(
+        f"/orders/{so['order_id']}/refunds/{requested['refund']['refund_id']}/decision",
+        {"json": {"approve": True}},
+    )
 
 
 @builds("orders", "POST", "/purchased-services/{order_id}/unsubscribe")
 async def _unsubscribe(w: World, role: str) -> Call:
-    return Call(f"/purchased-services/{(await w.paid('image'))['order_id']}/unsubscribe",
-                {"json": {"reason": "wrong edition"}})
+    return Call(
+        f"/purchased-services/{(await w.paid('image'))['order_id']}/unsubscribe",
+        {"json": {"reason": "wrong edition"}},
+    )
 
 
 # --- supervision -------------------------------------------------------------------------------------------
@@ -377,15 +438,23 @@ async def _act(w: World, role: str) -> Call:
 @builds("supervision", "POST", "/service-orders/{service_order_id}/appeals")
 async def _appeal(w: World, role: str) -> Call:
     so_id = (await w.service_order())["service_order_id"]
-    return Call(f"/service-orders/{so_id}/appeals", {"json": {"reason": "no answer", "demands": "help",
-                                                              "attachments": ["proof.pdf"]}})
+    return Call(
+        f"/service-orders/{so_id}/appeals",
+        {"json": {"reason": "no answer", "demands": "help", "attachments": ["proof.pdf"]}},
+    )
 
 
 @builds("supervision", "POST", "/service-orders/{service_order_id}/appeals/{appeal_id}/resolution")
 async def _resolve(w: World, role: str) -> Call:
     so_id = (await w.service_order())["service_order_id"]
-    so = await w.call("POST", "supervision", f"/service-orders/{so_id}/appeals", w.people["buyer"], expect=201,
-                      json={"reason": "no answer", "demands": "help"})
+    so = await w.call(
+        "POST",
+        "supervision",
+        f"/service-orders/{so_id}/appeals",
+        w.people["buyer"],
+        expect=201,
+        json={"reason": "no answer", "demands": "help"},
+    )
     appeal = so["open_appeal"]["appeal_id"]
     return Call(f"/service-orders/{so_id}/appeals/{appeal}/resolution", {"json": {"outcome": "resume"}})
 
@@ -398,15 +467,24 @@ async def _so_export(w: World, role: str) -> Call:
 @builds("supervision", "POST", "/service-orders/{service_order_id}/files")
 async def _upload(w: World, role: str) -> Call:
     so_id = (await w.service_order())["service_order_id"]
-    return Call(f"/service-orders/{so_id}/files", {"files": {"file": ("sow.pdf", PDF, "application/pdf")},
-                                                   "data": {"kind": "sow"}})
+    return Call(
+        f"/service-orders/{so_id}/files",
+        {"files": {"file": ("sow.pdf", PDF, "application/pdf")}, "data": {"kind": "sow"}},
+    )
 
 
 @builds("supervision", "GET", "/service-orders/{service_order_id}/files/{file_id}")
 async def _download(w: World, role: str) -> Call:
     so_id = (await w.service_order())["service_order_id"]
-    up = await w.call("POST", "supervision", f"/service-orders/{so_id}/files", w.people["merchant"], expect=201,
-                      files={"file": ("sow.pdf", PDF, "application/pdf")}, data={"kind": "sow"})
+    up = await w.call(
+        "POST",
+        "supervision",
+        f"/service-orders/{so_id}/files",
+        w.people["merchant"],
+        expect=201,
+        files={"file": ("sow.pdf", PDF, "application/pdf")},
+        data={"kind": "sow"},
+    )
     return Call(f"/service-orders/{so_id}/files/{up['file_id']}")
 
 
@@ -415,8 +493,16 @@ def _mine(role: str, w: World, rest: str = "") -> str:
     return f"/accounts/{w.id(_own(role))}{rest}"
 
 
-for _method, _rest in (("GET", "/deliveries"), ("GET", "/export"), ("GET", "/inbox"), ("POST", "/inbox/read-all"),
-                       ("GET", "/inbox/unread-count"), ("GET", "/recipients"), ("GET", "/reminders")):
+for _method, _rest in (
+    ("GET", "/deliveries"),
+    ("GET", "/export"),
+    ("GET", "/inbox"),
+    ("POST", "/inbox/read-all"),
+    ("GET", "/inbox/unread-count"),
+    ("GET", "/recipients"),
+    ("GET", "/reminders"),
+):
+
     async def _plain(w: World, role: str, rest: str = _rest) -> Call:
         return Call(_mine(role, w, rest))
 
@@ -424,17 +510,33 @@ for _method, _rest in (("GET", "/deliveries"), ("GET", "/export"), ("GET", "/inb
 
 
 async def _recipient(w: World, role: str) -> dict[str, Any]:
-    body = {"recipients": [{"name": "Ops desk", "email": f"ops-{uuid.uuid4().hex[:8]}@example.com",
-                            "phone": w.phone()}]}
-    [created] = await w.call("POST", "notification", _mine(role, w, "/recipients"), w.people[_own(role)],
-                             expect=201, json=body)
+    body = {
+        "recipients": [
+            {"name": "Ops desk", "email": f"ops-{uuid.uuid4().hex[:8]}@example.com", "phone": w.phone()}
+        ]
+    }
+    [created] = await w.call(
+        "POST", "notification", _mine(role, w, "/recipients"), w.people[_own(role)], expect=201, json=body
+    )
     return dict(created)
 
 
 @builds("notification", "POST", "/accounts/{account_id}/recipients")
 async def _add_recipient(w: World, role: str) -> Call:
-    return Call(_mine(role, w, "/recipients"), {"json": {"recipients": [
-        {"name": "Ops desk", "email": f"ops-{uuid.uuid4().hex[:8]}@example.com", "phone": w.phone()}]}})
+    return Call(
+        _mine(role, w, "/recipients"),
+        {
+            "json": {
+                "recipients": [
+                    {
+                        "name": "Ops desk",
+                        "email": f"ops-{uuid.uuid4().hex[:8]}@example.com",
+                        "phone": w.phone(),
+                    }
+                ]
+            }
+        },
+    )
 
 
 @builds("notification", "DELETE", "/accounts/{account_id}/recipients/{recipient_id}")
@@ -462,8 +564,10 @@ async def _verify_phone(w: World, role: str) -> Call:
         found = [m for s in sms if (m := re.search(r"\b(\d{6})\b", s["body"]))]
         return found[-1].group(1) if found else None
 
-    return Call(_mine(role, w, f"/recipients/{created['recipient_id']}/verify-phone"),
-                {"params": {"code": await eventually(code, what="the verification SMS")}})
+    return Call(
+        _mine(role, w, f"/recipients/{created['recipient_id']}/verify-phone"),
+        {"params": {"code": await eventually(code, what="the verification SMS")}},
+    )
 
 
 async def _delivery(w: World, role: str) -> str:
@@ -488,14 +592,21 @@ async def _message(w: World, role: str) -> str:
     if owner == "operator":
         so = await w.service_order()
         order_id = so["order_id"]
-        await w.call("POST", "supervision", f"/service-orders/{so['service_order_id']}/appeals", w.people["buyer"],
-                     expect=201, json={"reason": "no answer", "demands": "help"})
+        await w.call(
+            "POST",
+            "supervision",
+            f"/service-orders/{so['service_order_id']}/appeals",
+            w.people["buyer"],
+            expect=201,
+            json={"reason": "no answer", "demands": "help"},
+        )
     else:
         order_id = (await w.paid("image", private_link=await w.link()))["order_id"]
 
     async def first() -> str | None:  # this order's message: rows running at once each take their own
-        page = await w.call("GET", "notification", _mine(role, w, "/inbox"), w.people[owner],
-                            params={"limit": 100})
+        page = await w.call(
+            "GET", "notification", _mine(role, w, "/inbox"), w.people[owner], params={"limit": 100}
+        )
         mine = [m for m in page["items"] if order_id in m["title"] or m.get("order_id") == order_id]
         return str(mine[0]["message_id"]) if mine else None
 
@@ -528,6 +639,7 @@ async def _breakers(w: World, role: str) -> Call:
 
 
 for _service in SERVICES:
+
     async def _audit(w: World, role: str) -> Call:
         return Call("/operator/audit")
 
@@ -541,8 +653,12 @@ async def _associate(w: World, role: str) -> Call:
 
 
 def _demand_body(w: World) -> dict[str, Any]:
-    return {"merchant_account_id": w.id("merchant"), "customer_account_id": w.id("buyer"),
-            "product_id": w.products["supervised"]["product_id"], "description": "3 databases"}
+    return {
+        "merchant_account_id": w.id("merchant"),
+        "customer_account_id": w.id("buyer"),
+        "product_id": w.products["supervised"]["product_id"],
+        "description": "3 databases",
+    }
 
 
 @builds("partner", "POST", "/demands")
@@ -551,15 +667,22 @@ async def _file_demand(w: World, role: str) -> Call:
 
 
 async def _demand(w: World) -> str:
-    demand = await w.call("POST", "partner", "/demands", w.people["provider"], expect=201, json=_demand_body(w))
+    demand = await w.call(
+        "POST", "partner", "/demands", w.people["provider"], expect=201, json=_demand_body(w)
+    )
     return str(demand["demand_id"])
 
 
 def _offer_body(w: World) -> dict[str, Any]:
     now = datetime.now(UTC)
-    return {"name": "spring offer", "customer_account_id": w.id("buyer"),
-            "product_ids": [w.products["supervised"]["product_id"]], "discount": "0.1",
-            "valid_from": (now - timedelta(minutes=1)).isoformat(), "valid_until": (now + timedelta(days=7)).isoformat()}
+    return {
+        "name": "spring offer",
+        "customer_account_id": w.id("buyer"),
+        "product_ids": [w.products["supervised"]["product_id"]],
+        "discount": "0.1",
+        "valid_from": (now - timedelta(minutes=1)).isoformat(),
+        "valid_until": (now + timedelta(days=7)).isoformat(),
+    }
 
 
 @builds("partner", "GET", "/demands/{demand_id}")
@@ -589,8 +712,12 @@ async def _saas(w: World) -> str:
     order_id = str((await w.paid("saas"))["order_id"])
 
     async def known() -> bool:
-        console = await w.call("GET", "partner", f"/merchants/{w.id('merchant')}/console", w.people["merchant"])
-        return any(c["order_id"] == order_id for c in console["endpoints"].get("newInstance", {}).get("recent", []))
+        console = await w.call(
+            "GET", "partner", f"/merchants/{w.id('merchant')}/console", w.people["merchant"]
+        )
+        return any(
+            c["order_id"] == order_id for c in console["endpoints"].get("newInstance", {}).get("recent", [])
+        )
 
     await eventually(known, what="partner knows the SaaS order")
     return order_id
@@ -601,9 +728,14 @@ async def _replay_call(w: World, role: str) -> Call:
     order_id = await _saas(w)
 
     async def failed() -> str | None:
-        console = await w.call("GET", "partner", f"/merchants/{w.id('merchant')}/console", w.people["merchant"])
-        calls = [c for c in console["endpoints"].get("newInstance", {}).get("recent", [])
-                 if c["order_id"] == order_id and c["status"] == "failed"]
+        console = await w.call(
+            "GET", "partner", f"/merchants/{w.id('merchant')}/console", w.people["merchant"]
+        )
+        calls = [
+            c
+            for c in console["endpoints"].get("newInstance", {}).get("recent", [])
+            if c["order_id"] == order_id and c["status"] == "failed"
+        ]
         return str(calls[0]["call_id"]) if calls else None
 
     return Call(f"/merchant-calls/{await eventually(failed, what='a given-up instance call')}/replay")
@@ -617,9 +749,17 @@ async def _console(w: World, role: str) -> Call:
 @builds("partner", "PUT", "/merchants/{merchant_id}/endpoint")
 async def _endpoint(w: World, role: str) -> Call:
     merchant = await w.person("merchant") if role == "merchant" else w.people["merchant"]
-    return Call(f"/merchants/{merchant.account_id}/endpoint", {"json": {
-        "production_url": "http://127.0.0.1:9/saas", "access_key": "merchant-ak-0001",
-        "public_key_pem": w.public_pem}}, caller=merchant if role == "merchant" else None)
+    return Call(
+        f"/merchants/{merchant.account_id}/endpoint",
+        {
+            "json": {
+                "production_url": "http://127.0.0.1:9/saas",
+                "access_key": "merchant-ak-0001",
+                "public_key_pem": w.public_pem,
+            }
+        },
+        caller=merchant if role == "merchant" else None,
+    )
 
 
 KIT_TENANT = {"tenantId": "t1", "tenantCode": "acme", "name": "ACME", "domainName": "acme.example"}
@@ -627,21 +767,41 @@ KIT_TENANT = {"tenantId": "t1", "tenantCode": "acme", "name": "ACME", "domainNam
 
 @builds("partner", "POST", "/orders/{order_id}/kit/bind")
 async def _bind(w: World, role: str) -> Call:
-    return Call(f"/orders/{await _saas(w)}/kit/bind", {"json": {
-        "tenant": KIT_TENANT, "app": {"appId": "a1", "clientId": "c1", "clientSecret": "s3cret"}, "orgs": []}})
+    return Call(
+        f"/orders/{await _saas(w)}/kit/bind",
+        {
+            "json": {
+                "tenant": KIT_TENANT,
+                "app": {"appId": "a1", "clientId": "c1", "clientSecret": "s3cret"},
+                "orgs": [],
+            }
+        },
+    )
 
 
 @builds("partner", "POST", "/orders/{order_id}/kit/departments")
 async def _department(w: World, role: str) -> Call:
-    return Call(f"/orders/{await _saas(w)}/kit/departments", {"json": {
-        "tenant_id": "t1", "org": {"orgCode": "d1", "orgName": "Sales"}, "flag": 1}})
+    return Call(
+        f"/orders/{await _saas(w)}/kit/departments",
+        {"json": {"tenant_id": "t1", "org": {"orgCode": "d1", "orgName": "Sales"}, "flag": 1}},
+    )
 
 
 @builds("partner", "POST", "/orders/{order_id}/kit/users")
 async def _users(w: World, role: str) -> Call:
-    return Call(f"/orders/{await _saas(w)}/kit/users", {"json": {
-        "tenant_id": "t1", "app_id": "a1", "flag": 1,
-        "users": [{"userName": "li", "name": "Li", "orgCode": "d1", "role": "user", "enable": "true"}]}})
+    return Call(
+        f"/orders/{await _saas(w)}/kit/users",
+        {
+            "json": {
+                "tenant_id": "t1",
+                "app_id": "a1",
+                "flag": 1,
+                "users": [
+                    {"userName": "li", "name": "Li", "orgCode": "d1", "role": "user", "enable": "true"}
+                ],
+            }
+        },
+    )
 
 
 @builds("partner", "GET", "/products/{product_id}/terms")
@@ -659,14 +819,23 @@ async def _set_terms(w: World, role: str) -> Call:
 @builds("partner", "POST", "/programme/applications")
 async def _apply(w: World, role: str) -> Call:
     fresh = await w.person("provider") if role == "provider" else None
-    return Call("/programme/applications", {"json": {"company": "New Reseller", "certifications": ["SI"]}},
-                caller=fresh)
+    return Call(
+        "/programme/applications",
+        {"json": {"company": "New Reseller", "certifications": ["SI"]}},
+        caller=fresh,
+    )
 
 
 @builds("partner", "POST", "/programme/applications/{application_id}/review")
 async def _review_application(w: World, role: str) -> Call:
-    app = await w.call("POST", "partner", "/programme/applications", await w.person("provider"), expect=201,
-                       json={"company": "New Reseller", "certifications": ["Software"]})
+    app = await w.call(
+        "POST",
+        "partner",
+        "/programme/applications",
+        await w.person("provider"),
+        expect=201,
+        json={"company": "New Reseller", "certifications": ["Software"]},
+    )
     return Call(f"/programme/applications/{app['application_id']}/review", {"json": {"approve": True}})
 
 
@@ -685,19 +854,33 @@ async def _invoice(w: World, role: str) -> Call:
     """An earning through the provider's link, this month's bill for it, then the provider's invoice."""
     provider = await w.person("provider")
     await w.provider(provider)
-    link = await w.call("POST", "partner", f"/providers/{provider.account_id}/private-links", provider, expect=201,
-                        json={"product_id": w.products["image"]["product_id"], "customer_account_id": w.id("buyer")})
+    link = await w.call(
+        "POST",
+        "partner",
+        f"/providers/{provider.account_id}/private-links",
+        provider,
+        expect=201,
+        json={"product_id": w.products["image"]["product_id"], "customer_account_id": w.id("buyer")},
+    )
     await w.paid("image", private_link=link["token"])
 
     async def bill() -> dict[str, Any] | None:
-        bills = await w.call("POST", "partner", f"/providers/{provider.account_id}/bills", w.people["operator"],
-                             expect=201, json={"month": MONTH})
+        bills = await w.call(
+            "POST",
+            "partner",
+            f"/providers/{provider.account_id}/bills",
+            w.people["operator"],
+            expect=201,
+            json={"month": MONTH},
+        )
         return bills[0] if bills else None
 
     first = await eventually(bill, what="a bill of the provider's earning")
-    return Call(f"/providers/{provider.account_id}/bills/{first['bill_id']}/invoice",
-                {"json": {"invoice_no": f"INV-{uuid.uuid4().hex[:8]}", "amount": first["amount"]}},
-                caller=provider if role == "provider" else None)
+    return Call(
+        f"/providers/{provider.account_id}/bills/{first['bill_id']}/invoice",
+        {"json": {"invoice_no": f"INV-{uuid.uuid4().hex[:8]}", "amount": first["amount"]}},
+        caller=provider if role == "provider" else None,
+    )
 
 
 @builds("partner", "GET", "/providers/{provider_id}/ledger")
@@ -707,8 +890,10 @@ async def _ledger(w: World, role: str) -> Call:
 
 @builds("partner", "POST", "/providers/{provider_id}/private-links")
 async def _private_link(w: World, role: str) -> Call:
-    return Call(f"/providers/{w.id('provider')}/private-links", {"json": {
-        "product_id": w.products["image"]["product_id"], "customer_account_id": w.id("buyer")}})
+    return Call(
+        f"/providers/{w.id('provider')}/private-links",
+        {"json": {"product_id": w.products["image"]["product_id"], "customer_account_id": w.id("buyer")}},
+    )
 
 
 @builds("partner", "GET", "/providers/{provider_id}/statement")
@@ -721,6 +906,7 @@ POISONED = {"orders": "order.paid", "supervision": "acceptance.done", "partner":
 
 
 for _service in SERVICES:
+
     async def _parked(w: World, role: str) -> Call:
         return Call("/operator/parked")
 
@@ -734,13 +920,16 @@ async def _dead_letter(w: World, service: str) -> str:
     producer = AIOKafkaProducer(**w.stack.kafka_client())
     await producer.start()
     try:
-        await producer.send_and_wait(f"{w.stack.namespace}.{POISONED[service]}", f"not json {marker}".encode(),
-                                     key=marker.encode())
+        await producer.send_and_wait(
+            f"{w.stack.namespace}.{POISONED[service]}", f"not json {marker}".encode(), key=marker.encode()
+        )
     finally:
         await producer.stop()
 
     async def kept() -> str | None:
-        rows = await w.call("GET", service, "/operator/dead-letters", w.people["operator"], params={"limit": 1000})
+        rows = await w.call(
+            "GET", service, "/operator/dead-letters", w.people["operator"], params={"limit": 1000}
+        )
         mine = [r for r in rows if r["key"] == marker]
         return str(mine[0]["dead_letter_id"]) if mine else None
 
@@ -748,6 +937,7 @@ async def _dead_letter(w: World, service: str) -> str:
 
 
 for _service in POISONED:
+
     async def _letters(w: World, role: str) -> Call:
         return Call("/operator/dead-letters")
 
@@ -755,7 +945,9 @@ for _service in POISONED:
         return Call(f"/operator/dead-letters/{quote(await _dead_letter(w, service), safe='')}/replay")
 
     async def _replay_letters(w: World, role: str) -> Call:
-        return Call("/operator/dead-letters/replay", {"json": {"reason_contains": "no-such-reason", "limit": 10}})
+        return Call(
+            "/operator/dead-letters/replay", {"json": {"reason_contains": "no-such-reason", "limit": 10}}
+        )
 
     BUILDERS[(_service, "GET", "/operator/dead-letters")] = _letters
     BUILDERS[(_service, "POST", "/operator/dead-letters/{dead_letter_id}/replay")] = _replay_letter
@@ -774,8 +966,9 @@ class Outcome:
         return f"{self.rule.service} {self.rule.method} {self.rule.path} as {self.column}: {self.status} {self.body}"
 
 
-async def _send(w: World, rule: Rule, call: Call, who: Login | None, headers: dict[str, str] | None = None
-                ) -> tuple[int, str]:
+async def _send(
+    w: World, rule: Rule, call: Call, who: Login | None, headers: dict[str, str] | None = None
+) -> tuple[int, str]:
     hdrs = dict(headers or {})
     if who is not None:
         hdrs.update(await who.headers())
@@ -794,8 +987,11 @@ async def walk(w: World, rule: Rule) -> list[Outcome]:
             out.append(Outcome(rule, role, status, body))
     target = next(iter(sorted(rule.allowed - {"payment"})), "buyer")
     call = await build(w, "refused")  # the party's resource, for everyone the row refuses
-    refused = [(role, w.who(role)) for role in ("buyer", "merchant", "provider", "operator", "payment")
-               if role not in rule.allowed]
+    refused = [
+        (role, w.who(role))
+        for role in ("buyer", "merchant", "provider", "operator", "payment")
+        if role not in rule.allowed
+    ]
     if rule.stranger:
         refused.append(("stranger", w.strangers[rule.stranger]))
     for column, who in refused:

@@ -33,14 +33,25 @@ from tests.identity import IdentityProvider
 def stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Only the sinks (Mailpit, the SMS sink) and the notification process: the test produces the events."""
     ports = Ports.free()
-    env = {"NOTIFICATION_PUBLIC_BASE_URL": f"http://127.0.0.1:{ports.services['notification']}",
-           "NOTIFICATION_DELIVERY_BACKOFF_SECONDS": "0.2", "NOTIFICATION_DELIVERY_BACKOFF_MAX_SECONDS": "0.5",
-           "NOTIFICATION_DELIVERY_MAX_ATTEMPTS": "3", "NOTIFICATION_DISPATCH_POLL_SECONDS": "0.1",
-           "NOTIFICATION_BREAKER_COOLDOWN_SECONDS": "0.5", "NOTIFICATION_REMINDER_POLL_SECONDS": "0.2",
-           "NOTIFICATION_DELIVERY_LEASE_SECONDS": "2", "NOTIFICATION_CONSUMER_BACKOFF_SECONDS": "0.1",
-           "NOTIFICATION_RELAY_POLL_SECONDS": "0.2", "NOTIFICATION_RATE_LIMIT_SMS": "0"}
-    s = Stack(tmp_path_factory.mktemp("e2e-notification"), ports, namespace=f"n{uuid.uuid4().hex[:8]}",
-              service_env=env).using(infra.stack)
+    env = {
+        "NOTIFICATION_PUBLIC_BASE_URL": f"http://127.0.0.1:{ports.services['notification']}",
+        "NOTIFICATION_DELIVERY_BACKOFF_SECONDS": "0.2",
+        "NOTIFICATION_DELIVERY_BACKOFF_MAX_SECONDS": "0.5",
+        "NOTIFICATION_DELIVERY_MAX_ATTEMPTS": "3",
+        "NOTIFICATION_DISPATCH_POLL_SECONDS": "0.1",
+        "NOTIFICATION_BREAKER_COOLDOWN_SECONDS": "0.5",
+        "NOTIFICATION_REMINDER_POLL_SECONDS": "0.2",
+        "NOTIFICATION_DELIVERY_LEASE_SECONDS": "2",
+        "NOTIFICATION_CONSUMER_BACKOFF_SECONDS": "0.1",
+        "NOTIFICATION_RELAY_POLL_SECONDS": "0.2",
+        "NOTIFICATION_RATE_LIMIT_SMS": "0",
+    }
+    s = Stack(
+        tmp_path_factory.mktemp("e2e-notification"),
+        ports,
+        namespace=f"n{uuid.uuid4().hex[:8]}",
+        service_env=env,
+    ).using(infra.stack)
     try:
         s.provision()
         s.start_sinks()
@@ -63,15 +74,21 @@ async def client(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
 
 async def publish(stack: Stack, event: Event) -> None:
     """As the producing service would (here the test plays it, as the broker admin)."""
-    await produce(stack.kafka_client(), f"{stack.namespace}.{event.topic}", event.model_dump_json().encode(),
-                  key=event.partition_key)
+    await produce(
+        stack.kafka_client(),
+        f"{stack.namespace}.{event.topic}",
+        event.model_dump_json().encode(),
+        key=event.partition_key,
+    )
 
 
 async def people(idp: IdentityProvider) -> tuple[Parties, dict[str, User]]:
     """A buyer and a merchant of the running Keycloak: the events name them, their tokens read their logs."""
     buyer, merchant = await idp.user("buyer"), await idp.user("merchant")
-    return (Parties(buyer_account_id=buyer.account_id, merchant_account_id=merchant.account_id),
-            {buyer.account_id: buyer, merchant.account_id: merchant})
+    return (
+        Parties(buyer_account_id=buyer.account_id, merchant_account_id=merchant.account_id),
+        {buyer.account_id: buyer, merchant.account_id: merchant},
+    )
 
 
 def phone() -> str:
@@ -79,8 +96,11 @@ def phone() -> str:
 
 
 async def deliveries(stack: Stack, c: httpx.AsyncClient, who: User, order_id: str) -> list[dict[str, Any]]:
-    r = await c.get(f"{stack.url('notification')}/accounts/{who.account_id}/deliveries",
-                    params={"order_id": order_id}, headers=await who.headers())
+    r = await c.get(
+        f"{stack.url('notification')}/accounts/{who.account_id}/deliveries",
+        params={"order_id": order_id},
+        headers=await who.headers(),
+    )
     return list(r.json()) if r.status_code == 200 else []
 
 
@@ -91,8 +111,9 @@ async def sink_rows(stack: Stack, c: httpx.AsyncClient, kind: str, to: str) -> l
     return list((await c.get(f"{stack.sms_url}/sms", params={"to": to})).json())
 
 
-async def test_sms_status_callbacks_reach_the_delivery_over_http(stack: Stack, client: httpx.AsyncClient,
-                                                                 idp: IdentityProvider) -> None:
+async def test_sms_status_callbacks_reach_the_delivery_over_http(
+    stack: Stack, client: httpx.AsyncClient, idp: IdentityProvider
+) -> None:
     (p, who), number = await people(idp), phone()
     await publish(stack, f.account_registered(p.buyer_account_id, AccountRole.BUYER, phone=number))
     await publish(stack, f.account_registered(p.merchant_account_id, AccountRole.MERCHANT, phone=phone()))
@@ -100,21 +121,28 @@ async def test_sms_status_callbacks_reach_the_delivery_over_http(stack: Stack, c
     await publish(stack, paid)
 
     async def delivered() -> list[dict[str, Any]]:
-        ds = [d for d in await deliveries(stack, client, who[p.buyer_account_id], paid.order_id)
-              if d["channel"] == "sms"]
+        ds = [
+            d
+            for d in await deliveries(stack, client, who[p.buyer_account_id], paid.order_id)
+            if d["channel"] == "sms"
+        ]
         return ds if ds and ds[0]["provider_status"] == "delivered" else []
 
-    [sms] = await eventually(delivered, timeout=30, what="the SMS marked delivered by the provider's callback")
+    [sms] = await eventually(
+        delivered, timeout=30, what="the SMS marked delivered by the provider's callback"
+    )
     assert sms["provider_ref"].startswith("SM")
     assert [m["to"] for m in await sink_rows(stack, client, "sms", number)] == [number]
 
 
-async def test_a_crash_during_an_smtp_outage_then_an_operator_replay(stack: Stack, client: httpx.AsyncClient,
-                                                                    idp: IdentityProvider) -> None:
+async def test_a_crash_during_an_smtp_outage_then_an_operator_replay(
+    stack: Stack, client: httpx.AsyncClient, idp: IdentityProvider
+) -> None:
     (p, who), operator = await people(idp), await idp.user("operator")
     buyer = who[p.buyer_account_id]
-    await publish(stack, f.account_registered(p.buyer_account_id, AccountRole.BUYER, phone=phone(),
-                                              email=buyer.email))
+    await publish(
+        stack, f.account_registered(p.buyer_account_id, AccountRole.BUYER, phone=phone(), email=buyer.email)
+    )
     await publish(stack, f.account_registered(p.merchant_account_id, AccountRole.MERCHANT, phone=phone()))
     await stack.mailbox(client).smtp_outage()
     burst = [f.order_paid(p) for _ in range(3)]
@@ -122,8 +150,12 @@ async def test_a_crash_during_an_smtp_outage_then_an_operator_replay(stack: Stac
         await publish(stack, event)
 
     async def dead() -> bool:  # three attempts each, then dead-lettered and visible
-        emails = [d for e in burst for d in await deliveries(stack, client, buyer, e.order_id)
-                  if d["channel"] == "email"]
+        emails = [
+            d
+            for e in burst
+            for d in await deliveries(stack, client, buyer, e.order_id)
+            if d["channel"] == "email"
+        ]
         return len(emails) == 3 and all(d["status"] == "dead" for d in emails)
 
     await eventually(dead, timeout=60, what="the buyer's e-mails dead after their attempts")
@@ -135,22 +167,30 @@ async def test_a_crash_during_an_smtp_outage_then_an_operator_replay(stack: Stac
     listed = await client.get(f"{base}/operator/deliveries/dead", headers=await operator.headers())
     not_operator = await client.get(f"{base}/operator/deliveries/dead", headers=await buyer.headers())
     assert not_operator.status_code == 403
-    anonymous = await client.get(f"{base}/operator/deliveries/dead", headers={"X-Account-Id": operator.account_id})
+    anonymous = await client.get(
+        f"{base}/operator/deliveries/dead", headers={"X-Account-Id": operator.account_id}
+    )
     assert anonymous.status_code == 401
     mine = [d for d in listed.json() if d["account_id"] == p.buyer_account_id]
     assert len(mine) == 3
     assert "address" not in mine[0]
     for d in mine:
-        r = await client.post(f"{base}/operator/deliveries/{d['delivery_id']}/replay",
-                              headers=await operator.headers())
+        r = await client.post(
+            f"{base}/operator/deliveries/{d['delivery_id']}/replay", headers=await operator.headers()
+        )
         assert r.json()["status"] == "pending"
-    again = await client.post(f"{base}/operator/deliveries/{mine[0]['delivery_id']}/replay",
-                              headers=await operator.headers())
+    again = await client.post(
+        f"{base}/operator/deliveries/{mine[0]['delivery_id']}/replay", headers=await operator.headers()
+    )
     assert again.json()["status"] in {"pending", "sending", "sent"}  # a second click changes nothing
 
     async def sent() -> bool:
-        emails = [d for e in burst for d in await deliveries(stack, client, buyer, e.order_id)
-                  if d["channel"] == "email"]
+        emails = [
+            d
+            for e in burst
+            for d in await deliveries(stack, client, buyer, e.order_id)
+            if d["channel"] == "email"
+        ]
         return all(d["status"] == "sent" for d in emails) and len(emails) == 3
 
     await eventually(sent, timeout=30, what="the replayed e-mails sent")
@@ -160,21 +200,41 @@ async def test_a_crash_during_an_smtp_outage_then_an_operator_replay(stack: Stac
     assert any(f"replayed by operator {operator.account_id}" in line for line in one["trace"])
 
 
-async def test_reminders_survive_a_restart(stack: Stack, client: httpx.AsyncClient, idp: IdentityProvider) -> None:
+async def test_reminders_survive_a_restart(
+    stack: Stack, client: httpx.AsyncClient, idp: IdentityProvider
+) -> None:
     p, who = await people(idp)
     buyer = who[p.buyer_account_id]
     await publish(stack, f.account_registered(p.buyer_account_id, AccountRole.BUYER, phone=phone()))
     oid = f.rid("CS")
     due = datetime.now(UTC) + timedelta(seconds=14)  # steps at 7 s, 10.5 s and 12.6 s from now
-    await publish(stack, DeadlineScheduled(producer="t", correlation_id="c", order_id=oid,
-                                           payload=DeadlineScheduledPayload(
-        deadline_id=f.rid("dl"), kind=DeadlineKind.AUTO_ACCEPTANCE, service_order_id="SO", order_id=oid,
-        node="accept", party=PartyRole.BUYER, due_at=due, consequence="the system accepts", parties=p)))
+    await publish(
+        stack,
+        DeadlineScheduled(
+            producer="t",
+            correlation_id="c",
+            order_id=oid,
+            payload=DeadlineScheduledPayload(
+                deadline_id=f.rid("dl"),
+                kind=DeadlineKind.AUTO_ACCEPTANCE,
+                service_order_id="SO",
+                order_id=oid,
+                node="accept",
+                party=PartyRole.BUYER,
+                due_at=due,
+                consequence="the system accepts",
+                parties=p,
+            ),
+        ),
+    )
     base = stack.url("notification")
 
     async def scheduled() -> bool:
-        r = await client.get(f"{base}/accounts/{p.buyer_account_id}/reminders", params={"order_id": oid},
-                             headers=await buyer.headers())
+        r = await client.get(
+            f"{base}/accounts/{p.buyer_account_id}/reminders",
+            params={"order_id": oid},
+            headers=await buyer.headers(),
+        )
         return r.status_code == 200 and len(r.json()) == 1
 
     await eventually(scheduled, what="the reminder series stored")
@@ -183,7 +243,9 @@ async def test_reminders_survive_a_restart(stack: Stack, client: httpx.AsyncClie
 
     async def all_three() -> list[dict[str, Any]]:
         ds = await deliveries(stack, client, buyer, oid)
-        return ds if {d["channel"] for d in ds if d["status"] == "sent"} == {"in_site", "email", "sms"} else []
+        return (
+            ds if {d["channel"] for d in ds if d["status"] == "sent"} == {"in_site", "email", "sms"} else []
+        )
 
     ds = await eventually(all_three, timeout=40, what="in-site, then e-mail, then SMS reminders")
     by_channel = {d["channel"]: d["created_at"] for d in ds}

@@ -19,21 +19,45 @@ BEIJING = timezone(timedelta(hours=8))
 
 
 def product_body(**over: Any) -> dict[str, Any]:
-    return {"product_id": rid("prod"), "name": "Database migration", "delivery_type": "manual_service",
-            "promised_delivery_days": 10, "acceptance_standard": "SOW and acceptance report signed",
-            "specifications": [{"spec_id": "yearly", "name": "Yearly support", "billing_mode": "periodic_yearly",
-                                "price": "1288.00", "period_months": 12}], **over}
+    return {
+        "product_id": rid("prod"),
+        "name": "Database migration",
+        "delivery_type": "manual_service",
+        "promised_delivery_days": 10,
+        "acceptance_standard": "SOW and acceptance report signed",
+        "specifications": [
+            {
+                "spec_id": "yearly",
+                "name": "Yearly support",
+                "billing_mode": "periodic_yearly",
+                "price": "1288.00",
+                "period_months": 12,
+            }
+        ],
+        **over,
+    }
 
 
-async def test_publish_buy_complete_renew_and_bill(e2e: Stack, http: httpx.AsyncClient,
-                                                   idp: IdentityProvider) -> None:
+async def test_publish_buy_complete_renew_and_bill(
+    e2e: Stack, http: httpx.AsyncClient, idp: IdentityProvider
+) -> None:
     j = await Journey(e2e, http, idp).setup(provider=False)
     operator = j.operator
 
     # A License product: refused until its package is released in the asset centre and passed its scan.
-    asset = await j.call("POST", "orders", "/assets", j.merchant, expect=201, json={"name": "migrator-2.1.tgz"})
-    lic = await j.call("POST", "orders", "/products", j.merchant, expect=201, json=product_body(
-        delivery_type="license_package", flow_template="license.package", asset_id=asset["asset_id"]))
+    asset = await j.call(
+        "POST", "orders", "/assets", j.merchant, expect=201, json={"name": "migrator-2.1.tgz"}
+    )
+    lic = await j.call(
+        "POST",
+        "orders",
+        "/products",
+        j.merchant,
+        expect=201,
+        json=product_body(
+            delivery_type="license_package", flow_template="license.package", asset_id=asset["asset_id"]
+        ),
+    )
     refused = await j.call("POST", "orders", f"/products/{lic['product_id']}/publish", j.merchant, expect=409)
     assert refused["detail"]["field"] == "asset_id"
     assert "not released" in refused["detail"]["message"]
@@ -47,8 +71,14 @@ async def test_publish_buy_complete_renew_and_bill(e2e: Stack, http: httpx.Async
     pid = draft["product_id"]
     refused = await j.call("POST", "orders", f"/products/{pid}/publish", j.merchant, expect=409)
     assert refused["detail"]["field"] == "flow_template"
-    fixed = await j.call("POST", "orders", "/products", j.merchant, expect=201,
-                         json=product_body(flow_template="manual_service.standard"))
+    fixed = await j.call(
+        "POST",
+        "orders",
+        "/products",
+        j.merchant,
+        expect=201,
+        json=product_body(flow_template="manual_service.standard"),
+    )
     pid = fixed["product_id"]
     await j.call("POST", "orders", f"/products/{pid}/publish", j.merchant)
     await j.call("POST", "orders", f"/products/{pid}/review", j.merchant, expect=403, json={"approve": True})
@@ -57,11 +87,19 @@ async def test_publish_buy_complete_renew_and_bill(e2e: Stack, http: httpx.Async
 
     # Buy from the catalogue (through the favourites), pay, complete through supervision.
     await j.call("POST", "orders", "/favourites", j.buyer, expect=201, json={"product_id": pid})
-    order = await j.call("POST", "orders", f"/favourites/{pid}/buy", j.buyer, expect=201, json={"spec_id": "yearly"})
+    order = await j.call(
+        "POST", "orders", f"/favourites/{pid}/buy", j.buyer, expect=201, json={"spec_id": "yearly"}
+    )
     assert (order["amount"], order["product"]["spec_name"]) == ("1288.00", "Yearly support")
     j.order_id = order["order_id"]
-    refused = await j.call("POST", "orders", f"/orders/{j.order_id}/pay", j.buyer, expect=403,
-                           json={"payment_id": "self-paid", "amount": order["amount"]})
+    refused = await j.call(
+        "POST",
+        "orders",
+        f"/orders/{j.order_id}/pay",
+        j.buyer,
+        expect=403,
+        json={"payment_id": "self-paid", "amount": order["amount"]},
+    )
     assert refused["detail"]["rule"] == "payment_system_only"  # only the payment system confirms payments
     paid = await j.suite.pay(j.payment, order)
     assert paid["status"] == "processing"
@@ -90,17 +128,26 @@ async def test_publish_buy_complete_renew_and_bill(e2e: Stack, http: httpx.Async
     # Billing eligibility for this month: the completed new purchase is billable; the renewal takes effect
     # next year, so it is not, and the answer says why.
     period = f"{datetime.now(UTC).astimezone(BEIJING):%Y-%m}"
-    rows = {r["order_id"]: r for r in await j.call("GET", "orders", f"/billing/eligibility?period={period}",
-                                                     j.merchant)}
+    rows = {
+        r["order_id"]: r
+        for r in await j.call("GET", "orders", f"/billing/eligibility?period={period}", j.merchant)
+    }
     assert rows[j.order_id]["billable"] is True
     assert rows[j.order_id]["reasons"] == []
     assert rows[renewal["order_id"]]["billable"] is False
     assert "after the period" in rows[renewal["order_id"]]["reasons"][0]
     await j.call("GET", "orders", f"/billing/eligibility?period={period}", j.buyer, expect=403)
 
-    rated = await j.call("POST", "orders", f"/purchased-services/{j.order_id}/rating", j.buyer,
-                         json={"quality": 5, "after_sales": 4, "delivery_speed": 5, "tags": ["fast"], "text": "ok"})
+    rated = await j.call(
+        "POST",
+        "orders",
+        f"/purchased-services/{j.order_id}/rating",
+        j.buyer,
+        json={"quality": 5, "after_sales": 4, "delivery_speed": 5, "tags": ["fast"], "text": "ok"},
+    )
     assert rated["rating"]["quality"] == 5
-    no_flow = await http.get(j.url("supervision", f"/service-orders/by-order/{renewal['order_id']}"),
-                             headers=await j.buyer.headers())
+    no_flow = await http.get(
+        j.url("supervision", f"/service-orders/by-order/{renewal['order_id']}"),
+        headers=await j.buyer.headers(),
+    )
     assert no_flow.status_code == 404  # a renewal opens no service order (dossier §1.6)

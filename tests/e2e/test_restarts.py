@@ -13,7 +13,8 @@ from tests.identity import IdentityProvider
 
 
 async def test_a_service_killed_before_the_payment_opens_the_service_order_from_its_backlog(
-        e2e: Stack, http: httpx.AsyncClient, idp: IdentityProvider) -> None:
+    e2e: Stack, http: httpx.AsyncClient, idp: IdentityProvider
+) -> None:
     j = await Journey(e2e, http, idp).setup(provider=False)
     e2e.services["supervision"].kill()  # SIGKILL: no graceful shutdown, no final commit
     await j.buy()
@@ -24,7 +25,8 @@ async def test_a_service_killed_before_the_payment_opens_the_service_order_from_
 
 
 async def test_a_killed_notification_service_delivers_everything_exactly_once_after_restart(
-        e2e: Stack, http: httpx.AsyncClient, idp: IdentityProvider) -> None:
+    e2e: Stack, http: httpx.AsyncClient, idp: IdentityProvider
+) -> None:
     j = await Journey(e2e, http, idp).setup(provider=False)
     e2e.services["notification"].kill()
     await j.buy()
@@ -34,8 +36,13 @@ async def test_a_killed_notification_service_delivers_everything_exactly_once_af
     e2e.start_service("notification")
 
     async def all_sent() -> bool:
-        log = await j.call("GET", "notification", f"/accounts/{j.buyer.account_id}/deliveries", j.buyer,
-                           params={"order_id": j.order_id})
+        log = await j.call(
+            "GET",
+            "notification",
+            f"/accounts/{j.buyer.account_id}/deliveries",
+            j.buyer,
+            params={"order_id": j.order_id},
+        )
         return len(log) == 12 and all(d["status"] == "sent" for d in log)  # 4 messages × 3 channels
 
     await eventually(all_sent, timeout=60, what="the buyer's twelve deliveries")
@@ -44,16 +51,21 @@ async def test_a_killed_notification_service_delivers_everything_exactly_once_af
     assert sum(j.order_id in m["title"] for m in (await j.inbox(j.buyer))["items"]) == 4
 
 
-async def test_a_broker_restart_loses_nothing(e2e: Stack, infra: Infra, http: httpx.AsyncClient,
-                                             idp: IdentityProvider) -> None:
+async def test_a_broker_restart_loses_nothing(
+    e2e: Stack, infra: Infra, http: httpx.AsyncClient, idp: IdentityProvider
+) -> None:
     if infra.stack is None or infra.stack.kafka is None:
-        pytest.skip("the broker belongs to an external cluster; only a broker this run started can be restarted")
+        pytest.skip(
+            "the broker belongs to an external cluster; only a broker this run started can be restarted"
+        )
     kafka = infra.stack.kafka
     j = await Journey(e2e, http, idp).setup()
     await j.become_provider()
     link = await j.private_link()
     kafka.stop()  # SIGTERM: a controlled shutdown, the data directory stays
-    await j.buy(private_link=link)  # the payment commits with its event in the outbox; the relay cannot publish
+    await j.buy(
+        private_link=link
+    )  # the payment commits with its event in the outbox; the relay cannot publish
     assert (await j.order())["status"] == "processing"
     kafka.start(infra.stack.logs)
     await j.service_order(timeout=60)

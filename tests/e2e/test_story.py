@@ -11,7 +11,8 @@ from tests.identity import IdentityProvider
 
 
 async def test_an_order_walks_from_payment_to_completion_and_everyone_hears_of_it(
-        e2e: Stack, http: httpx.AsyncClient, idp: IdentityProvider) -> None:
+    e2e: Stack, http: httpx.AsyncClient, idp: IdentityProvider
+) -> None:
     j = await Journey(e2e, http, idp).setup(price="1288.00", ratio="0.12")
     await j.become_provider()
     await j.buy(private_link=await j.private_link())
@@ -42,37 +43,69 @@ async def test_an_order_walks_from_payment_to_completion_and_everyone_hears_of_i
     assert sum(j.order_id in m["title"] for m in inbox["items"]) == 4
     merchant_sms = [s["body"] for s in await j.sms("+8613811110002")]
     assert len(merchant_sms) == 2  # new paid order, accepted
-    trace = await j.call("GET", "notification", f"/accounts/{j.merchant.account_id}/deliveries", j.merchant,
-                         params={"order_id": j.order_id})
+    trace = await j.call(
+        "GET",
+        "notification",
+        f"/accounts/{j.merchant.account_id}/deliveries",
+        j.merchant,
+        params={"order_id": j.order_id},
+    )
     assert all(d["status"] == "sent" for d in trace)
-    assert any("fell back to the account's bound email and phone" in line for d in trace for line in d["trace"])
+    assert any(
+        "fell back to the account's bound email and phone" in line for d in trace for line in d["trace"]
+    )
 
 
-async def test_an_appeal_freezes_the_flow_for_both_parties(e2e: Stack, http: httpx.AsyncClient,
-                                                           idp: IdentityProvider) -> None:
+async def test_an_appeal_freezes_the_flow_for_both_parties(
+    e2e: Stack, http: httpx.AsyncClient, idp: IdentityProvider
+) -> None:
     j = await Journey(e2e, http, idp).setup(provider=False)
     await j.buy()
     await j.service_order()
     await j.act(j.buyer, "submit")
     await j.act(j.merchant, "confirm")
-    appealed = await j.call("POST", "supervision", f"/service-orders/{j.so_id}/appeals", j.merchant, expect=201,
-                            json={"reason": "the buyer stopped answering", "demands": "close the order",
-                                  "attachments": ["delivery-proof.pdf"]})
+    appealed = await j.call(
+        "POST",
+        "supervision",
+        f"/service-orders/{j.so_id}/appeals",
+        j.merchant,
+        expect=201,
+        json={
+            "reason": "the buyer stopped answering",
+            "demands": "close the order",
+            "attachments": ["delivery-proof.pdf"],
+        },
+    )
     assert appealed["status"] == "frozen"
 
     refused = await j.act(j.merchant, "deliver", {"evidence": [{"kind": "sow", "name": "s"}]}, expect=409)
     assert refused["detail"]["code"] == "frozen_by_appeal"
     refused = await j.act(j.buyer, "accept", expect=409)
     assert refused["detail"]["code"] == "frozen_by_appeal"
-    again = await j.call("POST", "supervision", f"/service-orders/{j.so_id}/appeals", j.buyer, expect=409,
-                         json={"reason": "me too", "demands": "refund"})
+    again = await j.call(
+        "POST",
+        "supervision",
+        f"/service-orders/{j.so_id}/appeals",
+        j.buyer,
+        expect=409,
+        json={"reason": "me too", "demands": "refund"},
+    )
     assert again["detail"]["code"] == "frozen_by_appeal"
     someone_else = await idp.user("buyer")
-    outsider = await j.call("POST", "supervision", f"/service-orders/{j.so_id}/appeals", someone_else, expect=403,
-                            json={"reason": "x", "demands": "y"})
+    outsider = await j.call(
+        "POST",
+        "supervision",
+        f"/service-orders/{j.so_id}/appeals",
+        someone_else,
+        expect=403,
+        json={"reason": "x", "demands": "y"},
+    )
     assert outsider["detail"]["code"] == "forbidden"
-    anonymous = await http.post(j.url("supervision", f"/service-orders/{j.so_id}/appeals"),
-                                headers={"X-Account-Id": j.buyer.account_id}, json={"reason": "x", "demands": "y"})
+    anonymous = await http.post(
+        j.url("supervision", f"/service-orders/{j.so_id}/appeals"),
+        headers={"X-Account-Id": j.buyer.account_id},
+        json={"reason": "x", "demands": "y"},
+    )
     assert anonymous.status_code == 401
 
     async def both_told() -> bool:

@@ -23,14 +23,22 @@ from tests.identity import IdentityProvider
 
 AUTO_ACCEPT_SECONDS = 6.0  # long enough to appeal before it fires, even on a loaded machine
 PHONE = "+8613811110001"
-SHORT = {**FAST, "SUPERVISION_HARDWARE_AUTO_ACCEPT_SECONDS": str(AUTO_ACCEPT_SECONDS),
-         "SUPERVISION_IDLE_SECONDS": "1", "SUPERVISION_TIMER_POLL_SECONDS": "0.2"}
+SHORT = {
+    **FAST,
+    "SUPERVISION_HARDWARE_AUTO_ACCEPT_SECONDS": str(AUTO_ACCEPT_SECONDS),
+    "SUPERVISION_IDLE_SECONDS": "1",
+    "SUPERVISION_TIMER_POLL_SECONDS": "0.2",
+}
 
 
 @pytest.fixture(scope="module")
 def stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    s = Stack(tmp_path_factory.mktemp("e2e-supervision"), Ports.free(), namespace=f"sv{uuid.uuid4().hex[:8]}",
-              service_env=SHORT).using(infra.stack)
+    s = Stack(
+        tmp_path_factory.mktemp("e2e-supervision"),
+        Ports.free(),
+        namespace=f"sv{uuid.uuid4().hex[:8]}",
+        service_env=SHORT,
+    ).using(infra.stack)
     try:
         s.provision()
         for name in ("orders", "supervision"):
@@ -63,8 +71,9 @@ async def events(stack: Stack, topic: str, order_id: str, at_least: int = 1) -> 
     return await eventually(found, timeout=30, what=f"{at_least} {topic} of {order_id}")
 
 
-async def test_the_manual_service_flow_completes_the_order(stack: Stack, http: httpx.AsyncClient,
-                                                           idp: IdentityProvider) -> None:
+async def test_the_manual_service_flow_completes_the_order(
+    stack: Stack, http: httpx.AsyncClient, idp: IdentityProvider
+) -> None:
     j = await journey(stack, http, idp)
     await j.buy()
     so = await j.service_order()
@@ -79,11 +88,18 @@ async def test_the_manual_service_flow_completes_the_order(stack: Stack, http: h
     assert done["payload"]["accepted_by"] == "buyer"
 
 
-async def test_license_2_claims_activates_and_is_accepted_automatically(stack: Stack, http: httpx.AsyncClient,
-                                                                        idp: IdentityProvider) -> None:
+async def test_license_2_claims_activates_and_is_accepted_automatically(
+    stack: Stack, http: httpx.AsyncClient, idp: IdentityProvider
+) -> None:
     j = await journey(stack, http, idp)
-    j.product = await j.suite.list_license(j.merchant, j.operator, name="CAD licence", specifications=[
-        {"spec_id": "perpetual", "name": "Perpetual", "billing_mode": "one_time", "price": "2000.00"}])
+    j.product = await j.suite.list_license(
+        j.merchant,
+        j.operator,
+        name="CAD licence",
+        specifications=[
+            {"spec_id": "perpetual", "name": "Perpetual", "billing_mode": "one_time", "price": "2000.00"}
+        ],
+    )
     await j.buy()
     so = await j.service_order()
     assert so["node"] == "implement"
@@ -97,22 +113,36 @@ async def test_license_2_claims_activates_and_is_accepted_automatically(stack: S
         if "activation" in order["progress"]["confirmed_nodes"]:
             break
         await asyncio.sleep(0.2)
-    refused = await j.call("POST", "orders", f"/purchased-services/{j.order_id}/unsubscribe", j.buyer,
-                           expect=409, json={"amount": "100.00", "reason": "changed my mind"})
+    refused = await j.call(
+        "POST",
+        "orders",
+        f"/purchased-services/{j.order_id}/unsubscribe",
+        j.buyer,
+        expect=409,
+        json={"amount": "100.00", "reason": "changed my mind"},
+    )
     assert refused["detail"]["code"] == "code_claimed"
-    so = await j.act(j.merchant, "upload_proof", {"evidence": [{"kind": "acceptance_document", "name": "a.pdf"}]})
+    so = await j.act(
+        j.merchant, "upload_proof", {"evidence": [{"kind": "acceptance_document", "name": "a.pdf"}]}
+    )
     assert so["status"] == "completed"
     [done] = await events(stack, "acceptance.done", j.order_id)
     assert done["payload"]["accepted_by"] == "system"
-    assert datetime.fromisoformat(done["payload"]["actual_activation_time"]) == datetime(2026, 11, 20, 1,
-                                                                                         tzinfo=UTC)
+    assert datetime.fromisoformat(done["payload"]["actual_activation_time"]) == datetime(
+        2026, 11, 20, 1, tzinfo=UTC
+    )
     assert (await j.completed())["status"] == "completed"
 
 
 async def _hardware(stack: Stack, j: Journey) -> str:
-    j.product = await j.suite.list_product(j.merchant, j.operator, name="Edge gateway", delivery_type="hardware",
-                                           flow_template="hardware.standard", specifications=[
-                                               {"spec_id": "unit", "name": "One unit", "price": "880.00"}])
+    j.product = await j.suite.list_product(
+        j.merchant,
+        j.operator,
+        name="Edge gateway",
+        delivery_type="hardware",
+        flow_template="hardware.standard",
+        specifications=[{"spec_id": "unit", "name": "One unit", "price": "880.00"}],
+    )
     await j.buy(delivery_contact={"name": "Li", "phone": PHONE, "address": "Shenzhen"})
     so = await j.service_order()
     assert so["node"] == "ship"
@@ -120,8 +150,9 @@ async def _hardware(stack: Stack, j: Journey) -> str:
     return j.order_id
 
 
-async def test_hardware_is_accepted_automatically_after_the_courier_sign_off(stack: Stack, http: httpx.AsyncClient,
-                                                                             idp: IdentityProvider) -> None:
+async def test_hardware_is_accepted_automatically_after_the_courier_sign_off(
+    stack: Stack, http: httpx.AsyncClient, idp: IdentityProvider
+) -> None:
     j = await journey(stack, http, idp)
     await _hardware(stack, j)
     so = await j.act(j.merchant, "courier_signed", {"recipient_phone": PHONE})
@@ -138,8 +169,9 @@ async def test_hardware_is_accepted_automatically_after_the_courier_sign_off(sta
     assert done["payload"]["accepted_by"] == "system"
 
 
-async def test_hardware_with_a_different_courier_phone_is_never_auto_accepted(stack: Stack, http: httpx.AsyncClient,
-                                                                              idp: IdentityProvider) -> None:
+async def test_hardware_with_a_different_courier_phone_is_never_auto_accepted(
+    stack: Stack, http: httpx.AsyncClient, idp: IdentityProvider
+) -> None:
     j = await journey(stack, http, idp)
     await _hardware(stack, j)
     so = await j.act(j.merchant, "courier_signed", {"recipient_phone": "+8613900000000"})
@@ -147,8 +179,9 @@ async def test_hardware_with_a_different_courier_phone_is_never_auto_accepted(st
     assert so["timeline"][-1]["details"]["recipient_phone_matches"] is False
 
 
-async def test_an_appeal_freezes_and_resumes_a_running_auto_acceptance(stack: Stack, http: httpx.AsyncClient,
-                                                                       idp: IdentityProvider) -> None:
+async def test_an_appeal_freezes_and_resumes_a_running_auto_acceptance(
+    stack: Stack, http: httpx.AsyncClient, idp: IdentityProvider
+) -> None:
     j = await journey(stack, http, idp)
     await _hardware(stack, j)
     so = await j.act(j.merchant, "courier_signed", {"recipient_phone": PHONE})
@@ -160,12 +193,27 @@ async def test_an_appeal_freezes_and_resumes_a_running_auto_acceptance(stack: St
         return bool(current["idle_expired"])
 
     await eventually(buyer_idle, what="the buyer's idle deadline passed")
-    no_proof = await j.call("POST", "supervision", f"/service-orders/{j.so_id}/appeals", j.merchant, expect=422,
-                            json={"reason": "the buyer never accepts", "demands": "complete"})
+    no_proof = await j.call(
+        "POST",
+        "supervision",
+        f"/service-orders/{j.so_id}/appeals",
+        j.merchant,
+        expect=422,
+        json={"reason": "the buyer never accepts", "demands": "complete"},
+    )
     assert no_proof["detail"]["field"] == "attachments"
-    so = await j.call("POST", "supervision", f"/service-orders/{j.so_id}/appeals", j.merchant, expect=201,
-                      json={"reason": "the buyer never accepts", "demands": "complete",
-                            "attachments": ["signed-waybill.pdf"]})
+    so = await j.call(
+        "POST",
+        "supervision",
+        f"/service-orders/{j.so_id}/appeals",
+        j.merchant,
+        expect=201,
+        json={
+            "reason": "the buyer never accepts",
+            "demands": "complete",
+            "attachments": ["signed-waybill.pdf"],
+        },
+    )
     assert so["status"] == "frozen"
     [paused] = [d for d in so["deadlines"] if d["kind"] == "auto_acceptance"]
     remaining = paused["paused_remaining"]
@@ -183,10 +231,21 @@ async def test_an_appeal_freezes_and_resumes_a_running_auto_acceptance(stack: St
     still = await j.call("GET", "supervision", f"/service-orders/{j.so_id}", op)
     assert still["status"] == "frozen"  # the paused timer did not fire behind the appeal's back
     appeal_id = still["open_appeal"]["appeal_id"]
-    await j.call("POST", "supervision", f"/service-orders/{j.so_id}/appeals/{appeal_id}/resolution", j.buyer,
-                 expect=403, json={"outcome": "complete"})
-    resumed = await j.call("POST", "supervision", f"/service-orders/{j.so_id}/appeals/{appeal_id}/resolution", op,
-                           json={"outcome": "resume", "note": "the buyer has the goods; clock resumes"})
+    await j.call(
+        "POST",
+        "supervision",
+        f"/service-orders/{j.so_id}/appeals/{appeal_id}/resolution",
+        j.buyer,
+        expect=403,
+        json={"outcome": "complete"},
+    )
+    resumed = await j.call(
+        "POST",
+        "supervision",
+        f"/service-orders/{j.so_id}/appeals/{appeal_id}/resolution",
+        op,
+        json={"outcome": "resume", "note": "the buyer has the goods; clock resumes"},
+    )
     assert resumed["status"] == "active"
     [again] = [d for d in resumed["deadlines"] if d["kind"] == "auto_acceptance"]
     resolved_at = datetime.fromisoformat(resumed["timeline"][-1]["at"])
@@ -201,23 +260,42 @@ async def test_an_appeal_freezes_and_resumes_a_running_auto_acceptance(stack: St
     [resolution] = await events(stack, "appeal.resolved", j.order_id)
     assert resolution["payload"]["outcome"] == "resume"
     cleared = await events(stack, "deadline.cleared", j.order_id, at_least=3)
-    assert any(c["payload"]["reason"] == "paused" and c["payload"]["kind"] == "auto_acceptance" for c in cleared)
+    assert any(
+        c["payload"]["reason"] == "paused" and c["payload"]["kind"] == "auto_acceptance" for c in cleared
+    )
 
 
-async def test_a_refund_in_the_guarantee_period(stack: Stack, http: httpx.AsyncClient,
-                                                idp: IdentityProvider) -> None:
+async def test_a_refund_in_the_guarantee_period(
+    stack: Stack, http: httpx.AsyncClient, idp: IdentityProvider
+) -> None:
     j = await journey(stack, http, idp)
     await j.buy()
     await j.service_order()
     await j.act(j.buyer, "submit")
     # The buyer asks the orders service, the merchant decides there; supervision follows refund.decided.
-    requested = await j.call("POST", "orders", f"/purchased-services/{j.order_id}/unsubscribe", j.buyer,
-                             json={"amount": "200.00", "reason": "scope reduced"})
+    requested = await j.call(
+        "POST",
+        "orders",
+        f"/purchased-services/{j.order_id}/unsubscribe",
+        j.buyer,
+        json={"amount": "200.00", "reason": "scope reduced"},
+    )
     refund_id = requested["refund"]["refund_id"]
-    await j.call("POST", "orders", f"/orders/{j.order_id}/refunds/{refund_id}/decision", j.buyer,
-                 expect=403, json={"approve": True})
-    order = await j.call("POST", "orders", f"/orders/{j.order_id}/refunds/{refund_id}/decision", j.merchant,
-                         json={"approve": True, "opinion": "agreed on the phone"})
+    await j.call(
+        "POST",
+        "orders",
+        f"/orders/{j.order_id}/refunds/{refund_id}/decision",
+        j.buyer,
+        expect=403,
+        json={"approve": True},
+    )
+    order = await j.call(
+        "POST",
+        "orders",
+        f"/orders/{j.order_id}/refunds/{refund_id}/decision",
+        j.merchant,
+        json={"approve": True, "opinion": "agreed on the phone"},
+    )
     assert order["status"] == "refunded"
     for _ in range(100):
         so = await j.call("GET", "supervision", f"/service-orders/{j.so_id}", j.buyer)

@@ -40,8 +40,15 @@ def test_a_term_to_make_runs_process_group_stops_everything(tmp_path: Path) -> N
     state, out = tmp_path / "state", tmp_path / "make-run.log"
     env = {**os.environ, "DEVSTACK_STATE": str(state), "DEVSTACK_FREE_PORTS": "1"}
     with out.open("wb") as log:
-        make = subprocess.Popen(["make", "-s", "run"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)  # its own group, as in a shell
+        make = subprocess.Popen(
+            ["make", "-s", "run"],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # its own group, as in a shell
     started: dict[str, int] = {}
     try:
         deadline = time.monotonic() + 300
@@ -50,8 +57,16 @@ def test_a_term_to_make_runs_process_group_stops_everything(tmp_path: Path) -> N
             assert time.monotonic() < deadline, out.read_text(errors="replace")
             time.sleep(0.5)
         started = recorded(state / "pids")
-        assert {"devstack", "secantusdb", "kafka", "keycloak", "mailpit", "sms-sink", "orders", "notification"} <= \
-            set(started), started
+        assert {
+            "devstack",
+            "secantusdb",
+            "kafka",
+            "keycloak",
+            "mailpit",
+            "sms-sink",
+            "orders",
+            "notification",
+        } <= set(started), started
 
         os.killpg(make.pid, signal.SIGTERM)
         while "stopping ..." not in out.read_text(errors="replace") and make.poll() is None:
@@ -60,9 +75,12 @@ def test_a_term_to_make_runs_process_group_stops_everything(tmp_path: Path) -> N
             os.killpg(make.pid, signal.SIGTERM)  # the second TERM, while devstack stops its processes
         make.wait(120)
         left = {name: pid for name, pid in started.items() if alive(pid)}
-        assert left == {}, f"still running after make exited: {left}\n{out.read_text(errors='replace')[-3000:]}"
-        stop = subprocess.run(["make", "-s", "stop"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
-                              check=True)
+        assert left == {}, (
+            f"still running after make exited: {left}\n{out.read_text(errors='replace')[-3000:]}"
+        )
+        stop = subprocess.run(
+            ["make", "-s", "stop"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=True
+        )
         assert stop.stdout.strip() == "stopped: nothing was running", stop.stdout
     finally:  # whatever failed above, leave nothing running
         if make.poll() is None:

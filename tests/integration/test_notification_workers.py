@@ -35,13 +35,26 @@ DISPATCHER, REMINDERS = "worker:dispatcher:notification", "worker:reminders:noti
 def settings(infra: Infra, namespace: str, **extra: Any) -> NotificationSettings:
     # No mail or SMS sink here: nothing in these tests needs one (in-site reminders are written, not sent).
     port = free_port()
-    return f.settings(NotificationSettings, infra, namespace, smtp_port=port, twilio_api_base_url=f"http://127.0.0.1:{port}",
-                      sms_status_callbacks=False, dispatch_poll_seconds=0.1, reminder_poll_seconds=0.2, **extra)
+    return f.settings(
+        NotificationSettings,
+        infra,
+        namespace,
+        smtp_port=port,
+        twilio_api_base_url=f"http://127.0.0.1:{port}",
+        sms_status_callbacks=False,
+        dispatch_poll_seconds=0.1,
+        reminder_poll_seconds=0.2,
+        **extra,
+    )
 
 
 async def publish(infra: Infra, namespace: str, event: Event) -> None:
-    await produce(infra.kafka_client(), f"{namespace}.{event.topic}", event.model_dump_json().encode(),
-                  key=event.partition_key)
+    await produce(
+        infra.kafka_client(),
+        f"{namespace}.{event.topic}",
+        event.model_dump_json().encode(),
+        key=event.partition_key,
+    )
 
 
 async def readyz(client: httpx.AsyncClient) -> tuple[int, dict[str, Any]]:
@@ -50,12 +63,18 @@ async def readyz(client: httpx.AsyncClient) -> tuple[int, dict[str, Any]]:
 
 
 async def test_readyz_reports_the_workers_and_a_dead_dispatcher_makes_the_service_not_ready(
-        infra: Infra, namespace: str) -> None:
+    infra: Infra, namespace: str
+) -> None:
     app: FastAPI = create_app(settings(infra, namespace))
     async with running(app) as client:
+
         async def ready() -> dict[str, Any]:
             status, body = await readyz(client)
-            return body if status == 200 and body["workers"]["dispatcher:notification"]["last_success_at"] else {}
+            return (
+                body
+                if status == 200 and body["workers"]["dispatcher:notification"]["last_success_at"]
+                else {}
+            )
 
         body = await eventually(ready, timeout=20, what="ready, with the dispatcher's first round done")
         assert body["checks"][DISPATCHER] == "ok"
@@ -76,25 +95,55 @@ async def test_readyz_reports_the_workers_and_a_dead_dispatcher_makes_the_servic
 
 
 async def test_a_clearing_read_before_its_scheduling_is_parked_then_handled_and_nothing_is_reminded(
-        infra: Infra, namespace: str) -> None:
+    infra: Infra, namespace: str
+) -> None:
     buyer, merchant = f.rid("buyer"), f.rid("merchant")
     p = f.parties().model_copy(update={"buyer_account_id": buyer, "merchant_account_id": merchant})
     oid, dl, now = f.rid("CS"), f.rid("dl"), datetime.now(UTC)
     # Due in 6 s: without the clearing, the in-site reminder would be written about 1.2 s after the scheduling.
-    schedule = DeadlineScheduled(producer="t", correlation_id="c", order_id=oid, payload=DeadlineScheduledPayload(
-        deadline_id=dl, kind=DeadlineKind.AUTO_ACCEPTANCE, service_order_id="SO", order_id=oid, node="accept",
-        party=PartyRole.BUYER, due_at=now + timedelta(seconds=6), consequence="the system accepts", parties=p))
-    clearing = DeadlineCleared(producer="t", correlation_id="c", order_id=oid, payload=DeadlineClearedPayload(
-        deadline_id=dl, kind=DeadlineKind.AUTO_ACCEPTANCE, service_order_id="SO", order_id=oid, reason="acted",
-        parties=p, cleared_at=now + timedelta(milliseconds=1)))
+    schedule = DeadlineScheduled(
+        producer="t",
+        correlation_id="c",
+        order_id=oid,
+        payload=DeadlineScheduledPayload(
+            deadline_id=dl,
+            kind=DeadlineKind.AUTO_ACCEPTANCE,
+            service_order_id="SO",
+            order_id=oid,
+            node="accept",
+            party=PartyRole.BUYER,
+            due_at=now + timedelta(seconds=6),
+            consequence="the system accepts",
+            parties=p,
+        ),
+    )
+    clearing = DeadlineCleared(
+        producer="t",
+        correlation_id="c",
+        order_id=oid,
+        payload=DeadlineClearedPayload(
+            deadline_id=dl,
+            kind=DeadlineKind.AUTO_ACCEPTANCE,
+            service_order_id="SO",
+            order_id=oid,
+            reason="acted",
+            parties=p,
+            cleared_at=now + timedelta(milliseconds=1),
+        ),
+    )
     app: FastAPI = create_app(settings(infra, namespace, reminder_fractions=(0.8, 0.6, 0.2)))
     async with running(app):
         db = app.state.runtime.db
         await publish(infra, namespace, f.account_registered(buyer, AccountRole.BUYER))
-        await eventually(lambda: db["contacts"].find_one({"_id": buyer}), timeout=20, what="the buyer registered")
+        await eventually(
+            lambda: db["contacts"].find_one({"_id": buyer}), timeout=20, what="the buyer registered"
+        )
         await publish(infra, namespace, clearing)
-        parked = await eventually(lambda: db["parked_events"].find_one({"aggregate": dl}), timeout=20,
-                                  what="the clearing parked for its deadline")
+        parked = await eventually(
+            lambda: db["parked_events"].find_one({"aggregate": dl}),
+            timeout=20,
+            what="the clearing parked for its deadline",
+        )
         assert "NotYetKnown" in parked["reason"]
 
         await publish(infra, namespace, schedule)

@@ -15,13 +15,20 @@ from tests.helpers import running
 
 async def test_paid_order_completes_through_supervision(infra: Infra, namespace: str) -> None:
     buyer, merchant, operator = [await infra.idp.user(r) for r in ("buyer", "merchant", "operator")]
-    async with running(orders_app(f.settings(OrdersSettings, infra, namespace))) as orders, \
-            running(supervision_app(f.settings(SupervisionSettings, infra, namespace))) as supervision:
+    async with (
+        running(orders_app(f.settings(OrdersSettings, infra, namespace))) as orders,
+        running(supervision_app(f.settings(SupervisionSettings, infra, namespace))) as supervision,
+    ):
         shop = Suite({"orders": ""}, orders)
         await shop.profile(buyer, "+8613800001234")
         await shop.profile(merchant, "+8613800005678")
-        product = await shop.list_product(merchant, operator, specifications=[
-            {"spec_id": "std", "name": "Standard", "billing_mode": "one_time", "price": "100.00"}])
+        product = await shop.list_product(
+            merchant,
+            operator,
+            specifications=[
+                {"spec_id": "std", "name": "Standard", "billing_mode": "one_time", "price": "100.00"}
+            ],
+        )
         created = await shop.order(buyer, product["product_id"])
         assert created["amount"] == "100.00"  # the catalogue's price
         paid = await shop.pay(infra.idp.payment, created)
@@ -30,8 +37,12 @@ async def test_paid_order_completes_through_supervision(infra: Infra, namespace:
         flow = Suite({"supervision": ""}, supervision)
         so = await flow.service_order(buyer, created["order_id"])
         evidence = {**EVIDENCE, "actual_activation_time": "2026-11-01T08:00:00+08:00"}
-        for actor, action, body in [(buyer, "submit", {}), (merchant, "confirm", {}), (merchant, "deliver", evidence),
-                                    (buyer, "accept", {})]:
+        for actor, action, body in [
+            (buyer, "submit", {}),
+            (merchant, "confirm", {}),
+            (merchant, "deliver", evidence),
+            (buyer, "accept", {}),
+        ]:
             await flow.act(actor, so["service_order_id"], action, body)
 
         order = await shop.completed(buyer, created["order_id"])

@@ -16,11 +16,25 @@ from tests.conftest import Infra
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 DOCS: list[Doc] = [
-    {"_id": f"o{i}", "status": s, "due": T0 + timedelta(hours=i), "amount": a, "parties": {"buyer": b},
-     "tags": tags, **({"note": "x"} if i % 2 else {})}
-    for i, (s, a, b, tags) in enumerate([("paid", 10, "b1", ["vip"]), ("unpaid", 20, "b2", []),
-                                         ("paid", 30, "b1", ["vip", "eu"]), ("refunded", 5, "b3", ["eu"]),
-                                         ("unpaid", 15, "b1", [])])]
+    {
+        "_id": f"o{i}",
+        "status": s,
+        "due": T0 + timedelta(hours=i),
+        "amount": a,
+        "parties": {"buyer": b},
+        "tags": tags,
+        **({"note": "x"} if i % 2 else {}),
+    }
+    for i, (s, a, b, tags) in enumerate(
+        [
+            ("paid", 10, "b1", ["vip"]),
+            ("unpaid", 20, "b2", []),
+            ("paid", 30, "b1", ["vip", "eu"]),
+            ("refunded", 5, "b3", ["eu"]),
+            ("unpaid", 15, "b1", []),
+        ]
+    )
+]
 QUERIES: list[tuple[Doc, Any]] = [
     ({}, None),
     ({"status": "paid"}, None),
@@ -54,8 +68,9 @@ def _ids(docs: list[Doc]) -> list[str]:
 
 
 @pytest.mark.parametrize(("query", "sort"), QUERIES, ids=[str(q) for q, _ in QUERIES])
-async def test_the_same_query_finds_the_same_documents(pair: tuple[Collection, Collection], query: Doc,
-                                                        sort: Any) -> None:
+async def test_the_same_query_finds_the_same_documents(
+    pair: tuple[Collection, Collection], query: Doc, sort: Any
+) -> None:
     mongo, memory = pair
     real, fake = await mongo.find(query, sort=sort), await memory.find(query, sort=sort)
     assert (_ids(real) if sort else sorted(_ids(real))) == (_ids(fake) if sort else sorted(_ids(fake)))
@@ -73,11 +88,24 @@ async def test_limits_skips_and_projections_agree(pair: tuple[Collection, Collec
 
 async def test_the_same_updates_leave_the_same_documents(pair: tuple[Collection, Collection]) -> None:
     for col in pair:
-        assert await col.update_one({"_id": "o1"}, {"$set": {"status": "paid", "parties.seller": "m1"},
-                                                    "$inc": {"amount": 5}, "$push": {"tags": "new"},
-                                                    "$unset": {"note": ""}}) == 1
-        assert await col.update_one({"_id": "o9"}, {"$set": {"status": "new"}, "$setOnInsert": {"amount": 1}},
-                                    upsert=True) == 1
+        assert (
+            await col.update_one(
+                {"_id": "o1"},
+                {
+                    "$set": {"status": "paid", "parties.seller": "m1"},
+                    "$inc": {"amount": 5},
+                    "$push": {"tags": "new"},
+                    "$unset": {"note": ""},
+                },
+            )
+            == 1
+        )
+        assert (
+            await col.update_one(
+                {"_id": "o9"}, {"$set": {"status": "new"}, "$setOnInsert": {"amount": 1}}, upsert=True
+            )
+            == 1
+        )
         assert await col.update_one({"_id": "o2"}, {"$pull": {"tags": "vip"}}) == 1
         assert await col.update_one({"_id": "o0"}, {"$push": {"tags": 3}}) == 1
         assert await col.update_one({"_id": "o0"}, {"$pull": {"tags": {"$lte": 5}}}) == 1

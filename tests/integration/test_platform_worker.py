@@ -41,8 +41,9 @@ async def db(infra: Infra) -> AsyncIterator[AsyncDatabase[Doc]]:
 class Jobs:
     """Rows in a collection; a row named in `failing` raises when processed, `slow` rows take a while."""
 
-    def __init__(self, db: AsyncDatabase[Doc], name: str, failing: frozenset[str] = frozenset(),
-                 slow: float = 0.0) -> None:
+    def __init__(
+        self, db: AsyncDatabase[Doc], name: str, failing: frozenset[str] = frozenset(), slow: float = 0.0
+    ) -> None:
         self.db, self.name, self.failing, self.slow = db, name, set(failing), slow
         self.done: list[str] = []
 
@@ -50,7 +51,9 @@ class Jobs:
         return str(item["_id"])
 
     async def due(self, now: datetime, limit: int, blocked: Blocked) -> list[Doc]:
-        return await self.db["jobs"].find({"done": False, **not_blocked(blocked)}).sort("_id", 1).to_list(limit)
+        return (
+            await self.db["jobs"].find({"done": False, **not_blocked(blocked)}).sort("_id", 1).to_list(limit)
+        )
 
     async def process(self, item: Doc) -> None:
         if self.slow:
@@ -64,12 +67,19 @@ class Jobs:
 async def test_one_failing_item_is_quarantined_and_never_blocks_the_others(db: AsyncDatabase[Doc]) -> None:
     await db["jobs"].insert_many([{"_id": f"job-{i:02d}", "done": False} for i in range(12)])
     jobs = Jobs(db, "jobs", failing={"job-00"})  # first in line every round
-    worker = LeasedWorker(db, jobs, WorkerSettings(poll_seconds=0.05, batch=5, max_attempts=3,
-                                                   backoff_seconds=0.05, backoff_max_seconds=0.1))
+    worker = LeasedWorker(
+        db,
+        jobs,
+        WorkerSettings(
+            poll_seconds=0.05, batch=5, max_attempts=3, backoff_seconds=0.05, backoff_max_seconds=0.1
+        ),
+    )
     worker.start()
     try:
         await eventually(lambda: _true(len(jobs.done) == 11), timeout=20, what="the eleven good jobs done")
-        await eventually(lambda: _true(worker.health().quarantined == 1), timeout=20, what="the bad one quarantined")
+        await eventually(
+            lambda: _true(worker.health().quarantined == 1), timeout=20, what="the bad one quarantined"
+        )
     finally:
         await worker.stop()
     row = await db["worker_items"].find_one({"_id": "jobs:job-00"})
@@ -120,9 +130,17 @@ async def _true(value: object) -> bool:
 
 # --- the outbox relay --------------------------------------------------------------------------------------
 def _event(account: str, display_name: str = "n") -> AccountRegistered:
-    return AccountRegistered(producer="orders", correlation_id="c", payload=AccountRegisteredPayload(
-        account_id=account, role=AccountRole.BUYER, display_name=display_name, bound_email="a@example.com",
-        bound_phone="+8613800001234"))
+    return AccountRegistered(
+        producer="orders",
+        correlation_id="c",
+        payload=AccountRegisteredPayload(
+            account_id=account,
+            role=AccountRole.BUYER,
+            display_name=display_name,
+            bound_email="a@example.com",
+            bound_phone="+8613800001234",
+        ),
+    )
 
 
 async def _emit(uow: UnitOfWorkFactory[MongoUnitOfWork], *events: AccountRegistered) -> None:
@@ -133,8 +151,9 @@ async def _emit(uow: UnitOfWorkFactory[MongoUnitOfWork], *events: AccountRegiste
     await uow.run(work)
 
 
-async def test_a_poison_row_is_quarantined_and_the_other_keys_flow(infra: Infra, namespace: str,
-                                                                   db: AsyncDatabase[Doc]) -> None:
+async def test_a_poison_row_is_quarantined_and_the_other_keys_flow(
+    infra: Infra, namespace: str, db: AsyncDatabase[Doc]
+) -> None:
     settings = f.settings(OrdersSettings, infra, namespace, relay_poll_seconds=0.05)
     broker, _ = make_broker(settings)
     relay = OutboxRelay(db, broker, settings)
@@ -148,15 +167,22 @@ async def test_a_poison_row_is_quarantined_and_the_other_keys_flow(infra: Infra,
         await broker.start()
         relay.worker.start()
         try:
+
             async def flowed() -> list[Any]:
-                records = await read_topic(infra.kafka_client(), settings.topic("account.registered"), timeout=1)
+                records = await read_topic(
+                    infra.kafka_client(), settings.topic("account.registered"), timeout=1
+                )
                 return records if len(records) >= 3 else []
 
             records = await eventually(flowed, timeout=60, what="the other keys and acc-huge's later row")
         finally:
             await relay.worker.stop()
     keys = [r.key.decode() for r in records]
-    assert sorted(keys) == ["acc-huge", "acc-ok-1", "acc-ok-2"]  # acc-huge's later event went out once quarantined
+    assert sorted(keys) == [
+        "acc-huge",
+        "acc-ok-1",
+        "acc-ok-2",
+    ]  # acc-huge's later event went out once quarantined
     row = await db["worker_items"].find_one({"_id": f"{relay.source.name}:{huge.event_id}"})
     assert row is not None
     assert row["quarantined_at"] is not None
@@ -165,8 +191,9 @@ async def test_a_poison_row_is_quarantined_and_the_other_keys_flow(infra: Infra,
     assert await db["outbox"].count_documents({"published_at": None}) == 1  # only the poison row
 
 
-async def test_a_keys_sequence_increases_even_when_a_replicas_clock_goes_back(db: AsyncDatabase[Doc],
-                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_keys_sequence_increases_even_when_a_replicas_clock_goes_back(
+    db: AsyncDatabase[Doc], monkeypatch: pytest.MonkeyPatch
+) -> None:
     client: AsyncMongoClient[Doc] = db.client
     uow = UnitOfWorkFactory(lambda: MongoUnitOfWork(client, db))
     await _emit(uow, _event("acc-1"))
@@ -182,15 +209,15 @@ async def test_a_keys_sequence_increases_even_when_a_replicas_clock_goes_back(db
     assert datetime.now(UTC) > other["created_at"]
 
 
-
 class _SlowBroker:
     """Stands in for the producer: every publish takes a while and is counted (by event id)."""
 
     def __init__(self, delay: float) -> None:
         self.delay, self.published = delay, []  # type: ignore[var-annotated]
 
-    async def publish(self, body: bytes, *, topic: str, key: bytes, headers: dict[str, str],
-                      no_confirm: bool) -> asyncio.Future[None]:
+    async def publish(
+        self, body: bytes, *, topic: str, key: bytes, headers: dict[str, str], no_confirm: bool
+    ) -> asyncio.Future[None]:
         await asyncio.sleep(self.delay)
         self.published.append(headers["event-id"])
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -199,25 +226,32 @@ class _SlowBroker:
 
 
 async def test_two_relays_never_publish_the_same_rows_when_a_round_outlasts_the_lease(
-        infra: Infra, db: AsyncDatabase[Doc]) -> None:
+    infra: Infra, db: AsyncDatabase[Doc]
+) -> None:
     """The relay used to renew its lease once per round: a round longer than the lease let a second replica
     take it and publish the same rows again. Now the lease is renewed while the round runs."""
     settings = f.settings(OrdersSettings, infra, "relays", relay_poll_seconds=0.05, relay_lease_seconds=1.5)
     client: AsyncMongoClient[Doc] = db.client
-    await _emit(UnitOfWorkFactory(lambda: MongoUnitOfWork(client, db)),
-                *(_event(f"acc-{i}") for i in range(40)))
+    await _emit(
+        UnitOfWorkFactory(lambda: MongoUnitOfWork(client, db)), *(_event(f"acc-{i}") for i in range(40))
+    )
     brokers = [_SlowBroker(0.1), _SlowBroker(0.1)]  # 40 rows × 0.1 s: a 4 s round under a 1.5 s lease
     relays = [OutboxRelay(db, b, settings) for b in brokers]  # type: ignore[arg-type]
     relays[0].worker.start()
     await eventually(lambda: _true(relays[0].worker.holding), what="the first relay holds the lease")
     relays[1].worker.start()
     try:
-        await eventually(lambda: _true(len(brokers[0].published) + len(brokers[1].published) >= 40), timeout=30,
-                         what="every row published")
+        await eventually(
+            lambda: _true(len(brokers[0].published) + len(brokers[1].published) >= 40),
+            timeout=30,
+            what="every row published",
+        )
         await asyncio.sleep(2.0)  # a second relay that took over would publish now
     finally:
         for relay in relays:
             await relay.worker.stop()
     everything = brokers[0].published + brokers[1].published
-    assert len(everything) == len(set(everything)) == 40  # each row published once, by whichever held the lease
+    assert (
+        len(everything) == len(set(everything)) == 40
+    )  # each row published once, by whichever held the lease
     assert await db["outbox"].count_documents({"published_at": None}) == 0

@@ -76,10 +76,19 @@ async def mailbox(sinks: Sinks) -> AsyncIterator[Mailbox]:
 @pytest.fixture(scope="module")
 def notification(infra: Infra, sinks: Sinks) -> NotificationSettings:
     """The service's settings on the stack, pointed at this module's Mailpit and SMS sink (no topic: no namespace)."""
-    s = f.settings(NotificationSettings, infra, "sinks", smtp_port=sinks.smtp_port, twilio_api_base_url=sinks.url,
-                   smtp_sender=SENDER)
+    s = f.settings(
+        NotificationSettings,
+        infra,
+        "sinks",
+        smtp_port=sinks.smtp_port,
+        twilio_api_base_url=sinks.url,
+        smtp_sender=SENDER,
+    )
     assert (s.twilio_account_sid, s.twilio_auth_token.get_secret_value(), s.twilio_from_number) == (
-        ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER)  # the dev defaults are what the sink accepts
+        ACCOUNT_SID,
+        AUTH_TOKEN,
+        FROM_NUMBER,
+    )  # the dev defaults are what the sink accepts
     return s
 
 
@@ -103,8 +112,9 @@ def twilio(senders: tuple[SmtpSender, TwilioSender]) -> TwilioSender:
     return senders[1]
 
 
-async def eventually(fetch: Callable[[], Awaitable[Any]], ok: Callable[[Any], bool],
-                     within: float = 5.0) -> Any:
+async def eventually(
+    fetch: Callable[[], Awaitable[Any]], ok: Callable[[Any], bool], within: float = 5.0
+) -> Any:
     """Poll `fetch` until `ok(result)`; return the last result either way (the caller asserts on it)."""
     deadline = time.monotonic() + within
     while True:
@@ -122,10 +132,16 @@ def phone() -> str:
     return "+86138" + "".join(secrets.choice("0123456789") for _ in range(8))
 
 
-def email_for(to: str, subject: str = "订单 KG-1001 已支付", html: str | None = "<p>您的订单<b>已支付</b></p>"
-              ) -> EmailMessage:
-    return EmailMessage(to=to, subject=subject, text="您好，订单已支付。\nThanks.", html=html,
-                        message_id=f"<{uuid.uuid4().hex}@koo-suite.local>")
+def email_for(
+    to: str, subject: str = "订单 KG-1001 已支付", html: str | None = "<p>您的订单<b>已支付</b></p>"
+) -> EmailMessage:
+    return EmailMessage(
+        to=to,
+        subject=subject,
+        text="您好，订单已支付。\nThanks.",
+        html=html,
+        message_id=f"<{uuid.uuid4().hex}@koo-suite.local>",
+    )
 
 
 async def mail_to(mailbox: Mailbox, to: str) -> list[Mail]:
@@ -141,8 +157,10 @@ async def sms_to(api: httpx.AsyncClient, to: str) -> list[dict[str, Any]]:
 
 # --- email ---------------------------------------------------------------------------------------------
 
+
 async def test_email_arrives_with_chinese_subject_text_html_and_message_id(
-        mailbox: Mailbox, smtp: SmtpSender) -> None:
+    mailbox: Mailbox, smtp: SmtpSender
+) -> None:
     to = mailbox_address()
     msg = email_for(to)
     reply = await smtp.send(msg)
@@ -174,7 +192,9 @@ async def test_text_only_email_has_no_html(mailbox: Mailbox, smtp: SmtpSender) -
     assert "Thanks." in (rows[0].text or "")
 
 
-async def test_an_smtp_outage_is_transient_stores_nothing_and_recovers(mailbox: Mailbox, smtp: SmtpSender) -> None:
+async def test_an_smtp_outage_is_transient_stores_nothing_and_recovers(
+    mailbox: Mailbox, smtp: SmtpSender
+) -> None:
     to = mailbox_address()
     msg = email_for(to)
     await mailbox.smtp_outage()
@@ -200,8 +220,9 @@ async def test_smtp_refused_recipient_is_permanent(mailbox: Mailbox, smtp: SmtpS
     assert await mail_to(mailbox, to) == []
 
 
-async def test_mailbox_lists_one_address_exactly_over_pages(mailbox: Mailbox, smtp: SmtpSender,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_mailbox_lists_one_address_exactly_over_pages(
+    mailbox: Mailbox, smtp: SmtpSender, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Mailpit's search matches substrings; the client keeps only the address asked for, oldest first, and reads
     every page."""
     monkeypatch.setattr("devstack.mailbox.PAGE", 2)
@@ -217,34 +238,42 @@ async def test_mailbox_lists_one_address_exactly_over_pages(mailbox: Mailbox, sm
 
 # --- SMS -----------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("body", "segments"), [
-    ("您的订单 KG-1001 已支付，感谢使用。", 1),
-    ("订单" * 35, 1),            # 70 UCS-2 characters: one SMS
-    ("订单" * 35 + "。", 2),      # 71: split into 67-character parts
-    ("x" * 160, 1),              # GSM-7
-    ("x" * 161, 2),
-    ("{x}" * 60, 2),             # braces are GSM-7 extension characters and count twice: 240 septets
-])
-async def test_sms_arrives_with_segments_and_sid(api: httpx.AsyncClient, twilio: TwilioSender,
-                                                  body: str, segments: int) -> None:
+
+@pytest.mark.parametrize(
+    ("body", "segments"),
+    [
+        ("您的订单 KG-1001 已支付，感谢使用。", 1),
+        ("订单" * 35, 1),  # 70 UCS-2 characters: one SMS
+        ("订单" * 35 + "。", 2),  # 71: split into 67-character parts
+        ("x" * 160, 1),  # GSM-7
+        ("x" * 161, 2),
+        ("{x}" * 60, 2),  # braces are GSM-7 extension characters and count twice: 240 septets
+    ],
+)
+async def test_sms_arrives_with_segments_and_sid(
+    api: httpx.AsyncClient, twilio: TwilioSender, body: str, segments: int
+) -> None:
     to = phone()
     sid = await twilio.send(SmsMessage(to=to, body=body))
     assert re.fullmatch(r"SM[0-9a-f]{32}", sid)
 
     rows = await eventually(lambda: sms_to(api, to), lambda rows: len(rows) == 1)
     assert [(r["id"], r["to"], r["from"], r["body"], r["num_segments"]) for r in rows] == [
-        (sid, to, FROM_NUMBER, body, segments)]
+        (sid, to, FROM_NUMBER, body, segments)
+    ]
     assert rows[0]["account_sid"] == ACCOUNT_SID
 
-    fetched = await api.get(f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/{sid}.json",
-                            auth=(ACCOUNT_SID, AUTH_TOKEN))
+    fetched = await api.get(
+        f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/{sid}.json", auth=(ACCOUNT_SID, AUTH_TOKEN)
+    )
     assert fetched.status_code == 200
     assert fetched.json()["num_segments"] == str(segments)
 
 
 @pytest.mark.parametrize("status", [503, 429])
-async def test_sms_fault_is_transient_then_recovers(api: httpx.AsyncClient, twilio: TwilioSender,
-                                                    status: int) -> None:
+async def test_sms_fault_is_transient_then_recovers(
+    api: httpx.AsyncClient, twilio: TwilioSender, status: int
+) -> None:
     to = phone()
     (await api.post("/_control/sms", json={"fail_next": 1, "status": status})).raise_for_status()
     with pytest.raises(TransientSendError) as caught:
@@ -281,8 +310,9 @@ async def test_messages_api_rejects_missing_auth_and_empty_body(api: httpx.Async
     assert unknown.json()["code"] == 20404
 
 
-async def test_status_callback_reports_sent_then_delivered(api: httpx.AsyncClient,
-                                                           twilio: TwilioSender) -> None:
+async def test_status_callback_reports_sent_then_delivered(
+    api: httpx.AsyncClient, twilio: TwilioSender
+) -> None:
     received: list[tuple[dict[str, str], str]] = []
 
     async def callback(request: web.Request) -> web.Response:
@@ -311,23 +341,30 @@ async def test_status_callback_reports_sent_then_delivered(api: httpx.AsyncClien
     validator = RequestValidator(AUTH_TOKEN)
     for form, signature in received:
         assert (form["MessageSid"], form["AccountSid"], form["To"], form["From"]) == (
-            sid, ACCOUNT_SID, to, FROM_NUMBER)
+            sid,
+            ACCOUNT_SID,
+            to,
+            FROM_NUMBER,
+        )
         assert validator.validate(url, form, signature)
-    fetched = await api.get(f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/{sid}.json",
-                            auth=(ACCOUNT_SID, AUTH_TOKEN))
+    fetched = await api.get(
+        f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/{sid}.json", auth=(ACCOUNT_SID, AUTH_TOKEN)
+    )
     assert fetched.json()["status"] == "delivered"
     assert (await sms_to(api, to))[0]["status_callback"] == url
 
 
 # --- both ----------------------------------------------------------------------------------------------
 
+
 async def test_connection_refused_is_transient_for_both_senders() -> None:
     port = free_port()  # nothing listens here
     assert not port_open(port)
     with pytest.raises(TransientSendError):
         await SmtpSender("127.0.0.1", port, SENDER, timeout=3.0).send(email_for(mailbox_address()))
-    twilio = TwilioSender(ACCOUNT_SID, SecretStr(AUTH_TOKEN), FROM_NUMBER, api_base_url=f"http://127.0.0.1:{port}",
-                          timeout=3.0)
+    twilio = TwilioSender(
+        ACCOUNT_SID, SecretStr(AUTH_TOKEN), FROM_NUMBER, api_base_url=f"http://127.0.0.1:{port}", timeout=3.0
+    )
     try:
         with pytest.raises(TransientSendError) as caught:
             await twilio.send(SmsMessage(to=phone(), body="hi"))
@@ -336,15 +373,18 @@ async def test_connection_refused_is_transient_for_both_senders() -> None:
         await twilio.close()
 
 
-async def test_listings_clear_and_index_page_escapes(api: httpx.AsyncClient, mailbox: Mailbox, smtp: SmtpSender,
-                                                     twilio: TwilioSender) -> None:
+async def test_listings_clear_and_index_page_escapes(
+    api: httpx.AsyncClient, mailbox: Mailbox, smtp: SmtpSender, twilio: TwilioSender
+) -> None:
     to = mailbox_address()
     await smtp.send(email_for(to, subject="<script>alert(1)</script>"))
     await twilio.send(SmsMessage(to=phone(), body="a < b & c"))
     page = (await eventually(lambda: api.get("/"), lambda r: "a &lt; b" in r.text)).text
     assert "a &lt; b &amp; c" in page
     assert "<script>" not in page
-    assert [m.subject for m in await eventually(lambda: mail_to(mailbox, to), bool)] == ["<script>alert(1)</script>"]
+    assert [m.subject for m in await eventually(lambda: mail_to(mailbox, to), bool)] == [
+        "<script>alert(1)</script>"
+    ]
 
     await mailbox.delete_all()
     assert (await api.delete("/sms")).status_code == 204
@@ -361,7 +401,10 @@ async def test_sinks_exit_cleanly_on_sigterm(tmp_path: Path) -> None:
         await twilio.send(SmsMessage(to=phone(), body="hi"))
     finally:
         await twilio.close()
-        sms_code, mail_code = own.sms.stop(timeout=10), own.mailpit.proc.stop(timeout=10) if own.mailpit.proc else None
+        sms_code, mail_code = (
+            own.sms.stop(timeout=10),
+            own.mailpit.proc.stop(timeout=10) if own.mailpit.proc else None,
+        )
     assert (sms_code, mail_code) == (0, 0), own.sms.tail()
     assert not port_open(own.smtp_port)
     assert not port_open(int(own.sms.extra["port"]))

@@ -30,8 +30,12 @@ def orders_rig() -> Rig:
 
 @pytest.fixture
 def supervision_rig() -> Rig:
-    return make_rig(SupervisionSettings(**FAST), supervision_handlers.register, "supervision",
-                    lambda state: SupervisionService(UnitOfWorkFactory(supervision_store.fake_uow(state))))
+    return make_rig(
+        SupervisionSettings(**FAST),
+        supervision_handlers.register,
+        "supervision",
+        lambda state: SupervisionService(UnitOfWorkFactory(supervision_store.fake_uow(state))),
+    )
 
 
 @pytest.fixture
@@ -42,12 +46,21 @@ def queued() -> Counter:
 @pytest.fixture
 def notification_rig(queued: Counter) -> Rig:
     settings = NotificationSettings(**FAST)
-    return make_rig(settings, notification_handlers.register, "notification",
-                    lambda state: NotificationDeps(UnitOfWorkFactory(notification_store.fake_uow(state)), queued,
-                                                   settings=settings))
+    return make_rig(
+        settings,
+        notification_handlers.register,
+        "notification",
+        lambda state: NotificationDeps(
+            UnitOfWorkFactory(notification_store.fake_uow(state)), queued, settings=settings
+        ),
+    )
 
 
 @pytest.fixture
 def partner_rig() -> Rig:
-    return make_rig(PartnerSettings(**FAST), partner_handlers.register, "partner",
-                    lambda state: PartnerService(UnitOfWorkFactory(partner_store.fake_uow(state))))
+    return make_rig(
+        PartnerSettings(**FAST),
+        partner_handlers.register,
+        "partner",
+        lambda state: PartnerService(UnitOfWorkFactory(partner_store.fake_uow(state))),
+    )

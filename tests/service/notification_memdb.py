@@ -98,8 +98,16 @@ class MemCollection:
         self.faults.call("find", query or {})
         return MemCursor(self.col, query or {}, projection)
 
-    async def find_one_and_update(self, query: Doc, update: Doc, *, upsert: bool = False, sort: Sort | None = None,
-                                  return_document: Any = ReturnDocument.BEFORE, **_: Any) -> Doc | None:
+    async def find_one_and_update(
+        self,
+        query: Doc,
+        update: Doc,
+        *,
+        upsert: bool = False,
+        sort: Sort | None = None,
+        return_document: Any = ReturnDocument.BEFORE,
+        **_: Any,
+    ) -> Doc | None:
         self.faults.call("find_one_and_update", query)
         [before] = await self.col.find(query, sort=sort, limit=1) or [None]
         if before is None and not upsert:
@@ -139,8 +147,15 @@ class FaultyCollection:
         self.faults.call("find_one", query)
         return await self.col.find_one(query, projection)
 
-    async def find(self, query: Doc, *, sort: Sort | None = None, limit: int = 0, projection: Doc | None = None,
-                   skip: int = 0) -> list[Doc]:
+    async def find(
+        self,
+        query: Doc,
+        *,
+        sort: Sort | None = None,
+        limit: int = 0,
+        projection: Doc | None = None,
+        skip: int = 0,
+    ) -> list[Doc]:
         self.faults.call("find", query)
         return await self.col.find(query, sort=sort, limit=limit, projection=projection, skip=skip)
 

@@ -21,8 +21,14 @@ from shared.platform.settings import ServiceSettings
 from shared.schemas import TOPICS, Event, dead_letter
 
 # Tiny backoff so retry tests take milliseconds; three attempts keep "always fails" tests short.
-FAST = {"kafka_bootstrap_servers": "localhost:9092", "mongodb_uri": "mongodb://x", "topic_namespace": "svc",
-        "consumer_backoff_seconds": 0.001, "consumer_backoff_max_seconds": 0.005, "consumer_max_attempts": 3}
+FAST = {
+    "kafka_bootstrap_servers": "localhost:9092",
+    "mongodb_uri": "mongodb://x",
+    "topic_namespace": "svc",
+    "consumer_backoff_seconds": 0.001,
+    "consumer_backoff_max_seconds": 0.005,
+    "consumer_max_attempts": 3,
+}
 
 
 @dataclass(frozen=True)
@@ -49,8 +55,12 @@ class Rig:
 
     async def publish_raw(self, body: Any, topic: str, *, key: str = "k") -> None:
         assert self.client is not None, "publish inside `async with rig.running()`"
-        await self.client.publish(body, topic=self.settings.topic(topic), key=key.encode(),
-                                  headers={"content-type": "application/json"})
+        await self.client.publish(
+            body,
+            topic=self.settings.topic(topic),
+            key=key.encode(),
+            headers={"content-type": "application/json"},
+        )
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[Rig]:
@@ -68,8 +78,12 @@ def _raw(msg: Any) -> Any:
     return msg.body
 
 
-def make_rig(settings: ServiceSettings, register: Callable[[KafkaBroker, ServiceSettings], None], name: str,
-             service: Callable[[FakeState], Any]) -> Rig:
+def make_rig(
+    settings: ServiceSettings,
+    register: Callable[[KafkaBroker, ServiceSettings], None],
+    name: str,
+    service: Callable[[FakeState], Any],
+) -> Rig:
     broker, policy = make_broker(settings)
     register(broker, settings)
     state = FakeState()

@@ -39,7 +39,13 @@ from tests.service.rig import FAST, Counter
 AUD = "koo-notification"
 OWNER, OTHER, OPERATOR = "acc-owner", "acc-other", "op-1"
 EXEMPT = {"/healthz", "/readyz", "/asyncapi.json", "/verify/email", "/callbacks/sms/{delivery_id}"}
-SAMPLE = {"account_id": OWNER, "message_id": "m1", "delivery_id": "d1", "recipient_id": "rcp-1", "dead_letter_id": "dl-1"}
+SAMPLE = {
+    "account_id": OWNER,
+    "message_id": "m1",
+    "delivery_id": "d1",
+    "recipient_id": "rcp-1",
+    "dead_letter_id": "dl-1",
+}
 
 
 def bearer(sub: str, *roles: str) -> dict[str, str]:
@@ -54,8 +60,13 @@ class Recorder:
 
     def __getattr__(self, name: str) -> Any:
         answers: dict[str, Any] = {
-            "inbox": InboxPage(total=0, unread=0, items=[]), "unread": 0, "deliveries": [], "reminders": [],
-            "recipients": [], "dead": []}
+            "inbox": InboxPage(total=0, unread=0, items=[]),
+            "unread": 0,
+            "deliveries": [],
+            "reminders": [],
+            "recipients": [],
+            "dead": [],
+        }
         if name not in answers:
             raise AttributeError(name)
 
@@ -67,8 +78,13 @@ class Recorder:
 
 
 def settings(**extra: Any) -> NotificationSettings:
-    return NotificationSettings(**FAST, environment="dev", oidc_issuer_url=tokens.ISSUER,
-                                public_base_url="http://notify.test", **extra)
+    return NotificationSettings(
+        **FAST,
+        environment="dev",
+        oidc_issuer_url=tokens.ISSUER,
+        public_base_url="http://notify.test",
+        **extra,
+    )
 
 
 def service_app(state: FakeState) -> FastAPI:
@@ -77,8 +93,12 @@ def service_app(state: FakeState) -> FastAPI:
     app.state.verifier = tokens.verifier(AUD)  # the test key instead of the issuer's JWKS
     app.state.audit = MemoryAuditLog("notification")
     email, sms, _ = providers(s)
-    app.state.notification = Deps(UnitOfWorkFactory(fake_uow(state)), Counter(),
-                                  clock=lambda: datetime(2026, 3, 1, 10, tzinfo=UTC), settings=s)
+    app.state.notification = Deps(
+        UnitOfWorkFactory(fake_uow(state)),
+        Counter(),
+        clock=lambda: datetime(2026, 3, 1, 10, tzinfo=UTC),
+        settings=s,
+    )
     app.state.queries = Recorder()
     app.state.dispatcher = SimpleNamespace(email=email, sms=sms)
     return app
@@ -86,18 +106,36 @@ def service_app(state: FakeState) -> FastAPI:
 
 def delivery(delivery_id: str, account_id: str, channel: Channel, status: DeliveryStatus) -> dict[str, Any]:
     now = datetime.now(UTC)
-    return Delivery(delivery_id=delivery_id, event_id="e1", event_type="order.paid", order_id="CS-1",
-                    account_id=account_id, message_type="order_paid", category="creation_activation", channel=channel,
-                    address="+8613900000001", title="t", body="b", status=status, next_attempt_at=now,
-                    created_at=now).model_dump()
+    return Delivery(
+        delivery_id=delivery_id,
+        event_id="e1",
+        event_type="order.paid",
+        order_id="CS-1",
+        account_id=account_id,
+        message_type="order_paid",
+        category="creation_activation",
+        channel=channel,
+        address="+8613900000001",
+        title="t",
+        body="b",
+        status=status,
+        next_attempt_at=now,
+        created_at=now,
+    ).model_dump()
 
 
 @pytest.fixture
 def state() -> FakeState:
     """The owner's in-site message `m1`, and a dead SMS delivery `d1`."""
     s = FakeState()
-    s.table("inbox")["m1"] = InboxMessage(message_id="m1", account_id=OWNER, category="supervision", title="t",
-                                          body="b", created_at=datetime.now(UTC)).model_dump()
+    s.table("inbox")["m1"] = InboxMessage(
+        message_id="m1",
+        account_id=OWNER,
+        category="supervision",
+        title="t",
+        body="b",
+        created_at=datetime.now(UTC),
+    ).model_dump()
     s.table("deliveries")["d1"] = delivery("d1", OWNER, Channel.SMS, DeliveryStatus.DEAD)
     return s
 
@@ -125,7 +163,8 @@ def routes(app: FastAPI, prefix: str = "/") -> list[tuple[str, str]]:
 
 
 async def test_every_route_but_the_exempt_ones_refuses_a_call_without_a_token(
-        app: FastAPI, http: httpx.AsyncClient, state: FakeState) -> None:
+    app: FastAPI, http: httpx.AsyncClient, state: FakeState
+) -> None:
     before = copy.deepcopy(state.tables)
     walked = routes(app)
     assert len(walked) >= 18  # inbox, deliveries, reminders, export, recipients, operator desk, audit log
@@ -139,11 +178,13 @@ async def test_every_route_but_the_exempt_ones_refuses_a_call_without_a_token(
 
 
 async def test_another_accounts_inbox_recipients_deliveries_and_export_are_refused(
-        app: FastAPI, http: httpx.AsyncClient, state: FakeState) -> None:
+    app: FastAPI, http: httpx.AsyncClient, state: FakeState
+) -> None:
     before = copy.deepcopy(state.tables)
     walked = routes(app, "/accounts/")
-    assert {p for _, p in walked} >= {f"/accounts/{OWNER}/{x}" for x in ("inbox", "deliveries", "recipients",
-                                                                          "reminders", "export")}
+    assert {p for _, p in walked} >= {
+        f"/accounts/{OWNER}/{x}" for x in ("inbox", "deliveries", "recipients", "reminders", "export")
+    }
     for role in ("buyer", "merchant", "provider", "operator"):  # operators too: an inbox is its owner's
         for method, path in walked:
             resp = await http.request(method, path, headers=bearer(OTHER, role))
@@ -159,20 +200,32 @@ async def test_a_token_without_a_marketplace_role_has_no_inbox(http: httpx.Async
     assert resp.json()["detail"]["rule"] == "marketplace_accounts_only"
 
 
-@pytest.mark.parametrize(("method", "path"), [
-    ("GET", "/inbox"), ("GET", "/inbox/unread-count"), ("GET", "/deliveries"), ("GET", "/reminders"),
-    ("GET", "/recipients")])
-async def test_the_owner_is_served_its_own(app: FastAPI, http: httpx.AsyncClient, method: str, path: str) -> None:
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/inbox"),
+        ("GET", "/inbox/unread-count"),
+        ("GET", "/deliveries"),
+        ("GET", "/reminders"),
+        ("GET", "/recipients"),
+    ],
+)
+async def test_the_owner_is_served_its_own(
+    app: FastAPI, http: httpx.AsyncClient, method: str, path: str
+) -> None:
     resp = await http.request(method, f"/accounts/{OWNER}{path}", headers=bearer(OWNER, "merchant"))
     assert resp.status_code in (200, 204), resp.text
     [(_, args)] = app.state.queries.calls
     assert args[0] == OWNER  # the read side is asked for the path's account, which is the token's
 
 
-@pytest.mark.parametrize(("method", "path", "marked"), [
-    ("POST", "/inbox/m1/read", 1), ("POST", "/inbox/read-all", 1), ("DELETE", "/inbox/m1", None)])
-async def test_the_owner_changes_its_own_inbox(state: FakeState, http: httpx.AsyncClient, method: str, path: str,
-                                               marked: int | None) -> None:
+@pytest.mark.parametrize(
+    ("method", "path", "marked"),
+    [("POST", "/inbox/m1/read", 1), ("POST", "/inbox/read-all", 1), ("DELETE", "/inbox/m1", None)],
+)
+async def test_the_owner_changes_its_own_inbox(
+    state: FakeState, http: httpx.AsyncClient, method: str, path: str, marked: int | None
+) -> None:
     resp = await http.request(method, f"/accounts/{OWNER}{path}", headers=bearer(OWNER, "merchant"))
     assert resp.status_code in (200, 204), resp.text
     if marked is None:
@@ -190,18 +243,35 @@ async def test_a_message_not_in_the_inbox_is_not_found(state: FakeState, http: h
     assert state.table("inbox")["m2"]["read"] is False  # another account's message stays as it was
 
 
-async def test_the_owner_manages_its_recipients_and_exports_them(state: FakeState, http: httpx.AsyncClient) -> None:
+async def test_the_owner_manages_its_recipients_and_exports_them(
+    state: FakeState, http: httpx.AsyncClient
+) -> None:
     mine = bearer(OWNER, "merchant")
-    added = await http.post(f"/accounts/{OWNER}/recipients", headers=mine, json={"recipients": [
-        {"name": "ops", "email": "ops@example.com", "phone": "+8613900000001", "categories": ["appeal"]}]})
+    added = await http.post(
+        f"/accounts/{OWNER}/recipients",
+        headers=mine,
+        json={
+            "recipients": [
+                {
+                    "name": "ops",
+                    "email": "ops@example.com",
+                    "phone": "+8613900000001",
+                    "categories": ["appeal"],
+                }
+            ]
+        },
+    )
     assert added.status_code == 201, added.text
     [r] = added.json()
     assert (r["account_id"], r["active"]) == (OWNER, False)
     resent = await http.post(f"/accounts/{OWNER}/recipients/{r['recipient_id']}/resend", headers=mine)
     assert resent.status_code == 200
-    assert state.table("recipient_changes")[f"{OWNER}|2026-03-01"]["count"] == 2  # the addition and the resend
-    stranger = await http.post(f"/accounts/{OTHER}/recipients/{r['recipient_id']}/resend",
-                               headers=bearer(OTHER, "merchant"))
+    assert (
+        state.table("recipient_changes")[f"{OWNER}|2026-03-01"]["count"] == 2
+    )  # the addition and the resend
+    stranger = await http.post(
+        f"/accounts/{OTHER}/recipients/{r['recipient_id']}/resend", headers=bearer(OTHER, "merchant")
+    )
     assert stranger.status_code == 404  # its own path, someone else's recipient: reported absent
     exported = await http.get(f"/accounts/{OWNER}/export", headers=mine)
     assert exported.status_code == 200
@@ -214,11 +284,18 @@ async def test_the_owner_manages_its_recipients_and_exports_them(state: FakeStat
     assert deleted.status_code == 204
 
 
-@pytest.mark.parametrize(("method", "path"), [
-    ("GET", "/operator/deliveries/dead"), ("POST", "/operator/deliveries/d1/replay"), ("GET", "/operator/providers"),
-    ("GET", "/operator/audit")])
-async def test_the_operator_desk_is_for_operators_only(app: FastAPI, http: httpx.AsyncClient, state: FakeState,
-                                                       method: str, path: str) -> None:
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/operator/deliveries/dead"),
+        ("POST", "/operator/deliveries/d1/replay"),
+        ("GET", "/operator/providers"),
+        ("GET", "/operator/audit"),
+    ],
+)
+async def test_the_operator_desk_is_for_operators_only(
+    app: FastAPI, http: httpx.AsyncClient, state: FakeState, method: str, path: str
+) -> None:
     for role in ("buyer", "merchant", "provider"):
         refused = await http.request(method, path, headers=bearer(OPERATOR, role))
         assert refused.status_code == 403
@@ -230,7 +307,8 @@ async def test_the_operator_desk_is_for_operators_only(app: FastAPI, http: httpx
 
 
 async def test_an_operators_replay_is_recorded_with_its_account_and_in_the_audit_log(
-        app: FastAPI, http: httpx.AsyncClient, state: FakeState) -> None:
+    app: FastAPI, http: httpx.AsyncClient, state: FakeState
+) -> None:
     resp = await http.post("/operator/deliveries/d1/replay", headers=bearer(OPERATOR, "operator"))
     assert resp.json() == {"delivery_id": "d1", "status": "pending"}
     replayed = state.table("deliveries")["d1"]
@@ -238,67 +316,139 @@ async def test_an_operators_replay_is_recorded_with_its_account_and_in_the_audit
     assert replayed["trace"][-1].startswith(f"replayed by operator {OPERATOR} at ")
     [record] = app.state.audit.rows.values()
     assert (record.actor_account_id, record.action, record.outcome) == (
-        OPERATOR, "POST /operator/deliveries/{delivery_id}/replay", "allowed")
+        OPERATOR,
+        "POST /operator/deliveries/{delivery_id}/replay",
+        "allowed",
+    )
     providers_view = (await http.get("/operator/providers", headers=bearer(OPERATOR, "operator"))).json()
     assert set(providers_view) == {"email", "sms"}
 
 
-async def test_the_twilio_callback_needs_the_providers_signature_not_a_token(http: httpx.AsyncClient,
-                                                                           state: FakeState) -> None:
+async def test_the_twilio_callback_needs_the_providers_signature_not_a_token(
+    http: httpx.AsyncClient, state: FakeState
+) -> None:
     form = {"MessageSid": "SM1", "MessageStatus": "delivered"}
     unsigned = await http.post("/callbacks/sms/d1", data=form)
     assert unsigned.status_code == 403
     assert unsigned.json()["detail"]["rule"] == "twilio_signature"
-    forged = await http.post("/callbacks/sms/d1", data=form, headers={
-        "X-Twilio-Signature": RequestValidator("not-our-token").compute_signature(
-            "http://notify.test/callbacks/sms/d1", form)})
+    forged = await http.post(
+        "/callbacks/sms/d1",
+        data=form,
+        headers={
+            "X-Twilio-Signature": RequestValidator("not-our-token").compute_signature(
+                "http://notify.test/callbacks/sms/d1", form
+            )
+        },
+    )
     assert forged.status_code == 403
     assert state.table("deliveries")["d1"]["provider_status"] is None
-    signed = await http.post("/callbacks/sms/d1", data=form, headers={
-        "X-Twilio-Signature": RequestValidator("dev-token").compute_signature(
-            "http://notify.test/callbacks/sms/d1", form)})
+    signed = await http.post(
+        "/callbacks/sms/d1",
+        data=form,
+        headers={
+            "X-Twilio-Signature": RequestValidator("dev-token").compute_signature(
+                "http://notify.test/callbacks/sms/d1", form
+            )
+        },
+    )
     assert signed.status_code == 204
     recorded = state.table("deliveries")["d1"]
     assert (recorded["provider_status"], recorded["provider_ref"]) == ("delivered", "SM1")
 
 
-async def test_the_email_verification_link_needs_no_token(state: FakeState, app: FastAPI,
-                                                          http: httpx.AsyncClient) -> None:
-    [r] = await add_recipients(app.state.notification, OWNER, AddRecipients.model_validate({"recipients": [
-        {"name": "ops", "email": "ops@example.com", "phone": "+8613900000001"}]}))
+async def test_the_email_verification_link_needs_no_token(
+    state: FakeState, app: FastAPI, http: httpx.AsyncClient
+) -> None:
+    [r] = await add_recipients(
+        app.state.notification,
+        OWNER,
+        AddRecipients.model_validate(
+            {"recipients": [{"name": "ops", "email": "ops@example.com", "phone": "+8613900000001"}]}
+        ),
+    )
     [mail] = [d for d in state.table("deliveries").values() if d["channel"] == "email"]
     token = mail["body"].split("token=")[1].split()[0]
-    assert (await http.get("/verify/email", params={"token": f"{r.recipient_id}.wrong-secret"})).status_code == 422
+    assert (
+        await http.get("/verify/email", params={"token": f"{r.recipient_id}.wrong-secret"})
+    ).status_code == 422
     resp = await http.get("/verify/email", params={"token": token})
     assert resp.json() == {"email_verified": True, "active": False}
 
 
-@pytest.mark.parametrize(("method", "path", "kwargs", "field"), [
-    ("GET", "/inbox", {"params": {"limit": 101}}, "limit"),
-    ("GET", "/inbox", {"params": {"category": "x" * 65}}, "category"),
-    ("GET", "/deliveries", {"params": {"limit": 0}}, "limit"),
-    ("GET", "/deliveries", {"params": {"order_id": "o" * 65}}, "order_id"),
-    ("GET", "/reminders", {"params": {"limit": 101}}, "limit"),
-    ("GET", "/recipients", {"params": {"limit": 501}}, "limit"),
-    ("GET", "/deliveries/" + "d" * 65, {}, "delivery_id"),
-    ("POST", "/inbox/a%20b/read", {}, "message_id"),
-    ("POST", "/recipients", {"json": {"recipients": [{"name": "x", "email": "a@example.com",
-                                                      "phone": "+8613900000001",
-                                                      "categories": ["x" * 65]}]}}, "categories"),
-    ("POST", "/recipients", {"json": {"recipients": [{"name": "x", "email": "a@example.com",
-                                                      "phone": "+8613900000001",
-                                                      "categories": ["appeal"] * 51}]}}, "categories"),
-    ("POST", "/recipients", {"json": {"recipients": [{"name": "x" * 65, "email": "a@example.com",
-                                                      "phone": "+8613900000001"}]}}, "name"),
-    ("POST", "/recipients", {"json": {"recipients": [{"name": "a\nb", "email": "a@example.com",
-                                                      "phone": "+8613900000001"}]}}, "name"),
-    ("POST", "/recipients", {"json": {"recipients": [{"name": "x", "email": "a@example.com",
-                                                      "phone": "1" * 300}]}}, "phone"),
-    ("PATCH", "/recipients/rcp-1", {"json": {"categories": ["Not A Key"]}}, "categories"),
-    ("POST", "/recipients/rcp-1/verify-phone", {"params": {"code": "12345"}}, "code"),
-])
-async def test_requests_are_validated_at_the_edge(http: httpx.AsyncClient, method: str, path: str,
-                                                  kwargs: dict[str, Any], field: str) -> None:
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "field"),
+    [
+        ("GET", "/inbox", {"params": {"limit": 101}}, "limit"),
+        ("GET", "/inbox", {"params": {"category": "x" * 65}}, "category"),
+        ("GET", "/deliveries", {"params": {"limit": 0}}, "limit"),
+        ("GET", "/deliveries", {"params": {"order_id": "o" * 65}}, "order_id"),
+        ("GET", "/reminders", {"params": {"limit": 101}}, "limit"),
+        ("GET", "/recipients", {"params": {"limit": 501}}, "limit"),
+        ("GET", "/deliveries/" + "d" * 65, {}, "delivery_id"),
+        ("POST", "/inbox/a%20b/read", {}, "message_id"),
+        (
+            "POST",
+            "/recipients",
+            {
+                "json": {
+                    "recipients": [
+                        {
+                            "name": "x",
+                            "email": "a@example.com",
+                            "phone": "+8613900000001",
+                            "categories": ["x" * 65],
+                        }
+                    ]
+                }
+            },
+            "categories",
+        ),
+        (
+            "POST",
+            "/recipients",
+            {
+                "json": {
+                    "recipients": [
+                        {
+                            "name": "x",
+                            "email": "a@example.com",
+                            "phone": "+8613900000001",
+                            "categories": ["appeal"] * 51,
+                        }
+                    ]
+                }
+            },
+            "categories",
+        ),
+        (
+            "POST",
+            "/recipients",
+            {
+                "json": {
+                    "recipients": [{"name": "x" * 65, "email": "a@example.com", "phone": "+8613900000001"}]
+                }
+            },
+            "name",
+        ),
+        (
+            "POST",
+            "/recipients",
+            {"json": {"recipients": [{"name": "a\nb", "email": "a@example.com", "phone": "+8613900000001"}]}},
+            "name",
+        ),
+        (
+            "POST",
+            "/recipients",
+            {"json": {"recipients": [{"name": "x", "email": "a@example.com", "phone": "1" * 300}]}},
+            "phone",
+        ),
+        ("PATCH", "/recipients/rcp-1", {"json": {"categories": ["Not A Key"]}}, "categories"),
+        ("POST", "/recipients/rcp-1/verify-phone", {"params": {"code": "12345"}}, "code"),
+    ],
+)
+async def test_requests_are_validated_at_the_edge(
+    http: httpx.AsyncClient, method: str, path: str, kwargs: dict[str, Any], field: str
+) -> None:
     resp = await http.request(method, f"/accounts/{OWNER}{path}", headers=bearer(OWNER, "buyer"), **kwargs)
     assert resp.status_code == 422, resp.text
     assert any(field in [str(p) for p in e["loc"]] for e in resp.json()["detail"]), resp.text

@@ -55,17 +55,43 @@ async def register(rig: Rig, p: Parties, *operators: str) -> None:
 
 def appeal(p: Parties) -> AppealRaised:
     oid = rid("CS")
-    return AppealRaised(producer="t", correlation_id="c", order_id=oid, payload=AppealRaisedPayload(
-        appeal_id=rid("ap"), service_order_id="SO", order_id=oid, raised_by_role=PartyRole.BUYER,
-        raised_by_account_id=p.buyer_account_id, node="deliver", reason="late", demands="refund", parties=p,
-        raised_at=NOW))
+    return AppealRaised(
+        producer="t",
+        correlation_id="c",
+        order_id=oid,
+        payload=AppealRaisedPayload(
+            appeal_id=rid("ap"),
+            service_order_id="SO",
+            order_id=oid,
+            raised_by_role=PartyRole.BUYER,
+            raised_by_account_id=p.buyer_account_id,
+            node="deliver",
+            reason="late",
+            demands="refund",
+            parties=p,
+            raised_at=NOW,
+        ),
+    )
 
 
-def status_changed(p: Parties, to: OrderStatus, before: OrderStatus = OrderStatus.PROCESSING) -> OrderStatusChanged:
+def status_changed(
+    p: Parties, to: OrderStatus, before: OrderStatus = OrderStatus.PROCESSING
+) -> OrderStatusChanged:
     oid = rid("CS")
-    return OrderStatusChanged(producer="t", correlation_id="c", order_id=oid, payload=OrderStatusChangedPayload(
-        order_id=oid, from_status=before, to_status=to, reason="buyer cancelled", parties=p,
-        amount=Decimal("10.00"), changed_at=NOW))
+    return OrderStatusChanged(
+        producer="t",
+        correlation_id="c",
+        order_id=oid,
+        payload=OrderStatusChangedPayload(
+            order_id=oid,
+            from_status=before,
+            to_status=to,
+            reason="buyer cancelled",
+            parties=p,
+            amount=Decimal("10.00"),
+            changed_at=NOW,
+        ),
+    )
 
 
 async def test_an_appeal_reaches_both_parties_and_every_operator(notification_rig: Rig) -> None:
@@ -75,7 +101,11 @@ async def test_an_appeal_reaches_both_parties_and_every_operator(notification_ri
         await rig.publish(appeal(p))
 
     assert channels(rig, p.buyer_account_id, "appeal_raised") == {Channel.IN_SITE, Channel.EMAIL, Channel.SMS}
-    assert channels(rig, p.merchant_account_id, "appeal_raised") == {Channel.IN_SITE, Channel.EMAIL, Channel.SMS}
+    assert channels(rig, p.merchant_account_id, "appeal_raised") == {
+        Channel.IN_SITE,
+        Channel.EMAIL,
+        Channel.SMS,
+    }
     for op in (op1, op2):
         assert channels(rig, op, "appeal_to_review") == {Channel.IN_SITE, Channel.EMAIL}
     [zh] = [d for d in deliveries(rig, p.merchant_account_id) if d.channel is Channel.IN_SITE]
@@ -85,9 +115,20 @@ async def test_an_appeal_reaches_both_parties_and_every_operator(notification_ri
 
 async def test_a_failed_merchant_call_reaches_the_merchant_by_sms_and_email(notification_rig: Rig) -> None:
     p = parties()
-    event = MerchantCallFailed(producer="t", correlation_id="c", payload=MerchantCallFailedPayload(
-        call_id=rid("call"), merchant_account_id=p.merchant_account_id, endpoint="newInstance", attempt=3,
-        final=True, consequence="refund", error="HTTP 500", failed_at=NOW))
+    event = MerchantCallFailed(
+        producer="t",
+        correlation_id="c",
+        payload=MerchantCallFailedPayload(
+            call_id=rid("call"),
+            merchant_account_id=p.merchant_account_id,
+            endpoint="newInstance",
+            attempt=3,
+            final=True,
+            consequence="refund",
+            error="HTTP 500",
+            failed_at=NOW,
+        ),
+    )
     async with notification_rig.running() as rig:
         await register(rig, p)
         await rig.publish(event)
@@ -128,7 +169,9 @@ async def test_an_unpaid_cancellation_is_not_told_to_the_merchant(notification_r
 async def test_a_rejected_unsubscribe_order_is_not_told_as_a_cancellation(notification_rig: Rig) -> None:
     p = parties()
     rejected = status_changed(p, OrderStatus.CANCELLED)
-    rejected = rejected.model_copy(update={"payload": rejected.payload.model_copy(update={"order_type": "unsubscribe"})})
+    rejected = rejected.model_copy(
+        update={"payload": rejected.payload.model_copy(update={"order_type": "unsubscribe"})}
+    )
     async with notification_rig.running() as rig:
         await register(rig, p)
         await rig.publish(rejected)
@@ -140,9 +183,21 @@ async def test_a_rejected_unsubscribe_order_is_not_told_as_a_cancellation(notifi
 async def test_a_refund_decided_by_the_merchant_is_told_to_the_buyer_only(notification_rig: Rig) -> None:
     p = parties()
     oid = rid("CS")
-    event = RefundDecided(producer="t", correlation_id="c", order_id=oid, payload=RefundDecidedPayload(
-        refund_id=rid("rf"), order_id=oid, approved=True, amount=Decimal("5.00"), reason="r",
-        decided_by_role=PartyRole.MERCHANT, parties=p, decided_at=NOW))
+    event = RefundDecided(
+        producer="t",
+        correlation_id="c",
+        order_id=oid,
+        payload=RefundDecidedPayload(
+            refund_id=rid("rf"),
+            order_id=oid,
+            approved=True,
+            amount=Decimal("5.00"),
+            reason="r",
+            decided_by_role=PartyRole.MERCHANT,
+            parties=p,
+            decided_at=NOW,
+        ),
+    )
     async with notification_rig.running() as rig:
         await register(rig, p)
         await rig.publish(event)
@@ -154,16 +209,39 @@ async def test_a_refund_decided_by_the_merchant_is_told_to_the_buyer_only(notifi
 
 def deadline(p: Parties, deadline_id: str, due_in: timedelta) -> DeadlineScheduled:
     oid = rid("CS")
-    return DeadlineScheduled(producer="t", correlation_id="c", order_id=oid, payload=DeadlineScheduledPayload(
-        deadline_id=deadline_id, kind=DeadlineKind.AUTO_ACCEPTANCE, service_order_id="SO", order_id=oid,
-        node="accept", party=PartyRole.BUYER, due_at=NOW + due_in, consequence="the system accepts the delivery",
-        parties=p))
+    return DeadlineScheduled(
+        producer="t",
+        correlation_id="c",
+        order_id=oid,
+        payload=DeadlineScheduledPayload(
+            deadline_id=deadline_id,
+            kind=DeadlineKind.AUTO_ACCEPTANCE,
+            service_order_id="SO",
+            order_id=oid,
+            node="accept",
+            party=PartyRole.BUYER,
+            due_at=NOW + due_in,
+            consequence="the system accepts the delivery",
+            parties=p,
+        ),
+    )
 
 
 def cleared(p: Parties, deadline_id: str, order_id: str) -> DeadlineCleared:
-    return DeadlineCleared(producer="t", correlation_id="c", order_id=order_id, payload=DeadlineClearedPayload(
-        deadline_id=deadline_id, kind=DeadlineKind.AUTO_ACCEPTANCE, service_order_id="SO", order_id=order_id,
-        reason="acted", parties=p, cleared_at=NOW))
+    return DeadlineCleared(
+        producer="t",
+        correlation_id="c",
+        order_id=order_id,
+        payload=DeadlineClearedPayload(
+            deadline_id=deadline_id,
+            kind=DeadlineKind.AUTO_ACCEPTANCE,
+            service_order_id="SO",
+            order_id=order_id,
+            reason="acted",
+            parties=p,
+            cleared_at=NOW,
+        ),
+    )
 
 
 class Clock:
@@ -176,8 +254,11 @@ class Clock:
 
 def reminders_on(rig: Rig, clock: Clock) -> ReminderSource:
     """The rig's use cases on a test clock (reminder steps at half, a quarter and a tenth of the time left)."""
-    deps = Deps(UnitOfWorkFactory(fake_uow(rig.state)), clock=clock,
-                settings=NotificationSettings(**FAST, reminder_fractions=(0.5, 0.25, 0.1)))
+    deps = Deps(
+        UnitOfWorkFactory(fake_uow(rig.state)),
+        clock=clock,
+        settings=NotificationSettings(**FAST, reminder_fractions=(0.5, 0.25, 0.1)),
+    )
     rig.broker.context.set_global("notification", deps)
     return ReminderSource(deps)
 

@@ -25,18 +25,31 @@ from tests.service.rig import FAST, Counter
 
 def service(state: FakeState, **extra: Any) -> Deps:
     settings = NotificationSettings(**FAST, public_base_url="http://notify.test", **extra)
-    return Deps(UnitOfWorkFactory(fake_uow(state)), Counter(), clock=lambda: datetime(2026, 3, 1, 10, tzinfo=UTC),
-                settings=settings)
+    return Deps(
+        UnitOfWorkFactory(fake_uow(state)),
+        Counter(),
+        clock=lambda: datetime(2026, 3, 1, 10, tzinfo=UTC),
+        settings=settings,
+    )
 
 
 def body(n: int = 1) -> AddRecipients:
-    return AddRecipients.model_validate({"recipients": [
-        {"name": f"ops{i}", "email": f"ops{i}@example.com", "phone": f"+86 139 0000 {i:04d}"} for i in range(n)]})
+    return AddRecipients.model_validate(
+        {
+            "recipients": [
+                {"name": f"ops{i}", "email": f"ops{i}@example.com", "phone": f"+86 139 0000 {i:04d}"}
+                for i in range(n)
+            ]
+        }
+    )
 
 
 def queued(state: FakeState, recipient_id: str) -> list[Delivery]:
-    return [Delivery.model_validate(r) for r in state.table("deliveries").values()
-            if r["event_id"].startswith(f"verify:{recipient_id}:")]
+    return [
+        Delivery.model_validate(r)
+        for r in state.table("deliveries").values()
+        if r["event_id"].startswith(f"verify:{recipient_id}:")
+    ]
 
 
 def secrets_sent(state: FakeState, recipient_id: str) -> tuple[str, str]:
@@ -89,7 +102,9 @@ def test_at_most_ten_recipients_per_request() -> None:
 
 def test_addresses_are_validated() -> None:
     with pytest.raises(ValidationError, match="email"):
-        AddRecipients.model_validate({"recipients": [{"name": "x", "email": "not-an-email", "phone": "+8613900000001"}]})
+        AddRecipients.model_validate(
+            {"recipients": [{"name": "x", "email": "not-an-email", "phone": "+8613900000001"}]}
+        )
     with pytest.raises(ValidationError, match="phone"):
         AddRecipients.model_validate({"recipients": [{"name": "x", "email": "a@example.com", "phone": "12"}]})
 
@@ -110,7 +125,9 @@ async def test_forty_additions_or_changes_a_day() -> None:
         await centre.edit_recipient(deps, account, added[0].recipient_id, EditRecipient(name="again"))
     await centre.delete_recipient(deps, account, added[0].recipient_id)  # deleting is always allowed
     assert len(state.table("recipients")) == 29
-    assert len(await centre.add_recipients(service(state), rid("other"), body(10))) == 10  # the limit is per account
+    assert (
+        len(await centre.add_recipients(service(state), rid("other"), body(10))) == 10
+    )  # the limit is per account
 
 
 async def test_a_changed_phone_is_verified_again_and_a_stranger_sees_nothing() -> None:
@@ -139,7 +156,9 @@ async def test_a_resend_counts_toward_the_daily_limit() -> None:
     assert state.table("recipient_changes")[f"{account}|2026-03-01"]["count"] == 40
     with pytest.raises(DailyLimitReached):
         await centre.resend(deps, account, r.recipient_id)
-    assert len([d for d in queued(state, r.recipient_id) if d.channel.value == "sms"]) == 40  # 40 SMS a day at most
+    assert (
+        len([d for d in queued(state, r.recipient_id) if d.channel.value == "sms"]) == 40
+    )  # 40 SMS a day at most
 
 
 async def test_the_wrong_code_counter_survives_a_resend() -> None:
@@ -149,7 +168,9 @@ async def test_the_wrong_code_counter_survives_a_resend() -> None:
     _, first = secrets_sent(state, r.recipient_id)
     for _ in range(3):
         with pytest.raises(InvalidInput):
-            await centre.verify_phone(deps, account, r.recipient_id, "000000" if first != "000000" else "111111")
+            await centre.verify_phone(
+                deps, account, r.recipient_id, "000000" if first != "000000" else "111111"
+            )
     await centre.resend(deps, account, r.recipient_id)
     assert state.table("recipients")[r.recipient_id]["code_attempts"] == 3  # no fresh guesses
     _, code = secrets_sent(state, r.recipient_id)

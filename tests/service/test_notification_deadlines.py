@@ -43,15 +43,39 @@ class Clock:
 
 
 def scheduled(p: Parties, deadline_id: str, order_id: str, due_in: timedelta) -> DeadlineScheduled:
-    return DeadlineScheduled(producer="t", correlation_id="c", order_id=order_id, payload=DeadlineScheduledPayload(
-        deadline_id=deadline_id, kind=DeadlineKind.AUTO_ACCEPTANCE, service_order_id="SO", order_id=order_id,
-        node="accept", party=PartyRole.BUYER, due_at=NOW + due_in, consequence="the system accepts", parties=p))
+    return DeadlineScheduled(
+        producer="t",
+        correlation_id="c",
+        order_id=order_id,
+        payload=DeadlineScheduledPayload(
+            deadline_id=deadline_id,
+            kind=DeadlineKind.AUTO_ACCEPTANCE,
+            service_order_id="SO",
+            order_id=order_id,
+            node="accept",
+            party=PartyRole.BUYER,
+            due_at=NOW + due_in,
+            consequence="the system accepts",
+            parties=p,
+        ),
+    )
 
 
 def cleared(p: Parties, deadline_id: str, order_id: str, reason: str = "acted") -> DeadlineCleared:
-    return DeadlineCleared(producer="t", correlation_id="c", order_id=order_id, payload=DeadlineClearedPayload(
-        deadline_id=deadline_id, kind=DeadlineKind.AUTO_ACCEPTANCE, service_order_id="SO", order_id=order_id,
-        reason=reason, parties=p, cleared_at=NOW))  # type: ignore[arg-type]
+    return DeadlineCleared(
+        producer="t",
+        correlation_id="c",
+        order_id=order_id,
+        payload=DeadlineClearedPayload(
+            deadline_id=deadline_id,
+            kind=DeadlineKind.AUTO_ACCEPTANCE,
+            service_order_id="SO",
+            order_id=order_id,
+            reason=reason,
+            parties=p,
+            cleared_at=NOW,
+        ),
+    )  # type: ignore[arg-type]
 
 
 class Env:
@@ -62,8 +86,12 @@ class Env:
         self.parking = MongoParking(self.db, rig.policy, 86400)  # type: ignore[arg-type]
         rig.policy.parking = self.parking
         rig.broker.context.set_global("parking", self.parking)
-        deps = Deps(UnitOfWorkFactory(fake_uow(rig.state)), clock=self.clock, parking=self.parking,
-                    settings=NotificationSettings(**FAST, reminder_fractions=(0.5, 0.25, 0.1)))
+        deps = Deps(
+            UnitOfWorkFactory(fake_uow(rig.state)),
+            clock=self.clock,
+            parking=self.parking,
+            settings=NotificationSettings(**FAST, reminder_fractions=(0.5, 0.25, 0.1)),
+        )
         self.reminders = ReminderSource(deps)
         rig.broker.context.set_global("notification", deps)
 
@@ -76,8 +104,11 @@ class Env:
             await self.parking.process(doc)
 
     def reminders_sent(self, account_id: str) -> list[dict[str, Any]]:
-        return [d for d in self.rig.state.tables.get("deliveries", {}).values()
-                if d["account_id"] == account_id and d["message_type"] == "deadline_reminder"]
+        return [
+            d
+            for d in self.rig.state.tables.get("deliveries", {}).values()
+            if d["account_id"] == account_id and d["message_type"] == "deadline_reminder"
+        ]
 
     def series(self) -> list[dict[str, Any]]:
         return list(self.rig.state.tables.get("reminders", {}).values())
@@ -104,7 +135,9 @@ async def test_a_clearing_before_its_scheduling_waits_and_no_reminder_goes_out(e
         assert env.series() == []
 
         await rig.publish(schedule)
-        assert env.parked()[0]["next_try_at"] <= datetime.now(UTC)  # its scheduling arrived: tried again at once
+        assert env.parked()[0]["next_try_at"] <= datetime.now(
+            UTC
+        )  # its scheduling arrived: tried again at once
         await env.retry_parked()
         assert env.parked() == []
 

@@ -33,14 +33,19 @@ async def register_both(rig: Rig, p: Parties, buyer_locale: str = "en-US") -> No
     await rig.publish(account_registered(p.merchant_account_id, AccountRole.MERCHANT, phone="+8613800005678"))
 
 
-async def test_order_paid_reaches_both_parties_on_every_channel(notification_rig: Rig, queued: Counter) -> None:
+async def test_order_paid_reaches_both_parties_on_every_channel(
+    notification_rig: Rig, queued: Counter
+) -> None:
     p = parties()
     event = order_paid(p)
     async with notification_rig.running() as rig:
         await register_both(rig, p)
         await rig.publish(event)
 
-    for account_id, message_type in ((p.buyer_account_id, "order_paid"), (p.merchant_account_id, "order_received")):
+    for account_id, message_type in (
+        (p.buyer_account_id, "order_paid"),
+        (p.merchant_account_id, "order_received"),
+    ):
         planned = {d.channel: d for d in deliveries(rig, account_id)}
         assert set(planned) == {Channel.IN_SITE, Channel.EMAIL, Channel.SMS}
         assert planned[Channel.IN_SITE].status is DeliveryStatus.SENT
@@ -72,19 +77,31 @@ async def test_the_buyers_locale_picks_the_language(notification_rig: Rig) -> No
     assert merchant_message["title"] == f"New paid order {event.order_id}"
 
 
-async def test_a_verified_subscribed_recipient_receives_instead_of_the_bound_contact(notification_rig: Rig) -> None:
+async def test_a_verified_subscribed_recipient_receives_instead_of_the_bound_contact(
+    notification_rig: Rig,
+) -> None:
     p = parties()
-    ops = Recipient(recipient_id=rid("rcp"), account_id=p.buyer_account_id, name="ops", email="ops@example.com",
-                    phone="+8613900000001", categories=["creation_activation"], email_verified=True,
-                    phone_verified=True)
+    ops = Recipient(
+        recipient_id=rid("rcp"),
+        account_id=p.buyer_account_id,
+        name="ops",
+        email="ops@example.com",
+        phone="+8613900000001",
+        categories=["creation_activation"],
+        email_verified=True,
+        phone_verified=True,
+    )
     notification_rig.state.table("recipients")[ops.recipient_id] = ops.model_dump()
     async with notification_rig.running() as rig:
         await register_both(rig, p)
         await rig.publish(order_paid(p))
 
     addresses = {(d.channel, d.address) for d in deliveries(rig, p.buyer_account_id)}
-    assert addresses == {(Channel.IN_SITE, p.buyer_account_id), (Channel.EMAIL, "ops@example.com"),
-                         (Channel.SMS, "+8613900000001")}
+    assert addresses == {
+        (Channel.IN_SITE, p.buyer_account_id),
+        (Channel.EMAIL, "ops@example.com"),
+        (Channel.SMS, "+8613900000001"),
+    }
 
 
 async def test_a_redelivered_event_plans_nothing_twice(notification_rig: Rig) -> None:

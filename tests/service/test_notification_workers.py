@@ -35,16 +35,37 @@ NOW = datetime.now(UTC)
 
 
 def settings(**extra: Any) -> NotificationSettings:
-    return NotificationSettings(**(FAST | {"dispatch_poll_seconds": 0.01, "rate_limit_sms": 0, "rate_limit_email": 0,
-                                           "delivery_backoff_seconds": 0.01, "delivery_backoff_max_seconds": 0.02}
-                                   | extra))
+    return NotificationSettings(
+        **(
+            FAST
+            | {
+                "dispatch_poll_seconds": 0.01,
+                "rate_limit_sms": 0,
+                "rate_limit_email": 0,
+                "delivery_backoff_seconds": 0.01,
+                "delivery_backoff_max_seconds": 0.02,
+            }
+            | extra
+        )
+    )
 
 
 def delivery(channel: Channel = Channel.EMAIL) -> dict[str, Any]:
-    d = Delivery(delivery_id=rid("d"), event_id=rid("e"), event_type="order.paid", order_id=rid("CS"),
-                 account_id=rid("acc"), message_type="order_paid", category="creation_activation", channel=channel,
-                 address="buyer@example.com" if channel is Channel.EMAIL else "+8613800001234", title="t", body="b",
-                 next_attempt_at=NOW - timedelta(seconds=1), created_at=NOW)
+    d = Delivery(
+        delivery_id=rid("d"),
+        event_id=rid("e"),
+        event_type="order.paid",
+        order_id=rid("CS"),
+        account_id=rid("acc"),
+        message_type="order_paid",
+        category="creation_activation",
+        channel=channel,
+        address="buyer@example.com" if channel is Channel.EMAIL else "+8613800001234",
+        title="t",
+        body="b",
+        next_attempt_at=NOW - timedelta(seconds=1),
+        created_at=NOW,
+    )
     return {"_id": d.delivery_id, **d.model_dump()}
 
 
@@ -68,14 +89,21 @@ class Gate:
         return f"ref-{len(self.sent)}"
 
 
-def dispatcher_on(db: MemDatabase, email: Failover[EmailMessage], sms: Failover[SmsMessage],
-                  s: NotificationSettings) -> Dispatcher:
-    return Dispatcher(Deliveries(db.collection("deliveries")), RateLimits(db.collection("rate_limits")), email, sms, s)
+def dispatcher_on(
+    db: MemDatabase, email: Failover[EmailMessage], sms: Failover[SmsMessage], s: NotificationSettings
+) -> Dispatcher:
+    return Dispatcher(
+        Deliveries(db.collection("deliveries")), RateLimits(db.collection("rate_limits")), email, sms, s
+    )
 
 
 def rig(db: MemDatabase, provider: Any, s: NotificationSettings) -> Dispatcher:
-    return dispatcher_on(db, Failover(provider, None, CircuitBreaker(3, 30.0)),
-                         Failover(provider, None, CircuitBreaker(3, 30.0)), s)
+    return dispatcher_on(
+        db,
+        Failover(provider, None, CircuitBreaker(3, 30.0)),
+        Failover(provider, None, CircuitBreaker(3, 30.0)),
+        s,
+    )
 
 
 @contextlib.asynccontextmanager
@@ -99,10 +127,16 @@ async def test_database_errors_while_claiming_never_cost_sending_capacity() -> N
     dispatcher = rig(db, gate, s)
     async with dispatching(db, dispatcher, s):
         try:
-            await eventually(lambda: _true(gate.open.is_set()), timeout=5,
-                             what="eight sends in flight at once after three failed claims")
-            await eventually(lambda: _true(all(d["status"] == "sent" for d in db["deliveries"].docs.values())),
-                             timeout=5, what="every delivery marked sent")
+            await eventually(
+                lambda: _true(gate.open.is_set()),
+                timeout=5,
+                what="eight sends in flight at once after three failed claims",
+            )
+            await eventually(
+                lambda: _true(all(d["status"] == "sent" for d in db["deliveries"].docs.values())),
+                timeout=5,
+                what="every delivery marked sent",
+            )
         finally:
             gate.open.set()
     assert gate.widest == 8
@@ -138,17 +172,25 @@ async def test_provider_failures_stay_the_deliverys_own_retries_not_the_workers(
     db, s = MemDatabase(), settings(delivery_max_attempts=3)
     transient, permanent = delivery(Channel.EMAIL), delivery(Channel.SMS)
     await db["deliveries"].insert_many([transient, permanent])
-    email: Failover[EmailMessage] = Failover(Refusing(TransientSendError("SMTP 451: try later")), None,
-                                             CircuitBreaker(100, 30.0))
-    sms: Failover[SmsMessage] = Failover(Refusing(PermanentSendError("Twilio HTTP 400: not a number")), None,
-                                         CircuitBreaker(100, 30.0))
+    email: Failover[EmailMessage] = Failover(
+        Refusing(TransientSendError("SMTP 451: try later")), None, CircuitBreaker(100, 30.0)
+    )
+    sms: Failover[SmsMessage] = Failover(
+        Refusing(PermanentSendError("Twilio HTTP 400: not a number")), None, CircuitBreaker(100, 30.0)
+    )
     dispatcher = dispatcher_on(db, email, sms, s)
     rows = db["deliveries"].docs
     async with dispatching(db, dispatcher, s):
-        await eventually(lambda: _true(rows[transient["_id"]]["status"] == "dead"), timeout=5,
-                         what="the e-mail dead after its attempts")
-        await eventually(lambda: _true(rows[permanent["_id"]]["status"] == "failed"), timeout=5,
-                         what="the refused SMS failed")
+        await eventually(
+            lambda: _true(rows[transient["_id"]]["status"] == "dead"),
+            timeout=5,
+            what="the e-mail dead after its attempts",
+        )
+        await eventually(
+            lambda: _true(rows[permanent["_id"]]["status"] == "failed"),
+            timeout=5,
+            what="the refused SMS failed",
+        )
     assert rows[transient["_id"]]["attempts"] == 3
     assert "451" in rows[transient["_id"]]["last_error"]
     assert rows[permanent["_id"]]["attempts"] == 1
@@ -164,10 +206,16 @@ async def test_a_row_that_does_not_validate_is_the_workers_and_never_blocks_the_
     gate = Gate(width=1)
     dispatcher = rig(db, gate, s)
     async with dispatching(db, dispatcher, s) as task:
-        await eventually(lambda: _true(db["deliveries"].docs[good["_id"]]["status"] == "sent"), timeout=5,
-                         what="the good delivery sent")
-        record = await eventually(lambda: db["worker_items"].find_one({"key": bad["_id"]}), timeout=5,
-                                  what="the bad row recorded by the worker")
+        await eventually(
+            lambda: _true(db["deliveries"].docs[good["_id"]]["status"] == "sent"),
+            timeout=5,
+            what="the good delivery sent",
+        )
+        record = await eventually(
+            lambda: db["worker_items"].find_one({"key": bad["_id"]}),
+            timeout=5,
+            what="the bad row recorded by the worker",
+        )
         assert "ValidationError" in record["last_error"]
         assert not task.done()
 
@@ -179,8 +227,11 @@ async def test_a_claim_failing_is_logged_as_the_rounds_error_and_the_worker_stay
     worker = LeasedWorker(db, dispatcher, dataclasses.replace(dispatcher.worker_settings(), watch=None))  # type: ignore[arg-type]
     worker.start()
     try:
-        await eventually(lambda: _true(db["deliveries"].calls.get("find", 0) >= 4), timeout=5,
-                         what="claims tried again after the failures")
+        await eventually(
+            lambda: _true(db["deliveries"].calls.get("find", 0) >= 4),
+            timeout=5,
+            what="claims tried again after the failures",
+        )
         health = worker.health()
         assert health.alive
         assert "AutoReconnect" in (health.last_error or "")
@@ -195,13 +246,20 @@ async def test_a_sent_message_is_marked_once_the_database_is_back_and_never_sent
     row = delivery()
     await db["deliveries"].insert_one(row)
     # The marks fail, not the claim: the mark is the write conditional on the row being `sending`.
-    db["deliveries"].fail("update_one", 3, AutoReconnect("database restarting"),
-                          when=lambda query: query.get("status") == "sending")
+    db["deliveries"].fail(
+        "update_one",
+        3,
+        AutoReconnect("database restarting"),
+        when=lambda query: query.get("status") == "sending",
+    )
     gate = Gate(width=1)
     dispatcher = rig(db, gate, s)
     async with dispatching(db, dispatcher, s):
-        await eventually(lambda: _true(db["deliveries"].docs[row["_id"]]["status"] == "sent"), timeout=10,
-                         what="the delivery marked sent")
+        await eventually(
+            lambda: _true(db["deliveries"].docs[row["_id"]]["status"] == "sent"),
+            timeout=10,
+            what="the delivery marked sent",
+        )
     assert len(gate.sent) == 1
     assert db["worker_items"].docs == {}
 
@@ -227,9 +285,22 @@ async def test_a_send_under_way_at_shutdown_finishes_and_is_marked() -> None:
 def scheduled(buyer: str, due_in: timedelta, now: datetime) -> DeadlineScheduled:
     p = parties().model_copy(update={"buyer_account_id": buyer})
     oid = rid("CS")
-    return DeadlineScheduled(producer="t", correlation_id="c", order_id=oid, payload=DeadlineScheduledPayload(
-        deadline_id=rid("dl"), kind=DeadlineKind.AUTO_ACCEPTANCE, service_order_id="SO", order_id=oid,
-        node="accept", party=PartyRole.BUYER, due_at=now + due_in, consequence="accepted", parties=p))
+    return DeadlineScheduled(
+        producer="t",
+        correlation_id="c",
+        order_id=oid,
+        payload=DeadlineScheduledPayload(
+            deadline_id=rid("dl"),
+            kind=DeadlineKind.AUTO_ACCEPTANCE,
+            service_order_id="SO",
+            order_id=oid,
+            node="accept",
+            party=PartyRole.BUYER,
+            due_at=now + due_in,
+            consequence="accepted",
+            parties=p,
+        ),
+    )
 
 
 class Clock:
@@ -245,8 +316,17 @@ class Clock:
 @contextlib.asynccontextmanager
 async def reminding(db: MemDatabase, svc: ReminderSource, clock: Clock) -> AsyncIterator[Any]:
     """The reminders as the app runs them: a source of the shared leased worker, one series per item."""
-    worker = LeasedWorker(db, svc, WorkerSettings(poll_seconds=0.01, max_attempts=3, backoff_seconds=0.01,  # type: ignore[arg-type]
-                                                  backoff_max_seconds=0.02), clock=clock)
+    worker = LeasedWorker(
+        db,
+        svc,
+        WorkerSettings(
+            poll_seconds=0.01,
+            max_attempts=3,
+            backoff_seconds=0.01,  # type: ignore[arg-type]
+            backoff_max_seconds=0.02,
+        ),
+        clock=clock,
+    )
     task = worker.start()
     try:
         yield task
@@ -260,21 +340,37 @@ async def test_one_failing_reminder_series_never_stops_the_others() -> None:
     broken, fine = rid("acc-broken"), rid("acc-fine")
     # The broken account's stored contact no longer validates (a bug or a bad migration): its series fails.
     state.table("contacts")[broken] = {"contact": {"account_id": broken}}
-    state.table("contacts")[fine] = {"contact": {"account_id": fine, "role": "buyer", "display_name": "F",
-                                                 "bound_email": "f@example.com", "bound_phone": "+8613800001234",
-                                                 "locale": "en-US"}}
+    state.table("contacts")[fine] = {
+        "contact": {
+            "account_id": fine,
+            "role": "buyer",
+            "display_name": "F",
+            "bound_email": "f@example.com",
+            "bound_phone": "+8613800001234",
+            "locale": "en-US",
+        }
+    }
     await schedule(svc.deps, scheduled(broken, timedelta(hours=10), NOW))  # due first: it fails first
     await schedule(svc.deps, scheduled(fine, timedelta(hours=12), NOW))
     clock.ahead = timedelta(hours=7)  # both first steps are due
     db = MemDatabase()
     async with reminding(db, svc, clock) as task:
-        await eventually(lambda: _true(any(d["account_id"] == fine for d in state.table("deliveries").values())),
-                         timeout=5, what="the healthy series' reminder")
+        await eventually(
+            lambda: _true(any(d["account_id"] == fine for d in state.table("deliveries").values())),
+            timeout=5,
+            what="the healthy series' reminder",
+        )
         assert not task.done()
-        [failing] = [sid for sid, row in state.table("reminders").items()
-                     if row["parties"]["buyer_account_id"] == broken]
-        record = await eventually(lambda: db["worker_items"].find_one({"key": failing, "quarantined_at": {"$ne": None}}),
-                                  timeout=5, what="the failing series quarantined after its attempts")
+        [failing] = [
+            sid
+            for sid, row in state.table("reminders").items()
+            if row["parties"]["buyer_account_id"] == broken
+        ]
+        record = await eventually(
+            lambda: db["worker_items"].find_one({"key": failing, "quarantined_at": {"$ne": None}}),
+            timeout=5,
+            what="the failing series quarantined after its attempts",
+        )
         assert record["attempts"] == 3
         assert "ValidationError" in record["last_error"]
         assert not task.done()

@@ -24,12 +24,17 @@ def test_every_route_of_every_service_has_exactly_one_rule() -> None:
 
 
 def test_the_readme_shows_the_table_as_the_code_has_it() -> None:
-    assert readme_block() in README.read_text(), "README.md's table drifted: run `python -m tests.access_table`"
+    assert readme_block() in README.read_text(), (
+        "README.md's table drifted: run `python -m tests.access_table`"
+    )
 
 
 def test_only_the_catalogue_reads_are_public_and_only_the_payment_system_pays() -> None:
-    assert {r.key for r in RULES if r.public} == {("orders", "GET", "/products"),
-                                                  ("orders", "GET", "/products/{product_id}")}
+    assert {r.key for r in RULES if r.public} == {
+        ("orders", "GET", "/products"),
+        ("orders", "GET", "/products/{product_id}"),
+    }
     assert [r.key for r in RULES if "payment" in r.allowed and not r.public] == [
-        ("orders", "POST", "/orders/{order_id}/pay")]
+        ("orders", "POST", "/orders/{order_id}/pay")
+    ]
     assert all(r.allowed == {"operator"} for r in RULES if r.path.startswith("/operator/"))

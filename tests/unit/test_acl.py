@@ -23,8 +23,11 @@ from shared.schemas import TOPICS, dead_letter
 from shared.schemas.acl import GRANTS
 
 WIRING: dict[str, tuple[type[ServiceSettings], Callable[[KafkaBroker, ServiceSettings], None]]] = {
-    "orders": (OrdersSettings, orders.register), "supervision": (SupervisionSettings, supervision.register),
-    "notification": (NotificationSettings, notification.register), "partner": (PartnerSettings, partner.register)}
+    "orders": (OrdersSettings, orders.register),
+    "supervision": (SupervisionSettings, supervision.register),
+    "notification": (NotificationSettings, notification.register),
+    "partner": (PartnerSettings, partner.register),
+}
 
 
 def _wired(service: str) -> tuple[set[str], set[str]]:
@@ -57,7 +60,12 @@ def test_every_service_has_grants_and_every_topic_has_a_producer() -> None:
 
 
 def test_no_service_but_the_producers_may_write_the_sensitive_topics() -> None:
-    writers = {topic: {s for s, g in GRANTS.items() if topic in g.writes()}
-               for topic in ("refund.decided", "account.registered", "order.paid")}
-    assert writers == {"refund.decided": {"orders"}, "account.registered": {"orders"},
-                       "order.paid": {"orders"}}
+    writers = {
+        topic: {s for s, g in GRANTS.items() if topic in g.writes()}
+        for topic in ("refund.decided", "account.registered", "order.paid")
+    }
+    assert writers == {
+        "refund.decided": {"orders"},
+        "account.registered": {"orders"},
+        "order.paid": {"orders"},
+    }

@@ -46,39 +46,59 @@ async def test_a_valid_token_names_the_caller_and_its_role(http: httpx.AsyncClie
     assert resp.json() == {"account_id": "acc-1", "role": "buyer"}
 
 
-@pytest.mark.parametrize(("headers", "why"), [
-    ({}, "a bearer token is required"),
-    ({"X-Account-Id": "acc-1"}, "a bearer token is required"),
-    ({"Authorization": "Basic YTpi"}, "a bearer token is required"),
-    ({"Authorization": "Bearer not-a-jwt"}, "malformed token"),
-])
+@pytest.mark.parametrize(
+    ("headers", "why"),
+    [
+        ({}, "a bearer token is required"),
+        ({"X-Account-Id": "acc-1"}, "a bearer token is required"),
+        ({"Authorization": "Basic YTpi"}, "a bearer token is required"),
+        ({"Authorization": "Bearer not-a-jwt"}, "malformed token"),
+    ],
+)
 async def test_no_or_malformed_credentials_get_401_with_a_bearer_challenge(
-        http: httpx.AsyncClient, headers: dict[str, str], why: str) -> None:
+    http: httpx.AsyncClient, headers: dict[str, str], why: str
+) -> None:
     resp = await http.get("/me", headers=headers)
     assert resp.status_code == 401
     assert resp.headers["WWW-Authenticate"].startswith('Bearer realm="koogallery", error="invalid_token"')
     assert why in resp.json()["detail"]["message"]
 
 
-@pytest.mark.parametrize(("claims", "why"), [
-    ({"expires_in": -120}, "expired"),
-    ({"audience": "koo-partner"}, "not meant for this service"),
-    ({"issuer": "https://evil.test/realms/koogallery"}, "not issued by the configured"),
-    ({"kid": "someone-elses-key"}, "signing key is unknown"),
-    ({"nbf": int(time.time()) + 600}, "not valid yet"),
-])
-async def test_expired_foreign_or_unknown_tokens_get_401(http: httpx.AsyncClient, claims: dict[str, object],
-                                                         why: str) -> None:
+@pytest.mark.parametrize(
+    ("claims", "why"),
+    [
+        ({"expires_in": -120}, "expired"),
+        ({"audience": "koo-partner"}, "not meant for this service"),
+        ({"issuer": "https://evil.test/realms/koogallery"}, "not issued by the configured"),
+        ({"kid": "someone-elses-key"}, "signing key is unknown"),
+        ({"nbf": int(time.time()) + 600}, "not valid yet"),
+    ],
+)
+async def test_expired_foreign_or_unknown_tokens_get_401(
+    http: httpx.AsyncClient, claims: dict[str, object], why: str
+) -> None:
     token = tokens.token("acc-1", "buyer", **{"audience": AUD, **claims})  # type: ignore[arg-type]
     resp = await http.get("/me", headers={"Authorization": f"Bearer {token}"})
     assert resp.status_code == 401, resp.text
     assert why in resp.json()["detail"]["message"]
 
 
-async def test_an_hmac_token_keyed_with_anything_is_refused_by_the_allow_list(http: httpx.AsyncClient) -> None:
-    forged = jwt.encode({"iss": tokens.ISSUER, "aud": AUD, "sub": "x", "iat": int(time.time()),
-                         "exp": int(time.time()) + 60, "realm_access": {"roles": ["operator"]}},
-                        "a-shared-secret-of-at-least-32-bytes!", algorithm="HS256", headers={"kid": tokens.KID})
+async def test_an_hmac_token_keyed_with_anything_is_refused_by_the_allow_list(
+    http: httpx.AsyncClient,
+) -> None:
+    forged = jwt.encode(
+        {
+            "iss": tokens.ISSUER,
+            "aud": AUD,
+            "sub": "x",
+            "iat": int(time.time()),
+            "exp": int(time.time()) + 60,
+            "realm_access": {"roles": ["operator"]},
+        },
+        "a-shared-secret-of-at-least-32-bytes!",
+        algorithm="HS256",
+        headers={"kid": tokens.KID},
+    )
     resp = await http.get("/me", headers={"Authorization": f"Bearer {forged}"})
     assert resp.status_code == 401
     assert "HS256" in resp.json()["detail"]["message"]
@@ -93,14 +113,18 @@ async def test_a_valid_token_without_the_role_gets_403_naming_the_rule(http: htt
 async def test_an_account_holding_two_marketplace_roles_is_refused() -> None:
     app = _app()
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc") as http:
-        resp = await http.post("/reviews/p-1", headers=tokens.bearer("acc-1", "operator", "buyer", audience=AUD))
+        resp = await http.post(
+            "/reviews/p-1", headers=tokens.bearer("acc-1", "operator", "buyer", audience=AUD)
+        )
     assert resp.status_code == 403
     assert resp.json()["detail"]["rule"] == "one_marketplace_role"
 
 
 async def test_every_operator_request_is_audited_with_its_outcome() -> None:
     audit = MemoryAuditLog("orders")
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=_app(audit)), base_url="http://svc") as http:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=_app(audit)), base_url="http://svc"
+    ) as http:
         ok = await http.post("/reviews/p-9", headers=tokens.bearer("op-1", "operator", audience=AUD))
         await http.post("/reviews/p-9", headers=tokens.bearer("m-1", "merchant", audience=AUD))
         listed = await http.get("/operator/audit", headers=tokens.bearer("op-1", "operator", audience=AUD))
@@ -112,7 +136,9 @@ async def test_every_operator_request_is_audited_with_its_outcome() -> None:
     assert review["actor_account_id"] == "op-1"
     assert review["resource"] == {"product_id": "p-9"}
     assert (review["outcome"], review["status"]) == ("allowed", 200)
-    assert all(r["actor_account_id"] == "op-1" for r in rows)  # the merchant's refused call is no operator action
+    assert all(
+        r["actor_account_id"] == "op-1" for r in rows
+    )  # the merchant's refused call is no operator action
 
 
 def test_roles_come_from_the_configured_claim_and_a_subject_is_required() -> None:

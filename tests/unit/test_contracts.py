@@ -19,18 +19,42 @@ def test_committed_contract_matches_the_code(path: Path) -> None:
 
 
 def test_every_event_a_service_publishes_or_consumes_is_in_its_asyncapi() -> None:
-    channels = {name.split(".asyncapi")[0]: set(json.loads(text)["channels"])
-                for name, text in ((p.name, t) for p, t in DOCS.items()) if ".asyncapi" in name}
-    assert {"orders:acceptance.done", "orders:order.paid:out", "orders:account.registered:out"} <= channels["orders"]
-    assert {"supervision:order.paid", "supervision:acceptance.done:out",
-            "supervision:appeal.raised:out"} <= channels["supervision"]
-    assert {f"notification:{t}" for t in ("account.registered", "order.paid", "milestone.confirmed", "appeal.raised",
-                                          "appeal.resolved", "acceptance.done")} <= channels["notification"]
+    channels = {
+        name.split(".asyncapi")[0]: set(json.loads(text)["channels"])
+        for name, text in ((p.name, t) for p, t in DOCS.items())
+        if ".asyncapi" in name
+    }
+    assert {"orders:acceptance.done", "orders:order.paid:out", "orders:account.registered:out"} <= channels[
+        "orders"
+    ]
+    assert {
+        "supervision:order.paid",
+        "supervision:acceptance.done:out",
+        "supervision:appeal.raised:out",
+    } <= channels["supervision"]
+    assert {
+        f"notification:{t}"
+        for t in (
+            "account.registered",
+            "order.paid",
+            "milestone.confirmed",
+            "appeal.raised",
+            "appeal.resolved",
+            "acceptance.done",
+        )
+    } <= channels["notification"]
     assert {"partner:order.paid", "partner:acceptance.done"} <= channels["partner"]
 
 
-EXEMPT = {"/healthz", "/readyz", "/asyncapi.json", "/callbacks/sms/{delivery_id}", "/verify/email",
-          "/products", "/products/{product_id}"}
+EXEMPT = {
+    "/healthz",
+    "/readyz",
+    "/asyncapi.json",
+    "/callbacks/sms/{delivery_id}",
+    "/verify/email",
+    "/products",
+    "/products/{product_id}",
+}
 
 
 def test_openapi_declares_the_bearer_scheme_on_every_route_but_the_exempt_ones() -> None:
@@ -41,10 +65,15 @@ def test_openapi_declares_the_bearer_scheme_on_every_route_but_the_exempt_ones()
         spec = json.loads(text)
         assert {"/healthz", "/readyz", "/asyncapi.json"} <= set(spec["paths"]), path.name
         assert spec["components"]["securitySchemes"]["bearer"] == {
-            "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-            "description": spec["components"]["securitySchemes"]["bearer"]["description"]}, path.name
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": spec["components"]["securitySchemes"]["bearer"]["description"],
+        }, path.name
         assert "X-Account-Id" not in text, path.name
         for route, ops in spec["paths"].items():
             for method, op in ops.items():
                 secured = any("bearer" in req for req in op.get("security", []))
-                assert secured or route in EXEMPT, f"{path.name}: {method.upper()} {route} declares no bearer token"
+                assert secured or route in EXEMPT, (
+                    f"{path.name}: {method.upper()} {route} declares no bearer token"
+                )

@@ -36,29 +36,55 @@ def json_error() -> json.JSONDecodeError:
     raise AssertionError("expected a decode error")
 
 
-@pytest.mark.parametrize("exc", [
-    validation_error(), json_error(), PermanentError("no template"), DomainError("refused"), NotFound("gone"),
-    Forbidden("not yours"), InvalidInput("bad"), Frozen("appeal open"),
-], ids=type)
+@pytest.mark.parametrize(
+    "exc",
+    [
+        validation_error(),
+        json_error(),
+        PermanentError("no template"),
+        DomainError("refused"),
+        NotFound("gone"),
+        Forbidden("not yours"),
+        InvalidInput("bad"),
+        Frozen("appeal open"),
+    ],
+    ids=type,
+)
 def test_permanent_failures_are_not_retried(exc: BaseException) -> None:
     assert is_permanent(exc)
 
 
-@pytest.mark.parametrize("exc", [
-    ConcurrentUpdate("lost a race"), RuntimeError("boom"), TimeoutError(), ConnectionError("reset"),
-], ids=type)
+@pytest.mark.parametrize(
+    "exc",
+    [
+        ConcurrentUpdate("lost a race"),
+        RuntimeError("boom"),
+        TimeoutError(),
+        ConnectionError("reset"),
+    ],
+    ids=type,
+)
 def test_transient_failures_are_retried(exc: BaseException) -> None:
     assert not is_permanent(exc)
 
 
 def policy(**overrides: float) -> DeadLetterPolicy:
-    return DeadLetterPolicy(OrdersSettings(kafka_bootstrap_servers="localhost:9092", mongodb_uri="mongodb://x",
-                                           **overrides))
+    return DeadLetterPolicy(
+        OrdersSettings(kafka_bootstrap_servers="localhost:9092", mongodb_uri="mongodb://x", **overrides)
+    )
 
 
-@pytest.mark.parametrize(("attempt", "low", "high"), [
-    (1, 0.1, 0.2), (2, 0.2, 0.4), (3, 0.4, 0.8), (5, 1.6, 3.2), (6, 2.5, 5.0), (20, 2.5, 5.0),
-])
+@pytest.mark.parametrize(
+    ("attempt", "low", "high"),
+    [
+        (1, 0.1, 0.2),
+        (2, 0.2, 0.4),
+        (3, 0.4, 0.8),
+        (5, 1.6, 3.2),
+        (6, 2.5, 5.0),
+        (20, 2.5, 5.0),
+    ],
+)
 def test_backoff_doubles_with_jitter_and_is_capped(attempt: int, low: float, high: float) -> None:
     p = policy(consumer_backoff_seconds=0.2, consumer_backoff_max_seconds=5.0)
     waits = [p.backoff(attempt) for _ in range(300)]
@@ -92,7 +118,9 @@ class _Parking:
         self.parked.append((record, exc, group))
 
 
-def _rigged(failures: list[BaseException]) -> tuple[DeadLetterPolicy, list[tuple[object, BaseException]], object]:
+def _rigged(
+    failures: list[BaseException],
+) -> tuple[DeadLetterPolicy, list[tuple[object, BaseException]], object]:
     p = policy(consumer_backoff_seconds=0.001, consumer_backoff_max_seconds=0.002, consumer_max_attempts=3)
     letters: list[tuple[object, BaseException]] = []
 
@@ -112,8 +140,16 @@ def _rigged(failures: list[BaseException]) -> tuple[DeadLetterPolicy, list[tuple
     return p, letters, (middleware, handler)
 
 
-@pytest.mark.parametrize("outage", [ServerSelectionTimeoutError("no primary"), AutoReconnect("reset"),
-                                    KafkaConnectionError(), ConcurrentUpdate("lost a race")], ids=type)
+@pytest.mark.parametrize(
+    "outage",
+    [
+        ServerSelectionTimeoutError("no primary"),
+        AutoReconnect("reset"),
+        KafkaConnectionError(),
+        ConcurrentUpdate("lost a race"),
+    ],
+    ids=type,
+)
 async def test_an_outage_is_waited_out_and_never_dead_lettered(outage: BaseException) -> None:
     _p, letters, (middleware, handler) = _rigged([outage] * 6)  # more failures than the attempt bound
     assert await middleware.consume_scope(handler, _Msg()) == "handled"
@@ -146,9 +182,18 @@ async def test_poison_is_dead_lettered_at_once_and_a_bug_after_the_attempts() ->
     assert [type(e) for _, e in letters] == [RuntimeError]
 
 
-@pytest.mark.parametrize(("exc", "transient"), [
-    (ServerSelectionTimeoutError("x"), True), (NetworkTimeout("x"), True), (ConcurrentUpdate("x"), True),
-    (KafkaConnectionError(), True), (InvalidInput("x"), False), (RuntimeError("x"), False),
-    (NotYetKnown("a", "b"), False)], ids=lambda v: type(v).__name__ if isinstance(v, BaseException) else str(v))
+@pytest.mark.parametrize(
+    ("exc", "transient"),
+    [
+        (ServerSelectionTimeoutError("x"), True),
+        (NetworkTimeout("x"), True),
+        (ConcurrentUpdate("x"), True),
+        (KafkaConnectionError(), True),
+        (InvalidInput("x"), False),
+        (RuntimeError("x"), False),
+        (NotYetKnown("a", "b"), False),
+    ],
+    ids=lambda v: type(v).__name__ if isinstance(v, BaseException) else str(v),
+)
 def test_what_counts_as_transient(exc: BaseException, transient: bool) -> None:
     assert is_transient(exc) is transient

@@ -29,15 +29,25 @@ def fake_cargo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str) -> Pa
     return calls
 
 
-def test_a_build_goes_to_a_staging_root_then_into_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_build_goes_to_a_staging_root_then_into_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     # cargo install --root <staging>: the last argument is the root it installs into
-    calls = fake_cargo(tmp_path, monkeypatch, 'for root; do :; done; mkdir -p "$root/bin" && '
-                                              'touch "$root/bin/secantusd-rs"')
+    calls = fake_cargo(
+        tmp_path, monkeypatch, 'for root; do :; done; mkdir -p "$root/bin" && touch "$root/bin/secantusd-rs"'
+    )
     first = mongo.server()
-    assert first == mongo.Server(tmp_path / "cache" / "secantus-mdb-0.5.3-beta.196" / "bin" / "secantusd-rs", "rust")
-    assert calls.read_text().split()[:6] == ["install", "secantus-mdb", "--version", "0.5.3-beta.196", "--locked",
-                                             "--ignore-rust-version"]
+    assert first == mongo.Server(
+        tmp_path / "cache" / "secantus-mdb-0.5.3-beta.196" / "bin" / "secantusd-rs", "rust"
+    )
+    assert calls.read_text().split()[:6] == [
+        "install",
+        "secantus-mdb",
+        "--version",
+        "0.5.3-beta.196",
+        "--locked",
+        "--ignore-rust-version",
+    ]
     assert calls.read_text().split()[-1].endswith(".partial")
     assert not (tmp_path / "cache" / "secantus-mdb-0.5.3-beta.196.partial").exists()
     out = capsys.readouterr().out
@@ -47,8 +57,9 @@ def test_a_build_goes_to_a_staging_root_then_into_place(tmp_path: Path, monkeypa
     assert len(calls.read_text().splitlines()) == 1
 
 
-def test_a_failed_build_falls_back_loudly_and_is_not_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_failed_build_falls_back_loudly_and_is_not_retried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     calls = fake_cargo(tmp_path, monkeypatch, "echo 'error: linking failed'; exit 101")
     assert mongo.server().kind == "python"
     err = capsys.readouterr().err
@@ -64,8 +75,9 @@ def test_a_failed_build_falls_back_loudly_and_is_not_retried(tmp_path: Path, mon
     assert len(calls.read_text().splitlines()) == 2
 
 
-def test_without_cargo_or_by_choice_the_python_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_without_cargo_or_by_choice_the_python_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("KOO_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("PATH", str(tmp_path))  # no cargo here
     monkeypatch.delenv("SECANTUS_SERVER", raising=False)

@@ -19,16 +19,30 @@ def test_one_replica_keeps_the_service_names_and_ports(tmp_path: Path) -> None:
     assert env["NOTIFICATION_PUBLIC_BASE_URL"] == "http://127.0.0.1:8003"
 
 
-def test_two_replicas_get_their_own_names_ports_and_callbacks_but_share_database_and_groups(tmp_path: Path) -> None:
+def test_two_replicas_get_their_own_names_ports_and_callbacks_but_share_database_and_groups(
+    tmp_path: Path,
+) -> None:
     stack = Stack(tmp_path, Ports.free(), namespace="ns", replicas=2)
     names = [r for s in SERVICES for r in stack.replicas_of(s)]
-    assert names == ["orders", "orders-2", "supervision", "supervision-2", "notification", "notification-2",
-                     "partner", "partner-2"]
+    assert names == [
+        "orders",
+        "orders-2",
+        "supervision",
+        "supervision-2",
+        "notification",
+        "notification-2",
+        "partner",
+        "partner-2",
+    ]
     assert len({stack.replica_url(r) for r in names}) == 8
     first, second = stack.env_for("notification", 0), stack.env_for("notification", 1)
     assert first["NOTIFICATION_HTTP_PORT"] != second["NOTIFICATION_HTTP_PORT"]
-    assert second["NOTIFICATION_PUBLIC_BASE_URL"] == stack.replica_url("notification-2")  # its own SMS callbacks
-    assert first["NOTIFICATION_MONGODB_DATABASE"] == second["NOTIFICATION_MONGODB_DATABASE"] == "ns_notification"
+    assert second["NOTIFICATION_PUBLIC_BASE_URL"] == stack.replica_url(
+        "notification-2"
+    )  # its own SMS callbacks
+    assert (
+        first["NOTIFICATION_MONGODB_DATABASE"] == second["NOTIFICATION_MONGODB_DATABASE"] == "ns_notification"
+    )
     assert "NOTIFICATION_CONSUMER_GROUP" not in second  # one consumer group per service, whatever the replica
     assert {service_of(r) for r in names} == set(SERVICES)
     assert replica_name("partner", 1) == "partner-2"

@@ -60,7 +60,11 @@ PRODUCTION = "production"
 CONFIGMAP_SETTINGS = ("SUITE_ENV", "OIDC_ISSUER_URL")  # cluster-wide: the same in every Deployment
 # Dev-only switches and the pre-issue-9 identity header: no manifest may mention them (SUITE_ENV=dev, which
 # cannot be found by a plain string search, is checked on the parsed documents).
-FORBIDDEN_IN_MANIFESTS = ("dev-token", "PARTNER_MERCHANT_ENDPOINT_ALLOW_HTTP", "PARTNER_MERCHANT_ENDPOINT_ALLOW_HOSTS")
+FORBIDDEN_IN_MANIFESTS = (
+    "dev-token",
+    "PARTNER_MERCHANT_ENDPOINT_ALLOW_HTTP",
+    "PARTNER_MERCHANT_ENDPOINT_ALLOW_HOSTS",
+)
 FORBIDDEN_ANYWHERE = ("X-Account-Id",)
 SUITE_ENV_DEV = re.compile(r"""\b(SUITE_ENV|[A-Z]+_ENVIRONMENT)["']?\s*[:=]\s*["']?(?!production\b)\w""")
 
@@ -193,8 +197,13 @@ def _env_names(container: dict[str, Any]) -> dict[str, str]:
                 names.update({source.get("prefix", "") + key: kind.lower() for key in keys})
     for name, entry in _env(container).items():
         value_from = entry.get("valueFrom", {})
-        names[name] = ("secret" if "secretKeyRef" in value_from
-                       else "configmap" if "configMapKeyRef" in value_from else "value")
+        names[name] = (
+            "secret"
+            if "secretKeyRef" in value_from
+            else "configmap"
+            if "configMapKeyRef" in value_from
+            else "value"
+        )
     return names
 
 
@@ -215,7 +224,10 @@ def _references(container: dict[str, Any]) -> Iterator[tuple[str, str, str | Non
 def _volume_references(deployment: dict[str, Any]) -> Iterator[tuple[str, str, str | None, bool]]:
     """(kind, name, key or None for the whole object, optional) of each Secret/ConfigMap volume."""
     for volume in _pod_spec(deployment).get("volumes", []):
-        for field, kind, name_field in (("secret", "Secret", "secretName"), ("configMap", "ConfigMap", "name")):
+        for field, kind, name_field in (
+            ("secret", "Secret", "secretName"),
+            ("configMap", "ConfigMap", "name"),
+        ):
             if field in volume:
                 source = volume[field]
                 items = source.get("items") or [{"key": None}]
@@ -241,8 +253,14 @@ def test_manifest_tree_is_complete() -> None:
     expected |= {f"{service}.yaml" for service in SERVICES}
     assert expected <= {p.name for p in BASE.iterdir()}
     assert (DEV / "kustomization.yaml").is_file()
-    assert {d.kind for d in DOCS} >= {"Namespace", "ConfigMap", "Secret", "Deployment", "Service",
-                                      "PodDisruptionBudget"}
+    assert {d.kind for d in DOCS} >= {
+        "Namespace",
+        "ConfigMap",
+        "Secret",
+        "Deployment",
+        "Service",
+        "PodDisruptionBudget",
+    }
 
 
 # --- every document: the Kubernetes schema --------------------------------------------------------------
@@ -316,7 +334,9 @@ def test_deployment_image_has_a_fixed_tag(service: str) -> None:
 @pytest.mark.parametrize("service", SERVICES)
 def test_deployment_probes(service: str) -> None:
     container = _container(service)
-    probes: dict[str, Any] = {kind: container.get(kind) for kind in ("readinessProbe", "livenessProbe", "startupProbe")}
+    probes: dict[str, Any] = {
+        kind: container.get(kind) for kind in ("readinessProbe", "livenessProbe", "startupProbe")
+    }
     for kind, probe in probes.items():
         assert probe, f"{kind} missing"
         assert "httpGet" in probe, f"{kind} is not an HTTP probe"
@@ -426,8 +446,11 @@ def test_service_selects_only_its_deployment(service: str) -> None:
 @pytest.mark.parametrize("service", SERVICES)
 def test_pod_disruption_budget_covers_only_its_deployment(service: str) -> None:
     labels = _pod_labels(_deployment(service))
-    matching = [d for d in _docs("PodDisruptionBudget")
-                if _selects(d.body["spec"].get("selector", {}).get("matchLabels"), labels)]
+    matching = [
+        d
+        for d in _docs("PodDisruptionBudget")
+        if _selects(d.body["spec"].get("selector", {}).get("matchLabels"), labels)
+    ]
     assert len(matching) == 1, f"expected one PodDisruptionBudget for {service}, found {len(matching)}"
     spec = matching[0].body["spec"]
     assert spec.get("maxUnavailable") == 1
@@ -451,7 +474,13 @@ def test_configmap_holds_no_secrets(doc: Doc) -> None:
 def test_configmap_defines_the_cluster_settings() -> None:
     keys = {key for values in _sources("ConfigMap").values() for key in values}
     assert {"KAFKA_BOOTSTRAP_SERVERS", "TOPIC_PARTITIONS", "TOPIC_REPLICATION", "CREATE_TOPICS"} <= keys
-    assert {"SUITE_ENV", "OIDC_ISSUER_URL", "KAFKA_SECURITY_PROTOCOL", "KAFKA_SASL_MECHANISM", "KAFKA_CA_FILE"} <= keys
+    assert {
+        "SUITE_ENV",
+        "OIDC_ISSUER_URL",
+        "KAFKA_SECURITY_PROTOCOL",
+        "KAFKA_SASL_MECHANISM",
+        "KAFKA_CA_FILE",
+    } <= keys
 
 
 @pytest.mark.parametrize("doc", _params(_docs("Secret")))
@@ -511,8 +540,11 @@ def _environment(service: str) -> dict[str, str]:
 
 def _settings_class(service: str) -> type[ServiceSettings]:
     module = importlib.import_module(f"services.{service}.settings")
-    found = [v for v in vars(module).values()
-             if isinstance(v, type) and issubclass(v, ServiceSettings) and v.__module__ == module.__name__]
+    found = [
+        v
+        for v in vars(module).values()
+        if isinstance(v, type) and issubclass(v, ServiceSettings) and v.__module__ == module.__name__
+    ]
     assert len(found) == 1, f"services/{service}/settings.py: expected one ServiceSettings subclass"
     return found[0]
 
@@ -522,7 +554,9 @@ def _variables_read(cls: type[ServiceSettings]) -> set[str]:
     for every field, `<PREFIX><FIELD>` (populate_by_name). Case-insensitive, as pydantic-settings reads them."""
     prefix = str(cls.model_config.get("env_prefix", "")).upper()
     names = {prefix + name.upper() for name in cls.model_fields}
-    names |= {f.validation_alias.upper() for f in cls.model_fields.values() if isinstance(f.validation_alias, str)}
+    names |= {
+        f.validation_alias.upper() for f in cls.model_fields.values() if isinstance(f.validation_alias, str)
+    }
     return names
 
 
@@ -530,7 +564,9 @@ def _variables_read(cls: type[ServiceSettings]) -> set[str]:
 def test_deployment_gets_identity_and_environment_from_the_configmap(service: str) -> None:
     names = _env_names(_container(service))
     for name in CONFIGMAP_SETTINGS:
-        assert names.get(name) == "configmap", f"{name} must come from the shared ConfigMap (not set per Deployment)"
+        assert names.get(name) == "configmap", (
+            f"{name} must come from the shared ConfigMap (not set per Deployment)"
+        )
     environment = _environment(service)
     assert environment["SUITE_ENV"] == PRODUCTION
     assert environment["OIDC_ISSUER_URL"].startswith("https://")
@@ -545,7 +581,9 @@ def test_deployment_signs_in_to_kafka_as_itself(service: str) -> None:
     assert ref["key"] == password, f"{password} must be this service's own key, not {ref['key']!r}"
     assert not ref.get("optional"), "without its password the service cannot reach Kafka: not optional"
     user = env.get(f"{_prefix(service)}KAFKA_USERNAME", {}).get("value", service)
-    assert user == service, "the Kafka user is the service's name: the ACLs' principal (shared/schemas/acl.py)"
+    assert user == service, (
+        "the Kafka user is the service's name: the ACLs' principal (shared/schemas/acl.py)"
+    )
     assert user in GRANTS
 
 
@@ -555,7 +593,9 @@ def test_deployment_reads_only_its_own_secret_keys(service: str) -> None:
     others = tuple(_prefix(other) for other in SERVICES if other != service)
     for kind, name, key, _ in _references(_container(service)):
         if kind == "Secret":
-            assert key is not None, f"{service} takes the whole Secret {name!r} (envFrom): name its keys instead"
+            assert key is not None, (
+                f"{service} takes the whole Secret {name!r} (envFrom): name its keys instead"
+            )
             assert not key.startswith(others), f"{service} reads another service's secret {key}"
 
 
@@ -632,12 +672,15 @@ def test_no_manifest_relaxes_production(path: Path) -> None:
             assert value not in DEV_SECRETS, f"{name} holds a dev-default secret"
 
 
-@pytest.mark.parametrize("path", [pytest.param(p, id=p.relative_to(K8S).as_posix())
-                                  for p in sorted(K8S.rglob("*")) if p.is_file()])
+@pytest.mark.parametrize(
+    "path", [pytest.param(p, id=p.relative_to(K8S).as_posix()) for p in sorted(K8S.rglob("*")) if p.is_file()]
+)
 def test_no_identity_header_anywhere(path: Path) -> None:
     text = path.read_text(encoding="utf-8").lower()
     for word in FORBIDDEN_ANYWHERE:
-        assert word.lower() not in text, f"{word}: callers prove who they are with a bearer token, nothing else"
+        assert word.lower() not in text, (
+            f"{word}: callers prove who they are with a bearer token, nothing else"
+        )
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -649,7 +692,9 @@ def test_deployment_sets_only_variables_its_service_reads(service: str) -> None:
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_deployment_environment_passes_the_production_check(service: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_deployment_environment_passes_the_production_check(
+    service: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The settings a pod would start with (secrets as placeholders) pass the service's own start-up check."""
     cls = _settings_class(service)
     read = _variables_read(cls)
@@ -679,7 +724,9 @@ def test_private_links_are_signed_by_partner_and_verified_by_orders() -> None:
     assert "ORDERS_PRIVATE_LINK_PUBLIC_KEY" in _env_names(_container("orders")), "orders cannot verify links"
     for service in SERVICES:
         if service != "partner":
-            assert "PARTNER_PRIVATE_LINK_PRIVATE_KEY" not in _environment(service), f"{service} holds the signing key"
+            assert "PARTNER_PRIVATE_LINK_PRIVATE_KEY" not in _environment(service), (
+                f"{service} holds the signing key"
+            )
 
 
 # --- kustomizations -------------------------------------------------------------------------------------
@@ -728,8 +775,9 @@ def test_kustomization_renders_valid_objects(path: Path) -> None:
     kubectl = shutil.which("kubectl")
     if kubectl is None:
         pytest.skip("kubectl is not installed")
-    result = subprocess.run([kubectl, "kustomize", str(path.parent)], capture_output=True, text=True,
-                            timeout=60, check=False)
+    result = subprocess.run(
+        [kubectl, "kustomize", str(path.parent)], capture_output=True, text=True, timeout=60, check=False
+    )
     assert result.returncode == 0, result.stderr
     rendered = _load_text(result.stdout)
     for body in rendered:

@@ -16,12 +16,31 @@ ORDER_ID = Order.new_id(datetime(2026, 3, 1, tzinfo=UTC))  # a real-shaped order
 
 
 def context(**extra: Any) -> dict[str, Any]:
-    return {"order_id": ORDER_ID, "amount": "120.50", "currency": "CNY", "product": "Data migration service",
-            "node": "confirm_request", "next_node": "deliver", "raised_by": "buyer", "reason": "no answer",
-            "outcome": "resume", "approved": True, "opinion": "ok", "endpoint": "newInstance", "attempt": 2,
-            "final": True, "consequence": "refund", "error": "HTTP 500", "due": "2026-03-05 10:00 UTC",
-            "kind": "auto_acceptance", "name": "Ops", "link": "http://n/verify/email?token=x", "code": "123456",
-            "valid_hours": "24", **extra}
+    return {
+        "order_id": ORDER_ID,
+        "amount": "120.50",
+        "currency": "CNY",
+        "product": "Data migration service",
+        "node": "confirm_request",
+        "next_node": "deliver",
+        "raised_by": "buyer",
+        "reason": "no answer",
+        "outcome": "resume",
+        "approved": True,
+        "opinion": "ok",
+        "endpoint": "newInstance",
+        "attempt": 2,
+        "final": True,
+        "consequence": "refund",
+        "error": "HTTP 500",
+        "due": "2026-03-05 10:00 UTC",
+        "kind": "auto_acceptance",
+        "name": "Ops",
+        "link": "http://n/verify/email?token=x",
+        "code": "123456",
+        "valid_hours": "24",
+        **extra,
+    }
 
 
 def has_chinese(text: str) -> bool:
@@ -100,10 +119,22 @@ def test_an_overlong_sms_is_cut_to_two_segments() -> None:
 
 @pytest.mark.parametrize("message_type", sorted(_TEXTS["zh-CN"]))
 def test_chinese_texts_never_show_english_roles_or_node_keys(message_type: str) -> None:
-    r = render(message_type, "zh-CN", context(node="deliver", next_node="accept", raised_by="merchant",
-                                              outcome="refund", reason="原因"))
+    r = render(
+        message_type,
+        "zh-CN",
+        context(node="deliver", next_node="accept", raised_by="merchant", outcome="refund", reason="原因"),
+    )
     text = r.title + r.body + r.sms
-    for word in ("buyer", "merchant", "operator", "provider", "deliver", "accept", "confirm_request", "refund"):
+    for word in (
+        "buyer",
+        "merchant",
+        "operator",
+        "provider",
+        "deliver",
+        "accept",
+        "confirm_request",
+        "refund",
+    ):
         assert word not in text.lower()
 
 
@@ -119,8 +150,17 @@ def test_the_role_of_an_appellant_is_translated() -> None:
 
 
 def test_every_event_the_brief_names_has_a_rule() -> None:
-    wanted = {"order.paid", "order.status_changed", "milestone.confirmed", "appeal.raised", "appeal.resolved",
-              "acceptance.done", "refund.requested", "refund.decided", "merchant_call.failed"}
+    wanted = {
+        "order.paid",
+        "order.status_changed",
+        "milestone.confirmed",
+        "appeal.raised",
+        "appeal.resolved",
+        "acceptance.done",
+        "refund.requested",
+        "refund.decided",
+        "merchant_call.failed",
+    }
     assert wanted <= set(CATALOGUE)
     [rule] = CATALOGUE["merchant_call.failed"]
     assert rule.message.category == "om_reminder"

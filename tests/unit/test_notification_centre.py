@@ -20,8 +20,14 @@ NOW = datetime(2026, 3, 1, 10, tzinfo=UTC)
 
 
 def fresh() -> Recipient:
-    r = Recipient(recipient_id="rcp-1", account_id="acc", name="Ops", email="ops@example.com",
-                  phone="+8613900000001", categories=["supervision"])
+    r = Recipient(
+        recipient_id="rcp-1",
+        account_id="acc",
+        name="Ops",
+        email="ops@example.com",
+        phone="+8613900000001",
+        categories=["supervision"],
+    )
     return r.challenge("tok", "123456", NOW + timedelta(hours=24), NOW)
 
 
@@ -66,21 +72,28 @@ def test_a_resend_replaces_the_old_secrets() -> None:
     assert r.verify_email("tok2", NOW).email_verified
 
 
-@pytest.mark.parametrize(("change", "email_ok", "phone_ok"), [
-    ({"email": "new@example.com"}, False, True),
-    ({"phone": "+8613900000009"}, True, False),
-    ({"email": "OPS@example.com"}, True, True),  # same address, other case: still verified
-    ({"name": "Ops 2", "categories": ["appeal"]}, True, True),
-])
-def test_a_changed_address_must_be_verified_again(change: dict[str, object], email_ok: bool, phone_ok: bool) -> None:
+@pytest.mark.parametrize(
+    ("change", "email_ok", "phone_ok"),
+    [
+        ({"email": "new@example.com"}, False, True),
+        ({"phone": "+8613900000009"}, True, False),
+        ({"email": "OPS@example.com"}, True, True),  # same address, other case: still verified
+        ({"name": "Ops 2", "categories": ["appeal"]}, True, True),
+    ],
+)
+def test_a_changed_address_must_be_verified_again(
+    change: dict[str, object], email_ok: bool, phone_ok: bool
+) -> None:
     r = fresh().verify_email("tok", NOW).verify_phone("123456", NOW)[0]
     args: dict[str, object] = {"name": None, "email": None, "phone": None, "categories": None} | change
     edited = r.edit(now=NOW, **args)  # type: ignore[arg-type]
     assert (edited.email_verified, edited.phone_verified) == (email_ok, phone_ok)
 
 
-@pytest.mark.parametrize(("used", "wanted", "refused"), [(0, 10, False), (30, 10, False), (31, 10, True),
-                                                         (40, 1, True), (39, 1, False)])
+@pytest.mark.parametrize(
+    ("used", "wanted", "refused"),
+    [(0, 10, False), (30, 10, False), (31, 10, True), (40, 1, True), (39, 1, False)],
+)
 def test_at_most_40_changes_a_day(used: int, wanted: int, refused: bool) -> None:
     if refused:
         with pytest.raises(DailyLimitReached, match="at most 40 recipient additions or changes") as err:

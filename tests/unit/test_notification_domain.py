@@ -24,15 +24,34 @@ NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 def contact() -> Contact:
     account_id = rid("buyer")
-    return Contact(account_id=account_id, role=AccountRole.BUYER, display_name="Buyer",
-                   bound_email=f"{account_id}@example.com", bound_phone="+8613800001234")
+    return Contact(
+        account_id=account_id,
+        role=AccountRole.BUYER,
+        display_name="Buyer",
+        bound_email=f"{account_id}@example.com",
+        bound_phone="+8613800001234",
+    )
 
 
-def recipient(c: Contact, name: str, *, verified: bool = True, categories: tuple[str, ...] = ("supervision",),
-              email: str | None = None, phone: str = "+8613900005678") -> Recipient:
-    return Recipient(recipient_id=rid("rcp"), account_id=c.account_id, name=name,
-                     email=email or f"{name}@example.com", phone=phone, categories=list(categories),
-                     email_verified=verified, phone_verified=verified)
+def recipient(
+    c: Contact,
+    name: str,
+    *,
+    verified: bool = True,
+    categories: tuple[str, ...] = ("supervision",),
+    email: str | None = None,
+    phone: str = "+8613900005678",
+) -> Recipient:
+    return Recipient(
+        recipient_id=rid("rcp"),
+        account_id=c.account_id,
+        name=name,
+        email=email or f"{name}@example.com",
+        phone=phone,
+        categories=list(categories),
+        email_verified=verified,
+        phone_verified=verified,
+    )
 
 
 def addresses(targets: list[Target]) -> list[tuple[Channel, str]]:
@@ -47,16 +66,23 @@ def test_without_recipients_the_bound_email_and_phone_are_used() -> None:
 
     targets, trace = resolve(c, [], MILESTONE)
 
-    assert addresses(targets) == [(Channel.IN_SITE, c.account_id), (Channel.EMAIL, c.bound_email),
-                                  (Channel.SMS, c.bound_phone)]
-    assert trace == ["no active recipient subscribed to supervision: fell back to the account's bound email and phone"]
+    assert addresses(targets) == [
+        (Channel.IN_SITE, c.account_id),
+        (Channel.EMAIL, c.bound_email),
+        (Channel.SMS, c.bound_phone),
+    ]
+    assert trace == [
+        "no active recipient subscribed to supervision: fell back to the account's bound email and phone"
+    ]
     assert "no recipient configured" in targets[1].why
 
 
 @pytest.mark.parametrize(("email_verified", "phone_verified"), [(False, False), (True, False), (False, True)])
 def test_an_unverified_recipient_is_skipped_with_a_trace(email_verified: bool, phone_verified: bool) -> None:
     c = contact()
-    r = recipient(c, "ops").model_copy(update={"email_verified": email_verified, "phone_verified": phone_verified})
+    r = recipient(c, "ops").model_copy(
+        update={"email_verified": email_verified, "phone_verified": phone_verified}
+    )
 
     targets, trace = resolve(c, [r], MILESTONE)
 
@@ -94,12 +120,18 @@ def test_verified_subscribed_recipients_replace_the_bound_contact() -> None:
 
     targets, trace = resolve(c, [ops, skipped, pm], MILESTONE)
 
-    assert addresses(targets) == [(Channel.IN_SITE, c.account_id),
-                                  (Channel.EMAIL, ops.email), (Channel.SMS, ops.phone),
-                                  (Channel.EMAIL, pm.email), (Channel.SMS, pm.phone)]
+    assert addresses(targets) == [
+        (Channel.IN_SITE, c.account_id),
+        (Channel.EMAIL, ops.email),
+        (Channel.SMS, ops.phone),
+        (Channel.EMAIL, pm.email),
+        (Channel.SMS, pm.phone),
+    ]
     assert c.bound_email not in [t.address for t in targets]
-    assert trace == ["recipient intern skipped: not verified yet",
-                     "2 active recipient(s) subscribed to supervision: the bound contact is not used"]
+    assert trace == [
+        "recipient intern skipped: not verified yet",
+        "2 active recipient(s) subscribed to supervision: the bound contact is not used",
+    ]
     assert targets[1].why == "recipient ops is verified and subscribed to supervision"
 
 
@@ -124,8 +156,11 @@ def test_recipients_sharing_an_address_get_one_message_per_channel() -> None:
 
     targets, _ = resolve(c, [a, b], MILESTONE)
 
-    assert addresses(targets) == [(Channel.IN_SITE, c.account_id), (Channel.EMAIL, "Shared@Example.com"),
-                                  (Channel.SMS, "+8613900000009")]
+    assert addresses(targets) == [
+        (Channel.IN_SITE, c.account_id),
+        (Channel.EMAIL, "Shared@Example.com"),
+        (Channel.SMS, "+8613900000009"),
+    ]
 
 
 # --- Delivery -----------------------------------------------------------------------------------
@@ -138,30 +173,51 @@ def test_the_delivery_key_is_stable() -> None:
     assert len(Delivery.key(*args)) == 32
 
 
-@pytest.mark.parametrize("changed", [
-    ("ev-2", "acc-1", "order_paid", Channel.EMAIL, "a@example.com"),
-    ("ev-1", "acc-2", "order_paid", Channel.EMAIL, "a@example.com"),
-    ("ev-1", "acc-1", "order_completed", Channel.EMAIL, "a@example.com"),
-    ("ev-1", "acc-1", "order_paid", Channel.SMS, "a@example.com"),
-    ("ev-1", "acc-1", "order_paid", Channel.EMAIL, "b@example.com"),
-])
+@pytest.mark.parametrize(
+    "changed",
+    [
+        ("ev-2", "acc-1", "order_paid", Channel.EMAIL, "a@example.com"),
+        ("ev-1", "acc-2", "order_paid", Channel.EMAIL, "a@example.com"),
+        ("ev-1", "acc-1", "order_completed", Channel.EMAIL, "a@example.com"),
+        ("ev-1", "acc-1", "order_paid", Channel.SMS, "a@example.com"),
+        ("ev-1", "acc-1", "order_paid", Channel.EMAIL, "b@example.com"),
+    ],
+)
 def test_the_delivery_key_differs_per_event_account_message_channel_and_address(
-        changed: tuple[str, str, str, Channel, str]) -> None:
-    assert Delivery.key(*changed) != Delivery.key("ev-1", "acc-1", "order_paid", Channel.EMAIL, "a@example.com")
+    changed: tuple[str, str, str, Channel, str],
+) -> None:
+    assert Delivery.key(*changed) != Delivery.key(
+        "ev-1", "acc-1", "order_paid", Channel.EMAIL, "a@example.com"
+    )
 
 
-@pytest.mark.parametrize(("channel", "status", "sent", "html", "body"), [
-    (Channel.IN_SITE, DeliveryStatus.SENT, True, False, "body"),
-    (Channel.EMAIL, DeliveryStatus.PENDING, False, True, "body"),
-    (Channel.SMS, DeliveryStatus.PENDING, False, False, "sms"),
-])
-def test_plan_sends_in_site_at_once_and_queues_email_and_sms(channel: Channel, status: DeliveryStatus, sent: bool,
-                                                            html: bool, body: str) -> None:
-    text = render("order_paid", "en-US", {"order_id": "CS1", "amount": "1.00", "currency": "CNY", "product": "P"})
+@pytest.mark.parametrize(
+    ("channel", "status", "sent", "html", "body"),
+    [
+        (Channel.IN_SITE, DeliveryStatus.SENT, True, False, "body"),
+        (Channel.EMAIL, DeliveryStatus.PENDING, False, True, "body"),
+        (Channel.SMS, DeliveryStatus.PENDING, False, False, "sms"),
+    ],
+)
+def test_plan_sends_in_site_at_once_and_queues_email_and_sms(
+    channel: Channel, status: DeliveryStatus, sent: bool, html: bool, body: str
+) -> None:
+    text = render(
+        "order_paid", "en-US", {"order_id": "CS1", "amount": "1.00", "currency": "CNY", "product": "P"}
+    )
     target = Target(channel=channel, address="addr", why="because")
 
-    d = Delivery.plan(event_id="ev", event_type="order.paid", order_id="CS1", account_id="acc",
-                      message=ORDER_PAID_BUYER, target=target, text=text, trace=["t1"], now=NOW)
+    d = Delivery.plan(
+        event_id="ev",
+        event_type="order.paid",
+        order_id="CS1",
+        account_id="acc",
+        message=ORDER_PAID_BUYER,
+        target=target,
+        text=text,
+        trace=["t1"],
+        now=NOW,
+    )
 
     assert d.status is status
     assert (d.sent_at == NOW) is sent
@@ -176,10 +232,21 @@ def test_plan_sends_in_site_at_once_and_queues_email_and_sms(channel: Channel, s
 # --- backoff ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("attempts", "low", "high"), [
-    (0, 7.5, 15), (1, 7.5, 15), (2, 15, 30), (3, 30, 60), (5, 120, 240), (7, 450, 900), (30, 450, 900),
-])
-def test_next_attempt_grows_exponentially_with_jitter_and_is_capped(attempts: int, low: float, high: float) -> None:
+@pytest.mark.parametrize(
+    ("attempts", "low", "high"),
+    [
+        (0, 7.5, 15),
+        (1, 7.5, 15),
+        (2, 15, 30),
+        (3, 30, 60),
+        (5, 120, 240),
+        (7, 450, 900),
+        (30, 450, 900),
+    ],
+)
+def test_next_attempt_grows_exponentially_with_jitter_and_is_capped(
+    attempts: int, low: float, high: float
+) -> None:
     waits = [(next_attempt(attempts, NOW, base=15, cap=900) - NOW).total_seconds() for _ in range(300)]
     assert all(low <= w <= high for w in waits)
     assert max(waits) - min(waits) > (high - low) / 10  # jittered, not a fixed delay

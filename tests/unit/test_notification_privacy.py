@@ -10,10 +10,20 @@ from shared.platform.logs import JsonFormatter, mask
 
 def test_a_failed_delivery_log_line_is_masked() -> None:
     formatter = JsonFormatter("notification")
-    record = logging.LogRecord("notification.dispatcher", logging.WARNING, __file__, 1,
-                               "delivery %s failed (attempt %d): %s -> %s",
-                               ("d1", 2, "SMTP recipients refused: {'zhang.san@example.com': (550, 'no')}; "
-                                         "sms to +8613912345678", "pending"), None)
+    record = logging.LogRecord(
+        "notification.dispatcher",
+        logging.WARNING,
+        __file__,
+        1,
+        "delivery %s failed (attempt %d): %s -> %s",
+        (
+            "d1",
+            2,
+            "SMTP recipients refused: {'zhang.san@example.com': (550, 'no')}; sms to +8613912345678",
+            "pending",
+        ),
+        None,
+    )
     line = json.loads(formatter.format(record))["msg"]
     assert "zhang.san@example.com" not in line
     assert "+8613912345678" not in line

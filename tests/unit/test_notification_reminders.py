@@ -15,25 +15,47 @@ NOW = datetime(2026, 3, 1, tzinfo=UTC)
 
 
 def series(due_in: timedelta, party: PartyRole = PartyRole.BUYER) -> Series:
-    event = DeadlineScheduled(producer="t", correlation_id="c", order_id="CS1", payload=DeadlineScheduledPayload(
-        deadline_id="dl", kind=DeadlineKind.AUTO_ACCEPTANCE, service_order_id="SO", order_id="CS1", party=party,
-        due_at=NOW + due_in, consequence="accepted", parties=parties()))
+    event = DeadlineScheduled(
+        producer="t",
+        correlation_id="c",
+        order_id="CS1",
+        payload=DeadlineScheduledPayload(
+            deadline_id="dl",
+            kind=DeadlineKind.AUTO_ACCEPTANCE,
+            service_order_id="SO",
+            order_id="CS1",
+            party=party,
+            due_at=NOW + due_in,
+            consequence="accepted",
+            parties=parties(),
+        ),
+    )
     return Series.plan(event, (0.5, 0.25, 0.1), NOW)
 
 
 def test_steps_sit_at_fractions_of_the_time_left() -> None:
     s = series(timedelta(days=10))
     assert [(st.at - NOW, st.channel) for st in s.steps] == [
-        (timedelta(days=5), Channel.IN_SITE), (timedelta(days=7.5), Channel.EMAIL), (timedelta(days=9), Channel.SMS)]
+        (timedelta(days=5), Channel.IN_SITE),
+        (timedelta(days=7.5), Channel.EMAIL),
+        (timedelta(days=9), Channel.SMS),
+    ]
     assert s.next_at == NOW + timedelta(days=5)
 
 
-@pytest.mark.parametrize(("at", "sent", "states"), [
-    (timedelta(days=4), None, ["waiting", "waiting", "waiting"]),
-    (timedelta(days=5), Channel.IN_SITE, ["sent", "waiting", "waiting"]),
-    (timedelta(days=8), Channel.EMAIL, ["skipped", "sent", "waiting"]),  # missed steps are not all sent at once
-    (timedelta(days=9, hours=1), Channel.SMS, ["skipped", "skipped", "sent"]),
-])
+@pytest.mark.parametrize(
+    ("at", "sent", "states"),
+    [
+        (timedelta(days=4), None, ["waiting", "waiting", "waiting"]),
+        (timedelta(days=5), Channel.IN_SITE, ["sent", "waiting", "waiting"]),
+        (
+            timedelta(days=8),
+            Channel.EMAIL,
+            ["skipped", "sent", "waiting"],
+        ),  # missed steps are not all sent at once
+        (timedelta(days=9, hours=1), Channel.SMS, ["skipped", "skipped", "sent"]),
+    ],
+)
 def test_the_most_escalated_due_step_is_sent(at: timedelta, sent: Channel | None, states: list[str]) -> None:
     after, step = series(timedelta(days=10)).take_due(NOW + at)
     assert (step.channel if step else None) == sent
@@ -42,7 +64,7 @@ def test_the_most_escalated_due_step_is_sent(at: timedelta, sent: Channel | None
 
 def test_nothing_after_the_deadline_or_a_stop() -> None:
     s = series(timedelta(days=10))
-    assert s.take_due(NOW + timedelta(days=11)) [1] is None
+    assert s.take_due(NOW + timedelta(days=11))[1] is None
     assert s.take_due(NOW + timedelta(days=11))[0].status == "finished"
     stopped = s.stop("acted")
     assert stopped.take_due(NOW + timedelta(days=9, hours=1))[1] is None

@@ -13,9 +13,13 @@ from services.notification.settings import NotificationSettings
 from shared.platform.settings import InsecureConfiguration
 
 PRODUCTION: dict[str, Any] = {
-    "oidc_issuer_url": "https://id.example.com/realms/koogallery", "kafka_security_protocol": "SASL_SSL",
-    "kafka_password": "a-real-kafka-secret", "smtp_start_tls": True, "smtp_password": "a-real-smtp-secret",
-    "twilio_auth_token": "a-real-twilio-token"}
+    "oidc_issuer_url": "https://id.example.com/realms/koogallery",
+    "kafka_security_protocol": "SASL_SSL",
+    "kafka_password": "a-real-kafka-secret",
+    "smtp_start_tls": True,
+    "smtp_password": "a-real-smtp-secret",
+    "twilio_auth_token": "a-real-twilio-token",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -30,8 +34,12 @@ def test_the_default_settings_are_refused_in_production() -> None:
     assert s.environment == "production"
     with pytest.raises(InsecureConfiguration) as refused:
         s.check()
-    for problem in ("OIDC_ISSUER_URL must be an https URL", "KAFKA_SECURITY_PROTOCOL must be SASL_SSL",
-                    "NOTIFICATION_TWILIO_AUTH_TOKEN is empty or a dev default", "SMTP without TLS"):
+    for problem in (
+        "OIDC_ISSUER_URL must be an https URL",
+        "KAFKA_SECURITY_PROTOCOL must be SASL_SSL",
+        "NOTIFICATION_TWILIO_AUTH_TOKEN is empty or a dev default",
+        "SMTP without TLS",
+    ):
         assert problem in str(refused.value)
 
 
@@ -39,19 +47,29 @@ def test_a_proper_production_configuration_starts() -> None:
     s = NotificationSettings(**PRODUCTION)
     assert s.production_problems() == []
     s.check()
-    assert NotificationSettings(**(PRODUCTION | {"smtp_start_tls": None, "smtp_use_tls": True})).production_problems() == []
+    assert (
+        NotificationSettings(
+            **(PRODUCTION | {"smtp_start_tls": None, "smtp_use_tls": True})
+        ).production_problems()
+        == []
+    )
 
 
-@pytest.mark.parametrize(("change", "problem"), [
-    ({"twilio_auth_token": "dev-token"}, "NOTIFICATION_TWILIO_AUTH_TOKEN is empty or a dev default"),
-    ({"twilio_auth_token": ""}, "NOTIFICATION_TWILIO_AUTH_TOKEN is empty or a dev default"),
-    ({"smtp_start_tls": None}, "SMTP without TLS"),  # opportunistic STARTTLS can be stripped
-    ({"smtp_start_tls": False}, "SMTP without TLS"),
-    ({"smtp2_host": "smtp2.example.com"}, "secondary SMTP without TLS"),
-    ({"twilio2_api_base_url": "https://sms2.example.com", "twilio2_auth_token": "dev-token"},
-     "NOTIFICATION_TWILIO2_AUTH_TOKEN is empty or a dev default"),
-    ({"kafka_password": "dev-secret"}, "NOTIFICATION_KAFKA_PASSWORD is empty or a dev default"),
-])
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"twilio_auth_token": "dev-token"}, "NOTIFICATION_TWILIO_AUTH_TOKEN is empty or a dev default"),
+        ({"twilio_auth_token": ""}, "NOTIFICATION_TWILIO_AUTH_TOKEN is empty or a dev default"),
+        ({"smtp_start_tls": None}, "SMTP without TLS"),  # opportunistic STARTTLS can be stripped
+        ({"smtp_start_tls": False}, "SMTP without TLS"),
+        ({"smtp2_host": "smtp2.example.com"}, "secondary SMTP without TLS"),
+        (
+            {"twilio2_api_base_url": "https://sms2.example.com", "twilio2_auth_token": "dev-token"},
+            "NOTIFICATION_TWILIO2_AUTH_TOKEN is empty or a dev default",
+        ),
+        ({"kafka_password": "dev-secret"}, "NOTIFICATION_KAFKA_PASSWORD is empty or a dev default"),
+    ],
+)
 def test_each_dev_default_is_refused_outside_dev(change: dict[str, Any], problem: str) -> None:
     s = NotificationSettings(**(PRODUCTION | change))
     assert any(problem in p for p in s.production_problems()), s.production_problems()
@@ -60,9 +78,17 @@ def test_each_dev_default_is_refused_outside_dev(change: dict[str, Any], problem
 
 
 def test_a_configured_secondary_with_its_own_secrets_passes() -> None:
-    s = NotificationSettings(**(PRODUCTION | {"smtp2_host": "smtp2.example.com", "smtp2_use_tls": True,
-                                              "twilio2_api_base_url": "https://sms2.example.com",
-                                              "twilio2_auth_token": "another-real-token"}))
+    s = NotificationSettings(
+        **(
+            PRODUCTION
+            | {
+                "smtp2_host": "smtp2.example.com",
+                "smtp2_use_tls": True,
+                "twilio2_api_base_url": "https://sms2.example.com",
+                "twilio2_auth_token": "another-real-token",
+            }
+        )
+    )
     assert s.production_problems() == []
 
 
@@ -73,9 +99,13 @@ def test_dev_accepts_the_local_sinks(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_secrets_are_secret_strings_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NOTIFICATION_TWILIO_AUTH_TOKEN", "tw-secret-from-env")
-    s = NotificationSettings(**{k: v for k, v in PRODUCTION.items() if k != "twilio_auth_token"},
-                             twilio2_api_base_url="https://sms2.example.com", twilio2_auth_token="tw2-secret",
-                             smtp2_host="smtp2.example.com", smtp2_password="smtp2-secret")
+    s = NotificationSettings(
+        **{k: v for k, v in PRODUCTION.items() if k != "twilio_auth_token"},
+        twilio2_api_base_url="https://sms2.example.com",
+        twilio2_auth_token="tw2-secret",
+        smtp2_host="smtp2.example.com",
+        smtp2_password="smtp2-secret",
+    )
     for name in ("smtp_password", "smtp2_password", "twilio_auth_token", "twilio2_auth_token"):
         assert isinstance(getattr(s, name), SecretStr), name
     shown = repr(s) + s.model_dump_json()
@@ -91,4 +121,6 @@ def test_the_per_address_sms_limit_is_on_by_default() -> None:
     s = NotificationSettings()
     assert s.rate_limit_sms == 5
     assert s.rate_limit_window_seconds == 60.0
-    assert NotificationSettings(rate_limit_sms=0).rate_limit_sms == 0  # a test or a bench turns it off explicitly
+    assert (
+        NotificationSettings(rate_limit_sms=0).rate_limit_sms == 0
+    )  # a test or a bench turns it off explicitly

@@ -55,40 +55,137 @@ def samples() -> dict[str, Event]:
     env: dict[str, Any] = {"producer": "tests", "correlation_id": rid("corr"), "order_id": order_id}
     return {
         "account.registered": account_registered(rid("acc"), AccountRole.BUYER),
-        "account.erased": AccountErased(producer="orders", correlation_id=rid("corr"), payload=AccountErasedPayload(
-            account_id=rid("acc"), role=AccountRole.BUYER, erased_at=datetime.now(UTC))),
+        "account.erased": AccountErased(
+            producer="orders",
+            correlation_id=rid("corr"),
+            payload=AccountErasedPayload(
+                account_id=rid("acc"), role=AccountRole.BUYER, erased_at=datetime.now(UTC)
+            ),
+        ),
         "order.paid": order_paid(p, order_id=order_id, amount="120.50", ratio="0.15"),
-        "milestone.confirmed": MilestoneConfirmed(**env, payload=MilestoneConfirmedPayload(
-            service_order_id=so_id, order_id=order_id, node="confirm_request", next_node="deliver",
-            actor_role=PartyRole.MERCHANT, actor_account_id=p.merchant_account_id, parties=p, confirmed_at=NOW)),
-        "appeal.raised": AppealRaised(**env, payload=AppealRaisedPayload(
-            appeal_id=rid("AP"), service_order_id=so_id, order_id=order_id, raised_by_role=PartyRole.BUYER,
-            raised_by_account_id=p.buyer_account_id, node="deliver", reason="late", demands="refund",
-            attachments=["a.png"], parties=p, raised_at=NOW)),
-        "appeal.resolved": AppealResolved(**env, payload=AppealResolvedPayload(
-            appeal_id=rid("AP"), service_order_id=so_id, order_id=order_id, outcome=AppealOutcome.RESUME,
-            resumed_node="deliver", resolved_by_account_id=rid("op"), parties=p, resolved_at=NOW)),
+        "milestone.confirmed": MilestoneConfirmed(
+            **env,
+            payload=MilestoneConfirmedPayload(
+                service_order_id=so_id,
+                order_id=order_id,
+                node="confirm_request",
+                next_node="deliver",
+                actor_role=PartyRole.MERCHANT,
+                actor_account_id=p.merchant_account_id,
+                parties=p,
+                confirmed_at=NOW,
+            ),
+        ),
+        "appeal.raised": AppealRaised(
+            **env,
+            payload=AppealRaisedPayload(
+                appeal_id=rid("AP"),
+                service_order_id=so_id,
+                order_id=order_id,
+                raised_by_role=PartyRole.BUYER,
+                raised_by_account_id=p.buyer_account_id,
+                node="deliver",
+                reason="late",
+                demands="refund",
+                attachments=["a.png"],
+                parties=p,
+                raised_at=NOW,
+            ),
+        ),
+        "appeal.resolved": AppealResolved(
+            **env,
+            payload=AppealResolvedPayload(
+                appeal_id=rid("AP"),
+                service_order_id=so_id,
+                order_id=order_id,
+                outcome=AppealOutcome.RESUME,
+                resumed_node="deliver",
+                resolved_by_account_id=rid("op"),
+                parties=p,
+                resolved_at=NOW,
+            ),
+        ),
         "acceptance.done": acceptance_done(p, order_id),
-        "order.status_changed": OrderStatusChanged(**env, payload=OrderStatusChangedPayload(
-            order_id=order_id, from_status=OrderStatus.PROCESSING, to_status=OrderStatus.COMPLETED,
-            reason="service order accepted", parties=p, amount=Decimal("120.50"), changed_at=NOW)),
-        "refund.requested": RefundRequested(**env, payload=RefundRequestedPayload(
-            refund_id=rid("RF"), order_id=order_id, amount=Decimal("20.00"), reason="scope cut", parties=p,
-            requested_at=NOW)),
-        "refund.decided": RefundDecided(**env, payload=RefundDecidedPayload(
-            refund_id=rid("RF"), order_id=order_id, service_order_id=so_id, approved=True, amount=Decimal("20.00"),
-            reason="scope cut", opinion="agreed by phone", decided_by_role=PartyRole.MERCHANT,
-            decided_by_account_id=p.merchant_account_id, parties=p, decided_at=NOW)),
-        "deadline.scheduled": DeadlineScheduled(**env, payload=DeadlineScheduledPayload(
-            deadline_id=rid("DL"), kind=DeadlineKind.AUTO_ACCEPTANCE, service_order_id=so_id, order_id=order_id,
-            node="accept", party=PartyRole.BUYER, due_at=NOW, consequence="the system accepts the delivery",
-            parties=p)),
-        "deadline.cleared": DeadlineCleared(**env, payload=DeadlineClearedPayload(
-            deadline_id=rid("DL"), kind=DeadlineKind.APPEAL_SLA, service_order_id=so_id, order_id=order_id,
-            reason="paused", remaining_seconds=3600.0, parties=p, cleared_at=NOW)),
-        "merchant_call.failed": MerchantCallFailed(**env, payload=MerchantCallFailedPayload(
-            call_id=rid("call"), merchant_account_id=p.merchant_account_id, endpoint="tenantSync",
-            order_id=order_id, attempt=1, final=False, error="HTTP 503", failed_at=NOW, parties=p)),
+        "order.status_changed": OrderStatusChanged(
+            **env,
+            payload=OrderStatusChangedPayload(
+                order_id=order_id,
+                from_status=OrderStatus.PROCESSING,
+                to_status=OrderStatus.COMPLETED,
+                reason="service order accepted",
+                parties=p,
+                amount=Decimal("120.50"),
+                changed_at=NOW,
+            ),
+        ),
+        "refund.requested": RefundRequested(
+            **env,
+            payload=RefundRequestedPayload(
+                refund_id=rid("RF"),
+                order_id=order_id,
+                amount=Decimal("20.00"),
+                reason="scope cut",
+                parties=p,
+                requested_at=NOW,
+            ),
+        ),
+        "refund.decided": RefundDecided(
+            **env,
+            payload=RefundDecidedPayload(
+                refund_id=rid("RF"),
+                order_id=order_id,
+                service_order_id=so_id,
+                approved=True,
+                amount=Decimal("20.00"),
+                reason="scope cut",
+                opinion="agreed by phone",
+                decided_by_role=PartyRole.MERCHANT,
+                decided_by_account_id=p.merchant_account_id,
+                parties=p,
+                decided_at=NOW,
+            ),
+        ),
+        "deadline.scheduled": DeadlineScheduled(
+            **env,
+            payload=DeadlineScheduledPayload(
+                deadline_id=rid("DL"),
+                kind=DeadlineKind.AUTO_ACCEPTANCE,
+                service_order_id=so_id,
+                order_id=order_id,
+                node="accept",
+                party=PartyRole.BUYER,
+                due_at=NOW,
+                consequence="the system accepts the delivery",
+                parties=p,
+            ),
+        ),
+        "deadline.cleared": DeadlineCleared(
+            **env,
+            payload=DeadlineClearedPayload(
+                deadline_id=rid("DL"),
+                kind=DeadlineKind.APPEAL_SLA,
+                service_order_id=so_id,
+                order_id=order_id,
+                reason="paused",
+                remaining_seconds=3600.0,
+                parties=p,
+                cleared_at=NOW,
+            ),
+        ),
+        "merchant_call.failed": MerchantCallFailed(
+            **env,
+            payload=MerchantCallFailedPayload(
+                call_id=rid("call"),
+                merchant_account_id=p.merchant_account_id,
+                endpoint="tenantSync",
+                order_id=order_id,
+                attempt=1,
+                final=False,
+                error="HTTP 503",
+                failed_at=NOW,
+                parties=p,
+            ),
+        ),
     }
 
 
@@ -129,7 +226,9 @@ def test_money_travels_as_a_decimal_string() -> None:
     body = json.loads(event.model_dump_json())
     assert body["payload"]["amount"] == "120.50"
     assert body["payload"]["product"]["provider_share_ratio"] == "0.15"
-    assert event.model_dump()["payload"]["amount"] == "120.50"  # even in python mode: stored as text, never float
+    assert (
+        event.model_dump()["payload"]["amount"] == "120.50"
+    )  # even in python mode: stored as text, never float
     again = OrderPaid.model_validate(body)
     assert again.payload.amount == Decimal("120.50")
     assert isinstance(again.payload.amount, Decimal)
@@ -209,11 +308,14 @@ def test_topics_are_the_event_types() -> None:
     assert Topic.ORDER_PAID == "order.paid"
 
 
-@pytest.mark.parametrize(("topic", "dlt"), [
-    ("order.paid", "order.paid.dlt"),
-    ("t123.acceptance.done", "t123.acceptance.done.dlt"),
-    (Topic.ACCOUNT_REGISTERED, "account.registered.dlt"),
-])
+@pytest.mark.parametrize(
+    ("topic", "dlt"),
+    [
+        ("order.paid", "order.paid.dlt"),
+        ("t123.acceptance.done", "t123.acceptance.done.dlt"),
+        (Topic.ACCOUNT_REGISTERED, "account.registered.dlt"),
+    ],
+)
 def test_every_topic_has_a_dead_letter_twin(topic: str, dlt: str) -> None:
     assert dead_letter(topic) == dlt
 

@@ -61,8 +61,9 @@ def test_the_consumer_group_and_database_can_be_overridden() -> None:
 
 
 @pytest.mark.parametrize("cls", ALL)
-def test_cluster_endpoints_come_from_unprefixed_variables(cls: type[ServiceSettings],
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cluster_endpoints_come_from_unprefixed_variables(
+    cls: type[ServiceSettings], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka-0:9092,kafka-1:9092")
     monkeypatch.setenv("MONGODB_URI", "mongodb://mongo-0:27017/?replicaSet=rs0")
     monkeypatch.setenv("TOPIC_NAMESPACE", "staging")
@@ -75,8 +76,9 @@ def test_cluster_endpoints_come_from_unprefixed_variables(cls: type[ServiceSetti
 
 
 @pytest.mark.parametrize("cls", ALL)
-def test_service_variables_carry_the_service_prefix(cls: type[ServiceSettings],
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_service_variables_carry_the_service_prefix(
+    cls: type[ServiceSettings], monkeypatch: pytest.MonkeyPatch
+) -> None:
     prefix = cls.model_config.get("env_prefix", "")
     monkeypatch.setenv(f"{prefix}CONSUMER_GROUP", "canary")
     monkeypatch.setenv("CONSUMER_GROUP", "unprefixed-is-ignored")
@@ -96,9 +98,15 @@ def test_a_blank_bootstrap_variable_is_refused(monkeypatch: pytest.MonkeyPatch) 
         PartnerSettings()
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("consumer_max_attempts", 0), ("consumer_backoff_seconds", 0), ("http_port", 70000), ("log_level", "LOUD"),
-])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("consumer_max_attempts", 0),
+        ("consumer_backoff_seconds", 0),
+        ("http_port", 70000),
+        ("log_level", "LOUD"),
+    ],
+)
 def test_bad_values_fail_fast(field: str, value: object) -> None:
     with pytest.raises(ValidationError, match=field):
         OrdersSettings(**BASE, **{field: value})

@@ -29,8 +29,20 @@ from shared.platform.collection import Doc
 from shared.platform.mongo import UnitOfWork
 from shared.platform.uow import in_memory, on_mongo
 
-__all__ = ["ChangeCounters", "Clearings", "Contacts", "Deliveries", "Inbox", "NotificationUnitOfWork",
-           "RateLimits", "Recipients", "ReminderSeries", "ensure_indexes", "fake_uow", "mongo_uow"]
+__all__ = [
+    "ChangeCounters",
+    "Clearings",
+    "Contacts",
+    "Deliveries",
+    "Inbox",
+    "NotificationUnitOfWork",
+    "RateLimits",
+    "Recipients",
+    "ReminderSeries",
+    "ensure_indexes",
+    "fake_uow",
+    "mongo_uow",
+]
 
 
 class NotificationUnitOfWork(UnitOfWork):

@@ -32,9 +32,11 @@ class Contacts:
     async def register(self, contact: Contact) -> list[Event]:
         """Keep the account's contact; the events parked for it, taken off the document."""
         doc = await self.collection.find_one({"_id": contact.account_id}, projection={"parked": 1})
-        await self.collection.update_one({"_id": contact.account_id},
-                                         {"$set": {"contact": contact.model_dump(), "parked": []}},
-                                         upsert=True)
+        await self.collection.update_one(
+            {"_id": contact.account_id},
+            {"$set": {"contact": contact.model_dump(), "parked": []}},
+            upsert=True,
+        )
         parked: list[dict[str, str]] = (doc or {}).get("parked", [])
         return [EVENT_TYPES[p["event_type"]].model_validate_json(p["body"]) for p in parked]
 

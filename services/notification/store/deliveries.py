@@ -30,8 +30,9 @@ class Deliveries(AggregateRepository[Delivery]):
         await self.collection.insert_many([{"_id": d.delivery_id, **d.model_dump()} for d in deliveries])
 
     # --- the dispatcher: claims and results, one document at a time ---------------------------------------
-    async def claim_due(self, now: datetime, lease_until: datetime, limit: int,
-                        exclude: frozenset[str] = frozenset()) -> list[Doc]:
+    async def claim_due(
+        self, now: datetime, lease_until: datetime, limit: int, exclude: frozenset[str] = frozenset()
+    ) -> list[Doc]:
         """Claim up to `limit` deliveries (`sending` until `lease_until`, one more attempt): due ones first,
         then those whose sender died (their lease ran out), leaving out `exclude` (the worker's). The rows
         come as stored, for the dispatcher to read one by one (a row that does not load is one failed item).
@@ -41,22 +42,31 @@ class Deliveries(AggregateRepository[Delivery]):
         candidate is claimed by a conditional write, so a row another dispatcher took meanwhile is left to it.
         A database error before anything was claimed fails the round (the worker backs off); after some were
         claimed, those are sent now rather than left `sending` until their lease runs out."""
-        claim = {"$set": {"status": DeliveryStatus.SENDING, "lease_until": lease_until},
-                 "$inc": {"attempts": 1}}
+        claim = {
+            "$set": {"status": DeliveryStatus.SENDING, "lease_until": lease_until},
+            "$inc": {"attempts": 1},
+        }
         skip = {"_id": {"$nin": sorted(exclude)}} if exclude else {}
         claimed: list[Doc] = []
         try:
-            for query, order in (({"status": DeliveryStatus.PENDING, "next_attempt_at": {"$lte": now}},
-                                  "next_attempt_at"),
-                                 ({"status": DeliveryStatus.SENDING, "lease_until": {"$lt": now}},
-                                  "lease_until")):
+            for query, order in (
+                ({"status": DeliveryStatus.PENDING, "next_attempt_at": {"$lte": now}}, "next_attempt_at"),
+                ({"status": DeliveryStatus.SENDING, "lease_until": {"$lt": now}}, "lease_until"),
+            ):
                 if len(claimed) >= limit:
                     break
-                for row in await self.collection.find({**query, **skip}, sort=[(order, 1)],
-                                                      limit=limit - len(claimed)):
+                for row in await self.collection.find(
+                    {**query, **skip}, sort=[(order, 1)], limit=limit - len(claimed)
+                ):
                     if await self.collection.update_one({"_id": row["_id"], **query}, claim):
-                        claimed.append({**row, "status": DeliveryStatus.SENDING, "lease_until": lease_until,
-                                        "attempts": row.get("attempts", 0) + 1})
+                        claimed.append(
+                            {
+                                **row,
+                                "status": DeliveryStatus.SENDING,
+                                "lease_until": lease_until,
+                                "attempts": row.get("attempts", 0) + 1,
+                            }
+                        )
         except PyMongoError as exc:
             if not claimed:
                 raise
@@ -64,18 +74,31 @@ class Deliveries(AggregateRepository[Delivery]):
         return claimed
 
     async def mark_sent(self, delivery_id: str, ref: str, provider: str, at: datetime) -> None:
-        await self._settle(delivery_id, {"status": DeliveryStatus.SENT, "sent_at": at, "provider_ref": ref,
-                                         "provider": provider, "last_error": None})
+        await self._settle(
+            delivery_id,
+            {
+                "status": DeliveryStatus.SENT,
+                "sent_at": at,
+                "provider_ref": ref,
+                "provider": provider,
+                "last_error": None,
+            },
+        )
 
     async def defer(self, delivery_id: str, until: datetime, why: str) -> None:
         """Back to the queue until `until`, and the attempt it was claimed for not counted."""
-        await self._settle(delivery_id, {"status": DeliveryStatus.PENDING, "next_attempt_at": until,
-                                         "last_error": why}, uncount=True)
+        await self._settle(
+            delivery_id,
+            {"status": DeliveryStatus.PENDING, "next_attempt_at": until, "last_error": why},
+            uncount=True,
+        )
 
-    async def failed(self, delivery_id: str, status: DeliveryStatus, error: str,
-                     next_attempt_at: datetime) -> None:
-        await self._settle(delivery_id, {"status": status, "last_error": error,
-                                         "next_attempt_at": next_attempt_at})
+    async def failed(
+        self, delivery_id: str, status: DeliveryStatus, error: str, next_attempt_at: datetime
+    ) -> None:
+        await self._settle(
+            delivery_id, {"status": status, "last_error": error, "next_attempt_at": next_attempt_at}
+        )
 
     async def _settle(self, delivery_id: str, fields: Doc, *, uncount: bool = False) -> None:
         """The result of a claimed send: written only while the row is still `sending` (an erasure may have
@@ -84,21 +107,30 @@ class Deliveries(AggregateRepository[Delivery]):
         await self.collection.update_one({"_id": delivery_id, "status": DeliveryStatus.SENDING}, update)
 
     # --- after the fact: provider callbacks, an operator's replay ------------------------------------------
-    async def record_provider_status(self, delivery_id: str, status: str, ref: str, replaces: list[str],
-                                     note: str) -> bool:
+    async def record_provider_status(
+        self, delivery_id: str, status: str, ref: str, replaces: list[str], note: str
+    ) -> bool:
         """The SMS provider's status, if the delivery's current one is in `replaces` (or none yet)."""
         matched = await self.collection.update_one(
-            {"_id": delivery_id, "channel": Channel.SMS.value,
-             "$or": [{"provider_status": None}, {"provider_status": {"$in": replaces}}]},
-            {"$set": {"provider_status": status, "provider_ref": ref}, "$push": {"trace": note}})
+            {
+                "_id": delivery_id,
+                "channel": Channel.SMS.value,
+                "$or": [{"provider_status": None}, {"provider_status": {"$in": replaces}}],
+            },
+            {"$set": {"provider_status": status, "provider_ref": ref}, "$push": {"trace": note}},
+        )
         return matched == 1
 
     async def replay(self, delivery_id: str, now: datetime, note: str) -> bool:
         """A dead (or refused) delivery back in the queue with fresh attempts; False if it was neither."""
         matched = await self.collection.update_one(
             {"_id": delivery_id, "status": {"$in": [DeliveryStatus.DEAD, DeliveryStatus.FAILED]}},
-            {"$set": {"status": DeliveryStatus.PENDING, "attempts": 0, "next_attempt_at": now},
-             "$inc": {"replays": 1}, "$push": {"trace": note}})
+            {
+                "$set": {"status": DeliveryStatus.PENDING, "attempts": 0, "next_attempt_at": now},
+                "$inc": {"replays": 1},
+                "$push": {"trace": note},
+            },
+        )
         return matched == 1
 
     async def status(self, delivery_id: str) -> str | None:
@@ -111,13 +143,15 @@ class Deliveries(AggregateRepository[Delivery]):
         return await self._find({"account_id": account_id, "channel": {"$in": ADDRESSED}})
 
     async def save_erased(self, delivery: Delivery) -> None:
-        await self.collection.update_one({"_id": delivery.delivery_id},
-                                         {"$set": delivery.model_dump(include=ERASED_FIELDS)})
+        await self.collection.update_one(
+            {"_id": delivery.delivery_id}, {"$set": delivery.model_dump(include=ERASED_FIELDS)}
+        )
 
     async def addresses(self, account_id: str, channel: Channel, limit: int) -> list[str]:
         """The distinct addresses the account's deliveries on `channel` went to (at most `limit`)."""
-        docs = await self.collection.find({"account_id": account_id, "channel": channel},
-                                          projection={"address": 1, "_id": 0})
+        docs = await self.collection.find(
+            {"account_id": account_id, "channel": channel}, projection={"address": 1, "_id": 0}
+        )
         return sorted({str(d["address"]) for d in docs})[:limit]
 
 

@@ -34,8 +34,11 @@ class RateLimits:
         stamps: list[datetime] = []
         for _ in range(3):  # a duplicate key can also mean two first upserts raced: then simply try again
             try:
-                await self.collection.update_one({"_id": key, f"stamps.{limit - 1}": {"$exists": False}},
-                                                 {"$push": {"stamps": now}}, upsert=True)
+                await self.collection.update_one(
+                    {"_id": key, f"stamps.{limit - 1}": {"$exists": False}},
+                    {"$push": {"stamps": now}},
+                    upsert=True,
+                )
                 return None
             except DuplicateKeyError:  # the document exists and is full: no upsert possible, no slot
                 doc = await self.collection.find_one({"_id": key})

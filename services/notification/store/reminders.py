@@ -21,8 +21,12 @@ class ReminderSeries(WrittenWhole[Series]):
 
     async def due(self, now: datetime, limit: int, exclude: frozenset[str] = frozenset()) -> list[str]:
         """Active series with a step due, the most overdue first, leaving out `exclude` (the worker's)."""
-        return await self._ids({"status": "active", "next_at": {"$lte": now}}, sort=[("next_at", 1)],
-                               limit=limit, exclude=exclude)
+        return await self._ids(
+            {"status": "active", "next_at": {"$lte": now}},
+            sort=[("next_at", 1)],
+            limit=limit,
+            exclude=exclude,
+        )
 
 
 class Clearings(WrittenWhole[Clearing]):

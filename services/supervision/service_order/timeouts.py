@@ -1,5 +1,6 @@
 """What each deadline does when it passes (dossier §3.6): the buyer's silence after a hardware sign-off is an
-acceptance (§2.4), an idle party lets the other appeal (§5.1), the 180-day reminder goes out (§1.5), an overdue
+acceptance (§2.4), an idle party lets the other appeal (§5.1), the 180-day reminder goes out (§1.5), an
+overdue
 appeal is escalated (§5.3)."""
 
 from __future__ import annotations
