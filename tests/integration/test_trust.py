@@ -60,6 +60,10 @@ async def test_the_notification_service_cannot_publish_refund_decided(infra: Inf
     with pytest.raises(TopicAuthorizationFailedError):
         await _publish_as(infra, "partner", f"{namespace}.account.registered")
     # The producers of those topics may, and a consumer may dead-letter what it gives up on.
-    await _publish_as(infra, "supervision", f"{namespace}.refund.decided")
+    await _publish_as(
+        infra, "orders", f"{namespace}.refund.decided"
+    )  # its one producer (refunds are orders')
+    with pytest.raises(TopicAuthorizationFailedError):
+        await _publish_as(infra, "supervision", f"{namespace}.refund.decided")
     await _publish_as(infra, "orders", f"{namespace}.account.registered")
     await _publish_as(infra, "notification", f"{namespace}.refund.decided.dlt")
