@@ -21,7 +21,8 @@ from zoneinfo import ZoneInfo
 
 from services.notification.catalogue import DEADLINE_REMINDER
 from services.notification.deps import CONSUMER, Deps
-from services.notification.planning import Cause, plan_message
+from services.notification.domain import Cause
+from services.notification.planning import plan_message
 from services.notification.reminders import Clearing, Series, Step
 from services.notification.store import NotificationUnitOfWork
 from shared.platform.errors import NotYetKnown
