@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -67,6 +67,16 @@ class Outgoing:
     message: MessageType
     text: Rendered
     trace: list[str]  # how the targets were chosen
+
+    def about(self) -> dict[str, str | None]:
+        """What each of its deliveries records of it: the cause's ids, the account, the message's type and
+        category."""
+        message = {
+            "account_id": self.account_id,
+            "message_type": self.message.key,
+            "category": self.message.category,
+        }
+        return asdict(self.cause) | message
 
 
 def resolve(
@@ -197,14 +207,8 @@ class Delivery(BaseModel):
         key = cls.key(cause.event_id, outgoing.account_id, message.key, target.channel, target.address)
         return cls(
             delivery_id=key,
-            event_id=cause.event_id,
-            event_type=cause.event_type,
-            order_id=cause.order_id,
-            account_id=outgoing.account_id,
-            message_type=message.key,
-            category=message.category,
-            channel=target.channel,
-            address=target.address,
+            **outgoing.about(),
+            **target.model_dump(include={"channel", "address"}),
             title=text.title,
             body=body,
             html=text.html if target.channel is Channel.EMAIL else None,
