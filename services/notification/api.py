@@ -6,7 +6,8 @@ may read or change it (`own_account_only`); nobody else, operators included.
 
 from __future__ import annotations
 
-from typing import Annotated, cast
+from dataclasses import dataclass
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, Path, Query, Request, status
 
@@ -55,6 +56,33 @@ def deps(request: Request) -> Deps:
     return cast(Deps, request.app.state.notification)
 
 
+@dataclass(frozen=True)
+class Listing:
+    """A listing of the caller's own account (`own_account_only` checked): `?order_id=` and `?limit=`."""
+
+    account_id: str
+    order_id: str | None
+    limit: int
+    queries: Queries
+
+
+def listing_of(default: int, most: int) -> Any:
+    """The dependency of a listing route whose `limit` is `default` unless given, and at most `most`."""
+
+    async def listing(
+        account_id: AccountPath,
+        owner: Owner,
+        request: Request,
+        order_id: OrderFilter = None,
+        limit: int = default,
+    ) -> Listing:
+        return Listing(account_id, order_id, limit, _q(request))
+
+    # FastAPI resolves string annotations in this module's names; the bound, a local, is set as an object.
+    listing.__annotations__["limit"] = Annotated[int, Query(ge=1, le=most)]
+    return Depends(listing)
+
+
 @router.get("/inbox", tags=["inbox"])
 async def inbox(
     account_id: AccountPath,
@@ -98,15 +126,9 @@ async def delete_message(account_id: AccountPath, message_id: IdPath, owner: Own
 
 
 @router.get("/deliveries", tags=["deliveries"])
-async def deliveries(
-    account_id: AccountPath,
-    owner: Owner,
-    request: Request,
-    order_id: OrderFilter = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> list[Delivery]:
+async def deliveries(listing: Annotated[Listing, listing_of(50, most=200)]) -> list[Delivery]:
     """The delivery log of the account's messages, each with its status and resolution trace."""
-    return await _q(request).deliveries(account_id, order_id, limit)
+    return await listing.queries.deliveries(listing.account_id, listing.order_id, listing.limit)
 
 
 @router.get("/deliveries/{delivery_id}", tags=["deliveries"])
@@ -116,15 +138,9 @@ async def delivery(account_id: AccountPath, delivery_id: IdPath, owner: Owner, r
 
 
 @router.get("/reminders", tags=["reminders"])
-async def reminders(
-    account_id: AccountPath,
-    owner: Owner,
-    request: Request,
-    order_id: OrderFilter = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 100,
-) -> list[Series]:
+async def reminders(listing: Annotated[Listing, listing_of(100, most=100)]) -> list[Series]:
     """The deadline reminder series addressed to this account: steps, what was sent, and why they stopped."""
-    return await _q(request).reminders(account_id, order_id, limit)
+    return await listing.queries.reminders(listing.account_id, listing.order_id, listing.limit)
 
 
 @router.get("/export", tags=["privacy"])

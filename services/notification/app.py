@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from fastapi import FastAPI
 
 from services.notification import api, api_centre, api_ops, handlers
@@ -14,50 +16,38 @@ from services.notification.settings import NotificationSettings
 from services.notification.store import Deliveries, RateLimits, ensure_indexes, mongo_uow
 from shared.platform.collection import MongoCollections
 from shared.platform.runtime import Runtime, build_service
-from shared.platform.worker import WorkerSettings
 
 
-def _wire(settings: NotificationSettings):  # type: ignore[no-untyped-def]
-    async def wire(rt: Runtime) -> None:
-        await ensure_indexes(rt.db)
-        email, sms, closers = providers(settings)
-        collections = MongoCollections(rt.db)
-        # The two background loops are shared leased workers (one replica each, reported in /readyz).
-        limits = RateLimits(collections.collection("rate_limits"), settings.rate_limit_window_seconds)
-        deliveries = Deliveries(collections.collection("deliveries"))
-        dispatcher = Dispatcher(deliveries, limits, email, sms, settings)
-        sending = rt.worker(dispatcher, dispatcher.worker_settings())
-        # A commit that queued a delivery wakes the dispatcher.
-        deps = Deps(rt.uow_factory(mongo_uow), queued=sending.nudge, settings=settings, parking=rt.parking)
-        rt.provide("notification", deps)
-        rt.provide("dispatcher", dispatcher)
-        rt.provide("queries", Queries(collections))
-        rt.worker(
-            ReminderSource(deps),
-            WorkerSettings(
-                poll_seconds=settings.reminder_poll_seconds,
-                lease_seconds=settings.worker_lease,
-                batch=50,
-                concurrency=4,
-                max_attempts=8,
-                backoff_seconds=1.0,
-                backoff_max_seconds=300.0,
-            ),
-        )
-        rt.on_stop(dispatcher.drain)  # sends under way finish before the provider clients close
-        for close in closers:
-            rt.on_stop(close)
-
-    return wire
+async def _wire(rt: Runtime) -> None:
+    settings = cast(
+        NotificationSettings, rt.settings
+    )  # the runtime runs on the settings create_app was given
+    await ensure_indexes(rt.db)
+    email, sms, closers = providers(settings)
+    collections = MongoCollections(rt.db)
+    # The two background loops are shared leased workers (one replica each, reported in /readyz).
+    limits = RateLimits(collections.collection("rate_limits"), settings.rate_limit_window_seconds)
+    deliveries = Deliveries(collections.collection("deliveries"))
+    dispatcher = Dispatcher(deliveries, limits, email, sms, settings)
+    sending = rt.worker(dispatcher, dispatcher.worker_settings())
+    # A commit that queued a delivery wakes the dispatcher.
+    deps = Deps(rt.uow_factory(mongo_uow), queued=sending.nudge, settings=settings, parking=rt.parking)
+    rt.provide("notification", deps)
+    rt.provide("dispatcher", dispatcher)
+    rt.provide("queries", Queries(collections))
+    reminders = ReminderSource(deps)
+    rt.worker(reminders, reminders.worker_settings())
+    rt.on_stop(dispatcher.drain)  # sends under way finish before the provider clients close
+    for close in closers:
+        rt.on_stop(close)
 
 
 def create_app(settings: NotificationSettings | None = None) -> FastAPI:
-    settings = settings or NotificationSettings()
     return build_service(
-        settings,
+        settings or NotificationSettings(),
         title="notification",
         description="Message centre, in-site inbox, email and SMS deliveries with traces.",
         register=handlers.register,
-        wire=_wire(settings),
+        wire=_wire,
         routers=[api.router, api_centre.router, api_ops.router],
     )

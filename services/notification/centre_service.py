@@ -18,8 +18,8 @@ from pydantic import BaseModel, EmailStr, Field, StringConstraints
 from services.notification.catalogue import CATEGORIES, VERIFY_EMAIL, VERIFY_PHONE
 from services.notification.centre import MAX_PER_REQUEST, Recipient, RecipientView, check_daily_quota
 from services.notification.deps import Deps
-from services.notification.domain import Contact
-from services.notification.planning import Cause, plan_message
+from services.notification.domain import Cause, Contact
+from services.notification.planning import plan_message
 from services.notification.settings import NotificationSettings
 from services.notification.store import NotificationUnitOfWork
 from services.notification.texts import TEXTS

@@ -20,6 +20,8 @@ from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client as TwilioClient
 
+from services.notification.settings import SmtpRelay
+
 
 class SendError(Exception):
     """A message could not be handed over to its channel."""
@@ -59,6 +61,19 @@ class SmtpSender:
         self.host, self.port, self.sender = host, port, sender
         self.username, self.password = username, password
         self.use_tls, self.start_tls, self.timeout = use_tls, start_tls, timeout
+
+    @classmethod
+    def of(cls, relay: SmtpRelay, sender: str) -> SmtpSender:
+        """A sender through `relay`, with `sender` as the From of every message."""
+        return cls(
+            relay.host,
+            relay.port,
+            sender,
+            username=relay.username,
+            password=relay.password,
+            use_tls=relay.use_tls,
+            start_tls=relay.start_tls,
+        )
 
     def build(self, msg: EmailMessage) -> email.message.EmailMessage:
         mime = email.message.EmailMessage()  # policy=default: RFC 2047 encodes non-ASCII headers

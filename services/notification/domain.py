@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -45,6 +46,37 @@ class Target(BaseModel):
     channel: Channel
     address: str
     why: str
+
+
+@dataclass(frozen=True)
+class Cause:
+    """What a message is about: an event, a reminder step or a verification (its id keys the deliveries)."""
+
+    event_id: str
+    event_type: str
+    order_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message for one account, its targets resolved and its text rendered: what the delivery to each
+    target is planned from."""
+
+    cause: Cause
+    account_id: str
+    message: MessageType
+    text: Rendered
+    trace: list[str]  # how the targets were chosen
+
+    def about(self) -> dict[str, str | None]:
+        """What each of its deliveries records of it: the cause's ids, the account, the message's type and
+        category."""
+        message = {
+            "account_id": self.account_id,
+            "message_type": self.message.key,
+            "category": self.message.category,
+        }
+        return asdict(self.cause) | message
 
 
 def resolve(
@@ -166,38 +198,27 @@ class Delivery(BaseModel):
         return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
     @classmethod
-    def plan(
-        cls,
-        *,
-        event_id: str,
-        event_type: str,
-        order_id: str | None,
-        account_id: str,
-        message: MessageType,
-        target: Target,
-        text: Rendered,
-        trace: list[str],
-        now: datetime,
-    ) -> Delivery:
+    def plan(cls, outgoing: Outgoing, target: Target, now: datetime) -> Delivery:
+        """The delivery of `outgoing` to one of its targets: an in-site one is done (its inbox row is written
+        in the same transaction), an e-mail or SMS one queued for the dispatcher."""
+        cause, message, text = outgoing.cause, outgoing.message, outgoing.text
         body = text.sms if target.channel is Channel.SMS else text.body
         done = target.channel is Channel.IN_SITE  # written to the inbox in the same transaction
-        key = cls.key(event_id, account_id, message.key, target.channel, target.address)
+        key = cls.key(cause.event_id, outgoing.account_id, message.key, target.channel, target.address)
         return cls(
             delivery_id=key,
-            event_id=event_id,
-            event_type=event_type,
-            order_id=order_id,
-            account_id=account_id,
-            message_type=message.key,
-            category=message.category,
-            channel=target.channel,
-            address=target.address,
+            **outgoing.about(),
+            **target.model_dump(include={"channel", "address"}),
             title=text.title,
             body=body,
             html=text.html if target.channel is Channel.EMAIL else None,
             status=DeliveryStatus.SENT if done else DeliveryStatus.PENDING,
             next_attempt_at=now,
-            trace=[*trace, f"channel {target.channel.value}: a default channel of {message.key}", target.why],
+            trace=[
+                *outgoing.trace,
+                f"channel {target.channel.value}: a default channel of {message.key}",
+                target.why,
+            ],
             created_at=now,
             sent_at=now if done else None,
         )

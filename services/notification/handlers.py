@@ -65,21 +65,22 @@ def _subscriber(topic: Topic) -> Callable[..., Awaitable[None]]:
     """A subscriber of `topic`: the event, decoded as its own type, through each of the topic's use cases."""
 
     async def handle(event: Event, deps: Deps = DEPS) -> None:
+        ids = _ids(event)
         for use_case in EVENT_HANDLERS[topic]:
             done = await use_case(deps, event)
-            log.info(
-                "%s: %s",
-                use_case.__name__,
-                "done" if done else "duplicate event ignored",
-                extra={
-                    "event_id": event.event_id,
-                    "event_type": event.event_type,
-                    "order_id": event.order_id,
-                    "correlation_id": event.correlation_id,
-                },
-            )
+            log.info("%s: %s", use_case.__name__, "done" if done else "duplicate event ignored", extra=ids)
 
     # FastStream decodes the message as the first parameter's annotation: the topic's event class.
     handle.__annotations__ = {**handle.__annotations__, "event": EVENT_TYPES[topic]}
     handle.__name__ = handle.__qualname__ = f"on_{topic.replace('.', '_')}"
     return handle
+
+
+def _ids(event: Event) -> dict[str, object]:
+    """What a log line says of the event it is about: its ids, which trace it across the services."""
+    return {
+        "event_id": event.event_id,
+        "event_type": event.event_type,
+        "order_id": event.order_id,
+        "correlation_id": event.correlation_id,
+    }

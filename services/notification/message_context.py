@@ -57,6 +57,11 @@ def carried(payload: object) -> dict[str, Any]:
     return {}
 
 
+def fields(payload: object, *names: str) -> dict[str, Any]:
+    """The payload's fields of these names, as they are (the templates' filters format them)."""
+    return {name: getattr(payload, name) for name in names}
+
+
 @carried.register
 def _(p: OrderPaidPayload) -> dict[str, Any]:
     return {"order_id": p.order_id, "amount": p.amount, "currency": p.currency, "product": p.product.name}
@@ -64,7 +69,7 @@ def _(p: OrderPaidPayload) -> dict[str, Any]:
 
 @carried.register
 def _(p: MilestoneConfirmedPayload) -> dict[str, Any]:
-    return {"order_id": p.order_id, "node": p.node, "next_node": p.next_node}
+    return fields(p, "order_id", "node", "next_node")
 
 
 @carried.register
@@ -79,41 +84,27 @@ def _(p: AppealResolvedPayload) -> dict[str, Any]:
 
 @carried.register
 def _(p: AcceptanceDonePayload) -> dict[str, Any]:
-    return {"order_id": p.order_id}
+    return fields(p, "order_id")
 
 
 @carried.register
 def _(p: OrderStatusChangedPayload) -> dict[str, Any]:
-    return {"order_id": p.order_id, "amount": p.amount, "currency": p.currency, "reason": p.reason}
+    return fields(p, "order_id", "amount", "currency", "reason")
 
 
 @carried.register
 def _(p: RefundRequestedPayload) -> dict[str, Any]:
-    return {"order_id": p.order_id, "amount": p.amount, "reason": p.reason}
+    return fields(p, "order_id", "amount", "reason")
 
 
 @carried.register
 def _(p: RefundDecidedPayload) -> dict[str, Any]:
-    return {
-        "order_id": p.order_id,
-        "amount": p.amount,
-        "currency": p.currency,
-        "reason": p.reason,
-        "approved": p.approved,
-        "opinion": p.opinion,
-    }
+    return fields(p, "order_id", "amount", "currency", "reason", "approved", "opinion")
 
 
 @carried.register
 def _(p: MerchantCallFailedPayload) -> dict[str, Any]:
-    return {
-        "order_id": p.order_id,
-        "endpoint": p.endpoint,
-        "attempt": p.attempt,
-        "final": p.final,
-        "consequence": p.consequence,
-        "error": p.error,
-    }
+    return fields(p, "order_id", "endpoint", "attempt", "final", "consequence", "error")
 
 
 # --- who plays which role -----------------------------------------------------------------------------

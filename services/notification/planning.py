@@ -4,24 +4,14 @@ someone something comes through here (events, reminder steps, verification messa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from services.notification.catalogue import Channel, MessageType, render
 from services.notification.centre import Recipient
-from services.notification.domain import Contact, Delivery, resolve
+from services.notification.domain import Cause, Contact, Delivery, Outgoing, resolve
 from services.notification.inbox import InboxMessage
 from services.notification.store import NotificationUnitOfWork
-
-
-@dataclass(frozen=True)
-class Cause:
-    """What a message is about: an event, a reminder step or a verification (its id keys the deliveries)."""
-
-    event_id: str
-    event_type: str
-    order_id: str | None = None
 
 
 async def plan_message(
@@ -48,34 +38,11 @@ async def plan_message(
         trace += [
             f"{t.channel.value} to {t.address} skipped: not this reminder's channel" for t in skipped[:1]
         ]
-    text = render(message.key, contact.locale, ctx)
-    deliveries = [
-        Delivery.plan(
-            event_id=cause.event_id,
-            event_type=cause.event_type,
-            order_id=cause.order_id,
-            account_id=contact.account_id,
-            message=message,
-            target=t,
-            text=text,
-            trace=trace,
-            now=now,
-        )
-        for t in targets
-    ]
+    outgoing = Outgoing(cause, contact.account_id, message, render(message.key, contact.locale, ctx), trace)
+    deliveries = [Delivery.plan(outgoing, t, now) for t in targets]
     for d in deliveries:
         if d.channel is Channel.IN_SITE:
-            await uow.inbox.add(
-                InboxMessage(
-                    message_id=d.delivery_id,
-                    account_id=contact.account_id,
-                    category=d.category,
-                    title=d.title,
-                    body=d.body,
-                    order_id=cause.order_id,
-                    created_at=now,
-                )
-            )
+            await uow.inbox.add(InboxMessage.of(d))
     if deliveries:
         await uow.deliveries.add_all(deliveries)
     return deliveries

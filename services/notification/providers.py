@@ -14,26 +14,9 @@ from services.notification.settings import NotificationSettings
 def providers(
     s: NotificationSettings,
 ) -> tuple[Failover[EmailMessage], Failover[SmsMessage], list[Callable[[], Awaitable[None]]]]:
-    smtp = SmtpSender(
-        s.smtp_host,
-        s.smtp_port,
-        s.smtp_sender,
-        username=s.smtp_username,
-        password=s.smtp_password,
-        use_tls=s.smtp_use_tls,
-        start_tls=s.smtp_start_tls,
-    )
-    smtp2 = None
-    if s.smtp2_host:  # a second relay, with its own TLS and credentials
-        smtp2 = SmtpSender(
-            s.smtp2_host,
-            s.smtp2_port,
-            s.smtp_sender,
-            username=s.smtp2_username,
-            password=s.smtp2_password,
-            use_tls=s.smtp2_use_tls,
-            start_tls=s.smtp2_start_tls,
-        )
+    primary, secondary = s.smtp_relays()
+    smtp = SmtpSender.of(primary, s.smtp_sender)
+    smtp2 = SmtpSender.of(secondary, s.smtp_sender) if secondary else None  # its own TLS and credentials
     sms = TwilioSender(
         s.twilio_account_sid, s.twilio_auth_token, s.twilio_from_number, api_base_url=s.twilio_api_base_url
     )

@@ -21,11 +21,12 @@ from zoneinfo import ZoneInfo
 
 from services.notification.catalogue import DEADLINE_REMINDER
 from services.notification.deps import CONSUMER, Deps
-from services.notification.planning import Cause, plan_message
+from services.notification.domain import Cause
+from services.notification.planning import plan_message
 from services.notification.reminders import Clearing, Series, Step
 from services.notification.store import NotificationUnitOfWork
 from shared.platform.errors import NotYetKnown
-from shared.platform.worker import Blocked
+from shared.platform.worker import Blocked, WorkerSettings
 from shared.schemas import DeadlineCleared, DeadlineScheduled, PartyRole
 
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -80,6 +81,18 @@ class ReminderSource:
 
     deps: Deps
     name: str = "reminders:notification"
+
+    def worker_settings(self) -> WorkerSettings:
+        """Up to 50 due series a round, 4 at a time."""
+        return WorkerSettings(
+            poll_seconds=self.deps.settings.reminder_poll_seconds,
+            lease_seconds=self.deps.settings.worker_lease,
+            batch=50,
+            concurrency=4,
+            max_attempts=8,
+            backoff_seconds=1.0,
+            backoff_max_seconds=300.0,
+        )
 
     @staticmethod
     def key(item: str) -> str:

@@ -64,15 +64,11 @@ class Series(BaseModel):
             for f, ch in zip(sorted(fractions, reverse=True), LADDER, strict=False)
         ]
         active = p.party is not PartyRole.SYSTEM and span > timedelta(0)
+        deadline = p.model_dump(include={"deadline_id", "order_id", "node", "party", "due_at", "consequence"})
         return cls(
+            **deadline,
             series_id=str(event.event_id),
-            deadline_id=p.deadline_id,
             kind=p.kind.value,
-            order_id=p.order_id,
-            node=p.node,
-            party=p.party,
-            due_at=p.due_at,
-            consequence=p.consequence,
             parties=p.parties,
             steps=steps,
             status="active" if active else "finished",

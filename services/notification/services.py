@@ -9,9 +9,9 @@ from datetime import datetime
 
 from services.notification.catalogue import rules_for
 from services.notification.deps import CONSUMER, Deps
-from services.notification.domain import Contact
+from services.notification.domain import Cause, Contact
 from services.notification.message_context import accounts_in_role, context
-from services.notification.planning import Cause, plan_message
+from services.notification.planning import plan_message
 from services.notification.store import NotificationUnitOfWork
 from shared.platform.errors import NotFound
 from shared.schemas import AccountRegistered, AccountRole, Event

@@ -1,7 +1,25 @@
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from shared.platform.settings import DEV_SECRETS, ServiceSettings
+
+
+class SmtpRelay(BaseModel):
+    """One SMTP relay: the primary's `smtp_*` settings, or the secondary's `smtp2_*`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    host: str
+    port: int
+    username: str | None
+    password: SecretStr | None
+    use_tls: bool
+    start_tls: bool | None  # None: upgrade when the server offers STARTTLS
+
+    @property
+    def encrypted(self) -> bool:
+        """Implicit TLS, or STARTTLS required (an optional STARTTLS can be stripped by anyone on the path)."""
+        return self.use_tls or self.start_tls is True
 
 
 class NotificationSettings(ServiceSettings):
@@ -83,6 +101,14 @@ class NotificationSettings(ServiceSettings):
         """A second Twilio-compatible SMS provider is configured (failover)."""
         return bool(self.twilio2_api_base_url or self.twilio2_account_sid)
 
+    def smtp_relays(self) -> tuple[SmtpRelay, SmtpRelay | None]:
+        """The primary relay, and the secondary one (failover) when `smtp2_host` is set."""
+        return self._relay("smtp"), self._relay("smtp2") if self.smtp2_host else None
+
+    def _relay(self, prefix: str) -> SmtpRelay:
+        """The relay the `<prefix>_*` settings describe."""
+        return SmtpRelay(**{name: getattr(self, f"{prefix}_{name}") for name in SmtpRelay.model_fields})
+
     def production_problems(self) -> list[str]:
         """Outside dev: no dev-default Twilio token, and SMTP only over TLS (primary and secondary relays)."""
         problems = super().production_problems()
@@ -94,13 +120,14 @@ class NotificationSettings(ServiceSettings):
             and self.twilio2_auth_token.get_secret_value() in DEV_SECRETS
         ):
             problems.append("NOTIFICATION_TWILIO2_AUTH_TOKEN is empty or a dev default")
-        if not (self.smtp_use_tls or self.smtp_start_tls is True):
+        primary, secondary = self.smtp_relays()
+        if not primary.encrypted:
             problems.append(
                 "SMTP without TLS: set NOTIFICATION_SMTP_USE_TLS or "
                 "NOTIFICATION_SMTP_START_TLS=true (an optional STARTTLS can be stripped by "
                 "anyone on the path)"
             )
-        if self.smtp2_host and not (self.smtp2_use_tls or self.smtp2_start_tls is True):
+        if secondary is not None and not secondary.encrypted:
             problems.append(
                 "secondary SMTP without TLS: set NOTIFICATION_SMTP2_USE_TLS or "
                 "NOTIFICATION_SMTP2_START_TLS=true"

@@ -8,9 +8,11 @@ import pytest
 
 from services.notification.catalogue import MILESTONE, ORDER_PAID_BUYER, Channel, MessageType, render
 from services.notification.domain import (
+    Cause,
     Contact,
     Delivery,
     DeliveryStatus,
+    Outgoing,
     Recipient,
     Target,
     next_attempt,
@@ -207,17 +209,9 @@ def test_plan_sends_in_site_at_once_and_queues_email_and_sms(
     )
     target = Target(channel=channel, address="addr", why="because")
 
-    d = Delivery.plan(
-        event_id="ev",
-        event_type="order.paid",
-        order_id="CS1",
-        account_id="acc",
-        message=ORDER_PAID_BUYER,
-        target=target,
-        text=text,
-        trace=["t1"],
-        now=NOW,
-    )
+    outgoing = Outgoing(Cause("ev", "order.paid", "CS1"), "acc", ORDER_PAID_BUYER, text, ["t1"])
+
+    d = Delivery.plan(outgoing, target, NOW)
 
     assert d.status is status
     assert (d.sent_at == NOW) is sent
@@ -227,6 +221,7 @@ def test_plan_sends_in_site_at_once_and_queues_email_and_sms(
     assert d.delivery_id == Delivery.key("ev", "acc", "order_paid", channel, "addr")
     assert d.next_attempt_at == NOW
     assert d.category == "creation_activation"
+    assert (d.event_id, d.event_type, d.order_id, d.account_id) == ("ev", "order.paid", "CS1", "acc")
 
 
 # --- backoff ------------------------------------------------------------------------------------
