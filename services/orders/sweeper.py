@@ -28,7 +28,7 @@ class UnpaidSource(IdSource):
     name = "orders-unpaid-sweeper"
 
     async def due(self, now: datetime, limit: int, blocked: Blocked) -> list[str]:
-        return await overdue(self.ctx, now, limit, blocked.all)
+        return await overdue(self.ctx, now, limit, blocked)
 
     async def process(self, item: str) -> None:
         await cancel_unpaid(self.ctx, item)  # False (paid meanwhile) is a success too: nothing left to do

@@ -34,7 +34,7 @@ class TimerSource:
         return item.deadline_id
 
     async def due(self, now: datetime, limit: int, blocked: Blocked) -> list[DueDeadline]:
-        return await flow_cases.due_deadlines(self.service, now, limit, blocked.all)
+        return await flow_cases.due_deadlines(self.service, now, limit, blocked)
 
     async def process(self, item: DueDeadline) -> None:
         await flow_cases.fire(self.service, item)
