@@ -25,7 +25,6 @@ def create_app(settings: OrdersSettings | None = None) -> FastAPI:
 
     return build_service(
         settings,
-        title="orders",
         description="Catalogue and publishing, accounts, orders and their lifecycle, the buyer's "
         "purchased services and favourites, refunds, billing eligibility.",
         register=handlers.register,

@@ -13,6 +13,7 @@ from faststream.kafka import KafkaBroker
 from services.orders import event_cases
 from services.orders.context import OrdersContext
 from shared.platform.kafka import declare_publishers, subscriber
+from shared.platform.logs import event_fields
 from shared.platform.settings import ServiceSettings
 from shared.schemas import (
     AccountErased,
@@ -49,12 +50,7 @@ def _subscribe(broker: KafkaBroker, settings: ServiceSettings, event_type: type[
             "%s %s",
             event.event_type,
             "applied" if applied else "ignored (a duplicate)",
-            extra={
-                "event_id": event.event_id,
-                "order_id": event.order_id,
-                "correlation_id": event.correlation_id,
-                "event_type": event.event_type,
-            },
+            extra=event_fields(event),
         )
 
     # The body is decoded as this subscription's event type (FastStream reads the parameter's annotation).

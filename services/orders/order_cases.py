@@ -15,6 +15,7 @@ from services.orders.settings import OrdersSettings
 from services.orders.store import OrdersUnitOfWork
 from shared.platform.auth import Principal
 from shared.platform.errors import InvalidInput
+from shared.platform.worker import Blocked
 from shared.schemas import AccountRole, DeliveryType, Event, OrderStatus
 from shared.schemas.links import LinkClaims, LinkError, verify
 
@@ -169,13 +170,11 @@ async def _release_coupons(uow: OrdersUnitOfWork, order: Order) -> None:
 # --- the unpaid-order sweeper's use cases (its source: services/orders/sweeper.py) ---------------------
 
 
-async def overdue(
-    ctx: OrdersContext, now: datetime, limit: int, exclude: frozenset[str] = frozenset()
-) -> list[str]:
-    """Ids of unpaid orders past their due time, earliest first, but for `exclude` (backing off or
+async def overdue(ctx: OrdersContext, now: datetime, limit: int, blocked: Blocked) -> list[str]:
+    """Ids of unpaid orders past their due time, earliest first, but for the blocked ones (backing off or
     quarantined)."""
     async with ctx.uow() as uow:
-        return await uow.orders.overdue(now, limit, exclude)
+        return await uow.orders.overdue(now, limit, blocked.all)
 
 
 async def cancel_unpaid(ctx: OrdersContext, order_id: str) -> bool:

@@ -5,9 +5,7 @@ from shared.platform.settings import ServiceSettings
 
 
 class OrdersSettings(ServiceSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="ORDERS_", extra="ignore", frozen=True, populate_by_name=True
-    )
+    model_config = SettingsConfigDict(env_prefix="ORDERS_")  # and the shared settings\' configuration
 
     service_name: str = "orders"
     http_port: int = Field(8001, ge=1, le=65535)

@@ -11,27 +11,24 @@ written long before it is due, so a change stream would only wake it for nothing
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from services.orders.context import OrdersContext
 from services.orders.order_cases import cancel_unpaid, overdue
 from services.orders.settings import OrdersSettings
-from shared.platform.worker import Blocked, WorkerSettings
+from shared.platform.worker import Blocked, IdSource, WorkerSettings
 
 
-class UnpaidSource:
+@dataclass
+class UnpaidSource(IdSource):
     """Overdue unpaid orders, earliest due first; the item is the order id."""
 
+    ctx: OrdersContext
     name = "orders-unpaid-sweeper"
 
-    def __init__(self, ctx: OrdersContext) -> None:
-        self.ctx = ctx
-
-    def key(self, item: str) -> str:
-        return item
-
     async def due(self, now: datetime, limit: int, blocked: Blocked) -> list[str]:
-        return await overdue(self.ctx, now, limit, blocked.all)
+        return await overdue(self.ctx, now, limit, blocked)
 
     async def process(self, item: str) -> None:
         await cancel_unpaid(self.ctx, item)  # False (paid meanwhile) is a success too: nothing left to do
@@ -41,12 +38,4 @@ def sweeper_worker(settings: OrdersSettings) -> WorkerSettings:
     """A few cancellations at once; a failing one backs off from `sweeper_backoff_seconds` doubling to 5
     minutes and is quarantined after `sweeper_max_attempts` (about 13 minutes of failures with the
     defaults)."""
-    return WorkerSettings(
-        poll_seconds=settings.sweeper_poll_seconds,
-        lease_seconds=settings.sweeper_lease_seconds,
-        batch=100,
-        concurrency=4,
-        max_attempts=settings.sweeper_max_attempts,
-        backoff_seconds=settings.sweeper_backoff_seconds,
-        backoff_max_seconds=300.0,
-    )
+    return WorkerSettings.from_settings(settings, "sweeper", concurrency=4)

@@ -43,9 +43,8 @@ def wire_for(settings: PartnerSettings) -> Wire:
         # rescheduled call (a change of merchant_calls) and nudged after a call is queued or replayed. The
         # worker's retries are for processing bugs only (the default backoff, 1 s doubling to 5 minutes: about
         # 15 minutes, then quarantined); a merchant's failures follow the calls' own retry policies.
-        poll, lease = settings.call_worker_poll_seconds, settings.call_worker_lease_seconds
-        every_call = WorkerSettings(
-            poll_seconds=poll, lease_seconds=lease, batch=50, max_attempts=10, watch="merchant_calls"
+        every_call = WorkerSettings.from_settings(
+            settings, "call_worker", batch=50, max_attempts=10, watch="merchant_calls"
         )
         calls = rt.worker(MerchantCalls(runner), every_call)
         deps = Deps(uow, settings, now, nudge=calls.nudge)
@@ -55,9 +54,10 @@ def wire_for(settings: PartnerSettings) -> Wire:
         rt.provide("bill_scheduler", bills)
         rt.worker(
             bills,
-            WorkerSettings(
-                poll_seconds=settings.bill_run_poll_seconds,
-                lease_seconds=lease,
+            WorkerSettings.from_settings(
+                settings,
+                "bill_run",
+                lease_seconds=every_call.lease_seconds,
                 batch=2,
                 max_attempts=12,
                 backoff_seconds=60.0,
@@ -72,7 +72,6 @@ def create_app(settings: PartnerSettings | None = None) -> FastAPI:
     settings = settings or PartnerSettings()
     return build_service(
         settings,
-        title="partner",
         description="Customer service providers: programme, offers, private links, joint selling, "
         "earnings, bills, and the signed merchant sync calls.",
         register=handlers.register,

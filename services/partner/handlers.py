@@ -13,6 +13,7 @@ from faststream.kafka import KafkaBroker
 from services.partner.domain import LedgerEntry
 from services.partner.services import PartnerService
 from shared.platform.kafka import declare_publishers, subscriber
+from shared.platform.logs import event_fields
 from shared.platform.parking import MongoParking as Parking
 from shared.platform.settings import ServiceSettings
 from shared.schemas import (
@@ -46,12 +47,7 @@ def _logged(event: Event, results: list[Any]) -> None:
     entries = [f"{r.kind} {r.amount} for {r.provider_id}" for r in results if isinstance(r, LedgerEntry)]
     log.info(
         "; ".join(entries) or "no ledger entry",
-        extra={
-            "event_id": event.event_id,
-            "event_type": event.event_type,
-            "order_id": event.order_id,
-            "correlation_id": event.correlation_id,
-        },
+        extra=event_fields(event),
     )
 
 

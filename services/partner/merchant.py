@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +17,7 @@ from services.partner.egress import CallFailure, Sender, classify
 from services.partner.store import PartnerUnitOfWork
 from shared.platform.errors import NotFound
 from shared.platform.mongo import UnitOfWorkFactory
-from shared.platform.worker import Blocked
+from shared.platform.worker import Blocked, IdSource
 from shared.schemas import MerchantCallFailed, MerchantCallFailedPayload, Parties
 
 log = logging.getLogger("partner.merchant")
@@ -178,7 +179,8 @@ def failed_event(call: MerchantCall, final: bool, error: str, now: datetime) -> 
     )
 
 
-class MerchantCalls:
+@dataclass
+class MerchantCalls(IdSource):
     """The merchant calls as a source of the shared leased worker (shared/platform/worker.py): the pending
     calls that are due, earliest first, each attempted once per round.
 
@@ -189,13 +191,8 @@ class MerchantCalls:
     other calls, so one merchant can no longer stop the calls to all merchants.
     """
 
+    runner: CallRunner
     name = "merchant-calls"
-
-    def __init__(self, runner: CallRunner) -> None:
-        self.runner = runner
-
-    def key(self, item: str) -> str:
-        return item
 
     async def due(self, now: datetime, limit: int, blocked: Blocked) -> list[str]:
         async def load(uow: PartnerUnitOfWork) -> list[str]:

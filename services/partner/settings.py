@@ -22,9 +22,7 @@ DEFAULT_BLOCKED_CIDRS = [
 
 
 class PartnerSettings(ServiceSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="PARTNER_", extra="ignore", frozen=True, populate_by_name=True
-    )
+    model_config = SettingsConfigDict(env_prefix="PARTNER_")  # and the shared settings\' configuration
 
     service_name: str = "partner"
     http_port: int = Field(8004, ge=1, le=65535)

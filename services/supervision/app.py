@@ -31,7 +31,6 @@ def create_app(settings: SupervisionSettings | None = None) -> FastAPI:
 
     return build_service(
         settings,
-        title="supervision",
         description="Service orders: flows per delivery type, acceptance rules, evidence, "
         "appeals, deadlines and refunds.",
         register=handlers.register,

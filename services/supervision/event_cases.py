@@ -15,18 +15,10 @@ from services.supervision.store import SupervisionUnitOfWork
 from services.supervision.templates import template_for
 from services.supervision.unsupervised import NoServiceOrder
 from shared.platform.errors import NotYetKnown, PermanentError
+from shared.platform.logs import event_fields
 from shared.schemas import AccountErased, Event, OrderPaid, RefundDecided
 
 log = logging.getLogger("supervision.events")
-
-
-def _ctx(event: Event) -> dict[str, str | None]:
-    return {
-        "event_id": str(event.event_id),
-        "order_id": event.order_id,
-        "correlation_id": event.correlation_id,
-        "event_type": event.event_type,
-    }
 
 
 async def on_order_paid(sv: SupervisionService, event: OrderPaid) -> ServiceOrder | None:
@@ -38,7 +30,10 @@ async def on_order_paid(sv: SupervisionService, event: OrderPaid) -> ServiceOrde
         # Image, API, instant-use SaaS (dossier §1.2), or a renewal (§1.6): no service order.
         await sv.uow.handle(CONSUMER, event, lambda uow: uow.unsupervised.add(marker))
         log.info(
-            "no service order (%s, %s order)", p.product.delivery_type.value, p.order_type, extra=_ctx(event)
+            "no service order (%s, %s order)",
+            p.product.delivery_type.value,
+            p.order_type,
+            extra=event_fields(event),
         )
         return None
     check_milestone_offer(p)  # refused offers are dead-lettered with the rule in the reason (dossier §4.2)
@@ -58,7 +53,7 @@ async def on_order_paid(sv: SupervisionService, event: OrderPaid) -> ServiceOrde
         return so
 
     so = await sv.uow.handle(CONSUMER, event, work)
-    log.info("service order opened" if so else "order.paid handled before", extra=_ctx(event))
+    log.info("service order opened" if so else "order.paid handled before", extra=event_fields(event))
     return so
 
 
@@ -80,7 +75,7 @@ async def on_account_erased(sv: SupervisionService, event: AccountErased) -> int
         return masked
 
     masked = await sv.uow.handle(CONSUMER, event, work) or 0
-    log.info("contact data erased on %d service order(s)", masked, extra=_ctx(event))
+    log.info("contact data erased on %d service order(s)", masked, extra=event_fields(event))
     return masked
 
 
@@ -105,7 +100,7 @@ async def on_refund_decided(sv: SupervisionService, event: RefundDecided) -> Ser
         return so
 
     so = await sv.uow.handle(CONSUMER, event, work)
-    log.info("refund %s %s", p.refund_id, "approved" if p.approved else "rejected", extra=_ctx(event))
+    log.info("refund %s %s", p.refund_id, "approved" if p.approved else "rejected", extra=event_fields(event))
     return so
 
 

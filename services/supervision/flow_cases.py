@@ -15,6 +15,7 @@ from services.supervision.services import SupervisionService, change, change_in,
 from services.supervision.store import DueDeadline, Files, SupervisionUnitOfWork
 from shared.platform.auth import Principal
 from shared.platform.errors import NotFound
+from shared.platform.worker import Blocked
 from shared.schemas import Event
 
 
@@ -127,12 +128,12 @@ async def _with_digests(files: Files, so_id: str, evidence: list[Evidence]) -> l
 
 
 async def due_deadlines(
-    sv: SupervisionService, now: datetime, limit: int, exclude: frozenset[str] = frozenset()
+    sv: SupervisionService, now: datetime, limit: int, blocked: Blocked
 ) -> list[DueDeadline]:
-    """Deadlines whose time has come, earliest first, but for `exclude` (backing off after a failure, or
-    quarantined)."""
+    """Deadlines whose time has come, earliest first, but for the blocked ones (backing off after a failure,
+    or quarantined)."""
     async with sv.uow() as uow:
-        return await uow.timers.due(now, limit, exclude)
+        return await uow.timers.due(now, limit, blocked.all)
 
 
 async def fire(sv: SupervisionService, deadline: DueDeadline) -> ServiceOrder:

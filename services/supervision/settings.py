@@ -13,9 +13,7 @@ DAY = 86400.0
 
 
 class SupervisionSettings(ServiceSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="SUPERVISION_", extra="ignore", frozen=True, populate_by_name=True
-    )
+    model_config = SettingsConfigDict(env_prefix="SUPERVISION_")  # and the shared settings\' configuration
 
     service_name: str = "supervision"
     http_port: int = Field(8002, ge=1, le=65535)

@@ -34,7 +34,7 @@ class TimerSource:
         return item.deadline_id
 
     async def due(self, now: datetime, limit: int, blocked: Blocked) -> list[DueDeadline]:
-        return await flow_cases.due_deadlines(self.service, now, limit, blocked.all)
+        return await flow_cases.due_deadlines(self.service, now, limit, blocked)
 
     async def process(self, item: DueDeadline) -> None:
         await flow_cases.fire(self.service, item)
@@ -45,12 +45,4 @@ def timer_worker(settings: SupervisionSettings) -> WorkerSettings:
     deadline backs off from `timer_backoff_seconds` doubling to 5 minutes, and is quarantined after
     `timer_max_attempts` (about 13 minutes of failures with the defaults: a database outage does not get
     there)."""
-    return WorkerSettings(
-        poll_seconds=settings.timer_poll_seconds,
-        lease_seconds=settings.timer_lease_seconds,
-        batch=100,
-        concurrency=4,
-        max_attempts=settings.timer_max_attempts,
-        backoff_seconds=settings.timer_backoff_seconds,
-        backoff_max_seconds=300.0,
-    )
+    return WorkerSettings.from_settings(settings, "timer", concurrency=4)

@@ -14,7 +14,7 @@ import copy
 import functools
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict, Unpack
 
 from pymongo import ASCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -26,17 +26,18 @@ Doc = dict[str, Any]
 Sort = list[tuple[str, int]]
 
 
+class FindOptions(TypedDict, total=False):
+    """A find's options: the order, which fields, how many to skip, how many at most (0: all)."""
+
+    sort: Sort | None
+    projection: Doc | None
+    skip: int
+    limit: int
+
+
 class Collection(Protocol):
     async def find_one(self, query: Doc, projection: Doc | None = None) -> Doc | None: ...
-    async def find(
-        self,
-        query: Doc,
-        *,
-        sort: Sort | None = None,
-        limit: int = 0,
-        projection: Doc | None = None,
-        skip: int = 0,
-    ) -> list[Doc]: ...
+    async def find(self, query: Doc, **options: Unpack[FindOptions]) -> list[Doc]: ...
     async def count(self, query: Doc) -> int: ...
     async def insert_one(self, doc: Doc) -> None: ...
     async def insert_many(self, docs: list[Doc]) -> None: ...
@@ -62,17 +63,10 @@ class MongoCollection:
     async def find_one(self, query: Doc, projection: Doc | None = None) -> Doc | None:
         return await self.col.find_one(query, projection, session=self.session)
 
-    async def find(
-        self,
-        query: Doc,
-        *,
-        sort: Sort | None = None,
-        limit: int = 0,
-        projection: Doc | None = None,
-        skip: int = 0,
-    ) -> list[Doc]:
-        cursor = self.col.find(query, projection, session=self.session, skip=skip, limit=limit)
-        if sort:
+    async def find(self, query: Doc, **options: Unpack[FindOptions]) -> list[Doc]:
+        skip, limit = options.get("skip", 0), options.get("limit", 0)
+        cursor = self.col.find(query, options.get("projection"), session=self.session, skip=skip, limit=limit)
+        if sort := options.get("sort"):
             cursor = cursor.sort(sort)
         return await cursor.to_list(None)
 
@@ -130,20 +124,13 @@ class MemoryCollection:
         found = await self.find(query, limit=1, projection=projection)
         return found[0] if found else None
 
-    async def find(
-        self,
-        query: Doc,
-        *,
-        sort: Sort | None = None,
-        limit: int = 0,
-        projection: Doc | None = None,
-        skip: int = 0,
-    ) -> list[Doc]:
+    async def find(self, query: Doc, **options: Unpack[FindOptions]) -> list[Doc]:
         docs = self._docs(query)
-        for field, direction in reversed(sort or []):
+        for field, direction in reversed(options.get("sort") or []):
             docs.sort(key=functools.partial(_sort_key, field), reverse=direction != ASCENDING)
+        skip, limit = options.get("skip", 0), options.get("limit", 0)
         docs = docs[skip : skip + limit] if limit else docs[skip:]
-        return [_project(copy.deepcopy(d), projection) for d in docs]
+        return [_project(copy.deepcopy(d), options.get("projection")) for d in docs]
 
     async def count(self, query: Doc) -> int:
         return len(self._docs(query))

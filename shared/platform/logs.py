@@ -7,7 +7,10 @@ import logging
 import re
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from shared.schemas.envelope import Event
 
 _EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
 # Phones are stored and logged as E.164 ("+" and digits): ids and offsets that happen to be digits stay
@@ -26,6 +29,16 @@ FIELDS = (
     "delivery_id",
     "channel",
 )
+
+
+def event_fields(event: Event) -> dict[str, str | None]:
+    """A consumed event's ids, as a log line's `extra`: what its lines are searched by."""
+    return {
+        "event_id": str(event.event_id),
+        "event_type": event.event_type,
+        "order_id": event.order_id,
+        "correlation_id": event.correlation_id,
+    }
 
 
 def mask(text: str) -> str:

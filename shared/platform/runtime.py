@@ -81,19 +81,26 @@ Register = Callable[[KafkaBroker, ServiceSettings], None]
 def build_service(
     settings: ServiceSettings,
     *,
-    title: str,
     description: str,
     register: Register,
     routers: list[APIRouter],
     wire: Wire,
+    title: str | None = None,
 ) -> FastAPI:
-    """A service's app: its broker with the shared delivery policy, its subscribers, its routes."""
+    """A service's app: its broker with the shared delivery policy, its subscribers, its routes; titled with
+    the service's name unless `title` says otherwise."""
     settings.check()  # fail fast: no identity provider, or production with dev-only settings
     broker, policy = make_broker(settings)
     register(broker, settings)
     register_dead_letters(broker, settings, sorted(GRANTS[settings.service_name].produces))
     return service_app(
-        settings, broker, policy, title=title, description=description, routers=routers, wire=wire
+        settings,
+        broker,
+        policy,
+        title=title or settings.service_name,
+        description=description,
+        routers=routers,
+        wire=wire,
     )
 
 

@@ -23,7 +23,7 @@ import contextlib
 import logging
 import random
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -62,6 +62,13 @@ class Source(Protocol[I]):
     def key(self, item: I) -> str: ...
 
     async def process(self, item: I) -> None: ...
+
+
+class IdSource:
+    """A base for sources whose items are ids: an item is its own key."""
+
+    def key(self, item: str) -> str:
+        return item
 
 
 class BatchSource(Source[I], Protocol[I]):
@@ -103,6 +110,17 @@ class WorkerSettings:
     backoff_seconds: float = 1.0
     backoff_max_seconds: float = 300.0
     watch: str | None = None  # a collection whose changes wake the worker
+
+    @classmethod
+    def from_settings(cls, settings: object, prefix: str, **fixed: Any) -> WorkerSettings:
+        """A worker's settings from a service's `<prefix>_poll_seconds`, `<prefix>_lease_seconds`,
+        `<prefix>_max_attempts`... (those it has), then `fixed`, then the defaults."""
+        configured = {
+            f.name: getattr(settings, f"{prefix}_{f.name}")
+            for f in fields(cls)
+            if hasattr(settings, f"{prefix}_{f.name}")
+        }
+        return cls(**configured, **fixed)
 
 
 @dataclass
