@@ -93,10 +93,15 @@ def basic_auth_user(request: Request) -> tuple[str, str] | None:
     return user, password
 
 
+# The pauses between the tries of a status callback that cannot connect (None: the last try).
+CALLBACK_RETRIES: tuple[float | None, ...] = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0, None)
+
+
 class Callbacks:
     """Advances each message like Twilio does (queued -> sent -> delivered), POSTing every status to the
-    message's
-    StatusCallback, signed with the account's auth token (`X-Twilio-Signature`)."""
+    message's StatusCallback, signed with the account's auth token (`X-Twilio-Signature`). A callback that
+    cannot connect is retried with backoff for about a minute, as Twilio's connection overrides (`#rc=`)
+    retry it: the replica that sent the message may be restarting."""
 
     def __init__(self, store: SmsStore) -> None:
         self.store = store
@@ -131,13 +136,18 @@ class Callbacks:
                 "ApiVersion": "2010-04-01",
             }
             signature = RequestValidator(auth_token).compute_signature(url, form)
-            try:
-                async with self.http().post(
-                    url, data=form, headers={"X-Twilio-Signature": signature}
-                ) as resp:
-                    await resp.read()
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                log.warning("status callback %s for %s failed: %r", url, row["id"], exc)
+            for attempt, pause in enumerate(CALLBACK_RETRIES, 1):
+                try:
+                    async with self.http().post(
+                        url, data=form, headers={"X-Twilio-Signature": signature}
+                    ) as resp:
+                        await resp.read()
+                    break
+                except (aiohttp.ClientError, TimeoutError) as exc:
+                    log.warning("status callback %s for %s failed (try %d): %r", url, row["id"], attempt, exc)
+                    if pause is None:
+                        break
+                    await asyncio.sleep(pause)
 
 
 class FaultControl(BaseModel):

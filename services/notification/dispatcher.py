@@ -100,6 +100,11 @@ class Dispatcher:
         await asyncio.shield(task)
 
     async def _send(self, d: Delivery, lease_until: datetime) -> None:
+        if d.provider_ref is not None:
+            # The provider took an earlier attempt (its status callback recorded the message's id) but the
+            # replica that sent it stopped before marking it sent: record it now, never send it twice.
+            await self._mark_sent(d, Sent(ref=d.provider_ref, provider=d.provider or "primary"), lease_until)
+            return
         if await self._deferred(d):
             return
         try:

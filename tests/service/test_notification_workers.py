@@ -379,3 +379,33 @@ async def test_one_failing_reminder_series_never_stops_the_others() -> None:
 
 async def _true(value: object) -> bool:
     return bool(value)
+
+
+async def test_a_message_the_provider_took_before_its_sender_died_is_marked_sent_not_sent_again() -> None:
+    """A replica sent an SMS and was killed before marking it; the provider's status callback reached another
+    replica and recorded the message's id. When the row's lease runs out and it is claimed again, it is marked
+    sent with that id instead of being sent a second time (a full fault-matrix run once texted one twice)."""
+    db, s = MemDatabase(), settings()
+    row = delivery(Channel.SMS)
+    lapsed = NOW - timedelta(seconds=5)
+    row |= {
+        "status": "sending",
+        "lease_until": lapsed,
+        "attempts": 1,
+        "provider_ref": "SM-earlier",
+        "provider_status": "delivered",
+    }
+    fresh = delivery(Channel.SMS)
+    await db["deliveries"].insert_many([row, fresh])
+    gate = Gate(width=1)
+    gate.open.set()
+    async with dispatching(db, rig(db, gate, s), s):
+        await eventually(
+            lambda: _true(all(d["status"] == "sent" for d in db["deliveries"].docs.values())),
+            timeout=5,
+            what="both deliveries marked sent",
+        )
+    stored = db["deliveries"].docs[row["_id"]]
+    assert (stored["provider_ref"], stored["provider"]) == ("SM-earlier", "primary")
+    assert len(gate.sent) == 1  # only the fresh one went to the provider
+    assert gate.sent[0].to == fresh["address"]
