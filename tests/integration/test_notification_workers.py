@@ -76,7 +76,7 @@ async def test_readyz_reports_the_workers_and_a_dead_dispatcher_makes_the_servic
                 else {}
             )
 
-        body = await eventually(ready, timeout=20, what="ready, with the dispatcher's first round done")
+        body = await eventually(ready, timeout=60, what="ready, with the dispatcher's first round done")
         assert body["checks"][DISPATCHER] == "ok"
         assert body["checks"][REMINDERS] == "ok"
         assert body["workers"]["dispatcher:notification"]["alive"] is True
@@ -88,7 +88,7 @@ async def test_readyz_reports_the_workers_and_a_dead_dispatcher_makes_the_servic
             status, body = await readyz(client)
             return body if status == 503 else {}
 
-        body = await eventually(not_ready, timeout=10, what="/readyz answering 503")
+        body = await eventually(not_ready, timeout=30, what="/readyz answering 503")
         assert body["checks"][DISPATCHER] == "dead"
         assert body["checks"][REMINDERS] == "ok"
         assert body["workers"]["dispatcher:notification"]["alive"] is False
