@@ -14,6 +14,11 @@ from shared.schemas import (
     AccountRegistered,
     AccountRegisteredPayload,
     AccountRole,
+    DeadlineCleared,
+    DeadlineClearedPayload,
+    DeadlineKind,
+    DeadlineScheduled,
+    DeadlineScheduledPayload,
     DeliveryType,
     OrderPaid,
     OrderPaidPayload,
@@ -97,5 +102,46 @@ def acceptance_done(p: Parties, order_id: str) -> AcceptanceDone:
             accepted_by=PartyRole.BUYER,
             accepted_at=datetime.now(UTC),
             parties=p,
+        ),
+    )
+
+
+def deadline_scheduled(
+    p: Parties, deadline_id: str, order_id: str, due_at: datetime, consequence: str = "the system accepts"
+) -> DeadlineScheduled:
+    """The buyer's auto-acceptance deadline of a service order, as supervision schedules it."""
+    return DeadlineScheduled(
+        producer="t",
+        correlation_id="c",
+        order_id=order_id,
+        payload=DeadlineScheduledPayload(
+            deadline_id=deadline_id,
+            kind=DeadlineKind.AUTO_ACCEPTANCE,
+            service_order_id="SO",
+            order_id=order_id,
+            node="accept",
+            party=PartyRole.BUYER,
+            due_at=due_at,
+            consequence=consequence,
+            parties=p,
+        ),
+    )
+
+
+def deadline_cleared(
+    p: Parties, deadline_id: str, order_id: str, at: datetime, reason: str = "acted"
+) -> DeadlineCleared:
+    return DeadlineCleared(
+        producer="t",
+        correlation_id="c",
+        order_id=order_id,
+        payload=DeadlineClearedPayload(
+            deadline_id=deadline_id,
+            kind=DeadlineKind.AUTO_ACCEPTANCE,
+            service_order_id="SO",
+            order_id=order_id,
+            reason=reason,  # type: ignore[arg-type]
+            parties=p,
+            cleared_at=at,
         ),
     )

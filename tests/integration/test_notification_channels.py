@@ -27,13 +27,9 @@ from shared.schemas import (
     AccountErasedPayload,
     AccountRole,
     DeadlineCleared,
-    DeadlineClearedPayload,
-    DeadlineKind,
     DeadlineScheduled,
-    DeadlineScheduledPayload,
     Event,
     Parties,
-    PartyRole,
 )
 from tests import factories as f
 from tests.conftest import Infra
@@ -417,37 +413,10 @@ async def test_failover_to_the_secondary_providers(
 
 def deadline_events(p: Parties, due_in: float) -> tuple[DeadlineScheduled, DeadlineCleared]:
     oid, dl, now = f.rid("CS"), f.rid("dl"), datetime.now(UTC)
-    scheduled = DeadlineScheduled(
-        producer="t",
-        correlation_id="c",
-        order_id=oid,
-        payload=DeadlineScheduledPayload(
-            deadline_id=dl,
-            kind=DeadlineKind.AUTO_ACCEPTANCE,
-            service_order_id="SO",
-            order_id=oid,
-            node="accept",
-            party=PartyRole.BUYER,
-            due_at=now + timedelta(seconds=due_in),
-            consequence="the system accepts",
-            parties=p,
-        ),
+    return (
+        f.deadline_scheduled(p, dl, oid, now + timedelta(seconds=due_in)),
+        f.deadline_cleared(p, dl, oid, now),
     )
-    cleared = DeadlineCleared(
-        producer="t",
-        correlation_id="c",
-        order_id=oid,
-        payload=DeadlineClearedPayload(
-            deadline_id=dl,
-            kind=DeadlineKind.AUTO_ACCEPTANCE,
-            service_order_id="SO",
-            order_id=oid,
-            reason="acted",
-            parties=p,
-            cleared_at=now,
-        ),
-    )
-    return scheduled, cleared
 
 
 async def test_reminders_escalate_then_stop_when_the_party_acts(

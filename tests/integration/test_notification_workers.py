@@ -16,13 +16,7 @@ from services.notification.app import create_app
 from services.notification.settings import NotificationSettings
 from shared.schemas import (
     AccountRole,
-    DeadlineCleared,
-    DeadlineClearedPayload,
-    DeadlineKind,
-    DeadlineScheduled,
-    DeadlineScheduledPayload,
     Event,
-    PartyRole,
 )
 from tests import factories as f
 from tests.conftest import Infra
@@ -101,36 +95,8 @@ async def test_a_clearing_read_before_its_scheduling_is_parked_then_handled_and_
     p = f.parties().model_copy(update={"buyer_account_id": buyer, "merchant_account_id": merchant})
     oid, dl, now = f.rid("CS"), f.rid("dl"), datetime.now(UTC)
     # Due in 6 s: without the clearing, the in-site reminder would be written about 1.2 s after the scheduling.
-    schedule = DeadlineScheduled(
-        producer="t",
-        correlation_id="c",
-        order_id=oid,
-        payload=DeadlineScheduledPayload(
-            deadline_id=dl,
-            kind=DeadlineKind.AUTO_ACCEPTANCE,
-            service_order_id="SO",
-            order_id=oid,
-            node="accept",
-            party=PartyRole.BUYER,
-            due_at=now + timedelta(seconds=6),
-            consequence="the system accepts",
-            parties=p,
-        ),
-    )
-    clearing = DeadlineCleared(
-        producer="t",
-        correlation_id="c",
-        order_id=oid,
-        payload=DeadlineClearedPayload(
-            deadline_id=dl,
-            kind=DeadlineKind.AUTO_ACCEPTANCE,
-            service_order_id="SO",
-            order_id=oid,
-            reason="acted",
-            parties=p,
-            cleared_at=now + timedelta(milliseconds=1),
-        ),
-    )
+    schedule = f.deadline_scheduled(p, dl, oid, now + timedelta(seconds=6))
+    clearing = f.deadline_cleared(p, dl, oid, now + timedelta(milliseconds=1))
     app: FastAPI = create_app(settings(infra, namespace, reminder_fractions=(0.8, 0.6, 0.2)))
     async with running(app):
         db = app.state.runtime.db

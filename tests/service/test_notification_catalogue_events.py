@@ -17,10 +17,7 @@ from shared.schemas import (
     AppealRaised,
     AppealRaisedPayload,
     DeadlineCleared,
-    DeadlineClearedPayload,
-    DeadlineKind,
     DeadlineScheduled,
-    DeadlineScheduledPayload,
     MerchantCallFailed,
     MerchantCallFailedPayload,
     OrderStatus,
@@ -31,6 +28,7 @@ from shared.schemas import (
     RefundDecided,
     RefundDecidedPayload,
 )
+from tests import factories as f
 from tests.factories import account_registered, parties, rid
 from tests.service.rig import FAST, Rig
 
@@ -208,40 +206,11 @@ async def test_a_refund_decided_by_the_merchant_is_told_to_the_buyer_only(notifi
 
 
 def deadline(p: Parties, deadline_id: str, due_in: timedelta) -> DeadlineScheduled:
-    oid = rid("CS")
-    return DeadlineScheduled(
-        producer="t",
-        correlation_id="c",
-        order_id=oid,
-        payload=DeadlineScheduledPayload(
-            deadline_id=deadline_id,
-            kind=DeadlineKind.AUTO_ACCEPTANCE,
-            service_order_id="SO",
-            order_id=oid,
-            node="accept",
-            party=PartyRole.BUYER,
-            due_at=NOW + due_in,
-            consequence="the system accepts the delivery",
-            parties=p,
-        ),
-    )
+    return f.deadline_scheduled(p, deadline_id, rid("CS"), NOW + due_in, "the system accepts the delivery")
 
 
 def cleared(p: Parties, deadline_id: str, order_id: str) -> DeadlineCleared:
-    return DeadlineCleared(
-        producer="t",
-        correlation_id="c",
-        order_id=order_id,
-        payload=DeadlineClearedPayload(
-            deadline_id=deadline_id,
-            kind=DeadlineKind.AUTO_ACCEPTANCE,
-            service_order_id="SO",
-            order_id=order_id,
-            reason="acted",
-            parties=p,
-            cleared_at=NOW,
-        ),
-    )
+    return f.deadline_cleared(p, deadline_id, order_id, NOW)
 
 
 class Clock:

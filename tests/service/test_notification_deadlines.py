@@ -20,13 +20,10 @@ from shared.platform.worker import Blocked
 from shared.schemas import (
     AccountRole,
     DeadlineCleared,
-    DeadlineClearedPayload,
-    DeadlineKind,
     DeadlineScheduled,
-    DeadlineScheduledPayload,
     Parties,
-    PartyRole,
 )
+from tests import factories as f
 from tests.factories import account_registered, parties, rid
 from tests.service.notification_memdb import MemDatabase
 from tests.service.rig import FAST, Rig
@@ -43,39 +40,11 @@ class Clock:
 
 
 def scheduled(p: Parties, deadline_id: str, order_id: str, due_in: timedelta) -> DeadlineScheduled:
-    return DeadlineScheduled(
-        producer="t",
-        correlation_id="c",
-        order_id=order_id,
-        payload=DeadlineScheduledPayload(
-            deadline_id=deadline_id,
-            kind=DeadlineKind.AUTO_ACCEPTANCE,
-            service_order_id="SO",
-            order_id=order_id,
-            node="accept",
-            party=PartyRole.BUYER,
-            due_at=NOW + due_in,
-            consequence="the system accepts",
-            parties=p,
-        ),
-    )
+    return f.deadline_scheduled(p, deadline_id, order_id, NOW + due_in)
 
 
 def cleared(p: Parties, deadline_id: str, order_id: str, reason: str = "acted") -> DeadlineCleared:
-    return DeadlineCleared(
-        producer="t",
-        correlation_id="c",
-        order_id=order_id,
-        payload=DeadlineClearedPayload(
-            deadline_id=deadline_id,
-            kind=DeadlineKind.AUTO_ACCEPTANCE,
-            service_order_id="SO",
-            order_id=order_id,
-            reason=reason,
-            parties=p,
-            cleared_at=NOW,
-        ),
-    )  # type: ignore[arg-type]
+    return f.deadline_cleared(p, deadline_id, order_id, NOW, reason)
 
 
 class Env:
