@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from devstack.stack import REPO, SERVICES
+from shared.platform.kafka import asyncapi_document
 
 OUT = REPO / "docs" / "contracts"
 ISSUER = "https://id.example.com/realms/koogallery"  # fixed: the documents must not depend on the machine
@@ -34,7 +35,7 @@ def render() -> dict[Path, str]:
                 oidc_issuer_url=ISSUER,
             )
         )
-        asyncapi = app.state.asyncapi.to_specification().to_jsonable()
+        asyncapi = asyncapi_document(app.state.asyncapi)
         docs[OUT / f"{name}.asyncapi.json"] = _dump(asyncapi)
         docs[OUT / f"{name}.openapi.json"] = _dump(app.openapi())
     return docs

@@ -12,7 +12,7 @@ from faststream.kafka import KafkaBroker
 
 from services.orders import event_cases
 from services.orders.context import OrdersContext
-from shared.platform.kafka import declare_publishers, subscriber
+from shared.platform.kafka import batch_subscriber, declare_publishers
 from shared.platform.logs import event_fields
 from shared.platform.settings import ServiceSettings
 from shared.schemas import (
@@ -45,18 +45,22 @@ def register(broker: KafkaBroker, settings: ServiceSettings) -> None:
 
 def _subscribe(broker: KafkaBroker, settings: ServiceSettings, event_type: type[Event]) -> None:
     async def on_event(event: Event, orders: OrdersContext = Context("orders")) -> None:
-        applied = await event_cases.handle(orders, event)
-        log.info(
-            "%s %s",
-            event.event_type,
-            "applied" if applied else "ignored (a duplicate)",
-            extra=event_fields(event),
-        )
+        _logged(event, await event_cases.handle(orders, event))
 
-    # The body is decoded as this subscription's event type (FastStream reads the parameter's annotation).
+    async def on_events(events: list[Event], orders: OrdersContext = Context("orders")) -> None:
+        for event, applied in zip(events, await event_cases.handle_all(orders, events), strict=True):
+            _logged(event, applied)
+
+    # A parked event is decoded as this subscription's event type (the parameter's annotation).
     on_event.__annotations__ = {**on_event.__annotations__, "event": event_type}
+    on_event.__name__ = on_event.__qualname__ = f"on_{event_type.topic.replace('.', '_')}"
     description = _description(event_cases.EVENT_HANDLERS[event_type])
-    subscriber(broker, settings, event_type.topic, description)(on_event)
+    batch_subscriber(broker, settings, event_type.topic, description, event_type)(on_event, on_events)
+
+
+def _logged(event: Event, applied: bool) -> None:
+    outcome = "applied" if applied else "ignored (a duplicate)"
+    log.info("%s %s", event.event_type, outcome, extra=event_fields(event))
 
 
 def _description(handlers: list[event_cases.Handler]) -> str:

@@ -24,6 +24,7 @@ error propagates, the record is not committed (NACK_ON_ERROR), and it is consume
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import logging
 import random
@@ -149,6 +150,56 @@ class DeadLetterPolicy:
             },
         )
 
+    async def invoke(self, handler: Callable[..., Awaitable[Any]], first: Any) -> Any:
+        """Call a subscriber's handler as FastStream would: `first` as its first parameter (the event), the
+        others (`Context("name")` defaults) from the broker's context."""
+        if self.broker is None:
+            raise RuntimeError("dead-letter policy has no broker")
+        params = list(inspect.signature(handler).parameters.values())[1:]
+        kwargs = {
+            p.name: self.broker.context.get(p.default.name) for p in params if hasattr(p.default, "name")
+        }
+        return await handler(first, **kwargs)
+
+    async def consume(self, record: Any, call: Callable[[], Awaitable[Any]]) -> Any:
+        """Run `call` for one record under the policy: retried, handed back, parked or dead-lettered."""
+        failures, outage, started = 0, 0, time.monotonic()
+        while True:
+            try:
+                return await call()
+            except Exception as exc:
+                if is_transient(exc):
+                    outage += 1
+                    if time.monotonic() - started >= self.transient_window:
+                        log.warning(
+                            "outage: handing the record back uncommitted (it comes again): %s",
+                            reason(exc),
+                            extra={"topic": record.topic, "offset": record.offset},
+                        )
+                        raise HandBack(reason(exc)) from exc
+                    await asyncio.sleep(min(5.0, self.backoff(outage)))
+                    continue
+                if isinstance(exc, NotYetKnown) and self.parking is not None:
+                    await self.parking.park(record, exc, self.group_of(record.topic))
+                    return None
+                failures += 1
+                if (
+                    is_permanent(exc)
+                    or isinstance(exc, NotYetKnown)
+                    or failures >= self.settings.consumer_max_attempts
+                ):
+                    await self.publish(record, exc, failures)
+                    return None
+                delay = self.backoff(failures)
+                log.warning(
+                    "handler failed (attempt %d/%d), retrying in %.2fs: %s",
+                    failures,
+                    self.settings.consumer_max_attempts,
+                    delay,
+                    reason(exc),
+                )
+                await asyncio.sleep(delay)
+
     def middleware(self, msg: Any, /, *, context: Any) -> BaseMiddleware:
         return _DeadLetterMiddleware(msg, context=context, policy=self)
 
@@ -161,43 +212,9 @@ class _DeadLetterMiddleware(BaseMiddleware):
 
     async def consume_scope(self, call_next: Callable[[Any], Awaitable[Any]], msg: Any) -> Any:
         self.in_scope = True
-        policy, record = self.policy, msg.raw_message
-        failures, outage, started = 0, 0, time.monotonic()
-        while True:
-            try:
-                return await call_next(msg)
-            except Exception as exc:
-                if is_transient(exc):
-                    outage += 1
-                    if time.monotonic() - started >= policy.transient_window:
-                        log.warning(
-                            "outage: handing the record back uncommitted (it comes again): %s",
-                            reason(exc),
-                            extra={"topic": record.topic, "offset": record.offset},
-                        )
-                        raise HandBack(reason(exc)) from exc
-                    await asyncio.sleep(min(5.0, policy.backoff(outage)))
-                    continue
-                if isinstance(exc, NotYetKnown) and policy.parking is not None:
-                    await policy.parking.park(record, exc, policy.group_of(record.topic))
-                    return None
-                failures += 1
-                if (
-                    is_permanent(exc)
-                    or isinstance(exc, NotYetKnown)
-                    or failures >= policy.settings.consumer_max_attempts
-                ):
-                    await policy.publish(record, exc, failures)
-                    return None
-                delay = policy.backoff(failures)
-                log.warning(
-                    "handler failed (attempt %d/%d), retrying in %.2fs: %s",
-                    failures,
-                    policy.settings.consumer_max_attempts,
-                    delay,
-                    reason(exc),
-                )
-                await asyncio.sleep(delay)
+        if isinstance(msg.raw_message, tuple):  # a batch: its consumer applies the policy per record
+            return await call_next(msg)
+        return await self.policy.consume(msg.raw_message, lambda: call_next(msg))
 
     async def after_processed(
         self,
@@ -205,8 +222,10 @@ class _DeadLetterMiddleware(BaseMiddleware):
         exc_val: BaseException | None = None,
         exc_tb: TracebackType | None = None,
     ) -> bool | None:
-        # An error that never reached the handler scope is a parsing error: the record is unreadable.
+        # An error that never reached the handler scope is a parsing error: the record is unreadable (a batch
+        # whose envelope did not parse: each of its records, with the reason; an operator replays them).
         if exc_val is not None and not self.in_scope and isinstance(exc_val, Exception):
-            await self.policy.publish(self.msg, exc_val, 1)
+            for record in self.msg if isinstance(self.msg, tuple) else (self.msg,):
+                await self.policy.publish(record, exc_val, 1)
             return True
         return False

@@ -5,15 +5,17 @@ from __future__ import annotations
 import logging
 import ssl
 from collections.abc import Awaitable, Callable
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
-from faststream import AckPolicy
+from faststream import AckPolicy, Context
 from faststream.kafka import KafkaBroker
+from faststream.message import StreamMessage
 from faststream.security import BaseSecurity, SASLScram256, SASLScram512
 from faststream.specification import AsyncAPI
 
+from shared.platform.batching import BatchConsumer
 from shared.platform.deadletter import DeadLetterPolicy
 from shared.platform.settings import ServiceSettings
 from shared.schemas import TOPICS, Event, dead_letter
@@ -91,6 +93,52 @@ def subscriber(
     return register
 
 
+def batch_subscriber(
+    broker: KafkaBroker, settings: ServiceSettings, topic: str, description: str, event_type: type[Event]
+) -> Callable[[H, Callable[..., Awaitable[None]]], None]:
+    """A subscriber like `subscriber`'s that takes what the consumer has fetched (up to
+    `consumer_batch_max` records, without waiting for more) and hands it to the service's batch handler,
+    falling back to its one-event handler when the batch fails (batching.py). Register both:
+
+        batch_subscriber(broker, settings, topic, description, EventType)(on_event, on_events)
+
+    `on_event(event, ...)` is also what parked events of the topic are handled by again."""
+    policy: DeadLetterPolicy = broker.context.get(POLICY)
+
+    def register(on_event: H, on_events: Callable[..., Awaitable[None]]) -> None:
+        consumer = BatchConsumer(policy, event_type, on_events, on_event)
+
+        async def decode(msg: StreamMessage[Any]) -> list[Event]:
+            # Each record decoded once, here; the handler takes them from the message (an undecodable one is
+            # dead-lettered there, not failing the batch's parsing).
+            decoded, undecodable = consumer.decode(msg.raw_message)
+            msg.batch_decoded = (decoded, undecodable)  # type: ignore[attr-defined]
+            return [event for _, event in decoded]
+
+        async def handle(events: list[Any], message: StreamMessage[Any] = Context("message")) -> None:
+            await consumer(*message.batch_decoded)  # type: ignore[attr-defined]
+
+        # The AsyncAPI document names the topic's event type as the payload's items.
+        handle.__annotations__ = {**handle.__annotations__, "events": list[event_type]}  # type: ignore[valid-type]
+        handle.__name__ = handle.__qualname__ = on_event.__name__
+        policy.handlers[str(topic)] = on_event  # parked events of this topic are handled one by one
+        broker.subscriber(
+            settings.topic(topic),
+            group_id=f"{settings.group_id}.{topic}",
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            auto_offset_reset="earliest",
+            batch=True,
+            max_records=settings.consumer_batch_max,
+            batch_timeout_ms=settings.consumer_batch_wait_ms,
+            decoder=decode,
+            title=f"{settings.service_name}:{topic}",
+            description=description,
+        )(handle)
+        broker.context.set_global(f"batch_consumer:{topic}", consumer)
+
+    return register
+
+
 def declare_publishers(broker: KafkaBroker, settings: ServiceSettings, *events: type[Event]) -> None:
     """Name what the service publishes, for its AsyncAPI document. The outbox relay does the publishing."""
     for event in events:
@@ -135,3 +183,22 @@ async def ensure_topics(settings: ServiceSettings) -> list[str]:
 
 def asyncapi(broker: KafkaBroker, title: str, description: str) -> AsyncAPI:
     return AsyncAPI(broker, title=title, version="1.0.0", description=description)
+
+
+def asyncapi_document(spec: AsyncAPI) -> dict[str, Any]:
+    """The AsyncAPI document as JSON. A batch subscriber's message is described by FastStream as an array of
+    the event; on the wire each record is still one event, so the message's payload names the event itself
+    (and the array schemas go)."""
+    doc: dict[str, Any] = spec.to_specification().to_jsonable()
+    schemas: dict[str, Any] = doc.get("components", {}).get("schemas", {})
+    prefix = "#/components/schemas/"
+    arrays: set[str] = set()
+    for message in doc.get("components", {}).get("messages", {}).values():
+        ref = message.get("payload", {}).get("$ref", "")
+        schema = schemas.get(ref.removeprefix(prefix), {})
+        if ref.endswith(":Message:Payload") and schema.get("type") == "array" and "$ref" in schema["items"]:
+            message["payload"] = {"$ref": schema["items"]["$ref"]}
+            arrays.add(ref.removeprefix(prefix))
+    for name in arrays:
+        schemas.pop(name, None)
+    return doc

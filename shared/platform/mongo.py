@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, Generic, Self, TypeVar, cast
 
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, ReturnDocument, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, PyMongoError
@@ -32,6 +32,7 @@ from tenacity import (
 from shared.platform import effects
 from shared.platform.collection import Collection, MongoCollection
 from shared.platform.errors import DomainError
+from shared.platform.staging import StagedCollection
 from shared.schemas import Event
 
 Doc = dict[str, Any]
@@ -70,6 +71,7 @@ class UnitOfWork:
         self.pending: list[Event] = []
         self.committed = False
         self.effect_marker: str | None = None  # set by the runner for a request with an Idempotency-Key
+        self.batched = False  # set by the runner for a batch of events: loads and saves grouped (staging.py)
 
     def emit(self, *events: Event) -> None:
         self.pending.extend(events)
@@ -77,6 +79,13 @@ class UnitOfWork:
     async def claim(self, consumer: str, event: Event) -> bool:
         """Record that `consumer` processed `event`; False if it already had (then do nothing)."""
         raise NotImplementedError
+
+    async def claim_all(self, consumer: str, events: list[Event]) -> list[Event]:
+        """Claim a batch's events; those `consumer` had not processed yet, in order (a repeat once)."""
+        return [e for e in events if await self.claim(consumer, e)]
+
+    async def prefetch(self, name: str, ids: list[str]) -> None:
+        """Load these documents of collection `name` in one query, for a batch (staging.py); a hint only."""
 
     async def commit(self) -> None:
         raise NotImplementedError
@@ -106,6 +115,7 @@ class MongoUnitOfWork(UnitOfWork):
         super().__init__()
         self.client, self.db, self._on_commit = client, db, on_commit
         self.session: AsyncClientSession
+        self._staged: dict[str, StagedCollection] = {}
 
     async def __aenter__(self) -> Self:
         self.session = self.client.start_session()
@@ -114,7 +124,16 @@ class MongoUnitOfWork(UnitOfWork):
         return self
 
     def collection(self, name: str) -> Collection:
-        return MongoCollection(self.db[name], self.session)
+        if not self.batched:
+            return MongoCollection(self.db[name], self.session)
+        if name not in self._staged:
+            self._staged[name] = StagedCollection(MongoCollection(self.db[name], self.session))
+        return self._staged[name]
+
+    async def prefetch(self, name: str, ids: list[str]) -> None:
+        staged = self.collection(name)
+        if isinstance(staged, StagedCollection):
+            await staged.prefetch(ids)
 
     async def __aexit__(self, *exc: object) -> None:
         try:
@@ -137,20 +156,77 @@ class MongoUnitOfWork(UnitOfWork):
             return False
         return True
 
-    async def _sequence(self, key: str) -> int:
-        """The next outbox sequence number of `key`: strictly after the key's last one, whatever the replicas'
-        clocks say (the relay publishes in this order, and Kafka keeps a key's order only if we do), and close
-        to the wall clock otherwise. Two transactions on one key conflict here, and one is rerun."""
-        doc = await self.db[OUTBOX_KEYS].find_one({"_id": key}, session=self.session)
-        seq = max(int(doc["last"]) + 1 if doc else 0, time.time_ns())  # fits BSON's int64 until 2262
-        await self.db[OUTBOX_KEYS].update_one(
-            {"_id": key}, {"$set": {"last": seq}}, upsert=True, session=self.session
-        )
-        return seq
+    async def claim_all(self, consumer: str, events: list[Event]) -> list[Event]:
+        """Two round trips for the batch: which ids are taken, then one insert of the others. (A failed
+        insert inside a transaction aborts it on MongoDB, so duplicates are looked up, not provoked.) An id
+        taken meanwhile by another consumer fails the insert, and the batch is rerun or handled one by one."""
+        fresh: dict[str, Event] = {}
+        for e in events:
+            fresh.setdefault(f"{consumer}:{e.event_id}", e)
+        taken = {
+            d["_id"]
+            for d in await self.db[INBOX]
+            .find({"_id": {"$in": sorted(fresh)}}, {"_id": 1}, session=self.session)
+            .to_list(None)
+        }
+        now = datetime.now(UTC)
+        rows = [
+            {"_id": key, "event_type": e.event_type, "processed_at": now}
+            for key, e in fresh.items()
+            if key not in taken
+        ]
+        if rows:
+            await self.db[INBOX].insert_many(rows, session=self.session)
+        return [e for key, e in fresh.items() if key not in taken]
+
+    async def _sequences(self, events: list[Event]) -> list[int]:
+        """Each event's outbox sequence number: strictly after the last one of its partition key, whatever the
+        replicas' clocks say (the relay publishes in this order, and Kafka keeps a key's order only if we do),
+        and close to the wall clock otherwise. A key's `last` becomes max(last + k, now) for its k events, and
+        they take the k numbers ending there: one round trip for one key, two for a batch's many (a read and
+        one bulk write). Two transactions on one key conflict here, and one is rerun."""
+        counts: dict[str, int] = {}
+        for e in events:
+            counts[e.partition_key] = counts.get(e.partition_key, 0) + 1
+        now = time.time_ns()  # fits BSON's int64 until 2262
+        last: dict[str, int] = {}
+        if len(counts) == 1:
+            ((key, k),) = counts.items()
+            doc = await self.db[OUTBOX_KEYS].find_one_and_update(
+                {"_id": key},
+                [{"$set": {"last": {"$max": [{"$add": [{"$ifNull": ["$last", 0]}, k]}, now]}}}],
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
+                session=self.session,
+            )
+            assert doc is not None  # upserted
+            last[key] = int(doc["last"])
+        else:  # a batch's many keys: one read and one write for all of them
+            stored = {
+                d["_id"]: int(d["last"])
+                for d in await self.db[OUTBOX_KEYS]
+                .find({"_id": {"$in": sorted(counts)}}, session=self.session)
+                .to_list(None)
+            }
+            last = {key: max(stored.get(key, 0) + k, now) for key, k in counts.items()}
+            await self.db[OUTBOX_KEYS].bulk_write(
+                [UpdateOne({"_id": key}, {"$set": {"last": v}}, upsert=True) for key, v in last.items()],
+                ordered=False,
+                session=self.session,
+            )
+        next_of = {key: last[key] - k + 1 for key, k in counts.items()}
+        seqs = []
+        for e in events:
+            seqs.append(next_of[e.partition_key])
+            next_of[e.partition_key] += 1
+        return seqs
 
     async def commit(self) -> None:
+        for staged in self._staged.values():
+            await staged.flush()
         if self.pending:
-            rows = [outbox_document(e, await self._sequence(e.partition_key)) for e in self.pending]
+            seqs = await self._sequences(self.pending)
+            rows = [outbox_document(e, seq) for e, seq in zip(self.pending, seqs, strict=True)]
             await self.db[OUTBOX].insert_many(rows, session=self.session)
         self.committed = True
         if self.effect_marker is None:
@@ -187,7 +263,7 @@ class UnitOfWorkFactory(Generic[U]):
     def __call__(self) -> U:
         return self._make()
 
-    async def run(self, work: Callable[[U], Awaitable[T]]) -> T:
+    async def run(self, work: Callable[[U], Awaitable[T]], *, batched: bool = False) -> T:
         request = effects.REQUEST.get()
         marker = request.next_marker() if request is not None else None
         stop = (
@@ -202,7 +278,9 @@ class UnitOfWorkFactory(Generic[U]):
             wait=wait_random_exponential(multiplier=0.01, max=2.0),
         ):
             with attempt:
-                async with self._make() as uow:
+                fresh = self._make()
+                fresh.batched = batched
+                async with fresh as uow:
                     db = uow.db if isinstance(uow, MongoUnitOfWork) else None  # fakes mark nothing
                     again = request is not None and (
                         request.taken_over or attempt.retry_state.attempt_number > 1
@@ -236,19 +314,35 @@ class UnitOfWorkFactory(Generic[U]):
         return await self.run(claimed)
 
     async def handle_batch(
-        self, consumer: str, events: list[Event], work: Callable[[U, Event], Awaitable[T]]
+        self,
+        consumer: str,
+        events: list[Event],
+        work: Callable[[U, Event], Awaitable[T]],
+        prefetch: Callable[[U, list[Event]], Awaitable[None]] | None = None,
     ) -> list[T | None]:
-        """Several events in one transaction: each claimed and handled, one commit for all (a batch
-        consumer)."""
+        """A batch of events in one transaction: the ids claimed in two round trips, `prefetch` loading what
+        the batch's handlers will read (`uow.prefetch(collection, ids)`), each event handled in order, the
+        saves written together and one commit for all (staging.py). A result per event; None for one handled
+        before. A failure reruns the whole batch (conflicts) or fails it; the batch consumer then handles its
+        events one by one (batching.py), so one bad event costs the others nothing."""
 
         async def claimed(uow: U) -> list[T | None]:
-            results: list[T | None] = [
-                await work(uow, e) if await uow.claim(consumer, e) else None for e in events
-            ]
+            fresh = await uow.claim_all(consumer, events)
+            if prefetch is not None and fresh:
+                await prefetch(uow, fresh)
+            results: dict[str, T] = {}
+            for e in fresh:
+                results[str(e.event_id)] = await work(uow, e)
             await uow.commit()
-            return results
+            first: set[str] = set()  # a repeat of an event within the batch is a duplicate, as redelivered
+            out: list[T | None] = []
+            for e in events:
+                key = str(e.event_id)
+                out.append(results[key] if key in results and key not in first else None)
+                first.add(key)
+            return out
 
-        return await self.run(claimed)
+        return await self.run(claimed, batched=True)
 
 
 def _transient(exc: BaseException) -> bool:

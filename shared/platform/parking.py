@@ -154,18 +154,10 @@ class MongoParking:
 
     async def handle(self, record: ParkedRecord) -> None:
         """The subscriber's own handler, called as FastStream would: the event parsed into the handler's
-        model,
-        the services it asks for from the broker's context."""
+        model, the services it asks for from the broker's context."""
         handler = self.policy.handlers.get(self.policy.base(record.topic))
         if handler is None:
             raise RuntimeError(f"no handler for {record.topic}")
-        assert self.policy.broker is not None
         hints = typing.get_type_hints(handler)
-        params = list(inspect.signature(handler).parameters.values())
-        event = hints[params[0].name].model_validate_json(record.value)
-        kwargs = {
-            p.name: self.policy.broker.context.get(p.default.name)
-            for p in params[1:]
-            if hasattr(p.default, "name")
-        }
-        await handler(event, **kwargs)
+        first = next(iter(inspect.signature(handler).parameters))
+        await self.policy.invoke(handler, hints[first].model_validate_json(record.value))

@@ -25,7 +25,7 @@ from shared.platform.deadletters import parked_router as parked_routes
 from shared.platform.deadletters import router as dead_letter_routes
 from shared.platform.http import install_security, verifier_for
 from shared.platform.idempotency import IdempotencyMiddleware
-from shared.platform.kafka import asyncapi, ensure_topics, make_broker
+from shared.platform.kafka import asyncapi, asyncapi_document, ensure_topics, make_broker
 from shared.platform.mongo import Doc, U, UnitOfWorkFactory, connect, ensure_platform_indexes, ping
 from shared.platform.parking import MongoParking
 from shared.platform.relay import OutboxRelay
@@ -248,16 +248,33 @@ def service_app(
     @app.get("/asyncapi.json", tags=["ops"])
     async def asyncapi_json() -> JSONResponse:
         """The AsyncAPI document of this service's subscribers and publishers."""
-        return JSONResponse(spec.to_specification().to_jsonable())
+        return JSONResponse(asyncapi_document(spec))
 
     app.state.asyncapi = spec
     idempotency.document(app)
     return app
 
 
+def event_loop() -> str:
+    """uvloop where it is installed (not on Windows or PyPy), else asyncio's own loop."""
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return "asyncio"
+    return "uvloop"
+
+
 def serve(app: FastAPI, settings: ServiceSettings) -> None:
     import uvicorn
 
+    loop = event_loop()
+    log.info("serving on the %s event loop", loop)
     uvicorn.run(
-        app, host=settings.http_host, port=settings.http_port, log_config=None, timeout_graceful_shutdown=20
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        timeout_graceful_shutdown=20,
+        loop=loop,
+        http="auto",  # httptools where installed, else h11
     )

@@ -86,6 +86,10 @@ class ServiceSettings(BaseSettings):
     # (far below max.poll.interval.ms): the consumer keeps its partitions, and the event is never
     # dead-lettered.
     consumer_outage_window_seconds: float = Field(20.0, gt=0, le=120)
+    # A batch subscriber (kafka.batch_subscriber) handles at most this many fetched records in one
+    # transaction; when nothing is fetched it polls again after this many milliseconds.
+    consumer_batch_max: int = Field(100, ge=1, le=1000)
+    consumer_batch_wait_ms: int = Field(20, ge=1, le=1000)
     # An event about an aggregate not seen yet is parked and tried again; dead-lettered after this long.
     park_bound_seconds: float = Field(86400.0, gt=0)
     # How long a starting service waits for the broker or the database to come (back) before it gives up.

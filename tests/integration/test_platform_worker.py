@@ -198,10 +198,12 @@ async def test_a_keys_sequence_increases_even_when_a_replicas_clock_goes_back(
     uow = UnitOfWorkFactory(lambda: MongoUnitOfWork(client, db))
     await _emit(uow, _event("acc-1"))
     monkeypatch.setattr(mongo.time, "time_ns", lambda: 1_000)  # another replica, its clock far behind
-    await _emit(uow, _event("acc-1"), _event("acc-2"))
+    later = [_event("acc-1"), _event("acc-2"), _event("acc-1")]  # two of one key in one transaction
+    await _emit(uow, *later)
     rows = await db["outbox"].find({"key": "acc-1"}).sort("seq", 1).to_list(None)
-    assert len(rows) == 2
-    assert rows[0]["seq"] < rows[1]["seq"]  # committed first, published first
+    assert len(rows) == 3
+    assert rows[0]["seq"] < rows[1]["seq"] < rows[2]["seq"]  # committed first, published first
+    assert [r["_id"] for r in rows[1:]] == [str(later[0].event_id), str(later[2].event_id)]  # emitted order
     assert json.loads(rows[1]["body"])["payload"]["account_id"] == "acc-1"
     other = await db["outbox"].find_one({"key": "acc-2"})
     assert other is not None

@@ -62,6 +62,15 @@ class Rig:
             headers={"content-type": "application/json"},
         )
 
+    async def publish_batch(self, *bodies: Any, topic: str) -> None:
+        """Several records that a batch subscriber takes in one poll (JSON events, or raw bytes)."""
+        assert self.client is not None, "publish inside `async with rig.running()`"
+        await self.client.publish_batch(
+            *(b.model_dump(mode="json") if isinstance(b, Event) else b for b in bodies),
+            topic=self.settings.topic(topic),
+            headers={"content-type": "application/json"},
+        )
+
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[Rig]:
         async with TestKafkaBroker(self.broker) as client:

@@ -197,6 +197,38 @@ async def test_a_record_that_is_not_json_is_dead_lettered(orders_rig: Rig) -> No
     assert dead.headers["x-attempts"] == "1"
 
 
+async def test_a_batch_is_applied_in_one_go_and_a_poison_record_in_it_costs_the_others_nothing(
+    orders_rig: Rig,
+) -> None:
+    async with orders_rig.running() as rig:
+        first, p = await paid_order(rig.service)
+        second, _ = await paid_order(rig.service)
+        await rig.publish_batch(
+            accepted(p, first.order_id), b"{not json", accepted(p, second.order_id), topic="acceptance.done"
+        )
+    consumer = rig.broker.context.get("batch_consumer:acceptance.done")
+
+    assert stored(rig, first.order_id).status is OrderStatus.COMPLETED
+    assert stored(rig, second.order_id).status is OrderStatus.COMPLETED
+    [dead] = rig.dead
+    assert dead.body == b"{not json"
+    assert dead.headers["x-exception"] == "JSONDecodeError"
+    assert (consumer.batches, consumer.fallbacks) == (1, 0)  # the two good ones, in one unit of work
+
+
+async def test_a_batch_with_an_event_about_an_unknown_order_is_handled_one_by_one(orders_rig: Rig) -> None:
+    async with orders_rig.running() as rig:
+        order, p = await paid_order(rig.service)
+        unknown = accepted(p, "CS000000000000DEADBEEF")
+        await rig.publish_batch(unknown, accepted(p, order.order_id), topic="acceptance.done")
+    consumer = rig.broker.context.get("batch_consumer:acceptance.done")
+
+    assert (consumer.batches, consumer.fallbacks) == (1, 1)
+    assert stored(rig, order.order_id).status is OrderStatus.COMPLETED  # the known one, on its own
+    [dead] = rig.dead  # this rig has no parking: the unknown one goes its own way, as a single event would
+    assert "NotYetKnown" in dead.headers["x-reason"]
+
+
 async def test_a_transient_failure_is_retried_in_process(
     orders_rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -223,11 +255,11 @@ async def test_a_failure_that_never_clears_is_dead_lettered_after_the_last_attem
         await rig.publish(accepted(p, order.order_id))
 
     attempts = rig.settings.consumer_max_attempts
-    assert len(calls) == attempts
+    assert len(calls) == 1 + attempts  # the batch's try, then the event alone, `attempts` times
     [dead] = rig.dead
     assert dead.headers["x-attempts"] == str(attempts)
     assert dead.headers["x-exception"] == "RuntimeError"
-    assert f"transient failure #{attempts}" in dead.headers["x-reason"]
+    assert f"transient failure #{1 + attempts}" in dead.headers["x-reason"]  # the last one-by-one try
     assert stored(rig, order.order_id).status is OrderStatus.PROCESSING
     assert rig.policy.dead_lettered == 1
 
