@@ -1,11 +1,13 @@
 """Sends queued email and SMS deliveries, retrying transient failures with backoff; never twice on purpose.
 
-The dispatcher is a source of the shared leased worker (shared/platform/worker.py): one replica dispatches at
-a time, woken when a delivery is queued (a nudge, or the change stream on `deliveries`) and at the latest
-every `dispatch_poll_seconds`. A round claims up to `delivery_concurrency` due deliveries and sends them all
-at once. A database error while claiming fails the round, which the worker logs and retries with backoff:
-capacity is the worker's, scoped to the round, so no error can leak it, and a worker that died makes /readyz
-fail.
+The dispatcher is a batch source of the shared leased worker (shared/platform/worker.py): one replica
+dispatches at a time, woken when a delivery is queued (a nudge, or the change stream on `deliveries`) and at
+the latest every `dispatch_poll_seconds`. A round claims up to `delivery_concurrency` due deliveries in a few
+round trips (`Deliveries.claim_due`), reserves their rate-limit slots together (nothing at all while a limit
+is off), sends them all at once over the channels' pooled connections, and records the results in bulk writes
+as the sends finish. A database error while claiming fails the round, which the worker logs and retries with
+backoff: capacity is the worker's, scoped to the round, so no error can leak it, and a worker that died makes
+/readyz fail.
 
 Two leases, on purpose. The worker's lease says which replica claims; the row's own lease (`sending`,
 `lease_until`) says that a send of this delivery may be under way. The row lease stays because the worker's
@@ -13,12 +15,13 @@ lease can change hands while sends are still in flight (a replica stalled past i
 draining), and because a replica that dies mid-send leaves its rows `sending`: the next holder re-claims them
 only once their lease ran out, never while the first may still be talking to the provider. A crash between
 the provider's acceptance and the mark is the one window in which a message can go out twice; it is as narrow
-as one network round trip, and the email keeps its Message-ID so the receiving side can collapse it.
+as one or two bulk writes (the one under way, then the one carrying this result), and the email keeps its
+Message-ID so the receiving side can collapse it.
 
 A provider's answer is the delivery's own business, not the worker's: a transient failure is an attempt with
-backoff, a permanent refusal is `failed`, exhausted attempts are `dead` (operators replay them). `process`
-raises only for what is wrong with the processing itself (a row that does not validate, a database error while
-marking), which the worker records, retries and at last quarantines.
+backoff, a permanent refusal is `failed`, exhausted attempts are `dead` (operators replay them).
+`process_batch` answers as failed only what is wrong with the processing itself (a row that does not validate,
+a database error while reserving or recording), which the worker records, retries and at last quarantines.
 """
 
 from __future__ import annotations
