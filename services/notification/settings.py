@@ -37,6 +37,12 @@ class NotificationSettings(ServiceSettings):
     smtp_sender: str = "KooGallery Notifications <notify@koo-suite.local>"
     smtp_use_tls: bool = False
     smtp_start_tls: bool | None = None  # None: upgrade when the server offers STARTTLS
+    # The SMTP sessions are pooled (per relay): at most `smtp_pool_size` open at once, each carrying up to
+    # `smtp_session_max_messages` messages and closed after `smtp_session_idle_seconds` unused (below the
+    # few minutes after which relays drop an idle client).
+    smtp_pool_size: int = Field(4, ge=1, le=64)
+    smtp_session_max_messages: int = Field(100, ge=1)
+    smtp_session_idle_seconds: float = Field(30.0, gt=0)
 
     twilio_account_sid: str = "AC00000000000000000000000000000000"
     twilio_auth_token: SecretStr = SecretStr("dev-token")  # the local sink's; production refuses it
@@ -48,7 +54,10 @@ class NotificationSettings(ServiceSettings):
     delivery_max_attempts: int = Field(8, ge=1, le=50)
     delivery_backoff_seconds: float = Field(15.0, gt=0)
     delivery_backoff_max_seconds: float = Field(900.0, gt=0)
-    delivery_concurrency: int = Field(8, ge=1, le=128)
+    # A dispatcher round claims up to `delivery_concurrency` deliveries (a few database round trips), sends
+    # them all at once over the pooled SMTP sessions and the shared Twilio connection pool (sized to it), and
+    # records their results in bulk writes. Its sends must fit in the rows' lease (`delivery_lease_seconds`).
+    delivery_concurrency: int = Field(64, ge=1, le=256)
     dispatch_poll_seconds: float = Field(0.5, gt=0)
     delivery_lease_seconds: float = Field(60.0, gt=1)
     # The dispatcher and the reminders are shared leased workers, one replica each. A replica that died is

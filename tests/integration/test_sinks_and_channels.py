@@ -216,7 +216,7 @@ async def test_smtp_refused_recipient_is_permanent(mailbox: Mailbox, smtp: SmtpS
     await mailbox.refuse_recipients(550)
     with pytest.raises(PermanentSendError) as caught:
         await smtp.send(email_for(to))
-    assert isinstance(caught.value.__cause__, aiosmtplib.SMTPRecipientsRefused)
+    assert isinstance(caught.value.__cause__, aiosmtplib.SMTPRecipientRefused)
     assert await mail_to(mailbox, to) == []
 
 

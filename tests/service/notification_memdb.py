@@ -7,12 +7,13 @@ repositories take it. The integration tests run the same code on the real databa
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pymongo import ReturnDocument
 
+from services.notification.store.bulk import Write, one_by_one
 from shared.platform.collection import Collection, Doc, MemoryCollection, Sort
 
 
@@ -190,6 +191,11 @@ class FaultyCollection:
     async def delete_many(self, query: Doc) -> int:
         self.faults.call("delete_many", query)
         return await self.col.delete_many(query)
+
+    async def write_each(self, writes: Sequence[Write]) -> None:
+        """A bulk write (store/bulk.py): one call, as one round trip to the database."""
+        self.faults.call("write_each", {})
+        await one_by_one(self.col, writes)
 
 
 class MemDatabase:

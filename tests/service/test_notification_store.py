@@ -3,15 +3,20 @@ tests), and the subscriber tables."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import pytest
+from pymongo.errors import AutoReconnect
 
 from services.notification import handlers, services
 from services.notification.catalogue import CATALOGUE, Channel
 from services.notification.domain import Contact, Delivery, DeliveryStatus
 from services.notification.inbox import InboxMessage
 from services.notification.reminders import Series
-from services.notification.store import Contacts, Deliveries, Inbox, ReminderSeries
+from services.notification.store import Contacts, Deliveries, Inbox, RateLimits, ReminderSeries
+from services.notification.store.deliveries import Result
 from shared.platform.collection import Doc, MemoryCollection, Sort
 from shared.schemas import AccountRole, Topic
 from tests.factories import order_paid, parties, rid
@@ -140,15 +145,114 @@ async def test_a_result_is_written_only_while_the_row_is_sending() -> None:
     deliveries = Deliveries(MemoryCollection(rows))
     sending, cancelled = delivery(DeliveryStatus.SENDING, attempts=2), delivery(DeliveryStatus.CANCELLED)
     await deliveries.add_all([sending, cancelled])
-    await deliveries.defer(sending.delivery_id, NOW + timedelta(minutes=1), "rate limit")
+    await deliveries.record(
+        [
+            Result.deferred(sending.delivery_id, NOW + timedelta(minutes=1), "rate limit"),
+            Result.sent(cancelled.delivery_id, "ref-1", "primary", NOW),  # an erasure cancelled it meanwhile
+        ]
+    )
     assert (rows[sending.delivery_id]["status"], rows[sending.delivery_id]["attempts"]) == (
         DeliveryStatus.PENDING,
         1,
     )
-    await deliveries.mark_sent(
-        cancelled.delivery_id, "ref-1", "primary", NOW
-    )  # an erasure cancelled it meanwhile
     assert rows[cancelled.delivery_id]["status"] == DeliveryStatus.CANCELLED
+    await deliveries.record([Result.deferred(sending.delivery_id, NOW, "again")])  # a retried write
+    assert rows[sending.delivery_id]["attempts"] == 1  # matched nothing: the attempt is given back once
+
+
+class Counted:
+    """A collection that counts its calls (the claim's round trips)."""
+
+    def __init__(self, rows: dict[str, Doc]) -> None:
+        self.col, self.calls = MemoryCollection(rows), Counter[str]()
+
+    def __getattr__(self, name: str) -> Any:
+        self.calls[name] += 1
+        return getattr(self.col, name)
+
+
+async def test_a_round_is_claimed_in_a_few_round_trips_however_many_rows() -> None:
+    rows: dict[str, Doc] = {}
+    await Deliveries(MemoryCollection(rows)).add_all([delivery() for _ in range(50)])
+    counted = Counted(rows)
+    claimed = await Deliveries(counted).claim_due(NOW, NOW + timedelta(seconds=60), 40)  # type: ignore[arg-type]
+    assert len(claimed) == 40
+    assert sum(counted.calls.values()) <= 4  # two candidate queries, one claim, one read-back
+    assert counted.calls["update_many"] == 1
+    assert len({row["claim"] for row in claimed}) == 1  # the round's token
+
+
+class ClaimLost:
+    """A collection whose claim is answered with an error (the connection dropped), applied or not."""
+
+    def __init__(self, rows: dict[str, Doc], *, applied: bool) -> None:
+        self.col, self.applied = MemoryCollection(rows), applied
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.col, name)
+
+    async def update_many(self, query: Doc, update: Doc) -> int:
+        if self.applied:
+            await self.col.update_many(query, update)
+        raise AutoReconnect("connection closed")
+
+
+async def test_rows_claimed_by_a_write_answered_with_an_error_are_sent_now_not_after_their_lease() -> None:
+    rows: dict[str, Doc] = {}
+    await Deliveries(MemoryCollection(rows)).add_all([delivery(), delivery()])
+    lease = NOW + timedelta(seconds=60)
+    with pytest.raises(AutoReconnect):  # nothing was claimed: the round fails, the worker backs off
+        await Deliveries(ClaimLost(rows, applied=False)).claim_due(NOW, lease, 10)  # type: ignore[arg-type]
+    assert {row["status"] for row in rows.values()} == {DeliveryStatus.PENDING}
+    claimed = await Deliveries(ClaimLost(rows, applied=True)).claim_due(NOW, lease, 10)  # type: ignore[arg-type]
+    assert len(claimed) == 2
+
+
+async def test_rate_limit_slots_of_a_round_are_reserved_together_and_never_overshoot() -> None:
+    rows: dict[str, Doc] = {}
+    limits = RateLimits(MemoryCollection(rows), window_seconds=60)
+    a, b = "+8613800000001", "+8613800000002"
+    # Four messages to a, one to b, a limit of 3: a's fourth waits until a's first slot frees up.
+    assert await limits.reserve_all("sms", [a, a, b, a, a], 3, NOW) == [None] * 4 + [
+        NOW + timedelta(seconds=60)
+    ]
+    # Another round within the window: a is full, b has two slots left.
+    assert await limits.reserve_all("sms", [a, b, b, b], 3, NOW + timedelta(seconds=10)) == [
+        NOW + timedelta(seconds=60),
+        None,
+        None,
+        NOW + timedelta(seconds=60),
+    ]
+    # A window later a's slots are free again.
+    assert await limits.reserve_all("sms", [a], 3, NOW + timedelta(seconds=61)) == [None]
+    assert await limits.reserve_all("sms", [a] * 3, 0, NOW) == [None] * 3  # off
+    await limits.forget({("sms", a)})
+    assert {r["key"] for r in rows.values()} == {RateLimits.key("sms", b)}
+
+
+class Raced:
+    """Another replica takes the same free slots between this one's read and its writes."""
+
+    def __init__(self, rows: dict[str, Doc]) -> None:
+        self.col, self.other, self.done = MemoryCollection(rows), RateLimits(MemoryCollection(rows)), False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.col, name)
+
+    async def find(self, query: Doc, **options: Any) -> list[Doc]:
+        found = await self.col.find(query, **options)
+        if not self.done:
+            self.done = True
+            await self.other.reserve_all("sms", ["+8613800000001"] * 2, 2, NOW)
+        return found
+
+
+async def test_a_slot_another_replica_took_first_is_not_counted_twice() -> None:
+    rows: dict[str, Doc] = {}
+    limits = RateLimits(Raced(rows))  # type: ignore[arg-type]
+    answers = await limits.reserve_all("sms", ["+8613800000001"] * 2, 2, NOW)
+    assert None not in answers  # both slots went to the other replica: these wait
+    assert len(rows) == 2
 
 
 async def test_due_series_come_most_overdue_first() -> None:

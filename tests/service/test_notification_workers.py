@@ -245,13 +245,8 @@ async def test_a_sent_message_is_marked_once_the_database_is_back_and_never_sent
     db, s = MemDatabase(), settings()
     row = delivery()
     await db["deliveries"].insert_one(row)
-    # The marks fail, not the claim: the mark is the write conditional on the row being `sending`.
-    db["deliveries"].fail(
-        "update_one",
-        3,
-        AutoReconnect("database restarting"),
-        when=lambda query: query.get("status") == "sending",
-    )
+    # The marks fail, not the claim: the results' bulk write, each conditional on the row being `sending`.
+    db["deliveries"].fail("write_each", 3, AutoReconnect("database restarting"))
     gate = Gate(width=1)
     dispatcher = rig(db, gate, s)
     async with dispatching(db, dispatcher, s):
@@ -409,3 +404,44 @@ async def test_a_message_the_provider_took_before_its_sender_died_is_marked_sent
     assert (stored["provider_ref"], stored["provider"]) == ("SM-earlier", "primary")
     assert len(gate.sent) == 1  # only the fresh one went to the provider
     assert gate.sent[0].to == fresh["address"]
+
+
+async def test_a_round_is_claimed_and_recorded_in_bulk_and_an_idle_rate_limit_costs_nothing() -> None:
+    """Thirty deliveries, sent at once: claimed by one conditional update, their results written in bulk writes
+    (never one write per row), and with both limits off the rate-limit collection is never asked."""
+    db, s = MemDatabase(), settings(delivery_concurrency=30)
+    await db["deliveries"].insert_many([delivery(c) for c in [Channel.EMAIL, Channel.SMS] * 15])
+    gate = Gate(width=30)
+    async with dispatching(db, rig(db, gate, s), s):
+        await eventually(
+            lambda: _true(all(d["status"] == "sent" for d in db["deliveries"].docs.values())),
+            timeout=5,
+            what="every delivery marked sent",
+        )
+    calls = db["deliveries"].calls
+    assert gate.widest == 30
+    assert calls["update_many"] == 1
+    assert calls.get("update_one", 0) == 0
+    assert 1 <= calls["write_each"] < 30
+    assert db.faults_of("rate_limits").calls == {}
+
+
+async def test_a_rate_limit_defers_the_excess_of_a_round_without_counting_an_attempt() -> None:
+    db, s = MemDatabase(), settings(rate_limit_sms=2)
+    rows = [delivery(Channel.SMS) for _ in range(3)]  # one phone number
+    await db["deliveries"].insert_many(rows)
+    gate = Gate(width=2)
+    async with dispatching(db, rig(db, gate, s), s):
+        await eventually(
+            lambda: _true(
+                sorted(d["status"] for d in db["deliveries"].docs.values()) == ["pending", "sent", "sent"]
+            ),
+            timeout=5,
+            what="two sent, one deferred",
+        )
+    [deferred] = [d for d in db["deliveries"].docs.values() if d["status"] == "pending"]
+    assert deferred["attempts"] == 0
+    assert "rate limit" in deferred["last_error"]
+    assert deferred["next_attempt_at"] > datetime.now(UTC) + timedelta(seconds=30)
+    assert len(gate.sent) == 2
+    assert db.faults_of("rate_limits").calls["find"] == 2  # the slots, then the winners: once for the round

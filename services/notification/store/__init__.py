@@ -8,13 +8,14 @@
 | `changes`        | `recipient_changes`  | recipient additions / changes per account and day (the limit)   |
 | `deliveries`     | `deliveries`         | the delivery queue and log (e-mail, SMS, in-site)               |
 | `inbox`          | `inbox`              | in-site messages                                                |
-| `rate_limits`    | `rate_limits`        | per-address send windows                                        |
+| `rate_limits`    | `rate_limits`        | per-address send slots (the rate limit's windows)               |
 | `series`         | `reminders`          | deadline reminder series                                        |
 | `clearings`      | `deadline_clearings` | the latest clearing of each deadline                            |
 
 Use cases reach them through `NotificationUnitOfWork`. The dispatcher uses `Deliveries` and `RateLimits` on
-plain collections, outside any transaction: its claims and marks are single-document writes, conditional on
-the row's status, and a send must not hold a transaction open while a provider answers.
+plain collections, outside any transaction: its claims and results are conditional writes, each on one row's
+status, sent a round at a time (one `update_many`, one bulk write: store/bulk.py), and a send must not hold a
+transaction open while a provider answers.
 """
 
 from __future__ import annotations
@@ -80,3 +81,4 @@ async def ensure_indexes(db: AsyncDatabase[Doc]) -> None:
     await db["reminders"].create_index("deadline_id")
     await db["contacts"].create_index("contact.role")
     await db["deliveries"].create_index([("account_id", 1), ("channel", 1)])
+    await db["rate_limits"].create_index("key")  # an erasure deletes an address's slots

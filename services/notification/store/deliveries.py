@@ -1,20 +1,25 @@
 """Deliveries (the queue and the delivery log) and the in-site inbox.
 
 The same repository serves the use cases (in the unit of work's transaction) and the dispatcher, whose claims
-and marks are single-document writes outside any transaction (store/__init__.py says why).
+and results are conditional writes outside any transaction (store/__init__.py says why), a round's at a time.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
 from pymongo.errors import PyMongoError
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_random_exponential
 
 from services.notification.catalogue import Channel
 from services.notification.domain import Delivery, DeliveryStatus
 from services.notification.inbox import InboxMessage
+from services.notification.store.bulk import Update, write_each
 from shared.platform.collection import Doc
+from shared.platform.deadletter import is_transient
 from shared.platform.repository import AggregateRepository
 
 log = logging.getLogger("notification.dispatcher")
@@ -22,59 +27,17 @@ ADDRESSED = [Channel.EMAIL, Channel.SMS]  # the channels whose deliveries hold a
 ERASED_FIELDS = {"address", "trace", "last_error", "body", "html", "status"}  # what `domain.erased` changes
 
 
-class Deliveries(AggregateRepository[Delivery]):
-    model = Delivery
-    id_field = "delivery_id"
+@dataclass(frozen=True)
+class Result:
+    """What became of one claimed delivery, to be written while its row is still `sending`."""
 
-    async def add_all(self, deliveries: list[Delivery]) -> None:
-        await self.collection.insert_many([{"_id": d.delivery_id, **d.model_dump()} for d in deliveries])
+    delivery_id: str
+    fields: Doc
+    uncount: bool = False  # not an attempt: the attempt it was claimed for is given back
 
-    # --- the dispatcher: claims and results, one document at a time ---------------------------------------
-    async def claim_due(
-        self, now: datetime, lease_until: datetime, limit: int, exclude: frozenset[str] = frozenset()
-    ) -> list[Doc]:
-        """Claim up to `limit` deliveries (`sending` until `lease_until`, one more attempt): due ones first,
-        then those whose sender died (their lease ran out), leaving out `exclude` (the worker's). The rows
-        come as stored, for the dispatcher to read one by one (a row that does not load is one failed item).
-
-        Two plain indexed queries rather than one `$or`: the `$or` with a sort scanned the whole collection
-        on every claim and every idle poll, and claims slowed down as the delivery log grew (make bench). Each
-        candidate is claimed by a conditional write, so a row another dispatcher took meanwhile is left to it.
-        A database error before anything was claimed fails the round (the worker backs off); after some were
-        claimed, those are sent now rather than left `sending` until their lease runs out."""
-        claim = {
-            "$set": {"status": DeliveryStatus.SENDING, "lease_until": lease_until},
-            "$inc": {"attempts": 1},
-        }
-        skip = {"_id": {"$nin": sorted(exclude)}} if exclude else {}
-        claimed: list[Doc] = []
-        try:
-            for query, order in (
-                ({"status": DeliveryStatus.PENDING, "next_attempt_at": {"$lte": now}}, "next_attempt_at"),
-                ({"status": DeliveryStatus.SENDING, "lease_until": {"$lt": now}}, "lease_until"),
-            ):
-                if len(claimed) >= limit:
-                    break
-                for row in await self.collection.find(
-                    {**query, **skip}, sort=[(order, 1)], limit=limit - len(claimed)
-                ):
-                    if await self.collection.update_one({"_id": row["_id"], **query}, claim):
-                        claimed.append(
-                            {
-                                **row,
-                                "status": DeliveryStatus.SENDING,
-                                "lease_until": lease_until,
-                                "attempts": row.get("attempts", 0) + 1,
-                            }
-                        )
-        except PyMongoError as exc:
-            if not claimed:
-                raise
-            log.warning("dispatcher: claiming stopped after %d deliveries: %s", len(claimed), exc)
-        return claimed
-
-    async def mark_sent(self, delivery_id: str, ref: str, provider: str, at: datetime) -> None:
-        await self._settle(
+    @classmethod
+    def sent(cls, delivery_id: str, ref: str, provider: str, at: datetime) -> Result:
+        return cls(
             delivery_id,
             {
                 "status": DeliveryStatus.SENT,
@@ -85,26 +48,112 @@ class Deliveries(AggregateRepository[Delivery]):
             },
         )
 
-    async def defer(self, delivery_id: str, until: datetime, why: str) -> None:
+    @classmethod
+    def deferred(cls, delivery_id: str, until: datetime, why: str) -> Result:
         """Back to the queue until `until`, and the attempt it was claimed for not counted."""
-        await self._settle(
+        return cls(
             delivery_id,
             {"status": DeliveryStatus.PENDING, "next_attempt_at": until, "last_error": why},
             uncount=True,
         )
 
-    async def failed(
-        self, delivery_id: str, status: DeliveryStatus, error: str, next_attempt_at: datetime
-    ) -> None:
-        await self._settle(
-            delivery_id, {"status": status, "last_error": error, "next_attempt_at": next_attempt_at}
-        )
+    @classmethod
+    def failed(
+        cls, delivery_id: str, status: DeliveryStatus, error: str, next_attempt_at: datetime
+    ) -> Result:
+        return cls(delivery_id, {"status": status, "last_error": error, "next_attempt_at": next_attempt_at})
 
-    async def _settle(self, delivery_id: str, fields: Doc, *, uncount: bool = False) -> None:
-        """The result of a claimed send: written only while the row is still `sending` (an erasure may have
-        cancelled it meanwhile)."""
-        update: Doc = {"$set": fields, **({"$inc": {"attempts": -1}} if uncount else {})}
-        await self.collection.update_one({"_id": delivery_id, "status": DeliveryStatus.SENDING}, update)
+
+class Deliveries(AggregateRepository[Delivery]):
+    model = Delivery
+    id_field = "delivery_id"
+
+    async def add_all(self, deliveries: list[Delivery]) -> None:
+        await self.collection.insert_many([{"_id": d.delivery_id, **d.model_dump()} for d in deliveries])
+
+    # --- the dispatcher: claims and results, a round at a time -------------------------------------------
+    async def claim_due(
+        self, now: datetime, lease_until: datetime, limit: int, exclude: frozenset[str] = frozenset()
+    ) -> list[Doc]:
+        """Claim up to `limit` deliveries (`sending` until `lease_until`, one more attempt): due ones first,
+        then those whose sender died (their lease ran out), leaving out `exclude` (the worker's). The rows
+        come as stored after the claim, for the dispatcher to read one by one (a row that does not load is one
+        failed item).
+
+        A few round trips per round, however many rows: the candidates' ids by two plain indexed queries
+        (rather than one `$or`: the `$or` with a sort scanned the whole collection on every claim and every
+        idle poll, make bench), then one conditional `update_many` that claims those still due and stamps
+        them with this round's token, then the rows read back by id and token. A row another dispatcher took
+        between the query and the claim no longer matches the claim's condition, so it is left to it.
+
+        A database error before the claim fails the round (the worker backs off). One during the claim may
+        still have claimed rows: they are read back (by their token) and sent now rather than left `sending`
+        until their lease runs out; the error is raised only if none were."""
+        due = {"status": DeliveryStatus.PENDING, "next_attempt_at": {"$lte": now}}
+        lapsed = {"status": DeliveryStatus.SENDING, "lease_until": {"$lt": now}}
+        skip = {"_id": {"$nin": sorted(exclude)}} if exclude else {}
+        ids: list[str] = []
+        for query, order in ((due, "next_attempt_at"), (lapsed, "lease_until")):
+            if len(ids) >= limit:
+                break
+            rows = await self.collection.find(
+                {**query, **skip}, sort=[(order, 1)], limit=limit - len(ids), projection={"_id": 1}
+            )
+            ids += [str(r["_id"]) for r in rows]
+        if not ids:
+            return []
+        token = uuid.uuid4().hex
+        failure: PyMongoError | None = None
+        try:
+            await self.collection.update_many(
+                {"_id": {"$in": ids}, "$or": [due, lapsed]},
+                {
+                    "$set": {"status": DeliveryStatus.SENDING, "lease_until": lease_until, "claim": token},
+                    "$inc": {"attempts": 1},
+                },
+            )
+        except PyMongoError as exc:  # it may have been applied all the same: look
+            failure = exc
+        try:
+            claimed = await self._claimed(ids, token)
+        except PyMongoError:
+            if failure is not None:
+                raise failure from None
+            raise
+        if failure is not None and not claimed:
+            raise failure
+        if failure is not None:
+            log.warning("dispatcher: the claim answered %s; %d claimed all the same", failure, len(claimed))
+        place = {delivery_id: i for i, delivery_id in enumerate(ids)}
+        return sorted(claimed, key=lambda row: place[row["_id"]])
+
+    async def _claimed(self, ids: list[str], token: str) -> list[Doc]:
+        """This round's claimed rows, read again while the database is briefly away: they are `sending`
+        now, and rows left unread would wait out their whole lease before anyone sent them."""
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception(is_transient),
+            reraise=True,
+            stop=stop_after_delay(5.0),
+            wait=wait_random_exponential(multiplier=0.1, max=1.0),
+        ):
+            with attempt:
+                return await self.collection.find({"_id": {"$in": ids}, "claim": token})
+        raise AssertionError("unreachable: AsyncRetrying either returns or raises")  # pragma: no cover
+
+    async def record(self, results: list[Result]) -> None:
+        """The results of a round's sends, in one round trip: each written only while its row is still
+        `sending` (an erasure may have cancelled it meanwhile). Writing a result again is harmless: the row
+        is no longer `sending`, so the second write matches nothing."""
+        await write_each(
+            self.collection,
+            [
+                Update(
+                    {"_id": r.delivery_id, "status": DeliveryStatus.SENDING},
+                    {"$set": r.fields, **({"$inc": {"attempts": -1}} if r.uncount else {})},
+                )
+                for r in results
+            ],
+        )
 
     # --- after the fact: provider callbacks, an operator's replay ------------------------------------------
     async def record_provider_status(
