@@ -133,6 +133,10 @@ class MemCollection:
         self.faults.call("delete_one", query)
         return Result(deleted_count=await self.col.delete_one(query))
 
+    async def delete_many(self, query: Doc, **_: Any) -> Result:
+        self.faults.call("delete_many", query)
+        return Result(deleted_count=await self.col.delete_many(query))
+
 
 def _ids(query: Doc) -> Doc:
     return {"_id": query["_id"]}

@@ -54,10 +54,11 @@ class FakeItems:
     async def update_one(self, query: dict[str, Any], update: dict[str, Any]) -> None:
         self.rows[query["_id"]].update(update["$set"])
 
-    async def delete_one(self, query: dict[str, Any]) -> None:
-        row = self.rows.get(query["_id"])
-        if row is not None and row.get("quarantined_at") is None:
-            del self.rows[query["_id"]]
+    async def delete_many(self, query: dict[str, Any]) -> None:
+        for key in query["_id"]["$in"]:
+            row = self.rows.get(key)
+            if row is not None and row.get("quarantined_at") is None:
+                del self.rows[key]
 
 
 class FakeDb(dict[str, Any]):
