@@ -5,7 +5,8 @@ Every subscriber has the same shape, so they are made from two tables rather tha
 `SUBSCRIPTIONS` says what each topic is consumed for (its AsyncAPI description), and `EVENT_HANDLERS` which
 use cases handle it (cosmicpython's `EVENT_HANDLERS`). Each use case claims the event's id in its own
 transaction, as consumer `notification`; so a topic has one use case (a second would claim under a name of its
-own, or find the event claimed).
+own, or find the event claimed). The topics of messages take batches (`services.notify_all`: what a poll
+fetched, in one transaction), and fall back to `notify` per event when a batch fails.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from faststream.kafka import KafkaBroker
 from services.notification import privacy, reminder_service, services
 from services.notification.catalogue import CATALOGUE
 from services.notification.deps import Deps
-from shared.platform.kafka import subscriber
+from shared.platform.kafka import batch_subscriber, subscriber
 from shared.platform.settings import ServiceSettings
 from shared.schemas import EVENT_TYPES, Event, Topic
 
@@ -58,7 +59,21 @@ EVENT_HANDLERS: dict[Topic, list[UseCase]] = {
 
 def register(broker: KafkaBroker, settings: ServiceSettings) -> None:
     for topic, description in SUBSCRIPTIONS.items():
-        subscriber(broker, settings, topic, description)(_subscriber(topic))
+        if EVENT_HANDLERS[topic] == [services.notify]:  # the messages: taken in batches (services.notify_all)
+            batch_subscriber(broker, settings, topic, description, EVENT_TYPES[topic])(
+                _subscriber(topic), _batch_subscriber(topic)
+            )
+        else:
+            subscriber(broker, settings, topic, description)(_subscriber(topic))
+
+
+def _batch_subscriber(topic: Topic) -> Callable[..., Awaitable[None]]:
+    async def handle_all(events: list[Event], deps: Deps = DEPS) -> None:
+        for event, done in zip(events, await services.notify_all(deps, events), strict=True):
+            log.info("notify: %s", "done" if done else "duplicate event ignored", extra=_ids(event))
+
+    handle_all.__name__ = handle_all.__qualname__ = f"on_{topic.replace('.', '_')}_batch"
+    return handle_all
 
 
 def _subscriber(topic: Topic) -> Callable[..., Awaitable[None]]:

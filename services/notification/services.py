@@ -27,6 +27,26 @@ async def notify(deps: Deps, event: Event) -> bool:
     return await _handled(deps, event, work)
 
 
+async def notify_all(deps: Deps, events: list[Event]) -> list[bool]:
+    """`notify` for a batch of events in one unit of work: the contacts and recipients of every account they
+    name loaded in two queries, the in-site messages and deliveries written together; False for each event
+    processed before."""
+    now = deps.clock()
+
+    async def work(uow: NotificationUnitOfWork, event: Event) -> bool:
+        await _notify(uow, event, now)
+        return True
+
+    async def prefetch(uow: NotificationUnitOfWork, fresh: list[Event]) -> None:
+        named = sorted({a for e in fresh for rule in rules_for(e) for a in accounts_in_role(e, rule.role)})
+        await uow.prefetch("contacts", named)
+        await uow.recipients.prefetch(named)
+
+    done = [r is not None for r in await deps.uow.handle_batch(CONSUMER, events, work, prefetch)]
+    deps.queued()
+    return done
+
+
 async def register_account(deps: Deps, event: AccountRegistered) -> bool:
     """Keep the account's bound contact; then send what was waiting for it."""
 

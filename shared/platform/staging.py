@@ -11,10 +11,10 @@ database that does a couple of thousand operations a second, those round trips a
   it knows is checked against the version it knows and kept; the kept saves go out as one `bulk_write` before
   the transaction commits, each still conditional on the version it was loaded at (a concurrent writer makes
   it match nothing, which raises `ConcurrentUpdate`, and the whole batch is rerun, as a single save would be);
+- inserts are kept too, and written as one `insert_many` (a duplicate fails the batch, whose events are then
+  handled one by one, each seeing its own duplicate-key error where it inserts);
 - any other operation on the collection first writes what is kept (so every query reads this transaction's
   own writes, as without staging) and then forgets what it knew, since that operation may have changed it.
-
-Inserts are not kept (a caller may branch on the duplicate-key error of an insert); they go straight through.
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ class StagedCollection:
             Any, Doc | None
         ] = {}  # _id -> the document as this transaction sees it; None: absent
         self.kept: dict[Any, tuple[Doc, Doc]] = {}  # _id -> (the filter it was loaded at, the new document)
+        self.inserted: list[Doc] = []  # new documents, in order
         self.round_trips = 0  # what reached the database, for tests and the bench
 
     async def prefetch(self, ids: list[Any]) -> None:
@@ -72,6 +73,10 @@ class StagedCollection:
 
     async def flush(self) -> None:
         """Write the kept saves (one `bulk_write`), each conditional on the version it was loaded at."""
+        if self.inserted:
+            inserted, self.inserted = self.inserted, []
+            self.round_trips += 1
+            await self.inner.insert_many(inserted)
         if not self.kept:
             return
         kept, self.kept = self.kept, {}
@@ -133,15 +138,15 @@ class StagedCollection:
         await self.insert_many([doc])
 
     async def insert_many(self, docs: list[Doc]) -> None:
-        """Straight through: a new document changes none this transaction knows (one it knew as absent is
-        forgotten), and a duplicate fails here, where the caller can see it."""
+        """Kept, and written with the saves: one insert for the batch's new documents. A duplicate `_id`
+        then fails the flush, not this call; the batch fails with it and its events are handled one by one,
+        where the caller sees the error at its own insert (batching.py)."""
         for doc in docs:
-            self.known.pop(doc.get("_id"), None)
-        self.round_trips += 1
-        if len(docs) == 1:
-            await self.inner.insert_one(docs[0])
-        else:
-            await self.inner.insert_many(docs)
+            if "_id" not in doc:
+                raise ValueError("a staged insert names its _id")
+            kept = copy.deepcopy(doc)
+            self.inserted.append(kept)
+            self.known[doc["_id"]] = kept
 
     async def update_one(self, query: Doc, update: Doc, *, upsert: bool = False) -> int:
         return await (await self._through()).update_one(query, update, upsert=upsert)

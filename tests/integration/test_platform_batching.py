@@ -188,9 +188,13 @@ async def test_any_other_operation_reads_the_kept_saves_first(
         assert doc is not None
         assert await staged.replace_one({"_id": "p", "version": 0}, {**doc, "version": 1, "seen": ["e"]}) == 1
         assert await staged.replace_one({"_id": "q", "version": 3}, {"version": 4}) == 0  # stale version
+        await staged.insert_one({"_id": "r", "counter_id": "r", "seen": ["e"], "version": 0})
         trips = staged.round_trips
-        assert await staged.count({"seen": "e"}) == 1  # the kept save was written before the query
-        assert staged.round_trips == trips + 2  # the flush and the count
+        assert (await staged.find_one({"_id": "r"}) or {})["seen"] == ["e"]  # its own insert, no query
+        assert staged.round_trips == trips
+        assert await staged.count({"seen": "e"}) == 2  # the kept insert and save, written before the query
+        assert staged.round_trips == trips + 3  # the insert, the save and the count
         assert staged.kept == {}
+        assert staged.inserted == []
         await session.commit_transaction()
     assert (await db["counters"].find_one({"_id": "p"}) or {})["seen"] == ["e"]

@@ -119,6 +119,25 @@ async def test_a_redelivered_event_plans_nothing_twice(notification_rig: Rig) ->
     assert rig.dead == []
 
 
+async def test_a_batch_of_events_is_planned_in_one_go_and_a_repeat_in_it_once(
+    notification_rig: Rig, queued: Counter
+) -> None:
+    p, stranger = parties(), parties()
+    first, second, unknown = order_paid(p), order_paid(p), order_paid(stranger)
+    async with notification_rig.running() as rig:
+        await register_both(rig, p)
+        await rig.publish_batch(first, second, first, unknown, topic="order.paid")
+    consumer = rig.broker.context.get("batch_consumer:order.paid")
+
+    assert (consumer.batches, consumer.fallbacks) == (1, 0)
+    assert queued.calls == 3  # two registrations, then one commit for the whole batch
+    for event in (first, second):
+        assert len([d for d in deliveries(rig) if d.event_id == str(event.event_id)]) == 6
+    assert len(inbox(rig, p.buyer_account_id)) == 2
+    assert [x["event_type"] for x in parked(rig, stranger.buyer_account_id)] == ["order.paid"]
+    assert rig.dead == []
+
+
 async def test_events_for_an_unknown_account_wait_for_its_registration(notification_rig: Rig) -> None:
     p = parties()
     event = order_paid(p)

@@ -68,8 +68,33 @@ class Recipients(WrittenWhole[Recipient]):
     model = Recipient
     id_field = "recipient_id"
 
+    def __init__(self, collection: Collection) -> None:
+        super().__init__(collection)
+        self._of: dict[str, list[Recipient]] = {}  # prefetched, by account (forgotten on any write)
+
+    async def put(self, item: Recipient) -> None:
+        self._of.clear()
+        await super().put(item)
+
+    async def remove(self, key: str) -> None:
+        self._of.clear()
+        await super().remove(key)
+
     async def of_account(self, account_id: str) -> list[Recipient]:
+        if account_id in self._of:
+            return list(self._of[account_id])
         return await self._find({"account_id": account_id})
+
+    async def prefetch(self, account_ids: list[str]) -> None:
+        """The recipients of these accounts in one query, for a batch of events that only reads them (a use
+        case that changes recipients runs alone, in a unit of work of its own)."""
+        wanted = sorted(set(account_ids) - set(self._of))
+        if not wanted:
+            return
+        found: dict[str, list[Recipient]] = {a: [] for a in wanted}
+        for r in await self._find({"account_id": {"$in": wanted}}):
+            found[r.account_id].append(r)
+        self._of.update(found)
 
 
 class ChangeCounters:
