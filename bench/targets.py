@@ -150,7 +150,7 @@ def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
     peaks = _get(inbox, "memory_peak") or {}
     for name in SERVICES:
         m = peaks.get(name) or {}
-        limit = m.get("limit_mib")
+        limit = m.get("limit_mib") or (r.get("k8s_memory_limits_mib") or {}).get(name)
         out.append(
             target(
                 f"memory_{name}",

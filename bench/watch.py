@@ -46,22 +46,30 @@ class CompletionWatch:
         topic = topic_name(self.stack, Topic.ORDER_STATUS_CHANGED)
         # No group: the partitions are assigned by hand from their end, and nothing is committed. An idle
         # fetch waits at most 100 ms at the broker; a record is returned as soon as it is there.
+        parts = await asyncio.to_thread(self._partitions, topic)
         consumer = AIOKafkaConsumer(
             **self.stack.kafka_client(), enable_auto_commit=False, fetch_max_wait_ms=100
         )
         await consumer.start()
-        await consumer.topics()  # fetches the cluster's metadata
-        parts = consumer.partitions_for_topic(topic) or set()
-        if not parts:
-            raise RuntimeError(f"topic {topic} has no partitions")
-        assigned = [TopicPartition(topic, p) for p in sorted(parts)]
-        consumer.assign(assigned)
-        await consumer.seek_to_end(*assigned)
-        for tp in assigned:  # resolve the end offsets now, before anything is accepted
-            await consumer.position(tp)
+        try:
+            assigned = [TopicPartition(topic, p) for p in parts]
+            consumer.assign(assigned)
+            await consumer.seek_to_end(*assigned)
+            for tp in assigned:  # resolve the end offsets now, before anything is accepted
+                await consumer.position(tp)
+        except BaseException:
+            await consumer.stop()
+            raise
         self._consumer = consumer
         self._task = asyncio.create_task(self._run(consumer), name="completion-watch")
         return self
+
+    def _partitions(self, topic: str) -> list[int]:
+        """The topic's partitions, as the broker admin lists them (devstack created the topic)."""
+        meta = self.stack.admin().client.list_topics(topic, timeout=10).topics.get(topic)
+        if meta is None or not meta.partitions:
+            raise RuntimeError(f"topic {topic} has no partitions")
+        return sorted(meta.partitions)
 
     async def __aexit__(self, *exc: object) -> None:
         if self._task is not None:
