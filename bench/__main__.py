@@ -80,7 +80,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--pay-concurrency", type=int, default=16)
     p.add_argument("--inbox-rate", type=float, default=20.0, help="payments per second, sustained")
     p.add_argument("--inbox-seconds", type=float, default=60.0, help="how long the sustained load lasts")
-    p.add_argument("--ceiling-events", type=int, default=200, help="events through each ceiling loop")
+    p.add_argument("--ceiling-events", type=int, default=500, help="events through each ceiling loop")
     p.add_argument("--quick", action="store_true", help="small numbers for a smoke run (about 2 minutes)")
     p.add_argument(
         "--python-db",
