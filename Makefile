@@ -13,7 +13,7 @@ help:
 	@echo "make demo       drive one order through the story against the running stack"
 	@echo "make test       lint, type-check, run every test layer (unit, service, integration, e2e), then the quick fault matrix"
 	@echo "make fuzz       schemathesis over the four services as each role (make fuzz-quick: fewer examples)"
-	@echo "make bench      measure acceptance-to-completion latency and notification throughput"
+	@echo "make bench      issue 12's targets: completion latency, delivery rate, sustained inbox latency, ceilings, cold start, memory (python -m bench --python-db, or SECANTUS_SERVER=python: on the fallback database)"
 	@echo "make chaos      the fault matrix: 1,000 orders on two replicas of each service while faults are injected"
 	@echo "make contracts  regenerate the committed AsyncAPI and OpenAPI documents"
 

@@ -46,6 +46,7 @@ class Api:
     stack: Stack
     http: httpx.AsyncClient
     products: dict[str, str] = field(default_factory=dict)  # merchant account id -> its listed product
+    parties: list[Party] = field(default_factory=list)  # everyone `pair` made, in order
     _operator: User | None = None
 
     def __post_init__(self) -> None:
@@ -82,6 +83,7 @@ class Api:
             specifications=[{"spec_id": "std", "name": "Standard", "price": PRICE}],
         )
         self.products[merchant.account_id] = listed["product_id"]
+        self.parties += [buyer, merchant]
         return buyer, merchant
 
     async def place(self, buyer: Party, merchant: Party) -> str:
@@ -123,21 +125,24 @@ class Api:
             "POST", "supervision", f"/service-orders/{so_id}/actions/{action}", actor, json=body or {}
         )
 
-    async def inbox(self, account: Party) -> list[dict[str, Any]]:
+    async def inbox(self, account: Party, limit: int = 100) -> list[dict[str, Any]]:
         page = await self.call(
-            "GET", "notification", f"/accounts/{account.account_id}/inbox", account, params={"limit": 100}
+            "GET", "notification", f"/accounts/{account.account_id}/inbox", account, params={"limit": limit}
         )
         items: list[dict[str, Any]] = page["items"]
         return items
 
     async def sink(self, kind: str, to: str) -> list[dict[str, Any]]:
-        """What Mailpit ("mail": subject, received_at) or the SMS sink ("sms": body, received_at, ...)
-        accepted for
-        one address."""
+        """What Mailpit ("mail": subject, message_id, received_at) or the SMS sink ("sms": body,
+        received_at, ...) accepted for one address."""
         try:
             if kind == "mail":
                 return [
-                    {"subject": m.subject, "received_at": m.received_at.isoformat()}
+                    {
+                        "subject": m.subject,
+                        "message_id": m.message_id,
+                        "received_at": m.received_at.isoformat(),
+                    }
                     for m in await self.stack.mailbox(self.http).messages(to)
                 ]
             resp = await self.http.get(f"{self.stack.sms_url}/sms", params={"to": to})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib.metadata
 import os
 import platform
@@ -148,6 +150,54 @@ def memory(stack: Stack) -> dict[str, Any]:
     return out
 
 
+class PeakRss:
+    """Samples each service's RSS (its process tree) about once a second while a phase runs; keeps the
+    peak."""
+
+    def __init__(self, stack: Stack, every: float = 1.0) -> None:
+        self.stack, self.every = stack, every
+        self.peak: dict[str, float] = {}
+        self.samples = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def sample(self) -> None:
+        for name, proc in self.stack.services.items():
+            mib, _ = rss_tree(proc.pid)
+            self.peak[name] = max(self.peak.get(name, 0.0), mib)
+        self.samples += 1
+
+    async def _run(self) -> None:
+        while True:
+            self.sample()
+            await asyncio.sleep(self.every)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="rss-sampler")
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        self.sample()
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def peaks(self) -> dict[str, Any]:
+        limits = k8s_limits()
+        return {
+            name: {
+                "peak_rss_mib": round(mib, 1),
+                "limit_mib": limits.get(name),
+                "half_limit_mib": limits[name] / 2 if name in limits else None,
+                "samples": self.samples,
+            }
+            for name, mib in self.peak.items()
+        }
+
+
 def _git(*args: str) -> str:
     try:
         done = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, timeout=10)  # noqa: S603,S607
@@ -159,7 +209,8 @@ def _git(*args: str) -> str:
 def facts(stack: Stack, env: dict[str, str], load: tuple[float, float, float]) -> dict[str, Any]:
     pom = (REPO / "infra" / "kafka" / "pom.xml").read_text()
     kafka = re.search(r"<kafka\.version>([^<]+)</kafka\.version>", pom)
-    if stack.mongo is not None and stack.mongo.server is not None and stack.mongo.server.kind == "rust":
+    kind = stack.mongo.server.kind if stack.mongo is not None and stack.mongo.server is not None else None
+    if kind == "rust":
         secantus = f"{SECANTUS_RUST} (Rust server)"
     else:
         try:
@@ -175,6 +226,7 @@ def facts(stack: Stack, env: dict[str, str], load: tuple[float, float, float]) -
         "secantusdb_version": secantus,
         "kafka_external": stack.kafka is None,
         "mongodb_external": stack.mongo is None,
+        "secantus_server": kind or "external",
         "git_head": _git("rev-parse", "--short", "HEAD") or "unknown",
         "git_uncommitted_files": len(_git("status", "--porcelain").splitlines()),
         "service_env": env,
