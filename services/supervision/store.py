@@ -31,9 +31,27 @@ SERVICE_ORDERS, TIMERS, FILES = "service_orders", "timers", "evidence_files"
 UNSUPERVISED, ERASED = "unsupervised_orders", "erased_accounts"
 
 
+def running(so: ServiceOrder) -> dict[str, datetime]:
+    """The service order's running deadlines (a paused one is not due): what its rows in `timers` hold."""
+    return {d.deadline_id: d.due_at for d in so.deadlines if d.running}
+
+
 class ServiceOrders(AggregateRepository[ServiceOrder]):
     model = ServiceOrder
     id_field = "service_order_id"
+
+    def __init__(self, collection: Collection) -> None:
+        super().__init__(collection)
+        self.timers_at_load: dict[str, dict[str, datetime]] = {}  # what `timers` held when it was loaded
+
+    def load(self, doc: Doc) -> ServiceOrder:
+        so = super().load(doc)
+        self.timers_at_load[so.service_order_id] = running(so)
+        return so
+
+    async def add(self, item: ServiceOrder) -> None:
+        await super().add(item)
+        self.timers_at_load[item.service_order_id] = {}  # a new service order has no rows yet
 
     async def of_order(self, order_id: str) -> ServiceOrder | None:
         return await self.get(ServiceOrder.id_for(order_id))
@@ -61,24 +79,32 @@ class DueDeadline:
 class Timers:
     """The running deadlines of every service order, for the timer worker (worker.py)."""
 
-    def __init__(self, collection: Collection) -> None:
-        self.collection = collection
+    def __init__(self, collection: Collection, service_orders: ServiceOrders | None = None) -> None:
+        self.collection, self.service_orders = collection, service_orders
 
     async def sync(self, so: ServiceOrder) -> None:
-        """Rewrite the rows of `so` from its running deadlines (a paused one is not due)."""
-        await self.collection.delete_many({"service_order_id": so.service_order_id})
-        await self.collection.insert_many(
-            [
-                {
-                    "_id": d.deadline_id,
-                    "service_order_id": so.service_order_id,
-                    "kind": d.kind.value,
-                    "due_at": d.due_at,
-                }
-                for d in so.deadlines
-                if d.running
-            ]
-        )
+        """Make the rows of `so` its running deadlines (a paused one is not due). Only what changed since the
+        service order was loaded in this unit of work is written (most steps end one deadline and start
+        another, or none); a service order not loaded here has its rows rewritten whole."""
+        now = running(so)
+        before = (self.service_orders.timers_at_load if self.service_orders else {}).get(so.service_order_id)
+        if before is None:
+            await self.collection.delete_many({"service_order_id": so.service_order_id})
+            gone, new = [], list(now)
+        else:
+            gone = sorted(k for k in before if now.get(k) != before[k])
+            new = [k for k in now if before.get(k) != now[k]]
+        if gone:
+            await self.collection.delete_many({"_id": {"$in": gone}})
+        kinds = {d.deadline_id: d.kind.value for d in so.deadlines}
+        rows = [
+            {"_id": k, "service_order_id": so.service_order_id, "kind": kinds[k], "due_at": now[k]}
+            for k in new
+        ]
+        if rows:
+            await self.collection.insert_many(rows)
+        if self.service_orders is not None:
+            self.service_orders.timers_at_load[so.service_order_id] = now
 
     async def due(
         self, now: datetime, limit: int, exclude: frozenset[str] = frozenset()
@@ -154,7 +180,7 @@ class SupervisionUnitOfWork(UnitOfWork):
 
     def bind(self) -> None:
         self.service_orders = ServiceOrders(self.collection(SERVICE_ORDERS))
-        self.timers = Timers(self.collection(TIMERS))
+        self.timers = Timers(self.collection(TIMERS), self.service_orders)
         self.files = Files(self.collection(FILES))
         self.unsupervised = UnsupervisedOrders(self.collection(UNSUPERVISED))
         self.erased = ErasedAccounts(self.collection(ERASED))

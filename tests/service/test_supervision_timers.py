@@ -9,10 +9,11 @@ from datetime import timedelta
 import pytest
 
 from services.supervision.service_order import ServiceOrder
+from services.supervision.store import running
 from services.supervision.worker import TimerSource
 from shared.platform.errors import NotFound
 from shared.platform.worker import Blocked
-from tests.service.supervision_env import Env
+from tests.service.supervision_env import Env, People
 
 
 async def two_idle_deadlines_due(env: Env) -> tuple[str, str]:
@@ -66,3 +67,32 @@ async def test_a_deadline_whose_firing_fails_fails_alone_and_stays_due() -> None
     assert [source.key(r) for r in await source.due(env.clock.now, 100, Blocked())] == [source.key(rows[0])]
     await source.process(rows[1])  # firing it again changes nothing: the deadline is gone
     assert ServiceOrder.model_validate(env.state.tables["service_orders"][fine]).timeline == so.timeline
+
+
+def _rows_match_running(env: Env, so_id: str) -> None:
+    """`timers` holds exactly the service order's running deadlines, as stored."""
+    so = ServiceOrder.model_validate(env.state.tables["service_orders"][so_id])
+    rows = {k: r["due_at"] for k, r in env.state.tables["timers"].items() if r["service_order_id"] == so_id}
+    assert rows == running(so)
+
+
+async def test_each_step_leaves_the_timer_rows_equal_to_the_running_deadlines() -> None:
+    """The rows are written as a diff of what the service order held when loaded (store.Timers.sync)."""
+    env = Env()
+    event = await env.open()
+    who, so_id = People.of(event.payload.parties), f"SO-{event.order_id}"
+    path = f"/service-orders/{so_id}"
+    _rows_match_running(env, so_id)
+    before = dict(env.state.tables["timers"])
+    assert before  # the buyer's idle deadline, at least
+
+    env.clock.now += timedelta(hours=1)
+    await env.call("POST", f"{path}/actions/submit", who.buyer)
+    _rows_match_running(env, so_id)
+    assert env.state.tables["timers"] != before  # the step ended one deadline and started another
+    await env.call("POST", f"{path}/actions/confirm", who.merchant)
+    _rows_match_running(env, so_id)
+    await env.call(
+        "POST", f"{path}/appeals", who.buyer, expect=201, json={"reason": "not started", "demands": "start"}
+    )
+    _rows_match_running(env, so_id)  # an appeal pauses the running deadlines: their rows go
