@@ -27,7 +27,7 @@ def nothing() -> None:
 class Arrivals(Protocol):
     """The parking of not-yet-known events (shared/platform/parking.py): told when an aggregate arrives."""
 
-    async def arrived(self, aggregate: str) -> None: ...
+    async def arrived(self, *aggregates: str) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,9 @@ Every subscriber has the same shape, so they are made from two tables rather tha
 `SUBSCRIPTIONS` says what each topic is consumed for (its AsyncAPI description), and `EVENT_HANDLERS` which
 use cases handle it (cosmicpython's `EVENT_HANDLERS`). Each use case claims the event's id in its own
 transaction, as consumer `notification`; so a topic has one use case (a second would claim under a name of its
-own, or find the event claimed). The topics of messages take batches (`services.notify_all`: what a poll
-fetched, in one transaction), and fall back to `notify` per event when a batch fails.
+own, or find the event claimed). The topics whose use case has a batch form (`BATCHED`: the messages, the
+deadlines) take what a poll fetched in one transaction, and fall back to one event at a time when a batch
+fails.
 """
 
 from __future__ import annotations
@@ -57,20 +58,32 @@ EVENT_HANDLERS: dict[Topic, list[UseCase]] = {
 }
 
 
+# The use cases that take a batch (what a poll fetched, in one unit of work) as well as one event.
+BATCHED: dict[UseCase, Callable[[Deps, Any], Awaitable[list[bool]]]] = {
+    services.notify: services.notify_all,
+    reminder_service.schedule: reminder_service.schedule_all,
+    reminder_service.clear: reminder_service.clear_all,
+}
+
+
 def register(broker: KafkaBroker, settings: ServiceSettings) -> None:
     for topic, description in SUBSCRIPTIONS.items():
-        if EVENT_HANDLERS[topic] == [services.notify]:  # the messages: taken in batches (services.notify_all)
+        [use_case] = EVENT_HANDLERS[topic]
+        if use_case in BATCHED:
             batch_subscriber(broker, settings, topic, description, EVENT_TYPES[topic])(
-                _subscriber(topic), _batch_subscriber(topic)
+                _subscriber(topic), _batch_subscriber(topic, use_case)
             )
         else:
             subscriber(broker, settings, topic, description)(_subscriber(topic))
 
 
-def _batch_subscriber(topic: Topic) -> Callable[..., Awaitable[None]]:
+def _batch_subscriber(topic: Topic, use_case: UseCase) -> Callable[..., Awaitable[None]]:
     async def handle_all(events: list[Event], deps: Deps = DEPS) -> None:
-        for event, done in zip(events, await services.notify_all(deps, events), strict=True):
-            log.info("notify: %s", "done" if done else "duplicate event ignored", extra=_ids(event))
+        if EVENT_HANDLERS[topic] != [use_case]:  # the table names another use case: one event at a time
+            raise RuntimeError("the batch's use case is not the table's")
+        for event, done in zip(events, await BATCHED[use_case](deps, events), strict=True):
+            name = use_case.__name__
+            log.info("%s: %s", name, "done" if done else "duplicate event ignored", extra=_ids(event))
 
     handle_all.__name__ = handle_all.__qualname__ = f"on_{topic.replace('.', '_')}_batch"
     return handle_all

@@ -20,7 +20,9 @@ async def record_sms_status(deps: Deps, delivery_id: str, sid: str, status: str)
         await uow.commit()
         return recorded
 
-    return await deps.uow.run(work)
+    # One conditional update of one delivery: atomic by itself. Two callbacks come for every SMS (sent,
+    # delivered), so the transaction's round trips were a good share of the notification service's work.
+    return await deps.uow.run(work, transaction=False)
 
 
 async def replay_delivery(deps: Deps, operator_id: str, delivery_id: str) -> str:

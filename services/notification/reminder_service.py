@@ -15,8 +15,10 @@ of its deadline (resumed, then acted on) starts stopped.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 from zoneinfo import ZoneInfo
 
 from services.notification.catalogue import DEADLINE_REMINDER
@@ -27,52 +29,81 @@ from services.notification.reminders import Clearing, Series, Step
 from services.notification.store import NotificationUnitOfWork
 from shared.platform.errors import NotYetKnown
 from shared.platform.worker import Blocked, WorkerSettings
-from shared.schemas import DeadlineCleared, DeadlineScheduled, PartyRole
+from shared.schemas import DeadlineCleared, DeadlineScheduled, Event, PartyRole
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 
 
 async def schedule(deps: Deps, event: DeadlineScheduled) -> bool:
     """Start the deadline's series (replacing an active one), stopped if a later clearing came first."""
-    deadline_id = event.payload.deadline_id
-
-    async def work(uow: NotificationUnitOfWork) -> bool:
-        for old in await uow.series.active(deadline_id):  # replaced by the new schedule
-            await uow.series.put(old.stop("re-scheduled"))
-        series = Series.plan(event, deps.settings.reminder_fractions, deps.clock())
-        clearing = await uow.clearings.get(deadline_id)
-        if clearing is not None:  # a clearing made after this scheduling was read first
-            series = series.cleared_by(clearing)
-        await uow.series.put(series)
-        return True
-
-    done = await deps.uow.handle(CONSUMER, event, work) is not None
+    done = await deps.uow.handle(CONSUMER, event, lambda uow: _schedule(deps, uow, event)) is not None
     if deps.parking is not None:  # after the commit: a parked clearing of it now finds its series
-        await deps.parking.arrived(deadline_id)
+        await deps.parking.arrived(event.payload.deadline_id)
     return done
 
 
 async def clear(deps: Deps, event: DeadlineCleared) -> bool:
     """Stop the series scheduled before this clearing, and keep the clearing for schedulings still to come."""
+    return await deps.uow.handle(CONSUMER, event, lambda uow: _clear(uow, event)) is not None
+
+
+async def schedule_all(deps: Deps, events: list[DeadlineScheduled]) -> list[bool]:
+    """`schedule` for a batch, in one unit of work: the deadlines' series and clearings read in two queries,
+    written together."""
+    done = await _batch(deps, events, lambda uow, e: _schedule(deps, uow, cast(DeadlineScheduled, e)))
+    if deps.parking is not None:
+        await deps.parking.arrived(*(event.payload.deadline_id for event in events))
+    return done
+
+
+async def clear_all(deps: Deps, events: list[DeadlineCleared]) -> list[bool]:
+    """`clear` for a batch, in one unit of work (a clearing of a deadline not scheduled yet fails the batch,
+    and is parked on its own)."""
+    return await _batch(deps, events, lambda uow, e: _clear(uow, cast(DeadlineCleared, e)))
+
+
+async def _batch(
+    deps: Deps,
+    events: Sequence[DeadlineScheduled | DeadlineCleared],
+    work: Callable[[NotificationUnitOfWork, Event], Awaitable[bool]],
+) -> list[bool]:
+    async def prefetch(uow: NotificationUnitOfWork, fresh: list[Event]) -> None:
+        ids = [cast(DeadlineScheduled | DeadlineCleared, e).payload.deadline_id for e in fresh]
+        await uow.series.prefetch(ids)
+        await uow.prefetch("deadline_clearings", ids)
+
+    results = await deps.uow.handle_batch(CONSUMER, list(events), work, prefetch)
+    return [r is not None for r in results]
+
+
+async def _schedule(deps: Deps, uow: NotificationUnitOfWork, event: DeadlineScheduled) -> bool:
+    deadline_id = event.payload.deadline_id
+    for old in await uow.series.active(deadline_id):  # replaced by the new schedule
+        await uow.series.put(old.stop("re-scheduled"))
+    series = Series.plan(event, deps.settings.reminder_fractions, deps.clock())
+    clearing = await uow.clearings.get(deadline_id)
+    if clearing is not None:  # a clearing made after this scheduling was read first
+        series = series.cleared_by(clearing)
+    await uow.series.put(series)
+    return True
+
+
+async def _clear(uow: NotificationUnitOfWork, event: DeadlineCleared) -> bool:
     p = event.payload
     clearing = Clearing(deadline_id=p.deadline_id, reason=p.reason, at=event.occurred_at)
-
-    async def work(uow: NotificationUnitOfWork) -> bool:
-        known = await uow.series.of_deadline(p.deadline_id)
-        if not known:
-            raise NotYetKnown(
-                p.deadline_id,
-                f"deadline {p.deadline_id} cleared ({p.reason}) before its deadline.scheduled arrived",
-            )
-        for series in known:
-            if series.status == "active":
-                await uow.series.put(series.cleared_by(clearing))
-        latest = await uow.clearings.get(p.deadline_id)
-        if latest is None or latest.at <= clearing.at:
-            await uow.clearings.put(clearing)
-        return True
-
-    return await deps.uow.handle(CONSUMER, event, work) is not None
+    known = await uow.series.of_deadline(p.deadline_id)
+    if not known:
+        raise NotYetKnown(
+            p.deadline_id,
+            f"deadline {p.deadline_id} cleared ({p.reason}) before its deadline.scheduled arrived",
+        )
+    for series in known:
+        if series.status == "active":
+            await uow.series.put(series.cleared_by(clearing))
+    latest = await uow.clearings.get(p.deadline_id)
+    if latest is None or latest.at <= clearing.at:
+        await uow.clearings.put(clearing)
+    return True
 
 
 @dataclass

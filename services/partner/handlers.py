@@ -1,5 +1,7 @@
 """Kafka subscribers: thin adapters, one per topic, made from one table (topic's event → what partner does
-with it, as the AsyncAPI document says). Each hands its event to `PartnerService.handle` (services.py)."""
+with it, as the AsyncAPI document says). Each takes what a poll fetched to `PartnerService.handle_all` (one
+unit of work for the batch), and an event at a time to `PartnerService.handle` when a batch fails
+(services.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from faststream.kafka import KafkaBroker
 
 from services.partner.domain import LedgerEntry
 from services.partner.services import PartnerService
-from shared.platform.kafka import declare_publishers, subscriber
+from shared.platform.kafka import batch_subscriber, declare_publishers
 from shared.platform.logs import event_fields
 from shared.platform.parking import MongoParking as Parking
 from shared.platform.settings import ServiceSettings
@@ -64,7 +66,23 @@ def _subscriber(kind: type[Event]) -> Callable[..., Awaitable[None]]:
     return handle
 
 
+def _batch_subscriber(kind: type[Event]) -> Callable[..., Awaitable[None]]:
+    async def handle_all(
+        events: list[Event], svc: PartnerService = SVC, parking: Parking | None = PARKING
+    ) -> None:
+        for event, results in zip(events, await svc.handle_all(events), strict=True):
+            _logged(event, results)
+        paid = [event.payload.order_id for event in events if isinstance(event, OrderPaid)]
+        if paid and parking is not None:  # the orders' events that came first and wait for them
+            await parking.arrived(*paid)
+
+    handle_all.__name__ = handle_all.__qualname__ = f"on_{kind.topic.replace('.', '_')}_batch"
+    return handle_all
+
+
 def register(broker: KafkaBroker, settings: ServiceSettings) -> None:
     declare_publishers(broker, settings, MerchantCallFailed)
     for kind, description in SUBSCRIBERS.items():
-        subscriber(broker, settings, kind.topic, description)(_subscriber(kind))
+        batch_subscriber(broker, settings, kind.topic, description, kind)(
+            _subscriber(kind), _batch_subscriber(kind)
+        )

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from services.supervision.rules import acceptance_rule, check_milestone_offer
 from services.supervision.service_order import ServiceOrder
 from services.supervision.services import CONSUMER, SupervisionService, load, save
-from services.supervision.store import SupervisionUnitOfWork
+from services.supervision.store import ERASED, SupervisionUnitOfWork
 from services.supervision.templates import template_for
 from services.supervision.unsupervised import NoServiceOrder
 from shared.platform.errors import NotYetKnown, PermanentError
@@ -24,37 +24,74 @@ log = logging.getLogger("supervision.events")
 async def on_order_paid(sv: SupervisionService, event: OrderPaid) -> ServiceOrder | None:
     """Open the service order of a supervised new purchase. None if there is none (a marker says why) or the
     event is a duplicate."""
+    check_order_paid(event)
+    so = await sv.uow.handle(CONSUMER, event, lambda uow: _open(sv, uow, event))
+    _log_opened(event, so)
+    return so
+
+
+async def on_orders_paid(sv: SupervisionService, events: list[OrderPaid]) -> list[ServiceOrder | None]:
+    """`on_order_paid` for a batch, in one unit of work (the shared runner's `handle_batch`): the buyers'
+    erasure marks read in one query, the service orders and their timers written together. An event that
+    fails its checks fails the batch, whose events are then handled one by one."""
+    for event in events:
+        check_order_paid(event)
+
+    async def prefetch(uow: SupervisionUnitOfWork, fresh: list[Event]) -> None:
+        await uow.prefetch(ERASED, [cast(OrderPaid, e).payload.parties.buyer_account_id for e in fresh])
+
+    opened = await sv.uow.handle_batch(
+        CONSUMER, list(events), lambda uow, e: _open(sv, uow, cast(OrderPaid, e)), prefetch
+    )
+    for event, so in zip(events, opened, strict=True):
+        _log_opened(event, so)
+    return opened
+
+
+def check_order_paid(event: OrderPaid) -> None:
+    """What makes an order.paid poison (dead-lettered with the rule in the reason), before anything is
+    written."""
+    p = event.payload
+    if NoServiceOrder.of(p) is not None:
+        return
+    check_milestone_offer(p)  # refused offers are dead-lettered with the rule in the reason (dossier §4.2)
+    if template_for(p.product.delivery_type, p.product.flow_template) is None:
+        raise PermanentError(f"no flow template for delivery type {p.product.delivery_type.value}")
+
+
+async def _open(sv: SupervisionService, uow: SupervisionUnitOfWork, event: OrderPaid) -> ServiceOrder | None:
     p = event.payload
     marker = NoServiceOrder.of(p)
     if marker is not None:
         # Image, API, instant-use SaaS (dossier §1.2), or a renewal (§1.6): no service order.
-        await sv.uow.handle(CONSUMER, event, lambda uow: uow.unsupervised.add(marker))
+        await uow.unsupervised.add(marker)
+        return None
+    template = template_for(p.product.delivery_type, p.product.flow_template)
+    assert template is not None  # check_order_paid
+    so, events = ServiceOrder.from_order_paid(
+        p, template, acceptance_rule(p), sv.clock(), event.correlation_id, sv.policy
+    )
+    if await uow.erased.includes(p.parties.buyer_account_id):
+        so.erase_contact(sv.clock())  # the buyer erased its contact data before this order reached us
+    await uow.service_orders.add(so)
+    await uow.timers.sync(so)
+    uow.emit(*events)
+    return so
+
+
+def _log_opened(event: OrderPaid, so: ServiceOrder | None) -> None:
+    p = event.payload
+    if so is not None:
+        log.info("service order opened", extra=event_fields(event))
+    elif NoServiceOrder.of(p) is not None:
         log.info(
-            "no service order (%s, %s order)",
+            "no service order (%s, %s order), or order.paid handled before",
             p.product.delivery_type.value,
             p.order_type,
             extra=event_fields(event),
         )
-        return None
-    check_milestone_offer(p)  # refused offers are dead-lettered with the rule in the reason (dossier §4.2)
-    template = template_for(p.product.delivery_type, p.product.flow_template)
-    if template is None:
-        raise PermanentError(f"no flow template for delivery type {p.product.delivery_type.value}")
-
-    async def work(uow: SupervisionUnitOfWork) -> ServiceOrder:
-        so, events = ServiceOrder.from_order_paid(
-            p, template, acceptance_rule(p), sv.clock(), event.correlation_id, sv.policy
-        )
-        if await uow.erased.includes(p.parties.buyer_account_id):
-            so.erase_contact(sv.clock())  # the buyer erased its contact data before this order reached us
-        await uow.service_orders.add(so)
-        await uow.timers.sync(so)
-        uow.emit(*events)
-        return so
-
-    so = await sv.uow.handle(CONSUMER, event, work)
-    log.info("service order opened" if so else "order.paid handled before", extra=event_fields(event))
-    return so
+    else:
+        log.info("order.paid handled before", extra=event_fields(event))
 
 
 async def on_account_erased(sv: SupervisionService, event: AccountErased) -> int:
@@ -109,4 +146,9 @@ EVENT_HANDLERS: dict[type[Event], list[Handler]] = {
     OrderPaid: [on_order_paid],
     AccountErased: [on_account_erased],
     RefundDecided: [on_refund_decided],
+}
+# The events taken in batches (what a poll fetched, one unit of work), when their table entry is the one
+# above; a batch that fails is handled one event at a time through EVENT_HANDLERS.
+BATCH_HANDLERS: dict[type[Event], tuple[Handler, Callable[[SupervisionService, Any], Awaitable[object]]]] = {
+    OrderPaid: (on_order_paid, on_orders_paid),
 }

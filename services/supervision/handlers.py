@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from faststream import Context
 from faststream.kafka import KafkaBroker
 
-from services.supervision.event_cases import EVENT_HANDLERS
+from services.supervision.event_cases import BATCH_HANDLERS, EVENT_HANDLERS
 from services.supervision.services import SupervisionService
-from shared.platform.kafka import declare_publishers, subscriber
+from shared.platform.kafka import batch_subscriber, declare_publishers, subscriber
 from shared.platform.parking import MongoParking
 from shared.platform.settings import ServiceSettings
 from shared.schemas import (
@@ -84,4 +84,20 @@ def _subscribe(broker: KafkaBroker, settings: ServiceSettings, s: Subscription) 
 
     handle.__annotations__ = {**handle.__annotations__, "event": s.event}  # the model FastStream parses into
     handle.__name__ = handle.__qualname__ = f"on_{s.event.topic.replace('.', '_')}"
-    subscriber(broker, settings, s.event.topic, s.description)(handle)
+    if s.event not in BATCH_HANDLERS:
+        subscriber(broker, settings, s.event.topic, s.description)(handle)
+        return
+    single, batched = BATCH_HANDLERS[s.event]
+
+    async def handle_all(
+        events: list[Event],
+        supervision: SupervisionService = Context("supervision"),
+        parking: MongoParking | None = Context("parking", default=None),
+    ) -> None:
+        if EVENT_HANDLERS[s.event] != [single]:  # the table names another use case: one event at a time
+            raise RuntimeError("the batch's use case is not the table's")
+        await batched(supervision, events)
+        if s.arrived is not None and parking is not None:
+            await parking.arrived(*(s.arrived(event) for event in events))
+
+    batch_subscriber(broker, settings, s.event.topic, s.description, s.event)(handle, handle_all)

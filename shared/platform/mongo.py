@@ -12,6 +12,7 @@ The unit of work is the only way a use case writes. It gives three guarantees th
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, PyMongoError
 from tenacity import (
     AsyncRetrying,
+    RetryCallState,
     retry_if_exception,
     stop_after_attempt,
     stop_after_delay,
@@ -39,6 +41,7 @@ Doc = dict[str, Any]
 T = TypeVar("T")
 U = TypeVar("U", bound="UnitOfWork")
 
+log = logging.getLogger("uow")
 OUTBOX = "outbox"
 OUTBOX_KEYS = "outbox_keys"  # the last sequence number of each partition key
 INBOX = "processed_events"
@@ -72,6 +75,9 @@ class UnitOfWork:
         self.committed = False
         self.effect_marker: str | None = None  # set by the runner for a request with an Idempotency-Key
         self.batched = False  # set by the runner for a batch of events: loads and saves grouped (staging.py)
+        # False (set by the runner): a use case whose one write is a conditional update of one document,
+        # atomic by itself; it runs without a transaction and may emit nothing.
+        self.transactional = True
 
     def emit(self, *events: Event) -> None:
         self.pending.extend(events)
@@ -119,7 +125,8 @@ class MongoUnitOfWork(UnitOfWork):
 
     async def __aenter__(self) -> Self:
         self.session = self.client.start_session()
-        await self.session.start_transaction()
+        if self.transactional:
+            await self.session.start_transaction()
         self.bind()
         return self
 
@@ -222,6 +229,8 @@ class MongoUnitOfWork(UnitOfWork):
         return seqs
 
     async def commit(self) -> None:
+        if self.pending and not self.transactional:
+            raise RuntimeError("a use case that emits events runs in a transaction")
         for staged in self._staged.values():
             await staged.flush()
         if self.pending:
@@ -236,6 +245,8 @@ class MongoUnitOfWork(UnitOfWork):
 
     async def finish(self) -> None:
         """Commit the transaction for real."""
+        if not self.transactional:
+            return
         await self.session.commit_transaction()
         if self.pending:
             self._on_commit()
@@ -263,8 +274,14 @@ class UnitOfWorkFactory(Generic[U]):
     def __call__(self) -> U:
         return self._make()
 
-    async def run(self, work: Callable[[U], Awaitable[T]], *, batched: bool = False) -> T:
+    async def run(
+        self, work: Callable[[U], Awaitable[T]], *, batched: bool = False, transaction: bool = True
+    ) -> T:
+        """`transaction=False`: the use case's one write is a conditional update of one document (atomic by
+        itself, as the dispatcher's marks are); it saves the transaction's two extra round trips. A keyed
+        request (Idempotency-Key) always runs in a transaction, with its effect marker."""
         request = effects.REQUEST.get()
+        transaction = transaction or request is not None
         marker = request.next_marker() if request is not None else None
         stop = (
             stop_after_attempt(self._attempts)
@@ -276,10 +293,11 @@ class UnitOfWorkFactory(Generic[U]):
             stop=stop,
             reraise=True,
             wait=wait_random_exponential(multiplier=0.01, max=2.0),
+            before_sleep=_rerun_logged,
         ):
             with attempt:
                 fresh = self._make()
-                fresh.batched = batched
+                fresh.batched, fresh.transactional = batched, transaction
                 async with fresh as uow:
                     db = uow.db if isinstance(uow, MongoUnitOfWork) else None  # fakes mark nothing
                     again = request is not None and (
@@ -343,6 +361,15 @@ class UnitOfWorkFactory(Generic[U]):
             return out
 
         return await self.run(claimed, batched=True)
+
+
+def _rerun_logged(state: RetryCallState) -> None:
+    exc = state.outcome.exception() if state.outcome is not None else None
+    log.info(
+        "transaction rerun (attempt %d failed): %s",
+        state.attempt_number,
+        f"{type(exc).__name__}: {exc}"[:300],
+    )
 
 
 def _transient(exc: BaseException) -> bool:

@@ -82,11 +82,13 @@ class MongoParking:
         for wake in self.on_parked:
             wake()
 
-    async def arrived(self, aggregate: str) -> None:
-        """The aggregate now exists: its parked events are tried again at once."""
-        result = await self.col.update_many(
-            {"aggregate": aggregate}, {"$set": {"next_try_at": datetime.now(UTC)}}
-        )
+    async def arrived(self, *aggregates: str) -> None:
+        """These aggregates now exist: their parked events are tried again at once (one write for a batch's
+        many)."""
+        if not aggregates:
+            return
+        query = {"aggregate": aggregates[0] if len(aggregates) == 1 else {"$in": sorted(set(aggregates))}}
+        result = await self.col.update_many(query, {"$set": {"next_try_at": datetime.now(UTC)}})
         if result.modified_count:
             for wake in self.on_parked:
                 wake()

@@ -7,10 +7,12 @@ database that does a couple of thousand operations a second, those round trips a
 
 - `prefetch(ids)` loads the batch's aggregates with one `$in` query, and `find_one({"_id": id})` answers from
   what this transaction already knows (loaded, or saved by an earlier event of the batch);
-- a versioned save (`replace_one({"_id": id, "version": v}, doc)`, AggregateRepository.save) of a document
-  it knows is checked against the version it knows and kept; the kept saves go out as one `bulk_write` before
-  the transaction commits, each still conditional on the version it was loaded at (a concurrent writer makes
-  it match nothing, which raises `ConcurrentUpdate`, and the whole batch is rerun, as a single save would be);
+- a versioned save (`replace_one({"_id": id, "version": v}, doc)`, AggregateRepository.save) of a document it
+  knows is checked against the version it knows and kept (and so is a document written whole by id,
+  `replace_one({"_id": id}, doc, upsert=True)`, which becomes an upsert in the same bulk write); the kept
+  saves go out as one `bulk_write` before the transaction commits, each still conditional on the version it
+  was loaded at (a concurrent writer makes it match nothing, which raises `StagedSaveLost`, and the whole
+  batch is rerun, as a single save would be);
 - inserts are kept too, and written as one `insert_many` (a duplicate fails the batch, whose events are then
   handled one by one, each seeing its own duplicate-key error where it inserts);
 - any other operation on the collection first writes what is kept (so every query reads this transaction's
@@ -81,11 +83,12 @@ class StagedCollection:
             return
         kept, self.kept = self.kept, {}
         ops = [
-            ReplaceOne(query, {k: v for k, v in doc.items() if k != "_id"}) for query, doc in kept.values()
+            ReplaceOne(query, {k: v for k, v in doc.items() if k != "_id"}, upsert="version" not in query)
+            for query, doc in kept.values()
         ]
         self.round_trips += 1
         result = await self.inner.col.bulk_write(ops, ordered=True, session=self.inner.session)
-        if result.matched_count != len(ops):
+        if result.matched_count + result.upserted_count != len(ops):
             self.known.clear()
             raise StagedSaveLost(
                 f"{len(ops) - result.matched_count} of {len(ops)} documents in {self.inner.col.name} "
@@ -132,6 +135,12 @@ class StagedCollection:
                 self.kept[key] = (loaded_at, new)
                 self.known[key] = new
                 return 1
+        key = _id_only(query)
+        if key is not None and upsert:  # a document written whole (WrittenWhole.put): kept, upserted
+            new = {"_id": key, **copy.deepcopy(doc)}
+            self.kept[key] = (dict(query), new)
+            self.known[key] = new
+            return 1
         return await (await self._through()).replace_one(query, doc, upsert=upsert)
 
     async def insert_one(self, doc: Doc) -> None:

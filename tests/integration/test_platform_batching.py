@@ -196,5 +196,37 @@ async def test_any_other_operation_reads_the_kept_saves_first(
         assert staged.round_trips == trips + 3  # the insert, the save and the count
         assert staged.kept == {}
         assert staged.inserted == []
+        # a document written whole by id (WrittenWhole.put) is kept too, and upserted when flushed
+        assert await staged.replace_one({"_id": "s"}, {"counter_id": "s", "seen": ["w"]}, upsert=True) == 1
+        assert await staged.replace_one({"_id": "p"}, {"counter_id": "p", "seen": ["w"]}, upsert=True) == 1
+        assert (await staged.find_one({"_id": "s"}) or {})["seen"] == ["w"]
+        await staged.flush()
+        assert await staged.count({"seen": "w"}) == 2
         await session.commit_transaction()
-    assert (await db["counters"].find_one({"_id": "p"}) or {})["seen"] == ["e"]
+    assert (await db["counters"].find_one({"_id": "p"}) or {})["seen"] == ["w"]  # written whole, last
+
+
+async def test_a_single_document_use_case_runs_without_a_transaction_and_may_emit_nothing(
+    rig: tuple[AsyncDatabase[Doc], Commands],
+) -> None:
+    db, commands = rig
+    await db["counters"].insert_one({"_id": "c", "counter_id": "c", "seen": [], "version": 0})
+    runner = _factory(db)
+    commands.names.clear()
+
+    async def touch(uow: CounterUnitOfWork) -> int:
+        matched = await uow.counters.collection.update_one({"_id": "c"}, {"$push": {"seen": "x"}})
+        await uow.commit()
+        return matched
+
+    assert await runner.run(touch, transaction=False) == 1
+    assert "commitTransaction" not in commands.names
+    assert (await db["counters"].find_one({"_id": "c"}) or {})["seen"] == ["x"]
+
+    async def emitting(uow: CounterUnitOfWork) -> None:
+        uow.emit(_event("c"))
+        await uow.commit()
+
+    with pytest.raises(RuntimeError, match="transaction"):
+        await runner.run(emitting, transaction=False)
+    assert await db["outbox"].count_documents({}) == 0

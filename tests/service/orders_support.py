@@ -175,8 +175,8 @@ class FakeParking:
     async def park(self, record: Any, exc: NotYetKnown, group: str) -> None:
         self.parked.append((record.topic, exc, group))
 
-    async def arrived(self, aggregate: str) -> None:
-        self.arrivals.append(aggregate)
+    async def arrived(self, *aggregates: str) -> None:
+        self.arrivals.extend(aggregates)
 
     def install(self, rig: Any) -> FakeParking:
         """Park in `rig` (a tests.service.rig.Rig) as the runtime does: on its delivery policy, in its

@@ -156,3 +156,19 @@ async def test_a_late_pause_does_not_stop_the_resumed_schedule(env: Env) -> None
     assert [d["channel"] for d in env.reminders_sent(p.buyer_account_id)] == [Channel.IN_SITE]
     statuses = sorted((s["status"], s["stopped_reason"]) for s in env.series())
     assert statuses == [("active", None), ("stopped", "re-scheduled")]
+
+
+async def test_a_batch_of_schedulings_of_one_deadline_keeps_only_the_last_active(env: Env) -> None:
+    """Two schedulings of one deadline in one batch: the second sees the first's series (written in the same
+    unit of work) and replaces it."""
+    p, dl, oid = parties(), rid("dl"), rid("CS")
+    first, second = scheduled(p, dl, oid, timedelta(days=10)), scheduled(p, dl, oid, timedelta(days=12))
+    async with env.rig.running() as rig:
+        await register(rig, p)
+        await rig.publish_batch(first, second, topic="deadline.scheduled")
+    consumer = env.rig.broker.context.get("batch_consumer:deadline.scheduled")
+
+    assert (consumer.batches, consumer.fallbacks) == (1, 0)
+    by_id = {s["series_id"]: s for s in env.series()}
+    assert by_id[str(first.event_id)]["status"] == "stopped"
+    assert by_id[str(second.event_id)]["status"] == "active"

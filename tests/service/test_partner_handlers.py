@@ -51,6 +51,21 @@ async def test_the_commission_accrues_once_in_either_order(partner_rig: Rig, pai
     assert rig.dead == []
 
 
+async def test_a_batch_holding_both_facts_of_an_order_accrues_once(partner_rig: Rig) -> None:
+    provider = rid("prov")
+    paid, accepted = both(provider)
+    async with partner_rig.running() as rig:
+        await rig.publish(paid)
+        await rig.publish_batch(accepted, accepted, topic="acceptance.done")  # a repeat inside the batch
+    consumer = rig.broker.context.get("batch_consumer:acceptance.done")
+
+    assert (consumer.batches, consumer.fallbacks) == (1, 0)
+    [entry] = ledger(rig)
+    assert entry.provider_id == provider
+    assert bound(rig, paid.order_id).accrued
+    assert rig.dead == []
+
+
 async def test_one_fact_alone_accrues_nothing(partner_rig: Rig) -> None:
     paid, _ = both(rid("prov"))
     async with partner_rig.running() as rig:

@@ -28,8 +28,8 @@ class FakeParking:
     async def park(self, record: Any, exc: NotYetKnown, group: str) -> None:
         self.parked.append((record, exc))
 
-    async def arrived(self, aggregate: str) -> None:
-        self.arrivals.append(aggregate)
+    async def arrived(self, *aggregates: str) -> None:
+        self.arrivals.extend(aggregates)
 
     async def retry(self, rig: Rig) -> None:
         """The parking worker's second try of every parked event, through the same subscriber."""

@@ -45,6 +45,23 @@ async def test_a_paid_manual_service_opens_its_service_order(supervision_rig: Ri
     assert rig.dead == []
 
 
+async def test_a_batch_of_order_paid_opens_each_service_order_in_one_unit_of_work(
+    supervision_rig: Rig,
+) -> None:
+    first, second = order_paid(parties()), order_paid(parties())
+    async with supervision_rig.running() as rig:
+        await rig.publish_batch(first, second, first, topic="order.paid")
+    consumer = rig.broker.context.get("batch_consumer:order.paid")
+
+    assert (consumer.batches, consumer.fallbacks) == (1, 0)
+    assert set(rig.state.tables["service_orders"]) == {f"SO-{first.order_id}", f"SO-{second.order_id}"}
+    assert len(rig.state.outbox) == 4  # two deadlines each; the repeat of `first` opened nothing
+    assert {r["service_order_id"] for r in rig.state.tables["timers"].values()} == set(
+        rig.state.tables["service_orders"]
+    )
+    assert rig.dead == []
+
+
 async def test_a_redelivered_order_paid_changes_nothing(supervision_rig: Rig) -> None:
     event = order_paid(parties())
     async with supervision_rig.running() as rig:
