@@ -30,6 +30,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import aiohttp
 import httpx
 
 from bench.api import Api
@@ -154,10 +155,20 @@ async def ceilings(
 
 
 async def measure(stack: Stack, args: argparse.Namespace, results: dict[str, Any]) -> None:
-    limits = httpx.Limits(max_connections=160, max_keepalive_connections=160)
+    # An idle connection is dropped by the client before uvicorn's 5 s keep-alive would close it under a
+    # request in flight (a POST on a connection the server just closed fails with a read error).
+    limits = httpx.Limits(max_connections=160, max_keepalive_connections=160, keepalive_expiry=2.0)
     cpu = lambda: cpu_seconds(stack)  # noqa: E731
-    async with httpx.AsyncClient(timeout=30, limits=limits) as http, CompletionWatch(stack) as watch:
-        api = Api(stack, http)
+    load = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=200, keepalive_timeout=2.0),
+        timeout=aiohttp.ClientTimeout(total=30),
+    )
+    async with (
+        httpx.AsyncClient(timeout=30, limits=limits) as http,
+        load,
+        CompletionWatch(stack) as watch,
+    ):
+        api = Api(stack, http, load=load)
         log(f"1. acceptance → completed: {args.sequential} one at a time, then {args.orders} at once")
         await phase(
             stack, results, "acceptance", acceptance(api, watch, args.sequential, args.orders, log, cpu)
