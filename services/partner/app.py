@@ -36,6 +36,7 @@ def wire_for(settings: PartnerSettings) -> Wire:
             timeout=settings.merchant_call_timeout_seconds,
             max_bytes=settings.merchant_call_max_response_bytes,
         )
+        rt.on_stop(send.aclose)  # the one client of the service's lifetime
         runner = CallRunner(uow, send, times, now, settings.merchant_call_window_seconds)
         # The background work is two sources of the shared leased worker (one replica at a time, failures
         # recorded per item, reported in /readyz).

@@ -223,33 +223,53 @@ def classify(exc: BaseException) -> str:
     return "connection_failed"
 
 
-def guarded_sender(
-    policy: EgressPolicy,
-    *,
-    timeout: float,
-    max_bytes: int,
-    resolver: Resolver = resolve,
-    ssl_context: ssl.SSLContext | None = None,
-) -> Sender:
-    """The real transport: one POST, JSON, within the §8.2.1 5-second timeout, through the guarded backend."""
+class GuardedSender:
+    """The real transport: one POST, JSON, within the §8.2.1 5-second timeout, through the guarded backend.
 
-    async def send(
-        url: str, headers: dict[str, str], params: dict[str, str], body: bytes
+    One httpx client for the service's lifetime (created on first use, inside the running loop; closed at
+    shutdown with `aclose`): connections to a merchant are kept and reused, each one checked when it was
+    opened. A new client per call cost a connection pool, a TLS context and a handshake every time."""
+
+    def __init__(
+        self,
+        policy: EgressPolicy,
+        *,
+        timeout: float,
+        max_bytes: int,
+        resolver: Resolver = resolve,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.policy, self.timeout, self.max_bytes = policy, timeout, max_bytes
+        self.resolver, self.ssl_context = resolver, ssl_context
+        self._client: httpx.AsyncClient | None = None
+
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                transport=guarded_transport(self.policy, self.resolver, self.ssl_context),
+                timeout=self.timeout,
+                follow_redirects=False,
+                trust_env=False,
+            )
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def __call__(
+        self, url: str, headers: dict[str, str], params: dict[str, str], body: bytes
     ) -> tuple[int, dict[str, str], bytes]:
+        timeout, max_bytes = self.timeout, self.max_bytes
         try:
-            policy.target(url)
+            self.policy.target(url)
         except Refused as exc:
             raise CallFailure("blocked_address", str(exc)) from exc
         try:
             async with (
                 asyncio.timeout(timeout),
-                httpx.AsyncClient(
-                    transport=guarded_transport(policy, resolver, ssl_context),
-                    timeout=timeout,
-                    follow_redirects=False,
-                    trust_env=False,
-                ) as client,
-                client.stream(
+                self.client().stream(
                     "POST",
                     url,
                     params=params,
@@ -278,7 +298,18 @@ def guarded_sender(
             kind = classify(exc)
             raise CallFailure(kind, DETAILS.get(kind, "the connection failed")) from exc
 
-    return send
+
+def guarded_sender(
+    policy: EgressPolicy,
+    *,
+    timeout: float,
+    max_bytes: int,
+    resolver: Resolver = resolve,
+    ssl_context: ssl.SSLContext | None = None,
+) -> GuardedSender:
+    return GuardedSender(
+        policy, timeout=timeout, max_bytes=max_bytes, resolver=resolver, ssl_context=ssl_context
+    )
 
 
 DETAILS = {

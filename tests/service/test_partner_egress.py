@@ -345,3 +345,29 @@ async def test_tls_verifies_the_host_name_while_connecting_to_the_checked_addres
         )
     assert status == 200  # connected to 127.0.0.1, certificate checked against merchant.example
     assert failed.kind == "tls_error"  # same address, but the certificate does not name other.example
+
+
+def answering_each(body: bytes) -> Handler:
+    """Answers every request on a connection until the client closes it (keep-alive)."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await read_request(reader)
+            writer.write(f"HTTP/1.1 200 OK\r\ncontent-length: {len(body)}\r\n\r\n".encode() + body)
+            await writer.drain()
+
+    return handle
+
+
+async def test_one_client_serves_the_services_lifetime_and_keeps_its_connections() -> None:
+    send = guarded_sender(DEV, timeout=2.0, max_bytes=4096, resolver=NAMES)
+    async with serve(answering_each(b'{"resultCode": "000000"}')) as srv:
+        url = f"http://127.0.0.1:{srv.port}/saas/v2/instance"
+        for _ in range(3):
+            status, _, _ = await send(url, {}, {}, b"{}")
+            assert status == 200
+        assert srv.connections == 1  # one connection, kept between calls
+        await send.aclose()  # shutdown
+        await send(url, {}, {}, b"{}")  # a later call opens a client of its own again
+        assert srv.connections == 2
+        await send.aclose()
