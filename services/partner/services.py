@@ -84,17 +84,24 @@ class PartnerService:
 
         async def work(uow: PartnerUnitOfWork) -> list[list[Any]]:
             await uow.prefetch("bound_orders", sorted({e.order_id for e in events if e.order_id}))
+            fresh = await uow.unclaimed(CONSUMER, events)  # a claim must not fail inside the transaction
             now = self.clock()
-            results = [await self._handled(uow, event, now) for event in events]
+            results = []
+            for event in events:
+                results.append(await self._handled(uow, event, now, str(event.event_id) in fresh))
+                fresh.discard(str(event.event_id))  # a repeat within the batch is a duplicate
             await uow.commit()
             return results
 
         return await self.uow.run(work, batched=True)
 
-    async def _handled(self, uow: PartnerUnitOfWork, event: Event, now: datetime) -> list[Any]:
+    async def _handled(
+        self, uow: PartnerUnitOfWork, event: Event, now: datetime, fresh: bool | None = None
+    ) -> list[Any]:
+        """`fresh`: whether the event is unclaimed, when the batch looked it up (else the claim finds out)."""
         due = [h for h in EVENT_HANDLERS[type(event)] if await h.when(uow, event)]
         if not due:
             return []
-        if any(h.claims for h in due) and not await uow.claim(CONSUMER, event):
+        if any(h.claims for h in due) and (fresh is False or not await uow.claim(CONSUMER, event)):
             return []
         return [await h.does(uow, event, now) for h in due]

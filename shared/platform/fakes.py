@@ -53,6 +53,10 @@ class FakeUnitOfWork(UnitOfWork):
         self._claims.add(key)
         return True
 
+    async def unclaimed(self, consumer: str, events: list[Event]) -> set[str]:
+        done = self.state.processed | self._claims
+        return {str(e.event_id) for e in events if f"{consumer}:{e.event_id}" not in done}
+
     async def commit(self) -> None:
         self.state.tables = self._staged
         self.state.processed |= self._claims

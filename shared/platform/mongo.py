@@ -90,6 +90,12 @@ class UnitOfWork:
         """Claim a batch's events; those `consumer` had not processed yet, in order (a repeat once)."""
         return [e for e in events if await self.claim(consumer, e)]
 
+    async def unclaimed(self, consumer: str, events: list[Event]) -> set[str]:
+        """The ids of these events `consumer` has not processed yet (nothing is claimed): for a batch that
+        claims only some of its events, one by one, without provoking a duplicate-key error (which aborts a
+        transaction on MongoDB)."""
+        raise NotImplementedError
+
     async def prefetch(self, name: str, ids: list[str]) -> None:
         """Load these documents of collection `name` in one query, for a batch (staging.py); a hint only."""
 
@@ -185,6 +191,16 @@ class MongoUnitOfWork(UnitOfWork):
         if rows:
             await self.db[INBOX].insert_many(rows, session=self.session)
         return [e for key, e in fresh.items() if key not in taken]
+
+    async def unclaimed(self, consumer: str, events: list[Event]) -> set[str]:
+        keys = {f"{consumer}:{e.event_id}": str(e.event_id) for e in events}
+        taken = {
+            d["_id"]
+            for d in await self.db[INBOX]
+            .find({"_id": {"$in": sorted(keys)}}, {"_id": 1}, session=self.session)
+            .to_list(None)
+        }
+        return {event_id for key, event_id in keys.items() if key not in taken}
 
     async def _sequences(self, events: list[Event]) -> list[int]:
         """Each event's outbox sequence number: strictly after the last one of its partition key, whatever the

@@ -147,7 +147,10 @@ async def test_many_messages_share_a_few_sessions_each_used_up_to_its_cap(
         await asyncio.gather(*(smtp.send(message(to, n)) for n in range(20)))
         rows = await arrived(mailbox, to, 20)
         assert sorted(r.subject for r in rows) == sorted(f"mail {n}" for n in range(20))
-        assert smtp.opened == relay.accepted == 4  # 20 messages, 5 per session
+        assert smtp.opened == relay.accepted
+        # 20 messages, 5 per session: 4 sessions (one more was seen once in a full `make test` on a loaded
+        # machine, a pooled session found gone before its message and replaced; without the pool, 20)
+        assert smtp.opened in (4, 5)
     finally:
         await smtp.close()
 
