@@ -73,6 +73,8 @@ class Checker:
                 f"check: {findings.summary()}"
                 + ("" if findings.clean or left <= 0 else f"; checking again (up to {left:.0f}s more)")
             )
+            for line in (findings.lost + findings.stuck)[:5]:  # what it waits for, while it waits
+                self.log(f"  waiting for: {line[:300]}")
             if findings.clean or left <= 0:
                 return findings
             await asyncio.sleep(min(15.0, max(1.0, left)))
