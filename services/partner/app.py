@@ -40,10 +40,11 @@ def wire_for(settings: PartnerSettings) -> Wire:
         runner = CallRunner(uow, send, times, now, settings.merchant_call_window_seconds)
         # The background work is two sources of the shared leased worker (one replica at a time, failures
         # recorded per item, reported in /readyz).
-        # Merchant calls: one at a time, in due order (a Kit bind's tenant before its app); woken by a new or
-        # rescheduled call (a change of merchant_calls) and nudged after a call is queued or replayed. The
-        # worker's retries are for processing bugs only (the default backoff, 1 s doubling to 5 minutes: about
-        # 15 minutes, then quarantined); a merchant's failures follow the calls' own retry policies.
+        # Merchant calls: one at a time, in due order (a Kit bind's tenant before its app); woken by a new
+        # call (an insert into merchant_calls) and nudged after a call is queued or replayed; a call
+        # rescheduled for later is found by the poll (`call_worker_poll_seconds`, 1 s). The worker's retries
+        # are for processing bugs only (the default backoff, 1 s doubling to 5 minutes: about 15 minutes, then
+        # quarantined); a merchant's failures follow the calls' own retry policies.
         every_call = WorkerSettings.from_settings(
             settings, "call_worker", batch=50, max_attempts=10, watch="merchant_calls"
         )
