@@ -72,6 +72,8 @@ class PartnerService:
 
         async def work(uow: PartnerUnitOfWork) -> list[Any]:
             results = await self._handled(uow, event, self.clock())
+            if results is None:  # handled before: the failed claim aborted the transaction; nothing to commit
+                return []
             await uow.commit()
             return results
 
@@ -86,9 +88,10 @@ class PartnerService:
             await uow.prefetch("bound_orders", sorted({e.order_id for e in events if e.order_id}))
             fresh = await uow.unclaimed(CONSUMER, events)  # a claim must not fail inside the transaction
             now = self.clock()
-            results = []
+            results: list[list[Any]] = []
             for event in events:
-                results.append(await self._handled(uow, event, now, str(event.event_id) in fresh))
+                done = await self._handled(uow, event, now, str(event.event_id) in fresh)
+                results.append(done or [])
                 fresh.discard(str(event.event_id))  # a repeat within the batch is a duplicate
             await uow.commit()
             return results
@@ -97,11 +100,13 @@ class PartnerService:
 
     async def _handled(
         self, uow: PartnerUnitOfWork, event: Event, now: datetime, fresh: bool | None = None
-    ) -> list[Any]:
-        """`fresh`: whether the event is unclaimed, when the batch looked it up (else the claim finds out)."""
+    ) -> list[Any] | None:
+        """What the event's handlers returned; None when it was handled before. `fresh`: whether the event is
+        unclaimed, when a batch looked it up (else the claim finds out, and a claim that finds the event
+        taken leaves the transaction aborted on the database: the caller must not go on with it)."""
         due = [h for h in EVENT_HANDLERS[type(event)] if await h.when(uow, event)]
         if not due:
             return []
         if any(h.claims for h in due) and (fresh is False or not await uow.claim(CONSUMER, event)):
-            return []
+            return None
         return [await h.does(uow, event, now) for h in due]
