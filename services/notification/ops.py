@@ -4,25 +4,18 @@ dead deliveries (the desk's list of them is a query: queries.py)."""
 from __future__ import annotations
 
 from services.notification.deps import Deps
-from services.notification.domain import DeliveryStatus, replaced_by
+from services.notification.domain import DeliveryStatus
 from services.notification.store import NotificationUnitOfWork
+from services.notification.store.deliveries import ProviderStatus
 from shared.platform.errors import NotFound
 
 
-async def record_sms_status(deps: Deps, delivery_id: str, sid: str, status: str) -> bool:
-    """Record the provider's status for the delivery it was sent for; False if it was stale."""
-
-    async def work(uow: NotificationUnitOfWork) -> bool:
-        note = f"provider status {status} at {deps.clock().isoformat()}"
-        recorded = await uow.deliveries.record_provider_status(
-            delivery_id, status, sid, replaced_by(status), note
-        )
-        await uow.commit()
-        return recorded
-
-    # One conditional update of one delivery: atomic by itself. Two callbacks come for every SMS (sent,
-    # delivered), so the transaction's round trips were a good share of the notification service's work.
-    return await deps.uow.run(work, transaction=False)
+async def record_sms_status(deps: Deps, delivery_id: str, sid: str, status: str) -> None:
+    """Record the provider's status on the delivery it was sent for (a stale one changes nothing). Two
+    callbacks come for every SMS (sent, delivered): those that arrive together are written together
+    (`Deps.sms_statuses`), each answered once its write is done."""
+    note = f"provider status {status} at {deps.clock().isoformat()}"
+    await deps.sms_statuses.submit(ProviderStatus(delivery_id, status, sid, note))
 
 
 async def replay_delivery(deps: Deps, operator_id: str, delivery_id: str) -> str:

@@ -15,7 +15,7 @@ from pymongo.errors import PyMongoError
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_random_exponential
 
 from services.notification.catalogue import Channel
-from services.notification.domain import Delivery, DeliveryStatus
+from services.notification.domain import Delivery, DeliveryStatus, replaced_by
 from services.notification.inbox import InboxMessage
 from services.notification.store.bulk import Update, write_each
 from shared.platform.collection import Doc
@@ -25,6 +25,16 @@ from shared.platform.repository import AggregateRepository
 log = logging.getLogger("notification.dispatcher")
 ADDRESSED = [Channel.EMAIL, Channel.SMS]  # the channels whose deliveries hold an address
 ERASED_FIELDS = {"address", "trace", "last_error", "body", "html", "status"}  # what `domain.erased` changes
+
+
+@dataclass(frozen=True)
+class ProviderStatus:
+    """One status callback of the SMS provider for one delivery."""
+
+    delivery_id: str
+    status: str
+    ref: str
+    note: str
 
 
 @dataclass(frozen=True)
@@ -156,19 +166,30 @@ class Deliveries(AggregateRepository[Delivery]):
         )
 
     # --- after the fact: provider callbacks, an operator's replay ------------------------------------------
-    async def record_provider_status(
-        self, delivery_id: str, status: str, ref: str, replaces: list[str], note: str
-    ) -> bool:
-        """The SMS provider's status, if the delivery's current one is in `replaces` (or none yet)."""
-        matched = await self.collection.update_one(
-            {
-                "_id": delivery_id,
-                "channel": Channel.SMS.value,
-                "$or": [{"provider_status": None}, {"provider_status": {"$in": replaces}}],
-            },
-            {"$set": {"provider_status": status, "provider_ref": ref}, "$push": {"trace": note}},
+    async def record_provider_statuses(self, statuses: list[ProviderStatus]) -> None:
+        """The SMS provider's statuses, in one write: each applies if the delivery's current status is one it
+        replaces (or there is none yet), so their order within the write does not matter (a `sent` after
+        `delivered` matches nothing)."""
+        await write_each(
+            self.collection,
+            [
+                Update(
+                    {
+                        "_id": s.delivery_id,
+                        "channel": Channel.SMS.value,
+                        "$or": [
+                            {"provider_status": None},
+                            {"provider_status": {"$in": replaced_by(s.status)}},
+                        ],
+                    },
+                    {
+                        "$set": {"provider_status": s.status, "provider_ref": s.ref},
+                        "$push": {"trace": s.note},
+                    },
+                )
+                for s in statuses
+            ],
         )
-        return matched == 1
 
     async def replay(self, delivery_id: str, now: datetime, note: str) -> bool:
         """A dead (or refused) delivery back in the queue with fresh attempts; False if it was neither."""
