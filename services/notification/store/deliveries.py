@@ -92,9 +92,10 @@ class Deliveries(AggregateRepository[Delivery]):
 
         A few round trips per round, however many rows: the candidates' ids by two plain indexed queries
         (rather than one `$or`: the `$or` with a sort scanned the whole collection on every claim and every
-        idle poll, make bench), then one conditional `update_many` that claims those still due and stamps
-        them with this round's token, then the rows read back by id and token. A row another dispatcher took
-        between the query and the claim no longer matches the claim's condition, so it is left to it.
+        idle poll, make bench), then a conditional `update_many` (one per query that found some) that claims
+        those still due and stamps them with this round's token, then the rows read back by id and token. A
+        row another dispatcher took between the query and the claim no longer matches the claim's condition,
+        so it is left to it.
 
         A database error before the claim fails the round (the worker backs off). One during the claim may
         still have claimed rows: they are read back (by their token) and sent now rather than left `sending`
@@ -102,6 +103,7 @@ class Deliveries(AggregateRepository[Delivery]):
         due = {"status": DeliveryStatus.PENDING, "next_attempt_at": {"$lte": now}}
         lapsed = {"status": DeliveryStatus.SENDING, "lease_until": {"$lt": now}}
         skip = {"_id": {"$nin": sorted(exclude)}} if exclude else {}
+        found: list[tuple[Doc, list[str]]] = []  # each query with the ids it found
         ids: list[str] = []
         for query, order in ((due, "next_attempt_at"), (lapsed, "lease_until")):
             if len(ids) >= limit:
@@ -109,19 +111,29 @@ class Deliveries(AggregateRepository[Delivery]):
             rows = await self.collection.find(
                 {**query, **skip}, sort=[(order, 1)], limit=limit - len(ids), projection={"_id": 1}
             )
-            ids += [str(r["_id"]) for r in rows]
+            found.append((query, [str(r["_id"]) for r in rows]))
+            ids += found[-1][1]
         if not ids:
             return []
         token = uuid.uuid4().hex
         failure: PyMongoError | None = None
         try:
-            await self.collection.update_many(
-                {"_id": {"$in": ids}, "$or": [due, lapsed]},
-                {
-                    "$set": {"status": DeliveryStatus.SENDING, "lease_until": lease_until, "claim": token},
-                    "$inc": {"attempts": 1},
-                },
-            )
+            # One claim per query that found rows (almost always the due one alone), each on its own
+            # condition: an `$or` of the two would leave the `_id` index unused on SecantusDB (a scan of every
+            # delivery per round, make bench).
+            for query, some in found:
+                if some:
+                    await self.collection.update_many(
+                        {"_id": {"$in": some}, **query},
+                        {
+                            "$set": {
+                                "status": DeliveryStatus.SENDING,
+                                "lease_until": lease_until,
+                                "claim": token,
+                            },
+                            "$inc": {"attempts": 1},
+                        },
+                    )
         except PyMongoError as exc:  # it may have been applied all the same: look
             failure = exc
         try:
@@ -177,10 +189,9 @@ class Deliveries(AggregateRepository[Delivery]):
                     {
                         "_id": s.delivery_id,
                         "channel": Channel.SMS.value,
-                        "$or": [
-                            {"provider_status": None},
-                            {"provider_status": {"$in": replaced_by(s.status)}},
-                        ],
+                        # `$in` with None rather than an `$or`: on SecantusDB a top-level `$or` leaves the
+                        # `_id` index unused (a scan of every delivery per callback, make bench).
+                        "provider_status": {"$in": [None, *replaced_by(s.status)]},
                     },
                     {
                         "$set": {"provider_status": s.status, "provider_ref": s.ref},
