@@ -10,8 +10,9 @@ awaiting a batch of acks), and overlaps a batch's output with the next batch's t
 - notification, per order.paid: claim (`processed_events`), the two accounts' contacts read, 2 `inbox` rows
   and 6 `deliveries` rows (in-site, e-mail, SMS for buyer and merchant); then 2 e-mails over pooled SMTP
   sessions to Mailpit and 2 SMS through the Twilio SDK's async client to the SMS sink, and each delivery
-  marked sent with its provider reference. Unlike the service it asks for no SMS status callback (it has no
-  HTTP server).
+  marked sent with its provider reference. Like the service, it asks for the SMS status callbacks: a small
+  HTTP server in the bench takes them (two per SMS, signed), checks their signature and records each status
+  on its delivery, those that arrive together in one write (shared/platform/groupcommit.py).
 - orders, per acceptance.done: claim, the order read and replaced (versioned, completed), the outbox key's
   sequence read and updated, the `order.status_changed` outbox row inserted; then the row published and
   marked.
@@ -31,27 +32,26 @@ from decimal import Decimal
 from typing import Any
 
 import aiosmtplib
+from aiohttp import web
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.request_validator import RequestValidator
 from twilio.rest import Client as TwilioClient
 
 from bench.api import random_phone
-from bench.throughput import acceptance_event, publish
+from bench.throughput import acceptance_event, paid_event, publish
 from bench.watch import topic_name
 from devstack.stack import Stack
+from shared.platform.groupcommit import GroupCommit
 from shared.schemas import (
     AcceptanceDone,
-    DeliveryType,
     Event,
     OrderPaid,
-    OrderPaidPayload,
     OrderStatus,
     OrderStatusChanged,
     OrderStatusChangedPayload,
-    Parties,
-    ProductSnapshot,
 )
 
 Doc = dict[str, Any]
@@ -146,6 +146,56 @@ async def _in_transaction(db: AsyncDatabase[Doc], work: Callable[[Any], Awaitabl
 
 
 # --- notification -----------------------------------------------------------------------------------------
+class StatusCallbacks:
+    """The SMS sink's status callbacks, as the service takes them: signature checked, status recorded."""
+
+    def __init__(self, db: AsyncDatabase[Doc]) -> None:
+        self.db = db
+        self.validator = RequestValidator(TWILIO_TOKEN)
+        self.writes: GroupCommit[tuple[str, str, str]] = GroupCommit(self._write)
+        self.received = 0
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def __aenter__(self) -> StatusCallbacks:
+        app = web.Application()
+        app.router.add_post("/cb/{delivery_id}", self._take)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.url = f"http://127.0.0.1:{port}/cb"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _take(self, request: web.Request) -> web.Response:
+        form = {k: str(v) for k, v in (await request.post()).items()}
+        url = f"{self.url}/{request.match_info['delivery_id']}"
+        if not self.validator.validate(url, form, request.headers.get("X-Twilio-Signature", "")):
+            return web.Response(status=403)
+        self.received += 1
+        await self.writes.submit(
+            (request.match_info["delivery_id"], form["MessageStatus"], form["MessageSid"])
+        )
+        return web.Response(status=204)
+
+    async def _write(self, statuses: list[tuple[str, str, str]]) -> None:
+        await self.db["deliveries"].bulk_write(
+            [
+                UpdateOne(
+                    {"_id": did, "channel": "sms"},
+                    {"$set": {"provider_status": status, "provider_ref": sid}, "$push": {"trace": status}},
+                )
+                for did, status, sid in statuses
+            ],
+            ordered=False,
+        )
+
+
 class SmtpPool:
     """SMTP sessions kept open and reused, one message at a time each."""
 
@@ -186,29 +236,6 @@ def _mime(to: str, subject: str, text: str, message_id: str) -> email.message.Em
     return mime
 
 
-def _paid(buyer: str, merchant: str) -> OrderPaid:
-    now = datetime.now(UTC)
-    oid = f"CS{now:%y%m%d%H%M%S}{uuid.uuid4().hex[:8].upper()}"
-    product = ProductSnapshot(
-        product_id=f"p-{uuid.uuid4().hex[:8]}",
-        name="Database migration",
-        delivery_type=DeliveryType.MANUAL_SERVICE,
-        provider_share_ratio=Decimal("0.10"),
-    )
-    return OrderPaid(
-        producer="orders",
-        correlation_id=f"bench-{uuid.uuid4().hex[:12]}",
-        order_id=oid,
-        payload=OrderPaidPayload(
-            order_id=oid,
-            parties=Parties(buyer_account_id=buyer, merchant_account_id=merchant),
-            product=product,
-            amount=Decimal("1288.00"),
-            paid_at=now,
-        ),
-    )
-
-
 def _delivery(e: OrderPaid, account: str, key: str, channel: str, address: str, title: str, body: str) -> Doc:
     now = datetime.now(UTC)
     did = f"{e.event_id}:{account}:{key}:{channel}:{address}"
@@ -246,7 +273,7 @@ async def notification_ceiling(stack: Stack, db: AsyncDatabase[Doc], n: int, log
     )
     buyer, merchant = list(people)
     topic = await _topic(stack, "bench.ceiling.order.paid")
-    await _produce(stack, topic, [_paid(buyer, merchant) for _ in range(n)])
+    await _produce(stack, topic, [paid_event(buyer, merchant) for _ in range(n)])
     log(f"  notification ceiling: {n} order.paid events on {topic}")
 
     async def transact(events: list[OrderPaid]) -> list[Doc]:
@@ -300,7 +327,10 @@ async def notification_ceiling(stack: Stack, db: AsyncDatabase[Doc], n: int, log
         await _in_transaction(db, work)
         return [r for r in rows if r["channel"] != "in_site"]
 
-    async with SmtpPool("127.0.0.1", stack.ports.smtp, SEND_CONCURRENCY) as smtp:
+    async with (
+        SmtpPool("127.0.0.1", stack.ports.smtp, SEND_CONCURRENCY) as smtp,
+        StatusCallbacks(db) as callbacks,
+    ):
         http = AsyncTwilioHttpClient(timeout=10)
         twilio = TwilioClient(TWILIO_SID, TWILIO_TOKEN, http_client=http)
         twilio.edge = twilio.region = None
@@ -313,7 +343,10 @@ async def notification_ceiling(stack: Stack, db: AsyncDatabase[Doc], n: int, log
             else:
                 async with sms_gate:
                     msg = await twilio.messages.create_async(
-                        to=d["address"], from_=TWILIO_FROM, body=d["body"]
+                        to=d["address"],
+                        from_=TWILIO_FROM,
+                        body=d["body"],
+                        status_callback=f"{callbacks.url}/{d['_id']}",
                     )
                 ref = str(msg.sid)
             now = datetime.now(UTC)
@@ -330,9 +363,12 @@ async def notification_ceiling(stack: Stack, db: AsyncDatabase[Doc], n: int, log
             result = await run_loop(stack, topic, OrderPaid, n, transact, output)
         finally:
             await http.close()
+        callbacks_received, callback_writes = callbacks.received, callbacks.writes.writes
     sent = await db["deliveries"].count_documents({"status": "sent", "channel": {"$ne": "in_site"}})
     return {
         **result,
+        "sms_status_callbacks": callbacks_received,
+        "sms_status_callback_writes": callback_writes,
         "external_sends_marked": sent,
         "external_deliveries_per_s": round(4 * result["events_per_s"], 1),
     }

@@ -95,6 +95,17 @@ def _throughput(r: dict[str, Any]) -> list[str]:
             + (f" (e.g. {', '.join(once['duplicate_examples'][:2])})" if once["duplicate_examples"] else ""),
             *_cpu_line("3. deliveries", d.get("cpu_cores")),
         ]
+    n = r.get("notification_pipeline")
+    if n:
+        once = n["exactly_once"]
+        lines += [
+            "",
+            f"  3b. notification pipeline: {n['events']} order.paid events handed over in "
+            f"{n['handover_s']:.2f}s; {once['delivered']}/{once['expected']} emails+SMS within "
+            f"{n['span_s']:.2f}s = {n['events_per_s']} events/s ({n['external_deliveries_per_s']} sends/s)",
+            f"     exactly once: {once['duplicates']} duplicates, {once['missing']} missing",
+            *_cpu_line("3b. notification pipeline", n.get("cpu_cores")),
+        ]
     c = r.get("ceilings") or {}
     if c:
         lines += ["", f"  5. ceilings{'':<25}{'service ev/s':>14}{'ceiling ev/s':>14}{'ratio':>8}"]

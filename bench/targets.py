@@ -119,6 +119,12 @@ def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
             conditions={"all_arrived": bool(inbox.get("all_arrived"))},
         ),
     ]
+    once = _get(r, "notification_pipeline", "exactly_once") or {}
+    exact = {
+        "notification": {
+            "exactly_once": bool(once) and not once.get("duplicates") and not once.get("missing")
+        }
+    }
     for pipeline in ("notification", "orders"):
         c = _get(r, "ceilings", pipeline) or {}
         out.append(
@@ -129,6 +135,7 @@ def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
                 CEILING_RATIO,
                 below=False,
                 unit="×",
+                conditions=exact.get(pipeline),
                 note=(
                     f"service {c['service_events_per_s']} ev/s, ceiling {c['ceiling_events_per_s']} ev/s"
                     if c.get("ratio") is not None

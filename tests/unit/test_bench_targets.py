@@ -25,6 +25,7 @@ def results(**over: Any) -> dict[str, Any]:
             "external_deliveries_per_s": 250.0,
             "exactly_once": {"duplicates": 0, "missing": 0},
         },
+        "notification_pipeline": {"events": 500, "exactly_once": {"duplicates": 0, "missing": 0}},
         "inbox": {
             "rate_per_s": 20,
             "duration_s": 60,
@@ -73,6 +74,15 @@ def test_a_fast_rate_with_a_duplicate_is_a_miss() -> None:
     t = by_id(r)["deliveries_per_s"]
     assert t["verdict"] == "MISS"
     assert t["conditions"]["no_duplicates"] is False
+
+
+def test_the_notification_ratio_needs_its_pipeline_run_exactly_once() -> None:
+    r = results()
+    r["notification_pipeline"]["exactly_once"]["missing"] = 3
+    t = by_id(r)["ceiling_ratio_notification"]
+    assert t["verdict"] == "MISS"
+    assert t["conditions"]["exactly_once"] is False
+    assert by_id(results())["ceiling_ratio_notification"]["verdict"] == "PASS"
 
 
 def test_fewer_than_800_sends_cannot_pass_the_delivery_target() -> None:
