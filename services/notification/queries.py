@@ -5,6 +5,7 @@ are use cases.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from pydantic import BaseModel
@@ -41,12 +42,12 @@ class Queries:
             query["read"] = False
         if category:
             query["category"] = category
-        docs = await self.inbox_messages.find(query, sort=NEWEST_FIRST, skip=offset, limit=limit)
-        return InboxPage(
-            total=await self.inbox_messages.count(query),
-            unread=await self.unread(account_id),
-            items=[InboxMessage.model_validate(d) for d in docs],
+        docs, total, unread = await asyncio.gather(  # at once: none waits for another
+            self.inbox_messages.find(query, sort=NEWEST_FIRST, skip=offset, limit=limit),
+            self.inbox_messages.count(query),
+            self.unread(account_id),
         )
+        return InboxPage(total=total, unread=unread, items=[InboxMessage.model_validate(d) for d in docs])
 
     async def unread(self, account_id: str) -> int:
         return await self.inbox_messages.count({"account_id": account_id, "read": False})
