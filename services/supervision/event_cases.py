@@ -147,8 +147,9 @@ EVENT_HANDLERS: dict[type[Event], list[Handler]] = {
     AccountErased: [on_account_erased],
     RefundDecided: [on_refund_decided],
 }
-# The events taken in batches (what a poll fetched, one unit of work), when their table entry is the one
-# above; a batch that fails is handled one event at a time through EVENT_HANDLERS.
-BATCH_HANDLERS: dict[type[Event], tuple[Handler, Callable[[SupervisionService, Any], Awaitable[object]]]] = {
-    OrderPaid: (on_order_paid, on_orders_paid),
+# The events taken in batches (what a poll fetched, one unit of work): the batch form of their use case above.
+# A batch that fails is handled one event at a time through EVENT_HANDLERS. Both are looked up per call, so a
+# test that swaps a use case swaps its batch form too.
+BATCH_HANDLERS: dict[type[Event], Callable[[SupervisionService, Any], Awaitable[object]]] = {
+    OrderPaid: on_orders_paid,
 }

@@ -87,16 +87,13 @@ def _subscribe(broker: KafkaBroker, settings: ServiceSettings, s: Subscription) 
     if s.event not in BATCH_HANDLERS:
         subscriber(broker, settings, s.event.topic, s.description)(handle)
         return
-    single, batched = BATCH_HANDLERS[s.event]
 
     async def handle_all(
         events: list[Event],
         supervision: SupervisionService = Context("supervision"),
         parking: MongoParking | None = Context("parking", default=None),
     ) -> None:
-        if EVENT_HANDLERS[s.event] != [single]:  # the table names another use case: one event at a time
-            raise RuntimeError("the batch's use case is not the table's")
-        await batched(supervision, events)
+        await BATCH_HANDLERS[s.event](supervision, events)
         if s.arrived is not None and parking is not None:
             await parking.arrived(*(s.arrived(event) for event in events))
 

@@ -9,6 +9,7 @@ import pytest
 from services.supervision import event_cases, templates
 from services.supervision.queries import SupervisionQueries
 from services.supervision.service_order import ServiceOrder, Status
+from services.supervision.services import SupervisionService
 from services.supervision.unsupervised import NotSupervised
 from shared.platform.auth import Principal
 from shared.platform.errors import Forbidden, NotFound
@@ -130,7 +131,13 @@ async def test_a_transient_failure_is_retried_and_the_service_order_opened_once(
     event = order_paid(parties())
     async with supervision_rig.running() as rig:
         wrapper, calls = flaky(event_cases.on_order_paid, failures=2)
+
+        async def batch(supervision: SupervisionService, events: list[OrderPaid]) -> None:
+            for e in events:
+                await wrapper(supervision, e)
+
         monkeypatch.setitem(event_cases.EVENT_HANDLERS, OrderPaid, [wrapper])
+        monkeypatch.setitem(event_cases.BATCH_HANDLERS, OrderPaid, batch)
 
         await rig.publish(event)
 
