@@ -8,7 +8,7 @@ from services.partner import api, api_bills, api_merchant, handlers
 from services.partner.bill_runs import BillRuns
 from services.partner.calls import RetryTimes
 from services.partner.deps import Deps, now
-from services.partner.egress import EgressPolicy, guarded_sender
+from services.partner.egress import EgressPolicy, GuardedSender
 from services.partner.merchant import CallRunner, MerchantCalls
 from services.partner.queries import PartnerQueries
 from services.partner.services import PartnerService
@@ -31,7 +31,7 @@ def wire_for(settings: PartnerSettings) -> Wire:
             short_interval=settings.short_retry_interval_seconds,
             short_window=settings.short_retry_window_seconds,
         )
-        send = guarded_sender(
+        send = GuardedSender(
             EgressPolicy.from_settings(settings),
             timeout=settings.merchant_call_timeout_seconds,
             max_bytes=settings.merchant_call_max_response_bytes,

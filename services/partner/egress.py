@@ -299,19 +299,6 @@ class GuardedSender:
             raise CallFailure(kind, DETAILS.get(kind, "the connection failed")) from exc
 
 
-def guarded_sender(
-    policy: EgressPolicy,
-    *,
-    timeout: float,
-    max_bytes: int,
-    resolver: Resolver = resolve,
-    ssl_context: ssl.SSLContext | None = None,
-) -> GuardedSender:
-    return GuardedSender(
-        policy, timeout=timeout, max_bytes=max_bytes, resolver=resolver, ssl_context=ssl_context
-    )
-
-
 DETAILS = {
     "tls_error": "the TLS handshake failed (certificate or protocol)",
     "connection_refused": "the endpoint refused the connection",

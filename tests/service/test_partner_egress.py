@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from services.partner.egress import CallFailure, EgressPolicy, Refused, guarded_sender
+from services.partner.egress import CallFailure, EgressPolicy, GuardedSender, Refused
 from services.partner.settings import PartnerSettings
 from tests.service.rig import FAST
 
@@ -201,9 +201,7 @@ def sender(
     max_bytes: int = 4096,
     context: ssl.SSLContext | None = None,
 ) -> Callable[[str], Awaitable[tuple[int, dict[str, str], bytes]]]:
-    send = guarded_sender(
-        policy, timeout=timeout, max_bytes=max_bytes, resolver=resolver, ssl_context=context
-    )
+    send = GuardedSender(policy, timeout=timeout, max_bytes=max_bytes, resolver=resolver, ssl_context=context)
     return lambda url: send(url, {}, {}, b'{"activity": "newInstance"}')
 
 
@@ -360,7 +358,7 @@ def answering_each(body: bytes) -> Handler:
 
 
 async def test_one_client_serves_the_services_lifetime_and_keeps_its_connections() -> None:
-    send = guarded_sender(DEV, timeout=2.0, max_bytes=4096, resolver=NAMES)
+    send = GuardedSender(DEV, timeout=2.0, max_bytes=4096, resolver=NAMES)
     async with serve(answering_each(b'{"resultCode": "000000"}')) as srv:
         url = f"http://127.0.0.1:{srv.port}/saas/v2/instance"
         for _ in range(3):
