@@ -45,6 +45,7 @@ from bench.throughput import acceptance_event, paid_event, publish
 from bench.watch import topic_name
 from devstack.stack import Stack
 from shared.platform.groupcommit import GroupCommit
+from shared.platform.mongo import outbox_document
 from shared.schemas import (
     AcceptanceDone,
     Event,
@@ -444,18 +445,7 @@ async def orders_ceiling(
                 await db["outbox_keys"].update_one(
                     {"_id": order["_id"]}, {"$set": {"last": seq}}, upsert=True, session=session
                 )
-                rows.append(
-                    {
-                        "_id": str(event.event_id),
-                        "seq": seq,
-                        "topic": event.topic,
-                        "key": event.partition_key,
-                        "event_type": event.event_type,
-                        "body": event.model_dump_json(),
-                        "created_at": now,
-                        "published_at": None,
-                    }
-                )
+                rows.append(outbox_document(event, seq))  # the services' own outbox row
             await db["outbox"].insert_many(rows, session=session)
 
         await _in_transaction(db, work)
