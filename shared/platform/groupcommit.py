@@ -45,10 +45,20 @@ class GroupCommit(Generic[T]):
             try:
                 await self._write([item for item, _ in group])
             except Exception as exc:
-                for _, done in group:
-                    if not done.done():
-                        done.set_exception(exc)
+                _settle(group, exc)
+            except BaseException:  # cancelled (shutdown): no caller waits for an answer that cannot come
+                _settle(group + self._pending, RuntimeError("the write was cancelled"))
+                self._pending = []
+                raise
             else:
-                for _, done in group:
-                    if not done.done():
-                        done.set_result(None)
+                _settle(group, None)
+
+
+def _settle(group: list[tuple[T, asyncio.Future[None]]], error: Exception | None) -> None:
+    for _, done in group:
+        if done.done():
+            continue
+        if error is None:
+            done.set_result(None)
+        else:
+            done.set_exception(error)

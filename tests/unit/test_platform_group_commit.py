@@ -88,3 +88,23 @@ async def test_a_caller_that_gives_up_does_not_cancel_the_write() -> None:
     writes.gate.set()
     await group.submit(8)
     assert writes.groups == [[7], [8]]
+
+
+async def test_a_cancelled_write_fails_its_callers_and_those_waiting_rather_than_leaving_them_hanging() -> (
+    None
+):
+    writes = Writes()
+    writes.gate.clear()
+    group = GroupCommit(writes)
+    first = asyncio.create_task(group.submit(1))
+    await asyncio.sleep(0)
+    waiting = asyncio.create_task(group.submit(2))  # for the next write
+    await asyncio.sleep(0)
+    assert group._writer is not None
+    group._writer.cancel()  # as at shutdown
+    for task in (first, waiting):
+        with pytest.raises(RuntimeError, match="cancelled"):
+            await task
+    writes.gate.set()
+    await group.submit(3)  # a new writer for what comes next
+    assert writes.groups == [[1], [3]]
