@@ -2,10 +2,11 @@
 table, write results.json (each target with a stable id), stop; then time `make run`'s start on its own.
 
 Phases: 1. accept → completed, one at a time and 100 at once; 2. the orders pipeline's rate
-(acceptance.done events handed over at once); 3. the notification pipeline's external deliveries per second,
+(acceptance.done events handed over at once); 3. external deliveries per second from a burst of payments,
 each counted exactly once; 4. pay → in-site message at 20 payments per second for 60 s, with each service's
-peak memory; 5. the ceiling loops (the same I/O without the services); 6. the cold start. Each phase reports
-each process's share of the CPU.
+peak memory; 3b (run after 4, on idle services). the notification pipeline's rate (order.paid events handed
+over at once); 5. the ceiling loops (the same I/O without the services); 6. the cold start. Each phase
+reports each process's share of the CPU.
 
 Exit status: 0 when every measurement completed (a missed target is reported as MISS, not as a failure),
 1 when a measurement could not complete, 2 when the stack did not start, 130 when interrupted.
