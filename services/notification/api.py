@@ -19,6 +19,7 @@ from services.notification.queries import InboxPage, Queries
 from services.notification.reminders import Series
 from shared.platform.auth import Party, Principal
 from shared.platform.errors import Forbidden
+from shared.platform.waits import InsertWatch
 
 router = APIRouter(prefix="/accounts/{account_id}")
 
@@ -27,6 +28,8 @@ AccountPath = Annotated[
 ]
 # Inbox message, delivery and recipient ids: hex keys and `rcp-...`; bounded so nothing odd reaches a query.
 IdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+# A waiting read holds its request at most this long: well under the usual 60 s proxy read timeouts.
+MAX_WAIT_SECONDS = 25.0
 OrderFilter = Annotated[str | None, Query(min_length=1, max_length=64, description="Only this order's")]
 
 
@@ -92,11 +95,39 @@ async def inbox(
     category: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+    wait: Annotated[
+        float,
+        Query(
+            ge=0,
+            le=MAX_WAIT_SECONDS,
+            description="Seconds to wait for the page's newest message to be another than `seen` (a new "
+            "message); 0 answers at once",
+        ),
+    ] = 0,
+    seen: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=64,
+            pattern=r"^[A-Za-z0-9_.:-]+$",
+            description="The id of the newest message the caller has (none: it has no message yet)",
+        ),
+    ] = None,
 ) -> InboxPage:
-    """List in-site messages, newest first, with the unread count."""
-    return await _q(request).inbox(
-        account_id, unread_only=unread_only, category=category, limit=limit, offset=offset
-    )
+    """List in-site messages, newest first, with the unread count; with `wait`, once there is a new one."""
+
+    async def page() -> InboxPage:
+        return await _q(request).inbox(
+            account_id, unread_only=unread_only, category=category, limit=limit, offset=offset
+        )
+
+    def news(p: InboxPage) -> bool:
+        return (p.items[0].message_id if p.items else None) != seen
+
+    watch: InsertWatch | None = getattr(request.app.state, "inbox_watch", None)
+    if watch is None:
+        return await page()
+    return await watch.wait_for(account_id, page, news, wait)
 
 
 @router.get("/inbox/unread-count", tags=["inbox"])

@@ -16,6 +16,7 @@ from services.notification.settings import NotificationSettings
 from services.notification.store import Deliveries, RateLimits, ensure_indexes, mongo_uow
 from shared.platform.collection import MongoCollections
 from shared.platform.runtime import Runtime, build_service
+from shared.platform.waits import InsertWatch
 
 
 async def _wire(rt: Runtime) -> None:
@@ -35,6 +36,16 @@ async def _wire(rt: Runtime) -> None:
     rt.provide("notification", deps)
     rt.provide("dispatcher", dispatcher)
     rt.provide("queries", Queries(collections))
+    # Waiting inbox reads: one change stream of inbox inserts wakes the reads waiting on that account.
+    watch = InsertWatch(
+        rt.db,
+        "inbox",
+        "account_id",
+        fallback_seconds=settings.inbox_wait_poll_seconds,
+        max_waiters=settings.inbox_max_waiters,
+    )
+    rt.provide("inbox_watch", watch)
+    rt.waiting_reads("inbox", watch)
     reminders = ReminderSource(deps)
     rt.worker(reminders, reminders.worker_settings())
     rt.on_stop(dispatcher.drain)  # sends under way finish before the provider clients close

@@ -68,6 +68,11 @@ class NotificationSettings(ServiceSettings):
     # taken over when its worker lease runs out: never later than its claimed deliveries' own leases
     # (`worker_lease`).
     worker_lease_seconds: float = Field(15.0, gt=1)
+    # A waiting inbox read (`GET .../inbox?wait=`) holds its request until a new message: at most
+    # `inbox_max_waiters` at once per replica (then a read answers at once), re-reading every
+    # `inbox_wait_poll_seconds` while the database's change stream is away.
+    inbox_max_waiters: int = Field(5000, ge=0)
+    inbox_wait_poll_seconds: float = Field(0.5, gt=0)
 
     # Public base URL of this service, for links in messages (e-mail verification) and the SMS StatusCallback.
     public_base_url: str = "http://127.0.0.1:8003"

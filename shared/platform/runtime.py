@@ -9,6 +9,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from types import FrameType
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -31,6 +32,7 @@ from shared.platform.mongo import Doc, U, UnitOfWorkFactory, connect, ensure_pla
 from shared.platform.parking import MongoParking
 from shared.platform.relay import OutboxRelay
 from shared.platform.settings import ServiceSettings
+from shared.platform.waits import InsertWatch
 from shared.platform.worker import LeasedWorker, Source, WorkerSettings
 from shared.schemas.acl import GRANTS
 
@@ -49,6 +51,9 @@ class Runtime:
     stop_hooks: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
     workers: list[LeasedWorker[Any]] = field(default_factory=list)
     parking: MongoParking | None = None
+    drain_hooks: list[Callable[[], None]] = field(default_factory=list)
+    waits: dict[str, InsertWatch] = field(default_factory=dict)  # waiting reads, counted in /readyz
+    loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.get_running_loop)
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
         self.tasks.append(asyncio.create_task(coro, name=name))
@@ -63,6 +68,29 @@ class Runtime:
 
     def on_stop(self, hook: Callable[[], Awaitable[Any]]) -> None:
         self.stop_hooks.append(hook)
+
+    def on_drain(self, hook: Callable[[], None]) -> None:
+        """`hook` runs as soon as the process is told to stop, before the HTTP server waits for open requests
+        (a held request answers then, rather than at its timeout); and at the lifespan's end in any case."""
+        self.drain_hooks.append(hook)
+
+    def waiting_reads(self, name: str, watch: InsertWatch) -> None:
+        """Run `watch` (its change stream) for the process's life, closed when the process is told to stop."""
+        self.waits[name] = watch
+        self.spawn(watch.run(), f"{name}-watch")
+        self.on_drain(watch.close)
+
+    def begin_draining(self) -> None:
+        """Run the drain hooks on the event loop; safe from a signal handler."""
+
+        def drain() -> None:
+            for hook in self.drain_hooks:
+                try:
+                    hook()
+                except Exception:
+                    log.exception("drain hook failed")
+
+        self.loop.call_soon_threadsafe(drain)
 
     def provide(self, name: str, obj: Any) -> None:
         """Make `obj` available to Kafka handlers (`Context(name)`) and HTTP routes (`app.state.<name>`)."""
@@ -184,6 +212,9 @@ def service_app(
         finally:
             # Stop consuming first (in-flight handlers finish within graceful_timeout and commit), then let
             # the relay publish what they wrote, then close the producer and the database.
+            for drain in rt.drain_hooks:  # already run when a signal stopped the server; they are idempotent
+                with contextlib.suppress(Exception):
+                    drain()
             for sub in broker.subscribers:
                 with contextlib.suppress(Exception):
                     await sub.stop()
@@ -244,6 +275,7 @@ def service_app(
                 "checks": checks,
                 "workers": {n: h.as_dict() for n, h in workers.items()},
                 "outbox": {"pending": pending},
+                "waiting_reads": {name: w.waiting for name, w in rt.waits.items()},
             },
         )
 
@@ -278,9 +310,19 @@ def settle_collector() -> None:
 def serve(app: FastAPI, settings: ServiceSettings) -> None:
     import uvicorn
 
+    class Server(uvicorn.Server):
+        """uvicorn's server, which also tells the runtime when a signal asks it to stop: held requests (a
+        waiting inbox read) answer then, instead of holding the shutdown for their whole wait."""
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            super().handle_exit(sig, frame)
+            runtime: Runtime | None = getattr(app.state, "runtime", None)
+            if runtime is not None:
+                runtime.begin_draining()
+
     loop = event_loop()
     log.info("serving on the %s event loop", loop)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.http_host,
         port=settings.http_port,
@@ -289,3 +331,4 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
         loop=loop,
         http="auto",  # httptools where installed, else h11
     )
+    Server(config).run()

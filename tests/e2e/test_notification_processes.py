@@ -3,6 +3,7 @@ outage, operator replay of dead deliveries, and reminders that survive a restart
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import asdict
@@ -251,3 +252,42 @@ async def test_reminders_survive_a_restart(
     by_channel = {d["channel"]: d["created_at"] for d in ds}
     assert by_channel["in_site"] < by_channel["email"] < by_channel["sms"]
     assert len(ds) == 3
+
+
+async def test_a_waiting_inbox_read_is_answered_by_the_next_message_and_by_a_stop(
+    stack: Stack, client: httpx.AsyncClient, idp: IdentityProvider
+) -> None:
+    p, who = await people(idp)
+    buyer = who[p.buyer_account_id]
+    inbox = f"{stack.url('notification')}/accounts/{p.buyer_account_id}/inbox"
+
+    async def holding() -> bool:  # the service counts the reads it holds in /readyz
+        ready = await client.get(f"{stack.url('notification')}/readyz")
+        return bool(ready.json()["waiting_reads"]["inbox"] == 1)
+
+    async def read(**params: Any) -> asyncio.Task[httpx.Response]:
+        headers = await buyer.headers()
+        held = asyncio.create_task(
+            client.get(inbox, params={"wait": 25, **params}, headers=headers, timeout=40)
+        )
+        await eventually(holding, what="the read held by the service")
+        return held
+
+    await publish(stack, f.account_registered(p.buyer_account_id, AccountRole.BUYER, phone=phone()))
+    held = await read()
+    paid = f.order_paid(p)
+    await publish(stack, paid)
+    page = (await held).json()  # answered by the message, not by the end of its wait
+    assert [m["order_id"] for m in page["items"]] == [paid.order_id]
+    assert page["items"][0]["title"] == f"Payment received for order {paid.order_id}"
+    seen = page["items"][0]["message_id"]
+
+    # Told to stop, the process answers a held read with what it has, then stops: without that, the server
+    # would wait out its graceful timeout and then cut the request off without an answer.
+    held = await read(seen=seen)
+    stopping = asyncio.create_task(asyncio.to_thread(stack.services["notification"].stop))
+    answered = await held
+    assert answered.status_code == 200
+    assert [m["message_id"] for m in answered.json()["items"]] == [seen]
+    assert await stopping == 0  # a clean exit
+    stack.start_service("notification")
