@@ -16,6 +16,7 @@ from faststream.security import BaseSecurity, SASLScram256, SASLScram512
 from faststream.specification import AsyncAPI
 
 from shared.platform.batching import BatchConsumer
+from shared.platform.commits import commit_behind
 from shared.platform.deadletter import DeadLetterPolicy
 from shared.platform.settings import ServiceSettings
 from shared.schemas import TOPICS, Event, dead_letter
@@ -74,12 +75,17 @@ def subscriber(
       a subscriber joining or leaving never forces the service's other subscribers to rebalance;
     - the offset is committed only after the handler (or its dead-letter fallback) finished, never first;
     - a new group starts from the earliest retained event, so nothing published before a first deployment
-      is skipped.
+      is skipped;
+    - the offsets are committed in the background (commits.py), without holding up the next fetch;
+    - `consumer_workers` consumers of the group in the process, each with partitions of its own (FastStream's
+      concurrent-between-partitions subscriber): partitions are worked concurrently, a key's events in order.
     """
     decorator = broker.subscriber(
         settings.topic(topic),
         group_id=f"{settings.group_id}.{topic}",
         ack_policy=AckPolicy.NACK_ON_ERROR,
+        max_workers=settings.consumer_workers,
+        parser=commit_behind,
         auto_offset_reset="earliest",
         title=f"{settings.service_name}:{topic}",
         description=description,
@@ -102,7 +108,11 @@ def batch_subscriber(
 
         batch_subscriber(broker, settings, topic, description, EventType)(on_event, on_events)
 
-    `on_event(event, ...)` is also what parked events of the topic are handled by again."""
+    `on_event(event, ...)` is also what parked events of the topic are handled by again.
+
+    FastStream runs a batch subscriber on one consumer, so this registers `consumer_workers` of them in the
+    group (only the first in the AsyncAPI document): Kafka gives each its own partitions, which are worked
+    concurrently, and a key's events (one partition, one consumer) stay in order."""
     policy: DeadLetterPolicy = broker.context.get(POLICY)
 
     def register(on_event: H, on_events: Callable[..., Awaitable[None]]) -> None:
@@ -122,18 +132,21 @@ def batch_subscriber(
         handle.__annotations__ = {**handle.__annotations__, "events": list[event_type]}  # type: ignore[valid-type]
         handle.__name__ = handle.__qualname__ = on_event.__name__
         policy.handlers[str(topic)] = on_event  # parked events of this topic are handled one by one
-        broker.subscriber(
-            settings.topic(topic),
-            group_id=f"{settings.group_id}.{topic}",
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            auto_offset_reset="earliest",
-            batch=True,
-            max_records=settings.consumer_batch_max,
-            batch_timeout_ms=settings.consumer_batch_wait_ms,
-            decoder=decode,
-            title=f"{settings.service_name}:{topic}",
-            description=description,
-        )(handle)
+        for worker in range(settings.consumer_workers):
+            broker.subscriber(
+                settings.topic(topic),
+                group_id=f"{settings.group_id}.{topic}",
+                ack_policy=AckPolicy.NACK_ON_ERROR,
+                auto_offset_reset="earliest",
+                batch=True,
+                max_records=settings.consumer_batch_max,
+                batch_timeout_ms=settings.consumer_batch_wait_ms,
+                decoder=decode,
+                parser=commit_behind,
+                title=f"{settings.service_name}:{topic}",
+                description=description,
+                include_in_schema=worker == 0,
+            )(handle)
         broker.context.set_global(f"batch_consumer:{topic}", consumer)
 
     return register

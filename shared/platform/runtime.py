@@ -21,6 +21,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_e
 
 from shared.platform import idempotency, logs
 from shared.platform.audit import MongoAuditLog
+from shared.platform.commits import stop_committers
 from shared.platform.deadletter import DeadLetterPolicy, is_transient
 from shared.platform.deadletters import STORE, DeadLetterStore, register_dead_letters
 from shared.platform.deadletters import parked_router as parked_routes
@@ -218,6 +219,7 @@ def service_app(
             for sub in broker.subscribers:
                 with contextlib.suppress(Exception):
                     await sub.stop()
+            await stop_committers()
             for worker in reversed(rt.workers):  # the relay (first in) stops last
                 await worker.stop()
             with contextlib.suppress(Exception):

@@ -90,6 +90,10 @@ class ServiceSettings(BaseSettings):
     # transaction; when nothing is fetched it polls again after this many milliseconds.
     consumer_batch_max: int = Field(100, ge=1, le=1000)
     consumer_batch_wait_ms: int = Field(20, ge=1, le=1000)
+    # Each subscriber runs this many consumers of its group in the process: Kafka gives each its own
+    # partitions, so partitions are worked concurrently and a key's events (one partition) stay in order.
+    # More than the topic's partitions over all replicas leaves the extra consumers idle.
+    consumer_workers: int = Field(1, ge=1, le=16)
     # An event about an aggregate not seen yet is parked and tried again; dead-lettered after this long.
     park_bound_seconds: float = Field(86400.0, gt=0)
     # How long a starting service waits for the broker or the database to come (back) before it gives up.

@@ -28,6 +28,9 @@ FAST = {
     "consumer_backoff_seconds": 0.001,
     "consumer_backoff_max_seconds": 0.005,
     "consumer_max_attempts": 3,
+    # The in-memory broker hands a message to every subscriber of its topic, whatever their group: one
+    # consumer per subscriber, as the group would have in effect for one record.
+    "consumer_workers": 1,
 }
 
 
