@@ -142,10 +142,25 @@ class Api:
     async def act(self, so_id: str, actor: Party, action: str, body: dict[str, Any] | None = None) -> None:
         await self.post("supervision", f"/service-orders/{so_id}/actions/{action}", actor, body or {})
 
-    async def inbox(self, account: Party, limit: int = 100) -> list[dict[str, Any]]:
-        page = await self.call(
-            "GET", "notification", f"/accounts/{account.account_id}/inbox", account, params={"limit": limit}
-        )
+    async def inbox(
+        self, account: Party, limit: int = 100, wait: float = 0, seen: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The newest in-site messages; with `wait`, once the newest is not `seen` (or `wait` s pass)."""
+        params: dict[str, Any] = {"limit": limit}
+        if wait:
+            params["wait"] = wait
+        if seen:
+            params["seen"] = seen
+        path = f"/accounts/{account.account_id}/inbox"
+        if self.load is None:
+            page = await self.call("GET", "notification", path, account, params=params)
+        else:
+            url = self.stack.url("notification") + path
+            async with self.load.get(url, params=params, headers=await account.login.headers()) as resp:
+                text = await resp.text()
+                if resp.status != 200:
+                    raise BenchError(f"GET notification{path}: {resp.status} {text[:500]}")
+                page = json.loads(text)
         items: list[dict[str, Any]] = page["items"]
         return items
 

@@ -2,9 +2,10 @@
 load.
 
 Completion is observed on Kafka (bench/watch.py says why that is conservative and costs the orders service
-nothing); the figures start when the bench sends the accept request. The in-site message is polled, one light
-poller per buyer, and its server stamp (`created_at`, written in the transaction that planned it) is reported
-beside the polled figure.
+nothing); the figures start when the bench sends the accept request. The in-site message is read as a
+client of the inbox would: one waiting read per buyer (`GET .../inbox?wait=&seen=`, which answers once a
+message newer than the one it has arrives), read again as soon as it answers. Its server stamp (`created_at`,
+written in the transaction that planned it) is reported beside the observed figure.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from bench.stats import summary_ms
 from bench.watch import CompletionWatch
 
 TIMEOUT = 60.0
-INBOX_POLL = 0.05  # seconds between one buyer's inbox polls (each poller starts at its own offset)
-INBOX_LIMIT = 50  # newest messages per poll: more than a buyer receives between two polls
+INBOX_WAIT = 20.0  # seconds a waiting inbox read may be held (the service answers as soon as one arrives)
+INBOX_LIMIT = 20  # messages per read (the API's default page): more than a buyer receives between reads
 PAYMENT_TITLE = "Payment received for order "
 
 
@@ -142,19 +143,28 @@ class _Buyer:
     found: dict[str, tuple[float, float]]  # order id -> (seen, created_at)
 
 
-async def _poll_inbox(api: Api, b: _Buyer, offset: float, stop: asyncio.Event) -> int:
-    await asyncio.sleep(offset)
-    polls = 0
-    while not stop.is_set():
-        items = await api.inbox(b.party, limit=INBOX_LIMIT)
-        polls += 1
-        now = time.time()
-        for m in items:
-            oid = m.get("order_id")
-            if oid in b.pending and oid not in b.found and str(m["title"]).startswith(PAYMENT_TITLE):
-                b.found[oid] = (now, datetime.fromisoformat(m["created_at"]).timestamp())
-        await asyncio.sleep(INBOX_POLL)
-    return polls
+async def _read_inbox(api: Api, b: _Buyer, stop: asyncio.Event) -> int:
+    """One buyer's reader: a waiting read, again as soon as it answers, until `stop`; returns the reads."""
+    reads, seen = 0, None
+    stopped = asyncio.create_task(stop.wait())
+    try:
+        while not stop.is_set():
+            read = asyncio.create_task(api.inbox(b.party, limit=INBOX_LIMIT, wait=INBOX_WAIT, seen=seen))
+            await asyncio.wait({read, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            if not read.done():  # stopped while held: nothing more is expected
+                read.cancel()
+                break
+            items = read.result()
+            reads += 1
+            now = time.time()
+            seen = items[0]["message_id"] if items else None
+            for m in items:
+                oid = m.get("order_id")
+                if oid in b.pending and oid not in b.found and str(m["title"]).startswith(PAYMENT_TITLE):
+                    b.found[oid] = (now, datetime.fromisoformat(m["created_at"]).timestamp())
+    finally:
+        stopped.cancel()
+    return reads
 
 
 async def sustained_inbox(
@@ -174,9 +184,7 @@ async def sustained_inbox(
     log(f"  placed {n} orders for {buyers} buyers; backlog drained in {await api.quiesce(parties):.1f}s")
     state = [_Buyer(b, {}, {}) for b, _ in pairs]
     stop = asyncio.Event()
-    pollers = [
-        asyncio.create_task(_poll_inbox(api, b, i * INBOX_POLL / buyers, stop)) for i, b in enumerate(state)
-    ]
+    readers = [asyncio.create_task(_read_inbox(api, b, stop)) for b in state]
     pay_s: list[float] = []
     late: list[float] = []
 
@@ -196,16 +204,16 @@ async def sustained_inbox(
         tasks.append(asyncio.create_task(pay(state[i % buyers], oid)))
     await asyncio.gather(*tasks)
     deadline = time.monotonic() + TIMEOUT
-    # the pollers fill `found`; this only looks at how far they got
+    # the readers fill `found`; this only looks at how far they got
     while sum(len(b.found) for b in state) < n and time.monotonic() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.2)
     stop.set()
-    polls = sum(await asyncio.gather(*pollers))
+    reads = sum(await asyncio.gather(*readers))
     rss.stop()
-    polled = [b.found[o][0] - t for b in state for o, t in b.pending.items() if o in b.found]
+    observed = [b.found[o][0] - t for b in state for o, t in b.pending.items() if o in b.found]
     stamped = [max(0.0, b.found[o][1] - t) for b in state for o, t in b.pending.items() if o in b.found]
     arrived = sum(len(b.found) for b in state)
-    log(f"  {n} payments at {rate:g}/s over {duration:g}s; {arrived} in-site messages seen ({polls} polls)")
+    log(f"  {n} payments at {rate:g}/s over {duration:g}s; {arrived} in-site messages seen ({reads} reads)")
     return {
         "rate_per_s": rate,
         "duration_s": duration,
@@ -213,11 +221,11 @@ async def sustained_inbox(
         "buyers": buyers,
         "arrived": arrived,
         "all_arrived": arrived == n,
-        "polled": summary_ms(polled),
+        "observed": summary_ms(observed),
         "server_stamped": summary_ms(stamped),
         "pay_post": summary_ms(pay_s),
         "schedule_lag": summary_ms(late),  # how late the bench sent a payment against its schedule
-        "poll_interval_ms": INBOX_POLL * 1000,
-        "polls_per_s": round(polls / max(duration, 1e-6), 1),
+        "reads": reads,
+        "reads_per_s": round(reads / max(duration, 1e-6), 1),
         "memory_peak": rss.peaks(),
     }

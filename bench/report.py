@@ -48,7 +48,7 @@ def _latencies(r: dict[str, Any]) -> list[str]:
             lines += _lat_row("   of which the accept request", v["accept_post"])
     inbox = r.get("inbox")
     if inbox:
-        lines += _lat_row(f"4. pay → in-site msg, {inbox['rate_per_s']:g}/s polled", inbox["polled"])
+        lines += _lat_row(f"4. pay → in-site msg, {inbox['rate_per_s']:g}/s seen", inbox["observed"])
         lines += _lat_row("   server-stamped (created_at)", inbox["server_stamped"])
         lines += _lat_row("   of which the pay request", inbox["pay_post"])
         lines += _lat_row("   bench's lag behind its pay schedule", inbox["schedule_lag"])
@@ -63,8 +63,8 @@ def _latencies(r: dict[str, Any]) -> list[str]:
         lines += _cpu_line("1. burst", b.get("cpu_cores"))
     if inbox:
         lines += [
-            f"     {inbox['arrived']}/{inbox['orders']} in-site messages; {inbox['buyers']} buyers polled "
-            f"every {inbox['poll_interval_ms']:.0f} ms ({inbox['polls_per_s']} polls/s)"
+            f"     {inbox['arrived']}/{inbox['orders']} in-site messages; {inbox['buyers']} buyers, each "
+            f"with one waiting inbox read at a time ({inbox['reads_per_s']} reads/s)"
         ]
         lines += _cpu_line("4. sustained", inbox.get("cpu_cores"))
     return lines

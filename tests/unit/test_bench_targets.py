@@ -29,7 +29,7 @@ def results(**over: Any) -> dict[str, Any]:
         "inbox": {
             "rate_per_s": 20,
             "duration_s": 60,
-            "polled": lat(200.0),
+            "observed": lat(200.0),
             "all_arrived": True,
             "memory_peak": {
                 s: {"peak_rss_mib": 100.0, "limit_mib": 384.0}
