@@ -218,7 +218,7 @@ def test_service_policy_allows_only_what_it_needs(service: str) -> None:
     }
     assert sources == {"gateway", "monitoring"}
     assert _ports(spec["ingress"]) == {HTTP_PORT}
-    expected = {53, 9093, 27017, 8443} | {"notification": {587, 465, 443}, "partner": {443}}.get(
+    expected = {53, 9093, 27017, 8080} | {"notification": {587, 465, 443}, "partner": {443}}.get(
         service, set()
     )
     assert _ports(spec["egress"]) == expected
@@ -317,7 +317,12 @@ def test_keycloak_imports_the_realm_the_issuer_names() -> None:
     realm_import = _one("KeycloakRealmImport", "koogallery")["spec"]
     assert realm_import["keycloakCRName"] == _one("Keycloak", "koo-keycloak")["metadata"]["name"]
     realm = realm_import["realm"]
-    assert _config()["OIDC_ISSUER_URL"].endswith(f"/realms/{realm['realm']}")
+    issuer = _config()["OIDC_ISSUER_URL"]
+    assert issuer.endswith(f"/realms/{realm['realm']}")
+    # The pods read the discovery document from the Keycloak Service (backchannel), inside the cluster.
+    discovery = _config()["OIDC_DISCOVERY_URL"]
+    assert discovery.startswith("http://koo-keycloak-service.keycloak.svc")
+    assert discovery.endswith(f"/realms/{realm['realm']}/.well-known/openid-configuration")
     roles = {r["name"] for r in realm["roles"]["realm"]}
     assert roles == {"buyer", "merchant", "provider", "operator", "payment-system"}
     audiences = {
