@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help install run stop demo test test-fast fuzz fuzz-quick lint contracts bench chaos chaos-quick clean
+.PHONY: help install run stop demo test test-fast fuzz fuzz-quick lint k8s-check contracts bench chaos chaos-quick clean
 
 help:
 	@echo "make run        start Kafka, SecantusDB, Keycloak, Mailpit, the SMS sink and the four services; print where to look"
@@ -16,6 +16,7 @@ help:
 	@echo "make bench      issue 12's targets: completion latency, delivery rate, sustained inbox latency, ceilings, cold start, memory (python -m bench --python-db, or SECANTUS_SERVER=python: on the fallback database)"
 	@echo "make chaos      the fault matrix: 1,000 orders on two replicas of each service while faults are injected"
 	@echo "make contracts  regenerate the committed AsyncAPI and OpenAPI documents"
+	@echo "make k8s-check  render every kustomization under deploy/k8s and validate it offline (schemas, CRDs, policy)"
 
 # Java 17 and Maven run the broker from its Maven jars; install them from the distribution if missing.
 .devstack/system.ok:
@@ -55,7 +56,7 @@ lint: install
 
 # The quick fault matrix (100 orders, every fault kind, about 4 minutes) runs after the test layers, on a stack of
 # its own: its last line says what was lost, duplicated or stuck, and it fails the target if anything was.
-test: install lint
+test: install lint k8s-check
 	@$(PY) -m pytest -p no:cacheprovider --durations=15
 	@$(PY) -m chaos --orders 100
 
@@ -67,6 +68,12 @@ fuzz: install
 
 fuzz-quick: install
 	@$(PY) -m devstack fuzz --quick
+
+# Renders every kustomization (kubectl kustomize) and validates each object offline, strictly: core kinds with
+# kubernetes-validate, custom resources against the CRD schemas in deploy/schemas; plus policy (pinned images,
+# resources, probes, non-root), runbooks for every alert, and the generated Kafka/KEDA manifests up to date.
+k8s-check: install
+	@$(PY) -m devstack.k8s_check
 
 contracts: install
 	@$(PY) -m devstack contracts
