@@ -4,8 +4,11 @@ PY_SYSTEM ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The locks, with hashes, made by `make lock` from pyproject.toml: runtime only (the image) and runtime + dev.
+LOCK := requirements.lock
+DEV_LOCK := requirements-dev.lock
 
-.PHONY: help install run stop demo test test-fast fuzz fuzz-quick lint k8s-check contracts bench chaos chaos-quick clean
+.PHONY: help install lock run stop demo test test-fast fuzz fuzz-quick lint k8s-check contracts bench chaos chaos-quick clean
 
 help:
 	@echo "make run        start Kafka, SecantusDB, Keycloak, Mailpit, the SMS sink and the four services; print where to look"
@@ -17,6 +20,7 @@ help:
 	@echo "make chaos      the fault matrix: 1,000 orders on two replicas of each service while faults are injected"
 	@echo "make contracts  regenerate the committed AsyncAPI and OpenAPI documents"
 	@echo "make k8s-check  render every kustomization under deploy/k8s and validate it offline (schemas, CRDs, policy)"
+	@echo "make lock       re-pin $(LOCK) and $(DEV_LOCK) (hashes, Python 3.11, linux x86_64) after a pyproject.toml change"
 
 # Java 17 and Maven run the broker from its Maven jars; install them from the distribution if missing.
 .devstack/system.ok:
@@ -26,11 +30,26 @@ help:
 	@command -v $(PY_SYSTEM) >/dev/null || { echo "$(PY_SYSTEM) is required"; exit 1; }
 	@mkdir -p .devstack && touch $@
 
-$(STAMP): pyproject.toml .devstack/system.ok
+# Exactly the locked versions, each checked against its hash; then the project itself, without resolving
+# anything. `pip check` catches a pyproject.toml dependency that the lock does not have yet.
+$(STAMP): pyproject.toml $(DEV_LOCK) .devstack/system.ok
 	@test -x $(PY) || $(PY_SYSTEM) -m venv $(VENV)
-	@$(PY) -m pip install -q --upgrade pip
-	@$(PY) -m pip install -q -e '.[dev]'
+	@$(PY) -m pip install -q --require-hashes -r $(DEV_LOCK)
+	@$(PY) -m pip install -q --no-deps -e .
+	@$(PY) -m pip check >/dev/null || { $(PY) -m pip check; echo "$(DEV_LOCK) is behind pyproject.toml: run make lock"; exit 1; }
 	@touch $@
+
+# uv resolves for the target (CPython 3.11 on linux x86_64) whatever machine runs it, and keeps the versions
+# already in the locks unless pyproject.toml asks otherwise (`make lock LOCK_ARGS=--upgrade` moves them all).
+# The runtime lock is constrained to the dev lock, so the image runs the versions the tests ran.
+LOCK_FLAGS := --generate-hashes --python-version 3.11 --python-platform x86_64-unknown-linux-gnu \
+	--custom-compile-command "make lock" --quiet $(LOCK_ARGS)
+lock:
+	@test -x $(PY) || $(PY_SYSTEM) -m venv $(VENV)
+	@$(PY) -m pip install -q "$$(grep -oE '"uv==[^"]+"' pyproject.toml | tr -d '"')"
+	@$(VENV)/bin/uv pip compile pyproject.toml --extra dev $(LOCK_FLAGS) -o $(DEV_LOCK)
+	@$(VENV)/bin/uv pip compile pyproject.toml $(LOCK_FLAGS) -c $(DEV_LOCK) -o $(LOCK)
+	@echo "wrote $(LOCK) and $(DEV_LOCK)"
 
 # Fetches and builds, once per machine, into ~/.cache/koo-suite (KOO_CACHE_DIR): the Kafka jars, Keycloak,
 # SecantusDB's Rust server (cargo, 6 to 12 CPU-minutes; SECANTUS_SERVER=python skips it) and Mailpit (Go + npm).
