@@ -101,7 +101,9 @@ class Runtime:
 
     def uow_factory(self, make: Callable[..., Callable[[], U]]) -> UnitOfWorkFactory[U]:
         """Units of work of this service's database; a commit with events wakes the outbox relay."""
-        return UnitOfWorkFactory(make(self.client, self.db, self.relay.nudge))
+        return UnitOfWorkFactory(
+            make(self.client, self.db, self.relay.nudge), service=self.settings.service_name
+        )
 
 
 Wire = Callable[[Runtime], Awaitable[None]]
