@@ -27,7 +27,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -143,13 +143,24 @@ def route_of(scope: Scope) -> str:
     before routing), else `unmatched`."""
     route = scope.get("route")
     if route is None and "app" in scope:
-        for candidate in getattr(scope["app"], "routes", ()):
+        for candidate in _routes(getattr(scope["app"], "routes", ())):
             match, _ = candidate.matches(scope)
             if match is Match.FULL:
                 route = candidate
                 break
     path = getattr(route, "path", None)
     return path if isinstance(path, str) and path else UNMATCHED
+
+
+def _routes(routes: Iterable[Any]) -> Iterator[Any]:
+    """Every route, those of included routers too (FastAPI keeps an included router as one entry that holds
+    the original router; each of its routes has its router's prefix in its path)."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from _routes(inner.routes)
+        else:
+            yield route
 
 
 class HttpMetrics:

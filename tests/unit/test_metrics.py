@@ -53,8 +53,15 @@ def _app(service: str) -> FastAPI:
     async def me(caller: Caller) -> dict[str, str]:
         return {"account_id": caller.account_id}
 
+    accounts = APIRouter(prefix="/accounts/{account_id}")
+
+    @accounts.post("/notes")
+    async def note(account_id: str) -> dict[str, str]:
+        return {}
+
     app = FastAPI(title=service)
     app.include_router(router)
+    app.include_router(accounts)
     install_security(app, tokens.verifier(AUD))
     metrics.install(app, service)
     return app
@@ -71,6 +78,7 @@ async def test_requests_are_counted_by_route_template_never_by_raw_path() -> Non
         for thing in ("a-1", "b-2", "c-3"):
             assert (await http.get(f"/things/{thing}")).status_code == 200
         assert (await http.get("/no/such/path/9")).status_code == 404
+        assert (await http.post("/accounts/a-1/notes")).status_code == 200
         assert (await http.get("/boom")).status_code == 500
         assert (await http.request("BREW", "/things/x")).status_code == 405
         text = (await http.get("/metrics")).text
@@ -80,6 +88,8 @@ async def test_requests_are_counted_by_route_template_never_by_raw_path() -> Non
         == 3
     )
     assert value("http_requests_total", service=service, method="GET", route="unmatched", status="404") == 1
+    notes = {"service": service, "method": "POST", "route": "/accounts/{account_id}/notes", "status": "200"}
+    assert value("http_requests_total", **notes) == 1
     assert value("http_requests_total", service=service, method="GET", route="/boom", status="500") == 1
     # an unknown method is one label value, whatever a caller sends
     assert (
@@ -255,3 +265,13 @@ async def test_concurrent_scrapes_each_see_a_whole_snapshot() -> None:
         pages = await asyncio.gather(*(http.get("/metrics") for _ in range(5)))
     for page in pages:
         assert scraped(page.text)["koo_outbox_pending"] == [({"service": service}, 3.0)]
+
+
+def test_a_request_answered_before_routing_is_still_labelled_with_its_route_template() -> None:
+    """A stored Idempotency-Key answer is replayed before the router sets the scope's route."""
+    app = _app(rid("svc"))
+    scope = {"type": "http", "method": "GET", "path": "/things/t-9", "root_path": "", "app": app}
+    assert metrics.route_of(scope) == "/things/{thing_id}"
+    note = {**scope, "method": "POST", "path": "/accounts/a-1/notes"}
+    assert metrics.route_of(note) == "/accounts/{account_id}/notes"
+    assert metrics.route_of({**scope, "path": "/elsewhere"}) == "unmatched"
