@@ -323,8 +323,16 @@ RULES: tuple[Rule, ...] = (
         )
     ),
 )
-# Open without a token by design (issue 9): health, contracts, third-party-signed callbacks, the public catalogue.
-EXEMPT = {"/healthz", "/readyz", "/asyncapi.json", "/callbacks/sms/{delivery_id}", "/verify/email"}
+# Open without a token by design (issue 9): health, contracts, third-party-signed callbacks, the public catalogue;
+# and /metrics (issue 13: only the monitoring namespace reaches it, by NetworkPolicy; not in the OpenAPI document).
+EXEMPT = {
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/asyncapi.json",
+    "/callbacks/sms/{delivery_id}",
+    "/verify/email",
+}
 
 
 def refusal(rule: Rule, column: str) -> int:

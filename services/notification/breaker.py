@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Generic, Protocol, TypeVar
 
-from services.notification.channels import PermanentSendError, TransientSendError
+from services.notification.channels import PermanentSendError, SendError, TransientSendError
 
 M = TypeVar("M", contravariant=True)
 M2 = TypeVar("M2")
@@ -121,4 +121,8 @@ class Failover(Generic[M2]):
                 "provider is configured",
                 self.breaker.retry_in(),
             )
-        return Sent(await self.secondary.send(msg), "secondary")
+        try:
+            return Sent(await self.secondary.send(msg), "secondary")
+        except SendError as exc:
+            exc.provider = "secondary"
+            raise

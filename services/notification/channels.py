@@ -36,6 +36,8 @@ log = logging.getLogger("notification.channels")
 class SendError(Exception):
     """A message could not be handed over to its channel."""
 
+    provider = "primary"  # which provider refused it (breaker.Failover marks the secondary's)
+
 
 class TransientSendError(SendError):
     """Worth retrying later: connection refused, timeouts, SMTP 4xx, HTTP 5xx/429."""

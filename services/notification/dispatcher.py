@@ -46,6 +46,7 @@ from services.notification.domain import Delivery, DeliveryStatus, next_attempt
 from services.notification.settings import NotificationSettings
 from services.notification.store import Deliveries, RateLimits
 from services.notification.store.deliveries import Result
+from shared.platform import metrics
 from shared.platform.collection import Doc
 from shared.platform.deadletter import is_transient
 from shared.platform.worker import Blocked, WorkerSettings
@@ -154,14 +155,15 @@ class Dispatcher:
         if d.provider_ref is not None:
             # The provider took an earlier attempt (its status callback recorded the message's id) but the
             # replica that sent it stopped before marking it sent: record it now, never send it twice.
+            self._count(d, d.provider or "primary", "sent")
             return Result.sent(d.delivery_id, d.provider_ref, d.provider or "primary", datetime.now(UTC))
         if held_until is not None:
-            return self._defer(d, held_until, self._limit_note(d))
+            return self._defer(d, held_until, self._limit_note(d), provider="none")  # no provider asked
         try:
             sent = await self._deliver(d)
         except CircuitOpen as exc:
             later = timedelta(seconds=exc.retry_in * random.uniform(1.0, 1.5))
-            return self._defer(d, datetime.now(UTC) + later, str(exc))
+            return self._defer(d, datetime.now(UTC) + later, str(exc), provider=exc.provider)
         except TransientSendError as exc:
             return self._failed(d, exc, permanent=False)
         except PermanentSendError as exc:
@@ -170,6 +172,7 @@ class Dispatcher:
             log.exception("unexpected error sending delivery %s", d.delivery_id)
             return self._failed(d, exc, permanent=False)
         self.sent_total += 1
+        self._count(d, sent.provider, "sent")
         log.info(
             "delivered",
             extra={
@@ -218,9 +221,13 @@ class Dispatcher:
             f"{s.rate_limit_window_seconds:g}s, deferred"
         )
 
-    def _defer(self, d: Delivery, until: datetime, why: str) -> Result:
+    def _count(self, d: Delivery, provider: str, result: str) -> None:
+        metrics.delivery(self.settings.service_name, d.channel.value, provider, result)
+
+    def _defer(self, d: Delivery, until: datetime, why: str, provider: str) -> Result:
         """Not an attempt (rate limit, open circuit): give the delivery back to the queue until `until`."""
         log.info("delivery deferred: %s", why, extra={"delivery_id": d.delivery_id})
+        self._count(d, provider, "deferred")
         return Result.deferred(d.delivery_id, until, why)
 
     async def _deliver(self, d: Delivery) -> Sent:
@@ -258,6 +265,9 @@ class Dispatcher:
             exc,
             status.value,
             extra={"delivery_id": d.delivery_id, "channel": d.channel.value},
+        )
+        self._count(
+            d, getattr(exc, "provider", "primary"), "dead" if status is DeliveryStatus.DEAD else "failed"
         )
         return Result.failed(
             d.delivery_id,

@@ -28,6 +28,7 @@ from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from jwt import PyJWK, PyJWKClient, PyJWKSet
 
+from shared.platform import metrics
 from shared.platform.errors import DomainError, Forbidden, Unavailable
 from shared.schemas import AccountRole
 
@@ -44,9 +45,10 @@ class Unauthorized(DomainError):
 
     code = "unauthorized"
 
-    def __init__(self, message: str, *, error: str = "invalid_token") -> None:
+    def __init__(self, message: str, *, error: str = "invalid_token", reason: str = "invalid") -> None:
         super().__init__(message)
         self.error = error
+        self.reason = reason  # a short, fixed word for the metrics: missing, malformed, expired, audience...
 
     @property
     def challenge(self) -> str:
@@ -147,7 +149,7 @@ class OidcKeys:
         except jwt.PyJWKClientConnectionError as exc:
             raise IssuerUnavailable("the identity provider's keys are unavailable") from exc
         except (jwt.PyJWKClientError, jwt.DecodeError) as exc:
-            raise Unauthorized(f"the token's signing key is unknown: {exc}") from exc
+            raise Unauthorized(f"the token's signing key is unknown: {exc}", reason="unknown_key") from exc
 
 
 class StaticKeys:
@@ -160,11 +162,11 @@ class StaticKeys:
         try:
             kid = jwt.get_unverified_header(token).get("kid")
         except jwt.DecodeError as exc:
-            raise Unauthorized(f"malformed token: {exc}") from exc
+            raise Unauthorized(f"malformed token: {exc}", reason="malformed") from exc
         for key in self.keys.keys:
             if key.key_id == kid:
                 return key
-        raise Unauthorized(f"the token's signing key is unknown: {kid!r}")
+        raise Unauthorized(f"the token's signing key is unknown: {kid!r}", reason="unknown_key")
 
 
 class TokenVerifier:
@@ -188,11 +190,12 @@ class TokenVerifier:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.DecodeError as exc:
-            raise Unauthorized(f"malformed token: {exc}") from exc
+            raise Unauthorized(f"malformed token: {exc}", reason="malformed") from exc
         if header.get("alg") not in self.algorithms:
             raise Unauthorized(
                 f"tokens signed with {header.get('alg')!r} are not accepted; accepted: "
-                f"{', '.join(self.algorithms)}"
+                f"{', '.join(self.algorithms)}",
+                reason="algorithm",
             )
         key = await self.keys.key_for(token)
         try:
@@ -206,13 +209,17 @@ class TokenVerifier:
                 options={"require": ["exp", "iat", "iss", "aud", "sub"]},
             )
         except jwt.ExpiredSignatureError as exc:
-            raise Unauthorized("the token has expired") from exc
+            raise Unauthorized("the token has expired", reason="expired") from exc
         except jwt.ImmatureSignatureError as exc:
-            raise Unauthorized("the token is not valid yet") from exc
+            raise Unauthorized("the token is not valid yet", reason="not_yet_valid") from exc
         except jwt.InvalidAudienceError as exc:
-            raise Unauthorized(f"the token is not meant for this service (audience {self.audience})") from exc
+            raise Unauthorized(
+                f"the token is not meant for this service (audience {self.audience})", reason="audience"
+            ) from exc
         except jwt.InvalidIssuerError as exc:
-            raise Unauthorized("the token was not issued by the configured identity provider") from exc
+            raise Unauthorized(
+                "the token was not issued by the configured identity provider", reason="issuer"
+            ) from exc
         except jwt.InvalidTokenError as exc:
             raise Unauthorized(f"invalid token: {exc}") from exc
         return principal_from(claims, self.roles_claim)
@@ -225,7 +232,7 @@ def principal_from(claims: Mapping[str, Any], roles_claim: str = "realm_access.r
     roles = frozenset(r for r in node if isinstance(r, str)) if isinstance(node, list) else frozenset()
     sub = claims.get("sub")
     if not isinstance(sub, str) or not 1 <= len(sub) <= 128:
-        raise Unauthorized("the token has no usable subject")
+        raise Unauthorized("the token has no usable subject", reason="subject")
     email = claims.get("email")
     return Principal(
         account_id=sub,
@@ -256,9 +263,15 @@ async def authenticate(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
 ) -> Principal:
     if credentials is None or not credentials.credentials:
-        raise Unauthorized("a bearer token is required (Authorization: Bearer <token>)")
+        raise Unauthorized("a bearer token is required (Authorization: Bearer <token>)", reason="missing")
     verifier: TokenVerifier = request.app.state.verifier
-    principal = await verifier.verify(credentials.credentials)
+    try:
+        principal = await verifier.verify(credentials.credentials)
+    except (Unauthorized, IssuerUnavailable) as exc:  # a token was given, and refused or not verifiable
+        metrics.token_rejected(
+            request.app, exc.reason if isinstance(exc, Unauthorized) else "issuer_unavailable"
+        )
+        raise
     request.state.principal = principal
     audit = getattr(request.app.state, "audit", None)
     if audit is not None:

@@ -40,6 +40,7 @@ from faststream.kafka import KafkaBroker
 from pydantic import ValidationError
 from pymongo.errors import ConnectionFailure, ExecutionTimeout, PyMongoError, WTimeoutError
 
+from shared.platform import metrics
 from shared.platform.errors import DomainError, NotYetKnown, PermanentError
 from shared.platform.settings import ServiceSettings
 from shared.schemas import dead_letter
@@ -140,6 +141,7 @@ class DeadLetterPolicy:
             record.value or b"", topic=dead_letter(record.topic), key=record.key, headers=headers
         )
         self.dead_lettered += 1
+        metrics.dead_lettered(self.settings.service_name, record.topic)
         log.error(
             "dead-lettered a record",
             extra={

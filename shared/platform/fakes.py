@@ -49,13 +49,16 @@ class FakeUnitOfWork(UnitOfWork):
     async def claim(self, consumer: str, event: Event) -> bool:
         key = f"{consumer}:{event.event_id}"
         if key in self.state.processed or key in self._claims:
+            self.found_claimed(consumer)
             return False
         self._claims.add(key)
         return True
 
     async def unclaimed(self, consumer: str, events: list[Event]) -> set[str]:
         done = self.state.processed | self._claims
-        return {str(e.event_id) for e in events if f"{consumer}:{e.event_id}" not in done}
+        unclaimed = {str(e.event_id) for e in events if f"{consumer}:{e.event_id}" not in done}
+        self.found_claimed(consumer, len(events) - len(unclaimed))
+        return unclaimed
 
     async def commit(self) -> None:
         self.state.tables = self._staged

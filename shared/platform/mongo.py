@@ -31,7 +31,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from shared.platform import effects
+from shared.platform import effects, metrics
 from shared.platform.collection import Collection, MongoCollection
 from shared.platform.errors import DomainError
 from shared.platform.staging import StagedCollection
@@ -78,6 +78,12 @@ class UnitOfWork:
         # False (set by the runner): a use case whose one write is a conditional update of one document,
         # atomic by itself; it runs without a transaction and may emit nothing.
         self.transactional = True
+        # Per consumer, the events found already claimed (redeliveries): counted once the work succeeds.
+        self.duplicates: dict[str, int] = {}
+
+    def found_claimed(self, consumer: str, count: int = 1) -> None:
+        if count > 0:
+            self.duplicates[consumer] = self.duplicates.get(consumer, 0) + count
 
     def emit(self, *events: Event) -> None:
         self.pending.extend(events)
@@ -166,6 +172,7 @@ class MongoUnitOfWork(UnitOfWork):
                 session=self.session,
             )
         except DuplicateKeyError:
+            self.found_claimed(consumer)
             return False
         return True
 
@@ -190,7 +197,9 @@ class MongoUnitOfWork(UnitOfWork):
         ]
         if rows:
             await self.db[INBOX].insert_many(rows, session=self.session)
-        return [e for key, e in fresh.items() if key not in taken]
+        claimed = [e for key, e in fresh.items() if key not in taken]
+        self.found_claimed(consumer, len(events) - len(claimed))  # a repeat within the batch as well
+        return claimed
 
     async def unclaimed(self, consumer: str, events: list[Event]) -> set[str]:
         keys = {f"{consumer}:{e.event_id}": str(e.event_id) for e in events}
@@ -200,7 +209,9 @@ class MongoUnitOfWork(UnitOfWork):
             .find({"_id": {"$in": sorted(keys)}}, {"_id": 1}, session=self.session)
             .to_list(None)
         }
-        return {event_id for key, event_id in keys.items() if key not in taken}
+        unclaimed = {event_id for key, event_id in keys.items() if key not in taken}
+        self.found_claimed(consumer, len(events) - len(unclaimed))
+        return unclaimed
 
     async def _sequences(self, events: list[Event]) -> list[int]:
         """Each event's outbox sequence number: strictly after the last one of its partition key, whatever the
@@ -284,8 +295,15 @@ class UnitOfWorkFactory(Generic[U]):
     in tests.
     """
 
-    def __init__(self, make: Callable[[], U], attempts: int | None = None, patience: float = 75.0) -> None:
+    def __init__(
+        self,
+        make: Callable[[], U],
+        attempts: int | None = None,
+        patience: float = 75.0,
+        service: str | None = None,
+    ) -> None:
         self._make, self._attempts, self._patience = make, attempts, patience
+        self.service = service  # the metrics' `service` label; else the consumer's name (it is the service's)
 
     def __call__(self) -> U:
         return self._make()
@@ -331,6 +349,8 @@ class UnitOfWorkFactory(Generic[U]):
                         mongo = cast(MongoUnitOfWork, uow)
                         await effects.mark(db, mongo.session, marker, result)  # in the same transaction
                         await mongo.finish()
+                    for consumer, count in uow.duplicates.items():  # this attempt's, the one that counts
+                        metrics.inbox_duplicates(self.service or consumer, consumer, count)
                     return result
         raise AssertionError("unreachable")
 

@@ -19,7 +19,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
-from shared.platform import idempotency, logs
+from shared.platform import idempotency, logs, metrics
 from shared.platform.audit import MongoAuditLog
 from shared.platform.commits import stop_committers
 from shared.platform.deadletter import DeadLetterPolicy, is_transient
@@ -101,7 +101,9 @@ class Runtime:
 
     def uow_factory(self, make: Callable[..., Callable[[], U]]) -> UnitOfWorkFactory[U]:
         """Units of work of this service's database; a commit with events wakes the outbox relay."""
-        return UnitOfWorkFactory(make(self.client, self.db, self.relay.nudge))
+        return UnitOfWorkFactory(
+            make(self.client, self.db, self.relay.nudge), service=self.settings.service_name
+        )
 
 
 Wire = Callable[[Runtime], Awaitable[None]]
@@ -237,6 +239,7 @@ def service_app(
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     install_security(app, verifier_for(settings))
     app.add_middleware(IdempotencyMiddleware)
+    metrics.install(app, settings.service_name)  # GET /metrics, and every request counted and timed
     if GRANTS[settings.service_name].produces:  # it keeps dead letters only of topics it produces
         app.include_router(dead_letter_routes)
     app.include_router(parked_routes)

@@ -38,7 +38,14 @@ from tests.service.rig import FAST, Counter
 
 AUD = "koo-notification"
 OWNER, OTHER, OPERATOR = "acc-owner", "acc-other", "op-1"
-EXEMPT = {"/healthz", "/readyz", "/asyncapi.json", "/verify/email", "/callbacks/sms/{delivery_id}"}
+EXEMPT = {
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/asyncapi.json",
+    "/verify/email",
+    "/callbacks/sms/{delivery_id}",
+}
 SAMPLE = {
     "account_id": OWNER,
     "message_id": "m1",

@@ -49,6 +49,7 @@ def test_every_event_a_service_publishes_or_consumes_is_in_its_asyncapi() -> Non
 EXEMPT = {
     "/healthz",
     "/readyz",
+    "/metrics",
     "/asyncapi.json",
     "/callbacks/sms/{delivery_id}",
     "/verify/email",
