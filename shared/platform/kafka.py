@@ -15,6 +15,7 @@ from faststream.message import StreamMessage
 from faststream.security import BaseSecurity, SASLScram256, SASLScram512
 from faststream.specification import AsyncAPI
 
+from shared.platform import tracing
 from shared.platform.batching import BatchConsumer
 from shared.platform.commits import commit_behind
 from shared.platform.deadletter import DeadLetterPolicy
@@ -53,7 +54,7 @@ def make_broker(settings: ServiceSettings) -> tuple[KafkaBroker, DeadLetterPolic
         # acks=all + idempotence: an acknowledged publish survives and a producer retry never duplicates it.
         acks="all",
         enable_idempotence=True,
-        middlewares=[policy.middleware],
+        middlewares=[*tracing.kafka_middlewares(settings), policy.middleware],  # traces: the outermost
         graceful_timeout=15.0,
         logger=logging.getLogger(f"{settings.service_name}.broker"),
     )
