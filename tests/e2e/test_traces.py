@@ -150,6 +150,7 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+@pytest.mark.timeout(360)  # it starts a stack of its own (sinks, orders, notification) besides the session's
 async def test_one_trace_from_the_pay_call_to_the_email_send(
     stack: Stack, collector: tuple[Collector, str], infra: Infra, http: httpx.AsyncClient
 ) -> None:
