@@ -46,7 +46,7 @@ from services.notification.domain import Delivery, DeliveryStatus, next_attempt
 from services.notification.settings import NotificationSettings
 from services.notification.store import Deliveries, RateLimits
 from services.notification.store.deliveries import Result
-from shared.platform import metrics
+from shared.platform import metrics, tracing
 from shared.platform.collection import Doc
 from shared.platform.deadletter import is_transient
 from shared.platform.worker import Blocked, WorkerSettings
@@ -105,7 +105,10 @@ class Dispatcher:
         whose processing failed (a row that does not load, a database error while recording). The round runs
         in its own task, shielded: a worker stopped at shutdown does not cut a message off in the middle of
         its provider call, nor leave a sent one unrecorded; `drain` waits for it instead."""
-        task = asyncio.create_task(self._round(items), name=f"send-round:{len(items)}")
+        # One span for the round, linked to each delivery's trace; each send is a span in its own trace.
+        traces = {self.key(item): item.get(tracing.TRACEPARENT) for item in items}
+        traced = tracing.round_of(self._round(items), "notification dispatch", traces)
+        task = asyncio.create_task(traced, name=f"send-round:{len(items)}")
         self._inflight.add(task)
         task.add_done_callback(self._inflight.discard)
         return await asyncio.shield(task)
@@ -160,7 +163,9 @@ class Dispatcher:
         if held_until is not None:
             return self._defer(d, held_until, self._limit_note(d), provider="none")  # no provider asked
         try:
-            sent = await self._deliver(d)
+            with tracing.item_span(d.delivery_id, f"send {d.channel.value}", _about(d)) as span:
+                sent = await self._deliver(d)
+                span.set_attribute("koo.provider", sent.provider)
         except CircuitOpen as exc:
             later = timedelta(seconds=exc.retry_in * random.uniform(1.0, 1.5))
             return self._defer(d, datetime.now(UTC) + later, str(exc), provider=exc.provider)
@@ -282,3 +287,8 @@ class Dispatcher:
         """Let sends already handed to a provider finish before the clients close (shutdown)."""
         if self._inflight:
             await asyncio.wait(self._inflight, timeout=within)
+
+
+def _about(d: Delivery) -> dict[str, str]:
+    """What a send's span says of its delivery (never the address: it is personal data)."""
+    return {"koo.channel": d.channel.value, "koo.delivery_id": d.delivery_id, "koo.event_type": d.event_type}

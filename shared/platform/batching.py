@@ -29,6 +29,7 @@ from typing import Any
 from aiokafka import ConsumerRecord
 from pydantic import ValidationError
 
+from shared.platform import tracing
 from shared.platform.deadletter import PERMANENT, DeadLetterPolicy, reason
 from shared.schemas import Event
 
@@ -66,14 +67,21 @@ class BatchConsumer:
         if not decoded:
             return
         self.batches += 1
-        try:
-            await self.policy.invoke(self.on_batch, [event for _, event in decoded])
-            return
-        except Exception as exc:
-            self.fallbacks += 1
-            log.info("a batch of %d failed (%s); handling its events one by one", len(decoded), reason(exc))
-        for record, event in decoded:
-            await self.policy.consume(record, functools.partial(self.policy.invoke, self.on_event, event))
+        # Each event is handled in its own trace (its record's traceparent), linked to the batch's span.
+        with tracing.batch({str(e.event_id): tracing.of_headers(r.headers) for r, e in decoded}):
+            try:
+                await self.policy.invoke(self.on_batch, [event for _, event in decoded])
+                return
+            except Exception as exc:
+                self.fallbacks += 1
+                log.info(
+                    "a batch of %d failed (%s); handling its events one by one", len(decoded), reason(exc)
+                )
+            for record, event in decoded:
+                with tracing.handling(str(event.event_id), event.event_type):
+                    await self.policy.consume(
+                        record, functools.partial(self.policy.invoke, self.on_event, event)
+                    )
 
 
 def _as_single(record: ConsumerRecord[Any, Any], exc: Exception) -> Exception:

@@ -15,7 +15,7 @@ from faststream.message import StreamMessage
 from faststream.security import BaseSecurity, SASLScram256, SASLScram512
 from faststream.specification import AsyncAPI
 
-from shared.platform import metrics
+from shared.platform import metrics, tracing
 from shared.platform.batching import BatchConsumer
 from shared.platform.commits import commit_behind
 from shared.platform.deadletter import DeadLetterPolicy
@@ -54,8 +54,13 @@ def make_broker(settings: ServiceSettings) -> tuple[KafkaBroker, DeadLetterPolic
         # acks=all + idempotence: an acknowledged publish survives and a producer retry never duplicates it.
         acks="all",
         enable_idempotence=True,
-        # Outermost, FastStream's metrics: a record's processing as the consumer saw it, retries included.
-        middlewares=[metrics.consumer_metrics(settings.service_name), policy.middleware],
+        # Outermost the traces, then FastStream's metrics: a record's processing as the consumer saw it,
+        # retries included.
+        middlewares=[
+            *tracing.kafka_middlewares(settings),
+            metrics.consumer_metrics(settings.service_name),
+            policy.middleware,
+        ],
         graceful_timeout=15.0,
         logger=logging.getLogger(f"{settings.service_name}.broker"),
     )

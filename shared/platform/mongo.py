@@ -31,7 +31,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from shared.platform import effects, metrics
+from shared.platform import effects, metrics, tracing
 from shared.platform.collection import Collection, MongoCollection
 from shared.platform.errors import DomainError
 from shared.platform.staging import StagedCollection
@@ -54,7 +54,9 @@ def connect(uri: str) -> AsyncMongoClient[Doc]:
     )
 
 
-def outbox_document(event: Event, seq: int) -> Doc:
+def outbox_document(event: Event, seq: int, traceparent: str | None = None) -> Doc:
+    """The row the relay publishes; `traceparent` (the trace of what emitted the event) goes into the record's
+    headers, so the consumer continues that trace (tracing.py)."""
     return {
         "_id": str(event.event_id),
         "seq": seq,
@@ -64,6 +66,7 @@ def outbox_document(event: Event, seq: int) -> Doc:
         "body": event.model_dump_json(),
         "created_at": datetime.now(UTC),
         "published_at": None,
+        **({tracing.TRACEPARENT: traceparent} if traceparent else {}),
     }
 
 
@@ -84,9 +87,12 @@ class UnitOfWork:
     def found_claimed(self, consumer: str, count: int = 1) -> None:
         if count > 0:
             self.duplicates[consumer] = self.duplicates.get(consumer, 0) + count
+        self.traces: dict[str, str] = {}  # event id -> the trace it was emitted in (tracing on only)
 
     def emit(self, *events: Event) -> None:
         self.pending.extend(events)
+        if traceparent := tracing.current_traceparent():
+            self.traces.update((str(e.event_id), traceparent) for e in events)
 
     async def claim(self, consumer: str, event: Event) -> bool:
         """Record that `consumer` processed `event`; False if it already had (then do nothing)."""
@@ -262,7 +268,10 @@ class MongoUnitOfWork(UnitOfWork):
             await staged.flush()
         if self.pending:
             seqs = await self._sequences(self.pending)
-            rows = [outbox_document(e, seq) for e, seq in zip(self.pending, seqs, strict=True)]
+            rows = [
+                outbox_document(e, seq, self.traces.get(str(e.event_id)))
+                for e, seq in zip(self.pending, seqs, strict=True)
+            ]
             await self.db[OUTBOX].insert_many(rows, session=self.session)
         self.committed = True
         if self.effect_marker is None:
@@ -386,7 +395,8 @@ class UnitOfWorkFactory(Generic[U]):
                 await prefetch(uow, fresh)
             results: dict[str, T] = {}
             for e in fresh:
-                results[str(e.event_id)] = await work(uow, e)
+                with tracing.handling(str(e.event_id), e.event_type):  # in the event's own trace
+                    results[str(e.event_id)] = await work(uow, e)
             await uow.commit()
             first: set[str] = set()  # a repeat of an event within the batch is a duplicate, as redelivered
             out: list[T | None] = []

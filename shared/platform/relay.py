@@ -22,6 +22,7 @@ from faststream.kafka import KafkaBroker
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
+from shared.platform import tracing
 from shared.platform.lease import LEASES, Lease
 from shared.platform.mongo import OUTBOX, Doc
 from shared.platform.settings import ServiceSettings
@@ -79,17 +80,21 @@ class OutboxSource:
             if row["key"] in stuck:
                 continue
             try:
-                ack = await self.broker.publish(
-                    row["body"].encode(),
-                    topic=self.settings.topic(row["topic"]),
-                    key=row["key"].encode(),
-                    headers={
-                        "content-type": "application/json",
-                        "event-type": row["event_type"],
-                        "event-id": row["_id"],
-                    },
-                    no_confirm=True,
-                )
+                # In the trace of what emitted the row: the publish span (FastStream's telemetry middleware)
+                # is its child, and its `traceparent` goes in the headers for the consumer to continue.
+                with tracing.attached(row.get(tracing.TRACEPARENT)):
+                    ack = await self.broker.publish(
+                        row["body"].encode(),
+                        topic=self.settings.topic(row["topic"]),
+                        key=row["key"].encode(),
+                        headers={
+                            "content-type": "application/json",
+                            "event-type": row["event_type"],
+                            "event-id": row["_id"],
+                            **tracing.carried(row),
+                        },
+                        no_confirm=True,
+                    )
             except Exception as exc:  # refused before it left (too large, unknown topic): this row only
                 failed[row["_id"]] = exc
                 stuck.add(row["key"])

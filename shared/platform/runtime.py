@@ -19,7 +19,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
-from shared.platform import idempotency, logs, metrics
+from shared.platform import idempotency, logs, metrics, tracing
 from shared.platform.audit import MongoAuditLog
 from shared.platform.commits import stop_committers
 from shared.platform.deadletter import DeadLetterPolicy, is_transient
@@ -176,6 +176,7 @@ def service_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         logs.configure(settings.service_name, settings.log_level)
+        tracer_provider = tracing.setup(settings)  # None unless OTEL_TRACES_EXPORTER says otherwise
         client = connect(settings.mongodb_uri)
         db = client[settings.database]
         await patiently("the database", lambda: ensure_platform_indexes(db), settings.startup_wait_seconds)
@@ -234,11 +235,13 @@ def service_app(
                     await hook()
             await broker.stop()
             await client.close()
+            tracing.shutdown(tracer_provider)  # exports the spans still buffered
             log.info("%s stopped", settings.service_name)
 
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     install_security(app, verifier_for(settings))
     app.add_middleware(IdempotencyMiddleware)
+    tracing.instrument(app, settings)
     metrics.install(app, settings.service_name)  # GET /metrics, and every request counted and timed
     if GRANTS[settings.service_name].produces:  # it keeps dead letters only of topics it produces
         app.include_router(dead_letter_routes)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.platform.auth import DEFAULT_ALGORITHMS
@@ -100,6 +100,13 @@ class ServiceSettings(BaseSettings):
     startup_wait_seconds: float = Field(90.0, gt=0)  # inside the manifests' startup probe (2 s × 60)
     relay_poll_seconds: float = Field(0.5, gt=0)
     relay_lease_seconds: float = Field(10.0, gt=1)
+    # Traces (shared/platform/tracing.py), off unless configured; the variables are OpenTelemetry's own names.
+    # `otlp` exports over HTTP/protobuf to the collector's traces URL (`http://collector:4318/v1/traces`).
+    traces_exporter: Literal["none", "otlp", "console"] = Field(
+        "none", validation_alias="OTEL_TRACES_EXPORTER"
+    )
+    traces_endpoint: str = Field("", validation_alias="OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    traces_sample_ratio: float = Field(1.0, ge=0.0, le=1.0, validation_alias="TRACES_SAMPLE_RATIO")
 
     @field_validator("kafka_bootstrap_servers", "mongodb_uri")
     @classmethod
@@ -107,6 +114,15 @@ class ServiceSettings(BaseSettings):
         if not value.strip():
             raise ValueError("must not be blank")
         return value
+
+    @model_validator(mode="after")
+    def _traces_endpoint(self) -> ServiceSettings:
+        if self.traces_exporter == "otlp" and not self.traces_endpoint.startswith(("http://", "https://")):
+            raise ValueError(
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT must be the collector's http(s) URL when "
+                "OTEL_TRACES_EXPORTER=otlp"
+            )
+        return self
 
     @property
     def database(self) -> str:

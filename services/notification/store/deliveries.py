@@ -18,6 +18,7 @@ from services.notification.catalogue import Channel
 from services.notification.domain import Delivery, DeliveryStatus, replaced_by
 from services.notification.inbox import InboxMessage
 from services.notification.store.bulk import Update, write_each
+from shared.platform import tracing
 from shared.platform.collection import Doc
 from shared.platform.deadletter import is_transient
 from shared.platform.repository import AggregateRepository
@@ -79,7 +80,11 @@ class Deliveries(AggregateRepository[Delivery]):
     id_field = "delivery_id"
 
     async def add_all(self, deliveries: list[Delivery]) -> None:
-        await self.collection.insert_many([{"_id": d.delivery_id, **d.model_dump()} for d in deliveries])
+        # The trace of the event that planned them: the dispatcher's send continues it (tracing.py).
+        trace = tracing.fields()
+        await self.collection.insert_many(
+            [{"_id": d.delivery_id, **d.model_dump(), **trace} for d in deliveries]
+        )
 
     # --- the dispatcher: claims and results, a round at a time -------------------------------------------
     async def claim_due(
