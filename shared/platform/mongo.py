@@ -83,11 +83,11 @@ class UnitOfWork:
         self.transactional = True
         # Per consumer, the events found already claimed (redeliveries): counted once the work succeeds.
         self.duplicates: dict[str, int] = {}
+        self.traces: dict[str, str] = {}  # event id -> the trace it was emitted in (tracing on only)
 
     def found_claimed(self, consumer: str, count: int = 1) -> None:
         if count > 0:
             self.duplicates[consumer] = self.duplicates.get(consumer, 0) + count
-        self.traces: dict[str, str] = {}  # event id -> the trace it was emitted in (tracing on only)
 
     def emit(self, *events: Event) -> None:
         self.pending.extend(events)
