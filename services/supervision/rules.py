@@ -4,7 +4,7 @@ orders may be split into milestones, and the business-day calendar of the appeal
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from shared.platform.errors import InvalidInput
 from shared.schemas import BillingMode, BuyerTrack, CouponKind, DeliveryType, OrderPaidPayload, SaleMode
+from shared.workdays import WorkdayCalendar
 
 
 class AcceptanceRule(StrEnum):
@@ -132,36 +133,6 @@ def check_milestone_offer(p: OrderPaidPayload) -> None:
         raise InvalidInput(f"{rule}: milestone ids must be unique", field="milestones")
 
 
-CHINA = timezone(timedelta(hours=8))
-
-
-@dataclass(frozen=True)
-class BusinessCalendar:
-    """Working days in Beijing time (dossier §5.4: "3 working days (business calendar, UTC+8)"): Monday to
-    Friday minus the configured public holidays (SUPERVISION_HOLIDAYS). [I] Make-up working weekends
-    (调休) are not modelled: they only make the SLA shorter, never longer, than it appears here."""
-
-    holidays: frozenset[date] = field(default_factory=frozenset)
-
-    def is_business_day(self, day: date) -> bool:
-        return day.weekday() < 5 and day not in self.holidays
-
-    def add_business_days(self, start: datetime, days: int) -> datetime:
-        """The same local time of day `days` working days later (a request on Friday 10:00 is due Wednesday
-        10:00); one raised on a non-working day counts from the next working day's start."""
-        local = start.astimezone(CHINA)
-        if not self.is_business_day(local.date()):
-            local = local.replace(hour=0, minute=0, second=0, microsecond=0)
-            while not self.is_business_day(local.date()):
-                local += timedelta(days=1)
-        remaining = days
-        while remaining:
-            local += timedelta(days=1)
-            if self.is_business_day(local.date()):
-                remaining -= 1
-        return local
-
-
 @dataclass(frozen=True)
 class Policy:
     """Durations the domain schedules with (settings make them configurable; tests shrink them)."""
@@ -172,9 +143,10 @@ class Policy:
     appeal_sla_business_days: int = 3  # dossier §5.3
     appeal_sla_override: timedelta | None = None  # tests: an SLA in seconds instead of business days
     max_rejections: int = 3  # dossier §5.1: "rejected more than 3 times"
-    calendar: BusinessCalendar = field(default_factory=BusinessCalendar)
+    # Working days of the Chinese statutory calendar, make-up weekends (调休) included (shared/workdays).
+    calendar: WorkdayCalendar = field(default_factory=WorkdayCalendar)
 
     def appeal_due(self, raised_at: datetime) -> datetime:
         if self.appeal_sla_override is not None:
             return raised_at + self.appeal_sla_override
-        return self.calendar.add_business_days(raised_at, self.appeal_sla_business_days)
+        return self.calendar.add_workdays(raised_at, self.appeal_sla_business_days)

@@ -2,12 +2,14 @@
 shrink them; the defaults are the marketplace's (dossier §2.4, §5.1, §5.3, §1.5)."""
 
 from datetime import date, timedelta
+from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from services.supervision.rules import BusinessCalendar, Policy
+from services.supervision.rules import Policy
 from shared.platform.settings import ServiceSettings
+from shared.workdays import WorkdayCalendar, overrides
 
 DAY = 86400.0
 
@@ -25,8 +27,11 @@ class SupervisionSettings(ServiceSettings):
     long_running_seconds: float = Field(180 * DAY, gt=0, description="Not accepted this long after payment")
     appeal_sla_business_days: int = Field(3, ge=1)
     appeal_sla_seconds: float | None = Field(None, gt=0, description="Tests only: an SLA in seconds instead")
-    # Public holidays of the appeal SLA's business-day calendar (Beijing dates), as a JSON list, e.g.
-    # SUPERVISION_HOLIDAYS='["2026-10-01","2026-10-02"]'. Weekends are never working days.
+    # Working days (the appeal SLA): the Chinese statutory calendar with its make-up working weekends, then
+    # an override file for what it does not know yet (shared/workdays/overrides.toml unless this names
+    # another, e.g. one mounted from a ConfigMap), then extra days off as a JSON list of Beijing dates, e.g.
+    # SUPERVISION_HOLIDAYS='["2027-01-01"]'.
+    workday_overrides_file: Path | None = None
     holidays: list[date] = Field(default_factory=list)
     timer_poll_seconds: float = Field(1.0, gt=0)
     timer_lease_seconds: float = Field(10.0, gt=1)
@@ -46,6 +51,13 @@ class SupervisionSettings(ServiceSettings):
         ]
     )
 
+    def workday_calendar(self) -> WorkdayCalendar:
+        """The statutory calendar with the override file's days and the extra days off (read once, at start;
+        a bad override file stops the start naming its bad entry)."""
+        days = overrides.load(self.workday_overrides_file)
+        days.update(dict.fromkeys(self.holidays, False))
+        return WorkdayCalendar(days)
+
     def policy(self) -> Policy:
         return Policy(
             hardware_auto_accept=timedelta(seconds=self.hardware_auto_accept_seconds),
@@ -55,5 +67,5 @@ class SupervisionSettings(ServiceSettings):
             appeal_sla_override=timedelta(seconds=self.appeal_sla_seconds)
             if self.appeal_sla_seconds
             else None,
-            calendar=BusinessCalendar(frozenset(self.holidays)),
+            calendar=self.workday_calendar(),
         )

@@ -8,9 +8,7 @@ from decimal import Decimal
 import pytest
 
 from services.supervision.rules import (
-    CHINA,
     AcceptanceRule,
-    BusinessCalendar,
     Policy,
     acceptance_rule,
     check_milestone_offer,
@@ -27,6 +25,7 @@ from shared.schemas import (
     OrderPaidPayload,
     SaleMode,
 )
+from shared.workdays import BEIJING, WorkdayCalendar
 from tests.factories import order_paid, parties
 
 CASH, VOUCHER, OTHER = CouponKind.EMPOWERMENT_CLOUD_CASH, CouponKind.BASE_CLOUD_VOUCHER, CouponKind.OTHER
@@ -130,25 +129,28 @@ def test_milestone_offers_are_refused_citing_the_rule(
 
 
 def bj(y: int, m: int, d: int, h: int = 10) -> datetime:
-    return datetime(y, m, d, h, tzinfo=CHINA)
+    return datetime(y, m, d, h, tzinfo=BEIJING)
 
 
 @pytest.mark.parametrize(
-    ("raised", "holidays", "due"),
+    ("raised", "due"),
     [
-        (bj(2026, 3, 2), (), bj(2026, 3, 5)),  # Monday → Thursday
-        (bj(2026, 3, 6), (), bj(2026, 3, 11)),  # Friday → Wednesday (the weekend does not count)
-        (bj(2026, 3, 7), (), bj(2026, 3, 12, 0)),  # Saturday: Monday to Wednesday, whole days
-        (bj(2026, 9, 30), (date(2026, 10, 1), date(2026, 10, 2)), bj(2026, 10, 7)),  # holidays skipped
-        (bj(2026, 10, 1), (date(2026, 10, 1), date(2026, 10, 2)), bj(2026, 10, 8, 0)),
+        (bj(2026, 3, 2), bj(2026, 3, 5)),  # Monday → Thursday
+        (bj(2026, 3, 6), bj(2026, 3, 11)),  # Friday → Wednesday (the weekend does not count)
+        (bj(2026, 3, 7), bj(2026, 3, 12, 0)),  # Saturday: Monday to Wednesday, whole days
+        # National Day (1-7 October) does not count; Saturday 10 October is a make-up working day (调休)
+        (bj(2026, 9, 30), bj(2026, 10, 10)),
+        (bj(2026, 10, 1), bj(2026, 10, 12, 0)),  # raised on a holiday: from the 8th's start
     ],
 )
-def test_the_appeal_sla_counts_business_days(
-    raised: datetime, holidays: tuple[date, ...], due: datetime
-) -> None:
-    cal = BusinessCalendar(frozenset(holidays))
-    assert cal.add_business_days(raised, 3) == due
-    assert Policy(calendar=cal).appeal_due(raised.astimezone(UTC)) == due
+def test_the_appeal_sla_counts_statutory_working_days(raised: datetime, due: datetime) -> None:
+    """Dossier §5.3/§5.4: the operators answer within 3 working days (business calendar, UTC+8)."""
+    assert Policy().appeal_due(raised.astimezone(UTC)) == due
+
+
+def test_the_sla_counts_the_days_off_the_settings_add() -> None:
+    policy = Policy(calendar=WorkdayCalendar({date(2026, 3, 3): False}))  # an extra day off
+    assert policy.appeal_due(bj(2026, 3, 2)) == bj(2026, 3, 6)
 
 
 def test_an_sla_override_replaces_the_calendar() -> None:
