@@ -1,5 +1,6 @@
 """The scheduled bill runs (dossier §4.3: billing runs on the 3rd of the next month; §7.6: monthly
-basic-incentive bills, quarterly performance bills), as a source of the shared leased worker.
+basic-incentive bills, quarterly performance bills), as a source of the shared leased worker. Months are
+Beijing months, as in orders (dossier §4.3, §7.6: the platform's calendar is UTC+8).
 
 Its items are the due periods not yet run: `basic:<yyyymm>` and `performance:<yyyy>Q<n>`. A run bills every
 provider with ledger entries, and is recorded once all of them are billed, so a restart or a second replica
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from services.partner.billing import Bill
 from services.partner.deps import Deps
@@ -19,18 +20,20 @@ from services.partner.settlement import generate_bills
 from services.partner.store import PartnerUnitOfWork
 from shared.platform.errors import DomainError
 from shared.platform.worker import Blocked
+from shared.workdays import BEIJING
 
 log = logging.getLogger("partner.bills")
 
 
 def _month_start(year: int, month: int) -> datetime:
-    return datetime(year + (month - 1) // 12, (month - 1) % 12 + 1, 1, tzinfo=UTC)
+    return datetime(year + (month - 1) // 12, (month - 1) % 12 + 1, 1, tzinfo=BEIJING)
 
 
 def due_month(now: datetime, run_day: int = 3) -> str:
-    """The latest month whose bill run day (the 3rd of the month after it) has come."""
-    back = 1 if now >= _month_start(now.year, now.month) + timedelta(days=run_day - 1) else 2
-    start = _month_start(now.year, now.month - back)
+    """The latest month whose bill run day (the 3rd of the month after it, Beijing time) has come."""
+    local = now.astimezone(BEIJING)
+    back = 1 if local >= _month_start(local.year, local.month) + timedelta(days=run_day - 1) else 2
+    start = _month_start(local.year, local.month - back)
     return f"{start.year}{start.month:02d}"
 
 

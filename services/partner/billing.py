@@ -12,7 +12,7 @@ orders, so every entry is billable; a reversal is billed in the bill of the mont
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 
 from pydantic import AwareDatetime, BaseModel
@@ -21,6 +21,7 @@ from services.partner.domain import LedgerEntry
 from services.partner.incentives import cents
 from shared.platform.errors import DomainError, InvalidInput
 from shared.schemas import Money
+from shared.workdays import BEIJING
 
 
 class Invoice(BaseModel):
@@ -55,8 +56,8 @@ class BillRun(BaseModel):
 def month_bounds(period: str) -> tuple[datetime, datetime]:
     try:
         year, month = int(period[:4]), int(period[4:])
-        start = datetime(year, month, 1, tzinfo=UTC)
-        end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+        start = datetime(year, month, 1, tzinfo=BEIJING)  # Beijing months, as in orders (§4.3)
+        end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=BEIJING)
     except ValueError as exc:
         raise InvalidInput("a month is written yyyymm, e.g. 202611", field="period") from exc
     return start, end
@@ -68,7 +69,7 @@ def quarter_bounds(period: str) -> tuple[datetime, datetime]:
     year, q = int(period[:4]), int(period[5])
     if year < 1:
         raise InvalidInput("a quarter is written yyyyQn, e.g. 2026Q4", field="period")
-    start = datetime(year, 3 * q - 2, 1, tzinfo=UTC)
+    start = datetime(year, 3 * q - 2, 1, tzinfo=BEIJING)
     return start, month_bounds(f"{year}{3 * q:02d}")[1]
 
 

@@ -13,6 +13,7 @@ from services.partner.app import create_app
 from services.partner.settings import PartnerSettings
 from shared.schemas import Event, Parties, PartyRole, RefundDecided, RefundDecidedPayload
 from shared.schemas.links import new_keypair, verify
+from shared.workdays import BEIJING
 from tests import factories as f
 from tests.conftest import Infra
 from tests.helpers import eventually, produce, running
@@ -186,8 +187,9 @@ async def test_a_provider_joins_sells_through_offers_and_links_earns_is_refunded
         assert Decimal(live["total"]) == Decimal("12.00")
 
         # bills: the month's basic bill per tax rate, the quarter's performance bill, statement, invoice
-        month = datetime.now(UTC).strftime("%Y%m")
-        quarter = f"{datetime.now(UTC).year}Q{(datetime.now(UTC).month - 1) // 3 + 1}"
+        local = datetime.now(BEIJING)  # bills cover Beijing months
+        month = local.strftime("%Y%m")
+        quarter = f"{local.year}Q{(local.month - 1) // 3 + 1}"
         await api("POST", f"/providers/{provider}/bills", provider, 403, json={"month": month})
         bills = await api(
             "POST", f"/providers/{provider}/bills", operator, 201, json={"month": month, "quarter": quarter}
@@ -309,8 +311,8 @@ async def test_the_scheduled_run_bills_last_month_on_the_3rd_once(infra: Infra, 
         for event in (paid, f.acceptance_done(p, paid.order_id)):
             await publish(infra, namespace, event)
         await eventually(lambda: _ledger(api, provider, 1), what="the earning")
-        now = datetime.now(UTC)
-        third = datetime(now.year + now.month // 12, now.month % 12 + 1, 3, 1, tzinfo=UTC)
+        now = datetime.now(BEIJING)  # the earning's Beijing month; its bill run is the 3rd of the next
+        third = datetime(now.year + now.month // 12, now.month % 12 + 1, 3, 1, tzinfo=BEIJING)
 
         runs = await app.state.bill_scheduler.run_once(third)
         again = await app.state.bill_scheduler.run_once(third)

@@ -26,6 +26,7 @@ from shared.platform.fakes import FakeState
 from shared.platform.http import install_security
 from shared.platform.mongo import UnitOfWorkFactory
 from shared.schemas.links import new_keypair
+from shared.workdays import BEIJING
 from tests import tokens
 from tests.factories import rid
 from tests.integration.test_partner_receiver import rsa_pair
@@ -405,7 +406,7 @@ async def test_a_providers_money_is_its_own_and_operators_run_its_bills(partner:
     await partner.refused("GET", ledger, person("merchant"), "providers_and_operators_only")
     await partner.refused("GET", f"/providers/{prov[0]}/statement", other, "parties_and_operators_only")
 
-    month = NOW.strftime("%Y%m")
+    month = NOW.astimezone(BEIJING).strftime("%Y%m")  # bills cover Beijing months
     await partner.refused(
         "POST", f"/providers/{prov[0]}/bills", prov, "operators_only", json={"month": month}
     )

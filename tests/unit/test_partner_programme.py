@@ -11,6 +11,7 @@ from services.partner import billing, programme
 from services.partner.domain import LedgerEntry
 from services.partner.programme import Demand, Offer, ProductTerms
 from shared.platform.errors import DomainError, InvalidInput
+from shared.workdays import BEIJING
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
 
@@ -178,7 +179,10 @@ def test_an_invoice_must_match_the_bill_and_is_recorded_once() -> None:
     ("now", "month", "quarter"),
     [
         (datetime(2026, 11, 3, tzinfo=UTC), "202610", "2026Q3"),  # the 3rd: October is billed
-        (datetime(2026, 11, 2, 23, 59, tzinfo=UTC), "202609", "2026Q3"),  # the 2nd: still September's run
+        (datetime(2026, 11, 2, 23, 59, tzinfo=BEIJING), "202609", "2026Q3"),  # the 2nd: still September's
+        # 16:00 UTC on the 2nd is midnight of the 3rd in Beijing: October is billed (Beijing months, §4.3)
+        (datetime(2026, 11, 2, 16, 0, tzinfo=UTC), "202610", "2026Q3"),
+        (datetime(2026, 11, 2, 15, 59, tzinfo=UTC), "202609", "2026Q3"),
         (datetime(2027, 1, 3, tzinfo=UTC), "202612", "2026Q4"),
         (datetime(2027, 1, 1, tzinfo=UTC), "202611", "2026Q3"),
         (datetime(2026, 2, 10, tzinfo=UTC), "202601", "2025Q4"),
@@ -186,6 +190,8 @@ def test_an_invoice_must_match_the_bill_and_is_recorded_once() -> None:
     ids=[
         "nov-3rd-bills-october",
         "nov-2nd-still-september",
+        "beijing-midnight-of-the-3rd",
+        "one-minute-before-it",
         "jan-3rd-bills-december-and-q4",
         "jan-1st-still-november",
         "feb-bills-january-q4-of-last-year",
@@ -196,3 +202,12 @@ def test_the_bill_run_day_is_the_3rd_of_the_next_month(now: datetime, month: str
 
     assert due_month(now) == month
     assert due_quarter(now) == quarter
+
+
+def test_months_and_quarters_are_beijing_months() -> None:
+    """Dossier §4.3/§7.6, as orders bills: 23:00 UTC on 30 November is already 1 December in Beijing."""
+    start, end = billing.month_bounds("202611")
+    assert (start, end) == (datetime(2026, 11, 1, tzinfo=BEIJING), datetime(2026, 12, 1, tzinfo=BEIJING))
+    assert datetime(2026, 11, 30, 15, 59, tzinfo=UTC) < end <= datetime(2026, 11, 30, 16, 0, tzinfo=UTC)
+    q_start, q_end = billing.quarter_bounds("2026Q4")
+    assert (q_start, q_end) == (datetime(2026, 10, 1, tzinfo=BEIJING), datetime(2027, 1, 1, tzinfo=BEIJING))
