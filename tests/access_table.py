@@ -237,6 +237,16 @@ RULES: tuple[Rule, ...] = (
         {"provider", "merchant"},
         "an approved provider; a merchant on products whose terms it owns",
     ),
+    r("partner", "POST", "/offers/{offer_id}/approve", OPS),
+    r("partner", "POST", "/offers/{offer_id}/reject", OPS),
+    r(
+        "partner",
+        "POST",
+        "/offers/{offer_id}/withdraw",
+        {"provider", "merchant"},
+        "the offer's issuer (while it awaits approval)",
+        "provider",
+    ),
     r(
         "partner",
         "GET",

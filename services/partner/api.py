@@ -171,6 +171,34 @@ async def create_offer(body: OfferIn, caller: Seller, request: Request) -> Offer
     return await selling.offer(deps(request), caller, _offer(body, caller))
 
 
+class DecisionIn(BaseModel):
+    note: str = Field("", max_length=1000)
+
+
+class RejectionIn(BaseModel):
+    note: str = Field(min_length=1, max_length=1000, description="Why: the issuer sees it")
+
+
+@router.post("/offers/{offer_id}/approve")
+async def approve_offer(
+    offer_id: PathId, caller: Operator, request: Request, body: DecisionIn | None = None
+) -> Offer:
+    """Operators: the special approval of an offer in manual handling; it takes effect (§7.5)."""
+    return await selling.decide_offer(deps(request), caller, offer_id, "approve", body.note if body else "")
+
+
+@router.post("/offers/{offer_id}/reject")
+async def reject_offer(offer_id: PathId, body: RejectionIn, caller: Operator, request: Request) -> Offer:
+    """Operators: refuse an offer in manual handling, with the reason; it never takes effect (§7.5)."""
+    return await selling.decide_offer(deps(request), caller, offer_id, "reject", body.note)
+
+
+@router.post("/offers/{offer_id}/withdraw")
+async def withdraw_offer(offer_id: PathId, caller: Seller, request: Request) -> Offer:
+    """Its issuer withdraws an offer awaiting approval; an effective offer is view-only (§7.5)."""
+    return await selling.decide_offer(deps(request), caller, offer_id, "withdraw")
+
+
 @router.get("/offers/{offer_id}")
 async def get_offer(offer_id: PathId, caller: Party, request: Request) -> Offer:
     """One offer and its status (its issuer, provider, customer, the products' merchants, operators)."""

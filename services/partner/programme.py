@@ -124,9 +124,35 @@ class Offer(BaseModel):
     discount: Fraction
     valid_from: AwareDatetime
     valid_until: AwareDatetime
-    status: str  # effective | manual_handling
+    # effective | manual_handling, then from manual handling: effective (an operator's special approval),
+    # rejected, or withdrawn by its issuer (dossier §7.5: "approval-pending offers can be withdrawn; created
+    # offers are view-only").
+    status: str
     demand_id: str | None = None
+    decided_by: str | None = None  # the operator who approved or rejected it, or the issuer who withdrew it
+    decided_at: AwareDatetime | None = None
+    decision_note: str = ""
     version: int = 0
+
+    def approve(self, operator: str, note: str, now: datetime) -> None:
+        """§7.5: above the authorized discount an offer needs a special approval (转人工处理)."""
+        self._decide("effective", operator, note, now)
+
+    def reject(self, operator: str, note: str, now: datetime) -> None:
+        self._decide("rejected", operator, note, now)
+
+    def withdraw(self, issuer: str, now: datetime) -> None:
+        """§7.5: an offer awaiting approval can be withdrawn by its issuer; an effective one is view-only."""
+        self._decide("withdrawn", issuer, "", now)
+
+    def _decide(self, status: str, by: str, note: str, now: datetime) -> None:
+        if self.status != "manual_handling":
+            raise DomainError(
+                f"offer {self.offer_id} is {self.status}: only an offer in manual handling can be approved, "
+                "rejected or withdrawn (dossier §7.5)",
+                rule="offer_not_in_manual_handling",
+            )
+        self.status, self.decided_by, self.decided_at, self.decision_note = status, by, now, note
 
     def usable(self, customer: str, product: str, now: datetime) -> bool:
         return (

@@ -115,6 +115,30 @@ async def offer(deps: Deps, caller: Principal, offer: Offer) -> Offer:
     return await deps.uow.run(work)
 
 
+async def decide_offer(deps: Deps, caller: Principal, offer_id: str, decision: str, note: str = "") -> Offer:
+    """An operator approves or rejects an offer in manual handling (the route admits operators only); its
+    issuer withdraws it."""
+
+    async def work(uow: PartnerUnitOfWork) -> Offer:
+        offer = await uow.offers.get(offer_id)
+        if offer is None:
+            raise NotFound(f"no offer {offer_id}")
+        now = deps.clock()
+        if decision == "withdraw":
+            if offer.issuer_id != caller.account_id:
+                raise Forbidden(f"offer {offer_id} can be withdrawn by its issuer only", rule="issuer_only")
+            offer.withdraw(caller.account_id, now)
+        elif decision == "approve":
+            offer.approve(caller.account_id, note, now)
+        else:
+            offer.reject(caller.account_id, note, now)
+        await uow.offers.save(offer)
+        await uow.commit()
+        return offer
+
+    return await deps.uow.run(work)
+
+
 async def private_link(
     deps: Deps,
     caller: Principal,

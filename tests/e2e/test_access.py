@@ -706,6 +706,30 @@ async def _get_offer(w: World, role: str) -> Call:
     return Call(f"/offers/{offer['offer_id']}")
 
 
+async def _offer_in_manual_handling(w: World, issuer: str = "provider") -> str:
+    """An offer deeper than the product's authorized discount (0.2 or 0.3): it waits for an operator (§7.5)."""
+    body = {**_offer_body(w), "discount": "0.5"}
+    offer = await w.call("POST", "partner", "/offers", w.people[issuer], expect=201, json=body)
+    assert offer["status"] == "manual_handling", offer
+    return str(offer["offer_id"])
+
+
+@builds("partner", "POST", "/offers/{offer_id}/approve")
+async def _approve_offer(w: World, role: str) -> Call:
+    return Call(f"/offers/{await _offer_in_manual_handling(w)}/approve", {"json": {"note": "CRM approval"}})
+
+
+@builds("partner", "POST", "/offers/{offer_id}/reject")
+async def _reject_offer(w: World, role: str) -> Call:
+    return Call(f"/offers/{await _offer_in_manual_handling(w)}/reject", {"json": {"note": "too deep"}})
+
+
+@builds("partner", "POST", "/offers/{offer_id}/withdraw")
+async def _withdraw_offer(w: World, role: str) -> Call:
+    issuer = role if role in ("provider", "merchant") else "provider"
+    return Call(f"/offers/{await _offer_in_manual_handling(w, issuer)}/withdraw")
+
+
 async def _saas(w: World) -> str:
     """A paid SaaS order, once partner knows it (its buyer, from order.paid): its instance call fails (the
     merchant configured no endpoint), so there is a given-up call to replay."""

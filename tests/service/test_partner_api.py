@@ -615,3 +615,42 @@ async def test_a_failed_call_is_replayed_by_its_merchant_its_buyer_or_an_operato
     who = {"merchant": merchant, "buyer": buyer, "operator": person("operator")}[replayer]
     replayed = await partner.call("POST", "/merchant-calls/tenantSync:1/replay", who, 202)
     assert (replayed["status"], replayed["replays"]) == ("pending", 1)
+
+
+async def test_an_offer_in_manual_handling_is_approved_rejected_or_withdrawn(partner: Partner) -> None:
+    """Dossier §7.5: above the authorized discount an offer goes to manual handling; an operator's special
+    approval makes it take effect, or the operator rejects it; its issuer may withdraw it while it waits; an
+    effective offer is view-only."""
+    mine, other, operator = partner.provider(), partner.provider(), person("operator")
+    partner.terms("p1", rid("merchant"), authorized="0.10")
+    offer = {"name": "n", "customer_account_id": "c", "product_ids": ["p1"], "discount": "0.2", **window()}
+
+    async def waiting() -> str:
+        made = await partner.call("POST", "/offers", mine, 201, json=offer)
+        assert made["status"] == "manual_handling"
+        return str(made["offer_id"])
+
+    approved = await waiting()
+    await partner.refused("POST", f"/offers/{approved}/approve", mine, "operators_only")
+    done = await partner.call("POST", f"/offers/{approved}/approve", operator, 200, json={"note": "CRM ok"})
+    assert (done["status"], done["decided_by"], done["decision_note"]) == ("effective", operator[0], "CRM ok")
+    again = await partner.call("POST", f"/offers/{approved}/reject", operator, 409, json={"note": "late"})
+    assert again["detail"]["rule"] == "offer_not_in_manual_handling"
+    view_only = await partner.call("POST", f"/offers/{approved}/withdraw", mine, 409)
+    assert view_only["detail"]["rule"] == "offer_not_in_manual_handling"
+
+    rejected = await waiting()
+    no_reason = await partner.call("POST", f"/offers/{rejected}/reject", operator, 422, json={"note": ""})
+    assert no_reason["detail"][0]["loc"][-1] == "note"
+    done = await partner.call("POST", f"/offers/{rejected}/reject", operator, 200, json={"note": "too deep"})
+    assert (done["status"], done["decision_note"]) == ("rejected", "too deep")
+
+    withdrawn = await waiting()
+    await partner.refused("POST", f"/offers/{withdrawn}/withdraw", other, "issuer_only")
+    await partner.refused(
+        "POST", f"/offers/{withdrawn}/withdraw", person("buyer"), "providers_and_merchants_only"
+    )
+    done = await partner.call("POST", f"/offers/{withdrawn}/withdraw", mine, 200)
+    assert (done["status"], done["decided_by"]) == ("withdrawn", mine[0])
+    assert (await partner.call("GET", f"/offers/{withdrawn}", mine, 200))["status"] == "withdrawn"
+    await partner.call("POST", "/offers/OF-none/approve", operator, 404)

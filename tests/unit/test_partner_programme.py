@@ -211,3 +211,28 @@ def test_months_and_quarters_are_beijing_months() -> None:
     assert datetime(2026, 11, 30, 15, 59, tzinfo=UTC) < end <= datetime(2026, 11, 30, 16, 0, tzinfo=UTC)
     q_start, q_end = billing.quarter_bounds("2026Q4")
     assert (q_start, q_end) == (datetime(2026, 10, 1, tzinfo=BEIJING), datetime(2027, 1, 1, tzinfo=BEIJING))
+
+
+@pytest.mark.parametrize("status", ["effective", "rejected", "withdrawn"])
+def test_only_an_offer_in_manual_handling_is_decided(status: str) -> None:
+    offer = Offer(
+        offer_id="OF-1",
+        name="n",
+        issuer_id="prov",
+        customer_account_id="c",
+        product_ids=["p"],
+        discount=D("0.2"),
+        valid_from=NOW,
+        valid_until=NOW + timedelta(days=1),
+        status=status,
+    )
+    for decide in (
+        lambda: offer.approve("op", "", NOW),
+        lambda: offer.reject("op", "no", NOW),
+        lambda: offer.withdraw("prov", NOW),
+    ):
+        with pytest.raises(DomainError) as refused:
+            decide()
+        assert refused.value.rule == "offer_not_in_manual_handling"
+    assert offer.status == status
+    assert offer.decided_by is None
