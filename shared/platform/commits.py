@@ -46,11 +46,6 @@ class Committer:
         if self.task is None or self.task.done():
             self.task = asyncio.create_task(self._run(), name="kafka-commits")
 
-    async def flush(self) -> None:
-        """Commit what is queued now (stopping)."""
-        if self.pending:
-            await self._commit()
-
     async def _run(self) -> None:
         while True:
             await self.wake.wait()
