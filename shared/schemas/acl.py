@@ -40,6 +40,7 @@ GRANTS: dict[str, Grants] = {
                 T.ORDER_STATUS_CHANGED,
                 T.REFUND_REQUESTED,
                 T.REFUND_DECIDED,
+                T.NOTICE_REQUESTED,
             }
         ),
         # Refunds are the orders service's alone (the buyer's request, the merchant's decision, an appeal
@@ -64,13 +65,14 @@ GRANTS: dict[str, Grants] = {
                 T.ACCEPTANCE_DONE,
                 T.DEADLINE_SCHEDULED,
                 T.DEADLINE_CLEARED,
+                T.NOTICE_REQUESTED,
             }
         ),
         consumes=frozenset({T.ORDER_PAID, T.REFUND_DECIDED, T.ACCOUNT_ERASED}),
     ),
     "notification": Grants(produces=frozenset(), consumes=frozenset(Topic)),
     "partner": Grants(
-        produces=frozenset({T.MERCHANT_CALL_FAILED}),
+        produces=frozenset({T.MERCHANT_CALL_FAILED, T.NOTICE_REQUESTED}),
         consumes=frozenset(
             {T.ORDER_PAID, T.ACCEPTANCE_DONE, T.REFUND_DECIDED, T.ORDER_STATUS_CHANGED, T.ACCOUNT_ERASED}
         ),

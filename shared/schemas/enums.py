@@ -10,6 +10,7 @@ __all__ = [
     "CouponKind",
     "DeadlineKind",
     "DeliveryType",
+    "NoticeKind",
     "OrderStatus",
     "PartyRole",
     "SaleMode",
@@ -103,3 +104,30 @@ class AppealOutcome(StrEnum):
     RESUME = "resume"  # back to the node the flow was frozen at
     COMPLETE = "complete"
     REFUND = "refund"
+
+
+class NoticeKind(StrEnum):
+    """What a `notice.requested` asks notification to tell (dossier §6.3 and the flows that name a notice).
+
+    Each kind is one message type in notification's catalogue, with its category and default channels; the
+    producer says only who is told and what the message is about.
+    """
+
+    APPEAL_ESCALATED = "appeal_escalated"  # §5.3: the appeal SLA ran out; operators and both parties
+    PRODUCT_FROZEN = "product_frozen"  # §8.2.2/§2.3: interface failures or dial tests froze trading
+    PRODUCT_DELISTED = "product_delisted"  # §8.2.2: delisted after repeated interface failures
+    INSTANCE_RELEASED = "instance_released"  # §8.2.5: an expired, unrenewed instance was released
+    ACTIVATION_FAILED = "activation_failed"  # §6.3 "SaaS/API resource activation failed" (101)
+    RENEWAL = "renewal"  # §6.3 "user renewed a periodic product"
+    EXPIRY_REMINDER = "expiry_reminder"  # §6.3: 15, 7, 3, 1 days before expiry, 10:00 Beijing
+    TRIAL_CONVERSION_REMINDER = "trial_conversion_reminder"  # §6.3: trial → commercial, same days and hour
+    LISTING_REVIEW_RESULT = "listing_review_result"  # §6.3: the listing review's result, to the merchant
+    LONG_RUNNING_REMINDER = "long_running_reminder"  # §1.5: 180 days; merchant, buyer's account manager
+    SUPERVISION_AUTO_UNSUBSCRIBED = "supervision_auto_unsubscribed"  # §1.5/§6.3: legacy overdue supervision
+    UNSUBSCRIBE_REQUESTED = "unsubscribe_requested"  # §6.3 "user submitted an unsubscribe request" (101)
+    UNSUBSCRIBE_DECIDED = "unsubscribe_decided"  # §1.4: the merchant agreed or rejected
+    RETURN_REVIEW_OVERDUE = "return_review_overdue"  # §1.4: the merchant did not review a return in time
+    INVOICE_REQUESTED = "invoice_requested"  # §6.3 "general-product invoice request" (901)
+    STATEMENT_STATUS = "statement_status"  # §4.3/§7.6: a settlement statement in review, sent or paid
+    BILL_STATUS = "bill_status"  # §7.6: a provider bill in review, sent or paid
+    ORDER_REMINDER = "order_reminder"  # §9.2: the buyer reminds the seller (催促)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from shared.schemas.enums import (
     AccountRole,
@@ -14,6 +14,7 @@ from shared.schemas.enums import (
     CouponKind,
     DeadlineKind,
     DeliveryType,
+    NoticeKind,
     OrderStatus,
     PartyRole,
     SaleMode,
@@ -371,6 +372,47 @@ class MerchantCallFailed(Event):
         return self.order_id or self.payload.merchant_account_id
 
 
+# --- notice.requested ---------------------------------------------------------------------------
+
+
+class NoticeRecipient(_Payload):
+    """Who is told: one account in a role, or, for operators with no account named, every operator."""
+
+    role: AccountRole
+    account_id: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _named(self) -> NoticeRecipient:
+        if self.account_id is None and self.role is not AccountRole.OPERATOR:
+            raise ValueError(
+                f"a {self.role.value} recipient needs its account_id (only operators are a group)"
+            )
+        return self
+
+
+class NoticeRequestedPayload(_Payload):
+    """A service asks notification to tell people something its own flow decided (a statement was sent, a
+    product was frozen). `notice_id` is the producer's stable key for the fact (e.g. `statement:S1:sent`):
+    the same fact told twice is one notice. `params` fill the message type's template."""
+
+    notice_id: str = Field(min_length=1, max_length=200)
+    kind: NoticeKind
+    recipients: list[NoticeRecipient] = Field(min_length=1)
+    subject_id: str = Field(min_length=1)  # what it is about: an order, a product, a statement, a bill
+    params: dict[str, str] = Field(default_factory=dict)
+    parties: Parties | None = None
+
+
+class NoticeRequested(Event):
+    topic: ClassVar[str] = Topic.NOTICE_REQUESTED
+    event_type: Literal["notice.requested"] = "notice.requested"
+    payload: NoticeRequestedPayload
+
+    @property
+    def partition_key(self) -> str:
+        return self.order_id or self.payload.subject_id
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.topic: cls
     for cls in (
@@ -387,5 +429,6 @@ EVENT_TYPES: dict[str, type[Event]] = {
         DeadlineScheduled,
         DeadlineCleared,
         MerchantCallFailed,
+        NoticeRequested,
     )
 }

@@ -17,6 +17,7 @@ class Topic(StrEnum):
     DEADLINE_SCHEDULED = "deadline.scheduled"
     DEADLINE_CLEARED = "deadline.cleared"
     MERCHANT_CALL_FAILED = "merchant_call.failed"
+    NOTICE_REQUESTED = "notice.requested"
 
 
 TOPICS: tuple[Topic, ...] = tuple(Topic)
