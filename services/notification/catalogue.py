@@ -11,6 +11,9 @@ Choices where events overlap (documented so nobody is told twice):
   (see reminders.py).
 - `merchant_call.failed` reaches the merchant by SMS and e-mail (and in-site), mandatory (dossier §6.3 "O&M
   reminder (501)", §8.2.2: interface-call failures are notified by email, SMS and in-site message).
+- `notice.requested`: another service asks us to tell people what its own flow decided. Its `kind` is one
+  message type (`NOTICES`), its recipients are named in the payload (see `NOTICES` for each kind's category
+  and channels, and where the dossier is silent what was chosen).
 """
 
 from __future__ import annotations
@@ -20,11 +23,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from services.notification.templates import _TEXTS, Rendered, render
-from shared.schemas import AccountRole, Event, OrderStatus
+from shared.schemas import AccountRole, Event, NoticeRequestedPayload, OrderStatus
+from shared.schemas.enums import NoticeKind
 
 __all__ = [
     "CATALOGUE",
     "CATEGORIES",
+    "MESSAGE_TYPES",
+    "NOTICES",
     "_TEXTS",
     "Channel",
     "MessageType",
@@ -51,6 +57,8 @@ CATEGORIES = {
     "billing": "billing",
     "other": "901",
     "account": "account",
+    # 产品续费通知 (dossier §6.3 names the category, not its code) [I]: renewals, expiry and trial reminders.
+    "renewal": "renewal",
 }
 
 
@@ -121,6 +129,92 @@ CATALOGUE: dict[str, tuple[Rule, ...]] = {
     "refund.requested": (Rule(M, REFUND_REQUESTED),),
     "refund.decided": (Rule(B, REFUND_DECIDED), Rule(M, REFUND_DECIDED, _not_by_merchant)),
     "merchant_call.failed": (Rule(M, MERCHANT_CALL_FAILED),),
+}
+
+
+# --- notice.requested: one message type per NoticeKind ----------------------------------------------------
+# The channels follow dossier §6.3 "other notification facts" where it names them; `[I]` marks a kind where
+# the dossier is silent, with the choice made: a notice that stops trading, loses a buyer's resource or asks
+# someone to act by a date goes by in-site, e-mail and SMS (as §6.3 does for interface failures and trial
+# reminders); one that only reports goes in-site and by e-mail (as §6.3 does for statements). All are
+# mandatory: with no subscribed recipient they fall back to the bound e-mail and phone (§6.1: "if the merchant
+# has not set recipients, system messages go to the phone number and email bound to the account").
+IN_SITE_EMAIL = (Channel.IN_SITE, Channel.EMAIL)
+IN_SITE_SMS = (Channel.IN_SITE, Channel.SMS)
+NOTICES: dict[NoticeKind, MessageType] = {
+    # §5.3 / issue: the escalation notifies operators "in-site and e-mail" and both parties; the parties get
+    # the same channels [I].
+    NoticeKind.APPEAL_ESCALATED: MessageType("appeal_escalated", "appeal", IN_SITE_EMAIL),
+    # §6.3 "SaaS interface exception": O&M reminder (501); §8.2.2: interface failures by e-mail, SMS, in-site.
+    NoticeKind.PRODUCT_FROZEN: MessageType("product_frozen", "om_reminder"),
+    NoticeKind.PRODUCT_DELISTED: MessageType("product_delisted", "om_reminder"),
+    # §8.2.5: the dossier names no category for a release; 101 (the instance's lifecycle), all channels (the
+    # buyer loses the resource) [I].
+    NoticeKind.INSTANCE_RELEASED: MessageType("instance_released", "creation_activation"),
+    # §6.3 "SaaS / API resource activation failed": 101; channels not named, all three (a paid resource that
+    # did not open) [I].
+    NoticeKind.ACTIVATION_FAILED: MessageType("activation_failed", "creation_activation"),
+    # §6.3 "user renewed a periodic product": 产品续费通知; channels not named: reports only [I].
+    NoticeKind.RENEWAL: MessageType("renewal", "renewal", IN_SITE_EMAIL),
+    # §6.3: expiry and trial → commercial reminders at 15, 7, 3, 1 days, 10:00, by in-site, e-mail and SMS.
+    # The category is not named: 产品续费通知, what they ask for [I].
+    NoticeKind.EXPIRY_REMINDER: MessageType("expiry_reminder", "renewal"),
+    NoticeKind.TRIAL_CONVERSION_REMINDER: MessageType("trial_conversion_reminder", "renewal"),
+    # §6.3: listing review results by in-site message and SMS. No category named: other (901) [I].
+    NoticeKind.LISTING_REVIEW_RESULT: MessageType("listing_review_result", "other", IN_SITE_SMS),
+    # §1.5: the 180-day reminder to the merchant and the buyer's account manager; supervision, reports only
+    # [I].
+    NoticeKind.LONG_RUNNING_REMINDER: MessageType("long_running_reminder", "supervision", IN_SITE_EMAIL),
+    # §6.3 "supervision overdue – system executed unsubscribe – notify merchant": 产品创建开通通知 (101); the
+    # merchant loses the order, all channels [I].
+    NoticeKind.SUPERVISION_AUTO_UNSUBSCRIBED: MessageType(
+        "supervision_auto_unsubscribed", "creation_activation"
+    ),
+    # §6.3 "user submitted an unsubscribe request": 101; the merchant must act, all channels (as refunds) [I].
+    NoticeKind.UNSUBSCRIBE_REQUESTED: MessageType("unsubscribe_requested", "creation_activation"),
+    # §1.4: the merchant agreed or rejected; 101 as the request, all channels (as refund decisions) [I].
+    NoticeKind.UNSUBSCRIBE_DECIDED: MessageType("unsubscribe_decided", "creation_activation"),
+    # §1.4: a return not reviewed in time (the buyer may contact the merchant); 101, all channels [I].
+    NoticeKind.RETURN_REVIEW_OVERDUE: MessageType("return_review_overdue", "creation_activation"),
+    # §6.3 "general-product invoice request": other (901); invoice reminders by e-mail and in-site.
+    NoticeKind.INVOICE_REQUESTED: MessageType("invoice_requested", "other", IN_SITE_EMAIL),
+    # §6.3: statements by e-mail and in-site (§4.3, §7.6 settlement); category billing [I].
+    NoticeKind.STATEMENT_STATUS: MessageType("statement_status", "billing", IN_SITE_EMAIL),
+    NoticeKind.BILL_STATUS: MessageType("bill_status", "billing", IN_SITE_EMAIL),
+    # §9.2: the buyer reminds the seller (催促); about a supervised order, in-site and e-mail (rate-limited by
+    # orders, not worth an SMS) [I].
+    NoticeKind.ORDER_REMINDER: MessageType("order_reminder", "supervision", IN_SITE_EMAIL),
+}
+# Every notice is in the inbox: its in-site delivery is the mark that the notice was told to an account, so
+# the same fact told twice (another event id, same notice id) is one notice (services.py; a unit test keeps
+# every notice type in-site).
+
+
+def _notice_to(kind: NoticeKind, role: AccountRole) -> Callable[[Event], bool]:
+    """A notice of `kind` that names a recipient in `role`."""
+
+    def when(e: Event) -> bool:
+        p = e.payload
+        if not isinstance(p, NoticeRequestedPayload) or p.kind != kind:
+            return False
+        return any(r.role == role for r in p.recipients)
+
+    return when
+
+
+CATALOGUE["notice.requested"] = tuple(
+    Rule(role, message, _notice_to(kind, role)) for kind, message in NOTICES.items() for role in AccountRole
+)
+
+# Every message type, by key: what a recipient may subscribe to, and what GET /message-types lists.
+MESSAGE_TYPES: dict[str, MessageType] = {
+    m.key: m
+    for m in (
+        *(rule.message for rules in CATALOGUE.values() for rule in rules),
+        DEADLINE_REMINDER,
+        VERIFY_EMAIL,
+        VERIFY_PHONE,
+    )
 }
 
 

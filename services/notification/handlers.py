@@ -47,6 +47,9 @@ SUBSCRIPTIONS: dict[Topic, str] = {
     Topic.DEADLINE_SCHEDULED: "Start escalating reminders toward the deadline for the party that must act.",
     Topic.DEADLINE_CLEARED: "Stop the deadline's reminders (the party acted, or it was paused or cancelled).",
     Topic.ACCEPTANCE_DONE: "Tell the merchant the delivery was accepted and the buyer the order completed.",
+    Topic.NOTICE_REQUESTED: "Tell the recipients a notice names what another service's flow decided (a "
+    "statement sent, a product frozen, an expiry ahead): its kind's message type, category and channels; "
+    "the same notice id told twice is one notice.",
 }
 
 EVENT_HANDLERS: dict[Topic, list[UseCase]] = {

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from services.notification.texts import NOTICE_PARAMS
 from shared.schemas import (
     AcceptanceDonePayload,
     AccountRole,
@@ -17,6 +18,7 @@ from shared.schemas import (
     Event,
     MerchantCallFailedPayload,
     MilestoneConfirmedPayload,
+    NoticeRequestedPayload,
     OrderPaidPayload,
     OrderStatusChangedPayload,
     Parties,
@@ -107,6 +109,14 @@ def _(p: MerchantCallFailedPayload) -> dict[str, Any]:
     return fields(p, "order_id", "endpoint", "attempt", "final", "consequence", "error")
 
 
+@carried.register
+def _(p: NoticeRequestedPayload) -> dict[str, Any]:
+    """The notice's params; one its kind's text uses but the producer did not send renders as empty (or as
+    its default, `currency`), never an error."""
+    blanks = {name: DEFAULTS.get(name, "") for name in NOTICE_PARAMS.get(p.kind.value, ())}
+    return blanks | p.params
+
+
 # --- who plays which role -----------------------------------------------------------------------------
 WithParties = (
     OrderPaidPayload
@@ -121,15 +131,36 @@ WithParties = (
 
 
 def accounts_in_role(event: Event, role: AccountRole) -> list[str]:
-    """The account that plays `role` in this event, if it names one (operators: the store knows them)."""
+    """The accounts that play `role` in this event, if it names them (operators: see `every_operator`)."""
     found = roles(event.payload).get(role)
+    if isinstance(found, list):  # a notice may name several accounts in a role
+        return list(dict.fromkeys(found))
     return [found] if found else []
 
 
+def every_operator(event: Event) -> bool:
+    """Whether an operator message of this event goes to every operator: always for the catalogue's events
+    (appeals: every operator reviews), and for a notice naming an operator recipient without an account."""
+    if isinstance(event.payload, NoticeRequestedPayload):
+        return any(r.role == AccountRole.OPERATOR and r.account_id is None for r in event.payload.recipients)
+    return True
+
+
 @functools.singledispatch
-def roles(payload: object) -> dict[AccountRole, str | None]:
-    """The accounts a payload names, by role."""
+def roles(payload: object) -> dict[AccountRole, str | None] | dict[AccountRole, list[str]]:
+    """The account (or, for a notice, the accounts) a payload names, by role."""
     return {}
+
+
+@roles.register
+def _(p: NoticeRequestedPayload) -> dict[AccountRole, list[str]]:
+    """A notice names its recipients itself; an operator recipient without an account is every operator
+    (`every_operator`), not an account named here."""
+    named: dict[AccountRole, list[str]] = {}
+    for r in p.recipients:
+        if r.account_id:
+            named.setdefault(r.role, []).append(r.account_id)
+    return named
 
 
 @roles.register

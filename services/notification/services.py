@@ -7,14 +7,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from services.notification.catalogue import rules_for
+from services.notification.catalogue import Channel, MessageType, rules_for
 from services.notification.deps import CONSUMER, Deps
-from services.notification.domain import Cause, Contact
-from services.notification.message_context import accounts_in_role, context
+from services.notification.domain import Cause, Contact, Delivery
+from services.notification.message_context import accounts_in_role, context, every_operator
 from services.notification.planning import plan_message
 from services.notification.store import NotificationUnitOfWork
 from shared.platform.errors import NotFound
-from shared.schemas import AccountRegistered, AccountRole, Event
+from shared.schemas import AccountRegistered, AccountRole, Event, NoticeRequested
 
 
 async def notify(deps: Deps, event: Event) -> bool:
@@ -74,12 +74,11 @@ async def _handled(
 async def _notify(
     uow: NotificationUnitOfWork, event: Event, now: datetime, only_account: str | None = None
 ) -> None:
-    ctx, cause = context(event), Cause(str(event.event_id), event.event_type, event.order_id)
+    ctx, cause = context(event), _cause(event)
     for rule in rules_for(event):
-        if rule.role is AccountRole.OPERATOR:
-            accounts = await uow.contacts.operators()  # appeals: every operator reviews
-        else:
-            accounts = accounts_in_role(event, rule.role)
+        accounts = accounts_in_role(event, rule.role)
+        if rule.role is AccountRole.OPERATOR and every_operator(event):
+            accounts = sorted({*accounts, *await uow.contacts.operators()})  # appeals: every operator reviews
         for account_id in accounts:
             if only_account and account_id != only_account:
                 continue
@@ -88,7 +87,24 @@ async def _notify(
                 # The account's registration has not reached us yet (another topic): keep the event for it.
                 await uow.contacts.park(account_id, event)
                 continue
+            if isinstance(event, NoticeRequested) and await _told(uow, cause, account_id, rule.message):
+                continue  # the same notice, told again by another event: one notice per recipient
             await plan_message(uow, cause, contact, rule.message, ctx, now)
+
+
+def _cause(event: Event) -> Cause:
+    """What the deliveries are keyed on: the event, or for a notice the producer's notice id (the same fact
+    told by two events, e.g. a producer's retry that wrote a second outbox row, is one notice)."""
+    if isinstance(event, NoticeRequested):
+        return Cause(f"notice:{event.payload.notice_id}", event.event_type, event.order_id)
+    return Cause(str(event.event_id), event.event_type, event.order_id)
+
+
+async def _told(uow: NotificationUnitOfWork, cause: Cause, account_id: str, message: MessageType) -> bool:
+    """Whether this notice was told to this account already: its in-site delivery, keyed on the notice id,
+    exists (every notice type is in-site; the delivery log is kept even when the inbox copy is deleted)."""
+    key = Delivery.key(cause.event_id, account_id, message.key, Channel.IN_SITE, account_id)
+    return await uow.deliveries.get(key) is not None
 
 
 # --- the inbox -------------------------------------------------------------------------------------------

@@ -40,6 +40,20 @@ NODE_ZH = {
     "download": "用户下载",
 }
 OUTCOME_ZH = {"resume": "恢复流程", "complete": "完成订单", "refund": "退款"}
+# Notice params that are keys (texts.py): settlement statuses, review results, unsubscribe decisions. An
+# unknown value is shown as sent (it is the producer's word, not an internal key).
+SETTLEMENT = {
+    "en-US": {"in_review": "in review", "review": "in review", "sent": "sent", "paid": "paid"},
+    "zh-CN": {"in_review": "审核中", "review": "审核中", "sent": "已发送", "paid": "已付款"},
+}
+REVIEW = {
+    "en-US": {"approved": "approved", "rejected": "rejected"},
+    "zh-CN": {"approved": "通过", "rejected": "驳回"},
+}
+DECISION = {
+    "en-US": {"agreed": "agreed", "rejected": "rejected"},
+    "zh-CN": {"agreed": "已同意", "rejected": "已拒绝"},
+}
 DEADLINE_ZH = {
     "auto_acceptance": "到期后系统将自动验收",
     "appeal_sla": "到期前需处理申诉",
@@ -71,6 +85,8 @@ def _text_env(locale: str) -> Environment:
     env.filters["node"] = lambda v: NODE_ZH.get(str(v), "当前节点") if zh else str(v)
     env.filters["outcome"] = lambda v: OUTCOME_ZH.get(str(v), "已处理") if zh else str(v)
     env.filters["deadline"] = lambda v: DEADLINE_ZH.get(str(v), "请及时处理") if zh else str(v)
+    for name, table in (("settlement", SETTLEMENT), ("review", REVIEW), ("decision", DECISION)):
+        env.filters[name] = lambda v, words=table[locale]: words.get(str(v), str(v))
     return env
 
 
