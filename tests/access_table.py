@@ -197,6 +197,7 @@ RULES: tuple[Rule, ...] = (
             ("GET", "/accounts/{account_id}/reminders"),
         )
     ),
+    r("notification", "GET", "/message-types", ALL),
     r("notification", "GET", "/operator/audit", OPS),
     r("notification", "GET", "/operator/deliveries/dead", OPS),
     r("notification", "POST", "/operator/deliveries/{delivery_id}/replay", OPS),

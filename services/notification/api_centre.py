@@ -1,4 +1,5 @@
-"""HTTP routes of the message centre (消息中心): recipients, their verification, resend (dossier §6.2).
+"""HTTP routes of the message centre (消息中心): the message types, recipients, their verification, resend
+(dossier §6.2, §6.3).
 
 The recipients of an account are its own (`own_account_only`, see `api.Owner`). The e-mail verification link
 is the one route without a token: the link's secret identifies the recipient, and it shows no data.
@@ -9,15 +10,47 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
+from pydantic import BaseModel
 
 from services.notification import centre_service as centre
 from services.notification.api import AccountPath, IdPath, Owner, deps
+from services.notification.catalogue import CATEGORIES, MESSAGE_TYPES, Channel
 from services.notification.centre import RecipientView
 from services.notification.centre_service import AddRecipients, EditRecipient
 from services.notification.queries import Queries
+from services.notification.texts import TITLES
+from shared.platform.auth import Party
 
 router = APIRouter()
 PREFIX = "/accounts/{account_id}/recipients"
+
+
+class MessageTypeView(BaseModel):
+    """A message type as the message centre lists it: what a recipient may subscribe to (by key or
+    category)."""
+
+    key: str
+    category: str
+    category_code: str  # the marketplace's code where the dossier names one (§6.3: 101, 501, 901)
+    channels: list[Channel]  # its default channels
+    mandatory: bool  # with no subscribed recipient, it still goes to the account's bound e-mail and phone
+    title: dict[str, str]  # a short name per locale: zh-CN, en-US
+
+
+@router.get("/message-types", tags=["message centre"])
+async def message_types(caller: Party) -> list[MessageTypeView]:
+    """List every message type: its category and code, default channels, whether mandatory, and its name."""
+    return [
+        MessageTypeView(
+            key=m.key,
+            category=m.category,
+            category_code=CATEGORIES[m.category],
+            channels=list(m.channels),
+            mandatory=m.mandatory,
+            title={locale: titles[m.key] for locale, titles in TITLES.items()},
+        )
+        for m in sorted(MESSAGE_TYPES.values(), key=lambda m: m.key)
+    ]
 
 
 @router.post(PREFIX, status_code=status.HTTP_201_CREATED, tags=["message centre"])

@@ -638,6 +638,11 @@ async def _breakers(w: World, role: str) -> Call:
     return Call("/operator/providers")
 
 
+@builds("notification", "GET", "/message-types")
+async def _message_types(w: World, role: str) -> Call:
+    return Call("/message-types")
+
+
 for _service in SERVICES:
 
     async def _audit(w: World, role: str) -> Call:

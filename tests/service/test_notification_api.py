@@ -466,3 +466,30 @@ async def test_operator_list_and_path_bounds(http: httpx.AsyncClient) -> None:
     assert (await http.get("/operator/deliveries/dead", params={"limit": 501}, headers=op)).status_code == 422
     assert (await http.get(f"/accounts/{'a' * 129}/inbox", headers=op)).status_code == 422
     assert (await http.get("/verify/email", params={"token": "short"})).status_code == 422
+
+
+@pytest.mark.parametrize("role", ["buyer", "merchant", "provider", "operator"])
+async def test_every_role_reads_the_message_types_with_their_category_and_channels(
+    http: httpx.AsyncClient, role: str
+) -> None:
+    resp = await http.get("/message-types", headers=bearer(OTHER, role))
+    assert resp.status_code == 200, resp.text
+    listed = {t["key"]: t for t in resp.json()}
+    assert listed["product_frozen"] == {
+        "key": "product_frozen",
+        "category": "om_reminder",
+        "category_code": "501",
+        "channels": ["in_site", "email", "sms"],
+        "mandatory": True,
+        "title": {"en-US": "Product trading frozen", "zh-CN": "商品冻结交易"},
+    }
+    assert listed["statement_status"]["channels"] == ["in_site", "email"]
+    assert listed["listing_review_result"]["channels"] == ["in_site", "sms"]
+    assert listed["order_paid"]["category_code"] == "101"  # the existing types are listed too
+
+
+async def test_the_message_types_need_a_marketplace_token(http: httpx.AsyncClient) -> None:
+    assert (await http.get("/message-types")).status_code == 401
+    resp = await http.get("/message-types", headers=bearer(OWNER, "payment-system"))
+    assert resp.status_code == 403
+    assert resp.json()["detail"]["rule"] == "marketplace_accounts_only"
