@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,8 +30,12 @@ from shared.schemas import (
     DeadlineCleared,
     DeadlineScheduled,
     Event,
+    NoticeRecipient,
+    NoticeRequested,
+    NoticeRequestedPayload,
     Parties,
 )
+from shared.schemas.enums import NoticeKind
 from tests import factories as f
 from tests.conftest import Infra
 from tests.helpers import Sinks, eventually, produce, running, start_sinks
@@ -111,6 +116,23 @@ async def publish(infra: Infra, namespace: str, event: Event) -> None:
         f"{namespace}.{event.topic}",
         event.model_dump_json().encode(),
         key=event.partition_key,
+    )
+
+
+def notice(
+    kind: NoticeKind, role: AccountRole, account_id: str, subject: str, params: dict[str, str]
+) -> NoticeRequested:
+    """A service asking notification to tell one account something (its notice id: the fact's key)."""
+    return NoticeRequested(
+        producer="orders",
+        correlation_id=f.rid("corr"),
+        payload=NoticeRequestedPayload(
+            notice_id=f"{kind.value}:{subject}:{params.get('status', '')}",
+            kind=kind,
+            recipients=[NoticeRecipient(role=role, account_id=account_id)],
+            subject_id=subject,
+            params=params,
+        ),
     )
 
 
@@ -250,6 +272,52 @@ async def test_verification_then_the_recipient_replaces_the_bound_contact(
         zh_sms = await eventually(merchant_sms, what="the merchant's SMS")
         assert zh_sms[0]["body"] == f"[KooGallery] 新订单 {paid.order_id} 已支付"
         assert int(zh_sms[0]["num_segments"]) <= 2  # as the provider counts them (UCS-2)
+
+        # A notice (notice.requested) from another service's flow: its kind's category picks the recipient
+        # (activation failures are 101, creation_activation, which the buyer's recipient subscribed to) ...
+        subject = f.rid("CS")
+        failed = notice(
+            NoticeKind.ACTIVATION_FAILED,
+            AccountRole.BUYER,
+            p.buyer_account_id,
+            subject,
+            {"product": "Backup as a service", "order_id": subject, "reason": "quota"},
+        )
+        await publish(infra, namespace, failed)
+
+        async def activation_mail() -> list[dict[str, Any]]:
+            return [m for m in await rows(sink, "mail", rcpt_email) if "Activation" in m["subject"]]
+
+        [mail] = await eventually(activation_mail, what="the activation-failure notice by e-mail")
+        assert mail["subject"] == "Activation of Backup as a service failed"
+        assert f"for order {subject}: quota" in mail["text"]
+        # ... and a statement (billing, no recipient subscribed) goes to the merchant's bound e-mail, in
+        # Chinese, once however often it is told: the same notice id again, then another notice on the same
+        # partition (its subject), which arrives after it.
+        statement = notice(
+            NoticeKind.STATEMENT_STATUS,
+            AccountRole.MERCHANT,
+            p.merchant_account_id,
+            subject,
+            {"statement_id": "ST-1", "period": "2026-10", "status": "sent"},
+        )
+        await publish(infra, namespace, statement)
+        await publish(infra, namespace, statement.model_copy(update={"event_id": uuid.uuid4()}))
+        after = notice(
+            NoticeKind.BILL_STATUS,
+            AccountRole.MERCHANT,
+            p.merchant_account_id,
+            subject,
+            {"bill_id": "B-1", "status": "paid"},
+        )
+        await publish(infra, namespace, after)
+
+        async def billing_mail() -> list[dict[str, Any]]:
+            found = await rows(sink, "mail", f"{p.merchant_account_id}@example.com")
+            return found if any(m["subject"] == "账单 B-1 已付款" for m in found) else []
+
+        told = [m["subject"] for m in await eventually(billing_mail, what="the merchant's billing notices")]
+        assert told.count("结算单 ST-1 已发送") == 1
 
 
 async def test_forty_recipient_changes_a_day(
