@@ -31,6 +31,9 @@ from shared.schemas import (
     MerchantCallFailedPayload,
     MilestoneConfirmed,
     MilestoneConfirmedPayload,
+    NoticeRecipient,
+    NoticeRequested,
+    NoticeRequestedPayload,
     OrderPaid,
     OrderStatus,
     OrderStatusChanged,
@@ -43,6 +46,7 @@ from shared.schemas import (
     Topic,
     dead_letter,
 )
+from shared.schemas.enums import NoticeKind
 from tests.factories import acceptance_done, account_registered, order_paid, parties, rid
 
 NOW = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
@@ -186,6 +190,17 @@ def samples() -> dict[str, Event]:
                 parties=p,
             ),
         ),
+        "notice.requested": NoticeRequested(
+            **env,
+            payload=NoticeRequestedPayload(
+                notice_id=f"order:{order_id}:reminded",
+                kind=NoticeKind.ORDER_REMINDER,
+                recipients=[NoticeRecipient(role=AccountRole.MERCHANT, account_id=p.merchant_account_id)],
+                subject_id=order_id,
+                params={"order_id": order_id},
+                parties=p,
+            ),
+        ),
     }
 
 
@@ -271,11 +286,23 @@ def test_account_events_are_keyed_by_the_account(event_type: str) -> None:
     assert event.partition_key == event.payload.account_id
 
 
-@pytest.mark.parametrize("event_type", sorted(set(EVENT_TYPES) - {"account.registered", "account.erased"}))
+NOT_ORDER_EVENTS = {"account.registered", "account.erased", "notice.requested"}
+
+
+@pytest.mark.parametrize("event_type", sorted(set(EVENT_TYPES) - NOT_ORDER_EVENTS))
 def test_order_events_are_keyed_by_the_order(event_type: str) -> None:
     event = samples()[event_type]
     assert event.order_id is not None
     assert event.partition_key == event.order_id == event.payload.order_id
+
+
+def test_a_notice_is_keyed_by_its_order_else_by_its_subject() -> None:
+    event = samples()["notice.requested"]
+    assert event.partition_key == event.order_id == event.payload.subject_id
+    about_a_statement = event.model_copy(
+        update={"order_id": None, "payload": event.payload.model_copy(update={"subject_id": "ST-1"})}
+    )
+    assert about_a_statement.partition_key == "ST-1"
 
 
 def test_an_event_without_an_order_id_has_no_partition_key() -> None:
