@@ -2,8 +2,9 @@
 
 Where the rules live:
 - who is told what about which event: `catalogue.py` (message types, categories, channels, which role gets
-  which message); the words: `texts.py` and `templates.py`; what a template gets from an event:
-  `message_context.py` (by payload type);
+  which message; `NOTICES`: the message type of each kind of `notice.requested`, whose recipients the notice
+  names); the words: `texts.py` (with the params each notice's text uses) and `templates.py`; what a template
+  gets from an event: `message_context.py` (by payload type);
 - to whom and on which channel (recipients, bound contact, fallback, erasure), a delivery's idempotency key
   and retry backoff: `domain.py`; recipients and their verification, the daily limit: `centre.py`;
   reminder series and their escalation: `reminders.py`; the inbox's message: `inbox.py`;

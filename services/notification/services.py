@@ -41,6 +41,16 @@ async def notify_all(deps: Deps, events: list[Event]) -> list[bool]:
         named = sorted({a for e in fresh for rule in rules_for(e) for a in accounts_in_role(e, rule.role)})
         await uow.prefetch("contacts", named)
         await uow.recipients.prefetch(named)
+        # the notices' marks (their in-site deliveries): whether each named account was told already
+        told = {
+            _told_key(_cause(e), a, rule.message)
+            for e in fresh
+            if isinstance(e, NoticeRequested)
+            for rule in rules_for(e)
+            for a in accounts_in_role(e, rule.role)
+        }
+        if told:
+            await uow.prefetch("deliveries", sorted(told))
 
     done = [r is not None for r in await deps.uow.handle_batch(CONSUMER, events, work, prefetch)]
     deps.queued()
@@ -103,8 +113,11 @@ def _cause(event: Event) -> Cause:
 async def _told(uow: NotificationUnitOfWork, cause: Cause, account_id: str, message: MessageType) -> bool:
     """Whether this notice was told to this account already: its in-site delivery, keyed on the notice id,
     exists (every notice type is in-site; the delivery log is kept even when the inbox copy is deleted)."""
-    key = Delivery.key(cause.event_id, account_id, message.key, Channel.IN_SITE, account_id)
-    return await uow.deliveries.get(key) is not None
+    return await uow.deliveries.get(_told_key(cause, account_id, message)) is not None
+
+
+def _told_key(cause: Cause, account_id: str, message: MessageType) -> str:
+    return Delivery.key(cause.event_id, account_id, message.key, Channel.IN_SITE, account_id)
 
 
 # --- the inbox -------------------------------------------------------------------------------------------
