@@ -36,6 +36,8 @@ from shared.schemas import (
     OrderStatusChanged,
     OrderStatusChangedPayload,
     PartyRole,
+    ProductFrozen,
+    ProductFrozenPayload,
     RefundDecided,
     RefundDecidedPayload,
     RefundRequested,
@@ -186,6 +188,18 @@ def samples() -> dict[str, Event]:
                 parties=p,
             ),
         ),
+        "product.frozen": ProductFrozen(
+            producer="partner",
+            correlation_id=rid("product"),
+            payload=ProductFrozenPayload(
+                product_id=rid("product"),
+                merchant_account_id=p.merchant_account_id,
+                measure="delisted",
+                cause="interface_failures",
+                detail="6 orders failed",
+                decided_at=NOW,
+            ),
+        ),
     }
 
 
@@ -271,7 +285,16 @@ def test_account_events_are_keyed_by_the_account(event_type: str) -> None:
     assert event.partition_key == event.payload.account_id
 
 
-@pytest.mark.parametrize("event_type", sorted(set(EVENT_TYPES) - {"account.registered", "account.erased"}))
+def test_product_events_are_keyed_by_the_product() -> None:
+    event = samples()["product.frozen"]
+    assert event.order_id is None
+    assert event.partition_key == event.payload.product_id
+
+
+NOT_ORDER_EVENTS = {"account.registered", "account.erased", "product.frozen"}
+
+
+@pytest.mark.parametrize("event_type", sorted(set(EVENT_TYPES) - NOT_ORDER_EVENTS))
 def test_order_events_are_keyed_by_the_order(event_type: str) -> None:
     event = samples()[event_type]
     assert event.order_id is not None
