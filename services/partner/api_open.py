@@ -54,7 +54,11 @@ USAGE_BODY: dict[str, Any] = {
 async def usage_data(request: Request) -> JSONResponse:
     """On-demand usage records (at most 1,000, beginTime within 21 days), signed with the merchant's key."""
     headers = {k.lower(): v for k, v in request.headers.items()}
-    status, answer = await usage_push.push(
-        deps(request), headers.get("x-merchant-id"), headers, await request.body()
-    )
+    body = bytearray()
+    async for chunk in request.stream():  # read up to the cap: a huge body never fills memory
+        body += chunk
+        if len(body) > usage_push.MAX_BODY:
+            answer = {"resultCode": "MKT.9003", "resultMsg": "the body is too large", "records": []}
+            return JSONResponse(answer, status_code=413)
+    status, answer = await usage_push.push(deps(request), headers.get("x-merchant-id"), headers, bytes(body))
     return JSONResponse(answer, status_code=status)
