@@ -145,6 +145,16 @@ async def _dial_tested(
         assert failure is not None
         call.failed(now, failure.kind, code, replay, times, failure.detail)
     _, product_id, day, slot = call.call_id.split(":")
+    if not passed:  # §8.2.8: a failed dial test is told to the merchant (e-mail, SMS, in-site message)
+        uow.emit(
+            notice(
+                NoticeKind.DIAL_TEST_FAILED,
+                call.call_id,
+                product_id,
+                {AccountRole.MERCHANT: call.merchant_id},
+                {"product_id": product_id, "day": day, "slot": slot, "error": str(failure)[:200]},
+            )
+        )
     await product_cases.dial_tested(
         uow, product_id, call.merchant_id, datetime.strptime(day, "%Y%m%d").date(), slot, passed, now
     )

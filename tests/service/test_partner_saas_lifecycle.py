@@ -391,6 +391,10 @@ async def test_dial_tests_run_twice_a_day_and_five_failing_days_freeze_the_produ
     [told] = shop.notices(NoticeKind.PRODUCT_FROZEN)
     assert told.payload.recipients[0].account_id == merchant
     assert shop.of(MerchantCallFailed) == []  # a dial test concerns no order: no refund path
+    failures = shop.notices(NoticeKind.DIAL_TEST_FAILED)  # each failed test told to the merchant (§8.2.8)
+    assert len(failures) == 10
+    assert {n.payload.recipients[0].account_id for n in failures} == {merchant}
+    assert failures[0].payload.params["slot"] == "am"
     later = datetime(2026, 12, 6, 8, 0, tzinfo=UTC)
     assert await dials.run_once(later) == []  # a frozen product is no longer tested
 
@@ -407,3 +411,4 @@ async def test_a_signed_answer_of_any_result_code_passes_the_dial_test() -> None
     assert (await shop.attempt(item)).status == "succeeded"
     health = shop.state.tables["product_health"][paid.payload.product.product_id]
     assert health["dial_days"] == {"2026-12-01": {"am": True}}
+    assert shop.notices(NoticeKind.DIAL_TEST_FAILED) == []
