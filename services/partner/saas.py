@@ -84,6 +84,8 @@ async def lapse_release(uow: PartnerUnitOfWork, sale: Sale, ends_at: datetime) -
     a durable timer like the expiry: a call due at the validity end plus the freeze period, which a renewal
     (a later validity end) moves, and an unsubscribe's release cancels. None once the instance is released."""
     root = await uow.sales.root(sale)
+    if await uow.calls.get(f"releaseInstance:{root.order_id}") is not None:
+        return None  # released by an unsubscribe already
     due = ends_at + timedelta(days=FREEZE_DAYS)
     call_id = f"releaseInstance:lapse:{root.order_id}"
     existing = await uow.calls.get(call_id)

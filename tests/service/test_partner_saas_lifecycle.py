@@ -327,6 +327,8 @@ async def test_an_unsubscribe_releases_at_once_and_cancels_the_lapse_release() -
     await shop.handle(refund_decided(paid, str(p.amount)))
 
     assert shop.call(f"releaseInstance:lapse:{paid.order_id}").status == "cancelled"
+    await shop.handle(validity(paid, NOW + timedelta(days=60)))  # a later validity end schedules no release
+    assert shop.call(f"releaseInstance:lapse:{paid.order_id}").status == "cancelled"
     released = await shop.attempt(f"releaseInstance:{paid.order_id}")
     assert released.status == "succeeded"
     [told] = shop.notices(NoticeKind.INSTANCE_RELEASED)
