@@ -414,3 +414,15 @@ async def test_a_signed_answer_of_any_result_code_passes_the_dial_test() -> None
     health = shop.state.tables["product_health"][paid.payload.product.product_id]
     assert health["dial_days"] == {"2026-12-01": {"am": True}}
     assert shop.notices(NoticeKind.DIAL_TEST_FAILED) == []
+
+
+async def test_no_lapse_release_is_scheduled_after_an_unsubscribe_released_the_instance() -> None:
+    shop = Shop(ok)
+    paid = saas_paid()
+    await shop.endpoint(paid.payload.parties.merchant_account_id)
+    await shop.handle(paid)
+    await shop.handle(refund_decided(paid, str(paid.payload.amount)))
+    await shop.handle(validity(paid, NOW + timedelta(days=30)))
+
+    assert f"releaseInstance:{paid.order_id}" in shop.state.tables["merchant_calls"]
+    assert f"releaseInstance:lapse:{paid.order_id}" not in shop.state.tables["merchant_calls"]
