@@ -343,6 +343,8 @@ EXEMPT = {
     "/asyncapi.json",
     "/callbacks/sms/{delivery_id}",
     "/verify/email",
+    # partner's merchant-signed open API (dossier §8.2.9, §8.3): the merchant's access-key signature, no token
+    "/open/saas/usage-data",
 }
 
 

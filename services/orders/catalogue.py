@@ -23,7 +23,8 @@ LICENSE_TYPES = {
     DeliveryType.LICENSE_PACKAGE,
 }
 JOINT_OP_PASS_SCORE = 60  # joint-op certification: max 120 points, must be > 60 (dossier §9.1)
-ProductStatus = Literal["draft", "pending_review", "listed", "rejected"]
+# frozen / delisted: partner's product.frozen (dossier §8.2.2, §8.2.8; product_holds.py): no new purchase
+ProductStatus = Literal["draft", "pending_review", "listed", "rejected", "frozen", "delisted"]
 # What an order keeps of the product it sold, besides the specification bought (ProductSnapshot).
 SNAPSHOT = {
     "product_id",

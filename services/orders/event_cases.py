@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from services.orders import refunds
+from services.orders import product_holds, refunds
 from services.orders.context import CONSUMER, OrdersContext, known_order
 from services.orders.progress import Progress
 from services.orders.refund_cases import settle
@@ -24,6 +24,7 @@ from shared.schemas import (
     Event,
     MerchantCallFailed,
     MilestoneConfirmed,
+    ProductFrozen,
 )
 
 Handler = Callable[[OrdersUnitOfWork, Any], Awaitable[None]]
@@ -111,6 +112,7 @@ EVENT_HANDLERS: dict[type[Event], list[Handler]] = {
     AppealRaised: [freeze],
     AppealResolved: [resolve_appeal],
     MerchantCallFailed: [refund_failed_provisioning],
+    ProductFrozen: [product_holds.hold_product],
 }
 
 

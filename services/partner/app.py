@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.partner import api, api_bills, api_merchant, handlers
+from services.partner import api, api_bills, api_merchant, api_open, handlers
 from services.partner.bill_runs import BillRuns
 from services.partner.calls import RetryTimes
 from services.partner.deps import Deps, now
+from services.partner.dial_tests import DialTests
 from services.partner.egress import EgressPolicy, GuardedSender
 from services.partner.merchant import CallRunner, MerchantCalls
 from services.partner.queries import PartnerQueries
@@ -30,6 +31,8 @@ def wire_for(settings: PartnerSettings) -> Wire:
             long_window=settings.long_retry_window_seconds,
             short_interval=settings.short_retry_interval_seconds,
             short_window=settings.short_retry_window_seconds,
+            poll_interval=settings.instance_poll_interval_seconds,
+            poll_window=settings.instance_poll_window_seconds,
         )
         send = GuardedSender(
             EgressPolicy.from_settings(settings),
@@ -51,6 +54,13 @@ def wire_for(settings: PartnerSettings) -> Wire:
         calls = rt.worker(MerchantCalls(runner), every_call)
         deps = Deps(uow, settings, now, nudge=calls.nudge)
         rt.provide("deps", deps)
+        # Dial tests: twice a day (Beijing), each product's test queued once as a merchant call.
+        rt.worker(
+            DialTests(deps),
+            WorkerSettings.from_settings(
+                settings, "dial_test", lease_seconds=every_call.lease_seconds, batch=200, max_attempts=5
+            ),
+        )
         # Bill runs: hourly; a failing period is retried for about a day.
         bills = BillRuns(deps)
         rt.provide("bill_scheduler", bills)
@@ -77,6 +87,6 @@ def create_app(settings: PartnerSettings | None = None) -> FastAPI:
         description="Customer service providers: programme, offers, private links, joint selling, "
         "earnings, bills, and the signed merchant sync calls.",
         register=handlers.register,
-        routers=[api.router, api_bills.router, api_merchant.router],
+        routers=[api.router, api_bills.router, api_merchant.router, api_open.router],
         wire=wire_for(settings),
     )

@@ -4,7 +4,11 @@ A call is a durable document: built once (body fixed, client secret already encr
 worker when due, and after a failure either rescheduled by its retry policy or given up (final):
 - "long": new purchase and upgrade — hourly for 3 hours (§8.2.2, §8.2.6); a new purchase given up is refunded;
 - "short": renewal, expiry and release — for 1 hour (§8.2.3–8.2.5); [I] every 10 minutes (no interval given);
-- "manual": the Kit syncs — one attempt; the buyer or admin chooses whether to retry (§8.1 table).
+- "manual": the Kit syncs and the dial tests — one attempt; the buyer or admin chooses whether to retry (§8.1
+  table);
+- "poll": queryInstance after a new purchase answered `000004` (processing, §8.2.2) — every poll interval
+  until the instance is ready, the merchant reports a failure, or the poll window ends ([I]: §8.2.2 says
+  KooGallery "later calls query instance info" and names no interval; both are settings).
 Every failed attempt is published as merchant_call.failed so the merchant is told by SMS and email.
 """
 
@@ -17,8 +21,9 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, Field
 
 from shared.platform.errors import DomainError
+from shared.schemas import Money
 
-Policy = Literal["long", "short", "manual"]
+Policy = Literal["long", "short", "manual", "poll"]
 KIT_PATHS = {
     "tenantSync": "/produceAPI/v2/tenantSync",
     "applicationSync": "/produceAPI/v2/applicationSync",
@@ -40,6 +45,7 @@ LIFECYCLE: dict[str, tuple[str, Policy]] = {
 _UTC8 = timezone(timedelta(hours=8))
 MAX_USERS_PER_SYNC = 500  # §8.1 user-auth sync
 OK_CODES = {"000000", "000004"}  # success, and "processing" (async creation) for a new purchase
+PROCESSING = "000004"  # §8.2.2 V2: the instance is being created; KooGallery then polls queryInstance
 
 
 class MerchantEndpoint(BaseModel):
@@ -66,6 +72,8 @@ class RetryTimes(BaseModel):
     long_window: float
     short_interval: float
     short_window: float
+    poll_interval: float = 60.0  # [I] queryInstance polling (§8.2.2 names no interval)
+    poll_window: float = 3 * 3600.0  # [I] as long as a failing new purchase is retried (§8.2.2: 3 hours)
 
 
 class MerchantCall(BaseModel):
@@ -78,7 +86,7 @@ class MerchantCall(BaseModel):
     order_id: str | None = None
     buyer_id: str | None = None
     policy: Policy
-    status: Literal["pending", "succeeded", "failed"] = "pending"
+    status: Literal["pending", "succeeded", "failed", "cancelled"] = "pending"
     created_at: AwareDatetime
     due_at: AwareDatetime | None = None
     attempts: list[Attempt] = Field(default_factory=list)
@@ -116,8 +124,33 @@ class MerchantCall(BaseModel):
         )
 
     @property
+    def is_dial_test(self) -> bool:
+        return self.call_id.startswith("dial:")
+
+    @property
     def consequence(self) -> Literal["refund", "none"]:
-        return "refund" if self.endpoint == "newInstance" else "none"
+        """A new purchase that never opens is refunded (§8.2.2), whether its creation call or the polling of
+        an asynchronous creation gave up; the dial tests' queries concern no order."""
+        opens = self.endpoint == "newInstance" or (self.endpoint == "queryInstance" and self.policy == "poll")
+        return "refund" if opens else "none"
+
+    def cancel(self) -> bool:
+        """A scheduled call that is no longer wanted (a lapse release after the instance was released by an
+        unsubscribe); True when it changed. Only a call never attempted: one in flight finishes."""
+        if self.status != "pending" or self.attempts:
+            return False
+        self.status, self.due_at = "cancelled", None
+        return True
+
+    def still_processing(self, now: datetime, status_code: int, times: RetryTimes) -> bool:
+        """queryInstance answered `000004` again: poll again after the interval; True when the poll window is
+        over (then the caller records the final failure)."""
+        nxt = now + timedelta(seconds=times.poll_interval)
+        if nxt > self.created_at + timedelta(seconds=times.poll_window + 0.001):
+            return True
+        self.attempts.append(Attempt(at=now, ok=True, status_code=status_code, detail="000004 processing"))
+        self.due_at = nxt
+        return False
 
     def succeeded(self, now: datetime, status_code: int, result: dict[str, Any], replay: bool) -> None:
         self.attempts.append(Attempt(at=now, ok=True, status_code=status_code, replay=replay))
@@ -131,8 +164,10 @@ class MerchantCall(BaseModel):
         replay: bool,
         times: RetryTimes,
         detail: str = "",
+        give_up: bool = False,
     ) -> bool:
-        """Record a failed attempt; True when it is final (the policy gives up)."""
+        """Record a failed attempt; True when it is final (the policy gives up, or `give_up`: the merchant
+        answered that the instance failed, which no retry changes)."""
         self.attempts.append(
             Attempt(
                 at=now,
@@ -146,11 +181,17 @@ class MerchantCall(BaseModel):
         interval, window = {
             "long": (times.long_interval, times.long_window),
             "short": (times.short_interval, times.short_window),
+            "poll": (times.poll_interval, times.poll_window),
         }.get(self.policy, (0.0, 0.0))
         # Due times count from the first attempt (0, 1, 2, 3 hours), so a slow round never loses the last try.
         nxt = max(now, self.created_at + timedelta(seconds=interval * len(self.attempts)))
         planned = self.created_at + timedelta(seconds=interval * len(self.attempts))
-        if self.policy == "manual" or replay or planned > self.created_at + timedelta(seconds=window + 0.001):
+        if (
+            give_up
+            or self.policy == "manual"
+            or replay
+            or planned > self.created_at + timedelta(seconds=window + 0.001)
+        ):
             self.status, self.due_at = "failed", None
             return True
         self.due_at = nxt
@@ -179,6 +220,10 @@ class Sale(BaseModel):
     sale_mode: str
     original_order_id: str | None = None  # a renewal / upgrade / unsubscribe: the order it changes
     instance_id: str | None = None
+    billing_mode: str | None = None  # as sold (usage is pushed for pay-per-use instances only, §8.2.9)
+    amount: Money | None = None  # what the order was paid (an upgrade prorates against it, §8.2.6)
+    period_months: int | None = None
+    validity_ends_at: AwareDatetime | None = None  # the instance's expiry, from order.status_changed
     version: int = 0
 
     @property

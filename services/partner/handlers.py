@@ -23,8 +23,10 @@ from shared.schemas import (
     AccountErased,
     Event,
     MerchantCallFailed,
+    NoticeRequested,
     OrderPaid,
     OrderStatusChanged,
+    ProductFrozen,
     RefundDecided,
 )
 
@@ -81,7 +83,7 @@ def _batch_subscriber(kind: type[Event]) -> Callable[..., Awaitable[None]]:
 
 
 def register(broker: KafkaBroker, settings: ServiceSettings) -> None:
-    declare_publishers(broker, settings, MerchantCallFailed)
+    declare_publishers(broker, settings, MerchantCallFailed, NoticeRequested, ProductFrozen)
     for kind, description in SUBSCRIBERS.items():
         batch_subscriber(broker, settings, kind.topic, description, kind)(
             _subscriber(kind), _batch_subscriber(kind)

@@ -14,11 +14,11 @@ from typing import Any
 from services.partner import signing
 from services.partner.calls import OK_CODES, MerchantCall, RetryTimes, storable
 from services.partner.egress import CallFailure, Sender, classify
+from services.partner.outcomes import settle
 from services.partner.store import PartnerUnitOfWork
 from shared.platform.errors import NotFound
 from shared.platform.mongo import UnitOfWorkFactory
 from shared.platform.worker import Blocked, IdSource
-from shared.schemas import MerchantCallFailed, MerchantCallFailedPayload, Parties
 
 log = logging.getLogger("partner.merchant")
 
@@ -122,24 +122,14 @@ class CallRunner:
             ) as exc:  # a transport bug: record a failed attempt rather than retry in a tight loop
                 log.exception("merchant call %s: unexpected transport failure", call_id)
                 failure = CallFailure(classify(exc), "the call failed unexpectedly")
-        ok = failure is None
+        ok = failure is None or (call.is_dial_test and failure.kind == "merchant_error")
 
         async def record(uow: PartnerUnitOfWork) -> MerchantCall:
             fresh = await uow.calls.get(call_id)
             assert fresh is not None
             if fresh.status != "pending" or len(fresh.attempts) != tried:
                 return fresh  # someone else recorded this attempt
-            now = self.clock()
-            if ok:
-                fresh.succeeded(now, code or 200, result, replay)
-                if fresh.endpoint == "newInstance" and fresh.order_id and result.get("instanceId"):
-                    sale = await uow.sales.get(fresh.order_id)
-                    if sale is not None:
-                        sale.instance_id = str(result["instanceId"])
-                        await uow.sales.save(sale)
-            elif failure is not None:
-                final = fresh.failed(now, failure.kind, code, replay, self.times, failure.detail)
-                uow.emit(failed_event(fresh, final, str(failure), now))
+            await settle(uow, fresh, failure, code, result, replay, self.clock(), self.times)
             await uow.calls.save(fresh)
             await uow.commit()
             return fresh
@@ -152,31 +142,6 @@ class CallRunner:
             extra={"order_id": call.order_id},
         )
         return done
-
-
-def failed_event(call: MerchantCall, final: bool, error: str, now: datetime) -> MerchantCallFailed:
-    parties = (
-        Parties(buyer_account_id=call.buyer_id, merchant_account_id=call.merchant_id)
-        if call.buyer_id
-        else None
-    )
-    return MerchantCallFailed(
-        producer="partner",
-        correlation_id=call.call_id,
-        order_id=call.order_id,
-        payload=MerchantCallFailedPayload(
-            call_id=call.call_id,
-            merchant_account_id=call.merchant_id,
-            endpoint=call.endpoint,
-            order_id=call.order_id,
-            attempt=len(call.attempts),
-            final=final,
-            consequence=call.consequence if final and not call.replays else "none",
-            error=error or "failed",
-            failed_at=now,
-            parties=parties,
-        ),
-    )
 
 
 @dataclass

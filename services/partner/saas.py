@@ -8,16 +8,21 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from services.partner.calls import LIFECYCLE, MerchantCall, Sale, erase_contacts, timestamp_utc8
 from services.partner.ordering import after_payment
 from services.partner.store import PartnerUnitOfWork
+from services.partner.upgrades import period_days, remaining_days, upgrade_fee
 from shared.schemas import AccountErased, OrderPaid, OrderStatusChanged, RefundDecided
 
 log = logging.getLogger("partner.saas")
 SAAS = {"saas_supervised", "saas_instant"}
+# §8.2.5: released once "past the freeze/retention period". [I] The seed names 15 days with data retained for
+# License products (depending on the customer's level) and no SaaS figure: 15 days here too.
+FREEZE_DAYS = 15
 
 
 async def lifecycle_call(
@@ -74,6 +79,35 @@ async def expiry_call(uow: PartnerUnitOfWork, sale: Sale, ends_at: datetime) -> 
     return call
 
 
+async def lapse_release(uow: PartnerUnitOfWork, sale: Sale, ends_at: datetime) -> MerchantCall | None:
+    """§8.2.5: an instance expired and not renewed is released once its freeze period is over. The release is
+    a durable timer like the expiry: a call due at the validity end plus the freeze period, which a renewal
+    (a later validity end) moves, and an unsubscribe's release cancels. None once the instance is released."""
+    root = await uow.sales.root(sale)
+    if await uow.calls.get(f"releaseInstance:{root.order_id}") is not None:
+        return None  # released by an unsubscribe already
+    due = ends_at + timedelta(days=FREEZE_DAYS)
+    call_id = f"releaseInstance:lapse:{root.order_id}"
+    existing = await uow.calls.get(call_id)
+    if existing is not None:
+        if existing.status == "pending" and not existing.attempts:
+            existing.created_at = existing.due_at = due
+            existing.body["timeStamp"] = timestamp_utc8(due)
+            await uow.calls.save(existing)
+            return existing
+        return None  # released (or being released): a renewal after that cannot bring it back
+    body: dict[str, Any] = {
+        "activity": "releaseInstance",
+        "instanceId": root.instance_id or root.order_id,
+        "orderId": root.order_id,
+        "testFlag": "0",
+        "timeStamp": timestamp_utc8(due),
+    }
+    call = MerchantCall.of_sale(root, call_id, "releaseInstance", body, "short", due, root.order_id)
+    await uow.calls.add(call)
+    return call
+
+
 # --- order.paid -------------------------------------------------------------------------------------------
 async def sold_as_saas(uow: PartnerUnitOfWork, event: OrderPaid) -> bool:
     return event.payload.product.delivery_type in SAAS
@@ -93,10 +127,32 @@ async def open_sale(uow: PartnerUnitOfWork, event: OrderPaid, now: datetime) -> 
         delivery_type=p.product.delivery_type,
         sale_mode=p.product.sale_mode,
         original_order_id=p.original_order_id,
+        billing_mode=p.product.billing_mode,
+        amount=p.amount,
+        period_months=p.product.period_months,
     )
     await uow.sales.add(sale)
     if p.order_type in LIFECYCLE:
-        await lifecycle_call(uow, sale, p.order_type, p.original_order_id, now)
+        call = await lifecycle_call(uow, sale, p.order_type, p.original_order_id, now)
+        if p.order_type == "upgrade" and (fee := await prorated(uow, sale, p.paid_at)) is not None:
+            call.body["orderAmount"] = f"{fee:.3f}"  # §8.2.3 style: the amount actually due, 3 decimals
+            await uow.calls.save(call)
+
+
+async def prorated(uow: PartnerUnitOfWork, upgrade: Sale, paid_at: datetime) -> Decimal | None:
+    """§8.2.6: what an upgrade costs for the days left of the instance it upgrades: the new SKU's period price
+    (the upgrade order's amount) against the old one's (the instance's order), over the remaining days. None
+    when the instance's period or expiry is not known (a one-time or pay-per-use sale)."""
+    root = await uow.sales.root(upgrade)
+    months = root.period_months or upgrade.period_months
+    if root is upgrade or root.amount is None or upgrade.amount is None or not months:
+        return None
+    if root.validity_ends_at is None:
+        return None
+    days = remaining_days(paid_at, root.validity_ends_at)
+    if upgrade.amount < root.amount:
+        return None  # prices inverted: no upgrade rule applies (§8.2.6); the merchant gets no amount
+    return upgrade_fee(root.amount, upgrade.amount, period_days(months), days)
 
 
 # --- refund.decided ---------------------------------------------------------------------------------------
@@ -111,6 +167,9 @@ async def release_instance(uow: PartnerUnitOfWork, event: RefundDecided, now: da
     sale = await uow.sales.get(p.order_id)
     if sale is not None and await uow.calls.get(f"releaseInstance:{sale.order_id}") is None:
         await lifecycle_call(uow, sale, "unsubscribe", sale.order_id, now)
+        lapse = await uow.calls.get(f"releaseInstance:lapse:{sale.order_id}")
+        if lapse is not None and lapse.cancel():  # released now: the lapse release is not wanted any more
+            await uow.calls.save(lapse)
 
 
 # --- order.status_changed ---------------------------------------------------------------------------------
@@ -126,7 +185,14 @@ async def schedule_expiry(uow: PartnerUnitOfWork, event: OrderStatusChanged, now
     await after_payment(uow, p.order_id, f"order {p.order_id}'s validity end came before its order.paid")
     sale = await uow.sales.get(p.order_id)
     if sale is not None:
-        await expiry_call(uow, sale, p.validity_ends_at)
+        root = await uow.sales.root(sale)
+        moved = root.validity_ends_at != p.validity_ends_at
+        if moved:
+            root.validity_ends_at = p.validity_ends_at
+            await uow.sales.save(root)
+        if moved or await uow.calls.get(f"expireInstance:{root.order_id}") is None:
+            await expiry_call(uow, sale, p.validity_ends_at)
+            await lapse_release(uow, sale, p.validity_ends_at)
 
 
 # --- account.erased ---------------------------------------------------------------------------------------

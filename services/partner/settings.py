@@ -1,5 +1,6 @@
 from decimal import Decimal
 from ipaddress import ip_network
+from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
@@ -50,6 +51,13 @@ class PartnerSettings(ServiceSettings):
         600.0, gt=0
     )  # renewal / expiry / release: every 10 min [I] ...
     short_retry_window_seconds: float = Field(3600.0, gt=0)  # ... for 1 hour
+    instance_poll_interval_seconds: float = Field(60.0, gt=0)  # queryInstance after 000004 (§8.2.2) [I]
+    instance_poll_window_seconds: float = Field(3 * 3600.0, gt=0)  # ... as long as a new purchase's retries
+    # Dial tests (§8.2.8: every morning and afternoon), at these Beijing hours [I]: the seed names no hour.
+    dial_test_hours: list[Annotated[int, Field(ge=0, le=23)]] = Field(
+        default_factory=lambda: [9, 15], min_length=2, max_length=2, description="morning, afternoon"
+    )
+    dial_test_poll_seconds: float = Field(300.0, gt=0)
     call_worker_poll_seconds: float = Field(1.0, gt=0)
     call_worker_lease_seconds: float = Field(15.0, gt=1)
 

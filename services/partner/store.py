@@ -16,7 +16,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.partner.billing import Bill, BillRun
 from services.partner.calls import MerchantCall, MerchantEndpoint, Sale
 from services.partner.domain import BoundOrder, LedgerEntry, PaidOrder
+from services.partner.product_health import ProductHealth
 from services.partner.programme import Application, CustomerAssociation, Demand, Offer, ProductTerms, Provider
+from services.partner.usage import OpenNonce, UsageRecord
 from shared.platform.collection import Doc
 from shared.platform.mongo import UnitOfWork
 from shared.platform.repository import AggregateRepository
@@ -78,6 +80,19 @@ class Sales(AggregateRepository[Sale]):
         """The sale that made the instance: the order a renewal, upgrade or unsubscribe changes, or the
         sale."""
         return await self.get(sale.root_order_id) or sale
+
+    async def saas_products(self) -> dict[str, str]:
+        """Every SaaS product sold, with its merchant: product id → merchant id (the dial tests, §8.2.8)."""
+        docs = await self.collection.find(
+            {"delivery_type": {"$in": ["saas_supervised", "saas_instant"]}},
+            projection={"_id": 0, "product_id": 1, "merchant_id": 1},
+        )
+        return {str(d["product_id"]): str(d["merchant_id"]) for d in docs}
+
+    async def by_instance(self, instance_id: str) -> Sale | None:
+        """The sale that made the instance (usage is pushed per instance, §8.2.9)."""
+        found = await self._find({"instance_id": instance_id, "original_order_id": None}, limit=1)
+        return found[0] if found else None
 
 
 class Calls(AggregateRepository[MerchantCall]):
@@ -149,6 +164,9 @@ class PartnerUnitOfWork(UnitOfWork):
     sales: Sales
     ledger: Ledger
     bill_runs: BillRuns
+    product_health: AggregateRepository[ProductHealth]
+    usage: AggregateRepository[UsageRecord]
+    open_nonces: AggregateRepository[OpenNonce]
 
     def bind(self) -> None:
         c = self.collection
@@ -166,6 +184,9 @@ class PartnerUnitOfWork(UnitOfWork):
         self.sales = Sales(c("sales"))
         self.ledger = Ledger(c("ledger"))
         self.bill_runs = BillRuns(c("bill_runs"))
+        self.product_health = AggregateRepository(c("product_health"), ProductHealth, "product_id")
+        self.usage = AggregateRepository(c("usage_records"), UsageRecord, "key")
+        self.open_nonces = AggregateRepository(c("open_nonces"), OpenNonce, "key")
 
 
 mongo_uow = on_mongo(PartnerUnitOfWork)  # (client, db, on_commit) -> factory, for the composition root
@@ -179,3 +200,8 @@ async def ensure_indexes(db: AsyncDatabase[Doc]) -> None:
     await db["merchant_calls"].create_index([("buyer_id", 1)])
     await db["bills"].create_index([("provider_id", 1)])
     await db["demands"].create_index([("offer_id", 1)])
+    await db["sales"].create_index([("instance_id", 1)])
+    await db["sales"].create_index([("delivery_type", 1)])
+    await db["usage_records"].create_index([("instance_id", 1), ("begin_time", 1)])
+    # a nonce is refused for as long as its timestamp is accepted; kept a day, then dropped
+    await db["open_nonces"].create_index([("at", 1)], expireAfterSeconds=24 * 3600)

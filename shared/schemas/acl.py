@@ -53,6 +53,7 @@ GRANTS: dict[str, Grants] = {
                 T.APPEAL_RAISED,
                 T.APPEAL_RESOLVED,
                 T.MERCHANT_CALL_FAILED,
+                T.PRODUCT_FROZEN,  # partner's judgement of a product's interfaces; the catalogue is orders'
             }
         ),
     ),
@@ -72,7 +73,7 @@ GRANTS: dict[str, Grants] = {
     ),
     "notification": Grants(produces=frozenset(), consumes=frozenset(Topic)),
     "partner": Grants(
-        produces=frozenset({T.MERCHANT_CALL_FAILED, T.NOTICE_REQUESTED}),
+        produces=frozenset({T.MERCHANT_CALL_FAILED, T.NOTICE_REQUESTED, T.PRODUCT_FROZEN}),
         consumes=frozenset(
             {T.ORDER_PAID, T.ACCEPTANCE_DONE, T.REFUND_DECIDED, T.ORDER_STATUS_CHANGED, T.ACCOUNT_ERASED}
         ),

@@ -131,3 +131,4 @@ class NoticeKind(StrEnum):
     STATEMENT_STATUS = "statement_status"  # §4.3/§7.6: a settlement statement in review, sent or paid
     BILL_STATUS = "bill_status"  # §7.6: a provider bill in review, sent or paid
     ORDER_REMINDER = "order_reminder"  # §9.2: the buyer reminds the seller (催促)
+    DIAL_TEST_FAILED = "dial_test_failed"  # §8.2.8/§6.3 "SaaS interface exception" (501): to the merchant

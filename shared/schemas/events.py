@@ -413,6 +413,33 @@ class NoticeRequested(Event):
         return self.order_id or self.payload.subject_id
 
 
+# --- product.frozen -----------------------------------------------------------------------------
+
+
+class ProductFrozenPayload(_Payload):
+    """Partner judged a SaaS product's interfaces unfit to trade (dossier §8.2.2: more than 5 orders failed
+    in a month from interface failures → delisted; §8.2.8: 5 consecutive days of failed dial tests → trading
+    frozen and the product hidden). Orders owns the catalogue and applies the measure; either stops new
+    purchases."""
+
+    product_id: str
+    merchant_account_id: str
+    measure: Literal["frozen", "delisted"]
+    cause: Literal["interface_failures", "dial_tests"]
+    detail: str = ""
+    decided_at: AwareDatetime
+
+
+class ProductFrozen(Event):
+    topic: ClassVar[str] = Topic.PRODUCT_FROZEN
+    event_type: Literal["product.frozen"] = "product.frozen"
+    payload: ProductFrozenPayload
+
+    @property
+    def partition_key(self) -> str:
+        return self.payload.product_id
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.topic: cls
     for cls in (
@@ -430,5 +457,6 @@ EVENT_TYPES: dict[str, type[Event]] = {
         DeadlineCleared,
         MerchantCallFailed,
         NoticeRequested,
+        ProductFrozen,
     )
 }

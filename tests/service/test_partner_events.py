@@ -329,7 +329,10 @@ async def test_a_saas_validity_end_schedules_the_expiry_call_and_a_renewal_moves
     refresh = calls[f"refreshInstance:{renewal.order_id}"]
     assert refresh.body["scene"] == "RENEWAL"
     assert refresh.body["instanceId"] == paid.order_id  # the merchant's id replaces it when it is known
-    assert len(calls) == 3
+    # the release after the freeze period (§8.2.5) moved with the expiry
+    lapse = calls[f"releaseInstance:lapse:{paid.order_id}"]
+    assert lapse.due_at == first_end + timedelta(days=365 + 15)
+    assert len(calls) == 4
 
 
 async def test_terms_with_a_floor_price_and_tax_rates_drive_the_earning(partner_rig: Rig) -> None:

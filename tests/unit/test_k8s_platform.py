@@ -246,7 +246,8 @@ def test_route_serves_the_public_api_and_nothing_else(service: str) -> None:
     for rule in route["rules"]:
         assert rule["backendRefs"] == [{"name": service, "port": 80}]
         prefixes += [m["path"]["value"] for m in rule["matches"]]
-    for path in _public_paths(service):
+    assert not any(p.startswith(OPEN) for p in prefixes), "the open API has its own route"
+    for path in _public_paths(service) - _open_paths(service):
         assert any(path == p or path.startswith(p.rstrip("/") + "/") for p in prefixes), (
             f"{path} is not routed"
         )
@@ -256,6 +257,31 @@ def test_route_serves_the_public_api_and_nothing_else(service: str) -> None:
         assert "/callbacks/sms/" in prefixes, "Twilio's status callbacks reach notification"
     gateway = _one("Gateway", "koo-gateway")
     assert gateway["metadata"]["namespace"] == route["parentRefs"][0]["namespace"]
+
+
+OPEN = "/open/"  # partner's merchant-signed open API: a route and a policy of its own
+
+
+def _open_paths(service: str) -> set[str]:
+    return {p for p in _public_paths(service) if p.startswith(OPEN)}
+
+
+@needs_kubectl
+def test_the_merchant_signed_open_api_has_its_own_route_and_gateway_ingress() -> None:
+    assert _open_paths("partner"), "partner serves its open API under /open/"
+    route = _one("HTTPRoute", "partner-open")["spec"]
+    assert route["hostnames"] != _one("HTTPRoute", "partner")["spec"]["hostnames"]
+    [rule] = route["rules"]
+    assert rule["backendRefs"] == [{"name": "partner", "port": 80}]
+    assert [m["path"] for m in rule["matches"]] == [{"type": "PathPrefix", "value": OPEN}]
+    policy = _one("NetworkPolicy", "partner-open")["spec"]
+    assert policy["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "partner"
+    [ingress] = policy["ingress"]
+    assert [p["namespaceSelector"]["matchLabels"] for p in ingress["from"]] == [
+        {"kubernetes.io/metadata.name": "gateway"}
+    ]
+    assert _ports(policy["ingress"]) == {HTTP_PORT}
+    assert "egress" not in policy
 
 
 # --- metrics and alerts ---------------------------------------------------------------------------------

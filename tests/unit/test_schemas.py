@@ -39,6 +39,8 @@ from shared.schemas import (
     OrderStatusChanged,
     OrderStatusChangedPayload,
     PartyRole,
+    ProductFrozen,
+    ProductFrozenPayload,
     RefundDecided,
     RefundDecidedPayload,
     RefundRequested,
@@ -201,6 +203,18 @@ def samples() -> dict[str, Event]:
                 parties=p,
             ),
         ),
+        "product.frozen": ProductFrozen(
+            producer="partner",
+            correlation_id=rid("product"),
+            payload=ProductFrozenPayload(
+                product_id=rid("product"),
+                merchant_account_id=p.merchant_account_id,
+                measure="delisted",
+                cause="interface_failures",
+                detail="6 orders failed",
+                decided_at=NOW,
+            ),
+        ),
     }
 
 
@@ -286,7 +300,13 @@ def test_account_events_are_keyed_by_the_account(event_type: str) -> None:
     assert event.partition_key == event.payload.account_id
 
 
-NOT_ORDER_EVENTS = {"account.registered", "account.erased", "notice.requested"}
+def test_product_events_are_keyed_by_the_product() -> None:
+    event = samples()["product.frozen"]
+    assert event.order_id is None
+    assert event.partition_key == event.payload.product_id
+
+
+NOT_ORDER_EVENTS = {"account.registered", "account.erased", "product.frozen", "notice.requested"}
 
 
 @pytest.mark.parametrize("event_type", sorted(set(EVENT_TYPES) - NOT_ORDER_EVENTS))
