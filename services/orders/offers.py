@@ -20,7 +20,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, Field
 
 from services.orders.catalogue import Product, Specification, milestones_problem
-from shared.platform.errors import DomainError, Forbidden, InvalidInput, NotFound
+from shared.platform.errors import DomainError, Forbidden, InvalidInput
 from shared.schemas import DeliveryType, Milestone, Money
 
 OfferStatus = Literal["open", "used", "withdrawn"]
@@ -74,20 +74,25 @@ class MilestoneOffer(BaseModel):
         return account_id in {self.merchant_account_id, self.buyer_account_id}
 
     def visible_to(self, account_id: str, operator: bool = False) -> None:
-        """Its merchant and its customer, and operators. To anyone else it does not exist (404, so an offer id
-        tells a stranger nothing)."""
+        """Its merchant and its customer, and operators; anyone else is refused, as for every resource."""
         if not (operator or self.is_party(account_id)):
-            raise NotFound(f"milestone offer {self.offer_id} does not exist", field="offer_id")
+            raise Forbidden(
+                f"account {account_id} is not a party of milestone offer {self.offer_id}",
+                rule="offer_parties_only",
+            )
 
     def expired(self, now: datetime) -> bool:
         return now >= self.valid_until
 
     def take(self, buyer: str, order_id: str, now: datetime) -> None:
         """Its customer orders it: once, within its validity (dossier §4.2 "the customer can order only
-        once"). Another account is refused as a stranger (404); a used, withdrawn, not yet valid or expired
-        offer is a conflict (409)."""
+        once"). Another account is refused (403); a used, withdrawn, not yet valid or expired offer is a
+        conflict (409)."""
         if buyer != self.buyer_account_id:
-            raise NotFound(f"milestone offer {self.offer_id} does not exist", field="offer_id")
+            raise Forbidden(
+                f"milestone offer {self.offer_id} is made to another customer",
+                rule="the_offers_customer_only",
+            )
         if self.status != "open":
             raise DomainError(
                 f"milestone offer {self.offer_id} is {self.status}; it can be ordered only once",

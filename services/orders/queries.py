@@ -192,7 +192,7 @@ class OrdersQueries:
         )
 
     async def offer(self, offer_id: str, viewer: Principal) -> MilestoneOffer:
-        """Its merchant and its customer, and operators; anyone else: not found."""
+        """Its merchant and its customer, and operators; anyone else is refused."""
         offer = await self.offers.get(offer_id)
         if offer is None:
             raise NotFound(f"milestone offer {offer_id} does not exist", field="offer_id")

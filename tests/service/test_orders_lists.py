@@ -175,10 +175,10 @@ async def test_the_offers_customer_orders_it_once_with_its_milestones(
     assert [o["offer_id"] for o in theirs.json()] == [offer_id]
 
     stranger = await register(http, "buyer")
-    assert (await http.get(f"/milestone-offers/{offer_id}", headers=stranger.headers)).status_code == 404
+    assert (await http.get(f"/milestone-offers/{offer_id}", headers=stranger.headers)).status_code == 403
     assert (
         await http.post(f"/milestone-offers/{offer_id}/orders", headers=stranger.headers)
-    ).status_code == 404
+    ).status_code == 403
     assert (await http.get("/milestone-offers", headers=stranger.headers)).json() == []
 
     ordered = await http.post(f"/milestone-offers/{offer_id}/orders", headers=buyer.headers)

@@ -13,7 +13,7 @@ from services.orders.catalogue import Product, Specification
 from services.orders.lists import OrderFilter, check_limit, cut, decode_cursor, encode_cursor
 from services.orders.offers import MilestoneOffer
 from services.orders.reminders import RemindTooSoon, check_reminder, due, next_at, reminder_at, schedule
-from shared.platform.errors import DomainError, InvalidInput, LimitReached, NotFound
+from shared.platform.errors import DomainError, Forbidden, InvalidInput, LimitReached
 from shared.platform.http import status_of
 from shared.schemas import BillingMode, DeliveryType, Milestone, OrderStatus
 from shared.workdays import BEIJING
@@ -186,8 +186,13 @@ def test_an_offer_needs_one_time_billing_a_milestone_delivery_type_and_whole_pro
 
 def test_only_its_customer_orders_an_offer_once_within_its_validity() -> None:
     offer = _offer()
-    with pytest.raises(NotFound):
-        offer.take("b2", "CS2", NOW)  # another buyer: as if it did not exist
+    with pytest.raises(Forbidden) as stranger:
+        offer.take("b2", "CS2", NOW)  # another buyer
+    assert stranger.value.rule == "the_offers_customer_only"
+    with pytest.raises(Forbidden):
+        offer.visible_to("b2")
+    offer.visible_to("b2", operator=True)
+    offer.visible_to("m1")
     offer.take("b1", "CS1", NOW)
     assert (offer.status, offer.order_id, offer.used_at) == ("used", "CS1", NOW)
     with pytest.raises(DomainError) as again:
