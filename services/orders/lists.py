@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Generic, TypeVar
 
@@ -24,6 +24,7 @@ from shared.schemas import DeliveryType, OrderStatus
 from shared.schemas.events import OrderType
 
 DEFAULT_LIMIT = 20
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # the position of a row without a time
 MAX_LIMIT = 100
 T = TypeVar("T")
 
@@ -116,11 +117,11 @@ class ReviewRow(BaseModel):
     merchant_account_id: str
     merchant_name: str
     delivery_type: DeliveryType
-    submitted_at: AwareDatetime
+    # None for a product published before publishing recorded its time: such products come first
+    submitted_at: AwareDatetime | None
 
     @staticmethod
     def of(product: Product) -> ReviewRow:
-        assert product.submitted_at is not None  # every product pending review was submitted
         return ReviewRow(
             product_id=product.product_id,
             name=product.name,

@@ -14,6 +14,7 @@ from services.orders.billing import Eligibility, Period, eligibility
 from services.orders.catalogue import Favourite, Product
 from services.orders.domain import Order
 from services.orders.lists import (
+    EPOCH,
     OrderFilter,
     OrderRow,
     Page,
@@ -188,7 +189,8 @@ class OrdersQueries:
         rows, more = cut([ReviewRow.of(p) for p in found], limit)
         last = rows[-1] if rows and more else None
         return Page[ReviewRow](
-            items=rows, next_cursor=encode_cursor(last.submitted_at, last.product_id) if last else None
+            items=rows,
+            next_cursor=encode_cursor(last.submitted_at or EPOCH, last.product_id) if last else None,
         )
 
     async def offer(self, offer_id: str, viewer: Principal) -> MilestoneOffer:

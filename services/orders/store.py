@@ -13,7 +13,7 @@ from services.orders.accounts import Account
 from services.orders.catalogue import Asset, Certification, Favourite, Product
 from services.orders.domain import Order
 from services.orders.invoices import InvoiceRequest
-from services.orders.lists import OrderFilter, Position, ReviewFilter
+from services.orders.lists import EPOCH, OrderFilter, Position, ReviewFilter
 from services.orders.offers import MilestoneOffer
 from services.orders.progress import RefundQuota
 from shared.platform.collection import Doc
@@ -127,9 +127,11 @@ class Products(AggregateRepository[Product]):
         if f.merchant_account_id is not None:
             query["merchant_account_id"] = f.merchant_account_id
         if after is not None:
+            # a product without submitted_at (published before it was recorded) sorts first, as at EPOCH
+            at = None if after.at == EPOCH else after.at
             query["$or"] = [
                 {"submitted_at": {"$gt": after.at}},
-                {"submitted_at": after.at, "product_id": {"$gt": after.id}},
+                {"submitted_at": at, "product_id": {"$gt": after.id}},
             ]
         sort = [("submitted_at", OLDEST_FIRST), ("product_id", OLDEST_FIRST)]
         return await self._find(query, sort=sort, limit=limit + 1)

@@ -352,6 +352,29 @@ async def test_operators_page_through_the_products_awaiting_review(
     assert (await http.get("/operator/product-reviews", headers=merchant.headers)).status_code == 403
 
 
+async def test_products_published_before_their_time_was_recorded_are_reviewed_first(
+    http: httpx.AsyncClient, people: dict[str, Who], state: FakeState, clock: Clock
+) -> None:
+    merchant, operator = people["merchant"], people["operator"]
+    waiting = []
+    for _ in range(3):
+        body = product_cmd(**one_time()).model_dump(mode="json", exclude_none=True)
+        pid = (await http.post("/products", headers=merchant.headers, json=body)).json()["product_id"]
+        await http.post(f"/products/{pid}/publish", headers=merchant.headers)
+        waiting.append(pid)
+    for pid in waiting[:2]:  # as a product published before submitted_at existed is stored
+        state.tables["products"][pid]["submitted_at"] = None
+    seen, cursor = [], None
+    while True:
+        params: dict[str, Any] = {"limit": 1, **({"cursor": cursor} if cursor else {})}
+        page = (await http.get("/operator/product-reviews", headers=operator.headers, params=params)).json()
+        seen += [r["product_id"] for r in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [*sorted(waiting[:2]), waiting[2]]
+
+
 # --- the buyer's reminder (催促) and invoice request ------------------------------------------------------
 
 
