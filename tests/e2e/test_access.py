@@ -337,7 +337,7 @@ async def _remind(w: World, role: str) -> Call:
 
 
 @builds("orders", "POST", "/orders/{order_id}/invoice-requests")
-async def _invoice(w: World, role: str) -> Call:
+async def _invoice_request(w: World, role: str) -> Call:
     body = {"title": "Acme Ltd", "tax_id": "91110000MA01ABCD2X"}
     return Call(f"/orders/{(await w.paid('image'))['order_id']}/invoice-requests", {"json": body})
 
@@ -347,7 +347,7 @@ async def _review_queue(w: World, role: str) -> Call:
     return Call("/operator/product-reviews")
 
 
-def _offer_body(w: World) -> dict[str, Any]:
+def _milestone_offer_body(w: World) -> dict[str, Any]:
     return {
         "name": f"offer-{uuid.uuid4().hex[:8]}",
         "buyer_account_id": w.id("buyer"),
@@ -360,36 +360,36 @@ def _offer_body(w: World) -> dict[str, Any]:
     }
 
 
-async def _offer(w: World) -> str:
+async def _milestone_offer(w: World) -> str:
     made = await w.call(
-        "POST", "orders", "/milestone-offers", w.people["merchant"], expect=201, json=_offer_body(w)
+        "POST", "orders", "/milestone-offers", w.people["merchant"], expect=201, json=_milestone_offer_body(w)
     )
     return str(made["offer_id"])
 
 
 @builds("orders", "POST", "/milestone-offers")
-async def _make_offer(w: World, role: str) -> Call:
-    return Call("/milestone-offers", {"json": _offer_body(w)})
+async def _make_milestone_offer(w: World, role: str) -> Call:
+    return Call("/milestone-offers", {"json": _milestone_offer_body(w)})
 
 
 @builds("orders", "GET", "/milestone-offers")
-async def _offers(w: World, role: str) -> Call:
+async def _milestone_offers(w: World, role: str) -> Call:
     return Call("/milestone-offers")
 
 
 @builds("orders", "GET", "/milestone-offers/{offer_id}")
-async def _get_offer(w: World, role: str) -> Call:
-    return Call(f"/milestone-offers/{await _offer(w)}")
+async def _get_milestone_offer(w: World, role: str) -> Call:
+    return Call(f"/milestone-offers/{await _milestone_offer(w)}")
 
 
 @builds("orders", "POST", "/milestone-offers/{offer_id}/orders")
-async def _order_offer(w: World, role: str) -> Call:
-    return Call(f"/milestone-offers/{await _offer(w)}/orders")
+async def _order_milestone_offer(w: World, role: str) -> Call:
+    return Call(f"/milestone-offers/{await _milestone_offer(w)}/orders")
 
 
 @builds("orders", "POST", "/milestone-offers/{offer_id}/withdraw")
-async def _withdraw_offer(w: World, role: str) -> Call:
-    return Call(f"/milestone-offers/{await _offer(w)}/withdraw")
+async def _withdraw_milestone_offer(w: World, role: str) -> Call:
+    return Call(f"/milestone-offers/{await _milestone_offer(w)}/withdraw")
 
 
 @builds("orders", "GET", "/products")
