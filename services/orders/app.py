@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.orders import api, api_catalogue, buyer_api, handlers
+from services.orders import api, api_catalogue, api_lists, buyer_api, handlers, offer_api
 from services.orders.context import OrdersContext
 from services.orders.queries import OrdersQueries
 from services.orders.settings import OrdersSettings
 from services.orders.store import ensure_indexes, mongo_uow
-from services.orders.sweeper import UnpaidSource, sweeper_worker
+from services.orders.sweeper import ExpiryReminderSource, UnpaidSource, sweeper_worker
 from shared.platform.collection import MongoCollections
 from shared.platform.runtime import Runtime, build_service
 
@@ -22,12 +22,13 @@ def create_app(settings: OrdersSettings | None = None) -> FastAPI:
         ctx = OrdersContext(rt.uow_factory(mongo_uow), OrdersQueries(MongoCollections(rt.db)), settings)
         rt.provide("orders", ctx)
         rt.worker(UnpaidSource(ctx), sweeper_worker(settings))  # started and stopped by the runtime
+        rt.worker(ExpiryReminderSource(ctx), sweeper_worker(settings))
 
     return build_service(
         settings,
         description="Catalogue and publishing, accounts, orders and their lifecycle, the buyer's "
         "purchased services and favourites, refunds, billing eligibility.",
         register=handlers.register,
-        routers=[api.router, api_catalogue.router, buyer_api.router],
+        routers=[api.router, api_lists.router, api_catalogue.router, buyer_api.router, offer_api.router],
         wire=wire,
     )

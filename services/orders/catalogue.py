@@ -48,6 +48,10 @@ class Specification(BaseModel):
     price: Money = Field(gt=Decimal(0))
     period_months: int | None = Field(default=None, ge=1, le=120)  # periodic billing: one period
     milestones: list[Milestone] = Field(default_factory=list)  # a milestone offer (dossier §4.2)
+    # A trial (试用) specification: its validity is this many days, and its buyer gets the trial → commercial
+    # reminders (dossier §6.3, §9.2 "转商用"). [?] The dossier gives no trial terms: the merchant sets the
+    # length.
+    trial_days: int | None = Field(default=None, ge=1, le=365)
 
 
 class Asset(BaseModel):
@@ -142,6 +146,7 @@ class Product(BaseModel):
     review_note: str = ""
     reviewed_by: str | None = None
     listed_at: AwareDatetime | None = None
+    submitted_at: AwareDatetime | None = None  # last published for review: the review queue's order
     version: int = 0
 
     def spec(self, spec_id: str | None) -> Specification:
@@ -158,7 +163,13 @@ class Product(BaseModel):
                 f"product {self.product_id} belongs to another merchant", rule="own_products_only"
             )
 
-    def publish(self, merchant: str, asset: Asset | None, certification: Certification | None) -> None:
+    def publish(
+        self,
+        merchant: str,
+        asset: Asset | None,
+        certification: Certification | None,
+        now: datetime | None = None,
+    ) -> None:
         """Check the documented prerequisites, then wait for the operator's review; refuse with the reason."""
         self.owned_by(merchant)
         if self.status in {"pending_review", "listed"}:
@@ -202,7 +213,7 @@ class Product(BaseModel):
                     f"specification {spec.spec_id}: periodic billing needs period_months",
                     field="specifications",
                 )
-        self.status, self.review_note = "pending_review", ""
+        self.status, self.review_note, self.submitted_at = "pending_review", "", now
 
     def review(self, operator: str, approve: bool, note: str, now: datetime) -> None:
         """The platform operator lists or rejects a publication (dossier §9.1 step 5); only operators may

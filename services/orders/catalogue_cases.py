@@ -3,9 +3,10 @@ the operator's review (reading the catalogue: queries.py)."""
 
 from __future__ import annotations
 
+from services.orders import notices
 from services.orders.catalogue import Asset, Certification, Product
 from services.orders.commands import Certify, CreateProduct, RegisterAsset, Review, ScanResult
-from services.orders.context import OrdersContext, add, change, own_profile
+from services.orders.context import OrdersContext, add, change, correlation, own_profile
 from services.orders.store import OrdersUnitOfWork
 from shared.platform.auth import Principal
 from shared.platform.errors import Forbidden
@@ -30,7 +31,7 @@ async def publish(ctx: OrdersContext, product_id: str, merchant: Principal) -> P
     async def published(uow: OrdersUnitOfWork, product: Product) -> list[Event]:
         asset = await uow.assets.get(product.asset_id) if product.asset_id else None
         certification = await uow.certifications.of(product.merchant_account_id, product.product_id)
-        product.publish(merchant.account_id, asset, certification)
+        product.publish(merchant.account_id, asset, certification, ctx.clock())
         return []
 
     return await change(ctx, lambda uow: uow.products, product_id, "product", published)
@@ -41,7 +42,7 @@ async def review(ctx: OrdersContext, product_id: str, operator: Principal, cmd: 
 
     async def reviewed(_: OrdersUnitOfWork, product: Product) -> list[Event]:
         product.review(operator.account_id, cmd.approve, cmd.note, ctx.clock())
-        return []
+        return [notices.listing_review_result(product, correlation())]  # dossier §6.3: to the merchant
 
     return await change(ctx, lambda uow: uow.products, product_id, "product", reviewed)
 

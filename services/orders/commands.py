@@ -6,12 +6,12 @@ import uuid
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, EmailStr, Field
+from pydantic import AwareDatetime, BaseModel, EmailStr, Field
 
 from services.orders.catalogue import Specification
 from services.orders.progress import Rating
 from shared.platform.validation import E164Phone
-from shared.schemas import BuyerTrack, CouponKind, DeliveryContact, DeliveryType, SaleMode
+from shared.schemas import BuyerTrack, CouponKind, DeliveryContact, DeliveryType, Milestone, SaleMode
 
 
 class RegisterAccount(BaseModel):
@@ -168,3 +168,40 @@ class RefundDecision(BaseModel):
 
     approve: bool
     opinion: str = Field("", max_length=2000)
+
+
+class MakeMilestoneOffer(BaseModel):
+    """A milestone offer to one customer account (dossier §4.2): one specification of one of the merchant's
+    listed products, a fixed quantity, the milestones, the validity period."""
+
+    name: str = Field(min_length=1, max_length=128, description="Unique among the merchant's offers")
+    buyer_account_id: Ids = Field(description="The one customer account the offer is made to")
+    product_id: Ids
+    spec_id: Ids | None = Field(default=None, description="Defaults to the product's only specification")
+    quantity: int = Field(1, ge=1, le=10_000, description="Fixed: the customer cannot change it")
+    amount: Decimal | None = Field(
+        default=None,
+        gt=Decimal(0),
+        max_digits=14,
+        decimal_places=2,
+        description="The quoted price of the whole quantity; defaults to the spec's price × quantity",
+    )
+    milestones: list[Milestone] = Field(min_length=1, max_length=20)
+    valid_from: AwareDatetime | None = Field(default=None, description="Defaults to now")
+    valid_until: AwareDatetime
+
+
+class RemindSeller(BaseModel):
+    """The buyer reminds the merchant (催促) of its order, with an optional word."""
+
+    message: str = Field("", max_length=500)
+
+
+class RequestInvoice(BaseModel):
+    """The buyer asks the merchant for an invoice of a paid order (dossier §6.3 "general-product invoice
+    request")."""
+
+    title: str = Field(min_length=1, max_length=256, description="The invoice title (发票抬头)")
+    tax_id: str = Field(
+        min_length=15, max_length=20, pattern=r"^[0-9A-Z]+$", description="Taxpayer id (纳税人识别号)"
+    )

@@ -12,12 +12,13 @@ content, creation included (None → pending_payment; None → processing for an
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, Field
 
+from services.orders import reminders
 from services.orders.accounts import Account
 from services.orders.progress import Progress, Rating, RefundRequest, add_months
 from shared.platform.errors import DomainError, Forbidden, InvalidInput
@@ -108,6 +109,12 @@ class Order(BaseModel):
     refund: RefundRequest | None = None
     unsubscribe_order_id: str | None = None  # the latest unsubscribe order opened for this order
     rating: Rating | None = None
+    quantity: int = Field(1, ge=1)  # a milestone offer's fixed quantity (dossier §4.2); 1 from the catalogue
+    trial_days: int | None = None  # a trial specification's period (then trial → commercial reminders)
+    reminded_at: AwareDatetime | None = None  # the buyer's latest reminder to the merchant (催促)
+    expiry_reminders: list[int] = Field(default_factory=list)  # days-left reminders sent (or skipped)
+    next_reminder_at: AwareDatetime | None = None  # the next expiry reminder's time; None: none left
+    renewed_by: str | None = None  # the paid renewal order that continues this one
     history: list[StatusChange] = Field(default_factory=list)
     version: int = 0
 
@@ -206,8 +213,37 @@ class Order(BaseModel):
         """Validity starts at `start`; periodic products end after their period (dossier §10)."""
         self.validity_starts_at = start
         months = self.product.period_months
-        if self.product.billing_mode in PERIODIC and months:
+        if self.trial_days:
+            self.validity_ends_at = start + timedelta(days=self.trial_days)
+        elif self.product.billing_mode in PERIODIC and months:
             self.validity_ends_at = add_months(start, months)
+        if self.validity_ends_at is not None:  # its expiry reminders (dossier §6.3)
+            self.next_reminder_at = reminders.next_at(self.validity_ends_at, self.expiry_reminders)
+
+    def remind_merchant(self, buyer: str, now: datetime) -> None:
+        """The buyer reminds the merchant (催促, dossier §9.2): its own order in progress, once a day."""
+        self.owned_by(buyer)
+        reminders.check_reminder(self.order_id, self.status, self.reminded_at, now)
+        self.reminded_at = now
+
+    def expiry_reminder_due(self, now: datetime) -> int | None:
+        """The days-left reminder to send now, if any (recorded as sent, with the earlier ones it makes
+        pointless), and when the next one is due. A renewed order is not reminded: its renewal continues
+        it."""
+        if self.validity_ends_at is None or self.renewed_by is not None:
+            self.next_reminder_at = None
+            return None
+        days, skipped = reminders.due(self.validity_ends_at, self.expiry_reminders, now)
+        if days is not None:
+            self.expiry_reminders = sorted({*self.expiry_reminders, days, *skipped}, reverse=True)
+        self.next_reminder_at = reminders.next_at(self.validity_ends_at, self.expiry_reminders)
+        if self.next_reminder_at is not None and now >= self.validity_ends_at:
+            self.next_reminder_at = None
+        return days
+
+    def renewed(self, renewal_id: str) -> None:
+        """A paid renewal continues this order: its own expiry reminders stop."""
+        self.renewed_by, self.next_reminder_at = renewal_id, None
 
     def pay(
         self,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from services.orders import notices
 from services.orders.aftersales import credit_repaid as repaid
 from services.orders.catalogue import milestones_problem
 from services.orders.commands import PayOrder, PlaceOrder
@@ -70,6 +71,7 @@ async def place_order(ctx: OrdersContext, buyer: Principal, cmd: PlaceOrder) -> 
             coupon_ids=list(dict.fromkeys(cmd.coupon_ids)),
             delivery_contact=cmd.delivery_contact,
             milestones=milestones,
+            trial_days=spec.trial_days,
             offer_id=claims.offer_id if claims else None,
             private_link_id=claims.link_id if claims else None,
         )
@@ -121,17 +123,24 @@ async def pay(ctx: OrdersContext, order_id: str, cmd: PayOrder) -> Order:
 
     async def work(uow: OrdersUnitOfWork) -> Order:
         order = await load_order(uow, order_id)
-        starts = None
+        starts, original = None, None
         if order.order_type == "renewal" and order.original_order_id:
             original = await uow.orders.get(order.original_order_id)
             starts = original.validity_ends_at if original else None
-        events = order.pay(
-            cmd.payment_id, cmd.amount, ctx.clock(), correlation(), credit=cmd.credit, renewal_starts=starts
+        corr = correlation()
+        events: list[Event] = list(
+            order.pay(cmd.payment_id, cmd.amount, ctx.clock(), corr, credit=cmd.credit, renewal_starts=starts)
         )
-        if events:
-            uow.emit(*events)
-            await uow.orders.save(order)
-            await uow.commit()
+        if not events:
+            return order
+        if order.order_type == "renewal":
+            events.append(notices.renewal(order, corr))  # dossier §6.3 "user renewed a periodic product"
+            if original is not None:  # its expiry reminders stop: the renewal continues it
+                original.renewed(order.order_id)
+                await uow.orders.save(original)
+        uow.emit(*events)
+        await uow.orders.save(order)
+        await uow.commit()
         return order
 
     return await ctx.uow.run(work)

@@ -13,13 +13,26 @@ from services.orders.accounts import Account
 from services.orders.billing import Eligibility, Period, eligibility
 from services.orders.catalogue import Favourite, Product
 from services.orders.domain import Order
+from services.orders.lists import (
+    EPOCH,
+    OrderFilter,
+    OrderRow,
+    Page,
+    ReviewFilter,
+    ReviewRow,
+    check_limit,
+    cut,
+    decode_cursor,
+    encode_cursor,
+)
+from services.orders.offers import MilestoneOffer
 from services.orders.progress import Progress
-from services.orders.store import Favourites, Orders, Products
+from services.orders.store import Favourites, MilestoneOffers, Orders, Products
 from shared.platform.auth import Principal, require_party
 from shared.platform.collection import Collections
 from shared.platform.errors import NotFound
 from shared.platform.repository import AggregateRepository
-from shared.schemas import DeliveryType, OrderStatus
+from shared.schemas import AccountRole, DeliveryType, OrderStatus
 from shared.schemas.events import OrderType
 
 
@@ -54,6 +67,10 @@ class OrdersQueries:
     @property
     def products(self) -> Products:
         return Products(self.collections.collection("products"))
+
+    @property
+    def offers(self) -> MilestoneOffers:
+        return MilestoneOffers(self.collections.collection("milestone_offers"))
 
     @property
     def favourites(self) -> Favourites:
@@ -146,6 +163,48 @@ class OrdersQueries:
             )
         )
         return ResourceDetails(order=order, merchant=contact, progress=order.progress)
+
+    async def orders_page(
+        self, viewer: Principal, f: OrderFilter, cursor: str | None, limit: int
+    ) -> Page[OrderRow]:
+        """A buyer's own orders, a merchant's own orders, every order for operators; newest first, keyset
+        pages (dossier §9.2, §2.1)."""
+        f.check()
+        check_limit(limit)
+        party = None
+        if not viewer.is_operator:
+            field = "merchant_account_id" if viewer.role is AccountRole.MERCHANT else "buyer_account_id"
+            party = (field, viewer.account_id)
+        rows, more = cut(await self.orders.page(party, f, decode_cursor(cursor), limit), limit)
+        last = rows[-1] if rows and more else None
+        return Page[OrderRow](
+            items=[OrderRow.of(o) for o in rows],
+            next_cursor=encode_cursor(last.created_at, last.order_id) if last else None,
+        )
+
+    async def review_queue(self, f: ReviewFilter, cursor: str | None, limit: int) -> Page[ReviewRow]:
+        """Products awaiting the listing review, the longest waiting first (operators; the route checks)."""
+        check_limit(limit)
+        found = await self.products.awaiting_review(f, decode_cursor(cursor), limit)
+        rows, more = cut([ReviewRow.of(p) for p in found], limit)
+        last = rows[-1] if rows and more else None
+        return Page[ReviewRow](
+            items=rows,
+            next_cursor=encode_cursor(last.submitted_at or EPOCH, last.product_id) if last else None,
+        )
+
+    async def offer(self, offer_id: str, viewer: Principal) -> MilestoneOffer:
+        """Its merchant and its customer, and operators; anyone else is refused."""
+        offer = await self.offers.get(offer_id)
+        if offer is None:
+            raise NotFound(f"milestone offer {offer_id} does not exist", field="offer_id")
+        offer.visible_to(viewer.account_id, operator=viewer.is_operator)
+        return offer
+
+    async def offers_of(self, viewer: Principal) -> list[MilestoneOffer]:
+        """A merchant's own offers; a buyer's, those made to it."""
+        field = "merchant_account_id" if viewer.role is AccountRole.MERCHANT else "buyer_account_id"
+        return await self.offers.of(field, viewer.account_id)
 
     async def billing_eligibility(self, viewer: Principal, period_text: str) -> list[Eligibility]:
         """Operators see every order; a merchant sees its own (dossier §4.3)."""

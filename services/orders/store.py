@@ -12,6 +12,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.orders.accounts import Account
 from services.orders.catalogue import Asset, Certification, Favourite, Product
 from services.orders.domain import Order
+from services.orders.invoices import InvoiceRequest
+from services.orders.lists import EPOCH, OrderFilter, Position, ReviewFilter
+from services.orders.offers import MilestoneOffer
 from services.orders.progress import RefundQuota
 from shared.platform.collection import Doc
 from shared.platform.mongo import UnitOfWork
@@ -60,6 +63,45 @@ class Orders(AggregateRepository[Order]):
             query["product.product_id"] = product_id
         return await self._find(query, sort=[("created_at", NEWEST_FIRST)], limit=1000)
 
+    async def page(
+        self, party: tuple[str, str] | None, f: OrderFilter, after: Position | None, limit: int
+    ) -> list[Order]:
+        """A page of orders, newest first (ties by id), strictly after `after`; `party` is the (field,
+        account) the viewer sees its own orders by, None for operators. `limit + 1` rows: the extra one says
+        whether another page follows."""
+        query: Doc = {}
+        if party is not None:
+            query[party[0]] = party[1]
+        for field, value in (
+            ("status", f.status.value if f.status else None),
+            ("order_type", f.order_type),
+            ("product.product_id", f.product_id),
+            ("order_id", f.order_id),
+        ):
+            if value is not None:
+                query[field] = value
+        placed: Doc = {}
+        if f.placed_from is not None:
+            placed["$gte"] = f.placed_from
+        if f.placed_to is not None:
+            placed["$lt"] = f.placed_to
+        if placed:
+            query["created_at"] = placed
+        if after is not None:
+            query["$or"] = [
+                {"created_at": {"$lt": after.at}},
+                {"created_at": after.at, "order_id": {"$lt": after.id}},
+            ]
+        sort = [("created_at", NEWEST_FIRST), ("order_id", NEWEST_FIRST)]
+        return await self._find(query, sort=sort, limit=limit + 1)
+
+    async def reminders_due(
+        self, now: datetime, limit: int, exclude: frozenset[str] = frozenset()
+    ) -> list[str]:
+        """Orders whose next expiry reminder is due, earliest first (ids only, as `overdue`)."""
+        query = {"next_reminder_at": {"$lte": now}}
+        return await self._ids(query, sort=[("next_reminder_at", OLDEST_FIRST)], limit=limit, exclude=exclude)
+
     async def placed_before(self, cut: datetime, merchant: str | None) -> list[Order]:
         """Orders created before `cut` (all merchants', or one merchant's), oldest first, at most 10,000."""
         query: Doc = {"created_at": {"$lt": cut}}
@@ -75,6 +117,38 @@ class Products(AggregateRepository[Product]):
     async def listed(self) -> list[Product]:
         """The catalogue's products on sale (at most 500)."""
         return await self._find({"status": "listed"}, limit=500)
+
+    async def awaiting_review(self, f: ReviewFilter, after: Position | None, limit: int) -> list[Product]:
+        """The review queue: products pending review, the longest waiting first (ties by id), strictly after
+        `after`; `limit + 1` rows."""
+        query: Doc = {"status": "pending_review"}
+        if f.delivery_type is not None:
+            query["delivery_type"] = f.delivery_type.value
+        if f.merchant_account_id is not None:
+            query["merchant_account_id"] = f.merchant_account_id
+        if after is not None:
+            # a product without submitted_at (published before it was recorded) sorts first, as at EPOCH
+            at = None if after.at == EPOCH else after.at
+            query["$or"] = [
+                {"submitted_at": {"$gt": after.at}},
+                {"submitted_at": at, "product_id": {"$gt": after.id}},
+            ]
+        sort = [("submitted_at", OLDEST_FIRST), ("product_id", OLDEST_FIRST)]
+        return await self._find(query, sort=sort, limit=limit + 1)
+
+
+class MilestoneOffers(AggregateRepository[MilestoneOffer]):
+    model = MilestoneOffer
+    id_field = "offer_id"
+
+    async def named(self, merchant: str, name: str) -> MilestoneOffer | None:
+        found = await self._find({"merchant_account_id": merchant, "name": name}, limit=1)
+        return found[0] if found else None
+
+    async def of(self, field: str, account: str) -> list[MilestoneOffer]:
+        """A merchant's offers (field merchant_account_id) or those made to a customer (buyer_account_id),
+        newest first, at most 500."""
+        return await self._find({field: account}, sort=[("created_at", NEWEST_FIRST)], limit=500)
 
 
 class Certifications(AggregateRepository[Certification]):
@@ -119,6 +193,8 @@ class OrdersUnitOfWork(UnitOfWork):
     certifications: Certifications
     favourites: Favourites
     quotas: RefundQuotas
+    offers: MilestoneOffers
+    invoice_requests: AggregateRepository[InvoiceRequest]
 
     def bind(self) -> None:
         self.orders = Orders(self.collection("orders"))
@@ -128,6 +204,10 @@ class OrdersUnitOfWork(UnitOfWork):
         self.certifications = Certifications(self.collection("certifications"))
         self.favourites = Favourites(self.collection("favourites"))
         self.quotas = RefundQuotas(self.collection("quotas"))
+        self.offers = MilestoneOffers(self.collection("milestone_offers"))
+        self.invoice_requests = AggregateRepository(
+            self.collection("invoice_requests"), InvoiceRequest, "request_id"
+        )
 
 
 mongo_uow = on_mongo(OrdersUnitOfWork)
@@ -138,5 +218,14 @@ async def ensure_indexes(db: AsyncDatabase[Doc]) -> None:
     await db["orders"].create_index([("buyer_account_id", 1), ("created_at", -1)])
     await db["orders"].create_index([("status", 1), ("pay_by", 1)])  # the unpaid-order sweeper's due times
     await db["orders"].create_index([("merchant_account_id", 1)])
+    # the order lists: newest first, ties by id (keyset pages), per party and for operators
+    await db["orders"].create_index([("buyer_account_id", 1), ("created_at", -1), ("order_id", -1)])
+    await db["orders"].create_index([("merchant_account_id", 1), ("created_at", -1), ("order_id", -1)])
+    await db["orders"].create_index([("created_at", -1), ("order_id", -1)])
+    await db["orders"].create_index([("next_reminder_at", 1)])  # the expiry reminders' due times
+    await db["products"].create_index([("status", 1), ("submitted_at", 1), ("product_id", 1)])
+    # an offer's name is unique among its merchant's offers (dossier §4.2)
+    await db["milestone_offers"].create_index([("merchant_account_id", 1), ("name", 1)], unique=True)
+    await db["milestone_offers"].create_index([("buyer_account_id", 1), ("created_at", -1)])
     await db["products"].create_index([("status", 1)])
     await db["favourites"].create_index([("buyer_account_id", 1)])

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.orders.context import OrdersContext
+from services.orders.notice_cases import reminders_due, send_expiry_reminder
 from services.orders.order_cases import cancel_unpaid, overdue
 from services.orders.settings import OrdersSettings
 from shared.platform.worker import Blocked, IdSource, WorkerSettings
@@ -39,3 +40,19 @@ def sweeper_worker(settings: OrdersSettings) -> WorkerSettings:
     minutes and is quarantined after `sweeper_max_attempts` (about 13 minutes of failures with the
     defaults)."""
     return WorkerSettings.from_settings(settings, "sweeper", concurrency=4)
+
+
+@dataclass
+class ExpiryReminderSource(IdSource):
+    """Orders whose next expiry (or trial → commercial) reminder is due: 15, 7, 3 and 1 days before the
+    validity ends, at 10:00 Beijing time (dossier §6.3). The due time is on the order (`next_reminder_at`), so
+    it survives restarts; each reminder and its notice commit in one unit of work, once each."""
+
+    ctx: OrdersContext
+    name = "orders-expiry-reminders"
+
+    async def due(self, now: datetime, limit: int, blocked: Blocked) -> list[str]:
+        return await reminders_due(self.ctx, now, limit, blocked)
+
+    async def process(self, item: str) -> None:
+        await send_expiry_reminder(self.ctx, item)

@@ -39,9 +39,11 @@ class InvalidInput(DomainError):
 
 
 class LimitReached(DomainError):
-    """A quota or rate limit of the caller's is used up for now."""
+    """A quota or rate limit of the caller's is used up for now; `retry_after` (seconds), when known, becomes
+    the answer's Retry-After."""
 
     code = "limit_reached"
+    retry_after: int | None = None
 
 
 class TooLarge(DomainError):

@@ -79,6 +79,8 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.rule:
             detail["rule"] = exc.rule
         headers = {"WWW-Authenticate": exc.challenge} if isinstance(exc, Unauthorized) else None
+        if isinstance(exc, LimitReached) and exc.retry_after is not None:
+            headers = {"Retry-After": str(exc.retry_after)}
         return JSONResponse(status_code=status_of(exc), content={"detail": detail}, headers=headers)
 
     @app.exception_handler(ConnectionFailure)

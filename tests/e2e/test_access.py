@@ -326,6 +326,72 @@ async def _pay(w: World, role: str) -> Call:
     )
 
 
+@builds("orders", "GET", "/orders")
+async def _orders(w: World, role: str) -> Call:
+    return Call("/orders", {"params": {"limit": 5}})
+
+
+@builds("orders", "POST", "/orders/{order_id}/reminders")
+async def _remind(w: World, role: str) -> Call:
+    return Call(f"/orders/{(await w.paid())['order_id']}/reminders", {"json": {"message": "any news?"}})
+
+
+@builds("orders", "POST", "/orders/{order_id}/invoice-requests")
+async def _invoice_request(w: World, role: str) -> Call:
+    body = {"title": "Acme Ltd", "tax_id": "91110000MA01ABCD2X"}
+    return Call(f"/orders/{(await w.paid('image'))['order_id']}/invoice-requests", {"json": body})
+
+
+@builds("orders", "GET", "/operator/product-reviews")
+async def _review_queue(w: World, role: str) -> Call:
+    return Call("/operator/product-reviews")
+
+
+def _milestone_offer_body(w: World) -> dict[str, Any]:
+    return {
+        "name": f"offer-{uuid.uuid4().hex[:8]}",
+        "buyer_account_id": w.id("buyer"),
+        "product_id": w.products["supervised"]["product_id"],
+        "milestones": [
+            {"milestone_id": "design", "title": "Design", "proportion": "0.4"},
+            {"milestone_id": "build", "title": "Build", "proportion": "0.6"},
+        ],
+        "valid_until": (datetime.now(UTC) + timedelta(days=7)).isoformat(),
+    }
+
+
+async def _milestone_offer(w: World) -> str:
+    made = await w.call(
+        "POST", "orders", "/milestone-offers", w.people["merchant"], expect=201, json=_milestone_offer_body(w)
+    )
+    return str(made["offer_id"])
+
+
+@builds("orders", "POST", "/milestone-offers")
+async def _make_milestone_offer(w: World, role: str) -> Call:
+    return Call("/milestone-offers", {"json": _milestone_offer_body(w)})
+
+
+@builds("orders", "GET", "/milestone-offers")
+async def _milestone_offers(w: World, role: str) -> Call:
+    return Call("/milestone-offers")
+
+
+@builds("orders", "GET", "/milestone-offers/{offer_id}")
+async def _get_milestone_offer(w: World, role: str) -> Call:
+    return Call(f"/milestone-offers/{await _milestone_offer(w)}")
+
+
+@builds("orders", "POST", "/milestone-offers/{offer_id}/orders")
+async def _order_milestone_offer(w: World, role: str) -> Call:
+    return Call(f"/milestone-offers/{await _milestone_offer(w)}/orders")
+
+
+@builds("orders", "POST", "/milestone-offers/{offer_id}/withdraw")
+async def _withdraw_milestone_offer(w: World, role: str) -> Call:
+    return Call(f"/milestone-offers/{await _milestone_offer(w)}/withdraw")
+
+
 @builds("orders", "GET", "/products")
 async def _products(w: World, role: str) -> Call:
     return Call("/products")
