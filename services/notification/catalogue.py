@@ -148,6 +148,8 @@ NOTICES: dict[NoticeKind, MessageType] = {
     # §6.3 "SaaS interface exception": O&M reminder (501); §8.2.2: interface failures by e-mail, SMS, in-site.
     NoticeKind.PRODUCT_FROZEN: MessageType("product_frozen", "om_reminder"),
     NoticeKind.PRODUCT_DELISTED: MessageType("product_delisted", "om_reminder"),
+    # §8.2.8 dial tests: a failing test is an interface exception, O&M reminder (501), all channels.
+    NoticeKind.DIAL_TEST_FAILED: MessageType("dial_test_failed", "om_reminder"),
     # §8.2.5: the dossier names no category for a release; 101 (the instance's lifecycle), all channels (the
     # buyer loses the resource) [I].
     NoticeKind.INSTANCE_RELEASED: MessageType("instance_released", "creation_activation"),

@@ -12,6 +12,7 @@ params each kind's text uses (`NOTICE_PARAMS`; a unit test keeps the texts to th
 | `appeal_escalated`              | `order_id`, `appeal_id`, `node` (flow node key), `due`        |
 | `product_frozen`                | `product`, `reason`, `until`                                  |
 | `product_delisted`              | `product`, `reason`                                           |
+| `dial_test_failed`              | `product`, `day`, `slot` (`am` / `pm`), `reason`              |
 | `instance_released`             | `product`, `instance_id`, `order_id`                          |
 | `activation_failed`             | `product`, `order_id`, `reason`                               |
 | `renewal`                       | `product`, `order_id`, `expires_at`, `amount`, `currency`     |
@@ -41,6 +42,7 @@ NOTICE_PARAMS: dict[str, tuple[str, ...]] = {
     "appeal_escalated": ("order_id", "appeal_id", "node", "due"),
     "product_frozen": ("product", "reason", "until"),
     "product_delisted": ("product", "reason"),
+    "dial_test_failed": ("product", "day", "slot", "reason"),
     "instance_released": ("product", "instance_id", "order_id"),
     "activation_failed": ("product", "order_id", "reason"),
     "renewal": ("product", "order_id", "expires_at", "amount", "currency"),
@@ -149,6 +151,11 @@ TEXTS: dict[str, dict[str, tuple[str, ...]]] = {
         "product_delisted": (
             "O&M reminder: {{ product }} delisted",
             "{{ product }} was delisted{% if reason %}: {{ reason }}{% endif %}.",
+        ),
+        "dial_test_failed": (
+            "O&M reminder: the dial test of {{ product }} failed",
+            "The {{ slot }} dial test of {{ product }}'s interface on {{ day }} failed"
+            "{% if reason %}: {{ reason }}{% endif %}. After 5 failing days in a row its trading is frozen.",
         ),
         "instance_released": (
             "Instance {{ instance_id }} of {{ product }} released",
@@ -301,6 +308,11 @@ TEXTS: dict[str, dict[str, tuple[str, ...]]] = {
             "运维提醒:{{ product }} 已下架",
             "{{ product }} 已下架{% if reason %}:{{ reason }}{% endif %}。",
         ),
+        "dial_test_failed": (
+            "运维提醒:{{ product }} 拨测失败",
+            "{{ product }} 的接口在 {{ day }} {{ slot }} 的拨测失败{% if reason %}:{{ reason }}{% endif %}。"
+            "连续 5 天拨测失败将冻结交易。",
+        ),
         "instance_released": (
             "{{ product }} 的实例 {{ instance_id }} 已释放",
             "{{ product }} 的实例 {{ instance_id }} 到期未续费,保留期满后已释放"
@@ -401,6 +413,7 @@ TITLES: dict[str, dict[str, str]] = {
         "appeal_escalated": "Appeal escalated",
         "product_frozen": "Product trading frozen",
         "product_delisted": "Product delisted",
+        "dial_test_failed": "Dial test failed",
         "instance_released": "Instance released",
         "activation_failed": "Activation failed",
         "renewal": "Renewal",
@@ -437,6 +450,7 @@ TITLES: dict[str, dict[str, str]] = {
         "appeal_escalated": "申诉升级",
         "product_frozen": "商品冻结交易",
         "product_delisted": "商品下架",
+        "dial_test_failed": "拨测失败",
         "instance_released": "实例释放",
         "activation_failed": "资源开通失败",
         "renewal": "产品续费通知",

@@ -30,6 +30,8 @@ class Grants:
 
 
 T = Topic
+# Facts for another service only (a frozen product for orders' catalogue): nobody is told of them as such.
+BETWEEN_SERVICES: frozenset[Topic] = frozenset({T.PRODUCT_FROZEN})
 GRANTS: dict[str, Grants] = {
     "orders": Grants(
         produces=frozenset(
@@ -71,7 +73,9 @@ GRANTS: dict[str, Grants] = {
         ),
         consumes=frozenset({T.ORDER_PAID, T.REFUND_DECIDED, T.ACCOUNT_ERASED}),
     ),
-    "notification": Grants(produces=frozenset(), consumes=frozenset(Topic)),
+    # Notification hears every event but the facts one service keeps another informed of; what those decide
+    # for people comes to it as `notice.requested` from their producer.
+    "notification": Grants(produces=frozenset(), consumes=frozenset(Topic) - BETWEEN_SERVICES),
     "partner": Grants(
         produces=frozenset({T.MERCHANT_CALL_FAILED, T.NOTICE_REQUESTED, T.PRODUCT_FROZEN}),
         consumes=frozenset(

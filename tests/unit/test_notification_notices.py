@@ -30,6 +30,7 @@ EXPECTED: dict[NoticeKind, tuple[str, set[Channel]]] = {
     NoticeKind.APPEAL_ESCALATED: ("appeal", {IN, MAIL}),
     NoticeKind.PRODUCT_FROZEN: ("501", {IN, MAIL, SMS}),
     NoticeKind.PRODUCT_DELISTED: ("501", {IN, MAIL, SMS}),
+    NoticeKind.DIAL_TEST_FAILED: ("501", {IN, MAIL, SMS}),
     NoticeKind.INSTANCE_RELEASED: ("101", {IN, MAIL, SMS}),
     NoticeKind.ACTIVATION_FAILED: ("101", {IN, MAIL, SMS}),
     NoticeKind.RENEWAL: ("renewal", {IN, MAIL}),
