@@ -32,6 +32,7 @@ def _order_params(order: Order) -> dict[str, str]:
         "order_id": order.order_id,
         "product_id": order.product.product_id,
         "product_name": order.product.name,
+        "product": order.product.name,
         "amount": str(order.amount),
         "currency": order.currency,
     }
@@ -69,6 +70,7 @@ def renewal(order: Order, correlation_id: str) -> NoticeRequested:
         correlation_id,
         original_order_id=order.original_order_id or "",
         valid_until=_beijing(ends) if ends else "",
+        expires_at=_beijing(ends) if ends else "",
     )
 
 
@@ -127,8 +129,9 @@ def listing_review_result(product: Product, correlation_id: str) -> NoticeReques
             params={
                 "product_id": product.product_id,
                 "product_name": product.name,
-                "result": "listed" if product.status == "listed" else "rejected",
-                "note": product.review_note,
+                "product": product.name,
+                "result": "approved" if product.status == "listed" else "rejected",
+                "opinion": product.review_note,
             },
         ),
     )

@@ -216,6 +216,7 @@ class Sale(BaseModel):
     buyer_id: str
     merchant_id: str
     product_id: str
+    product_name: str = ""  # as sold: what a notice about the sale names
     delivery_type: str
     sale_mode: str
     original_order_id: str | None = None  # a renewal / upgrade / unsubscribe: the order it changes

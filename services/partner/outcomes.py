@@ -78,6 +78,7 @@ async def _opened(
                 {
                     "order_id": root.order_id,
                     "product_id": root.product_id,
+                    "product": root.product_name or root.product_id,
                     "instance_id": root.instance_id or root.order_id,
                     "cause": cause,
                 },
@@ -118,7 +119,12 @@ async def _activation_failed(uow: PartnerUnitOfWork, call: MerchantCall, error: 
             f"order:{sale.order_id}:activation_failed",
             sale.order_id,
             {AccountRole.BUYER: sale.buyer_id},
-            {"order_id": sale.order_id, "product_id": sale.product_id, "error": error[:200]},
+            {
+                "order_id": sale.order_id,
+                "product_id": sale.product_id,
+                "product": sale.product_name or sale.product_id,
+                "reason": error[:200],
+            },
             order_id=sale.order_id,
             parties=Parties(buyer_account_id=sale.buyer_id, merchant_account_id=sale.merchant_id),
         )
@@ -152,7 +158,13 @@ async def _dial_tested(
                 call.call_id,
                 product_id,
                 {AccountRole.MERCHANT: call.merchant_id},
-                {"product_id": product_id, "day": day, "slot": slot, "error": str(failure)[:200]},
+                {
+                    "product_id": product_id,
+                    "product": product_id,
+                    "day": day,
+                    "slot": slot,
+                    "reason": str(failure)[:200],
+                },
             )
         )
     await product_cases.dial_tested(

@@ -47,7 +47,12 @@ def _decided(uow: PartnerUnitOfWork, health: ProductHealth, decision: Decision, 
             key,
             health.product_id,
             {AccountRole.MERCHANT: health.merchant_id},
-            {"product_id": health.product_id, "cause": decision.cause, "detail": decision.detail},
+            {
+                "product_id": health.product_id,
+                "product": health.product_id,
+                "cause": decision.cause,
+                "reason": decision.detail,
+            },
         ),
     )
 

@@ -124,6 +124,7 @@ async def open_sale(uow: PartnerUnitOfWork, event: OrderPaid, now: datetime) -> 
         buyer_id=p.parties.buyer_account_id,
         merchant_id=p.parties.merchant_account_id,
         product_id=p.product.product_id,
+        product_name=p.product.name,
         delivery_type=p.product.delivery_type,
         sale_mode=p.product.sale_mode,
         original_order_id=p.original_order_id,

@@ -458,9 +458,9 @@ async def test_the_listing_review_result_is_told_to_the_merchant(
     await http.post(f"/products/{pid}/publish", headers=merchant.headers)
     await http.post(f"/products/{pid}/review", headers=operator.headers, json={"approve": True})
     told = notices(state, NoticeKind.LISTING_REVIEW_RESULT)
-    assert [(n.payload.params["result"], n.payload.params["note"]) for n in told] == [
+    assert [(n.payload.params["result"], n.payload.params["opinion"]) for n in told] == [
         ("rejected", "screenshots missing"),
-        ("listed", ""),
+        ("approved", ""),
     ]
     assert all(recipients(n) == {("merchant", merchant.account_id)} for n in told)
     assert len({n.payload.notice_id for n in told}) == 2  # two reviews, two facts
