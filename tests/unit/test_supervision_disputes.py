@@ -16,6 +16,7 @@ from services.supervision.service_order.records import RefundStatus
 from shared.platform.errors import DomainError, Forbidden, InvalidInput, NotFound
 from shared.schemas import (
     AcceptanceDone,
+    AccountRole,
     AppealOutcome,
     AppealRaised,
     AppealResolved,
@@ -27,6 +28,8 @@ from shared.schemas import (
     Event,
     Milestone,
     MilestoneConfirmed,
+    NoticeKind,
+    NoticeRequested,
     PartyRole,
     RefundDecided,
     RefundDecidedPayload,
@@ -274,6 +277,35 @@ def test_an_overdue_appeal_is_escalated() -> None:
     assert so.timeline[-1].action == "appeal_sla_due"
     assert [e.payload.reason for e in of(events, DeadlineCleared)] == ["expired"]
     assert so.status is Status.FROZEN  # still the operator's to resolve
+    assert so.timeline[-1].details["appeal_id"] == so.open_appeal.appeal_id
+    # Dossier §5.3: operators (the group, in-site and e-mail by the catalogue) and both parties are told.
+    [notice] = of(events, NoticeRequested)
+    p = notice.payload
+    assert (p.kind, p.notice_id) == (
+        NoticeKind.APPEAL_ESCALATED,
+        f"appeal:{so.open_appeal.appeal_id}:escalated",
+    )
+    assert [(r.role, r.account_id) for r in p.recipients] == [
+        (AccountRole.OPERATOR, None),
+        (AccountRole.BUYER, buyer(so)),
+        (AccountRole.MERCHANT, merchant(so)),
+    ]
+    assert p.params["appeal_id"] == so.open_appeal.appeal_id
+    assert p.params["due_at"] == (T0 + 3 * DAY).isoformat()
+    assert p.params["raised_by"] == "buyer"
+    # Once: the deadline is gone, so a second firing (a replayed timer row) escalates nothing.
+    assert so.fire(sla.deadline_id, T0 + 4 * DAY, "corr") == []
+    assert so.open_appeal.escalated_at == T0 + 3 * DAY
+
+
+def test_an_appeal_resolved_in_time_is_never_escalated() -> None:
+    so = open_so()
+    so.raise_appeal(buyer(so), "slow", "hurry", [], T0, "corr")
+    sla = deadline(so, DeadlineKind.APPEAL_SLA)
+    assert so.open_appeal is not None
+    so.resolve_appeal("op", so.open_appeal.appeal_id, AppealOutcome.RESUME, T0 + DAY, "corr", operator=True)
+    assert so.fire(sla.deadline_id, T0 + 3 * DAY, "corr") == []
+    assert so.appeals[0].escalated_at is None
 
 
 def test_a_merchant_appeal_while_the_buyer_has_not_accepted_needs_the_delivery_proof() -> None:
@@ -290,9 +322,15 @@ def test_a_merchant_appeal_while_the_buyer_has_not_accepted_needs_the_delivery_p
     with pytest.raises(InvalidInput) as refused:
         so.raise_appeal(merchant(so), "buyer never accepts", "complete", [], T0, "corr")
     assert refused.value.field == "attachments"
+    # Free text naming a file is no proof: only a stored file of this service order (its id and digest) is.
+    with pytest.raises(InvalidInput) as named_only:
+        so.raise_appeal(merchant(so), "buyer never accepts", "complete", ["delivery-proof.pdf"], T0, "corr")
+    assert named_only.value.field == "attachments"
     assert so.status is Status.ACTIVE
-    so.raise_appeal(merchant(so), "buyer never accepts", "complete", ["delivery-proof.pdf"], T0, "corr")
+    proof = Evidence(kind="delivery_proof", name="proof.pdf", file_id="EV-1", sha256="a" * 64)
+    so.raise_appeal(merchant(so), "buyer never accepts", "complete", ["EV-1"], T0, "corr", proofs=[proof])
     assert so.status is Status.FROZEN
+    assert so.timeline[-1].details["evidence"] == [proof.model_dump(mode="json")]
 
 
 def test_hardware_appeals_need_idle_over_five_days_or_more_than_three_rejections() -> None:
@@ -328,8 +366,18 @@ def test_the_180_day_reminder_is_recorded_and_not_paused_by_appeals() -> None:
     assert long_running.due_at == T0 + 180 * DAY
     so.raise_appeal(buyer(so), "slow", "hurry", [], T0 + 179 * DAY, "corr")
     assert deadline(so, DeadlineKind.LONG_RUNNING).running
-    so.fire(long_running.deadline_id, T0 + 180 * DAY, "corr")
+    events = so.fire(long_running.deadline_id, T0 + 180 * DAY, "corr")
     assert so.timeline[-1].action == "long_running_due"
+    # Dossier §1.5: the merchant and the buyer's account manager; the order names none, so the operators' group.
+    [notice] = of(events, NoticeRequested)
+    assert notice.payload.kind is NoticeKind.LONG_RUNNING_REMINDER
+    assert notice.payload.notice_id == f"service_order:{so.service_order_id}:long_running"
+    assert [(r.role, r.account_id) for r in notice.payload.recipients] == [
+        (AccountRole.MERCHANT, merchant(so)),
+        (AccountRole.OPERATOR, None),
+    ]
+    assert notice.payload.params["order_id"] == so.order_id
+    assert so.fire(long_running.deadline_id, T0 + 181 * DAY, "corr") == []  # once
 
 
 # --- refunds, decided by the orders service (refund.decided) -----------------------------------------

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from services.supervision.flows import Emits, Transition
 from services.supervision.rules import Policy
+from services.supervision.service_order import notices
 from services.supervision.service_order.flow import Actor, follow
 from services.supervision.service_order.state import ServiceOrderState, Status
 from shared.schemas import DeadlineKind, Event, PartyRole
@@ -29,9 +30,14 @@ def fire(so: ServiceOrderState, deadline_id: str, now: datetime, corr: str, poli
         return events + follow(so, accepted, node, Actor(PartyRole.SYSTEM, None), now, corr, policy)
     if deadline.kind is DeadlineKind.IDLE:
         so.idle_expired = True
+    details: dict[str, str] = {"deadline_id": deadline_id}
     if deadline.kind is DeadlineKind.APPEAL_SLA and so.open_appeal is not None:
-        so.open_appeal.escalated_at = now  # overdue: escalated (dossier §5.3, 3 working days)
-    details = {"deadline_id": deadline_id}
+        # Overdue: escalated (dossier §5.3, 3 working days), once: the deadline is gone after this firing.
+        so.open_appeal.escalated_at = now
+        details["appeal_id"] = so.open_appeal.appeal_id
+        events.append(notices.appeal_escalated(so, so.open_appeal, now, corr))
+    if deadline.kind is DeadlineKind.LONG_RUNNING and so.status is not Status.COMPLETED:
+        events.append(notices.long_running(so, now, corr))  # dossier §1.5: remind, never close
     so.log.record(
         now,
         PartyRole.SYSTEM,
