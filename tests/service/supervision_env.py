@@ -110,6 +110,18 @@ class Env:
         assert resp.status_code == expect, resp.text
         return resp.json()
 
+    async def evidence(self, so_id: str, headers: dict[str, str], kind: str, name: str) -> dict[str, str]:
+        """Upload a PDF to the service order and give it as an evidence item (evidence is a stored file)."""
+        meta = await self.call(
+            "POST",
+            f"/service-orders/{so_id}/files",
+            headers,
+            expect=201,
+            files={"file": (name, f"%PDF-1.7 {name}".encode(), "application/pdf")},
+            data={"kind": kind},
+        )
+        return {"kind": kind, "name": name, "file_id": meta["file_id"]}
+
     async def refused(self, method: str, path: str, headers: dict[str, str], rule: str, **kw: Any) -> None:
         """403 naming `rule`."""
         body = await self.call(method, path, headers, expect=403, **kw)

@@ -59,12 +59,8 @@ async def test_the_deadlines_say_what_happens_next_and_when(env: Env) -> None:
     paid = await env.open(DeliveryType.HARDWARE)
     who = People.of(paid.payload.parties)
     so_path = f"/service-orders/SO-{paid.order_id}"
-    await env.call(
-        "POST",
-        f"{so_path}/actions/ship",
-        who.merchant,
-        json={"evidence": [{"kind": "logistics", "name": "sf.pdf"}]},
-    )
+    waybill = await env.evidence(f"SO-{paid.order_id}", who.merchant, "logistics", "sf.pdf")
+    await env.call("POST", f"{so_path}/actions/ship", who.merchant, json={"evidence": [waybill]})
     so = await env.call(
         "POST", f"{so_path}/actions/courier_signed", who.merchant, json={"recipient_phone": PHONE}
     )
@@ -303,21 +299,30 @@ async def test_evidence_upload_download_export_and_verify(env: Env, tmp_path: Pa
 
     await env.call("POST", f"{so_path}/actions/submit", who.buyer)
     await env.call("POST", f"{so_path}/actions/confirm", who.merchant)
+    unstored = {"kind": "acceptance_document", "name": "acc.pdf"}  # a name with no stored file behind it
+    sow = {"kind": "sow", "name": "sow.pdf", "file_id": meta["file_id"]}
+    refused = await env.call(
+        "POST", f"{so_path}/actions/deliver", who.merchant, expect=422, json={"evidence": [sow, unstored]}
+    )
+    assert refused["detail"]["field"] == "evidence[1].file_id"
+    acceptance = await env.evidence(f"SO-{paid.order_id}", who.merchant, "acceptance_document", "acc.pdf")
     so = await env.call(
-        "POST",
-        f"{so_path}/actions/deliver",
-        who.merchant,
-        json={
-            "evidence": [
-                {"kind": "sow", "name": "sow.pdf", "file_id": meta["file_id"]},
-                {"kind": "acceptance_document", "name": "acc.pdf"},
-            ]
-        },
+        "POST", f"{so_path}/actions/deliver", who.merchant, json={"evidence": [sow, acceptance]}
     )
     assert so["evidence"][0]["sha256"] == meta["sha256"]
+    # The evidence entry on the timeline names each stored file by its id and content hash.
+    [delivered] = [e for e in so["timeline"] if e["action"] == "deliver"]
+    assert [(ev["file_id"], ev["sha256"]) for ev in delivered["details"]["evidence"]] == [
+        (meta["file_id"], meta["sha256"]),
+        (acceptance["file_id"], so["evidence"][1]["sha256"]),
+    ]
 
     exported = await env.call("GET", f"{so_path}/export", who.buyer)
-    assert [f["file_id"] for f in exported["files"]] == [meta["file_id"], second["file_id"]]
+    assert [f["file_id"] for f in exported["files"]] == [
+        meta["file_id"],
+        second["file_id"],
+        acceptance["file_id"],
+    ]
     path = tmp_path / "export.json"
     path.write_text(json.dumps(exported))
     assert verify.main([str(path)]) == 0

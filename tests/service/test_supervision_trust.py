@@ -232,8 +232,8 @@ async def test_the_operator_does_the_platform_review(env: Env) -> None:
         who.merchant,
         json={
             "evidence": [
-                {"kind": "sow", "name": "sow.pdf"},
-                {"kind": "acceptance_document", "name": "acc.pdf"},
+                await env.evidence(f"SO-{paid.order_id}", who.merchant, "sow", "sow.pdf"),
+                await env.evidence(f"SO-{paid.order_id}", who.merchant, "acceptance_document", "acc.pdf"),
             ],
             "acceptance_elements": {
                 "order_number": paid.order_id,
@@ -472,12 +472,8 @@ async def test_an_erased_buyers_later_order_is_masked_and_its_courier_phone_is_n
     who = People.of(paid.payload.parties)
     so_path = f"/service-orders/SO-{paid.order_id}"
     assert (await env.call("GET", so_path, who.buyer))["delivery_phone"] == "***01"
-    await env.call(
-        "POST",
-        f"{so_path}/actions/ship",
-        who.merchant,
-        json={"evidence": [{"kind": "logistics", "name": "sf.pdf"}]},
-    )
+    waybill = await env.evidence(f"SO-{paid.order_id}", who.merchant, "logistics", "sf.pdf")
+    await env.call("POST", f"{so_path}/actions/ship", who.merchant, json={"evidence": [waybill]})
     so = await env.call(
         "POST", f"{so_path}/actions/courier_signed", who.merchant, json={"recipient_phone": PHONE}
     )

@@ -147,10 +147,12 @@ class ServiceOrder(ServiceOrderState):
         now: datetime,
         correlation_id: str,
         policy: Policy | None = None,
+        proofs: list[Evidence] | None = None,
     ) -> list[Event]:
-        """The buyer or the merchant appeals (disputes.py)."""
+        """The buyer or the merchant appeals (disputes.py); `proofs`: the attachments that are stored
+        files."""
         return disputes.raise_appeal(
-            self, account_id, reason, demands, attachments, now, correlation_id, policy or Policy()
+            self, account_id, reason, demands, attachments, now, correlation_id, policy or Policy(), proofs
         )
 
     def resolve_appeal(
