@@ -87,6 +87,22 @@ async def resolve_appeal(
     return await change(sv, so_id, decide)
 
 
+async def assign_appeal(
+    sv: SupervisionService, appeal_id: str, caller: Principal, assignee: str | None
+) -> ServiceOrder:
+    """An operator assigns an open appeal from the queue: to another operator, or, by default, to themself."""
+    async with sv.uow() as uow:
+        row = await uow.appeal_queue.get(appeal_id)
+    if row is None:
+        raise NotFound(f"appeal {appeal_id} does not exist")
+
+    def decide(so: ServiceOrder) -> list[Event]:
+        who = assignee or caller.account_id
+        return so.assign_appeal(caller.account_id, appeal_id, who, sv.clock(), operator=caller.is_operator)
+
+    return await change(sv, str(row["service_order_id"]), decide)
+
+
 async def upload(
     sv: SupervisionService, so_id: str, caller: Principal, kind: str, name: str, received: Received
 ) -> dict[str, Any]:

@@ -80,3 +80,4 @@ async def save(uow: SupervisionUnitOfWork, so: ServiceOrder, events: list[Event]
     uow.emit(*events)
     await uow.service_orders.save(so)
     await uow.timers.sync(so)
+    await uow.appeal_queue.sync(so)

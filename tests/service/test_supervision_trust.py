@@ -46,6 +46,8 @@ ROUTES = [
     ("GET", "/service-orders/{service_order_id}/files/{file_id}"),
     ("GET", "/service-orders/{service_order_id}/export"),
     ("GET", "/operator/audit"),
+    ("GET", "/appeals"),
+    ("POST", "/appeals/{appeal_id}/assign"),
 ]
 VALUES = {
     "order_id": "CS-1",

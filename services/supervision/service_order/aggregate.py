@@ -182,6 +182,13 @@ class ServiceOrder(ServiceOrderState):
             policy=policy or Policy(),
         )
 
+    def assign_appeal(
+        self, account_id: str, appeal_id: str, assignee: str, now: datetime, *, operator: bool
+    ) -> list[Event]:
+        """An operator assigns the open appeal (disputes.py); nothing is published, the queue reads it."""
+        disputes.assign_appeal(self, account_id, appeal_id, assignee, now, operator=operator)
+        return []
+
     def refund_decided(
         self, decision: RefundDecidedPayload, now: datetime, correlation_id: str
     ) -> list[Event]:

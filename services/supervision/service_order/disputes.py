@@ -168,3 +168,20 @@ def resolve_appeal(
         return events + so.clocks.resume(now, corr)
     events += so.clocks.clear(lambda d: d.paused_remaining is not None, "cancelled", now, corr)
     return events + flow.enter(so, target, now, corr, policy)
+
+
+def assign_appeal(
+    so: ServiceOrderState, account_id: str, appeal_id: str, assignee: str, now: datetime, *, operator: bool
+) -> None:
+    """An operator takes the open appeal, or hands it to another operator (the operators' queue, dossier
+    §5.3: the platform's operations manager handles it); a reassignment is on the timeline like the first."""
+    if not operator:
+        raise Forbidden("only platform operators assign appeals (dossier §5.3)", rule="operators_only")
+    appeal = so.open_appeal
+    if appeal is None or appeal.appeal_id != appeal_id:
+        raise NotFound(f"appeal {appeal_id} is not open on service order {so.service_order_id}")
+    previous, appeal.assignee_account_id = appeal.assignee_account_id, assignee
+    details = {"appeal_id": appeal_id, "assignee": assignee, "previous_assignee": previous}
+    so.log.record(
+        now, PartyRole.OPERATOR, account_id, "appeal_assigned", appeal.node, so.node, details=details
+    )
