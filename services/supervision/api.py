@@ -54,6 +54,12 @@ def _queries(request: Request) -> SupervisionQueries:
     return cast(SupervisionQueries, request.app.state.queries)
 
 
+@router.get("/timeline-keys")
+async def timeline_keys(request: Request) -> dict[str, Any]:
+    """The public keys of the timeline's signed checkpoints, by key id (public, like a JWKS: no token)."""
+    return _queries(request).timeline_keys()
+
+
 @router.get("/service-orders/by-order/{order_id}")
 async def get_by_order(order_id: OrderId, caller: Party, request: Request) -> ServiceOrder:
     """Read the service order of a purchase order (404 not_supervised for an unsupervised product)."""

@@ -26,6 +26,7 @@ from shared.schemas import (
     DeadlineScheduled,
     Event,
     MilestoneConfirmed,
+    NoticeRequested,
     OrderPaid,
     RefundDecided,
 )
@@ -37,6 +38,7 @@ PUBLISHES = (
     AcceptanceDone,
     DeadlineScheduled,
     DeadlineCleared,
+    NoticeRequested,  # escalated appeals, the 180-day reminder (service_order/notices.py)
 )
 
 

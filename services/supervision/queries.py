@@ -6,12 +6,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import AsyncIterator
-from datetime import datetime
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from typing import Any
 
-from services.supervision import evidence
+from services.supervision import checkpoints, evidence
 from services.supervision.access import admit, admit_to_marker
+from services.supervision.checkpoints import TimelineKeys
 from services.supervision.service_order import ServiceOrder
 from services.supervision.store import (
     APPEAL_QUEUE,
@@ -31,9 +32,15 @@ from shared.platform.errors import Forbidden, InvalidInput, NotFound
 __all__ = ["QueueFilter", "SupervisionQueries"]
 
 
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
 class SupervisionQueries:
-    def __init__(self, collections: Collections) -> None:
-        self.collections = collections
+    def __init__(
+        self, collections: Collections, keys: TimelineKeys, clock: Callable[[], datetime] = _utcnow
+    ) -> None:
+        self.collections, self.keys, self.clock = collections, keys, clock
 
     # The repositories over the collections as they are now (a fake's committed tables are replaced on
     # commit).
@@ -102,7 +109,28 @@ class SupervisionQueries:
     async def export(self, so_id: str, viewer: Principal) -> AsyncIterator[bytes]:
         """Check who asks, then the export document as a stream: the files are read one at a time."""
         so = await self.service_order(so_id, viewer)
-        return evidence.export(so, await self.files.of(so_id), self._content)
+        return evidence.export(so, await self.files.of(so_id), self._content, self.signing(so))
+
+    def signing(self, so: ServiceOrder) -> dict[str, Any]:
+        """The export's checkpoints: the timeline's periodic ones and a new one over its last entry, signed
+        now; the key id and the public keys come with them (trust them only as far as they match
+        GET /timeline-keys)."""
+        hashes = [e.hash for e in so.timeline]
+        periodic = [e.details for e in so.timeline if e.action == checkpoints.ACTION]
+        final = self.keys.sign(checkpoints.EXPORT, so.service_order_id, hashes, self.clock())
+        return {
+            "checkpoints": [*periodic, final],
+            "signing": {
+                "alg": checkpoints.ALG,
+                "key_id": self.keys.key_id,
+                "public_keys": self.keys.public_keys,
+                "keys_route": "/timeline-keys",
+            },
+        }
+
+    def timeline_keys(self) -> dict[str, Any]:
+        """The public keys checkpoints are signed with, by key id (current and retired)."""
+        return {"keys": self.keys.published()}
 
     async def _content(self, file_id: str) -> bytes:
         doc = await self.files.get(file_id)

@@ -76,7 +76,9 @@ class Env:
         install_security(app, tokens.verifier(AUDIENCE), self.audit)
         app.include_router(api.router)
         app.state.supervision = self.service
-        app.state.queries = self.queries = SupervisionQueries(self.state.collections())
+        app.state.queries = self.queries = SupervisionQueries(
+            self.state.collections(), self.service.keys, self.clock
+        )
         self.app = app
         self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://supervision")
 

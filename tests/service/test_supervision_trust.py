@@ -58,9 +58,18 @@ VALUES = {
 }
 
 
+PUBLIC = [("GET", "/timeline-keys")]  # the checkpoints' public keys, like a JWKS
+
+
 def test_the_table_lists_every_route(env: Env) -> None:
     served = {(m.upper(), path) for path, ops in env.app.openapi()["paths"].items() for m in ops}
-    assert served == set(ROUTES)
+    assert served == set(ROUTES) | set(PUBLIC)
+
+
+async def test_the_timeline_keys_need_no_token(env: Env) -> None:
+    keys = await env.call("GET", "/timeline-keys", None)
+    assert keys["keys"] == env.service.keys.published()
+    assert [k["alg"] for k in keys["keys"]] == ["Ed25519"]
 
 
 @pytest.mark.parametrize(("method", "template"), ROUTES)
