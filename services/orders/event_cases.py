@@ -24,6 +24,7 @@ from shared.schemas import (
     Event,
     MerchantCallFailed,
     MilestoneConfirmed,
+    SupervisionOverdue,
 )
 
 Handler = Callable[[OrdersUnitOfWork, Any], Awaitable[None]]
@@ -102,6 +103,17 @@ async def refund_failed_provisioning(uow: OrdersUnitOfWork, event: MerchantCallF
     uow.emit(*await settle(uow, order, p.failed_at, event.correlation_id))
 
 
+async def unsubscribe_overdue(uow: OrdersUnitOfWork, event: SupervisionOverdue) -> None:
+    """Refund a legacy order whose supervision ran past 365 days without acceptance (dossier §1.5).
+
+    Supervision decided it (the old rule, kept for legacy orders); the platform refunds in full, once."""
+    p = event.payload
+    order = await known_order(uow, p.order_id)
+    uow.emit(*refunds.refund_by_platform(order, p.overdue_at, p.reason, event.correlation_id))
+    await uow.orders.save(order)
+    uow.emit(*await settle(uow, order, p.overdue_at, event.correlation_id))
+
+
 # What each event this service consumes runs (one unit of work, one inbox claim per event). The first
 # paragraph of a handler's docstring describes its subscription (handlers.py). Orders no longer consumes
 # refund.decided: it decides every refund itself (refund_cases.py, refunds.py).
@@ -111,6 +123,7 @@ EVENT_HANDLERS: dict[type[Event], list[Handler]] = {
     AppealRaised: [freeze],
     AppealResolved: [resolve_appeal],
     MerchantCallFailed: [refund_failed_provisioning],
+    SupervisionOverdue: [unsubscribe_overdue],
 }
 
 

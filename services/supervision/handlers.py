@@ -29,6 +29,7 @@ from shared.schemas import (
     NoticeRequested,
     OrderPaid,
     RefundDecided,
+    SupervisionOverdue,
 )
 
 PUBLISHES = (
@@ -39,6 +40,7 @@ PUBLISHES = (
     DeadlineScheduled,
     DeadlineCleared,
     NoticeRequested,  # escalated appeals, the 180-day reminder (service_order/notices.py)
+    SupervisionOverdue,  # legacy orders unsubscribed by the system (dossier §1.5)
 )
 
 

@@ -5,7 +5,7 @@ import logging
 from datetime import date, timedelta
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import AwareDatetime, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from services.supervision.checkpoints import TimelineKeys, load_private
@@ -28,6 +28,10 @@ class SupervisionSettings(ServiceSettings):
         5 * DAY, gt=0, description="A party's step waiting this long allows an appeal"
     )
     long_running_seconds: float = Field(180 * DAY, gt=0, description="Not accepted this long after payment")
+    # Dossier §1.5: orders paid before this instant follow the old rule (unsubscribed by the system after
+    # legacy_close_seconds without acceptance). Unset: no order is legacy ([?] the dossier gives no date).
+    legacy_rule_paid_before: AwareDatetime | None = None
+    legacy_close_seconds: float = Field(365 * DAY, gt=0)
     appeal_sla_business_days: int = Field(3, ge=1)
     appeal_sla_seconds: float | None = Field(None, gt=0, description="Tests only: an SLA in seconds instead")
     # Working days (the appeal SLA): the Chinese statutory calendar with its make-up working weekends, then
@@ -108,4 +112,6 @@ class SupervisionSettings(ServiceSettings):
             if self.appeal_sla_seconds
             else None,
             calendar=self.workday_calendar(),
+            legacy_paid_before=self.legacy_rule_paid_before,
+            legacy_close=timedelta(seconds=self.legacy_close_seconds),
         )

@@ -53,6 +53,7 @@ GRANTS: dict[str, Grants] = {
                 T.APPEAL_RAISED,
                 T.APPEAL_RESOLVED,
                 T.MERCHANT_CALL_FAILED,
+                T.SUPERVISION_OVERDUE,
             }
         ),
     ),
@@ -66,11 +67,14 @@ GRANTS: dict[str, Grants] = {
                 T.DEADLINE_SCHEDULED,
                 T.DEADLINE_CLEARED,
                 T.NOTICE_REQUESTED,
+                T.SUPERVISION_OVERDUE,  # legacy orders unsubscribed by the system (dossier §1.5)
             }
         ),
         consumes=frozenset({T.ORDER_PAID, T.REFUND_DECIDED, T.ACCOUNT_ERASED}),
     ),
-    "notification": Grants(produces=frozenset(), consumes=frozenset(Topic)),
+    # Every topic but supervision.overdue, a decision for orders to carry out: its merchant is told by the
+    # notice.requested supervision writes with it (supervision_auto_unsubscribed).
+    "notification": Grants(produces=frozenset(), consumes=frozenset(Topic) - {T.SUPERVISION_OVERDUE}),
     "partner": Grants(
         produces=frozenset({T.MERCHANT_CALL_FAILED, T.NOTICE_REQUESTED}),
         consumes=frozenset(

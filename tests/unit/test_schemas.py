@@ -40,6 +40,8 @@ from shared.schemas import (
     RefundDecidedPayload,
     RefundRequested,
     RefundRequestedPayload,
+    SupervisionOverdue,
+    SupervisionOverduePayload,
     Topic,
     dead_letter,
 )
@@ -184,6 +186,16 @@ def samples() -> dict[str, Event]:
                 error="HTTP 503",
                 failed_at=NOW,
                 parties=p,
+            ),
+        ),
+        "supervision.overdue": SupervisionOverdue(
+            **env,
+            payload=SupervisionOverduePayload(
+                service_order_id=so_id,
+                order_id=order_id,
+                parties=p,
+                overdue_at=NOW,
+                reason="supervision overdue (dossier §1.5)",
             ),
         ),
     }

@@ -33,6 +33,7 @@ from shared.schemas import (
     PartyRole,
     RefundDecided,
     RefundDecidedPayload,
+    SupervisionOverdue,
 )
 from tests.factories import order_paid, parties
 
@@ -497,3 +498,43 @@ def test_each_accepted_milestone_is_confirmed_and_the_last_completes_the_order()
     assert confirmed == ["m1", "m2", "m3"]
     assert so.status is Status.COMPLETED
     assert all(m.accepted_at is not None for m in so.milestones)
+
+
+# --- the old 365-day rule, for legacy orders (dossier §1.5) ---------------------------------------------------
+
+
+def test_a_legacy_order_not_accepted_in_365_days_is_unsubscribed_by_the_system() -> None:
+    legacy = Policy(legacy_paid_before=T0 + DAY)
+    event = order_paid(parties(), delivery_type=DeliveryType.MANUAL_SERVICE)
+    template = templates.template_for(DeliveryType.MANUAL_SERVICE)
+    assert template is not None
+    p = event.payload.model_copy(update={"paid_at": T0})
+    so, opened = ServiceOrder.from_order_paid(p, template, AcceptanceRule.MERCHANT_CUSTOM, T0, "corr", legacy)
+    overdue = deadline(so, DeadlineKind.LEGACY_OVERDUE)
+    assert overdue.due_at == T0 + 365 * DAY
+    assert DeadlineKind.LEGACY_OVERDUE in {e.payload.kind for e in of(opened, DeadlineScheduled)}
+    so.raise_appeal(buyer(so), "slow", "hurry", [], T0 + 300 * DAY, "corr")  # not paused by an appeal
+    assert deadline(so, DeadlineKind.LEGACY_OVERDUE).running
+
+    events = so.fire(overdue.deadline_id, T0 + 365 * DAY, "corr", legacy)
+    assert so.status is Status.REFUNDING  # the orders service refunds; its refund.decided ends it
+    assert so.deadlines == []
+    assert so.open_appeal is None
+    assert so.timeline[-1].action == "auto_unsubscribe"
+    [asked] = of(events, SupervisionOverdue)
+    assert (asked.payload.order_id, asked.payload.overdue_at) == (so.order_id, T0 + 365 * DAY)
+    [notice] = of(events, NoticeRequested)
+    assert notice.payload.kind is NoticeKind.SUPERVISION_AUTO_UNSUBSCRIBED
+    assert [(r.role, r.account_id) for r in notice.payload.recipients] == [
+        (AccountRole.MERCHANT, merchant(so))
+    ]
+    assert so.fire(overdue.deadline_id, T0 + 366 * DAY, "corr", legacy) == []  # once
+
+    so.refund_decided(decided(so, f"RF-{so.order_id}", True, role=PartyRole.OPERATOR), T0 + 366 * DAY, "c")
+    assert so.status is Status.REFUNDED
+
+
+def test_orders_under_the_current_rule_are_never_unsubscribed_by_the_system() -> None:
+    so = open_so()  # the default policy names no rule-change date: no order is legacy
+    assert DeadlineKind.LEGACY_OVERDUE not in {d.kind for d in so.deadlines}
+    assert not Policy(legacy_paid_before=T0).legacy(T0)  # paid at the change: the current rule

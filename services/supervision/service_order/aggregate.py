@@ -94,7 +94,18 @@ class ServiceOrder(ServiceOrderState):
             correlation_id,
             node=None,
         )
-        return so, [reminder, *flow.start_idle(so, now, correlation_id, policy)]
+        events: list[Event] = [reminder]
+        if policy.legacy(p.paid_at):  # dossier §1.5, the old rule: closed by the system after 365 days
+            events.append(
+                so.clocks.schedule(
+                    DeadlineKind.LEGACY_OVERDUE,
+                    PartyRole.BUYER,
+                    p.paid_at + policy.legacy_close,
+                    correlation_id,
+                    node=None,
+                )
+            )
+        return so, [*events, *flow.start_idle(so, now, correlation_id, policy)]
 
     @computed_field  # type: ignore[prop-decorator]
     @property

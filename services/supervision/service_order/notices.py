@@ -6,7 +6,8 @@ Who is told:
 - an escalated appeal (§5.3): every operator (the group) and both parties;
 - the 180-day reminder (§1.5): the merchant and the buyer's account manager (BD). The orders carry no account
   manager (order.paid names the buyer, the merchant and a provider only), so the reminder goes to the
-  operators' group in the BD's place, as the marketplace's operations stand for the BD until one is known.
+  operators' group in the BD's place, as the marketplace's operations stand for the BD until one is known;
+- a legacy order unsubscribed by the system at 365 days (§1.5, §6.3): the merchant.
 """
 
 from __future__ import annotations
@@ -87,4 +88,19 @@ def long_running(so: ServiceOrderState, now: datetime, corr: str) -> NoticeReque
         node=so.node or so.status.value,
         since=_at(so.created_at),
         reminded_at=_at(now),
+    )
+
+
+def auto_unsubscribed(so: ServiceOrderState, now: datetime, corr: str) -> NoticeRequested:
+    """Dossier §1.5/§6.3: "supervision overdue – system executed unsubscribe – notify merchant" (legacy)."""
+    return _notice(
+        so,
+        f"service_order:{so.service_order_id}:auto_unsubscribed",
+        NoticeKind.SUPERVISION_AUTO_UNSUBSCRIBED,
+        [_merchant(so)],
+        corr,
+        amount=str(so.amount),
+        currency=so.currency,
+        since=_at(so.created_at),
+        unsubscribed_at=_at(now),
     )
