@@ -106,6 +106,8 @@ async def resolve_appeal(
     return await flow_cases.resolve_appeal(_svc(request), service_order_id, appeal_id, caller, body)
 
 
+# Dossier §5.3 (the platform's operations manager handles each appeal within 3 working days) and §9.2
+# (operators list appeals): the queue, oldest SLA first.
 @router.get("/appeals")
 async def appeal_queue(
     caller: Operator,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import json
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -68,7 +69,7 @@ class SupervisionQueries:
         if not viewer.is_operator:
             raise Forbidden("only platform operators see the appeal queue", rule="operators_only")
         if cursor:
-            f = QueueFilter(**{**f.__dict__, "after": decode_cursor(cursor)})
+            f = dataclasses.replace(f, after=decode_cursor(cursor))
         rows = await self.appeal_queue.find(f, limit + 1)
         page = rows[:limit]
         more = len(rows) > limit
