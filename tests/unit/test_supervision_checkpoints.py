@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 
+from devstack.stack import Ports, Stack
 from services.supervision import checkpoints, store, templates, verify
 from services.supervision.checkpoints import TimelineKeys
 from services.supervision.queries import SupervisionQueries
@@ -186,3 +187,15 @@ def test_the_signing_key_comes_from_a_pem_file_or_the_environment(tmp_path: Path
         "TIMELINE_PRIVATE_KEY" in p
         for p in SupervisionSettings(timeline_private_key_file=path).production_problems()
     )
+
+
+def test_the_dev_stack_keeps_one_signing_key_in_its_state_folder(tmp_path: Path) -> None:
+    """Every supervision replica of a dev stack signs with the same key, kept under .devstack/keys, so an
+    export made before a restart still verifies after it."""
+    stack = Stack(tmp_path, Ports())
+    env = stack.env_for("supervision")
+    path = Path(env["SUPERVISION_TIMELINE_PRIVATE_KEY_FILE"])
+    assert path.parent == tmp_path / "keys"
+    first = SupervisionSettings(timeline_private_key_file=path).timeline_keys().public_keys
+    assert Path(stack.env_for("supervision")["SUPERVISION_TIMELINE_PRIVATE_KEY_FILE"]) == path
+    assert SupervisionSettings(timeline_private_key_file=path).timeline_keys().public_keys == first
