@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from services.supervision import api, event_cases, flow_cases, verify
+from services.supervision.checkpoints import TimelineKeys
 from shared.platform.auth import Principal
 from shared.platform.errors import DomainError
 from shared.schemas import (
@@ -326,6 +327,13 @@ async def test_evidence_upload_download_export_and_verify(env: Env, tmp_path: Pa
     path = tmp_path / "export.json"
     path.write_text(json.dumps(exported))
     assert verify.main([str(path)]) == 0
+    # Against the keys the service publishes (GET /timeline-keys, no token), and against someone else's.
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps(await env.call("GET", "/timeline-keys", None)))
+    assert verify.main([str(path), str(keys)]) == 0
+    other = tmp_path / "other-keys.json"
+    other.write_text(json.dumps({"keys": TimelineKeys.generate(exported["signing"]["key_id"]).published()}))
+    assert verify.main([str(path), str(other)]) == 1
 
     forged = json.loads(path.read_text())
     forged["service_order"]["timeline"][2]["note"] = "edited"
