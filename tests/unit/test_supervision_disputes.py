@@ -42,6 +42,8 @@ PHONE = "+8613811110001"
 POLICY = Policy()
 DAY = timedelta(days=1)
 
+DIGEST = "0" * 64  # a stored file's content hash (evidence is always a stored file)
+
 
 def open_so(delivery_type: DeliveryType = DeliveryType.MANUAL_SERVICE, **payload: Any) -> ServiceOrder:
     event = order_paid(parties(), delivery_type=delivery_type)
@@ -78,7 +80,7 @@ def shipped_and_signed(phone: str = PHONE) -> tuple[ServiceOrder, list[Event]]:
         "ship",
         T0,
         "corr",
-        evidence=[Evidence(kind="logistics", name="sf.pdf")],
+        evidence=[Evidence(kind="logistics", name="sf.pdf", file_id="EV-logistics", sha256=DIGEST)],
     )
     return so, so.act(
         so.parties.merchant_account_id, "courier_signed", T0 + DAY, "corr", recipient_phone=phone
@@ -318,7 +320,10 @@ def test_a_merchant_appeal_while_the_buyer_has_not_accepted_needs_the_delivery_p
         "deliver",
         T0,
         "corr",
-        evidence=[Evidence(kind="sow", name="s"), Evidence(kind="acceptance_document", name="a")],
+        evidence=[
+            Evidence(kind="sow", name="s", file_id="EV-sow", sha256=DIGEST),
+            Evidence(kind="acceptance_document", name="a", file_id="EV-acceptance_document", sha256=DIGEST),
+        ],
     )
     with pytest.raises(InvalidInput) as refused:
         so.raise_appeal(merchant(so), "buyer never accepts", "complete", [], T0, "corr")
@@ -354,7 +359,13 @@ def test_hardware_appeals_open_after_the_fourth_rejection() -> None:
     for i in range(4):
         with pytest.raises(DomainError):
             so.raise_appeal(merchant(so), "keeps rejecting", "complete", ["proof"], T0, "corr")
-        so.act(merchant(so), "ship", T0, "corr", evidence=[Evidence(kind="logistics", name=f"l{i}")])
+        so.act(
+            merchant(so),
+            "ship",
+            T0,
+            "corr",
+            evidence=[Evidence(kind="logistics", name=f"l{i}", file_id="EV-logistics", sha256=DIGEST)],
+        )
         so.act(buyer(so), "reject", T0, "corr")
     assert so.rejections == 4
     so.raise_appeal(merchant(so), "keeps rejecting", "complete", ["proof"], T0, "corr")
@@ -487,7 +498,10 @@ def test_each_accepted_milestone_is_confirmed_and_the_last_completes_the_order()
     so = open_so(milestones=stages)
     so.act(buyer(so), "submit", T0, "corr")
     so.act(merchant(so), "confirm", T0, "corr")
-    delivered = [Evidence(kind="sow", name="s"), Evidence(kind="acceptance_document", name="a")]
+    delivered = [
+        Evidence(kind="sow", name="s", file_id="EV-sow", sha256=DIGEST),
+        Evidence(kind="acceptance_document", name="a", file_id="EV-acceptance_document", sha256=DIGEST),
+    ]
     confirmed: list[str | None] = []
     for i in range(3):
         so.act(merchant(so), "deliver", T0, "corr", evidence=delivered)
