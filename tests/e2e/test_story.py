@@ -121,4 +121,5 @@ async def test_an_appeal_freezes_the_flow_for_both_parties(
     order = await j.order()
     assert order["status"] == "processing"  # nothing completed behind the appeal's back
     timeline = (await j.call("GET", "supervision", f"/service-orders/{j.so_id}", j.buyer))["timeline"]
-    assert [e["action"] for e in timeline] == ["open", "submit", "confirm", "appeal"]
+    # The proof uploaded before the appeal; the SOW uploaded while frozen (uploads stay open), its delivery refused.
+    assert [e["action"] for e in timeline] == ["open", "submit", "confirm", "upload", "appeal", "upload"]
