@@ -14,11 +14,9 @@ import aiohttp
 import httpx
 
 from devstack.identity import KeycloakAdmin, Login, User, payment_system
-from devstack.marketplace import EVIDENCE as _EVIDENCE
 from devstack.marketplace import Suite, Unexpected
 from devstack.stack import SERVICES, Stack
 
-EVIDENCE = _EVIDENCE
 PRICE = "1288.00"
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bench.api import EVIDENCE, Api, BenchError, Party
+from bench.api import Api, BenchError, Party
 from bench.memory import PeakRss, cpu_share
 from bench.stats import summary_ms
 from bench.watch import CompletionWatch
@@ -53,7 +53,7 @@ async def prepare(api: Api, buyer: Party, merchant: Party, n: int, concurrency: 
         so_id = await api.service_order(buyer, order_id)
         await api.act(so_id, buyer, "submit")
         await api.act(so_id, merchant, "confirm")
-        await api.act(so_id, merchant, "deliver", EVIDENCE)
+        await api.act(so_id, merchant, "deliver", await api.suite.delivery(merchant.login, so_id))
         return Prepared(order_id, so_id)
 
     return await bounded(concurrency, [one() for _ in range(n)])

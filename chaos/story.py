@@ -33,10 +33,10 @@ from typing import Any
 from chaos.cluster import Cluster
 from chaos.world import IMAGE_PRICE, SHARE, SUPERVISED_PRICE, Person, World
 
-EVIDENCE = {
-    "evidence": [{"kind": "sow", "name": "SOW.pdf"}, {"kind": "acceptance_document", "name": "acc.pdf"}],
-    "actual_activation_time": "2026-11-20T09:00:00+08:00",
-}
+# The delivery's evidence: files uploaded to the service order first, named by their ids (evidence is always a
+# stored file).
+DELIVERY_FILES = (("sow", "SOW.pdf"), ("acceptance_document", "acc.pdf"))
+ACTIVATION = {"actual_activation_time": "2026-11-20T09:00:00+08:00"}
 WAIT = 900.0  # how long a step waits for what another service must do first (faults delay it, never forever)
 
 
@@ -291,9 +291,27 @@ async def drive(plan: Plan, cluster: Cluster, world: World, progress: Progress) 
         if outcome == "refund":
             plan.step, plan.done = "done", True
             return
-    await act(c, plan, merchant, "deliver", EVIDENCE)
+    await act(c, plan, merchant, "deliver", await delivery(c, plan, merchant))
     await act(c, plan, buyer, "accept")
     plan.step, plan.done = "done", True
+
+
+async def delivery(c: Cluster, plan: Plan, merchant: Person) -> dict[str, Any]:
+    """Upload the SOW and the acceptance document, and name them in the delivery."""
+    plan.step = "evidence upload"
+    evidence = []
+    for kind, name in DELIVERY_FILES:
+        meta = await c.call(
+            "POST",
+            "supervision",
+            f"/service-orders/{plan.so_id}/files",
+            merchant,
+            expect=201,
+            files={"file": (name, f"%PDF-1.7 {name}".encode(), "application/pdf")},
+            data={"kind": kind},
+        )
+        evidence.append({"kind": kind, "name": name, "file_id": meta["file_id"]})
+    return {"evidence": evidence, **ACTIVATION}
 
 
 async def act(c: Cluster, plan: Plan, who: Person, action: str, body: dict[str, Any] | None = None) -> None:

@@ -16,7 +16,7 @@ import httpx
 from devstack.identity import Login, payment_system, person
 from devstack.keycloak import demo_users
 from devstack.mailbox import Mailbox
-from devstack.marketplace import EVIDENCE, Suite, eventually
+from devstack.marketplace import Suite, eventually
 from devstack.stack import Ports
 
 PHONES = {
@@ -99,7 +99,7 @@ async def demo(base: str, issuer: str) -> int:
         so = await suite.service_order(buyer, order_id)
         so_id = so["service_order_id"]
         say(f"service order {so_id} opened at node {so['node']}")
-        deliver = {**EVIDENCE, "note": "migrated 3 databases"}
+        deliver = await suite.delivery(merchant, so_id, note="migrated 3 databases")
         for actor, action, body in (
             (buyer, "submit", {}),
             (merchant, "confirm", {}),

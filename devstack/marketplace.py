@@ -17,10 +17,10 @@ from typing import Any, Protocol, TypeVar
 import httpx
 
 T = TypeVar("T")
-EVIDENCE = {
-    "evidence": [{"kind": "sow", "name": "SOW.pdf"}, {"kind": "acceptance_document", "name": "acc.pdf"}],
-    "actual_activation_time": "2026-11-20T09:00:00+08:00",
-}
+# The delivery's evidence: files uploaded to the service order first, then named by their ids (evidence is
+# always a stored file).
+DELIVERY_FILES = (("sow", "SOW.pdf"), ("acceptance_document", "acc.pdf"))
+ACTIVATION = {"actual_activation_time": "2026-11-20T09:00:00+08:00"}
 
 
 class Caller(Protocol):
@@ -189,9 +189,27 @@ class Suite:
             json=body or {},
         )
 
+    async def upload(self, who: Caller, so_id: str, kind: str, name: str) -> dict[str, str]:
+        """Upload an evidence file (a small PDF) to the service order: the evidence item naming it."""
+        meta = await self.call(
+            "POST",
+            "supervision",
+            f"/service-orders/{so_id}/files",
+            who,
+            expect=201,
+            files={"file": (name, f"%PDF-1.7 {name}".encode(), "application/pdf")},
+            data={"kind": kind},
+        )
+        return {"kind": kind, "name": name, "file_id": meta["file_id"]}
+
+    async def delivery(self, merchant: Caller, so_id: str, **extra: Any) -> dict[str, Any]:
+        """The manual service's delivery body: the SOW and the acceptance document, uploaded first."""
+        evidence = [await self.upload(merchant, so_id, kind, name) for kind, name in DELIVERY_FILES]
+        return {"evidence": evidence, **ACTIVATION, **extra}
+
     async def walk_to_acceptance(self, buyer: Caller, merchant: Caller, so_id: str) -> None:
         """The standard manual-service flow: submit, confirm, deliver with evidence, accept."""
         await self.act(buyer, so_id, "submit")
         await self.act(merchant, so_id, "confirm")
-        await self.act(merchant, so_id, "deliver", EVIDENCE)
+        await self.act(merchant, so_id, "deliver", await self.delivery(merchant, so_id))
         await self.act(buyer, so_id, "accept")

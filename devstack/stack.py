@@ -241,11 +241,24 @@ class Stack:
             (folder / "private-link.pub.pem").write_text(public)
         return (folder / "private-link.pem").read_text(), (folder / "private-link.pub.pem").read_text()
 
+    def timeline_key(self) -> Path:
+        """The supervision timeline's checkpoint signing key (Ed25519, PEM), kept in the state folder like the
+        link keys, so exports made before a restart still verify."""
+        from shared.schemas.links import new_keypair
+
+        path = self.state / "keys" / "timeline-signing.pem"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(new_keypair()[0])
+        return path
+
     def env_for(self, name: str, replica: int = 0) -> dict[str, str]:
         prefix = name.upper()
         own = replica_name(name, replica)
         private, public = self.link_keys()
         env = {
+            "SUPERVISION_TIMELINE_PRIVATE_KEY_FILE": str(self.timeline_key()),
+            "SUPERVISION_TIMELINE_KEY_ID": "devstack",
             "ORDERS_PRIVATE_LINK_PUBLIC_KEY": public,
             "PARTNER_PRIVATE_LINK_PRIVATE_KEY": private,
             "SUITE_ENV": "dev",

@@ -206,6 +206,10 @@ RULES: tuple[Rule, ...] = (
         "buyer",
     ),
     r("supervision", "GET", "/operator/audit", OPS),
+    r("supervision", "GET", "/appeals", OPS),  # the operators' appeal queue (dossier §5.3, §9.2)
+    r("supervision", "POST", "/appeals/{appeal_id}/assign", OPS),
+    # The timeline's public keys, like a JWKS: anyone verifying an export fetches them (no token).
+    r("supervision", "GET", "/timeline-keys", ALL | {"payment"}, "public", public=True),
     # --- notification ---------------------------------------------------------------------------------
     *(
         r("notification", method, path, ALL, OWN, "buyer")

@@ -154,7 +154,8 @@ TEXTS: dict[str, dict[str, tuple[str, ...]]] = {
         ),
         "dial_test_failed": (
             "O&M reminder: the dial test of {{ product }} failed",
-            "The {{ slot }} dial test of {{ product }}'s interface on {{ day }} failed"
+            "The {{ 'morning' if slot == 'am' else 'afternoon' }} dial test of {{ product }}'s interface "
+            "on {{ day }} failed"
             "{% if reason %}: {{ reason }}{% endif %}. After 5 failing days in a row its trading is frozen.",
         ),
         "instance_released": (
@@ -310,8 +311,9 @@ TEXTS: dict[str, dict[str, tuple[str, ...]]] = {
         ),
         "dial_test_failed": (
             "运维提醒:{{ product }} 拨测失败",
-            "{{ product }} 的接口在 {{ day }} {{ slot }} 的拨测失败{% if reason %}:{{ reason }}{% endif %}。"
-            "连续 5 天拨测失败将冻结交易。",
+            "{{ product }} 接口 {{ day }}{{ '上午' if slot == 'am' else '下午' }}"
+            "拨测失败{% if reason %}:{{ reason }}{% endif %}。"
+            "连续 5 天失败将冻结交易。",
         ),
         "instance_released": (
             "{{ product }} 的实例 {{ instance_id }} 已释放",

@@ -25,6 +25,7 @@ from shared.schemas import (
     MerchantCallFailed,
     MilestoneConfirmed,
     ProductFrozen,
+    SupervisionOverdue,
 )
 
 Handler = Callable[[OrdersUnitOfWork, Any], Awaitable[None]]
@@ -103,6 +104,17 @@ async def refund_failed_provisioning(uow: OrdersUnitOfWork, event: MerchantCallF
     uow.emit(*await settle(uow, order, p.failed_at, event.correlation_id))
 
 
+async def unsubscribe_overdue(uow: OrdersUnitOfWork, event: SupervisionOverdue) -> None:
+    """Refund a legacy order whose supervision ran past 365 days without acceptance (dossier §1.5).
+
+    Supervision decided it (the old rule, kept for legacy orders); the platform refunds in full, once."""
+    p = event.payload
+    order = await known_order(uow, p.order_id)
+    uow.emit(*refunds.refund_by_platform(order, p.overdue_at, p.reason, event.correlation_id))
+    await uow.orders.save(order)
+    uow.emit(*await settle(uow, order, p.overdue_at, event.correlation_id))
+
+
 # What each event this service consumes runs (one unit of work, one inbox claim per event). The first
 # paragraph of a handler's docstring describes its subscription (handlers.py). Orders no longer consumes
 # refund.decided: it decides every refund itself (refund_cases.py, refunds.py).
@@ -113,6 +125,7 @@ EVENT_HANDLERS: dict[type[Event], list[Handler]] = {
     AppealResolved: [resolve_appeal],
     MerchantCallFailed: [refund_failed_provisioning],
     ProductFrozen: [product_holds.hold_product],
+    SupervisionOverdue: [unsubscribe_overdue],
 }
 
 

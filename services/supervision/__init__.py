@@ -16,11 +16,17 @@ Where the rules live:
 Refunds are the orders service's (the buyer's request, the merchant's decision, the money): supervision learns
 each decision from refund.decided, and an appeal resolved with a refund waits as `refunding` until it arrives.
 
-Deadlines (auto-acceptance, idle, 180-day, appeal SLA) live in Mongo (`timers`) and are fired by a leased
-worker; an open appeal pauses them and the resolution resumes them with the time left. Every operation is a
-hash-chained timeline entry; evidence files are stored with their SHA-256. Verify an export offline:
+Deadlines (auto-acceptance, idle, 180-day, appeal SLA, legacy orders' 365 days) live in Mongo (`timers`) and
+are fired by a leased worker; an open appeal pauses them and the resolution resumes them with the time left.
+An escalated appeal, the 180-day reminder and a legacy order's unsubscribe ask notification to tell people
+(notice.requested, service_order/notices.py); operators work appeals from a queue (GET /appeals, the
+`appeal_queue` collection). Every operation is a hash-chained timeline entry, and every 50 entries (and at
+each export) a checkpoint signs the chain's head with the service's Ed25519 key (checkpoints.py); evidence is
+always a stored file with its SHA-256. Verify an export offline against the public keys the service
+publishes:
 
     curl -H "Authorization: Bearer $(python -m devstack token <party or operator>)" \\
          http://127.0.0.1:8002/service-orders/<service order id>/export > export.json
-    python -m services.supervision.verify export.json     # prints OK and exits 0, or lists each problem
+    curl http://127.0.0.1:8002/timeline-keys > keys.json
+    python -m services.supervision.verify export.json keys.json   # OK and exit 0, or each problem
 """

@@ -7,15 +7,16 @@ naming its rule."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, Literal, cast
 
-from fastapi import APIRouter, File, Form, Path, Request, UploadFile
+from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import Response, StreamingResponse
+from pydantic import AwareDatetime
 
 from services.supervision import evidence, flow_cases
 from services.supervision.bodies import BoundedBody, BoundedUpload
-from services.supervision.commands import ActionRequest, AppealRequest, ResolveAppeal
-from services.supervision.queries import SupervisionQueries
+from services.supervision.commands import ActionRequest, AppealRequest, AssignAppeal, ResolveAppeal
+from services.supervision.queries import QueueFilter, SupervisionQueries
 from services.supervision.service_order import ServiceOrder
 from services.supervision.services import SupervisionService
 from shared.platform.auth import Operator, Party, Principal, require_role
@@ -51,6 +52,12 @@ def _svc(request: Request) -> SupervisionService:
 def _queries(request: Request) -> SupervisionQueries:
     """The read side."""
     return cast(SupervisionQueries, request.app.state.queries)
+
+
+@router.get("/timeline-keys")
+async def timeline_keys(request: Request) -> dict[str, Any]:
+    """The public keys of the timeline's signed checkpoints, by key id (public, like a JWKS: no token)."""
+    return _queries(request).timeline_keys()
 
 
 @router.get("/service-orders/by-order/{order_id}")
@@ -97,6 +104,47 @@ async def resolve_appeal(
 ) -> ServiceOrder:
     """Resolve the open appeal as a platform operator: resume at a node, complete, or refund."""
     return await flow_cases.resolve_appeal(_svc(request), service_order_id, appeal_id, caller, body)
+
+
+# Dossier §5.3 (the platform's operations manager handles each appeal within 3 working days) and §9.2
+# (operators list appeals): the queue, oldest SLA first.
+@router.get("/appeals")
+async def appeal_queue(
+    caller: Operator,
+    request: Request,
+    status: Annotated[Literal["open", "escalated", "resolved"] | None, Query()] = None,
+    raised_before: Annotated[AwareDatetime | None, Query()] = None,
+    raised_after: Annotated[AwareDatetime | None, Query()] = None,
+    overdue: Annotated[bool | None, Query(description="true: the SLA has passed, unresolved")] = None,
+    due_within_hours: Annotated[
+        float | None, Query(gt=0, le=24 * 30, description="Unresolved, the SLA due within this many hours")
+    ] = None,
+    assignee: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
+    unassigned: bool = False,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(min_length=1, max_length=512)] = None,
+) -> dict[str, Any]:
+    """The operators' appeal queue, oldest SLA first, filtered and paged (next_cursor)."""
+    f = QueueFilter(
+        now=_svc(request).clock(),
+        status=status,
+        raised_before=raised_before,
+        raised_after=raised_after,
+        overdue=overdue,
+        due_within_hours=due_within_hours,
+        assignee=assignee,
+        unassigned=unassigned,
+    )
+    return await _queries(request).appeals(caller, f, limit, cursor)
+
+
+@router.post("/appeals/{appeal_id}/assign")
+async def assign_appeal(
+    appeal_id: AppealId, caller: Operator, request: Request, body: AssignAppeal | None = None
+) -> ServiceOrder:
+    """Assign an open appeal to an operator (default: the caller); a reassignment is on the timeline too."""
+    assignee = body.assignee_account_id if body else None
+    return await flow_cases.assign_appeal(_svc(request), appeal_id, caller, assignee)
 
 
 @uploads.post("/service-orders/{service_order_id}/files", status_code=201)

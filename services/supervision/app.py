@@ -20,13 +20,16 @@ def create_app(settings: SupervisionSettings | None = None) -> FastAPI:
 
     async def wire(rt: Runtime) -> None:
         await ensure_indexes(rt.db)
+        keys = settings.timeline_keys()
         service = SupervisionService(
             rt.uow_factory(mongo_uow),
             settings.policy(),
             limits=Limits(settings.evidence_max_bytes, frozenset(settings.evidence_content_types)),
+            keys=keys,
+            checkpoint_every=settings.timeline_checkpoint_every,
         )
         rt.provide("supervision", service)
-        rt.provide("queries", SupervisionQueries(MongoCollections(rt.db)))
+        rt.provide("queries", SupervisionQueries(MongoCollections(rt.db), keys))
         rt.worker(TimerSource(service), timer_worker(settings))  # started and stopped by the runtime
 
     return build_service(

@@ -62,3 +62,9 @@ class ResolveAppeal(BaseModel):
         description="resume: the node to go back to (default: where the appeal froze the flow)",
     )
     note: str = Field("", max_length=2000)
+
+
+class AssignAppeal(BaseModel):
+    assignee_account_id: str | None = Field(
+        None, min_length=1, max_length=128, description="The operator who handles it (default: the caller)"
+    )

@@ -10,7 +10,7 @@ from typing import Any, cast
 
 from services.supervision.rules import acceptance_rule, check_milestone_offer
 from services.supervision.service_order import ServiceOrder
-from services.supervision.services import CONSUMER, SupervisionService, load, save
+from services.supervision.services import CONSUMER, SupervisionService, load, save, seal
 from services.supervision.store import ERASED, SupervisionUnitOfWork
 from services.supervision.templates import template_for
 from services.supervision.unsupervised import NoServiceOrder
@@ -133,7 +133,9 @@ async def on_refund_decided(sv: SupervisionService, event: RefundDecided) -> Ser
                 f"service order {ServiceOrder.id_for(p.order_id)} is not open yet: the "
                 f"order.paid of order {p.order_id} has not arrived",
             )
-        await save(uow, so, so.refund_decided(p, sv.clock(), event.correlation_id))
+        events = so.refund_decided(p, sv.clock(), event.correlation_id)
+        seal(sv, so)
+        await save(uow, so, events)
         return so
 
     so = await sv.uow.handle(CONSUMER, event, work)

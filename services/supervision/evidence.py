@@ -17,7 +17,7 @@ import filetype
 from services.supervision.service_order import ServiceOrder
 from shared.platform.errors import InvalidInput, TooLarge
 
-EXPORT_FORMAT = "koo-supervision-export/1"
+EXPORT_FORMAT = "koo-supervision-export/2"  # /2: signed checkpoints and their keys
 CHUNK = 64 * 1024
 TEXT = "text/plain"
 _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f\"\\/]")
@@ -94,12 +94,15 @@ EXPORTED = ("file_id", "kind", "name", "content_type", "size", "sha256")
 
 
 async def export(
-    so: ServiceOrder, files: list[dict[str, Any]], content: Callable[[str], Awaitable[bytes]]
+    so: ServiceOrder,
+    files: list[dict[str, Any]],
+    content: Callable[[str], Awaitable[bytes]],
+    signing: dict[str, Any],
 ) -> AsyncIterator[bytes]:
-    """The export document, written as it goes: the service order, then each file read and encoded one at a
-    time, its base64 in pieces (multiples of 3 bytes encode to text that joins up), so memory holds one
-    file."""
-    head = {"format": EXPORT_FORMAT, "service_order": so.model_dump(mode="json")}
+    """The export document, written as it goes: the service order, its signed checkpoints with the keys
+    (`signing`: checkpoints, signing), then each file read and encoded one at a time, its base64 in pieces
+    (multiples of 3 bytes encode to text that joins up), so memory holds one file."""
+    head = {"format": EXPORT_FORMAT, "service_order": so.model_dump(mode="json"), **signing}
     yield json.dumps(head, ensure_ascii=False)[:-1].encode() + b', "files": ['
     for n, meta in enumerate(files):
         data = await content(meta["file_id"])

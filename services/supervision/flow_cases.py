@@ -14,7 +14,7 @@ from services.supervision.service_order import Evidence, ServiceOrder
 from services.supervision.services import SupervisionService, change, change_in, correlation
 from services.supervision.store import DueDeadline, Files, SupervisionUnitOfWork
 from shared.platform.auth import Principal
-from shared.platform.errors import NotFound
+from shared.platform.errors import InvalidInput, NotFound
 from shared.platform.worker import Blocked
 from shared.schemas import Event
 
@@ -47,13 +47,21 @@ async def act(
 async def raise_appeal(
     sv: SupervisionService, so_id: str, caller: Principal, req: AppealRequest
 ) -> ServiceOrder:
-    def decide(so: ServiceOrder) -> list[Event]:
+    async def decide(so: ServiceOrder, uow: SupervisionUnitOfWork) -> list[Event]:
         admit(so, caller, operators=False)  # the buyer or the merchant (dossier §5.1)
+        proofs = await _stored_attachments(uow.files, so.service_order_id, req.attachments)
         return so.raise_appeal(
-            caller.account_id, req.reason, req.demands, req.attachments, sv.clock(), correlation(), sv.policy
+            caller.account_id,
+            req.reason,
+            req.demands,
+            req.attachments,
+            sv.clock(),
+            correlation(),
+            sv.policy,
+            proofs=proofs,
         )
 
-    return await change(sv, so_id, decide)
+    return await change_in(sv, so_id, decide)
 
 
 async def resolve_appeal(
@@ -77,6 +85,22 @@ async def resolve_appeal(
         )
 
     return await change(sv, so_id, decide)
+
+
+async def assign_appeal(
+    sv: SupervisionService, appeal_id: str, caller: Principal, assignee: str | None
+) -> ServiceOrder:
+    """An operator assigns an open appeal from the queue: to another operator, or, by default, to themself."""
+    async with sv.uow() as uow:
+        row = await uow.appeal_queue.get(appeal_id)
+    if row is None:
+        raise NotFound(f"appeal {appeal_id} does not exist")
+
+    def decide(so: ServiceOrder) -> list[Event]:
+        who = assignee or caller.account_id
+        return so.assign_appeal(caller.account_id, appeal_id, who, sv.clock(), operator=caller.is_operator)
+
+    return await change(sv, str(row["service_order_id"]), decide)
 
 
 async def upload(
@@ -111,16 +135,35 @@ async def upload(
 
 
 async def _with_digests(files: Files, so_id: str, evidence: list[Evidence]) -> list[Evidence]:
-    """Evidence that names an uploaded file takes that file's digest (the caller cannot claim another one)."""
+    """Evidence is a stored file: each item names a file uploaded to this service order and takes that file's
+    digest (the caller cannot claim another one), so its timeline entry carries the file id and the content
+    hash. Evidence without a stored file is refused: a name proves nothing."""
     out = []
-    for item in evidence:
+    for n, item in enumerate(evidence):
         if item.file_id is None:
-            out.append(item)
-            continue
+            raise InvalidInput(
+                f"evidence item {n} ({item.kind}) names no stored file: upload it first (POST .../files) "
+                "and give its file_id",
+                field=f"evidence[{n}].file_id",
+            )
         doc = await files.get(item.file_id)
         if doc is None or doc["service_order_id"] != so_id:
             raise NotFound(f"file {item.file_id} is not attached to service order {so_id}")
         out.append(item.model_copy(update={"sha256": doc["sha256"]}))
+    return out
+
+
+async def _stored_attachments(files: Files, so_id: str, attachments: list[str]) -> list[Evidence]:
+    """The appeal's attachments that are files uploaded to this service order, with their digests; the others
+    are names (a file of another service order is refused, never quietly taken for a name)."""
+    out = []
+    for name in attachments:
+        doc = await files.get(name)
+        if doc is None:
+            continue
+        if doc["service_order_id"] != so_id:
+            raise NotFound(f"file {name} is not attached to service order {so_id}")
+        out.append(Evidence(kind=doc["kind"], name=doc["name"], file_id=name, sha256=doc["sha256"]))
     return out
 
 

@@ -26,8 +26,10 @@ from shared.schemas import (
     DeadlineScheduled,
     Event,
     MilestoneConfirmed,
+    NoticeRequested,
     OrderPaid,
     RefundDecided,
+    SupervisionOverdue,
 )
 
 PUBLISHES = (
@@ -37,6 +39,8 @@ PUBLISHES = (
     AcceptanceDone,
     DeadlineScheduled,
     DeadlineCleared,
+    NoticeRequested,  # escalated appeals, the 180-day reminder (service_order/notices.py)
+    SupervisionOverdue,  # legacy orders unsubscribed by the system (dossier §1.5)
 )
 
 

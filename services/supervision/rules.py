@@ -145,6 +145,14 @@ class Policy:
     max_rejections: int = 3  # dossier §5.1: "rejected more than 3 times"
     # Working days of the Chinese statutory calendar, make-up weekends (调休) included (shared/workdays).
     calendar: WorkdayCalendar = field(default_factory=WorkdayCalendar)
+    # Dossier §1.5, the old rule, kept for legacy orders: those paid before `legacy_paid_before` are closed by
+    # the system after `legacy_close` without acceptance. [?] The dossier gives no date for the rule change,
+    # so no order is legacy unless a deployment names the date.
+    legacy_paid_before: datetime | None = None
+    legacy_close: timedelta = timedelta(days=365)
+
+    def legacy(self, paid_at: datetime) -> bool:
+        return self.legacy_paid_before is not None and paid_at < self.legacy_paid_before
 
     def appeal_due(self, raised_at: datetime) -> datetime:
         if self.appeal_sla_override is not None:

@@ -1,17 +1,20 @@
 """Settings of the supervision service (env prefix SUPERVISION_). Durations are configurable so tests can
 shrink them; the defaults are the marketplace's (dossier §2.4, §5.1, §5.3, §1.5)."""
 
+import logging
 from datetime import date, timedelta
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from services.supervision.checkpoints import TimelineKeys, load_private
 from services.supervision.rules import Policy
 from shared.platform.settings import ServiceSettings
 from shared.workdays import WorkdayCalendar, overrides
 
 DAY = 86400.0
+log = logging.getLogger(__name__)
 
 
 class SupervisionSettings(ServiceSettings):
@@ -25,6 +28,10 @@ class SupervisionSettings(ServiceSettings):
         5 * DAY, gt=0, description="A party's step waiting this long allows an appeal"
     )
     long_running_seconds: float = Field(180 * DAY, gt=0, description="Not accepted this long after payment")
+    # Dossier §1.5: orders paid before this instant follow the old rule (unsubscribed by the system after
+    # legacy_close_seconds without acceptance). Unset: no order is legacy ([?] the dossier gives no date).
+    legacy_rule_paid_before: AwareDatetime | None = None
+    legacy_close_seconds: float = Field(365 * DAY, gt=0)
     appeal_sla_business_days: int = Field(3, ge=1)
     appeal_sla_seconds: float | None = Field(None, gt=0, description="Tests only: an SLA in seconds instead")
     # Working days (the appeal SLA): the Chinese statutory calendar with its make-up working weekends, then
@@ -51,6 +58,43 @@ class SupervisionSettings(ServiceSettings):
         ]
     )
 
+    # The timeline's signed checkpoints (checkpoints.py): the Ed25519 signing key, as a PEM file (e.g. a
+    # mounted Secret) or in the environment (PEM, or the base64 of its raw 32 bytes), with its key id; the
+    # retired keys' public halves stay listed (JSON: key id -> base64 raw public key) so older exports verify.
+    timeline_key_id: str = Field("dev", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
+    timeline_private_key_file: Path | None = None
+    timeline_private_key: SecretStr | None = None
+    timeline_retired_public_keys: dict[str, str] = Field(default_factory=dict)
+    timeline_checkpoint_every: int = Field(50, ge=2, le=10_000, description="Entries between checkpoints")
+
+    def production_problems(self) -> list[str]:
+        problems = super().production_problems()
+        if self.timeline_private_key_file is None and self.timeline_private_key is None:
+            problems.append(
+                "SUPERVISION_TIMELINE_PRIVATE_KEY(_FILE) is not set: checkpoints would be signed with a key "
+                "made at start, which no export can be verified against after a restart"
+            )
+        return problems
+
+    def timeline_keys(self) -> TimelineKeys:
+        """The signing key from the file or the environment; none configured (dev, tests): one generated now,
+        with a warning (its exports verify only while this process runs)."""
+        text = (
+            self.timeline_private_key_file.read_text(encoding="utf-8")
+            if self.timeline_private_key_file
+            else self.timeline_private_key.get_secret_value()
+            if self.timeline_private_key
+            else None
+        )
+        if text is None:
+            log.warning(
+                "no timeline signing key configured (SUPERVISION_TIMELINE_PRIVATE_KEY or _FILE): checkpoints "
+                "are signed with a key generated at start, key id %s",
+                self.timeline_key_id,
+            )
+            return TimelineKeys.generate(self.timeline_key_id)
+        return TimelineKeys(self.timeline_key_id, load_private(text), self.timeline_retired_public_keys)
+
     def workday_calendar(self) -> WorkdayCalendar:
         """The statutory calendar with the override file's days and the extra days off (read once, at start;
         a bad override file stops the start naming its bad entry)."""
@@ -68,4 +112,6 @@ class SupervisionSettings(ServiceSettings):
             if self.appeal_sla_seconds
             else None,
             calendar=self.workday_calendar(),
+            legacy_paid_before=self.legacy_rule_paid_before,
+            legacy_close=timedelta(seconds=self.legacy_close_seconds),
         )

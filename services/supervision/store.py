@@ -9,26 +9,30 @@ Besides the service orders it keeps small collections, written in the same trans
   below BSON's 16 MB);
 - `unsupervised_orders`: paid orders that have no service order, and why (unsupervised.py);
 - `erased_accounts`: accounts whose owner had their contact data erased (account.erased), so a service order
-  opened later from an older order.paid is masked at once.
+  opened later from an older order.paid is masked at once;
+- `appeal_queue`: one row per appeal (open, escalated or resolved) with its SLA due time and assignee,
+  rewritten with its service order, so the operators' queue (GET /appeals) is an indexed query, not a scan
+  of every service order's embedded appeals.
 The Mongo filter syntax is written here and nowhere else in the service.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
 
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.supervision.service_order import ServiceOrder
 from services.supervision.unsupervised import NoServiceOrder
-from shared.platform.collection import Collection, Doc
+from shared.platform.collection import Collection, Doc, Sort
 from shared.platform.mongo import UnitOfWork
 from shared.platform.repository import AggregateRepository
 from shared.platform.uow import in_memory, on_mongo
 
 SERVICE_ORDERS, TIMERS, FILES = "service_orders", "timers", "evidence_files"
-UNSUPERVISED, ERASED = "unsupervised_orders", "erased_accounts"
+UNSUPERVISED, ERASED, APPEAL_QUEUE = "unsupervised_orders", "erased_accounts", "appeal_queue"
 
 
 def running(so: ServiceOrder) -> dict[str, datetime]:
@@ -43,15 +47,18 @@ class ServiceOrders(AggregateRepository[ServiceOrder]):
     def __init__(self, collection: Collection) -> None:
         super().__init__(collection)
         self.timers_at_load: dict[str, dict[str, datetime]] = {}  # what `timers` held when it was loaded
+        self.appeals_at_load: dict[str, dict[str, Doc]] = {}  # and `appeal_queue`
 
     def load(self, doc: Doc) -> ServiceOrder:
         so = super().load(doc)
         self.timers_at_load[so.service_order_id] = running(so)
+        self.appeals_at_load[so.service_order_id] = appeal_rows(so)
         return so
 
     async def add(self, item: ServiceOrder) -> None:
         await super().add(item)
         self.timers_at_load[item.service_order_id] = {}  # a new service order has no rows yet
+        self.appeals_at_load[item.service_order_id] = {}
 
     async def of_order(self, order_id: str) -> ServiceOrder | None:
         return await self.get(ServiceOrder.id_for(order_id))
@@ -113,6 +120,96 @@ class Timers:
         query: Doc = {"due_at": {"$lte": now}, **({"_id": {"$nin": sorted(exclude)}} if exclude else {})}
         rows = await self.collection.find(query, sort=[("due_at", 1)], limit=limit)
         return [DueDeadline(str(r["_id"]), r["service_order_id"], r["kind"], r["due_at"]) for r in rows]
+
+
+def appeal_status(row: Doc) -> str:
+    return "resolved" if row.get("resolved_at") else "escalated" if row.get("escalated_at") else "open"
+
+
+def appeal_rows(so: ServiceOrder) -> dict[str, Doc]:
+    """The service order's rows in `appeal_queue`: each appeal, as the operators' queue shows it."""
+    rows = {}
+    for a in [*so.appeals, *([so.open_appeal] if so.open_appeal else [])]:
+        row: Doc = {
+            "service_order_id": so.service_order_id,
+            "order_id": so.order_id,
+            "appeal_id": a.appeal_id,
+            "raised_by_role": a.raised_by_role.value,
+            "raised_by_account_id": a.raised_by_account_id,
+            "reason": a.reason,
+            "node": a.node,
+            "raised_at": a.raised_at,
+            "due_at": a.respond_by or a.raised_at,
+            "assignee_account_id": a.assignee_account_id,
+            "escalated_at": a.escalated_at,
+            "resolved_at": a.resolved_at,
+            "outcome": a.outcome.value if a.outcome else None,
+        }
+        rows[a.appeal_id] = {**row, "status": appeal_status(row)}
+    return rows
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """The operators' queue filters (all optional): status, raised before/after, SLA overdue at `now` or due
+    within `due_within_hours`, the assignee (or unassigned ones), and the cursor: the (due_at, appeal_id) of
+    the last row already seen."""
+
+    now: datetime
+    status: str | None = None
+    raised_before: datetime | None = None
+    raised_after: datetime | None = None
+    overdue: bool | None = None
+    due_within_hours: float | None = None
+    assignee: str | None = None
+    unassigned: bool = False
+    after: tuple[datetime, str] | None = None
+
+
+class AppealQueue:
+    """Every appeal, for the operators' queue (GET /appeals): oldest SLA first, then by appeal id."""
+
+    ORDER: ClassVar[Sort] = [("due_at", 1), ("_id", 1)]
+
+    def __init__(self, collection: Collection, service_orders: ServiceOrders | None = None) -> None:
+        self.collection, self.service_orders = collection, service_orders
+
+    async def sync(self, so: ServiceOrder) -> None:
+        """Rewrite the rows of `so` that changed since it was loaded in this unit of work."""
+        now = appeal_rows(so)
+        before = (self.service_orders.appeals_at_load if self.service_orders else {}).get(so.service_order_id)
+        for appeal_id, row in now.items():
+            if before is None or before.get(appeal_id) != row:
+                await self.collection.replace_one({"_id": appeal_id}, {**row, "_id": appeal_id}, upsert=True)
+        if self.service_orders is not None:
+            self.service_orders.appeals_at_load[so.service_order_id] = now
+
+    async def get(self, appeal_id: str) -> Doc | None:
+        return await self.collection.find_one({"_id": appeal_id})
+
+    async def find(self, f: QueueFilter, limit: int) -> list[Doc]:
+        terms: list[Doc] = []
+        unresolved: Doc = {"status": {"$in": ["open", "escalated"]}}
+        if f.status:
+            terms.append({"status": f.status})
+        if f.raised_before:
+            terms.append({"raised_at": {"$lt": f.raised_before}})
+        if f.raised_after:
+            terms.append({"raised_at": {"$gte": f.raised_after}})
+        if f.overdue is not None:
+            terms += [unresolved, {"due_at": {"$lt" if f.overdue else "$gte": f.now}}]
+        if f.due_within_hours is not None:
+            soon = f.now + timedelta(hours=f.due_within_hours)
+            terms += [unresolved, {"due_at": {"$gte": f.now, "$lte": soon}}]
+        if f.assignee:
+            terms.append({"assignee_account_id": f.assignee})
+        if f.unassigned:
+            terms.append({"assignee_account_id": None})
+        if f.after:
+            due, appeal_id = f.after
+            terms.append({"$or": [{"due_at": {"$gt": due}}, {"due_at": due, "_id": {"$gt": appeal_id}}]})
+        query: dict[str, Any] = {"$and": terms} if terms else {}
+        return await self.collection.find(query, sort=self.ORDER, limit=limit)
 
 
 class Files:
@@ -177,6 +274,7 @@ class SupervisionUnitOfWork(UnitOfWork):
     files: Files
     unsupervised: UnsupervisedOrders
     erased: ErasedAccounts
+    appeal_queue: AppealQueue
 
     def bind(self) -> None:
         self.service_orders = ServiceOrders(self.collection(SERVICE_ORDERS))
@@ -184,6 +282,7 @@ class SupervisionUnitOfWork(UnitOfWork):
         self.files = Files(self.collection(FILES))
         self.unsupervised = UnsupervisedOrders(self.collection(UNSUPERVISED))
         self.erased = ErasedAccounts(self.collection(ERASED))
+        self.appeal_queue = AppealQueue(self.collection(APPEAL_QUEUE), self.service_orders)
 
 
 mongo_uow = on_mongo(SupervisionUnitOfWork)
@@ -196,3 +295,8 @@ async def ensure_indexes(db: AsyncDatabase[Doc]) -> None:
     await db[TIMERS].create_index("service_order_id")
     await db[FILES].create_index("service_order_id")
     await db[SERVICE_ORDERS].create_index("parties.buyer_account_id")  # account.erased finds the buyer's
+    # The operators' queue: every filter ends in its order (due_at, _id), so each is an index range scan.
+    await db[APPEAL_QUEUE].create_index([("due_at", 1), ("_id", 1)])
+    await db[APPEAL_QUEUE].create_index([("status", 1), ("due_at", 1), ("_id", 1)])
+    await db[APPEAL_QUEUE].create_index([("assignee_account_id", 1), ("due_at", 1), ("_id", 1)])
+    await db[APPEAL_QUEUE].create_index([("raised_at", 1)])

@@ -46,6 +46,8 @@ from shared.schemas.events import (
     RefundDecidedPayload,
     RefundRequested,
     RefundRequestedPayload,
+    SupervisionOverdue,
+    SupervisionOverduePayload,
 )
 from shared.schemas.topics import TOPICS, Topic, dead_letter
 
@@ -94,4 +96,6 @@ __all__ = [
     "RefundRequestedPayload",
     "Topic",
     "dead_letter",
+    "SupervisionOverdue",
+    "SupervisionOverduePayload",
 ]

@@ -30,8 +30,9 @@ class Grants:
 
 
 T = Topic
-# Facts for another service only (a frozen product for orders' catalogue): nobody is told of them as such.
-BETWEEN_SERVICES: frozenset[Topic] = frozenset({T.PRODUCT_FROZEN})
+# Facts for another service only (a frozen product for orders' catalogue, a legacy supervision overdue for
+# orders to unsubscribe): nobody is told of them as such; their producer writes the notice with them.
+BETWEEN_SERVICES: frozenset[Topic] = frozenset({T.PRODUCT_FROZEN, T.SUPERVISION_OVERDUE})
 GRANTS: dict[str, Grants] = {
     "orders": Grants(
         produces=frozenset(
@@ -56,6 +57,7 @@ GRANTS: dict[str, Grants] = {
                 T.APPEAL_RESOLVED,
                 T.MERCHANT_CALL_FAILED,
                 T.PRODUCT_FROZEN,  # partner's judgement of a product's interfaces; the catalogue is orders'
+                T.SUPERVISION_OVERDUE,
             }
         ),
     ),
@@ -69,6 +71,7 @@ GRANTS: dict[str, Grants] = {
                 T.DEADLINE_SCHEDULED,
                 T.DEADLINE_CLEARED,
                 T.NOTICE_REQUESTED,
+                T.SUPERVISION_OVERDUE,  # legacy orders unsubscribed by the system (dossier §1.5)
             }
         ),
         consumes=frozenset({T.ORDER_PAID, T.REFUND_DECIDED, T.ACCOUNT_ERASED}),

@@ -98,6 +98,7 @@ class DeadlineKind(StrEnum):
     APPEAL_SLA = "appeal_sla"  # the operator must resolve the appeal by then (3 working days)
     IDLE = "idle"  # a party's step has waited too long (>5 days makes an appeal possible)
     LONG_RUNNING = "long_running"  # 180 days without acceptance: remind the BD and the merchant
+    LEGACY_OVERDUE = "legacy_overdue"  # legacy orders, 365 days without acceptance: unsubscribed (§1.5)
 
 
 class AppealOutcome(StrEnum):

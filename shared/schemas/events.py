@@ -233,6 +233,26 @@ class AcceptanceDone(Event):
     payload: AcceptanceDonePayload
 
 
+# --- supervision.overdue -------------------------------------------------------------------------
+
+
+class SupervisionOverduePayload(_Payload):
+    """Dossier §1.5, the old rule, kept for legacy orders: supervision ran 365 days without acceptance, and
+    the system unsubscribes the order (a full refund, which the orders service carries out)."""
+
+    service_order_id: str
+    order_id: str
+    parties: Parties
+    overdue_at: AwareDatetime
+    reason: str
+
+
+class SupervisionOverdue(Event):
+    topic: ClassVar[str] = Topic.SUPERVISION_OVERDUE
+    event_type: Literal["supervision.overdue"] = "supervision.overdue"
+    payload: SupervisionOverduePayload
+
+
 # --- order.status_changed ------------------------------------------------------------------------
 
 
@@ -458,5 +478,6 @@ EVENT_TYPES: dict[str, type[Event]] = {
         MerchantCallFailed,
         NoticeRequested,
         ProductFrozen,
+        SupervisionOverdue,
     )
 }

@@ -19,6 +19,7 @@ class Topic(StrEnum):
     MERCHANT_CALL_FAILED = "merchant_call.failed"
     NOTICE_REQUESTED = "notice.requested"
     PRODUCT_FROZEN = "product.frozen"
+    SUPERVISION_OVERDUE = "supervision.overdue"
 
 
 TOPICS: tuple[Topic, ...] = tuple(Topic)

@@ -9,11 +9,11 @@ from typing import Any
 import httpx
 
 from devstack.identity import Login, User
-from devstack.marketplace import EVIDENCE, Caller, Suite
+from devstack.marketplace import Caller, Suite
 from devstack.stack import SERVICES, Stack
 from tests.identity import IdentityProvider
 
-__all__ = ["EVIDENCE", "Journey"]
+__all__ = ["Journey"]
 PHONES = {
     "buyer": "+8613811110001",
     "merchant": "+8613811110002",

@@ -525,6 +525,30 @@ async def _resolve(w: World, role: str) -> Call:
     return Call(f"/service-orders/{so_id}/appeals/{appeal}/resolution", {"json": {"outcome": "resume"}})
 
 
+@builds("supervision", "GET", "/appeals")
+async def _appeal_queue(w: World, role: str) -> Call:
+    return Call("/appeals", {"params": {"status": "open", "limit": 10}})
+
+
+@builds("supervision", "POST", "/appeals/{appeal_id}/assign")
+async def _assign(w: World, role: str) -> Call:
+    so_id = (await w.service_order())["service_order_id"]
+    so = await w.call(
+        "POST",
+        "supervision",
+        f"/service-orders/{so_id}/appeals",
+        w.people["buyer"],
+        expect=201,
+        json={"reason": "no answer", "demands": "help"},
+    )
+    return Call(f"/appeals/{so['open_appeal']['appeal_id']}/assign", {"json": {}})
+
+
+@builds("supervision", "GET", "/timeline-keys")
+async def _timeline_keys(w: World, role: str) -> Call:
+    return Call("/timeline-keys")
+
+
 @builds("supervision", "GET", "/service-orders/{service_order_id}/export")
 async def _so_export(w: World, role: str) -> Call:
     return Call(f"/service-orders/{(await w.service_order())['service_order_id']}/export")

@@ -67,6 +67,7 @@ async def test_an_appeal_freezes_the_flow_for_both_parties(
     await j.service_order()
     await j.act(j.buyer, "submit")
     await j.act(j.merchant, "confirm")
+    proof = await j.suite.upload(j.merchant, j.so_id, "delivery_proof", "delivery-proof.pdf")
     appealed = await j.call(
         "POST",
         "supervision",
@@ -76,12 +77,13 @@ async def test_an_appeal_freezes_the_flow_for_both_parties(
         json={
             "reason": "the buyer stopped answering",
             "demands": "close the order",
-            "attachments": ["delivery-proof.pdf"],
+            "attachments": [proof["file_id"]],
         },
     )
     assert appealed["status"] == "frozen"
 
-    refused = await j.act(j.merchant, "deliver", {"evidence": [{"kind": "sow", "name": "s"}]}, expect=409)
+    sow = await j.suite.upload(j.merchant, j.so_id, "sow", "s.pdf")  # uploads stay open while frozen
+    refused = await j.act(j.merchant, "deliver", {"evidence": [sow]}, expect=409)
     assert refused["detail"]["code"] == "frozen_by_appeal"
     refused = await j.act(j.buyer, "accept", expect=409)
     assert refused["detail"]["code"] == "frozen_by_appeal"
@@ -119,4 +121,5 @@ async def test_an_appeal_freezes_the_flow_for_both_parties(
     order = await j.order()
     assert order["status"] == "processing"  # nothing completed behind the appeal's back
     timeline = (await j.call("GET", "supervision", f"/service-orders/{j.so_id}", j.buyer))["timeline"]
-    assert [e["action"] for e in timeline] == ["open", "submit", "confirm", "appeal"]
+    # The proof uploaded before the appeal; the SOW uploaded while frozen (uploads stay open), its delivery refused.
+    assert [e["action"] for e in timeline] == ["open", "submit", "confirm", "upload", "appeal", "upload"]

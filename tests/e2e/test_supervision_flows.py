@@ -122,9 +122,8 @@ async def test_license_2_claims_activates_and_is_accepted_automatically(
         json={"amount": "100.00", "reason": "changed my mind"},
     )
     assert refused["detail"]["code"] == "code_claimed"
-    so = await j.act(
-        j.merchant, "upload_proof", {"evidence": [{"kind": "acceptance_document", "name": "a.pdf"}]}
-    )
+    document = await j.suite.upload(j.merchant, j.so_id, "acceptance_document", "a.pdf")
+    so = await j.act(j.merchant, "upload_proof", {"evidence": [document]})
     assert so["status"] == "completed"
     [done] = await events(stack, "acceptance.done", j.order_id)
     assert done["payload"]["accepted_by"] == "system"
@@ -146,7 +145,8 @@ async def _hardware(stack: Stack, j: Journey) -> str:
     await j.buy(delivery_contact={"name": "Li", "phone": PHONE, "address": "Shenzhen"})
     so = await j.service_order()
     assert so["node"] == "ship"
-    await j.act(j.merchant, "ship", {"evidence": [{"kind": "logistics", "name": "SF123.pdf"}]})
+    waybill = await j.suite.upload(j.merchant, j.so_id, "logistics", "SF123.pdf")
+    await j.act(j.merchant, "ship", {"evidence": [waybill]})
     return j.order_id
 
 
@@ -199,9 +199,10 @@ async def test_an_appeal_freezes_and_resumes_a_running_auto_acceptance(
         f"/service-orders/{j.so_id}/appeals",
         j.merchant,
         expect=422,
-        json={"reason": "the buyer never accepts", "demands": "complete"},
+        json={"reason": "the buyer never accepts", "demands": "complete", "attachments": ["waybill.pdf"]},
     )
-    assert no_proof["detail"]["field"] == "attachments"
+    assert no_proof["detail"]["field"] == "attachments"  # a name is no proof: a stored file is
+    proof = await j.suite.upload(j.merchant, j.so_id, "delivery_proof", "signed-waybill.pdf")
     so = await j.call(
         "POST",
         "supervision",
@@ -211,7 +212,7 @@ async def test_an_appeal_freezes_and_resumes_a_running_auto_acceptance(
         json={
             "reason": "the buyer never accepts",
             "demands": "complete",
-            "attachments": ["signed-waybill.pdf"],
+            "attachments": [proof["file_id"]],
         },
     )
     assert so["status"] == "frozen"

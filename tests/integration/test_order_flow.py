@@ -3,7 +3,7 @@ through the flow."""
 
 from __future__ import annotations
 
-from devstack.marketplace import EVIDENCE, Suite
+from devstack.marketplace import Suite
 from services.orders.app import create_app as orders_app
 from services.orders.settings import OrdersSettings
 from services.supervision.app import create_app as supervision_app
@@ -36,7 +36,9 @@ async def test_paid_order_completes_through_supervision(infra: Infra, namespace:
 
         flow = Suite({"supervision": ""}, supervision)
         so = await flow.service_order(buyer, created["order_id"])
-        evidence = {**EVIDENCE, "actual_activation_time": "2026-11-01T08:00:00+08:00"}
+        evidence = await flow.delivery(
+            merchant, so["service_order_id"], actual_activation_time="2026-11-01T08:00:00+08:00"
+        )
         for actor, action, body in [
             (buyer, "submit", {}),
             (merchant, "confirm", {}),

@@ -76,7 +76,9 @@ class Env:
         install_security(app, tokens.verifier(AUDIENCE), self.audit)
         app.include_router(api.router)
         app.state.supervision = self.service
-        app.state.queries = self.queries = SupervisionQueries(self.state.collections())
+        app.state.queries = self.queries = SupervisionQueries(
+            self.state.collections(), self.service.keys, self.clock
+        )
         self.app = app
         self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://supervision")
 
@@ -109,6 +111,18 @@ class Env:
         resp = await self.http.request(method, path, headers=headers or {}, **kw)
         assert resp.status_code == expect, resp.text
         return resp.json()
+
+    async def evidence(self, so_id: str, headers: dict[str, str], kind: str, name: str) -> dict[str, str]:
+        """Upload a PDF to the service order and give it as an evidence item (evidence is a stored file)."""
+        meta = await self.call(
+            "POST",
+            f"/service-orders/{so_id}/files",
+            headers,
+            expect=201,
+            files={"file": (name, f"%PDF-1.7 {name}".encode(), "application/pdf")},
+            data={"kind": kind},
+        )
+        return {"kind": kind, "name": name, "file_id": meta["file_id"]}
 
     async def refused(self, method: str, path: str, headers: dict[str, str], rule: str, **kw: Any) -> None:
         """403 naming `rule`."""

@@ -5,6 +5,7 @@ they resolve: tests/service/test_orders_refunds.py.)"""
 from __future__ import annotations
 
 import copy
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -28,6 +29,8 @@ from shared.schemas import (
     Parties,
     PartyRole,
     RefundDecided,
+    SupervisionOverdue,
+    SupervisionOverduePayload,
 )
 from tests.factories import acceptance_done, rid
 from tests.service.orders_support import (
@@ -302,6 +305,33 @@ async def test_a_final_provisioning_failure_refunds_the_order_and_an_intermediat
     assert "§8.2.2" in done.history[-1].reason
     [decided] = [e for e in rig.state.outbox if isinstance(e, RefundDecided)]
     assert (decided.payload.approved, decided.payload.decided_by_role) == (True, PartyRole.SYSTEM)
+    assert rig.dead == []
+
+
+async def test_a_legacy_supervision_overdue_unsubscribes_the_order_once(orders_rig: Rig) -> None:
+    """Dossier §1.5, the old rule: supervision decided the legacy order is unsubscribed; orders refunds it."""
+    async with orders_rig.running() as rig:
+        order, p = await paid_order(rig.service)
+        overdue = SupervisionOverdue(
+            producer="supervision",
+            correlation_id=rid("corr"),
+            order_id=order.order_id,
+            payload=SupervisionOverduePayload(
+                service_order_id=f"SO-{order.order_id}",
+                order_id=order.order_id,
+                parties=p,
+                overdue_at=datetime.now(UTC),
+                reason="supervision overdue (dossier §1.5)",
+            ),
+        )
+        await rig.publish(overdue)
+        await rig.publish(overdue.model_copy(update={"event_id": uuid.uuid4()}))  # twice: refunded once
+
+    done = stored(rig, order.order_id)
+    assert done.status is OrderStatus.REFUNDED
+    assert "§1.5" in done.history[-1].reason
+    [decided] = [e for e in rig.state.outbox if isinstance(e, RefundDecided)]
+    assert (decided.payload.approved, decided.payload.amount) == (True, order.amount)
     assert rig.dead == []
 
 

@@ -73,6 +73,7 @@ async def test_orders_consumes_no_refund_decided(orders_rig: Rig) -> None:
             Topic.APPEAL_RESOLVED,
             Topic.MERCHANT_CALL_FAILED,
             Topic.PRODUCT_FROZEN,
+            Topic.SUPERVISION_OVERDUE,  # a legacy order unsubscribed by the platform (dossier §1.5)
         )
     }
     assert RefundDecided not in EVENT_HANDLERS

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from services.supervision import api, event_cases, flow_cases, verify
+from services.supervision.checkpoints import TimelineKeys
 from shared.platform.auth import Principal
 from shared.platform.errors import DomainError
 from shared.schemas import (
@@ -59,12 +60,8 @@ async def test_the_deadlines_say_what_happens_next_and_when(env: Env) -> None:
     paid = await env.open(DeliveryType.HARDWARE)
     who = People.of(paid.payload.parties)
     so_path = f"/service-orders/SO-{paid.order_id}"
-    await env.call(
-        "POST",
-        f"{so_path}/actions/ship",
-        who.merchant,
-        json={"evidence": [{"kind": "logistics", "name": "sf.pdf"}]},
-    )
+    waybill = await env.evidence(f"SO-{paid.order_id}", who.merchant, "logistics", "sf.pdf")
+    await env.call("POST", f"{so_path}/actions/ship", who.merchant, json={"evidence": [waybill]})
     so = await env.call(
         "POST", f"{so_path}/actions/courier_signed", who.merchant, json={"recipient_phone": PHONE}
     )
@@ -303,24 +300,40 @@ async def test_evidence_upload_download_export_and_verify(env: Env, tmp_path: Pa
 
     await env.call("POST", f"{so_path}/actions/submit", who.buyer)
     await env.call("POST", f"{so_path}/actions/confirm", who.merchant)
+    unstored = {"kind": "acceptance_document", "name": "acc.pdf"}  # a name with no stored file behind it
+    sow = {"kind": "sow", "name": "sow.pdf", "file_id": meta["file_id"]}
+    refused = await env.call(
+        "POST", f"{so_path}/actions/deliver", who.merchant, expect=422, json={"evidence": [sow, unstored]}
+    )
+    assert refused["detail"]["field"] == "evidence[1].file_id"
+    acceptance = await env.evidence(f"SO-{paid.order_id}", who.merchant, "acceptance_document", "acc.pdf")
     so = await env.call(
-        "POST",
-        f"{so_path}/actions/deliver",
-        who.merchant,
-        json={
-            "evidence": [
-                {"kind": "sow", "name": "sow.pdf", "file_id": meta["file_id"]},
-                {"kind": "acceptance_document", "name": "acc.pdf"},
-            ]
-        },
+        "POST", f"{so_path}/actions/deliver", who.merchant, json={"evidence": [sow, acceptance]}
     )
     assert so["evidence"][0]["sha256"] == meta["sha256"]
+    # The evidence entry on the timeline names each stored file by its id and content hash.
+    [delivered] = [e for e in so["timeline"] if e["action"] == "deliver"]
+    assert [(ev["file_id"], ev["sha256"]) for ev in delivered["details"]["evidence"]] == [
+        (meta["file_id"], meta["sha256"]),
+        (acceptance["file_id"], so["evidence"][1]["sha256"]),
+    ]
 
     exported = await env.call("GET", f"{so_path}/export", who.buyer)
-    assert [f["file_id"] for f in exported["files"]] == [meta["file_id"], second["file_id"]]
+    assert [f["file_id"] for f in exported["files"]] == [
+        meta["file_id"],
+        second["file_id"],
+        acceptance["file_id"],
+    ]
     path = tmp_path / "export.json"
     path.write_text(json.dumps(exported))
     assert verify.main([str(path)]) == 0
+    # Against the keys the service publishes (GET /timeline-keys, no token), and against someone else's.
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps(await env.call("GET", "/timeline-keys", None)))
+    assert verify.main([str(path), str(keys)]) == 0
+    other = tmp_path / "other-keys.json"
+    other.write_text(json.dumps({"keys": TimelineKeys.generate(exported["signing"]["key_id"]).published()}))
+    assert verify.main([str(path), str(other)]) == 1
 
     forged = json.loads(path.read_text())
     forged["service_order"]["timeline"][2]["note"] = "edited"

@@ -7,6 +7,7 @@ import copy
 import pytest
 
 from services.supervision import event_cases, templates
+from services.supervision.checkpoints import TimelineKeys
 from services.supervision.queries import SupervisionQueries
 from services.supervision.service_order import ServiceOrder, Status
 from services.supervision.services import SupervisionService
@@ -85,7 +86,7 @@ async def test_unsupervised_products_open_nothing(supervision_rig: Rig, delivery
 
     assert rig.state.tables.get("service_orders", {}) == {}
     assert rig.dead == []
-    queries = SupervisionQueries(rig.state.collections())
+    queries = SupervisionQueries(rig.state.collections(), TimelineKeys.generate())
     with pytest.raises(NotSupervised, match=r"not supervised \(dossier §1\.2\)") as refused:
         await queries.of_order(order_id, Principal(buyer, frozenset({"buyer"})))
     assert refused.value.code == "not_supervised"
@@ -156,7 +157,7 @@ async def test_only_a_new_purchase_opens_a_service_order(supervision_rig: Rig, o
     assert rig.state.tables.get("service_orders", {}) == {}
     assert rig.dead == []
     # A marker says why there is none, so a refund.decided about it is known to have nothing to close.
-    queries = SupervisionQueries(rig.state.collections())
+    queries = SupervisionQueries(rig.state.collections(), TimelineKeys.generate())
     with pytest.raises(
         NotFound, match=r"only a new purchase opens a service order \(dossier §1\.6\)"
     ) as refused:

@@ -46,6 +46,8 @@ ROUTES = [
     ("GET", "/service-orders/{service_order_id}/files/{file_id}"),
     ("GET", "/service-orders/{service_order_id}/export"),
     ("GET", "/operator/audit"),
+    ("GET", "/appeals"),
+    ("POST", "/appeals/{appeal_id}/assign"),
 ]
 VALUES = {
     "order_id": "CS-1",
@@ -56,9 +58,18 @@ VALUES = {
 }
 
 
+PUBLIC = [("GET", "/timeline-keys")]  # the checkpoints' public keys, like a JWKS
+
+
 def test_the_table_lists_every_route(env: Env) -> None:
     served = {(m.upper(), path) for path, ops in env.app.openapi()["paths"].items() for m in ops}
-    assert served == set(ROUTES)
+    assert served == set(ROUTES) | set(PUBLIC)
+
+
+async def test_the_timeline_keys_need_no_token(env: Env) -> None:
+    keys = await env.call("GET", "/timeline-keys", None)
+    assert keys["keys"] == env.service.keys.published()
+    assert [k["alg"] for k in keys["keys"]] == ["Ed25519"]
 
 
 @pytest.mark.parametrize(("method", "template"), ROUTES)
@@ -232,8 +243,8 @@ async def test_the_operator_does_the_platform_review(env: Env) -> None:
         who.merchant,
         json={
             "evidence": [
-                {"kind": "sow", "name": "sow.pdf"},
-                {"kind": "acceptance_document", "name": "acc.pdf"},
+                await env.evidence(f"SO-{paid.order_id}", who.merchant, "sow", "sow.pdf"),
+                await env.evidence(f"SO-{paid.order_id}", who.merchant, "acceptance_document", "acc.pdf"),
             ],
             "acceptance_elements": {
                 "order_number": paid.order_id,
@@ -472,12 +483,8 @@ async def test_an_erased_buyers_later_order_is_masked_and_its_courier_phone_is_n
     who = People.of(paid.payload.parties)
     so_path = f"/service-orders/SO-{paid.order_id}"
     assert (await env.call("GET", so_path, who.buyer))["delivery_phone"] == "***01"
-    await env.call(
-        "POST",
-        f"{so_path}/actions/ship",
-        who.merchant,
-        json={"evidence": [{"kind": "logistics", "name": "sf.pdf"}]},
-    )
+    waybill = await env.evidence(f"SO-{paid.order_id}", who.merchant, "logistics", "sf.pdf")
+    await env.call("POST", f"{so_path}/actions/ship", who.merchant, json={"evidence": [waybill]})
     so = await env.call(
         "POST", f"{so_path}/actions/courier_signed", who.merchant, json={"recipient_phone": PHONE}
     )

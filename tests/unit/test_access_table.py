@@ -33,6 +33,7 @@ def test_only_the_catalogue_reads_are_public_and_only_the_payment_system_pays() 
     assert {r.key for r in RULES if r.public} == {
         ("orders", "GET", "/products"),
         ("orders", "GET", "/products/{product_id}"),
+        ("supervision", "GET", "/timeline-keys"),  # public keys, like a JWKS
     }
     assert [r.key for r in RULES if "payment" in r.allowed and not r.public] == [
         ("orders", "POST", "/orders/{order_id}/pay")

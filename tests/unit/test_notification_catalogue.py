@@ -54,6 +54,8 @@ def context(**extra: Any) -> dict[str, Any]:
         "period": "2026-02",
         "status": "sent",
         "message": "please hurry",
+        "day": "20261130",
+        "slot": "am",
         **extra,
     }
 

@@ -45,6 +45,8 @@ from shared.schemas import (
     RefundDecidedPayload,
     RefundRequested,
     RefundRequestedPayload,
+    SupervisionOverdue,
+    SupervisionOverduePayload,
     Topic,
     dead_letter,
 )
@@ -213,6 +215,16 @@ def samples() -> dict[str, Event]:
                 cause="interface_failures",
                 detail="6 orders failed",
                 decided_at=NOW,
+            ),
+        ),
+        "supervision.overdue": SupervisionOverdue(
+            **env,
+            payload=SupervisionOverduePayload(
+                service_order_id=so_id,
+                order_id=order_id,
+                parties=p,
+                overdue_at=NOW,
+                reason="supervision overdue (dossier §1.5)",
             ),
         ),
     }

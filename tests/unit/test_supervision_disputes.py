@@ -16,6 +16,7 @@ from services.supervision.service_order.records import RefundStatus
 from shared.platform.errors import DomainError, Forbidden, InvalidInput, NotFound
 from shared.schemas import (
     AcceptanceDone,
+    AccountRole,
     AppealOutcome,
     AppealRaised,
     AppealResolved,
@@ -27,9 +28,12 @@ from shared.schemas import (
     Event,
     Milestone,
     MilestoneConfirmed,
+    NoticeKind,
+    NoticeRequested,
     PartyRole,
     RefundDecided,
     RefundDecidedPayload,
+    SupervisionOverdue,
 )
 from tests.factories import order_paid, parties
 
@@ -37,6 +41,8 @@ T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 PHONE = "+8613811110001"
 POLICY = Policy()
 DAY = timedelta(days=1)
+
+DIGEST = "0" * 64  # a stored file's content hash (evidence is always a stored file)
 
 
 def open_so(delivery_type: DeliveryType = DeliveryType.MANUAL_SERVICE, **payload: Any) -> ServiceOrder:
@@ -74,7 +80,7 @@ def shipped_and_signed(phone: str = PHONE) -> tuple[ServiceOrder, list[Event]]:
         "ship",
         T0,
         "corr",
-        evidence=[Evidence(kind="logistics", name="sf.pdf")],
+        evidence=[Evidence(kind="logistics", name="sf.pdf", file_id="EV-logistics", sha256=DIGEST)],
     )
     return so, so.act(
         so.parties.merchant_account_id, "courier_signed", T0 + DAY, "corr", recipient_phone=phone
@@ -274,6 +280,35 @@ def test_an_overdue_appeal_is_escalated() -> None:
     assert so.timeline[-1].action == "appeal_sla_due"
     assert [e.payload.reason for e in of(events, DeadlineCleared)] == ["expired"]
     assert so.status is Status.FROZEN  # still the operator's to resolve
+    assert so.timeline[-1].details["appeal_id"] == so.open_appeal.appeal_id
+    # Dossier §5.3: operators (the group, in-site and e-mail by the catalogue) and both parties are told.
+    [notice] = of(events, NoticeRequested)
+    p = notice.payload
+    assert (p.kind, p.notice_id) == (
+        NoticeKind.APPEAL_ESCALATED,
+        f"appeal:{so.open_appeal.appeal_id}:escalated",
+    )
+    assert [(r.role, r.account_id) for r in p.recipients] == [
+        (AccountRole.OPERATOR, None),
+        (AccountRole.BUYER, buyer(so)),
+        (AccountRole.MERCHANT, merchant(so)),
+    ]
+    assert p.params["appeal_id"] == so.open_appeal.appeal_id
+    assert p.params["due_at"] == (T0 + 3 * DAY).isoformat()
+    assert p.params["raised_by"] == "buyer"
+    # Once: the deadline is gone, so a second firing (a replayed timer row) escalates nothing.
+    assert so.fire(sla.deadline_id, T0 + 4 * DAY, "corr") == []
+    assert so.open_appeal.escalated_at == T0 + 3 * DAY
+
+
+def test_an_appeal_resolved_in_time_is_never_escalated() -> None:
+    so = open_so()
+    so.raise_appeal(buyer(so), "slow", "hurry", [], T0, "corr")
+    sla = deadline(so, DeadlineKind.APPEAL_SLA)
+    assert so.open_appeal is not None
+    so.resolve_appeal("op", so.open_appeal.appeal_id, AppealOutcome.RESUME, T0 + DAY, "corr", operator=True)
+    assert so.fire(sla.deadline_id, T0 + 3 * DAY, "corr") == []
+    assert so.appeals[0].escalated_at is None
 
 
 def test_a_merchant_appeal_while_the_buyer_has_not_accepted_needs_the_delivery_proof() -> None:
@@ -285,14 +320,23 @@ def test_a_merchant_appeal_while_the_buyer_has_not_accepted_needs_the_delivery_p
         "deliver",
         T0,
         "corr",
-        evidence=[Evidence(kind="sow", name="s"), Evidence(kind="acceptance_document", name="a")],
+        evidence=[
+            Evidence(kind="sow", name="s", file_id="EV-sow", sha256=DIGEST),
+            Evidence(kind="acceptance_document", name="a", file_id="EV-acceptance_document", sha256=DIGEST),
+        ],
     )
     with pytest.raises(InvalidInput) as refused:
         so.raise_appeal(merchant(so), "buyer never accepts", "complete", [], T0, "corr")
     assert refused.value.field == "attachments"
+    # Free text naming a file is no proof: only a stored file of this service order (its id and digest) is.
+    with pytest.raises(InvalidInput) as named_only:
+        so.raise_appeal(merchant(so), "buyer never accepts", "complete", ["delivery-proof.pdf"], T0, "corr")
+    assert named_only.value.field == "attachments"
     assert so.status is Status.ACTIVE
-    so.raise_appeal(merchant(so), "buyer never accepts", "complete", ["delivery-proof.pdf"], T0, "corr")
+    proof = Evidence(kind="delivery_proof", name="proof.pdf", file_id="EV-1", sha256="a" * 64)
+    so.raise_appeal(merchant(so), "buyer never accepts", "complete", ["EV-1"], T0, "corr", proofs=[proof])
     assert so.status is Status.FROZEN
+    assert so.timeline[-1].details["evidence"] == [proof.model_dump(mode="json")]
 
 
 def test_hardware_appeals_need_idle_over_five_days_or_more_than_three_rejections() -> None:
@@ -315,7 +359,13 @@ def test_hardware_appeals_open_after_the_fourth_rejection() -> None:
     for i in range(4):
         with pytest.raises(DomainError):
             so.raise_appeal(merchant(so), "keeps rejecting", "complete", ["proof"], T0, "corr")
-        so.act(merchant(so), "ship", T0, "corr", evidence=[Evidence(kind="logistics", name=f"l{i}")])
+        so.act(
+            merchant(so),
+            "ship",
+            T0,
+            "corr",
+            evidence=[Evidence(kind="logistics", name=f"l{i}", file_id="EV-logistics", sha256=DIGEST)],
+        )
         so.act(buyer(so), "reject", T0, "corr")
     assert so.rejections == 4
     so.raise_appeal(merchant(so), "keeps rejecting", "complete", ["proof"], T0, "corr")
@@ -328,8 +378,18 @@ def test_the_180_day_reminder_is_recorded_and_not_paused_by_appeals() -> None:
     assert long_running.due_at == T0 + 180 * DAY
     so.raise_appeal(buyer(so), "slow", "hurry", [], T0 + 179 * DAY, "corr")
     assert deadline(so, DeadlineKind.LONG_RUNNING).running
-    so.fire(long_running.deadline_id, T0 + 180 * DAY, "corr")
+    events = so.fire(long_running.deadline_id, T0 + 180 * DAY, "corr")
     assert so.timeline[-1].action == "long_running_due"
+    # Dossier §1.5: the merchant and the buyer's account manager; the order names none, so the operators' group.
+    [notice] = of(events, NoticeRequested)
+    assert notice.payload.kind is NoticeKind.LONG_RUNNING_REMINDER
+    assert notice.payload.notice_id == f"service_order:{so.service_order_id}:long_running"
+    assert [(r.role, r.account_id) for r in notice.payload.recipients] == [
+        (AccountRole.MERCHANT, merchant(so)),
+        (AccountRole.OPERATOR, None),
+    ]
+    assert notice.payload.params["order_id"] == so.order_id
+    assert so.fire(long_running.deadline_id, T0 + 181 * DAY, "corr") == []  # once
 
 
 # --- refunds, decided by the orders service (refund.decided) -----------------------------------------
@@ -438,7 +498,10 @@ def test_each_accepted_milestone_is_confirmed_and_the_last_completes_the_order()
     so = open_so(milestones=stages)
     so.act(buyer(so), "submit", T0, "corr")
     so.act(merchant(so), "confirm", T0, "corr")
-    delivered = [Evidence(kind="sow", name="s"), Evidence(kind="acceptance_document", name="a")]
+    delivered = [
+        Evidence(kind="sow", name="s", file_id="EV-sow", sha256=DIGEST),
+        Evidence(kind="acceptance_document", name="a", file_id="EV-acceptance_document", sha256=DIGEST),
+    ]
     confirmed: list[str | None] = []
     for i in range(3):
         so.act(merchant(so), "deliver", T0, "corr", evidence=delivered)
@@ -449,3 +512,43 @@ def test_each_accepted_milestone_is_confirmed_and_the_last_completes_the_order()
     assert confirmed == ["m1", "m2", "m3"]
     assert so.status is Status.COMPLETED
     assert all(m.accepted_at is not None for m in so.milestones)
+
+
+# --- the old 365-day rule, for legacy orders (dossier §1.5) ---------------------------------------------------
+
+
+def test_a_legacy_order_not_accepted_in_365_days_is_unsubscribed_by_the_system() -> None:
+    legacy = Policy(legacy_paid_before=T0 + DAY)
+    event = order_paid(parties(), delivery_type=DeliveryType.MANUAL_SERVICE)
+    template = templates.template_for(DeliveryType.MANUAL_SERVICE)
+    assert template is not None
+    p = event.payload.model_copy(update={"paid_at": T0})
+    so, opened = ServiceOrder.from_order_paid(p, template, AcceptanceRule.MERCHANT_CUSTOM, T0, "corr", legacy)
+    overdue = deadline(so, DeadlineKind.LEGACY_OVERDUE)
+    assert overdue.due_at == T0 + 365 * DAY
+    assert DeadlineKind.LEGACY_OVERDUE in {e.payload.kind for e in of(opened, DeadlineScheduled)}
+    so.raise_appeal(buyer(so), "slow", "hurry", [], T0 + 300 * DAY, "corr")  # not paused by an appeal
+    assert deadline(so, DeadlineKind.LEGACY_OVERDUE).running
+
+    events = so.fire(overdue.deadline_id, T0 + 365 * DAY, "corr", legacy)
+    assert so.status is Status.REFUNDING  # the orders service refunds; its refund.decided ends it
+    assert so.deadlines == []
+    assert so.open_appeal is None
+    assert so.timeline[-1].action == "auto_unsubscribe"
+    [asked] = of(events, SupervisionOverdue)
+    assert (asked.payload.order_id, asked.payload.overdue_at) == (so.order_id, T0 + 365 * DAY)
+    [notice] = of(events, NoticeRequested)
+    assert notice.payload.kind is NoticeKind.SUPERVISION_AUTO_UNSUBSCRIBED
+    assert [(r.role, r.account_id) for r in notice.payload.recipients] == [
+        (AccountRole.MERCHANT, merchant(so))
+    ]
+    assert so.fire(overdue.deadline_id, T0 + 366 * DAY, "corr", legacy) == []  # once
+
+    so.refund_decided(decided(so, f"RF-{so.order_id}", True, role=PartyRole.OPERATOR), T0 + 366 * DAY, "c")
+    assert so.status is Status.REFUNDED
+
+
+def test_orders_under_the_current_rule_are_never_unsubscribed_by_the_system() -> None:
+    so = open_so()  # the default policy names no rule-change date: no order is legacy
+    assert DeadlineKind.LEGACY_OVERDUE not in {d.kind for d in so.deadlines}
+    assert not Policy(legacy_paid_before=T0).legacy(T0)  # paid at the change: the current rule

@@ -24,7 +24,13 @@ from shared.schemas import (
 from tests.factories import order_paid, parties, rid
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
-EVIDENCE = [Evidence(kind="sow", name="sow.pdf"), Evidence(kind="acceptance_document", name="acceptance.pdf")]
+DIGEST = "0" * 64  # a stored file's content hash (evidence is always a stored file)
+EVIDENCE = [
+    Evidence(kind="sow", name="sow.pdf", file_id="EV-sow", sha256=DIGEST),
+    Evidence(
+        kind="acceptance_document", name="acceptance.pdf", file_id="EV-acceptance_document", sha256=DIGEST
+    ),
+]
 ACTIVATED = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
 
 
@@ -145,7 +151,13 @@ def test_acceptance_without_an_activation_time_carries_none() -> None:
 
 
 @pytest.mark.parametrize(
-    "given", [[], EVIDENCE[:1], EVIDENCE[1:], [Evidence(kind="screenshot", name="x.png")]]
+    "given",
+    [
+        [],
+        EVIDENCE[:1],
+        EVIDENCE[1:],
+        [Evidence(kind="screenshot", name="x.png", file_id="EV-screenshot", sha256=DIGEST)],
+    ],
 )
 def test_delivery_needs_the_sow_and_the_acceptance_document(given: list[Evidence]) -> None:
     so = new_service_order()
@@ -157,6 +169,22 @@ def test_delivery_needs_the_sow_and_the_acceptance_document(given: list[Evidence
     assert all(kind in refused.value.message for kind in missing)
     assert so.node == "deliver"
     assert so.evidence == []
+
+
+def test_evidence_that_is_not_a_stored_file_is_refused() -> None:
+    so = new_service_order()
+    walk_to(so, "deliver")
+    named_only = [EVIDENCE[0], Evidence(kind="acceptance_document", name="acceptance.pdf")]
+    with pytest.raises(InvalidInput) as refused:
+        do(so, "merchant", "deliver", evidence=named_only)
+    assert refused.value.field == "evidence[1].file_id"
+    assert so.node == "deliver"
+    do(so, "merchant", "deliver", evidence=EVIDENCE)
+    [entry] = [e for e in so.timeline if e.action == "deliver"]
+    assert [(e["file_id"], e["sha256"]) for e in entry.details["evidence"]] == [
+        ("EV-sow", DIGEST),
+        ("EV-acceptance_document", DIGEST),
+    ]
 
 
 def test_send_back_returns_the_request_to_the_buyer() -> None:

@@ -150,10 +150,12 @@ async def test_the_export_streams_one_file_at_a_time_into_one_json_document() ->
         asked.append(file_id)
         return stored[file_id]
 
-    pieces = [piece async for piece in evidence.export(so, metas, content)]
+    signing = {"checkpoints": [{"kind": "export"}], "signing": {"key_id": "k1"}}
+    pieces = [piece async for piece in evidence.export(so, metas, content, signing)]
     assert len(pieces) > 6
     doc = json.loads(b"".join(pieces))
     assert doc["format"] == evidence.EXPORT_FORMAT
+    assert (doc["checkpoints"], doc["signing"]) == (signing["checkpoints"], signing["signing"])
     assert doc["service_order"]["service_order_id"] == so.service_order_id
     assert [base64.b64decode(f["content_base64"]) for f in doc["files"]] == [big, small]
     assert "uploaded_by" not in doc["files"][0]

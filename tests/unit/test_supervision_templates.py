@@ -30,9 +30,11 @@ from tests.factories import order_paid, parties, rid
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 PHONE = "+8613811110001"
 
+DIGEST = "0" * 64  # a stored file's content hash (evidence is always a stored file)
+
 
 def ev(*kinds: str) -> list[Evidence]:
-    return [Evidence(kind=k, name=f"{k}.pdf") for k in kinds]
+    return [Evidence(kind=k, name=f"{k}.pdf", file_id=f"EV-{k}", sha256=DIGEST) for k in kinds]
 
 
 def paid(delivery_type: DeliveryType, **product: Any) -> OrderPaid:

@@ -94,7 +94,18 @@ class ServiceOrder(ServiceOrderState):
             correlation_id,
             node=None,
         )
-        return so, [reminder, *flow.start_idle(so, now, correlation_id, policy)]
+        events: list[Event] = [reminder]
+        if policy.legacy(p.paid_at):  # dossier §1.5, the old rule: closed by the system after 365 days
+            events.append(
+                so.clocks.schedule(
+                    DeadlineKind.LEGACY_OVERDUE,
+                    PartyRole.BUYER,
+                    p.paid_at + policy.legacy_close,
+                    correlation_id,
+                    node=None,
+                )
+            )
+        return so, [*events, *flow.start_idle(so, now, correlation_id, policy)]
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -147,10 +158,12 @@ class ServiceOrder(ServiceOrderState):
         now: datetime,
         correlation_id: str,
         policy: Policy | None = None,
+        proofs: list[Evidence] | None = None,
     ) -> list[Event]:
-        """The buyer or the merchant appeals (disputes.py)."""
+        """The buyer or the merchant appeals (disputes.py); `proofs`: the attachments that are stored
+        files."""
         return disputes.raise_appeal(
-            self, account_id, reason, demands, attachments, now, correlation_id, policy or Policy()
+            self, account_id, reason, demands, attachments, now, correlation_id, policy or Policy(), proofs
         )
 
     def resolve_appeal(
@@ -179,6 +192,13 @@ class ServiceOrder(ServiceOrderState):
             note=note,
             policy=policy or Policy(),
         )
+
+    def assign_appeal(
+        self, account_id: str, appeal_id: str, assignee: str, now: datetime, *, operator: bool
+    ) -> list[Event]:
+        """An operator assigns the open appeal (disputes.py); nothing is published, the queue reads it."""
+        disputes.assign_appeal(self, account_id, appeal_id, assignee, now, operator=operator)
+        return []
 
     def refund_decided(
         self, decision: RefundDecidedPayload, now: datetime, correlation_id: str

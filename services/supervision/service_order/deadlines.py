@@ -24,6 +24,7 @@ CONSEQUENCE = {
     DeadlineKind.IDLE: "the other party may appeal",
     DeadlineKind.LONG_RUNNING: "the buyer's BD and the merchant are reminded that the order is not accepted",
     DeadlineKind.APPEAL_SLA: "the appeal is escalated",
+    DeadlineKind.LEGACY_OVERDUE: "the system unsubscribes the order (the old 365-day rule, legacy orders)",
 }
 HERE = "<current node>"
 # An open appeal pauses these; the 180 days count from the order whatever happens (dossier §1.5).

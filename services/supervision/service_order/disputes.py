@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from services.supervision.flows import AppealPolicy
 from services.supervision.rules import Policy
 from services.supervision.service_order import flow
-from services.supervision.service_order.records import Appeal
+from services.supervision.service_order.records import Appeal, Evidence
 from services.supervision.service_order.state import ServiceOrderState, Status
 from shared.platform.errors import DomainError, Forbidden, InvalidInput, NotFound
 from shared.schemas import (
@@ -24,6 +25,7 @@ from shared.schemas import (
 )
 
 RESOLUTION = {
+    "assignee_account_id",
     "escalated_at",
     "outcome",
     "resolved_at",
@@ -40,9 +42,12 @@ def raise_appeal(
     now: datetime,
     corr: str,
     policy: Policy,
+    proofs: list[Evidence] | None = None,
 ) -> list[Event]:
     """Buyer or merchant, at any node, any time (dossier §5.1); the flow freezes until the operator resolves
-    it, every running clock pauses, and the operator's 3-working-day SLA starts (§5.3)."""
+    it, every running clock pauses, and the operator's 3-working-day SLA starts (§5.3). `proofs`: the
+    attachments that are evidence files stored on this service order (their id and content digest)."""
+    proofs = [p for p in proofs or [] if p.file_id and p.sha256]
     role = so.role_of(account_id)
     so.guard_operable()
     assert so.node is not None
@@ -57,15 +62,15 @@ def raise_appeal(
                 f"has been idle for more than {policy.idle.days} days or after more than "
                 f"{policy.max_rejections} rejections ({so.rejections} so far; dossier §2.4)"
             )
-    if (
-        role is PartyRole.MERCHANT
-        and node.actor is PartyRole.BUYER
-        and node.key == "accept"
-        and not attachments
-    ):
-        # Dossier §5.1/§5.2: a merchant appealing because the buyer never accepts uploads the delivery proof.
+    if role is PartyRole.MERCHANT and node.actor is PartyRole.BUYER and node.key == "accept" and not proofs:
+        # Dossier §5.1/§5.2 (merchant, step 5): appealing because the user never confirms acceptance, the
+        # merchant uploads the delivery proof ("上传附件"). The appeal's reason is free text (§5.2 names no
+        # reason codes), so the case is known by where the flow stands: the buyer's acceptance node. The
+        # proof is a file already uploaded to this service order, named by its file id: a name alone proves
+        # nothing.
         raise InvalidInput(
-            "a merchant's appeal while the buyer has not accepted must attach the delivery proof",
+            "a merchant's appeal while the buyer has not accepted must attach the delivery proof: the file "
+            "id (EV-…) of an evidence file uploaded to this service order (POST .../files), not free text",
             field="attachments",
         )
     respond_by = policy.appeal_due(now)
@@ -81,12 +86,14 @@ def raise_appeal(
         respond_by=respond_by,
     )
     so.open_appeal, so.status = appeal, Status.FROZEN
-    details = {
+    details: dict[str, Any] = {
         "appeal_id": appeal.appeal_id,
         "demands": demands,
         "attachments": attachments,
         "respond_by": respond_by.isoformat(),
     }
+    if proofs:  # the stored files it names, with their digests (verify.py finds each in the export)
+        details["evidence"] = [p.model_dump(mode="json") for p in proofs]
     so.log.record(now, role, account_id, "appeal", so.node, so.node, reason, details=details)
     raised = AppealRaisedPayload(**so.about(), **appeal.model_dump(exclude=RESOLUTION))
     paused = so.clocks.pause(now, corr)
@@ -161,3 +168,20 @@ def resolve_appeal(
         return events + so.clocks.resume(now, corr)
     events += so.clocks.clear(lambda d: d.paused_remaining is not None, "cancelled", now, corr)
     return events + flow.enter(so, target, now, corr, policy)
+
+
+def assign_appeal(
+    so: ServiceOrderState, account_id: str, appeal_id: str, assignee: str, now: datetime, *, operator: bool
+) -> None:
+    """An operator takes the open appeal, or hands it to another operator (the operators' queue, dossier
+    §5.3: the platform's operations manager handles it); a reassignment is on the timeline like the first."""
+    if not operator:
+        raise Forbidden("only platform operators assign appeals (dossier §5.3)", rule="operators_only")
+    appeal = so.open_appeal
+    if appeal is None or appeal.appeal_id != appeal_id:
+        raise NotFound(f"appeal {appeal_id} is not open on service order {so.service_order_id}")
+    previous, appeal.assignee_account_id = appeal.assignee_account_id, assignee
+    details = {"appeal_id": appeal_id, "assignee": assignee, "previous_assignee": previous}
+    so.log.record(
+        now, PartyRole.OPERATOR, account_id, "appeal_assigned", appeal.node, so.node, details=details
+    )

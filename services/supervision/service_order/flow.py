@@ -59,6 +59,14 @@ def act(
     assert so.node is not None
     node = so.template.node(so.node)
     transition = _allowed(node, action, role)
+    for n, item in enumerate(step.evidence):
+        if item.file_id is None or item.sha256 is None:
+            # Evidence is a stored file: the timeline entry names it by id and content hash, so an export
+            # proves what was given (verify.py); a name alone proves nothing.
+            raise InvalidInput(
+                f"evidence item {n} ({item.kind}) is not a stored file of this service order",
+                field=f"evidence[{n}].file_id",
+            )
     missing = [k for k in transition.requires_evidence if k not in {e.kind for e in step.evidence}]
     if missing:
         raise InvalidInput(

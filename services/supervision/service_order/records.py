@@ -57,6 +57,7 @@ class Appeal(BaseModel):
     raised_at: AwareDatetime
     respond_by: AwareDatetime | None = None
     escalated_at: AwareDatetime | None = None  # the SLA passed without a resolution
+    assignee_account_id: str | None = None  # the operator handling it (the operators' queue)
     outcome: AppealOutcome | None = None
     resolved_at: AwareDatetime | None = None
     resolved_by_account_id: str | None = None
