@@ -38,6 +38,7 @@ def _notice(
             "service_order_id": so.service_order_id,
             "order_id": so.order_id,
             "product_name": so.product.name,
+            "product": so.product.name,  # the name the texts show (notification's NOTICE_PARAMS)
             **params,
         },
         parties=so.parties,
@@ -48,6 +49,11 @@ def _notice(
 def _at(at: datetime) -> str:
     """An instant for a template, in UTC (notification shows it in the reader's time zone)."""
     return at.astimezone(UTC).isoformat()
+
+
+def _shown(at: datetime) -> str:
+    """An instant as the texts show it (`due`)."""
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _buyer(so: ServiceOrderState) -> NoticeRecipient:
@@ -67,6 +73,8 @@ def appeal_escalated(so: ServiceOrderState, appeal: Appeal, now: datetime, corr:
         [OPERATORS, _buyer(so), _merchant(so)],
         corr,
         appeal_id=appeal.appeal_id,
+        node=appeal.node,
+        due=_shown(appeal.respond_by or now),
         raised_by=appeal.raised_by_role.value,
         reason=appeal.reason,
         raised_at=_at(appeal.raised_at),
@@ -86,6 +94,7 @@ def long_running(so: ServiceOrderState, now: datetime, corr: str) -> NoticeReque
         [_merchant(so), OPERATORS],
         corr,
         node=so.node or so.status.value,
+        days=str((now - so.created_at).days),
         since=_at(so.created_at),
         reminded_at=_at(now),
     )
@@ -101,6 +110,7 @@ def auto_unsubscribed(so: ServiceOrderState, now: datetime, corr: str) -> Notice
         corr,
         amount=str(so.amount),
         currency=so.currency,
+        reason="not accepted within 365 days of payment (legacy rule, dossier §1.5)",
         since=_at(so.created_at),
         unsubscribed_at=_at(now),
     )
