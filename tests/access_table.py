@@ -151,6 +151,13 @@ RULES: tuple[Rule, ...] = (
     r(
         "supervision",
         "GET",
+        "/service-orders",
+        {"buyer", "merchant", "operator"},
+        "a party's own service orders; operators all",
+    ),
+    r(
+        "supervision",
+        "GET",
         "/service-orders/by-order/{order_id}",
         {"buyer", "merchant", "operator"},
         SO_PARTIES,

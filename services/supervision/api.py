@@ -16,11 +16,13 @@ from pydantic import AwareDatetime
 from services.supervision import evidence, flow_cases
 from services.supervision.bodies import BoundedBody, BoundedUpload
 from services.supervision.commands import ActionRequest, AppealRequest, AssignAppeal, ResolveAppeal
-from services.supervision.queries import QueueFilter, SupervisionQueries
+from services.supervision.queries import QueueFilter, ServiceOrderFilter, SupervisionQueries
 from services.supervision.service_order import ServiceOrder
+from services.supervision.service_order.state import Status
 from services.supervision.services import SupervisionService
 from shared.platform.auth import Operator, Party, Principal, require_role
-from shared.schemas import AccountRole
+from shared.platform.errors import InvalidInput
+from shared.schemas import AccountRole, DeliveryType
 
 router = APIRouter(tags=["service orders"], route_class=BoundedBody)
 uploads = APIRouter(tags=["service orders"], route_class=BoundedUpload)
@@ -58,6 +60,35 @@ def _queries(request: Request) -> SupervisionQueries:
 async def timeline_keys(request: Request) -> dict[str, Any]:
     """The public keys of the timeline's signed checkpoints, by key id (public, like a JWKS: no token)."""
     return _queries(request).timeline_keys()
+
+
+@router.get("/service-orders")
+async def list_service_orders(
+    caller: Party,
+    request: Request,
+    status: Annotated[Status | None, Query()] = None,
+    node: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    delivery_type: Annotated[DeliveryType | None, Query()] = None,
+    order_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    created_from: Annotated[AwareDatetime | None, Query(description="Created at or after")] = None,
+    created_to: Annotated[AwareDatetime | None, Query(description="Created before")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(min_length=1, max_length=512)] = None,
+) -> dict[str, Any]:
+    """Dossier §9.2, §2.1: the caller's service orders, newest first, filtered and paged (`next_cursor`): a
+    buyer's purchases, a merchant's sales, every one for operators. Each row says where the flow waits and
+    its nearest deadline."""
+    if created_from and created_to and created_from >= created_to:
+        raise InvalidInput("created_from must be before created_to", field="created_from")
+    f = ServiceOrderFilter(
+        status=status.value if status else None,
+        node=node,
+        delivery_type=delivery_type.value if delivery_type else None,
+        order_id=order_id,
+        created_from=created_from,
+        created_to=created_to,
+    )
+    return await _queries(request).service_orders_page(caller, f, limit, cursor)
 
 
 @router.get("/service-orders/by-order/{order_id}")

@@ -23,14 +23,16 @@ from services.supervision.store import (
     AppealQueue,
     Files,
     QueueFilter,
+    ServiceOrderFilter,
     ServiceOrders,
     UnsupervisedOrders,
 )
 from shared.platform.auth import Principal
 from shared.platform.collection import Collections, Doc
 from shared.platform.errors import Forbidden, InvalidInput, NotFound
+from shared.schemas import AccountRole
 
-__all__ = ["QueueFilter", "SupervisionQueries"]
+__all__ = ["QueueFilter", "ServiceOrderFilter", "SupervisionQueries"]
 
 
 def _utcnow() -> datetime:
@@ -60,6 +62,30 @@ class SupervisionQueries:
     @property
     def appeal_queue(self) -> AppealQueue:
         return AppealQueue(self.collections.collection(APPEAL_QUEUE))
+
+    async def service_orders_page(
+        self, viewer: Principal, f: ServiceOrderFilter, limit: int, cursor: str | None
+    ) -> dict[str, Any]:
+        """Dossier §9.2 (buyers and merchants manage their service orders), §2.1 (the seller center's list): a
+        page of the caller's service orders, newest first, and the cursor of the next page (None on the
+        last). A buyer sees those it bought, a merchant those it sells, an operator every one."""
+        if viewer.role is AccountRole.BUYER:
+            f = dataclasses.replace(f, buyer_account_id=viewer.account_id)
+        elif viewer.role is AccountRole.MERCHANT:
+            f = dataclasses.replace(f, merchant_account_id=viewer.account_id)
+        elif not viewer.is_operator:
+            raise Forbidden(
+                "service orders are listed to their buyers, merchants and operators", rule="parties"
+            )
+        if cursor:
+            f = dataclasses.replace(f, before=decode_cursor(cursor))
+        rows = await self.service_orders.page(f, limit + 1)
+        page = rows[:limit]
+        more = len(rows) > limit
+        return {
+            "service_orders": [_listed(r) for r in page],
+            "next_cursor": encode_cursor(page[-1]["created_at"], str(page[-1]["_id"])) if more else None,
+        }
 
     async def appeals(
         self, viewer: Principal, f: QueueFilter, limit: int, cursor: str | None
@@ -138,6 +164,37 @@ class SupervisionQueries:
         if doc is None:  # files are never deleted: only a broken database gets here
             raise NotFound(f"file {file_id} is gone")
         return bytes(doc["data"])
+
+
+def _listed(row: Doc) -> dict[str, Any]:
+    """A service order as a list shows it (§2.1: order id, product name, amount, status, order time), with
+    the node it waits at and the earliest running deadline: what happens next, and when."""
+    running = [d for d in row.get("deadlines") or [] if d.get("paused_remaining") is None and d.get("due_at")]
+    nearest = min(running, key=lambda d: d["due_at"], default=None)
+    product = row.get("product") or {}
+    return {
+        "service_order_id": str(row["_id"]),
+        "order_id": row["order_id"],
+        "product_id": product.get("product_id"),
+        "product_name": product.get("name"),
+        "delivery_type": product.get("delivery_type"),
+        "amount": str(row.get("amount", "")),
+        "currency": row.get("currency", "CNY"),
+        "status": row["status"],
+        "node": row.get("node"),
+        "buyer_account_id": row["parties"]["buyer_account_id"],
+        "merchant_account_id": row["parties"]["merchant_account_id"],
+        "created_at": _aware(row["created_at"]),
+        "next_deadline": (
+            {"kind": nearest["kind"], "party": nearest.get("party"), "due_at": _aware(nearest["due_at"])}
+            if nearest
+            else None
+        ),
+    }
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def _queue_row(row: Doc, now: datetime) -> dict[str, Any]:

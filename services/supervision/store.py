@@ -63,6 +63,35 @@ class ServiceOrders(AggregateRepository[ServiceOrder]):
     async def of_order(self, order_id: str) -> ServiceOrder | None:
         return await self.get(ServiceOrder.id_for(order_id))
 
+    NEWEST: ClassVar[Sort] = [("created_at", -1), ("_id", -1)]
+    # What a list row shows: never the timeline or the evidence (they grow with the order).
+    LISTED: ClassVar[Doc] = {
+        k: 1 for k in ("order_id", "parties", "product", "status", "node", "amount", "currency", "created_at")
+    } | {"deadlines": 1}
+
+    async def page(self, f: ServiceOrderFilter, limit: int) -> list[Doc]:
+        """A page of service orders matching `f`, newest first."""
+        terms: list[Doc] = []
+        for field, value in (
+            ("parties.buyer_account_id", f.buyer_account_id),
+            ("parties.merchant_account_id", f.merchant_account_id),
+            ("status", f.status),
+            ("node", f.node),
+            ("product.delivery_type", f.delivery_type),
+            ("order_id", f.order_id),
+        ):
+            if value is not None:
+                terms.append({field: value})
+        if f.created_from:
+            terms.append({"created_at": {"$gte": f.created_from}})
+        if f.created_to:
+            terms.append({"created_at": {"$lt": f.created_to}})
+        if f.before:
+            at, so_id = f.before
+            terms.append({"$or": [{"created_at": {"$lt": at}}, {"created_at": at, "_id": {"$lt": so_id}}]})
+        query: Doc = {"$and": terms} if terms else {}
+        return await self.collection.find(query, sort=self.NEWEST, limit=limit, projection=self.LISTED)
+
     async def holding_contact(self, buyer_account_id: str) -> list[str]:
         """Ids of the buyer's service orders that still hold a delivery contact."""
         query = {
@@ -147,6 +176,22 @@ def appeal_rows(so: ServiceOrder) -> dict[str, Doc]:
         }
         rows[a.appeal_id] = {**row, "status": appeal_status(row)}
     return rows
+
+
+@dataclass(frozen=True)
+class ServiceOrderFilter:
+    """A service-order list's filters (all optional; the party's own account is set by the read side) and the
+    cursor: the (created_at, service_order_id) of the last row already seen, newest first."""
+
+    buyer_account_id: str | None = None
+    merchant_account_id: str | None = None
+    status: str | None = None
+    node: str | None = None
+    delivery_type: str | None = None
+    order_id: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    before: tuple[datetime, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -294,6 +339,12 @@ async def ensure_indexes(db: AsyncDatabase[Doc]) -> None:
     await db[TIMERS].create_index("due_at")
     await db[TIMERS].create_index("service_order_id")
     await db[FILES].create_index("service_order_id")
+    # The lists (GET /service-orders): each party's own, newest first; operators' all.
+    await db[SERVICE_ORDERS].create_index([("parties.buyer_account_id", 1), ("created_at", -1), ("_id", -1)])
+    await db[SERVICE_ORDERS].create_index(
+        [("parties.merchant_account_id", 1), ("created_at", -1), ("_id", -1)]
+    )
+    await db[SERVICE_ORDERS].create_index([("created_at", -1), ("_id", -1)])
     await db[SERVICE_ORDERS].create_index("parties.buyer_account_id")  # account.erased finds the buyer's
     # The operators' queue: every filter ends in its order (due_at, _id), so each is an index range scan.
     await db[APPEAL_QUEUE].create_index([("due_at", 1), ("_id", 1)])

@@ -525,6 +525,11 @@ async def _resolve(w: World, role: str) -> Call:
     return Call(f"/service-orders/{so_id}/appeals/{appeal}/resolution", {"json": {"outcome": "resume"}})
 
 
+@builds("supervision", "GET", "/service-orders")
+async def _service_orders(w: World, role: str) -> Call:
+    return Call("/service-orders", {"params": {"limit": 5}})
+
+
 @builds("supervision", "GET", "/appeals")
 async def _appeal_queue(w: World, role: str) -> Call:
     return Call("/appeals", {"params": {"status": "open", "limit": 10}})
