@@ -14,6 +14,7 @@ from services.orders.context import OrdersContext, change_order, correlation, lo
 from services.orders.domain import Order
 from services.orders.settings import OrdersSettings
 from services.orders.store import OrdersUnitOfWork
+from services.orders.upgrades import period_days, remaining_days, upgrade_fee
 from shared.platform.auth import Principal
 from shared.platform.errors import InvalidInput
 from shared.platform.worker import Blocked
@@ -48,9 +49,15 @@ async def place_order(ctx: OrdersContext, buyer: Principal, cmd: PlaceOrder) -> 
                 "hardware is shipped: give the recipient's name, phone and address (dossier §2.4)",
                 field="delivery_contact",
             )
-        if cmd.order_type == "upgrade":
-            await _check_upgrade(uow, buyer.account_id, cmd.original_order_id, snapshot.product_id)
         now = ctx.clock()
+        if cmd.order_type == "upgrade":
+            original = await _check_upgrade(uow, buyer.account_id, cmd.original_order_id, snapshot.product_id)
+            if original.product.spec_id == snapshot.spec_id:
+                # §8.2.6: an upgrade goes between SKUs of a spec.
+                raise InvalidInput(
+                    "an upgrade moves to another specification of the product", field="spec_id"
+                )
+            amount = _prorated(original, amount, now)
         order_id = Order.new_id(now)
         coupons = account.use_coupons(cmd.coupon_ids, order_id)
         verified = account.verified
@@ -85,7 +92,26 @@ async def place_order(ctx: OrdersContext, buyer: Principal, cmd: PlaceOrder) -> 
     return await ctx.uow.run(work)
 
 
-async def _check_upgrade(uow: OrdersUnitOfWork, buyer: str, original_id: str | None, product_id: str) -> None:
+def _prorated(original: Order, new_price: Decimal, now: datetime) -> Decimal:
+    """Dossier §8.2.6: a periodic order's upgrade costs the new SKU's price less the old one's, for the days
+    left of the period it upgrades (services/orders/upgrades.py). An order with no period end (one-time) is
+    charged the new SKU's price, as before."""
+    months, ends = original.product.period_months, original.validity_ends_at
+    if not months or ends is None:
+        return new_price
+    fee = upgrade_fee(original.amount, new_price, period_days(months), remaining_days(now, ends))
+    if fee <= 0:
+        raise InvalidInput(
+            f"upgrading order {original.order_id} costs nothing: no days of its period are left, or the new "
+            "specification is not dearer (dossier §8.2.6)",
+            field="spec_id",
+        )
+    return fee
+
+
+async def _check_upgrade(
+    uow: OrdersUnitOfWork, buyer: str, original_id: str | None, product_id: str
+) -> Order:
     """An upgrade (升级, dossier §8.2.6) changes the specification of the buyer's own completed order."""
     if original_id is None:
         raise InvalidInput("an upgrade names the order it upgrades", field="original_order_id")
@@ -97,6 +123,7 @@ async def _check_upgrade(uow: OrdersUnitOfWork, buyer: str, original_id: str | N
         raise InvalidInput(
             f"order {original_id} is not a completed order of product {product_id}", field="original_order_id"
         )
+    return original
 
 
 def _verified_link(settings: OrdersSettings, token: str, buyer: str, product_id: str) -> LinkClaims:

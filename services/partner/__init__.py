@@ -4,7 +4,7 @@ Where the rules live:
 - domain (pure): `domain.py` (a bound order's earning, accrual and reversal), `incentives.py` (scenarios and
   formulas), `programme.py` (applications, providers, terms, offers, demands), `billing.py` (bills, invoices),
   `calls.py` (merchant calls and their retry policies), `kit.py` (Kit sync bodies), `signing.py` (signatures),
-  `product_health.py` (failed orders a Beijing month, dial-test days), `upgrades.py` (upgrade proration),
+  `product_health.py` (failed orders a Beijing month, dial-test days),
   `usage.py` (the usage push's limits and MKT codes);
 - use cases on the shared runner: `services.py` (EVENT_HANDLERS: each consumed event → its handlers, in
   `earnings.py` and `saas.py`; `ordering.py` says what waits for order.paid), `selling.py` (programme and

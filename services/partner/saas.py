@@ -9,13 +9,11 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from services.partner.calls import LIFECYCLE, MerchantCall, Sale, erase_contacts, timestamp_utc8
 from services.partner.ordering import after_payment
 from services.partner.store import PartnerUnitOfWork
-from services.partner.upgrades import period_days, remaining_days, upgrade_fee
 from shared.schemas import AccountErased, OrderPaid, OrderStatusChanged, RefundDecided
 
 log = logging.getLogger("partner.saas")
@@ -135,25 +133,11 @@ async def open_sale(uow: PartnerUnitOfWork, event: OrderPaid, now: datetime) -> 
     await uow.sales.add(sale)
     if p.order_type in LIFECYCLE:
         call = await lifecycle_call(uow, sale, p.order_type, p.original_order_id, now)
-        if p.order_type == "upgrade" and (fee := await prorated(uow, sale, p.paid_at)) is not None:
-            call.body["orderAmount"] = f"{fee:.3f}"  # §8.2.3 style: the amount actually due, 3 decimals
+        if p.order_type == "upgrade":
+            # §8.2.6: the upgrade order's amount is the prorated fee (orders prices it, services/orders/
+            # upgrades.py); §8.2.3 style: the amount actually paid, 3 decimals.
+            call.body["orderAmount"] = f"{p.amount:.3f}"
             await uow.calls.save(call)
-
-
-async def prorated(uow: PartnerUnitOfWork, upgrade: Sale, paid_at: datetime) -> Decimal | None:
-    """§8.2.6: what an upgrade costs for the days left of the instance it upgrades: the new SKU's period price
-    (the upgrade order's amount) against the old one's (the instance's order), over the remaining days. None
-    when the instance's period or expiry is not known (a one-time or pay-per-use sale)."""
-    root = await uow.sales.root(upgrade)
-    months = root.period_months or upgrade.period_months
-    if root is upgrade or root.amount is None or upgrade.amount is None or not months:
-        return None
-    if root.validity_ends_at is None:
-        return None
-    days = remaining_days(paid_at, root.validity_ends_at)
-    if upgrade.amount < root.amount:
-        return None  # prices inverted: no upgrade rule applies (§8.2.6); the merchant gets no amount
-    return upgrade_fee(root.amount, upgrade.amount, period_days(months), days)
 
 
 # --- refund.decided ---------------------------------------------------------------------------------------

@@ -5,9 +5,10 @@ who may call which route)."""
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pytest
@@ -809,23 +810,54 @@ async def test_credit_orders_become_billable_once_an_operator_records_repayment(
     assert row.billable
 
 
-async def test_an_upgrade_needs_the_buyers_completed_order_of_the_product(
-    ctx: OrdersContext, people: People
+async def test_an_upgrade_needs_the_buyers_completed_order_of_the_product_and_is_prorated(
+    ctx: OrdersContext, people: People, clock: Clock
 ) -> None:
-    order_id = await paid_order(ctx, people, delivery_type="api", flow_template=None)
-    pid = (await ctx.queries.order(order_id, people["buyer"])).product.product_id
+    yearly = {"billing_mode": "periodic_yearly", "period_months": 12}
+    specs = [
+        {"spec_id": "y1", "name": "Basic", "price": "1200.00", **yearly},
+        {"spec_id": "y2", "name": "Pro", "price": "2400.00", **yearly},
+    ]
+    pid = await listed(
+        ctx,
+        people["merchant"],
+        people["operator"],
+        delivery_type="api",
+        flow_template=None,
+        specifications=specs,
+    )
+    first = await order_cases.place_order(ctx, people["buyer"], PlaceOrder(product_id=pid, spec_id="y1"))
+    original = await order_cases.pay(ctx, first.order_id, payment(first))
+    order_id = original.order_id
     with pytest.raises(InvalidInput) as refused:
-        await order_cases.place_order(ctx, people["buyer"], PlaceOrder(product_id=pid, order_type="upgrade"))
+        await order_cases.place_order(
+            ctx, people["buyer"], PlaceOrder(product_id=pid, spec_id="y2", order_type="upgrade")
+        )
     assert refused.value.field == "original_order_id"
     other = await person(ctx, AccountRole.BUYER)
     with pytest.raises(InvalidInput, match="not one of your orders"):
         await order_cases.place_order(
-            ctx, other, PlaceOrder(product_id=pid, order_type="upgrade", original_order_id=order_id)
+            ctx,
+            other,
+            PlaceOrder(product_id=pid, spec_id="y2", order_type="upgrade", original_order_id=order_id),
         )
 
+    same = PlaceOrder(product_id=pid, spec_id="y1", order_type="upgrade", original_order_id=order_id)
+    with pytest.raises(InvalidInput, match="another specification") as refused:
+        await order_cases.place_order(ctx, people["buyer"], same)
+    assert refused.value.field == "spec_id"
+
+    clock.now += timedelta(days=100, hours=5)
     upgrade = await order_cases.place_order(
-        ctx, people["buyer"], PlaceOrder(product_id=pid, order_type="upgrade", original_order_id=order_id)
+        ctx,
+        people["buyer"],
+        PlaceOrder(product_id=pid, spec_id="y2", order_type="upgrade", original_order_id=order_id),
     )
+    # §8.2.6: (2400 − 1200) over a 360-day year for the days left, a started day counting.
+    assert original.validity_ends_at is not None
+    left = math.ceil((original.validity_ends_at - clock.now).total_seconds() / 86400)
+    assert 260 <= left <= 266
+    assert upgrade.amount == (Decimal(1200) / 360 * left).quantize(Decimal("0.01"), ROUND_HALF_UP)
     paid = await order_cases.pay(ctx, upgrade.order_id, payment(upgrade))
 
     assert (paid.order_type, paid.original_order_id, paid.status) == (

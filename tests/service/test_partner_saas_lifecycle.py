@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from services.partner import signing
@@ -336,7 +335,7 @@ async def test_an_unsubscribe_releases_at_once_and_cancels_the_lapse_release() -
 
 
 # --- §8.2.6: an upgrade carries its prorated amount ---------------------------------------------------------
-async def test_an_upgrade_call_carries_the_prorated_amount() -> None:
+async def test_an_upgrade_call_carries_the_amount_the_upgrade_order_was_paid() -> None:
     shop = Shop(ok)
     p = parties(None)
     first = saas_paid(p, amount="300.00")
@@ -346,7 +345,7 @@ async def test_an_upgrade_call_carries_the_prorated_amount() -> None:
     first = first.model_copy(update={"payload": first.payload.model_copy(update={"product": monthly})})
     await shop.handle(first)
     await shop.handle(validity(first, NOW + timedelta(days=10)))
-    upgrade = saas_paid(p, amount="600.00")
+    upgrade = saas_paid(p, amount="100.00")  # orders priced it: 300 → 600 for 10 of 30 days (§8.2.6)
     upgrade = upgrade.model_copy(
         update={
             "payload": upgrade.payload.model_copy(
@@ -362,8 +361,8 @@ async def test_an_upgrade_call_carries_the_prorated_amount() -> None:
     await shop.handle(upgrade)
 
     call = shop.call(f"upgrade:{upgrade.order_id}")
-    # 300 → 600 a 30-day month, 10 days left: (20 − 10) × 10 = 100 (dossier §8.2.6)
-    assert Decimal(call.body["orderAmount"]) == Decimal("100.000")
+    # The order's amount, already prorated by orders (services/orders/upgrades.py), with 3 decimals (§8.2.3).
+    assert call.body["orderAmount"] == "100.000"
     assert call.body["instanceId"] == first.order_id
 
 

@@ -37,6 +37,7 @@ async def env() -> AsyncIterator[Env]:
 # --- 401: every route wants a bearer token --------------------------------------------------------------
 
 ROUTES = [
+    ("GET", "/service-orders"),
     ("GET", "/service-orders/by-order/{order_id}"),
     ("GET", "/service-orders/{service_order_id}"),
     ("POST", "/service-orders/{service_order_id}/actions/{action}"),

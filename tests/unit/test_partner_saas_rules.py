@@ -1,54 +1,19 @@
-"""The SaaS lifecycle rules (dossier §8.2): upgrade proration (§8.2.6), the usage push's limits and MKT codes
+"""The SaaS lifecycle rules (dossier §8.2): the usage push's limits and MKT codes
 (§8.2.9), the failed-orders month in Beijing time (§8.2.2), the dial-test days (§8.2.8), the polling of an
 asynchronous creation (§8.2.2)."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from services.partner.calls import MerchantCall, RetryTimes
 from services.partner.product_health import ProductHealth, beijing_month, dial_slots_due
-from services.partner.upgrades import remaining_days, upgrade_fee
 from services.partner.usage import MAX_RECORDS, UsageRefused, records_of
-from shared.platform.errors import DomainError
 
 NOW = datetime(2026, 11, 30, 4, 0, tzinfo=UTC)
-
-
-# --- §8.2.6 upgrade proration -----------------------------------------------------------------------------
-def test_an_upgrade_costs_the_price_difference_for_the_days_left() -> None:
-    # 300 → 600 a 30-day period: 10 → 20 a day; 10 days left: 20 × 10 − 10 × 10 = 100
-    assert upgrade_fee(Decimal("300"), Decimal("600"), 30, 10) == Decimal("100.00")
-
-
-def test_the_discount_applies_to_both_prices() -> None:
-    # (20 × 10 × 0.8) − (10 × 10 × 0.8) = 80
-    assert upgrade_fee(Decimal("300"), Decimal("600"), 30, 10, Decimal("0.8")) == Decimal("80.00")
-
-
-def test_the_fee_is_rounded_once_to_the_cent() -> None:
-    # a year of 365 days: (1000 − 500) / 365 × 100 = 136.986… → 136.99
-    assert upgrade_fee(Decimal("500"), Decimal("1000"), 365, 100) == Decimal("136.99")
-
-
-def test_no_days_left_costs_nothing_and_days_beyond_the_period_are_capped() -> None:
-    assert upgrade_fee(Decimal("300"), Decimal("600"), 30, 0) == Decimal("0.00")
-    assert upgrade_fee(Decimal("300"), Decimal("600"), 30, 45) == Decimal("300.00")
-
-
-def test_inverted_prices_are_not_an_upgrade() -> None:
-    with pytest.raises(DomainError, match="inverted"):
-        upgrade_fee(Decimal("600"), Decimal("300"), 30, 10)
-
-
-def test_a_started_day_counts_as_a_day_left() -> None:
-    assert remaining_days(NOW, NOW + timedelta(days=9, hours=1)) == 10
-    assert remaining_days(NOW, NOW + timedelta(days=10)) == 10
-    assert remaining_days(NOW, NOW - timedelta(days=1)) == 0
 
 
 # --- §8.2.9 usage push ------------------------------------------------------------------------------------
