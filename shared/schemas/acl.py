@@ -68,11 +68,11 @@ GRANTS: dict[str, Grants] = {
                 T.NOTICE_REQUESTED,
             }
         ),
-        consumes=frozenset({T.ORDER_PAID, T.REFUND_DECIDED, T.ACCOUNT_ERASED}),
+        consumes=frozenset({T.ORDER_PAID, T.REFUND_DECIDED, T.ACCOUNT_ERASED, T.LICENSE_ACTIVATED}),
     ),
     "notification": Grants(produces=frozenset(), consumes=frozenset(Topic)),
     "partner": Grants(
-        produces=frozenset({T.MERCHANT_CALL_FAILED, T.NOTICE_REQUESTED}),
+        produces=frozenset({T.MERCHANT_CALL_FAILED, T.NOTICE_REQUESTED, T.LICENSE_ACTIVATED}),
         consumes=frozenset(
             {T.ORDER_PAID, T.ACCEPTANCE_DONE, T.REFUND_DECIDED, T.ORDER_STATUS_CHANGED, T.ACCOUNT_ERASED}
         ),

@@ -18,6 +18,7 @@ class Topic(StrEnum):
     DEADLINE_CLEARED = "deadline.cleared"
     MERCHANT_CALL_FAILED = "merchant_call.failed"
     NOTICE_REQUESTED = "notice.requested"
+    LICENSE_ACTIVATED = "license.activated"
 
 
 TOPICS: tuple[Topic, ...] = tuple(Topic)
