@@ -22,6 +22,7 @@ from shared.schemas import (
     AcceptanceDone,
     AccountErased,
     Event,
+    LicenseActivated,
     MerchantCallFailed,
     OrderPaid,
     OrderStatusChanged,
@@ -81,7 +82,7 @@ def _batch_subscriber(kind: type[Event]) -> Callable[..., Awaitable[None]]:
 
 
 def register(broker: KafkaBroker, settings: ServiceSettings) -> None:
-    declare_publishers(broker, settings, MerchantCallFailed)
+    declare_publishers(broker, settings, MerchantCallFailed, LicenseActivated)
     for kind, description in SUBSCRIBERS.items():
         batch_subscriber(broker, settings, kind.topic, description, kind)(
             _subscriber(kind), _batch_subscriber(kind)
