@@ -176,7 +176,14 @@ def test_a_hardware_identifier_that_can_be_a_fingerprint_is_kept_as_typed(typed:
 
 @pytest.mark.parametrize(
     "typed",
-    ["short", "has space inside 1234", "ünïcode-12345678", "-leading-dash-123", "00:00:00:00:00:00", "x" * 129],
+    [
+        "short",
+        "has space inside 1234",
+        "ünïcode-12345678",
+        "-leading-dash-123",
+        "00:00:00:00:00:00",
+        "x" * 129,
+    ],
 )
 def test_a_hardware_identifier_that_cannot_be_a_fingerprint_is_refused_naming_the_field(typed: str) -> None:
     with pytest.raises(InvalidInput) as err:
@@ -194,7 +201,8 @@ def test_a_system_identifier_is_generated_unique_and_the_request_id_is_stable() 
     a, b = identifier_order(), identifier_order()
     assert a.submit_identifier("system", None, T0)
     assert b.submit_identifier("system", None, T0)
-    assert a.identifier and a.identifier.startswith("SID-")
+    assert a.identifier is not None
+    assert a.identifier.startswith("SID-")
     assert a.identifier != b.identifier
     first = a.identifier
     assert not a.submit_identifier("system", None, T0)  # the same submission again: unchanged

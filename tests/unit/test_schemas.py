@@ -27,6 +27,8 @@ from shared.schemas import (
     DeadlineScheduled,
     DeadlineScheduledPayload,
     Event,
+    LicenseActivated,
+    LicenseActivatedPayload,
     MerchantCallFailed,
     MerchantCallFailedPayload,
     MilestoneConfirmed,
@@ -184,6 +186,12 @@ def samples() -> dict[str, Event]:
                 error="HTTP 503",
                 failed_at=NOW,
                 parties=p,
+            ),
+        ),
+        "license.activated": LicenseActivated(
+            **env,
+            payload=LicenseActivatedPayload(
+                order_id=order_id, code_id="LIC-…7K3QX", activated_at=NOW, device_id="ws-1", parties=p
             ),
         ),
     }
