@@ -228,6 +228,7 @@ RULES: tuple[Rule, ...] = (
         "the call's merchant, the buyer of its order; operators",
         "merchant",
     ),
+    r("partner", "GET", "/licenses", {"buyer"}, "the order's buyer", "buyer"),
     r("partner", "GET", "/merchants/{merchant_id}/console", {"merchant"}, "that merchant", "merchant"),
     r("partner", "PUT", "/merchants/{merchant_id}/endpoint", {"merchant"}, "that merchant", "merchant"),
     r(
@@ -258,6 +259,7 @@ RULES: tuple[Rule, ...] = (
     r("partner", "POST", "/orders/{order_id}/kit/bind", {"buyer"}, "the order's buyer", "buyer"),
     r("partner", "POST", "/orders/{order_id}/kit/departments", {"buyer"}, "the order's buyer", "buyer"),
     r("partner", "POST", "/orders/{order_id}/kit/users", {"buyer"}, "the order's buyer", "buyer"),
+    r("partner", "POST", "/orders/{order_id}/license/identifier", {"buyer"}, "the order's buyer", "buyer"),
     r(
         "partner",
         "GET",
@@ -342,6 +344,11 @@ EXEMPT = {
     "/asyncapi.json",
     "/callbacks/sms/{delivery_id}",
     "/verify/email",
+    # License open API (dossier §2.2.a): the merchant's software, signed with the merchant's key (§8.3)
+    "/open/license/activate",
+    "/open/license/query",
+    "/open/license/heartbeat",
+    "/open/license/deliver",
 }
 
 
