@@ -18,7 +18,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from shared.platform.errors import DomainError, InvalidInput, NotFound
+from shared.platform.errors import DomainError, InvalidInput
 
 State = Literal["issued", "active", "frozen", "released"]
 
@@ -133,6 +133,8 @@ class LicenseCode(BaseModel):
             return False
         if state == "frozen":
             raise LicenseError("LIC.0102", f"code {code_id(self.code)} is frozen: its validity has ended")
+        # In milliseconds, as the database keeps it: the answer, the event and the record say the same time.
+        now = now.replace(microsecond=now.microsecond // 1000 * 1000)
         self.activated_at, self.device_id, self.device_info = now, device_id, info
         self.last_seen_at = now
         return True
@@ -167,14 +169,6 @@ class LicenseCode(BaseModel):
             return False
         self.released_at, self.release_reason = now, reason
         return True
-
-
-def find(codes: list[LicenseCode], code: str, merchant_id: str) -> LicenseCode:
-    """The merchant's code; another merchant's code is "not found", never "not yours" (no probing)."""
-    for c in codes:
-        if c.code == code and c.merchant_id == merchant_id:
-            return c
-    raise NotFound(f"no authorization code {code_id(code)} for this merchant", field="code")
 
 
 # --- License 1.0: the system or hardware identifier (§2.2.b) ----------------------------------------------

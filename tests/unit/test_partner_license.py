@@ -21,7 +21,7 @@ from services.partner.license import (
 )
 from shared.platform.errors import DomainError, InvalidInput
 
-T0 = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
+T0 = datetime(2026, 3, 1, 2, 0, 0, 123000, tzinfo=UTC)
 GRACE = 15
 
 
@@ -126,7 +126,7 @@ def test_an_unsubscribe_releases_at_once_and_only_once() -> None:
 # --- activation and heartbeat ---------------------------------------------------------------------------
 def test_activating_again_from_the_same_device_is_answered_as_before() -> None:
     c = code()
-    assert c.activate("dev-1", {}, T0, GRACE)
+    assert c.activate("dev-1", {}, T0 + timedelta(microseconds=456), GRACE)  # kept in milliseconds
     assert not c.activate("dev-1", {}, T0 + timedelta(hours=1), GRACE)
     assert c.activated_at == T0
 
