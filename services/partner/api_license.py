@@ -12,7 +12,7 @@ from pydantic import AwareDatetime, BaseModel, Field, ValidationError
 
 from services.partner import license_cases, license_open, signing
 from services.partner.api import PathId, deps, queries
-from services.partner.license import LicenseCode, LicenseError, LicenseOrder
+from services.partner.license import GRACE_DAYS, LicenseCode, LicenseError, LicenseOrder
 from shared.platform.auth import Buyer, require_party
 from shared.platform.errors import DomainError, InvalidInput, NotFound
 
@@ -74,7 +74,7 @@ async def licenses(
     if order is None:
         raise NotFound(f"no License order {order_id}", field="order_id")
     require_party(caller, order.buyer_id, what=f"order {order_id}")
-    grace = deps(request).settings.license_grace_days
+    grace = GRACE_DAYS
     codes = await q.license_codes(order.root_order_id)
     call = await q.call(f"getLicense:{order.order_id}")
     answered = call.result.get("license") if call is not None else None

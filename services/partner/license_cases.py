@@ -9,6 +9,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from services.partner import license_calls
 from services.partner.calls import MerchantCall, timestamp_utc8
 from services.partner.deps import Deps
 from services.partner.license import GRACE_DAYS, IdentifierKind, LicenseCode, LicenseOrder, new_code
@@ -88,16 +89,16 @@ async def extend_validity(uow: PartnerUnitOfWork, event: OrderStatusChanged, now
     order = await uow.license_orders.get(p.order_id)
     if order is None:
         return 0
-    # The grace period only names the states in the log here: what is stored is the validity end, and the
-    # open API and the buyer's list judge the state with the configured period.
-    grace, changed = GRACE_DAYS, 0
-    for code in await uow.licenses.of(order.root_order_id):
-        before, after = code.extend(p.validity_ends_at, now, grace)
+    codes, unfrozen = await uow.licenses.of(order.root_order_id), False
+    for code in codes:
+        before, after = code.extend(p.validity_ends_at, now, GRACE_DAYS)
         await uow.licenses.save(code)
-        changed += 1
+        unfrozen |= before == "frozen" and after in ("issued", "active")
         if before != after:
             log.info("code of order %s: %s -> %s (%s)", code.order_id, before, after, p.order_type)
-    return changed
+    live = [c for c in codes if c.state(now, GRACE_DAYS) != "released"]
+    await license_calls.validity_changed(uow, live, p.validity_ends_at, unfrozen, now, GRACE_DAYS)
+    return len(codes)
 
 
 # --- refund.decided ---------------------------------------------------------------------------------------
@@ -112,12 +113,13 @@ async def release_codes(uow: PartnerUnitOfWork, event: RefundDecided, now: datet
     order = await uow.license_orders.get(event.payload.order_id)
     if order is None or order.root_order_id != order.order_id:
         return 0
-    released = 0
+    released = []
     for code in await uow.licenses.of(order.order_id):
         if code.release(now, "unsubscribed"):
             await uow.licenses.save(code)
-            released += 1
-    return released
+            released.append(code)
+    await license_calls.released(uow, released, now)
+    return len(released)
 
 
 # --- the buyer: License 1.0 identifier, and getLicense ----------------------------------------------------

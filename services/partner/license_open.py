@@ -16,7 +16,14 @@ from typing import Any, TypeVar
 
 from services.partner import signing
 from services.partner.deps import Deps
-from services.partner.license import LicenseCode, LicenseError, LicenseOrder, code_id, normalise_code
+from services.partner.license import (
+    GRACE_DAYS,
+    LicenseCode,
+    LicenseError,
+    LicenseOrder,
+    code_id,
+    normalise_code,
+)
 from services.partner.store import PartnerUnitOfWork
 from shared.schemas import LicenseActivated, LicenseActivatedPayload, Parties
 
@@ -91,7 +98,7 @@ async def _code(uow: PartnerUnitOfWork, merchant_id: str, typed: str) -> License
 
 def view(code: LicenseCode, deps: Deps) -> dict[str, Any]:
     """What the software learns of its code: its state now, its validity, its binding."""
-    grace, now = deps.settings.license_grace_days, deps.clock()
+    grace, now = GRACE_DAYS, deps.clock()
     releases = code.releases_at(grace)
     return {
         "codeId": code_id(code.code),
@@ -116,7 +123,7 @@ async def activate(
     async def work(uow: PartnerUnitOfWork) -> dict[str, Any]:
         code = await _code(uow, req.merchant_id, typed)
         now = deps.clock()
-        if code.activate(device_id, info, now, deps.settings.license_grace_days):
+        if code.activate(device_id, info, now, GRACE_DAYS):
             await uow.licenses.save(code)
             uow.emit(activated(code))
         return view(code, deps)
@@ -157,7 +164,7 @@ async def heartbeat(
 
     async def work(uow: PartnerUnitOfWork) -> dict[str, Any]:
         code = await _code(uow, req.merchant_id, typed)
-        code.heartbeat(device_id, usage, deps.clock(), deps.settings.license_grace_days)
+        code.heartbeat(device_id, usage, deps.clock(), GRACE_DAYS)
         await uow.licenses.save(code)
         return view(code, deps)
 

@@ -37,8 +37,6 @@ class PartnerSettings(ServiceSettings):
     # Quarterly performance-assessment incentive rate on the quarter's net earnings [I]: the policy is yearly
     # and not in the dossier, so it is configuration.
     performance_incentive_rate: Decimal = Field(Decimal("0.05"), ge=0, le=1)
-    # License 2.0 codes (dossier §2.2.a, §8.2.5 [R103]): frozen at expiry, released this many days later.
-    license_grace_days: int = Field(15, ge=0, le=365)
     bill_run_day: int = Field(3, ge=1, le=28, description="bills run on this day of the next month (§4.3)")
     bill_run_poll_seconds: float = Field(3600.0, gt=0)
 

@@ -271,9 +271,48 @@ async def test_an_approved_unsubscribe_releases_the_codes(lic: Licensing) -> Non
     )
     await lic.service.handle(refund)
     assert [c["release_reason"] for c in lic.codes(paid.payload.order_id)] == ["unsubscribed", "unsubscribed"]
+    release = calls(lic)[f"licenseRelease:{paid.payload.order_id}"]
+    assert (release.endpoint, release.due_at, len(release.body["codes"])) == (
+        "releaseLicense",
+        lic.clock.now,
+        2,
+    )
     [first, _] = lic.codes(paid.payload.order_id)
     refused = await lic.open("activate", p.merchant_account_id, {"code": first["code"], "device_id": "d1"})
     assert (refused.status_code, refused.json()["resultCode"]) == (409, "LIC.0103")
+
+
+def calls(lic: Licensing) -> dict[str, MerchantCall]:
+    return {k: MerchantCall.model_validate(v) for k, v in lic.state.table("merchant_calls").items()}
+
+
+async def test_the_merchant_is_told_of_validity_freeze_unfreeze_and_release(lic: Licensing) -> None:
+    p = parties()
+    paid = await lic.paid(p, quantity=2)
+    root, ends = paid.payload.order_id, lic.clock.now + timedelta(days=30)
+    await lic.service.handle(status_changed(paid, ends))
+    told = calls(lic)
+    assert told[f"licenseStatus:{root}:freeze"].due_at == ends
+    assert told[f"licenseStatus:{root}:freeze"].body["status"] == "frozen"
+    assert told[f"licenseRelease:{root}"].due_at == ends + timedelta(days=15)
+    assert told[f"licenseValidity:{root}:{int(ends.timestamp())}"].body["codes"] == [
+        c["code"] for c in lic.codes(root)
+    ]
+    # the freeze went out at expiry; a renewal within the grace period unfreezes and moves the rest
+    freeze = told[f"licenseStatus:{root}:freeze"]
+    freeze.succeeded(ends, 200, {"resultCode": "000000"}, replay=False)
+    lic.state.table("merchant_calls")[freeze.call_id] = freeze.model_dump()
+    lic.clock.now = ends + timedelta(days=2)
+    renewal = renewal_of(paid)
+    await lic.service.handle(renewal)
+    new_end = ends + timedelta(days=365)
+    await lic.service.handle(status_changed(renewal, new_end, "renewal"))
+    told, stamp = calls(lic), int(new_end.timestamp())
+    assert told[f"licenseStatus:{root}:unfreeze:{stamp}"].body["status"] == "active"
+    assert told[f"licenseStatus:{root}:unfreeze:{stamp}"].due_at == lic.clock.now
+    assert told[f"licenseStatus:{root}:freeze:{stamp}"].due_at == new_end
+    assert told[f"licenseRelease:{root}"].due_at == new_end + timedelta(days=15)
+    assert told[f"licenseValidity:{root}:{stamp}"].body["validUntil"] == new_end.isoformat()
 
 
 # --- License 1.0 and getLicense -----------------------------------------------------------------------------
