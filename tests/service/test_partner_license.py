@@ -15,8 +15,9 @@ import pytest
 from fastapi import FastAPI
 
 from services.partner import api_license, signing
-from services.partner.calls import MerchantCall, MerchantEndpoint
+from services.partner.calls import MerchantCall, MerchantEndpoint, RetryTimes
 from services.partner.deps import Deps
+from services.partner.merchant import CallRunner
 from services.partner.queries import PartnerQueries
 from services.partner.services import PartnerService
 from services.partner.settings import PartnerSettings
@@ -34,6 +35,7 @@ from shared.schemas import (
     DeliveryType,
     LicenseActivated,
     LicenseActivatedPayload,
+    MerchantCallFailed,
     MilestoneConfirmed,
     OrderPaid,
     OrderStatus,
@@ -386,3 +388,78 @@ def _activated(paid: OrderPaid, p: Parties, at: datetime) -> LicenseActivated:
             order_id=paid.order_id, code_id="LIC-…ABCDE", activated_at=at, device_id="d1", parties=p
         ),
     )
+
+
+class LicensingMerchant:
+    """The merchant's getLicense endpoint: checks partner's signature, answers signed (or fails)."""
+
+    def __init__(self, answer: dict[str, Any] | None) -> None:
+        self.answer = answer
+        self.asked: list[dict[str, Any]] = []
+
+    async def __call__(
+        self, url: str, headers: dict[str, str], params: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        signed = {
+            "x-sign": params["signature"],
+            "x-timestamp": params["timestamp"],
+            "x-nonce": params["nonce"],
+        }
+        signing.verify(KEY, signed, body)
+        self.asked.append(json.loads(body))
+        if self.answer is None:
+            return 503, {}, b"unavailable"
+        raw = json.dumps(self.answer).encode()
+        return 200, signing.sign_headers(KEY, raw), raw
+
+
+TIMES = RetryTimes(long_interval=3600, long_window=3 * 3600, short_interval=600, short_window=3600)
+
+
+async def identified(lic: Licensing) -> tuple[OrderPaid, str]:
+    p = parties()
+    paid = await lic.paid(p, kind=DeliveryType.LICENSE_IDENTIFIER)
+    path = f"/orders/{paid.payload.order_id}/license/identifier"
+    await lic.buyer("POST", path, p.buyer_account_id, json={"kind": "system"})
+    return paid, f"getLicense:{paid.payload.order_id}"
+
+
+async def test_get_license_on_the_call_worker_records_the_merchants_license(lic: Licensing) -> None:
+    paid, call_id = await identified(lic)
+    merchant = LicensingMerchant({"resultCode": "000000", "license": "LICENSE-FILE-B64"})
+    call = await CallRunner(UnitOfWorkFactory(fake_uow(lic.state)), merchant, TIMES, lic.clock).attempt(
+        call_id
+    )
+    assert call.status == "succeeded"
+    [asked] = merchant.asked
+    assert asked["activity"] == "getLicense"
+    assert asked["requestId"] == f"GL-{paid.payload.order_id}"
+    listed = await lic.buyer(
+        "GET", f"/licenses?order_id={paid.payload.order_id}", paid.payload.parties.buyer_account_id
+    )
+    assert (listed.json()["license"], listed.json()["license_request"]) == ("LICENSE-FILE-B64", "succeeded")
+    # a later push for the same request returns the License already given, not a second one
+    again = await lic.open(
+        "deliver",
+        paid.payload.parties.merchant_account_id,
+        {"request_id": asked["requestId"], "license": "OTHER"},
+    )
+    assert again.json()["license"] == "LICENSE-FILE-B64"
+
+
+async def test_get_license_is_retried_hourly_for_three_hours_then_given_up(lic: Licensing) -> None:
+    _, call_id = await identified(lic)
+    merchant = LicensingMerchant(None)
+    start = lic.clock.now
+    run = CallRunner(UnitOfWorkFactory(fake_uow(lic.state)), merchant, TIMES, lic.clock)
+    dues = []
+    for hour in range(4):
+        lic.clock.now = start + timedelta(hours=hour)
+        call = await run.attempt(call_id)
+        dues.append(call.due_at)
+    assert dues == [start + timedelta(hours=h) for h in (1, 2, 3)] + [None]
+    assert call.status == "failed"
+    assert len(merchant.asked) == 4
+    assert {a["requestId"] for a in merchant.asked} == {call.body["requestId"]}  # every retry asks the same
+    failed = [e for e in lic.state.outbox if isinstance(e, MerchantCallFailed)]
+    assert [e.payload.final for e in failed] == [False, False, False, True]
