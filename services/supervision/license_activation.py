@@ -17,11 +17,12 @@ from shared.schemas import LicenseActivated
 
 log = logging.getLogger("supervision.license")
 NODE, ACTION = "activation", "activate"  # templates.LICENSE_CODE
+BEFORE = {"implement", "claim_code"}  # the nodes the flow passes before it waits for the activation
 
 
 async def on_license_activated(sv: SupervisionService, event: LicenseActivated) -> ServiceOrder | None:
     """Pass the activation node with the code's activation time. None when there is nothing to pass: the
-    order has no service order, or its flow is not at the node (see below), or the event came before."""
+    order has no service order, its flow is past the node, or the event was handled before."""
     p = event.payload
 
     async def work(uow: SupervisionUnitOfWork) -> ServiceOrder | None:
@@ -32,12 +33,18 @@ async def on_license_activated(sv: SupervisionService, event: LicenseActivated) 
             raise NotYetKnown(
                 p.order_id, f"license.activated of order {p.order_id} came before its order.paid"
             )
+        early = so.node in BEFORE and so.status in {Status.ACTIVE, Status.FROZEN}
+        if early or (so.node == NODE and so.status is Status.FROZEN):
+            # [I] The dossier has the merchant implement and the buyer claim the code before it is
+            # activated (§2.2.a nodes 1-2), but the code is the buyer's from payment and may be activated
+            # earlier; and an open appeal freezes every step (§5.3). The activation waits, parked, and is
+            # tried again (with backoff, for a day, then dead-lettered with this reason for an operator to
+            # replay) until the flow reaches the node; it then passes with the code's own activation time.
+            raise NotYetKnown(
+                p.order_id, f"code {p.code_id} was activated while the flow is at {so.node} ({so.status})"
+            )
         if so.node != NODE or so.status is not Status.ACTIVE:
-            # [I] The dossier has the buyer claim the code before it is activated (§2.2.a node 2). A code the
-            # merchant's software activates earlier, or during an appeal, stays activated in partner (its
-            # validity counts from then); the flow's node is then passed by the merchant's own step.
-            log.warning("order %s: code activated while the flow is at %s", p.order_id, so.node)
-            return None
+            return None  # past the node (the merchant passed it by hand) or the flow has ended
         # The merchant's software made the signed call: the step is the merchant's node, taken by the system
         # for it; the note says so on the timeline.
         note = f"code {p.code_id} activated on device {p.device_id[:64]}: passed by the system"

@@ -24,10 +24,12 @@ from services.partner.settings import PartnerSettings
 from services.partner.store import fake_uow
 from services.supervision import flow_cases
 from services.supervision.commands import ActionRequest
+from services.supervision.license_activation import on_license_activated
 from services.supervision.service_order import ServiceOrder
 from services.supervision.services import SupervisionService
 from shared.platform.audit import MemoryAuditLog
 from shared.platform.auth import Principal
+from shared.platform.errors import NotYetKnown
 from shared.platform.fakes import FakeState
 from shared.platform.http import install_security
 from shared.platform.mongo import UnitOfWorkFactory
@@ -463,3 +465,25 @@ async def test_get_license_is_retried_hourly_for_three_hours_then_given_up(lic: 
     assert {a["requestId"] for a in merchant.asked} == {call.body["requestId"]}  # every retry asks the same
     failed = [e for e in lic.state.outbox if isinstance(e, MerchantCallFailed)]
     assert [e.payload.final for e in failed] == [False, False, False, True]
+
+
+async def test_an_activation_before_the_claim_waits_for_the_node_then_passes(supervision_rig: Rig) -> None:
+    p = parties()
+    paid = order_paid(p, delivery_type=DeliveryType.LICENSE_CODE, ratio=None)
+    sv: SupervisionService = supervision_rig.service
+    so_id = ServiceOrder.id_for(paid.payload.order_id)
+    activated_at = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    event = _activated(paid, p, activated_at)
+    async with supervision_rig.running() as rig:
+        await rig.publish(paid)
+    with pytest.raises(NotYetKnown, match="at implement"):
+        await on_license_activated(sv, event)  # parked by the consumer, tried again later
+    await flow_cases.act(
+        sv, so_id, Principal(p.merchant_account_id, frozenset({"merchant"})), "implement", ActionRequest()
+    )
+    await flow_cases.act(
+        sv, so_id, Principal(p.buyer_account_id, frozenset({"buyer"})), "claim", ActionRequest()
+    )
+    passed = await on_license_activated(sv, event)
+    assert passed is not None
+    assert (passed.node, passed.actual_activation_time) == ("delivery_proof", activated_at)
