@@ -270,6 +270,7 @@ RULES: tuple[Rule, ...] = (
         "the call's merchant, the buyer of its order; operators",
         "merchant",
     ),
+    r("partner", "GET", "/licenses", {"buyer"}, "the order's buyer", "buyer"),
     r("partner", "GET", "/merchants/{merchant_id}/console", {"merchant"}, "that merchant", "merchant"),
     r("partner", "PUT", "/merchants/{merchant_id}/endpoint", {"merchant"}, "that merchant", "merchant"),
     r(
@@ -300,6 +301,7 @@ RULES: tuple[Rule, ...] = (
     r("partner", "POST", "/orders/{order_id}/kit/bind", {"buyer"}, "the order's buyer", "buyer"),
     r("partner", "POST", "/orders/{order_id}/kit/departments", {"buyer"}, "the order's buyer", "buyer"),
     r("partner", "POST", "/orders/{order_id}/kit/users", {"buyer"}, "the order's buyer", "buyer"),
+    r("partner", "POST", "/orders/{order_id}/license/identifier", {"buyer"}, "the order's buyer", "buyer"),
     r(
         "partner",
         "GET",
@@ -386,6 +388,11 @@ EXEMPT = {
     "/verify/email",
     # partner's merchant-signed open API (dossier §8.2.9, §8.3): the merchant's access-key signature, no token
     "/open/saas/usage-data",
+    # License open API (dossier §2.2.a): the merchant's software, signed with the merchant's key (§8.3)
+    "/open/license/activate",
+    "/open/license/query",
+    "/open/license/heartbeat",
+    "/open/license/deliver",
 }
 
 

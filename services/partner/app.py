@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.partner import api, api_bills, api_merchant, api_open, handlers
+from services.partner import api, api_bills, api_license, api_merchant, api_open, handlers
 from services.partner.bill_runs import BillRuns
 from services.partner.calls import RetryTimes
 from services.partner.deps import Deps, now
@@ -87,6 +87,6 @@ def create_app(settings: PartnerSettings | None = None) -> FastAPI:
         description="Customer service providers: programme, offers, private links, joint selling, "
         "earnings, bills, and the signed merchant sync calls.",
         register=handlers.register,
-        routers=[api.router, api_bills.router, api_merchant.router, api_open.router],
+        routers=[api.router, api_bills.router, api_merchant.router, api_open.router, api_license.router],
         wire=wire_for(settings),
     )

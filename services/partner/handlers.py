@@ -22,6 +22,7 @@ from shared.schemas import (
     AcceptanceDone,
     AccountErased,
     Event,
+    LicenseActivated,
     MerchantCallFailed,
     NoticeRequested,
     OrderPaid,
@@ -83,7 +84,7 @@ def _batch_subscriber(kind: type[Event]) -> Callable[..., Awaitable[None]]:
 
 
 def register(broker: KafkaBroker, settings: ServiceSettings) -> None:
-    declare_publishers(broker, settings, MerchantCallFailed, NoticeRequested, ProductFrozen)
+    declare_publishers(broker, settings, MerchantCallFailed, NoticeRequested, ProductFrozen, LicenseActivated)
     for kind, description in SUBSCRIBERS.items():
         batch_subscriber(broker, settings, kind.topic, description, kind)(
             _subscriber(kind), _batch_subscriber(kind)

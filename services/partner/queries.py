@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from services.partner.billing import Bill
 from services.partner.calls import MerchantCall
 from services.partner.domain import LedgerEntry
+from services.partner.license import LicenseCode, LicenseOrder
 from services.partner.programme import Demand, Offer, ProductTerms, Provider
 from shared.platform.collection import Collections, Doc, Sort
 
@@ -52,3 +53,13 @@ class PartnerQueries:
         return await self._all(
             MerchantCall, "merchant_calls", {"merchant_id": merchant_id}, [("created_at", -1)]
         )
+
+    async def license_order(self, order_id: str) -> LicenseOrder | None:
+        return await self._one(LicenseOrder, "license_orders", order_id)
+
+    async def license_codes(self, order_id: str) -> list[LicenseCode]:
+        """The order's authorization codes, in their order."""
+        return await self._all(LicenseCode, "licenses", {"order_id": order_id}, [("seq", 1)])
+
+    async def call(self, call_id: str) -> MerchantCall | None:
+        return await self._one(MerchantCall, "merchant_calls", call_id)

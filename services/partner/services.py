@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from services.partner import earnings, saas
+from services.partner import earnings, license_cases, saas
 from services.partner.ordering import remember_payment
 from services.partner.store import PartnerUnitOfWork
 from shared.platform.mongo import UnitOfWorkFactory
@@ -42,14 +42,17 @@ EVENT_HANDLERS: dict[type[Event], list[Handler[Any]]] = {
         Handler(remember_payment, claims=False),
         Handler(saas.open_sale, saas.sold_as_saas),
         Handler(earnings.bind_provider, earnings.binds_a_provider),
+        Handler(license_cases.open_license, license_cases.sold_as_license),
     ],
     AcceptanceDone: [Handler(earnings.accrue_on_acceptance, earnings.may_earn)],
     RefundDecided: [
         Handler(saas.release_instance, earnings.approved),
+        Handler(license_cases.release_codes, license_cases.license_refunded),
         Handler(earnings.reverse_earning, earnings.approved),
     ],
     OrderStatusChanged: [
         Handler(saas.schedule_expiry, saas.validity_ends),
+        Handler(license_cases.extend_validity, license_cases.license_validity),
         Handler(earnings.forgo_earning, earnings.cancelled),
     ],
     AccountErased: [Handler(saas.erase_kit_contacts)],

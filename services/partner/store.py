@@ -16,10 +16,11 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.partner.billing import Bill, BillRun
 from services.partner.calls import MerchantCall, MerchantEndpoint, Sale
 from services.partner.domain import BoundOrder, LedgerEntry, PaidOrder
+from services.partner.license import LicenseCode, LicenseOrder
 from services.partner.product_health import ProductHealth
 from services.partner.programme import Application, CustomerAssociation, Demand, Offer, ProductTerms, Provider
-from services.partner.usage import OpenNonce, UsageRecord
-from shared.platform.collection import Doc
+from services.partner.usage import UsageRecord
+from shared.platform.collection import Collection, Doc
 from shared.platform.mongo import UnitOfWork
 from shared.platform.repository import AggregateRepository
 from shared.platform.uow import in_memory, on_mongo
@@ -146,6 +147,30 @@ class BillRuns(AggregateRepository[BillRun]):
         await self.collection.update_one({"_id": run_id}, {"$setOnInsert": run}, upsert=True)
 
 
+class LicenseCodes(AggregateRepository[LicenseCode]):
+    model = LicenseCode
+    id_field = "code"
+
+    async def of(self, order_id: str) -> list[LicenseCode]:
+        """The order's codes, in their order."""
+        return await self._find({"order_id": order_id}, sort=[("seq", 1)])
+
+
+class Nonces:
+    """The nonces of the signed open-API calls (dossier §8.3: cache them to prevent replay)."""
+
+    def __init__(self, collection: Collection) -> None:
+        self.collection = collection
+
+    async def seen(self, merchant_id: str, nonce: str, at: datetime) -> bool:
+        """Whether the merchant used the nonce before; remembers it if not (in the call's transaction)."""
+        key = f"{merchant_id}:{nonce}"
+        if await self.collection.find_one({"_id": key}) is not None:
+            return True
+        await self.collection.insert_one({"_id": key, "at": at})
+        return False
+
+
 class PartnerUnitOfWork(UnitOfWork):
     """One repository per aggregate: a class of its own where it has questions or rules of its own, else the
     shared repository on the aggregate's model and id."""
@@ -166,7 +191,9 @@ class PartnerUnitOfWork(UnitOfWork):
     bill_runs: BillRuns
     product_health: AggregateRepository[ProductHealth]
     usage: AggregateRepository[UsageRecord]
-    open_nonces: AggregateRepository[OpenNonce]
+    licenses: LicenseCodes
+    license_orders: AggregateRepository[LicenseOrder]
+    open_nonces: Nonces  # the signed open API's (usage push, License): one store, a nonce used once
 
     def bind(self) -> None:
         c = self.collection
@@ -186,7 +213,9 @@ class PartnerUnitOfWork(UnitOfWork):
         self.bill_runs = BillRuns(c("bill_runs"))
         self.product_health = AggregateRepository(c("product_health"), ProductHealth, "product_id")
         self.usage = AggregateRepository(c("usage_records"), UsageRecord, "key")
-        self.open_nonces = AggregateRepository(c("open_nonces"), OpenNonce, "key")
+        self.licenses = LicenseCodes(c("licenses"))
+        self.license_orders = AggregateRepository(c("license_orders"), LicenseOrder, "order_id")
+        self.open_nonces = Nonces(c("open_nonces"))
 
 
 mongo_uow = on_mongo(PartnerUnitOfWork)  # (client, db, on_commit) -> factory, for the composition root
@@ -205,3 +234,4 @@ async def ensure_indexes(db: AsyncDatabase[Doc]) -> None:
     await db["usage_records"].create_index([("instance_id", 1), ("begin_time", 1)])
     # a nonce is refused for as long as its timestamp is accepted; kept a day, then dropped
     await db["open_nonces"].create_index([("at", 1)], expireAfterSeconds=24 * 3600)
+    await db["licenses"].create_index([("order_id", 1), ("seq", 1)])

@@ -82,14 +82,6 @@ class UsageRecord(BaseModel):
     version: int = 0
 
 
-class OpenNonce(BaseModel):
-    """A nonce a signed push used: never accepted again (§8.3: cache nonces to prevent replay)."""
-
-    key: str
-    at: AwareDatetime
-    version: int = 0
-
-
 @dataclass(frozen=True)
 class Outcome:
     record_id: str

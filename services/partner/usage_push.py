@@ -16,7 +16,6 @@ from services.partner.usage import (
     NOT_ON_DEMAND,
     ON_DEMAND,
     STORED,
-    OpenNonce,
     Outcome,
     UsageRecord,
     UsageRefused,
@@ -62,12 +61,10 @@ async def _push(deps: Deps, merchant_id: str | None, headers: dict[str, str], bo
         raise UsageRefused("MKT.0101", "the body is not JSON") from exc
     now = deps.clock()
     records = records_of(parsed, now)
-    nonce_key = f"{merchant_id}:{headers['x-nonce']}"
 
     async def work(uow: PartnerUnitOfWork) -> list[Outcome]:
-        if await uow.open_nonces.get(nonce_key) is not None:
+        if await uow.open_nonces.seen(merchant_id, headers["x-nonce"], now):
             raise UsageRefused("MKT.0151", "replayed: the nonce was used before")
-        await uow.open_nonces.add(OpenNonce(key=nonce_key, at=now))
         outcomes: list[Outcome] = []
         seen: set[str] = set()
         for r in records:

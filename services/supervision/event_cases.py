@@ -8,6 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
+from services.supervision.license_activation import on_license_activated
 from services.supervision.rules import acceptance_rule, check_milestone_offer
 from services.supervision.service_order import ServiceOrder
 from services.supervision.services import CONSUMER, SupervisionService, load, save, seal
@@ -16,7 +17,7 @@ from services.supervision.templates import template_for
 from services.supervision.unsupervised import NoServiceOrder
 from shared.platform.errors import NotYetKnown, PermanentError
 from shared.platform.logs import event_fields
-from shared.schemas import AccountErased, Event, OrderPaid, RefundDecided
+from shared.schemas import AccountErased, Event, LicenseActivated, OrderPaid, RefundDecided
 
 log = logging.getLogger("supervision.events")
 
@@ -148,6 +149,7 @@ EVENT_HANDLERS: dict[type[Event], list[Handler]] = {
     OrderPaid: [on_order_paid],
     AccountErased: [on_account_erased],
     RefundDecided: [on_refund_decided],
+    LicenseActivated: [on_license_activated],
 }
 # The events taken in batches (what a poll fetched, one unit of work): the batch form of their use case above.
 # A batch that fails is handled one event at a time through EVENT_HANDLERS. Both are looked up per call, so a

@@ -25,6 +25,7 @@ from shared.schemas import (
     DeadlineCleared,
     DeadlineScheduled,
     Event,
+    LicenseActivated,
     MilestoneConfirmed,
     NoticeRequested,
     OrderPaid,
@@ -64,6 +65,9 @@ SUBSCRIPTIONS = (
         RefundDecided,
         "End the service order as refunded when the orders service approves its refund; a rejection goes on "
         "record (parked until the order's order.paid arrived).",
+    ),
+    Subscription(
+        LicenseActivated, "Pass the License 2.0 activation node as the system, with the activation time."
     ),
 )
 

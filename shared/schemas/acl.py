@@ -31,8 +31,9 @@ class Grants:
 
 T = Topic
 # Facts for another service only (a frozen product for orders' catalogue, a legacy supervision overdue for
-# orders to unsubscribe): nobody is told of them as such; their producer writes the notice with them.
-BETWEEN_SERVICES: frozenset[Topic] = frozenset({T.PRODUCT_FROZEN, T.SUPERVISION_OVERDUE})
+# orders to unsubscribe, a License activation for supervision's node): nobody is told of them as such; a
+# producer that must tell people writes the notice with them.
+BETWEEN_SERVICES: frozenset[Topic] = frozenset({T.PRODUCT_FROZEN, T.SUPERVISION_OVERDUE, T.LICENSE_ACTIVATED})
 GRANTS: dict[str, Grants] = {
     "orders": Grants(
         produces=frozenset(
@@ -74,13 +75,15 @@ GRANTS: dict[str, Grants] = {
                 T.SUPERVISION_OVERDUE,  # legacy orders unsubscribed by the system (dossier §1.5)
             }
         ),
-        consumes=frozenset({T.ORDER_PAID, T.REFUND_DECIDED, T.ACCOUNT_ERASED}),
+        consumes=frozenset({T.ORDER_PAID, T.REFUND_DECIDED, T.ACCOUNT_ERASED, T.LICENSE_ACTIVATED}),
     ),
     # Notification hears every event but the facts one service keeps another informed of; what those decide
     # for people comes to it as `notice.requested` from their producer.
     "notification": Grants(produces=frozenset(), consumes=frozenset(Topic) - BETWEEN_SERVICES),
     "partner": Grants(
-        produces=frozenset({T.MERCHANT_CALL_FAILED, T.NOTICE_REQUESTED, T.PRODUCT_FROZEN}),
+        produces=frozenset(
+            {T.MERCHANT_CALL_FAILED, T.NOTICE_REQUESTED, T.PRODUCT_FROZEN, T.LICENSE_ACTIVATED}
+        ),
         consumes=frozenset(
             {T.ORDER_PAID, T.ACCEPTANCE_DONE, T.REFUND_DECIDED, T.ORDER_STATUS_CHANGED, T.ACCOUNT_ERASED}
         ),

@@ -141,6 +141,7 @@ class OrderPaidPayload(_Payload):
     milestones: list[Milestone] = Field(default_factory=list)
     offer_id: str | None = None  # an exclusive / private offer the order was placed with
     private_link_id: str | None = None  # the provider's private link the order came through
+    quantity: int = Field(default=1, ge=1, le=1000)  # License resources: one code each (dossier §2.2.a)
 
 
 class OrderPaid(Event):
@@ -460,6 +461,27 @@ class ProductFrozen(Event):
         return self.payload.product_id
 
 
+# --- license.activated --------------------------------------------------------------------------
+
+
+class LicenseActivatedPayload(_Payload):
+    """The merchant's software activated a License 2.0 authorization code through the signed open API
+    (dossier §2.2.a node 3): supervision passes the activation node, and the activation time is the actual
+    activation time (§10)."""
+
+    order_id: str
+    code_id: str  # the code's public reference (never the code itself, which is a credential)
+    activated_at: AwareDatetime
+    device_id: str
+    parties: Parties
+
+
+class LicenseActivated(Event):
+    topic: ClassVar[str] = Topic.LICENSE_ACTIVATED
+    event_type: Literal["license.activated"] = "license.activated"
+    payload: LicenseActivatedPayload
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.topic: cls
     for cls in (
@@ -479,5 +501,6 @@ EVENT_TYPES: dict[str, type[Event]] = {
         NoticeRequested,
         ProductFrozen,
         SupervisionOverdue,
+        LicenseActivated,
     )
 }

@@ -20,6 +20,7 @@ class Topic(StrEnum):
     NOTICE_REQUESTED = "notice.requested"
     PRODUCT_FROZEN = "product.frozen"
     SUPERVISION_OVERDUE = "supervision.overdue"
+    LICENSE_ACTIVATED = "license.activated"
 
 
 TOPICS: tuple[Topic, ...] = tuple(Topic)

@@ -157,6 +157,14 @@ async def build_world(stack: Stack, http: httpx.AsyncClient, idp: IdentityProvid
         w.products[kind] = await w.suite.list_product(
             merchant, operator, **{"specifications": [spec()], **over}
         )
+    w.products["license"] = await w.suite.list_license(merchant, operator, specifications=[spec()])
+    w.products["license_identifier"] = await w.suite.list_license(
+        merchant,
+        operator,
+        delivery_type="license_identifier",
+        flow_template="license.identifier",
+        specifications=[spec()],
+    )
     await w.call(
         "PUT",
         "partner",
@@ -863,6 +871,28 @@ async def _replay_call(w: World, role: str) -> Call:
         return str(calls[0]["call_id"]) if calls else None
 
     return Call(f"/merchant-calls/{await eventually(failed, what='a given-up instance call')}/replay")
+
+
+async def _license(w: World, kind: str) -> str:
+    """A paid License order, once partner knows it (from order.paid)."""
+    order_id = str((await w.paid(kind))["order_id"])
+
+    async def known() -> bool:
+        return await w.suite.find("partner", f"/licenses?order_id={order_id}", w.people["buyer"]) is not None
+
+    await eventually(known, what="partner knows the License order")
+    return order_id
+
+
+@builds("partner", "GET", "/licenses")
+async def _licenses(w: World, role: str) -> Call:
+    return Call(f"/licenses?order_id={await _license(w, 'license')}")
+
+
+@builds("partner", "POST", "/orders/{order_id}/license/identifier")
+async def _identifier(w: World, role: str) -> Call:
+    order_id = await _license(w, "license_identifier")
+    return Call(f"/orders/{order_id}/license/identifier", {"json": {"kind": "system"}})
 
 
 @builds("partner", "GET", "/merchants/{merchant_id}/console")

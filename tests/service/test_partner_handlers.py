@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from services.partner import earnings, saas
+from services.partner import earnings, license_cases, saas
 from services.partner.domain import BoundOrder, LedgerEntry
 from services.partner.handlers import SUBSCRIBERS
 from services.partner.ordering import remember_payment
@@ -126,11 +126,12 @@ async def test_a_share_ratio_above_one_is_dead_lettered_naming_the_field(partner
     assert rig.state.tables.get("bound_orders", {}) == {}
 
 
-def test_order_paid_is_three_small_handlers_and_every_consumed_event_has_a_subscriber() -> None:
+def test_order_paid_is_four_small_handlers_and_every_consumed_event_has_a_subscriber() -> None:
     assert [h.does for h in EVENT_HANDLERS[OrderPaid]] == [
         remember_payment,
         saas.open_sale,
         earnings.bind_provider,
+        license_cases.open_license,
     ]
     assert set(SUBSCRIBERS) == set(EVENT_HANDLERS)
 

@@ -27,6 +27,8 @@ from shared.schemas import (
     DeadlineScheduled,
     DeadlineScheduledPayload,
     Event,
+    LicenseActivated,
+    LicenseActivatedPayload,
     MerchantCallFailed,
     MerchantCallFailedPayload,
     MilestoneConfirmed,
@@ -225,6 +227,12 @@ def samples() -> dict[str, Event]:
                 parties=p,
                 overdue_at=NOW,
                 reason="supervision overdue (dossier §1.5)",
+            ),
+        ),
+        "license.activated": LicenseActivated(
+            **env,
+            payload=LicenseActivatedPayload(
+                order_id=order_id, code_id="LIC-…7K3QX", activated_at=NOW, device_id="ws-1", parties=p
             ),
         ),
     }
