@@ -73,6 +73,9 @@ class PlaceOrder(BaseModel):
         "new", description="Renewals: POST /purchased-services/{id}/renew"
     )
     original_order_id: Ids | None = Field(default=None, description="The order an upgrade changes")
+    quantity: int = Field(
+        1, ge=1, le=1000, description="How many of the specification (License codes: one per resource)"
+    )
 
 
 class PayOrder(BaseModel):

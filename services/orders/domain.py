@@ -57,6 +57,7 @@ SOLD = {
     "milestones",
     "offer_id",
     "private_link_id",
+    "quantity",  # how many resources: a License order gets a code for each (dossier §2.2)
 }
 STATUS_TERMS = {"order_id", "order_type", "amount", "currency", "validity_starts_at", "validity_ends_at"}
 # What a renewal or an unsubscribe order keeps of the order it follows.
@@ -67,6 +68,7 @@ KEPT_BY_FOLLOW_UPS = {
     "currency",
     "buyer_company",
     "buyer_track",
+    "quantity",  # a renewal renews as many resources as the order had
 }
 
 

@@ -33,7 +33,7 @@ async def place_order(ctx: OrdersContext, buyer: Principal, cmd: PlaceOrder) -> 
         if product is None or product.status != "listed":
             raise InvalidInput(f"product {cmd.product_id} is not listed", field="product_id")
         spec = product.spec(cmd.spec_id)
-        snapshot, amount, milestones = product.snapshot(spec), spec.price, spec.milestones
+        snapshot, amount, milestones = product.snapshot(spec), spec.price * cmd.quantity, spec.milestones
         claims = None
         if cmd.private_link is not None:
             claims = _verified_link(ctx.settings, cmd.private_link, buyer.account_id, snapshot.product_id)
@@ -78,6 +78,7 @@ async def place_order(ctx: OrdersContext, buyer: Principal, cmd: PlaceOrder) -> 
             coupon_ids=list(dict.fromkeys(cmd.coupon_ids)),
             delivery_contact=cmd.delivery_contact,
             milestones=milestones,
+            quantity=cmd.quantity,
             trial_days=spec.trial_days,
             offer_id=claims.offer_id if claims else None,
             private_link_id=claims.link_id if claims else None,

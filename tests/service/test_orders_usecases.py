@@ -810,6 +810,22 @@ async def test_credit_orders_become_billable_once_an_operator_records_repayment(
     assert row.billable
 
 
+async def test_an_order_of_several_resources_costs_each_and_says_how_many(
+    ctx: OrdersContext, people: People, state: FakeState
+) -> None:
+    """An order of 3 resources: 3 × the price, and order.paid says 3 (a License order gets a code for each
+    purchased resource, dossier §2.2, issued by partner from it); a quantity below 1 is refused."""
+    pid = await listed(ctx, people["merchant"], people["operator"])
+    order = await order_cases.place_order(ctx, people["buyer"], PlaceOrder(product_id=pid, quantity=3))
+    assert order.amount == Decimal("3600.00")
+    await order_cases.pay(ctx, order.order_id, payment(order))
+    [paid] = [e for e in state.outbox if isinstance(e, OrderPaid) and e.order_id == order.order_id]
+    assert paid.payload.quantity == 3
+    assert paid.payload.amount == Decimal("3600.00")
+    with pytest.raises(ValidationError, match="quantity"):
+        PlaceOrder(product_id=pid, quantity=0)
+
+
 async def test_an_upgrade_needs_the_buyers_completed_order_of_the_product_and_is_prorated(
     ctx: OrdersContext, people: People, clock: Clock
 ) -> None:
