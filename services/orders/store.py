@@ -35,6 +35,13 @@ class Orders(AggregateRepository[Order]):
         query = {"status": OrderStatus.PENDING_PAYMENT.value, "pay_by": {"$lte": now}}
         return await self._ids(query, sort=[("pay_by", OLDEST_FIRST)], limit=limit, exclude=exclude)
 
+    async def clocks_due(self, now: datetime, limit: int, exclude: frozenset[str] = frozenset()) -> list[str]:
+        """Orders whose unsubscribe has a clock that has come (returns.py), earliest first, but `exclude`."""
+        query = {"refund.next_clock_at": {"$lte": now}}
+        return await self._ids(
+            query, sort=[("refund.next_clock_at", OLDEST_FIRST)], limit=limit, exclude=exclude
+        )
+
     async def of_buyer(self, buyer: str, limit: int) -> list[Order]:
         """The buyer's orders, newest first."""
         return await self._find({"buyer_account_id": buyer}, sort=[("created_at", NEWEST_FIRST)], limit=limit)
@@ -138,5 +145,6 @@ async def ensure_indexes(db: AsyncDatabase[Doc]) -> None:
     await db["orders"].create_index([("buyer_account_id", 1), ("created_at", -1)])
     await db["orders"].create_index([("status", 1), ("pay_by", 1)])  # the unpaid-order sweeper's due times
     await db["orders"].create_index([("merchant_account_id", 1)])
+    await db["orders"].create_index([("refund.next_clock_at", 1)], sparse=True)  # the return clocks
     await db["products"].create_index([("status", 1)])
     await db["favourites"].create_index([("buyer_account_id", 1)])

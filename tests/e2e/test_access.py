@@ -403,7 +403,7 @@ async def _decide(w: World, role: str) -> Call:
     )
     return Call(
         f"/orders/{so['order_id']}/refunds/{requested['refund']['refund_id']}/decision",
-        {"json": {"approve": True}},
+        {"json": {"approve": True, "agreed_record": {"kind": "document", "ref": "call notes"}}},
     )
 
 
