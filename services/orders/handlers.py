@@ -19,6 +19,7 @@ from shared.schemas import (
     AccountErased,
     AccountRegistered,
     Event,
+    NoticeRequested,
     OrderPaid,
     OrderStatusChanged,
     RefundDecided,
@@ -38,6 +39,7 @@ def register(broker: KafkaBroker, settings: ServiceSettings) -> None:
         OrderStatusChanged,
         RefundRequested,
         RefundDecided,
+        NoticeRequested,  # notices.py, statements.py
     )
     for event_type in event_cases.EVENT_HANDLERS:
         _subscribe(broker, settings, event_type)

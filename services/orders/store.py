@@ -13,6 +13,7 @@ from services.orders.accounts import Account
 from services.orders.catalogue import Asset, Certification, Favourite, Product
 from services.orders.domain import Order
 from services.orders.progress import RefundQuota
+from services.orders.statements import Statement, StatementRun
 from shared.platform.collection import Doc
 from shared.platform.mongo import UnitOfWork
 from shared.platform.repository import AggregateRepository
@@ -118,6 +119,22 @@ class RefundQuotas(AggregateRepository[RefundQuota]):
             await self.save(quota)
 
 
+class Statements(AggregateRepository[Statement]):
+    model = Statement
+    id_field = "statement_id"
+
+    async def listed(self, merchant: str | None, period: str | None, state: str | None) -> list[Statement]:
+        """Statements (one merchant's, or everyone's), newest period first, at most 500."""
+        query: Doc = {}
+        if merchant is not None:
+            query["merchant_account_id"] = merchant
+        if period is not None:
+            query["period"] = period
+        if state is not None:
+            query["state"] = state
+        return await self._find(query, sort=[("period", NEWEST_FIRST)], limit=500)
+
+
 class OrdersUnitOfWork(UnitOfWork):
     orders: Orders
     accounts: AggregateRepository[Account]
@@ -126,6 +143,8 @@ class OrdersUnitOfWork(UnitOfWork):
     certifications: Certifications
     favourites: Favourites
     quotas: RefundQuotas
+    statements: Statements
+    statement_runs: AggregateRepository[StatementRun]
 
     def bind(self) -> None:
         self.orders = Orders(self.collection("orders"))
@@ -135,6 +154,8 @@ class OrdersUnitOfWork(UnitOfWork):
         self.certifications = Certifications(self.collection("certifications"))
         self.favourites = Favourites(self.collection("favourites"))
         self.quotas = RefundQuotas(self.collection("quotas"))
+        self.statements = Statements(self.collection("statements"))
+        self.statement_runs = AggregateRepository(self.collection("statement_runs"), StatementRun, "run_id")
 
 
 mongo_uow = on_mongo(OrdersUnitOfWork)
@@ -148,3 +169,4 @@ async def ensure_indexes(db: AsyncDatabase[Doc]) -> None:
     await db["orders"].create_index([("refund.next_clock_at", 1)], sparse=True)  # the return clocks
     await db["products"].create_index([("status", 1)])
     await db["favourites"].create_index([("buyer_account_id", 1)])
+    await db["statements"].create_index([("merchant_account_id", 1), ("period", -1)])
