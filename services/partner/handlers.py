@@ -23,6 +23,7 @@ from shared.schemas import (
     AccountErased,
     Event,
     MerchantCallFailed,
+    NoticeRequested,
     OrderPaid,
     OrderStatusChanged,
     RefundDecided,
@@ -81,7 +82,7 @@ def _batch_subscriber(kind: type[Event]) -> Callable[..., Awaitable[None]]:
 
 
 def register(broker: KafkaBroker, settings: ServiceSettings) -> None:
-    declare_publishers(broker, settings, MerchantCallFailed)
+    declare_publishers(broker, settings, MerchantCallFailed, NoticeRequested)  # notices: bill states (§7.6)
     for kind, description in SUBSCRIBERS.items():
         batch_subscriber(broker, settings, kind.topic, description, kind)(
             _subscriber(kind), _batch_subscriber(kind)
