@@ -3,7 +3,8 @@
 
 An unsubscribe order is opened when the buyer asks for a refund of a purchased order: same parties and
 product, `original_order_id` = the purchased order, amount = the refund asked (the full amount for the 5-day
-no-reason refund, dossier §1.4). Nothing is paid for it, so it never publishes order.paid (no service order,
+no-reason refund, dossier §1.4), negative when a renewal order is unsubscribed (a renewal period, §8.2.3:
+`signed_amount`). Nothing is paid for it, so it never publishes order.paid (no service order,
 no earning). [I] The dossier gives the type, not its statuses: we use 处理中 processing while the refund is
 being decided, 已完成 completed once it is approved, 已取消 cancelled when it is rejected — what a buyer
 reading the order list expects. Its creation is one status change None → processing, like every other
