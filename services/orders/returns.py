@@ -88,6 +88,13 @@ def on_clock(order: Order, now: datetime, correlation_id: str) -> list[Event]:
         and goods.accept_by
         and now >= goods.accept_by
     ):
+        if not refunds.in_guarantee_period(order):
+            # [I] Supervision completed meanwhile: no negotiated refund outside the guarantee period (§1.4),
+            # so the system does not execute it; the clock closes and the parties settle it (or appeal, §5).
+            closed = goods.model_copy(update={"accept_by": None, "note": "guarantee period over"})
+            refund = refund.model_copy(update={"goods_return": closed})
+            order.refund = refund.model_copy(update={"next_clock_at": next_clock(refund)})
+            return events
         why = f"not accepted within {RETURN_ACCEPTANCE_DAYS} days: accepted by the system (dossier §1.4)"
         return [*events, *_decide(order, refund, True, why, now, correlation_id, PartyRole.SYSTEM, None)]
     order.refund = refund.model_copy(update={"next_clock_at": next_clock(refund)})

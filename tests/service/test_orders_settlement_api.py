@@ -19,7 +19,7 @@ from shared.platform.audit import MemoryAuditLog
 from shared.platform.fakes import FakeState
 from shared.platform.http import install_security
 from shared.platform.worker import Blocked
-from shared.schemas import NoticeRequested, RefundDecided
+from shared.schemas import NoticeRequested, OrderStatusChanged, RefundDecided
 from shared.workdays import BEIJING
 from tests import tokens
 from tests.service.orders_support import in_memory
@@ -277,3 +277,44 @@ async def test_statements_are_made_once_per_merchant_and_moved_review_sent_paid_
     assert [n.payload.notice_id for n in told] == [f"statement:{sid}:{s}" for s in ("review", "sent", "paid")]
     assert {r.account_id for n in told for r in n.payload.recipients} == {merchant.account_id}
     assert len(notices(state, "statement_status")) == 4  # the other merchant's review notice
+
+
+async def test_an_unsubscribe_in_a_renewal_period_carries_the_negative_amount_of_the_renewal(
+    http: httpx.AsyncClient, people: dict[str, Who], state: FakeState
+) -> None:
+    buyer = people["buyer"]
+    pid = await listed(
+        http, people["merchant"], people["operator"], delivery_type="saas_instant", flow_template=None
+    )
+    first = await place(http, buyer, pid)
+    assert (await pay(http, first)).json()["status"] == "completed"
+    renewed = await http.post(
+        f"/purchased-services/{first['order_id']}/renew", headers=buyer.headers, json={}
+    )
+    assert renewed.status_code == 201, renewed.text
+    renewal = renewed.json()
+    assert (await pay(http, renewal)).json()["status"] == "completed"
+
+    asked = await http.post(
+        f"/purchased-services/{renewal['order_id']}/unsubscribe",
+        headers=buyer.headers,
+        json={"reason": "renewed by mistake"},
+    )
+
+    assert asked.status_code == 200, asked.text
+    unsub_id = asked.json()["unsubscribe_order_id"]
+    unsub = (await http.get(f"/orders/{unsub_id}", headers=buyer.headers)).json()
+    assert (unsub["order_type"], unsub["original_order_id"], unsub["amount"], unsub["status"]) == (
+        "unsubscribe",
+        renewal["order_id"],
+        "-1200.00",
+        "completed",
+    )
+    published = [
+        (e.payload.order_type, str(e.payload.amount))
+        for e in state.outbox
+        if isinstance(e, OrderStatusChanged) and e.order_id == unsub_id
+    ]
+    assert published == [("unsubscribe", "-1200.00")] * 2  # opened, then completed with the refund
+    [decided] = [e for e in state.outbox if isinstance(e, RefundDecided)]
+    assert (decided.payload.order_id, str(decided.payload.amount)) == (renewal["order_id"], "1200.00")

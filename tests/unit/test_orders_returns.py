@@ -174,3 +174,19 @@ def test_an_unsubscribe_in_a_renewal_period_is_negative_and_refers_to_the_renewa
     with pytest.raises(InvalidInput) as zero:
         request_refund(new, "b", Decimal("0"), "x", now, 0, "c")
     assert zero.value.field == "amount"
+
+
+def test_the_system_does_not_refund_once_the_guarantee_period_is_over() -> None:
+    o = asked()
+    assert o.refund is not None
+    returns.ship(o, "b", o.refund.refund_id, "SF", "SF5", ASKED)
+    o.complete_after_acceptance(ASKED + timedelta(days=2), None)  # supervision completed meanwhile
+    due = ASKED + timedelta(days=15)
+
+    events = returns.on_clock(o, due, "c")
+
+    assert not [e for e in events if isinstance(e, RefundDecided)]
+    assert (o.status, o.refund.state) == (OrderStatus.COMPLETED, "requested")
+    assert o.refund.goods_return is not None
+    assert (o.refund.goods_return.state, o.refund.next_clock_at) == ("pending_acceptance", None)
+    assert returns.on_clock(o, due + timedelta(days=1), "c") == []
