@@ -263,7 +263,11 @@ async def drive(plan: Plan, cluster: Cluster, world: World, progress: Progress) 
             "orders",
             f"/orders/{plan.order_id}/refunds/{refund_id}/decision",
             merchant,
-            json={"approve": True, "opinion": "agreed on the phone"},
+            json={
+                "approve": True,
+                "opinion": "agreed on the phone",
+                "agreed_record": {"kind": "document", "ref": "call notes"},
+            },
         )
         plan.step, plan.done = "done", True
         return

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.orders import api, api_catalogue, api_lists, buyer_api, handlers, offer_api
+from services.orders import (
+    api,
+    api_catalogue,
+    api_lists,
+    api_returns,
+    api_statements,
+    buyer_api,
+    handlers,
+    offer_api,
+)
+from services.orders.clocks import ReturnClocks, StatementRuns, clocks_worker
 from services.orders.context import OrdersContext
 from services.orders.queries import OrdersQueries
 from services.orders.settings import OrdersSettings
@@ -23,12 +33,22 @@ def create_app(settings: OrdersSettings | None = None) -> FastAPI:
         rt.provide("orders", ctx)
         rt.worker(UnpaidSource(ctx), sweeper_worker(settings))  # started and stopped by the runtime
         rt.worker(ExpiryReminderSource(ctx), sweeper_worker(settings))
+        rt.worker(ReturnClocks(ctx), clocks_worker(settings))
+        rt.worker(StatementRuns(ctx, settings.workday_calendar()), clocks_worker(settings))
 
     return build_service(
         settings,
         description="Catalogue and publishing, accounts, orders and their lifecycle, the buyer's "
         "purchased services and favourites, refunds, billing eligibility.",
         register=handlers.register,
-        routers=[api.router, api_lists.router, api_catalogue.router, buyer_api.router, offer_api.router],
+        routers=[
+            api.router,
+            api_lists.router,
+            api_catalogue.router,
+            buyer_api.router,
+            offer_api.router,
+            api_returns.router,
+            api_statements.router,
+        ],
         wire=wire,
     )

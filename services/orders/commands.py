@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, EmailStr, Field
 
 from services.orders.catalogue import Specification
-from services.orders.progress import Rating
+from services.orders.progress import AgreedRecord, Rating
 from shared.platform.validation import E164Phone
 from shared.schemas import BuyerTrack, CouponKind, DeliveryContact, DeliveryType, Milestone, SaleMode
 
@@ -159,6 +159,23 @@ class RequestUnsubscribe(BaseModel):
         description="Refund asked for; defaults to the amount paid",
     )
     reason: str = Field(min_length=1, max_length=2000)
+    return_goods: bool = Field(
+        False, description="Hardware whose goods were received: they are shipped back first (§1.4)"
+    )
+
+
+class ShipReturn(BaseModel):
+    """The buyer shipped the hardware goods of its unsubscribe back (dossier §1.4)."""
+
+    carrier: str = Field(min_length=1, max_length=128)
+    tracking_no: str = Field(min_length=1, max_length=128)
+
+
+class ReturnAcceptance(BaseModel):
+    """The merchant's acceptance of returned goods (验收): confirmed, or an exception with its description."""
+
+    accept: bool
+    note: str = Field("", max_length=2000)
 
 
 class Rate(Rating):
@@ -166,11 +183,15 @@ class Rate(Rating):
 
 
 class RefundDecision(BaseModel):
-    """The merchant's review of an unsubscribe request (dossier §1.4): agree (同意) or reject (驳回), with its
-    opinion."""
+    """The merchant's review of an unsubscribe request (dossier §1.4): agree (同意) with the agreed record
+    attached, or reject (驳回) with its reason."""
 
     approve: bool
-    opinion: str = Field("", max_length=2000)
+    opinion: str = Field("", max_length=2000, description="The review opinion; required to reject")
+    agreed_record: AgreedRecord | None = Field(
+        default=None,
+        description="Required to agree: an evidence file id of the service order, or a document reference",
+    )
 
 
 class MakeMilestoneOffer(BaseModel):

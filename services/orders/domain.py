@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from services.orders import reminders
 from services.orders.accounts import Account
@@ -87,7 +87,9 @@ class Order(BaseModel):
     merchant_account_id: str
     provider_id: str | None = None
     product: ProductSnapshot
-    amount: Money = Field(gt=Decimal(0))
+    # Positive, but for an unsubscribe order in a renewal period, which carries its negative amount
+    # (dossier §8.2.3: orderAmount "negative for renewal refund"; unsubscribe.py).
+    amount: Money
     currency: str = "CNY"
     status: OrderStatus = OrderStatus.PENDING_PAYMENT
     created_at: AwareDatetime
@@ -119,6 +121,15 @@ class Order(BaseModel):
     renewed_by: str | None = None  # the paid renewal order that continues this one
     history: list[StatusChange] = Field(default_factory=list)
     version: int = 0
+
+    @model_validator(mode="after")
+    def _signed(self) -> Order:
+        if self.amount > 0 or (self.amount < 0 and self.order_type == "unsubscribe"):
+            return self
+        raise ValueError(
+            f"amount {self.amount}: an order's amount is positive; only an unsubscribe order in a renewal "
+            "period is negative"
+        )
 
     @staticmethod
     def new_id(now: datetime) -> str:

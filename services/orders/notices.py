@@ -1,5 +1,6 @@
-"""The notices the orders service's own flows decide (dossier §6.3): a `notice.requested` for notification to
-tell, written to the outbox in the same transaction as the fact. Pure.
+"""The notices the orders service's own flows decide (dossier §6.3: renewals, reminders, invoice requests,
+listing reviews, unsubscribes and returns): a `notice.requested` for notification to tell, written to the
+outbox in the same transaction as the fact. Pure.
 
 Each notice's id is the stable key of its fact (the same fact told twice is one notice); `params` are what the
 message type's template may show, all strings.
@@ -11,6 +12,7 @@ from datetime import datetime
 
 from services.orders.catalogue import Product
 from services.orders.domain import PRODUCER, Order
+from services.orders.progress import RefundRequest
 from shared.schemas import AccountRole, NoticeKind, NoticeRecipient, NoticeRequested, NoticeRequestedPayload
 from shared.workdays import BEIJING
 
@@ -134,4 +136,93 @@ def listing_review_result(product: Product, correlation_id: str) -> NoticeReques
                 "opinion": product.review_note,
             },
         ),
+    )
+
+
+# --- unsubscribes and hardware returns (dossier §1.4) ------------------------------------------------
+def _to_party(
+    order: Order,
+    kind: NoticeKind,
+    notice_id: str,
+    to: AccountRole,
+    params: dict[str, str],
+    correlation_id: str,
+) -> NoticeRequested:
+    """A notice about `order` to its buyer or its merchant, keyed by the order like its other events."""
+    account = order.buyer_account_id if to is AccountRole.BUYER else order.merchant_account_id
+    return NoticeRequested(
+        **order.envelope(correlation_id),
+        payload=NoticeRequestedPayload(
+            notice_id=notice_id,
+            kind=kind,
+            recipients=[NoticeRecipient(role=to, account_id=account)],
+            subject_id=order.order_id,
+            params=params,
+            parties=order.parties,
+        ),
+    )
+
+
+def refund_params(order: Order, refund: RefundRequest) -> dict[str, str]:
+    return {
+        "order_id": order.order_id,
+        "refund_id": refund.refund_id,
+        "product_name": order.product.name,
+        "product": order.product.name,
+        "amount": str(refund.amount),
+        "currency": order.currency,
+    }
+
+
+def unsubscribe_requested(order: Order, refund: RefundRequest, correlation_id: str) -> NoticeRequested:
+    """To the merchant: the buyer asks for a negotiated unsubscribe it must review (dossier §1.4, §6.3)."""
+    params = refund_params(order, refund) | {"reason": refund.reason}
+    if refund.review_by is not None:
+        params["review_by"] = refund.review_by.isoformat()
+    return _to_party(
+        order,
+        NoticeKind.UNSUBSCRIBE_REQUESTED,
+        f"unsubscribe:{refund.refund_id}:requested",
+        AccountRole.MERCHANT,
+        params,
+        correlation_id,
+    )
+
+
+def unsubscribe_decided(
+    order: Order, refund: RefundRequest, approved: bool, decided_by: str, correlation_id: str
+) -> NoticeRequested:
+    """To the buyer: its unsubscribe was agreed (and refunded) or rejected, with the opinion (dossier
+    §1.4)."""
+    params = refund_params(order, refund) | {
+        "outcome": "agreed" if approved else "rejected",
+        "decision": "agreed" if approved else "rejected",  # the word the text shows
+        "opinion": refund.opinion,
+        "decided_by": decided_by,
+    }
+    return _to_party(
+        order,
+        NoticeKind.UNSUBSCRIBE_DECIDED,
+        f"unsubscribe:{refund.refund_id}:decided",
+        AccountRole.BUYER,
+        params,
+        correlation_id,
+    )
+
+
+def return_review_overdue(order: Order, refund: RefundRequest, correlation_id: str) -> NoticeRequested:
+    """To the buyer: the merchant did not review its hardware unsubscribe within 7 working days, so it may
+    contact the merchant (dossier §1.4)."""
+    params = refund_params(order, refund) | {
+        "merchant_account_id": order.merchant_account_id,
+        "review_by": refund.review_by.isoformat() if refund.review_by else "",
+        "due": _beijing(refund.review_by) if refund.review_by else "",
+    }
+    return _to_party(
+        order,
+        NoticeKind.RETURN_REVIEW_OVERDUE,
+        f"unsubscribe:{refund.refund_id}:review_overdue",
+        AccountRole.BUYER,
+        params,
+        correlation_id,
     )

@@ -8,7 +8,7 @@ import calendar
 from datetime import datetime, timedelta
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, computed_field
 
 from shared.platform.errors import DomainError
 from shared.schemas import Money
@@ -74,6 +74,30 @@ class Progress(BaseModel):
         )
 
 
+class AgreedRecord(BaseModel):
+    """The agreed record the merchant attaches when it agrees to an unsubscribe (dossier §1.4: "uploads the
+    agreed communication record or an unsubscribe confirmation attachment"): an evidence file stored on the
+    service order, or a reference to a document kept elsewhere (a contract, a ticket)."""
+
+    kind: Literal["evidence", "document", "returned_goods"]
+    ref: str = Field(min_length=1, max_length=256, pattern=r"^\S(.*\S)?$")
+
+
+class GoodsReturn(BaseModel):
+    """Hardware goods the buyer sends back before its unsubscribe is refunded (退货, dossier §1.4): shipped →
+    待验收 pending acceptance until the merchant confirms them or reports an exception, or the system accepts
+    them after 15 days."""
+
+    state: Literal["awaiting_shipment", "pending_acceptance", "accepted", "exception"] = "awaiting_shipment"
+    carrier: str | None = None
+    tracking_no: str | None = None
+    shipped_at: AwareDatetime | None = None
+    accept_by: AwareDatetime | None = None
+    decided_at: AwareDatetime | None = None
+    decided_by_system: bool = False
+    note: str = ""
+
+
 class RefundRequest(BaseModel):
     """An unsubscribe (退订) the buyer asked for; a supervised one waits for the merchant (dossier §1.4)."""
 
@@ -85,6 +109,18 @@ class RefundRequest(BaseModel):
     decided_at: AwareDatetime | None = None
     opinion: str = ""
     unsubscribe_order_id: str | None = None  # the unsubscribe order this request opened
+    agreed_record: AgreedRecord | None = None  # what the merchant's agreement rests on (dossier §1.4)
+    goods_return: GoodsReturn | None = None  # hardware goods sent back before the refund (returns.py)
+    review_by: AwareDatetime | None = None  # hardware: the merchant reviews by then (7 working days)
+    review_overdue_at: AwareDatetime | None = None  # when the buyer was told it may contact the merchant
+    next_clock_at: AwareDatetime | None = None  # the earliest open clock of the request (returns.py)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def buyer_may_contact_merchant(self) -> bool:
+        """Hardware (dossier §1.4): the merchant did not review within 7 working days, so the buyer may
+        contact it."""
+        return self.state == "requested" and self.review_overdue_at is not None
 
 
 class Rating(BaseModel):

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from services.orders import refunds
-from services.orders.commands import RefundDecision, RequestUnsubscribe
+from services.orders import refunds, returns
+from services.orders.commands import RefundDecision, RequestUnsubscribe, ReturnAcceptance, ShipReturn
 from services.orders.context import OrdersContext, change_order, correlation, load_order
 from services.orders.domain import Order
 from services.orders.store import OrdersUnitOfWork
 from services.orders.unsubscribe import not_an_unsubscribe, settle_unsubscribe, unsubscribe_requested
 from shared.platform.auth import Principal
+from shared.platform.worker import Blocked
 from shared.schemas import Event, OrderStatus
 
 
@@ -27,7 +28,12 @@ async def unsubscribe(ctx: OrdersContext, buyer: str, order_id: str, cmd: Reques
         not_an_unsubscribe(order, "unsubscribed")
         now, cid = ctx.clock(), correlation()
         used = await uow.quotas.used(buyer, now.year)
-        uow.emit(*refunds.request_refund(order, buyer, cmd.amount, cmd.reason, now, used, cid))
+        calendar = ctx.settings.workday_calendar()
+        uow.emit(
+            *refunds.request_refund(
+                order, buyer, cmd.amount, cmd.reason, now, used, cid, calendar, cmd.return_goods
+            )
+        )
         unsubscribe_order, opened = unsubscribe_requested(order, now, cid)
         uow.emit(*opened)
         await uow.orders.add(unsubscribe_order)
@@ -49,11 +55,53 @@ async def decide_refund(
     async def decided(uow: OrdersUnitOfWork, order: Order) -> list[Event]:
         now, cid = ctx.clock(), correlation()
         events = refunds.decide_refund(
-            order, merchant.account_id, refund_id, cmd.approve, cmd.opinion, now, cid
+            order, merchant.account_id, refund_id, cmd.approve, cmd.opinion, now, cid, cmd.agreed_record
         )
         return [*events, *await settle(uow, order, now, cid)]
 
     return await change_order(ctx, order_id, decided)
+
+
+async def ship_return(
+    ctx: OrdersContext, buyer: str, order_id: str, refund_id: str, cmd: ShipReturn
+) -> Order:
+    """The buyer shipped the hardware goods back: pending acceptance (待验收) for 15 days (returns.py)."""
+
+    async def shipped(_: OrdersUnitOfWork, order: Order) -> list[Event]:
+        returns.ship(order, buyer, refund_id, cmd.carrier, cmd.tracking_no, ctx.clock())
+        return []
+
+    return await change_order(ctx, order_id, shipped)
+
+
+async def accept_return(
+    ctx: OrdersContext, merchant: Principal, order_id: str, refund_id: str, cmd: ReturnAcceptance
+) -> Order:
+    """The merchant confirms the returned goods (the unsubscribe is executed) or reports an exception."""
+
+    async def accepted(uow: OrdersUnitOfWork, order: Order) -> list[Event]:
+        now, cid = ctx.clock(), correlation()
+        events = returns.accept(order, merchant.account_id, refund_id, cmd.accept, cmd.note, now, cid)
+        return [*events, *await settle(uow, order, now, cid)]
+
+    return await change_order(ctx, order_id, accepted)
+
+
+async def run_clock(ctx: OrdersContext, order_id: str) -> Order:
+    """The return clocks of one order that have come (the return-clock worker's item): once each."""
+
+    async def fired(uow: OrdersUnitOfWork, order: Order) -> list[Event]:
+        now, cid = ctx.clock(), correlation()
+        events = returns.on_clock(order, now, cid)
+        return [*events, *await settle(uow, order, now, cid)]
+
+    return await change_order(ctx, order_id, fired)
+
+
+async def clocks_due(ctx: OrdersContext, now: datetime, limit: int, blocked: Blocked) -> list[str]:
+    """Orders whose unsubscribe has a clock that has come, earliest first (but the blocked ones)."""
+    async with ctx.uow() as uow:
+        return await uow.orders.clocks_due(now, limit, blocked.all)
 
 
 async def settle(uow: OrdersUnitOfWork, order: Order, at: datetime, correlation_id: str) -> list[Event]:

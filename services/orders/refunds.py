@@ -22,8 +22,9 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 
+from services.orders import notices
 from services.orders.domain import Order
-from services.orders.progress import RefundRequest, self_service_refund_allowed
+from services.orders.progress import AgreedRecord, GoodsReturn, RefundRequest, self_service_refund_allowed
 from shared.platform.errors import DomainError, Forbidden, InvalidInput, NotFound
 from shared.schemas import (
     AppealOutcome,
@@ -36,6 +37,7 @@ from shared.schemas import (
     RefundRequested,
     RefundRequestedPayload,
 )
+from shared.workdays import WorkdayCalendar
 
 # License 2.0 (§2.2.a): the buyer claims the code at node claim_code; activation is the node after it. Either
 # one confirmed (milestone.confirmed) means the code was claimed. [I] Supervision confirms activation with a
@@ -49,6 +51,27 @@ class Frozen(DomainError):
 
 class CodeClaimed(DomainError):
     code = "code_claimed"
+
+
+# Hardware unsubscribes (dossier §1.4 [R89]): a merchant that does not review within 7 working days lets the
+# buyer contact it.
+REVIEW_WORKDAYS = 7
+
+
+def open_review(
+    refund: RefundRequest, now: datetime, calendar: WorkdayCalendar, return_goods: bool
+) -> RefundRequest:
+    """A hardware unsubscribe: the merchant's review is due in 7 working days (Chinese statutory calendar);
+    goods the buyer received wait to be shipped back (returns.py)."""
+    review_by = calendar.add_workdays(now, REVIEW_WORKDAYS)
+    goods = GoodsReturn() if return_goods else None
+    return refund.model_copy(
+        update={"review_by": review_by, "next_clock_at": review_by, "goods_return": goods}
+    )
+
+
+def asked_amount_invalid(amount: Decimal | None) -> bool:
+    return amount is not None and amount <= 0
 
 
 def in_guarantee_period(order: Order) -> bool:
@@ -95,11 +118,19 @@ def request_refund(
     now: datetime,
     refunds_used_this_year: int,
     correlation_id: str,
+    calendar: WorkdayCalendar | None = None,
+    return_goods: bool = False,
 ) -> list[Event]:
-    """The buyer's unsubscribe. Supervised: a negotiated refund the merchant decides (refund.requested tells
-    it). Unsupervised: the 5-day no-reason full refund within the yearly quota, refunded at once, else none
-    (§1.4)."""
+    """The buyer's unsubscribe. Supervised: a negotiated refund the merchant decides (refund.requested and a
+    notice tell it). Unsupervised: the 5-day no-reason full refund within the yearly quota, refunded at once,
+    else none (§1.4). Hardware: the merchant's review clock starts, and goods the buyer received are sent back
+    first (`return_goods`, returns.py)."""
     order.owned_by(buyer)
+    hardware = order.product.delivery_type is DeliveryType.HARDWARE
+    if return_goods and not hardware:
+        raise InvalidInput("only hardware goods are returned (dossier §1.4)", field="return_goods")
+    if asked_amount_invalid(amount):
+        raise InvalidInput("the refund asked for must be more than 0", field="amount")
     if order.refund is not None and order.refund.state == "requested":
         raise DomainError(
             f"an unsubscribe of order {order.order_id} is already waiting for the merchant", field="order_id"
@@ -113,6 +144,8 @@ def request_refund(
     )
     if order.supervised:
         negotiable(order)
+        if hardware:
+            refund = open_review(refund, now, calendar or WorkdayCalendar(), return_goods)
         order.refund = refund
         return [
             RefundRequested(
@@ -125,7 +158,8 @@ def request_refund(
                     parties=order.parties,
                     requested_at=now,
                 ),
-            )
+            ),
+            notices.unsubscribe_requested(order, refund, correlation_id),
         ]
     if order.status is not OrderStatus.COMPLETED or order.paid_at is None:
         raise DomainError(
@@ -146,40 +180,90 @@ def decide_refund(
     opinion: str,
     now: datetime,
     correlation_id: str,
+    record: AgreedRecord | None = None,
 ) -> list[Event]:
-    """§1.4: the order's merchant agrees (the order is refunded) or rejects with an opinion; refund.decided
-    either way. [I] A rejection may close a request whenever; an approval only in the guarantee period."""
+    """§1.4: the order's merchant agrees (同意: the order is refunded), attaching the agreed record, or
+    rejects (驳回) with its reason; refund.decided either way, and the buyer is told. [I] A rejection may
+    close a request whenever; an approval only in the guarantee period. Hardware goods sent back are agreed
+    to by confirming them (returns.py), not here."""
     if merchant != order.merchant_account_id:
         raise Forbidden(
             f"only the merchant of order {order.order_id} decides its refunds (dossier §1.4)",
             rule="merchant_decides_refund",
         )
+    refund = pending(order, refund_id)
+    not_frozen(order, "refund decision")
+    if approve and refund.goods_return is not None:
+        raise DomainError(
+            f"refund {refund_id} returns hardware goods: it is agreed by confirming the returned goods "
+            "(POST /orders/{order_id}/refunds/{refund_id}/return, dossier §1.4)",
+            field="refund_id",
+        )
+    if approve and record is None:
+        raise InvalidInput(
+            "agreeing to an unsubscribe needs the agreed record: an evidence file or a document "
+            "reference (dossier §1.4)",
+            field="agreed_record",
+        )
+    if not approve and not opinion.strip():
+        raise InvalidInput("rejecting an unsubscribe needs its reason (dossier §1.4)", field="opinion")
+    return conclude(order, approve, opinion, now, correlation_id, PartyRole.MERCHANT, merchant, record)
+
+
+def pending(order: Order, refund_id: str) -> RefundRequest:
+    """The order's refund `refund_id`, still waiting for its decision."""
     refund = order.refund
     if refund is None or refund.refund_id != refund_id:
         raise NotFound(f"refund {refund_id} does not exist on order {order.order_id}", field="refund_id")
     if refund.state != "requested":
         raise DomainError(f"refund {refund_id} was already {refund.state}", field="refund_id")
+    return refund
+
+
+def conclude(
+    order: Order,
+    approve: bool,
+    opinion: str,
+    now: datetime,
+    correlation_id: str,
+    role: PartyRole,
+    account: str | None,
+    record: AgreedRecord | None = None,
+) -> list[Event]:
+    """The decision of the order's pending refund, whoever takes it (the merchant, or the system accepting
+    returned goods): agreed → the order is refunded (the asked amount); rejected → the request ends.
+    refund.decided and the buyer's notice either way; its clocks stop."""
+    refund = order.refund
+    if refund is None or refund.state != "requested":
+        raise DomainError(f"order {order.order_id} has no refund waiting for a decision", field="refund_id")
     not_frozen(order, "refund decision")
     if approve:
         negotiable(order)
     outcome = decided(
         order,
-        refund_id,
+        refund.refund_id,
         refund.amount,
         refund.reason,
         now,
         correlation_id,
         approved=approve,
         opinion=opinion,
-        role=PartyRole.MERCHANT,
-        account=merchant,
+        role=role,
+        account=account,
     )
+    closed = {"opinion": opinion, "agreed_record": record, "next_clock_at": None}
     if not approve:
-        order.refund = refund.model_copy(update={"state": "rejected", "decided_at": now, "opinion": opinion})
-        return [outcome]
-    order.refund = refund.model_copy(update={"opinion": opinion})
-    why = f"refund {refund_id} approved by the merchant: {refund.reason}"
-    return [*order.refunded(now, why, correlation_id), outcome]
+        order.refund = refund.model_copy(update=closed | {"state": "rejected", "decided_at": now})
+        return [outcome, notices.unsubscribe_decided(order, order.refund, False, role.value, correlation_id)]
+    order.refund = refund.model_copy(update=closed)
+    why = f"refund {refund.refund_id} approved by the {role.value}: {refund.reason}"
+    moved = order.refunded(now, why, correlation_id)
+    assert order.refund is not None
+    return [
+        *moved,
+        outcome,
+        notices.unsubscribe_decided(order, order.refund, True, role.value, correlation_id),
+    ]
 
 
 def appeal_resolved(

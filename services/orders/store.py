@@ -16,6 +16,7 @@ from services.orders.invoices import InvoiceRequest
 from services.orders.lists import EPOCH, OrderFilter, Position, ReviewFilter
 from services.orders.offers import MilestoneOffer
 from services.orders.progress import RefundQuota
+from services.orders.statements import Statement, StatementRun
 from shared.platform.collection import Doc
 from shared.platform.mongo import UnitOfWork
 from shared.platform.repository import AggregateRepository
@@ -37,6 +38,13 @@ class Orders(AggregateRepository[Order]):
         longer loads is still listed, so the sweeper sees it fail as one item, not as a failed listing."""
         query = {"status": OrderStatus.PENDING_PAYMENT.value, "pay_by": {"$lte": now}}
         return await self._ids(query, sort=[("pay_by", OLDEST_FIRST)], limit=limit, exclude=exclude)
+
+    async def clocks_due(self, now: datetime, limit: int, exclude: frozenset[str] = frozenset()) -> list[str]:
+        """Orders whose unsubscribe has a clock that has come (returns.py), earliest first, but `exclude`."""
+        query = {"refund.next_clock_at": {"$lte": now}}
+        return await self._ids(
+            query, sort=[("refund.next_clock_at", OLDEST_FIRST)], limit=limit, exclude=exclude
+        )
 
     async def of_buyer(self, buyer: str, limit: int) -> list[Order]:
         """The buyer's orders, newest first."""
@@ -185,6 +193,22 @@ class RefundQuotas(AggregateRepository[RefundQuota]):
             await self.save(quota)
 
 
+class Statements(AggregateRepository[Statement]):
+    model = Statement
+    id_field = "statement_id"
+
+    async def listed(self, merchant: str | None, period: str | None, state: str | None) -> list[Statement]:
+        """Statements (one merchant's, or everyone's), newest period first, at most 500."""
+        query: Doc = {}
+        if merchant is not None:
+            query["merchant_account_id"] = merchant
+        if period is not None:
+            query["period"] = period
+        if state is not None:
+            query["state"] = state
+        return await self._find(query, sort=[("period", NEWEST_FIRST)], limit=500)
+
+
 class OrdersUnitOfWork(UnitOfWork):
     orders: Orders
     accounts: AggregateRepository[Account]
@@ -195,6 +219,8 @@ class OrdersUnitOfWork(UnitOfWork):
     quotas: RefundQuotas
     offers: MilestoneOffers
     invoice_requests: AggregateRepository[InvoiceRequest]
+    statements: Statements
+    statement_runs: AggregateRepository[StatementRun]
 
     def bind(self) -> None:
         self.orders = Orders(self.collection("orders"))
@@ -208,6 +234,8 @@ class OrdersUnitOfWork(UnitOfWork):
         self.invoice_requests = AggregateRepository(
             self.collection("invoice_requests"), InvoiceRequest, "request_id"
         )
+        self.statements = Statements(self.collection("statements"))
+        self.statement_runs = AggregateRepository(self.collection("statement_runs"), StatementRun, "run_id")
 
 
 mongo_uow = on_mongo(OrdersUnitOfWork)
@@ -227,5 +255,7 @@ async def ensure_indexes(db: AsyncDatabase[Doc]) -> None:
     # an offer's name is unique among its merchant's offers (dossier §4.2)
     await db["milestone_offers"].create_index([("merchant_account_id", 1), ("name", 1)], unique=True)
     await db["milestone_offers"].create_index([("buyer_account_id", 1), ("created_at", -1)])
+    await db["orders"].create_index([("refund.next_clock_at", 1)], sparse=True)  # the return clocks
     await db["products"].create_index([("status", 1)])
     await db["favourites"].create_index([("buyer_account_id", 1)])
+    await db["statements"].create_index([("merchant_account_id", 1), ("period", -1)])

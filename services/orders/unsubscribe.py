@@ -3,7 +3,8 @@
 
 An unsubscribe order is opened when the buyer asks for a refund of a purchased order: same parties and
 product, `original_order_id` = the purchased order, amount = the refund asked (the full amount for the 5-day
-no-reason refund, dossier §1.4). Nothing is paid for it, so it never publishes order.paid (no service order,
+no-reason refund, dossier §1.4), negative when a renewal order is unsubscribed (a renewal period, §8.2.3:
+`signed_amount`). Nothing is paid for it, so it never publishes order.paid (no service order,
 no earning). [I] The dossier gives the type, not its statuses: we use 处理中 processing while the refund is
 being decided, 已完成 completed once it is approved, 已取消 cancelled when it is rejected — what a buyer
 reading the order list expects. Its creation is one status change None → processing, like every other
@@ -13,6 +14,7 @@ order's creation.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from services.orders.domain import Order
 from services.orders.progress import RefundRequest
@@ -24,7 +26,7 @@ def open_unsubscribe(
     original: Order, refund: RefundRequest, now: datetime, correlation_id: str
 ) -> tuple[Order, list[OrderStatusChanged]]:
     """A new unsubscribe order for `refund` of `original`, processing until the refund is decided."""
-    order = original.follow_up("unsubscribe", now, original.product, refund.amount)
+    order = original.follow_up("unsubscribe", now, original.product, signed_amount(original, refund.amount))
     moved = order.move(
         OrderStatus.PROCESSING,
         now,
@@ -33,6 +35,14 @@ def open_unsubscribe(
         initial=True,
     )
     return order, [moved]
+
+
+def signed_amount(original: Order, refund: Decimal) -> Decimal:
+    """The unsubscribe order's amount. In a renewal period, i.e. the renewal order is what is unsubscribed, it
+    is negative and refers to that renewal order (dossier §8.2.3: the V2 scene UNSUBSCRIBE_RENEWAL_PERIOD
+    names "the renewal order being unsubscribed", and its orderAmount is "negative for renewal refund").
+    [I] Other unsubscribe orders keep the positive refund amount they always had (§1.3 gives no sign)."""
+    return -refund if original.order_type == "renewal" else refund
 
 
 def settle_unsubscribe(

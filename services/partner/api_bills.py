@@ -50,3 +50,15 @@ async def invoice(
 ) -> Bill:
     """Record the provider's invoice for one of its bills (§7.6)."""
     return await settlement.invoice(deps(request), caller, provider_id, bill_id, body.invoice_no, body.amount)
+
+
+@router.post("/providers/{provider_id}/bills/{bill_id}/send")
+async def send_bill(provider_id: PathId, bill_id: PathId, operator: Operator, request: Request) -> Bill:
+    """Send a reviewed bill to its provider (operators only, §7.6); the provider is told."""
+    return await settlement.move_bill(deps(request), operator, provider_id, bill_id, "sent")
+
+
+@router.post("/providers/{provider_id}/bills/{bill_id}/paid")
+async def bill_paid(provider_id: PathId, bill_id: PathId, operator: Operator, request: Request) -> Bill:
+    """Record a sent bill as paid (operators only, §7.6); the provider is told."""
+    return await settlement.move_bill(deps(request), operator, provider_id, bill_id, "paid")

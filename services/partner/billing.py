@@ -5,6 +5,8 @@
   the configured performance rate × the quarter's net earnings; the real policy is yearly and not in the
   dossier).
 - Separate bills per tax rate (the service-fee tax rate the provider invoices with).
+- A bill goes review → sent → paid (§7.6: generated, reviewed and sent to the provider, paid after the payment
+  approval; the same states as the merchants' settlement statements in orders), moved by operators.
 Only completed service orders are billed: ledger entries exist only for accepted (or unsupervised, paid)
 orders, so every entry is billable; a reversal is billed in the bill of the month it happened in (§7.6).
 """
@@ -14,13 +16,21 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 from decimal import Decimal
+from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel
+from pydantic import AwareDatetime, BaseModel, Field
 
 from services.partner.domain import LedgerEntry
 from services.partner.incentives import cents
 from shared.platform.errors import DomainError, InvalidInput
-from shared.schemas import Money
+from shared.schemas import (
+    AccountRole,
+    Money,
+    NoticeKind,
+    NoticeRecipient,
+    NoticeRequested,
+    NoticeRequestedPayload,
+)
 from shared.workdays import BEIJING
 
 
@@ -30,7 +40,20 @@ class Invoice(BaseModel):
     issued_at: AwareDatetime
 
 
+BillState = Literal["review", "sent", "paid"]
+NEXT_STATE: dict[BillState, BillState] = {"review": "sent", "sent": "paid"}
+
+
+class BillStep(BaseModel):
+    state: BillState
+    at: AwareDatetime
+    by: str | None = None  # the operator who moved it; None when the bill run made it
+
+
 class Bill(BaseModel):
+    """A provider's bill (§7.6 [R49]): generated (in review), reviewed and sent to the provider, then paid
+    after the payment approval; the provider is told at each step (bill_status)."""
+
     bill_id: str
     kind: str  # basic | performance
     provider_id: str
@@ -42,6 +65,8 @@ class Bill(BaseModel):
     currency: str = "CNY"
     created_at: AwareDatetime
     invoice: Invoice | None = None
+    state: BillState = "review"
+    history: list[BillStep] = Field(default_factory=list)
     version: int = 0
 
 
@@ -126,6 +151,42 @@ def _bill(
         amount=net if incentive is None else cents(net * incentive),
         currency=group[0].currency,
         created_at=now,
+        history=[BillStep(state="review", at=now)],
+    )
+
+
+def move(bill: Bill, to: BillState, operator: str, now: datetime) -> None:
+    """§7.6: review → sent → paid, one step at a time; anything else is refused."""
+    if NEXT_STATE.get(bill.state) != to:
+        raise DomainError(
+            f"bill {bill.bill_id} is {bill.state}; it cannot be {to} now (review → sent → paid)",
+            field="state",
+        )
+    bill.state = to
+    bill.history.append(BillStep(state=to, at=now, by=operator))
+
+
+def status_notice(bill: Bill, correlation_id: str) -> NoticeRequested:
+    """To the provider: its bill is in review, sent (§6.3 "bill sent") or paid (`bill:{id}:{state}`)."""
+    return NoticeRequested(
+        producer="partner",
+        correlation_id=correlation_id,
+        payload=NoticeRequestedPayload(
+            notice_id=f"bill:{bill.bill_id}:{bill.state}",
+            kind=NoticeKind.BILL_STATUS,
+            recipients=[NoticeRecipient(role=AccountRole.PROVIDER, account_id=bill.provider_id)],
+            subject_id=bill.bill_id,
+            params={
+                "bill_id": bill.bill_id,
+                "kind": bill.kind,
+                "period": bill.period,
+                "state": bill.state,
+                "status": bill.state,  # the word the text shows
+                "amount": str(bill.amount),
+                "currency": bill.currency,
+                "fee_tax_rate": str(bill.fee_tax_rate),
+            },
+        ),
     )
 
 

@@ -152,6 +152,7 @@ async def build_world(stack: Stack, http: httpx.AsyncClient, idp: IdentityProvid
             "specifications": [spec(billing_mode="periodic_yearly", period_months=12)],
         },
         "saas": {"name": "CRM", "delivery_type": "saas_instant", "flow_template": None},
+        "hardware": {"name": "Edge router", "delivery_type": "hardware"},
     }
     for kind, over in listings.items():
         w.products[kind] = await w.suite.list_product(
@@ -477,7 +478,7 @@ async def _decide(w: World, role: str) -> Call:
     )
     return Call(
         f"/orders/{so['order_id']}/refunds/{requested['refund']['refund_id']}/decision",
-        {"json": {"approve": True}},
+        {"json": {"approve": True, "agreed_record": {"kind": "document", "ref": "call notes"}}},
     )
 
 
@@ -487,6 +488,95 @@ async def _unsubscribe(w: World, role: str) -> Call:
         f"/purchased-services/{(await w.paid('image'))['order_id']}/unsubscribe",
         {"json": {"reason": "wrong edition"}},
     )
+
+
+SHIP_TO = {"name": "Li Lei", "phone": "+8613800001234", "address": "1 Science Road, Shenzhen"}
+
+
+async def _returning(w: World, shipped: bool) -> tuple[str, str]:
+    """A paid hardware order whose buyer unsubscribes and returns the goods (dossier §1.4), shipped back or
+    not yet: (order id, refund id)."""
+    order = await w.paid("hardware", delivery_contact=SHIP_TO)
+    asked = await w.call(
+        "POST",
+        "orders",
+        f"/purchased-services/{order['order_id']}/unsubscribe",
+        w.people["buyer"],
+        json={"amount": "50.00", "reason": "arrived broken", "return_goods": True},
+    )
+    refund_id = asked["refund"]["refund_id"]
+    if shipped:
+        await w.call(
+            "POST",
+            "orders",
+            f"/purchased-services/{order['order_id']}/unsubscribe/{refund_id}/shipment",
+            w.people["buyer"],
+            json={"carrier": "SF", "tracking_no": "SF1"},
+        )
+    return order["order_id"], refund_id
+
+
+@builds("orders", "POST", "/purchased-services/{order_id}/unsubscribe/{refund_id}/shipment")
+async def _ship_return(w: World, role: str) -> Call:
+    order_id, refund_id = await _returning(w, shipped=False)
+    return Call(
+        f"/purchased-services/{order_id}/unsubscribe/{refund_id}/shipment",
+        {"json": {"carrier": "SF", "tracking_no": "SF1"}},
+    )
+
+
+@builds("orders", "POST", "/orders/{order_id}/refunds/{refund_id}/return")
+async def _accept_return(w: World, role: str) -> Call:
+    order_id, refund_id = await _returning(w, shipped=True)
+    return Call(f"/orders/{order_id}/refunds/{refund_id}/return", {"json": {"accept": True}})
+
+
+async def _statement_of_merchant(w: World, state: str = "review") -> str:
+    """A settlement statement of the world's merchant. The monthly production runs on the 7th (or the next
+    working day) for the month before, which the walk cannot wait for: the statement is written to orders'
+    database as the production writes it (services/orders/statement_cases.py)."""
+    from pymongo import AsyncMongoClient
+
+    from services.orders.statements import Statement, StatementStep
+
+    now = datetime.now(UTC)
+    statement = Statement(
+        statement_id=f"ST-E2E{uuid.uuid4().hex[:8]}-{w.id('merchant')}",
+        merchant_account_id=w.id("merchant"),
+        period="2026-10",
+        lines=[],
+        totals={},
+        state=state,  # type: ignore[arg-type]
+        created_at=now,
+        history=[StatementStep(state="review", at=now)],
+    )
+    name = f"{w.stack.namespace}_orders" if w.stack.namespace else "orders"
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(w.stack.mongo_uri)
+    try:
+        await client[name]["statements"].insert_one({"_id": statement.statement_id, **statement.model_dump()})
+    finally:
+        await client.close()
+    return statement.statement_id
+
+
+@builds("orders", "GET", "/statements")
+async def _statements(w: World, role: str) -> Call:
+    return Call("/statements")
+
+
+@builds("orders", "GET", "/statements/{statement_id}")
+async def _a_statement(w: World, role: str) -> Call:
+    return Call(f"/statements/{await _statement_of_merchant(w)}")
+
+
+@builds("orders", "POST", "/statements/{statement_id}/send")
+async def _send_statement(w: World, role: str) -> Call:
+    return Call(f"/statements/{await _statement_of_merchant(w)}/send")
+
+
+@builds("orders", "POST", "/statements/{statement_id}/paid")
+async def _statement_paid(w: World, role: str) -> Call:
+    return Call(f"/statements/{await _statement_of_merchant(w, 'sent')}/paid")
 
 
 # --- supervision -------------------------------------------------------------------------------------------
@@ -1035,6 +1125,54 @@ async def _invoice(w: World, role: str) -> Call:
         {"json": {"invoice_no": f"INV-{uuid.uuid4().hex[:8]}", "amount": first["amount"]}},
         caller=provider if role == "provider" else None,
     )
+
+
+async def _bill_of_provider(w: World, sent: bool) -> tuple[str, str]:
+    """A bill of a fresh provider's earning through its link, reviewed (and sent): (provider id, bill id)."""
+    provider = await w.person("provider")
+    await w.provider(provider)
+    link = await w.call(
+        "POST",
+        "partner",
+        f"/providers/{provider.account_id}/private-links",
+        provider,
+        expect=201,
+        json={"product_id": w.products["image"]["product_id"], "customer_account_id": w.id("buyer")},
+    )
+    await w.paid("image", private_link=link["token"])
+
+    async def bill() -> dict[str, Any] | None:
+        bills = await w.call(
+            "POST",
+            "partner",
+            f"/providers/{provider.account_id}/bills",
+            w.people["operator"],
+            expect=201,
+            json={"month": MONTH},
+        )
+        return bills[0] if bills else None
+
+    first = await eventually(bill, what="a bill of the provider's earning")
+    if sent:
+        await w.call(
+            "POST",
+            "partner",
+            f"/providers/{provider.account_id}/bills/{quote(first['bill_id'], safe='')}/send",
+            w.people["operator"],
+        )
+    return provider.account_id, quote(first["bill_id"], safe="")
+
+
+@builds("partner", "POST", "/providers/{provider_id}/bills/{bill_id}/send")
+async def _send_bill(w: World, role: str) -> Call:
+    provider_id, bill_id = await _bill_of_provider(w, sent=False)
+    return Call(f"/providers/{provider_id}/bills/{bill_id}/send")
+
+
+@builds("partner", "POST", "/providers/{provider_id}/bills/{bill_id}/paid")
+async def _bill_paid(w: World, role: str) -> Call:
+    provider_id, bill_id = await _bill_of_provider(w, sent=True)
+    return Call(f"/providers/{provider_id}/bills/{bill_id}/paid")
 
 
 @builds("partner", "GET", "/providers/{provider_id}/ledger")

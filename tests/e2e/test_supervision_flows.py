@@ -295,7 +295,11 @@ async def test_a_refund_in_the_guarantee_period(
         "orders",
         f"/orders/{j.order_id}/refunds/{refund_id}/decision",
         j.merchant,
-        json={"approve": True, "opinion": "agreed on the phone"},
+        json={
+            "approve": True,
+            "opinion": "agreed on the phone",
+            "agreed_record": {"kind": "document", "ref": "call-2026-11-30"},
+        },
     )
     assert order["status"] == "refunded"
     for _ in range(100):

@@ -173,7 +173,13 @@ async def test_the_merchant_decides_a_refund_at_orders_which_publishes_it(
         assert (by_buyer.status_code, by_buyer.json()["detail"]["rule"]) == (403, "merchants_only")
 
         decided = await orders.post(
-            url, headers=await merchant.headers(), json={"approve": True, "opinion": "ok"}
+            url,
+            headers=await merchant.headers(),
+            json={
+                "approve": True,
+                "opinion": "ok",
+                "agreed_record": {"kind": "document", "ref": "call-2026-11-30"},
+            },
         )
 
         assert decided.status_code == 200, decided.text

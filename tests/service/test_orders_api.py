@@ -592,7 +592,13 @@ async def test_only_the_orders_merchant_decides_a_refund_and_once(
     assert not [e for e in state.outbox if isinstance(e, RefundDecided)]
 
     decided = await http.post(
-        url, headers=merchant.headers, json={"approve": True, "opinion": "agreed by phone"}
+        url,
+        headers=merchant.headers,
+        json={
+            "approve": True,
+            "opinion": "agreed by phone",
+            "agreed_record": {"kind": "document", "ref": "call-2026-11-30"},
+        },
     )
     again = await http.post(url, headers=merchant.headers, json={"approve": False})
 

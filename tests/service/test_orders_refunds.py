@@ -14,6 +14,7 @@ from services.orders.commands import PlaceOrder, RefundDecision, RequestUnsubscr
 from services.orders.context import OrdersContext
 from services.orders.domain import Order, OrderStatus
 from services.orders.event_cases import EVENT_HANDLERS
+from services.orders.progress import AgreedRecord
 from services.orders.refunds import Frozen
 from shared.platform.errors import DomainError, Forbidden
 from shared.platform.http import status_of
@@ -38,6 +39,8 @@ from tests.service.orders_support import (
 from tests.service.rig import Rig
 
 ASK = RequestUnsubscribe(amount=Decimal("40.00"), reason="plans changed")
+AGREED = RefundDecision(approve=True, agreed_record=AgreedRecord(kind="evidence", ref="EV-1"))
+REJECTED = RefundDecision(approve=False, opinion="delivered as agreed")
 
 
 async def paid(ctx: OrdersContext) -> Order:
@@ -85,7 +88,7 @@ async def test_orders_consumes_no_refund_decided(orders_rig: Rig) -> None:
         merchant = principal(AccountRole.MERCHANT, order.merchant_account_id)
         assert unsubscribed.refund is not None
         await refund_cases.decide_refund(
-            rig.service, merchant, order.order_id, unsubscribed.refund.refund_id, RefundDecision(approve=True)
+            rig.service, merchant, order.order_id, unsubscribed.refund.refund_id, AGREED
         )
         [own] = decisions(rig)
         before = (rig.state.tables["orders"][order.order_id], set(rig.state.processed), len(rig.state.outbox))
@@ -153,7 +156,7 @@ async def test_a_request_or_a_decision_while_an_appeal_is_open_is_a_409_until_it
         assert (status_of(refused.value), refused.value.code) == (409, "frozen_by_appeal")
         await rig.publish(appeal_resolved(order.parties, order.order_id, AppealOutcome.RESUME))
         rejected = await refund_cases.decide_refund(
-            rig.service, merchant, order.order_id, requested.refund.refund_id, RefundDecision(approve=False)
+            rig.service, merchant, order.order_id, requested.refund.refund_id, REJECTED
         )
         await rig.publish(appeal_raised(order.parties, order.order_id, appeal_id="AP-2"))
         with pytest.raises(Frozen):

@@ -11,6 +11,7 @@ from services.orders import order_cases, refund_cases
 from services.orders.commands import PlaceOrder, RefundDecision, RequestUnsubscribe
 from services.orders.context import OrdersContext
 from services.orders.domain import Order, OrderStatus
+from services.orders.progress import AgreedRecord
 from shared.platform.errors import DomainError
 from shared.schemas import (
     AccountRole,
@@ -87,7 +88,11 @@ async def test_the_merchants_decision_settles_both_orders_once(
         )
         merchant = principal(AccountRole.MERCHANT, original.merchant_account_id)
         assert await ctx.queries.order(unsub_id, merchant) == pending
-        decision = RefundDecision(approve=approved, opinion="ok" if approved else "no")
+        decision = RefundDecision(
+            approve=approved,
+            opinion="ok" if approved else "no",
+            agreed_record=AgreedRecord(kind="document", ref="call notes") if approved else None,
+        )
 
         decided = await refund_cases.decide_refund(
             ctx, merchant, original.order_id, original.refund.refund_id, decision

@@ -11,7 +11,7 @@ import pytest
 
 from services.orders.aftersales import credit_repaid, rate
 from services.orders.domain import Order
-from services.orders.progress import Progress, Rating
+from services.orders.progress import AgreedRecord, Progress, Rating
 from services.orders.refunds import decide_refund, refund_by_platform, request_refund
 from shared.platform.errors import DomainError, Forbidden, InvalidInput
 from shared.schemas import (
@@ -40,9 +40,13 @@ def paid(delivery: DeliveryType = DeliveryType.MANUAL_SERVICE, at: datetime = NO
     return o
 
 
+RECORD = AgreedRecord(kind="evidence", ref="EV-42")
+
+
 def test_a_supervised_unsubscribe_in_the_guarantee_period_asks_the_merchant() -> None:
     o = paid()
-    [event] = request_refund(o, "b", Decimal("60"), "not needed", NOW, 0, "c")
+    [event, notice] = request_refund(o, "b", Decimal("60"), "not needed", NOW, 0, "c")
+    assert (notice.payload.kind, notice.payload.recipients[0].account_id) == ("unsubscribe_requested", "m")
     assert isinstance(event, RefundRequested)
     assert (event.payload.amount, event.payload.reason, event.order_id) == (
         Decimal("60"),
@@ -112,13 +116,14 @@ def test_an_approved_decision_refunds_and_a_rejected_one_keeps_the_order() -> No
     o = paid()
     request_refund(o, "b", None, "x", NOW, 0, "c")
     assert o.refund is not None
-    [rejected] = decide_refund(o, "m", o.refund.refund_id, False, "delivered already", NOW, "c")
+    [rejected, told] = decide_refund(o, "m", o.refund.refund_id, False, "delivered already", NOW, "c")
+    assert (told.payload.kind, told.payload.params["outcome"]) == ("unsubscribe_decided", "rejected")
     assert isinstance(rejected, RefundDecided)
     assert (rejected.payload.approved, rejected.payload.opinion) == (False, "delivered already")
     assert (o.refund.state, o.status) == ("rejected", OrderStatus.PROCESSING)
 
     request_refund(o, "b", None, "x", NOW, 0, "c")
-    [changed, approved] = decide_refund(o, "m", o.refund.refund_id, True, "ok", NOW, "c")
+    [changed, approved, _] = decide_refund(o, "m", o.refund.refund_id, True, "ok", NOW, "c", RECORD)
     assert isinstance(changed, OrderStatusChanged)
     assert changed.payload.to_status is OrderStatus.REFUNDED
     assert "approved by the merchant" in changed.payload.reason

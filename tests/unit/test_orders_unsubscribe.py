@@ -11,7 +11,7 @@ import pytest
 from services.orders.aftersales import rate
 from services.orders.billing import Period, eligibility
 from services.orders.domain import Order
-from services.orders.progress import Rating
+from services.orders.progress import AgreedRecord, Rating
 from services.orders.refunds import decide_refund, request_refund
 from services.orders.unsubscribe import not_an_unsubscribe, settle_unsubscribe, unsubscribe_requested
 from shared.platform.errors import DomainError
@@ -19,6 +19,7 @@ from shared.schemas import DeliveryType, OrderPaid, OrderStatus, ProductSnapshot
 
 NOW = datetime(2026, 11, 10, tzinfo=UTC)
 LATER = NOW + timedelta(hours=2)
+RECORD = AgreedRecord(kind="evidence", ref="EV-1")
 
 
 def paid(delivery: DeliveryType = DeliveryType.MANUAL_SERVICE) -> Order:
@@ -75,7 +76,7 @@ def test_the_decision_settles_the_unsubscribe_order(
 ) -> None:
     original, unsub, _ = requested()
     assert original.refund is not None
-    decide_refund(original, "m", original.refund.refund_id, approved, "seen", LATER, "c")
+    decide_refund(original, "m", original.refund.refund_id, approved, "seen", LATER, "c", RECORD)
     [changed] = settle_unsubscribe(unsub, original.refund, LATER, "c2")
     assert (original.status, unsub.status) == (original_status, unsub_status)
     assert (changed.payload.from_status, changed.payload.to_status) == (OrderStatus.PROCESSING, unsub_status)
