@@ -930,8 +930,21 @@ async def _withdraw_offer(w: World, role: str) -> Call:
 
 async def _saas(w: World) -> str:
     """A paid SaaS order, once partner knows it (its buyer, from order.paid): its instance call fails (the
-    merchant configured no endpoint), so there is a given-up call to replay."""
-    order_id = str((await w.paid("saas"))["order_id"])
+    merchant configured no endpoint), so there is a given-up call to replay. Each is of a product of its own:
+    more than 5 failed orders of one product in a month delist it (dossier §8.2.2), and the walk makes one
+    for each column."""
+    kind = f"saas-{uuid.uuid4().hex[:8]}"
+    w.products[kind] = await w.suite.list_product(
+        w.people["merchant"],
+        w.people["operator"],
+        name="CRM",
+        delivery_type="saas_instant",
+        flow_template=None,
+        specifications=[
+            {"spec_id": "std", "name": "Standard", "billing_mode": "one_time", "price": "100.00"}
+        ],
+    )
+    order_id = str((await w.paid(kind))["order_id"])
 
     async def known() -> bool:
         console = await w.call(
