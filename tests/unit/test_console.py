@@ -10,7 +10,9 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import jwt
 import pytest
+from authlib.integrations.starlette_client import OAuthError
 from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
 
@@ -18,7 +20,7 @@ from services.console.app import create_app
 from services.console.backend import error_of
 from services.console.i18n import CATALOGUE, LOCALES, negotiate
 from services.console.menu import MENUS, home_for, menu_for
-from services.console.oidc import roles_of
+from services.console.oidc import LoginRequired, access_token, roles_of, session_from_tokens
 from services.console.session import CHUNK, COOKIE, SessionCodec
 from services.console.settings import ConsoleSettings
 
@@ -214,3 +216,68 @@ def test_a_validation_refusal_names_the_body_field() -> None:
     )
     error = error_of(resp)
     assert (error.field, error.message) == ("reason", "String should have at least 1 character")
+
+
+# --- the access token is renewed with the refresh token -------------------------------------------------
+class FakeIssuer:
+    """The OIDC client's token endpoint: answers a refresh with a new token, or refuses it."""
+
+    def __init__(self, answer: dict[str, object] | None) -> None:
+        self.answer, self.asked = answer, []
+
+    async def fetch_access_token(self, **form: str) -> dict[str, object]:
+        self.asked.append(form)
+        if self.answer is None:
+            raise OAuthError(error="invalid_grant", description="Token is not active")
+        return self.answer
+
+
+class FakeRequest:
+    def __init__(self, session: dict[str, object]) -> None:
+        self.session = session
+
+
+def access(sub: str, role: str, username: str = "b") -> str:
+    claims = {"sub": sub, "realm_access": {"roles": [role, "offline_access"]}, "preferred_username": username}
+    return jwt.encode(claims, "k" * 32, algorithm="HS256")  # the console reads claims, the services verify
+
+
+def logged_in(expires_in: float) -> dict[str, object]:
+    session = session_from_tokens(
+        {
+            "access_token": access("b1", "buyer"),
+            "refresh_token": "r1",
+            "id_token": "i1",
+            "expires_in": expires_in,
+        },
+        "realm_access.roles",
+    )
+    return {**session, "csrf": "c"}
+
+
+async def test_a_fresh_access_token_is_used_as_it_is() -> None:
+    issuer, request = FakeIssuer(None), FakeRequest(logged_in(300))
+    assert await access_token(request, issuer, settings()) == access("b1", "buyer")  # type: ignore[arg-type]
+    assert issuer.asked == []
+
+
+async def test_an_expiring_access_token_is_renewed_with_the_refresh_token() -> None:
+    renewed = access("b1", "buyer", "b2")
+    issuer = FakeIssuer({"access_token": renewed, "refresh_token": "r2", "expires_in": 300})
+    request = FakeRequest(logged_in(5))
+    token = await access_token(request, issuer, settings())  # type: ignore[arg-type]
+    assert issuer.asked == [{"grant_type": "refresh_token", "refresh_token": "r1"}]
+    assert token == renewed
+    tokens = request.session["tokens"]
+    assert isinstance(tokens, dict)
+    assert tokens["refresh"] == "r2"
+    assert tokens["id"] == "i1"  # kept for the logout's id_token_hint
+    assert tokens["expires_at"] > time.time() + 200
+    assert request.session["user"] == {"sub": "b1", "username": "b2", "name": "b2", "role": "buyer"}
+
+
+async def test_a_refused_refresh_logs_the_user_out() -> None:
+    request = FakeRequest(logged_in(5))
+    with pytest.raises(LoginRequired):
+        await access_token(request, FakeIssuer(None), settings())  # type: ignore[arg-type]
+    assert request.session == {}
