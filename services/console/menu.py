@@ -16,7 +16,11 @@ MENUS: dict[str, tuple[Item, ...]] = {
     "buyer": (Item("nav.orders", "/buyer/orders"), INBOX),
     # No merchant or operator listing of service orders exists in the services yet: both open one by its
     # order id (the operator's appeal notices and the merchant's order messages carry it).
-    "merchant": (Item("nav.service_orders", "/service-orders"), INBOX),
+    "merchant": (
+        Item("nav.service_orders", "/service-orders"),
+        Item("nav.products", "/merchant/products"),
+        INBOX,
+    ),
     "operator": (Item("nav.appeals", "/service-orders"), INBOX),
     "provider": (Item("nav.ledger", "/provider/ledger"), INBOX),
 }

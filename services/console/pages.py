@@ -271,3 +271,69 @@ async def ledger(request: Request) -> Response:
     except ServiceError as exc:
         return _render(request, "ledger.html", book=None, error=exc)
     return _render(request, "ledger.html", book=book)
+
+
+# --- merchant: products and their publishing status --------------------------------------------------
+@router.get("/merchant/products", response_class=HTMLResponse)
+async def my_products(request: Request) -> Response:
+    """The merchant's listed products (the catalogue lists only those), and a new product's form."""
+    user = _user(request)
+    try:
+        listed = await _services(request).call(await _token(request), "GET", "orders", "/products")
+    except ServiceError as exc:
+        return _render(request, "products.html", products=[], error=exc)
+    mine = [p for p in listed if p.get("merchant_account_id") == user["sub"]]
+    return _render(request, "products.html", products=mine)
+
+
+@router.post("/merchant/products")
+async def create_product(request: Request) -> Response:
+    """A supervised manual service with one one-time specification; it stays a draft until published."""
+    await check_csrf(request)
+    form = await request.form()
+    body = {
+        "name": str(form.get("name") or ""),
+        "delivery_type": "manual_service",
+        "flow_template": "manual_service.standard",
+        "promised_delivery_days": int(str(form.get("promised_delivery_days") or "0") or 0) or None,
+        "acceptance_standard": str(form.get("acceptance_standard") or "") or None,
+        "specifications": [
+            {
+                "spec_id": "std",
+                "name": "Standard",
+                "billing_mode": "one_time",
+                "price": str(form.get("price")),
+            }
+        ],
+    }
+    try:
+        product = await _services(request).call(
+            await _token(request), "POST", "orders", "/products", json=body
+        )
+    except ServiceError as exc:
+        return _back(request, "/merchant/products", exc)
+    return _back(request, f"/merchant/products/{product['product_id']}")
+
+
+@router.get("/merchant/products/{product_id}", response_class=HTMLResponse)
+async def product_page(request: Request, product_id: str) -> Response:
+    _user(request)
+    try:
+        product = await _services(request).find(await _token(request), "orders", f"/products/{product_id}")
+    except ServiceError as exc:
+        return _render(request, "product.html", product=None, error=exc)
+    return _render(request, "product.html", product=product, status=200 if product else 404)
+
+
+@router.post("/merchant/products/{product_id}/publish")
+async def publish(request: Request, product_id: str) -> Response:
+    """Submit the product for the operators' review (dossier §9.1)."""
+    await check_csrf(request)
+    back = f"/merchant/products/{product_id}"
+    try:
+        await _services(request).call(
+            await _token(request), "POST", "orders", f"/products/{product_id}/publish"
+        )
+    except ServiceError as exc:
+        return _back(request, back, exc)
+    return _back(request, back)

@@ -187,6 +187,31 @@ async def test_a_merchant_confirms_and_delivers_with_evidence_and_reads_a_refusa
     await page.context.close()
 
 
+async def test_a_merchant_creates_and_publishes_a_product_and_sees_it_listed(
+    console: Stack, browser: Browser, http: httpx.AsyncClient, idp: IdentityProvider
+) -> None:
+    j = await Journey(console, http, idp).setup(provider=False)
+    page = await log_in(browser, console, j.merchant)
+    await page.get_by_role("link", name="Products").click()
+    name = f"Cloud migration {j.merchant.account_id[:8]}"
+    await page.get_by_label("Product name").fill(name)
+    await page.get_by_label("Price (CNY)").fill("2999.00")
+    await page.get_by_label("Acceptance standard").fill("migration report signed")
+    await page.get_by_role("button", name="Create the draft").click()
+    await expect(page.get_by_test_id("product-status")).to_have_text("Draft")
+    product_id = page.url.rsplit("/", 1)[-1]
+    await page.get_by_role("button", name="Publish for review").click()
+    await expect(page.get_by_test_id("product-status")).to_have_text("Waiting for review")
+
+    await j.call("POST", "orders", f"/products/{product_id}/review", j.operator, json={"approve": True})
+    await page.reload()
+    await expect(page.get_by_test_id("product-status")).to_have_text("Listed")
+    await page.get_by_role("link", name="My products").click()
+    await expect(page.get_by_role("link", name=name)).to_be_visible()
+    await screenshot(page, "merchant-products")
+    await page.context.close()
+
+
 async def test_a_provider_sees_its_ledger(
     console: Stack, browser: Browser, http: httpx.AsyncClient, idp: IdentityProvider
 ) -> None:

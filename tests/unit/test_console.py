@@ -159,6 +159,7 @@ def test_every_word_the_templates_use_is_in_the_catalogue() -> None:
         "status": ("active", "frozen", "refunding", "completed", "refunded"),
         "deadline": ("auto_acceptance", "appeal_sla", "idle", "long_running"),
         "outcome": ("resume", "complete", "refund"),
+        "product": ("draft", "pending_review", "listed", "rejected"),
     }.items():
         assert {f"{prefix}.{v}" for v in values} <= set(CATALOGUE["zh-CN"])
 
@@ -185,7 +186,7 @@ def test_each_role_has_its_own_menu_and_the_inbox() -> None:
     assert [i.href for i in menu_for("buyer")] == ["/buyer/orders", "/inbox"]
     assert [i.label for i in menu_for("operator")] == ["nav.appeals", "nav.inbox"]
     assert [i.href for i in menu_for("provider")] == ["/provider/ledger", "/inbox"]
-    assert [i.href for i in menu_for("merchant")] == ["/service-orders", "/inbox"]
+    assert [i.href for i in menu_for("merchant")] == ["/service-orders", "/merchant/products", "/inbox"]
     assert set(MENUS) == {"buyer", "merchant", "provider", "operator"}
     assert all(item.label in CATALOGUE["zh-CN"] for items in MENUS.values() for item in items)
 
