@@ -263,14 +263,15 @@ async def read_all(request: Request) -> Response:
 # --- provider ---------------------------------------------------------------------------------------------
 @router.get("/provider/ledger", response_class=HTMLResponse)
 async def ledger(request: Request) -> Response:
+    """The provider's ledger entries and its statement (bills, invoices, billed and unbilled)."""
     user = _user(request)
+    token, services = await _token(request), _services(request)
     try:
-        book = await _services(request).call(
-            await _token(request), "GET", "partner", f"/providers/{user['sub']}/ledger"
-        )
+        book = await services.call(token, "GET", "partner", f"/providers/{user['sub']}/ledger")
+        statement = await services.call(token, "GET", "partner", f"/providers/{user['sub']}/statement")
     except ServiceError as exc:
-        return _render(request, "ledger.html", book=None, error=exc)
-    return _render(request, "ledger.html", book=book)
+        return _render(request, "ledger.html", book=None, statement=None, error=exc)
+    return _render(request, "ledger.html", book=book, statement=statement)
 
 
 # --- merchant: products and their publishing status --------------------------------------------------

@@ -121,14 +121,18 @@ async def test_the_buyer_appeals_the_operator_resolves_and_both_see_the_outcome(
     operator = await log_in(browser, console, j.operator)
     await expect(operator.get_by_role("navigation")).to_contain_text("Appeals")
     await operator.get_by_role("link", name="Appeals").click()
-    await operator.get_by_label("Order ID").fill(j.order_id)
-    await operator.get_by_role("button", name="Open").click()
+    # The operator works this page with the keyboard: the first Tab reaches the skip link, then the form.
+    await operator.keyboard.press("Tab")
+    await expect(operator.get_by_role("link", name="Skip to content")).to_be_focused()
+    await operator.get_by_label("Order ID").focus()
+    await operator.keyboard.type(j.order_id)
+    await operator.keyboard.press("Enter")
     await expect(operator.locator("#open-appeal-h")).to_be_visible()
     await expect(operator.locator("dd", has_text="the merchant does not answer")).to_be_visible()
     await operator.get_by_label("Decision").select_option("resume")
     await operator.get_by_label("Note to both parties").fill("the merchant is asked to start now")
     await screenshot(operator, "operator-appeal")
-    await operator.get_by_role("button", name="Resolve").click()
+    await operator.get_by_role("button", name="Resolve").press("Enter")
     await expect(operator.get_by_test_id("appeal-outcome")).to_contain_text("Resume the flow")
     await expect(operator.get_by_test_id("so-status")).to_have_text("In progress")
     assert (await service_order(j))["status"] == "active"
@@ -212,16 +216,33 @@ async def test_a_merchant_creates_and_publishes_a_product_and_sees_it_listed(
     await page.context.close()
 
 
-async def test_a_provider_sees_its_ledger(
+async def test_a_provider_sees_its_ledger_and_statement(
     console: Stack, browser: Browser, http: httpx.AsyncClient, idp: IdentityProvider
 ) -> None:
-    j = await Journey(console, http, idp).setup()
+    j = await Journey(console, http, idp).setup(price="1288.00", ratio="0.12")
     await j.become_provider()
+    # An order bought through the provider's private link and accepted earns it its share (dossier §7.5).
+    await j.buy(private_link=await j.private_link())
+    await j.service_order()
+    await j.walk_to_acceptance()
+
+    async def earned() -> dict[str, Any] | None:
+        book: dict[str, Any] = await j.call(
+            "GET", "partner", f"/providers/{j.provider.account_id}/ledger", j.provider
+        )
+        return book if book["entries"] else None
+
+    ledger = await eventually(earned, timeout=60, what="the provider's earning")
     page = await log_in(browser, console, j.provider)
     await expect(page.get_by_role("navigation")).to_contain_text("Ledger")
-    await expect(page.get_by_role("heading", level=1)).to_have_text("Ledger")
-    ledger = await j.call("GET", "partner", f"/providers/{j.provider.account_id}/ledger", j.provider)
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Ledger and bills")
     await expect(page.locator("main")).to_contain_text(f"{ledger['total']} {ledger['currency']}")
+    await expect(page.get_by_role("row", name=re.compile(j.order_id))).to_contain_text(
+        ledger["entries"][0]["amount"]
+    )
+    statement = await j.call("GET", "partner", f"/providers/{j.provider.account_id}/statement", j.provider)
+    await expect(page.get_by_test_id("unbilled")).to_have_text(statement["unbilled"])
+    await expect(page.get_by_test_id("billed")).to_have_text(statement["billed_basic"])
     await expect(page.get_by_role("alert")).to_have_count(0)
     await screenshot(page, "provider-ledger")
     await page.context.close()
