@@ -145,7 +145,7 @@ async def test_the_buyer_appeals_the_operator_resolves_and_both_see_the_outcome(
     await operator.context.close()
 
 
-async def test_a_merchant_confirms_and_delivers_with_evidence_and_reads_a_refusal(
+async def test_a_merchant_delivers_with_evidence_after_a_refusal_and_the_buyer_rejects_it(
     console: Stack, browser: Browser, http: httpx.AsyncClient, idp: IdentityProvider
 ) -> None:
     j = await bought(console, http, idp)
@@ -189,6 +189,19 @@ async def test_a_merchant_confirms_and_delivers_with_evidence_and_reads_a_refusa
     await expect(page.get_by_test_id("next-step")).to_contain_text("Buyer")
     await screenshot(page, "merchant-delivered")
     await page.context.close()
+
+    # The buyer rejects the delivery with a reason: the flow goes back to the merchant's delivery step.
+    buyer = await log_in(browser, console, j.buyer)
+    await buyer.goto(f"{console.console_url}/orders/{j.order_id}")
+    reject = buyer.locator("form", has=buyer.get_by_role("button", name="Reject the delivery"))
+    await reject.get_by_label("Note (optional)").fill("the acceptance report is not signed")
+    await reject.get_by_role("button", name="Reject the delivery").click()
+    await expect(buyer.get_by_role("status")).to_contain_text("Done")
+    so = await service_order(j)
+    assert so["node"] == "deliver"
+    assert so["timeline"][-1]["note"] == "the acceptance report is not signed"
+    await expect(buyer.get_by_test_id("next-step")).to_contain_text("Merchant")
+    await buyer.context.close()
 
 
 async def test_a_merchant_creates_and_publishes_a_product_and_sees_it_listed(
