@@ -8,13 +8,14 @@ STAMP := $(VENV)/.installed
 LOCK := requirements.lock
 DEV_LOCK := requirements-dev.lock
 
-.PHONY: help install lock run stop demo test test-fast fuzz fuzz-quick lint k8s-check contracts bench chaos chaos-quick clean
+.PHONY: help install lock run stop demo test test-fast test-browser chromium fuzz fuzz-quick lint k8s-check contracts bench chaos chaos-quick clean
 
 help:
 	@echo "make run        start Kafka, SecantusDB, Keycloak, Mailpit, the SMS sink and the four services; print where to look"
 	@echo "make stop       stop what an interrupted make run left behind"
 	@echo "make demo       drive one order through the story against the running stack"
 	@echo "make test       lint, type-check, run every test layer (unit, service, integration, e2e), then the quick fault matrix"
+	@echo "make test-browser  the console's journeys in a real browser (Playwright, Debian's chromium) on the real stack"
 	@echo "make fuzz       schemathesis over the four services as each role (make fuzz-quick: fewer examples)"
 	@echo "make bench      issue 12's targets: completion latency, delivery rate, sustained inbox latency, ceilings, cold start, memory (python -m bench --python-db, or SECANTUS_SERVER=python: on the fallback database)"
 	@echo "make chaos      the fault matrix: 1,000 orders on two replicas of each service while faults are injected"
@@ -29,6 +30,12 @@ help:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless maven; }
 	@command -v $(PY_SYSTEM) >/dev/null || { echo "$(PY_SYSTEM) is required"; exit 1; }
 	@mkdir -p .devstack && touch $@
+
+# The browser journeys drive the distribution's chromium (Playwright's own browser download is not used).
+chromium:
+	@command -v chromium >/dev/null || { \
+	  echo "installing chromium ..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 # Exactly the locked versions, each checked against its hash; then the project itself, without resolving
 # anything. `pip check` catches a pyproject.toml dependency that the lock does not have yet.
@@ -75,12 +82,16 @@ lint: install
 
 # The quick fault matrix (100 orders, every fault kind, about 4 minutes) runs after the test layers, on a stack of
 # its own: its last line says what was lost, duplicated or stuck, and it fails the target if anything was.
-test: install lint k8s-check
+# pytest's testpaths include tests/browser (last): `make test` runs the browser journeys too.
+test: install chromium lint k8s-check
 	@$(PY) -m pytest -p no:cacheprovider --durations=15
 	@$(PY) -m chaos --orders 100
 
 test-fast: install
 	@$(PY) -m pytest -p no:cacheprovider tests/unit tests/service
+
+test-browser: install chromium
+	@$(PY) -m pytest -p no:cacheprovider -m browser tests/browser
 
 fuzz: install
 	@$(PY) -m devstack fuzz

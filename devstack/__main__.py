@@ -116,6 +116,8 @@ def main() -> int:
         stack.start_sinks()
         print("starting orders, supervision, notification, partner ...", flush=True)
         stack.start_services()
+        print("starting the console ...", flush=True)
+        stack.start_console()
         write_issuer(state, stack.issuer)
         from devstack.accounts import how_to_log_in
 

@@ -48,5 +48,7 @@ def how_to_log_in(stack: Stack) -> str:
         f"  curl -s -d grant_type=password -d client_id=koo-cli -d username=buyer1 -d password=buyer1-pass "
         f"{stack.issuer}/protocol/openid-connect/token",
         "In each service's /docs, `Authorize` takes the token.",
+        f"The console: open {stack.console_url}/ and log in as one of the demo users above "
+        "(each role has its own menu).",
     ]
     return "\n".join(lines)

@@ -51,6 +51,7 @@ class Ports:
     )
     keycloak: int = 8080
     keycloak_management: int = 9000
+    console: int = 8005  # the realm's console client allows this port's callback (infra/keycloak)
 
     @classmethod
     def free(cls) -> Ports:
@@ -62,6 +63,7 @@ class Ports:
             free_port(),
             free_port(),
             {s: free_port() for s in SERVICES},
+            free_port(),
             free_port(),
             free_port(),
         )
@@ -107,6 +109,7 @@ class Stack:
         self.mailpit: MailpitNode | None = None
         self.sms: Proc | None = None  # the Twilio-compatible SMS sink
         self.services: dict[str, Proc] = {}
+        self.console: Proc | None = None  # the browser console (services/console), not a Kafka service
         self.service_env = service_env or {}
         self.bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "")
         self.mongo_uri = os.environ.get("MONGODB_URI", "")
@@ -334,7 +337,34 @@ class Stack:
             proc.stop()
         self.services.clear()
 
+    # --- the console ----------------------------------------------------------------------------------
+    @property
+    def console_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.console}"
+
+    def console_env(self) -> dict[str, str]:
+        """The console calls the services' first replicas with the user's token; it has no database."""
+        return {
+            "SUITE_ENV": "dev",
+            "OIDC_ISSUER_URL": self.issuer,
+            "CONSOLE_PUBLIC_URL": self.console_url,
+            "CONSOLE_HTTP_PORT": str(self.ports.console),
+            **{f"CONSOLE_{name.upper()}_URL": self.url(name) for name in SERVICES},
+            "PYTHONUNBUFFERED": "1",
+        }
+
+    def start_console(self, wait: bool = True) -> Proc:
+        self.console = spawn(
+            "console", [sys.executable, "-m", "services.console"], self.logs, env=self.console_env(), cwd=REPO
+        )
+        proc = self.console
+        if wait:
+            wait_until(lambda: ready(f"{self.console_url}/readyz"), 60, "console", proc)
+        return proc
+
     def stop(self) -> None:
+        if self.console is not None:
+            self.console.stop()
         self.stop_services()
         if self.sms is not None:
             self.sms.stop()
@@ -358,6 +388,8 @@ class Stack:
         for name in SERVICES:
             lines.append(f"{name:<16} {self.url(name)}/docs   (AsyncAPI: {self.url(name)}/asyncapi.json)")
             lines += [f"{'':<16} {url}/docs   (replica {i})" for i, url in enumerate(self.urls(name)[1:], 2)]
+        if self.console is not None:
+            lines.append(f"console          {self.console_url}/   (log in as a demo user below)")
         lines += [
             f"mail (Mailpit)   {self.mail_url}/   (web UI; SMTP 127.0.0.1:{self.ports.smtp}; API: /api/v1/)",
             f"SMS sink         {self.sms_url}/   (JSON: {self.sms_url}/sms?to=<number>)",

@@ -23,7 +23,7 @@ from shared.platform.settings import ServiceSettings
 from tests.identity import IdentityProvider
 
 REPO = Path(__file__).resolve().parent.parent
-LAYERS = ("unit", "service", "integration", "e2e")
+LAYERS = ("unit", "service", "integration", "e2e", "browser")
 S = TypeVar("S", bound=ServiceSettings)
 
 

@@ -51,6 +51,8 @@ PLATFORM_NAMESPACES = ("kafka", "mongodb", "keycloak", "gateway")
 KUBERNETES_VERSION = "1.33.0"
 NAMESPACE = "koo-suite"
 SERVICES = ("orders", "supervision", "notification", "partner")
+# The Deployments: the four services and the browser console (services/console: no Kafka, no database).
+DEPLOYMENTS = (*SERVICES, "console")
 CLUSTER_ENDPOINTS = ("KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URI")
 APP_UID = 10001  # the Dockerfile's user
 HTTP_PORT = 8080
@@ -325,7 +327,7 @@ def test_deployment_runs_its_service_module(service: str) -> None:
 
 
 def test_every_deployment_is_one_of_the_services() -> None:
-    assert sorted(d.name for d in _docs("Deployment")) == sorted(SERVICES)
+    assert sorted(d.name for d in _docs("Deployment")) == sorted(DEPLOYMENTS)
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -780,7 +782,7 @@ def test_base_lists_every_manifest_but_the_secret_example() -> None:
 def test_dev_overlay_builds_on_base_with_one_replica_and_a_dev_tag() -> None:
     (kustomization,) = _load(DEV / "kustomization.yaml")
     assert (DEV / "../../base").resolve() in {(DEV / r).resolve() for r in kustomization["resources"]}
-    assert {r["name"]: r["count"] for r in kustomization.get("replicas", [])} == dict.fromkeys(SERVICES, 1)
+    assert {r["name"]: r["count"] for r in kustomization.get("replicas", [])} == dict.fromkeys(DEPLOYMENTS, 1)
     images = {i["name"]: i for i in kustomization.get("images", [])}
     assert set(images) == {_container(s)["image"].rsplit(":", 1)[0] for s in SERVICES}
     for image in images.values():
@@ -804,7 +806,7 @@ def test_kustomization_renders_valid_objects(path: Path) -> None:
         _validate(body, f"rendered {body.get('kind')}/{body.get('metadata', {}).get('name')}")
         assert body["kind"] != "Secret", "the Secret comes from the secret store, not from the kustomization"
     deployments = {b["metadata"]["name"]: b for b in rendered if b["kind"] == "Deployment"}
-    assert sorted(deployments) == (sorted(SERVICES) if path.parent in APP_KUSTOMIZATIONS else [])
+    assert sorted(deployments) == (sorted(DEPLOYMENTS) if path.parent in APP_KUSTOMIZATIONS else [])
     if path.parent == DEV:
         (overlay,) = _load(path)
         tag = overlay["images"][0]["newTag"]

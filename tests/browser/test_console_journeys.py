@@ -1,0 +1,261 @@
+"""Journeys through the console in a real browser, one per role it serves, and the one that crosses roles: the
+buyer appeals, the operator resolves, both see the result. The other parties' steps that the journey does not
+look at go through the services' APIs (tests/e2e/journey.py), the journey's own steps through the pages."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Page, expect
+
+from devstack.stack import Stack
+from tests.browser.conftest import PHONE, log_in, screenshot
+from tests.e2e.journey import EVIDENCE, Journey
+from tests.helpers import eventually
+from tests.identity import IdentityProvider
+
+# The first journey also waits for the session's stack (broker, database, Keycloak, services, console) to
+# start, which takes minutes on a loaded machine; the default 180 s covers setup and test together.
+pytestmark = pytest.mark.timeout(600)
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+EXE = b"MZ\x90\x00" + b"\x00" * 60 + b"PE\x00\x00" + b"\x00" * 64  # not a document: supervision refuses it
+
+
+async def bought(console: Stack, http: httpx.AsyncClient, idp: IdentityProvider) -> Journey:
+    j = await Journey(console, http, idp).setup(provider=False)
+    await j.buy()
+    await j.service_order()
+    return j
+
+
+async def service_order(j: Journey) -> dict[str, Any]:
+    so: dict[str, Any] = await j.call("GET", "supervision", f"/service-orders/{j.so_id}", j.buyer)
+    return so
+
+
+async def unread(page: Page) -> int:
+    return int(await page.get_by_test_id("inbox-unread").inner_text())
+
+
+async def test_a_buyer_follows_an_order_accepts_the_delivery_and_reads_the_inbox(
+    console: Stack, browser: Browser, http: httpx.AsyncClient, idp: IdentityProvider
+) -> None:
+    j = await bought(console, http, idp)
+    page = await log_in(browser, console, j.buyer)
+    # The buyer's menu and home page: my orders, with this order in it.
+    await expect(page.get_by_role("navigation")).to_contain_text("My orders")
+    await expect(page.get_by_role("navigation")).not_to_contain_text("Appeals")
+    await page.get_by_role("link", name=j.order_id).click()
+    await expect(page.get_by_test_id("next-step")).to_contain_text("Buyer")
+    await page.get_by_role("button", name="Submit the requirements").click()
+    await expect(page.get_by_role("status")).to_contain_text("Done")
+    assert (await service_order(j))["node"] == "confirm_request"
+    await expect(page.get_by_test_id("next-step")).to_contain_text("Merchant")
+
+    await j.act(j.merchant, "confirm")
+    await j.act(j.merchant, "deliver", EVIDENCE)
+    await page.reload()
+    # What happens next, and when: the buyer's acceptance step and its deadline.
+    await expect(page.get_by_test_id("next-step")).to_contain_text("It is your step")
+    await expect(page.locator("ul.deadlines")).to_contain_text("Due")
+    await screenshot(page, "buyer-service-order")
+    await page.get_by_label("Note (optional)").first.fill("all good")
+    await page.get_by_role("button", name="Accept the delivery").click()
+    await expect(page.get_by_test_id("so-status")).to_have_text("Completed")
+    assert (await service_order(j))["status"] == "completed"
+
+    # The inbox: the order's messages arrive; the unread count falls as the buyer reads them.
+    await page.get_by_role("link", name=re.compile("^Inbox")).click()
+
+    async def arrived() -> int:
+        await page.reload()
+        return await unread(page)
+
+    await eventually(arrived, timeout=60, what="the buyer's inbox messages")
+    await expect(page.locator("#unread .badge")).to_be_visible()  # the menu's badge, loaded by htmx
+    first = page.locator("li.message.unread").first
+    message_id = await first.get_attribute("data-message")
+    await first.get_by_role("button", name="Mark as read").click()
+    read = page.locator(f'li[data-message="{message_id}"]')
+    await expect(read).to_contain_text("read")
+    await expect(read.get_by_role("button", name="Mark as read")).to_have_count(0)
+    inbox = await j.inbox(j.buyer)
+    assert [m["read"] for m in inbox["items"] if m["message_id"] == message_id] == [True]
+    await screenshot(page, "buyer-inbox")
+
+    # zh-CN: the switch sets the page's language and its words.
+    await page.get_by_role("link", name=re.compile("中文")).click()
+    await expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    await expect(page.get_by_role("heading", level=1)).to_contain_text("站内信")
+
+    # Logging out ends the console's session and Keycloak's: the orders page asks for a login again.
+    await page.get_by_role("button", name="退出登录").click()
+    await expect(page.get_by_role("link", name="登录")).to_be_visible()
+    await page.goto(console.console_url + "/buyer/orders")
+    await expect(page.locator("#kc-login")).to_be_visible()
+    await page.context.close()
+
+
+async def test_the_buyer_appeals_the_operator_resolves_and_both_see_the_outcome(
+    console: Stack, browser: Browser, http: httpx.AsyncClient, idp: IdentityProvider
+) -> None:
+    j = await bought(console, http, idp)
+    buyer = await log_in(browser, console, j.buyer, viewport=PHONE)
+    await buyer.goto(f"{console.console_url}/orders/{j.order_id}")
+    await buyer.get_by_label("Reason").fill("the merchant does not answer")
+    await buyer.get_by_label("What you ask for").fill("start the work")
+    await buyer.get_by_label(re.compile("^Attachment")).set_input_files(
+        {"name": "chat.pdf", "mimeType": "application/pdf", "buffer": PDF}
+    )
+    await buyer.get_by_role("button", name="Raise the appeal").click()
+    await expect(buyer.get_by_test_id("so-status")).to_have_text("Frozen by an appeal")
+    so = await service_order(j)
+    assert so["status"] == "frozen"
+    [attachment] = so["open_appeal"]["attachments"]
+    assert attachment.startswith("EV-")  # the uploaded file, kept by supervision
+    await screenshot(buyer, "buyer-appeal-raised-phone")
+
+    operator = await log_in(browser, console, j.operator)
+    await expect(operator.get_by_role("navigation")).to_contain_text("Appeals")
+    await operator.get_by_role("link", name="Appeals").click()
+    # The operator works this page with the keyboard: the first Tab reaches the skip link, then the form.
+    await operator.keyboard.press("Tab")
+    await expect(operator.get_by_role("link", name="Skip to content")).to_be_focused()
+    await operator.get_by_label("Order ID").focus()
+    await operator.keyboard.type(j.order_id)
+    await operator.keyboard.press("Enter")
+    await expect(operator.locator("#open-appeal-h")).to_be_visible()
+    await expect(operator.locator("dd", has_text="the merchant does not answer")).to_be_visible()
+    await operator.get_by_label("Decision").select_option("resume")
+    await operator.get_by_label("Note to both parties").fill("the merchant is asked to start now")
+    await screenshot(operator, "operator-appeal")
+    await operator.get_by_role("button", name="Resolve").press("Enter")
+    await expect(operator.get_by_test_id("appeal-outcome")).to_contain_text("Resume the flow")
+    await expect(operator.get_by_test_id("so-status")).to_have_text("In progress")
+    assert (await service_order(j))["status"] == "active"
+
+    await buyer.reload()
+    await expect(buyer.get_by_test_id("appeal-outcome")).to_contain_text("Resume the flow")
+    await expect(buyer.get_by_test_id("so-status")).to_have_text("In progress")
+    await screenshot(buyer, "buyer-appeal-resolved-phone")
+    await buyer.context.close()
+    await operator.context.close()
+
+
+async def test_a_merchant_delivers_with_evidence_after_a_refusal_and_the_buyer_rejects_it(
+    console: Stack, browser: Browser, http: httpx.AsyncClient, idp: IdentityProvider
+) -> None:
+    j = await bought(console, http, idp)
+    await j.act(j.buyer, "submit")
+    page = await log_in(browser, console, j.merchant)
+    await expect(page.get_by_role("navigation")).to_contain_text("Service orders")
+    await page.get_by_label("Order ID").fill(j.order_id)
+    await page.get_by_role("button", name="Open").click()
+    await page.get_by_role("button", name="Confirm the requirements").click()
+    await expect(page.get_by_role("status")).to_contain_text("Done")
+    assert (await service_order(j))["node"] == "deliver"
+
+    # A file that is no document: supervision refuses it, and the page says which field and why.
+    await page.get_by_label("Statement of work (SOW)").set_input_files(
+        {"name": "sow.pdf", "mimeType": "application/pdf", "buffer": EXE}
+    )
+    await page.get_by_label("Acceptance document").set_input_files(
+        {"name": "acc.pdf", "mimeType": "application/pdf", "buffer": PDF}
+    )
+    await page.get_by_label("Actual activation time").fill("2026-11-20T09:00")
+    await page.get_by_role("button", name="Deliver").click()
+    await expect(page.get_by_role("alert")).to_contain_text("file")
+    await expect(page.get_by_role("alert")).to_contain_text("accepted: application/pdf")
+    await screenshot(page, "merchant-refused-upload")
+    assert (await service_order(j))["node"] == "deliver"
+
+    await page.get_by_label("Statement of work (SOW)").set_input_files(
+        {"name": "sow.pdf", "mimeType": "application/pdf", "buffer": PDF}
+    )
+    await page.get_by_label("Acceptance document").set_input_files(
+        {"name": "acc.pdf", "mimeType": "application/pdf", "buffer": PDF}
+    )
+    await page.get_by_label("Actual activation time").fill("2026-11-20T09:00")
+    await page.get_by_role("button", name="Deliver").click()
+    await expect(page.get_by_role("status")).to_contain_text("Done")
+    so = await service_order(j)
+    assert so["node"] == "accept"
+    delivered = {e["kind"]: e for e in so["evidence"]}
+    assert delivered["sow"]["file_id"]
+    assert delivered["acceptance_document"]["file_id"]
+    await expect(page.get_by_test_id("next-step")).to_contain_text("Buyer")
+    await screenshot(page, "merchant-delivered")
+    await page.context.close()
+
+    # The buyer rejects the delivery with a reason: the flow goes back to the merchant's delivery step.
+    buyer = await log_in(browser, console, j.buyer)
+    await buyer.goto(f"{console.console_url}/orders/{j.order_id}")
+    reject = buyer.locator("form", has=buyer.get_by_role("button", name="Reject the delivery"))
+    await reject.get_by_label("Note (optional)").fill("the acceptance report is not signed")
+    await reject.get_by_role("button", name="Reject the delivery").click()
+    await expect(buyer.get_by_role("status")).to_contain_text("Done")
+    so = await service_order(j)
+    assert so["node"] == "deliver"
+    assert so["timeline"][-1]["note"] == "the acceptance report is not signed"
+    await expect(buyer.get_by_test_id("next-step")).to_contain_text("Merchant")
+    await buyer.context.close()
+
+
+async def test_a_merchant_creates_and_publishes_a_product_and_sees_it_listed(
+    console: Stack, browser: Browser, http: httpx.AsyncClient, idp: IdentityProvider
+) -> None:
+    j = await Journey(console, http, idp).setup(provider=False)
+    page = await log_in(browser, console, j.merchant)
+    await page.get_by_role("link", name="Products").click()
+    name = f"Cloud migration {j.merchant.account_id[:8]}"
+    await page.get_by_label("Product name").fill(name)
+    await page.get_by_label("Price (CNY)").fill("2999.00")
+    await page.get_by_label("Acceptance standard").fill("migration report signed")
+    await page.get_by_role("button", name="Create the draft").click()
+    await expect(page.get_by_test_id("product-status")).to_have_text("Draft")
+    product_id = page.url.rsplit("/", 1)[-1]
+    await page.get_by_role("button", name="Publish for review").click()
+    await expect(page.get_by_test_id("product-status")).to_have_text("Waiting for review")
+
+    await j.call("POST", "orders", f"/products/{product_id}/review", j.operator, json={"approve": True})
+    await page.reload()
+    await expect(page.get_by_test_id("product-status")).to_have_text("Listed")
+    await page.get_by_role("link", name="My products").click()
+    await expect(page.get_by_role("link", name=name)).to_be_visible()
+    await screenshot(page, "merchant-products")
+    await page.context.close()
+
+
+async def test_a_provider_sees_its_ledger_and_statement(
+    console: Stack, browser: Browser, http: httpx.AsyncClient, idp: IdentityProvider
+) -> None:
+    j = await Journey(console, http, idp).setup(price="1288.00", ratio="0.12")
+    await j.become_provider()
+    # An order bought through the provider's private link and accepted earns it its share (dossier §7.5).
+    await j.buy(private_link=await j.private_link())
+    await j.service_order()
+    await j.walk_to_acceptance()
+
+    async def earned() -> dict[str, Any] | None:
+        book: dict[str, Any] = await j.call(
+            "GET", "partner", f"/providers/{j.provider.account_id}/ledger", j.provider
+        )
+        return book if book["entries"] else None
+
+    ledger = await eventually(earned, timeout=60, what="the provider's earning")
+    page = await log_in(browser, console, j.provider)
+    await expect(page.get_by_role("navigation")).to_contain_text("Ledger")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Ledger and bills")
+    await expect(page.locator("main")).to_contain_text(f"{ledger['total']} {ledger['currency']}")
+    await expect(page.get_by_role("row", name=re.compile(j.order_id))).to_contain_text(
+        ledger["entries"][0]["amount"]
+    )
+    statement = await j.call("GET", "partner", f"/providers/{j.provider.account_id}/statement", j.provider)
+    await expect(page.get_by_test_id("unbilled")).to_have_text(statement["unbilled"])
+    await expect(page.get_by_test_id("billed")).to_have_text(statement["billed_basic"])
+    await expect(page.get_by_role("alert")).to_have_count(0)
+    await screenshot(page, "provider-ledger")
+    await page.context.close()
