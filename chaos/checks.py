@@ -226,12 +226,9 @@ class Checker:
                 )
 
         await _gather(8, [of(p) for p in self.plans])
-        for channel, counted in sinks.items():
-            for delivery_id, n in counted.items():
-                if delivery_id not in accounted:
-                    f.unexpected.append(
-                        f"{n} message(s) by {channel} (delivery {delivery_id}) of no order's story"
-                    )
+        stray = [(ch, d, n) for ch, got in sinks.items() for d, n in got.items() if d not in accounted]
+        for channel, delivery_id, n in await self._setup_messages(stray, accounted, f):
+            f.unexpected.append(f"{n} message(s) by {channel} (delivery {delivery_id}) of no order's story")
         f.counts.update(
             {
                 "emails": sum(mails.values()),
@@ -240,6 +237,38 @@ class Checker:
                 "deliveries": len(accounted),
             }
         )
+
+    async def _setup_messages(
+        self, stray: list[tuple[str, str, int]], accounted: set[str], f: Findings
+    ) -> list[tuple[str, str, int]]:
+        """The messages of the world's setup rather than of an order: each listed product's review result to
+        its merchant, by in-site message and SMS (dossier §6.3), exactly once each. Returns what is left."""
+        c, told = self.cluster, Counter[tuple[str, str]]()
+        left: list[tuple[str, str, int]] = []
+        for channel, delivery_id, n in stray:
+            found = None
+            for merchant in self.world.merchants:
+                path = f"/accounts/{merchant.id}/deliveries/{delivery_id}"
+                d = await c.call("GET", "notification", path, merchant, absent={404})
+                if d is not None:
+                    found = (merchant, d)
+                    break
+            if found is None or found[1]["message_type"] != "listing_review_result":
+                left.append((channel, delivery_id, n))
+                continue
+            accounted.add(delivery_id)
+            told[(found[0].id, channel)] += 1
+            if n > 1:
+                f.duplicated.append(f"listing review result by {channel} to {found[0].id}: {n} times")
+        for merchant in self.world.merchants:
+            for channel in ("in_site", "sms"):
+                listed = len(self.world.products.get(merchant.id, {}))
+                if told[(merchant.id, channel)] != listed:
+                    f.lost.append(
+                        f"listing review results by {channel} to {merchant.id}: "
+                        f"{told[(merchant.id, channel)]} of {listed}"
+                    )
+        return left
 
     async def _inbox(self, who: Person) -> Counter[str]:
         out: Counter[str] = Counter()

@@ -95,7 +95,9 @@ APPEAL_RESOLVED = MessageType("appeal_resolved", "appeal")
 ACCEPTED_MERCHANT = MessageType("acceptance_done", "supervision")
 COMPLETED_BUYER = MessageType("order_completed", "supervision")
 CANCELLED = MessageType("order_cancelled", "creation_activation", mandatory=False)
-REFUND_REQUESTED = MessageType("refund_requested", "billing")
+# §6.3 "user submitted an unsubscribe request": 产品创建开通通知 (101). A refund request is the buyer's
+# unsubscribe request (POST /purchased-services/{id}/unsubscribe); orders sends no notice of its own for it.
+REFUND_REQUESTED = MessageType("refund_requested", "creation_activation")
 REFUND_DECIDED = MessageType("refund_decided", "billing")
 MERCHANT_CALL_FAILED = MessageType("merchant_call_failed", "om_reminder")
 DEADLINE_REMINDER = MessageType("deadline_reminder", "supervision")
@@ -172,10 +174,6 @@ NOTICES: dict[NoticeKind, MessageType] = {
     NoticeKind.SUPERVISION_AUTO_UNSUBSCRIBED: MessageType(
         "supervision_auto_unsubscribed", "creation_activation"
     ),
-    # §6.3 "user submitted an unsubscribe request": 101; the merchant must act, all channels (as refunds) [I].
-    NoticeKind.UNSUBSCRIBE_REQUESTED: MessageType("unsubscribe_requested", "creation_activation"),
-    # §1.4: the merchant agreed or rejected; 101 as the request, all channels (as refund decisions) [I].
-    NoticeKind.UNSUBSCRIBE_DECIDED: MessageType("unsubscribe_decided", "creation_activation"),
     # §1.4: a return not reviewed in time (the buyer may contact the merchant); 101, all channels [I].
     NoticeKind.RETURN_REVIEW_OVERDUE: MessageType("return_review_overdue", "creation_activation"),
     # §6.3 "general-product invoice request": other (901); invoice reminders by e-mail and in-site.

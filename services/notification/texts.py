@@ -21,9 +21,6 @@ params each kind's text uses (`NOTICE_PARAMS`; a unit test keeps the texts to th
 | `listing_review_result`         | `product`, `result` (`approved` / `rejected`), `opinion`      |
 | `long_running_reminder`         | `order_id`, `product`, `days`                                 |
 | `supervision_auto_unsubscribed` | `order_id`, `product`, `reason`                               |
-| `unsubscribe_requested`         | `order_id`, `amount`, `currency`, `reason`                    |
-| `unsubscribe_decided`           | `order_id`, `decision` (`agreed`/`rejected`), `amount`, `currency`,    |
-|                                 | `opinion`                                                              |
 | `return_review_overdue`         | `order_id`, `due`                                             |
 | `invoice_requested`             | `order_id`, `product`, `amount`, `currency`                   |
 | `statement_status`              | `statement_id`, `period`, `status` (`in_review`/`sent`/`paid`),        |
@@ -51,8 +48,6 @@ NOTICE_PARAMS: dict[str, tuple[str, ...]] = {
     "listing_review_result": ("product", "result", "opinion"),
     "long_running_reminder": ("order_id", "product", "days"),
     "supervision_auto_unsubscribed": ("order_id", "product", "reason"),
-    "unsubscribe_requested": ("order_id", "amount", "currency", "reason"),
-    "unsubscribe_decided": ("order_id", "decision", "amount", "currency", "opinion"),
     "return_review_overdue": ("order_id", "due"),
     "invoice_requested": ("order_id", "product", "amount", "currency"),
     "statement_status": ("statement_id", "period", "status", "amount", "currency"),
@@ -200,16 +195,6 @@ TEXTS: dict[str, dict[str, tuple[str, ...]]] = {
             "The service supervision of order {{ order_id }}{% if product %} ({{ product }}){% endif %} was "
             "overdue, and the system unsubscribed it{% if reason %}: {{ reason }}{% endif %}.",
         ),
-        "unsubscribe_requested": (
-            "Unsubscribe requested on order {{ order_id }}",
-            "The buyer asked to unsubscribe{% if amount %} for {{ amount }} {{ currency }}{% endif %}"
-            "{% if reason %}: {{ reason }}{% endif %}. Please agree or reject in the seller centre.",
-        ),
-        "unsubscribe_decided": (
-            "Unsubscribe on order {{ order_id }} {{ decision | decision }}",
-            "The unsubscribe{% if amount %} of {{ amount }} {{ currency }}{% endif %} was "
-            "{{ decision | decision }} by the merchant.{% if opinion %} {{ opinion }}{% endif %}",
-        ),
         "return_review_overdue": (
             "Return on order {{ order_id }} not reviewed in time",
             "The merchant did not review the returned goods of order {{ order_id }}"
@@ -355,16 +340,6 @@ TEXTS: dict[str, dict[str, tuple[str, ...]]] = {
             "订单 {{ order_id }}{% if product %}({{ product }}){% endif %}的服务监管已超期,系统已执行退订"
             "{% if reason %}:{{ reason }}{% endif %}。",
         ),
-        "unsubscribe_requested": (
-            "订单 {{ order_id }} 收到退订申请",
-            "用户申请退订{% if amount %},金额 {{ amount }} {{ currency }}{% endif %}"
-            "{% if reason %}:{{ reason }}{% endif %}。请在卖家中心同意或拒绝。",
-        ),
-        "unsubscribe_decided": (
-            "订单 {{ order_id }} 退订{{ decision | decision }}",
-            "商家{{ decision | decision }}退订{% if amount %}(金额 {{ amount }} {{ currency }}){% endif %}。"
-            "{% if opinion %}{{ opinion }}{% endif %}",
-        ),
         "return_review_overdue": (
             "订单 {{ order_id }} 的退货未按时审核",
             "商家未{% if due %}在 {{ due }} 前{% else %}按时{% endif %}审核订单 {{ order_id }} 的退货,"
@@ -424,8 +399,6 @@ TITLES: dict[str, dict[str, str]] = {
         "listing_review_result": "Listing review result",
         "long_running_reminder": "180-day order reminder",
         "supervision_auto_unsubscribed": "Overdue supervision unsubscribed",
-        "unsubscribe_requested": "Unsubscribe requested",
-        "unsubscribe_decided": "Unsubscribe decided",
         "return_review_overdue": "Return not reviewed in time",
         "invoice_requested": "Invoice requested",
         "statement_status": "Settlement statement",
@@ -461,8 +434,6 @@ TITLES: dict[str, dict[str, str]] = {
         "listing_review_result": "上架审核结果",
         "long_running_reminder": "订单 180 天提醒",
         "supervision_auto_unsubscribed": "监管超期系统退订",
-        "unsubscribe_requested": "退订申请",
-        "unsubscribe_decided": "退订处理结果",
         "return_review_overdue": "退货未按时审核",
         "invoice_requested": "发票申请",
         "statement_status": "结算单",

@@ -174,42 +174,6 @@ def refund_params(order: Order, refund: RefundRequest) -> dict[str, str]:
     }
 
 
-def unsubscribe_requested(order: Order, refund: RefundRequest, correlation_id: str) -> NoticeRequested:
-    """To the merchant: the buyer asks for a negotiated unsubscribe it must review (dossier §1.4, §6.3)."""
-    params = refund_params(order, refund) | {"reason": refund.reason}
-    if refund.review_by is not None:
-        params["review_by"] = refund.review_by.isoformat()
-    return _to_party(
-        order,
-        NoticeKind.UNSUBSCRIBE_REQUESTED,
-        f"unsubscribe:{refund.refund_id}:requested",
-        AccountRole.MERCHANT,
-        params,
-        correlation_id,
-    )
-
-
-def unsubscribe_decided(
-    order: Order, refund: RefundRequest, approved: bool, decided_by: str, correlation_id: str
-) -> NoticeRequested:
-    """To the buyer: its unsubscribe was agreed (and refunded) or rejected, with the opinion (dossier
-    §1.4)."""
-    params = refund_params(order, refund) | {
-        "outcome": "agreed" if approved else "rejected",
-        "decision": "agreed" if approved else "rejected",  # the word the text shows
-        "opinion": refund.opinion,
-        "decided_by": decided_by,
-    }
-    return _to_party(
-        order,
-        NoticeKind.UNSUBSCRIBE_DECIDED,
-        f"unsubscribe:{refund.refund_id}:decided",
-        AccountRole.BUYER,
-        params,
-        correlation_id,
-    )
-
-
 def return_review_overdue(order: Order, refund: RefundRequest, correlation_id: str) -> NoticeRequested:
     """To the buyer: the merchant did not review its hardware unsubscribe within 7 working days, so it may
     contact the merchant (dossier §1.4)."""

@@ -22,7 +22,6 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 
-from services.orders import notices
 from services.orders.domain import Order
 from services.orders.progress import AgreedRecord, GoodsReturn, RefundRequest, self_service_refund_allowed
 from shared.platform.errors import DomainError, Forbidden, InvalidInput, NotFound
@@ -159,7 +158,7 @@ def request_refund(
                     requested_at=now,
                 ),
             ),
-            notices.unsubscribe_requested(order, refund, correlation_id),
+            # refund.requested tells the merchant (notification's catalogue): no notice of its own.
         ]
     if order.status is not OrderStatus.COMPLETED or order.paid_at is None:
         raise DomainError(
@@ -254,16 +253,12 @@ def conclude(
     closed = {"opinion": opinion, "agreed_record": record, "next_clock_at": None}
     if not approve:
         order.refund = refund.model_copy(update=closed | {"state": "rejected", "decided_at": now})
-        return [outcome, notices.unsubscribe_decided(order, order.refund, False, role.value, correlation_id)]
+        return [outcome]  # refund.decided tells the buyer (notification's catalogue)
     order.refund = refund.model_copy(update=closed)
     why = f"refund {refund.refund_id} approved by the {role.value}: {refund.reason}"
     moved = order.refunded(now, why, correlation_id)
     assert order.refund is not None
-    return [
-        *moved,
-        outcome,
-        notices.unsubscribe_decided(order, order.refund, True, role.value, correlation_id),
-    ]
+    return [*moved, outcome]
 
 
 def appeal_resolved(

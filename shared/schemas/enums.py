@@ -125,8 +125,6 @@ class NoticeKind(StrEnum):
     LISTING_REVIEW_RESULT = "listing_review_result"  # §6.3: the listing review's result, to the merchant
     LONG_RUNNING_REMINDER = "long_running_reminder"  # §1.5: 180 days; merchant, buyer's account manager
     SUPERVISION_AUTO_UNSUBSCRIBED = "supervision_auto_unsubscribed"  # §1.5/§6.3: legacy overdue supervision
-    UNSUBSCRIBE_REQUESTED = "unsubscribe_requested"  # §6.3 "user submitted an unsubscribe request" (101)
-    UNSUBSCRIBE_DECIDED = "unsubscribe_decided"  # §1.4: the merchant agreed or rejected
     RETURN_REVIEW_OVERDUE = "return_review_overdue"  # §1.4: the merchant did not review a return in time
     INVOICE_REQUESTED = "invoice_requested"  # §6.3 "general-product invoice request" (901)
     STATEMENT_STATUS = "statement_status"  # §4.3/§7.6: a settlement statement in review, sent or paid

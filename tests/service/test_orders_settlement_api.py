@@ -19,7 +19,7 @@ from shared.platform.audit import MemoryAuditLog
 from shared.platform.fakes import FakeState
 from shared.platform.http import install_security
 from shared.platform.worker import Blocked
-from shared.schemas import NoticeRequested, OrderStatusChanged, RefundDecided
+from shared.schemas import NoticeRequested, OrderStatusChanged, RefundDecided, RefundRequested
 from shared.workdays import BEIJING
 from tests import tokens
 from tests.service.orders_support import in_memory
@@ -101,10 +101,10 @@ async def test_returned_goods_are_shipped_by_the_buyer_and_confirmed_by_the_merc
 ) -> None:
     buyer, merchant = people["buyer"], people["merchant"]
     order_id, refund_id = await hardware_unsubscribe(http, people)
-    [asked] = notices(state, "unsubscribe_requested")
-    assert [r.account_id for r in asked.payload.recipients] == [merchant.account_id]
-    assert (asked.payload.params["amount"], asked.payload.params["reason"]) == ("800.00", "arrived broken")
-    assert "review_by" in asked.payload.params
+    # refund.requested tells the merchant (notification's catalogue)
+    [asked] = [e for e in state.outbox if isinstance(e, RefundRequested)]
+    assert asked.payload.parties.merchant_account_id == merchant.account_id
+    assert (str(asked.payload.amount), asked.payload.reason) == ("800.00", "arrived broken")
     ship = f"/purchased-services/{order_id}/unsubscribe/{refund_id}/shipment"
     accept = f"/orders/{order_id}/refunds/{refund_id}/return"
     parcel = {"carrier": "SF", "tracking_no": "SF1234"}
@@ -135,9 +135,7 @@ async def test_returned_goods_are_shipped_by_the_buyer_and_confirmed_by_the_merc
     assert body["refund"]["agreed_record"] == {"kind": "returned_goods", "ref": "SF1234"}
     [decided] = [e for e in state.outbox if isinstance(e, RefundDecided)]
     assert (decided.payload.approved, str(decided.payload.amount)) == (True, "800.00")
-    [told] = notices(state, "unsubscribe_decided")
-    assert [r.account_id for r in told.payload.recipients] == [buyer.account_id]
-    assert told.payload.params["outcome"] == "agreed"
+    assert decided.payload.parties.buyer_account_id == buyer.account_id  # refund.decided tells the buyer
     again = await http.post(accept, headers=merchant.headers, json={"accept": True})
     assert again.status_code == 409, again.text
 
@@ -175,8 +173,8 @@ async def test_the_clocks_tell_the_buyer_after_seven_working_days_and_accept_aft
     read = (await http.get(f"/orders/{order_id}", headers=buyer.headers)).json()
     assert (read["status"], read["refund"]["state"]) == ("refunded", "approved")
     assert read["refund"]["goods_return"]["decided_by_system"] is True
-    assert len([e for e in state.outbox if isinstance(e, RefundDecided)]) == 1
-    assert [n.payload.params["decided_by"] for n in notices(state, "unsubscribe_decided")] == ["system"]
+    [decided] = [e for e in state.outbox if isinstance(e, RefundDecided)]
+    assert decided.payload.decided_by_role == "system"
     assert await source.due(clock.at + timedelta(days=1), 10, Blocked()) == []
 
 
@@ -217,7 +215,7 @@ async def test_an_agreement_needs_the_agreed_record_and_a_rejection_its_reason(
 
     assert agreed.status_code == 200, agreed.text
     assert (agreed.json()["status"], agreed.json()["refund"]["agreed_record"]) == ("refunded", record)
-    assert [n.payload.params["outcome"] for n in notices(state, "unsubscribe_decided")] == ["agreed"]
+    assert [e.payload.approved for e in state.outbox if isinstance(e, RefundDecided)] == [True]
 
 
 async def statements_of(http: httpx.AsyncClient, who: Who, **params: Any) -> list[dict[str, Any]]:

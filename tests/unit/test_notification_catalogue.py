@@ -65,8 +65,6 @@ ORDER_NOTICES = {
     "appeal_escalated",
     "long_running_reminder",
     "supervision_auto_unsubscribed",
-    "unsubscribe_requested",
-    "unsubscribe_decided",
     "return_review_overdue",
     "invoice_requested",
     "order_reminder",

@@ -39,8 +39,6 @@ EXPECTED: dict[NoticeKind, tuple[str, set[Channel]]] = {
     NoticeKind.LISTING_REVIEW_RESULT: ("901", {IN, SMS}),
     NoticeKind.LONG_RUNNING_REMINDER: ("supervision", {IN, MAIL}),
     NoticeKind.SUPERVISION_AUTO_UNSUBSCRIBED: ("101", {IN, MAIL, SMS}),
-    NoticeKind.UNSUBSCRIBE_REQUESTED: ("101", {IN, MAIL, SMS}),
-    NoticeKind.UNSUBSCRIBE_DECIDED: ("101", {IN, MAIL, SMS}),
     NoticeKind.RETURN_REVIEW_OVERDUE: ("101", {IN, MAIL, SMS}),
     NoticeKind.INVOICE_REQUESTED: ("901", {IN, MAIL}),
     NoticeKind.STATEMENT_STATUS: ("billing", {IN, MAIL}),
