@@ -54,6 +54,7 @@ async def service_orders(request: Request, order_id: str = "") -> Response:
         return RedirectResponse(f"/orders/{order_id.strip()}", status_code=303)
     q = request.query_params
     filters = {k: str(q.get(k) or "") for k in ("status", "delivery_type", "created_from", "created_to")}
+    kept = {**filters, "limit": str(q.get("limit") or "")}  # a page size given in the URL stays on the next
     cursor = str(q.get("cursor") or "")
     page: dict[str, Any] = {"service_orders": [], "next_cursor": None}
     error: ServiceError | None = None
@@ -64,7 +65,7 @@ async def service_orders(request: Request, order_id: str = "") -> Response:
             "created_from": beijing_day(filters["created_from"], "created_from"),
             "created_to": beijing_day(filters["created_to"], "created_to", after=True),
             "cursor": cursor,
-            "limit": str(q.get("limit") or "20"),
+            "limit": kept["limit"] or "20",
         }
         page = await services_of(request).call(
             await token_of(request),
@@ -82,10 +83,10 @@ async def service_orders(request: Request, order_id: str = "") -> Response:
         filters=filters,
         statuses=SO_STATUSES,
         delivery_types=DELIVERY_TYPES,
-        next_url=page_url("/service-orders", filters, cursor=page["next_cursor"] or "")
+        next_url=page_url("/service-orders", kept, cursor=page["next_cursor"] or "")
         if page.get("next_cursor")
         else "",
-        first_url=page_url("/service-orders", filters) if cursor else "",
+        first_url=page_url("/service-orders", kept) if cursor else "",
         error=error,
     )
 

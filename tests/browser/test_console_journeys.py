@@ -120,7 +120,7 @@ async def test_the_buyer_appeals_the_operator_resolves_and_both_see_the_outcome(
 
     operator = await log_in(browser, console, j.operator)
     await expect(operator.get_by_role("navigation")).to_contain_text("Appeals")
-    await operator.get_by_role("link", name="Appeals").click()
+    await operator.get_by_role("link", name="Service orders").click()
     # The operator works this page with the keyboard: the first Tab reaches the skip link, then the form.
     await operator.keyboard.press("Tab")
     await expect(operator.get_by_role("link", name="Skip to content")).to_be_focused()
@@ -220,7 +220,18 @@ async def test_a_merchant_creates_and_publishes_a_product_and_sees_it_listed(
     await page.get_by_role("button", name="Publish for review").click()
     await expect(page.get_by_test_id("product-status")).to_have_text("Waiting for review")
 
-    await j.call("POST", "orders", f"/products/{product_id}/review", j.operator, json={"approve": True})
+    # The operator approves it from the review queue (dossier §9.1).
+    operator = await log_in(browser, console, j.operator)
+    await operator.get_by_role("link", name="Product reviews").click()
+    waiting = operator.locator(f'section[data-product="{product_id}"]')
+    await expect(waiting.get_by_role("heading")).to_have_text(name)
+    await waiting.get_by_label(re.compile("^Review note")).fill("clear acceptance standard")
+    await waiting.get_by_role("button", name="Approve and list").click()
+    await expect(operator.get_by_role("status")).to_contain_text("Done")
+    await expect(operator.locator(f'section[data-product="{product_id}"]')).to_have_count(0)
+    reviewed = await j.call("GET", "orders", f"/products/{product_id}", j.merchant)
+    assert (reviewed["status"], reviewed["review_note"]) == ("listed", "clear acceptance standard")
+    await operator.context.close()
     await page.reload()
     await expect(page.get_by_test_id("product-status")).to_have_text("Listed")
     await page.get_by_role("link", name="My products").click()
@@ -258,4 +269,90 @@ async def test_a_provider_sees_its_ledger_and_statement(
     await expect(page.get_by_test_id("billed")).to_have_text(statement["billed_basic"])
     await expect(page.get_by_role("alert")).to_have_count(0)
     await screenshot(page, "provider-ledger")
+    await page.context.close()
+
+
+async def test_the_operator_takes_a_buyers_appeal_from_the_queue_and_resolves_it(
+    console: Stack, browser: Browser, http: httpx.AsyncClient, idp: IdentityProvider
+) -> None:
+    j = await bought(console, http, idp)
+    await j.call(
+        "POST",
+        "supervision",
+        f"/service-orders/{j.so_id}/appeals",
+        j.buyer,
+        expect=201,
+        json={"reason": "no answer for a week", "demands": "a refund", "attachments": []},
+    )
+    operator = await log_in(browser, console, j.operator, viewport=PHONE)
+    # The operator's home is the queue; the unassigned filter keeps this appeal in it.
+    await expect(operator.get_by_role("heading", level=1)).to_have_text("Appeal queue")
+    await operator.get_by_label("Assignee").select_option("unassigned")
+    await operator.get_by_role("button", name="Apply the filters").click()
+    row = operator.locator(f'tr[data-order="{j.order_id}"]')
+    await expect(row).to_contain_text("no answer for a week")
+    await expect(row.get_by_test_id("sla")).to_contain_text(re.compile(r"^\d+ (d|h|min)\b.* left$"))
+    await expect(row.get_by_test_id("assignee")).to_have_text("Unassigned")
+    await screenshot(operator, "operator-appeal-queue-phone")
+
+    await row.get_by_role("button", name="Assign to me").click()
+    await expect(operator.get_by_role("status")).to_contain_text("Done")
+    so = await service_order(j)
+    assert so["open_appeal"]["assignee_account_id"] == j.operator.account_id
+    # Taken: no longer unassigned, and in "assigned to me".
+    await expect(operator.locator(f'tr[data-order="{j.order_id}"]')).to_have_count(0)
+    await operator.get_by_label("Assignee").select_option("mine")
+    await operator.get_by_role("button", name="Apply the filters").click()
+    mine = operator.locator(f'tr[data-order="{j.order_id}"]')
+    await expect(mine.get_by_test_id("assignee")).to_have_text("you")
+    await expect(mine.get_by_role("button", name="Assign to me")).to_have_count(0)
+
+    # Resolved from the service order's page the row links to.
+    await mine.get_by_role("link", name=re.compile("^Open to resolve")).click()
+    await expect(operator.get_by_test_id("appeal-assignee")).to_have_text("you")
+    await operator.get_by_label("Decision").select_option("complete")
+    await operator.get_by_label("Note to both parties").fill("the work was delivered; the order completes")
+    await operator.get_by_role("button", name="Resolve").click()
+    await expect(operator.get_by_test_id("appeal-outcome")).to_contain_text("Complete the order")
+    assert (await service_order(j))["status"] == "completed"
+    queue = await j.call("GET", "supervision", "/appeals", j.operator, params={"status": "resolved"})
+    assert j.order_id in [a["order_id"] for a in queue["appeals"]]
+    await operator.context.close()
+
+
+async def test_a_merchant_filters_its_service_orders_and_pages_through_them(
+    console: Stack, browser: Browser, http: httpx.AsyncClient, idp: IdentityProvider
+) -> None:
+    j = await bought(console, http, idp)
+    first = j.order_id
+    await j.buy()  # a second order of the same merchant's product: two rows, one a page
+    await j.service_order()
+    second = j.order_id
+    page = await log_in(browser, console, j.merchant)
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Service orders")
+    await page.get_by_label("Status").select_option("active")
+    await page.get_by_label("Delivery type").select_option("manual_service")
+    await page.get_by_label("Created from (date)").fill("2020-01-01")
+    await page.get_by_role("button", name="Apply the filters").click()
+    table = page.get_by_test_id("service-orders")
+    await expect(table).to_contain_text(first)
+    await expect(table).to_contain_text(second)
+    await expect(page.get_by_role("row", name=re.compile(second))).to_contain_text("In progress")
+    await screenshot(page, "merchant-service-orders")
+    # One a page: newest first, the next page link keeps the filters.
+    await page.goto(page.url + "&limit=1")
+    await expect(page.get_by_test_id("service-orders")).to_contain_text(second)
+    await expect(page.get_by_test_id("service-orders")).not_to_contain_text(first)
+    await page.get_by_role("link", name="Next page").click()
+    await expect(page.get_by_test_id("service-orders")).to_contain_text(first)
+    assert "delivery_type=manual_service" in page.url
+    await expect(page.get_by_label("Status")).to_have_value("active")
+    # A filter that excludes them: a date range in the past.
+    await page.get_by_label("Created to (date, inclusive)").fill("2020-01-02")
+    await page.get_by_role("button", name="Apply the filters").click()
+    await expect(page.get_by_text("Nothing matches.")).to_be_visible()
+    # A row opens its service order page.
+    await page.get_by_role("link", name="Clear").click()
+    await page.get_by_role("link", name=first).click()
+    await expect(page.get_by_test_id("so-status")).to_have_text("In progress")
     await page.context.close()

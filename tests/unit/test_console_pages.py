@@ -439,3 +439,38 @@ def test_the_pages_need_a_login() -> None:
     with TestClient(create_app(settings)) as client:
         for path in ("/operator/appeals", "/operator/products", "/operator/dead", "/merchant/console"):
             assert client.get(path, follow_redirects=False).headers["location"] == "/login"
+
+
+def test_the_order_page_tells_the_operator_whose_the_open_appeal_is(
+    stand: Stand, as_role: Callable[..., TestClient]
+) -> None:
+    appeal = {
+        "appeal_id": "A1",
+        "raised_by_role": "buyer",
+        "reason": "no answer",
+        "demands": "a refund",
+        "attachments": [],
+        "respond_by": "2026-12-03T16:00:00Z",
+        "assignee_account_id": "op-1",
+        "outcome": None,
+    }
+    so = {
+        "service_order_id": "SO-O1",
+        "order_id": "O1",
+        "status": "frozen",
+        "node": None,
+        "next_step": None,
+        "deadlines": [],
+        "open_appeal": appeal,
+        "appeals": [appeal],
+        "timeline": [],
+    }
+    stand.on("GET", "supervision", "/service-orders/by-order/O1", so)
+    mine = as_role("operator", "op-1").get("/orders/O1").text
+    assert re.search(r'data-testid="appeal-assignee">you<', mine)
+    assert 'action="/orders/O1/appeals/A1/resolution"' in mine
+    theirs = as_role("operator", "op-2").get("/orders/O1").text
+    assert re.search(r'data-testid="appeal-assignee"><code>op-1</code><', theirs)
+    buyer = as_role("buyer", "b1").get("/orders/O1").text
+    assert "appeal-assignee" not in buyer
+    assert "/resolution" not in buyer
