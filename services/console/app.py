@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from services.console import pages, pages_merchant, pages_operator, web
+from services.console import pages, pages_buyer, pages_merchant, pages_operator, web
 from services.console.backend import Services
 from services.console.i18n import CATALOGUE, countdown, negotiate, translator
 from services.console.menu import home_for, menu_for
@@ -133,6 +133,7 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
         return render(templates, request, "home.html", status=403, error={"message": t("error.csrf")})
 
     app.include_router(pages.router)
+    app.include_router(pages_buyer.router)
     app.include_router(pages_merchant.router)
     app.include_router(pages_operator.router)
     return app

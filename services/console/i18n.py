@@ -269,6 +269,57 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "call.succeeded": ("Succeeded", "成功"),
     "call.failed": ("Failed", "失败"),
     "call.cancelled": ("Cancelled", "已取消"),
+    # --- the buyer: purchased services, refunds, favourites, the message centre
+    "orders.name": ("Product name contains", "商品名称包含"),
+    "order_status.pending_payment": ("Waiting for payment", "待支付"),
+    "order_status.processing": ("In service", "服务中"),
+    "order_status.completed": ("Completed", "已完成"),
+    "order_status.cancelled": ("Cancelled", "已取消"),
+    "order_status.refunded": ("Refunded", "已退款"),
+    "refund.title": ("Refund (unsubscribe)", "退订退款"),
+    "refund.help": (
+        "A supervised service is refunded as agreed with the merchant, who answers within its review time; "
+        "other products can be refunded without a reason in their first days.",
+        "受监管服务的退款由商家在审核时限内与您协商确定；其他商品在购买后的前几天可无理由退款。",
+    ),
+    "refund.reason": ("Why you ask for a refund", "退款原因"),
+    "refund.amount": ("Amount asked for (CNY, empty: all that was paid)", "申请金额（元，留空为全额）"),
+    "refund.submit": ("Request the refund", "申请退款"),
+    "refund.state": ("Refund request", "退款申请"),
+    "refund.review_by": ("The merchant answers by", "商家审核截止"),
+    "refund.opinion": ("Merchant's opinion", "商家意见"),
+    "refund_state.requested": ("Requested", "已申请"),
+    "refund_state.approved": ("Approved", "已同意"),
+    "refund_state.rejected": ("Rejected", "已拒绝"),
+    "nav.favourites": ("Favourites", "我的收藏"),
+    "favourites.title": ("My favourites", "我的收藏"),
+    "favourites.empty": ("No favourite yet.", "暂无收藏。"),
+    "favourites.added": ("Kept since", "收藏时间"),
+    "favourites.product_id": ("Product ID", "商品编号"),
+    "favourites.add": ("Keep a product", "收藏商品"),
+    "favourites.remove": ("Remove", "取消收藏"),
+    "favourites.buy": ("Buy", "购买"),
+    "favourites.gone": ("No longer listed", "已下架"),
+    "nav.recipients": ("Message centre", "消息接收管理"),
+    "recipients.title": ("Message centre: who receives the messages", "消息接收管理"),
+    "recipients.help": (
+        "Messages go to verified addresses only: each new recipient gets an email link and an SMS code.",
+        "消息只发送到已验证的地址：新接收人会收到邮件验证链接和短信验证码。",
+    ),
+    "recipients.empty": (
+        "No recipient yet: messages go to your own account's contact.",
+        "暂无接收人：消息发送至账号本人。",
+    ),
+    "recipients.name": ("Name", "姓名"),
+    "recipients.email": ("Email", "邮箱"),
+    "recipients.phone": ("Mobile phone (+86…)", "手机号（+86…）"),
+    "recipients.add": ("Add the recipient", "添加接收人"),
+    "recipients.new": ("A new recipient", "新增接收人"),
+    "recipients.verified": ("verified", "已验证"),
+    "recipients.unverified": ("not verified", "未验证"),
+    "recipients.code": ("SMS code (6 digits)", "短信验证码（6 位）"),
+    "recipients.verify": ("Verify the phone", "验证手机"),
+    "recipients.resend": ("Send the verification again", "重新发送验证"),
 }
 
 # The service orders' and products' enumerations as the services name them (their OpenAPI documents).
@@ -288,6 +339,7 @@ DELIVERY_TYPES = (
     "api",
 )
 APPEAL_STATUSES = ("open", "escalated", "resolved")
+ORDER_STATUSES = ("pending_payment", "processing", "completed", "cancelled", "refunded")
 
 CATALOGUE: dict[str, dict[str, str]] = {
     "en-US": {k: en for k, (en, _) in _PAIRS.items()},

@@ -14,7 +14,13 @@ class Item:
 INBOX = Item("nav.inbox", "/inbox")
 SERVICE_ORDERS = Item("nav.service_orders", "/service-orders")  # supervision's list, filtered by the caller
 MENUS: dict[str, tuple[Item, ...]] = {
-    "buyer": (Item("nav.orders", "/buyer/orders"), SERVICE_ORDERS, INBOX),
+    "buyer": (
+        Item("nav.orders", "/buyer/orders"),
+        SERVICE_ORDERS,
+        Item("nav.favourites", "/buyer/favourites"),
+        Item("nav.recipients", "/messages/recipients"),
+        INBOX,
+    ),
     "merchant": (
         SERVICE_ORDERS,
         Item("nav.products", "/merchant/products"),

@@ -30,20 +30,6 @@ router = APIRouter()
 BEIJING_OFFSET = "+08:00"  # a datetime-local input is Beijing wall-clock time (dossier §4.3)
 
 
-# --- buyer ------------------------------------------------------------------------------------------------
-@router.get("/buyer/orders", response_class=HTMLResponse)
-async def my_orders(request: Request) -> Response:
-    user_of(request)
-    try:
-        orders = await services_of(request).call(
-            await token_of(request), "GET", "orders", "/purchased-services"
-        )
-    except ServiceError as exc:
-        return render(request, "orders.html", orders=[], error=exc)
-    orders.sort(key=lambda o: o.get("created_at", ""), reverse=True)
-    return render(request, "orders.html", orders=orders)
-
-
 # --- one order and its service order, for each of its parties ------------------------------------------
 @router.get("/service-orders", response_class=HTMLResponse)
 async def service_orders(request: Request, order_id: str = "") -> Response:

@@ -356,3 +356,51 @@ async def test_a_merchant_filters_its_service_orders_and_pages_through_them(
     await page.get_by_role("link", name=first).click()
     await expect(page.get_by_test_id("so-status")).to_have_text("In progress")
     await page.context.close()
+
+
+async def test_a_buyer_keeps_a_favourite_asks_for_a_refund_and_adds_a_message_recipient(
+    console: Stack, browser: Browser, http: httpx.AsyncClient, idp: IdentityProvider
+) -> None:
+    j = await bought(console, http, idp)
+    page = await log_in(browser, console, j.buyer)
+    # Purchased services, filtered: the order is in service.
+    await page.get_by_label("Status").select_option("processing")
+    await page.get_by_role("button", name="Apply the filters").click()
+    await expect(page.get_by_role("row", name=re.compile(j.order_id))).to_contain_text("In service")
+
+    # Favourites: keep the product, see it by its name, remove it.
+    await page.get_by_role("link", name="Favourites").click()
+    await page.get_by_label("Product ID").fill(j.product["product_id"])
+    await page.get_by_role("button", name="Keep a product").click()
+    kept = page.locator(f'li[data-favourite="{j.product["product_id"]}"]')
+    await expect(kept.get_by_role("heading")).to_have_text(j.product["name"])
+    favourites = await j.call("GET", "orders", "/favourites", j.buyer)
+    assert [f["product_id"] for f in favourites] == [j.product["product_id"]]
+    await kept.get_by_role("button", name=re.compile("^Remove")).click()
+    await expect(kept).to_have_count(0)
+    assert await j.call("GET", "orders", "/favourites", j.buyer) == []
+
+    # A refund request on the order's page: the merchant decides it within its review time.
+    await page.goto(f"{console.console_url}/orders/{j.order_id}")
+    await page.get_by_text("Refund (unsubscribe)").click()
+    await page.get_by_label("Why you ask for a refund").fill("the project was cancelled")
+    await page.get_by_label(re.compile("^Amount asked for")).fill("100.00")
+    await page.get_by_role("button", name="Request the refund").click()
+    await expect(page.get_by_test_id("refund-state")).to_have_text("Requested")
+    order = await j.call("GET", "orders", f"/orders/{j.order_id}", j.buyer)
+    assert (order["refund"]["state"], order["refund"]["amount"]) == ("requested", "100.00")
+
+    # The message centre: a new recipient is listed, unverified until it uses its link and code.
+    await page.get_by_role("link", name="Message centre").click()
+    await page.get_by_label("Name").fill("Han Meimei")
+    await page.get_by_label("Email").fill(f"han.{j.buyer.account_id[:8]}@example.com")
+    await page.get_by_label(re.compile("^Mobile phone")).fill("+8613811110077")
+    await page.get_by_role("button", name="Add the recipient").click()
+    added = page.locator("li[data-recipient]", has_text="Han Meimei")
+    await expect(added.get_by_test_id("phone-verified")).to_have_text("not verified")
+    await expect(added.get_by_label("SMS code (6 digits)")).to_be_visible()
+    await screenshot(page, "buyer-message-centre")
+    recipients = await j.call("GET", "notification", f"/accounts/{j.buyer.account_id}/recipients", j.buyer)
+    [new] = [r for r in recipients if r["name"] == "Han Meimei"]
+    assert (new["phone"], new["phone_verified"]) == ("+8613811110077", False)
+    await page.context.close()

@@ -18,7 +18,14 @@ from fastapi.testclient import TestClient
 
 from services.console.app import create_app
 from services.console.backend import error_of
-from services.console.i18n import APPEAL_STATUSES, CATALOGUE, DELIVERY_TYPES, LOCALES, negotiate
+from services.console.i18n import (
+    APPEAL_STATUSES,
+    CATALOGUE,
+    DELIVERY_TYPES,
+    LOCALES,
+    ORDER_STATUSES,
+    negotiate,
+)
 from services.console.menu import MENUS, home_for, menu_for
 from services.console.oidc import LoginRequired, access_token, roles_of, session_from_tokens
 from services.console.pages_operator import DEAD_LETTER_SERVICES
@@ -165,6 +172,8 @@ def test_every_word_the_templates_use_is_in_the_catalogue() -> None:
         "queue.status_": APPEAL_STATUSES,
         "call": ("pending", "succeeded", "failed", "cancelled"),
         "service": DEAD_LETTER_SERVICES,
+        "order_status": ORDER_STATUSES,
+        "refund_state": ("requested", "approved", "rejected"),
     }.items():
         keys = {f"{prefix}{v}" if prefix.endswith("_") else f"{prefix}.{v}" for v in values}
         assert keys <= set(CATALOGUE["zh-CN"])
@@ -193,7 +202,13 @@ def test_the_locale_follows_the_switch_then_accept_language(
 
 # --- the role decides the menu ------------------------------------------------------------------------
 def test_each_role_has_its_own_menu_and_the_inbox() -> None:
-    assert [i.href for i in menu_for("buyer")] == ["/buyer/orders", "/service-orders", "/inbox"]
+    assert [i.href for i in menu_for("buyer")] == [
+        "/buyer/orders",
+        "/service-orders",
+        "/buyer/favourites",
+        "/messages/recipients",
+        "/inbox",
+    ]
     assert [i.href for i in menu_for("operator")] == [
         "/operator/appeals",
         "/service-orders",

@@ -474,3 +474,94 @@ def test_the_order_page_tells_the_operator_whose_the_open_appeal_is(
     buyer = as_role("buyer", "b1").get("/orders/O1").text
     assert "appeal-assignee" not in buyer
     assert "/resolution" not in buyer
+
+
+# --- the buyer: purchased services, refunds, favourites, the message centre ----------------------------
+def test_purchased_services_are_filtered_by_orders(stand: Stand, as_role: Callable[..., TestClient]) -> None:
+    order = {"order_id": "O1", "status": "processing", "amount": "1288.00", "currency": "CNY"}
+    stand.on("GET", "orders", "/purchased-services", [{**order, "product": {"name": "Cloud migration"}}])
+    html = as_role("buyer", "b1").get("/buyer/orders", params={"status": "processing", "name": "cloud"}).text
+    assert stand.query("/purchased-services") == {"status": ["processing"], "name": ["cloud"]}
+    assert "In service" in html
+    assert 'href="/orders/O1"' in html
+
+
+def test_a_refund_request_carries_the_reason_and_the_amount_only_when_given(
+    stand: Stand, as_role: Callable[..., TestClient]
+) -> None:
+    stand.on("POST", "orders", "/purchased-services/O1/unsubscribe", {"order_id": "O1"})
+    client = as_role("buyer", "b1")
+    for amount, body in (
+        ("", {"reason": "not what was promised"}),
+        (" 100.50 ", {"reason": "not what was promised", "amount": "100.50"}),
+    ):
+        resp = client.post(
+            "/orders/O1/unsubscribe",
+            data={"csrf": "c1", "reason": "not what was promised", "amount": amount},
+            follow_redirects=False,
+        )
+        assert resp.headers["location"] == "/orders/O1"
+        assert json.loads(stand.asked[-1].content) == body
+
+
+def test_the_order_page_offers_the_refund_until_one_is_asked_then_shows_it(
+    stand: Stand, as_role: Callable[..., TestClient]
+) -> None:
+    order = {"order_id": "O1", "status": "processing", "amount": "1288.00", "currency": "CNY"}
+    order |= {"product": {"name": "Cloud migration"}, "refund": None}
+    stand.on("GET", "orders", "/orders/O1", order)
+    client = as_role("buyer", "b1")
+    assert 'action="/orders/O1/unsubscribe"' in client.get("/orders/O1").text
+    refund = {
+        "state": "requested",
+        "amount": "1288.00",
+        "reason": "late",
+        "review_by": "2026-12-04T16:00:00Z",
+    }
+    stand.on("GET", "orders", "/orders/O1", {**order, "refund": refund})
+    html = client.get("/orders/O1").text
+    assert 'action="/orders/O1/unsubscribe"' not in html
+    assert re.search(r'data-testid="refund-state">Requested<', html)
+    assert "2026-12-05 00:00 (UTC+8)" in html
+    assert 'action="/orders/O1/unsubscribe"' not in as_role("merchant", "m1").get("/orders/O1").text
+
+
+def test_the_message_centre_adds_a_recipient_and_verifies_its_phone_with_the_code(
+    stand: Stand, as_role: Callable[..., TestClient]
+) -> None:
+    view = {"recipient_id": "R1", "name": "Li", "email": "li@example.com", "phone": "+8613800000001"}
+    view |= {"email_verified": True, "phone_verified": False, "categories": [], "active": True}
+    stand.on("GET", "notification", "/accounts/b1/recipients", [view])
+    stand.on("POST", "notification", "/accounts/b1/recipients", [view], status=201)
+    stand.on("POST", "notification", "/accounts/b1/recipients/R1/verify-phone", view)
+    client = as_role("buyer", "b1")
+    html = client.get("/messages/recipients").text
+    assert 'action="/messages/recipients/R1/verify-phone"' in html
+    assert re.search(r'data-testid="phone-verified">not verified<', html)
+    client.post(
+        "/messages/recipients",
+        data={"csrf": "c1", "name": " Li ", "email": "li@example.com", "phone": "+8613800000001"},
+    )
+    added = next(r for r in stand.asked if r.method == "POST" and r.url.path.endswith("/recipients"))
+    assert json.loads(added.content) == {
+        "recipients": [{"name": "Li", "email": "li@example.com", "phone": "+8613800000001"}]
+    }
+    client.post("/messages/recipients/R1/verify-phone", data={"csrf": "c1", "code": "123456"})
+    assert stand.query("/accounts/b1/recipients/R1/verify-phone") == {"code": ["123456"]}
+
+
+def test_buying_a_favourite_opens_the_new_orders_page(
+    stand: Stand, as_role: Callable[..., TestClient]
+) -> None:
+    stand.on("GET", "orders", "/favourites", [{"product_id": "P1", "added_at": "2026-11-30T01:00:00Z"}])
+    stand.on(
+        "GET", "orders", "/products/P1", {"product_id": "P1", "name": "Cloud migration", "status": "listed"}
+    )
+    stand.on("POST", "orders", "/favourites/P1/buy", {"order_id": "O9"}, status=201)
+    client = as_role("buyer", "b1")
+    html = client.get("/buyer/favourites").text
+    assert "Cloud migration" in html
+    resp = client.post(
+        "/buyer/favourites/P1/buy", data={"csrf": "c1", "key": form_key(html)}, follow_redirects=False
+    )
+    assert resp.headers["location"] == "/orders/O9"
