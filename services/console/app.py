@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from services.console import pages, pages_buyer, pages_merchant, pages_operator, web
+from services.console import pages, pages_buyer, pages_merchant, pages_operator, pages_provider, web
 from services.console.backend import Services
 from services.console.i18n import CATALOGUE, countdown, negotiate, translator
 from services.console.menu import home_for, menu_for
@@ -136,6 +136,7 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
     app.include_router(pages_buyer.router)
     app.include_router(pages_merchant.router)
     app.include_router(pages_operator.router)
+    app.include_router(pages_provider.router)
     return app
 
 

@@ -34,7 +34,7 @@ MENUS: dict[str, tuple[Item, ...]] = {
         Item("nav.dead", "/operator/dead"),
         INBOX,
     ),
-    "provider": (Item("nav.ledger", "/provider/ledger"), INBOX),
+    "provider": (Item("nav.ledger", "/provider/ledger"), Item("nav.selling", "/provider/selling"), INBOX),
 }
 
 

@@ -7,7 +7,6 @@ Every post carries the session's CSRF token (with SameSite=Lax on the session co
 
 from __future__ import annotations
 
-from datetime import date, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -17,7 +16,9 @@ from starlette.datastructures import UploadFile
 from services.console.backend import ServiceError, Services
 from services.console.i18n import DELIVERY_TYPES, SO_STATUSES
 from services.console.web import (
+    BEIJING_OFFSET,
     back,
+    beijing_day,
     check_csrf,
     page_url,
     render,
@@ -27,7 +28,6 @@ from services.console.web import (
 )
 
 router = APIRouter()
-BEIJING_OFFSET = "+08:00"  # a datetime-local input is Beijing wall-clock time (dossier §4.3)
 
 
 # --- one order and its service order, for each of its parties ------------------------------------------
@@ -75,18 +75,6 @@ async def service_orders(request: Request, order_id: str = "") -> Response:
         first_url=page_url("/service-orders", kept) if cursor else "",
         error=error,
     )
-
-
-def beijing_day(value: str, field: str, after: bool = False) -> str:
-    """A date input (YYYY-MM-DD) as the start of that Beijing day, or of the next one for an inclusive end
-    ("created to 30 Nov" keeps what was created on 30 Nov); a date that is none is the field's 422."""
-    if not value:
-        return ""
-    try:
-        day = date.fromisoformat(value)
-    except ValueError as exc:
-        raise ServiceError(422, "expected a date like 2026-11-30", field, "invalid") from exc
-    return f"{day + timedelta(days=1 if after else 0)}T00:00:00{BEIJING_OFFSET}"
 
 
 @router.get("/orders/{order_id}", response_class=HTMLResponse)
@@ -268,17 +256,3 @@ async def read_all(request: Request) -> Response:
     except ServiceError as exc:
         return back(request, "/inbox", exc)
     return back(request, "/inbox")
-
-
-# --- provider ---------------------------------------------------------------------------------------------
-@router.get("/provider/ledger", response_class=HTMLResponse)
-async def ledger(request: Request) -> Response:
-    """The provider's ledger entries and its statement (bills, invoices, billed and unbilled)."""
-    user = user_of(request)
-    token, services = await token_of(request), services_of(request)
-    try:
-        book = await services.call(token, "GET", "partner", f"/providers/{user['sub']}/ledger")
-        statement = await services.call(token, "GET", "partner", f"/providers/{user['sub']}/statement")
-    except ServiceError as exc:
-        return render(request, "ledger.html", book=None, statement=None, error=exc)
-    return render(request, "ledger.html", book=book, statement=statement)

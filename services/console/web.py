@@ -4,6 +4,7 @@ CSRF check and post/redirect/get with the service's own words as the flash messa
 from __future__ import annotations
 
 import secrets
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -12,6 +13,8 @@ from fastapi.responses import RedirectResponse, Response
 
 from services.console.backend import ServiceError, Services
 from services.console.oidc import LoginRequired, access_token
+
+BEIJING_OFFSET = "+08:00"  # a date or datetime-local input is Beijing wall-clock time (dossier §4.3)
 
 
 class CsrfRefused(Exception):
@@ -72,3 +75,15 @@ def page_url(path: str, params: dict[str, str], **more: str) -> str:
     """A list's own URL with its filters (and, say, the next page's cursor); empty filters left out."""
     query = {k: v for k, v in {**params, **more}.items() if v}
     return f"{path}?{urlencode(query)}" if query else path
+
+
+def beijing_day(value: str, field: str, after: bool = False) -> str:
+    """A date input (YYYY-MM-DD) as the start of that Beijing day, or of the next one for an inclusive end
+    ("created to 30 Nov" keeps what was created on 30 Nov); a date that is none is the field's 422."""
+    if not value:
+        return ""
+    try:
+        day = date.fromisoformat(value)
+    except ValueError as exc:
+        raise ServiceError(422, "expected a date like 2026-11-30", field, "invalid") from exc
+    return f"{day + timedelta(days=1 if after else 0)}T00:00:00{BEIJING_OFFSET}"

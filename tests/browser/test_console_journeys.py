@@ -269,6 +269,28 @@ async def test_a_provider_sees_its_ledger_and_statement(
     await expect(page.get_by_test_id("billed")).to_have_text(statement["billed_basic"])
     await expect(page.get_by_role("alert")).to_have_count(0)
     await screenshot(page, "provider-ledger")
+
+    # Selling: a private link for the buyer, shown to copy; a demand filed with the product's merchant.
+    await page.get_by_role("link", name="Links, offers and demands").click()
+    link_form = page.locator("form", has=page.get_by_role("button", name="Make the link"))
+    await link_form.get_by_label("Product ID").fill(j.product["product_id"])
+    await link_form.get_by_label("Customer account ID (optional)").fill(j.buyer.account_id)
+    await link_form.get_by_role("button", name="Make the link").click()
+    token = await page.get_by_test_id("link-token").input_value()
+    assert len(token) > 20  # the signed token, to copy (the buyer orders with it as `private_link`)
+    demand_form = page.locator("form", has=page.get_by_role("button", name="File the demand"))
+    await demand_form.get_by_label("Merchant account ID").fill(j.merchant.account_id)
+    await demand_form.get_by_label("Customer account ID").fill(j.buyer.account_id)
+    await demand_form.get_by_label("Product ID").fill(j.product["product_id"])
+    await demand_form.get_by_label("What the customer needs").fill("a migration of 3 databases")
+    await demand_form.get_by_role("button", name="File the demand").click()
+    await expect(page.get_by_test_id("demand-status")).to_have_text("Submitted")
+    demand_id = page.url.rsplit("/", 1)[-1]
+    demand = await j.call("GET", "partner", f"/demands/{demand_id}", j.provider)
+    assert (demand["provider_id"], demand["customer_account_id"]) == (
+        j.provider.account_id,
+        j.buyer.account_id,
+    )
     await page.context.close()
 
 

@@ -174,6 +174,8 @@ def test_every_word_the_templates_use_is_in_the_catalogue() -> None:
         "service": DEAD_LETTER_SERVICES,
         "order_status": ORDER_STATUSES,
         "refund_state": ("requested", "approved", "rejected"),
+        "offer_status": ("effective", "manual_handling", "rejected", "withdrawn"),
+        "demand_status": ("submitted", "offered", "won"),
     }.items():
         keys = {f"{prefix}{v}" if prefix.endswith("_") else f"{prefix}.{v}" for v in values}
         assert keys <= set(CATALOGUE["zh-CN"])
@@ -216,7 +218,7 @@ def test_each_role_has_its_own_menu_and_the_inbox() -> None:
         "/operator/dead",
         "/inbox",
     ]
-    assert [i.href for i in menu_for("provider")] == ["/provider/ledger", "/inbox"]
+    assert [i.href for i in menu_for("provider")] == ["/provider/ledger", "/provider/selling", "/inbox"]
     assert [i.href for i in menu_for("merchant")] == [
         "/service-orders",
         "/merchant/products",

@@ -565,3 +565,69 @@ def test_buying_a_favourite_opens_the_new_orders_page(
         "/buyer/favourites/P1/buy", data={"csrf": "c1", "key": form_key(html)}, follow_redirects=False
     )
     assert resp.headers["location"] == "/orders/O9"
+
+
+# --- the provider's selling ---------------------------------------------------------------------------
+def test_an_offer_sends_its_products_discount_and_beijing_validity_and_lands_on_its_page(
+    stand: Stand, as_role: Callable[..., TestClient]
+) -> None:
+    offer = {"offer_id": "OF1", "name": "Spring", "status": "manual_handling", "customer_account_id": "b1"}
+    offer |= {"product_ids": ["P1", "P2"], "discount": "0.70"}
+    offer |= {"valid_from": "2026-11-30T16:00:00Z", "valid_until": "2026-12-31T16:00:00Z"}
+    stand.on("POST", "partner", "/offers", offer, status=201)
+    stand.on("GET", "partner", "/offers/OF1", offer)
+    client = as_role("provider", "pv1")
+    form = {"csrf": "c1", "name": "Spring", "customer_account_id": "b1", "product_ids": "P1, P2\nP3"}
+    form |= {"discount": "0.70", "valid_from": "2026-12-01", "valid_until": "2026-12-31"}
+    resp = client.post("/provider/offers", data=form, follow_redirects=False)
+    assert resp.headers["location"] == "/provider/offers/OF1"
+    assert json.loads(stand.asked[-1].content) == {
+        "name": "Spring",
+        "customer_account_id": "b1",
+        "product_ids": ["P1", "P2", "P3"],
+        "discount": "0.70",
+        "valid_from": "2026-12-01T00:00:00+08:00",
+        "valid_until": "2027-01-01T00:00:00+08:00",
+    }
+    html = client.get("/provider/offers/OF1").text
+    assert re.search(r'data-testid="offer-status">Waiting for an operator&#39;s approval<', html)
+    assert 'action="/provider/offers/OF1/withdraw"' in html
+
+
+def test_a_private_link_is_shown_once_after_it_is_made(
+    stand: Stand, as_role: Callable[..., TestClient]
+) -> None:
+    claims = {"link_id": "L1", "product_id": "P1", "customer_account_id": "b1", "provider_id": "pv1"}
+    claims |= {"expires_at": "2026-12-30T01:00:00Z", "offer_id": None, "discount": None}
+    stand.on(
+        "POST", "partner", "/providers/pv1/private-links", {"token": "tok.en.sig", "claims": claims}, 201
+    )
+    client = as_role("provider", "pv1")
+    client.post(
+        "/provider/private-links",
+        data={"csrf": "c1", "product_id": "P1", "customer_account_id": "b1", "offer_id": "", "days": "7"},
+    )
+    assert json.loads(stand.asked[-1].content) == {
+        "product_id": "P1",
+        "customer_account_id": "b1",
+        "offer_id": None,
+        "ttl_seconds": 7 * 86400,
+    }
+    assert "tok.en.sig" not in client.get("/provider/selling").text  # shown on the redirect only
+    refused = client.post("/provider/private-links", data={"csrf": "c1", "product_id": "P1", "days": "0"})
+    assert "<code>days</code>" in refused.text
+    assert len(stand.asked) == 1  # refused before asking partner
+
+
+def test_the_made_link_is_on_the_page_the_post_lands_on(
+    stand: Stand, as_role: Callable[..., TestClient]
+) -> None:
+    claims = {"link_id": "L1", "product_id": "P1", "customer_account_id": None, "expires_at": None}
+    stand.on(
+        "POST", "partner", "/providers/pv1/private-links", {"token": "tok.en.sig", "claims": claims}, 201
+    )
+    landed = as_role("provider", "pv1").post(
+        "/provider/private-links", data={"csrf": "c1", "product_id": "P1"}
+    )
+    assert landed.url.path == "/provider/selling"
+    assert re.search(r'data-testid="link-token">tok.en.sig<', landed.text)
