@@ -288,6 +288,13 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "refund.state": ("Refund request", "退款申请"),
     "refund.review_by": ("The merchant answers by", "商家审核截止"),
     "refund.opinion": ("Merchant's opinion", "商家意见"),
+    "refund.agreed_record": (
+        "Agreed record: the document that records the agreement (required to agree)",
+        "协商记录：记录双方一致意见的文件（同意时必填）",
+    ),
+    "refund.your_opinion": ("Your opinion (required to refuse)", "审核意见（拒绝时必填）"),
+    "refund.agree": ("Agree to the refund", "同意退款"),
+    "refund.refuse": ("Refuse the refund", "拒绝退款"),
     "refund_state.requested": ("Requested", "已申请"),
     "refund_state.approved": ("Approved", "已同意"),
     "refund_state.rejected": ("Rejected", "已拒绝"),

@@ -125,3 +125,30 @@ async def replay_call(request: Request, call_id: str) -> Response:
     except ServiceError as exc:
         return back(request, "/merchant/console", exc)
     return back(request, "/merchant/console")
+
+
+# --- a buyer's refund request -----------------------------------------------------------------------------
+@router.post("/orders/{order_id}/refunds/{refund_id}/decision")
+async def decide_refund(request: Request, order_id: str, refund_id: str) -> Response:
+    """Dossier §1.4: the merchant agrees (with the agreed record: a document it keeps, by its reference) or
+    refuses with its opinion, within its review time."""
+    await check_csrf(request)
+    form = await request.form()
+    approve = str(form.get("decision") or "") == "approve"
+    body: dict[str, Any] = {"approve": approve, "opinion": str(form.get("opinion") or "").strip()}
+    record = str(form.get("agreed_record") or "").strip()
+    if approve and record:
+        body["agreed_record"] = {"kind": "document", "ref": record}
+    to = f"/orders/{order_id}"
+    try:
+        await services_of(request).call(
+            await token_of(request),
+            "POST",
+            "orders",
+            f"/orders/{order_id}/refunds/{refund_id}/decision",
+            json=body,
+            key=await idempotency_key(request, refund_id),
+        )
+    except ServiceError as exc:
+        return back(request, to, exc)
+    return back(request, to)

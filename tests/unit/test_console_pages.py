@@ -631,3 +631,31 @@ def test_the_made_link_is_on_the_page_the_post_lands_on(
     )
     assert landed.url.path == "/provider/selling"
     assert re.search(r'data-testid="link-token">tok.en.sig<', landed.text)
+
+
+def test_the_merchant_agrees_to_a_refund_with_its_agreed_record(
+    stand: Stand, as_role: Callable[..., TestClient]
+) -> None:
+    refund = {
+        "refund_id": "R1",
+        "state": "requested",
+        "amount": "100.00",
+        "reason": "late",
+        "review_by": None,
+    }
+    order = {"order_id": "O1", "status": "processing", "amount": "1288.00", "currency": "CNY"}
+    order |= {"product": {"name": "Cloud migration"}, "refund": refund}
+    stand.on("GET", "orders", "/orders/O1", order)
+    stand.on("POST", "orders", "/orders/O1/refunds/R1/decision", order)
+    client = as_role("merchant", "m1")
+    html = client.get("/orders/O1").text
+    assert 'action="/orders/O1/refunds/R1/decision"' in html
+    assert "refunds/R1/decision" not in as_role("buyer", "b1").get("/orders/O1").text
+    form = {"csrf": "c1", "decision": "approve", "agreed_record": " call notes 30 Nov ", "opinion": ""}
+    client.post("/orders/O1/refunds/R1/decision", data=form)
+    decided = next(r for r in stand.asked if r.method == "POST")
+    assert json.loads(decided.content) == {
+        "approve": True,
+        "opinion": "",
+        "agreed_record": {"kind": "document", "ref": "call notes 30 Nov"},
+    }
