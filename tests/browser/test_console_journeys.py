@@ -14,7 +14,7 @@ from playwright.async_api import Browser, Page, expect
 
 from devstack.stack import Stack
 from tests.browser.conftest import PHONE, log_in, screenshot
-from tests.e2e.journey import EVIDENCE, Journey
+from tests.e2e.journey import Journey
 from tests.helpers import eventually
 from tests.identity import IdentityProvider
 
@@ -57,7 +57,7 @@ async def test_a_buyer_follows_an_order_accepts_the_delivery_and_reads_the_inbox
     await expect(page.get_by_test_id("next-step")).to_contain_text("Merchant")
 
     await j.act(j.merchant, "confirm")
-    await j.act(j.merchant, "deliver", EVIDENCE)
+    await j.act(j.merchant, "deliver", await j.suite.delivery(j.merchant, j.so_id))
     await page.reload()
     # What happens next, and when: the buyer's acceptance step and its deadline.
     await expect(page.get_by_test_id("next-step")).to_contain_text("It is your step")
