@@ -1,5 +1,5 @@
 """The console's composition root: settings, the session cookie, the OIDC client, the services' HTTP client,
-the templates and the routes (login and logout here, the centres' pages in pages.py)."""
+the templates and the routes (login and logout here, the centres' pages in pages*.py)."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from services.console import pages
+from services.console import pages, pages_buyer, pages_merchant, pages_operator, pages_provider, web
 from services.console.backend import Services
-from services.console.i18n import CATALOGUE, negotiate, translator
+from services.console.i18n import CATALOGUE, countdown, negotiate, translator
 from services.console.menu import home_for, menu_for
 from services.console.oidc import LoginRequired, log_in, oauth_client
 from services.console.session import SessionCodec, SessionMiddleware
@@ -46,6 +46,7 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
     key = settings.session_key.get_secret_value() or Fernet.generate_key().decode()
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.filters["when"] = when
+    templates.env.globals["countdown"] = countdown
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -100,7 +101,7 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
 
     @app.post("/logout")
     async def logout(request: Request) -> Response:
-        await pages.check_csrf(request)
+        await web.check_csrf(request)
         id_token = (request.session.get("tokens") or {}).get("id", "")
         request.session.clear()
         # RP-initiated logout ends the identity provider's session too, then comes back to the landing page.
@@ -126,12 +127,16 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
     async def _login_required(request: Request, exc: LoginRequired) -> Response:
         return RedirectResponse("/login", status_code=303)
 
-    @app.exception_handler(pages.CsrfRefused)
-    async def _csrf(request: Request, exc: pages.CsrfRefused) -> Response:
+    @app.exception_handler(web.CsrfRefused)
+    async def _csrf(request: Request, exc: web.CsrfRefused) -> Response:
         t = translator(locale_of(request))
         return render(templates, request, "home.html", status=403, error={"message": t("error.csrf")})
 
     app.include_router(pages.router)
+    app.include_router(pages_buyer.router)
+    app.include_router(pages_merchant.router)
+    app.include_router(pages_operator.router)
+    app.include_router(pages_provider.router)
     return app
 
 
@@ -154,6 +159,7 @@ def render(
         "user": user,
         "menu": menu_for(user["role"]) if user else (),
         "csrf": request.session.get("csrf", ""),
+        "form_key": secrets.token_urlsafe(12),  # this render's forms' Idempotency-Key (web.idempotency_key)
         "flash": request.session.pop("flash", None),
         "path": request.url.path,
         **ctx,

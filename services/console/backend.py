@@ -51,11 +51,14 @@ class Services:
     def __init__(self, urls: dict[str, str], http: httpx.AsyncClient) -> None:
         self.urls, self.http = urls, http
 
-    async def call(self, token: str, method: str, service: str, path: str, **kw: Any) -> Any:
+    async def call(self, token: str, method: str, service: str, path: str, key: str = "", **kw: Any) -> Any:
+        """`key`, when given, goes as the Idempotency-Key: a form sent twice (a double click, a resent post)
+        applies its step once (shared/platform/effects.py)."""
+        headers = {"Authorization": f"Bearer {token}"}
+        if key:
+            headers["Idempotency-Key"] = key
         try:
-            resp = await self.http.request(
-                method, self.urls[service] + path, headers={"Authorization": f"Bearer {token}"}, **kw
-            )
+            resp = await self.http.request(method, self.urls[service] + path, headers=headers, **kw)
         except httpx.HTTPError as exc:
             raise ServiceError(503, f"the {service} service does not answer ({type(exc).__name__})") from exc
         if resp.status_code >= 400:

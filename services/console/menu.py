@@ -12,17 +12,29 @@ class Item:
 
 
 INBOX = Item("nav.inbox", "/inbox")
+SERVICE_ORDERS = Item("nav.service_orders", "/service-orders")  # supervision's list, filtered by the caller
 MENUS: dict[str, tuple[Item, ...]] = {
-    "buyer": (Item("nav.orders", "/buyer/orders"), INBOX),
-    # No merchant or operator listing of service orders exists in the services yet: both open one by its
-    # order id (the operator's appeal notices and the merchant's order messages carry it).
-    "merchant": (
-        Item("nav.service_orders", "/service-orders"),
-        Item("nav.products", "/merchant/products"),
+    "buyer": (
+        Item("nav.orders", "/buyer/orders"),
+        SERVICE_ORDERS,
+        Item("nav.favourites", "/buyer/favourites"),
+        Item("nav.recipients", "/messages/recipients"),
         INBOX,
     ),
-    "operator": (Item("nav.appeals", "/service-orders"), INBOX),
-    "provider": (Item("nav.ledger", "/provider/ledger"), INBOX),
+    "merchant": (
+        SERVICE_ORDERS,
+        Item("nav.products", "/merchant/products"),
+        Item("nav.endpoints", "/merchant/console"),
+        INBOX,
+    ),
+    "operator": (
+        Item("nav.appeals", "/operator/appeals"),
+        SERVICE_ORDERS,
+        Item("nav.reviews", "/operator/products"),
+        Item("nav.dead", "/operator/dead"),
+        INBOX,
+    ),
+    "provider": (Item("nav.ledger", "/provider/ledger"), Item("nav.selling", "/provider/selling"), INBOX),
 }
 
 

@@ -7,7 +7,6 @@ Every post carries the session's CSRF token (with SameSite=Lax on the session co
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -15,85 +14,81 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
 from services.console.backend import ServiceError, Services
-from services.console.oidc import LoginRequired, access_token
+from services.console.i18n import DELIVERY_TYPES, SO_STATUSES
+from services.console.web import (
+    BEIJING_OFFSET,
+    back,
+    beijing_day,
+    check_csrf,
+    page_url,
+    render,
+    services_of,
+    token_of,
+    user_of,
+)
 
 router = APIRouter()
-BEIJING_OFFSET = "+08:00"  # a datetime-local input is Beijing wall-clock time (dossier §4.3)
-
-
-class CsrfRefused(Exception):
-    pass
-
-
-async def check_csrf(request: Request) -> None:
-    form = await request.form()
-    sent = str(form.get("csrf") or request.headers.get("x-csrf-token") or "")
-    expected = str(request.session.get("csrf") or "")
-    if not expected or not secrets.compare_digest(sent, expected):
-        raise CsrfRefused
-
-
-def _user(request: Request) -> dict[str, Any]:
-    user = request.session.get("user")
-    if not user:
-        raise LoginRequired("not logged in")
-    return dict(user)
-
-
-async def _token(request: Request) -> str:
-    return await access_token(request, request.app.state.oidc, request.app.state.settings)
-
-
-def _services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
-
-
-def _render(request: Request, name: str, status: int = 200, **ctx: Any) -> Response:
-    response: Response = request.app.state.render(request, name, status, **ctx)
-    return response
-
-
-def _back(request: Request, to: str, error: ServiceError | None = None) -> Response:
-    request.session["flash"] = (
-        {"message": error.message, "field": error.field, "kind": "error"} if error else {"kind": "done"}
-    )
-    return RedirectResponse(to, status_code=303)
-
-
-# --- buyer ------------------------------------------------------------------------------------------------
-@router.get("/buyer/orders", response_class=HTMLResponse)
-async def my_orders(request: Request) -> Response:
-    _user(request)
-    try:
-        orders = await _services(request).call(await _token(request), "GET", "orders", "/purchased-services")
-    except ServiceError as exc:
-        return _render(request, "orders.html", orders=[], error=exc)
-    orders.sort(key=lambda o: o.get("created_at", ""), reverse=True)
-    return _render(request, "orders.html", orders=orders)
 
 
 # --- one order and its service order, for each of its parties ------------------------------------------
 @router.get("/service-orders", response_class=HTMLResponse)
-async def find_service_order(request: Request, order_id: str = "") -> Response:
-    _user(request)
+async def service_orders(request: Request, order_id: str = "") -> Response:
+    """Dossier §2.1, §9.2: the caller's service orders (a buyer's purchases, a merchant's sales, every one for
+    operators), newest first, filtered and paged by supervision; an order id opens that one."""
+    user_of(request)
     if order_id.strip():
         return RedirectResponse(f"/orders/{order_id.strip()}", status_code=303)
-    return _render(request, "find.html")
+    q = request.query_params
+    filters = {k: str(q.get(k) or "") for k in ("status", "delivery_type", "created_from", "created_to")}
+    kept = {**filters, "limit": str(q.get("limit") or "")}  # a page size given in the URL stays on the next
+    cursor = str(q.get("cursor") or "")
+    page: dict[str, Any] = {"service_orders": [], "next_cursor": None}
+    error: ServiceError | None = None
+    try:
+        params = {
+            "status": filters["status"],
+            "delivery_type": filters["delivery_type"],
+            "created_from": beijing_day(filters["created_from"], "created_from"),
+            "created_to": beijing_day(filters["created_to"], "created_to", after=True),
+            "cursor": cursor,
+            "limit": kept["limit"] or "20",
+        }
+        page = await services_of(request).call(
+            await token_of(request),
+            "GET",
+            "supervision",
+            "/service-orders",
+            params={k: v for k, v in params.items() if v},
+        )
+    except ServiceError as exc:
+        error = exc
+    return render(
+        request,
+        "service_orders.html",
+        page=page,
+        filters=filters,
+        statuses=SO_STATUSES,
+        delivery_types=DELIVERY_TYPES,
+        next_url=page_url("/service-orders", kept, cursor=page["next_cursor"] or "")
+        if page.get("next_cursor")
+        else "",
+        first_url=page_url("/service-orders", kept) if cursor else "",
+        error=error,
+    )
 
 
 @router.get("/orders/{order_id}", response_class=HTMLResponse)
 async def order_page(request: Request, order_id: str) -> Response:
-    user = _user(request)
-    token, services = await _token(request), _services(request)
+    user = user_of(request)
+    token, services = await token_of(request), services_of(request)
     try:
         order = await services.find(token, "orders", f"/orders/{order_id}")
         so = await services.find(token, "supervision", f"/service-orders/by-order/{order_id}")
     except ServiceError as exc:
-        return _render(request, "order.html", status=exc.status, order=None, so=None, error=exc)
+        return render(request, "order.html", status=exc.status, order=None, so=None, error=exc)
     if order is None and so is None:
-        return _render(request, "order.html", status=404, order=None, so=None, not_found=True)
-    return _render(request, "order.html", order=order, so=so, steps=steps_for(so, user["role"]))
+        return render(request, "order.html", status=404, order=None, so=None, not_found=True)
+    return render(request, "order.html", order=order, so=so, steps=steps_for(so, user["role"]))
 
 
 def steps_for(so: dict[str, Any] | None, role: str) -> list[dict[str, Any]]:
@@ -119,8 +114,8 @@ def steps_for(so: dict[str, Any] | None, role: str) -> list[dict[str, Any]]:
 @router.post("/orders/{order_id}/actions/{action}")
 async def act(request: Request, order_id: str, action: str) -> Response:
     await check_csrf(request)
-    token, services, form = await _token(request), _services(request), await request.form()
-    back = f"/orders/{order_id}"
+    token, services, form = await token_of(request), services_of(request), await request.form()
+    to = f"/orders/{order_id}"
     try:
         so = await services.call(token, "GET", "supervision", f"/service-orders/by-order/{order_id}")
         so_id = so["service_order_id"]
@@ -137,15 +132,15 @@ async def act(request: Request, order_id: str, action: str) -> Response:
             token, "POST", "supervision", f"/service-orders/{so_id}/actions/{action}", json=body
         )
     except ServiceError as exc:
-        return _back(request, back, exc)
-    return _back(request, back)
+        return back(request, to, exc)
+    return back(request, to)
 
 
 @router.post("/orders/{order_id}/appeals")
 async def appeal(request: Request, order_id: str) -> Response:
     await check_csrf(request)
-    token, services, form = await _token(request), _services(request), await request.form()
-    back = f"/orders/{order_id}"
+    token, services, form = await token_of(request), services_of(request), await request.form()
+    to = f"/orders/{order_id}"
     try:
         so = await services.call(token, "GET", "supervision", f"/service-orders/by-order/{order_id}")
         so_id = so["service_order_id"]
@@ -162,15 +157,15 @@ async def appeal(request: Request, order_id: str) -> Response:
         }
         await services.call(token, "POST", "supervision", f"/service-orders/{so_id}/appeals", json=body)
     except ServiceError as exc:
-        return _back(request, back, exc)
-    return _back(request, back)
+        return back(request, to, exc)
+    return back(request, to)
 
 
 @router.post("/orders/{order_id}/appeals/{appeal_id}/resolution")
 async def resolve(request: Request, order_id: str, appeal_id: str) -> Response:
     await check_csrf(request)
-    token, services, form = await _token(request), _services(request), await request.form()
-    back = f"/orders/{order_id}"
+    token, services, form = await token_of(request), services_of(request), await request.form()
+    to = f"/orders/{order_id}"
     try:
         so = await services.call(token, "GET", "supervision", f"/service-orders/by-order/{order_id}")
         body = {"outcome": str(form.get("outcome") or ""), "note": str(form.get("note") or "")}
@@ -182,8 +177,8 @@ async def resolve(request: Request, order_id: str, appeal_id: str) -> Response:
             json=body,
         )
     except ServiceError as exc:
-        return _back(request, back, exc)
-    return _back(request, back)
+        return back(request, to, exc)
+    return back(request, to)
 
 
 async def _upload(
@@ -207,134 +202,57 @@ async def _upload(
 # --- inbox (every role) -------------------------------------------------------------------------------
 @router.get("/inbox", response_class=HTMLResponse)
 async def inbox(request: Request) -> Response:
-    user = _user(request)
+    user = user_of(request)
     try:
-        page = await _services(request).call(
-            await _token(request),
+        page = await services_of(request).call(
+            await token_of(request),
             "GET",
             "notification",
             f"/accounts/{user['sub']}/inbox",
             params={"limit": 50},
         )
     except ServiceError as exc:
-        return _render(request, "inbox.html", page={"items": [], "unread": 0, "total": 0}, error=exc)
-    return _render(request, "inbox.html", page=page)
+        return render(request, "inbox.html", page={"items": [], "unread": 0, "total": 0}, error=exc)
+    return render(request, "inbox.html", page=page)
 
 
 @router.get("/inbox/unread", response_class=HTMLResponse)
 async def unread_badge(request: Request) -> Response:
     """The menu's unread count (htmx loads it after the page and refreshes it)."""
-    user = _user(request)
+    user = user_of(request)
     try:
-        counts = await _services(request).call(
-            await _token(request), "GET", "notification", f"/accounts/{user['sub']}/inbox/unread-count"
+        counts = await services_of(request).call(
+            await token_of(request), "GET", "notification", f"/accounts/{user['sub']}/inbox/unread-count"
         )
     except ServiceError:
         return HTMLResponse("")
-    return _render(request, "_badge.html", unread=int(counts.get("unread", 0)))
+    return render(request, "_badge.html", unread=int(counts.get("unread", 0)))
 
 
 @router.post("/inbox/{message_id}/read")
 async def mark_read(request: Request, message_id: str) -> Response:
     await check_csrf(request)
-    user = _user(request)
+    user = user_of(request)
     try:
-        await _services(request).call(
-            await _token(request), "POST", "notification", f"/accounts/{user['sub']}/inbox/{message_id}/read"
+        await services_of(request).call(
+            await token_of(request),
+            "POST",
+            "notification",
+            f"/accounts/{user['sub']}/inbox/{message_id}/read",
         )
     except ServiceError as exc:
-        return _back(request, "/inbox", exc)
-    return _back(request, "/inbox")
+        return back(request, "/inbox", exc)
+    return back(request, "/inbox")
 
 
 @router.post("/inbox/read-all")
 async def read_all(request: Request) -> Response:
     await check_csrf(request)
-    user = _user(request)
+    user = user_of(request)
     try:
-        await _services(request).call(
-            await _token(request), "POST", "notification", f"/accounts/{user['sub']}/inbox/read-all"
+        await services_of(request).call(
+            await token_of(request), "POST", "notification", f"/accounts/{user['sub']}/inbox/read-all"
         )
     except ServiceError as exc:
-        return _back(request, "/inbox", exc)
-    return _back(request, "/inbox")
-
-
-# --- provider ---------------------------------------------------------------------------------------------
-@router.get("/provider/ledger", response_class=HTMLResponse)
-async def ledger(request: Request) -> Response:
-    """The provider's ledger entries and its statement (bills, invoices, billed and unbilled)."""
-    user = _user(request)
-    token, services = await _token(request), _services(request)
-    try:
-        book = await services.call(token, "GET", "partner", f"/providers/{user['sub']}/ledger")
-        statement = await services.call(token, "GET", "partner", f"/providers/{user['sub']}/statement")
-    except ServiceError as exc:
-        return _render(request, "ledger.html", book=None, statement=None, error=exc)
-    return _render(request, "ledger.html", book=book, statement=statement)
-
-
-# --- merchant: products and their publishing status --------------------------------------------------
-@router.get("/merchant/products", response_class=HTMLResponse)
-async def my_products(request: Request) -> Response:
-    """The merchant's listed products (the catalogue lists only those), and a new product's form."""
-    user = _user(request)
-    try:
-        listed = await _services(request).call(await _token(request), "GET", "orders", "/products")
-    except ServiceError as exc:
-        return _render(request, "products.html", products=[], error=exc)
-    mine = [p for p in listed if p.get("merchant_account_id") == user["sub"]]
-    return _render(request, "products.html", products=mine)
-
-
-@router.post("/merchant/products")
-async def create_product(request: Request) -> Response:
-    """A supervised manual service with one one-time specification; it stays a draft until published."""
-    await check_csrf(request)
-    form = await request.form()
-    body = {
-        "name": str(form.get("name") or ""),
-        "delivery_type": "manual_service",
-        "flow_template": "manual_service.standard",
-        "promised_delivery_days": int(str(form.get("promised_delivery_days") or "0") or 0) or None,
-        "acceptance_standard": str(form.get("acceptance_standard") or "") or None,
-        "specifications": [
-            {
-                "spec_id": "std",
-                "name": "Standard",
-                "billing_mode": "one_time",
-                "price": str(form.get("price")),
-            }
-        ],
-    }
-    try:
-        product = await _services(request).call(
-            await _token(request), "POST", "orders", "/products", json=body
-        )
-    except ServiceError as exc:
-        return _back(request, "/merchant/products", exc)
-    return _back(request, f"/merchant/products/{product['product_id']}")
-
-
-@router.get("/merchant/products/{product_id}", response_class=HTMLResponse)
-async def product_page(request: Request, product_id: str) -> Response:
-    _user(request)
-    try:
-        product = await _services(request).find(await _token(request), "orders", f"/products/{product_id}")
-    except ServiceError as exc:
-        return _render(request, "product.html", product=None, error=exc)
-    return _render(request, "product.html", product=product, status=200 if product else 404)
-
-
-@router.post("/merchant/products/{product_id}/publish")
-async def publish(request: Request, product_id: str) -> Response:
-    """Submit the product for the operators' review (dossier §9.1)."""
-    await check_csrf(request)
-    back = f"/merchant/products/{product_id}"
-    try:
-        await _services(request).call(
-            await _token(request), "POST", "orders", f"/products/{product_id}/publish"
-        )
-    except ServiceError as exc:
-        return _back(request, back, exc)
-    return _back(request, back)
+        return back(request, "/inbox", exc)
+    return back(request, "/inbox")

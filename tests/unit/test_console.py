@@ -18,9 +18,17 @@ from fastapi.testclient import TestClient
 
 from services.console.app import create_app
 from services.console.backend import error_of
-from services.console.i18n import CATALOGUE, LOCALES, negotiate
+from services.console.i18n import (
+    APPEAL_STATUSES,
+    CATALOGUE,
+    DELIVERY_TYPES,
+    LOCALES,
+    ORDER_STATUSES,
+    negotiate,
+)
 from services.console.menu import MENUS, home_for, menu_for
 from services.console.oidc import LoginRequired, access_token, roles_of, session_from_tokens
+from services.console.pages_operator import DEAD_LETTER_SERVICES
 from services.console.session import CHUNK, COOKIE, SessionCodec
 from services.console.settings import ConsoleSettings
 
@@ -160,8 +168,21 @@ def test_every_word_the_templates_use_is_in_the_catalogue() -> None:
         "deadline": ("auto_acceptance", "appeal_sla", "idle", "long_running"),
         "outcome": ("resume", "complete", "refund"),
         "product": ("draft", "pending_review", "listed", "rejected"),
+        "delivery": DELIVERY_TYPES,
+        "queue.status_": APPEAL_STATUSES,
+        "call": ("pending", "succeeded", "failed", "cancelled"),
+        "service": DEAD_LETTER_SERVICES,
+        "order_status": ORDER_STATUSES,
+        "refund_state": ("requested", "approved", "rejected"),
+        "offer_status": ("effective", "manual_handling", "rejected", "withdrawn"),
+        "demand_status": ("submitted", "offered", "won"),
     }.items():
-        assert {f"{prefix}.{v}" for v in values} <= set(CATALOGUE["zh-CN"])
+        keys = {f"{prefix}{v}" if prefix.endswith("_") else f"{prefix}.{v}" for v in values}
+        assert keys <= set(CATALOGUE["zh-CN"])
+    # The countdown's and the dead letters' words have the placeholder they are formatted with.
+    for locale in LOCALES:
+        for key in ("sla.left", "sla.overdue", "unit.day", "unit.hour", "unit.minute", "dead.letters"):
+            assert CATALOGUE[locale][key].count("{}") == 1, (locale, key)
 
 
 @pytest.mark.parametrize(
@@ -183,10 +204,27 @@ def test_the_locale_follows_the_switch_then_accept_language(
 
 # --- the role decides the menu ------------------------------------------------------------------------
 def test_each_role_has_its_own_menu_and_the_inbox() -> None:
-    assert [i.href for i in menu_for("buyer")] == ["/buyer/orders", "/inbox"]
-    assert [i.label for i in menu_for("operator")] == ["nav.appeals", "nav.inbox"]
-    assert [i.href for i in menu_for("provider")] == ["/provider/ledger", "/inbox"]
-    assert [i.href for i in menu_for("merchant")] == ["/service-orders", "/merchant/products", "/inbox"]
+    assert [i.href for i in menu_for("buyer")] == [
+        "/buyer/orders",
+        "/service-orders",
+        "/buyer/favourites",
+        "/messages/recipients",
+        "/inbox",
+    ]
+    assert [i.href for i in menu_for("operator")] == [
+        "/operator/appeals",
+        "/service-orders",
+        "/operator/products",
+        "/operator/dead",
+        "/inbox",
+    ]
+    assert [i.href for i in menu_for("provider")] == ["/provider/ledger", "/provider/selling", "/inbox"]
+    assert [i.href for i in menu_for("merchant")] == [
+        "/service-orders",
+        "/merchant/products",
+        "/merchant/console",
+        "/inbox",
+    ]
     assert set(MENUS) == {"buyer", "merchant", "provider", "operator"}
     assert all(item.label in CATALOGUE["zh-CN"] for items in MENUS.values() for item in items)
 
