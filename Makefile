@@ -31,11 +31,12 @@ help:
 	@command -v $(PY_SYSTEM) >/dev/null || { echo "$(PY_SYSTEM) is required"; exit 1; }
 	@mkdir -p .devstack && touch $@
 
-# The browser journeys drive the distribution's chromium (Playwright's own browser download is not used).
+# The browser journeys drive the distribution's chromium (Playwright's own browser download is not used), with
+# a CJK font so the zh-CN pages' screenshots show their text.
 chromium:
-	@command -v chromium >/dev/null || { \
-	  echo "installing chromium ..."; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	@command -v chromium >/dev/null && fc-list :lang=zh | grep -q . || { \
+	  echo "installing chromium and a CJK font ..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei; }
 
 # Exactly the locked versions, each checked against its hash; then the project itself, without resolving
 # anything. `pip check` catches a pyproject.toml dependency that the lock does not have yet.
