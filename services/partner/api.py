@@ -7,11 +7,12 @@ import uuid
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import AwareDatetime, BaseModel, Field
 
 from services.partner import reads, selling
 from services.partner.deps import Deps
+from services.partner.lists import DEFAULT_LIMIT, MAX_LIMIT, DemandStatus, OfferStatus, Page
 from services.partner.programme import Application, CustomerAssociation, Demand, Offer, ProductTerms, Provider
 from services.partner.queries import PartnerQueries
 from services.partner.reads import ProviderLedger
@@ -35,6 +36,14 @@ ProviderOrOperator = Annotated[
 Seller = Annotated[
     Principal, require_role(AccountRole.PROVIDER, AccountRole.MERCHANT, rule="providers_and_merchants_only")
 ]
+SellerOrOperator = Annotated[
+    Principal,
+    require_role(
+        AccountRole.PROVIDER, AccountRole.MERCHANT, AccountRole.OPERATOR, rule="sellers_and_operators_only"
+    ),
+]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+Cursor = Annotated[str | None, Query(min_length=1, max_length=512, description="next_cursor of a page")]
 
 
 class ApplicationIn(BaseModel):
@@ -199,6 +208,20 @@ async def withdraw_offer(offer_id: PathId, caller: Seller, request: Request) -> 
     return await selling.decide_offer(deps(request), caller, offer_id, "withdraw")
 
 
+@router.get("/offers")
+async def list_offers(
+    caller: SellerOrOperator,
+    request: Request,
+    status: OfferStatus | None = None,
+    product_id: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> Page[Offer]:
+    """A provider's own offers, the offers on a merchant's products, every offer for operators (e.g. those in
+    manual handling, §7.5); newest first, a page at a time (`next_cursor`)."""
+    return await reads.offers(queries(request), caller, status, product_id, cursor, limit)
+
+
 @router.get("/offers/{offer_id}")
 async def get_offer(offer_id: PathId, caller: Party, request: Request) -> Offer:
     """One offer and its status (its issuer, provider, customer, the products' merchants, operators)."""
@@ -244,6 +267,19 @@ async def answer_demand(
     """The merchant the demand was filed with answers it with a private offer for the customer."""
     demand, offer = await selling.answer_demand(deps(request), caller, demand_id, _offer(body, caller))
     return {"demand": demand.model_dump(mode="json"), "offer": offer.model_dump(mode="json")}
+
+
+@router.get("/demands")
+async def list_demands(
+    caller: SellerOrOperator,
+    request: Request,
+    status: DemandStatus | None = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> Page[Demand]:
+    """A provider's own demands, those filed with a merchant, every demand for operators (§7.5 joint
+    selling); newest first, a page at a time (`next_cursor`)."""
+    return await reads.demands(queries(request), caller, status, cursor, limit)
 
 
 @router.get("/demands/{demand_id}")

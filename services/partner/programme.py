@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import AwareDatetime, BaseModel, Field
 
 from services.partner.incentives import check_levels, offer_takes_effect
+from services.partner.lists import EPOCH
 from shared.platform.errors import DomainError, Forbidden, InvalidInput
 from shared.schemas import Money
 
@@ -132,6 +133,7 @@ class Offer(BaseModel):
     decided_by: str | None = None  # the operator who approved or rejected it, or the issuer who withdrew it
     decided_at: AwareDatetime | None = None
     decision_note: str = ""
+    created_at: AwareDatetime = EPOCH  # the lists' order (issue 15)
     version: int = 0
 
     def approve(self, operator: str, note: str, now: datetime) -> None:
@@ -186,6 +188,7 @@ class Demand(BaseModel):
     status: str = "submitted"  # submitted → offered → won (需求成交)
     offer_id: str | None = None
     won_order_id: str | None = None
+    created_at: AwareDatetime = EPOCH  # the lists' order (issue 15)
     version: int = 0
 
     def answer(self, offer_id: str) -> None:

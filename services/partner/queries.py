@@ -11,6 +11,7 @@ from services.partner.billing import Bill
 from services.partner.calls import MerchantCall
 from services.partner.domain import LedgerEntry
 from services.partner.license import LicenseCode, LicenseOrder
+from services.partner.lists import Position, after
 from services.partner.programme import Demand, Offer, ProductTerms, Provider
 from shared.platform.collection import Collections, Doc, Sort
 
@@ -40,6 +41,54 @@ class PartnerQueries:
 
     async def demand(self, demand_id: str) -> Demand | None:
         return await self._one(Demand, "demands", demand_id)
+
+    async def offers_page(
+        self,
+        parties: list[Doc] | None,
+        status: str | None,
+        product_id: str | None,
+        at: Position | None,
+        limit: int,
+    ) -> list[Offer]:
+        """Offers newest first (ties by id), strictly after `at`; `parties` are the alternatives a viewer
+        sees an offer by (None: operators, every offer). `limit + 1` rows: the extra one says another page
+        follows."""
+        return await self._page(
+            Offer, "offers", "offer_id", parties, {"status": status, "product_ids": product_id}, at, limit
+        )
+
+    async def demands_page(
+        self, parties: list[Doc] | None, status: str | None, at: Position | None, limit: int
+    ) -> list[Demand]:
+        """Demands newest first, as offers_page."""
+        return await self._page(Demand, "demands", "demand_id", parties, {"status": status}, at, limit)
+
+    async def _page(
+        self,
+        model: type[M],
+        collection: str,
+        id_field: str,
+        parties: list[Doc] | None,
+        filters: dict[str, str | None],
+        at: Position | None,
+        limit: int,
+    ) -> list[M]:
+        if parties is not None and not parties:
+            return []
+        query: Doc = {k: v for k, v in filters.items() if v is not None}
+        if conditions := [
+            {"$or": alternatives} for alternatives in (parties, after(at, id_field)) if alternatives
+        ]:
+            query["$and"] = conditions
+        docs = await self.db.collection(collection).find(
+            query, sort=[("created_at", -1), (id_field, -1)], limit=limit + 1
+        )
+        return [model.model_validate(d) for d in docs]
+
+    async def product_ids_of(self, merchant_id: str) -> list[str]:
+        """The products a merchant has terms on record for (its products in the selling programme)."""
+        docs = await self.db.collection("product_terms").find({"merchant_id": merchant_id})
+        return [str(d["product_id"]) for d in docs]
 
     async def ledger(self, provider_id: str) -> list[LedgerEntry]:
         """The provider's ledger entries, oldest first."""

@@ -12,9 +12,11 @@ from pydantic import BaseModel
 
 from services.partner.calls import MerchantCall
 from services.partner.domain import LedgerEntry
+from services.partner.lists import Page, check_limit, decode_cursor, encode_cursor
 from services.partner.programme import Demand, Offer, ProductTerms, Provider, require_active
 from services.partner.queries import PartnerQueries
 from shared.platform.auth import Principal, require_party
+from shared.platform.collection import Doc
 from shared.platform.errors import Forbidden, NotFound
 from shared.schemas import AccountRole, Money
 
@@ -114,6 +116,61 @@ async def demand(q: PartnerQueries, caller: Principal, demand_id: str) -> Demand
         operators=True,
     )
     return found
+
+
+async def offers(
+    q: PartnerQueries,
+    caller: Principal,
+    status: str | None,
+    product_id: str | None,
+    cursor: str | None,
+    limit: int,
+) -> Page[Offer]:
+    """Issue 15, dossier §7.5: a provider's own offers (issued by it or bound to it), the offers on a
+    merchant's products (and those it issued), every offer for operators; newest first, a page at a time."""
+    check_limit(limit)
+    at = decode_cursor(cursor)
+    parties: list[Doc] | None = None
+    if caller.role is AccountRole.PROVIDER:
+        parties = [{"issuer_id": caller.account_id}, {"provider_id": caller.account_id}]
+    elif caller.role is AccountRole.MERCHANT:
+        parties = [{"issuer_id": caller.account_id}]
+        if products := await q.product_ids_of(caller.account_id):
+            parties.append({"product_ids": {"$in": products}})
+    elif not caller.is_operator:
+        raise Forbidden(
+            "offer lists are for providers, merchants and operators", rule="sellers_and_operators_only"
+        )
+    rows = await q.offers_page(parties, status, product_id, at, limit)
+    more, rows = len(rows) > limit, rows[:limit]
+    last = rows[-1] if rows and more else None
+    return Page[Offer](
+        items=rows, next_cursor=encode_cursor(last.created_at, last.offer_id) if last else None
+    )
+
+
+async def demands(
+    q: PartnerQueries, caller: Principal, status: str | None, cursor: str | None, limit: int
+) -> Page[Demand]:
+    """Issue 15, dossier §7.5 joint selling: a provider's own demands, those filed with a merchant, every
+    demand for operators; newest first, a page at a time."""
+    check_limit(limit)
+    at = decode_cursor(cursor)
+    parties: list[Doc] | None = None
+    if caller.role is AccountRole.PROVIDER:
+        parties = [{"provider_id": caller.account_id}]
+    elif caller.role is AccountRole.MERCHANT:
+        parties = [{"merchant_id": caller.account_id}]
+    elif not caller.is_operator:
+        raise Forbidden(
+            "demand lists are for providers, merchants and operators", rule="sellers_and_operators_only"
+        )
+    rows = await q.demands_page(parties, status, at, limit)
+    more, rows = len(rows) > limit, rows[:limit]
+    last = rows[-1] if rows and more else None
+    return Page[Demand](
+        items=rows, next_cursor=encode_cursor(last.created_at, last.demand_id) if last else None
+    )
 
 
 async def console(q: PartnerQueries, caller: Principal, merchant_id: str, recent: int = 20) -> dict[str, Any]:

@@ -108,6 +108,7 @@ async def offer(deps: Deps, caller: Principal, offer: Offer) -> Offer:
                 "a merchant makes offers on its own products only", rule="product_of_another_merchant"
             )
         made = programme.make_offer(offer, terms)
+        made.created_at = deps.clock()
         await uow.offers.add(made)
         await uow.commit()
         return made
@@ -188,7 +189,7 @@ async def file_demand(deps: Deps, caller: Principal, demand: Demand) -> Demand:
 
     async def work(uow: PartnerUnitOfWork) -> Demand:
         await active_provider(uow, caller.account_id)
-        demand.provider_id = caller.account_id
+        demand.provider_id, demand.created_at = caller.account_id, deps.clock()
         await uow.demands.add(demand)
         await uow.commit()
         return demand
@@ -207,6 +208,7 @@ async def answer_demand(deps: Deps, caller: Principal, demand_id: str, offer: Of
         offer.provider_id, offer.demand_id, offer.issuer_id = demand.provider_id, demand_id, caller.account_id
         made = programme.make_offer(offer, await uow.terms.of(offer.product_ids))
         made.status = "effective"  # the merchant's own Private Offer (§7.5 step 2) needs no authorization
+        made.created_at = deps.clock()
         demand.answer(made.offer_id)
         await uow.offers.add(made)
         await uow.demands.save(demand)
