@@ -276,6 +276,13 @@ RULES: tuple[Rule, ...] = (
     r(
         "partner",
         "GET",
+        "/demands",
+        {"merchant", "provider", "operator"},
+        "a provider's own, those filed with a merchant; operators all",
+    ),
+    r(
+        "partner",
+        "GET",
         "/demands/{demand_id}",
         {"buyer", "merchant", "provider", "operator"},
         "the demand's provider, merchant and customer; operators",
@@ -306,6 +313,13 @@ RULES: tuple[Rule, ...] = (
         "/offers",
         {"provider", "merchant"},
         "an approved provider; a merchant on products whose terms it owns",
+    ),
+    r(
+        "partner",
+        "GET",
+        "/offers",
+        {"merchant", "provider", "operator"},
+        "a provider's own, those on a merchant's products; operators all",
     ),
     r("partner", "POST", "/offers/{offer_id}/approve", OPS),
     r("partner", "POST", "/offers/{offer_id}/reject", OPS),

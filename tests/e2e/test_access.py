@@ -883,6 +883,16 @@ def _offer_body(w: World) -> dict[str, Any]:
     }
 
 
+@builds("partner", "GET", "/demands")
+async def _list_demands(w: World, role: str) -> Call:
+    return Call("/demands")
+
+
+@builds("partner", "GET", "/offers")
+async def _list_offers(w: World, role: str) -> Call:
+    return Call("/offers?status=manual_handling")
+
+
 @builds("partner", "GET", "/demands/{demand_id}")
 async def _get_demand(w: World, role: str) -> Call:
     return Call(f"/demands/{await _demand(w)}")
