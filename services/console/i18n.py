@@ -336,6 +336,22 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "selling.offer_id": ("Offer ID", "报价编号"),
     "selling.demand_id": ("Demand ID", "商机编号"),
     "selling.open": ("Open an offer or a demand", "查看报价或商机"),
+    "selling.offers": ("My offers", "我的报价"),
+    "selling.no_offers": ("No offer yet.", "暂无报价。"),
+    "selling.demands": ("My demands", "我的商机报备"),
+    "selling.no_demands": ("No demand filed yet.", "暂无商机报备。"),
+    "nav.offer_approvals": ("Offers to approve", "报价特批"),
+    "approvals.title": ("Offers waiting for an operator's approval", "待运营特批的报价"),
+    "approvals.help": (
+        "These offers go beyond the product's authorized discount: approve one and it takes effect; "
+        "reject it with the reason its issuer reads.",
+        "以下报价超出商品授权折扣：特批后立即生效；驳回须填写原因，发起方可见。",
+    ),
+    "approvals.empty": ("No offer is waiting for approval.", "暂无待特批的报价。"),
+    "approvals.issuer": ("Issued by", "发起方"),
+    "approvals.note": ("Reason (required to reject)", "审批意见（驳回时必填）"),
+    "approvals.approve": ("Approve", "特批通过"),
+    "approvals.reject": ("Reject", "驳回"),
     "link.title": ("A private link", "生成专属链接"),
     "link.help": (
         "An order placed through the link is yours (its earning goes to your ledger). Give a product or an "

@@ -31,6 +31,7 @@ MENUS: dict[str, tuple[Item, ...]] = {
         Item("nav.appeals", "/operator/appeals"),
         SERVICE_ORDERS,
         Item("nav.reviews", "/operator/products"),
+        Item("nav.offer_approvals", "/operator/offers"),
         Item("nav.dead", "/operator/dead"),
         INBOX,
     ),

@@ -1,6 +1,7 @@
 """The operators' desk: the appeal queue with its SLA countdown (dossier §5.3: each appeal answered within 3
-working days), product reviews (dossier §9.1), and what failed to be delivered (notifications, and the dead
-letters of each service's consumers) with replay. An appeal is resolved on its service order's page."""
+working days), product reviews (dossier §9.1), offers waiting for a special approval (§7.5), and what failed
+to be delivered (notifications, and the dead letters of each service's consumers) with replay. An appeal is
+resolved on its service order's page."""
 
 from __future__ import annotations
 
@@ -140,6 +141,56 @@ async def review(request: Request, product_id: str) -> Response:
     except ServiceError as exc:
         return back(request, "/operator/products", exc)
     return back(request, "/operator/products")
+
+
+# --- offers waiting for a special approval ----------------------------------------------------------------
+@router.get("/offers", response_class=HTMLResponse)
+async def offer_approvals(request: Request, cursor: str = "") -> Response:
+    """Offers beyond their products' authorized discount, waiting in manual handling for an operator's
+    special approval (dossier §7.5; partner `GET /offers?status=manual_handling`), newest first."""
+    user_of(request)
+    page: dict[str, Any] = {"items": [], "next_cursor": None}
+    error: ServiceError | None = None
+    params = {"status": "manual_handling", **({"cursor": cursor} if cursor else {})}
+    try:
+        page = await services_of(request).call(
+            await token_of(request), "GET", "partner", "/offers", params=params
+        )
+    except ServiceError as exc:
+        error = exc
+    nxt = page.get("next_cursor")
+    return render(
+        request,
+        "approvals.html",
+        page=page,
+        next_url=page_url("/operator/offers", {}, cursor=nxt) if nxt else "",
+        first_url="/operator/offers" if cursor else "",
+        error=error,
+    )
+
+
+@router.post("/offers/{offer_id}/decision")
+async def decide_offer(request: Request, offer_id: str) -> Response:
+    """Approve the offer (it takes effect) or reject it with the reason its issuer reads (dossier §7.5)."""
+    await check_csrf(request)
+    form = await request.form()
+    decision, note = str(form.get("decision") or ""), str(form.get("note") or "").strip()
+    if decision not in ("approve", "reject"):
+        return back(request, "/operator/offers", ServiceError(422, "approve or reject", "decision"))
+    if decision == "reject" and not note:
+        return back(request, "/operator/offers", ServiceError(422, "a rejection says why", "note"))
+    try:
+        await services_of(request).call(
+            await token_of(request),
+            "POST",
+            "partner",
+            f"/offers/{offer_id}/{decision}",
+            json={"note": note},
+            key=await idempotency_key(request, offer_id),
+        )
+    except ServiceError as exc:
+        return back(request, "/operator/offers", exc)
+    return back(request, "/operator/offers")
 
 
 # --- dead deliveries and dead letters ---------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The partner center: the provider's ledger and statement, and its selling (dossier §7.5): private links that
 bind an order to the provider, exclusive offers (beyond the authorized discount they wait for an operator's
-special approval), and customer demands filed with a merchant. Partner lists neither offers nor demands, so
-each is opened by its id (the page a new one lands on shows it)."""
+special approval), and customer demands filed with a merchant. The page lists the provider's offers and
+demands (partner `GET /offers`, `GET /demands`, newest first, a page at a time); each opens on its own
+page."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from services.console.web import (
     beijing_day,
     check_csrf,
     idempotency_key,
+    page_url,
     render,
     services_of,
     token_of,
@@ -41,14 +43,47 @@ async def ledger(request: Request) -> Response:
 
 
 # --- selling: private links, offers, demands ---------------------------------------------------------------
+async def listed(request: Request, path: str, cursor: str) -> dict[str, Any]:
+    """One page of the provider's offers or demands: `items`, `next_cursor`, and `error` when partner failed
+    (that list's section says so, the rest of the page still works)."""
+    try:
+        page: dict[str, Any] = await services_of(request).call(
+            await token_of(request), "GET", "partner", path, params={"cursor": cursor} if cursor else {}
+        )
+    except ServiceError as exc:
+        return {"items": [], "next_cursor": None, "error": exc}
+    return page
+
+
 @router.get("/provider/selling", response_class=HTMLResponse)
-async def selling(request: Request, offer_id: str = "", demand_id: str = "") -> Response:
+async def selling(
+    request: Request,
+    offer_id: str = "",
+    demand_id: str = "",
+    offers_cursor: str = "",
+    demands_cursor: str = "",
+) -> Response:
     user_of(request)
     if offer_id.strip():
         return RedirectResponse(f"/provider/offers/{offer_id.strip()}", status_code=303)
     if demand_id.strip():
         return RedirectResponse(f"/provider/demands/{demand_id.strip()}", status_code=303)
-    return render(request, "selling.html", link=request.session.pop("made_link", None))
+    offers = await listed(request, "/offers", offers_cursor)
+    demands = await listed(request, "/demands", demands_cursor)
+    here = {"offers_cursor": offers_cursor, "demands_cursor": demands_cursor}
+    return render(
+        request,
+        "selling.html",
+        link=request.session.pop("made_link", None),
+        offers=offers,
+        demands=demands,
+        offers_next=page_url("/provider/selling", here, offers_cursor=offers["next_cursor"] or "")
+        if offers.get("next_cursor")
+        else "",
+        demands_next=page_url("/provider/selling", here, demands_cursor=demands["next_cursor"] or "")
+        if demands.get("next_cursor")
+        else "",
+    )
 
 
 @router.post("/provider/private-links")

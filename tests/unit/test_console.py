@@ -215,6 +215,7 @@ def test_each_role_has_its_own_menu_and_the_inbox() -> None:
         "/operator/appeals",
         "/service-orders",
         "/operator/products",
+        "/operator/offers",
         "/operator/dead",
         "/inbox",
     ]

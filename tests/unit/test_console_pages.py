@@ -607,7 +607,8 @@ def test_a_private_link_is_shown_once_after_it_is_made(
         "/provider/private-links",
         data={"csrf": "c1", "product_id": "P1", "customer_account_id": "b1", "offer_id": "", "days": "7"},
     )
-    assert json.loads(stand.asked[-1].content) == {
+    [posted] = [r for r in stand.asked if r.method == "POST"]
+    assert json.loads(posted.content) == {
         "product_id": "P1",
         "customer_account_id": "b1",
         "offer_id": None,
@@ -616,7 +617,7 @@ def test_a_private_link_is_shown_once_after_it_is_made(
     assert "tok.en.sig" not in client.get("/provider/selling").text  # shown on the redirect only
     refused = client.post("/provider/private-links", data={"csrf": "c1", "product_id": "P1", "days": "0"})
     assert "<code>days</code>" in refused.text
-    assert len(stand.asked) == 1  # refused before asking partner
+    assert len([r for r in stand.asked if r.method == "POST"]) == 1  # refused before asking partner
 
 
 def test_the_made_link_is_on_the_page_the_post_lands_on(
@@ -659,3 +660,100 @@ def test_the_merchant_agrees_to_a_refund_with_its_agreed_record(
         "opinion": "",
         "agreed_record": {"kind": "document", "ref": "call notes 30 Nov"},
     }
+
+
+# --- the provider's offers and demands, the operators' offer approvals (issue 15) --------------------------
+def listed_offer(offer_id: str, status: str) -> dict[str, Any]:
+    return {
+        "offer_id": offer_id,
+        "name": f"Offer {offer_id}",
+        "issuer_id": "pv1",
+        "provider_id": "pv1",
+        "customer_account_id": "b1",
+        "product_ids": ["P1", "P2"],
+        "discount": "0.30",
+        "valid_from": "2026-11-30T16:00:00Z",
+        "valid_until": "2026-12-31T16:00:00Z",
+        "status": status,
+    }
+
+
+def test_the_selling_page_lists_the_providers_offers_and_demands_with_their_pages(
+    stand: Stand, as_role: Callable[..., TestClient]
+) -> None:
+    offers = [listed_offer("OF2", "manual_handling"), listed_offer("OF1", "effective")]
+    stand.on("GET", "partner", "/offers", {"items": offers, "next_cursor": "c-of"})
+    demand = {"demand_id": "DM1", "provider_id": "pv1", "merchant_id": "m1", "customer_account_id": "b1"}
+    demand |= {"product_id": "P1", "status": "offered", "offer_id": "OF1"}
+    stand.on("GET", "partner", "/demands", {"items": [demand], "next_cursor": None})
+    client = as_role("provider", "pv1")
+    html = client.get("/provider/selling", params={"demands_cursor": "c-dm"}).text
+    assert stand.query("/offers") == {}
+    assert stand.query("/demands") == {"cursor": ["c-dm"]}
+    rows = re.findall(r'<tr data-offer="(\w+)">.*?</tr>', html, re.S)
+    assert rows == ["OF2", "OF1"]  # as partner gives them: newest first
+    assert '<a href="/provider/offers/OF2">OF2</a>' in html
+    assert "Waiting for an operator&#39;s approval" in html
+    assert '<a href="/provider/demands/DM1">DM1</a>' in html
+    assert re.search(r'<tr data-demand="DM1">.*?Offered.*?/provider/offers/OF1', html, re.S)
+    # the next page of offers keeps the demands' page
+    assert 'href="/provider/selling?offers_cursor=c-of&amp;demands_cursor=c-dm" rel="next"' in html
+    client.cookies.set("koo_lang", "zh-CN")
+    html = client.get("/provider/selling").text
+    assert "我的报价" in html
+    assert "待运营特批" in html
+    assert "已报价" in html
+
+
+def test_a_list_partner_refuses_says_so_in_its_own_section_only(
+    stand: Stand, as_role: Callable[..., TestClient]
+) -> None:
+    stand.on("GET", "partner", "/offers", {"detail": {"code": "invalid", "message": "bad cursor"}}, 422)
+    stand.on("GET", "partner", "/demands", {"items": [], "next_cursor": None})
+    html = as_role("provider", "pv1").get("/provider/selling").text
+    assert "bad cursor" in html
+    assert "No demand filed yet." in html
+    assert "No offer yet." not in html
+    assert 'action="/provider/offers"' in html  # the forms still work
+
+
+def test_operators_approve_or_reject_the_offers_waiting_in_manual_handling(
+    stand: Stand, as_role: Callable[..., TestClient]
+) -> None:
+    stand.on(
+        "GET", "partner", "/offers", {"items": [listed_offer("OF2", "manual_handling")], "next_cursor": "n"}
+    )
+    stand.on("POST", "partner", "/offers/OF2/approve", listed_offer("OF2", "effective"))
+    stand.on("POST", "partner", "/offers/OF2/reject", listed_offer("OF2", "rejected"))
+    client = as_role("operator", "op-1")
+    home = client.get("/operator/offers").text
+    assert 'href="/operator/offers"' in home  # in the operators' menu
+    assert stand.query("/offers") == {"status": ["manual_handling"]}
+    assert "Offer OF2" in home
+    assert "0.30" in home
+    assert 'href="/operator/offers?cursor=n" rel="next"' in home
+    key = form_key(home)
+
+    refused = client.post(
+        "/operator/offers/OF2/decision", data={"csrf": "c1", "key": key, "decision": "reject"}
+    )
+    assert "<code>note</code>" in refused.text
+    assert not [r for r in stand.asked if r.method == "POST"]  # a rejection without a reason is not sent
+
+    resp = client.post(
+        "/operator/offers/OF2/decision",
+        data={"csrf": "c1", "key": key, "decision": "reject", "note": " too deep "},
+        follow_redirects=False,
+    )
+    assert resp.headers["location"] == "/operator/offers"
+    client.post("/operator/offers/OF2/decision", data={"csrf": "c1", "key": key, "decision": "approve"})
+    posted = [r for r in stand.asked if r.method == "POST"]
+    assert [(r.url.path, json.loads(r.content)) for r in posted] == [
+        ("/offers/OF2/reject", {"note": "too deep"}),
+        ("/offers/OF2/approve", {"note": ""}),
+    ]
+    assert posted[0].headers["idempotency-key"] == f"console:{key}:OF2"
+    maybe = client.post("/operator/offers/OF2/decision", data={"csrf": "c1", "decision": "maybe"})
+    assert "<code>decision</code>" in maybe.text
+    client.cookies.set("koo_lang", "zh-CN")
+    assert "待运营特批的报价" in client.get("/operator/offers").text
