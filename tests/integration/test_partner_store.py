@@ -4,13 +4,18 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from pymongo import AsyncMongoClient
 
+from services.partner import reads
+from services.partner.programme import Demand, Offer, ProductTerms
 from services.partner.queries import PartnerQueries
 from services.partner.services import PartnerService
-from services.partner.store import PartnerUnitOfWork, mongo_uow
+from services.partner.store import PartnerUnitOfWork, ensure_indexes, mongo_uow
+from shared.platform.auth import Principal
 from shared.platform.collection import MongoCollections
 from shared.platform.mongo import Doc, UnitOfWorkFactory, connect
 from tests.conftest import Infra
@@ -65,3 +70,76 @@ async def test_an_event_handled_before_is_a_no_op_alone_and_in_a_batch(store: St
 
     assert await svc.handle(accepted) == []  # alone: handled before
     assert await svc.handle_all([accepted, accepted]) == [[], []]  # in a batch
+
+
+async def test_the_offer_and_demand_lists_page_each_partys_rows_on_the_database(
+    store: Store, infra: Infra, namespace: str
+) -> None:
+    """Issue 15: the lists' indexes are accepted, and their queries (each party's alternatives, a product
+    inside an offer's products, the keyset after a cursor) answer on the database as on memory."""
+    client: AsyncMongoClient[Doc] = connect(infra.mongo_uri)
+    await ensure_indexes(client[f"{namespace}_partner"])
+    await client.close()
+    uow, queries = store
+    provider, merchant = rid("prov"), rid("merchant")
+
+    def offer(i: int, issuer: str, product: str, status: str) -> Offer:
+        return Offer(
+            offer_id=f"OF-{i}",
+            name="n",
+            issuer_id=issuer,
+            provider_id=provider if issuer == provider else None,
+            customer_account_id="c",
+            product_ids=["p-other", product],
+            discount=Decimal("0.1"),
+            valid_from=T0,
+            valid_until=T0 + timedelta(days=30),
+            status=status,
+            created_at=T0 + timedelta(minutes=i // 2),  # pairs share a time: the id breaks the tie
+        )
+
+    async def write(u: PartnerUnitOfWork) -> None:
+        for i, (issuer, product, status) in enumerate(
+            [
+                (provider, "p1", "effective"),
+                (provider, "p2", "manual_handling"),
+                (merchant, "p1", "effective"),
+                (provider, "p1", "manual_handling"),
+                (rid("prov"), "p3", "manual_handling"),
+            ]
+        ):
+            await u.offers.add(offer(i, issuer, product, status))
+        await u.terms.replace(ProductTerms(product_id="p1", merchant_id=merchant, share_ratio=Decimal("0.1")))
+        await u.demands.add(
+            Demand(
+                demand_id="DM-1",
+                provider_id=provider,
+                merchant_id=merchant,
+                customer_account_id="c",
+                product_id="p1",
+                created_at=T0,
+            )
+        )
+        await u.commit()
+
+    await uow.run(write)
+
+    async def walk(who: Principal, status: str | None = None, product: str | None = None) -> list[str]:
+        seen: list[str] = []
+        cursor = None
+        while True:
+            page = await reads.offers(queries, who, status, product, cursor, 2)
+            seen += [o.offer_id for o in page.items]
+            if (cursor := page.next_cursor) is None:
+                return seen
+
+    as_provider = Principal(provider, frozenset({"provider"}))
+    as_merchant = Principal(merchant, frozenset({"merchant"}))
+    operator = Principal(rid("op"), frozenset({"operator"}))
+    assert await walk(as_provider) == ["OF-3", "OF-1", "OF-0"]
+    assert await walk(as_merchant) == ["OF-3", "OF-2", "OF-0"]  # its own, and those on its product p1
+    assert await walk(operator, "manual_handling") == ["OF-4", "OF-3", "OF-1"]
+    assert await walk(operator, None, "p1") == ["OF-3", "OF-2", "OF-0"]
+    assert await walk(Principal(rid("prov"), frozenset({"provider"}))) == []
+    demands = await reads.demands(queries, as_merchant, "submitted", None, 20)
+    assert [d.demand_id for d in demands.items] == ["DM-1"]
