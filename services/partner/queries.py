@@ -73,8 +73,6 @@ class PartnerQueries:
         at: Position | None,
         limit: int,
     ) -> list[M]:
-        if parties is not None and not parties:
-            return []
         query: Doc = {k: v for k, v in filters.items() if v is not None}
         if conditions := [
             {"$or": alternatives} for alternatives in (parties, after(at, id_field)) if alternatives
