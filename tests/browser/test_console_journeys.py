@@ -292,6 +292,12 @@ async def test_a_provider_sees_its_ledger_and_statement(
         j.provider.account_id,
         j.buyer.account_id,
     )
+    # The selling page lists the provider's demands (partner GET /demands), each with its status and page.
+    await page.get_by_role("navigation").get_by_role("link", name="Links, offers and demands").click()
+    row = page.locator(f'tr[data-demand="{demand_id}"]')
+    await expect(row).to_contain_text("Submitted")
+    await row.get_by_role("link", name=demand_id).click()
+    await expect(page.get_by_test_id("demand-status")).to_have_text("Submitted")
     await page.context.close()
 
 
