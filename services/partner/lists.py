@@ -63,7 +63,15 @@ def after(position: Position | None, id_field: str) -> list[dict[str, object]]:
     """The rows strictly after `position` in (created_at, id) descending order, as a query's `$or`."""
     if position is None:
         return []
-    return [
-        {"created_at": {"$lt": position.at}},
-        {"created_at": position.at, id_field: {"$lt": position.id}},
+    if position.at > EPOCH:
+        return [
+            {"created_at": {"$lt": position.at}},
+            {"created_at": position.at, id_field: {"$lt": position.id}},
+            # rows saved before they had a creation time (none stored: EPOCH, the oldest) come after every
+            # dated row; `$lt` on a date never matches a missing field, so they are named
+            {"created_at": None},
+        ]
+    return [  # a page that ended among the undated rows: the rest of them, by id
+        {"created_at": None, id_field: {"$lt": position.id}},
+        {"created_at": EPOCH, id_field: {"$lt": position.id}},
     ]

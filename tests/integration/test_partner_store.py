@@ -79,7 +79,6 @@ async def test_the_offer_and_demand_lists_page_each_partys_rows_on_the_database(
     inside an offer's products, the keyset after a cursor) answer on the database as on memory."""
     client: AsyncMongoClient[Doc] = connect(infra.mongo_uri)
     await ensure_indexes(client[f"{namespace}_partner"])
-    await client.close()
     uow, queries = store
     provider, merchant = rid("prov"), rid("merchant")
 
@@ -123,6 +122,13 @@ async def test_the_offer_and_demand_lists_page_each_partys_rows_on_the_database(
         await u.commit()
 
     await uow.run(write)
+    # Two offers saved before offers had a creation time: no `created_at` in the document at all.
+    for i in (8, 9):
+        undated = {
+            k: v for k, v in offer(i, provider, "p1", "effective").model_dump().items() if k != "created_at"
+        }
+        await client[f"{namespace}_partner"]["offers"].insert_one({"_id": undated["offer_id"], **undated})
+    await client.close()
 
     async def walk(who: Principal, status: str | None = None, product: str | None = None) -> list[str]:
         seen: list[str] = []
@@ -136,10 +142,11 @@ async def test_the_offer_and_demand_lists_page_each_partys_rows_on_the_database(
     as_provider = Principal(provider, frozenset({"provider"}))
     as_merchant = Principal(merchant, frozenset({"merchant"}))
     operator = Principal(rid("op"), frozenset({"operator"}))
-    assert await walk(as_provider) == ["OF-3", "OF-1", "OF-0"]
-    assert await walk(as_merchant) == ["OF-3", "OF-2", "OF-0"]  # its own, and those on its product p1
+    # The undated come last, oldest of all, whatever page boundary falls before or among them.
+    assert await walk(as_provider) == ["OF-3", "OF-1", "OF-0", "OF-9", "OF-8"]
+    assert await walk(as_merchant) == ["OF-3", "OF-2", "OF-0", "OF-9", "OF-8"]  # its own, and those on p1
     assert await walk(operator, "manual_handling") == ["OF-4", "OF-3", "OF-1"]
-    assert await walk(operator, None, "p1") == ["OF-3", "OF-2", "OF-0"]
+    assert await walk(operator, None, "p1") == ["OF-3", "OF-2", "OF-0", "OF-9", "OF-8"]
     assert await walk(Principal(rid("prov"), frozenset({"provider"}))) == []
     demands = await reads.demands(queries, as_merchant, "submitted", None, 20)
     assert [d.demand_id for d in demands.items] == ["DM-1"]
