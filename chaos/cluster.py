@@ -70,6 +70,12 @@ class Cluster:
             headers.setdefault(
                 "Idempotency-Key", uuid.uuid4().hex
             )  # one key for all the retries of this call
+        if "files" in kw:
+            # A multipart body gets a random boundary each time it is encoded: encoded once, every retry sends
+            # the same bytes, as the Idempotency-Key requires (another body under the key is a 422).
+            encoded = httpx.Request(method, "http://x", files=kw.pop("files"), data=kw.pop("data", None))
+            kw["content"] = encoded.read()
+            headers["Content-Type"] = encoded.headers["Content-Type"]
         give_up = time.monotonic() + (deadline or self.deadline)
         attempt, last = 0, ""
         while True:
