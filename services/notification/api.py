@@ -116,18 +116,29 @@ async def inbox(
 ) -> InboxPage:
     """List in-site messages, newest first, with the unread count; with `wait`, once there is a new one."""
 
+    queries = _q(request)
+
     async def page() -> InboxPage:
-        return await _q(request).inbox(
+        return await queries.inbox(
             account_id, unread_only=unread_only, category=category, limit=limit, offset=offset
         )
 
-    def news(p: InboxPage) -> bool:
-        return (p.items[0].message_id if p.items else None) != seen
+    async def look() -> InboxPage | None:
+        # While nothing has changed, a look reads only the id the page would begin with (one indexed read);
+        # the page and its counts only once that id is another than `seen`.
+        first = await queries.first_on_page(
+            account_id, unread_only=unread_only, category=category, offset=offset
+        )
+        return None if first == seen else await page()
+
+    def news(p: InboxPage | None) -> bool:
+        return p is not None and (p.items[0].message_id if p.items else None) != seen
 
     watch: InsertWatch | None = getattr(request.app.state, "inbox_watch", None)
-    if watch is None:
+    if watch is None or wait <= 0:
         return await page()
-    return await watch.wait_for(account_id, page, news, wait)
+    found = await watch.wait_for(account_id, look, news, wait)
+    return found if found is not None else await page()  # the wait is over with nothing new: the page as is
 
 
 @router.get("/inbox/unread-count", tags=["inbox"])

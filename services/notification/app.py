@@ -31,12 +31,8 @@ async def _wire(rt: Runtime) -> None:
     deliveries = Deliveries(collections.collection("deliveries"))
     dispatcher = Dispatcher(deliveries, limits, email, sms, settings)
     sending = rt.worker(dispatcher, dispatcher.worker_settings())
-    # A commit that queued a delivery wakes the dispatcher.
-    deps = Deps(rt.uow_factory(mongo_uow), queued=sending.nudge, settings=settings, parking=rt.parking)
-    rt.provide("notification", deps)
-    rt.provide("dispatcher", dispatcher)
-    rt.provide("queries", Queries(collections))
-    # Waiting inbox reads: one change stream of inbox inserts wakes the reads waiting on that account.
+    # Waiting inbox reads: one change stream of inbox inserts wakes the reads waiting on that account, on
+    # every replica; on this one, a commit that gave an account a message wakes its reads at once.
     watch = InsertWatch(
         rt.db,
         "inbox",
@@ -44,6 +40,13 @@ async def _wire(rt: Runtime) -> None:
         fallback_seconds=settings.inbox_wait_poll_seconds,
         max_waiters=settings.inbox_max_waiters,
     )
+    uow = rt.uow_factory(mongo_uow)
+    uow.on_commit(lambda committed: watch.notify_all(committed.inbox.added))
+    # A commit that queued a delivery wakes the dispatcher.
+    deps = Deps(uow, queued=sending.nudge, settings=settings, parking=rt.parking)
+    rt.provide("notification", deps)
+    rt.provide("dispatcher", dispatcher)
+    rt.provide("queries", Queries(collections))
     rt.provide("inbox_watch", watch)
     rt.waiting_reads("inbox", watch)
     reminders = ReminderSource(deps)

@@ -37,17 +37,27 @@ class Queries:
     async def inbox(
         self, account_id: str, *, unread_only: bool, category: str | None, limit: int, offset: int
     ) -> InboxPage:
-        query: Doc = {"account_id": account_id}
-        if unread_only:
-            query["read"] = False
-        if category:
-            query["category"] = category
+        query = _inbox_query(account_id, unread_only, category)
         docs, total, unread = await asyncio.gather(  # at once: none waits for another
             self.inbox_messages.find(query, sort=NEWEST_FIRST, skip=offset, limit=limit),
             self.inbox_messages.count(query),
             self.unread(account_id),
         )
         return InboxPage(total=total, unread=unread, items=[InboxMessage.model_validate(d) for d in docs])
+
+    async def first_on_page(
+        self, account_id: str, *, unread_only: bool, category: str | None, offset: int
+    ) -> str | None:
+        """The id of the message a page at `offset` would begin with: one indexed read of one id, what a
+        waiting read asks while nothing has changed (the whole page and its counts once something has)."""
+        docs = await self.inbox_messages.find(
+            _inbox_query(account_id, unread_only, category),
+            sort=NEWEST_FIRST,
+            projection={"_id": 1},
+            skip=offset,
+            limit=1,
+        )
+        return str(docs[0]["_id"]) if docs else None
 
     async def unread(self, account_id: str) -> int:
         return await self.inbox_messages.count({"account_id": account_id, "read": False})
@@ -108,3 +118,12 @@ def _redacted(d: Delivery) -> Delivery:
     if d.event_type != "recipient.verification":
         return d
     return d.model_copy(update={"body": "(verification secret withheld)", "html": None})
+
+
+def _inbox_query(account_id: str, unread_only: bool, category: str | None) -> Doc:
+    query: Doc = {"account_id": account_id}
+    if unread_only:
+        query["read"] = False
+    if category:
+        query["category"] = category
+    return query

@@ -19,6 +19,10 @@ from shared.schemas import AccountRegistered, AccountRole, Event, NoticeRequeste
 
 async def notify(deps: Deps, event: Event) -> bool:
     """Plan every message the catalogue names for this event; False if it was already processed."""
+    if not rules_for(event):
+        return (
+            True  # no message speaks of it (an order paid, not cancelled): nothing to write, nothing to claim
+        )
 
     async def work(uow: NotificationUnitOfWork) -> bool:
         await _notify(uow, event, deps.clock())
@@ -52,8 +56,13 @@ async def notify_all(deps: Deps, events: list[Event]) -> list[bool]:
         if told:
             await uow.prefetch("deliveries", sorted(told))
 
-    done = [r is not None for r in await deps.uow.handle_batch(CONSUMER, events, work, prefetch)]
-    deps.queued()
+    # An event no message speaks of (e.g. a status change other than a cancellation) writes nothing, so it
+    # is not claimed either: a transaction less per such event, and handling it again changes nothing.
+    told = [e for e in events if rules_for(e)]
+    results = iter(await deps.uow.handle_batch(CONSUMER, told, work, prefetch) if told else [])
+    done = [next(results) is not None if rules_for(e) else True for e in events]
+    if told:
+        deps.queued()
     return done
 
 

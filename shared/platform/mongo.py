@@ -313,6 +313,12 @@ class UnitOfWorkFactory(Generic[U]):
     ) -> None:
         self._make, self._attempts, self._patience = make, attempts, patience
         self.service = service  # the metrics' `service` label; else the consumer's name (it is the service's)
+        self._committed: list[Callable[[U], None]] = []
+
+    def on_commit(self, listener: Callable[[U], None]) -> None:
+        """Call `listener(uow)` after each unit of work whose commit went through (never for an attempt that
+        was rerun or failed): in-process news of what was written, e.g. waking the reads waiting for it."""
+        self._committed.append(listener)
 
     def __call__(self) -> U:
         return self._make()
@@ -360,7 +366,10 @@ class UnitOfWorkFactory(Generic[U]):
                         await mongo.finish()
                     for consumer, count in uow.duplicates.items():  # this attempt's, the one that counts
                         metrics.inbox_duplicates(self.service or consumer, consumer, count)
-                    return result
+                if fresh.committed:
+                    for listener in self._committed:
+                        listener(fresh)
+                return result
         raise AssertionError("unreachable")
 
     async def handle(self, consumer: str, event: Event, work: Callable[[U], Awaitable[T]]) -> T | None:

@@ -27,6 +27,7 @@ from shared.schemas import (
     PartyRole,
     RefundDecided,
     RefundDecidedPayload,
+    Topic,
 )
 from tests import factories as f
 from tests.factories import account_registered, parties, rid
@@ -152,6 +153,26 @@ async def test_only_a_cancellation_is_told_from_status_changes(notification_rig:
     assert d.channel is Channel.IN_SITE
     assert any("optional" in line for line in d.trace)
     assert channels(rig, p.merchant_account_id) == {Channel.IN_SITE}
+
+
+async def test_a_status_change_no_message_speaks_of_writes_nothing_not_even_its_claim(
+    notification_rig: Rig,
+) -> None:
+    """Handling it again would change nothing either, so it costs no transaction; a cancellation is claimed."""
+    p = parties()
+    paid = status_changed(p, OrderStatus.PROCESSING, before=OrderStatus.PENDING_PAYMENT)
+    cancelled = status_changed(p, OrderStatus.CANCELLED)
+    async with notification_rig.running() as rig:
+        await register(rig, p)
+        claimed = set(rig.state.processed)
+        await rig.publish(paid)
+        await rig.publish_batch(paid, topic=Topic.ORDER_STATUS_CHANGED)
+        assert rig.state.processed == claimed
+        assert deliveries(rig, p.buyer_account_id) == []
+        await rig.publish_batch(paid, cancelled, topic=Topic.ORDER_STATUS_CHANGED)
+
+    assert rig.state.processed == claimed | {f"notification:{cancelled.event_id}"}
+    assert channels(rig, p.buyer_account_id) == {Channel.IN_SITE}
 
 
 async def test_an_unpaid_cancellation_is_not_told_to_the_merchant(notification_rig: Rig) -> None:

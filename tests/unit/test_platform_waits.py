@@ -147,3 +147,16 @@ async def test_beyond_its_waiters_bound_a_read_answers_at_once() -> None:
     assert second.calls == 1
     watch.close()
     await first
+
+
+async def test_the_writer_wakes_its_own_waiters_without_the_change_stream() -> None:
+    """`notify_all` (this process's commit) wakes the waiters of each key named, not the others'."""
+    watch, mine, other = streaming(), Reads(), Reads()
+    a, b = waiting(watch, mine, 30), waiting(watch, other, 30, key="acc-2")
+    await until_waiting(watch, 2)
+    await until_read(mine, other)
+    mine.value = 1
+    watch.notify_all(["acc-1", "acc-9"])
+    assert await asyncio.wait_for(a, 5) == 1
+    assert not b.done()
+    b.cancel()

@@ -105,3 +105,35 @@ async def test_the_factory_does_not_rerun_other_failures(exc: Exception) -> None
     with pytest.raises(type(exc)):
         await UnitOfWorkFactory(lambda: FakeUnitOfWork(FakeState())).run(work)
     assert len(calls) == 1
+
+
+async def test_commit_listeners_hear_each_committed_unit_of_work_once_and_no_other() -> None:
+    """A rerun attempt and a unit of work that commits nothing are not news; the attempt that committed is."""
+    heard: list[FakeUnitOfWork] = []
+    factory = UnitOfWorkFactory(lambda: FakeUnitOfWork(FakeState()), attempts=3)
+    factory.on_commit(heard.append)
+    attempts: list[FakeUnitOfWork] = []
+
+    async def work(uow: FakeUnitOfWork) -> str:
+        attempts.append(uow)
+        uow.table("items")["a"] = {"key": "a"}
+        if len(attempts) == 1:
+            raise ConcurrentUpdate("lost")
+        await uow.commit()
+        return "done"
+
+    async def reads(uow: FakeUnitOfWork) -> None:
+        uow.table("items").get("a")
+
+    assert await factory.run(work) == "done"
+    assert heard == [attempts[1]]
+    await factory.run(reads)
+    assert heard == [attempts[1]]
+
+    async def fails(uow: FakeUnitOfWork) -> None:
+        await uow.commit()
+        raise DomainError("refused after its writes")
+
+    with pytest.raises(DomainError):
+        await factory.run(fails)
+    assert heard == [attempts[1]]

@@ -19,7 +19,7 @@ from services.notification.domain import Delivery, DeliveryStatus, replaced_by
 from services.notification.inbox import InboxMessage
 from services.notification.store.bulk import Update, write_each
 from shared.platform import tracing
-from shared.platform.collection import Doc
+from shared.platform.collection import Collection, Doc
 from shared.platform.deadletter import is_transient
 from shared.platform.repository import AggregateRepository
 
@@ -244,6 +244,14 @@ class Deliveries(AggregateRepository[Delivery]):
 class Inbox(AggregateRepository[InboxMessage]):
     model = InboxMessage
     id_field = "message_id"
+
+    def __init__(self, collection: Collection) -> None:
+        super().__init__(collection)
+        self.added: set[str] = set()  # the accounts given a message in this unit of work (app.py wakes them)
+
+    async def add(self, item: InboxMessage) -> None:
+        await super().add(item)
+        self.added.add(item.account_id)
 
     async def holds(self, account_id: str, message_id: str) -> bool:
         return await self.collection.count({"_id": message_id, "account_id": account_id}) > 0
