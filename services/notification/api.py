@@ -123,13 +123,21 @@ async def inbox(
             account_id, unread_only=unread_only, category=category, limit=limit, offset=offset
         )
 
+    looks = 0
+
     async def look() -> InboxPage | None:
-        # While nothing has changed, a look reads only the id the page would begin with (one indexed read);
-        # the page and its counts only once that id is another than `seen`.
-        first = await queries.first_on_page(
-            account_id, unread_only=unread_only, category=category, offset=offset
-        )
-        return None if first == seen else await page()
+        # The first look (and each while the change stream is away, on the poll) reads only the id the page
+        # would begin with, one indexed read; the page and its counts once that id is another than `seen`. A
+        # look after a wake-up, which an insert for this account caused, reads the page at once.
+        nonlocal looks
+        looks += 1
+        if looks == 1 or not (watch and watch.streaming):
+            first = await queries.first_on_page(
+                account_id, unread_only=unread_only, category=category, offset=offset
+            )
+            if first == seen:
+                return None
+        return await page()
 
     def news(p: InboxPage | None) -> bool:
         return p is not None and (p.items[0].message_id if p.items else None) != seen

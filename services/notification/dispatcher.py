@@ -84,6 +84,7 @@ class Dispatcher:
             backoff_seconds=1.0,
             backoff_max_seconds=60.0,
             watch="deliveries",
+            gather_seconds=s.dispatch_gather_seconds,
         )
 
     def key(self, item: Doc) -> str:

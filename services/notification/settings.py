@@ -63,6 +63,9 @@ class NotificationSettings(ServiceSettings):
     # records their results in bulk writes. Its sends must fit in the rows' lease (`delivery_lease_seconds`).
     delivery_concurrency: int = Field(64, ge=1, le=256)
     dispatch_poll_seconds: float = Field(0.5, gt=0)
+    # Woken by a queued delivery, the dispatcher waits this long so that what is queued meanwhile goes in the
+    # same round (make bench: at 20 orders a second, a round per order's four sends without it).
+    dispatch_gather_seconds: float = Field(0.05, ge=0, le=1)
     delivery_lease_seconds: float = Field(60.0, gt=1)
     # The dispatcher and the reminders are shared leased workers, one replica each. A replica that died is
     # taken over when its worker lease runs out: never later than its claimed deliveries' own leases

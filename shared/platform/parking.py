@@ -4,16 +4,18 @@ deadline's clearing before its scheduling), kept here and handled again, never d
 The middleware parks the record (its topic, key, body, headers, where it came from, the aggregate it waits
 for) and commits it, so the partition flows on. The parking worker, a source of the shared leased worker,
 handles it again through the same handler: at once when the service says the aggregate arrived (`arrived`),
-otherwise with backoff (1 s doubling to a minute). It dead-letters the event, with the reason, once it has
-waited longer than `park_bound_seconds` (a day by default). Handlers are idempotent by event id, so handling
-again is safe.
+otherwise with backoff (1 s doubling to a minute). While nothing is parked at all, `arrived` writes nothing
+(QUIET_SECONDS). It dead-letters the event, with the reason, once it has waited longer than
+`park_bound_seconds` (a day by default). Handlers are idempotent by event id, so handling again is safe.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
+import time
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -46,13 +48,29 @@ def _id(record: Any, group: str) -> str:
     return f"{group}|{record.topic}|{record.partition}|{record.offset}"
 
 
+# After a look found nothing parked at all, `arrived` writes nothing for this long. An event another replica
+# parks meanwhile is tried again by the worker one second after it was parked, as it would be if its aggregate
+# had arrived just before its parking; so the quiet costs such an event at most its first backoff step, and
+# spares every handled event a write while nothing waits (the usual case: one update per event per service).
+QUIET_SECONDS = 1.0
+
+
 class MongoParking:
-    def __init__(self, db: AsyncDatabase[Doc], policy: DeadLetterPolicy, bound_seconds: float) -> None:
+    def __init__(
+        self,
+        db: AsyncDatabase[Doc],
+        policy: DeadLetterPolicy,
+        bound_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.col, self.policy, self.bound = db[PARKED], policy, timedelta(seconds=bound_seconds)
         self.name = f"parked-events:{policy.settings.service_name}"
         self.on_parked: list[Any] = []
+        self.clock = clock
+        self._quiet_until = 0.0  # until then, nothing is known to be parked (see QUIET_SECONDS)
 
     async def park(self, record: Any, exc: NotYetKnown, group: str) -> None:
+        self._quiet_until = 0.0  # something waits now: arrivals are told again
         now = datetime.now(UTC)
         await self.col.update_one(
             {"_id": _id(record, group)},
@@ -85,13 +103,15 @@ class MongoParking:
     async def arrived(self, *aggregates: str) -> None:
         """These aggregates now exist: their parked events are tried again at once (one write for a batch's
         many)."""
-        if not aggregates:
+        if not aggregates or self.clock() < self._quiet_until:
             return
         query = {"aggregate": aggregates[0] if len(aggregates) == 1 else {"$in": sorted(set(aggregates))}}
         result = await self.col.update_many(query, {"$set": {"next_try_at": datetime.now(UTC)}})
         if result.modified_count:
             for wake in self.on_parked:
                 wake()
+        elif await self.col.find_one({}, {"_id": 1}) is None:
+            self._quiet_until = self.clock() + QUIET_SECONDS  # nothing parked at all
 
     async def listing(self, limit: int) -> list[Doc]:
         docs = (

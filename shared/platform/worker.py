@@ -101,6 +101,9 @@ class Health:
         }
 
 
+RECENT_KEYS = 4096  # how many processed keys a worker keeps to recognise the news of their inserts
+
+
 @dataclass
 class WorkerSettings:
     poll_seconds: float = 1.0
@@ -111,6 +114,9 @@ class WorkerSettings:
     backoff_seconds: float = 1.0
     backoff_max_seconds: float = 300.0
     watch: str | None = None  # a collection whose inserts wake the worker
+    # Woken, wait this long before the round, so that the work queued meanwhile joins it (fewer, fuller
+    # rounds: each costs its claim and its marks in round trips). 0 where latency counts (the outbox relay).
+    gather_seconds: float = 0.0
 
     @classmethod
     def from_settings(cls, settings: object, prefix: str, **fixed: Any) -> WorkerSettings:
@@ -148,6 +154,9 @@ class LeasedWorker(Generic[I]):
         # ITEMS_REFRESH seconds (one query less per round: the relay runs a round per commit).
         self._items: list[Doc] | None = None
         self._items_read_at = datetime.min.replace(tzinfo=UTC)
+        # The keys this worker processed lately, oldest first: the change stream's news of their inserts
+        # (which often comes after the nudge's round took them) wakes no round that would find nothing.
+        self._recent: dict[str, None] = {}
 
     # --- life ---------------------------------------------------------------------------------------------
     def start(self) -> asyncio.Task[None]:
@@ -211,13 +220,16 @@ class LeasedWorker(Generic[I]):
                 )
                 await self._sleep(min(30.0, self.settings.poll_seconds * 2 ** min(failures, 5)))
                 continue
-            if not busy:
-                await self._sleep(self.settings.poll_seconds)
+            if not busy and await self._sleep(self.settings.poll_seconds) and self.settings.gather_seconds:
+                await asyncio.sleep(self.settings.gather_seconds)
 
-    async def _sleep(self, seconds: float) -> None:
+    async def _sleep(self, seconds: float) -> bool:
+        """Until woken or `seconds` pass; True if woken."""
+        woken = False
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds)
+            woken = await asyncio.wait_for(self._wake.wait(), seconds)
         self._wake.clear()
+        return woken
 
     async def round(self) -> bool:
         """One round: the due items, processed; True when the batch was full (more may be waiting)."""
@@ -248,7 +260,14 @@ class LeasedWorker(Generic[I]):
             await self._settle(items, {k: e for k, e in results if e is not None})
         return len(items) >= self.settings.batch
 
+    def _remember(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            self._recent[key] = None
+        while len(self._recent) > RECENT_KEYS:
+            del self._recent[next(iter(self._recent))]
+
     async def _settle(self, items: Iterable[I], failed: dict[str, BaseException]) -> None:
+        self._remember(self.source.key(i) for i in items)  # taken: done, failed (retried on its own) or left
         now = self.clock()
         col = self.db[ITEMS]
         done = [self.source.key(i) for i in items if self.source.key(i) not in failed]
@@ -347,16 +366,18 @@ class LeasedWorker(Generic[I]):
                 log.warning("worker %s: another replica holds the lease now", self.name)
 
     async def _watch(self, collection: str) -> None:
-        """Wake on every insert into the source's collection (new work: an outbox row, a delivery, a call);
-        fall back to polling while the stream fails. Updates do not wake it: most are the worker's own marks
-        (a published row, a sent delivery), each of which would cost a round that finds nothing (make bench
+        """Wake on every insert into the source's collection (new work: an outbox row, a delivery, a call)
+        but those of rows this worker has already taken (a nudge's round, sooner than the stream); fall
+        back to polling while the stream fails. Updates do not wake it: most are the worker's own marks (a
+        published row, a sent delivery), each of which would cost a round that finds nothing (make bench
         counted one wasted round per mark); work that becomes due later is the poll's."""
         pipeline: list[Doc] = [{"$match": {"operationType": "insert"}}]
         while not self._stopping.is_set():
             try:
                 async with await self.db[collection].watch(pipeline) as stream:
-                    async for _ in stream:
-                        self._wake.set()
+                    async for change in stream:
+                        if str((change.get("documentKey") or {}).get("_id")) not in self._recent:
+                            self._wake.set()  # (an insert this worker has already taken is no news)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

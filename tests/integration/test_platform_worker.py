@@ -124,6 +124,65 @@ async def test_a_change_wakes_the_worker_before_its_poll(db: AsyncDatabase[Doc])
         await worker.stop()
 
 
+async def test_the_news_of_an_insert_the_worker_already_took_wakes_no_round(db: AsyncDatabase[Doc]) -> None:
+    """A commit's nudge usually has the worker take a row before the change stream tells of its insert; that
+    news then would cost a round that finds nothing."""
+    jobs = Jobs(db, "jobs")
+    rounds: list[datetime] = []
+    due = jobs.due
+
+    async def counted(now: datetime, limit: int, blocked: Blocked) -> list[Doc]:
+        rounds.append(now)
+        return await due(now, limit, blocked)
+
+    jobs.due = counted  # type: ignore[method-assign]
+    worker = LeasedWorker(db, jobs, WorkerSettings(poll_seconds=30, watch="jobs"))
+    worker.start()
+    try:
+        await eventually(lambda: _true(worker.holding), what="the lease")
+        await asyncio.sleep(1.0)  # the change stream is open
+        worker._remember(["job-taken"])  # as a nudge's round would have, before the stream's news
+        before = len(rounds)
+        await db["jobs"].insert_one({"_id": "job-taken", "done": True})
+        await asyncio.sleep(2.0)
+        assert len(rounds) == before  # no round for it (the next poll is 30 s away)
+        await db["jobs"].insert_one({"_id": "job-new", "done": False})
+        await eventually(lambda: _true(jobs.done == ["job-new"]), timeout=20, what="the new job done")
+        assert len(rounds) > before
+    finally:
+        await worker.stop()
+
+
+async def test_woken_with_a_gather_time_one_round_takes_what_was_queued_meanwhile(
+    db: AsyncDatabase[Doc],
+) -> None:
+    jobs = Jobs(db, "jobs")
+    rounds: list[list[str]] = []
+    due = jobs.due
+
+    async def counted(now: datetime, limit: int, blocked: Blocked) -> list[Doc]:
+        items = await due(now, limit, blocked)
+        if items:
+            rounds.append([str(i["_id"]) for i in items])
+        return items
+
+    jobs.due = counted  # type: ignore[method-assign]
+    worker = LeasedWorker(db, jobs, WorkerSettings(poll_seconds=30, gather_seconds=0.5))
+    worker.start()
+    try:
+        await eventually(lambda: _true(worker.holding), what="the lease")
+        await asyncio.sleep(0.5)
+        await db["jobs"].insert_one({"_id": "job-1", "done": False})
+        worker.nudge()
+        await asyncio.sleep(0.1)
+        await db["jobs"].insert_one({"_id": "job-2", "done": False})
+        worker.nudge()
+        await eventually(lambda: _true(len(jobs.done) == 2), timeout=20, what="both jobs done")
+        assert rounds == [["job-1", "job-2"]]
+    finally:
+        await worker.stop()
+
+
 async def _true(value: object) -> bool:
     return bool(value)
 

@@ -16,7 +16,7 @@ from services.notification.domain import Contact, Delivery, DeliveryStatus
 from services.notification.inbox import InboxMessage
 from services.notification.reminders import Series
 from services.notification.store import Contacts, Deliveries, Inbox, RateLimits, ReminderSeries
-from services.notification.store.deliveries import Result
+from services.notification.store.deliveries import LAPSED_EVERY, Result
 from shared.platform.collection import Doc, MemoryCollection, Sort
 from shared.schemas import AccountRole, Topic
 from shared.schemas.acl import GRANTS
@@ -108,6 +108,25 @@ async def test_claims_take_due_deliveries_first_then_expired_leases_and_leave_ou
         {**rows[excluded.delivery_id], "_id": excluded.delivery_id}
     ]
     assert await deliveries.claim_due(NOW, lease, 10) == []
+
+
+async def test_rows_whose_sender_died_are_looked_for_at_most_once_a_second() -> None:
+    """Each round looks for due rows; lapsed leases are looked for once per LAPSED_EVERY (a round per queued
+    delivery would otherwise pay that query for rows that almost never exist)."""
+    rows: dict[str, Doc] = {}
+    deliveries = Deliveries(MemoryCollection(rows))
+    lease = NOW + timedelta(seconds=60)
+    assert await deliveries.claim_due(NOW, lease, 10) == []  # looked for both
+    stuck = delivery(DeliveryStatus.SENDING)
+    await deliveries.add_all([stuck])
+    rows[stuck.delivery_id]["lease_until"] = NOW - timedelta(seconds=1)
+    soon = NOW + LAPSED_EVERY / 2
+    assert await deliveries.claim_due(soon, lease, 10) == []  # not looked for yet
+    fresh = delivery()
+    await deliveries.add_all([fresh])
+    assert [c["_id"] for c in await deliveries.claim_due(soon, lease, 10)] == [fresh.delivery_id]
+    later = NOW + LAPSED_EVERY
+    assert [c["_id"] for c in await deliveries.claim_due(later, lease, 10)] == [stuck.delivery_id]
 
 
 class Overtaken:

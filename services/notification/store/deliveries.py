@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pymongo.errors import PyMongoError
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_random_exponential
@@ -75,9 +75,19 @@ class Result:
         return cls(delivery_id, {"status": status, "last_error": error, "next_attempt_at": next_attempt_at})
 
 
+# The dispatcher looks for rows whose sender died (their lease ran out) at most this often; for the due ones,
+# every round. A lapsed row has waited out a lease of a minute already: a second more is nothing, and a round
+# per queued delivery no longer pays a query for rows that almost never exist.
+LAPSED_EVERY = timedelta(seconds=1)
+
+
 class Deliveries(AggregateRepository[Delivery]):
     model = Delivery
     id_field = "delivery_id"
+
+    def __init__(self, collection: Collection) -> None:
+        super().__init__(collection)
+        self._lapsed_looked: datetime | None = None  # when claim_due last looked for lapsed rows
 
     async def add_all(self, deliveries: list[Delivery]) -> None:
         # The trace of the event that planned them: the dispatcher's send continues it (tracing.py).
@@ -113,6 +123,10 @@ class Deliveries(AggregateRepository[Delivery]):
         for query, order in ((due, "next_attempt_at"), (lapsed, "lease_until")):
             if len(ids) >= limit:
                 break
+            if query is lapsed:
+                if self._lapsed_looked is not None and now - self._lapsed_looked < LAPSED_EVERY:
+                    break
+                self._lapsed_looked = now
             rows = await self.collection.find(
                 {**query, **skip}, sort=[(order, 1)], limit=limit - len(ids), projection={"_id": 1}
             )
