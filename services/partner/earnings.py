@@ -133,8 +133,12 @@ async def reverse_earning(uow: PartnerUnitOfWork, event: RefundDecided, now: dat
 
 
 # --- order.status_changed ---------------------------------------------------------------------------------
-async def cancelled(uow: PartnerUnitOfWork, event: OrderStatusChanged) -> bool:
+def is_cancellation(event: OrderStatusChanged) -> bool:
     return event.payload.to_status == OrderStatus.CANCELLED and event.payload.parties.provider_id is not None
+
+
+async def cancelled(uow: PartnerUnitOfWork, event: OrderStatusChanged) -> bool:
+    return is_cancellation(event)
 
 
 async def forgo_earning(uow: PartnerUnitOfWork, event: OrderStatusChanged, now: datetime) -> None:

@@ -158,8 +158,12 @@ async def release_instance(uow: PartnerUnitOfWork, event: RefundDecided, now: da
 
 
 # --- order.status_changed ---------------------------------------------------------------------------------
-async def validity_ends(uow: PartnerUnitOfWork, event: OrderStatusChanged) -> bool:
+def has_validity_end(event: OrderStatusChanged) -> bool:
     return event.payload.validity_ends_at is not None
+
+
+async def validity_ends(uow: PartnerUnitOfWork, event: OrderStatusChanged) -> bool:
+    return has_validity_end(event)
 
 
 async def schedule_expiry(uow: PartnerUnitOfWork, event: OrderStatusChanged, now: datetime) -> None:

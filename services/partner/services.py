@@ -30,11 +30,18 @@ async def always(uow: PartnerUnitOfWork, event: Event) -> bool:
     return True
 
 
+def anything(event: Event) -> bool:
+    return True
+
+
 @dataclass(frozen=True)
 class Handler(Generic[E]):
     does: Callable[[PartnerUnitOfWork, E, datetime], Awaitable[Any]]
     when: Callable[[PartnerUnitOfWork, E], Awaitable[bool]] = always
     claims: bool = True
+    # What the event alone says, before any read: False where `when` could not be True (an event no handler
+    # may concern costs no transaction at all, e.g. an order.status_changed of every payment).
+    may: Callable[[E], bool] = anything
 
 
 EVENT_HANDLERS: dict[type[Event], list[Handler[Any]]] = {
@@ -51,12 +58,16 @@ EVENT_HANDLERS: dict[type[Event], list[Handler[Any]]] = {
         Handler(earnings.reverse_earning, earnings.approved),
     ],
     OrderStatusChanged: [
-        Handler(saas.schedule_expiry, saas.validity_ends),
-        Handler(license_cases.extend_validity, license_cases.license_validity),
-        Handler(earnings.forgo_earning, earnings.cancelled),
+        Handler(saas.schedule_expiry, saas.validity_ends, may=saas.has_validity_end),
+        Handler(license_cases.extend_validity, license_cases.license_validity, may=saas.has_validity_end),
+        Handler(earnings.forgo_earning, earnings.cancelled, may=earnings.is_cancellation),
     ],
     AccountErased: [Handler(saas.erase_kit_contacts)],
 }
+
+
+def _may_concern(event: Event) -> bool:
+    return any(h.may(event) for h in EVENT_HANDLERS[type(event)])
 
 
 def _now() -> datetime:
@@ -72,6 +83,8 @@ class PartnerService:
     async def handle(self, event: Event) -> list[Any]:
         """What the handlers returned (ledger entries, counts, None); nothing when the event concerns partner
         in no way, or was handled before."""
+        if not _may_concern(event):
+            return []
 
         async def work(uow: PartnerUnitOfWork) -> list[Any]:
             results = await self._handled(uow, event, self.clock())
@@ -87,19 +100,28 @@ class PartnerService:
         one write (the shared runner's staging); each event still asked, claimed and handled in turn, so one
         sees what the batch's earlier events did."""
 
-        async def work(uow: PartnerUnitOfWork) -> list[list[Any]]:
-            await uow.prefetch("bound_orders", sorted({e.order_id for e in events if e.order_id}))
-            fresh = await uow.unclaimed(CONSUMER, events)  # a claim must not fail inside the transaction
+        concerned = [e for e in events if _may_concern(e)]  # the others cost no transaction
+
+        async def work(uow: PartnerUnitOfWork) -> dict[str, list[Any]]:
+            await uow.prefetch("bound_orders", sorted({e.order_id for e in concerned if e.order_id}))
+            fresh = await uow.unclaimed(CONSUMER, concerned)  # a claim must not fail inside the transaction
             now = self.clock()
-            results: list[list[Any]] = []
-            for event in events:
+            results: dict[str, list[Any]] = {}
+            for event in concerned:
                 done = await self._handled(uow, event, now, str(event.event_id) in fresh)
-                results.append(done or [])
+                results.setdefault(str(event.event_id), done or [])
                 fresh.discard(str(event.event_id))  # a repeat within the batch is a duplicate
             await uow.commit()
             return results
 
-        return await self.uow.run(work, batched=True)
+        found = await self.uow.run(work, batched=True) if concerned else {}
+        seen: set[str] = set()
+        out: list[list[Any]] = []
+        for event in events:  # a repeat within the batch has nothing of its own
+            key = str(event.event_id)
+            out.append(found.get(key, []) if key not in seen else [])
+            seen.add(key)
+        return out
 
     async def _handled(
         self, uow: PartnerUnitOfWork, event: Event, now: datetime, fresh: bool | None = None

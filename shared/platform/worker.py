@@ -114,8 +114,9 @@ class WorkerSettings:
     backoff_seconds: float = 1.0
     backoff_max_seconds: float = 300.0
     watch: str | None = None  # a collection whose inserts wake the worker
-    # Woken, wait this long before the round, so that the work queued meanwhile joins it (fewer, fuller
-    # rounds: each costs its claim and its marks in round trips). 0 where latency counts (the outbox relay).
+    # Woken while idle, wait this long before the round, so that the work queued meanwhile joins it (fewer,
+    # fuller rounds: each costs its claim and its marks in round trips); work queued during a round needs no
+    # such wait. 0 where latency counts (the outbox relay).
     gather_seconds: float = 0.0
 
     @classmethod
@@ -220,8 +221,11 @@ class LeasedWorker(Generic[I]):
                 )
                 await self._sleep(min(30.0, self.settings.poll_seconds * 2 ** min(failures, 5)))
                 continue
-            if not busy and await self._sleep(self.settings.poll_seconds) and self.settings.gather_seconds:
-                await asyncio.sleep(self.settings.gather_seconds)
+            if not busy:
+                queued = self._wake.is_set()  # during the round: it gathered while the round ran
+                woken = await self._sleep(self.settings.poll_seconds)
+                if woken and not queued and self.settings.gather_seconds:
+                    await asyncio.sleep(self.settings.gather_seconds)  # woken from idle: a moment for company
 
     async def _sleep(self, seconds: float) -> bool:
         """Until woken or `seconds` pass; True if woken."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -432,3 +433,50 @@ async def test_a_rejected_refund_releases_nothing(partner_rig: Rig) -> None:
             await rig.publish(event)
 
     assert [r["endpoint"] for r in rig.state.tables["merchant_calls"].values()] == ["newInstance"]
+
+
+async def test_a_status_change_no_handler_may_concern_costs_no_transaction() -> None:
+    """An order.status_changed of a payment (no provider, no validity end) is nothing to partner: it is answered
+    without a unit of work, alone or in a batch; a cancellation with a provider is handled."""
+    from services.partner import store
+    from services.partner.services import PartnerService
+    from shared.platform.fakes import FakeState
+    from shared.platform.mongo import UnitOfWorkFactory
+
+    state, opened = FakeState(), []
+    make = store.fake_uow(state)
+
+    def counted() -> store.PartnerUnitOfWork:
+        opened.append(1)
+        return make()
+
+    service = PartnerService(UnitOfWorkFactory(counted))
+    paid = order_paid(parties(None)).payload
+    processing = OrderStatusChanged(
+        producer="tests",
+        correlation_id=rid("c"),
+        order_id=paid.order_id,
+        payload=OrderStatusChangedPayload(
+            order_id=paid.order_id,
+            from_status=OrderStatus.PENDING_PAYMENT,
+            to_status=OrderStatus.PROCESSING,
+            reason="paid",
+            parties=paid.parties,
+            amount=paid.amount,
+            changed_at=datetime.now(UTC),
+        ),
+    )
+    assert await service.handle(processing) == []
+    assert await service.handle_all([processing, processing]) == [[], []]
+    assert opened == []
+    provider = parties(rid("prov"))
+    cancelled = processing.model_copy(
+        update={
+            "event_id": uuid.uuid4(),
+            "payload": processing.payload.model_copy(
+                update={"to_status": OrderStatus.CANCELLED, "parties": provider}
+            ),
+        }
+    )
+    assert await service.handle_all([processing, cancelled]) == [[], [None]]
+    assert opened == [1]
