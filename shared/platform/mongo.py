@@ -47,10 +47,24 @@ OUTBOX_KEYS = "outbox_keys"  # the last sequence number of each partition key
 INBOX = "processed_events"
 
 
-def connect(uri: str) -> AsyncMongoClient[Doc]:
+# Connections per client (PyMongo's default is 100). A burst of requests then queues for a connection in the
+# service instead of opening that many transactions at once on the database, where they only slow each other:
+# make bench's 100 accepts at once completed with p99 520-660 ms at 16 against 650-1,000 ms at 100. A change
+# stream holds one while it waits (a service has up to four); a transaction takes one per command, not for its
+# whole length. MONGODB_MAX_POOL_SIZE sets it per service; a `maxPoolSize` in the URI wins.
+MAX_POOL_SIZE = 16
+
+
+def connect(uri: str, max_pool_size: int = MAX_POOL_SIZE) -> AsyncMongoClient[Doc]:
     """Create the client inside the running event loop (PyMongo's async client must not cross loops)."""
+    options: dict[str, Any] = {} if "maxpoolsize=" in uri.lower() else {"maxPoolSize": max_pool_size}
     return AsyncMongoClient(
-        uri, tz_aware=True, uuidRepresentation="standard", serverSelectionTimeoutMS=5000, appname="koo-suite"
+        uri,
+        tz_aware=True,
+        uuidRepresentation="standard",
+        serverSelectionTimeoutMS=5000,
+        appname="koo-suite",
+        **options,
     )
 
 

@@ -177,7 +177,7 @@ def service_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         logs.configure(settings.service_name, settings.log_level)
         tracer_provider = tracing.setup(settings)  # None unless OTEL_TRACES_EXPORTER says otherwise
-        client = connect(settings.mongodb_uri)
+        client = connect(settings.mongodb_uri, settings.mongodb_max_pool_size)
         db = client[settings.database]
         await patiently("the database", lambda: ensure_platform_indexes(db), settings.startup_wait_seconds)
         app.state.audit = MongoAuditLog(db, settings.service_name)

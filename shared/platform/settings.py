@@ -72,6 +72,9 @@ class ServiceSettings(BaseSettings):
     oidc_roles_claim: str = Field("realm_access.roles", validation_alias="OIDC_ROLES_CLAIM")
 
     mongodb_database: str = ""
+    # Connections to the database per replica (shared/platform/mongo.py, MAX_POOL_SIZE); unprefixed, as the
+    # URI is: MONGODB_MAX_POOL_SIZE.
+    mongodb_max_pool_size: int = Field(16, ge=1, le=500, validation_alias="MONGODB_MAX_POOL_SIZE")
     consumer_group: str = ""
     http_host: str = "127.0.0.1"
     http_port: int = Field(8000, ge=1, le=65535)
