@@ -20,9 +20,8 @@ from shared.schemas import AccountRegistered, AccountRole, Event, NoticeRequeste
 async def notify(deps: Deps, event: Event) -> bool:
     """Plan every message the catalogue names for this event; False if it was already processed."""
     if not rules_for(event):
-        return (
-            True  # no message speaks of it (an order paid, not cancelled): nothing to write, nothing to claim
-        )
+        # No message speaks of it (a status change other than a cancellation): nothing to write or claim.
+        return True
 
     async def work(uow: NotificationUnitOfWork) -> bool:
         await _notify(uow, event, deps.clock())
