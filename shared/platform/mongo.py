@@ -331,7 +331,8 @@ class UnitOfWorkFactory(Generic[U]):
 
     def on_commit(self, listener: Callable[[U], None]) -> None:
         """Call `listener(uow)` after each unit of work whose commit went through (never for an attempt that
-        was rerun or failed): in-process news of what was written, e.g. waking the reads waiting for it."""
+        was rerun or failed): in-process news of what was written, e.g. waking the reads waiting for it. A
+        listener that raises is logged; the use case still returns its result, since its commit stands."""
         self._committed.append(listener)
 
     def __call__(self) -> U:
@@ -382,7 +383,10 @@ class UnitOfWorkFactory(Generic[U]):
                         metrics.inbox_duplicates(self.service or consumer, consumer, count)
                 if fresh.committed:
                     for listener in self._committed:
-                        listener(fresh)
+                        try:
+                            listener(fresh)
+                        except Exception:  # the commit went through: news that fails is logged, not raised
+                            log.exception("a commit listener failed (the commit stands)")
                 return result
         raise AssertionError("unreachable")
 

@@ -137,3 +137,24 @@ async def test_commit_listeners_hear_each_committed_unit_of_work_once_and_no_oth
     with pytest.raises(DomainError):
         await factory.run(fails)
     assert heard == [attempts[1]]
+
+
+async def test_a_failing_commit_listener_leaves_the_committed_result_standing() -> None:
+    state = FakeState()
+    factory = UnitOfWorkFactory(lambda: FakeUnitOfWork(state))
+    heard: list[FakeUnitOfWork] = []
+
+    def broken(uow: FakeUnitOfWork) -> None:
+        raise RuntimeError("listener bug")
+
+    factory.on_commit(broken)
+    factory.on_commit(heard.append)
+
+    async def work(uow: FakeUnitOfWork) -> str:
+        uow.table("items")["a"] = {"key": "a"}
+        await uow.commit()
+        return "done"
+
+    assert await factory.run(work) == "done"
+    assert state.tables["items"] == {"a": {"key": "a"}}
+    assert len(heard) == 1  # the listeners after the failing one are still told
