@@ -57,12 +57,13 @@ async def notify_all(deps: Deps, events: list[Event]) -> list[bool]:
 
     # An event no message speaks of (e.g. a status change other than a cancellation) writes nothing, so it
     # is not claimed either: a transaction less per such event, and handling it again changes nothing.
-    told = [e for e in events if rules_for(e)]
-    results = iter(await deps.uow.handle_batch(CONSUMER, told, work, prefetch) if told else [])
-    done = [next(results) is not None if rules_for(e) else True for e in events]
-    if told:
-        deps.queued()
-    return done
+    spoken = [bool(rules_for(e)) for e in events]
+    told = [e for e, s in zip(events, spoken, strict=True) if s]
+    if not told:
+        return [True] * len(events)
+    results = iter(await deps.uow.handle_batch(CONSUMER, told, work, prefetch))
+    deps.queued()
+    return [next(results) is not None if s else True for s in spoken]
 
 
 async def register_account(deps: Deps, event: AccountRegistered) -> bool:

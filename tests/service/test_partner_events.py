@@ -9,11 +9,15 @@ from decimal import Decimal
 
 import pytest
 
+from services.partner import store
 from services.partner.calls import MerchantCall
 from services.partner.domain import LedgerEntry
 from services.partner.incentives import OPERATIONS_BASE, Scenario
 from services.partner.programme import CustomerAssociation, Demand, Offer
+from services.partner.services import PartnerService
 from shared.platform.errors import DomainError
+from shared.platform.fakes import FakeState
+from shared.platform.mongo import UnitOfWorkFactory
 from shared.schemas import (
     AccountErased,
     AccountErasedPayload,
@@ -282,7 +286,12 @@ async def test_an_erased_buyers_kit_calls_lose_their_users_contact_data_and_cann
     assert rig.dead == []
 
 
-def status_changed(paid: OrderPaid, ends_at: datetime) -> OrderStatusChanged:
+def status_changed(
+    paid: OrderPaid,
+    ends_at: datetime | None,
+    before: OrderStatus = OrderStatus.PROCESSING,
+    to: OrderStatus = OrderStatus.COMPLETED,
+) -> OrderStatusChanged:
     p = paid.payload
     return OrderStatusChanged(
         producer="tests",
@@ -290,12 +299,12 @@ def status_changed(paid: OrderPaid, ends_at: datetime) -> OrderStatusChanged:
         order_id=p.order_id,
         payload=OrderStatusChangedPayload(
             order_id=p.order_id,
-            from_status=OrderStatus.PROCESSING,
-            to_status=OrderStatus.COMPLETED,
+            from_status=before,
+            to_status=to,
             reason="paid",
             parties=p.parties,
             amount=p.amount,
-            validity_starts_at=ends_at - timedelta(days=30),
+            validity_starts_at=None if ends_at is None else ends_at - timedelta(days=30),
             validity_ends_at=ends_at,
             changed_at=datetime.now(UTC),
         ),
@@ -438,11 +447,6 @@ async def test_a_rejected_refund_releases_nothing(partner_rig: Rig) -> None:
 async def test_a_status_change_no_handler_may_concern_costs_no_transaction() -> None:
     """An order.status_changed of a payment (no provider, no validity end) is nothing to partner: it is answered
     without a unit of work, alone or in a batch; a cancellation with a provider is handled."""
-    from services.partner import store
-    from services.partner.services import PartnerService
-    from shared.platform.fakes import FakeState
-    from shared.platform.mongo import UnitOfWorkFactory
-
     state, opened = FakeState(), []
     make = store.fake_uow(state)
 
@@ -451,20 +455,8 @@ async def test_a_status_change_no_handler_may_concern_costs_no_transaction() -> 
         return make()
 
     service = PartnerService(UnitOfWorkFactory(counted))
-    paid = order_paid(parties(None)).payload
-    processing = OrderStatusChanged(
-        producer="tests",
-        correlation_id=rid("c"),
-        order_id=paid.order_id,
-        payload=OrderStatusChangedPayload(
-            order_id=paid.order_id,
-            from_status=OrderStatus.PENDING_PAYMENT,
-            to_status=OrderStatus.PROCESSING,
-            reason="paid",
-            parties=paid.parties,
-            amount=paid.amount,
-            changed_at=datetime.now(UTC),
-        ),
+    processing = status_changed(
+        order_paid(parties(None)), None, OrderStatus.PENDING_PAYMENT, OrderStatus.PROCESSING
     )
     assert await service.handle(processing) == []
     assert await service.handle_all([processing, processing]) == [[], []]
