@@ -90,9 +90,10 @@ class ServiceSettings(BaseSettings):
     # dead-lettered.
     consumer_outage_window_seconds: float = Field(20.0, gt=0, le=120)
     # A batch subscriber (kafka.batch_subscriber) handles at most this many fetched records in one
-    # transaction; when nothing is fetched it polls again after this many milliseconds.
+    # transaction; a poll returns as soon as records are fetched, and one that found none within this many
+    # milliseconds is followed at once by the next (kafka.polls_without_pause).
     consumer_batch_max: int = Field(100, ge=1, le=1000)
-    consumer_batch_wait_ms: int = Field(20, ge=1, le=1000)
+    consumer_batch_wait_ms: int = Field(500, ge=1, le=5000)
     # Each subscriber runs this many consumers of its group in the process: Kafka gives each its own
     # partitions, so partitions are worked concurrently and a key's events (one partition) stay in order.
     # More than the topic's partitions over all replicas leaves the extra consumers idle.
