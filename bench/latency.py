@@ -11,6 +11,7 @@ written in the transaction that planned it) is reported beside the observed figu
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,12 +19,13 @@ from datetime import datetime
 from typing import Any
 
 from bench.api import Api, BenchError, Party
-from bench.memory import PeakRss, cpu_share
+from bench.memory import PeakRss, cpu_seconds, cpu_share
 from bench.stats import summary_ms
 from bench.watch import CompletionWatch
 
 TIMEOUT = 60.0
 INBOX_WAIT = 20.0  # seconds a waiting inbox read may be held (the service answers as soon as one arrives)
+WINDOW_S = 10.0  # phase 4's latencies are also reported per this many seconds of its schedule
 INBOX_LIMIT = 20  # messages per read (the API's default page): more than a buyer receives between reads
 PAYMENT_TITLE = "Payment received for order "
 
@@ -143,6 +145,10 @@ class _Buyer:
     found: dict[str, tuple[float, float]]  # order id -> (seen, created_at)
 
 
+def _cores(a: tuple[float, dict[str, float]], b: tuple[float, dict[str, float]]) -> dict[str, float]:
+    return cpu_share(a[1], b[1], b[0] - a[0])
+
+
 async def _read_inbox(api: Api, b: _Buyer, stop: asyncio.Event) -> int:
     """One buyer's reader: a waiting read, again as soon as it answers, until `stop`; returns the reads."""
     reads, seen = 0, None
@@ -197,11 +203,16 @@ async def sustained_inbox(
     rss.start()
     start = time.monotonic() + 0.2
     tasks = []
+    per_window = max(1, round(rate * WINDOW_S))
+    cpu_marks: list[tuple[float, dict[str, float]]] = []  # (when, CPU seconds so far) at each window's start
     for i, oid in enumerate(placed):
         due = start + i / rate
         await asyncio.sleep(max(0.0, due - time.monotonic()))
         late.append(time.monotonic() - due)
+        if i % per_window == 0:
+            cpu_marks.append((time.monotonic(), cpu_seconds(rss.stack)))
         tasks.append(asyncio.create_task(pay(state[i % buyers], oid)))
+    cpu_marks.append((time.monotonic(), cpu_seconds(rss.stack)))
     await asyncio.gather(*tasks)
     deadline = time.monotonic() + TIMEOUT
     # the readers fill `found`; this only looks at how far they got
@@ -214,6 +225,21 @@ async def sustained_inbox(
     stamped = [max(0.0, b.found[o][1] - t) for b in state for o, t in b.pending.items() if o in b.found]
     arrived = sum(len(b.found) for b in state)
     log(f"  {n} payments at {rate:g}/s over {duration:g}s; {arrived} in-site messages seen ({reads} reads)")
+    # The same latencies by when the payment was sent: a slow stretch shows apart from a slow whole.
+    paid_at = [(t, b.found[o]) for b in state for o, t in b.pending.items() if o in b.found]
+    t0 = min((t for t, _ in paid_at), default=0.0)
+    windows = [
+        {
+            "from_s": w * WINDOW_S,
+            "to_s": (w + 1) * WINDOW_S,
+            "cpu_cores": _cores(cpu_marks[w], cpu_marks[w + 1]) if w + 1 < len(cpu_marks) else {},
+            "observed": summary_ms([seen - t for t, (seen, _) in paid_at if int((t - t0) // WINDOW_S) == w]),
+            "server_stamped": summary_ms(
+                [max(0.0, made - t) for t, (_, made) in paid_at if int((t - t0) // WINDOW_S) == w]
+            ),
+        }
+        for w in range(math.ceil(duration / WINDOW_S))
+    ]
     return {
         "rate_per_s": rate,
         "duration_s": duration,
@@ -225,6 +251,7 @@ async def sustained_inbox(
         "server_stamped": summary_ms(stamped),
         "pay_post": summary_ms(pay_s),
         "schedule_lag": summary_ms(late),  # how late the bench sent a payment against its schedule
+        "windows": windows,
         "reads": reads,
         "reads_per_s": round(reads / max(duration, 1e-6), 1),
         "memory_peak": rss.peaks(),

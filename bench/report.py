@@ -52,6 +52,10 @@ def _latencies(r: dict[str, Any]) -> list[str]:
         lines += _lat_row("   server-stamped (created_at)", inbox["server_stamped"])
         lines += _lat_row("   of which the pay request", inbox["pay_post"])
         lines += _lat_row("   bench's lag behind its pay schedule", inbox["schedule_lag"])
+        for w in inbox.get("windows", []):
+            cores = sum(w.get("cpu_cores", {}).values())
+            label = f"   paid at {w['from_s']:.0f}–{w['to_s']:.0f} s ({cores:.2f} cores)"
+            lines += _lat_row(label, w["observed"])
     if acc.get("sequential"):
         lines += _cpu_line("1. sequential", acc.get("cpu_cores"))
     if acc.get("burst"):
