@@ -5,7 +5,9 @@ group coordinator, before it fetches again: under load that wait was about half 
 notification's `order.paid` consumer (make bench: batches of 27 ms, then 27 ms until the next one), and events
 queued behind it. Here the acknowledgement names the offsets of exactly the records it acknowledges (never
 the consumer's position, which may already be past records not yet handled), queues them, and returns; one
-task per consumer commits the newest queued offset of each partition, in order.
+task per consumer commits the newest queued offset of each partition, in order, after lingering half a second
+so that one request carries what was acknowledged meanwhile. A stopping service ends the linger
+(`end_linger`): what is queued, and what its in-flight handlers acknowledge, is committed at once.
 
 Nothing is acknowledged before it is handled, so this changes only when an offset is committed, never what:
 a commit that does not happen (a crash, a rebalance, the broker away) leaves the records to be consumed again,
@@ -28,13 +30,21 @@ from faststream.message import StreamMessage
 log = logging.getLogger("commits")
 
 
+# How long a woken commit task waits before committing, so that what is acknowledged meanwhile goes in the
+# same request. At 20 payments a second a commit per handled batch was about 120 requests a second to the
+# group coordinator over the four services. What a crash leaves uncommitted is consumed again and found done.
+LINGER_SECONDS = 0.5
+
+
 class Committer:
     """One consumer's queued offsets and the task that commits them."""
 
-    def __init__(self, consumer: AIOKafkaConsumer) -> None:
+    def __init__(self, consumer: AIOKafkaConsumer, linger: float = LINGER_SECONDS) -> None:
         self.consumer = consumer
+        self.linger = linger
         self.pending: dict[TopicPartition, int] = {}
         self.wake = asyncio.Event()
+        self.hurry = asyncio.Event()  # set when the service stops: no more lingering
         self.task: asyncio.Task[None] | None = None
         self.committed = self.failed = 0  # commit requests, for tests
 
@@ -49,6 +59,9 @@ class Committer:
     async def _run(self) -> None:
         while True:
             await self.wake.wait()
+            if self.linger and not self.hurry.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.hurry.wait(), self.linger)
             self.wake.clear()
             if self.pending:
                 await self._commit()
@@ -98,6 +111,13 @@ async def commit_behind(raw: Any, original: Parser) -> StreamMessage[Any]:
         records = raw if isinstance(raw, tuple) else (raw,)
         message.consumer = _Acknowledging(committer, records)  # type: ignore[attr-defined]
     return message
+
+
+def end_linger() -> None:
+    """The service is stopping: what is queued is committed now, and every later acknowledgement at once,
+    while the consumers still run (their in-flight handlers finish before they stop)."""
+    for c in list(_COMMITTERS.values()):
+        c.hurry.set()
 
 
 async def stop_committers() -> None:

@@ -21,7 +21,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_e
 
 from shared.platform import idempotency, logs, metrics, tracing
 from shared.platform.audit import MongoAuditLog
-from shared.platform.commits import stop_committers
+from shared.platform.commits import end_linger, stop_committers
 from shared.platform.deadletter import DeadLetterPolicy, is_transient
 from shared.platform.deadletters import STORE, DeadLetterStore, register_dead_letters
 from shared.platform.deadletters import parked_router as parked_routes
@@ -219,6 +219,7 @@ def service_app(
             for drain in rt.drain_hooks:  # already run when a signal stopped the server; they are idempotent
                 with contextlib.suppress(Exception):
                     drain()
+            end_linger()
             for sub in broker.subscribers:
                 with contextlib.suppress(Exception):
                     await sub.stop()

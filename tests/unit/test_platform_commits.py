@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from aiokafka import ConsumerRecord, TopicPartition
 
-from shared.platform.commits import Committer, _Acknowledging
+from shared.platform import commits
+from shared.platform.commits import Committer, _Acknowledging, end_linger, stop_committers
 
 pytestmark = pytest.mark.unit
 
@@ -50,7 +51,7 @@ async def settled(committer: Committer) -> None:
 
 async def test_an_acknowledgement_commits_the_next_offset_of_each_of_its_partitions() -> None:
     consumer = Consumer()
-    committer = Committer(consumer)  # type: ignore[arg-type]
+    committer = Committer(consumer, linger=0)  # type: ignore[arg-type]
     await _Acknowledging(committer, (record(0, 4), record(1, 9), record(0, 5))).commit()
     await settled(committer)
     assert consumer.commits == [{TopicPartition("t", 0): 6, TopicPartition("t", 1): 10}]
@@ -59,7 +60,7 @@ async def test_an_acknowledgement_commits_the_next_offset_of_each_of_its_partiti
 async def test_acknowledgements_queued_during_a_commit_go_together_in_the_next_newest_first() -> None:
     consumer = Consumer()
     consumer.gate.clear()  # the first commit is on its way
-    committer = Committer(consumer)  # type: ignore[arg-type]
+    committer = Committer(consumer, linger=0)  # type: ignore[arg-type]
     await _Acknowledging(committer, (record(0, 1),)).commit()
     while not committer.task or committer.pending:  # noqa: ASYNC110 (the task took the first offsets)
         await asyncio.sleep(0)
@@ -76,7 +77,7 @@ async def test_acknowledgements_queued_during_a_commit_go_together_in_the_next_n
 
 async def test_a_failed_commit_is_counted_and_later_ones_go_on() -> None:
     consumer = Consumer(failing=1)
-    committer = Committer(consumer)  # type: ignore[arg-type]
+    committer = Committer(consumer, linger=0)  # type: ignore[arg-type]
     await _Acknowledging(committer, (record(0, 1),)).commit()
     await settled(committer)
     assert (committer.failed, consumer.commits) == (1, [])
@@ -88,7 +89,38 @@ async def test_a_failed_commit_is_counted_and_later_ones_go_on() -> None:
 
 async def test_a_hand_back_seeks_at_once() -> None:
     consumer = Consumer()
-    committer = Committer(consumer)  # type: ignore[arg-type]
+    committer = Committer(consumer, linger=0)  # type: ignore[arg-type]
     _Acknowledging(committer, (record(2, 7),)).seek(TopicPartition("t", 2), 7)
     assert consumer.seeks == [(TopicPartition("t", 2), 7)]
     assert consumer.commits == []
+
+
+async def test_acknowledgements_within_the_linger_go_in_one_commit() -> None:
+    consumer = Consumer()
+    committer = Committer(consumer, linger=0.2)  # type: ignore[arg-type]
+    for offset in range(5):
+        await _Acknowledging(committer, (record(offset % 2, offset),)).commit()
+        await asyncio.sleep(0.01)
+    assert consumer.commits == []  # still lingering
+    await asyncio.sleep(0.3)
+    await settled(committer)
+    assert consumer.commits == [{TopicPartition("t", 0): 5, TopicPartition("t", 1): 4}]
+    assert committer.committed == 1
+
+
+async def test_a_stopping_service_commits_what_is_queued_at_once_and_lingers_no_more() -> None:
+    consumer = Consumer()
+    committer = Committer(consumer, linger=3600)  # type: ignore[arg-type]
+    commits._COMMITTERS[consumer] = committer  # type: ignore[index]  # as commit_behind registers it
+    try:
+        await _Acknowledging(committer, (record(0, 1),)).commit()
+        await asyncio.sleep(0.05)
+        assert consumer.commits == []
+        end_linger()
+        await settled(committer)
+        assert consumer.commits == [{TopicPartition("t", 0): 2}]
+        await _Acknowledging(committer, (record(0, 2),)).commit()  # a handler finishing while it stops
+        await settled(committer)
+        assert consumer.commits == [{TopicPartition("t", 0): 2}, {TopicPartition("t", 0): 3}]
+    finally:
+        await stop_committers()
