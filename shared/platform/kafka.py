@@ -65,6 +65,9 @@ def make_broker(settings: ServiceSettings) -> tuple[KafkaBroker, DeadLetterPolic
         ],
         graceful_timeout=15.0,
         logger=logging.getLogger(f"{settings.service_name}.broker"),
+        # FastStream's "Received" and "Processed" line for every message only at DEBUG: two lines per batch
+        # (each use case logs what it did, and a handler's error is still logged at ERROR).
+        log_level=logging.DEBUG,
     )
     policy.broker = broker
     broker.context.set_global(POLICY, policy)

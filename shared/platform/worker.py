@@ -375,7 +375,8 @@ class LeasedWorker(Generic[I]):
         back to polling while the stream fails. Updates do not wake it: most are the worker's own marks (a
         published row, a sent delivery), each of which would cost a round that finds nothing (make bench
         counted one wasted round per mark); work that becomes due later is the poll's."""
-        pipeline: list[Doc] = [{"$match": {"operationType": "insert"}}]
+        # Only the inserted row's key travels (the change's `_id`, its resume token, stays).
+        pipeline: list[Doc] = [{"$match": {"operationType": "insert"}}, {"$project": {"documentKey": 1}}]
         while not self._stopping.is_set():
             try:
                 async with await self.db[collection].watch(pipeline) as stream:
