@@ -17,6 +17,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, Generic, Self, TypeVar, cast
+from urllib.parse import parse_qs, urlsplit
 
 from pymongo import AsyncMongoClient, ReturnDocument, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -57,7 +58,8 @@ MAX_POOL_SIZE = 16
 
 def connect(uri: str, max_pool_size: int = MAX_POOL_SIZE) -> AsyncMongoClient[Doc]:
     """Create the client inside the running event loop (PyMongo's async client must not cross loops)."""
-    options: dict[str, Any] = {} if "maxpoolsize=" in uri.lower() else {"maxPoolSize": max_pool_size}
+    named = {key.lower() for key in parse_qs(urlsplit(uri).query)}  # the URI's options (case-insensitive)
+    options: dict[str, Any] = {} if "maxpoolsize" in named else {"maxPoolSize": max_pool_size}
     return AsyncMongoClient(
         uri,
         tz_aware=True,

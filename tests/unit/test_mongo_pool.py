@@ -16,12 +16,15 @@ async def test_the_pool_is_bounded_by_the_setting_unless_the_uri_names_one() -> 
     default = connect("mongodb://127.0.0.1:1/?directConnection=true")
     chosen = connect("mongodb://127.0.0.1:1/?directConnection=true", 4)
     in_uri = connect("mongodb://127.0.0.1:1/?directConnection=true&maxPoolSize=7", 4)
+    # Only an option of that name counts, not the same letters elsewhere (here a database's name).
+    named_db = connect("mongodb://127.0.0.1:1/maxPoolSize=7?directConnection=true", 4)
     try:
         assert default.options.pool_options.max_pool_size == MAX_POOL_SIZE == 16
         assert chosen.options.pool_options.max_pool_size == 4
         assert in_uri.options.pool_options.max_pool_size == 7
+        assert named_db.options.pool_options.max_pool_size == 4
     finally:
-        for client in (default, chosen, in_uri):
+        for client in (default, chosen, in_uri, named_db):
             await client.close()
 
 
