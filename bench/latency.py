@@ -228,15 +228,16 @@ async def sustained_inbox(
     # The same latencies by when the payment was sent: a slow stretch shows apart from a slow whole.
     paid_at = [(t, b.found[o]) for b in state for o, t in b.pending.items() if o in b.found]
     t0 = min((t for t, _ in paid_at), default=0.0)
+    by_window: dict[int, list[tuple[float, float]]] = {}  # window -> (seen, created_at) less the pay time
+    for t, (seen, made) in paid_at:
+        by_window.setdefault(int((t - t0) // WINDOW_S), []).append((seen - t, max(0.0, made - t)))
     windows = [
         {
             "from_s": w * WINDOW_S,
             "to_s": (w + 1) * WINDOW_S,
             "cpu_cores": _cores(cpu_marks[w], cpu_marks[w + 1]) if w + 1 < len(cpu_marks) else {},
-            "observed": summary_ms([seen - t for t, (seen, _) in paid_at if int((t - t0) // WINDOW_S) == w]),
-            "server_stamped": summary_ms(
-                [max(0.0, made - t) for t, (_, made) in paid_at if int((t - t0) // WINDOW_S) == w]
-            ),
+            "observed": summary_ms([seen for seen, _ in by_window.get(w, [])]),
+            "server_stamped": summary_ms([made for _, made in by_window.get(w, [])]),
         }
         for w in range(math.ceil(duration / WINDOW_S))
     ]
